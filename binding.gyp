@@ -1,0 +1,22 @@
+{
+  "targets": [
+    {
+      "target_name": "sluice_native",
+      "sources": [
+        "native/addon.cc",
+        "native/image_tensor.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions", "-O2"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2"],
+      "cflags": ["-O3", "-fexceptions"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fexceptions"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "OTHER_CPLUSPLUSFLAGS": ["-O3"]
+      }
+    }
+  ]
+}

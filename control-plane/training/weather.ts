@@ -1,0 +1,107 @@
+import { accuracy, argmax, matrix, predictProba, trainMlp, type MlpTrainingOptions, type MlpWeights } from './mlp.js';
+import { mlpToOnnx } from './onnx-export.js';
+import { seededRandom, shuffledIndices } from './random.js';
+import {
+  loadWeather,
+  weatherFeatures,
+  weatherLabel,
+  WEATHER_FEATURES,
+  WEATHER_LABELS,
+  type WeatherDay,
+} from './weather-dataset.js';
+
+/** Years the model trains on; later years are kept out entirely (they are the "future" for drift). */
+export const WEATHER_TRAINING_YEARS = [2012, 2013, 2014] as const;
+export const WEATHER_HOLDOUT_FRACTION = 0.2;
+
+export interface WeatherSplit {
+  train: WeatherDay[];
+  holdout: WeatherDay[];
+  later: WeatherDay[];
+}
+
+/** Deterministic split: a seeded 20% holdout from the training years, and every later day apart. */
+export function splitWeather(days: WeatherDay[], seed = 42): WeatherSplit {
+  const inTraining = days.filter((d) => (WEATHER_TRAINING_YEARS as readonly number[]).includes(d.year));
+  const later = days.filter((d) => d.year > WEATHER_TRAINING_YEARS[WEATHER_TRAINING_YEARS.length - 1]!);
+  const order = shuffledIndices(inTraining.length, seededRandom(seed));
+  const cut = Math.round(inTraining.length * WEATHER_HOLDOUT_FRACTION);
+  return {
+    holdout: order.slice(0, cut).map((i) => inTraining[i]!),
+    train: order.slice(cut).map((i) => inTraining[i]!),
+    later,
+  };
+}
+
+/** The encoding the ONNX graph applies: day of year -> sin/cos appended after the other columns. */
+export function encodeWeatherRow(raw: number[]): number[] {
+  const day = raw[4]!;
+  const angle = (2 * Math.PI * day) / 365.25;
+  return [raw[0]!, raw[1]!, raw[2]!, raw[3]!, Math.sin(angle), Math.cos(angle)];
+}
+
+function encoded(days: WeatherDay[]) {
+  return {
+    x: matrix(days.map((d) => encodeWeatherRow(weatherFeatures(d)))),
+    y: Int32Array.from(days.map(weatherLabel)),
+  };
+}
+
+export interface TrainedWeatherModel {
+  onnx: Uint8Array;
+  weights: MlpWeights;
+  metrics: {
+    holdout_accuracy: number;
+    holdout_majority_rate: number;
+    train_accuracy: number;
+    final_loss: number;
+    train_rows: number;
+    holdout_rows: number;
+  };
+  lineage: { dataset: string; dataset_digest: string; parameters: MlpTrainingOptions | Partial<MlpTrainingOptions>; seed: number };
+  split: WeatherSplit;
+}
+
+export function majorityRate(labels: Int32Array, classes: number): number {
+  const counts = new Array<number>(classes).fill(0);
+  for (const l of labels) counts[l]!++;
+  return labels.length === 0 ? 0 : Math.max(...counts) / labels.length;
+}
+
+/** Train the example `weather` classifier on seattle-weather.csv and export it to ONNX. */
+export function trainWeatherModel(options: Partial<MlpTrainingOptions> = {}): TrainedWeatherModel {
+  const dataset = loadWeather();
+  const split = splitWeather(dataset.days);
+  const train = encoded(split.train);
+  const holdout = encoded(split.holdout);
+  const { weights, losses } = trainMlp(train.x, train.y, WEATHER_LABELS.length, options);
+  const metrics = {
+    holdout_accuracy: accuracy(weights, holdout.x, holdout.y),
+    holdout_majority_rate: majorityRate(holdout.y, WEATHER_LABELS.length),
+    train_accuracy: accuracy(weights, train.x, train.y),
+    final_loss: losses[losses.length - 1] ?? NaN,
+    train_rows: split.train.length,
+    holdout_rows: split.holdout.length,
+  };
+  const onnxBytes = mlpToOnnx(weights, {
+    inputName: 'features',
+    rawInputs: WEATHER_FEATURES.length,
+    seasonalColumn: 4,
+    graphName: 'weather',
+    metadata: {
+      labels: WEATHER_LABELS.join(','),
+      features: WEATHER_FEATURES.join(','),
+      holdout_accuracy: metrics.holdout_accuracy.toFixed(4),
+      dataset_digest: dataset.digest,
+    },
+  });
+  return {
+    onnx: onnxBytes,
+    weights,
+    metrics,
+    lineage: { dataset: 'vega-datasets/data/seattle-weather.csv', dataset_digest: dataset.digest, parameters: options, seed: options.seed ?? 7 },
+    split,
+  };
+}
+
+export { argmax, predictProba };

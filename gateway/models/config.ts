@@ -1,0 +1,300 @@
+// The one schema for a model's config.json: types, validation with errors that name the field,
+// and defaults. Used by the repository loader, the example-repository builder, the CLI and tests.
+import { availableParallelism } from 'node:os';
+import { SluiceError } from '../../lib/errors.js';
+
+/** Open Inference Protocol datatypes that ONNX Runtime can take as numeric tensors, plus BYTES. */
+export const DATATYPES = [
+  'BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64',
+  'FP16', 'FP32', 'FP64', 'BYTES',
+] as const;
+export type Datatype = (typeof DATATYPES)[number];
+
+export interface TensorConfig {
+  name: string;
+  datatype: Datatype;
+  /** Dimensions without the batch dimension when max_batch_size > 0; -1 for a variable dimension. */
+  dims: number[];
+}
+
+export interface DynamicBatchingConfig {
+  max_queue_delay_us: number;
+  preferred_batch_sizes: number[];
+  max_queue_size: number;
+  /** 0 = no deadline. A request's parameters.timeout_us may only shorten it. */
+  default_timeout_us: number;
+  priority_levels: number;
+  default_priority_level: number;
+}
+
+export type VersionPolicy =
+  | { latest: { num_versions: number } }
+  | { specific: { versions: string[] } }
+  | { all: Record<string, never> };
+
+export interface RoutingConfig {
+  /** Version a call without versions/{v} goes to when no weights are set. */
+  default_version?: string;
+  /** Share of traffic per version (relative weights, need not sum to 100). */
+  weights?: Record<string, number>;
+}
+
+export interface WarmupConfig {
+  batch_size: number;
+  count: number;
+}
+
+export interface ImagePreprocessConfig {
+  /** The BYTES input clients send; the model input it feeds is `target`. */
+  input: string;
+  target: string;
+  /** Output height/width; -1 or omitted takes the model's fixed dims. */
+  height?: number;
+  width?: number;
+  /** `fill` stretches, `contain` pads, `height` keeps aspect at the target height and pads right (PaddleOCR). */
+  fit: 'fill' | 'contain' | 'height';
+  channel_order: 'RGB' | 'BGR' | 'GRAY';
+  scale: number;
+  mean: number[];
+  std: number[];
+  layout: 'NCHW' | 'NHWC';
+  pad_value: number;
+  max_pixels: number;
+}
+
+export interface DriftConfig {
+  /** Reference profile file, relative to the version folder. */
+  profile: string;
+  sample_fraction: number;
+  window_seconds: number;
+  psi_warn: number;
+  psi_alert: number;
+  thresholds?: Record<string, { psi_warn?: number; psi_alert?: number }>;
+}
+
+export interface ModelConfig {
+  name: string;
+  platform: 'onnxruntime';
+  max_batch_size: number;
+  input?: TensorConfig[];
+  output?: TensorConfig[];
+  dynamic_batching: DynamicBatchingConfig;
+  instances: number;
+  intra_op_threads: number;
+  execution_providers: ('cpu' | 'cuda')[];
+  version_policy: VersionPolicy;
+  routing: RoutingConfig;
+  warmup: WarmupConfig[];
+  preprocess?: ImagePreprocessConfig[];
+  drift?: DriftConfig;
+  /** Free-form facts about the model (labels, training metrics); served in model metadata. */
+  parameters: Record<string, unknown>;
+}
+
+function bad(model: string, field: string, why: string): never {
+  throw new SluiceError('SLUICE_E_CONFIG_INVALID', `model ${model}: config field ${field} ${why}`, {
+    details: { model, field },
+  });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function int(model: string, field: string, v: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    bad(model, field, `must be an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+function num(model: string, field: string, v: unknown, fallback: number, min = -Infinity, max = Infinity): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) bad(model, field, `must be a number from ${min} to ${max}`);
+  return v;
+}
+
+function oneOf<T extends string>(model: string, field: string, v: unknown, allowed: readonly T[], fallback: T): T {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) bad(model, field, `must be one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+function tensors(model: string, field: string, v: unknown): TensorConfig[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) bad(model, field, 'must be an array');
+  return v.map((t, i) => {
+    const f = `${field}[${i}]`;
+    if (!isObject(t)) bad(model, f, 'must be an object');
+    if (typeof t.name !== 'string' || t.name === '') bad(model, `${f}.name`, 'must be a non-empty string');
+    const datatype = oneOf(model, `${f}.datatype`, t.datatype, DATATYPES, 'FP32');
+    if (!Array.isArray(t.dims) || !t.dims.every((d) => Number.isInteger(d) && (d === -1 || d > 0))) {
+      bad(model, `${f}.dims`, 'must be an array of positive integers or -1');
+    }
+    return { name: t.name, datatype, dims: t.dims as number[] };
+  });
+}
+
+/** Default ORT sessions per model version: one per core, each single-threaded (measured faster on 2 cores). */
+export function defaultInstances(): number {
+  return Math.max(1, availableParallelism());
+}
+
+function versionPolicy(model: string, v: unknown): VersionPolicy {
+  if (v === undefined) return { latest: { num_versions: 1 } };
+  if (!isObject(v)) bad(model, 'version_policy', 'must be an object');
+  if (isObject(v.latest)) {
+    return { latest: { num_versions: int(model, 'version_policy.latest.num_versions', v.latest.num_versions, 1, 1) } };
+  }
+  if (isObject(v.specific)) {
+    const versions = v.specific.versions;
+    if (!Array.isArray(versions) || versions.length === 0 || !versions.every((x) => /^[1-9][0-9]*$/.test(String(x)))) {
+      bad(model, 'version_policy.specific.versions', 'must be a non-empty array of version numbers');
+    }
+    return { specific: { versions: versions.map(String) } };
+  }
+  if (isObject(v.all)) return { all: {} };
+  bad(model, 'version_policy', 'must have one of latest, specific, all');
+}
+
+function routing(model: string, v: unknown): RoutingConfig {
+  if (v === undefined) return {};
+  if (!isObject(v)) bad(model, 'routing', 'must be an object');
+  const out: RoutingConfig = {};
+  if (v.default_version !== undefined) {
+    if (!/^[1-9][0-9]*$/.test(String(v.default_version))) bad(model, 'routing.default_version', 'must be a version number');
+    out.default_version = String(v.default_version);
+  }
+  if (v.weights !== undefined) {
+    if (!isObject(v.weights)) bad(model, 'routing.weights', 'must be an object of version: weight');
+    const weights: Record<string, number> = {};
+    for (const [ver, w] of Object.entries(v.weights)) {
+      if (!/^[1-9][0-9]*$/.test(ver)) bad(model, `routing.weights.${ver}`, 'must be keyed by a version number');
+      weights[ver] = num(model, `routing.weights.${ver}`, w, 0, 0);
+    }
+    out.weights = weights;
+  }
+  return out;
+}
+
+function preprocess(model: string, v: unknown): ImagePreprocessConfig[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) bad(model, 'preprocess', 'must be an array');
+  return v.map((p, i) => {
+    const f = `preprocess[${i}]`;
+    if (!isObject(p)) bad(model, f, 'must be an object');
+    if (typeof p.input !== 'string' || p.input === '') bad(model, `${f}.input`, 'must name the BYTES input');
+    if (typeof p.target !== 'string' || p.target === '') bad(model, `${f}.target`, 'must name the model input');
+    const channel_order = oneOf(model, `${f}.channel_order`, p.channel_order, ['RGB', 'BGR', 'GRAY'] as const, 'RGB');
+    const channels = channel_order === 'GRAY' ? 1 : 3;
+    const vec = (name: string, fallback: number): number[] => {
+      const x = p[name];
+      if (x === undefined) return new Array<number>(channels).fill(fallback);
+      if (!Array.isArray(x) || x.length !== channels || !x.every((n) => typeof n === 'number' && Number.isFinite(n))) {
+        bad(model, `${f}.${name}`, `must be ${channels} numbers`);
+      }
+      return x as number[];
+    };
+    const std = vec('std', 1);
+    if (std.some((s) => s === 0)) bad(model, `${f}.std`, 'must not contain 0');
+    const out: ImagePreprocessConfig = {
+      input: p.input,
+      target: p.target,
+      fit: oneOf(model, `${f}.fit`, p.fit, ['fill', 'contain', 'height'] as const, 'fill'),
+      channel_order,
+      scale: num(model, `${f}.scale`, p.scale, 1 / 255),
+      mean: vec('mean', 0),
+      std,
+      layout: oneOf(model, `${f}.layout`, p.layout, ['NCHW', 'NHWC'] as const, 'NCHW'),
+      pad_value: num(model, `${f}.pad_value`, p.pad_value, 0),
+      max_pixels: int(model, `${f}.max_pixels`, p.max_pixels, 40_000_000, 1),
+    };
+    if (p.height !== undefined) out.height = int(model, `${f}.height`, p.height, -1, -1);
+    if (p.width !== undefined) out.width = int(model, `${f}.width`, p.width, -1, -1);
+    return out;
+  });
+}
+
+function drift(model: string, v: unknown): DriftConfig | undefined {
+  if (v === undefined) return undefined;
+  if (!isObject(v)) bad(model, 'drift', 'must be an object');
+  if (typeof v.profile !== 'string' || v.profile === '') bad(model, 'drift.profile', 'must name the reference profile file');
+  const out: DriftConfig = {
+    profile: v.profile,
+    sample_fraction: num(model, 'drift.sample_fraction', v.sample_fraction, 1, 0, 1),
+    window_seconds: num(model, 'drift.window_seconds', v.window_seconds, 60, 1),
+    psi_warn: num(model, 'drift.psi_warn', v.psi_warn, 0.1, 0),
+    psi_alert: num(model, 'drift.psi_alert', v.psi_alert, 0.2, 0),
+  };
+  if (v.thresholds !== undefined) {
+    if (!isObject(v.thresholds)) bad(model, 'drift.thresholds', 'must be an object keyed by feature');
+    out.thresholds = {};
+    for (const [feature, t] of Object.entries(v.thresholds)) {
+      if (!isObject(t)) bad(model, `drift.thresholds.${feature}`, 'must be an object');
+      out.thresholds[feature] = {
+        psi_warn: num(model, `drift.thresholds.${feature}.psi_warn`, t.psi_warn, out.psi_warn, 0),
+        psi_alert: num(model, `drift.thresholds.${feature}.psi_alert`, t.psi_alert, out.psi_alert, 0),
+      };
+    }
+  }
+  return out;
+}
+
+/** Validate a parsed config.json and fill its defaults. `name` is the model folder's name. */
+export function parseModelConfig(name: string, raw: unknown): ModelConfig {
+  if (!isObject(raw)) bad(name, '(root)', 'must be a JSON object');
+  if (raw.name !== undefined && raw.name !== name) bad(name, 'name', `must match the folder name ${name}`);
+  if (raw.platform !== undefined && raw.platform !== 'onnxruntime') bad(name, 'platform', 'must be onnxruntime');
+  const maxBatch = int(name, 'max_batch_size', raw.max_batch_size, 8, 0, 4096);
+  const db = raw.dynamic_batching === undefined ? {} : raw.dynamic_batching;
+  if (!isObject(db)) bad(name, 'dynamic_batching', 'must be an object');
+  const priorityLevels = int(name, 'dynamic_batching.priority_levels', db.priority_levels, 1, 1, 16);
+  const preferred = db.preferred_batch_sizes ?? [];
+  if (!Array.isArray(preferred) || !preferred.every((b) => Number.isInteger(b) && b >= 1 && b <= Math.max(1, maxBatch))) {
+    bad(name, 'dynamic_batching.preferred_batch_sizes', `must be integers from 1 to max_batch_size (${maxBatch})`);
+  }
+  const providers = raw.execution_providers ?? ['cpu'];
+  if (!Array.isArray(providers) || providers.length === 0 || !providers.every((p) => p === 'cpu' || p === 'cuda')) {
+    bad(name, 'execution_providers', 'must be a non-empty array of cpu, cuda');
+  }
+  const warmup = raw.warmup ?? [];
+  if (!Array.isArray(warmup)) bad(name, 'warmup', 'must be an array');
+  const parameters = raw.parameters ?? {};
+  if (!isObject(parameters)) bad(name, 'parameters', 'must be an object');
+  const config: ModelConfig = {
+    name,
+    platform: 'onnxruntime',
+    max_batch_size: maxBatch,
+    dynamic_batching: {
+      max_queue_delay_us: int(name, 'dynamic_batching.max_queue_delay_us', db.max_queue_delay_us, 500, 0, 10_000_000),
+      preferred_batch_sizes: [...(preferred as number[])].sort((a, b) => a - b),
+      max_queue_size: int(name, 'dynamic_batching.max_queue_size', db.max_queue_size, 1024, 1, 1_000_000),
+      default_timeout_us: int(name, 'dynamic_batching.default_timeout_us', db.default_timeout_us, 0, 0),
+      priority_levels: priorityLevels,
+      default_priority_level: int(name, 'dynamic_batching.default_priority_level', db.default_priority_level, priorityLevels, 1, priorityLevels),
+    },
+    instances: int(name, 'instances', raw.instances, defaultInstances(), 1, 64),
+    intra_op_threads: int(name, 'intra_op_threads', raw.intra_op_threads, 1, 1, 64),
+    execution_providers: providers as ('cpu' | 'cuda')[],
+    version_policy: versionPolicy(name, raw.version_policy),
+    routing: routing(name, raw.routing),
+    warmup: warmup.map((w, i) => {
+      if (!isObject(w)) bad(name, `warmup[${i}]`, 'must be an object');
+      return {
+        batch_size: int(name, `warmup[${i}].batch_size`, w.batch_size, 1, 1, Math.max(1, maxBatch)),
+        count: int(name, `warmup[${i}].count`, w.count, 1, 1, 10_000),
+      };
+    }),
+    parameters,
+  };
+  const input = tensors(name, 'input', raw.input);
+  const output = tensors(name, 'output', raw.output);
+  const pre = preprocess(name, raw.preprocess);
+  const dr = drift(name, raw.drift);
+  if (input) config.input = input;
+  if (output) config.output = output;
+  if (pre) config.preprocess = pre;
+  if (dr) config.drift = dr;
+  return config;
+}

@@ -1,0 +1,67 @@
+// The only module that loads the compiled addon. Callers get a typed binding; argument
+// validation and lifetimes live with the callers (gateway/), the C++ side re-checks cheaply.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { SluiceError } from '../lib/errors.js';
+
+export interface NativeBinding {
+  readonly abiVersion: number;
+  imageToTensor(
+    src: Uint8Array,
+    srcWidth: number,
+    srcHeight: number,
+    srcChannels: number,
+    dst: Float32Array,
+    dstOffset: number,
+    dstWidth: number,
+    dstHeight: number,
+    chw: boolean,
+    channelMap: Int32Array,
+    scale: number,
+    mean: Float32Array,
+    std: Float32Array,
+    padValue: number,
+  ): void;
+}
+
+// dist/native/index.js -> the package root, where node-gyp put build/.
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CANDIDATES = ['build/Release/sluice_native.node', 'build/Debug/sluice_native.node'];
+
+let binding: NativeBinding | undefined;
+let loadError: unknown;
+
+function load(): NativeBinding {
+  const require = createRequire(import.meta.url);
+  for (const rel of CANDIDATES) {
+    const path = join(ROOT, rel);
+    if (existsSync(path)) return require(path) as NativeBinding;
+  }
+  throw new Error(`sluice_native.node not found under ${join(ROOT, 'build')} (run npm ci or npx node-gyp rebuild)`);
+}
+
+/** The addon, loaded once per thread. Throws SLUICE_E_NATIVE_UNAVAILABLE when it was not built. */
+export function native(): NativeBinding {
+  if (binding) return binding;
+  if (loadError === undefined) {
+    try {
+      binding = load();
+      return binding;
+    } catch (err) {
+      loadError = err;
+    }
+  }
+  throw new SluiceError('SLUICE_E_NATIVE_UNAVAILABLE', 'the native addon could not be loaded', { cause: loadError });
+}
+
+/** True when the addon loads in this thread; the TypeScript fallbacks are used otherwise. */
+export function nativeAvailable(): boolean {
+  try {
+    native();
+    return true;
+  } catch {
+    return false;
+  }
+}

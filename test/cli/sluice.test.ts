@@ -1,0 +1,39 @@
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CLI } from '../helpers/paths.js';
+import { startSluice } from '../helpers/cli.js';
+
+const run = promisify(execFile);
+
+t.test('--help works for the command and every subcommand', async (t) => {
+  const top = await run(process.execPath, [CLI, '--help']);
+  for (const c of ['serve', 'gateway', 'control-plane', 'examples']) {
+    t.match(top.stdout, c);
+    const sub = await run(process.execPath, [CLI, c, '--help']);
+    t.match(sub.stdout, `Usage: sluice ${c}`);
+  }
+});
+
+t.test('an unknown command or flag exits 1 with a message', async (t) => {
+  await t.rejects(run(process.execPath, [CLI, 'fly']), { code: 1, stderr: /unknown command "fly"/ });
+  await t.rejects(run(process.execPath, [CLI, 'gateway', '--prot', '1']), { code: 1, stderr: /unknown flag --prot/ });
+  await t.rejects(run(process.execPath, [CLI, 'gateway', '--port', 'x']), { code: 1, stderr: /SLUICE_E_CONFIG_INVALID/ });
+});
+
+t.test('control-plane --port 0 listens on a free port and SIGTERM exits 0', async (t) => {
+  const dir = t.testdir({});
+  const cp = await startSluice(['control-plane', '--port', '0', '--data', dir]);
+  t.match(cp.urls[0], /^http:\/\/127\.0\.0\.1:\d+$/);
+  t.not(cp.urls[0], 'http://127.0.0.1:0');
+  const res = await fetch(`${cp.urls[0]}/health`);
+  t.equal(res.status, 200);
+  t.equal(await cp.stop('SIGTERM'), 0);
+});
+
+t.test('flags come from SLUICE_* environment variables', async (t) => {
+  const dir = t.testdir({});
+  const cp = await startSluice(['control-plane'], { env: { SLUICE_PORT: '0', SLUICE_DATA: dir } });
+  t.match(cp.urls[0], /^http:\/\/127\.0\.0\.1:\d+$/);
+  t.equal(await cp.stop('SIGINT'), 0, 'SIGINT also exits 0');
+});
