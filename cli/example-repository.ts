@@ -9,7 +9,7 @@ import { trainWeatherModel } from '../control-plane/training/weather.js';
 import { WEATHER_FEATURES, WEATHER_LABELS } from '../control-plane/training/weather-dataset.js';
 
 /** Bump when the repository's content changes, so older copies are rebuilt. */
-export const EXAMPLE_REPOSITORY_REVISION = 1;
+export const EXAMPLE_REPOSITORY_REVISION = 2;
 const MARKER = '.sluice-examples.json';
 
 export const EXAMPLE_MODELS = ['text-direction', 'text-detection', 'weather'] as const;
@@ -33,6 +33,13 @@ function writeTextDirection(root: string): void {
     max_batch_size: 64,
     input: [{ name: 'x', datatype: 'FP32', dims: [3, 48, 192] }],
     output: [{ name: 'softmax_0.tmp_0', datatype: 'FP32', dims: [2] }],
+    // Clients may send encoded images as BYTES input `image` (or a raw image/* body) instead of `x`.
+    // PaddleOCR's cls preprocessing (resize_norm_img): height 48 keeping the aspect ratio, width
+    // capped and zero-padded to 192, BGR as cv2 reads it, (x/255 - 0.5)/0.5.
+    preprocess: [{
+      input: 'image', target: 'x', fit: 'height', channel_order: 'BGR',
+      scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: 'NCHW', pad_value: 0, max_pixels: 16_000_000,
+    }],
     dynamic_batching: { max_queue_delay_us: 2000, preferred_batch_sizes: [4, 8], max_queue_size: 512 },
     warmup: [{ batch_size: 1, count: 2 }, { batch_size: 4, count: 2 }],
     parameters: {

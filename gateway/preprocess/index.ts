@@ -1,0 +1,7 @@
+// Image inputs: a model's config declares `preprocess` for a BYTES input; the gateway decodes the
+// encoded images it carries (sharp, off the event loop) and fills the FP32 model input they feed.
+export { imagePlan, imagePlans, resizedSize, type ImagePlan } from './image-plan.js';
+export { imageFormat, type ImageFormat } from './image-format.js';
+export { decodeImage, type DecodedImage } from './decode.js';
+export { imagesToTensor, writeImageTensor, type ImageTensor } from './image-tensor.js';
+export { base64Elements, splitBytesElements } from './bytes-elements.js';
