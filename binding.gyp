@@ -4,7 +4,9 @@
       "target_name": "sluice_native",
       "sources": [
         "native/addon.cc",
-        "native/image_tensor.cc"
+        "native/image_tensor.cc",
+        "native/drift_window.cc",
+        "native/drift_scores.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -4,12 +4,17 @@
 // statics shared between threads.
 #include <napi.h>
 
+#include "drift_scores.h"
+#include "drift_window.h"
 #include "image_tensor.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("imageToTensor", Napi::Function::New(env, sluice::ImageToTensor, "imageToTensor"));
+  exports.Set("DriftWindow", sluice::DriftWindow::Init(env));
+  exports.Set("driftKolmogorovQ", Napi::Function::New(env, sluice::DriftKolmogorovQ, "driftKolmogorovQ"));
+  exports.Set("driftChiSquaredPValue", Napi::Function::New(env, sluice::DriftChiSquaredPValue, "driftChiSquaredPValue"));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

@@ -24,6 +24,35 @@ export interface NativeBinding {
     std: Float32Array,
     padValue: number,
   ): void;
+  /** Drift histograms and moments; see gateway/drift/window.ts, which validates and owns them. */
+  DriftWindow: new (kinds: Uint8Array, edges: Float64Array, edgeOffsets: Int32Array) => NativeDriftWindow;
+  /** Kolmogorov's limiting survival function Q(lambda) = P(K > lambda). */
+  driftKolmogorovQ(lambda: number): number;
+  /** P(X > x) for X ~ chi-squared(df). */
+  driftChiSquaredPValue(x: number, df: number): number;
+}
+
+export interface NativeDriftWindow {
+  readonly disposed: boolean;
+  /** Length of the state (and of every snapshot) in doubles. */
+  readonly length: number;
+  update(
+    data: Float32Array | Float64Array | Int32Array | BigInt64Array,
+    offset: number,
+    rows: number,
+    cols: number,
+    rowStride: number,
+    colStride: number,
+    featureBase: number,
+  ): void;
+  merge(other: NativeDriftWindow): void;
+  mergeSnapshot(snapshot: Float64Array): void;
+  snapshot(): Float64Array;
+  rotate(): Float64Array;
+  reset(): void;
+  scores(refBins: Float64Array, coarseMap: Int32Array, coarseOffsets: Int32Array, refCoarse: Float64Array,
+    refInfo: Float64Array, out: Float64Array): void;
+  dispose(): void;
 }
 
 // dist/native/index.js -> the package root, where node-gyp put build/.

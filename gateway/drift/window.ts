@@ -1,0 +1,169 @@
+// DriftWindow: the one class the gateway uses. It validates every argument (dtype, shape, strides,
+// feature range, layout of merged windows and snapshots), owns the backend's lifetime (dispose), and
+// picks the native addon when it loads in this thread, the TypeScript reference otherwise. Errors are
+// SluiceErrors; the addon's own checks are a second line that should never fire from here.
+import { SluiceError } from '../../lib/errors.js';
+import { native, nativeAvailable, type NativeDriftWindow } from '../../native/index.js';
+import { blockOffsets, featureCount, SCORE_FIELDS, type ScoringReference, type WindowLayout } from './layout.js';
+import { SCORE_STRIDE, scoreState } from './ts-scores.js';
+import { TsDriftWindow, type NumericBuffer } from './ts-window.js';
+import type { FeatureRows } from './derive.js';
+
+export type DriftBackend = 'native' | 'typescript';
+
+function badArgument(why: string): never {
+  throw new SluiceError('SLUICE_E_NATIVE_BAD_ARGUMENT', `drift window: ${why}`);
+}
+
+function isIndex(v: number): boolean {
+  return Number.isSafeInteger(v) && v >= 0;
+}
+
+function sameLayout(a: WindowLayout, b: WindowLayout): boolean {
+  if (a === b) return true;
+  const eq = (x: ArrayLike<number>, y: ArrayLike<number>) => x.length === y.length && Array.prototype.every.call(x, (v: number, i: number) => Object.is(v, y[i]));
+  return eq(a.kinds, b.kinds) && eq(a.edgeOffsets, b.edgeOffsets) && eq(a.edges, b.edges);
+}
+
+export class DriftWindow {
+  readonly backend: DriftBackend;
+  readonly layout: WindowLayout;
+  readonly features: number;
+  readonly length: number;
+  #native: NativeDriftWindow | undefined;
+  #ts: TsDriftWindow | undefined;
+  #offsets: Int32Array;
+  #disposed = false;
+
+  constructor(layout: WindowLayout, backend: DriftBackend | 'auto' = 'auto') {
+    const features = layout.kinds.length;
+    if (layout.edgeOffsets.length !== features + 1 || layout.edgeOffsets[0] !== 0 || layout.edgeOffsets[features] !== layout.edges.length) {
+      badArgument('edgeOffsets must have features + 1 entries from 0 to edges.length');
+    }
+    for (let f = 0; f < features; f++) {
+      if (layout.kinds[f]! > 1) badArgument('kinds must be 0 (numeric) or 1 (categorical)');
+      for (let i = layout.edgeOffsets[f]!; i < layout.edgeOffsets[f + 1]!; i++) {
+        if (Number.isNaN(layout.edges[i]!) || (i > layout.edgeOffsets[f]! && !(layout.edges[i - 1]! < layout.edges[i]!))) {
+          badArgument(`feature ${f}: edges must be strictly increasing numbers`);
+        }
+      }
+    }
+    this.layout = layout;
+    this.features = featureCount(layout);
+    this.#offsets = blockOffsets(layout);
+    this.length = this.#offsets[this.features]!;
+    const useNative = backend === 'native' || (backend === 'auto' && nativeAvailable());
+    this.backend = useNative ? 'native' : 'typescript';
+    if (useNative) this.#native = new (native().DriftWindow)(layout.kinds, layout.edges, layout.edgeOffsets);
+    else this.#ts = new TsDriftWindow(layout);
+  }
+
+  #live(): void {
+    if (this.#disposed) throw new SluiceError('SLUICE_E_INTERNAL', 'drift window: used after dispose()');
+  }
+
+  /** Feed rows x cols values (see FeatureRows) to features featureBase .. featureBase + cols - 1. */
+  update(rows: FeatureRows, featureBase = 0): void {
+    this.#live();
+    const { data, offset, cols, rowStride, colStride } = rows;
+    const n = rows.rows;
+    if (!(data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array || data instanceof BigInt64Array)) {
+      badArgument('data must be a Float32Array, Float64Array, Int32Array or BigInt64Array');
+    }
+    if (![offset, n, cols, rowStride, colStride, featureBase].every(isIndex)) badArgument('offset, rows, cols, strides and featureBase must be non-negative integers');
+    if (featureBase + cols > this.features) badArgument(`features ${featureBase}..${featureBase + cols - 1} exceed the window's ${this.features}`);
+    if (n > 0 && cols > 0 && offset + (n - 1) * rowStride + (cols - 1) * colStride >= data.length) {
+      badArgument(`a [${n}, ${cols}] view with strides [${rowStride}, ${colStride}] at ${offset} reaches past ${data.length} values`);
+    }
+    this.#call(() => (this.#native ? this.#native.update(data, offset, n, cols, rowStride, colStride, featureBase) : this.#ts!.update(data, offset, n, cols, rowStride, colStride, featureBase)));
+  }
+
+  /** Convenience: a row-major [rows, cols] buffer. */
+  updateMatrix(data: NumericBuffer, rows: number, cols: number, featureBase = 0): void {
+    this.update({ data, offset: 0, rows, cols, rowStride: cols, colStride: 1 }, featureBase);
+  }
+
+  merge(other: DriftWindow): void {
+    this.#live();
+    other.#live();
+    if (!sameLayout(this.layout, other.layout)) badArgument('merge needs a window with the same features and bins');
+    if (this.#native && other.#native) this.#call(() => this.#native!.merge(other.#native!));
+    else this.mergeSnapshot(other.snapshot());
+  }
+
+  mergeSnapshot(snapshot: Float64Array): void {
+    this.#live();
+    if (!(snapshot instanceof Float64Array) || snapshot.length !== this.length || snapshot[1] !== this.features || snapshot[2] !== this.length) {
+      badArgument("snapshot does not match this window's layout");
+    }
+    this.#call(() => (this.#native ? this.#native.mergeSnapshot(snapshot) : this.#ts!.mergeSnapshot(snapshot)));
+  }
+
+  /** A copy of the state (transferable to another thread). */
+  snapshot(): Float64Array {
+    this.#live();
+    return this.#native ? this.#native.snapshot() : this.#ts!.snapshot();
+  }
+
+  /** The state so far; the window starts over empty. */
+  rotate(): Float64Array {
+    this.#live();
+    return this.#native ? this.#native.rotate() : this.#ts!.rotate();
+  }
+
+  reset(): void {
+    this.#live();
+    if (this.#native) this.#native.reset();
+    else this.#ts!.reset();
+  }
+
+  /** Scores per feature against `ref`: features x SCORE_FIELDS, row-major. */
+  scores(ref: ScoringReference): Float64Array {
+    this.#live();
+    const out = new Float64Array(this.features * SCORE_STRIDE);
+    const bins = this.layout.edges.length + this.features;
+    if (ref.refBins.length !== bins || ref.coarseMap.length !== bins || ref.refInfo.length !== this.features * 3 ||
+      ref.coarseOffsets.length !== this.features + 1) {
+      badArgument('the scoring reference does not match the window layout');
+    }
+    if (this.#native) {
+      const n = this.#native;
+      this.#call(() => n.scores(ref.refBins, ref.coarseMap, ref.coarseOffsets, ref.refCoarse, ref.refInfo, out));
+    } else {
+      scoreState(this.layout, this.#offsets, this.#ts!.state, ref, out);
+    }
+    return out;
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#native?.dispose();
+    this.#native = undefined;
+    this.#ts = undefined;
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  #call(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof SluiceError) throw err;
+      throw new SluiceError('SLUICE_E_NATIVE_BAD_ARGUMENT', `drift window: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
+/** Scores as objects keyed by SCORE_FIELDS, one per feature name. */
+export function scoreRows(names: readonly string[], scores: Float64Array): Record<string, Record<(typeof SCORE_FIELDS)[number], number>> {
+  const out: Record<string, Record<(typeof SCORE_FIELDS)[number], number>> = {};
+  names.forEach((name, f) => {
+    const row = {} as Record<(typeof SCORE_FIELDS)[number], number>;
+    SCORE_FIELDS.forEach((field, i) => (row[field] = scores[f * SCORE_STRIDE + i]!));
+    out[name] = row;
+  });
+  return out;
+}

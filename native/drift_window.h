@@ -1,0 +1,55 @@
+// DriftWindow: per-feature histograms and Welford moments of everything a model version saw in a
+// time window, updated from whole batch buffers in one pass. The JS side (gateway/drift/window.ts)
+// validates arguments and owns the lifetime; this class re-checks cheaply (dtype, bounds, disposed)
+// and never lets a bad call touch memory.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace sluice {
+
+class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit DriftWindow(const Napi::CallbackInfo& info);
+
+ private:
+  // update(data, offset, rows, cols, rowStride, colStride, featureBase)
+  Napi::Value Update(const Napi::CallbackInfo& info);
+  // merge(other: DriftWindow)
+  Napi::Value Merge(const Napi::CallbackInfo& info);
+  // mergeSnapshot(snapshot: Float64Array)
+  Napi::Value MergeSnapshot(const Napi::CallbackInfo& info);
+  // snapshot(): Float64Array (a copy of the state)
+  Napi::Value Snapshot(const Napi::CallbackInfo& info);
+  // rotate(): Float64Array (the state; the window starts empty)
+  Napi::Value Rotate(const Napi::CallbackInfo& info);
+  Napi::Value Reset(const Napi::CallbackInfo& info);
+  // scores(refBins, coarseMap, coarseOffsets, refCoarse, refInfo, out)
+  Napi::Value Scores(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value GetDisposed(const Napi::CallbackInfo& info);
+  Napi::Value GetLength(const Napi::CallbackInfo& info);
+
+  void CheckLive(Napi::Env env) const;
+  void Clear();
+  void MergeState(const double* src);
+  template <typename T>
+  void UpdateTyped(const T* data, size_t rows, size_t cols, size_t row_stride, size_t col_stride,
+                   size_t feature_base);
+
+  bool disposed_ = false;
+  size_t features_ = 0;
+  std::vector<uint8_t> kinds_;
+  std::vector<double> edges_;
+  std::vector<int32_t> edge_offsets_;
+  std::vector<size_t> block_offsets_;
+  std::vector<double> state_;
+  // Per-batch scratch, one slot per column (see ts-window.ts for why the shift).
+  std::vector<double> shift_, bn_, s1_, s2_, mn_, mx_;
+};
+
+}  // namespace sluice
