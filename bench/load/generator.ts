@@ -1,0 +1,251 @@
+// The load generator: closed loop at N connections, or open loop at fixed arrival rates with
+// latency measured from each call's intended start (see schedule.ts). Runs inside its own process
+// (generator-process.ts) so that its CPU is not the server's.
+import { performance } from 'node:perf_hooks';
+import { HttpConnection } from './http-connection.js';
+import type { HttpResponse } from './response-parser.js';
+import { LatencyHistogram } from './histogram.js';
+import { ArrivalSchedule } from './schedule.js';
+import { emptyCounts, type CallCounts, type LoadJob, type LoadResult, type PhaseResult, type TimelinePoint } from './job.js';
+import { inferCall, rawHttpRequest, workloadRows } from '../workloads.js';
+
+export class CallTimeout extends Error {
+  override readonly name = 'CallTimeout';
+}
+
+const SWEEP_MS = 10;
+
+/** Counts and latencies of one phase (or one timeline bucket). */
+class Tally {
+  readonly counts: CallCounts = emptyCounts();
+  readonly latency = new LatencyHistogram();
+}
+
+/** Shared bookkeeping of both loops: classification of every outcome, statuses, CPU. */
+class Recorder {
+  readonly phases: Tally[];
+  readonly timeline: Tally[] = [];
+  readonly statuses: Record<string, number> = {};
+  firstFailure: string | undefined;
+  #cpuStart: NodeJS.CpuUsage | null = null;
+  #cpuWallStart = 0;
+  clientCpu = 0;
+
+  constructor(phaseCount: number, readonly timelineMs: number | undefined, readonly windowStart: number) {
+    this.phases = Array.from({ length: phaseCount }, () => new Tally());
+  }
+
+  startCpu(): void {
+    this.#cpuStart = process.cpuUsage();
+    this.#cpuWallStart = performance.now();
+  }
+
+  stopCpu(): void {
+    if (this.#cpuStart === null) return;
+    const used = process.cpuUsage(this.#cpuStart);
+    this.clientCpu = (used.user + used.system) / 1000 / Math.max(1, performance.now() - this.#cpuWallStart);
+  }
+
+  #bucket(intendedAt: number): Tally | null {
+    if (this.timelineMs === undefined) return null;
+    const i = Math.floor((intendedAt - this.windowStart) / this.timelineMs);
+    if (i < 0) return null;
+    while (this.timeline.length <= i) this.timeline.push(new Tally());
+    return this.timeline[i]!;
+  }
+
+  sent(phase: number, intendedAt: number): void {
+    this.phases[phase]!.counts.sent++;
+    const b = this.#bucket(intendedAt);
+    if (b) b.counts.sent++;
+  }
+
+  outcome(phase: number, intendedAt: number, err: Error | null, res: HttpResponse | null, latencyMs: number): void {
+    const key = err ? (err instanceof CallTimeout ? 'timeout' : 'error') : String(res!.status);
+    this.statuses[key] = (this.statuses[key] ?? 0) + 1;
+    const kind: keyof CallCounts =
+      err instanceof CallTimeout ? 'timedOut' : err || !res ? 'failed' : res.status < 300 ? 'ok' : res.status === 503 || res.status === 429 ? 'refused' : 'failed';
+    if (kind === 'failed' && this.firstFailure === undefined) {
+      this.firstFailure = err ? err.message : `${res!.status} ${res!.body.toString('utf8', 0, Math.min(300, res!.body.length))}`;
+    }
+    for (const t of [this.phases[phase]!, this.#bucket(intendedAt)]) {
+      if (!t) continue;
+      t.counts[kind]++;
+      if (kind === 'ok') t.latency.recordMs(latencyMs);
+    }
+  }
+
+  result(job: LoadJob, rates: number[], durations: number[]): LoadResult {
+    const phases: PhaseResult[] = this.phases.map((t, i) => ({
+      ...t.counts,
+      rate: rates[i]!,
+      durationMs: durations[i]!,
+      throughput: t.counts.ok / (durations[i]! / 1000),
+      latency: t.latency.summary(),
+      histogram: t.latency.encode(),
+    }));
+    const out: LoadResult = { mode: job.mode, connections: job.connections, phases, statuses: this.statuses, clientCpu: this.clientCpu };
+    if (this.timelineMs !== undefined) {
+      const ms = this.timelineMs;
+      out.timeline = this.timeline.map((t, i): TimelinePoint => ({ t: i * ms, ...t.counts, p99: t.latency.percentileMs(99) }));
+    }
+    if (this.firstFailure !== undefined) out.firstFailure = this.firstFailure;
+    return out;
+  }
+}
+
+function requestsFor(job: LoadJob): { host: string; port: number; requests: Buffer[] } {
+  const url = new URL(job.target);
+  const host = url.hostname;
+  const port = Number(url.port || 80);
+  const requests = workloadRows(job.workload, job.variants).map((row) => rawHttpRequest(inferCall(job.workload, row), `${host}:${port}`));
+  return { host, port, requests };
+}
+
+/** Give up every call past its deadline. */
+function sweep(conns: HttpConnection[]): void {
+  const now = performance.now();
+  for (const c of conns) if (c.busy && c.deadline <= now) c.abandon(new CallTimeout('no answer by the deadline'));
+}
+
+export function runClosedLoop(job: LoadJob): Promise<LoadResult> {
+  const { host, port, requests } = requestsFor(job);
+  const conns = Array.from({ length: job.connections }, () => new HttpConnection(host, port));
+  const start = performance.now();
+  const windowStart = start + job.warmupMs;
+  const windowEnd = windowStart + job.durationMs;
+  const rec = new Recorder(1, job.timelineMs, windowStart);
+  let next = 0;
+  let stopped = false;
+
+  const fire = (c: HttpConnection): void => {
+    const t = performance.now();
+    if (stopped || t >= windowEnd) return;
+    c.intendedAt = t;
+    c.send(requests[next++ % requests.length]!, t + job.timeoutMs, (err, res) => {
+      const end = performance.now();
+      if (c.intendedAt >= windowStart && end <= windowEnd) rec.outcome(0, c.intendedAt, err, res, end - c.intendedAt);
+      // A refused connection would otherwise spin; a short pause keeps the failure visible and cheap.
+      if (err && !(err instanceof CallTimeout)) setTimeout(() => fire(c), 5);
+      else fire(c);
+    });
+    if (t >= windowStart) rec.sent(0, t);
+  };
+
+  return new Promise((resolve) => {
+    const sweeper = setInterval(() => sweep(conns), SWEEP_MS);
+    setTimeout(() => rec.startCpu(), job.warmupMs);
+    setTimeout(() => {
+      stopped = true;
+      rec.stopCpu();
+      clearInterval(sweeper);
+      // Calls sent in the window but still unanswered at its end are not counted as sent.
+      const inFlight = conns.filter((c) => c.busy && c.intendedAt >= windowStart).length;
+      for (const c of conns) c.close();
+      rec.phases[0]!.counts.sent = Math.max(0, rec.phases[0]!.counts.sent - inFlight);
+      resolve(rec.result(job, [0], [job.durationMs]));
+    }, job.warmupMs + job.durationMs);
+    for (const c of conns) fire(c);
+  });
+}
+
+interface Segment {
+  phase: number;
+  rate: number;
+  start: number;
+  end: number;
+  schedule: ArrivalSchedule;
+}
+
+export function runOpenLoop(job: LoadJob): Promise<LoadResult> {
+  const phases = job.phases ?? [];
+  if (phases.length === 0) throw new RangeError('an open-loop job needs at least one phase');
+  const { host, port, requests } = requestsFor(job);
+  const conns = Array.from({ length: job.connections }, () => new HttpConnection(host, port));
+  const idle: HttpConnection[] = [...conns];
+  // Calls due while every connection is busy wait here, oldest first; their latency still counts from
+  // their intended start.
+  const waiting: { at: number; phase: number }[] = [];
+  let waitingHead = 0;
+  const start = performance.now();
+  const windowStart = start + job.warmupMs;
+  const rec = new Recorder(phases.length, job.timelineMs, windowStart);
+  const segments: Segment[] = [];
+  let t = start;
+  const plan = [{ rate: phases[0]!.rate, durationMs: job.warmupMs, phase: -1 }, ...phases.map((p, i) => ({ ...p, phase: i }))];
+  for (const p of plan) {
+    if (p.durationMs <= 0) continue;
+    segments.push({ phase: p.phase, rate: p.rate, start: t, end: t + p.durationMs, schedule: new ArrivalSchedule(p.rate, t) });
+    t += p.durationMs;
+  }
+  const end = t;
+  let seg = 0;
+  let next = 0;
+
+  const send = (c: HttpConnection, at: number, phase: number): void => {
+    c.intendedAt = at;
+    c.send(requests[next++ % requests.length]!, at + job.timeoutMs, (err, res) => {
+      const done = performance.now();
+      if (phase >= 0) rec.outcome(phase, at, err, res, done - at);
+      release(c);
+    });
+  };
+
+  const release = (c: HttpConnection): void => {
+    while (waitingHead < waiting.length) {
+      const w = waiting[waitingHead++]!;
+      if (w.at + job.timeoutMs > performance.now()) return send(c, w.at, w.phase);
+      if (w.phase >= 0) rec.outcome(w.phase, w.at, new CallTimeout('not sent by the deadline'), null, 0);
+    }
+    idle.push(c);
+  };
+
+  const dispatch = (at: number, phase: number): void => {
+    if (phase >= 0) rec.sent(phase, at);
+    const c = idle.pop();
+    if (c) send(c, at, phase);
+    else waiting.push({ at, phase });
+  };
+
+  return new Promise((resolve) => {
+    let finishing = false;
+    const finish = (): void => {
+      if (waitingHead < waiting.length || idle.length < conns.length) return;
+      clearInterval(sweeper);
+      for (const c of conns) c.close();
+      resolve(rec.result(job, phases.map((p) => p.rate), phases.map((p) => p.durationMs)));
+    };
+    const sweeper = setInterval(() => {
+      sweep(conns);
+      const now = performance.now();
+      while (waitingHead < waiting.length && waiting[waitingHead]!.at + job.timeoutMs <= now) {
+        const w = waiting[waitingHead++]!;
+        if (w.phase >= 0) rec.outcome(w.phase, w.at, new CallTimeout('not sent by the deadline'), null, 0);
+      }
+      if (waitingHead > 4096 && waitingHead * 2 > waiting.length) waiting.splice(0, waitingHead), (waitingHead = 0);
+      if (finishing) finish();
+    }, SWEEP_MS);
+    const tick = (): void => {
+      const now = performance.now();
+      while (seg < segments.length) {
+        const s = segments[seg]!;
+        if (s.phase === 0 && s.schedule.issued === 0) rec.startCpu();
+        s.schedule.due(Math.min(now, s.end - 1e-6), (at) => dispatch(at, s.phase));
+        if (now < s.end) break;
+        seg++;
+      }
+      if (seg >= segments.length || now >= end) {
+        rec.stopCpu();
+        finishing = true;
+        return;
+      }
+      const s = segments[seg]!;
+      setTimeout(tick, Math.floor(s.schedule.untilNext(now)));
+    };
+    tick();
+  });
+}
+
+export function runLoad(job: LoadJob): Promise<LoadResult> {
+  return job.mode === 'closed' ? runClosedLoop(job) : runOpenLoop(job);
+}

@@ -1,0 +1,84 @@
+// One keep-alive HTTP/1.1 connection of the load generator, one call in flight at a time (no
+// pipelining: neither the gateway's clients nor its baselines' do). Each call is written as one
+// pre-built buffer (request line, headers and body), so the client's cost per call is one write and
+// one parse.
+import { connect, type Socket } from 'node:net';
+import { ResponseParser, type HttpResponse } from './response-parser.js';
+
+export type CallDone = (err: Error | null, res: HttpResponse | null) => void;
+
+export class HttpConnection {
+  readonly #host: string;
+  readonly #port: number;
+  #socket: Socket | null = null;
+  #parser: ResponseParser;
+  #done: CallDone | null = null;
+  /** performance.now() when the call in flight must be given up (Infinity when idle). */
+  deadline = Infinity;
+  /** performance.now() when the call in flight was intended to start. */
+  intendedAt = 0;
+
+  constructor(host: string, port: number) {
+    this.#host = host;
+    this.#port = port;
+    this.#parser = new ResponseParser((res) => this.#finish(null, res));
+  }
+
+  get busy(): boolean {
+    return this.#done !== null;
+  }
+
+  send(request: Buffer, deadline: number, done: CallDone): void {
+    this.#done = done;
+    this.deadline = deadline;
+    if (this.#socket === null) this.#socket = this.#open();
+    this.#socket.write(request);
+  }
+
+  /** Give up the call in flight (its deadline passed): the socket is closed, the next call reconnects. */
+  abandon(reason: Error): void {
+    this.#drop();
+    this.#finish(reason, null);
+  }
+
+  close(): void {
+    this.#drop();
+    this.#done = null;
+  }
+
+  #open(): Socket {
+    const socket = connect({ host: this.#host, port: this.#port, noDelay: true });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.#parser.feed(chunk);
+      } catch (err) {
+        this.#drop();
+        this.#finish(err as Error, null);
+      }
+    });
+    const onEnd = (err?: Error) => {
+      if (this.#socket !== socket) return;
+      this.#drop();
+      this.#finish(err ?? new Error('connection closed by server'), null);
+    };
+    socket.on('error', onEnd);
+    socket.on('close', () => onEnd());
+    return socket;
+  }
+
+  #drop(): void {
+    const s = this.#socket;
+    this.#socket = null;
+    this.#parser.reset();
+    if (s) s.destroy();
+  }
+
+  #finish(err: Error | null, res: HttpResponse | null): void {
+    const done = this.#done;
+    if (done === null) return;
+    this.#done = null;
+    this.deadline = Infinity;
+    if (res !== null && /close/i.test(res.headers.connection ?? '')) this.#drop();
+    done(err, res);
+  }
+}

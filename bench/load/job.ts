@@ -1,0 +1,77 @@
+// What the runner asks a load generator process to do, and what it gets back (plain JSON: it
+// crosses the IPC channel).
+import type { WorkloadName } from '../workloads.js';
+import type { LatencySummary } from './histogram.js';
+
+export interface LoadPhase {
+  /** Calls per second (open loop). */
+  rate: number;
+  durationMs: number;
+}
+
+export interface LoadJob {
+  /** e.g. http://127.0.0.1:8000 */
+  target: string;
+  workload: WorkloadName;
+  /** Distinct input rows cycled through. */
+  variants: number;
+  /** closed: each connection sends its next call when the last is answered; open: calls at a fixed arrival rate. */
+  mode: 'closed' | 'open';
+  connections: number;
+  /** Not recorded. In open loop it runs at the first phase's rate. */
+  warmupMs: number;
+  /** Closed loop: the measured window. Open loop: the sum of the phases. */
+  durationMs: number;
+  /** Open loop only: consecutive arrival rates (e.g. overload, then recovery). */
+  phases?: LoadPhase[];
+  /** The client's deadline per call, from its intended start; past it the call counts as timed out. */
+  timeoutMs: number;
+  /** When set, counts and p99 per bucket of this many ms (by intended start time). */
+  timelineMs?: number;
+}
+
+export interface CallCounts {
+  /** Calls whose intended start fell in the window. */
+  sent: number;
+  /** 2xx answers: the only ones in the latency histogram. */
+  ok: number;
+  /** 503 or 429: refused by admission control. */
+  refused: number;
+  /** Other statuses, broken connections. */
+  failed: number;
+  /** No answer by the client's deadline. */
+  timedOut: number;
+}
+
+export interface PhaseResult extends CallCounts {
+  /** Offered rate (open loop); 0 in closed loop. */
+  rate: number;
+  durationMs: number;
+  /** ok calls per second. */
+  throughput: number;
+  latency: LatencySummary;
+  /** HdrHistogram compressed base64 of the ok latencies, in µs. */
+  histogram: string;
+}
+
+export interface TimelinePoint extends CallCounts {
+  /** Bucket start, ms since the measured window began. */
+  t: number;
+  p99: number;
+}
+
+export interface LoadResult {
+  mode: LoadJob['mode'];
+  connections: number;
+  phases: PhaseResult[];
+  statuses: Record<string, number>;
+  timeline?: TimelinePoint[];
+  /** CPU the generator itself used during the window, in cores (1 = one core busy). */
+  clientCpu: number;
+  /** What the first failed call got, to make a broken scenario obvious. */
+  firstFailure?: string;
+}
+
+export function emptyCounts(): CallCounts {
+  return { sent: 0, ok: 0, refused: 0, failed: 0, timedOut: 0 };
+}

@@ -1,0 +1,117 @@
+// The Markdown report of a run: machine, the ratios the issues name, one table per workload, the
+// ORT sweep, overload behaviour. Everything is derived from the BenchRun, so old result files can be
+// re-rendered.
+import { ratios, overloadFor } from './summary.js';
+import type { BenchRun, LoadPoint, OrtCeiling } from './types.js';
+import type { WorkloadName } from '../workloads.js';
+
+/** Fixed-point with `digits` decimals; "–" for missing. */
+export function num(v: number | null | undefined, digits = 0): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits);
+}
+
+/** Milliseconds with 3 significant-ish digits: 0.412, 4.12, 41.2, 412. */
+export function ms(v: number): string {
+  if (v === 0) return '0';
+  return v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0);
+}
+
+export function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function pointRow(p: LoadPoint): string[] {
+  const r = p.result;
+  const ph = r.phases[0]!;
+  return [
+    p.target,
+    p.label,
+    num(ph.throughput),
+    ms(ph.latency.p50),
+    ms(ph.latency.p90),
+    ms(ph.latency.p99),
+    ms(ph.latency.p999),
+    String(ph.ok),
+    String(ph.refused + ph.failed + ph.timedOut),
+    num(r.clientCpu, 2),
+  ];
+}
+
+function ceilingSection(c: OrtCeiling): string {
+  const layouts = [...new Set(c.points.map((p) => p.layout))];
+  const batches = [...new Set(c.points.map((p) => p.batch))];
+  const rows = layouts.map((l) => [l, ...batches.map((b) => num(c.points.find((p) => p.layout === l && p.batch === b)?.inferencesPerSec))]);
+  return [
+    `ORT alone, in-process, inferences/s by batch size (best: **${num(c.best.inferencesPerSec)}** with ${c.best.layout}, batch ${c.best.batch}):`,
+    '',
+    table(['layout', ...batches.map((b) => `batch ${b}`)], rows),
+  ].join('\n');
+}
+
+function workloadSection(run: BenchRun, w: WorkloadName): string {
+  const parts = [`## ${w}`, ''];
+  const c = run.ceilings.find((x) => x.workload === w);
+  if (c) parts.push(ceilingSection(c), '');
+  const points = run.points.filter((p) => p.workload === w);
+  parts.push(
+    table(
+      ['target', 'load', 'calls/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'ok', 'not ok', 'client CPU'],
+      points.map(pointRow),
+    ),
+  );
+  return parts.join('\n');
+}
+
+function overloadSection(run: BenchRun): string {
+  const rows: string[][] = [];
+  for (const w of run.workloads) {
+    for (const target of ['sluice', 'naive', 'micro-batch', 'uws-fixed'] as const) {
+      const o = overloadFor(run, w, target);
+      if (!o) continue;
+      const [hot, cool] = o.result.phases;
+      const rss = o.rss.map((s) => s.rssMiB);
+      rows.push([
+        w,
+        target,
+        num(o.maxRate),
+        String(hot!.sent),
+        String(hot!.ok),
+        String(hot!.refused),
+        String(hot!.timedOut),
+        String(hot!.failed),
+        ms(hot!.latency.p99),
+        rss.length ? `${num(rss[0], 0)} → ${num(Math.max(...rss), 0)} → ${num(rss[rss.length - 1], 0)}` : '–',
+        cool ? `${cool.ok}/${cool.sent} ok, p99 ${ms(cool.latency.p99)}` : '–',
+        o.recoverySeconds === null ? 'not within the run' : `${o.recoverySeconds} s`,
+      ]);
+    }
+  }
+  if (rows.length === 0) return '';
+  return [
+    '## Overload: 2x the measured maximum, then 0.5x',
+    '',
+    table(['workload', 'target', 'max/s', 'sent at 2x', 'ok', 'refused', 'timed out', 'failed', 'p99 admitted ms', 'RSS MiB start → max → end', 'at 0.5x', 'recovered after'], rows),
+  ].join('\n');
+}
+
+export function renderMarkdown(run: BenchRun): string {
+  const m = run.machine;
+  const head = [
+    `# Sluice benchmark, ${run.startedAt}${run.quick ? ' (quick)' : ''}`,
+    '',
+    `Machine: ${m.cores} x ${m.cpuModel} (${m.availableParallelism} available), ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; ${m.onnxruntime}; ${m.uws}; ${m.fastify}; commit ${m.gitCommit}; load average at start ${num(m.loadAverage, 2)}.`,
+    `Placement: ${run.placement.mode}${run.placement.mode === 'split' ? ` (servers on CPUs ${run.placement.serverCpus}, load generator on ${run.placement.clientCpus})` : ' (servers and load generator share all cores)'}; ${run.placement.generators} load generator process(es).`,
+    '',
+    '## Ratios (closed loop, 64 connections)',
+    '',
+    table(
+      ['workload', 'ratio', 'measured', 'issue 3 target'],
+      ratios(run).map((r) => [r.workload, r.name, num(r.value, 2), r.target === undefined ? '' : `≥ ${r.target} ${r.value === null ? '' : r.value >= r.target ? '(met)' : '(missed)'}`]),
+    ),
+  ];
+  const sections = run.workloads.map((w) => workloadSection(run, w));
+  const over = overloadSection(run);
+  const notes = run.notes.length ? ['## Notes', '', ...run.notes.map((n) => `- ${n}`)] : [];
+  return `${[...head, '', ...sections.flatMap((s) => [s, '']), over, '', ...notes].join('\n').replace(/\n{3,}/g, '\n\n').trim()}\n`;
+}

@@ -1,0 +1,75 @@
+// The shape of bench/results/<date>.json: everything the Markdown table and the chart are drawn
+// from, so a result file can be re-rendered or compared later without re-running anything.
+import type { LoadResult } from '../load/job.js';
+import type { WorkloadName } from '../workloads.js';
+
+export interface MachineInfo {
+  cpuModel: string;
+  cores: number;
+  /** Cores this process may run on (taskset / cgroup). */
+  availableParallelism: number;
+  memoryGiB: number;
+  os: string;
+  node: string;
+  onnxruntime: string;
+  uws: string;
+  fastify: string;
+  gitCommit: string;
+  /** 1-minute load average when the run started: other work on the machine skews figures. */
+  loadAverage: number;
+}
+
+export interface OrtPoint {
+  layout: string;
+  batch: number;
+  inferencesPerSec: number;
+}
+
+export interface OrtCeiling {
+  workload: WorkloadName;
+  cores: number;
+  points: OrtPoint[];
+  best: OrtPoint;
+}
+
+/** The servers every scenario is run against. */
+export type TargetName = 'sluice' | 'naive' | 'micro-batch' | 'uws-fixed';
+
+export interface LoadPoint {
+  workload: WorkloadName;
+  target: TargetName;
+  /** e.g. "closed 64", "open 80%" */
+  label: string;
+  result: LoadResult;
+}
+
+export interface RssSample {
+  /** ms since the overload run started */
+  t: number;
+  rssMiB: number;
+}
+
+export interface OverloadRun {
+  workload: WorkloadName;
+  target: TargetName;
+  /** The measured maximum the 2x is relative to (calls/s). */
+  maxRate: number;
+  result: LoadResult;
+  rss: RssSample[];
+  /** Seconds after load dropped until a timeline bucket had no refusals, no timeouts and p99 under the limit; null if never. */
+  recoverySeconds: number | null;
+}
+
+export interface BenchRun {
+  startedAt: string;
+  finishedAt: string;
+  quick: boolean;
+  machine: MachineInfo;
+  /** How processes were placed on cores. */
+  placement: { mode: 'split' | 'shared'; serverCpus: string | null; clientCpus: string | null; generators: number };
+  workloads: WorkloadName[];
+  ceilings: OrtCeiling[];
+  points: LoadPoint[];
+  overload: OverloadRun[];
+  notes: string[];
+}

@@ -1,0 +1,159 @@
+// The benchmark suite: for each workload, the ORT-alone ceiling, then every target in turn (started,
+// measured closed loop at each connection count, open loop at fractions of its own maximum, driven
+// into overload, stopped). Baselines run in the same run as Sluice so their ratio survives a noisy
+// machine.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { generateLoad } from './load/spawn-generator.js';
+import type { LoadJob, LoadResult } from './load/job.js';
+import { startServer, type ServerProcess } from './targets/server-process.js';
+import { benchRepository, ROOT, targetCommand } from './targets/commands.js';
+import { describeMachine } from './machine.js';
+import { maxThroughput, recoverySeconds } from './report/summary.js';
+import type { BenchOptions } from './options.js';
+import type { BenchRun, LoadPoint, OrtCeiling, OverloadRun, RssSample, TargetName } from './report/types.js';
+import type { WorkloadName } from './workloads.js';
+
+export type Log = (line: string) => void;
+
+function ortCeiling(o: BenchOptions, workload: WorkloadName, repo: string): Promise<OrtCeiling> {
+  const script = join(ROOT, 'dist', 'bench', 'ceilings', 'ort-alone.js');
+  const args = [script, '--models', repo, '--workload', workload, '--batches', o.ceilingBatches[workload].join(','), '--duration-ms', String(o.ceilingMs)];
+  const cpus = o.placement.serverCpus;
+  const child = cpus === undefined ? spawn(process.execPath, args) : spawn('taskset', ['-c', cpus, process.execPath, ...args]);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!) as OrtCeiling);
+      else reject(new Error(`ORT-alone ceiling for ${workload} exited with ${code}: ${err}`));
+    });
+  });
+}
+
+function fmt(r: LoadResult): string {
+  const p = r.phases[0]!;
+  const extra = p.refused + p.failed + p.timedOut > 0 ? ` refused=${p.refused} failed=${p.failed} timedOut=${p.timedOut}` : '';
+  return `${p.throughput.toFixed(0)}/s p50=${p.latency.p50.toFixed(2)}ms p99=${p.latency.p99.toFixed(2)}ms client=${r.clientCpu.toFixed(2)} cores${extra}`;
+}
+
+class TargetSession {
+  constructor(
+    readonly o: BenchOptions,
+    readonly workload: WorkloadName,
+    readonly target: TargetName,
+    readonly server: ServerProcess,
+    readonly log: Log,
+  ) {}
+
+  job(mode: LoadJob['mode'], connections: number, extra: Partial<LoadJob> = {}): LoadJob {
+    return {
+      target: this.server.url,
+      workload: this.workload,
+      variants: 64,
+      mode,
+      connections,
+      warmupMs: this.o.warmupMs,
+      durationMs: this.o.durationMs,
+      timeoutMs: this.o.timeoutMs,
+      ...extra,
+    };
+  }
+
+  async point(label: string, job: LoadJob): Promise<LoadPoint> {
+    const result = await generateLoad(job, { cpus: this.o.placement.clientCpus, processes: this.o.placement.generators });
+    this.log(`  ${this.workload} ${this.target} ${label}: ${fmt(result)}${result.firstFailure ? ` first failure: ${result.firstFailure}` : ''}`);
+    return { workload: this.workload, target: this.target, label, result };
+  }
+
+  async overload(maxRate: number, p99LimitMs: number): Promise<OverloadRun> {
+    const o = this.o;
+    const rss: RssSample[] = [];
+    const t0 = performance.now();
+    const sampler = setInterval(() => rss.push({ t: Math.round(performance.now() - t0), rssMiB: Math.round(this.server.rssMiB() * 10) / 10 }), 250);
+    const job = this.job('open', o.openConnections, {
+      warmupMs: 0,
+      durationMs: o.overloadMs + o.recoveryMs,
+      phases: [
+        { rate: 2 * maxRate, durationMs: o.overloadMs },
+        { rate: 0.5 * maxRate, durationMs: o.recoveryMs },
+      ],
+      timelineMs: o.timelineMs,
+    });
+    let result: LoadResult;
+    try {
+      result = await generateLoad(job, { cpus: o.placement.clientCpus, processes: o.placement.generators });
+    } finally {
+      clearInterval(sampler);
+    }
+    const recovery = recoverySeconds(result.timeline ?? [], o.overloadMs, p99LimitMs);
+    const [hot, cool] = result.phases as [LoadResult['phases'][0], LoadResult['phases'][0]];
+    this.log(
+      `  ${this.workload} ${this.target} overload 2x${maxRate.toFixed(0)}/s: ok=${hot.ok} refused=${hot.refused} timedOut=${hot.timedOut} failed=${hot.failed} ` +
+        `p99(admitted)=${hot.latency.p99.toFixed(1)}ms maxRSS=${Math.max(0, ...rss.map((s) => s.rssMiB))}MiB; ` +
+        `then 0.5x: ok=${cool.ok} refused=${cool.refused} timedOut=${cool.timedOut} p99=${cool.latency.p99.toFixed(1)}ms recovered after ${recovery ?? 'never'} s`,
+    );
+    return { workload: this.workload, target: this.target, maxRate, result, rss, recoverySeconds: recovery };
+  }
+}
+
+async function measureTarget(o: BenchOptions, workload: WorkloadName, target: TargetName, repo: string, run: BenchRun, log: Log): Promise<void> {
+  let server: ServerProcess;
+  try {
+    server = await startServer(targetCommand(target, workload, repo, o.placement.serverCpus));
+  } catch (err) {
+    const msg = `${target} could not start for ${workload}: ${(err as Error).message.split('\n').slice(0, 6).join(' | ')}`;
+    log(`  SKIPPED ${msg}`);
+    run.notes.push(msg);
+    return;
+  }
+  const s = new TargetSession(o, workload, target, server, log);
+  try {
+    // The fixed-response ceiling only needs the load levels it is compared at.
+    const levels = target === 'uws-fixed' ? o.connections.filter((c) => c >= 64).slice(0, 2) : o.connections;
+    for (const c of levels.length > 0 ? levels : [Math.max(...o.connections)]) run.points.push(await s.point(`closed ${c}`, s.job('closed', c)));
+    if (target === 'uws-fixed') return;
+    const max = maxThroughput(run.points, workload, target);
+    if (max <= 0) {
+      run.notes.push(`${target} answered no ${workload} call; open-loop and overload skipped`);
+      return;
+    }
+    let p99AtHalf = 0;
+    for (const f of o.openFractions) {
+      const p = await s.point(`open ${Math.round(f * 100)}%`, s.job('open', o.openConnections, { phases: [{ rate: f * max, durationMs: o.durationMs }] }));
+      if (f === 0.5) p99AtHalf = p.result.phases[0]!.latency.p99;
+      run.points.push(p);
+    }
+    // Recovered = a bucket as clean as steady load at half the maximum (with slack for noise).
+    if (o.overloadTargets.includes(target)) run.overload.push(await s.overload(max, Math.max(3 * p99AtHalf, 10)));
+  } finally {
+    await server.stop();
+  }
+}
+
+export async function runSuite(o: BenchOptions, log: Log): Promise<BenchRun> {
+  const run: BenchRun = {
+    startedAt: new Date().toISOString(),
+    finishedAt: '',
+    quick: o.quick,
+    machine: describeMachine(),
+    placement: { mode: o.placement.mode, serverCpus: o.placement.serverCpus ?? null, clientCpus: o.placement.clientCpus ?? null, generators: o.placement.generators },
+    workloads: o.workloads,
+    ceilings: [],
+    points: [],
+    overload: [],
+    notes: [],
+  };
+  log(`machine: ${run.machine.cores} x ${run.machine.cpuModel}, load ${run.machine.loadAverage.toFixed(2)}, ${run.machine.node}, ${run.machine.onnxruntime}; placement ${run.placement.mode}`);
+  for (const workload of o.workloads) {
+    const repo = benchRepository(workload);
+    const ceiling = await ortCeiling(o, workload, repo);
+    run.ceilings.push(ceiling);
+    log(`${workload}: ORT alone best ${ceiling.best.inferencesPerSec.toFixed(0)} inferences/s (${ceiling.best.layout}, batch ${ceiling.best.batch})`);
+    for (const target of o.targets) await measureTarget(o, workload, target, repo, run, log);
+  }
+  run.finishedAt = new Date().toISOString();
+  return run;
+}

@@ -1,0 +1,44 @@
+// How to start each server under test for a workload. Every server gets a model repository holding
+// only that workload's model, so Sluice and the baselines serve exactly the same thing.
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureExampleRepository } from '../../cli/example-repository.js';
+import { WORKLOADS, type WorkloadName } from '../workloads.js';
+import type { TargetName } from '../report/types.js';
+import type { ServerCommand } from './server-process.js';
+
+/** The package root (this file runs from dist/bench/targets/). */
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const DIST = join(ROOT, 'dist');
+
+/** `.sluice/bench/<model>`: a one-model repository copied from the example repository. */
+export function benchRepository(workload: WorkloadName): string {
+  const examples = join(ROOT, '.sluice', 'bench', 'examples');
+  const built = ensureExampleRepository(examples);
+  const model = WORKLOADS[workload].model;
+  const repo = join(ROOT, '.sluice', 'bench', `only-${model}`);
+  if (built || !existsSync(join(repo, model, 'config.json'))) {
+    rmSync(repo, { recursive: true, force: true });
+    mkdirSync(repo, { recursive: true });
+    cpSync(join(examples, model), join(repo, model), { recursive: true });
+  }
+  return repo;
+}
+
+export function targetCommand(target: TargetName, workload: WorkloadName, repo: string, cpus: string | undefined, nodeFlags: string[] = []): ServerCommand {
+  switch (target) {
+    case 'sluice':
+      return { name: 'sluice', cpus, nodeFlags, args: [join(DIST, 'cli', 'sluice.js'), 'gateway', '--models', repo, '--port', '0', '--log-level', 'info'] };
+    case 'naive':
+    case 'micro-batch':
+      return {
+        name: target,
+        cpus,
+        nodeFlags,
+        args: [join(DIST, 'bench', 'targets', 'naive-server.js'), '--models', repo, '--workload', workload, '--batching', target === 'naive' ? 'none' : 'micro'],
+      };
+    case 'uws-fixed':
+      return { name: target, cpus, nodeFlags, args: [join(DIST, 'bench', 'targets', 'fixed-server.js')] };
+  }
+}

@@ -1,0 +1,101 @@
+// The two workloads of issue 3's benchmark, shared by the load generator (as HTTP calls), the
+// baselines (which decode them) and the ORT-alone ceiling (as tensors):
+//   weather-json           one day of seattle-weather.csv per call, Open Inference Protocol JSON
+//   text-direction-binary  one 3x48x192 text-line tensor per call, OIP binary tensor data extension
+import { loadWeather, weatherFeatures } from '../control-plane/training/weather-dataset.js';
+import { seededRandom } from '../control-plane/training/random.js';
+
+export const WORKLOAD_NAMES = ['weather-json', 'text-direction-binary'] as const;
+export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
+
+export interface WorkloadSpec {
+  name: WorkloadName;
+  model: string;
+  input: string;
+  output: string;
+  /** Shape of one row (without the batch dimension). */
+  rowShape: number[];
+  encoding: 'json' | 'binary';
+}
+
+export const WORKLOADS: Record<WorkloadName, WorkloadSpec> = {
+  'weather-json': { name: 'weather-json', model: 'weather', input: 'features', output: 'probabilities', rowShape: [5], encoding: 'json' },
+  'text-direction-binary': {
+    name: 'text-direction-binary',
+    model: 'text-direction',
+    input: 'x',
+    output: 'softmax_0.tmp_0',
+    rowShape: [3, 48, 192],
+    encoding: 'binary',
+  },
+};
+
+export function isWorkloadName(s: string): s is WorkloadName {
+  return (WORKLOAD_NAMES as readonly string[]).includes(s);
+}
+
+function rowSize(spec: WorkloadSpec): number {
+  return spec.rowShape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * `count` distinct input rows. Weather rows are real days from the dataset; text-direction rows are
+ * seeded noise in the model's normalised range [-1, 1] (its cost does not depend on the pixels).
+ */
+export function workloadRows(name: WorkloadName, count: number): Float32Array[] {
+  const spec = WORKLOADS[name];
+  if (spec.model === 'weather') {
+    const days = loadWeather().days;
+    return Array.from({ length: count }, (_, i) => Float32Array.from(weatherFeatures(days[(i * 37) % days.length]!)));
+  }
+  const random = seededRandom(7);
+  const size = rowSize(spec);
+  return Array.from({ length: count }, () => {
+    const row = new Float32Array(size);
+    for (let j = 0; j < size; j++) row[j] = random() * 2 - 1;
+    return row;
+  });
+}
+
+/** One batch of `batch` rows as one contiguous tensor (for ORT alone). */
+export function workloadBatch(name: WorkloadName, batch: number): { data: Float32Array; dims: number[] } {
+  const spec = WORKLOADS[name];
+  const rows = workloadRows(name, batch);
+  const size = rowSize(spec);
+  const data = new Float32Array(size * batch);
+  rows.forEach((r, i) => data.set(r, i * size));
+  return { data, dims: [batch, ...spec.rowShape] };
+}
+
+export interface InferCall {
+  path: string;
+  contentType: string;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** The OIP call for one row, as a client of Triton or KServe would send it. */
+export function inferCall(name: WorkloadName, row: Float32Array): InferCall {
+  const spec = WORKLOADS[name];
+  const path = `/v2/models/${spec.model}/infer`;
+  const shape = [1, ...spec.rowShape];
+  if (spec.encoding === 'json') {
+    const body = JSON.stringify({ inputs: [{ name: spec.input, shape, datatype: 'FP32', data: Array.from(row) }] });
+    return { path, contentType: 'application/json', headers: {}, body: Buffer.from(body) };
+  }
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [{ name: spec.input, shape, datatype: 'FP32', parameters: { binary_data_size: row.byteLength } }],
+      outputs: [{ name: spec.output, parameters: { binary_data: true } }],
+    }),
+  );
+  const body = Buffer.concat([header, Buffer.from(row.buffer, row.byteOffset, row.byteLength)]);
+  return { path, contentType: 'application/octet-stream', headers: { 'inference-header-content-length': String(header.length) }, body };
+}
+
+/** A complete HTTP/1.1 request (head and body in one buffer): one socket write per call. */
+export function rawHttpRequest(call: InferCall, host: string): Buffer {
+  const lines = [`POST ${call.path} HTTP/1.1`, `host: ${host}`, `content-type: ${call.contentType}`, `content-length: ${call.body.length}`];
+  for (const [k, v] of Object.entries(call.headers)) lines.push(`${k}: ${v}`);
+  return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), call.body]);
+}
