@@ -6,10 +6,11 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, 
 import { dirname, join } from 'node:path';
 import { packageFile } from '../lib/package-files.js';
 import { trainWeatherModel } from '../control-plane/training/weather.js';
+import { weatherProfile } from '../control-plane/training/weather-profile.js';
 import { WEATHER_FEATURES, WEATHER_LABELS } from '../control-plane/training/weather-dataset.js';
 
 /** Bump when the repository's content changes, so older copies are rebuilt. */
-export const EXAMPLE_REPOSITORY_REVISION = 2;
+export const EXAMPLE_REPOSITORY_REVISION = 3;
 const MARKER = '.sluice-examples.json';
 
 export const EXAMPLE_MODELS = ['text-direction', 'text-detection', 'weather'] as const;
@@ -74,6 +75,7 @@ function writeWeather(root: string): void {
   mkdirSync(join(dir, '1'), { recursive: true });
   writeFileSync(join(dir, '1', 'model.onnx'), trained.onnx);
   writeJson(join(dir, '1', 'metrics.json'), { metrics: trained.metrics, lineage: trained.lineage });
+  writeJson(join(dir, '1', 'profile.json'), weatherProfile(trained));
   writeJson(join(dir, 'config.json'), {
     name: 'weather',
     platform: 'onnxruntime',
@@ -85,6 +87,7 @@ function writeWeather(root: string): void {
     ],
     dynamic_batching: { max_queue_delay_us: 250, max_queue_size: 4096 },
     warmup: [{ batch_size: 1, count: 2 }],
+    drift: { profile: 'profile.json', sample_fraction: 1, window_seconds: 300, psi_warn: 0.1, psi_alert: 0.2, min_rows: 100 },
     parameters: {
       description: 'Seattle weather type from one day of measurements (vega-datasets seattle-weather.csv)',
       features: WEATHER_FEATURES,

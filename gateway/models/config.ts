@@ -70,6 +70,8 @@ export interface DriftConfig {
   psi_warn: number;
   psi_alert: number;
   thresholds?: Record<string, { psi_warn?: number; psi_alert?: number }>;
+  /** Rows a window needs before its scores are judged against the thresholds. */
+  min_rows: number;
 }
 
 export interface ModelConfig {
@@ -226,6 +228,7 @@ function drift(model: string, v: unknown): DriftConfig | undefined {
     window_seconds: num(model, 'drift.window_seconds', v.window_seconds, 60, 1),
     psi_warn: num(model, 'drift.psi_warn', v.psi_warn, 0.1, 0),
     psi_alert: num(model, 'drift.psi_alert', v.psi_alert, 0.2, 0),
+    min_rows: int(model, 'drift.min_rows', v.min_rows, 100, 1),
   };
   if (v.thresholds !== undefined) {
     if (!isObject(v.thresholds)) bad(model, 'drift.thresholds', 'must be an object keyed by feature');

@@ -1,0 +1,245 @@
+// DriftMonitor: the main thread's view of one model version's drift. Workers' window snapshots are
+// merged into the current window; evaluate() scores it against the reference profile, exports the
+// scores, rotates the window every `window_seconds`, and raises a drift event whenever a feature's
+// PSI level (ok / warn / alert against its thresholds) changes. Scores are judged only once a window
+// holds `min_rows` rows: PSI over 10 bins has an expected value of about 9/n even without drift, so
+// small windows would raise false alarms.
+import type { Logger } from '../../lib/log.js';
+import type { DriftConfig } from '../models/config.js';
+import type { CompiledProfile } from './compile.js';
+import { SCORE_FIELDS, type ScoreField } from './layout.js';
+import type { DriftMetrics } from './metrics.js';
+import { SCORE_STRIDE } from './ts-scores.js';
+import { DriftWindow, type DriftBackend } from './window.js';
+
+export type DriftLevel = 'ok' | 'warn' | 'alert';
+const LEVEL_VALUE: Record<DriftLevel, number> = { ok: 0, warn: 1, alert: 2 };
+const MAX_EVENTS = 100;
+
+export interface DriftEvent {
+  at: string;
+  model: string;
+  version: string;
+  feature: string;
+  level: DriftLevel;
+  previous: DriftLevel;
+  psi: number;
+  threshold: number;
+  rows: number;
+}
+
+export type FeatureScores = Record<ScoreField, number | null> & { level: DriftLevel | null };
+
+export interface WindowReport {
+  started: string;
+  ended: string | null;
+  rows: number;
+  features: Record<string, FeatureScores>;
+}
+
+export interface DriftReport {
+  model: string;
+  version: string;
+  backend: DriftBackend;
+  status: DriftLevel | 'insufficient_data';
+  min_rows: number;
+  window_seconds: number;
+  sample_fraction: number;
+  thresholds: { psi_warn: number; psi_alert: number; features: Record<string, { psi_warn: number; psi_alert: number }> };
+  profile: { created: string; source: Record<string, unknown> };
+  current: WindowReport;
+  previous: WindowReport | null;
+  events: DriftEvent[];
+}
+
+export interface DriftMonitorOptions {
+  model: string;
+  version: string;
+  compiled: CompiledProfile;
+  config: DriftConfig;
+  logger: Logger;
+  metrics?: DriftMetrics | undefined;
+  /** Minimum rows before scores are judged (config drift.min_rows). */
+  minRows?: number;
+  backend?: DriftBackend | 'auto';
+  now?: () => number;
+}
+
+interface ScoredWindow {
+  started: number;
+  ended: number | null;
+  rows: number;
+  scores: Float64Array;
+}
+
+export class DriftMonitor {
+  readonly model: string;
+  readonly version: string;
+  readonly compiled: CompiledProfile;
+  readonly minRows: number;
+  readonly #config: DriftConfig;
+  readonly #logger: Logger;
+  readonly #metrics: DriftMetrics | undefined;
+  readonly #now: () => number;
+  readonly #window: DriftWindow;
+  readonly #thresholds: { warn: number; alert: number }[];
+  #started: number;
+  #dirty = true;
+  #current: ScoredWindow;
+  #previous: ScoredWindow | null = null;
+  #levels: (DriftLevel | null)[];
+  #events: DriftEvent[] = [];
+
+  constructor(options: DriftMonitorOptions) {
+    this.model = options.model;
+    this.version = options.version;
+    this.compiled = options.compiled;
+    this.#config = options.config;
+    this.minRows = options.minRows ?? options.config.min_rows;
+    this.#logger = options.logger;
+    this.#metrics = options.metrics;
+    this.#now = options.now ?? Date.now;
+    this.#window = new DriftWindow(options.compiled.layout, options.backend ?? 'auto');
+    this.#thresholds = options.compiled.features.map((name) => {
+      const t = options.config.thresholds?.[name];
+      return { warn: t?.psi_warn ?? options.config.psi_warn, alert: t?.psi_alert ?? options.config.psi_alert };
+    });
+    this.#levels = options.compiled.features.map(() => null);
+    this.#started = this.#now();
+    this.#current = { started: this.#started, ended: null, rows: 0, scores: this.#window.scores(options.compiled.reference) };
+  }
+
+  /** Merge a worker's window snapshot (see DriftWindow.rotate). */
+  merge(snapshot: Float64Array): void {
+    this.#window.mergeSnapshot(snapshot);
+    this.#dirty = true;
+  }
+
+  /** Score what has been merged, judge thresholds, export metrics, rotate the window when it is due. */
+  evaluate(): void {
+    const now = this.#now();
+    if (this.#dirty) {
+      this.#current = this.#score(this.#started, null);
+      this.#dirty = false;
+    }
+    const effective = this.#effective();
+    if (effective) this.#judge(effective);
+    this.#export(effective);
+    if (now - this.#started >= this.#config.window_seconds * 1000) {
+      this.#previous = { ...this.#current, ended: now };
+      this.#window.reset();
+      this.#started = now;
+      this.#current = this.#score(now, null);
+    }
+  }
+
+  /** The window judged: the current one once it has min_rows, else the last complete one. */
+  #effective(): ScoredWindow | null {
+    if (this.#current.rows >= this.minRows) return this.#current;
+    if (this.#previous && this.#previous.rows >= this.minRows) return this.#previous;
+    return null;
+  }
+
+  #score(started: number, ended: number | null): ScoredWindow {
+    const scores = this.#window.scores(this.compiled.reference);
+    let rows = 0;
+    // A window's rows: the most values any one feature saw (NaN included). Inputs and outputs of a
+    // batch are counted together, so every feature normally agrees.
+    for (let f = 0; f < this.compiled.features.length; f++) {
+      const seen = scores[f * SCORE_STRIDE]! + scores[f * SCORE_STRIDE + 10]!;
+      if (seen > rows) rows = seen;
+    }
+    return { started, ended, rows, scores };
+  }
+
+  #judge(w: ScoredWindow): void {
+    this.compiled.features.forEach((feature, f) => {
+      const psi = w.scores[f * SCORE_STRIDE + 1]!;
+      if (Number.isNaN(psi)) return;
+      const t = this.#thresholds[f]!;
+      const level: DriftLevel = psi >= t.alert ? 'alert' : psi >= t.warn ? 'warn' : 'ok';
+      const previous = this.#levels[f] ?? 'ok';
+      this.#levels[f] = level;
+      if (level === previous) return;
+      const event: DriftEvent = {
+        at: new Date(this.#now()).toISOString(), model: this.model, version: this.version, feature, level, previous, psi,
+        threshold: level === 'alert' ? t.alert : t.warn, rows: w.rows,
+      };
+      this.#events.push(event);
+      if (this.#events.length > MAX_EVENTS) this.#events.shift();
+      this.#metrics?.events.inc({ model: this.model, version: this.version, feature, level });
+      const log = { event: 'drift', ...event };
+      if (level === 'ok') this.#logger.info(log, 'drift cleared');
+      else this.#logger.warn(log, `drift ${level}`);
+    });
+  }
+
+  #export(w: ScoredWindow | null): void {
+    const m = this.#metrics;
+    if (!m) return;
+    const base = { model: this.model, version: this.version };
+    m.rows.set(base, w ? w.rows : this.#current.rows);
+    this.compiled.features.forEach((feature, f) => {
+      const labels = { ...base, feature };
+      for (const [field, gauge] of m.gauges) {
+        const v = w ? w.scores[f * SCORE_STRIDE + SCORE_FIELDS.indexOf(field)]! : NaN;
+        if (Number.isNaN(v)) gauge.remove(labels);
+        else gauge.set(labels, v);
+      }
+      const level = this.#levels[f];
+      if (level) m.level.set(labels, LEVEL_VALUE[level]);
+    });
+  }
+
+  /** Overall level: the worst feature's, or insufficient_data before any window reached min_rows. */
+  get status(): DriftLevel | 'insufficient_data' {
+    if (!this.#effective()) return 'insufficient_data';
+    let worst: DriftLevel = 'ok';
+    for (const l of this.#levels) if (l && LEVEL_VALUE[l] > LEVEL_VALUE[worst]) worst = l;
+    return worst;
+  }
+
+  get events(): readonly DriftEvent[] {
+    return this.#events;
+  }
+
+  report(): DriftReport {
+    const features: DriftReport['thresholds']['features'] = {};
+    this.compiled.features.forEach((name, f) => {
+      const t = this.#thresholds[f]!;
+      if (t.warn !== this.#config.psi_warn || t.alert !== this.#config.psi_alert) features[name] = { psi_warn: t.warn, psi_alert: t.alert };
+    });
+    return {
+      model: this.model,
+      version: this.version,
+      backend: this.#window.backend,
+      status: this.status,
+      min_rows: this.minRows,
+      window_seconds: this.#config.window_seconds,
+      sample_fraction: this.#config.sample_fraction,
+      thresholds: { psi_warn: this.#config.psi_warn, psi_alert: this.#config.psi_alert, features },
+      profile: { created: this.compiled.profile.created, source: this.compiled.profile.source },
+      current: this.#windowReport(this.#current, this.#effective() === this.#current),
+      previous: this.#previous ? this.#windowReport(this.#previous, this.#effective() === this.#previous) : null,
+      events: [...this.#events],
+    };
+  }
+
+  #windowReport(w: ScoredWindow, judged: boolean): WindowReport {
+    const features: Record<string, FeatureScores> = {};
+    this.compiled.features.forEach((name, f) => {
+      const row = { level: judged ? this.#levels[f] ?? null : null } as FeatureScores;
+      SCORE_FIELDS.forEach((field, i) => {
+        const v = w.scores[f * SCORE_STRIDE + i]!;
+        row[field] = Number.isFinite(v) ? v : null;
+      });
+      features[name] = row;
+    });
+    return { started: new Date(w.started).toISOString(), ended: w.ended === null ? null : new Date(w.ended).toISOString(), rows: w.rows, features };
+  }
+
+  close(): void {
+    this.#metrics?.remove(this.model, this.version, this.compiled.features);
+    this.#window.dispose();
+  }
+}
