@@ -1,0 +1,370 @@
+// The dynamic batcher of one model version, with Triton's semantics (dynamic_batch_scheduler.cc):
+// it decides *what* runs together and *when*; `execute` (the worker pool) only runs it. It knows
+// nothing of HTTP or ONNX Runtime, so it is tested with plain objects and a fake clock.
+//
+// - A batch starts when an instance is free and either the queue holds a full batch (the largest
+//   preferred size, else max_batch_size) or the oldest request has waited max_queue_delay_us.
+// - Requests are taken by priority (level 1 first), FIFO within a level; a batch never mixes
+//   requests whose non-batch shapes differ (`shapeKey`): it ends at the first one that does.
+// - A request with a deadline is answered at its deadline (504) even while the batch in front of
+//   it runs, and an expired request never runs.
+// - The queue is bounded: past max_queue_size, enqueue() refuses at once (503 + Retry-After).
+// - An aborted request (client gone) is dropped from the queue before it runs.
+import { SluiceError, toSluiceError } from '../../lib/errors.js';
+import type { ModelConfig } from '../models/config.js';
+import { RingQueue } from './ring-queue.js';
+
+export interface BatcherClock {
+  /** Microseconds on a monotonic clock. */
+  now(): number;
+  setTimer(fn: () => void, delayUs: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+/** The real clock. Node timers have 1 ms resolution, so sub-millisecond delays round up to 1 ms. */
+export const systemClock: BatcherClock = {
+  now: () => performance.now() * 1000,
+  setTimer: (fn, delayUs) => setTimeout(fn, Math.max(0, Math.ceil(delayUs / 1000))),
+  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface BatcherOptions {
+  /** 0: the model does not batch; each request runs alone. */
+  maxBatchSize: number;
+  maxQueueDelayUs: number;
+  /** Ascending. */
+  preferredBatchSizes: readonly number[];
+  maxQueueSize: number;
+  priorityLevels: number;
+  defaultPriorityLevel: number;
+  /** 0 = no deadline unless the request sets one. */
+  defaultTimeoutUs: number;
+  /** Batches of this model version that may run at the same time. */
+  instances: number;
+}
+
+export function batcherOptionsFromConfig(config: ModelConfig): BatcherOptions {
+  const db = config.dynamic_batching;
+  return {
+    maxBatchSize: config.max_batch_size,
+    maxQueueDelayUs: db.max_queue_delay_us,
+    preferredBatchSizes: [...new Set(db.preferred_batch_sizes)],
+    maxQueueSize: db.max_queue_size,
+    priorityLevels: db.priority_levels,
+    defaultPriorityLevel: db.default_priority_level,
+    defaultTimeoutUs: db.default_timeout_us,
+    instances: config.instances,
+  };
+}
+
+export interface EnqueueOptions {
+  /** Rows along the batch dimension (1 when the model does not batch). */
+  rows: number;
+  /** Requests batch together only when their non-batch shapes (this key) are equal. */
+  shapeKey: string;
+  /** 1 is the highest; 0 or undefined takes the default level. */
+  priority?: number | undefined;
+  /** May only shorten the default timeout. */
+  timeoutUs?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+const QUEUED = 0;
+const RUNNING = 1;
+const DONE = 2;
+
+/** A request while the batcher holds it; `execute` sees these, with their stamps. */
+export class QueuedRequest<T, R = unknown> {
+  readonly payload: T;
+  readonly rows: number;
+  readonly shapeKey: string;
+  readonly enqueuedAt: number;
+  dispatchedAt = 0;
+  state = QUEUED;
+  timer: unknown = undefined;
+  onAbort: (() => void) | undefined = undefined;
+  signal: AbortSignal | undefined;
+  resolve!: (value: R) => void;
+  reject!: (err: SluiceError) => void;
+
+  constructor(payload: T, rows: number, shapeKey: string, enqueuedAt: number, signal: AbortSignal | undefined) {
+    this.payload = payload;
+    this.rows = rows;
+    this.shapeKey = shapeKey;
+    this.enqueuedAt = enqueuedAt;
+    this.signal = signal;
+  }
+}
+
+export type ExecuteBatch<T, R> = (batch: readonly QueuedRequest<T, R>[]) => Promise<R[]>;
+
+export class Batcher<T, R> {
+  readonly options: BatcherOptions;
+  readonly #execute: ExecuteBatch<T, R>;
+  readonly #clock: BatcherClock;
+  readonly #queues: RingQueue<QueuedRequest<T, R>>[];
+  #pending = 0;
+  #pendingRows = 0;
+  #inFlight = 0;
+  #timer: unknown = undefined;
+  #timerDue = 0;
+  #closing = false;
+  #idle: (() => void) | undefined = undefined;
+
+  constructor(options: BatcherOptions, execute: ExecuteBatch<T, R>, clock: BatcherClock = systemClock) {
+    this.options = validate(options);
+    this.#execute = execute;
+    this.#clock = clock;
+    this.#queues = Array.from({ length: options.priorityLevels }, () => new RingQueue<QueuedRequest<T, R>>());
+  }
+
+  /** Requests waiting (not yet in a batch). */
+  get queueDepth(): number {
+    return this.#pending;
+  }
+
+  /** Batches running now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  enqueue(payload: T, opts: EnqueueOptions): Promise<R> {
+    const o = this.options;
+    if (this.#closing) {
+      return Promise.reject(new SluiceError('SLUICE_E_MODEL_NOT_READY', 'model version is being unloaded', { retryAfter: 1 }));
+    }
+    const level = opts.priority === undefined || opts.priority === 0 ? o.defaultPriorityLevel : opts.priority;
+    if (!Number.isInteger(level) || level < 1 || level > o.priorityLevels) {
+      return Promise.reject(new SluiceError('SLUICE_E_PROTOCOL_BAD_PARAMETER', `parameter priority must be an integer from 1 to ${o.priorityLevels}`));
+    }
+    const timeout = effectiveTimeout(o.defaultTimeoutUs, opts.timeoutUs);
+    if (timeout < 0) {
+      return Promise.reject(new SluiceError('SLUICE_E_PROTOCOL_BAD_PARAMETER', 'parameter timeout_us must be a non-negative integer'));
+    }
+    if (this.#pending >= o.maxQueueSize) {
+      return Promise.reject(
+        new SluiceError('SLUICE_E_BATCH_QUEUE_FULL', `queue is full (max_queue_size ${o.maxQueueSize}); retry later`, { retryAfter: 1 }),
+      );
+    }
+    if (opts.signal?.aborted) return Promise.reject(cancelled());
+    const now = this.#clock.now();
+    const entry = new QueuedRequest<T, R>(payload, opts.rows, opts.shapeKey, now, opts.signal);
+    const promise = new Promise<R>((resolve, reject) => {
+      entry.resolve = resolve;
+      entry.reject = reject;
+    });
+    if (timeout > 0) entry.timer = this.#clock.setTimer(() => this.#expire(entry), timeout);
+    if (opts.signal) {
+      entry.onAbort = () => this.#cancel(entry);
+      opts.signal.addEventListener('abort', entry.onAbort, { once: true });
+    }
+    this.#queues[level - 1]!.push(entry);
+    this.#pending++;
+    this.#pendingRows += entry.rows;
+    this.#schedule();
+    return promise;
+  }
+
+  /** Stop taking requests, run what is queued without waiting for the delay, resolve once idle. */
+  close(): Promise<void> {
+    this.#closing = true;
+    this.#schedule();
+    if (this.#pending === 0 && this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#idle = resolve;
+    });
+  }
+
+  #schedule(): void {
+    const o = this.options;
+    while (this.#inFlight < o.instances && this.#pending > 0) {
+      const oldest = this.#oldest();
+      const waitedEnough = oldest !== undefined && this.#clock.now() - oldest >= o.maxQueueDelayUs;
+      if (!(this.#closing || o.maxQueueDelayUs === 0 || this.#pendingRows >= this.#fullBatch() || waitedEnough)) {
+        this.#armTimer(oldest! + o.maxQueueDelayUs);
+        return;
+      }
+      this.#dispatch(this.#formBatch());
+    }
+    if (this.#pending === 0) this.#disarmTimer();
+    if (this.#pending === 0 && this.#inFlight === 0 && this.#idle) {
+      const idle = this.#idle;
+      this.#idle = undefined;
+      idle();
+    }
+  }
+
+  /** Rows that make a batch worth sending at once. */
+  #fullBatch(): number {
+    const o = this.options;
+    if (o.maxBatchSize === 0) return 1;
+    const pref = o.preferredBatchSizes;
+    return pref.length > 0 ? pref[pref.length - 1]! : o.maxBatchSize;
+  }
+
+  /** Most rows the next batch may take: the largest preferred size that can be formed, else everything. */
+  #batchCap(): number {
+    const o = this.options;
+    if (o.maxBatchSize === 0) return 1;
+    const pref = o.preferredBatchSizes;
+    for (let i = pref.length - 1; i >= 0; i--) if (pref[i]! <= this.#pendingRows) return pref[i]!;
+    return o.maxBatchSize;
+  }
+
+  #formBatch(): QueuedRequest<T, R>[] {
+    const cap = this.#batchCap();
+    const batch: QueuedRequest<T, R>[] = [];
+    let rows = 0;
+    let shapeKey: string | undefined;
+    for (const queue of this.#queues) {
+      for (;;) {
+        const head = this.#liveHead(queue);
+        if (head === undefined) break;
+        if (batch.length > 0 && (head.shapeKey !== shapeKey || rows + head.rows > cap || this.options.maxBatchSize === 0)) {
+          return batch;
+        }
+        queue.shift();
+        shapeKey = head.shapeKey;
+        rows += head.rows;
+        batch.push(head);
+      }
+    }
+    return batch;
+  }
+
+  #dispatch(batch: QueuedRequest<T, R>[]): void {
+    const now = this.#clock.now();
+    for (const entry of batch) {
+      entry.state = RUNNING;
+      entry.dispatchedAt = now;
+      this.#pending--;
+      this.#pendingRows -= entry.rows;
+    }
+    this.#inFlight++;
+    let run: Promise<R[]>;
+    try {
+      run = this.#execute(batch);
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    run.then(
+      (results) => {
+        if (results.length !== batch.length) {
+          this.#fail(batch, new SluiceError('SLUICE_E_INTERNAL', 'batch returned the wrong number of results'));
+          return;
+        }
+        for (let i = 0; i < batch.length; i++) {
+          const entry = batch[i]!;
+          if (entry.state !== RUNNING) continue;
+          this.#settle(entry);
+          entry.resolve(results[i]!);
+        }
+      },
+      (err: unknown) => this.#fail(batch, toSluiceError(err, 'SLUICE_E_MODEL_RUN_FAILED')),
+    ).finally(() => {
+      this.#inFlight--;
+      this.#schedule();
+    });
+  }
+
+  #fail(batch: QueuedRequest<T, R>[], err: SluiceError): void {
+    for (const entry of batch) {
+      if (entry.state !== RUNNING) continue;
+      this.#settle(entry);
+      entry.reject(err);
+    }
+  }
+
+  /** First request of a priority level that is still waiting; drops the expired and cancelled ones. */
+  #liveHead(queue: RingQueue<QueuedRequest<T, R>>): QueuedRequest<T, R> | undefined {
+    let head = queue.peek();
+    while (head !== undefined && head.state !== QUEUED) {
+      queue.shift();
+      head = queue.peek();
+    }
+    return head;
+  }
+
+  #oldest(): number | undefined {
+    let oldest: number | undefined;
+    for (const queue of this.#queues) {
+      const head = this.#liveHead(queue);
+      if (head !== undefined && (oldest === undefined || head.enqueuedAt < oldest)) oldest = head.enqueuedAt;
+    }
+    return oldest;
+  }
+
+  #armTimer(due: number): void {
+    if (this.#timer !== undefined && this.#timerDue <= due) return;
+    this.#disarmTimer();
+    this.#timerDue = due;
+    this.#timer = this.#clock.setTimer(() => {
+      this.#timer = undefined;
+      this.#schedule();
+    }, Math.max(0, due - this.#clock.now()));
+  }
+
+  #disarmTimer(): void {
+    if (this.#timer === undefined) return;
+    this.#clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Leave the queue (expired or cancelled) without running. */
+  #drop(entry: QueuedRequest<T, R>): void {
+    this.#pending--;
+    this.#pendingRows -= entry.rows;
+    this.#settle(entry);
+    this.#schedule();
+  }
+
+  #settle(entry: QueuedRequest<T, R>): void {
+    entry.state = DONE;
+    if (entry.timer !== undefined) this.#clock.clearTimer(entry.timer);
+    if (entry.onAbort) entry.signal!.removeEventListener('abort', entry.onAbort);
+  }
+
+  #expire(entry: QueuedRequest<T, R>): void {
+    entry.timer = undefined;
+    const err = new SluiceError('SLUICE_E_BATCH_TIMEOUT', 'request deadline (timeout_us) passed before the model answered');
+    if (entry.state === QUEUED) {
+      this.#drop(entry);
+      entry.reject(err);
+    } else if (entry.state === RUNNING) {
+      this.#settle(entry);
+      entry.reject(err);
+    }
+  }
+
+  #cancel(entry: QueuedRequest<T, R>): void {
+    if (entry.state !== QUEUED) return; // a running batch cannot be recalled; its answer is discarded
+    this.#drop(entry);
+    entry.reject(cancelled());
+  }
+}
+
+function cancelled(): SluiceError {
+  return new SluiceError('SLUICE_E_BATCH_CANCELLED', 'request was cancelled by the client');
+}
+
+function effectiveTimeout(defaultUs: number, requestUs: number | undefined): number {
+  if (requestUs === undefined) return defaultUs;
+  if (!Number.isInteger(requestUs) || requestUs < 0) return -1;
+  if (requestUs === 0) return defaultUs;
+  return defaultUs === 0 ? requestUs : Math.min(defaultUs, requestUs);
+}
+
+function validate(o: BatcherOptions): BatcherOptions {
+  const check = (name: keyof BatcherOptions, ok: boolean): void => {
+    if (!ok) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `batcher option ${name} is out of range`);
+  };
+  check('maxBatchSize', Number.isInteger(o.maxBatchSize) && o.maxBatchSize >= 0);
+  check('maxQueueDelayUs', Number.isFinite(o.maxQueueDelayUs) && o.maxQueueDelayUs >= 0);
+  check('maxQueueSize', Number.isInteger(o.maxQueueSize) && o.maxQueueSize >= 1);
+  check('priorityLevels', Number.isInteger(o.priorityLevels) && o.priorityLevels >= 1);
+  check('defaultPriorityLevel', Number.isInteger(o.defaultPriorityLevel) && o.defaultPriorityLevel >= 1 && o.defaultPriorityLevel <= o.priorityLevels);
+  check('defaultTimeoutUs', Number.isFinite(o.defaultTimeoutUs) && o.defaultTimeoutUs >= 0);
+  check('instances', Number.isInteger(o.instances) && o.instances >= 1);
+  check('preferredBatchSizes', o.preferredBatchSizes.every((b, i, a) => Number.isInteger(b) && b >= 1 && (i === 0 || a[i - 1]! < b)));
+  return o;
+}

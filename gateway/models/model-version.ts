@@ -1,0 +1,129 @@
+// One loaded version of a model: its signature, its batcher and the worker sessions behind it.
+// Several versions of a model (and several generations of one version, during a reload) live side
+// by side; a version is READY only after its warm-up runs have finished.
+import { join } from 'node:path';
+import { SluiceError, isSluiceError } from '../../lib/errors.js';
+import { Batcher, batcherOptionsFromConfig, type BatcherClock, type EnqueueOptions } from '../batching/batcher.js';
+import { assembleBatch, splitOutputs } from '../batching/assemble.js';
+import type { GatewayMetrics, VersionMetrics } from '../metrics/metrics.js';
+import type { WorkerPool } from '../workers/pool.js';
+import type { SessionSpec, WireTensor } from '../workers/messages.js';
+import type { ModelConfig, TensorConfig } from './config.js';
+import { resolveSignature } from './signature.js';
+import { DATATYPE_INFO, elementCount, type Tensor } from './tensors.js';
+
+export type VersionState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNLOADED';
+
+/** A request ready for the batcher: inputs in the model's input order, validated. */
+export interface PreparedRequest {
+  inputs: Tensor[];
+  /** Rows along the batch dimension (1 when the model does not batch). */
+  rows: number;
+}
+
+/** Size used for variable (-1) dims in warm-up inputs: a multiple of 32 suits the convolutional models we serve. */
+const WARMUP_DIM = 32;
+
+let generations = 0;
+
+export class ModelVersion {
+  readonly name: string;
+  readonly version: string;
+  readonly config: ModelConfig;
+  readonly dir: string;
+  readonly spec: SessionSpec;
+  readonly metrics: VersionMetrics;
+  readonly batcher: Batcher<PreparedRequest, Tensor[]>;
+  inputs: TensorConfig[] = [];
+  outputs: TensorConfig[] = [];
+  state: VersionState = 'LOADING';
+  readonly #pool: WorkerPool;
+
+  constructor(config: ModelConfig, version: string, dir: string, pool: WorkerPool, metrics: GatewayMetrics, clock?: BatcherClock) {
+    this.name = config.name;
+    this.version = version;
+    this.config = config;
+    this.dir = dir;
+    this.#pool = pool;
+    this.spec = {
+      key: `${config.name}/${version}#${++generations}`,
+      model: config.name,
+      version,
+      versionDir: dir,
+      modelPath: join(dir, 'model.onnx'),
+      intraOpThreads: config.intra_op_threads,
+      executionProviders: config.execution_providers,
+      configJson: JSON.stringify(config),
+    };
+    this.metrics = metrics.forVersion(config.name, version);
+    this.batcher = new Batcher(batcherOptionsFromConfig(config), (batch) => this.#execute(batch.map((b) => b.payload), batch), clock);
+  }
+
+  get batched(): boolean {
+    return this.config.max_batch_size > 0;
+  }
+
+  /** Open the sessions, resolve the signature, run the warm-up; READY afterwards. */
+  async load(): Promise<void> {
+    const meta = await this.#pool.load(this.spec);
+    const signature = resolveSignature(this.config, meta);
+    this.inputs = signature.inputs;
+    this.outputs = signature.outputs;
+    await this.#warmup();
+    this.state = 'READY';
+  }
+
+  enqueue(request: PreparedRequest, options: EnqueueOptions): Promise<Tensor[]> {
+    return this.batcher.enqueue(request, options);
+  }
+
+  /** Stop taking calls, let the queued and running ones finish, then drop the worker sessions. */
+  async unload(): Promise<void> {
+    if (this.state === 'UNLOADED') return;
+    this.state = 'UNLOADING';
+    await this.batcher.close();
+    this.#pool.release(this.spec.key);
+    this.state = 'UNLOADED';
+  }
+
+  async #execute(requests: PreparedRequest[], stamps: readonly { enqueuedAt: number; dispatchedAt: number }[]): Promise<Tensor[][]> {
+    const m = this.metrics;
+    let rows = 0;
+    for (let i = 0; i < requests.length; i++) {
+      rows += requests[i]!.rows;
+      m.queueDuration.observe((stamps[i]!.dispatchedAt - stamps[i]!.enqueuedAt) / 1e6);
+    }
+    m.batchSize.observe(rows);
+    const inputs = assembleBatch(requests.map((r) => r.inputs), this.batched);
+    try {
+      const result = await this.#pool.run(this.spec, inputs, []);
+      m.computeDuration.observe(result.computeSeconds);
+      return splitOutputs(result.outputs, requests.map((r) => r.rows), this.batched);
+    } catch (err) {
+      if (isSluiceError(err) && err.code === 'SLUICE_E_WORKER_CRASHED') m.workerCrash();
+      throw err;
+    }
+  }
+
+  async #warmup(): Promise<void> {
+    if (this.config.warmup.length === 0) return;
+    if (this.inputs.some((i) => i.datatype === 'BYTES')) return; // no meaningful synthetic bytes (images)
+    const runs: Promise<unknown>[] = [];
+    for (const w of this.config.warmup) {
+      for (let c = 0; c < w.count; c++) runs.push(this.#pool.run(this.spec, this.#zeros(w.batch_size), []));
+    }
+    try {
+      await Promise.all(runs);
+    } catch (err) {
+      throw new SluiceError('SLUICE_E_MODEL_LOAD_FAILED', `model ${this.name} version ${this.version} failed its warm-up: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  #zeros(batchSize: number): WireTensor[] {
+    return this.inputs.map((input) => {
+      const dims = [...(this.batched ? [batchSize] : []), ...input.dims.map((d) => (d === -1 ? WARMUP_DIM : d))];
+      const info = DATATYPE_INFO[input.datatype];
+      return { name: input.name, type: info.ort, dims, data: new info.array!(elementCount(dims)) };
+    });
+  }
+}

@@ -1,0 +1,296 @@
+// The model repository: Triton-like folders (<root>/<name>/config.json, <root>/<name>/<version>/model.onnx)
+// turned into loaded model versions with a routing table each. Loading, unloading and reloading
+// happen while the gateway serves: a reload brings the new versions up (sessions opened, warm-up
+// run) before it swaps them in, then drains the old ones, so no call fails; a failed load leaves
+// the old versions serving. The control-plane sync drives the same API (loadVersion, setRouting).
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SluiceError, isSluiceError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import type { BatcherClock } from '../batching/batcher.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
+import { RoutingTable, checkRouting } from '../routing/routing-table.js';
+import type { WorkerPool } from '../workers/pool.js';
+import { parseModelConfig, type ModelConfig, type RoutingConfig, type VersionPolicy } from './config.js';
+import { ModelVersion } from './model-version.js';
+
+/** Where a version's files come from: an existing folder, or files to write (`model.onnx`, optionally `config.json`, drift profiles...). */
+export type VersionSource = { dir: string } | { files: Record<string, Uint8Array | string> };
+
+export interface RepositoryIndexEntry {
+  name: string;
+  version?: string;
+  state: 'READY' | 'LOADING' | 'UNLOADING' | 'UNAVAILABLE';
+  reason?: string;
+}
+
+export interface ModelRepositoryOptions {
+  root: string;
+  pool: WorkerPool;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  clock?: BatcherClock | undefined;
+}
+
+/** A model as served: its loaded versions and the table that routes calls among them. */
+export class LoadedModel {
+  readonly name: string;
+  config: ModelConfig;
+  routing: RoutingTable;
+  versions = new Map<string, ModelVersion>();
+  /** READY version numbers, ascending. */
+  readyVersions: string[] = [];
+
+  constructor(config: ModelConfig) {
+    this.name = config.name;
+    this.config = config;
+    this.routing = new RoutingTable(config.routing);
+  }
+
+  refresh(): void {
+    this.readyVersions = [...this.versions.values()].filter((v) => v.state === 'READY').map((v) => v.version).sort(byNumber);
+  }
+}
+
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const VERSION = /^[1-9][0-9]{0,17}$/;
+
+export class ModelRepository {
+  readonly root: string;
+  readonly #pool: WorkerPool;
+  readonly #metrics: GatewayMetrics;
+  readonly #logger: Logger;
+  readonly #clock: BatcherClock | undefined;
+  readonly #models = new Map<string, LoadedModel>();
+  readonly #failures = new Map<string, string>();
+  readonly #loading = new Set<string>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  constructor(options: ModelRepositoryOptions) {
+    this.root = options.root;
+    this.#pool = options.pool;
+    this.#metrics = options.metrics;
+    this.#logger = options.logger;
+    this.#clock = options.clock;
+  }
+
+  model(name: string): LoadedModel | undefined {
+    return this.#models.get(name);
+  }
+
+  /** Every loaded model version (metrics, drain). */
+  *versions(): Iterable<ModelVersion> {
+    for (const m of this.#models.values()) yield* m.versions.values();
+  }
+
+  /** Load every model folder under the root. A model that fails is logged and left unavailable. */
+  async loadAll(): Promise<void> {
+    const names = existsSync(this.root) ? readdirSync(this.root).filter((n) => MODEL_NAME.test(n) && existsSync(join(this.root, n, 'config.json'))) : [];
+    await Promise.all(
+      names.map((name) =>
+        this.loadModel(name).catch((err: unknown) => {
+          this.#logger.error({ model: name, err: (err as Error).message }, 'model failed to load');
+        }),
+      ),
+    );
+  }
+
+  /** (Re)load a model from its folder: config.json and the versions its version policy selects. */
+  loadModel(name: string): Promise<void> {
+    return this.#serialized(name, async () => {
+      const dir = this.#modelDir(name);
+      const config = this.#readConfig(name, dir);
+      const versions = selectVersions(dir, config.version_policy);
+      if (versions.length === 0) throw this.#failed(name, `model ${name} has no version folder with a model.onnx`);
+      const fresh = await this.#bringUp(config, versions.map((v) => [v, join(dir, v)] as const));
+      const model = this.#models.get(name);
+      const old = model ? [...model.versions.values()] : [];
+      const next = model ?? new LoadedModel(config);
+      next.config = config;
+      next.routing = new RoutingTable(config.routing);
+      next.versions = new Map(fresh.map((v) => [v.version, v]));
+      next.refresh();
+      this.#models.set(name, next);
+      this.#failures.delete(name);
+      this.#logger.info({ model: name, versions }, 'model loaded');
+      await Promise.all(old.map((v) => v.unload()));
+    });
+  }
+
+  /** Unload every version of a model; queued and running calls finish first. */
+  unloadModel(name: string): Promise<void> {
+    return this.#serialized(name, async () => {
+      checkName(name);
+      const model = this.#models.get(name);
+      if (model === undefined) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `model ${name} is not loaded`);
+      this.#models.delete(name);
+      this.#failures.set(name, 'unloaded');
+      await Promise.all([...model.versions.values()].map((v) => v.unload()));
+      this.#logger.info({ model: name }, 'model unloaded');
+    });
+  }
+
+  /**
+   * Load (or replace) one version of a model, from a folder or from files written into the
+   * repository first. The model's config.json (in the files, or already in the model folder)
+   * applies. Other versions and the routing table are left alone.
+   */
+  loadVersion(name: string, version: string, source: VersionSource): Promise<void> {
+    return this.#serialized(name, async () => {
+      checkName(name);
+      if (!VERSION.test(version)) throw new SluiceError('SLUICE_E_VALIDATION', `version ${version} must be a positive integer`);
+      const modelDir = join(this.root, name);
+      let versionDir: string;
+      if ('dir' in source) {
+        versionDir = source.dir;
+      } else {
+        versionDir = join(modelDir, version);
+        writeVersionFiles(modelDir, version, source.files);
+      }
+      const config = this.#readConfig(name, existsSync(join(versionDir, 'config.json')) ? versionDir : modelDir);
+      const [fresh] = await this.#bringUp(config, [[version, versionDir]]);
+      const model = this.#models.get(name) ?? new LoadedModel(config);
+      const old = model.versions.get(version);
+      model.versions.set(version, fresh!);
+      model.refresh();
+      this.#models.set(name, model);
+      this.#failures.delete(name);
+      if (old) await old.unload();
+    });
+  }
+
+  unloadVersion(name: string, version: string): Promise<void> {
+    return this.#serialized(name, async () => {
+      const model = this.#models.get(name);
+      const v = model?.versions.get(version);
+      if (model === undefined || v === undefined) throw new SluiceError('SLUICE_E_MODEL_VERSION_NOT_FOUND', `model ${name} has no loaded version ${version}`);
+      model.versions.delete(version);
+      model.refresh();
+      if (model.versions.size === 0) this.#models.delete(name);
+      await v.unload();
+    });
+  }
+
+  /** Replace a model's routing table (rollouts). Every version it names must be loaded. */
+  setRouting(name: string, routing: RoutingConfig): void {
+    const model = this.#models.get(name);
+    if (model === undefined) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `model ${name} is not loaded`);
+    model.routing = new RoutingTable(checkRouting(name, routing, model.readyVersions));
+  }
+
+  /** The repository index (OIP repository extension): every model folder and loaded version. */
+  index(readyOnly = false): RepositoryIndexEntry[] {
+    const entries: RepositoryIndexEntry[] = [];
+    const names = new Set<string>(this.#models.keys());
+    if (existsSync(this.root)) {
+      for (const n of readdirSync(this.root)) if (MODEL_NAME.test(n) && existsSync(join(this.root, n, 'config.json'))) names.add(n);
+    }
+    for (const name of [...names].sort()) {
+      const model = this.#models.get(name);
+      if (model !== undefined && model.versions.size > 0) {
+        for (const v of [...model.versions.values()].sort((a, b) => byNumber(a.version, b.version))) {
+          const state = v.state === 'READY' ? 'READY' : v.state === 'LOADING' ? 'LOADING' : 'UNLOADING';
+          entries.push({ name, version: v.version, state });
+        }
+        continue;
+      }
+      if (this.#loading.has(name)) entries.push({ name, state: 'LOADING' });
+      else entries.push({ name, state: 'UNAVAILABLE', reason: this.#failures.get(name) ?? 'not loaded' });
+    }
+    return readyOnly ? entries.filter((e) => e.state === 'READY') : entries;
+  }
+
+  /** Unload everything (gateway shutdown). */
+  async close(): Promise<void> {
+    const all = [...this.#models.values()];
+    this.#models.clear();
+    await Promise.all(all.flatMap((m) => [...m.versions.values()].map((v) => v.unload())));
+  }
+
+  async #bringUp(config: ModelConfig, versions: readonly (readonly [string, string])[]): Promise<ModelVersion[]> {
+    const fresh = versions.map(([v, dir]) => new ModelVersion(config, v, dir, this.#pool, this.#metrics, this.#clock));
+    const results = await Promise.allSettled(fresh.map((v) => v.load()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed === undefined) return fresh;
+    await Promise.all(fresh.map((v) => v.unload()));
+    const reason = failed.reason as Error;
+    throw this.#failed(config.name, isSluiceError(reason) && reason.code === 'SLUICE_E_MODEL_LOAD_FAILED' ? reason.message : `model ${config.name} failed to load: ${reason.message}`, reason);
+  }
+
+  #serialized<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(name) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(async () => {
+      this.#loading.add(name);
+      try {
+        return await work();
+      } finally {
+        this.#loading.delete(name);
+      }
+    });
+    const tail = run.catch(() => undefined);
+    this.#locks.set(name, tail);
+    void tail.then(() => {
+      if (this.#locks.get(name) === tail) this.#locks.delete(name);
+    });
+    return run;
+  }
+
+  #modelDir(name: string): string {
+    checkName(name);
+    const dir = join(this.root, name);
+    if (!existsSync(join(dir, 'config.json'))) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `model ${name} is not in the repository`);
+    return dir;
+  }
+
+  #readConfig(name: string, dir: string): ModelConfig {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    } catch (err) {
+      throw this.#failed(name, `model ${name}: config.json is missing or not valid JSON`, err);
+    }
+    try {
+      return parseModelConfig(name, raw);
+    } catch (err) {
+      throw this.#failed(name, (err as Error).message, err);
+    }
+  }
+
+  #failed(name: string, message: string, cause?: unknown): SluiceError {
+    this.#failures.set(name, message);
+    return new SluiceError('SLUICE_E_MODEL_LOAD_FAILED', message, { cause });
+  }
+}
+
+function checkName(name: string): void {
+  if (!MODEL_NAME.test(name)) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `model ${JSON.stringify(name)} is not in the repository`);
+}
+
+function byNumber(a: string, b: string): number {
+  return Number(a) - Number(b);
+}
+
+/** Version folders (positive integers holding model.onnx) that the policy selects, ascending. */
+export function selectVersions(dir: string, policy: VersionPolicy): string[] {
+  const all = readdirSync(dir)
+    .filter((v) => VERSION.test(v) && existsSync(join(dir, v, 'model.onnx')) && statSync(join(dir, v)).isDirectory())
+    .sort(byNumber);
+  if ('latest' in policy) return all.slice(-policy.latest.num_versions);
+  if ('specific' in policy) return all.filter((v) => policy.specific.versions.includes(v));
+  return all;
+}
+
+/** Write a version's files under a temporary name and rename into place: never half-written. */
+function writeVersionFiles(modelDir: string, version: string, files: Record<string, Uint8Array | string>): void {
+  if (!('model.onnx' in files)) throw new SluiceError('SLUICE_E_VALIDATION', 'files must include model.onnx');
+  const target = join(modelDir, version);
+  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  mkdirSync(tmp, { recursive: true });
+  for (const [file, content] of Object.entries(files)) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(file) || file.startsWith('.')) throw new SluiceError('SLUICE_E_VALIDATION', `file name ${file} is not allowed`);
+    if (file === 'config.json') writeFileSync(join(modelDir, 'config.json'), content);
+    else writeFileSync(join(tmp, file), content);
+  }
+  rmSync(target, { recursive: true, force: true });
+  renameSync(tmp, target);
+}

@@ -1,0 +1,116 @@
+// The two places uWS discipline lives: reading a body and writing a response. Every handler that
+// does not answer synchronously registers onAborted first (HttpCall does), every write after an
+// await goes through res.cork, and bodies are read into a buffer pre-sized from content-length
+// with 413 past the limit.
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { SluiceError, toSluiceError } from '../../lib/errors.js';
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
+  405: '405 Method Not Allowed', 409: '409 Conflict', 413: '413 Payload Too Large', 415: '415 Unsupported Media Type',
+  422: '422 Unprocessable Entity', 429: '429 Too Many Requests', 499: '499 Client Closed Request',
+  500: '500 Internal Server Error', 503: '503 Service Unavailable', 504: '504 Gateway Timeout',
+};
+
+export function statusLine(status: number): string {
+  return STATUS_TEXT[status] ?? `${status} Status`;
+}
+
+/** One HTTP exchange that answers later: tracks the client going away and turns it into an AbortSignal. */
+export class HttpCall {
+  readonly res: HttpResponse;
+  aborted = false;
+  #controller: AbortController | undefined;
+
+  constructor(res: HttpResponse) {
+    this.res = res;
+    res.onAborted(() => {
+      this.aborted = true;
+      this.#controller?.abort();
+    });
+  }
+
+  /** Aborted when the client disconnects (queued inference is dropped). */
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    if (this.aborted) this.#controller.abort();
+    return this.#controller.signal;
+  }
+
+  /** Write a whole response (corked; a no-op when the client is gone). */
+  send(status: number, contentType: string, body: string | Uint8Array, headers?: Record<string, string>, closeConnection = false): void {
+    if (this.aborted) return;
+    this.aborted = true; // the response is finished: nothing may write to it again
+    this.res.cork(() => {
+      this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
+      if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]!);
+      this.res.end(body, closeConnection);
+    });
+  }
+
+  json(status: number, body: string): void {
+    this.send(status, 'application/json', body);
+  }
+
+  /** `{"error": "..."}` with the error's status, and Retry-After on 503s that carry one. */
+  error(err: unknown): void {
+    const e = toSluiceError(err);
+    const headers = e.retryAfter !== undefined ? { 'Retry-After': String(e.retryAfter) } : undefined;
+    // After a 413 the rest of the oversized body is still on the wire: close rather than read it.
+    this.send(e.status, 'application/json', JSON.stringify({ error: e.message }), headers, e.status === 413);
+  }
+}
+
+export interface ReadBodyOptions {
+  limit: number;
+  /** Start the body this many bytes into an 8-aligned buffer, so typed-array views after a header of this length are aligned. */
+  alignAfter?: number;
+}
+
+/**
+ * Read the request body. Must be called synchronously in the handler (uWS rule), after HttpCall
+ * registered onAborted. Resolves with the body (an exclusive buffer), or rejects with a coded
+ * 413/400. The content-length header is read from `req` now, as req dies after the handler returns.
+ */
+export function readBody(call: HttpCall, req: HttpRequest, options: ReadBodyOptions): Promise<Buffer> {
+  const lengthHeader = req.getHeader('content-length');
+  const declared = lengthHeader === '' ? -1 : Number(lengthHeader);
+  return new Promise((resolve, reject) => {
+    if (declared > options.limit) {
+      reject(tooLarge(options.limit));
+      return;
+    }
+    if (lengthHeader !== '' && !(Number.isInteger(declared) && declared >= 0)) {
+      reject(new SluiceError('SLUICE_E_HTTP_BAD_REQUEST', 'content-length is not a valid length'));
+      return;
+    }
+    const shift = options.alignAfter === undefined ? 0 : (8 - (options.alignAfter % 8)) % 8;
+    let capacity = declared >= 0 ? declared : 16 * 1024;
+    let backing = Buffer.allocUnsafeSlow(capacity + shift);
+    let size = 0;
+    let failed = false;
+    call.res.onData((chunk, isLast) => {
+      if (failed) return;
+      const n = chunk.byteLength;
+      if (size + n > options.limit) {
+        failed = true;
+        reject(tooLarge(options.limit));
+        return;
+      }
+      if (size + n > capacity) {
+        // No or wrong content-length (chunked): grow geometrically.
+        capacity = Math.max(capacity * 2, size + n);
+        const next = Buffer.allocUnsafeSlow(capacity + shift);
+        backing.copy(next, shift, shift, shift + size);
+        backing = next;
+      }
+      backing.set(new Uint8Array(chunk), shift + size);
+      size += n;
+      if (isLast) resolve(backing.subarray(shift, shift + size));
+    });
+  });
+}
+
+function tooLarge(limit: number): SluiceError {
+  return new SluiceError('SLUICE_E_HTTP_BODY_TOO_LARGE', `request body is larger than the limit of ${limit} bytes`);
+}

@@ -1,0 +1,184 @@
+// The HTTP face of the gateway: Open Inference Protocol routes, the repository extension and
+// /metrics on one uWS app. Other endpoints (WebSocket, drift) register on the same app through
+// `app` before listen; this module only owns the routes below.
+import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
+import { SluiceError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
+import type { ModelRepository } from '../models/repository.js';
+import type { ModelVersion } from '../models/model-version.js';
+import { HttpCall, readBody } from './http-io.js';
+import type { InferenceService } from './inference.js';
+import { decodeInferenceRequest, encodeInferenceResponse, parseJsonHeader } from './oip-codec.js';
+
+export const SERVER_NAME = 'sluice';
+export const SERVER_VERSION = '0.1.0';
+const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'schedule_policy', 'sequence_batching_disabled'];
+
+export interface HttpServerOptions {
+  inference: InferenceService;
+  repository: ModelRepository;
+  metrics: GatewayMetrics;
+  maxBodyBytes: number;
+  logger: Logger;
+  /** False until the startup loads finish, and again while draining. */
+  isReady: () => boolean;
+}
+
+type Handler = (res: HttpResponse, req: HttpRequest) => void;
+
+function param(req: HttpRequest, i: number): string {
+  const raw = req.getParameter(i);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Build the uWS app with every OIP route; the caller adds its own routes and listens. */
+export function createHttpApp(o: HttpServerOptions): TemplatedApp {
+  const app = uWS.App();
+  const { inference, repository, metrics } = o;
+
+  const route = (method: 'get' | 'post', pattern: string, handler: Handler): void => {
+    app[method](pattern, handler);
+    app.any(pattern, (res, req) => {
+      const e = new SluiceError('SLUICE_E_HTTP_METHOD_NOT_ALLOWED', `${req.getMethod().toUpperCase()} is not allowed on ${req.getUrl()}; use ${method.toUpperCase()}`);
+      new HttpCall(res).error(e);
+    });
+  };
+
+  const json = (res: HttpResponse, status: number, body: unknown): void => {
+    new HttpCall(res).json(status, JSON.stringify(body));
+  };
+
+  route('get', '/v2', (res) => json(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: EXTENSIONS }));
+  route('get', '/v2/health/live', (res) => json(res, 200, { live: true }));
+  route('get', '/v2/health/ready', (res) => {
+    if (o.isReady()) json(res, 200, { ready: true });
+    else new HttpCall(res).error(new SluiceError('SLUICE_E_HTTP_DRAINING', 'the gateway is not ready', { retryAfter: 1 }));
+  });
+
+  const metadata = (res: HttpResponse, name: string, version: string | undefined): void => {
+    const call = new HttpCall(res);
+    try {
+      call.json(200, JSON.stringify(modelMetadata(inference.resolve(name, version), repository)));
+    } catch (err) {
+      call.error(err);
+    }
+  };
+  route('get', '/v2/models/:name', (res, req) => metadata(res, param(req, 0), undefined));
+  route('get', '/v2/models/:name/versions/:version', (res, req) => metadata(res, param(req, 0), param(req, 1)));
+
+  const ready = (res: HttpResponse, name: string, version: string | undefined): void => {
+    const call = new HttpCall(res);
+    try {
+      const v = inference.resolve(name, version);
+      if (v.state !== 'READY' || inference.draining) {
+        throw new SluiceError('SLUICE_E_MODEL_NOT_READY', `model ${name} version ${v.version} is not ready`, { retryAfter: 1 });
+      }
+      call.json(200, JSON.stringify({ name, version: v.version, ready: true }));
+    } catch (err) {
+      call.error(err);
+    }
+  };
+  route('get', '/v2/models/:name/ready', (res, req) => ready(res, param(req, 0), undefined));
+  route('get', '/v2/models/:name/versions/:version/ready', (res, req) => ready(res, param(req, 0), param(req, 1)));
+
+  const infer = (res: HttpResponse, req: HttpRequest, name: string, version: string | undefined): void => {
+    const receivedAt = performance.now();
+    const call = new HttpCall(res);
+    const headerLengthText = req.getHeader('inference-header-content-length');
+    const headerLength = headerLengthText === '' ? -1 : Number(headerLengthText);
+    readBody(call, req, { limit: o.maxBodyBytes, alignAfter: headerLength >= 0 ? headerLength : undefined })
+      .then(async (body) => {
+        if (call.aborted) return;
+        const decodeStart = performance.now();
+        let header: Uint8Array = body;
+        let binary: Uint8Array | undefined;
+        if (headerLengthText !== '') {
+          if (!Number.isInteger(headerLength) || headerLength < 0 || headerLength > body.byteLength) {
+            throw new SluiceError('SLUICE_E_PROTOCOL_BAD_BINARY', `Inference-Header-Content-Length ${headerLengthText} does not fit the ${body.byteLength}-byte body`);
+          }
+          header = body.subarray(0, headerLength);
+          binary = body.subarray(headerLength);
+        }
+        const decoded = decodeInferenceRequest(header, binary);
+        metrics.decodeDuration.observe({ protocol: binary === undefined ? 'json' : 'binary' }, (performance.now() - decodeStart) / 1000);
+        const response = await inference.infer({ ...decoded, model: name, version, signal: call.signal, receivedAt });
+        if (call.aborted) return;
+        const encoded = encodeInferenceResponse(response);
+        if (encoded.binary.length === 0) {
+          call.json(200, encoded.header);
+          return;
+        }
+        const head = Buffer.from(encoded.header, 'utf8');
+        call.send(200, 'application/octet-stream', Buffer.concat([head, ...encoded.binary], head.byteLength + encoded.binaryLength), {
+          'Inference-Header-Content-Length': String(head.byteLength),
+        });
+      })
+      .catch((err: unknown) => call.error(err));
+  };
+  route('post', '/v2/models/:name/infer', (res, req) => infer(res, req, param(req, 0), undefined));
+  route('post', '/v2/models/:name/versions/:version/infer', (res, req) => infer(res, req, param(req, 0), param(req, 1)));
+
+  // Repository extension.
+  const withBody = (res: HttpResponse, req: HttpRequest, work: (body: Record<string, unknown>) => Promise<unknown>): void => {
+    const call = new HttpCall(res);
+    readBody(call, req, { limit: 1024 * 1024 })
+      .then(async (buf) => {
+        const body = buf.byteLength === 0 ? {} : parseJsonHeader(buf);
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new SluiceError('SLUICE_E_HTTP_BAD_JSON', 'request body must be a JSON object');
+        const result = await work(body as Record<string, unknown>);
+        call.json(200, JSON.stringify(result ?? {}));
+      })
+      .catch((err: unknown) => call.error(err));
+  };
+  route('post', '/v2/repository/index', (res, req) =>
+    withBody(res, req, async (body) => {
+      if (body.ready !== undefined && typeof body.ready !== 'boolean') throw new SluiceError('SLUICE_E_PROTOCOL_BAD_PARAMETER', 'ready must be a boolean');
+      return repository.index(body.ready === true);
+    }));
+  route('post', '/v2/repository/models/:name/load', (res, req) => {
+    const name = param(req, 0);
+    withBody(res, req, async () => {
+      await repository.loadModel(name);
+      return {};
+    });
+  });
+  route('post', '/v2/repository/models/:name/unload', (res, req) => {
+    const name = param(req, 0);
+    withBody(res, req, async () => {
+      await repository.unloadModel(name);
+      return {};
+    });
+  });
+
+  route('get', '/metrics', (res) => {
+    const call = new HttpCall(res);
+    metrics.render().then(
+      (m) => call.send(200, m.contentType, m.body),
+      (err: unknown) => call.error(err),
+    );
+  });
+
+  app.any('/*', (res, req) => {
+    new HttpCall(res).error(new SluiceError('SLUICE_E_HTTP_NOT_FOUND', `no route for ${req.getMethod().toUpperCase()} ${req.getUrl()}`));
+  });
+  return app;
+}
+
+/** OIP model metadata, Triton-style platform name; `parameters` carries the config's free-form facts. */
+export function modelMetadata(v: ModelVersion, repository: ModelRepository): Record<string, unknown> {
+  const batch = v.batched ? [-1] : [];
+  const model = repository.model(v.name);
+  return {
+    name: v.name,
+    versions: model ? [...model.versions.keys()].sort((a, b) => Number(a) - Number(b)) : [v.version],
+    platform: 'onnxruntime_onnx',
+    inputs: v.inputs.map((i) => ({ name: i.name, datatype: i.datatype, shape: [...batch, ...i.dims] })),
+    outputs: v.outputs.map((i) => ({ name: i.name, datatype: i.datatype, shape: [...batch, ...i.dims] })),
+    parameters: { version: v.version, max_batch_size: v.config.max_batch_size, ...v.config.parameters },
+  };
+}

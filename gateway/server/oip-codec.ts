@@ -1,0 +1,289 @@
+// Open Inference Protocol (KServe V2) request/response codec with the binary tensor data extension.
+// Transport-free: HTTP calls it on a body split at Inference-Header-Content-Length, the WebSocket
+// endpoint on a frame (JSON header + raw bytes). JSON `data` becomes typed arrays here; binary
+// inputs become typed-array views over the received bytes (copied only when misaligned).
+import { SluiceError } from '../../lib/errors.js';
+import { DATATYPES, type Datatype } from '../models/config.js';
+import { DATATYPE_INFO, elementCount, floatToHalf, halfToFloat, type NumericArray, type Tensor, type TensorData } from '../models/tensors.js';
+import type { InferenceRequest, InferenceResponse, OutputTensor, RequestedOutput } from './inference.js';
+
+/** What the body of an infer call says; the transport adds model, version, signal. */
+export type DecodedInferenceRequest = Pick<InferenceRequest, 'id' | 'inputs' | 'outputs' | 'binaryOutput' | 'parameters'>;
+
+const INT_RANGE: Partial<Record<Datatype, [number, number]>> = {
+  INT8: [-128, 127], UINT8: [0, 255], INT16: [-32768, 32767], UINT16: [0, 65535],
+  INT32: [-2147483648, 2147483647], UINT32: [0, 4294967295],
+};
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function bad(code: 'SLUICE_E_HTTP_BAD_JSON' | 'SLUICE_E_HTTP_BAD_REQUEST' | 'SLUICE_E_PROTOCOL_BAD_INPUT' | 'SLUICE_E_PROTOCOL_BAD_DATATYPE' | 'SLUICE_E_PROTOCOL_BAD_SHAPE' | 'SLUICE_E_PROTOCOL_BAD_DATA' | 'SLUICE_E_PROTOCOL_BAD_BINARY' | 'SLUICE_E_PROTOCOL_BAD_OUTPUT' | 'SLUICE_E_PROTOCOL_BAD_PARAMETER', message: string): never {
+  throw new SluiceError(code, message);
+}
+
+/** Parse a JSON header given as text or UTF-8 bytes. */
+export function parseJsonHeader(header: string | Uint8Array): unknown {
+  const text = typeof header === 'string' ? header : Buffer.from(header.buffer, header.byteOffset, header.byteLength).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    return bad('SLUICE_E_HTTP_BAD_JSON', 'request body is not valid JSON');
+  }
+}
+
+/**
+ * Decode an inference request. `header` is the JSON object (text, bytes, or already parsed);
+ * `binary` the bytes that follow it under the binary extension (undefined or empty when none).
+ */
+export function decodeInferenceRequest(header: string | Uint8Array | Record<string, unknown>, binary?: Uint8Array): DecodedInferenceRequest {
+  const body = typeof header === 'string' || header instanceof Uint8Array ? parseJsonHeader(header) : header;
+  if (!isObject(body)) bad('SLUICE_E_HTTP_BAD_JSON', 'request body must be a JSON object');
+  const out: DecodedInferenceRequest = { inputs: [] };
+  if (body.id !== undefined) {
+    if (typeof body.id !== 'string') bad('SLUICE_E_HTTP_BAD_REQUEST', 'id must be a string');
+    out.id = body.id;
+  }
+  if (body.parameters !== undefined) {
+    if (!isObject(body.parameters)) bad('SLUICE_E_PROTOCOL_BAD_PARAMETER', 'parameters must be an object');
+    out.parameters = body.parameters;
+    const bdo = body.parameters.binary_data_output;
+    if (bdo !== undefined) {
+      if (typeof bdo !== 'boolean') bad('SLUICE_E_PROTOCOL_BAD_PARAMETER', 'parameter binary_data_output must be a boolean');
+      out.binaryOutput = bdo;
+    }
+  }
+  if (!Array.isArray(body.inputs) || body.inputs.length === 0) bad('SLUICE_E_PROTOCOL_BAD_INPUT', 'inputs must be a non-empty array');
+  const bytes = binary ?? new Uint8Array(0);
+  let offset = 0;
+  for (let i = 0; i < body.inputs.length; i++) {
+    const raw: unknown = body.inputs[i];
+    const tensor = decodeInputHeader(raw, i);
+    const size = (raw as { parameters?: { binary_data_size?: unknown } }).parameters?.binary_data_size;
+    if (size !== undefined) {
+      if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) {
+        bad('SLUICE_E_PROTOCOL_BAD_BINARY', `input ${tensor.name}: binary_data_size must be a non-negative integer`);
+      }
+      if (offset + size > bytes.byteLength) {
+        bad('SLUICE_E_PROTOCOL_BAD_BINARY', `input ${tensor.name}: binary_data_size ${size} goes past the ${bytes.byteLength} bytes of binary data`);
+      }
+      tensor.data = binaryData(tensor, bytes.subarray(offset, offset + size));
+      offset += size;
+    } else {
+      const data = (raw as Record<string, unknown>).data;
+      if (data === undefined) bad('SLUICE_E_PROTOCOL_BAD_DATA', `input ${tensor.name} has neither data nor parameters.binary_data_size`);
+      tensor.data = jsonData(tensor, data);
+    }
+    out.inputs.push(tensor);
+  }
+  if (offset !== bytes.byteLength) {
+    bad('SLUICE_E_PROTOCOL_BAD_BINARY', `binary data is ${bytes.byteLength} bytes but the inputs' binary_data_size add up to ${offset}`);
+  }
+  if (body.outputs !== undefined) out.outputs = decodeRequestedOutputs(body.outputs);
+  return out;
+}
+
+function decodeInputHeader(raw: unknown, index: number): Tensor {
+  if (!isObject(raw)) bad('SLUICE_E_PROTOCOL_BAD_INPUT', `inputs[${index}] must be an object`);
+  if (typeof raw.name !== 'string' || raw.name === '') bad('SLUICE_E_PROTOCOL_BAD_INPUT', `inputs[${index}].name must be a non-empty string`);
+  const name = raw.name;
+  if (typeof raw.datatype !== 'string' || !(DATATYPES as readonly string[]).includes(raw.datatype)) {
+    bad('SLUICE_E_PROTOCOL_BAD_DATATYPE', `input ${name}: datatype must be one of ${DATATYPES.join(', ')}`);
+  }
+  const shape = raw.shape;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    bad('SLUICE_E_PROTOCOL_BAD_SHAPE', `input ${name}: shape must be an array of non-negative integers`);
+  }
+  if (raw.parameters !== undefined && !isObject(raw.parameters)) bad('SLUICE_E_PROTOCOL_BAD_PARAMETER', `input ${name}: parameters must be an object`);
+  return { name, datatype: raw.datatype as Datatype, shape: shape as number[], data: new Uint8Array(0) };
+}
+
+function decodeRequestedOutputs(raw: unknown): RequestedOutput[] {
+  if (!Array.isArray(raw)) bad('SLUICE_E_PROTOCOL_BAD_OUTPUT', 'outputs must be an array');
+  return raw.map((o: unknown, i) => {
+    if (!isObject(o) || typeof o.name !== 'string' || o.name === '') bad('SLUICE_E_PROTOCOL_BAD_OUTPUT', `outputs[${i}] must be an object with a name`);
+    const out: RequestedOutput = { name: o.name };
+    if (o.parameters !== undefined) {
+      if (!isObject(o.parameters)) bad('SLUICE_E_PROTOCOL_BAD_PARAMETER', `output ${o.name}: parameters must be an object`);
+      const b = o.parameters.binary_data;
+      if (b !== undefined) {
+        if (typeof b !== 'boolean') bad('SLUICE_E_PROTOCOL_BAD_PARAMETER', `output ${o.name}: parameters.binary_data must be a boolean`);
+        out.binary = b;
+      }
+    }
+    return out;
+  });
+}
+
+/** Typed-array view over binary bytes (a copy only when the bytes are misaligned for the element size). */
+function binaryData(tensor: Tensor, bytes: Uint8Array): TensorData {
+  const info = DATATYPE_INFO[tensor.datatype];
+  const count = elementCount(tensor.shape);
+  if (info.array === undefined) return splitBytesElements(tensor.name, bytes, count);
+  if (bytes.byteLength !== count * info.bytes) {
+    bad('SLUICE_E_PROTOCOL_BAD_BINARY', `input ${tensor.name}: binary_data_size is ${bytes.byteLength} bytes, shape [${tensor.shape.join(',')}] of ${tensor.datatype} needs ${count * info.bytes}`);
+  }
+  const aligned = bytes.byteOffset % info.bytes === 0 ? bytes : bytes.slice();
+  const view = new info.array(aligned.buffer, aligned.byteOffset, count);
+  if (tensor.datatype === 'BOOL') for (let i = 0; i < view.length; i++) if ((view[i] as number) > 1) bad('SLUICE_E_PROTOCOL_BAD_DATA', `input ${tensor.name}: BOOL bytes must be 0 or 1`);
+  return view;
+}
+
+/** BYTES elements in binary form: each a 4-byte little-endian length followed by the bytes. */
+function splitBytesElements(name: string, bytes: Uint8Array, count: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let p = 0;
+  while (p < bytes.byteLength) {
+    if (p + 4 > bytes.byteLength) bad('SLUICE_E_PROTOCOL_BAD_BINARY', `input ${name}: BYTES element length prefix is cut off`);
+    const len = view.getUint32(p, true);
+    p += 4;
+    if (p + len > bytes.byteLength) bad('SLUICE_E_PROTOCOL_BAD_BINARY', `input ${name}: BYTES element of ${len} bytes goes past the binary data`);
+    out.push(bytes.subarray(p, p + len));
+    p += len;
+  }
+  if (out.length !== count) bad('SLUICE_E_PROTOCOL_BAD_DATA', `input ${name} has ${out.length} BYTES elements, its shape needs ${count}`);
+  return out;
+}
+
+function jsonData(tensor: Tensor, raw: unknown): TensorData {
+  if (!Array.isArray(raw)) bad('SLUICE_E_PROTOCOL_BAD_DATA', `input ${tensor.name}: data must be an array`);
+  const flat: unknown[] = raw.some(Array.isArray) ? (raw as unknown[]).flat(Infinity) : raw;
+  const count = elementCount(tensor.shape);
+  if (flat.length !== count) {
+    bad('SLUICE_E_PROTOCOL_BAD_DATA', `input ${tensor.name} has ${flat.length} values, its shape [${tensor.shape.join(',')}] needs ${count}`);
+  }
+  const dt = tensor.datatype;
+  const wrong = (i: number, what: string): never =>
+    bad('SLUICE_E_PROTOCOL_BAD_DATA', `input ${tensor.name}: data[${i}] must be ${what} for datatype ${dt}`);
+  switch (dt) {
+    case 'BYTES':
+      return flat.map((v, i) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : wrong(i, 'a string')));
+    case 'BOOL': {
+      const a = new Uint8Array(count);
+      for (let i = 0; i < count; i++) {
+        const v = flat[i];
+        if (typeof v !== 'boolean') wrong(i, 'true or false');
+        a[i] = v ? 1 : 0;
+      }
+      return a;
+    }
+    case 'INT64':
+    case 'UINT64': {
+      const a = dt === 'INT64' ? new BigInt64Array(count) : new BigUint64Array(count);
+      const [min, max] = dt === 'INT64' ? [-(2n ** 63n), 2n ** 63n - 1n] : [0n, 2n ** 64n - 1n];
+      for (let i = 0; i < count; i++) {
+        const v = flat[i];
+        let b: bigint;
+        if (typeof v === 'number' && Number.isInteger(v)) b = BigInt(v);
+        else if (typeof v === 'string' && /^-?[0-9]{1,20}$/.test(v)) b = BigInt(v);
+        else return wrong(i, 'an integer');
+        if (b < min || b > max) wrong(i, 'an integer in range');
+        a[i] = b;
+      }
+      return a;
+    }
+    case 'FP16': {
+      const a = new Uint16Array(count);
+      for (let i = 0; i < count; i++) {
+        const v = flat[i];
+        if (typeof v !== 'number') wrong(i, 'a number');
+        a[i] = floatToHalf(v as number);
+      }
+      return a;
+    }
+    case 'FP32':
+    case 'FP64': {
+      const a = dt === 'FP32' ? new Float32Array(count) : new Float64Array(count);
+      for (let i = 0; i < count; i++) {
+        const v = flat[i];
+        if (typeof v !== 'number') wrong(i, 'a number');
+        a[i] = v as number;
+      }
+      return a;
+    }
+    default: {
+      const info = DATATYPE_INFO[dt];
+      const [min, max] = INT_RANGE[dt]!;
+      const a = new info.array!(count) as Int32Array;
+      for (let i = 0; i < count; i++) {
+        const v = flat[i];
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) wrong(i, `an integer from ${min} to ${max}`);
+        a[i] = v as number;
+      }
+      return a;
+    }
+  }
+}
+
+export interface EncodedResponse {
+  /** The JSON object (the whole body when `binary` is empty). */
+  header: string;
+  /** Raw output bytes, in output order, after the header (binary extension). */
+  binary: Uint8Array[];
+  binaryLength: number;
+}
+
+/** Encode an inference response as OIP JSON, with binary outputs appended when asked for. */
+export function encodeInferenceResponse(response: InferenceResponse): EncodedResponse {
+  let json = `{"model_name":${JSON.stringify(response.model)},"model_version":${JSON.stringify(response.version)}`;
+  if (response.id !== undefined) json += `,"id":${JSON.stringify(response.id)}`;
+  json += ',"outputs":[';
+  const binary: Uint8Array[] = [];
+  let binaryLength = 0;
+  for (let i = 0; i < response.outputs.length; i++) {
+    const o = response.outputs[i]!;
+    if (i > 0) json += ',';
+    json += `{"name":${JSON.stringify(o.name)},"datatype":"${o.datatype}","shape":[${o.shape.join(',')}]`;
+    if (o.binary) {
+      const bytes = outputBytes(o);
+      binary.push(bytes);
+      binaryLength += bytes.byteLength;
+      json += `,"parameters":{"binary_data_size":${bytes.byteLength}}}`;
+    } else {
+      json += `,"data":${jsonArray(o)}}`;
+    }
+  }
+  json += ']}';
+  return { header: json, binary, binaryLength };
+}
+
+function outputBytes(o: OutputTensor): Uint8Array {
+  if (Array.isArray(o.data)) {
+    const total = o.data.reduce((n, b) => n + 4 + b.byteLength, 0);
+    const out = Buffer.allocUnsafe(total);
+    let p = 0;
+    for (const b of o.data) {
+      out.writeUInt32LE(b.byteLength, p);
+      out.set(b, p + 4);
+      p += 4 + b.byteLength;
+    }
+    return out;
+  }
+  const a = o.data as NumericArray;
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function jsonArray(o: OutputTensor): string {
+  const data = o.data;
+  if (Array.isArray(data)) return JSON.stringify(data.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')));
+  switch (o.datatype) {
+    case 'BOOL':
+      return `[${Array.from(data as Uint8Array, (v) => (v ? 'true' : 'false')).join(',')}]`;
+    case 'FP16':
+      return finiteJson(Array.from(data as Uint16Array, halfToFloat).join(','));
+    case 'FP32':
+    case 'FP64':
+      return finiteJson((data as Float32Array).join(','));
+    default:
+      // Integers, including 64-bit ones: BigInt64Array#join prints plain digits, valid JSON numbers.
+      return `[${(data as Int32Array).join(',')}]`;
+  }
+}
+
+/** JSON has no NaN or Infinity: those become null (what JSON.stringify does). */
+function finiteJson(joined: string): string {
+  if (!/[NI]/.test(joined)) return `[${joined}]`;
+  return `[${joined.split(',').map((s) => (s === 'NaN' || s.endsWith('Infinity') ? 'null' : s)).join(',')}]`;
+}

@@ -1,0 +1,97 @@
+// The pool of ORT worker threads (piscina). Each worker holds the sessions of the model versions
+// it has been asked to run; the batcher bounds how many batches of one version run at once
+// (`instances`). A worker that dies is replaced by piscina; the tasks it held reject here with a
+// coded 500 and nothing waits forever.
+import { availableParallelism } from 'node:os';
+import { BroadcastChannel, type Worker } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { SluiceError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import {
+  SESSION_CHANNEL, type LoadResult, type ReleaseMessage, type RunResult, type SessionSpec, type WireTensor,
+  type WorkerTask,
+} from './messages.js';
+import type { TaskOutcome } from './worker.js';
+
+export interface WorkerPoolOptions {
+  /** Worker threads; default one per core (measured: N single-threaded sessions beat one N-threaded). */
+  threads?: number | undefined;
+  logger: Logger;
+}
+
+export class WorkerPool {
+  readonly #piscina: Piscina<WorkerTask, TaskOutcome<unknown>>;
+  readonly #channel = new BroadcastChannel(SESSION_CHANNEL);
+  readonly #logger: Logger;
+  readonly size: number;
+
+  constructor(options: WorkerPoolOptions) {
+    const threads = options.threads ?? availableParallelism();
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+      throw new SluiceError('SLUICE_E_CONFIG_INVALID', 'worker pool option threads must be an integer from 1 to 256');
+    }
+    this.size = threads;
+    this.#logger = options.logger;
+    this.#piscina = new Piscina({
+      filename: new URL('./worker.js', import.meta.url).href,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+      concurrentTasksPerWorker: 1,
+    });
+    this.#piscina.on('error', (err: unknown) => this.#logger.error({ err }, 'worker pool error'));
+    this.#channel.unref();
+  }
+
+  /** The live worker threads (tests kill one to check crash handling). */
+  get threads(): Worker[] {
+    return this.#piscina.threads;
+  }
+
+  /**
+   * Open the session of a model version, on every worker when the pool is idle (one task per
+   * thread; a busy worker opens it lazily on its first batch). Resolves with the model's metadata.
+   */
+  async load(spec: SessionSpec): Promise<LoadResult> {
+    const tasks = Array.from({ length: this.size }, () => this.#call<LoadResult>({ op: 'load', spec }, undefined));
+    const results = await Promise.allSettled(tasks);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const first = results[0] as PromiseFulfilledResult<LoadResult>;
+    if (!first.value.executionProviders.includes(spec.executionProviders[0]!)) {
+      this.#logger.warn({ model: spec.model, version: spec.version, wanted: spec.executionProviders, using: first.value.executionProviders }, 'execution provider unavailable, using CPU');
+    }
+    return first.value;
+  }
+
+  /** Run one batch; the input buffers are transferred (the caller must not touch them afterwards). */
+  run(spec: SessionSpec, inputs: WireTensor[], outputs: string[]): Promise<RunResult> {
+    const transfer: ArrayBuffer[] = [];
+    for (const t of inputs) if (!Array.isArray(t.data)) transfer.push((t.data as ArrayBufferView).buffer as ArrayBuffer);
+    return this.#call<RunResult>({ op: 'run', spec, inputs, outputs }, transfer);
+  }
+
+  /** Tell every worker to drop a model version's session. */
+  release(key: string): void {
+    this.#channel.postMessage({ release: key } satisfies ReleaseMessage);
+  }
+
+  async close(): Promise<void> {
+    this.#channel.close();
+    await this.#piscina.destroy();
+  }
+
+  async #call<T>(task: WorkerTask, transferList: ArrayBuffer[] | undefined): Promise<T> {
+    let outcome: TaskOutcome<unknown>;
+    try {
+      outcome = await this.#piscina.run(task, transferList ? { transferList } : {});
+    } catch (err) {
+      throw new SluiceError('SLUICE_E_WORKER_CRASHED', 'the inference worker running this request stopped; retry', { cause: err, retryAfter: 1 });
+    }
+    if (outcome.ok) return outcome.value as T;
+    if (outcome.phase === 'load') {
+      throw new SluiceError('SLUICE_E_MODEL_LOAD_FAILED', `model ${task.spec.model} version ${task.spec.version} failed to load: ${outcome.error}`);
+    }
+    throw new SluiceError('SLUICE_E_MODEL_RUN_FAILED', `model ${task.spec.model} version ${task.spec.version} failed to run: ${outcome.error}`);
+  }
+}
