@@ -1,0 +1,280 @@
+import t, { type Test } from 'tap';
+import { Worker } from 'node:worker_threads';
+import { native } from '../../native/index.js';
+import { buildProfile } from '../../gateway/drift/profile.js';
+import { compileProfile, type CompiledProfile } from '../../gateway/drift/compile.js';
+import { KIND_CATEGORICAL, KIND_NUMERIC, type WindowLayout } from '../../gateway/drift/layout.js';
+import { DriftWindow, scoreRows } from '../../gateway/drift/window.js';
+import { kolmogorovQ, chiSquaredPValue } from '../../gateway/drift/statistics.js';
+import { seededRandom, gaussian } from '../../control-plane/training/random.js';
+
+const close = (a: number, b: number) => Object.is(a, b) || Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
+
+function agree(t: Test, a: Float64Array, b: Float64Array, what: string): void {
+  t.equal(a.length, b.length, `${what}: same length`);
+  const bad: string[] = [];
+  for (let i = 0; i < a.length; i++) if (!close(a[i]!, b[i]!)) bad.push(`[${i}] ${a[i]} vs ${b[i]}`);
+  t.same(bad, [], `${what}: native and TypeScript agree to 1e-9`);
+}
+
+/** A profile over three features: normal, skewed (exponential), categorical with 4 codes. */
+function reference(seed = 1): CompiledProfile {
+  const rnd = seededRandom(seed);
+  const n = 3000;
+  const data = new Float64Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    data[i * 3] = gaussian(rnd) * 2 + 10;
+    data[i * 3 + 1] = -Math.log(1 - rnd());
+    data[i * 3 + 2] = Math.floor(rnd() * 4);
+  }
+  return compileProfile(buildProfile({
+    model: 'm', version: '1',
+    tensors: [{ name: 'x', role: 'input', features: [{ name: 'normal' }, { name: 'skewed' }, { name: 'code', kind: 'categorical', categories: [0, 1, 2, 3] }] }],
+  }, { x: { data, dims: [n, 3] } }));
+}
+
+function liveRows(n: number, seed: number, shift: number): Float64Array {
+  const rnd = seededRandom(seed);
+  const out = new Float64Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    out[i * 3] = gaussian(rnd) * 2 + 10 + shift;
+    out[i * 3 + 1] = -Math.log(1 - rnd()) * (1 + shift);
+    out[i * 3 + 2] = Math.floor(rnd() * (4 + shift));
+  }
+  return out;
+}
+
+function pair(layout: WindowLayout): [DriftWindow, DriftWindow] {
+  return [new DriftWindow(layout, 'native'), new DriftWindow(layout, 'typescript')];
+}
+
+t.test('native and TypeScript windows agree on random data in every dtype', async (t) => {
+  const c = reference();
+  for (const shift of [0, 1.5]) {
+    const rows = liveRows(700, 7, shift);
+    const buffers = [Float64Array.from(rows), Float32Array.from(rows), Int32Array.from(rows, Math.round), BigInt64Array.from(rows, (v) => BigInt(Math.round(v)))];
+    for (const data of buffers) {
+      const [n, ts] = pair(c.layout);
+      t.equal(n.backend, 'native');
+      t.equal(ts.backend, 'typescript');
+      // Three batches of different sizes, so the moments go through the batch merge too.
+      for (const [from, to] of [[0, 1], [1, 300], [300, 700]] as const) {
+        const view = { data, offset: from * 3, rows: to - from, cols: 3, rowStride: 3, colStride: 1 };
+        n.update(view, 0);
+        ts.update(view, 0);
+      }
+      agree(t, n.snapshot(), ts.snapshot(), `${data.constructor.name} shift ${shift} state`);
+      agree(t, n.scores(c.reference), ts.scores(c.reference), `${data.constructor.name} shift ${shift} scores`);
+      n.dispose();
+      ts.dispose();
+    }
+  }
+});
+
+t.test('a strided (column-major, offset) view counts the same as the row-major copy', async (t) => {
+  const c = reference();
+  const rows = liveRows(200, 3, 0.5);
+  const colMajor = new Float32Array(5 + rows.length);
+  for (let r = 0; r < 200; r++) for (let k = 0; k < 3; k++) colMajor[5 + k * 200 + r] = rows[r * 3 + k]!;
+  const [n, ts] = pair(c.layout);
+  const plain = new DriftWindow(c.layout, 'native');
+  plain.updateMatrix(Float32Array.from(rows), 200, 3);
+  n.update({ data: colMajor, offset: 5, rows: 200, cols: 3, rowStride: 1, colStride: 200 });
+  ts.update({ data: colMajor, offset: 5, rows: 200, cols: 3, rowStride: 1, colStride: 200 });
+  agree(t, n.snapshot(), ts.snapshot(), 'strided');
+  // Same values, different summation order inside a batch is not involved: the order is by row.
+  agree(t, n.snapshot(), plain.snapshot(), 'strided vs row-major');
+  // A single feature fed from its own tensor (featureBase).
+  const one = new DriftWindow(c.layout, 'native');
+  one.update({ data: colMajor, offset: 5 + 200, rows: 200, cols: 1, rowStride: 1, colStride: 1 }, 1);
+  const s1 = scoreRows(c.features, one.scores(c.reference));
+  const s3 = scoreRows(c.features, n.scores(c.reference));
+  t.equal(s1.skewed!.psi, s3.skewed!.psi);
+  t.equal(s1.normal!.count, 0, 'features not fed stay empty');
+});
+
+t.test('merging two windows equals one window over both halves', async (t) => {
+  const c = reference();
+  const rows = liveRows(1000, 11, 0.3);
+  for (const backend of ['native', 'typescript'] as const) {
+    const whole = new DriftWindow(c.layout, backend);
+    const a = new DriftWindow(c.layout, backend);
+    const b = new DriftWindow(c.layout, backend);
+    whole.updateMatrix(rows, 1000, 3);
+    a.updateMatrix(rows.subarray(0, 400 * 3), 400, 3);
+    b.updateMatrix(rows.subarray(400 * 3), 600, 3);
+    a.merge(b);
+    const sw = whole.snapshot();
+    const sm = a.snapshot();
+    agree(t, sm, sw, `${backend} merge`);
+    t.same(Array.from(sm.subarray(0, 3)), Array.from(sw.subarray(0, 3)));
+  }
+  // Across backends through a snapshot (a worker's window merged on the main thread).
+  const main = new DriftWindow(c.layout, 'native');
+  const w1 = new DriftWindow(c.layout, 'typescript');
+  const w2 = new DriftWindow(c.layout, 'native');
+  w1.updateMatrix(rows.subarray(0, 500 * 3), 500, 3);
+  w2.updateMatrix(rows.subarray(500 * 3), 500, 3);
+  main.mergeSnapshot(w1.rotate());
+  main.mergeSnapshot(w2.rotate());
+  const whole = new DriftWindow(c.layout, 'typescript');
+  whole.updateMatrix(rows, 1000, 3);
+  agree(t, main.snapshot(), whole.snapshot(), 'snapshot merge');
+  t.equal(w1.snapshot()[3 + 0], 0, 'rotate leaves an empty window');
+});
+
+t.test('all-equal values: reference and window', async (t) => {
+  const data = new Float64Array(500).fill(3.25);
+  const c = compileProfile(buildProfile({ model: 'm', version: '1', tensors: [{ name: 'x', role: 'input' }] }, { x: { data, dims: [500] } }));
+  const f = c.profile.tensors[0]!.features[0]!;
+  t.equal(f.kind, 'numeric');
+  if (f.kind !== 'numeric') return;
+  t.same(f.edges, [3.25], 'one PSI edge: everything is in [3.25, inf)');
+  t.same(f.grid.edges, [3.25]);
+  t.same(f.proportions, [0, 1]);
+  t.equal(f.std, 0);
+  const [n, ts] = pair(c.layout);
+  for (const w of [n, ts]) w.updateMatrix(new Float32Array(100).fill(3.25), 100, 1);
+  agree(t, n.scores(c.reference), ts.scores(c.reference), 'all equal');
+  const s = scoreRows(c.features, n.scores(c.reference)).x!;
+  t.equal(s.psi, 0);
+  t.equal(s.js_distance, 0);
+  t.equal(s.ks, 0);
+  t.equal(s.wasserstein, 0);
+  t.equal(s.std, 0);
+  t.equal(s.ks_pvalue, 1);
+  const [n2, ts2] = pair(c.layout);
+  for (const w of [n2, ts2]) w.updateMatrix(new Float32Array(100).fill(2), 100, 1);
+  agree(t, n2.scores(c.reference), ts2.scores(c.reference), 'all equal, moved');
+  const moved = scoreRows(c.features, n2.scores(c.reference)).x!;
+  t.equal(moved.ks, 1);
+  t.equal(moved.wasserstein, 1.25);
+  // both proportions hit the epsilon once: (1 - e) ln(1/e) + (e - 1) ln(e/1)
+  t.ok(Math.abs(moved.psi - 2 * (1 - 1e-4) * Math.log(1e4)) < 1e-12, `psi ${moved.psi}`);
+});
+
+t.test('NaN is counted apart, infinities land in the outer bins and make Wasserstein infinite', async (t) => {
+  const c = reference();
+  const rows = liveRows(50, 5, 0);
+  rows[0] = NaN;
+  rows[3] = Infinity;
+  rows[6] = -Infinity;
+  rows[4] = NaN;
+  const [n, ts] = pair(c.layout);
+  n.updateMatrix(rows, 50, 3);
+  ts.updateMatrix(rows, 50, 3);
+  agree(t, n.snapshot(), ts.snapshot(), 'NaN/Inf state');
+  agree(t, n.scores(c.reference), ts.scores(c.reference), 'NaN/Inf scores');
+  const s = scoreRows(c.features, n.scores(c.reference));
+  t.equal(s.normal!.nan, 1);
+  t.equal(s.normal!.count, 49, 'count is the non-NaN values, infinities included');
+  t.equal(s.normal!.wasserstein, Infinity);
+  t.ok(Number.isFinite(s.normal!.mean), 'mean and std stay finite: infinities are kept out of the moments');
+  t.ok(Number.isFinite(s.normal!.psi));
+  t.equal(s.skewed!.nan, 1);
+  t.ok(Number.isFinite(s.skewed!.wasserstein));
+  const snap = n.snapshot();
+  t.equal(snap[3 + 2], 1, 'one +Inf');
+  t.equal(snap[3 + 3], 1, 'one -Inf');
+  t.equal(snap[3 + 4], 47, 'finite count');
+  // An all-NaN batch leaves an empty window with NaN scores and no crash.
+  const [en, ets] = pair(c.layout);
+  en.updateMatrix(new Float64Array(9).fill(NaN), 3, 3);
+  ets.updateMatrix(new Float64Array(9).fill(NaN), 3, 3);
+  agree(t, en.scores(c.reference), ets.scores(c.reference), 'all NaN');
+});
+
+t.test('an empty window scores count 0 and NaN statistics in both implementations', async (t) => {
+  const c = reference();
+  const [n, ts] = pair(c.layout);
+  n.updateMatrix(new Float64Array(0), 0, 3);
+  const a = n.scores(c.reference);
+  agree(t, a, ts.scores(c.reference), 'empty');
+  const s = scoreRows(c.features, a);
+  t.equal(s.normal!.count, 0);
+  t.ok(Number.isNaN(s.normal!.psi) && Number.isNaN(s.normal!.ks) && Number.isNaN(s.code!.chi2));
+});
+
+t.test('a single-bin feature (no edges) still scores: everything is in one bin', async (t) => {
+  const layout: WindowLayout = { kinds: Uint8Array.of(KIND_NUMERIC, KIND_CATEGORICAL), edges: new Float64Array(0), edgeOffsets: Int32Array.of(0, 0, 0) };
+  const reference = {
+    refBins: Float64Array.of(1, 1), coarseMap: Int32Array.of(0, 0), coarseOffsets: Int32Array.of(0, 1, 2),
+    refCoarse: Float64Array.of(1, 1), refInfo: Float64Array.of(100, 5, 5, 100, NaN, NaN),
+  };
+  const [n, ts] = pair(layout);
+  const data = Float64Array.of(1, 7, 2, 7, 3, 8, 9, 9);
+  n.updateMatrix(data, 4, 2);
+  ts.updateMatrix(data, 4, 2);
+  agree(t, n.snapshot(), ts.snapshot(), 'single bin state');
+  const a = n.scores(reference);
+  agree(t, a, ts.scores(reference), 'single bin scores');
+  t.equal(a[1], 0, 'psi 0');
+  t.equal(a[3], 0, 'ks 0');
+  t.equal(a[5], 5 - (1 + 2 + 3 + 9) / 4, 'W1 = distance between the two bin means');
+});
+
+t.test('argument errors throw coded errors and never crash', async (t) => {
+  const c = reference();
+  const w = new DriftWindow(c.layout, 'native');
+  t.throws(() => w.updateMatrix(new Uint8Array(6) as unknown as Float32Array, 2, 3), { code: 'SLUICE_E_NATIVE_BAD_ARGUMENT' }, 'wrong dtype');
+  t.throws(() => w.updateMatrix(new Float32Array(5), 2, 3), { code: 'SLUICE_E_NATIVE_BAD_ARGUMENT' }, 'shape larger than the data');
+  t.throws(() => w.updateMatrix(new Float32Array(8), 2, 4), { code: 'SLUICE_E_NATIVE_BAD_ARGUMENT' }, 'more features than the window');
+  t.throws(() => w.update({ data: new Float32Array(6), offset: -1, rows: 2, cols: 3, rowStride: 3, colStride: 1 }), { code: 'SLUICE_E_NATIVE_BAD_ARGUMENT' });
+  t.throws(() => w.mergeSnapshot(new Float64Array(4)), { code: 'SLUICE_E_NATIVE_BAD_ARGUMENT' }, 'foreign snapshot');
+  const other = new DriftWindow(reference(2).layout, 'native');
+  t.throws(() => w.merge(other), { code: 'SLUICE_E_NATIVE_BAD_ARGUMENT' }, 'different layout');
+  t.throws(() => new DriftWindow({ kinds: Uint8Array.of(0), edges: Float64Array.of(2, 1), edgeOffsets: Int32Array.of(0, 2) }), { code: 'SLUICE_E_NATIVE_BAD_ARGUMENT' }, 'unsorted edges');
+  w.dispose();
+  t.throws(() => w.updateMatrix(new Float32Array(6), 2, 3), { code: 'SLUICE_E_INTERNAL' }, 'disposed window');
+  t.throws(() => other.merge(w), { code: 'SLUICE_E_INTERNAL' }, 'merging a disposed window');
+
+  // The addon's own checks, reached without the wrapper, are JS exceptions too.
+  const raw = new (native().DriftWindow)(c.layout.kinds, c.layout.edges, c.layout.edgeOffsets);
+  t.throws(() => raw.update(new Float32Array(5), 0, 2, 3, 3, 1, 0), RangeError);
+  t.throws(() => raw.update(new Uint16Array(6) as unknown as Float32Array, 0, 2, 3, 3, 1, 0), TypeError);
+  t.throws(() => raw.update(new Float32Array(6), 0, 2, 3, 3, 1, 1), RangeError);
+  t.throws(() => raw.update(new Float32Array(6), 0, 2, 3, 2 ** 52, 2 ** 52, 0), RangeError, 'huge strides');
+  t.throws(() => raw.merge({} as never), TypeError);
+  t.throws(() => raw.mergeSnapshot(new Float64Array(raw.length)), RangeError, 'snapshot without the header');
+  t.throws(() => raw.scores(new Float64Array(1), new Int32Array(1), new Int32Array(1), new Float64Array(1), new Float64Array(1), new Float64Array(1)), RangeError);
+  t.throws(() => new (native().DriftWindow)(Uint8Array.of(0), new Float64Array(0), Int32Array.of(0, 3)), RangeError);
+  raw.dispose();
+  t.equal(raw.disposed, true);
+  t.throws(() => raw.snapshot(), /disposed/);
+  t.throws(() => raw.update(new Float32Array(6), 0, 2, 3, 3, 1, 0), /disposed/);
+});
+
+t.test('native and TypeScript p-value functions agree', async (t) => {
+  for (const l of [0.1, 0.5, 1, 1.17, 1.18, 1.36, 2, 3]) t.ok(close(native().driftKolmogorovQ(l), kolmogorovQ(l)), `Q(${l})`);
+  for (const [x, df] of [[0.5, 1], [3.841, 1], [11.07, 5], [31.41, 20], [100, 3]] as const) {
+    t.ok(close(native().driftChiSquaredPValue(x, df), chiSquaredPValue(x, df)), `chi2 ${x} df ${df}`);
+  }
+});
+
+t.test('windows live in worker threads and their snapshots merge on the main thread', async (t) => {
+  const c = reference();
+  const rows = liveRows(400, 13, 0.2);
+  const url = new URL('../../gateway/drift/window.js', import.meta.url).href;
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    import(${JSON.stringify(url)}).then(({ DriftWindow }) => {
+      const w = new DriftWindow(workerData.layout);
+      w.updateMatrix(workerData.rows, workerData.rows.length / 3, 3);
+      parentPort.postMessage({ backend: w.backend, snapshot: w.rotate() });
+      w.dispose();
+    }).catch((e) => parentPort.postMessage({ error: String(e) }));`;
+  const run = (part: Float64Array) => new Promise<{ backend: string; snapshot: Float64Array; error?: string }>((resolve, reject) => {
+    const worker = new Worker(code, { eval: true, workerData: { layout: c.layout, rows: part } });
+    worker.once('message', (m) => void worker.terminate().then(() => resolve(m)));
+    worker.once('error', reject);
+  });
+  const [a, b] = await Promise.all([run(rows.slice(0, 600)), run(rows.slice(600))]);
+  t.equal(a.error, undefined);
+  t.equal(a.backend, 'native');
+  const main = new DriftWindow(c.layout, 'native');
+  main.mergeSnapshot(a.snapshot);
+  main.mergeSnapshot(b.snapshot);
+  const whole = new DriftWindow(c.layout, 'native');
+  whole.updateMatrix(rows, 400, 3);
+  agree(t, main.snapshot(), whole.snapshot(), 'two workers merged');
+});
