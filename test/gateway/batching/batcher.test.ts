@@ -1,0 +1,277 @@
+import t from 'tap';
+import { Batcher, type BatcherClock, type BatcherOptions, type QueuedRequest } from '../../../gateway/batching/batcher.js';
+
+/** A clock that moves only when the test says so. */
+class FakeClock implements BatcherClock {
+  time = 0;
+  #timers = new Map<number, { due: number; fn: () => void }>();
+  #next = 1;
+  now(): number {
+    return this.time;
+  }
+  setTimer(fn: () => void, delayUs: number): unknown {
+    const id = this.#next++;
+    this.#timers.set(id, { due: this.time + delayUs, fn });
+    return id;
+  }
+  clearTimer(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+  get pendingTimers(): number {
+    return this.#timers.size;
+  }
+  /** Move time forward, firing due timers in order. */
+  advance(us: number): void {
+    const end = this.time + us;
+    for (;;) {
+      let nextId = -1;
+      let nextDue = Infinity;
+      for (const [id, timer] of this.#timers) if (timer.due <= end && timer.due < nextDue) [nextId, nextDue] = [id, timer.due];
+      if (nextId < 0) break;
+      const timer = this.#timers.get(nextId)!;
+      this.#timers.delete(nextId);
+      this.time = Math.max(this.time, timer.due);
+      timer.fn();
+    }
+    this.time = end;
+  }
+}
+
+interface Item {
+  id: string;
+}
+
+/** Batches the batcher started, each answerable by the test. */
+class FakeExecutor {
+  batches: { ids: string[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  execute = (batch: readonly QueuedRequest<Item, string>[]): Promise<string[]> =>
+    new Promise((resolve, reject) => {
+      const ids = batch.map((b) => b.payload.id);
+      this.batches.push({ ids, resolve: () => resolve(ids.map((id) => `out-${id}`)), reject });
+    });
+  get ids(): string[][] {
+    return this.batches.map((b) => b.ids);
+  }
+}
+
+const base: BatcherOptions = {
+  maxBatchSize: 8, maxQueueDelayUs: 1000, preferredBatchSizes: [], maxQueueSize: 100,
+  priorityLevels: 1, defaultPriorityLevel: 1, defaultTimeoutUs: 0, instances: 1,
+};
+
+function setup(options: Partial<BatcherOptions> = {}) {
+  const clock = new FakeClock();
+  const exec = new FakeExecutor();
+  const batcher = new Batcher<Item, string>({ ...base, ...options }, exec.execute, clock);
+  const settled = new Map<string, string>();
+  const add = (id: string, opts: { rows?: number; shape?: string; priority?: number; timeoutUs?: number; signal?: AbortSignal } = {}) => {
+    const p = batcher.enqueue({ id }, { rows: opts.rows ?? 1, shapeKey: opts.shape ?? 'a', priority: opts.priority, timeoutUs: opts.timeoutUs, signal: opts.signal });
+    p.then((v) => settled.set(id, v), (e: { code: string }) => settled.set(id, e.code));
+    return p;
+  };
+  return { clock, exec, batcher, settled, add };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+t.test('requests wait up to max_queue_delay_us and then run together in one batch', async (t) => {
+  const { clock, exec, add, batcher } = setup();
+  void add('a');
+  clock.advance(400);
+  void add('b');
+  void add('c');
+  t.same(exec.ids, [], 'nothing runs before the delay');
+  t.equal(batcher.queueDepth, 3);
+  clock.advance(599);
+  t.same(exec.ids, []);
+  clock.advance(1);
+  t.same(exec.ids, [['a', 'b', 'c']], 'the delay counts from the oldest request');
+  t.equal(batcher.queueDepth, 0);
+  t.equal(batcher.inFlight, 1);
+});
+
+t.test('a full batch (max_batch_size) starts at once without waiting for the delay', async (t) => {
+  const { exec, add } = setup({ maxBatchSize: 4 });
+  for (const id of ['a', 'b', 'c', 'd', 'e']) void add(id);
+  t.same(exec.ids, [['a', 'b', 'c', 'd']]);
+});
+
+t.test('the largest preferred batch size starts at once and caps the batch', async (t) => {
+  const { clock, exec, add } = setup({ maxBatchSize: 64, preferredBatchSizes: [2, 4], instances: 2 });
+  for (const id of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) void add(id);
+  t.same(exec.ids, [['a', 'b', 'c', 'd']], 'four requests make a preferred batch at once');
+  clock.advance(1000);
+  t.same(exec.ids, [['a', 'b', 'c', 'd'], ['e', 'f']], 'after the delay: the largest preferred size that can be formed');
+});
+
+t.test('a batch runs when an instance frees up; with all instances busy requests queue', async (t) => {
+  const { clock, exec, add, batcher } = setup({ maxBatchSize: 2, instances: 1 });
+  void add('a');
+  void add('b');
+  void add('c');
+  void add('d');
+  void add('e');
+  t.same(exec.ids, [['a', 'b']]);
+  clock.advance(5000);
+  t.same(exec.ids, [['a', 'b']], 'the only instance is busy');
+  exec.batches[0]!.resolve();
+  await tick();
+  t.same(exec.ids, [['a', 'b'], ['c', 'd']], 'the next batch starts when the instance is free');
+  t.equal(batcher.queueDepth, 1);
+});
+
+t.test('every request gets its own result from the batch', async (t) => {
+  const { exec, add } = setup({ maxBatchSize: 2 });
+  const a = add('a');
+  const b = add('b');
+  exec.batches[0]!.resolve();
+  t.equal(await a, 'out-a');
+  t.equal(await b, 'out-b');
+});
+
+t.test('rows, not requests, fill a batch', async (t) => {
+  const { clock, exec, add } = setup({ maxBatchSize: 8 });
+  void add('a', { rows: 5 });
+  void add('b', { rows: 2 });
+  void add('c', { rows: 3 });
+  clock.advance(1000);
+  t.same(exec.ids, [['a', 'b']], 'c would overflow max_batch_size');
+});
+
+t.test('requests with different non-batch shapes are never mixed', async (t) => {
+  const { clock, exec, add } = setup({ instances: 4 });
+  void add('a1', { shape: 'a' });
+  void add('a2', { shape: 'a' });
+  void add('b1', { shape: 'b' });
+  void add('a3', { shape: 'a' });
+  clock.advance(1000);
+  t.same(exec.ids, [['a1', 'a2'], ['b1'], ['a3']]);
+});
+
+t.test('higher priority (level 1) requests go first', async (t) => {
+  const { exec, add } = setup({ maxBatchSize: 2, priorityLevels: 3, defaultPriorityLevel: 3 });
+  void add('busy1');
+  void add('busy2');
+  t.same(exec.ids, [['busy1', 'busy2']], 'the only instance is now busy');
+  void add('low1');
+  void add('low2', { priority: 3 });
+  void add('mid', { priority: 2 });
+  void add('high', { priority: 1 });
+  exec.batches[0]!.resolve();
+  await tick();
+  t.same(exec.ids[1], ['high', 'mid'], 'priority picks which requests fill the next batch');
+  exec.batches[1]!.resolve();
+  await tick();
+  t.same(exec.ids[2], ['low1', 'low2']);
+});
+
+t.test('an invalid priority is refused with a coded error', async (t) => {
+  const { add } = setup({ priorityLevels: 2 });
+  await t.rejects(add('x', { priority: 3 }), { code: 'SLUICE_E_PROTOCOL_BAD_PARAMETER' });
+  await t.rejects(add('y', { priority: 1.5 }), { code: 'SLUICE_E_PROTOCOL_BAD_PARAMETER' });
+});
+
+t.test('past max_queue_size a request is refused at once with 503 and Retry-After', async (t) => {
+  const { add, exec } = setup({ maxQueueSize: 2, maxBatchSize: 8 });
+  void add('a');
+  void add('b');
+  await t.rejects(add('c'), { code: 'SLUICE_E_BATCH_QUEUE_FULL', status: 503, retryAfter: 1 });
+  t.same(exec.ids, [], 'the refused request is not queued');
+});
+
+t.test('an expired request is answered at its deadline while the batch in front of it runs, and never runs', async (t) => {
+  const { clock, exec, add, settled } = setup({ maxBatchSize: 1, instances: 1, maxQueueDelayUs: 0 });
+  void add('slow');
+  void add('impatient', { timeoutUs: 5000 });
+  t.same(exec.ids, [['slow']]);
+  clock.advance(5000);
+  await tick();
+  t.equal(settled.get('impatient'), 'SLUICE_E_BATCH_TIMEOUT', 'answered at the deadline, the slow batch still running');
+  exec.batches[0]!.resolve();
+  await tick();
+  t.same(exec.ids, [['slow']], 'the expired request never ran');
+  t.equal(settled.get('slow'), 'out-slow');
+});
+
+t.test('a running request whose deadline passes is answered at the deadline too', async (t) => {
+  const { clock, exec, add, settled } = setup({ maxQueueDelayUs: 0 });
+  void add('a', { timeoutUs: 100 });
+  t.same(exec.ids, [['a']]);
+  clock.advance(100);
+  await tick();
+  t.equal(settled.get('a'), 'SLUICE_E_BATCH_TIMEOUT');
+  exec.batches[0]!.resolve();
+  await tick();
+  t.equal(settled.get('a'), 'SLUICE_E_BATCH_TIMEOUT', 'the late result is discarded');
+});
+
+t.test('timeout_us may only shorten default_timeout_us', async (t) => {
+  const { clock, add, settled } = setup({ defaultTimeoutUs: 1000, maxQueueDelayUs: 1_000_000 });
+  void add('longer', { timeoutUs: 50_000 });
+  void add('shorter', { timeoutUs: 200 });
+  void add('default');
+  clock.advance(200);
+  await tick();
+  t.equal(settled.get('shorter'), 'SLUICE_E_BATCH_TIMEOUT');
+  t.notOk(settled.has('longer'));
+  clock.advance(800);
+  await tick();
+  t.equal(settled.get('longer'), 'SLUICE_E_BATCH_TIMEOUT', 'capped at the default');
+  t.equal(settled.get('default'), 'SLUICE_E_BATCH_TIMEOUT');
+});
+
+t.test('a request whose client aborted is dropped from the queue before it runs', async (t) => {
+  const { clock, exec, add, settled, batcher } = setup();
+  const gone = new AbortController();
+  void add('a');
+  void add('b', { signal: gone.signal });
+  void add('c');
+  gone.abort();
+  await tick();
+  t.equal(settled.get('b'), 'SLUICE_E_BATCH_CANCELLED');
+  t.equal(batcher.queueDepth, 2);
+  clock.advance(1000);
+  t.same(exec.ids, [['a', 'c']]);
+  const already = new AbortController();
+  already.abort();
+  await t.rejects(add('d', { signal: already.signal }), { code: 'SLUICE_E_BATCH_CANCELLED' });
+});
+
+t.test('a failed batch fails each of its requests with a coded error, and the next batch still runs', async (t) => {
+  const { clock, exec, add } = setup({ maxBatchSize: 2 });
+  const a = add('a');
+  const b = add('b');
+  void add('c');
+  exec.batches[0]!.reject(new Error('boom'));
+  await t.rejects(a, { code: 'SLUICE_E_MODEL_RUN_FAILED' });
+  await t.rejects(b, { code: 'SLUICE_E_MODEL_RUN_FAILED' });
+  clock.advance(1000);
+  t.same(exec.ids[1], ['c']);
+});
+
+t.test('a model without batching (max_batch_size 0) runs one request per batch', async (t) => {
+  const { exec, add } = setup({ maxBatchSize: 0, instances: 3, maxQueueDelayUs: 0 });
+  void add('a');
+  void add('b');
+  t.same(exec.ids, [['a'], ['b']]);
+});
+
+t.test('close() runs what is queued without waiting for the delay, refuses new requests, and resolves once idle', async (t) => {
+  const { exec, add, batcher, clock } = setup({ maxQueueDelayUs: 1_000_000 });
+  void add('a');
+  let closed = false;
+  const done = batcher.close().then(() => (closed = true));
+  t.same(exec.ids, [['a']]);
+  await t.rejects(add('late'), { code: 'SLUICE_E_MODEL_NOT_READY' });
+  await tick();
+  t.notOk(closed, 'waits for the running batch');
+  exec.batches[0]!.resolve();
+  await done;
+  t.ok(closed);
+  t.equal(clock.pendingTimers, 0, 'no timer left behind');
+});
+
+t.test('options are validated once, naming the option', async (t) => {
+  t.throws(() => new Batcher({ ...base, instances: 0 }, async () => []), { code: 'SLUICE_E_CONFIG_INVALID', message: /instances/ });
+  t.throws(() => new Batcher({ ...base, preferredBatchSizes: [4, 2] }, async () => []), { message: /preferredBatchSizes/ });
+});
