@@ -172,8 +172,11 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
+    const sys = err as NodeJS.ErrnoException & { address?: string; port?: number };
     if (isSluiceError(err)) process.stderr.write(`sluice: ${err.message} (${err.code})\n`);
-    else process.stderr.write(`sluice: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    else if (sys?.code === 'EADDRINUSE' || sys?.code === 'EACCES') {
+      process.stderr.write(`sluice: cannot listen on ${sys.address}:${sys.port}: ${sys.code === 'EADDRINUSE' ? 'address already in use' : 'permission denied'}\n`);
+    } else process.stderr.write(`sluice: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
   },
 );
