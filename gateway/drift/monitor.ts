@@ -168,7 +168,7 @@ export class DriftMonitor {
       this.#events.push(event);
       if (this.#events.length > MAX_EVENTS) this.#events.shift();
       this.#metrics?.events.inc({ model: this.model, version: this.version, feature, level });
-      const log = { event: 'drift', ...event };
+      const log = { event: 'drift', drift: event };
       if (level === 'ok') this.#logger.info(log, 'drift cleared');
       else this.#logger.warn(log, `drift ${level}`);
     });

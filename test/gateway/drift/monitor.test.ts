@@ -1,0 +1,152 @@
+import t from 'tap';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { buildProfile } from '../../../gateway/drift/profile.js';
+import { compileProfile } from '../../../gateway/drift/compile.js';
+import { DriftMonitor } from '../../../gateway/drift/monitor.js';
+import { DriftMetrics } from '../../../gateway/drift/metrics.js';
+import { DriftWindow } from '../../../gateway/drift/window.js';
+import { DriftHub } from '../../../gateway/drift/hub.js';
+import { DriftObserver } from '../../../gateway/drift/observer.js';
+import { parseModelConfig, type DriftConfig } from '../../../gateway/models/config.js';
+import { seededRandom, gaussian } from '../../../control-plane/training/random.js';
+
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(chunk.toString())); cb(); } });
+  return { logger: pino({ level: 'info' }, stream), lines };
+}
+
+function sample(n: number, seed: number, shiftA: number): Float64Array {
+  const rnd = seededRandom(seed);
+  const out = new Float64Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    out[i * 2] = gaussian(rnd) + shiftA;
+    out[i * 2 + 1] = gaussian(rnd);
+  }
+  return out;
+}
+
+const profile = buildProfile({ model: 'm', version: '1', tensors: [{ name: 'x', role: 'input', features: [{ name: 'a' }, { name: 'b' }] }] },
+  { x: { data: sample(5000, 1, 0), dims: [5000, 2] } });
+const compiled = compileProfile(profile);
+
+function driftConfig(extra: Record<string, unknown> = {}): DriftConfig {
+  return parseModelConfig('m', { drift: { profile: 'profile.json', window_seconds: 10, ...extra } }).drift!;
+}
+
+function snapshotOf(rows: Float64Array): Float64Array {
+  const w = new DriftWindow(compiled.layout);
+  w.updateMatrix(rows, rows.length / 2, 2);
+  return w.rotate();
+}
+
+t.test('a monitor judges PSI only past min_rows, raises alert events once, exports metrics and clears', async (t) => {
+  let now = 0;
+  const { logger, lines } = capture();
+  const registry = new Registry();
+  const metrics = new DriftMetrics(registry);
+  const m = new DriftMonitor({ model: 'm', version: '1', compiled, config: driftConfig(), logger, metrics, now: () => now });
+  m.merge(snapshotOf(sample(50, 2, 3)));
+  m.evaluate();
+  t.equal(m.status, 'insufficient_data', '50 rows < min_rows 100');
+  t.equal(m.events.length, 0);
+  m.merge(snapshotOf(sample(450, 3, 3)));
+  now = 1000;
+  m.evaluate();
+  t.equal(m.status, 'alert');
+  const report = m.report();
+  t.equal(report.current.rows, 500);
+  t.equal(report.current.features.a!.level, 'alert');
+  t.equal(report.current.features.b!.level, 'ok');
+  t.ok(report.current.features.a!.psi! > 0.2);
+  t.ok(report.current.features.b!.psi! < 0.1);
+  t.same(m.events.map((e) => [e.feature, e.level, e.previous]), [['a', 'alert', 'ok']]);
+  const logged = lines.filter((l) => l.event === 'drift');
+  t.equal(logged.length, 1, 'one drift event logged');
+  t.match(logged[0], { level: 40, msg: 'drift alert', drift: { feature: 'a', model: 'm', version: '1', level: 'alert', previous: 'ok' } });
+  m.evaluate();
+  t.equal(m.events.length, 1, 'a level that stays the same raises nothing new');
+  const text = await registry.metrics();
+  t.match(text, /sluice_drift_psi\{model="m",version="1",feature="a"\} \d/);
+  t.match(text, /sluice_drift_ks_statistic\{model="m",version="1",feature="b"\}/);
+  t.match(text, /sluice_drift_level\{model="m",version="1",feature="a"\} 2/);
+  t.match(text, /sluice_drift_events_total\{model="m",version="1",feature="a",level="alert"\} 1/);
+  t.match(text, /sluice_drift_window_rows\{model="m",version="1"\} 500/);
+  t.notMatch(text, /sluice_drift_chi2\{/, 'statistics that do not apply are absent');
+
+  // The window rotates after window_seconds; the finished window stays judged until the new one fills.
+  now = 11_000;
+  m.evaluate();
+  t.equal(m.report().previous?.rows, 500);
+  t.equal(m.report().current.rows, 0);
+  t.equal(m.status, 'alert');
+  m.merge(snapshotOf(sample(300, 4, 0)));
+  now = 12_000;
+  m.evaluate();
+  t.equal(m.status, 'ok', 'a fresh window without drift clears the alert');
+  t.same(m.events.map((e) => e.level), ['alert', 'ok']);
+  m.close();
+  t.notMatch(await registry.metrics(), /sluice_drift_psi\{model="m"/, 'close() removes the series');
+});
+
+t.test('per-feature thresholds override the defaults', async (t) => {
+  const { logger } = capture();
+  const m = new DriftMonitor({ model: 'm', version: '1', compiled, config: driftConfig({ thresholds: { a: { psi_warn: 50, psi_alert: 100 } } }), logger });
+  m.merge(snapshotOf(sample(500, 5, 3)));
+  m.evaluate();
+  t.equal(m.report().current.features.a!.level, 'ok', 'PSI of a 3-sigma shift is far above 0.2 but below the override');
+  t.same(m.report().thresholds.features, { a: { psi_warn: 50, psi_alert: 100 } });
+  const m2 = new DriftMonitor({ model: 'm', version: '1', compiled, config: driftConfig({ thresholds: { b: { psi_warn: 0 } } }), logger });
+  m2.merge(snapshotOf(sample(500, 5, 0)));
+  m2.evaluate();
+  t.equal(m2.report().current.features.b!.level, 'warn', 'a zero warn threshold warns on any data');
+  m.close();
+  m2.close();
+});
+
+t.test('observers in other threads reach the hub: flush, snapshot, lazy monitor, report', async (t) => {
+  const repo = t.testdir();
+  const versionDir = join(repo, 'm', '1');
+  mkdirSync(versionDir, { recursive: true });
+  writeFileSync(join(versionDir, 'profile.json'), JSON.stringify(profile));
+  const { logger, lines } = capture();
+  const registry = new Registry();
+  const hub = new DriftHub({ logger, registry, repository: repo, mergeIntervalMs: 60_000 });
+  t.teardown(() => hub.close());
+  const config = driftConfig({ min_rows: 10 });
+  // Same thread, separate BroadcastChannel instances: the path a worker's observer takes.
+  const observer = new DriftObserver({ model: 'm', version: '1', versionDir }, config, compiled);
+  const outsider = new DriftObserver({ model: 'm', version: '1', versionDir: '/another/repository/m/1' }, config, compiled);
+  t.teardown(() => { observer.close(); outsider.close(); });
+  const rows = Float32Array.from(sample(200, 6, 3));
+  const batch = { rows: 200, inputs: [{ name: 'x', dims: [200, 2], data: rows }], outputs: [] };
+  observer.observe(batch);
+  outsider.observe(batch);
+  observer.observe({ rows: 1, inputs: [{ name: 'x', dims: [1, 3], data: new Float32Array(3) }], outputs: [] });
+  t.equal(hub.report('m', '1'), undefined, 'no monitor before the first snapshot');
+  hub.tick();
+  for (let i = 0; i < 100 && (hub.report('m', '1')?.current.rows ?? 0) < 200; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    hub.tick();
+  }
+  t.same(lines.filter((l) => (l.level as number) >= 40).map((l) => [l.msg, l.batches]),
+    [['drift observer skipped batches whose tensors do not match the profile', 1], ['drift alert', undefined]], 'the [1, 3] batch is counted and skipped; the shift alerts');
+  const report = hub.report('m', '1')!;
+  t.equal(report.current.rows, 200, 'rows from the observer in this repository only');
+  t.equal(report.status, 'alert');
+  t.equal(report.current.features.a!.level, 'alert');
+  t.match(await registry.metrics(), /sluice_drift_psi\{model="m",version="1",feature="a"\}/);
+});
+
+t.test('sampling feeds about sample_fraction of the batches', async (t) => {
+  let i = 0;
+  const draws = [0.1, 0.9, 0.2, 0.8];
+  const observer = new DriftObserver({ model: 'm', version: '1', versionDir: t.testdir() }, driftConfig({ sample_fraction: 0.5 }), compiled, () => draws[i++ % 4]!);
+  t.teardown(() => observer.close());
+  for (let k = 0; k < 8; k++) observer.observe({ rows: 1, inputs: [{ name: 'x', dims: [1, 2], data: Float32Array.of(0, 0) }], outputs: [] });
+  t.equal(observer.window.snapshot()[3], 4, 'batches drawn below 0.5 are fed, the others skipped');
+});
