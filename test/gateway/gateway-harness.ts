@@ -1,0 +1,128 @@
+// Shared by the gateway tests: a real gateway on 127.0.0.1 over a private copy of the example
+// models, small HTTP helpers, and a tiny FP16/INT64 ONNX model written with onnx-proto.
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
+import { createLogger } from '../../lib/log.js';
+import { startGateway, type Gateway, type GatewayOptions } from '../../gateway/index.js';
+import { exampleModels } from '../helpers/paths.js';
+
+/** The parts of a tap test the harness uses. */
+interface Teardown {
+  testdir(): string;
+  teardown(fn: () => unknown): void;
+}
+
+/** Copy example models (by name) into a fresh test folder and return the repository path. */
+export function copyModels(t: Teardown, names: string[]): string {
+  const root = join(t.testdir(), 'models');
+  mkdirSync(root, { recursive: true });
+  const source = exampleModels();
+  for (const name of names) cpSync(join(source, name), join(root, name), { recursive: true });
+  return root;
+}
+
+export async function startTestGateway(t: Teardown, modelRepository: string, options: Partial<GatewayOptions> = {}): Promise<Gateway> {
+  const gw = await startGateway({
+    host: '127.0.0.1',
+    port: 0,
+    modelRepository,
+    maxBodyBytes: 8 * 1024 * 1024,
+    drainTimeoutMs: 5_000,
+    logger: createLogger('test', 'silent'),
+    ...options,
+  });
+  t.teardown(() => gw.close());
+  return gw;
+}
+
+export interface JsonReply {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown> & { error?: string };
+}
+
+export async function postJson(url: string, body: unknown): Promise<JsonReply> {
+  const res = await fetch(url, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as JsonReply['body'] };
+}
+
+export async function getJson(url: string): Promise<JsonReply> {
+  const res = await fetch(url);
+  return { status: res.status, headers: res.headers, body: (await res.json()) as JsonReply['body'] };
+}
+
+/** A request under the binary tensor data extension: JSON header, then the raw bytes. */
+export function binaryRequest(header: unknown, parts: ArrayBufferView[]): { headers: Record<string, string>; body: Uint8Array<ArrayBuffer> } {
+  const head = Buffer.from(JSON.stringify(header));
+  const body = new Uint8Array(Buffer.concat([head, ...parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))]));
+  return { headers: { 'Inference-Header-Content-Length': String(head.byteLength), 'Content-Type': 'application/octet-stream' }, body };
+}
+
+/** Split a binary-extension response into its JSON header and the raw bytes after it. */
+export async function readBinaryResponse(res: Response): Promise<{ header: Record<string, unknown>; binary: Buffer }> {
+  const buf = Buffer.from(await res.arrayBuffer());
+  const length = Number(res.headers.get('inference-header-content-length') ?? buf.byteLength);
+  return { header: JSON.parse(buf.subarray(0, length).toString('utf8')) as Record<string, unknown>, binary: buf.subarray(length) };
+}
+
+/** Deterministic pseudo-random floats in [0, 1). */
+export function randomFloats(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = (s >>> 0) / 2 ** 32;
+  }
+  return out;
+}
+
+const { onnx } = onnxProto;
+
+function valueInfo(name: string, elemType: number, dims: (number | string)[]) {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: onnx.TypeProto.create({
+      tensorType: onnx.TypeProto.Tensor.create({
+        elemType,
+        shape: onnx.TensorShapeProto.create({
+          dim: dims.map((d) => (typeof d === 'string' ? onnx.TensorShapeProto.Dimension.create({ dimParam: d }) : onnx.TensorShapeProto.Dimension.create({ dimValue: d }))),
+        }),
+      }),
+    }),
+  });
+}
+
+/**
+ * A model folder `types` (version 1) with a FP16 input `half` [N,3] and an INT64 input `long` [N,2]:
+ * outputs `half_out` = half (FP16), `half_as_float` = float(half) (FP32), `long_plus_one` = long + 1 (INT64).
+ * No outputs or inputs in config.json: the gateway reads them from the model.
+ */
+export function writeTypesModel(root: string, config: Record<string, unknown> = {}): void {
+  const T = onnx.TensorProto.DataType;
+  const graph = onnx.GraphProto.create({
+    name: 'types',
+    node: [
+      onnx.NodeProto.create({ opType: 'Identity', name: 'id', input: ['half'], output: ['half_out'] }),
+      onnx.NodeProto.create({
+        opType: 'Cast', name: 'cast', input: ['half'], output: ['half_as_float'],
+        attribute: [onnx.AttributeProto.create({ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: T.FLOAT })],
+      }),
+      onnx.NodeProto.create({ opType: 'Add', name: 'add', input: ['long', 'one'], output: ['long_plus_one'] }),
+    ],
+    initializer: [onnx.TensorProto.create({ name: 'one', dims: [1], dataType: T.INT64, int64Data: [1] })],
+    input: [valueInfo('half', T.FLOAT16, ['batch', 3]), valueInfo('long', T.INT64, ['batch', 2])],
+    output: [valueInfo('half_out', T.FLOAT16, ['batch', 3]), valueInfo('half_as_float', T.FLOAT, ['batch', 3]), valueInfo('long_plus_one', T.INT64, ['batch', 2])],
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 7,
+    producerName: 'sluice-test',
+    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 13 })],
+    graph,
+  });
+  mkdirSync(join(root, 'types', '1'), { recursive: true });
+  writeFileSync(join(root, 'types', '1', 'model.onnx'), onnx.ModelProto.encode(model).finish());
+  writeFileSync(join(root, 'types', 'config.json'), JSON.stringify({ max_batch_size: 16, ...config }));
+}

@@ -1,0 +1,321 @@
+import t from 'tap';
+import ort from 'onnxruntime-node';
+import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import {
+  binaryRequest, copyModels, getJson, postJson, randomFloats, readBinaryResponse, startTestGateway,
+} from '../gateway-harness.js';
+
+const TEXT_DIRECTION_INPUT = 3 * 48 * 192;
+
+async function directRun(modelPath: string, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+  const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1 });
+  try {
+    return await session.run(feeds);
+  } finally {
+    await session.release();
+  }
+}
+
+function weatherRows(n: number, seed: number): Float32Array {
+  const r = randomFloats(n * 5, seed);
+  const rows = new Float32Array(n * 5);
+  for (let i = 0; i < n; i++) {
+    rows[i * 5] = r[i * 5]! * 20; // precipitation
+    rows[i * 5 + 1] = r[i * 5 + 1]! * 30; // temp_max
+    rows[i * 5 + 2] = r[i * 5 + 2]! * 15 - 5; // temp_min
+    rows[i * 5 + 3] = r[i * 5 + 3]! * 8; // wind
+    rows[i * 5 + 4] = 1 + Math.floor(r[i * 5 + 4]! * 365); // day_of_year
+  }
+  return rows;
+}
+
+t.test('gateway on the example models', async (t) => {
+  const models = copyModels(t, ['weather', 'text-direction']);
+  const gw = await startTestGateway(t, models);
+  const u = gw.url;
+
+  t.test('serves server metadata, liveness and readiness', async (t) => {
+    const meta = await getJson(`${u}/v2`);
+    t.equal(meta.status, 200);
+    t.equal(meta.body.name, 'sluice');
+    t.ok((meta.body.extensions as string[]).includes('binary_tensor_data'));
+    t.same((await getJson(`${u}/v2/health/live`)).body, { live: true });
+    t.same((await getJson(`${u}/v2/health/ready`)).body, { ready: true });
+  });
+
+  t.test('serves model metadata with and without a version, inputs read from config', async (t) => {
+    const m = await getJson(`${u}/v2/models/weather`);
+    t.equal(m.status, 200);
+    t.match(m.body, {
+      name: 'weather', versions: ['1'], platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, 5] }],
+      outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 5] }, { name: 'label', datatype: 'INT64', shape: [-1] }],
+    });
+    const v = await getJson(`${u}/v2/models/text-direction/versions/1`);
+    t.match(v.body, { name: 'text-direction', inputs: [{ name: 'x', shape: [-1, 3, 48, 192] }] });
+    t.same((await getJson(`${u}/v2/models/weather/ready`)).body, { name: 'weather', version: '1', ready: true });
+    t.same((await getJson(`${u}/v2/models/weather/versions/1/ready`)).body, { name: 'weather', version: '1', ready: true });
+  });
+
+  t.test('unknown routes, models and versions are 404, a wrong method 405, each with an error body', async (t) => {
+    const cases: [string, string, number, RegExp][] = [
+      ['GET', '/v3', 404, /no route for GET \/v3/],
+      ['GET', '/v2/models/nope', 404, /model nope is not loaded/],
+      ['GET', '/v2/models/nope/ready', 404, /model nope/],
+      ['GET', '/v2/models/weather/versions/7', 404, /has no version 7/],
+      ['GET', '/v2/models/weather/versions/7/ready', 404, /has no version 7/],
+      ['POST', '/v2/models/nope/infer', 404, /model nope is not loaded/],
+      ['POST', '/v2/models/weather/versions/2/infer', 404, /has no version 2/],
+      ['GET', '/v2/models/weather/infer', 405, /GET is not allowed.*use POST/],
+      ['DELETE', '/v2/models/weather', 405, /use GET/],
+    ];
+    for (const [method, path, status, message] of cases) {
+      const res = await fetch(`${u}${path}`, { method, body: method === 'POST' ? '{"inputs":[{"name":"features","datatype":"FP32","shape":[1,5],"data":[1,2,3,4,5]}]}' : undefined });
+      t.equal(res.status, status, `${method} ${path}`);
+      t.match(((await res.json()) as { error: string }).error, message);
+    }
+  });
+
+  t.test('JSON inference on weather answers what ONNX Runtime answers for the same input', async (t) => {
+    const rows = weatherRows(3, 7);
+    const res = await postJson(`${u}/v2/models/weather/infer`, {
+      id: 'call-1',
+      inputs: [{ name: 'features', datatype: 'FP32', shape: [3, 5], data: Array.from(rows) }],
+    });
+    t.equal(res.status, 200);
+    t.equal(res.body.model_name, 'weather');
+    t.equal(res.body.model_version, '1');
+    t.equal(res.body.id, 'call-1');
+    const direct = await directRun(join(models, 'weather/1/model.onnx'), { features: new ort.Tensor('float32', rows, [3, 5]) });
+    const outputs = res.body.outputs as { name: string; datatype: string; shape: number[]; data: number[] }[];
+    t.same(outputs.map((o) => [o.name, o.datatype, o.shape]), [['probabilities', 'FP32', [3, 5]], ['label', 'INT64', [3]]]);
+    t.same(outputs[0]!.data, Array.from(direct.probabilities!.data as Float32Array), 'probabilities bit for bit');
+    t.same(outputs[1]!.data, Array.from(direct.label!.data as BigInt64Array, Number));
+  });
+
+  t.test('nested JSON data is accepted as row-major', async (t) => {
+    const res = await postJson(`${u}/v2/models/weather/infer`, {
+      inputs: [{ name: 'features', datatype: 'FP32', shape: [2, 5], data: [[1, 20, 10, 3, 100], [0, 10, 2, 1, 200]] }],
+      outputs: [{ name: 'label' }],
+    });
+    t.equal(res.status, 200);
+    const outputs = res.body.outputs as { name: string; shape: number[] }[];
+    t.same(outputs.map((o) => [o.name, o.shape]), [['label', [2]]], 'only the requested output');
+  });
+
+  t.test('binary inference on text-direction (binary in and out) answers what ONNX Runtime answers', async (t) => {
+    const x = randomFloats(2 * TEXT_DIRECTION_INPUT, 11);
+    // A header whose length is not a multiple of 4 puts the tensor bytes at an odd offset in the body.
+    const req = binaryRequest({
+      id: 'odd',
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 3, 48, 192], parameters: { binary_data_size: x.byteLength } }],
+      parameters: { binary_data_output: true },
+    }, [x]);
+    const res = await fetch(`${u}/v2/models/text-direction/infer`, { method: 'POST', headers: req.headers, body: req.body });
+    t.equal(res.status, 200);
+    t.equal(res.headers.get('content-type'), 'application/octet-stream');
+    const { header, binary } = await readBinaryResponse(res);
+    t.match(header, { model_name: 'text-direction', outputs: [{ name: 'softmax_0.tmp_0', datatype: 'FP32', shape: [2, 2], parameters: { binary_data_size: 16 } }] });
+    const got = new Float32Array(binary.buffer.slice(binary.byteOffset, binary.byteOffset + binary.byteLength));
+    const direct = await directRun(join(models, 'text-direction/1/model.onnx'), { x: new ort.Tensor('float32', x, [2, 3, 48, 192]) });
+    t.same(Array.from(got), Array.from(direct['softmax_0.tmp_0']!.data as Float32Array));
+  });
+
+  t.test('binary input with JSON output, and binary chosen per output', async (t) => {
+    const rows = weatherRows(2, 3);
+    const req = binaryRequest({
+      inputs: [{ name: 'features', datatype: 'FP32', shape: [2, 5], parameters: { binary_data_size: rows.byteLength } }],
+      outputs: [{ name: 'label', parameters: { binary_data: true } }, { name: 'probabilities' }],
+    }, [rows]);
+    const res = await fetch(`${u}/v2/models/weather/infer`, { method: 'POST', headers: req.headers, body: req.body });
+    t.equal(res.status, 200);
+    const { header, binary } = await readBinaryResponse(res);
+    const outputs = header.outputs as { name: string; data?: number[]; parameters?: { binary_data_size: number } }[];
+    t.equal(outputs[0]!.name, 'label');
+    t.same(outputs[0]!.parameters, { binary_data_size: 16 });
+    t.equal(outputs[1]!.data!.length, 10);
+    const direct = await directRun(join(models, 'weather/1/model.onnx'), { features: new ort.Tensor('float32', rows, [2, 5]) });
+    const labels = new BigInt64Array(binary.buffer.slice(binary.byteOffset, binary.byteOffset + 16));
+    t.same(Array.from(labels), Array.from(direct.label!.data as BigInt64Array));
+    t.same(outputs[1]!.data, Array.from(direct.probabilities!.data as Float32Array));
+  });
+
+  t.test('bad inputs get a 4xx with a message naming what was wrong', async (t) => {
+    const ok = { name: 'features', datatype: 'FP32', shape: [1, 5], data: [1, 2, 3, 4, 5] };
+    const infer = `${u}/v2/models/weather/infer`;
+    const cases: [string, unknown, number, RegExp][] = [
+      ['malformed JSON', '{"inputs": [', 400, /not valid JSON/],
+      ['a JSON array body', '[]', 400, /must be a JSON object/],
+      ['no inputs', {}, 400, /inputs must be a non-empty array/],
+      ['empty inputs', { inputs: [] }, 400, /inputs must be a non-empty array/],
+      ['an input that is not an object', { inputs: [1] }, 400, /inputs\[0\] must be an object/],
+      ['an input without a name', { inputs: [{ ...ok, name: undefined }] }, 400, /inputs\[0\]\.name must be a non-empty string/],
+      ['an unknown input name', { inputs: [{ ...ok, name: 'feature' }] }, 400, /unexpected input feature for model weather \(inputs: features\)/],
+      ['the same input twice', { inputs: [ok, ok] }, 400, /input features is given twice/],
+      ['an unknown datatype', { inputs: [{ ...ok, datatype: 'FLOAT32' }] }, 400, /datatype must be one of/],
+      ['the wrong datatype', { inputs: [{ ...ok, datatype: 'FP64' }] }, 400, /has datatype FP64, the model expects FP32/],
+      ['a shape that is not an array', { inputs: [{ ...ok, shape: '1,5' }] }, 400, /shape must be an array of non-negative integers/],
+      ['a negative dimension', { inputs: [{ ...ok, shape: [-1, 5] }] }, 400, /shape must be an array of non-negative integers/],
+      ['the wrong rank', { inputs: [{ ...ok, shape: [5] }] }, 400, /has shape \[5\], the model expects \[-1,5\]/],
+      ['the wrong feature dimension', { inputs: [{ ...ok, shape: [1, 4], data: [1, 2, 3, 4] }] }, 400, /has shape \[1,4\], the model expects \[-1,5\]/],
+      ['data shorter than the shape', { inputs: [{ ...ok, data: [1, 2, 3, 4] }] }, 400, /has 4 values, its shape \[1,5\] needs 5/],
+      ['a string in FP32 data', { inputs: [{ ...ok, data: ['a', 2, 3, 4, 5] }] }, 400, /data\[0\] must be a number for datatype FP32/],
+      ['data that is not an array', { inputs: [{ ...ok, data: 5 }] }, 400, /data must be an array/],
+      ['neither data nor binary', { inputs: [{ ...ok, data: undefined }] }, 400, /has neither data nor parameters.binary_data_size/],
+      ['a zero batch', { inputs: [{ ...ok, shape: [0, 5], data: [] }] }, 400, /batch size 0; it must be from 1 to max_batch_size 256/],
+      ['a batch above max_batch_size', { inputs: [{ ...ok, shape: [257, 5], data: new Array(257 * 5).fill(0) }] }, 400, /batch size 257/],
+      ['an unknown output', { inputs: [ok], outputs: [{ name: 'logits' }] }, 400, /unknown output logits for model weather/],
+      ['an output without a name', { inputs: [ok], outputs: [{}] }, 400, /outputs\[0\] must be an object with a name/],
+      ['a priority out of range', { inputs: [ok], parameters: { priority: 9 } }, 400, /priority must be an integer from 1 to 1/],
+      ['a negative timeout', { inputs: [ok], parameters: { timeout_us: -5 } }, 400, /timeout_us must be a non-negative integer/],
+      ['an id that is not a string', { id: 5, inputs: [ok] }, 400, /id must be a string/],
+      ['binary_data_output that is not a boolean', { inputs: [ok], parameters: { binary_data_output: 'yes' } }, 400, /binary_data_output must be a boolean/],
+    ];
+    for (const [what, body, status, message] of cases) {
+      const res = await postJson(infer, body);
+      t.equal(res.status, status, `${what}: status`);
+      t.match(res.body.error, message, `${what}: message`);
+    }
+    const rows = weatherRows(1, 1);
+    const binaryCases: [string, ReturnType<typeof binaryRequest>, RegExp][] = [
+      ['binary_data_size that does not match the shape',
+        binaryRequest({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], parameters: { binary_data_size: 16 } }] }, [rows.subarray(0, 4)]),
+        /binary_data_size is 16 bytes, shape \[1,5\] of FP32 needs 20/],
+      ['binary_data_size past the end of the body',
+        binaryRequest({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], parameters: { binary_data_size: 40 } }] }, [rows]),
+        /binary_data_size 40 goes past the 20 bytes of binary data/],
+      ['binary bytes left over',
+        binaryRequest({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], parameters: { binary_data_size: 20 } }] }, [rows, new Uint8Array(3)]),
+        /binary data is 23 bytes but the inputs' binary_data_size add up to 20/],
+      ['a negative binary_data_size',
+        binaryRequest({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], parameters: { binary_data_size: -1 } }] }, [rows]),
+        /binary_data_size must be a non-negative integer/],
+    ];
+    for (const [what, req, message] of binaryCases) {
+      const res = await fetch(infer, { method: 'POST', headers: req.headers, body: req.body });
+      t.equal(res.status, 400, `${what}: status`);
+      t.match(((await res.json()) as { error: string }).error, message, `${what}: message`);
+    }
+    const lying = await fetch(infer, { method: 'POST', headers: { 'Inference-Header-Content-Length': '999' }, body: JSON.stringify({ inputs: [ok] }) });
+    t.equal(lying.status, 400);
+    t.match(((await lying.json()) as { error: string }).error, /Inference-Header-Content-Length 999 does not fit/);
+  });
+
+  t.test('a body over the limit is refused with 413', async (t) => {
+    const res = await fetch(`${u}/v2/models/weather/infer`, { method: 'POST', body: new Uint8Array(9 * 1024 * 1024).fill(32) });
+    t.equal(res.status, 413);
+    t.match(((await res.json()) as { error: string }).error, /larger than the limit of 8388608 bytes/);
+    const after = await getJson(`${u}/v2/health/live`);
+    t.equal(after.status, 200, 'the gateway still serves');
+  });
+
+  t.test('64 concurrent clients are batched, and each gets what an unbatched run gives it', async (t) => {
+    // Batched GEMM kernels may round the last bits differently from a one-row run (measured: a few
+    // float32 ulps of the logits), so probabilities are compared to 1e-6, labels exactly.
+    const inputs = Array.from({ length: 64 }, (_, i) => weatherRows(1, 1000 + i));
+    const call = (rows: Float32Array) => postJson(`${u}/v2/models/weather/infer`, { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], data: Array.from(rows) }] });
+    const unbatched = [];
+    for (const rows of inputs) unbatched.push(await call(rows)); // one at a time: batches of one
+    const before = batchHistogram(await (await fetch(`${u}/metrics`)).text());
+    const rounds = [];
+    for (let r = 0; r < 5; r++) rounds.push(await Promise.all(inputs.map(call)));
+    const after = batchHistogram(await (await fetch(`${u}/metrics`)).text());
+    for (const round of rounds) {
+      for (let i = 0; i < inputs.length; i++) {
+        t.equal(round[i]!.status, 200);
+        if (!sameAnswer(round[i]!.body.outputs, unbatched[i]!.body.outputs)) t.fail(`client ${i} got a different answer when batched`, { got: round[i]!.body.outputs, unbatched: unbatched[i]!.body.outputs });
+      }
+    }
+    const batches = after.count - before.count;
+    const rows = after.sum - before.sum;
+    t.equal(rows, 5 * 64, 'every request ran exactly once');
+    t.ok(batches < rows, `fewer batches (${batches}) than requests (${rows})`);
+    t.ok(after.le1 - before.le1 < batches, 'some batches held more than one request');
+  });
+
+  t.test('metrics are Prometheus text with per-model-version series', async (t) => {
+    const res = await fetch(`${u}/metrics`);
+    t.equal(res.status, 200);
+    t.match(res.headers.get('content-type'), /text\/plain/);
+    const text = await res.text();
+    for (const name of [
+      'sluice_inference_requests_total{model="weather",version="1",outcome="success"}',
+      'sluice_inference_requests_total{model="weather",version="1",outcome="client_error"}',
+      'sluice_inference_request_duration_seconds_bucket{le="0.001",model="weather",version="1"}',
+      'sluice_inference_queue_duration_seconds_count{model="weather",version="1"}',
+      'sluice_inference_compute_duration_seconds_count{model="text-direction",version="1"}',
+      'sluice_inference_queue_depth{model="weather",version="1"} 0',
+      'sluice_inference_in_flight{model="weather",version="1"} 0',
+      'sluice_request_decode_duration_seconds_count{protocol="binary"}',
+      'sluice_request_decode_duration_seconds_count{protocol="json"}',
+      'sluice_process_cpu_seconds_total',
+    ]) {
+      t.ok(text.includes(name), name);
+    }
+    t.notOk(/model="nope"/.test(text), 'unknown model names never become labels');
+  });
+});
+
+type Outputs = { name: string; shape: number[]; data: number[] }[];
+
+function sameAnswer(a: unknown, b: unknown): boolean {
+  const x = a as Outputs;
+  const y = b as Outputs;
+  return x.length === y.length && x.every((o, i) => {
+    const p = y[i]!;
+    if (o.name !== p.name || o.shape.join() !== p.shape.join() || o.data.length !== p.data.length) return false;
+    return o.name === 'label' ? o.data.join() === p.data.join() : o.data.every((v, k) => Math.abs(v - p.data[k]!) <= 1e-6);
+  });
+}
+
+function batchHistogram(text: string): { count: number; sum: number; le1: number } {
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  return {
+    count: value(/^sluice_inference_batch_size_count\{model="weather",version="1"\} (\d+)/m),
+    sum: value(/^sluice_inference_batch_size_sum\{model="weather",version="1"\} (\d+)/m),
+    le1: value(/^sluice_inference_batch_size_bucket\{le="1",model="weather",version="1"\} (\d+)/m),
+  };
+}
+
+t.test('a full queue refuses at once with 503 and Retry-After; a deadline answers 504; a gone client is dropped', async (t) => {
+  const models = copyModels(t, ['weather']);
+  const configPath = join(models, 'weather', 'config.json');
+  const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  // A long queue delay keeps requests queued while the test looks at them.
+  config.dynamic_batching = { max_queue_delay_us: 1_500_000, max_queue_size: 2 };
+  writeFileSync(configPath, JSON.stringify(config));
+  const gw = await startTestGateway(t, models);
+  const infer = `${gw.url}/v2/models/weather/infer`;
+  const body = (params: Record<string, unknown> = {}) => JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], data: [1, 2, 3, 4, 5] }], parameters: params });
+
+  const depth = async (n: number) => (await (await fetch(`${gw.url}/metrics`)).text()).includes(`sluice_inference_queue_depth{model="weather",version="1"} ${n}`);
+  const gone = new AbortController();
+  const abandoned = fetch(infer, { method: 'POST', body: body(), signal: gone.signal }).catch(() => 'aborted');
+  const kept = fetch(infer, { method: 'POST', body: body() });
+  await waitFor(() => depth(2));
+  const refused = await fetch(infer, { method: 'POST', body: body() });
+  t.equal(refused.status, 503);
+  t.equal(refused.headers.get('retry-after'), '1');
+  t.match(((await refused.json()) as { error: string }).error, /queue is full/);
+  gone.abort();
+  t.equal(await abandoned, 'aborted');
+  await waitFor(() => depth(1));
+  const [ran, late] = await Promise.all([kept, fetch(infer, { method: 'POST', body: body({ timeout_us: 1000 }) })]);
+  t.equal(late!.status, 504);
+  t.match(((await late!.json()) as { error: string }).error, /deadline/);
+  t.equal(ran!.status, 200);
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  t.match(metrics, /sluice_inference_requests_total\{model="weather",version="1",outcome="cancelled"\} 1/);
+  t.match(metrics, /sluice_inference_requests_total\{model="weather",version="1",outcome="timeout"\} 1/);
+  t.match(metrics, /sluice_inference_requests_total\{model="weather",version="1",outcome="rejected"\} 1/);
+  t.match(metrics, /sluice_inference_batch_size_sum\{model="weather",version="1"\} 1\n/, 'only the one live request ran');
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
