@@ -27,6 +27,11 @@ export interface BenchOptions {
   durationMs: number;
   /** Connection cap of the open-loop generator (connections open on demand up to it). */
   openConnections: number;
+  /**
+   * The same in overload: above any server's queue bound, so that admission control (not the
+   * client's connection cap) decides what happens to the excess — as with many independent clients.
+   */
+  overloadConnections: number;
   timeoutMs: number;
   ceilingMs: number;
   ceilingBatches: Record<WorkloadName, number[]>;
@@ -107,6 +112,7 @@ export function parseBenchArgs(argv: string[], cores = availableParallelism()): 
     warmupMs: flags.has('warmup-ms') ? positiveInt('warmup-ms', flags.get('warmup-ms')!) : quick ? 300 : 2000,
     durationMs: flags.has('duration-ms') ? positiveInt('duration-ms', flags.get('duration-ms')!) : quick ? 1000 : 8000,
     openConnections: 1024,
+    overloadConnections: 8192,
     timeoutMs: 10_000,
     ceilingMs: quick ? 300 : 1500,
     ceilingBatches: quick

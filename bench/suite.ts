@@ -36,7 +36,8 @@ function ortCeiling(o: BenchOptions, workload: WorkloadName, repo: string): Prom
 function fmt(r: LoadResult): string {
   const p = r.phases[0]!;
   const extra = p.refused + p.failed + p.timedOut > 0 ? ` refused=${p.refused} failed=${p.failed} timedOut=${p.timedOut}` : '';
-  return `${p.throughput.toFixed(0)}/s p50=${p.latency.p50.toFixed(2)}ms p99=${p.latency.p99.toFixed(2)}ms client=${r.clientCpu.toFixed(2)} cores${extra}`;
+  const lag = r.clientLag ? ` lag p99=${r.clientLag.p99.toFixed(2)}ms` : '';
+  return `${p.throughput.toFixed(0)}/s p50=${p.latency.p50.toFixed(2)}ms p99=${p.latency.p99.toFixed(2)}ms client=${r.clientCpu.toFixed(2)} cores${lag}${extra}`;
 }
 
 class TargetSession {
@@ -73,7 +74,7 @@ class TargetSession {
     const rss: RssSample[] = [];
     const t0 = performance.now();
     const sampler = setInterval(() => rss.push({ t: Math.round(performance.now() - t0), rssMiB: Math.round(this.server.rssMiB() * 10) / 10 }), 250);
-    const job = this.job('open', o.openConnections, {
+    const job = this.job('open', o.overloadConnections, {
       warmupMs: 0,
       durationMs: o.overloadMs + o.recoveryMs,
       phases: [
@@ -122,7 +123,8 @@ async function measureTarget(o: BenchOptions, workload: WorkloadName, target: Ta
     }
     let p99AtHalf = 0;
     for (const f of o.openFractions) {
-      const p = await s.point(`open ${Math.round(f * 100)}%`, s.job('open', o.openConnections, { phases: [{ rate: f * max, durationMs: o.durationMs }] }));
+      const job = s.job('open', o.openConnections, { phases: [{ rate: f * max, durationMs: o.durationMs }], timelineMs: o.timelineMs });
+      const p = await s.point(`open ${Math.round(f * 100)}%`, job);
       if (f === 0.5) p99AtHalf = p.result.phases[0]!.latency.p99;
       run.points.push(p);
     }

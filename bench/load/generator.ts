@@ -26,6 +26,7 @@ class Recorder {
   readonly phases: Tally[];
   readonly timeline: Tally[] = [];
   readonly statuses: Record<string, number> = {};
+  readonly lag = new LatencyHistogram();
   firstFailure: string | undefined;
   #cpuStart: NodeJS.CpuUsage | null = null;
   #cpuWallStart = 0;
@@ -90,6 +91,7 @@ class Recorder {
       out.timeline = this.timeline.map((t, i): TimelinePoint => ({ t: i * ms, ...t.counts, p99: t.latency.percentileMs(99) }));
     }
     if (this.firstFailure !== undefined) out.firstFailure = this.firstFailure;
+    if (this.lag.count > 0) out.clientLag = { p50: this.lag.percentileMs(50), p99: this.lag.percentileMs(99) };
     return out;
   }
 }
@@ -124,12 +126,15 @@ export function runClosedLoop(job: LoadJob): Promise<LoadResult> {
     c.intendedAt = t;
     c.send(requests[next++ % requests.length]!, t + job.timeoutMs, (err, res) => {
       const end = performance.now();
-      if (c.intendedAt >= windowStart && end <= windowEnd) rec.outcome(0, c.intendedAt, err, res, end - c.intendedAt);
+      // Counted only when both the start and the outcome fall in the window, so sent = the sum of outcomes.
+      if (c.intendedAt >= windowStart && end <= windowEnd) {
+        rec.sent(0, c.intendedAt);
+        rec.outcome(0, c.intendedAt, err, res, end - c.intendedAt);
+      }
       // A refused connection would otherwise spin; a short pause keeps the failure visible and cheap.
       if (err && !(err instanceof CallTimeout)) setTimeout(() => fire(c), 5);
       else fire(c);
     });
-    if (t >= windowStart) rec.sent(0, t);
   };
 
   return new Promise((resolve) => {
@@ -139,10 +144,7 @@ export function runClosedLoop(job: LoadJob): Promise<LoadResult> {
       stopped = true;
       rec.stopCpu();
       clearInterval(sweeper);
-      // Calls sent in the window but still unanswered at its end are not counted as sent.
-      const inFlight = conns.filter((c) => c.busy && c.intendedAt >= windowStart).length;
       for (const c of conns) c.close();
-      rec.phases[0]!.counts.sent = Math.max(0, rec.phases[0]!.counts.sent - inFlight);
       resolve(rec.result(job, [0], [job.durationMs]));
     }, job.warmupMs + job.durationMs);
     for (const c of conns) fire(c);
@@ -230,6 +232,7 @@ export function runOpenLoop(job: LoadJob): Promise<LoadResult> {
       while (seg < segments.length) {
         const s = segments[seg]!;
         if (s.phase === 0 && s.schedule.issued === 0) rec.startCpu();
+        if (s.phase >= 0 && now >= s.schedule.intendedAt(s.schedule.issued)) rec.lag.recordMs(now - s.schedule.intendedAt(s.schedule.issued));
         s.schedule.due(Math.min(now, s.end - 1e-6), (at) => dispatch(at, s.phase));
         if (now < s.end) break;
         seg++;

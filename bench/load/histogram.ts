@@ -63,7 +63,8 @@ export class LatencyHistogram {
       p90: this.percentileMs(90),
       p99: this.percentileMs(99),
       p999: this.percentileMs(99.9),
-      max: empty ? 0 : this.#h.maxValue / 1000,
+      // The bucket's highest equivalent value, as every percentile is: the same before and after encoding.
+      max: this.percentileMs(100),
     };
   }
 }

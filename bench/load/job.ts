@@ -68,6 +68,11 @@ export interface LoadResult {
   timeline?: TimelinePoint[];
   /** CPU the generator itself used during the window, in cores (1 = one core busy). */
   clientCpu: number;
+  /**
+   * Open loop: how late the generator's timer woke up past the first call it had to send (ms, p50 and
+   * p99). A starved or saturated client shows here before it distorts the server's figures.
+   */
+  clientLag?: { p50: number; p99: number };
   /** What the first failed call got, to make a broken scenario obvious. */
   firstFailure?: string;
 }

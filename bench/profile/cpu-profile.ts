@@ -28,7 +28,8 @@ export interface SelfTime {
 function label(f: ProfileNode['callFrame']): string {
   const name = f.functionName || '(anonymous)';
   if (!f.url) return name;
-  const file = f.url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '').replace(/^.*\/dist\//, '');
+  const path = f.url.replace(/^file:\/\//, '');
+  const file = path.includes('/node_modules/') ? path.replace(/^.*\/node_modules\//, '') : path.replace(/^.*\/dist\//, '');
   return `${name} (${file}:${f.lineNumber + 1})`;
 }
 

@@ -1,0 +1,102 @@
+// Micro-benchmark: nanoseconds per value for a drift window update, native addon vs the TypeScript
+// reference, at 8, 64 and 512 features, in the same run (rounds interleave the two so machine noise
+// hits both). Each feature bins into its profile's percentile grid (up to 101 edges) and updates
+// Welford moments, exactly what a gateway worker does per batch.
+//
+//   node dist/bench/micro/drift/window-update.js [--rows 64] [--rounds 7] [--ms 250] [--json out.json]
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { buildProfile } from '../../../gateway/drift/profile.js';
+import { compileProfile } from '../../../gateway/drift/compile.js';
+import { DriftWindow, type DriftBackend } from '../../../gateway/drift/window.js';
+import { gaussian, seededRandom } from '../../../control-plane/training/random.js';
+
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '7' },
+    ms: { type: 'string', default: '250' },
+    features: { type: 'string', default: '8,64,512' },
+    json: { type: 'string' },
+  },
+});
+const ROWS = Number(args.rows);
+const ROUNDS = Number(args.rounds);
+const MS = Number(args.ms);
+
+function table(n: number, f: number, seed: number, drift: number): Float32Array {
+  const rnd = seededRandom(seed);
+  const out = new Float32Array(n * f);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < f; j++) {
+      // A mix of shapes: normal, skewed, and a coarse integer code every fourth column.
+      const k = j % 4;
+      out[i * f + j] = k === 0 ? gaussian(rnd) * 3 + drift : k === 1 ? -Math.log(1 - rnd()) : k === 2 ? Math.round(rnd() * 40) / 4 : gaussian(rnd);
+    }
+  }
+  return out;
+}
+
+/** ns per value of `window.update` over batches of ROWS rows for about MS milliseconds. */
+function measure(window: DriftWindow, batches: Float32Array[], features: number): number {
+  let calls = 0;
+  const deadline = performance.now() + MS;
+  const start = performance.now();
+  let now = start;
+  while (now < deadline) {
+    for (let k = 0; k < 16; k++) window.updateMatrix(batches[(calls + k) % batches.length]!, ROWS, features);
+    calls += 16;
+    now = performance.now();
+  }
+  window.reset();
+  return ((now - start) * 1e6) / (calls * ROWS * features);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+interface Row {
+  features: number;
+  rows: number;
+  native_ns_per_value: number;
+  typescript_ns_per_value: number;
+  ratio: number;
+  native_runs: number[];
+  typescript_runs: number[];
+}
+
+const results: Row[] = [];
+for (const features of args.features!.split(',').map(Number)) {
+  const reference = table(2000, features, 1, 0);
+  const compiled = compileProfile(buildProfile({ model: 'bench', version: '1', tensors: [{ name: 'x', role: 'input' }] },
+    { x: { data: reference, dims: [2000, features] } }));
+  const live = table(ROWS * 16, features, 2, 0.5);
+  const batches = Array.from({ length: 16 }, (_, i) => live.subarray(i * ROWS * features, (i + 1) * ROWS * features));
+  const windows: Record<DriftBackend, DriftWindow> = {
+    native: new DriftWindow(compiled.layout, 'native'),
+    typescript: new DriftWindow(compiled.layout, 'typescript'),
+  };
+  const runs: Record<DriftBackend, number[]> = { native: [], typescript: [] };
+  // One warm-up round each (JIT, caches), then interleaved measured rounds.
+  measure(windows.typescript, batches, features);
+  measure(windows.native, batches, features);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const b of (r % 2 === 0 ? ['native', 'typescript'] : ['typescript', 'native']) as DriftBackend[]) {
+      runs[b].push(measure(windows[b], batches, features));
+    }
+  }
+  const n = median(runs.native);
+  const ts = median(runs.typescript);
+  results.push({ features, rows: ROWS, native_ns_per_value: n, typescript_ns_per_value: ts, ratio: ts / n, native_runs: runs.native, typescript_runs: runs.typescript });
+  windows.native.dispose();
+  windows.typescript.dispose();
+}
+
+console.log(`drift window update, batches of ${ROWS} rows, Float32 [rows, features], median of ${ROUNDS} rounds x ${MS} ms`);
+console.log('features | native ns/value | TypeScript ns/value | TS / native');
+for (const r of results) {
+  console.log(`${String(r.features).padStart(8)} | ${r.native_ns_per_value.toFixed(2).padStart(15)} | ${r.typescript_ns_per_value.toFixed(2).padStart(19)} | ${r.ratio.toFixed(1).padStart(6)}x`);
+}
+if (args.json) writeFileSync(args.json, `${JSON.stringify({ bench: 'drift-window-update', rows: ROWS, rounds: ROUNDS, ms: MS, results }, null, 2)}\n`);

@@ -1,0 +1,48 @@
+import t from 'tap';
+import { BenchUsageError, parseBenchArgs, placementFor } from '../../bench/options.js';
+
+t.test('the default run covers both workloads, every target, 1/16/64/256 connections', async (t) => {
+  const o = parseBenchArgs([], 2);
+  if (o === 'help') throw new Error('unexpected help');
+  t.same(o.workloads, ['weather-json', 'text-direction-binary']);
+  t.same(o.targets, ['sluice', 'naive', 'micro-batch', 'uws-fixed']);
+  t.same(o.connections, [1, 16, 64, 256]);
+  t.same(o.openFractions, [0.5, 0.8, 0.95]);
+  t.equal(o.overloadMs, 20_000);
+  t.equal(o.quick, false);
+});
+
+t.test('--quick shortens every window', async (t) => {
+  const full = parseBenchArgs([], 2);
+  const quick = parseBenchArgs(['--quick'], 2);
+  if (full === 'help' || quick === 'help') throw new Error('unexpected help');
+  t.ok(quick.durationMs < full.durationMs);
+  t.ok(quick.overloadMs < full.overloadMs);
+  t.ok(quick.ceilingMs < full.ceilingMs);
+  t.same(quick.connections, [1, 16, 64]);
+});
+
+t.test('flags take values inline or as the next argument', async (t) => {
+  const o = parseBenchArgs(['--workloads=weather-json', '--targets', 'sluice,naive', '--connections', '8', '--duration-ms', '500', '--pin', 'shared'], 8);
+  if (o === 'help') throw new Error('unexpected help');
+  t.same(o.workloads, ['weather-json']);
+  t.same(o.targets, ['sluice', 'naive']);
+  t.same(o.connections, [8]);
+  t.equal(o.durationMs, 500);
+  t.equal(o.placement.mode, 'shared');
+  t.equal(parseBenchArgs(['--help']), 'help');
+});
+
+t.test('unknown flags, workloads, targets and bad numbers are usage errors', async (t) => {
+  for (const argv of [['--fast'], ['--workloads', 'mnist'], ['--targets', 'triton'], ['--connections', '0'], ['--duration-ms', 'soon'], ['--pin', 'some'], ['--out']]) {
+    t.throws(() => parseBenchArgs(argv, 2), BenchUsageError, argv.join(' '));
+  }
+});
+
+t.test('auto pinning splits the load generator onto its own cores only from 4 cores up', async (t) => {
+  t.equal(placementFor('auto', 2, 1).mode, 'shared');
+  t.same(placementFor('auto', 8, 1), { mode: 'split', serverCpus: '0-6', clientCpus: '7-7', generators: 1 });
+  t.same(placementFor('split', 2, 1), { mode: 'split', serverCpus: '0-0', clientCpus: '1-1', generators: 1 });
+  t.same(placementFor('auto', 16, 2), { mode: 'split', serverCpus: '0-12', clientCpus: '13-15', generators: 2 });
+  t.throws(() => placementFor('split', 1, 1), BenchUsageError);
+});

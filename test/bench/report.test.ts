@@ -1,0 +1,132 @@
+// The report writers and the derived figures, over a hand-made BenchRun whose numbers are known.
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LatencyHistogram } from '../../bench/load/histogram.js';
+import type { LoadResult, TimelinePoint } from '../../bench/load/job.js';
+import { maxThroughput, ratios, recoverySeconds } from '../../bench/report/summary.js';
+import { ms, renderMarkdown } from '../../bench/report/markdown.js';
+import { niceCeil, renderSvg } from '../../bench/report/svg.js';
+import { resultStem, writeResults } from '../../bench/report/files.js';
+import type { BenchRun, LoadPoint, TargetName } from '../../bench/report/types.js';
+import type { WorkloadName } from '../../bench/workloads.js';
+
+function result(mode: 'closed' | 'open', connections: number, throughput: number, p99: number): LoadResult {
+  const h = new LatencyHistogram();
+  h.recordMs(p99 / 2);
+  h.recordMs(p99);
+  const ok = Math.round(throughput);
+  return {
+    mode,
+    connections,
+    phases: [{ sent: ok, ok, refused: 0, failed: 0, timedOut: 0, rate: 0, durationMs: 1000, throughput, latency: h.summary(), histogram: h.encode() }],
+    statuses: { '200': ok },
+    clientCpu: 0.25,
+  };
+}
+
+function point(workload: WorkloadName, target: TargetName, connections: number, throughput: number, p99 = 10): LoadPoint {
+  return { workload, target, label: `closed ${connections}`, result: result('closed', connections, throughput, p99) };
+}
+
+function run(): BenchRun {
+  return {
+    startedAt: '2026-11-24T06:00:00.000Z',
+    finishedAt: '2026-11-24T06:10:00.000Z',
+    quick: false,
+    machine: { cpuModel: 'AMD EPYC', cores: 2, availableParallelism: 2, memoryGiB: 24, os: 'Linux', node: 'v20.20.2', onnxruntime: 'onnxruntime-node@1.29.0', uws: 'uws', fastify: 'fastify@5', gitCommit: 'abc1234', loadAverage: 0.5 },
+    placement: { mode: 'shared', serverCpus: null, clientCpus: null, generators: 1 },
+    workloads: ['text-direction-binary', 'weather-json'],
+    ceilings: [
+      {
+        workload: 'text-direction-binary',
+        cores: 2,
+        points: [
+          { layout: '2 sessions x 1 thread', batch: 1, inferencesPerSec: 1500 },
+          { layout: '2 sessions x 1 thread', batch: 4, inferencesPerSec: 2000 },
+        ],
+        best: { layout: '2 sessions x 1 thread', batch: 4, inferencesPerSec: 2000 },
+      },
+    ],
+    points: [
+      point('text-direction-binary', 'sluice', 1, 500),
+      point('text-direction-binary', 'sluice', 64, 1800, 60),
+      point('text-direction-binary', 'naive', 64, 900, 300),
+      point('weather-json', 'sluice', 64, 20_000, 5),
+      point('weather-json', 'naive', 64, 12_000, 9),
+      point('weather-json', 'uws-fixed', 64, 80_000, 2),
+    ],
+    overload: [],
+    notes: ['micro-batch could not start for weather-json: <boom>'],
+  };
+}
+
+t.test('maxThroughput is the best closed-loop point of that target and workload', async (t) => {
+  t.equal(maxThroughput(run().points, 'text-direction-binary', 'sluice'), 1800);
+  t.equal(maxThroughput(run().points, 'weather-json', 'micro-batch'), 0);
+});
+
+t.test('ratios compare Sluice at 64 connections with each baseline and carry issue 3 targets', async (t) => {
+  const r = ratios(run());
+  const get = (w: string, name: string) => r.find((x) => x.workload === w && x.name.startsWith(name));
+  t.same(get('text-direction-binary', 'sluice / ORT alone'), { workload: 'text-direction-binary', name: 'sluice / ORT alone (best batch) @64', value: 0.9, target: 0.85 });
+  t.equal(get('text-direction-binary', 'sluice / naive')!.value, 2);
+  t.equal(get('text-direction-binary', 'sluice / naive')!.target, 1.7);
+  t.equal(get('weather-json', 'sluice / naive')!.target, 2);
+  t.ok(Math.abs(get('weather-json', 'sluice / naive')!.value! - 20 / 12) < 1e-9);
+  t.equal(get('weather-json', 'sluice / micro-batch')!.value, null, 'a missing baseline is a missing ratio, not 0 or Infinity');
+  t.equal(get('weather-json', 'sluice / uws-fixed')!.value, 0.25);
+});
+
+t.test('recovery is the first clean bucket after the overload phase', async (t) => {
+  const b = (t0: number, extra: Partial<TimelinePoint>): TimelinePoint => ({ t: t0, sent: 10, ok: 10, refused: 0, failed: 0, timedOut: 0, p99: 5, ...extra });
+  const timeline = [b(0, { refused: 9 }), b(1000, { refused: 9 }), b(2000, { p99: 900 }), b(3000, { timedOut: 1 }), b(4000, {}), b(5000, {})];
+  t.equal(recoverySeconds(timeline, 2000, 50), 2);
+  t.equal(recoverySeconds(timeline, 4000, 50), 0, 'recovered at once');
+  t.equal(recoverySeconds(timeline.slice(0, 4), 2000, 50), null, 'never recovered');
+});
+
+t.test('the Markdown names the machine, the ratios against their targets, and every point', async (t) => {
+  const md = renderMarkdown(run());
+  t.match(md, /2 x AMD EPYC/);
+  t.match(md, /onnxruntime-node@1\.29\.0/);
+  t.match(md, /\| text-direction-binary \| sluice \/ ORT alone \(best batch\) @64 \| 0\.90 \| ≥ 0\.85 \(met\) \|/);
+  t.match(md, /\| weather-json \| sluice \/ naive @64 \| 1\.67 \| ≥ 2 \(missed\) \|/);
+  t.match(md, /best: \*\*2000\*\* with 2 sessions x 1 thread, batch 4/);
+  t.match(md, /\| sluice \| closed 64 \| 1800 \| 30\.0 \|/);
+  t.match(md, /- micro-batch could not start for weather-json/);
+  t.equal(md.split('\n').filter((l) => l.startsWith('| naive | closed 64')).length, 2, 'one row per workload');
+});
+
+t.test('milliseconds print with about three significant digits', async (t) => {
+  t.same([ms(0), ms(0.4123), ms(4.123), ms(41.23), ms(412.3)], ['0', '0.412', '4.12', '41.2', '412']);
+});
+
+t.test('the SVG has one panel per workload, one line per target with points, and escapes text', async (t) => {
+  const r = run();
+  r.machine.cpuModel = 'A<B & C>';
+  const svg = renderSvg(r);
+  t.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  t.match(svg, /<\/svg>\n$/);
+  t.equal(svg.match(/<polyline /g)!.length, 5, 'sluice+naive on two workloads, plus uws-fixed');
+  t.equal(svg.match(/<circle /g)!.length, r.points.length);
+  t.match(svg, /ORT alone 2000\/s/);
+  t.match(svg, /A&lt;B &amp; C&gt;/);
+  t.notMatch(svg, /NaN|undefined|Infinity/);
+});
+
+t.test('niceCeil rounds up to 1, 2 or 5 times a power of ten', async (t) => {
+  t.same([niceCeil(0), niceCeil(3), niceCeil(1800), niceCeil(2001), niceCeil(52_000)], [1, 5, 2000, 5000, 100_000]);
+});
+
+t.test('writeResults writes the JSON, Markdown and SVG side by side under a sortable stem', async (t) => {
+  const stem = resultStem(new Date('2026-11-24T06:01:02.345Z'), true);
+  t.equal(stem, '2026-11-24T06-01-02Z-quick');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-report-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const md = writeResults(dir, stem, run());
+  t.same(JSON.parse(readFileSync(join(dir, `${stem}.json`), 'utf8')), run());
+  t.equal(readFileSync(join(dir, `${stem}.md`), 'utf8'), md);
+  t.match(readFileSync(join(dir, `${stem}.svg`), 'utf8'), /^<svg/);
+});
