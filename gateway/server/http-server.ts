@@ -2,7 +2,7 @@
 // /metrics on one uWS app. Other endpoints (WebSocket, drift) register on the same app through
 // `app` before listen; this module only owns the routes below.
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
-import { SluiceError } from '../../lib/errors.js';
+import { SluiceError, isSluiceError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { ModelRepository } from '../models/repository.js';
@@ -47,6 +47,12 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
       const e = new SluiceError('SLUICE_E_HTTP_METHOD_NOT_ALLOWED', `${req.getMethod().toUpperCase()} is not allowed on ${req.getUrl()}; use ${method.toUpperCase()}`);
       new HttpCall(res).error(e);
     });
+  };
+
+  /** Answer with an error; anything that is not a SluiceError is a bug worth a log line. */
+  const fail = (call: HttpCall, err: unknown): void => {
+    if (!isSluiceError(err) || err.status >= 500) o.logger.error({ err }, 'request failed');
+    call.error(err);
   };
 
   const json = (res: HttpResponse, status: number, body: unknown): void => {
@@ -118,7 +124,7 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
           'Inference-Header-Content-Length': String(head.byteLength),
         });
       })
-      .catch((err: unknown) => call.error(err));
+      .catch((err: unknown) => fail(call, err));
   };
   route('post', '/v2/models/:name/infer', (res, req) => infer(res, req, param(req, 0), undefined));
   route('post', '/v2/models/:name/versions/:version/infer', (res, req) => infer(res, req, param(req, 0), param(req, 1)));
@@ -133,7 +139,7 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
         const result = await work(body as Record<string, unknown>);
         call.json(200, JSON.stringify(result ?? {}));
       })
-      .catch((err: unknown) => call.error(err));
+      .catch((err: unknown) => fail(call, err));
   };
   route('post', '/v2/repository/index', (res, req) =>
     withBody(res, req, async (body) => {

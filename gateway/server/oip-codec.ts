@@ -124,7 +124,8 @@ function binaryData(tensor: Tensor, bytes: Uint8Array): TensorData {
   if (bytes.byteLength !== count * info.bytes) {
     bad('SLUICE_E_PROTOCOL_BAD_BINARY', `input ${tensor.name}: binary_data_size is ${bytes.byteLength} bytes, shape [${tensor.shape.join(',')}] of ${tensor.datatype} needs ${count * info.bytes}`);
   }
-  const aligned = bytes.byteOffset % info.bytes === 0 ? bytes : bytes.slice();
+  // new Uint8Array(view) copies (Buffer#slice would not): the copy starts at offset 0, aligned.
+  const aligned = bytes.byteOffset % info.bytes === 0 ? bytes : new Uint8Array(bytes);
   const view = new info.array(aligned.buffer, aligned.byteOffset, count);
   if (tensor.datatype === 'BOOL') for (let i = 0; i < view.length; i++) if ((view[i] as number) > 1) bad('SLUICE_E_PROTOCOL_BAD_DATA', `input ${tensor.name}: BOOL bytes must be 0 or 1`);
   return view;
