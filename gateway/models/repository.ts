@@ -283,11 +283,13 @@ export function selectVersions(dir: string, policy: VersionPolicy): string[] {
 /** Write a version's files under a temporary name and rename into place: never half-written. */
 function writeVersionFiles(modelDir: string, version: string, files: Record<string, Uint8Array | string>): void {
   if (!('model.onnx' in files)) throw new SluiceError('SLUICE_E_VALIDATION', 'files must include model.onnx');
+  for (const file of Object.keys(files)) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(file) || file.startsWith('.')) throw new SluiceError('SLUICE_E_VALIDATION', `file name ${file} is not allowed`);
+  }
   const target = join(modelDir, version);
   const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
   mkdirSync(tmp, { recursive: true });
   for (const [file, content] of Object.entries(files)) {
-    if (!/^[A-Za-z0-9_.-]+$/.test(file) || file.startsWith('.')) throw new SluiceError('SLUICE_E_VALIDATION', `file name ${file} is not allowed`);
     if (file === 'config.json') writeFileSync(join(modelDir, 'config.json'), content);
     else writeFileSync(join(tmp, file), content);
   }
