@@ -2,6 +2,7 @@
 // operation, so the two produce the same state up to rounding of the same sums.
 #include "drift_window.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -20,24 +21,48 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Index of the bin x (not NaN) falls in; see WindowLayout in gateway/drift/layout.ts.
-inline size_t BinOf(const double* edges, size_t lo, size_t hi, double x, bool categorical) {
-  const size_t start = lo;
-  const size_t end = hi;
-  if (categorical) {
-    while (lo < hi) {
-      const size_t mid = (lo + hi) >> 1;
-      if (edges[mid] < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < end && edges[lo] == x ? lo - start : end - start;
+// Numeric bin of x (not NaN): how many edges are <= x. Branchless (the comparison becomes a
+// conditional move), because bins of real data are unpredictable and a mispredicted branch per
+// halving step costs more than the whole search; same answer as the TypeScript binary search.
+inline size_t UpperBound(const double* edges, size_t n, double x) {
+  if (n == 0) return 0;
+  const double* base = edges;
+  while (n > 1) {
+    const size_t half = n >> 1;
+    base = base[half] <= x ? base + half : base;
+    n -= half;
   }
+  return static_cast<size_t>(base - edges) + (*base <= x ? 1 : 0);
+}
+
+// Categorical bin of x: the index of the category equal to x, or n (the "other" bin).
+inline size_t CategoryOf(const double* edges, size_t n, double x) {
+  size_t lo = 0, hi = n;
   while (lo < hi) {
     const size_t mid = (lo + hi) >> 1;
-    if (edges[mid] <= x) lo = mid + 1;
+    if (edges[mid] < x) lo = mid + 1;
     else hi = mid;
   }
-  return lo - start;
+  return lo < n && edges[lo] == x ? lo : n;
+}
+
+// Numeric bin through the feature's lookup table: a uniform grid over [first edge, last edge] whose
+// cells hold the bin of their left end. `padded` is the feature's edges followed by +inf, so the
+// forward steps need no bounds check: two unconditional (branchless) steps cover a cell with up to
+// two edges, the loops after them almost never run (denser cells, or a cell index that rounding moved
+// by one), and the answer is always UpperBound's.
+inline size_t LookupBin(const double* padded, const uint16_t* table, size_t cells, double first, double last,
+                        size_t n, double scale, double x) {
+  if (!(x >= first)) return 0;
+  if (x >= last) return n;
+  size_t cell = static_cast<size_t>((x - first) * scale);
+  if (cell >= cells) cell = cells - 1;
+  size_t bin = table[cell];
+  while (bin > 0 && padded[bin - 1] > x) --bin;
+  bin += padded[bin] <= x ? 1 : 0;
+  bin += padded[bin] <= x ? 1 : 0;
+  while (padded[bin] <= x) ++bin;
+  return bin;
 }
 
 inline void MergeMoments(double* state, size_t at, double bn, double bmean, double bm2) {
@@ -111,14 +136,36 @@ DriftWindow::DriftWindow(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Drif
     at += kFeatureHeader + static_cast<size_t>(edge_offsets_[f + 1] - edge_offsets_[f]) + 1;
   }
   block_offsets_[features_] = at;
+  BuildLookupTables();
   state_.assign(at, 0.0);
   Clear();
-  shift_.resize(features_);
-  bn_.resize(features_);
-  s1_.resize(features_);
-  s2_.resize(features_);
-  mn_.resize(features_);
-  mx_.resize(features_);
+}
+
+void DriftWindow::BuildLookupTables() {
+  lookups_.assign(features_, Lookup{});
+  for (size_t f = 0; f < features_; ++f) {
+    const size_t lo = static_cast<size_t>(edge_offsets_[f]);
+    const size_t n = static_cast<size_t>(edge_offsets_[f + 1]) - lo;
+    if (kinds_[f] != kKindNumeric || n < kLookupMinEdges || n >= 65535) continue;
+    const double first = edges_[lo];
+    const double last = edges_[lo + n - 1];
+    const size_t cells = std::min<size_t>(2 * n, 1024);
+    const double scale = static_cast<double>(cells) / (last - first);
+    if (!std::isfinite(scale) || !(scale > 0)) continue;
+    Lookup& l = lookups_[f];
+    l.offset = lookup_table_.size();
+    l.padded = padded_edges_.size();
+    padded_edges_.insert(padded_edges_.end(), edges_.begin() + lo, edges_.begin() + lo + n);
+    padded_edges_.push_back(std::numeric_limits<double>::infinity());
+    l.cells = cells;
+    l.first = first;
+    l.last = last;
+    l.scale = scale;
+    for (size_t i = 0; i < cells; ++i) {
+      const double start = first + static_cast<double>(i) / scale;
+      lookup_table_.push_back(static_cast<uint16_t>(UpperBound(edges_.data() + lo, n, start)));
+    }
+  }
 }
 
 void DriftWindow::CheckLive(Napi::Env env) const {
@@ -136,73 +183,77 @@ void DriftWindow::Clear() {
   }
 }
 
+// Column by column: each feature's edges and counts stay in L1 while its values are binned (the
+// batch itself is small enough to stay cached across the strided reads). Per feature the values
+// are still taken in row order, so the sums match the TypeScript reference exactly.
 template <typename T>
 void DriftWindow::UpdateTyped(const T* data, size_t rows, size_t cols, size_t row_stride, size_t col_stride,
                               size_t feature_base) {
   double* state = state_.data();
-  const double* edges = edges_.data();
   for (size_t c = 0; c < cols; ++c) {
-    const size_t at = block_offsets_[feature_base + c];
+    const size_t f = feature_base + c;
+    const size_t at = block_offsets_[f];
+    const T* col = data + c * col_stride;
     double k = 0;
     if (state[at + kFFiniteN] > 0) {
       k = state[at + kFMean];
     } else {
       for (size_t r = 0; r < rows; ++r) {
-        const double x = ToDouble(data[r * row_stride + c * col_stride]);
+        const double x = ToDouble(col[r * row_stride]);
         if (std::isfinite(x)) {
           k = x;
           break;
         }
       }
     }
-    shift_[c] = k;
-    bn_[c] = 0;
-    s1_[c] = 0;
-    s2_[c] = 0;
-    mn_[c] = kInf;
-    mx_[c] = -kInf;
-  }
-  for (size_t r = 0; r < rows; ++r) {
-    const T* row = data + r * row_stride;
-    for (size_t c = 0; c < cols; ++c) {
-      const double x = ToDouble(row[c * col_stride]);
-      const size_t f = feature_base + c;
-      const size_t at = block_offsets_[f];
+    const size_t lo = static_cast<size_t>(edge_offsets_[f]);
+    const size_t last = static_cast<size_t>(edge_offsets_[f + 1]) - lo;
+    const double* edges = edges_.data() + lo;
+    const bool categorical = kinds_[f] == kKindCategorical;
+    const Lookup& lookup = lookups_[f];
+    const uint16_t* table = lookup_table_.data() + lookup.offset;
+    const double* padded = padded_edges_.data() + lookup.padded;
+    double* counts = state + at + kFeatureHeader;
+    double nan = 0, pos_inf = 0, neg_inf = 0, low = 0, high = 0;
+    double bn = 0, s1 = 0, s2 = 0, mn = kInf, mx = -kInf;
+    for (size_t r = 0; r < rows; ++r) {
+      const double x = ToDouble(col[r * row_stride]);
       if (std::isnan(x)) {
-        state[at + kFNaN] += 1;
+        nan += 1;
         continue;
       }
-      const size_t lo = static_cast<size_t>(edge_offsets_[f]);
-      const size_t hi = static_cast<size_t>(edge_offsets_[f + 1]);
-      const size_t bin = BinOf(edges, lo, hi, x, kinds_[f] == kKindCategorical);
-      state[at + kFeatureHeader + bin] += 1;
-      state[at + kFN] += 1;
-      if (bin == 0) state[at + kFLowSum] = state[at + kFLowSum] + x;
-      if (bin == hi - lo) state[at + kFHighSum] = state[at + kFHighSum] + x;
+      const size_t bin = categorical ? CategoryOf(edges, last, x)
+                         : lookup.cells > 0 ? LookupBin(padded, table, lookup.cells, lookup.first, lookup.last, last, lookup.scale, x)
+                                            : UpperBound(edges, last, x);
+      counts[bin] += 1;
+      if (bin == 0) low += x;
+      if (bin == last) high += x;
       if (x == kInf) {
-        state[at + kFPosInf] += 1;
+        pos_inf += 1;
       } else if (x == -kInf) {
-        state[at + kFNegInf] += 1;
+        neg_inf += 1;
       } else {
-        const double d = x - shift_[c];
-        bn_[c] += 1;
-        s1_[c] = s1_[c] + d;
-        s2_[c] = s2_[c] + d * d;
-        if (x < mn_[c]) mn_[c] = x;
-        if (x > mx_[c]) mx_[c] = x;
+        const double d = x - k;
+        bn += 1;
+        s1 += d;
+        s2 += d * d;
+        if (x < mn) mn = x;
+        if (x > mx) mx = x;
       }
     }
-  }
-  for (size_t c = 0; c < cols; ++c) {
-    const double n = bn_[c];
-    if (!(n > 0)) continue;
-    const size_t at = block_offsets_[feature_base + c];
-    const double mean = shift_[c] + s1_[c] / n;
-    double m2 = s2_[c] - (s1_[c] * s1_[c]) / n;
+    state[at + kFN] += static_cast<double>(rows) - nan;
+    state[at + kFNaN] += nan;
+    state[at + kFPosInf] += pos_inf;
+    state[at + kFNegInf] += neg_inf;
+    state[at + kFLowSum] = state[at + kFLowSum] + low;
+    state[at + kFHighSum] = state[at + kFHighSum] + high;
+    if (!(bn > 0)) continue;
+    const double mean = k + s1 / bn;
+    double m2 = s2 - (s1 * s1) / bn;
     if (m2 < 0) m2 = 0;
-    MergeMoments(state, at, n, mean, m2);
-    if (mn_[c] < state[at + kFMin]) state[at + kFMin] = mn_[c];
-    if (mx_[c] > state[at + kFMax]) state[at + kFMax] = mx_[c];
+    MergeMoments(state, at, bn, mean, m2);
+    if (mn < state[at + kFMin]) state[at + kFMin] = mn;
+    if (mx > state[at + kFMax]) state[at + kFMax] = mx;
   }
 }
 

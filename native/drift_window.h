@@ -41,6 +41,17 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   void UpdateTyped(const T* data, size_t rows, size_t cols, size_t row_stride, size_t col_stride,
                    size_t feature_base);
 
+  // Per numeric feature with enough edges: a uniform lookup table that jumps a value to (next to)
+  // its bin instead of a full binary search; see LookupBin.
+  struct Lookup {
+    size_t offset = 0;
+    size_t padded = 0;
+    size_t cells = 0;
+    double first = 0, last = 0, scale = 0;
+  };
+  static constexpr size_t kLookupMinEdges = 8;
+  void BuildLookupTables();
+
   bool disposed_ = false;
   size_t features_ = 0;
   std::vector<uint8_t> kinds_;
@@ -48,8 +59,9 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   std::vector<int32_t> edge_offsets_;
   std::vector<size_t> block_offsets_;
   std::vector<double> state_;
-  // Per-batch scratch, one slot per column (see ts-window.ts for why the shift).
-  std::vector<double> shift_, bn_, s1_, s2_, mn_, mx_;
+  std::vector<Lookup> lookups_;
+  std::vector<uint16_t> lookup_table_;
+  std::vector<double> padded_edges_;
 };
 
 }  // namespace sluice

@@ -7,6 +7,10 @@ import {
   F_MEAN, F_MIN, F_N, F_NAN, F_NEG_INF, F_POS_INF, KIND_CATEGORICAL, SNAPSHOT_HEADER, type WindowLayout,
 } from './layout.js';
 
+// Per-column batch accumulators, ACC doubles per column.
+const ACC = 11;
+const A_SHIFT = 0, A_N = 1, A_S1 = 2, A_S2 = 3, A_MIN = 4, A_MAX = 5, A_NAN = 6, A_POS_INF = 7, A_NEG_INF = 8, A_LOW = 9, A_HIGH = 10;
+
 export type NumericBuffer = Float32Array | Float64Array | Int32Array | BigInt64Array;
 
 /** Index of the bin `x` (not NaN) falls in; see WindowLayout. */
@@ -69,26 +73,12 @@ export class TsDriftWindow {
   readonly layout: WindowLayout;
   readonly offsets: Int32Array;
   #state: Float64Array;
-  // Per-batch accumulators, one slot per column: shift, count, sum and sum of squares of (x - shift),
-  // min, max. Shifting by the running mean (or the batch's first value) keeps s2 - s1^2/n accurate.
-  #shift: Float64Array;
-  #bn: Float64Array;
-  #s1: Float64Array;
-  #s2: Float64Array;
-  #mn: Float64Array;
-  #mx: Float64Array;
+  #acc = new Float64Array(0);
 
   constructor(layout: WindowLayout) {
     this.layout = layout;
     this.offsets = blockOffsets(layout);
     this.#state = emptyState(layout);
-    const features = featureCount(layout);
-    this.#shift = new Float64Array(features);
-    this.#bn = new Float64Array(features);
-    this.#s1 = new Float64Array(features);
-    this.#s2 = new Float64Array(features);
-    this.#mn = new Float64Array(features);
-    this.#mx = new Float64Array(features);
   }
 
   /** Element (r, c) is data[offset + r * rowStride + c * colStride] and feeds feature featureBase + c. */
@@ -104,11 +94,17 @@ export class TsDriftWindow {
     this.#update(data, offset, rows, cols, rowStride, colStride, featureBase);
   }
 
+  // Row by row (JavaScript reads the row-major batch faster that way), with per-column accumulators
+  // that are added to the state once per batch: per feature the values are taken in row order and
+  // every sum is formed exactly as the addon forms it (it goes column by column, see
+  // drift_window.cc), so the two states agree. Moments go through a per-batch (count, sum, sum of
+  // squares) of x - shift, shifted by the running mean (or the batch's first finite value) so
+  // s2 - s1^2/n stays accurate, then Chan's merge.
   #update(data: Float32Array | Float64Array | Int32Array, offset: number, rows: number, cols: number, rowStride: number, colStride: number, featureBase: number): void {
     const state = this.#state;
     const { kinds, edges, edgeOffsets } = this.layout;
     const offsets = this.offsets;
-    const shift = this.#shift, bn = this.#bn, s1 = this.#s1, s2 = this.#s2, mn = this.#mn, mx = this.#mx;
+    const acc = this.#scratch(cols);
     for (let c = 0; c < cols; c++) {
       const at = offsets[featureBase + c]!;
       let k = 0;
@@ -116,62 +112,74 @@ export class TsDriftWindow {
         k = state[at + F_MEAN]!;
       } else {
         for (let r = 0; r < rows; r++) {
-          const x = data[offset + r * rowStride + c * colStride]!;
+          const x = data[offset + c * colStride + r * rowStride]!;
           if (x - x === 0) {
             k = x;
             break;
           }
         }
       }
-      shift[c] = k;
-      bn[c] = 0;
-      s1[c] = 0;
-      s2[c] = 0;
-      mn[c] = Infinity;
-      mx[c] = -Infinity;
+      const a = c * ACC;
+      acc.fill(0, a, a + ACC);
+      acc[a + A_SHIFT] = k;
+      acc[a + A_MIN] = Infinity;
+      acc[a + A_MAX] = -Infinity;
     }
     for (let r = 0; r < rows; r++) {
       const rowAt = offset + r * rowStride;
       for (let c = 0; c < cols; c++) {
         const x = data[rowAt + c * colStride]!;
-        const f = featureBase + c;
-        const at = offsets[f]!;
+        const a = c * ACC;
         if (x !== x) {
-          state[at + F_NAN]!++;
+          acc[a + A_NAN]!++;
           continue;
         }
+        const f = featureBase + c;
         const lo = edgeOffsets[f]!;
-        const hi = edgeOffsets[f + 1]!;
-        const bin = binOf(edges, lo, hi, x, kinds[f] === KIND_CATEGORICAL);
-        state[at + FEATURE_HEADER + bin]!++;
-        state[at + F_N]!++;
-        if (bin === 0) state[at + F_LOW_SUM] = state[at + F_LOW_SUM]! + x;
-        if (bin === hi - lo) state[at + F_HIGH_SUM] = state[at + F_HIGH_SUM]! + x;
+        const last = edgeOffsets[f + 1]! - lo;
+        const bin = binOf(edges, lo, lo + last, x, kinds[f] === KIND_CATEGORICAL);
+        state[offsets[f]! + FEATURE_HEADER + bin]!++;
+        if (bin === 0) acc[a + A_LOW] = acc[a + A_LOW]! + x;
+        if (bin === last) acc[a + A_HIGH] = acc[a + A_HIGH]! + x;
         if (x === Infinity) {
-          state[at + F_POS_INF]!++;
+          acc[a + A_POS_INF]!++;
         } else if (x === -Infinity) {
-          state[at + F_NEG_INF]!++;
+          acc[a + A_NEG_INF]!++;
         } else {
-          const d = x - shift[c]!;
-          bn[c]!++;
-          s1[c] = s1[c]! + d;
-          s2[c] = s2[c]! + d * d;
-          if (x < mn[c]!) mn[c] = x;
-          if (x > mx[c]!) mx[c] = x;
+          const d = x - acc[a + A_SHIFT]!;
+          acc[a + A_N]!++;
+          acc[a + A_S1] = acc[a + A_S1]! + d;
+          acc[a + A_S2] = acc[a + A_S2]! + d * d;
+          if (x < acc[a + A_MIN]!) acc[a + A_MIN] = x;
+          if (x > acc[a + A_MAX]!) acc[a + A_MAX] = x;
         }
       }
     }
     for (let c = 0; c < cols; c++) {
-      const n = bn[c]!;
-      if (!(n > 0)) continue;
       const at = offsets[featureBase + c]!;
-      const mean = shift[c]! + s1[c]! / n;
-      let m2 = s2[c]! - (s1[c]! * s1[c]!) / n;
+      const a = c * ACC;
+      const nan = acc[a + A_NAN]!;
+      state[at + F_N] = state[at + F_N]! + (rows - nan);
+      state[at + F_NAN] = state[at + F_NAN]! + nan;
+      state[at + F_POS_INF] = state[at + F_POS_INF]! + acc[a + A_POS_INF]!;
+      state[at + F_NEG_INF] = state[at + F_NEG_INF]! + acc[a + A_NEG_INF]!;
+      state[at + F_LOW_SUM] = state[at + F_LOW_SUM]! + acc[a + A_LOW]!;
+      state[at + F_HIGH_SUM] = state[at + F_HIGH_SUM]! + acc[a + A_HIGH]!;
+      const bn = acc[a + A_N]!;
+      if (!(bn > 0)) continue;
+      const s1 = acc[a + A_S1]!;
+      const mean = acc[a + A_SHIFT]! + s1 / bn;
+      let m2 = acc[a + A_S2]! - (s1 * s1) / bn;
       if (m2 < 0) m2 = 0;
-      mergeMoments(state, at, n, mean, m2);
-      if (mn[c]! < state[at + F_MIN]!) state[at + F_MIN] = mn[c]!;
-      if (mx[c]! > state[at + F_MAX]!) state[at + F_MAX] = mx[c]!;
+      mergeMoments(state, at, bn, mean, m2);
+      if (acc[a + A_MIN]! < state[at + F_MIN]!) state[at + F_MIN] = acc[a + A_MIN]!;
+      if (acc[a + A_MAX]! > state[at + F_MAX]!) state[at + F_MAX] = acc[a + A_MAX]!;
     }
+  }
+
+  #scratch(cols: number): Float64Array {
+    if (this.#acc.length < cols * ACC) this.#acc = new Float64Array(cols * ACC);
+    return this.#acc;
   }
 
   merge(other: TsDriftWindow): void {

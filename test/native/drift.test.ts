@@ -278,3 +278,22 @@ t.test('windows live in worker threads and their snapshots merge on the main thr
   whole.updateMatrix(rows, 400, 3);
   agree(t, main.snapshot(), whole.snapshot(), 'two workers merged');
 });
+
+t.test('values exactly on, just below and just above every edge bin the same in both implementations', async (t) => {
+  const c = reference(3);
+  const values: number[][] = [[], [], []];
+  for (let f = 0; f < 3; f++) {
+    for (let i = c.layout.edgeOffsets[f]!; i < c.layout.edgeOffsets[f + 1]!; i++) {
+      const e = c.layout.edges[i]!;
+      const ulp = Math.abs(e) * Number.EPSILON || Number.MIN_VALUE;
+      values[f]!.push(e, e - ulp, e + ulp, e - 1e-9, e + 1e-9);
+    }
+  }
+  const rows = Math.max(...values.map((v) => v.length));
+  const data = new Float64Array(rows * 3);
+  for (let r = 0; r < rows; r++) for (let f = 0; f < 3; f++) data[r * 3 + f] = values[f]![r % values[f]!.length]!;
+  const [n, ts] = pair(c.layout);
+  n.updateMatrix(data, rows, 3);
+  ts.updateMatrix(data, rows, 3);
+  agree(t, n.snapshot(), ts.snapshot(), 'edge values');
+});
