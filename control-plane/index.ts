@@ -1,7 +1,11 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// The control plane: GraphQL registry, tokens and roles, hash-chained audit log and the control-plane
+// side of gateway sync, over SQLite or PostgreSQL.
 import type { Logger } from '../lib/log.js';
 import type { RunningServer } from '../lib/server.js';
+import { DEFAULT_GRAPHQL_LIMITS, type GraphQLLimits } from './plugins/use-armor.js';
+import { createGraphQL } from './server/graphql.js';
+import { listen } from './server/http.js';
+import { ControlPlaneServices } from './services/control-plane.js';
 
 export interface ControlPlaneOptions {
   host: string;
@@ -11,30 +15,76 @@ export interface ControlPlaneOptions {
   /** postgres://… to use PostgreSQL instead of SQLite. */
   db?: string;
   logger: Logger;
+  /** First admin token at first start; default SLUICE_ADMIN_TOKEN, else one is generated and logged once. */
+  adminToken?: string;
+  /** Largest GraphQL request body other than a multipart upload (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Largest artifact upload (default 1 GiB). */
+  maxArtifactBytes?: number;
+  /** Limits on GraphQL documents (depth, aliases, tokens, cost). */
+  graphqlLimits?: Partial<GraphQLLimits>;
+  /** Serve GraphiQL at GET /graphql (default: unless NODE_ENV=production). */
+  graphiql?: boolean;
+  /** Base URL put in download URLs (default: the Host each caller used). */
+  publicUrl?: string;
+  /** Heartbeat interval asked of gateways, in seconds (default 10). */
+  heartbeatIntervalSeconds?: number;
+  /** Ed25519 signing key file (default DATA/keys/registry-ed25519.pem); replicas must share it. */
+  signingKeyFile?: string;
+  /** Artifact folder (default DATA/artifacts); replicas must share it. */
+  artifactDir?: string;
+  /** How long close() lets open requests and subscriptions finish (default 2000 ms). */
+  drainTimeoutMs?: number;
 }
 
-/** The control plane's HTTP server. Until the GraphQL API lands it answers health checks only. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_ARTIFACT_BYTES = 1024 * 1024 * 1024;
+
 export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningServer> {
-  const server: Server = createServer((req, res) => {
-    if (req.method === 'GET' && (req.url === '/health' || req.url === '/health/live')) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-      return;
+  const logger = options.logger;
+  const maxArtifactBytes = options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
+  const services = await ControlPlaneServices.open({
+    dataDir: options.dataDir,
+    db: options.db,
+    signingKeyFile: options.signingKeyFile,
+    artifactDir: options.artifactDir,
+    maxArtifactBytes,
+  });
+  try {
+    const generated = await services.bootstrapAdmin(options.adminToken ?? process.env.SLUICE_ADMIN_TOKEN, logger);
+    if (generated !== undefined) {
+      logger.warn({ adminToken: generated }, 'first admin token generated; it is shown only this once (set SLUICE_ADMIN_TOKEN to choose it)');
     }
-    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no route ${req.method} ${req.url}` }));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${options.host}:${port}`;
-  return {
-    url,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
-  };
+    const graphql = createGraphQL({
+      services,
+      logger,
+      limits: { ...DEFAULT_GRAPHQL_LIMITS, ...options.graphqlLimits },
+      maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      maxArtifactBytes,
+      graphiql: options.graphiql ?? process.env.NODE_ENV !== 'production',
+      heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
+    });
+    const { server, url, port } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, logger });
+    logger.info({ dialect: services.store.dialect, keyId: services.key.keyId }, 'control plane ready');
+    const drainTimeoutMs = options.drainTimeoutMs ?? 2000;
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      port,
+      close: () =>
+        (closing ??= (async () => {
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          server.closeIdleConnections();
+          // Subscriptions (SSE) never end on their own: give in-flight calls the drain time, then cut.
+          const timer = setTimeout(() => server.closeAllConnections(), drainTimeoutMs);
+          await closed;
+          clearTimeout(timer);
+          await graphql.dispose();
+          await services.close();
+        })()),
+    };
+  } catch (err) {
+    await services.close();
+    throw err;
+  }
 }

@@ -1,0 +1,57 @@
+// What a client sees of an error. A SluiceError keeps its message and code (it was written for
+// clients); errors GraphQL itself raises (syntax, validation, armor limits) pass through; anything
+// else (a driver error with SQL in it, a bug with a stack) becomes "internal error" with the request
+// id, and is logged in full on the server.
+import { GraphQLError } from 'graphql';
+import { createGraphQLError, type YogaMaskedErrorOpts } from 'graphql-yoga';
+import { isSluiceError, type SluiceError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+
+// Yoga's own refusals, renamed into Sluice codes.
+const YOGA_CODES: Record<string, string> = {
+  REQUEST_ENTITY_TOO_LARGE: 'SLUICE_E_HTTP_BODY_TOO_LARGE',
+  BAD_REQUEST: 'SLUICE_E_HTTP_BAD_REQUEST',
+};
+
+function sluiceCause(error: unknown): SluiceError | undefined {
+  for (let e: unknown = error, i = 0; e !== undefined && e !== null && i < 5; i++) {
+    if (isSluiceError(e)) return e;
+    e = e instanceof GraphQLError ? e.originalError : undefined;
+  }
+  return undefined;
+}
+
+function isOriginalGraphQLError(error: unknown): error is GraphQLError {
+  if (!(error instanceof GraphQLError)) return false;
+  return error.originalError === undefined || error.originalError === null || isOriginalGraphQLError(error.originalError);
+}
+
+export function maskedErrors(logger: Logger): Partial<YogaMaskedErrorOpts> {
+  return {
+    isDev: false,
+    maskError(error: unknown): Error {
+      const located = error instanceof GraphQLError ? { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path } : {};
+      const sluice = sluiceCause(error);
+      if (sluice) {
+        const auth = sluice.code === 'SLUICE_E_AUTH_MISSING' || sluice.code === 'SLUICE_E_AUTH_INVALID';
+        return createGraphQLError(sluice.message, {
+          ...located,
+          extensions: {
+            code: sluice.code,
+            ...(sluice.details ? { details: sluice.details } : {}),
+            // A bad token fails the whole request; other errors are per field and keep 200.
+            ...(auth ? { http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } } : {}),
+          },
+        });
+      }
+      if (isOriginalGraphQLError(error)) {
+        const code = error.extensions?.code;
+        if (typeof code === 'string' && YOGA_CODES[code]) Object.assign(error.extensions, { code: YOGA_CODES[code] });
+        else if (code === undefined) Object.assign(error.extensions, { code: 'SLUICE_E_HTTP_BAD_REQUEST' });
+        return error;
+      }
+      logger.error({ err: error instanceof GraphQLError ? (error.originalError ?? error) : error }, 'unexpected error in a GraphQL request');
+      return createGraphQLError('internal error', { ...located, extensions: { code: 'SLUICE_E_INTERNAL' } });
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { Repeater } from 'graphql-yoga';
+import { SluiceError } from '../../lib/errors.js';
+import type { DesiredState } from '../services/desired-state.js';
+import type { Gateway, HeartbeatInput } from '../services/gateways.js';
+import type { PageArgs } from '../services/pagination.js';
+import { authorize, keyValues, type GraphQLContext } from './context.js';
+
+/** A gateway counts as connected while its last heartbeat is younger than this many intervals. */
+const STALE_AFTER_INTERVALS = 3;
+
+/**
+ * Which gateway a desired-state request is for. A gateway token always gets its own gateway (and is
+ * denied another's); people may name any registered gateway or none.
+ */
+async function targetGateway(ctx: GraphQLContext, requested: string | null | undefined): Promise<string | null> {
+  await authorize(ctx, 'desired-state:read', 'desired_state.read', requested ? `gateway/${requested}` : 'desired-state');
+  if (ctx.call.actor.role === 'gateway') {
+    const own = await ctx.services.gateways.ofToken(ctx.call.actor.id);
+    if (requested && requested !== own?.name) {
+      await ctx.services.audit.denied(ctx.call, 'desired_state.read', `gateway/${requested}`, 'another gateway');
+    }
+    return own?.name ?? null;
+  }
+  if (requested && !(await ctx.services.gateways.get(requested))) {
+    throw new SluiceError('SLUICE_E_STORE_NOT_FOUND', `no gateway ${requested}`, { details: { gateway: requested } });
+  }
+  return requested ?? null;
+}
+
+function present(state: DesiredState, gateway: string | null, ctx: GraphQLContext) {
+  const { services, baseUrl } = ctx;
+  return {
+    gateway,
+    revision: state.revision,
+    models: state.models.map((m) => ({
+      ...m,
+      versions: m.versions.map((v) => ({ ...v, downloadUrl: `${baseUrl}${v.downloadPath}` })),
+    })),
+    signingKey: { keyId: services.key.keyId, publicKeyPem: services.key.publicKeyPem },
+    heartbeatIntervalSeconds: ctx.heartbeatIntervalSeconds,
+  };
+}
+
+type Presented = ReturnType<typeof present>;
+
+/**
+ * The current desired state, then each new one. Changes are computed one after another so pushes
+ * keep their order, and an unchanged revision (e.g. a version registered under a `production`
+ * alias that did not move) is not pushed again.
+ */
+function desiredStates(ctx: GraphQLContext, gateway: string | null): Repeater<Presented> {
+  return new Repeater<Presented>(async (push, stop) => {
+    let last = '';
+    let chain = Promise.resolve();
+    const refresh = () => {
+      chain = chain
+        .then(async () => {
+          const state = await ctx.services.desiredState();
+          if (state.revision === last) return;
+          last = state.revision;
+          await push(present(state, gateway, ctx));
+        })
+        .catch((err: unknown) => stop(err));
+    };
+    const unsubscribe = ctx.services.onRegistryChange(refresh);
+    refresh();
+    await stop;
+    unsubscribe();
+  });
+}
+
+export const gatewayResolvers = {
+  Query: {
+    async gateways(_: unknown, args: PageArgs, ctx: GraphQLContext) {
+      await authorize(ctx, 'gateway:read', 'gateway.list', 'gateways');
+      return ctx.services.gateways.list(args);
+    },
+    async gateway(_: unknown, args: { name: string }, ctx: GraphQLContext) {
+      await authorize(ctx, 'gateway:read', 'gateway.read', `gateway/${args.name}`);
+      return ctx.services.gateways.get(args.name);
+    },
+    async desiredState(_: unknown, args: { gateway?: string | null }, ctx: GraphQLContext) {
+      const gateway = await targetGateway(ctx, args.gateway);
+      return present(await ctx.services.desiredState(), gateway, ctx);
+    },
+  },
+  Mutation: {
+    async registerGateway(_: unknown, { input }: { input: { name: string; region?: string | null; labels?: unknown } }, ctx: GraphQLContext) {
+      await authorize(ctx, 'gateway:sync', 'gateway.register', `gateway/${input.name}`);
+      return ctx.services.gateways.register(ctx.call, input);
+    },
+    async heartbeat(_: unknown, { input }: { input: HeartbeatInput }, ctx: GraphQLContext) {
+      await authorize(ctx, 'gateway:sync', 'gateway.report', `gateway/${input.name}`);
+      return ctx.services.gateways.heartbeat(ctx.call, input);
+    },
+  },
+  Subscription: {
+    desiredStateChanged: {
+      async subscribe(_: unknown, args: { gateway?: string | null }, ctx: GraphQLContext) {
+        const gateway = await targetGateway(ctx, args.gateway);
+        return desiredStates(ctx, gateway);
+      },
+      resolve: (state: Presented) => state,
+    },
+  },
+  Gateway: {
+    labels: (g: Gateway) => keyValues(g.labels),
+    loadedVersions: (g: Gateway) => g.loaded,
+    status(g: Gateway, _: unknown, ctx: GraphQLContext) {
+      if (g.lastHeartbeatAt === null) return 'never';
+      const age = Date.now() - Date.parse(g.lastHeartbeatAt);
+      return age <= STALE_AFTER_INTERVALS * ctx.heartbeatIntervalSeconds * 1000 ? 'connected' : 'stale';
+    },
+  },
+};

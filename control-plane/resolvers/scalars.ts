@@ -1,0 +1,33 @@
+import { GraphQLScalarType, Kind, valueFromASTUntyped } from 'graphql';
+import { SluiceError } from '../../lib/errors.js';
+
+function parseTime(value: unknown): string {
+  const t = typeof value === 'string' ? Date.parse(value) : NaN;
+  if (Number.isNaN(t)) throw new SluiceError('SLUICE_E_VALIDATION', 'DateTime must be an ISO-8601 string');
+  return new Date(t).toISOString();
+}
+
+export const scalarResolvers = {
+  DateTime: new GraphQLScalarType({
+    name: 'DateTime',
+    serialize: (v) => v,
+    parseValue: parseTime,
+    parseLiteral: (ast) => parseTime(ast.kind === Kind.STRING ? ast.value : undefined),
+  }),
+  JSON: new GraphQLScalarType({
+    name: 'JSON',
+    serialize: (v) => v,
+    parseValue: (v) => v,
+    parseLiteral: (ast, variables) => valueFromASTUntyped(ast, variables),
+  }),
+};
+
+/** GraphQL enum values ↔ the lower-case values the services store. */
+export const enumResolvers = {
+  Role: { VIEWER: 'viewer', DEVELOPER: 'developer', OPERATOR: 'operator', ADMIN: 'admin', GATEWAY: 'gateway' },
+  ModelVersionStatus: { READY: 'ready', ARCHIVED: 'archived' },
+  AuditOutcome: { SUCCESS: 'success', DENIED: 'denied', FAILED: 'failed' },
+  AuditBreakReason: { HASH_MISMATCH: 'hash-mismatch', LINK_MISMATCH: 'link-mismatch', MISSING_EVENT: 'missing-event', HEAD_MISMATCH: 'head-mismatch' },
+  GatewayHealth: { HEALTHY: 'healthy', DEGRADED: 'degraded', UNHEALTHY: 'unhealthy', UNKNOWN: 'unknown' },
+  GatewayStatus: { CONNECTED: 'connected', STALE: 'stale', NEVER: 'never' },
+};

@@ -1,0 +1,124 @@
+export const gatewayTypeDefs = /* GraphQL */ `
+  enum GatewayHealth {
+    HEALTHY
+    DEGRADED
+    UNHEALTHY
+    UNKNOWN
+  }
+
+  enum GatewayStatus {
+    "Heartbeat seen within three heartbeat intervals."
+    CONNECTED
+    STALE
+    NEVER
+  }
+
+  type LoadedVersion {
+    model: String!
+    version: Int!
+    sha256: String
+    state: String!
+  }
+
+  type Gateway {
+    id: ID!
+    name: String!
+    region: String!
+    labels: [KeyValue!]!
+    registeredAt: DateTime!
+    lastHeartbeatAt: DateTime
+    status: GatewayStatus!
+    loadedVersions: [LoadedVersion!]!
+    health: GatewayHealth!
+    healthMessage: String!
+  }
+
+  type GatewayEdge {
+    node: Gateway!
+    cursor: String!
+  }
+
+  type GatewayConnection {
+    edges: [GatewayEdge!]!
+    pageInfo: PageInfo!
+  }
+
+  type DesiredVersion {
+    version: Int!
+    sha256: String!
+    size: Float!
+    "base64 Ed25519 signature of the artifact, to verify with the registry key keyId."
+    signature: String!
+    keyId: String!
+    downloadUrl: String!
+    tensors: TensorSignature!
+  }
+
+  type ResolvedAlias {
+    name: String!
+    version: Int!
+  }
+
+  type Route {
+    version: Int!
+    "Percent of calls to the model without a version."
+    weight: Int!
+  }
+
+  type DesiredModel {
+    name: String!
+    "Versions to load."
+    versions: [DesiredVersion!]!
+    aliases: [ResolvedAlias!]!
+    "Routing table: calls to the model without a version go to these versions by weight."
+    routes: [Route!]!
+  }
+
+  "What a gateway should serve."
+  type DesiredState {
+    gateway: String
+    "Equal revisions mean nothing changed."
+    revision: String!
+    models: [DesiredModel!]!
+    signingKey: SigningKey!
+    heartbeatIntervalSeconds: Int!
+  }
+
+  input RegisterGatewayInput {
+    name: String!
+    region: String
+    labels: [KeyValueInput!]
+  }
+
+  input LoadedVersionInput {
+    model: String!
+    version: Int!
+    sha256: String
+    "e.g. ready, loading, failed"
+    state: String!
+  }
+
+  input HeartbeatInput {
+    name: String!
+    loaded: [LoadedVersionInput!]!
+    health: GatewayHealth!
+    message: String
+  }
+
+  extend type Query {
+    gateways(first: Int, after: String): GatewayConnection!
+    gateway(name: String!): Gateway
+    "The state a gateway should serve; a gateway token gets its own (the gateway argument is for people)."
+    desiredState(gateway: String): DesiredState!
+  }
+
+  extend type Mutation {
+    registerGateway(input: RegisterGatewayInput!): Gateway!
+    heartbeat(input: HeartbeatInput!): Gateway!
+  }
+
+  type Subscription {
+    "The desired state now, then again each time it changes (alias moves, new or archived versions)."
+    desiredStateChanged(gateway: String): DesiredState!
+  }
+`;

@@ -1,0 +1,54 @@
+// The GraphQL endpoint: yoga with the control plane's schema, authentication in the context factory
+// (every operation needs a bearer token), and the hostile-input plugins.
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { SluiceError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import { controlPlaneSchema } from '../resolvers/index.js';
+import type { GraphQLContext, RequestScope } from '../resolvers/context.js';
+import type { ControlPlaneServices } from '../services/control-plane.js';
+import { maskedErrors } from '../plugins/mask-error.js';
+import { useArmor, type GraphQLLimits } from '../plugins/use-armor.js';
+import { useCsrfPrevention } from '../plugins/use-csrf-prevention.js';
+import { useRequestLimits } from '../plugins/use-request-limits.js';
+import { authenticateBearer } from './authenticate.js';
+
+export interface GraphQLOptions {
+  services: ControlPlaneServices;
+  logger: Logger;
+  limits: GraphQLLimits;
+  maxBodyBytes: number;
+  maxArtifactBytes: number;
+  graphiql: boolean;
+  heartbeatIntervalSeconds: number;
+}
+
+export function createGraphQL(options: GraphQLOptions): YogaServerInstance<RequestScope, GraphQLContext> {
+  const { services, logger } = options;
+  return createYoga<RequestScope, GraphQLContext>({
+    schema: controlPlaneSchema(),
+    graphqlEndpoint: '/graphql',
+    graphiql: options.graphiql ? { title: 'Sluice control plane', headers: JSON.stringify({ Authorization: 'Bearer <token>' }) } : false,
+    landingPage: false,
+    maskedErrors: maskedErrors(logger),
+    // Multipart bodies carry artifacts; everything else is held to maxBodyBytes by useRequestLimits.
+    maxRequestBodySize: options.maxArtifactBytes + 1024 * 1024,
+    logging: {
+      debug: (...args: unknown[]) => logger.debug({ yoga: args }, 'graphql'),
+      info: (...args: unknown[]) => logger.info({ yoga: args }, 'graphql'),
+      warn: (...args: unknown[]) => logger.warn({ yoga: args }, 'graphql'),
+      // yoga logs every error it masks or rewrites; the unexpected ones are logged by maskedErrors already.
+      error: (...args: unknown[]) => logger.debug({ yoga: args }, 'graphql'),
+    },
+    plugins: [useRequestLimits({ maxBodyBytes: options.maxBodyBytes }), useCsrfPrevention(), useArmor(options.limits)],
+    context: async ({ request, requestId, clientAddress, baseUrl }): Promise<GraphQLContext> => {
+      const actor = await authenticateBearer(services, request.headers.get('authorization'));
+      if (!actor) throw new SluiceError('SLUICE_E_AUTH_MISSING', 'send Authorization: Bearer <token>');
+      return {
+        services,
+        call: { actor, request: { requestId, clientAddress } },
+        baseUrl,
+        heartbeatIntervalSeconds: options.heartbeatIntervalSeconds,
+      };
+    },
+  });
+}

@@ -1,0 +1,93 @@
+// The control plane's HTTP server (node:http: its traffic is control traffic, not the data plane's
+// hot path). Routes: /graphql (yoga), /artifacts/<sha256>, /health, /health/live, /health/ready.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SluiceError } from '../../lib/errors.js';
+import { nextRequestId, type Logger } from '../../lib/log.js';
+import type { ControlPlaneServices } from '../services/control-plane.js';
+import { serveArtifact, sendError } from './artifact-download.js';
+import type { createGraphQL } from './graphql.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const HOST_HEADER = /^[A-Za-z0-9.:[\]-]{1,255}$/;
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  /** Base of absolute URLs handed to clients (download URLs); default: the Host the client called. */
+  publicUrl?: string | undefined;
+  services: ControlPlaneServices;
+  graphql: ReturnType<typeof createGraphQL>;
+  logger: Logger;
+}
+
+export interface ListeningServer {
+  server: Server;
+  url: string;
+  port: number;
+}
+
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : nextRequestId();
+}
+
+export async function listen(options: HttpServerOptions): Promise<ListeningServer> {
+  const { services, graphql, logger } = options;
+  let url = '';
+  // Absolute URLs use the address the caller reached us by, so they work behind port forwarding
+  // and when listening on 0.0.0.0; publicUrl overrides it behind a proxy that rewrites Host.
+  const baseUrlOf = (req: IncomingMessage) => {
+    if (options.publicUrl) return options.publicUrl.replace(/\/+$/, '');
+    const host = req.headers.host;
+    return host && HOST_HEADER.test(host) ? `http://${host}` : url;
+  };
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = requestIdOf(req);
+    const clientAddress = req.socket.remoteAddress ?? 'unknown';
+    res.setHeader('x-request-id', requestId);
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path === '/graphql') {
+      void graphql.handle(req, res, { requestId, clientAddress, baseUrl: baseUrlOf(req) });
+      return;
+    }
+    const artifact = /^\/artifacts\/([^/]+)$/.exec(path);
+    if (artifact && (req.method === 'GET' || req.method === 'HEAD')) {
+      void serveArtifact(services, req, res, artifact[1]!, { requestId, clientAddress }, logger);
+      return;
+    }
+    if (req.method === 'GET' && (path === '/health' || path === '/health/live')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    if (req.method === 'GET' && path === '/health/ready') {
+      services.store.db
+        .selectFrom('audit_chain_head')
+        .select('seq')
+        .executeTakeFirst()
+        .then(
+          () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}'),
+          (err: unknown) => {
+            logger.warn({ err }, 'readiness check failed');
+            sendError(res, new SluiceError('SLUICE_E_STORE_FAILED', 'database unavailable'));
+          },
+        );
+      return;
+    }
+    sendError(res, new SluiceError('SLUICE_E_HTTP_NOT_FOUND', `no route ${req.method} ${path}`));
+  };
+  const server = createServer(handle);
+  // Slow-loris protection: a client must send its headers within 10 s and its body within 5 min.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 300_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  return { server, url, port };
+}

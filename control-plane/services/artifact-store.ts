@@ -1,0 +1,78 @@
+// Content-addressed artifact files: `<dir>/sha256/<first 2 hex>/<sha256>`. Bytes are streamed to a
+// temporary file while hashed, then renamed into place, so a reader never sees a partial artifact and
+// the same bytes uploaded twice are stored once. The files are not part of the database transaction:
+// a file whose version row was rolled back is an orphan that a later upload of the same bytes reuses.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, type ReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { SluiceError } from '../../lib/errors.js';
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+export interface StoredArtifact {
+  sha256: string;
+  size: number;
+  path: string;
+}
+
+export class ArtifactStore {
+  constructor(
+    readonly dir: string,
+    /** Largest artifact accepted. */
+    readonly maxBytes: number,
+  ) {
+    mkdirSync(join(dir, 'tmp'), { recursive: true });
+  }
+
+  static isDigest(value: string): boolean {
+    return SHA256.test(value);
+  }
+
+  pathOf(sha256: string): string {
+    if (!SHA256.test(sha256)) throw new SluiceError('SLUICE_E_VALIDATION', 'not a sha256 digest', { details: { sha256 } });
+    return join(this.dir, 'sha256', sha256.slice(0, 2), sha256);
+  }
+
+  /** Size of a stored artifact, or undefined when its file is missing. */
+  sizeOf(sha256: string): number | undefined {
+    const p = this.pathOf(sha256);
+    return existsSync(p) ? statSync(p).size : undefined;
+  }
+
+  open(sha256: string): ReadStream {
+    return createReadStream(this.pathOf(sha256));
+  }
+
+  async put(chunks: AsyncIterable<Uint8Array>): Promise<StoredArtifact> {
+    const tmp = join(this.dir, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
+    const out = createWriteStream(tmp, { mode: 0o644 });
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      for await (const chunk of chunks) {
+        size += chunk.byteLength;
+        if (size > this.maxBytes) {
+          throw new SluiceError('SLUICE_E_HTTP_BODY_TOO_LARGE', `artifact is larger than ${this.maxBytes} bytes`, { details: { limit: this.maxBytes } });
+        }
+        hash.update(chunk);
+        if (!out.write(chunk)) await once(out, 'drain');
+      }
+      out.end();
+      await once(out, 'close');
+    } catch (err) {
+      out.destroy();
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    if (size === 0) {
+      rmSync(tmp, { force: true });
+      throw new SluiceError('SLUICE_E_ARTIFACT_INVALID', 'artifact is empty');
+    }
+    const sha256 = hash.digest('hex');
+    const path = this.pathOf(sha256);
+    mkdirSync(join(this.dir, 'sha256', sha256.slice(0, 2)), { recursive: true });
+    renameSync(tmp, path);
+    return { sha256, size, path };
+  }
+}

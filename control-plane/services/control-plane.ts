@@ -1,0 +1,90 @@
+// The control plane's services wired together over one store: what the GraphQL resolvers, the
+// artifact route and the CLI commands call.
+import { join } from 'node:path';
+import type { Logger } from '../../lib/log.js';
+import { SluiceError } from '../../lib/errors.js';
+import { openStore, type Store } from '../store/db.js';
+import { systemContext, type CallContext } from './actor.js';
+import { ArtifactStore } from './artifact-store.js';
+import { AuditLog } from './audit.js';
+import { computeDesiredState, type DesiredState } from './desired-state.js';
+import { GatewayService } from './gateways.js';
+import { uploadModelVersion, type VersionUpload } from './model-upload.js';
+import { RegistryService, type ModelVersion } from './registry.js';
+import { RegistryKey } from './signing.js';
+import { generateSecret, TokenService } from './tokens.js';
+
+export interface ServicesOptions {
+  dataDir: string;
+  db?: string | undefined;
+  /** Ed25519 PKCS#8 PEM; default `<dataDir>/keys/registry-ed25519.pem`. Replicas on one PostgreSQL must share it. */
+  signingKeyFile?: string | undefined;
+  /** Content-addressed artifact folder; default `<dataDir>/artifacts`. Replicas must share it. */
+  artifactDir?: string | undefined;
+  maxArtifactBytes: number;
+}
+
+export class ControlPlaneServices {
+  readonly audit: AuditLog;
+  readonly tokens: TokenService;
+  readonly registry: RegistryService;
+  readonly gateways: GatewayService;
+  private readonly listeners = new Set<() => void>();
+
+  private constructor(
+    readonly store: Store,
+    readonly key: RegistryKey,
+    readonly artifacts: ArtifactStore,
+  ) {
+    this.audit = new AuditLog(store);
+    this.tokens = new TokenService(store, this.audit);
+    this.registry = new RegistryService(store, this.audit, () => this.changed());
+    this.gateways = new GatewayService(store, this.audit);
+  }
+
+  static async open(options: ServicesOptions): Promise<ControlPlaneServices> {
+    const key = RegistryKey.loadOrCreate(options.signingKeyFile ?? join(options.dataDir, 'keys', 'registry-ed25519.pem'));
+    const artifacts = new ArtifactStore(options.artifactDir ?? join(options.dataDir, 'artifacts'), options.maxArtifactBytes);
+    const store = await openStore({ dataDir: options.dataDir, db: options.db });
+    return new ControlPlaneServices(store, key, artifacts);
+  }
+
+  /** Subscribe to "what gateways should serve may have changed"; returns the unsubscribe. */
+  onRegistryChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
+  }
+
+  uploadVersion(ctx: CallContext, upload: VersionUpload): Promise<ModelVersion> {
+    return uploadModelVersion(this, ctx, upload);
+  }
+
+  desiredState(): Promise<DesiredState> {
+    return computeDesiredState(this.store);
+  }
+
+  /**
+   * At first start (no tokens at all) create the first admin token: `adminToken` when given
+   * (SLUICE_ADMIN_TOKEN), otherwise a generated one that the caller prints once. Returns the
+   * generated secret, or undefined when nothing was generated.
+   */
+  async bootstrapAdmin(adminToken: string | undefined, logger: Logger): Promise<string | undefined> {
+    if ((await this.tokens.count()) > 0) return undefined;
+    if (adminToken !== undefined && adminToken.length < 16) {
+      throw new SluiceError('SLUICE_E_CONFIG_INVALID', 'SLUICE_ADMIN_TOKEN must be at least 16 characters', { details: { option: 'adminToken' } });
+    }
+    const secret = adminToken ?? generateSecret();
+    const { token } = await this.tokens.create(systemContext('bootstrap'), { name: 'admin', role: 'admin' }, secret);
+    logger.info({ tokenId: token.id }, 'first admin token created');
+    return adminToken === undefined ? secret : undefined;
+  }
+
+  close(): Promise<void> {
+    this.listeners.clear();
+    return this.store.close();
+  }
+}

@@ -1,0 +1,115 @@
+// What a gateway should serve, computed from the registry: per model, the versions to load (each with
+// its digest, size and registry signature), the aliases resolved to version numbers, and the routing
+// table. Until rollouts exist the routing is one route with all the weight on the `production`
+// alias, or on the newest ready version of a model that has no `production` alias. Versions to load
+// are the route's plus every other alias target (so `staging` can be called by version number).
+import { createHash } from 'node:crypto';
+import type { Store } from '../store/db.js';
+import type { TensorSignature } from './onnx-signature.js';
+
+export const DEFAULT_ALIAS = 'production';
+
+export interface DesiredVersion {
+  version: number;
+  sha256: string;
+  size: number;
+  /** base64 Ed25519 signature of the artifact by the registry key `keyId` */
+  signature: string;
+  keyId: string;
+  /** Path under the control plane's URL; resolvers turn it into an absolute URL. */
+  downloadPath: string;
+  tensors: TensorSignature;
+}
+
+export interface Route {
+  version: number;
+  weight: number;
+}
+
+export interface DesiredModel {
+  name: string;
+  versions: DesiredVersion[];
+  aliases: { name: string; version: number }[];
+  routes: Route[];
+}
+
+export interface DesiredState {
+  /** Changes whenever anything a gateway acts on changes; equal revisions mean nothing to do. */
+  revision: string;
+  models: DesiredModel[];
+}
+
+interface VersionRow {
+  model: string;
+  number: number | string;
+  sha256: string;
+  size: number | string;
+  artifact_signature: string;
+  key_id: string;
+  tensors: string;
+}
+
+export async function computeDesiredState(store: Store): Promise<DesiredState> {
+  const db = store.db;
+  const base = db
+    .selectFrom('model_versions')
+    .innerJoin('models', 'models.id', 'model_versions.model_id')
+    .innerJoin('artifacts', 'artifacts.sha256', 'model_versions.artifact_sha256')
+    .select([
+      'models.name as model',
+      'model_versions.number as number',
+      'artifacts.sha256 as sha256',
+      'artifacts.size as size',
+      'artifacts.signature as artifact_signature',
+      'artifacts.key_id as key_id',
+      'model_versions.signature as tensors',
+    ])
+    .where('model_versions.status', '=', 'ready');
+  const aliased = await base
+    .innerJoin('aliases', 'aliases.version_id', 'model_versions.id')
+    .select('aliases.name as alias')
+    .execute();
+  const newest = await base
+    .innerJoin(
+      (eb) => eb.selectFrom('model_versions').select(['model_id', (e) => e.fn.max('number').as('n')]).where('status', '=', 'ready').groupBy('model_id').as('newest'),
+      (join) => join.onRef('newest.model_id', '=', 'model_versions.model_id').onRef('newest.n', '=', 'model_versions.number'),
+    )
+    .execute();
+
+  const models = new Map<string, { versions: Map<number, DesiredVersion>; aliases: { name: string; version: number }[]; newest?: number }>();
+  const entry = (name: string) => {
+    let m = models.get(name);
+    if (!m) models.set(name, (m = { versions: new Map(), aliases: [] }));
+    return m;
+  };
+  const add = (r: VersionRow) => {
+    const m = entry(r.model);
+    const version = Number(r.number);
+    m.versions.set(version, {
+      version,
+      sha256: r.sha256,
+      size: Number(r.size),
+      signature: r.artifact_signature,
+      keyId: r.key_id,
+      downloadPath: `/artifacts/${r.sha256}`,
+      tensors: JSON.parse(r.tensors) as TensorSignature,
+    });
+    return version;
+  };
+  for (const r of aliased) entry(r.model).aliases.push({ name: r.alias, version: add(r) });
+  // The newest ready version is loaded only when it is the route: a model with a `production` alias
+  // loads exactly its aliased versions, so registering a version does not make every gateway fetch it.
+  for (const r of newest) {
+    if (!entry(r.model).aliases.some((a) => a.name === DEFAULT_ALIAS)) entry(r.model).newest = add(r);
+  }
+
+  const out: DesiredModel[] = [...models.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, m]) => {
+      const aliases = m.aliases.sort((a, b) => (a.name < b.name ? -1 : 1));
+      const target = aliases.find((a) => a.name === DEFAULT_ALIAS)?.version ?? m.newest!;
+      return { name, versions: [...m.versions.values()].sort((a, b) => a.version - b.version), aliases, routes: [{ version: target, weight: 100 }] };
+    });
+  const revision = createHash('sha256').update(JSON.stringify(out)).digest('hex').slice(0, 16);
+  return { revision, models: out };
+}

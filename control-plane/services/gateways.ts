@@ -1,0 +1,164 @@
+// The control-plane side of gateway sync: registration, heartbeats (what each gateway has loaded and
+// how healthy it is) and the gateway list. A heartbeat that only says "still here" updates the
+// timestamp without an audit event; one that changes what the gateway reports is audited like any
+// other change, so the log shows when each gateway loaded what, without one row per beat.
+import { SluiceError } from '../../lib/errors.js';
+import { isUniqueViolation, type Store } from '../store/db.js';
+import type { GatewayTable } from '../store/tables.js';
+import type { CallContext } from './actor.js';
+import type { AuditLog } from './audit.js';
+import { newId, now } from './ids.js';
+import { decodeCursor, pageSize, toConnection, type Connection, type PageArgs } from './pagination.js';
+import { parseTags } from './registry-values.js';
+
+const GATEWAY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const HEALTH_STATES = ['healthy', 'degraded', 'unhealthy', 'unknown'] as const;
+export type Health = (typeof HEALTH_STATES)[number];
+const MAX_LOADED = 1024;
+
+export interface LoadedVersion {
+  model: string;
+  version: number;
+  sha256: string | null;
+  /** e.g. ready, loading, failed */
+  state: string;
+}
+
+export interface Gateway {
+  id: string;
+  name: string;
+  region: string;
+  labels: Record<string, string>;
+  tokenId: string;
+  registeredAt: string;
+  lastHeartbeatAt: string | null;
+  loaded: LoadedVersion[];
+  health: Health;
+  healthMessage: string;
+}
+
+export interface HeartbeatInput {
+  name: string;
+  loaded: LoadedVersion[];
+  health: string;
+  message?: string | null;
+}
+
+export class GatewayService {
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditLog,
+  ) {}
+
+  /** Register (or re-register after a restart) the calling gateway token under `name`. */
+  async register(ctx: CallContext, input: { name: string; region?: string | null; labels?: unknown }): Promise<Gateway> {
+    if (!GATEWAY_NAME.test(input.name)) throw new SluiceError('SLUICE_E_VALIDATION', 'gateway name must be 1-64 of letters, digits, ".", "_", "-"', { details: { field: 'name' } });
+    const region = input.region ?? '';
+    if (region.length > 64) throw new SluiceError('SLUICE_E_VALIDATION', 'region is at most 64 characters', { details: { field: 'region' } });
+    const labels = parseTags(input.labels ?? {});
+    return this.audit.audited(ctx, 'gateway.register', `gateway/${input.name}`, async (tx) => {
+      const existing = await this.store.forUpdate(tx.selectFrom('gateways').selectAll().where('name', '=', input.name)).executeTakeFirst();
+      if (existing && existing.token_id !== ctx.actor.id) {
+        const owner = await tx.selectFrom('tokens').select('revoked_at').where('id', '=', existing.token_id).executeTakeFirst();
+        if (owner && owner.revoked_at === null) {
+          throw new SluiceError('SLUICE_E_STORE_CONFLICT', `gateway ${input.name} is registered by another gateway token`, { details: { gateway: input.name } });
+        }
+      }
+      const row: GatewayTable = {
+        id: existing?.id ?? newId('gw'),
+        name: input.name,
+        region,
+        labels: JSON.stringify(labels),
+        token_id: ctx.actor.id,
+        registered_at: now(),
+        last_heartbeat_at: existing?.last_heartbeat_at ?? null,
+        loaded: existing?.loaded ?? '[]',
+        health: existing?.health ?? 'unknown',
+        health_message: existing?.health_message ?? '',
+      };
+      try {
+        if (existing) await tx.updateTable('gateways').set(row).where('id', '=', row.id).execute();
+        else await tx.insertInto('gateways').values(row).execute();
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new SluiceError('SLUICE_E_STORE_CONFLICT', `gateway ${input.name} was registered concurrently`, { details: { gateway: input.name } });
+        throw err;
+      }
+      const before = existing ? { region: existing.region, labels: JSON.parse(existing.labels) as unknown, tokenId: existing.token_id } : null;
+      return { result: toGateway(row), before, after: { region, labels, tokenId: ctx.actor.id } };
+    });
+  }
+
+  async heartbeat(ctx: CallContext, input: HeartbeatInput): Promise<Gateway> {
+    const loaded = parseLoaded(input.loaded);
+    if (!(HEALTH_STATES as readonly string[]).includes(input.health)) throw new SluiceError('SLUICE_E_VALIDATION', `unknown health ${input.health}`, { details: { field: 'health' } });
+    const message = (input.message ?? '').slice(0, 1024);
+    const at = now();
+    const current = await this.ownGateway(ctx, input.name);
+    const changed = current.loaded !== JSON.stringify(loaded) || current.health !== input.health || current.health_message !== message;
+    const update = { last_heartbeat_at: at, loaded: JSON.stringify(loaded), health: input.health, health_message: message };
+    if (!changed) {
+      await this.store.db.updateTable('gateways').set({ last_heartbeat_at: at }).where('id', '=', current.id).execute();
+      return toGateway({ ...current, last_heartbeat_at: at });
+    }
+    return this.audit.audited(ctx, 'gateway.report', `gateway/${input.name}`, async (tx) => {
+      await tx.updateTable('gateways').set(update).where('id', '=', current.id).execute();
+      return {
+        result: toGateway({ ...current, ...update }),
+        before: { loaded: JSON.parse(current.loaded) as unknown, health: current.health, message: current.health_message },
+        after: { loaded, health: input.health, message },
+      };
+    });
+  }
+
+  async list(page: PageArgs): Promise<Connection<Gateway>> {
+    const size = pageSize(page.first);
+    const after = decodeCursor('gateways', page.after);
+    let q = this.store.db.selectFrom('gateways').selectAll();
+    if (after !== undefined) q = q.where('name', '>', after);
+    const rows = await q.orderBy('name').limit(size + 1).execute();
+    return toConnection(rows, size, 'gateways', (r) => r.name, toGateway, page.after);
+  }
+
+  async get(name: string): Promise<Gateway | undefined> {
+    const row = await this.store.db.selectFrom('gateways').selectAll().where('name', '=', name).executeTakeFirst();
+    return row ? toGateway(row) : undefined;
+  }
+
+  async ofToken(tokenId: string): Promise<Gateway | undefined> {
+    const row = await this.store.db.selectFrom('gateways').selectAll().where('token_id', '=', tokenId).orderBy('registered_at', 'desc').executeTakeFirst();
+    return row ? toGateway(row) : undefined;
+  }
+
+  /** A gateway token may only report for the gateway it registered; anything else is denied and audited. */
+  private async ownGateway(ctx: CallContext, name: string): Promise<GatewayTable> {
+    const row = await this.store.db.selectFrom('gateways').selectAll().where('name', '=', name).executeTakeFirst();
+    if (!row) throw new SluiceError('SLUICE_E_STORE_NOT_FOUND', `no gateway ${name}; register it first`, { details: { gateway: name } });
+    if (row.token_id !== ctx.actor.id) return this.audit.denied(ctx, 'gateway.report', `gateway/${name}`, 'gateway registered by another token');
+    return row;
+  }
+}
+
+function parseLoaded(value: unknown): LoadedVersion[] {
+  if (!Array.isArray(value) || value.length > MAX_LOADED) throw new SluiceError('SLUICE_E_VALIDATION', `loaded must be a list of at most ${MAX_LOADED} versions`, { details: { field: 'loaded' } });
+  return value.map((v: Partial<LoadedVersion>) => {
+    if (typeof v.model !== 'string' || !Number.isInteger(v.version) || typeof v.state !== 'string') {
+      throw new SluiceError('SLUICE_E_VALIDATION', 'every loaded version needs model, version and state', { details: { field: 'loaded' } });
+    }
+    return { model: v.model.slice(0, 64), version: v.version!, sha256: typeof v.sha256 === 'string' ? v.sha256.slice(0, 64) : null, state: v.state.slice(0, 32) };
+  });
+}
+
+function toGateway(r: GatewayTable): Gateway {
+  return {
+    id: r.id,
+    name: r.name,
+    region: r.region,
+    labels: JSON.parse(r.labels) as Record<string, string>,
+    tokenId: r.token_id,
+    registeredAt: r.registered_at,
+    lastHeartbeatAt: r.last_heartbeat_at,
+    loaded: JSON.parse(r.loaded) as LoadedVersion[],
+    health: r.health as Health,
+    healthMessage: r.health_message,
+  };
+}

@@ -1,0 +1,27 @@
+import type { Role } from './actor.js';
+
+const READERS: readonly Role[] = ['viewer', 'developer', 'operator', 'admin'];
+
+/**
+ * What each role may do, in one table that the resolvers consult and the tests walk. Roles do not
+ * inherit from each other except that `admin` may do everything a person may; `gateway` is a
+ * machine identity that may only sync.
+ */
+export const PERMISSIONS = {
+  'registry:read': READERS,
+  'registry:write': ['developer', 'admin'],
+  'alias:write': ['operator', 'admin'],
+  'token:admin': ['admin'],
+  'audit:read': ['admin'],
+  'gateway:read': READERS,
+  'gateway:sync': ['gateway'],
+  'desired-state:read': [...READERS, 'gateway'],
+  'artifact:download': [...READERS, 'gateway'],
+  'key:read': [...READERS, 'gateway'],
+} as const satisfies Record<string, readonly Role[]>;
+
+export type Permission = keyof typeof PERMISSIONS;
+
+export function allows(role: Role | 'system', permission: Permission): boolean {
+  return role === 'system' || (PERMISSIONS[permission] as readonly string[]).includes(role);
+}

@@ -1,0 +1,325 @@
+// The model registry (MLflow's shape): registered models → numbered versions → aliases. Each write
+// is one audited transaction; alias moves are a single UPDATE inside it, so a reader sees the old or
+// the new target, never neither.
+import { SluiceError } from '../../lib/errors.js';
+import { isUniqueViolation, type Store, type Tx } from '../store/db.js';
+import type { ModelTable, ModelVersionTable } from '../store/tables.js';
+import type { CallContext } from './actor.js';
+import type { AuditLog } from './audit.js';
+import { newId, now } from './ids.js';
+import { decodeCursor, pageSize, toConnection, type Connection, type PageArgs } from './pagination.js';
+import type { TensorSignature } from './onnx-signature.js';
+import { parseLineage, parseMetrics, parseTags, type Lineage } from './registry-values.js';
+
+// Model names become URL path segments and folder names on gateways.
+const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const ALIAS_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+export const VERSION_STATUSES = ['ready', 'archived'] as const;
+export type VersionStatus = (typeof VERSION_STATUSES)[number];
+
+export interface Model {
+  id: string;
+  name: string;
+  description: string;
+  owner: string;
+  tags: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ModelVersion {
+  id: string;
+  modelId: string;
+  modelName: string;
+  number: number;
+  status: VersionStatus;
+  sha256: string;
+  signature: TensorSignature;
+  metrics: Record<string, number>;
+  lineage: Lineage;
+  description: string;
+  createdAt: string;
+  createdBy: string;
+}
+
+export interface Alias {
+  modelName: string;
+  name: string;
+  versionId: string;
+  versionNumber: number;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+export interface CreateModelInput {
+  name: string;
+  description?: string | null;
+  owner?: string | null;
+  tags?: unknown;
+}
+
+export interface UpdateModelInput {
+  name: string;
+  description?: string | null;
+  owner?: string | null;
+  tags?: unknown;
+}
+
+export interface NewVersionInput {
+  model: string;
+  artifact: { sha256: string; size: number; signature: string; keyId: string };
+  signature: TensorSignature;
+  metrics?: unknown;
+  lineage?: unknown;
+  description?: string | null;
+}
+
+export class RegistryService {
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditLog,
+    /** Called after a commit that changes what gateways should serve. */
+    private readonly onChange: () => void,
+  ) {}
+
+  async createModel(ctx: CallContext, input: CreateModelInput): Promise<Model> {
+    const name = input.name;
+    if (!MODEL_NAME.test(name)) {
+      throw new SluiceError('SLUICE_E_VALIDATION', 'model name must be 1-64 of a-z, 0-9, ".", "_", "-", starting with a letter or digit', { details: { field: 'name' } });
+    }
+    const at = now();
+    const row: ModelTable = {
+      id: newId('mdl'),
+      name,
+      description: input.description ?? '',
+      owner: input.owner ?? ctx.actor.name,
+      tags: JSON.stringify(parseTags(input.tags ?? {})),
+      created_at: at,
+      updated_at: at,
+    };
+    return this.audit.audited(ctx, 'model.create', `model/${name}`, async (tx) => {
+      try {
+        await tx.insertInto('models').values(row).execute();
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new SluiceError('SLUICE_E_STORE_CONFLICT', `model ${name} already exists`, { details: { model: name } });
+        throw err;
+      }
+      const model = toModel(row);
+      return { result: model, after: publicModel(model) };
+    });
+  }
+
+  async updateModel(ctx: CallContext, input: UpdateModelInput): Promise<Model> {
+    return this.audit.audited(ctx, 'model.update', `model/${input.name}`, async (tx) => {
+      const before = toModel(await this.lockModel(tx, input.name));
+      const after: Model = {
+        ...before,
+        description: input.description ?? before.description,
+        owner: input.owner ?? before.owner,
+        tags: input.tags === undefined || input.tags === null ? before.tags : parseTags(input.tags),
+        updatedAt: now(),
+      };
+      await tx
+        .updateTable('models')
+        .set({ description: after.description, owner: after.owner, tags: JSON.stringify(after.tags), updated_at: after.updatedAt })
+        .where('id', '=', before.id)
+        .execute();
+      return { result: after, before: publicModel(before), after: publicModel(after) };
+    });
+  }
+
+  async createVersion(ctx: CallContext, input: NewVersionInput): Promise<ModelVersion> {
+    const metrics = parseMetrics(input.metrics ?? {});
+    const lineage = parseLineage(input.lineage ?? {});
+    const version = await this.audit.audited(ctx, 'model_version.create', `model/${input.model}`, async (tx) => {
+      const model = await this.lockModel(tx, input.model);
+      const last = await tx.selectFrom('model_versions').select((eb) => eb.fn.max('number').as('n')).where('model_id', '=', model.id).executeTakeFirst();
+      const number = Number(last?.n ?? 0) + 1;
+      const a = input.artifact;
+      await tx
+        .insertInto('artifacts')
+        .values({ sha256: a.sha256, size: a.size, signature: a.signature, key_id: a.keyId, created_at: now() })
+        .onConflict((oc) => oc.column('sha256').doNothing())
+        .execute();
+      const row: ModelVersionTable = {
+        id: newId('ver'),
+        model_id: model.id,
+        number,
+        status: 'ready',
+        artifact_sha256: a.sha256,
+        signature: JSON.stringify(input.signature),
+        metrics: JSON.stringify(metrics),
+        lineage: JSON.stringify(lineage),
+        description: input.description ?? '',
+        created_at: now(),
+        created_by: ctx.actor.name,
+      };
+      await tx.insertInto('model_versions').values(row).execute();
+      const version = toVersion(row, model.name);
+      return {
+        result: version,
+        resource: `model/${model.name}/version/${number}`,
+        after: { number, sha256: a.sha256, size: a.size, metrics, lineage, signature: input.signature },
+      };
+    });
+    this.onChange();
+    return version;
+  }
+
+  async setVersionStatus(ctx: CallContext, model: string, number: number, status: string): Promise<ModelVersion> {
+    if (!(VERSION_STATUSES as readonly string[]).includes(status)) throw new SluiceError('SLUICE_E_VALIDATION', `unknown status ${status}`, { details: { field: 'status' } });
+    const version = await this.audit.audited(ctx, 'model_version.set_status', `model/${model}/version/${number}`, async (tx) => {
+      const m = await this.lockModel(tx, model);
+      const row = await this.versionRow(tx, m.id, model, number);
+      if (status === 'archived') {
+        const pinned = await tx.selectFrom('aliases').select('name').where('version_id', '=', row.id).execute();
+        if (pinned.length > 0) {
+          throw new SluiceError('SLUICE_E_STORE_CONFLICT', `version ${number} of ${model} is the target of alias ${pinned.map((p) => p.name).join(', ')}; move the alias first`, {
+            details: { aliases: pinned.map((p) => p.name) },
+          });
+        }
+      }
+      await tx.updateTable('model_versions').set({ status }).where('id', '=', row.id).execute();
+      return { result: toVersion({ ...row, status }, model), before: { status: row.status }, after: { status } };
+    });
+    this.onChange();
+    return version;
+  }
+
+  /** Point `alias` at `number` (creating the alias if needed) in one statement of one transaction. */
+  async setAlias(ctx: CallContext, model: string, alias: string, number: number): Promise<Alias> {
+    if (!ALIAS_NAME.test(alias)) throw new SluiceError('SLUICE_E_VALIDATION', 'alias must be 1-32 of a-z, 0-9, "_", "-", starting with a letter', { details: { field: 'alias' } });
+    const result = await this.audit.audited(ctx, 'alias.set', `model/${model}/alias/${alias}`, async (tx) => {
+      const m = await this.lockModel(tx, model);
+      const target = await this.versionRow(tx, m.id, model, number);
+      if (target.status !== 'ready') throw new SluiceError('SLUICE_E_STORE_CONFLICT', `version ${number} of ${model} is ${target.status}`, { details: { status: target.status } });
+      const current = await tx
+        .selectFrom('aliases')
+        .innerJoin('model_versions', 'model_versions.id', 'aliases.version_id')
+        .select(['model_versions.number as number'])
+        .where('aliases.model_id', '=', m.id)
+        .where('aliases.name', '=', alias)
+        .executeTakeFirst();
+      const row = { model_id: m.id, name: alias, version_id: target.id, updated_at: now(), updated_by: ctx.actor.name };
+      await tx
+        .insertInto('aliases')
+        .values(row)
+        .onConflict((oc) => oc.columns(['model_id', 'name']).doUpdateSet({ version_id: row.version_id, updated_at: row.updated_at, updated_by: row.updated_by }))
+        .execute();
+      const out: Alias = { modelName: model, name: alias, versionId: target.id, versionNumber: number, updatedAt: row.updated_at, updatedBy: row.updated_by };
+      return { result: out, before: current ? { version: Number(current.number) } : null, after: { version: number } };
+    });
+    this.onChange();
+    return result;
+  }
+
+  async deleteAlias(ctx: CallContext, model: string, alias: string): Promise<boolean> {
+    await this.audit.audited(ctx, 'alias.delete', `model/${model}/alias/${alias}`, async (tx) => {
+      const m = await this.lockModel(tx, model);
+      const current = await tx
+        .selectFrom('aliases')
+        .innerJoin('model_versions', 'model_versions.id', 'aliases.version_id')
+        .select(['model_versions.number as number'])
+        .where('aliases.model_id', '=', m.id)
+        .where('aliases.name', '=', alias)
+        .executeTakeFirst();
+      if (!current) throw new SluiceError('SLUICE_E_STORE_NOT_FOUND', `model ${model} has no alias ${alias}`, { details: { model, alias } });
+      await tx.deleteFrom('aliases').where('model_id', '=', m.id).where('name', '=', alias).execute();
+      return { result: true, before: { version: Number(current.number) }, after: null };
+    });
+    this.onChange();
+    return true;
+  }
+
+  async model(name: string): Promise<Model | undefined> {
+    const row = await this.store.db.selectFrom('models').selectAll().where('name', '=', name).executeTakeFirst();
+    return row ? toModel(row) : undefined;
+  }
+
+  async models(page: PageArgs, filter: { owner?: string | null | undefined } = {}): Promise<Connection<Model>> {
+    const size = pageSize(page.first);
+    const after = decodeCursor('models', page.after);
+    let q = this.store.db.selectFrom('models').selectAll();
+    if (after !== undefined) q = q.where('name', '>', after);
+    if (filter.owner) q = q.where('owner', '=', filter.owner);
+    const rows = await q.orderBy('name').limit(size + 1).execute();
+    return toConnection(rows, size, 'models', (r) => r.name, toModel, page.after);
+  }
+
+  /** Newest first. */
+  async versions(model: Model, page: PageArgs, status?: string | null): Promise<Connection<ModelVersion>> {
+    const size = pageSize(page.first);
+    const after = decodeCursor(`versions:${model.id}`, page.after);
+    let q = this.store.db.selectFrom('model_versions').selectAll().where('model_id', '=', model.id);
+    if (after !== undefined) q = q.where('number', '<', Number(after));
+    if (status) q = q.where('status', '=', status);
+    const rows = await q.orderBy('number', 'desc').limit(size + 1).execute();
+    return toConnection(rows, size, `versions:${model.id}`, (r) => Number(r.number), (r) => toVersion(r, model.name), page.after);
+  }
+
+  async version(model: string, number: number): Promise<ModelVersion | undefined> {
+    const row = await this.store.db
+      .selectFrom('model_versions')
+      .innerJoin('models', 'models.id', 'model_versions.model_id')
+      .selectAll('model_versions')
+      .where('models.name', '=', model)
+      .where('model_versions.number', '=', number)
+      .executeTakeFirst();
+    return row ? toVersion(row, model) : undefined;
+  }
+
+  async aliases(modelId: string): Promise<Alias[]> {
+    const rows = await this.store.db
+      .selectFrom('aliases')
+      .innerJoin('model_versions', 'model_versions.id', 'aliases.version_id')
+      .innerJoin('models', 'models.id', 'aliases.model_id')
+      .select(['models.name as model', 'aliases.name', 'aliases.version_id', 'model_versions.number', 'aliases.updated_at', 'aliases.updated_by'])
+      .where('aliases.model_id', '=', modelId)
+      .orderBy('aliases.name')
+      .execute();
+    return rows.map((r) => ({ modelName: r.model, name: r.name, versionId: r.version_id, versionNumber: Number(r.number), updatedAt: r.updated_at, updatedBy: r.updated_by }));
+  }
+
+  async artifact(sha256: string): Promise<{ sha256: string; size: number; signature: string; keyId: string } | undefined> {
+    const row = await this.store.db.selectFrom('artifacts').selectAll().where('sha256', '=', sha256).executeTakeFirst();
+    return row ? { sha256: row.sha256, size: Number(row.size), signature: row.signature, keyId: row.key_id } : undefined;
+  }
+
+  /** Lock the model row (PostgreSQL) so version numbers and alias moves of one model are serialized. */
+  private async lockModel(tx: Tx, name: string): Promise<ModelTable> {
+    const row = await this.store.forUpdate(tx.selectFrom('models').selectAll().where('name', '=', name)).executeTakeFirst();
+    if (!row) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `no model ${name}`, { details: { model: name } });
+    return row;
+  }
+
+  private async versionRow(tx: Tx, modelId: string, model: string, number: number): Promise<ModelVersionTable> {
+    const row = await tx.selectFrom('model_versions').selectAll().where('model_id', '=', modelId).where('number', '=', number).executeTakeFirst();
+    if (!row) throw new SluiceError('SLUICE_E_MODEL_VERSION_NOT_FOUND', `model ${model} has no version ${number}`, { details: { model, version: number } });
+    return row;
+  }
+}
+
+function toModel(r: ModelTable): Model {
+  return { id: r.id, name: r.name, description: r.description, owner: r.owner, tags: JSON.parse(r.tags) as Record<string, string>, createdAt: r.created_at, updatedAt: r.updated_at };
+}
+
+function publicModel(m: Model): Record<string, unknown> {
+  return { name: m.name, description: m.description, owner: m.owner, tags: m.tags };
+}
+
+export function toVersion(r: ModelVersionTable, modelName: string): ModelVersion {
+  return {
+    id: r.id,
+    modelId: r.model_id,
+    modelName,
+    number: Number(r.number),
+    status: r.status as VersionStatus,
+    sha256: r.artifact_sha256,
+    signature: JSON.parse(r.signature) as TensorSignature,
+    metrics: JSON.parse(r.metrics) as Record<string, number>,
+    lineage: JSON.parse(r.lineage) as Lineage,
+    description: r.description,
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+  };
+}

@@ -1,0 +1,54 @@
+// The registry's Ed25519 key. It signs a fixed message naming an artifact's SHA-256, so a gateway
+// that trusts the public key can check both that the bytes are the ones registered (digest) and
+// that this registry registered them (signature), before it loads anything.
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { SluiceError } from '../../lib/errors.js';
+
+/** The bytes that are signed for an artifact: versioned so the format can change without ambiguity. */
+export function artifactSignedMessage(sha256: string): Buffer {
+  return Buffer.from(`sluice-artifact-v1:sha256:${sha256}`);
+}
+
+/** For gateways: true when `signature` (base64) is the registry's signature of the artifact `sha256`. */
+export function verifyArtifactSignature(publicKeyPem: string, sha256: string, signature: string): boolean {
+  try {
+    return verify(null, artifactSignedMessage(sha256), createPublicKey(publicKeyPem), Buffer.from(signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+export class RegistryKey {
+  readonly publicKeyPem: string;
+  /** First 16 hex digits of the SHA-256 of the public key (SPKI DER): names the key in desired states. */
+  readonly keyId: string;
+
+  private constructor(private readonly privateKey: KeyObject) {
+    const pub = createPublicKey(privateKey);
+    this.publicKeyPem = pub.export({ type: 'spki', format: 'pem' }).toString();
+    this.keyId = createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  }
+
+  /** Load the PKCS#8 PEM at `file`, or create it (mode 0600) at first start. */
+  static loadOrCreate(file: string): RegistryKey {
+    if (existsSync(file)) {
+      try {
+        const key = createPrivateKey(readFileSync(file));
+        if (key.asymmetricKeyType !== 'ed25519') throw new Error(`key type ${key.asymmetricKeyType}`);
+        return new RegistryKey(key);
+      } catch (err) {
+        throw new SluiceError('SLUICE_E_CONFIG_INVALID', `registry signing key ${file} is not an Ed25519 private key`, { cause: err });
+      }
+    }
+    const { privateKey } = generateKeyPairSync('ed25519');
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+    return new RegistryKey(privateKey);
+  }
+
+  signArtifact(sha256: string): string {
+    return sign(null, artifactSignedMessage(sha256), this.privateKey).toString('base64');
+  }
+}

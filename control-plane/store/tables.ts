@@ -1,0 +1,114 @@
+// Row types of the control plane's tables, as both dialects return them. Times are ISO-8601 UTC
+// strings and structured values are JSON text in both dialects, so that what the audit chain
+// hashes reads back byte for byte the same on SQLite and PostgreSQL.
+import type { ColumnType } from 'kysely';
+
+/** PostgreSQL returns BIGINT as a string; SQLite as a number. Services read them through `Number()`. */
+type BigNumber = ColumnType<number | string, number, number>;
+
+export interface TokenTable {
+  id: string;
+  name: string;
+  role: string;
+  secret_hash: string;
+  created_at: string;
+  created_by: string | null;
+  revoked_at: string | null;
+}
+
+export interface ModelTable {
+  id: string;
+  name: string;
+  description: string;
+  owner: string;
+  /** JSON object of string → string */
+  tags: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ArtifactTable {
+  sha256: string;
+  size: BigNumber;
+  /** base64 Ed25519 signature over `artifactSignedMessage(sha256)` */
+  signature: string;
+  key_id: string;
+  created_at: string;
+}
+
+export interface ModelVersionTable {
+  id: string;
+  model_id: string;
+  number: number;
+  status: string;
+  artifact_sha256: string;
+  /** JSON TensorSignature */
+  signature: string;
+  /** JSON object of metric name → number */
+  metrics: string;
+  /** JSON Lineage */
+  lineage: string;
+  description: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface AliasTable {
+  model_id: string;
+  name: string;
+  version_id: string;
+  updated_at: string;
+  updated_by: string;
+}
+
+export interface AuditEventTable {
+  seq: number;
+  at: string;
+  actor_id: string;
+  actor_name: string;
+  role: string;
+  action: string;
+  resource: string;
+  /** JSON text or null */
+  before_state: string | null;
+  after_state: string | null;
+  request_id: string;
+  client_address: string;
+  outcome: string;
+  reason: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** One row (id = 1): the newest event of the chain. Locking it serializes appends. */
+export interface AuditChainHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
+export interface GatewayTable {
+  id: string;
+  name: string;
+  region: string;
+  /** JSON object of string → string */
+  labels: string;
+  token_id: string;
+  registered_at: string;
+  last_heartbeat_at: string | null;
+  /** JSON LoadedVersion[] */
+  loaded: string;
+  health: string;
+  health_message: string;
+}
+
+export interface Database {
+  tokens: TokenTable;
+  models: ModelTable;
+  artifacts: ArtifactTable;
+  model_versions: ModelVersionTable;
+  aliases: AliasTable;
+  audit_events: AuditEventTable;
+  audit_chain_head: AuditChainHeadTable;
+  gateways: GatewayTable;
+}
