@@ -32,6 +32,11 @@ export interface BenchOptions {
    * client's connection cap) decides what happens to the excess — as with many independent clients.
    */
   overloadConnections: number;
+  /**
+   * Overload calls carry this deadline as `parameters.timeout_us`; the client waits one more second
+   * for the answer before it counts the call as timed out (the gateway must answer or refuse by then).
+   */
+  overloadDeadlineMs: number;
   timeoutMs: number;
   ceilingMs: number;
   ceilingBatches: Record<WorkloadName, number[]>;
@@ -113,6 +118,7 @@ export function parseBenchArgs(argv: string[], cores = availableParallelism()): 
     durationMs: flags.has('duration-ms') ? positiveInt('duration-ms', flags.get('duration-ms')!) : quick ? 1000 : 8000,
     openConnections: 1024,
     overloadConnections: 8192,
+    overloadDeadlineMs: 1000,
     timeoutMs: 10_000,
     ceilingMs: quick ? 300 : 1500,
     ceilingBatches: quick

@@ -35,7 +35,7 @@ function ortCeiling(o: BenchOptions, workload: WorkloadName, repo: string): Prom
 
 function fmt(r: LoadResult): string {
   const p = r.phases[0]!;
-  const extra = p.refused + p.failed + p.timedOut > 0 ? ` refused=${p.refused} failed=${p.failed} timedOut=${p.timedOut}` : '';
+  const extra = p.refused + p.failed + p.timedOut + p.unsent > 0 ? ` refused=${p.refused} failed=${p.failed} timedOut=${p.timedOut} unsent=${p.unsent}` : '';
   const lag = r.clientLag ? ` lag p99=${r.clientLag.p99.toFixed(2)}ms` : '';
   return `${p.throughput.toFixed(0)}/s p50=${p.latency.p50.toFixed(2)}ms p99=${p.latency.p99.toFixed(2)}ms client=${r.clientCpu.toFixed(2)} cores${lag}${extra}`;
 }
@@ -77,6 +77,8 @@ class TargetSession {
     const job = this.job('open', o.overloadConnections, {
       warmupMs: 0,
       durationMs: o.overloadMs + o.recoveryMs,
+      deadlineUs: o.overloadDeadlineMs * 1000,
+      timeoutMs: o.overloadDeadlineMs + 1000,
       phases: [
         { rate: 2 * maxRate, durationMs: o.overloadMs },
         { rate: 0.5 * maxRate, durationMs: o.recoveryMs },
@@ -92,11 +94,11 @@ class TargetSession {
     const recovery = recoverySeconds(result.timeline ?? [], o.overloadMs, p99LimitMs);
     const [hot, cool] = result.phases as [LoadResult['phases'][0], LoadResult['phases'][0]];
     this.log(
-      `  ${this.workload} ${this.target} overload 2x${maxRate.toFixed(0)}/s: ok=${hot.ok} refused=${hot.refused} timedOut=${hot.timedOut} failed=${hot.failed} ` +
+      `  ${this.workload} ${this.target} overload 2x${maxRate.toFixed(0)}/s: ok=${hot.ok} refused=${hot.refused} timedOut=${hot.timedOut} failed=${hot.failed} unsent=${hot.unsent} ` +
         `p99(admitted)=${hot.latency.p99.toFixed(1)}ms maxRSS=${Math.max(0, ...rss.map((s) => s.rssMiB))}MiB; ` +
-        `then 0.5x: ok=${cool.ok} refused=${cool.refused} timedOut=${cool.timedOut} p99=${cool.latency.p99.toFixed(1)}ms recovered after ${recovery ?? 'never'} s`,
+        `client lag p99=${result.clientLag?.p99.toFixed(1) ?? '?'}ms; then 0.5x: ok=${cool.ok} refused=${cool.refused} timedOut=${cool.timedOut} p99=${cool.latency.p99.toFixed(1)}ms recovered after ${recovery ?? 'never'} s`,
     );
-    return { workload: this.workload, target: this.target, maxRate, result, rss, recoverySeconds: recovery };
+    return { workload: this.workload, target: this.target, maxRate, deadlineMs: o.overloadDeadlineMs, result, rss, recoverySeconds: recovery };
   }
 }
 

@@ -74,17 +74,19 @@ export interface InferCall {
   body: Buffer;
 }
 
-/** The OIP call for one row, as a client of Triton or KServe would send it. */
-export function inferCall(name: WorkloadName, row: Float32Array): InferCall {
+/** The OIP call for one row, as a client of Triton or KServe would send it; `timeoutUs` = its deadline. */
+export function inferCall(name: WorkloadName, row: Float32Array, timeoutUs?: number): InferCall {
   const spec = WORKLOADS[name];
   const path = `/v2/models/${spec.model}/infer`;
   const shape = [1, ...spec.rowShape];
+  const parameters = timeoutUs === undefined ? {} : { parameters: { timeout_us: timeoutUs } };
   if (spec.encoding === 'json') {
-    const body = JSON.stringify({ inputs: [{ name: spec.input, shape, datatype: 'FP32', data: Array.from(row) }] });
+    const body = JSON.stringify({ ...parameters, inputs: [{ name: spec.input, shape, datatype: 'FP32', data: Array.from(row) }] });
     return { path, contentType: 'application/json', headers: {}, body: Buffer.from(body) };
   }
   const header = Buffer.from(
     JSON.stringify({
+      ...parameters,
       inputs: [{ name: spec.input, shape, datatype: 'FP32', parameters: { binary_data_size: row.byteLength } }],
       outputs: [{ name: spec.output, parameters: { binary_data: true } }],
     }),

@@ -13,6 +13,11 @@ export class CallTimeout extends Error {
   override readonly name = 'CallTimeout';
 }
 
+/** A call that waited for a free connection until its deadline and was never sent. */
+export class CallNotSent extends Error {
+  override readonly name = 'CallNotSent';
+}
+
 const SWEEP_MS = 10;
 
 /** Counts and latencies of one phase (or one timeline bucket). */
@@ -62,10 +67,20 @@ class Recorder {
   }
 
   outcome(phase: number, intendedAt: number, err: Error | null, res: HttpResponse | null, latencyMs: number): void {
-    const key = err ? (err instanceof CallTimeout ? 'timeout' : 'error') : String(res!.status);
+    const key = err ? (err instanceof CallTimeout ? 'timeout' : err instanceof CallNotSent ? 'not sent' : 'error') : String(res!.status);
     this.statuses[key] = (this.statuses[key] ?? 0) + 1;
     const kind: keyof CallCounts =
-      err instanceof CallTimeout ? 'timedOut' : err || !res ? 'failed' : res.status < 300 ? 'ok' : res.status === 503 || res.status === 429 ? 'refused' : 'failed';
+      err instanceof CallTimeout
+        ? 'timedOut'
+        : err instanceof CallNotSent
+          ? 'unsent'
+          : err || !res
+            ? 'failed'
+            : res.status < 300
+              ? 'ok'
+              : res.status === 503 || res.status === 429
+                ? 'refused'
+                : 'failed';
     if (kind === 'failed' && this.firstFailure === undefined) {
       this.firstFailure = err ? err.message : `${res!.status} ${res!.body.toString('utf8', 0, Math.min(300, res!.body.length))}`;
     }
@@ -100,7 +115,7 @@ function requestsFor(job: LoadJob): { host: string; port: number; requests: Buff
   const url = new URL(job.target);
   const host = url.hostname;
   const port = Number(url.port || 80);
-  const requests = workloadRows(job.workload, job.variants).map((row) => rawHttpRequest(inferCall(job.workload, row), `${host}:${port}`));
+  const requests = workloadRows(job.workload, job.variants).map((row) => rawHttpRequest(inferCall(job.workload, row, job.deadlineUs), `${host}:${port}`));
   return { host, port, requests };
 }
 
@@ -197,7 +212,7 @@ export function runOpenLoop(job: LoadJob): Promise<LoadResult> {
     while (waitingHead < waiting.length) {
       const w = waiting[waitingHead++]!;
       if (w.at + job.timeoutMs > performance.now()) return send(c, w.at, w.phase);
-      if (w.phase >= 0) rec.outcome(w.phase, w.at, new CallTimeout('not sent by the deadline'), null, 0);
+      if (w.phase >= 0) rec.outcome(w.phase, w.at, new CallNotSent('no free connection by the deadline'), null, 0);
     }
     idle.push(c);
   };
@@ -222,7 +237,7 @@ export function runOpenLoop(job: LoadJob): Promise<LoadResult> {
       const now = performance.now();
       while (waitingHead < waiting.length && waiting[waitingHead]!.at + job.timeoutMs <= now) {
         const w = waiting[waitingHead++]!;
-        if (w.phase >= 0) rec.outcome(w.phase, w.at, new CallTimeout('not sent by the deadline'), null, 0);
+        if (w.phase >= 0) rec.outcome(w.phase, w.at, new CallNotSent('no free connection by the deadline'), null, 0);
       }
       if (waitingHead > 4096 && waitingHead * 2 > waiting.length) waiting.splice(0, waitingHead), (waitingHead = 0);
       if (finishing) finish();

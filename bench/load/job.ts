@@ -26,6 +26,8 @@ export interface LoadJob {
   phases?: LoadPhase[];
   /** The client's deadline per call, from its intended start; past it the call counts as timed out. */
   timeoutMs: number;
+  /** Sent as the call's `parameters.timeout_us`: the deadline the server is told about. */
+  deadlineUs?: number;
   /** When set, counts and p99 per bucket of this many ms (by intended start time). */
   timelineMs?: number;
 }
@@ -41,6 +43,11 @@ export interface CallCounts {
   failed: number;
   /** No answer by the client's deadline. */
   timedOut: number;
+  /**
+   * Open loop: never sent, because every connection the generator may open was busy until the
+   * call's deadline — the generator's connection cap, not the server, is what dropped it.
+   */
+  unsent: number;
 }
 
 export interface PhaseResult extends CallCounts {
@@ -78,5 +85,5 @@ export interface LoadResult {
 }
 
 export function emptyCounts(): CallCounts {
-  return { sent: 0, ok: 0, refused: 0, failed: 0, timedOut: 0 };
+  return { sent: 0, ok: 0, refused: 0, failed: 0, timedOut: 0, unsent: 0 };
 }

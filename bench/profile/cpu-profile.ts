@@ -33,7 +33,14 @@ function label(f: ProfileNode['callFrame']): string {
   return `${name} (${file}:${f.lineNumber + 1})`;
 }
 
-/** Functions by self time, highest first; `(idle)` is left out so percentages are of busy time. */
+/**
+ * Frames that stand for a thread waiting, not working: V8's `(idle)` (event loop asleep) and
+ * piscina's `atomicsWaitLoop` (a worker blocked in Atomics.wait for its next task). A worker that
+ * spends its time there is starved, which is itself the finding.
+ */
+const WAITING = new Set(['(idle)', 'atomicsWaitLoop']);
+
+/** Functions by self time, highest first; waiting frames are left out so percentages are of busy time. */
 export function topSelfTime(profile: CpuProfile, limit = 15): { busyMs: number; idleMs: number; top: SelfTime[] } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();
@@ -44,7 +51,7 @@ export function topSelfTime(profile: CpuProfile, limit = 15): { busyMs: number; 
     const dt = (profile.timeDeltas[i + 1] ?? 0) / 1000;
     const node = byId.get(id);
     if (!node) return;
-    if (node.callFrame.functionName === '(idle)') {
+    if (WAITING.has(node.callFrame.functionName)) {
       idle += dt;
       return;
     }

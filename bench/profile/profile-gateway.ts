@@ -21,7 +21,7 @@ export async function profileGateway(o: BenchOptions, dir: string, log: (line: s
     let throughput = 0;
     try {
       const r = await generateLoad(
-        { target: server.url, workload, variants: 64, mode: 'closed', connections: 64, warmupMs: o.warmupMs, durationMs: o.durationMs, timeoutMs: o.timeoutMs },
+        { target: server.url, workload, variants: 64, mode: 'closed', connections: 64, warmupMs: o.warmupMs, durationMs: Math.max(o.durationMs, 5000), timeoutMs: o.timeoutMs },
         { cpus: o.placement.clientCpus, processes: o.placement.generators },
       );
       throughput = r.phases[0]!.throughput;
@@ -33,7 +33,7 @@ export async function profileGateway(o: BenchOptions, dir: string, log: (line: s
     for (const f of files) {
       const thread = /\.\d+\.0\.\d+\.cpuprofile$/.test(f) ? 'main thread' : `worker (${f.split('.').slice(-3, -2)[0]})`;
       const { busyMs, idleMs, top } = topSelfTime(readCpuProfile(join(out, f)), 12);
-      const head = `gateway --cpu-prof, ${workload} @64 (${throughput.toFixed(0)} calls/s under the profiler), ${thread}: busy ${busyMs.toFixed(0)} ms, idle ${idleMs.toFixed(0)} ms; top self time:`;
+      const head = `gateway --cpu-prof, ${workload} @64 (${throughput.toFixed(0)} calls/s under the profiler), ${thread}: busy ${busyMs.toFixed(0)} ms, idle or waiting ${idleMs.toFixed(0)} ms (startup included); top self time:`;
       const lines = top.map((t) => `    ${t.percent.toFixed(1).padStart(5)}%  ${t.selfMs.toFixed(0).padStart(6)} ms  ${t.fn}`);
       log([head, ...lines].join('\n'));
       notes.push([head, '', '```', ...lines, '```'].join('\n'));

@@ -33,8 +33,8 @@ function pointRow(p: LoadPoint): string[] {
     ms(ph.latency.p99),
     ms(ph.latency.p999),
     String(ph.ok),
-    String(ph.refused + ph.failed + ph.timedOut),
-    num(r.clientCpu, 2),
+    String(ph.refused + ph.failed + ph.timedOut + ph.unsent),
+    `${num(r.clientCpu, 2)}${r.clientLag ? ` / ${ms(r.clientLag.p99)}` : ''}`,
   ];
 }
 
@@ -56,7 +56,7 @@ function workloadSection(run: BenchRun, w: WorkloadName): string {
   const points = run.points.filter((p) => p.workload === w);
   parts.push(
     table(
-      ['target', 'load', 'calls/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'ok', 'not ok', 'client CPU'],
+      ['target', 'load', 'calls/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'ok', 'not ok', 'client CPU cores / timer lag p99 ms'],
       points.map(pointRow),
     ),
   );
@@ -80,6 +80,7 @@ function overloadSection(run: BenchRun): string {
         String(hot!.refused),
         String(hot!.timedOut),
         String(hot!.failed),
+        String(hot!.unsent),
         ms(hot!.latency.p99),
         rss.length ? `${num(rss[0], 0)} → ${num(Math.max(...rss), 0)} → ${num(rss[rss.length - 1], 0)}` : '–',
         cool ? `${cool.ok}/${cool.sent} ok, p99 ${ms(cool.latency.p99)}` : '–',
@@ -91,7 +92,9 @@ function overloadSection(run: BenchRun): string {
   return [
     '## Overload: 2x the measured maximum, then 0.5x',
     '',
-    table(['workload', 'target', 'max/s', 'sent at 2x', 'ok', 'refused', 'timed out', 'failed', 'p99 admitted ms', 'RSS MiB start → max → end', 'at 0.5x', 'recovered after'], rows),
+    `Every call carries a ${run.overload[0]?.deadlineMs ?? '?'} ms deadline (\`parameters.timeout_us\`); "timed out" = no answer 1 s after it; "not sent" = the generator's ${run.overload[0]?.result.connections ?? '?'}-connection cap was exhausted until the deadline.`,
+    '',
+    table(['workload', 'target', 'max/s', 'sent at 2x', 'ok', 'refused', 'timed out', 'failed', 'not sent', 'p99 admitted ms', 'RSS MiB start → max → end', 'at 0.5x', 'recovered after'], rows),
   ].join('\n');
 }
 

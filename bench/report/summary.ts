@@ -59,7 +59,7 @@ export function ratios(run: BenchRun, connections = 64): Ratio[] {
 export function recoverySeconds(timeline: TimelinePoint[], overloadMs: number, p99LimitMs: number): number | null {
   for (const b of timeline) {
     if (b.t < overloadMs || b.sent === 0) continue;
-    if (b.refused === 0 && b.failed === 0 && b.timedOut === 0 && b.p99 <= p99LimitMs) return (b.t - overloadMs) / 1000;
+    if (b.refused === 0 && b.failed === 0 && b.timedOut === 0 && b.unsent === 0 && b.p99 <= p99LimitMs) return (b.t - overloadMs) / 1000;
   }
   return null;
 }

@@ -54,6 +54,8 @@ export interface OverloadRun {
   target: TargetName;
   /** The measured maximum the 2x is relative to (calls/s). */
   maxRate: number;
+  /** The deadline every call carried (parameters.timeout_us), ms. */
+  deadlineMs: number;
   result: LoadResult;
   rss: RssSample[];
   /** Seconds after load dropped until a timeline bucket had no refusals, no timeouts and p99 under the limit; null if never. */

@@ -26,6 +26,23 @@ t.test('functions are ranked by self time, idle excluded from the percentages', 
   ]);
 });
 
+t.test("a piscina worker blocked in atomicsWaitLoop counts as waiting, not busy", async (t) => {
+  const profile: CpuProfile = {
+    nodes: [
+      { id: 1, callFrame: frame('atomicsWaitLoop', 'file:///x/node_modules/piscina/dist/worker.js', 125) },
+      { id: 2, callFrame: frame('run', 'file:///x/node_modules/onnxruntime-node/dist/backend.js', 114) },
+    ],
+    startTime: 0,
+    endTime: 0,
+    samples: [1, 2, 1],
+    timeDeltas: [0, 3000, 1000],
+  };
+  const r = topSelfTime(profile);
+  t.equal(r.idleMs, 3);
+  t.equal(r.busyMs, 1);
+  t.same(r.top.map((x) => x.fn), ['run (onnxruntime-node/dist/backend.js:115)']);
+});
+
 t.test('limit keeps only the top entries', async (t) => {
   const nodes = Array.from({ length: 5 }, (_, i) => ({ id: i + 1, callFrame: frame(`f${i}`) }));
   const profile: CpuProfile = { nodes, startTime: 0, endTime: 0, samples: [1, 2, 3, 4, 5, 5], timeDeltas: [0, 1, 1, 1, 1, 1] };
