@@ -117,7 +117,8 @@ async function measureTarget(o: BenchOptions, workload: WorkloadName, target: Ta
     // The fixed-response ceiling only needs the load levels it is compared at.
     const levels = target === 'uws-fixed' ? o.connections.filter((c) => c >= 64).slice(0, 2) : o.connections;
     for (const c of levels.length > 0 ? levels : [Math.max(...o.connections)]) run.points.push(await s.point(`closed ${c}`, s.job('closed', c)));
-    if (target === 'uws-fixed') return;
+    // The ceiling and the second naive variant are compared at closed-loop points only.
+    if (target === 'uws-fixed' || target === 'naive-1t') return;
     const max = maxThroughput(run.points, workload, target);
     if (max <= 0) {
       run.notes.push(`${target} answered no ${workload} call; open-loop and overload skipped`);

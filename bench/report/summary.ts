@@ -44,7 +44,8 @@ export function ratios(run: BenchRun, connections = 64): Ratio[] {
     };
     const ort = run.ceilings.find((c) => c.workload === w)?.best.inferencesPerSec;
     push(`sluice / ORT alone (best batch) @${connections}`, div(sluice, ort), 'ort');
-    push(`sluice / naive @${connections}`, div(sluice, throughputAt(run.points, w, 'naive', connections)), 'naive');
+    const naive = [throughputAt(run.points, w, 'naive', connections), throughputAt(run.points, w, 'naive-1t', connections)].filter((x): x is number => x !== null);
+    push(`sluice / naive (better of default threads and 1 thread) @${connections}`, div(sluice, naive.length ? Math.max(...naive) : null), 'naive');
     push(`sluice / micro-batch @${connections}`, div(sluice, throughputAt(run.points, w, 'micro-batch', connections)), 'micro');
     push(`sluice / uws-fixed @${connections}`, div(sluice, throughputAt(run.points, w, 'uws-fixed', connections)), 'uws');
   }

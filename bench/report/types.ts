@@ -33,7 +33,12 @@ export interface OrtCeiling {
 }
 
 /** The servers every scenario is run against. */
-export type TargetName = 'sluice' | 'naive' | 'micro-batch' | 'uws-fixed';
+/**
+ * `naive-1t` is the naive server with a single-threaded ORT session: on a small, busy machine ORT's
+ * default (one spinning intra-op thread per core) can be slower, and a baseline must not be beaten
+ * only because it was mis-tuned. Ratios use the better of the two.
+ */
+export type TargetName = 'sluice' | 'naive' | 'naive-1t' | 'micro-batch' | 'uws-fixed';
 
 export interface LoadPoint {
   workload: WorkloadName;

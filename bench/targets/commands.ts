@@ -31,13 +31,12 @@ export function targetCommand(target: TargetName, workload: WorkloadName, repo: 
     case 'sluice':
       return { name: 'sluice', cpus, nodeFlags, args: [join(DIST, 'cli', 'sluice.js'), 'gateway', '--models', repo, '--port', '0', '--log-level', 'info'] };
     case 'naive':
-    case 'micro-batch':
-      return {
-        name: target,
-        cpus,
-        nodeFlags,
-        args: [join(DIST, 'bench', 'targets', 'naive-server.js'), '--models', repo, '--workload', workload, '--batching', target === 'naive' ? 'none' : 'micro'],
-      };
+    case 'naive-1t':
+    case 'micro-batch': {
+      const args = [join(DIST, 'bench', 'targets', 'naive-server.js'), '--models', repo, '--workload', workload, '--batching', target === 'micro-batch' ? 'micro' : 'none'];
+      if (target === 'naive-1t') args.push('--intra-op-threads', '1');
+      return { name: target, cpus, nodeFlags, args };
+    }
     case 'uws-fixed':
       return { name: target, cpus, nodeFlags, args: [join(DIST, 'bench', 'targets', 'fixed-server.js')] };
   }

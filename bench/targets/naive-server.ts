@@ -24,8 +24,10 @@ interface ModelFile {
   dynamic_batching?: { max_queue_delay_us?: number; preferred_batch_sizes?: number[] };
 }
 const config = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as ModelFile;
-// ORT's default session options: what `InferenceSession.create(path)` gives a new user.
-const session = await ort.InferenceSession.create(join(modelDir, '1', 'model.onnx'));
+// ORT's default session options (what `InferenceSession.create(path)` gives a new user) unless
+// --intra-op-threads says otherwise.
+const intraOp = args.get('intra-op-threads');
+const session = await ort.InferenceSession.create(join(modelDir, '1', 'model.onnx'), intraOp === undefined ? {} : { intraOpNumThreads: Number(intraOp) });
 
 async function runRows(data: Float32Array, batch: number): Promise<OutputTensor[]> {
   const out = await session.run({ [spec.input]: new ort.Tensor('float32', data, [batch, ...spec.rowShape]) });
