@@ -10,6 +10,7 @@ import type { BatcherClock } from './batching/batcher.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { ModelRepository } from './models/repository.js';
 import { createHttpApp } from './server/http-server.js';
+import { driftRoutes, type DriftRoutesOptions } from './server/drift-routes.js';
 import { InferenceService } from './server/inference.js';
 import { WorkerPool } from './workers/pool.js';
 
@@ -28,10 +29,14 @@ export interface GatewayOptions {
   controlPlane?: { url: string; token: string; name?: string | undefined };
   /** ORT worker threads (default: one per core). */
   workerThreads?: number | undefined;
+  /** Module URLs each worker imports at start (registers batch observer factories, e.g. drift). */
+  workerPreload?: string[] | undefined;
   /** Add routes or behaviour (WebSocket endpoint, drift routes, control-plane sync) before the server listens. */
   extensions?: GatewayExtension[] | undefined;
   /** Batcher clock (tests). */
   clock?: BatcherClock | undefined;
+  /** Drift monitoring of versions whose config has `drift` (default on); false turns it off. */
+  drift?: DriftRoutesOptions | false | undefined;
 }
 
 /** What an extension gets: the parts of this gateway. */
@@ -53,7 +58,7 @@ export interface Gateway extends RunningServer, GatewayContext {}
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger;
   const metrics = new GatewayMetrics();
-  const pool = new WorkerPool({ threads: options.workerThreads, logger });
+  const pool = new WorkerPool({ threads: options.workerThreads, preload: options.workerPreload, logger });
   const repository = new ModelRepository({ root: options.modelRepository, pool, metrics, logger, clock: options.clock });
   const inference = new InferenceService(repository, metrics);
   metrics.setQueueDepthSource(function* () {
@@ -68,7 +73,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const context: GatewayContext = { app, inference, repository, metrics, pool, logger, options };
   const closers: (() => Promise<void> | void)[] = [];
   try {
-    for (const extension of options.extensions ?? []) {
+    const drift = options.drift === false ? [] : [driftRoutes(options.drift)];
+    for (const extension of [...drift, ...(options.extensions ?? [])]) {
       const hook = await extension(context);
       if (hook) closers.push(() => hook.close());
     }

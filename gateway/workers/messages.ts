@@ -66,3 +66,9 @@ export interface ReleaseMessage {
 }
 
 export const SESSION_CHANNEL = 'sluice:sessions';
+
+/** Given to every worker at start. */
+export interface WorkerData {
+  /** Module URLs to import before the first task. */
+  preload: string[];
+}

@@ -9,13 +9,18 @@ import { SluiceError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import {
   SESSION_CHANNEL, type LoadResult, type ReleaseMessage, type RunResult, type SessionSpec, type WireTensor,
-  type WorkerTask,
+  type WorkerData, type WorkerTask,
 } from './messages.js';
 import type { TaskOutcome } from './worker.js';
 
 export interface WorkerPoolOptions {
   /** Worker threads; default one per core (measured: N single-threaded sessions beat one N-threaded). */
   threads?: number | undefined;
+  /**
+   * Module URLs every worker imports before its first task, e.g. to register batch observer
+   * factories (see observers.ts) without editing the worker entry.
+   */
+  preload?: string[] | undefined;
   logger: Logger;
 }
 
@@ -38,6 +43,7 @@ export class WorkerPool {
       maxThreads: threads,
       idleTimeout: Number.MAX_SAFE_INTEGER,
       concurrentTasksPerWorker: 1,
+      workerData: { preload: options.preload ?? [] } satisfies WorkerData,
     });
     this.#piscina.on('error', (err: unknown) => this.#logger.error({ err }, 'worker pool error'));
     this.#channel.unref();

@@ -1,15 +1,17 @@
 // The piscina worker entry: runs ORT sessions off the gateway's event loop (session.run blocks the
 // calling thread). A task either opens a session (returning its tensor metadata) or runs one batch;
 // input buffers arrive transferred and output buffers leave transferred.
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { openSession, releaseSession, type OpenSession } from './sessions.js';
 import {
   SESSION_CHANNEL, type LoadResult, type ReleaseMessage, type RunResult, type RunTask, type TensorMetadata,
-  type WireTensor, type WorkerTask,
+  type WireTensor, type WorkerData, type WorkerTask,
 } from './messages.js';
 import type { OrtType } from '../models/tensors.js';
+
+for (const url of (workerData as WorkerData | undefined)?.preload ?? []) await import(url);
 
 const channel = new BroadcastChannel(SESSION_CHANNEL);
 channel.onmessage = (event: unknown) => {

@@ -1,0 +1,30 @@
+import t from 'tap';
+import { copyModels, postJson, startTestGateway } from '../gateway-harness.js';
+import { POISON } from './crash-observer.js';
+
+const call = (url: string, first: number) =>
+  postJson(`${url}/v2/models/weather/infer`, { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], data: [first, 12, 4, 3, 40] }] });
+
+t.test('a worker that dies mid-batch: its calls get a 5xx, none hangs, the worker is replaced', async (t) => {
+  const models = copyModels(t, ['weather']);
+  const gw = await startTestGateway(t, models, {
+    workerThreads: 2,
+    workerPreload: [new URL('./crash-observer.js', import.meta.url).href],
+  });
+  const threadIds = gw.pool.threads.map((w) => w.threadId).sort();
+  const calls = [...Array.from({ length: 20 }, (_, i) => call(gw.url, i % 3)), call(gw.url, POISON), ...Array.from({ length: 20 }, () => call(gw.url, 1))];
+  const answers = await Promise.all(calls);
+  const poisoned = answers[20]!;
+  t.equal(poisoned.status, 500, 'the call in the dead worker\'s batch fails');
+  t.match(poisoned.body.error, /inference worker running this request stopped; retry/);
+  t.ok(answers.every((a) => a.status === 200 || a.status === 500), 'every call was answered');
+  t.ok(answers.filter((a) => a.status === 200).length > 0, 'calls in other batches succeed');
+  const later = await Promise.all(Array.from({ length: 8 }, () => call(gw.url, 2)));
+  t.same(later.map((a) => a.status), new Array(8).fill(200), 'later calls succeed on the replacement worker');
+  t.notSame(gw.pool.threads.map((w) => w.threadId).sort(), threadIds, 'a new worker thread took the dead one\'s place');
+  t.equal(gw.pool.threads.length, 2);
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  t.match(metrics, /sluice_worker_crashes_total\{model="weather",version="1"\} 1\n/);
+  const failed = answers.filter((a) => a.status === 500).length;
+  t.match(metrics, new RegExp(`sluice_inference_requests_total\\{model="weather",version="1",outcome="server_error"\\} ${failed}\\n`));
+});
