@@ -4,4 +4,5 @@ export { imagePlan, imagePlans, resizedSize, type ImagePlan } from './image-plan
 export { imageFormat, type ImageFormat } from './image-format.js';
 export { decodeImage, type DecodedImage } from './decode.js';
 export { imagesToTensor, writeImageTensor, type ImageTensor } from './image-tensor.js';
-export { base64Elements, splitBytesElements } from './bytes-elements.js';
+export { imageElement } from './image-element.js';
+export { imageBodyInputs, imageInputName, imagePreprocessor, plansFor } from './preprocessor.js';

@@ -40,6 +40,8 @@ export interface WsCall {
   request: Record<string, unknown>;
   /** Binary frames: the raw tensor bytes after the header, in a buffer of their own (starts 8-aligned). */
   binary: Uint8Array | undefined;
+  /** performance.now() when the frame arrived (set by the endpoint; latency is measured from it). */
+  receivedAt?: number;
 }
 
 const HEADER_PREFIX = 4;

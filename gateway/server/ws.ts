@@ -173,7 +173,8 @@ export function registerWsEndpoint<Principal>(app: TemplatedApp, options: WsEndp
   function answer(conn: WsConnection<Principal>, id: string, result: WsAnswer, binary: boolean): void {
     // Splice the id in front of the entry's own fields: `{"id":"7",` + `"model_name":...}`.
     const json = result.json.length > 2 ? `{"id":${JSON.stringify(id)},${result.json.slice(1)}` : `{"id":${JSON.stringify(id)}}`;
-    if (binary) deliver(conn, encodeBinaryFrame(json, result.binary ?? []), true);
+    // Outputs asked for as binary_data in a text call still need a binary frame to travel in.
+    if (binary || (result.binary !== undefined && result.binary.length > 0)) deliver(conn, encodeBinaryFrame(json, result.binary ?? []), true);
     else deliver(conn, json, false);
   }
 
@@ -232,6 +233,7 @@ export function registerWsEndpoint<Principal>(app: TemplatedApp, options: WsEndp
       options.onEvent?.({ type: 'open' });
     },
     message(ws, message, isBinary) {
+      const receivedAt = performance.now();
       const conn = ws.getUserData();
       if (message.byteLength > options.maxMessageBytes) {
         ws.end(WS_CLOSE.MESSAGE_TOO_BIG, `message of ${message.byteLength} bytes exceeds the limit of ${options.maxMessageBytes}`);
@@ -250,6 +252,7 @@ export function registerWsEndpoint<Principal>(app: TemplatedApp, options: WsEndp
         send(conn, encodeErrorFrame(e.details?.id as string | undefined, e), false);
         return;
       }
+      call.receivedAt = receivedAt;
       accept(conn, call, isBinary);
     },
     drain(ws) {

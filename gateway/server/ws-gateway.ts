@@ -1,0 +1,42 @@
+// Wires the /v2/ws endpoint to a gateway as an extension: frames are decoded with the same OIP
+// codec as HTTP bodies and every call goes through the same InferenceService (routing, batching,
+// preprocessing, metrics), so a WebSocket call and an HTTP call differ only in transport.
+import type { GatewayContext, GatewayExtension } from '../index.js';
+import { decodeInferenceRequest, encodeInferenceResponse } from './oip-codec.js';
+import { registerWsEndpoint, WS_DEFAULTS, type WsAnswer, type WsEndpointOptions, type WsInferContext } from './ws.js';
+import type { WsCall } from './ws-frames.js';
+
+export type WebSocketOptions = Partial<Pick<WsEndpointOptions<unknown>,
+  'maxMessageBytes' | 'maxInFlight' | 'pauseBufferedBytes' | 'maxBufferedBytes' | 'idleTimeoutSeconds'>>;
+
+async function inferCall(ctx: GatewayContext, call: WsCall, c: WsInferContext<unknown>): Promise<WsAnswer> {
+  const decodeStart = performance.now();
+  // The frame's id is the endpoint's to echo; the rest is an OIP request body.
+  const { id: _id, model_name: _name, model_version: _version, ...body } = call.request;
+  const decoded = decodeInferenceRequest(body, call.binary);
+  ctx.metrics.decodeDuration.observe({ protocol: call.binary ? 'ws_binary' : 'ws_json' }, (performance.now() - decodeStart) / 1000);
+  // A binary call gets binary outputs unless it says otherwise (request or per output).
+  if (c.binary && decoded.binaryOutput === undefined) decoded.binaryOutput = true;
+  const response = await ctx.inference.infer({
+    ...decoded, model: call.model, version: call.version, signal: c.signal, receivedAt: call.receivedAt,
+  });
+  const encoded = encodeInferenceResponse(response);
+  return { json: encoded.header, binary: encoded.binary };
+}
+
+/** The WebSocket endpoint as a gateway extension; its close hook ends connections with 1001. */
+export function websocketEndpoint(options: WebSocketOptions = {}): GatewayExtension {
+  return (ctx) => {
+    const endpoint = registerWsEndpoint<unknown>(ctx.app, {
+      ...WS_DEFAULTS,
+      ...options,
+      // The HTTP routes authenticate nobody yet; when they do, the same check goes here.
+      authenticate: () => undefined,
+      infer: (call, c) => inferCall(ctx, call, c),
+      onEvent: (e) => {
+        if (e.type === 'slow-reader' || e.type === 'framing-error') ctx.logger.warn({ ws: e }, 'websocket closed by the gateway');
+      },
+    });
+    return { close: () => endpoint.closeAll() };
+  };
+}
