@@ -55,7 +55,7 @@ export class BenchUsageError extends Error {
 }
 
 export const BENCH_HELP = `Usage: npm run bench -- [flags]
-  --quick                 short smoke run (< 2 min): fewer points, shorter windows
+  --quick                 short smoke run (< 2 min): 1 and 64 connections, 50/95% open loop, shorter windows
   --workloads a,b         ${WORKLOAD_NAMES.join(', ')} (default: both)
   --targets a,b           ${TARGET_NAMES.join(', ')} (default: all)
   --connections 1,16,64   closed-loop connection counts
@@ -107,13 +107,13 @@ export function parseBenchArgs(argv: string[], cores = availableParallelism()): 
   for (const w of workloads) if (!isWorkloadName(w)) throw new BenchUsageError(`unknown workload ${w} (${WORKLOAD_NAMES.join(', ')})`);
   const targets = list(flags.get('targets') ?? TARGET_NAMES.join(','));
   for (const t of targets) if (!(TARGET_NAMES as string[]).includes(t)) throw new BenchUsageError(`unknown target ${t} (${TARGET_NAMES.join(', ')})`);
-  const connections = list(flags.get('connections') ?? (quick ? '1,16,64' : '1,16,64,256')).map((c) => positiveInt('connections', c));
+  const connections = list(flags.get('connections') ?? (quick ? '1,64' : '1,16,64,256')).map((c) => positiveInt('connections', c));
   return {
     quick,
     workloads: workloads as WorkloadName[],
     targets: targets as TargetName[],
     connections,
-    openFractions: [0.5, 0.8, 0.95],
+    openFractions: quick ? [0.5, 0.95] : [0.5, 0.8, 0.95],
     warmupMs: flags.has('warmup-ms') ? positiveInt('warmup-ms', flags.get('warmup-ms')!) : quick ? 300 : 2000,
     durationMs: flags.has('duration-ms') ? positiveInt('duration-ms', flags.get('duration-ms')!) : quick ? 1000 : 8000,
     openConnections: 1024,

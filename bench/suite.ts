@@ -35,7 +35,7 @@ function ortCeiling(o: BenchOptions, workload: WorkloadName, repo: string): Prom
 
 function fmt(r: LoadResult): string {
   const p = r.phases[0]!;
-  const extra = p.refused + p.failed + p.timedOut + p.unsent > 0 ? ` refused=${p.refused} failed=${p.failed} timedOut=${p.timedOut} unsent=${p.unsent}` : '';
+  const extra = p.ok < p.sent ? ` refused=${p.refused} expired=${p.expired} failed=${p.failed} timedOut=${p.timedOut} unsent=${p.unsent}` : '';
   const lag = r.clientLag ? ` lag p99=${r.clientLag.p99.toFixed(2)}ms` : '';
   return `${p.throughput.toFixed(0)}/s p50=${p.latency.p50.toFixed(2)}ms p99=${p.latency.p99.toFixed(2)}ms client=${r.clientCpu.toFixed(2)} cores${lag}${extra}`;
 }
@@ -63,13 +63,23 @@ class TargetSession {
     };
   }
 
-  async point(label: string, job: LoadJob): Promise<LoadPoint> {
+  /** A generator that was saturated or not scheduled in time makes the server look slower than it is: say so. */
+  checkClient(label: string, r: LoadResult, run: BenchRun): void {
+    const perProcess = r.clientCpu / this.o.placement.generators;
+    if (perProcess >= 0.9) run.notes.push(`${this.workload} ${this.target} ${label}: the load generator was CPU-bound (${r.clientCpu.toFixed(2)} cores); figures are a floor`);
+    if (r.clientLag && r.clientLag.p99 > 50) {
+      run.notes.push(`${this.workload} ${this.target} ${label}: the load generator's timer ran ${r.clientLag.p99.toFixed(0)} ms late at p99 (machine oversubscribed); latencies include that delay`);
+    }
+  }
+
+  async point(label: string, job: LoadJob, run: BenchRun): Promise<LoadPoint> {
     const result = await generateLoad(job, { cpus: this.o.placement.clientCpus, processes: this.o.placement.generators });
+    this.checkClient(label, result, run);
     this.log(`  ${this.workload} ${this.target} ${label}: ${fmt(result)}${result.firstFailure ? ` first failure: ${result.firstFailure}` : ''}`);
     return { workload: this.workload, target: this.target, label, result };
   }
 
-  async overload(maxRate: number, p99LimitMs: number): Promise<OverloadRun> {
+  async overload(maxRate: number, p99LimitMs: number, run: BenchRun): Promise<OverloadRun> {
     const o = this.o;
     const rss: RssSample[] = [];
     const t0 = performance.now();
@@ -91,10 +101,11 @@ class TargetSession {
     } finally {
       clearInterval(sampler);
     }
+    this.checkClient('overload', result, run);
     const recovery = recoverySeconds(result.timeline ?? [], o.overloadMs, p99LimitMs);
     const [hot, cool] = result.phases as [LoadResult['phases'][0], LoadResult['phases'][0]];
     this.log(
-      `  ${this.workload} ${this.target} overload 2x${maxRate.toFixed(0)}/s: ok=${hot.ok} refused=${hot.refused} timedOut=${hot.timedOut} failed=${hot.failed} unsent=${hot.unsent} ` +
+      `  ${this.workload} ${this.target} overload 2x${maxRate.toFixed(0)}/s: ok=${hot.ok} refused=${hot.refused} expired=${hot.expired} timedOut=${hot.timedOut} failed=${hot.failed} unsent=${hot.unsent} ` +
         `p99(admitted)=${hot.latency.p99.toFixed(1)}ms maxRSS=${Math.max(0, ...rss.map((s) => s.rssMiB))}MiB; ` +
         `client lag p99=${result.clientLag?.p99.toFixed(1) ?? '?'}ms; then 0.5x: ok=${cool.ok} refused=${cool.refused} timedOut=${cool.timedOut} p99=${cool.latency.p99.toFixed(1)}ms recovered after ${recovery ?? 'never'} s`,
     );
@@ -116,7 +127,7 @@ async function measureTarget(o: BenchOptions, workload: WorkloadName, target: Ta
   try {
     // The fixed-response ceiling only needs the load levels it is compared at.
     const levels = target === 'uws-fixed' ? o.connections.filter((c) => c >= 64).slice(0, 2) : o.connections;
-    for (const c of levels.length > 0 ? levels : [Math.max(...o.connections)]) run.points.push(await s.point(`closed ${c}`, s.job('closed', c)));
+    for (const c of levels.length > 0 ? levels : [Math.max(...o.connections)]) run.points.push(await s.point(`closed ${c}`, s.job('closed', c), run));
     // The ceiling and the second naive variant are compared at closed-loop points only.
     if (target === 'uws-fixed' || target === 'naive-1t') return;
     const max = maxThroughput(run.points, workload, target);
@@ -127,12 +138,12 @@ async function measureTarget(o: BenchOptions, workload: WorkloadName, target: Ta
     let p99AtHalf = 0;
     for (const f of o.openFractions) {
       const job = s.job('open', o.openConnections, { phases: [{ rate: f * max, durationMs: o.durationMs }], timelineMs: o.timelineMs });
-      const p = await s.point(`open ${Math.round(f * 100)}%`, job);
+      const p = await s.point(`open ${Math.round(f * 100)}%`, job, run);
       if (f === 0.5) p99AtHalf = p.result.phases[0]!.latency.p99;
       run.points.push(p);
     }
     // Recovered = a bucket as clean as steady load at half the maximum (with slack for noise).
-    if (o.overloadTargets.includes(target)) run.overload.push(await s.overload(max, Math.max(3 * p99AtHalf, 10)));
+    if (o.overloadTargets.includes(target)) run.overload.push(await s.overload(max, Math.max(3 * p99AtHalf, 10), run));
   } finally {
     await server.stop();
   }

@@ -80,7 +80,9 @@ class Recorder {
               ? 'ok'
               : res.status === 503 || res.status === 429
                 ? 'refused'
-                : 'failed';
+                : res.status === 504
+                  ? 'expired'
+                  : 'failed';
     if (kind === 'failed' && this.firstFailure === undefined) {
       this.firstFailure = err ? err.message : `${res!.status} ${res!.body.toString('utf8', 0, Math.min(300, res!.body.length))}`;
     }

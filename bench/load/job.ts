@@ -39,6 +39,8 @@ export interface CallCounts {
   ok: number;
   /** 503 or 429: refused by admission control. */
   refused: number;
+  /** 504: the server answered at the call's deadline (it did not hang). */
+  expired: number;
   /** Other statuses, broken connections. */
   failed: number;
   /** No answer by the client's deadline. */
@@ -85,5 +87,5 @@ export interface LoadResult {
 }
 
 export function emptyCounts(): CallCounts {
-  return { sent: 0, ok: 0, refused: 0, failed: 0, timedOut: 0, unsent: 0 };
+  return { sent: 0, ok: 0, refused: 0, expired: 0, failed: 0, timedOut: 0, unsent: 0 };
 }

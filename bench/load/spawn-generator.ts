@@ -45,11 +45,11 @@ export function mergeResults(results: LoadResult[]): LoadResult {
   const first = results[0]!;
   const phases: PhaseResult[] = first.phases.map((p0, i) => {
     const h = new LatencyHistogram();
-    const sum = { sent: 0, ok: 0, refused: 0, failed: 0, timedOut: 0, unsent: 0, rate: 0 };
+    const sum = { sent: 0, ok: 0, refused: 0, expired: 0, failed: 0, timedOut: 0, unsent: 0, rate: 0 };
     for (const r of results) {
       const p = r.phases[i]!;
       h.add(LatencyHistogram.decode(p.histogram));
-      for (const k of ['sent', 'ok', 'refused', 'failed', 'timedOut', 'unsent', 'rate'] as const) sum[k] += p[k];
+      for (const k of ['sent', 'ok', 'refused', 'expired', 'failed', 'timedOut', 'unsent', 'rate'] as const) sum[k] += p[k];
     }
     return { ...sum, durationMs: p0.durationMs, throughput: sum.ok / (p0.durationMs / 1000), latency: h.summary(), histogram: h.encode() };
   });
@@ -68,7 +68,7 @@ export function mergeResults(results: LoadResult[]): LoadResult {
     merged.timeline = Array.from({ length: len }, (_, i): TimelinePoint => {
       const pts = results.map((r) => r.timeline?.[i]).filter((p): p is TimelinePoint => p !== undefined);
       const add = (k: keyof CallCounts) => pts.reduce((a, p) => a + p[k], 0);
-      return { t: pts[0]?.t ?? 0, sent: add('sent'), ok: add('ok'), refused: add('refused'), failed: add('failed'), timedOut: add('timedOut'), unsent: add('unsent'), p99: Math.max(0, ...pts.map((p) => p.p99)) };
+      return { t: pts[0]?.t ?? 0, sent: add('sent'), ok: add('ok'), refused: add('refused'), expired: add('expired'), failed: add('failed'), timedOut: add('timedOut'), unsent: add('unsent'), p99: Math.max(0, ...pts.map((p) => p.p99)) };
     });
   }
   const failure = results.find((r) => r.firstFailure !== undefined)?.firstFailure;

@@ -33,7 +33,7 @@ function pointRow(p: LoadPoint): string[] {
     ms(ph.latency.p99),
     ms(ph.latency.p999),
     String(ph.ok),
-    String(ph.refused + ph.failed + ph.timedOut + ph.unsent),
+    String(ph.sent - ph.ok),
     `${num(r.clientCpu, 2)}${r.clientLag ? ` / ${ms(r.clientLag.p99)}` : ''}`,
   ];
 }
@@ -78,6 +78,7 @@ function overloadSection(run: BenchRun): string {
         String(hot!.sent),
         String(hot!.ok),
         String(hot!.refused),
+        String(hot!.expired),
         String(hot!.timedOut),
         String(hot!.failed),
         String(hot!.unsent),
@@ -85,6 +86,7 @@ function overloadSection(run: BenchRun): string {
         rss.length ? `${num(rss[0], 0)} → ${num(Math.max(...rss), 0)} → ${num(rss[rss.length - 1], 0)}` : '–',
         cool ? `${cool.ok}/${cool.sent} ok, p99 ${ms(cool.latency.p99)}` : '–',
         o.recoverySeconds === null ? 'not within the run' : `${o.recoverySeconds} s`,
+        `${num(o.result.clientCpu, 2)} / ${o.result.clientLag ? ms(o.result.clientLag.p99) : '–'}`,
       ]);
     }
   }
@@ -94,7 +96,7 @@ function overloadSection(run: BenchRun): string {
     '',
     `Every call carries a ${run.overload[0]?.deadlineMs ?? '?'} ms deadline (\`parameters.timeout_us\`); "timed out" = no answer 1 s after it; "not sent" = the generator's ${run.overload[0]?.result.connections ?? '?'}-connection cap was exhausted until the deadline.`,
     '',
-    table(['workload', 'target', 'max/s', 'sent at 2x', 'ok', 'refused', 'timed out', 'failed', 'not sent', 'p99 admitted ms', 'RSS MiB start → max → end', 'at 0.5x', 'recovered after'], rows),
+    table(['workload', 'target', 'max/s', 'sent at 2x', 'ok', 'refused', '504 at deadline', 'timed out', 'failed', 'not sent', 'p99 admitted ms', 'RSS MiB start → max → end', 'at 0.5x', 'recovered after', 'client CPU / lag p99 ms'], rows),
   ].join('\n');
 }
 

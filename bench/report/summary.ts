@@ -54,13 +54,12 @@ export function ratios(run: BenchRun, connections = 64): Ratio[] {
 
 /**
  * Seconds from the end of the overload phase to the start of the first timeline bucket of the
- * recovery phase with no refused, failed or timed-out call and p99 at most `p99LimitMs`; null if
- * none did.
+ * recovery phase in which every call was answered 2xx with p99 at most `p99LimitMs`; null if none was.
  */
 export function recoverySeconds(timeline: TimelinePoint[], overloadMs: number, p99LimitMs: number): number | null {
   for (const b of timeline) {
     if (b.t < overloadMs || b.sent === 0) continue;
-    if (b.refused === 0 && b.failed === 0 && b.timedOut === 0 && b.unsent === 0 && b.p99 <= p99LimitMs) return (b.t - overloadMs) / 1000;
+    if (b.ok === b.sent && b.p99 <= p99LimitMs) return (b.t - overloadMs) / 1000;
   }
   return null;
 }

@@ -51,17 +51,19 @@ t.test('closed loop: every counted call is answered, latencies recorded, the bod
   t.match(seen.body, { inputs: [{ name: 'features', shape: [1, 5], datatype: 'FP32' }] });
 });
 
-t.test('503 answers count as refused, other errors as failed with the first one kept', async (t) => {
+t.test('503 answers count as refused, 504 as expired, other errors as failed with the first one kept', async (t) => {
   let n = 0;
   const s = await serve(t, (_req, res) => {
     n++;
-    if (n % 2 === 0) res.writeHead(503, { 'retry-after': '1' }).end('{"error":"queue full"}');
+    if (n % 3 === 0) res.writeHead(503, { 'retry-after': '1' }).end('{"error":"queue full"}');
+    else if (n % 3 === 1) res.writeHead(504).end('{"error":"deadline passed"}');
     else res.writeHead(400).end('{"error":"bad shape"}');
   });
   const r = await runLoad(job(s.url, { connections: 1 }));
   const p = r.phases[0]!;
   t.equal(p.ok, 0);
-  t.ok(p.refused > 0 && p.failed > 0);
+  t.ok(p.refused > 0 && p.expired > 0 && p.failed > 0);
+  t.equal(p.refused + p.expired + p.failed, p.sent);
   t.equal(p.latency.count, 0, 'only answered calls are in the latency histogram');
   t.match(r.firstFailure, /^400 \{"error":"bad shape"\}/);
 });
@@ -79,7 +81,7 @@ t.test('open loop sends at the offered rate whatever the server does', async (t)
   const r = await runLoad(job(s.url, { mode: 'open', connections: 16, warmupMs: 0, durationMs: 1000, phases: [{ rate: 200, durationMs: 1000 }], timelineMs: 250 }));
   const p = r.phases[0]!;
   t.equal(p.sent, 200, 'one call every 5 ms for 1 s');
-  t.equal(p.ok + p.refused + p.failed + p.timedOut, p.sent, 'every call has an outcome');
+  t.equal(p.ok + p.refused + p.expired + p.failed + p.timedOut + p.unsent, p.sent, 'every call has an outcome');
   t.equal(r.timeline!.length, 4);
   t.same(r.timeline!.map((b) => b.sent), [50, 50, 50, 50]);
   t.ok(r.clientLag && r.clientLag.p50 >= 0);

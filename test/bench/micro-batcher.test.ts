@@ -21,7 +21,10 @@ t.test('batches never overlap: calls arriving during a run wait for the next bat
   let running = 0;
   let maxRunning = 0;
   const sizes: number[] = [];
+  let started!: () => void;
+  const firstStarted = new Promise<void>((r) => (started = r));
   const b = new MicroBatcher<number, number>(8, 0, async (items) => {
+    started();
     running++;
     maxRunning = Math.max(maxRunning, running);
     sizes.push(items.length);
@@ -30,7 +33,7 @@ t.test('batches never overlap: calls arriving during a run wait for the next bat
     return items;
   });
   const first = b.submit(0);
-  await new Promise((r) => setImmediate(r));
+  await firstStarted;
   const rest = Array.from({ length: 5 }, (_, i) => b.submit(i + 1));
   await Promise.all([first, ...rest]);
   t.equal(maxRunning, 1);

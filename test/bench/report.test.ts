@@ -20,7 +20,7 @@ function result(mode: 'closed' | 'open', connections: number, throughput: number
   return {
     mode,
     connections,
-    phases: [{ sent: ok, ok, refused: 0, failed: 0, timedOut: 0, unsent: 0, rate: 0, durationMs: 1000, throughput, latency: h.summary(), histogram: h.encode() }],
+    phases: [{ sent: ok, ok, refused: 0, expired: 0, failed: 0, timedOut: 0, unsent: 0, rate: 0, durationMs: 1000, throughput, latency: h.summary(), histogram: h.encode() }],
     statuses: { '200': ok },
     clientCpu: 0.25,
   };
@@ -81,8 +81,8 @@ t.test('ratios compare Sluice at 64 connections with each baseline and carry iss
 });
 
 t.test('recovery is the first clean bucket after the overload phase', async (t) => {
-  const b = (t0: number, extra: Partial<TimelinePoint>): TimelinePoint => ({ t: t0, sent: 10, ok: 10, refused: 0, failed: 0, timedOut: 0, unsent: 0, p99: 5, ...extra });
-  const timeline = [b(0, { refused: 9 }), b(1000, { refused: 9 }), b(2000, { p99: 900 }), b(3000, { timedOut: 1 }), b(4000, {}), b(5000, {})];
+  const b = (t0: number, extra: Partial<TimelinePoint>): TimelinePoint => ({ t: t0, sent: 10, ok: 10, refused: 0, expired: 0, failed: 0, timedOut: 0, unsent: 0, p99: 5, ...extra });
+  const timeline = [b(0, { ok: 1, refused: 9 }), b(1000, { ok: 1, refused: 9 }), b(2000, { p99: 900 }), b(3000, { ok: 9, timedOut: 1 }), b(4000, {}), b(5000, {})];
   t.equal(recoverySeconds(timeline, 2000, 50), 2);
   t.equal(recoverySeconds(timeline, 4000, 50), 0, 'recovered at once');
   t.equal(recoverySeconds(timeline.slice(0, 4), 2000, 50), null, 'never recovered');
