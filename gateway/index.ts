@@ -98,11 +98,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      const drained = await inference.drain(options.drainTimeoutMs);
-      if (!drained) logger.warn({ inFlight: inference.inFlight }, 'drain timed out; failing the remaining calls');
+      // Readiness goes false and new calls get 503 at once; queued calls run now rather than
+      // after their batching delay; accepted calls finish (bounded by drainTimeoutMs).
+      const idle = inference.drain(options.drainTimeoutMs);
+      const flushed = repository.close();
+      if (!(await idle)) logger.warn({ inFlight: inference.inFlight }, 'drain timed out; failing the remaining calls');
       for (const c of closers) await c();
       uWS.us_listen_socket_close(listenSocket);
-      await Promise.race([repository.close(), new Promise((r) => setTimeout(r, options.drainTimeoutMs).unref())]);
+      await Promise.race([flushed, new Promise((r) => setTimeout(r, options.drainTimeoutMs).unref())]);
       await pool.close();
       // uWS 20.30 has App#close (closes every socket) though its typings lag behind.
       (app as TemplatedApp & { close(): void }).close();

@@ -37,3 +37,18 @@ t.test('flags come from SLUICE_* environment variables', async (t) => {
   t.match(cp.urls[0], /^http:\/\/127\.0\.0\.1:\d+$/);
   t.equal(await cp.stop('SIGINT'), 0, 'SIGINT also exits 0');
 });
+
+t.test('gateway --models <examples> --port 0 serves weather and exits 0 on SIGTERM', async (t) => {
+  const { exampleModels } = await import('../helpers/paths.js');
+  const gw = await startSluice(['gateway', '--models', exampleModels(), '--port', '0']);
+  t.match(gw.urls[0], /^http:\/\/127\.0\.0\.1:\d+$/);
+  const res = await fetch(`${gw.urls[0]}/v2/models/weather/infer`, {
+    method: 'POST',
+    body: JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], data: [0, 12, 4, 3, 40] }] }),
+  });
+  t.equal(res.status, 200);
+  const body = (await res.json()) as { model_name: string; outputs: { name: string }[] };
+  t.equal(body.model_name, 'weather');
+  t.same(body.outputs.map((o) => o.name), ['probabilities', 'label']);
+  t.equal(await gw.stop('SIGTERM'), 0);
+});
