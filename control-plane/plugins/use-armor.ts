@@ -19,7 +19,7 @@ export const DEFAULT_GRAPHQL_LIMITS: GraphQLLimits = {
   maxAliases: 15,
   maxDirectives: 20,
   maxTokens: 2000,
-  maxCost: 5000,
+  maxCost: 20000,
 };
 
 function tag(limit: keyof GraphQLLimits, value: number) {

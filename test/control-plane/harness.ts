@@ -39,6 +39,8 @@ export interface TestControlPlane {
   url: string;
   dialect: DialectName;
   dataDir: string;
+  /** postgres:// URL of its database (undefined on SQLite). */
+  db: string | undefined;
   /** Run SQL on the control plane's database directly (tampering tests). */
   sql(query: string): Promise<void>;
   gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string, headers?: Record<string, string>): Promise<GraphQLResult<T>>;
@@ -55,8 +57,8 @@ interface Tap {
 
 export async function startTestControlPlane(t: Tap, dialect: DialectName, options: Partial<ControlPlaneOptions> = {}): Promise<TestControlPlane> {
   const dataDir = t.testdir();
-  let db: string | undefined;
-  if (dialect === 'postgres') {
+  let db: string | undefined = options.db;
+  if (dialect === 'postgres' && db === undefined) {
     postgres ??= startPostgres();
     db = await (await postgres).createDatabase();
   }
@@ -102,6 +104,7 @@ export async function startTestControlPlane(t: Tap, dialect: DialectName, option
     url,
     dialect,
     dataDir,
+    db,
     sql,
     gql,
     async token(role, name = `${role}-token`) {
