@@ -61,9 +61,12 @@ export function tensorBytes(t: ClientTensor): Uint8Array {
   return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
 }
 
-/** JSON-safe data for a text frame: numbers (bigints as numbers), BYTES as base64 strings. */
+/**
+ * JSON-safe data for a text frame: numbers (bigints as numbers); BYTES strings as they are and
+ * Uint8Array elements as base64 (JSON cannot carry raw bytes; image inputs accept base64).
+ */
 export function jsonData(t: ClientTensor): unknown[] {
-  if (t.datatype === 'BYTES') return (t.data as (Uint8Array | string)[]).map((e) => Buffer.from(bytesOf(e)).toString('base64'));
+  if (t.datatype === 'BYTES') return (t.data as (Uint8Array | string)[]).map((e) => (typeof e === 'string' ? e : Buffer.from(e).toString('base64')));
   if (t.data instanceof BigInt64Array || t.data instanceof BigUint64Array) return Array.from(t.data, Number);
   if (t.datatype === 'BOOL') return Array.from(t.data as ArrayLike<number | boolean>, (v) => Boolean(v));
   return isTyped(t.data) ? Array.from(t.data as ArrayLike<number>) : (t.data as unknown[]);
