@@ -96,6 +96,7 @@ Napi::Function DriftWindow::Init(Napi::Env env) {
           InstanceMethod<&DriftWindow::Merge>("merge"),
           InstanceMethod<&DriftWindow::MergeSnapshot>("mergeSnapshot"),
           InstanceMethod<&DriftWindow::Snapshot>("snapshot"),
+          InstanceMethod<&DriftWindow::SnapshotInto>("snapshotInto"),
           InstanceMethod<&DriftWindow::Rotate>("rotate"),
           InstanceMethod<&DriftWindow::Reset>("reset"),
           InstanceMethod<&DriftWindow::Scores>("scores"),
@@ -358,6 +359,15 @@ Napi::Value DriftWindow::Snapshot(const Napi::CallbackInfo& info) {
   Napi::Float64Array out = Napi::Float64Array::New(env, state_.size());
   std::memcpy(out.Data(), state_.data(), state_.size() * sizeof(double));
   return out;
+}
+
+Napi::Value DriftWindow::SnapshotInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckLive(env);
+  auto out = TypedArg<double>(info, 0, "out", napi_float64_array, "Float64Array");
+  SLUICE_THROW_RANGE_IF(out.ElementLength() != state_.size(), env, "out must have the window's state length");
+  std::memcpy(out.Data(), state_.data(), state_.size() * sizeof(double));
+  return env.Undefined();
 }
 
 Napi::Value DriftWindow::Rotate(const Napi::CallbackInfo& info) {

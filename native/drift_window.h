@@ -25,6 +25,8 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   Napi::Value MergeSnapshot(const Napi::CallbackInfo& info);
   // snapshot(): Float64Array (a copy of the state)
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
+  // snapshotInto(out: Float64Array): copies the state into `out` (a shared buffer; no allocation)
+  Napi::Value SnapshotInto(const Napi::CallbackInfo& info);
   // rotate(): Float64Array (the state; the window starts empty)
   Napi::Value Rotate(const Napi::CallbackInfo& info);
   Napi::Value Reset(const Napi::CallbackInfo& info);

@@ -48,6 +48,7 @@ export interface NativeDriftWindow {
   merge(other: NativeDriftWindow): void;
   mergeSnapshot(snapshot: Float64Array): void;
   snapshot(): Float64Array;
+  snapshotInto(out: Float64Array): void;
   rotate(): Float64Array;
   reset(): void;
   scores(refBins: Float64Array, coarseMap: Int32Array, coarseOffsets: Int32Array, refCoarse: Float64Array,

@@ -1,25 +1,23 @@
-// The messages between the gateway's main thread (DriftHub) and the drift observers in the inference
-// workers, on one BroadcastChannel. Workers never push on their own schedule: the hub asks for a
-// flush every merge interval and each observer answers with its window's rotated state, so the hot
-// path only updates histograms and a quiet worker sends nothing.
-import type { DriftConfig } from '../models/config.js';
+// The messages between drift observers in the inference workers and the gateway's DriftHub, on one
+// process-wide BroadcastChannel. An observer announces its shared state once when it starts and
+// says goodbye when its session is released; everything in between goes through the shared buffer.
 
 export const DRIFT_CHANNEL = 'sluice:drift';
 
-export interface FlushMessage {
-  type: 'drift-flush';
-}
-
-export interface SnapshotMessage {
-  type: 'drift-snapshot';
+export interface AttachMessage {
+  type: 'drift-attach';
+  /** Unique per observer (thread id and a counter). */
+  id: string;
   model: string;
   version: string;
   /** Folder of the model version: tells gateways in one process (tests) apart. */
   versionDir: string;
-  config: DriftConfig;
-  snapshot: Float64Array;
-  /** Batches the observer could not use since its last snapshot (bad shape or dtype). */
-  errors: number;
+  buffer: SharedArrayBuffer;
 }
 
-export type DriftMessage = FlushMessage | SnapshotMessage;
+export interface DetachMessage {
+  type: 'drift-detach';
+  id: string;
+}
+
+export type DriftMessage = AttachMessage | DetachMessage;

@@ -1,7 +1,8 @@
-// DriftMonitor: the main thread's view of one model version's drift. Workers' window snapshots are
-// merged into the current window; evaluate() scores it against the reference profile, exports the
-// scores, rotates the window every `window_seconds`, and raises a drift event whenever a feature's
-// PSI level (ok / warn / alert against its thresholds) changes. Scores are judged only once a window
+// DriftMonitor: the main thread's view of one model version's drift. The current window is the
+// merge of every worker's window state for the current epoch (collect); evaluate() scores it against
+// the reference profile, exports the scores, starts a new epoch every `window_seconds` (the hub
+// tells the workers), and raises a drift event whenever a feature's PSI level (ok / warn / alert
+// against its thresholds) changes. Scores are judged only once a window
 // holds `min_rows` rows: PSI over 10 bins has an expected value of about 9/n even without drift, so
 // small windows would raise false alarms.
 import type { Logger } from '../../lib/log.js';
@@ -84,6 +85,8 @@ export class DriftMonitor {
   readonly #window: DriftWindow;
   readonly #thresholds: { warn: number; alert: number }[];
   #started: number;
+  // Starts at 1: 0 tells an observer it is not adopted yet (see SharedStateWriter.sync).
+  #epoch = 1;
   #dirty = true;
   #current: ScoredWindow;
   #previous: ScoredWindow | null = null;
@@ -109,10 +112,16 @@ export class DriftMonitor {
     this.#current = { started: this.#started, ended: null, rows: 0, scores: this.#window.scores(options.compiled.reference) };
   }
 
-  /** Merge a worker's window snapshot (see DriftWindow.rotate). */
-  merge(snapshot: Float64Array): void {
-    this.#window.mergeSnapshot(snapshot);
+  /** The current window becomes the merge of these window states (one per worker, this epoch). */
+  collect(states: Iterable<Float64Array>): void {
+    this.#window.reset();
+    for (const s of states) this.#window.mergeSnapshot(s);
     this.#dirty = true;
+  }
+
+  /** Window generation; workers publish states tagged with it, and start over when it moves on. */
+  get epoch(): number {
+    return this.#epoch;
   }
 
   /** Score what has been merged, judge thresholds, export metrics, rotate the window when it is due. */
@@ -128,6 +137,7 @@ export class DriftMonitor {
     if (now - this.#started >= this.#config.window_seconds * 1000) {
       this.#previous = { ...this.#current, ended: now };
       this.#window.reset();
+      this.#epoch++;
       this.#started = now;
       this.#current = this.#score(now, null);
     }

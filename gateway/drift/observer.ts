@@ -1,14 +1,16 @@
 // The drift observer that lives in each inference worker, one per model version with a `drift`
 // config: after session.run it feeds a sampled share of the batches (whole batches, drawn with
 // probability sample_fraction, so sampling costs one random number per batch) into its own
-// DriftWindow, and answers the main thread's flush requests with the window's rotated state.
-// Nothing here may throw into the worker's run path: a batch it cannot use is counted and skipped.
-import { BroadcastChannel } from 'node:worker_threads';
+// DriftWindow and publishes the window's state to the main thread through shared memory
+// (shared-state.ts). Nothing here may throw into the worker's run path: a batch it cannot use is
+// counted and skipped.
+import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { join } from 'node:path';
 import type { DriftConfig, ModelConfig } from '../models/config.js';
 import { compileProfile, readProfile, type CompiledProfile } from './compile.js';
 import { deriveRows } from './derive.js';
-import { DRIFT_CHANNEL, type DriftMessage, type SnapshotMessage } from './channel.js';
+import { DRIFT_CHANNEL, type AttachMessage, type DetachMessage } from './channel.js';
+import { sharedStateBuffer, SharedStateWriter } from './shared-state.js';
 import type { NumericBuffer } from './ts-window.js';
 import { DriftWindow } from './window.js';
 
@@ -25,19 +27,15 @@ export interface DriftSessionSpec {
   versionDir: string;
 }
 
-const live = new Set<DriftObserver>();
 let channel: BroadcastChannel | undefined;
+let observers = 0;
 
-function openChannel(): BroadcastChannel {
-  if (channel) return channel;
-  const ch = new BroadcastChannel(DRIFT_CHANNEL);
-  ch.onmessage = (event: unknown) => {
-    const msg = (event as { data: DriftMessage }).data;
-    if (msg?.type === 'drift-flush') for (const o of live) o.flush();
-  };
-  ch.unref();
-  channel = ch;
-  return ch;
+function post(msg: AttachMessage | DetachMessage): void {
+  if (!channel) {
+    channel = new BroadcastChannel(DRIFT_CHANNEL);
+    channel.unref();
+  }
+  channel.postMessage(msg);
 }
 
 function numeric(data: ArrayBufferView): NumericBuffer {
@@ -48,27 +46,29 @@ function numeric(data: ArrayBufferView): NumericBuffer {
 }
 
 export class DriftObserver {
+  readonly id: string;
   readonly compiled: CompiledProfile;
   readonly window: DriftWindow;
-  readonly #spec: DriftSessionSpec;
   readonly #config: DriftConfig;
   readonly #random: () => number;
-  #errors = 0;
-  #fed = false;
+  readonly #shared: SharedStateWriter;
+  #skipped = 0;
 
   constructor(spec: DriftSessionSpec, config: DriftConfig, compiled: CompiledProfile, random: () => number = Math.random) {
-    this.#spec = spec;
+    this.id = `${threadId}:${++observers}`;
     this.#config = config;
     this.compiled = compiled;
     this.#random = random;
     this.window = new DriftWindow(compiled.layout);
-    live.add(this);
-    openChannel();
+    this.#shared = new SharedStateWriter(sharedStateBuffer(this.window.length));
+    this.#shared.publish(this.window, 0);
+    post({ type: 'drift-attach', id: this.id, model: spec.model, version: spec.version, versionDir: spec.versionDir, buffer: this.#shared.buffer });
   }
 
   observe(batch: DriftBatch): void {
     const fraction = this.#config.sample_fraction;
     if (fraction < 1 && !(this.#random() < fraction)) return;
+    if (!this.#shared.sync(this.window)) return;
     for (const t of this.compiled.tensors) {
       const list = t.role === 'input' ? batch.inputs : batch.outputs;
       const tensor = list.find((x) => x.name === t.name);
@@ -77,28 +77,17 @@ export class DriftObserver {
         const rows = deriveRows(t.name, t.derive, numeric(tensor.data as ArrayBufferView), tensor.dims, t.layout);
         if (rows.cols !== t.features) throw new RangeError(`${t.name} has ${rows.cols} features, the profile ${t.features}`);
         this.window.update(rows, t.featureBase);
-        this.#fed = true;
       } catch {
-        this.#errors++;
+        this.#skipped++;
       }
     }
-  }
-
-  /** Send the window's state to the main thread and start it over (nothing when it saw nothing). */
-  flush(): void {
-    if (this.window.disposed || (!this.#fed && this.#errors === 0)) return;
-    const msg: SnapshotMessage = {
-      type: 'drift-snapshot', model: this.#spec.model, version: this.#spec.version, versionDir: this.#spec.versionDir,
-      config: this.#config, snapshot: this.window.rotate(), errors: this.#errors,
-    };
-    this.#fed = false;
-    this.#errors = 0;
-    openChannel().postMessage(msg);
+    this.#shared.publish(this.window, this.#skipped);
   }
 
   close(): void {
-    this.flush();
-    live.delete(this);
+    if (this.window.disposed) return;
+    this.#shared.publish(this.window, this.#skipped);
+    post({ type: 'drift-detach', id: this.id });
     this.window.dispose();
   }
 }

@@ -194,6 +194,10 @@ export class TsDriftWindow {
     return this.#state.slice();
   }
 
+  snapshotInto(out: Float64Array): void {
+    out.set(this.#state);
+  }
+
   /** The current state, and a fresh window from now on. */
   rotate(): Float64Array {
     const out = this.#state;

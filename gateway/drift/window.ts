@@ -105,6 +105,14 @@ export class DriftWindow {
     return this.#native ? this.#native.snapshot() : this.#ts!.snapshot();
   }
 
+  /** Copy the state into `out` (length `this.length`), e.g. a SharedArrayBuffer view. */
+  snapshotInto(out: Float64Array): void {
+    this.#live();
+    if (!(out instanceof Float64Array) || out.length !== this.length) badArgument("out must be a Float64Array of the window's state length");
+    if (this.#native) this.#native.snapshotInto(out);
+    else this.#ts!.snapshotInto(out);
+  }
+
   /** The state so far; the window starts over empty. */
   rotate(): Float64Array {
     this.#live();

@@ -5,6 +5,7 @@
 // at all (no no-op calls on the hot path).
 import type { ModelConfig } from '../models/config.js';
 import type { SessionSpec, WireTensor } from './messages.js';
+import { driftObserverFactory } from '../drift/observer.js';
 
 export interface ObservedBatch {
   model: string;
@@ -25,8 +26,8 @@ export interface BatchObserver {
 /** Returns an observer for this model version, or undefined when it has nothing to observe. */
 export type BatchObserverFactory = (spec: SessionSpec, config: ModelConfig) => BatchObserver | undefined | Promise<BatchObserver | undefined>;
 
-/** Observer kinds, in call order. The drift engineer registers the drift observer here. */
-export const batchObserverFactories: BatchObserverFactory[] = [];
+/** Observer kinds, in call order. */
+export const batchObserverFactories: BatchObserverFactory[] = [driftObserverFactory];
 
 export async function createBatchObservers(spec: SessionSpec, config: ModelConfig): Promise<BatchObserver[]> {
   const observers: BatchObserver[] = [];

@@ -11,6 +11,7 @@ import { DriftMetrics } from '../../../gateway/drift/metrics.js';
 import { DriftWindow } from '../../../gateway/drift/window.js';
 import { DriftHub } from '../../../gateway/drift/hub.js';
 import { DriftObserver } from '../../../gateway/drift/observer.js';
+import { sharedStateBuffer, SharedStateReader, SharedStateWriter } from '../../../gateway/drift/shared-state.js';
 import { parseModelConfig, type DriftConfig } from '../../../gateway/models/config.js';
 import { seededRandom, gaussian } from '../../../control-plane/training/random.js';
 
@@ -34,6 +35,11 @@ const profile = buildProfile({ model: 'm', version: '1', tensors: [{ name: 'x', 
   { x: { data: sample(5000, 1, 0), dims: [5000, 2] } });
 const compiled = compileProfile(profile);
 
+/** Wait until the hub has adopted the observer of m/1 (its attach message crossed the channel). */
+async function adopted(hub: DriftHub): Promise<void> {
+  for (let i = 0; i < 200 && !hub.monitor('m', '1'); i++) await new Promise((r) => setTimeout(r, 5));
+}
+
 function driftConfig(extra: Record<string, unknown> = {}): DriftConfig {
   return parseModelConfig('m', { drift: { profile: 'profile.json', window_seconds: 10, ...extra } }).drift!;
 }
@@ -50,11 +56,13 @@ t.test('a monitor judges PSI only past min_rows, raises alert events once, expor
   const registry = new Registry();
   const metrics = new DriftMetrics(registry);
   const m = new DriftMonitor({ model: 'm', version: '1', compiled, config: driftConfig(), logger, metrics, now: () => now });
-  m.merge(snapshotOf(sample(50, 2, 3)));
+  const first = snapshotOf(sample(50, 2, 3));
+  m.collect([first]);
   m.evaluate();
   t.equal(m.status, 'insufficient_data', '50 rows < min_rows 100');
   t.equal(m.events.length, 0);
-  m.merge(snapshotOf(sample(450, 3, 3)));
+  // Two workers' windows: the first grew by nothing, a second one joined with 450 rows.
+  m.collect([first, snapshotOf(sample(450, 3, 3))]);
   now = 1000;
   m.evaluate();
   t.equal(m.status, 'alert');
@@ -80,11 +88,13 @@ t.test('a monitor judges PSI only past min_rows, raises alert events once, expor
 
   // The window rotates after window_seconds; the finished window stays judged until the new one fills.
   now = 11_000;
+  t.equal(m.epoch, 1);
   m.evaluate();
+  t.equal(m.epoch, 2, 'a new window is a new epoch: the hub tells the workers to start over');
   t.equal(m.report().previous?.rows, 500);
   t.equal(m.report().current.rows, 0);
   t.equal(m.status, 'alert');
-  m.merge(snapshotOf(sample(300, 4, 0)));
+  m.collect([snapshotOf(sample(300, 4, 0))]);
   now = 12_000;
   m.evaluate();
   t.equal(m.status, 'ok', 'a fresh window without drift clears the alert');
@@ -96,39 +106,41 @@ t.test('a monitor judges PSI only past min_rows, raises alert events once, expor
 t.test('per-feature thresholds override the defaults', async (t) => {
   const { logger } = capture();
   const m = new DriftMonitor({ model: 'm', version: '1', compiled, config: driftConfig({ thresholds: { a: { psi_warn: 50, psi_alert: 100 } } }), logger });
-  m.merge(snapshotOf(sample(500, 5, 3)));
+  m.collect([snapshotOf(sample(500, 5, 3))]);
   m.evaluate();
   t.equal(m.report().current.features.a!.level, 'ok', 'PSI of a 3-sigma shift is far above 0.2 but below the override');
   t.same(m.report().thresholds.features, { a: { psi_warn: 50, psi_alert: 100 } });
   const m2 = new DriftMonitor({ model: 'm', version: '1', compiled, config: driftConfig({ thresholds: { b: { psi_warn: 0 } } }), logger });
-  m2.merge(snapshotOf(sample(500, 5, 0)));
+  m2.collect([snapshotOf(sample(500, 5, 0))]);
   m2.evaluate();
   t.equal(m2.report().current.features.b!.level, 'warn', 'a zero warn threshold warns on any data');
   m.close();
   m2.close();
 });
 
-t.test('observers in other threads reach the hub: flush, snapshot, lazy monitor, report', async (t) => {
+t.test('observers reach the hub through shared state: attach, lazy monitor, epochs, detach', async (t) => {
   const repo = t.testdir();
   const versionDir = join(repo, 'm', '1');
   mkdirSync(versionDir, { recursive: true });
   writeFileSync(join(versionDir, 'profile.json'), JSON.stringify(profile));
   const { logger, lines } = capture();
   const registry = new Registry();
-  const hub = new DriftHub({ logger, registry, repository: repo, mergeIntervalMs: 60_000 });
-  t.teardown(() => hub.close());
   const config = driftConfig({ min_rows: 10 });
+  const hub = new DriftHub({ logger, registry, mergeIntervalMs: 60_000, owns: (_m, _v, dir) => (dir === versionDir ? config : undefined) });
+  t.teardown(() => hub.close());
   // Same thread, separate BroadcastChannel instances: the path a worker's observer takes.
   const observer = new DriftObserver({ model: 'm', version: '1', versionDir }, config, compiled);
   const outsider = new DriftObserver({ model: 'm', version: '1', versionDir: '/another/repository/m/1' }, config, compiled);
   t.teardown(() => { observer.close(); outsider.close(); });
   const rows = Float32Array.from(sample(200, 6, 3));
   const batch = { rows: 200, inputs: [{ name: 'x', dims: [200, 2], data: rows }], outputs: [] };
+  // Before a gateway adopts it, an observer counts nothing: those are the version's warm-up runs.
+  observer.observe({ rows: 1, inputs: [{ name: 'x', dims: [1, 2], data: Float32Array.of(50, 50) }], outputs: [] });
+  t.equal(hub.report('m', '1'), undefined, 'no monitor before the attach message arrives');
+  await adopted(hub);
   observer.observe(batch);
   outsider.observe(batch);
   observer.observe({ rows: 1, inputs: [{ name: 'x', dims: [1, 3], data: new Float32Array(3) }], outputs: [] });
-  t.equal(hub.report('m', '1'), undefined, 'no monitor before the first snapshot');
-  hub.tick();
   for (let i = 0; i < 100 && (hub.report('m', '1')?.current.rows ?? 0) < 200; i++) {
     await new Promise((r) => setTimeout(r, 20));
     hub.tick();
@@ -140,13 +152,44 @@ t.test('observers in other threads reach the hub: flush, snapshot, lazy monitor,
   t.equal(report.status, 'alert');
   t.equal(report.current.features.a!.level, 'alert');
   t.match(await registry.metrics(), /sluice_drift_psi\{model="m",version="1",feature="a"\}/);
+  // A released session's observer detaches; its last state stays in the window it belongs to.
+  observer.close();
+  await new Promise((r) => setTimeout(r, 50));
+  hub.tick();
+  t.equal(hub.report('m', '1')!.current.rows, 200, 'the detached observer still counts in its window');
+});
+
+t.test('a new epoch requested by the main thread starts the worker window over at its next batch', async (t) => {
+  const window = new DriftWindow(compiled.layout);
+  const buffer = sharedStateBuffer(window.length);
+  const writer = new SharedStateWriter(buffer);
+  const reader = new SharedStateReader(buffer);
+  const feed = (n: number) => {
+    writer.sync(window);
+    window.updateMatrix(sample(n, 9, 0), n, 2);
+    writer.publish(window, 0);
+  };
+  feed(30);
+  t.equal(reader.read(), 0);
+  t.equal(reader.copy[3], 30);
+  reader.requestEpoch(1);
+  t.equal(reader.read(), 0, 'until the worker sees it, the published state is the old epoch');
+  feed(5);
+  t.equal(reader.read(), 1);
+  t.equal(reader.copy[3], 5, 'the old rows are gone from the new epoch');
 });
 
 t.test('sampling feeds about sample_fraction of the batches', async (t) => {
   let i = 0;
   const draws = [0.1, 0.9, 0.2, 0.8];
-  const observer = new DriftObserver({ model: 'm', version: '1', versionDir: t.testdir() }, driftConfig({ sample_fraction: 0.5 }), compiled, () => draws[i++ % 4]!);
-  t.teardown(() => observer.close());
+  const versionDir = join(t.testdir(), 'm', '1');
+  mkdirSync(versionDir, { recursive: true });
+  writeFileSync(join(versionDir, 'profile.json'), JSON.stringify(profile));
+  const config = driftConfig({ sample_fraction: 0.5 });
+  const hub = new DriftHub({ logger: capture().logger, mergeIntervalMs: 60_000, owns: (_m, _v, dir) => (dir === versionDir ? config : undefined) });
+  const observer = new DriftObserver({ model: 'm', version: '1', versionDir }, config, compiled, () => draws[i++ % 4]!);
+  t.teardown(() => { observer.close(); hub.close(); });
+  await adopted(hub);
   for (let k = 0; k < 8; k++) observer.observe({ rows: 1, inputs: [{ name: 'x', dims: [1, 2], data: Float32Array.of(0, 0) }], outputs: [] });
   t.equal(observer.window.snapshot()[3], 4, 'batches drawn below 0.5 are fed, the others skipped');
 });

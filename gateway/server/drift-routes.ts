@@ -1,0 +1,60 @@
+// Drift on the gateway: a DriftHub fed by the workers' drift observers (registered in
+// workers/observers.ts), sluice_drift_* metrics on the gateway's registry, and the JSON endpoint
+//   GET /v2/models/{name}/versions/{version}/drift   (and /v2/models/{name}/drift: the routed version)
+// answering the version's DriftReport: scores of the current and previous windows per feature,
+// levels against the thresholds, and the recent drift events. 404 (coded) for an unknown model or
+// version, or one whose config has no `drift` section.
+import { resolve } from 'node:path';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { SluiceError } from '../../lib/errors.js';
+import type { GatewayContext, GatewayExtension } from '../index.js';
+import { DriftHub } from '../drift/hub.js';
+import type { DriftBackend } from '../drift/window.js';
+import { HttpCall } from './http-io.js';
+
+export interface DriftRoutesOptions {
+  /** How often worker windows are collected and scored (default 1000 ms). */
+  mergeIntervalMs?: number;
+  backend?: DriftBackend | 'auto';
+}
+
+function param(req: HttpRequest, i: number): string {
+  const raw = req.getParameter(i);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+export function driftRoutes(options: DriftRoutesOptions = {}): GatewayExtension {
+  return (ctx: GatewayContext) => {
+    const { repository, inference, app } = ctx;
+    const hub = new DriftHub({
+      logger: ctx.logger.child({ component: 'drift' }),
+      registry: ctx.metrics.registry,
+      mergeIntervalMs: options.mergeIntervalMs,
+      backend: options.backend,
+      owns: (model, version, versionDir) => {
+        const v = repository.model(model)?.versions.get(version);
+        return v && resolve(v.dir) === resolve(versionDir) ? v.config.drift : undefined;
+      },
+    });
+    const report = (res: HttpResponse, name: string, version: string | undefined): void => {
+      const call = new HttpCall(res);
+      try {
+        const v = inference.resolve(name, version);
+        if (!v.config.drift) {
+          throw new SluiceError('SLUICE_E_HTTP_NOT_FOUND', `model ${name} version ${v.version} has no drift profile (config field drift)`);
+        }
+        const monitor = hub.ensure(v.name, v.version, v.dir, v.config.drift);
+        call.json(200, JSON.stringify(monitor.report()));
+      } catch (err) {
+        call.error(err);
+      }
+    };
+    app.get('/v2/models/:name/versions/:version/drift', (res, req) => report(res, param(req, 0), param(req, 1)));
+    app.get('/v2/models/:name/drift', (res, req) => report(res, param(req, 0), undefined));
+    return { close: () => hub.close() };
+  };
+}
