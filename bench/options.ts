@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { WORKLOAD_NAMES, isWorkloadName, type WorkloadName } from './workloads.js';
 import type { TargetName } from './report/types.js';
 
-export const TARGET_NAMES: readonly TargetName[] = ['sluice', 'naive', 'naive-1t', 'micro-batch', 'uws-fixed'];
+export const TARGET_NAMES: readonly TargetName[] = ['sluice', 'sluice-ws', 'naive', 'naive-1t', 'micro-batch', 'uws-fixed'];
 
 export interface Placement {
   /** split: load generators on their own core(s), servers and the ORT ceiling on the rest; shared: nothing pinned. */

@@ -59,6 +59,7 @@ class TargetSession {
       warmupMs: this.o.warmupMs,
       durationMs: this.o.durationMs,
       timeoutMs: this.o.timeoutMs,
+      transport: this.target === 'sluice-ws' ? 'ws' : 'http',
       ...extra,
     };
   }

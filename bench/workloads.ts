@@ -95,6 +95,31 @@ export function inferCall(name: WorkloadName, row: Float32Array, timeoutUs?: num
   return { path, contentType: 'application/octet-stream', headers: { 'inference-header-content-length': String(header.length) }, body };
 }
 
+/**
+ * The same call as a /v2/ws frame: a text frame (JSON) or a binary frame (u32 LE header length,
+ * JSON header, raw tensor bytes). The header starts with a fixed-width `"id":"00000000"` that the
+ * generator overwrites per call.
+ */
+export function wsFrame(name: WorkloadName, row: Float32Array): { frame: Buffer; idOffset: number; binary: boolean } {
+  const spec = WORKLOADS[name];
+  const shape = [1, ...spec.rowShape];
+  const id = '{"id":"00000000",';
+  const idOffset = 7;
+  if (spec.encoding === 'json') {
+    const rest = JSON.stringify({ model_name: spec.model, inputs: [{ name: spec.input, shape, datatype: 'FP32', data: Array.from(row) }] });
+    return { frame: Buffer.from(id + rest.slice(1)), idOffset, binary: false };
+  }
+  const rest = JSON.stringify({
+    model_name: spec.model,
+    inputs: [{ name: spec.input, shape, datatype: 'FP32', parameters: { binary_data_size: row.byteLength } }],
+    outputs: [{ name: spec.output, parameters: { binary_data: true } }],
+  });
+  const header = Buffer.from(id + rest.slice(1));
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(header.length, 0);
+  return { frame: Buffer.concat([length, header, Buffer.from(row.buffer, row.byteOffset, row.byteLength)]), idOffset: 4 + idOffset, binary: true };
+}
+
 /** A complete HTTP/1.1 request (head and body in one buffer): one socket write per call. */
 export function rawHttpRequest(call: InferCall, host: string): Buffer {
   const lines = [`POST ${call.path} HTTP/1.1`, `host: ${host}`, `content-type: ${call.contentType}`, `content-length: ${call.body.length}`];

@@ -7,7 +7,9 @@ import type { HttpResponse } from './response-parser.js';
 import { LatencyHistogram } from './histogram.js';
 import { ArrivalSchedule } from './schedule.js';
 import { emptyCounts, type CallCounts, type LoadJob, type LoadResult, type PhaseResult, type TimelinePoint } from './job.js';
-import { inferCall, rawHttpRequest, workloadRows } from '../workloads.js';
+import { inferCall, rawHttpRequest, workloadRows, wsFrame } from '../workloads.js';
+import type { CallSlot } from './call-slot.js';
+import { wsSlots } from './ws-connection.js';
 
 export class CallTimeout extends Error {
   override readonly name = 'CallTimeout';
@@ -113,23 +115,31 @@ class Recorder {
   }
 }
 
-function requestsFor(job: LoadJob): { host: string; port: number; requests: Buffer[] } {
+/** Concurrent WebSocket calls per socket: 64 connections' worth of calls on one socket. */
+export const WS_SLOTS_PER_SOCKET = 64;
+
+/** The job's call slots (connections) and its pre-built calls, for its transport. */
+function transportFor(job: LoadJob): { conns: CallSlot[]; requests: Buffer[] } {
   const url = new URL(job.target);
   const host = url.hostname;
   const port = Number(url.port || 80);
-  const requests = workloadRows(job.workload, job.variants).map((row) => rawHttpRequest(inferCall(job.workload, row, job.deadlineUs), `${host}:${port}`));
-  return { host, port, requests };
+  const rows = workloadRows(job.workload, job.variants);
+  if (job.transport === 'ws') {
+    const ws = wsSlots(`ws://${host}:${port}/v2/ws`, job.connections, WS_SLOTS_PER_SOCKET, rows.map((row) => wsFrame(job.workload, row)));
+    return { conns: ws.slots, requests: ws.requests };
+  }
+  const requests = rows.map((row) => rawHttpRequest(inferCall(job.workload, row, job.deadlineUs), `${host}:${port}`));
+  return { conns: Array.from({ length: job.connections }, () => new HttpConnection(host, port)), requests };
 }
 
 /** Give up every call past its deadline. */
-function sweep(conns: HttpConnection[]): void {
+function sweep(conns: CallSlot[]): void {
   const now = performance.now();
   for (const c of conns) if (c.busy && c.deadline <= now) c.abandon(new CallTimeout('no answer by the deadline'));
 }
 
 export function runClosedLoop(job: LoadJob): Promise<LoadResult> {
-  const { host, port, requests } = requestsFor(job);
-  const conns = Array.from({ length: job.connections }, () => new HttpConnection(host, port));
+  const { conns, requests } = transportFor(job);
   const start = performance.now();
   const windowStart = start + job.warmupMs;
   const windowEnd = windowStart + job.durationMs;
@@ -137,7 +147,7 @@ export function runClosedLoop(job: LoadJob): Promise<LoadResult> {
   let next = 0;
   let stopped = false;
 
-  const fire = (c: HttpConnection): void => {
+  const fire = (c: CallSlot): void => {
     const t = performance.now();
     if (stopped || t >= windowEnd) return;
     c.intendedAt = t;
@@ -179,9 +189,8 @@ interface Segment {
 export function runOpenLoop(job: LoadJob): Promise<LoadResult> {
   const phases = job.phases ?? [];
   if (phases.length === 0) throw new RangeError('an open-loop job needs at least one phase');
-  const { host, port, requests } = requestsFor(job);
-  const conns = Array.from({ length: job.connections }, () => new HttpConnection(host, port));
-  const idle: HttpConnection[] = [...conns];
+  const { conns, requests } = transportFor(job);
+  const idle: CallSlot[] = [...conns];
   // Calls due while every connection is busy wait here, oldest first; their latency still counts from
   // their intended start.
   const waiting: { at: number; phase: number }[] = [];
@@ -201,7 +210,7 @@ export function runOpenLoop(job: LoadJob): Promise<LoadResult> {
   let seg = 0;
   let next = 0;
 
-  const send = (c: HttpConnection, at: number, phase: number): void => {
+  const send = (c: CallSlot, at: number, phase: number): void => {
     c.intendedAt = at;
     c.send(requests[next++ % requests.length]!, at + job.timeoutMs, (err, res) => {
       const done = performance.now();
@@ -210,7 +219,7 @@ export function runOpenLoop(job: LoadJob): Promise<LoadResult> {
     });
   };
 
-  const release = (c: HttpConnection): void => {
+  const release = (c: CallSlot): void => {
     while (waitingHead < waiting.length) {
       const w = waiting[waitingHead++]!;
       if (w.at + job.timeoutMs > performance.now()) return send(c, w.at, w.phase);

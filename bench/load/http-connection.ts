@@ -4,10 +4,9 @@
 // one parse.
 import { connect, type Socket } from 'node:net';
 import { ResponseParser, type HttpResponse } from './response-parser.js';
+import type { CallDone, CallSlot } from './call-slot.js';
 
-export type CallDone = (err: Error | null, res: HttpResponse | null) => void;
-
-export class HttpConnection {
+export class HttpConnection implements CallSlot {
   readonly #host: string;
   readonly #port: number;
   #socket: Socket | null = null;

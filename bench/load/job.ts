@@ -13,10 +13,13 @@ export interface LoadJob {
   /** e.g. http://127.0.0.1:8000 */
   target: string;
   workload: WorkloadName;
+  /** http (default): one call at a time per keep-alive connection; ws: calls multiplexed on /v2/ws sockets. */
+  transport?: 'http' | 'ws';
   /** Distinct input rows cycled through. */
   variants: number;
   /** closed: each connection sends its next call when the last is answered; open: calls at a fixed arrival rate. */
   mode: 'closed' | 'open';
+  /** HTTP connections, or concurrent WebSocket calls (WS_SLOTS_PER_SOCKET per socket). */
   connections: number;
   /** Not recorded. In open loop it runs at the first phase's rate. */
   warmupMs: number;

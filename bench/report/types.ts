@@ -36,9 +36,10 @@ export interface OrtCeiling {
 /**
  * `naive-1t` is the naive server with a single-threaded ORT session: on a small, busy machine ORT's
  * default (one spinning intra-op thread per core) can be slower, and a baseline must not be beaten
- * only because it was mis-tuned. Ratios use the better of the two.
+ * only because it was mis-tuned. Ratios use the better of the two. `sluice-ws` is Sluice called over
+ * its /v2/ws endpoint: N "connections" are N calls in flight, 64 per WebSocket.
  */
-export type TargetName = 'sluice' | 'naive' | 'naive-1t' | 'micro-batch' | 'uws-fixed';
+export type TargetName = 'sluice' | 'sluice-ws' | 'naive' | 'naive-1t' | 'micro-batch' | 'uws-fixed';
 
 export interface LoadPoint {
   workload: WorkloadName;

@@ -30,6 +30,8 @@ export function targetCommand(target: TargetName, workload: WorkloadName, repo: 
   switch (target) {
     case 'sluice':
       return { name: 'sluice', cpus, nodeFlags, args: [join(DIST, 'cli', 'sluice.js'), 'gateway', '--models', repo, '--port', '0', '--log-level', 'info'] };
+    case 'sluice-ws':
+      return { name: target, cpus, nodeFlags, args: [join(DIST, 'bench', 'targets', 'sluice-ws-gateway.js'), '--models', repo] };
     case 'naive':
     case 'naive-1t':
     case 'micro-batch': {

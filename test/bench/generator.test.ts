@@ -114,3 +114,37 @@ t.test('generateLoad runs the job in child processes and merges their histograms
   t.equal(r.phases[0]!.latency.count, r.phases[0]!.ok);
   t.ok(r.clientCpu > 0, 'the children report their CPU');
 });
+
+t.test('over WebSocket, concurrent calls share sockets and are matched to their answers by id', async (t) => {
+  const { WebSocketServer } = await import('ws');
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', path: '/v2/ws' });
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  let sockets = 0;
+  let messages = 0;
+  let distinct = 0;
+  wss.on('connection', (ws) => {
+    sockets++;
+    const ids = new Set<string>();
+    ws.on('message', (data: Buffer) => {
+      const msg = JSON.parse(data.toString()) as { id: string; model_name: string };
+      messages++;
+      if (!ids.has(msg.id)) distinct++;
+      ids.add(msg.id);
+      // Answer out of order: odd ids a little later than even ones.
+      const answer = JSON.stringify({ id: msg.id, model_name: msg.model_name, outputs: [] });
+      if (parseInt(msg.id, 16) % 2) setTimeout(() => ws.send(answer), 2);
+      else ws.send(answer);
+    });
+  });
+  t.teardown(() => new Promise<void>((r) => {
+    for (const c of wss.clients) c.terminate();
+    wss.close(() => r());
+  }));
+  const port = (wss.address() as AddressInfo).port;
+  const r = await runLoad(job(`http://127.0.0.1:${port}`, { transport: 'ws', connections: 100 }));
+  const p = r.phases[0]!;
+  t.ok(p.ok > 100, `answered ${p.ok}`);
+  t.equal(p.failed + p.timedOut, 0);
+  t.equal(sockets, 2, '100 concurrent calls need two sockets of 64');
+  t.equal(distinct, messages, 'every call on a socket had its own id');
+});
