@@ -29,6 +29,8 @@ export function websocketEndpoint(options: WebSocketOptions = {}): GatewayExtens
   return (ctx) => {
     const endpoint = registerWsEndpoint<unknown>(ctx.app, {
       ...WS_DEFAULTS,
+      // A message is a request body: the same limit as HTTP unless set apart.
+      maxMessageBytes: ctx.options.maxBodyBytes,
       ...options,
       // The HTTP routes authenticate nobody yet; when they do, the same check goes here.
       authenticate: () => undefined,

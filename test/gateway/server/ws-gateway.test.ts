@@ -150,6 +150,14 @@ t.test('WebSocket calls on the example models', async (t) => {
     t.equal(r.model_name, 'weather');
   });
 
+  t.test('a message over the gateway\'s body limit closes its connection with 1009', async (t) => {
+    const c2 = await SluiceWsClient.connect(gw.url);
+    const closed = new Promise<number>((r) => c2.socket.once('close', (code: number) => r(code)));
+    const rows = 9 * 1024 * 1024 / 20;
+    c2.infer('weather', { inputs: [{ name: 'features', datatype: 'FP32', shape: [rows, 5], data: new Float32Array(rows * 5) }] }, { binary: true }).catch(() => {});
+    t.equal(await closed, 1009, '9 MB against the harness\'s 8 MB maxBodyBytes');
+  });
+
   t.test('errors are WsCallError with the gateway\'s code', async (t) => {
     const err = await client.infer('weather', { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], data: [1, 2, 3] }] }).catch((e: unknown) => e);
     t.type(err, WsCallError);
