@@ -13,6 +13,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from 'uWebSockets.js';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import { RingQueue } from '../batching/ring-queue.js';
+import { statusLine } from './http-io.js';
 import {
   WS_CLOSE, WsFramingError, encodeBinaryFrame, encodeErrorFrame, parseBinaryFrame, parseTextFrame, type WsCall,
 } from './ws-frames.js';
@@ -106,8 +107,7 @@ export function registerWsEndpoint<Principal>(app: TemplatedApp, options: WsEndp
 
   function refuseUpgrade(res: HttpResponse, err: SluiceError): void {
     res.cork(() => {
-      res.writeStatus(`${err.status} ${err.status === 403 ? 'Forbidden' : err.status === 401 ? 'Unauthorized' : 'Bad Request'}`)
-        .writeHeader('content-type', 'application/json');
+      res.writeStatus(statusLine(err.status)).writeHeader('content-type', 'application/json');
       if (err.status === 401) res.writeHeader('www-authenticate', 'Bearer');
       res.end(JSON.stringify(err.toJSON()));
     });
