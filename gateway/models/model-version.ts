@@ -38,6 +38,7 @@ export class ModelVersion {
   outputs: TensorConfig[] = [];
   state: VersionState = 'LOADING';
   readonly #pool: WorkerPool;
+  #variableShape = true;
 
   constructor(config: ModelConfig, version: string, dir: string, pool: WorkerPool, metrics: GatewayMetrics, clock?: BatcherClock) {
     this.name = config.name;
@@ -63,12 +64,18 @@ export class ModelVersion {
     return this.config.max_batch_size > 0;
   }
 
+  /** True when some input has a variable non-batch dimension, so calls of different shapes can arrive. */
+  get variableShape(): boolean {
+    return this.#variableShape;
+  }
+
   /** Open the sessions, resolve the signature, run the warm-up; READY afterwards. */
   async load(): Promise<void> {
     const meta = await this.#pool.load(this.spec);
     const signature = resolveSignature(this.config, meta);
     this.inputs = signature.inputs;
     this.outputs = signature.outputs;
+    this.#variableShape = this.inputs.some((i) => i.dims.includes(-1));
     await this.#warmup();
     this.state = 'READY';
   }

@@ -40,6 +40,8 @@ function param(req: HttpRequest, i: number): string {
 export function createHttpApp(o: HttpServerOptions): TemplatedApp {
   const app = uWS.App();
   const { inference, repository, metrics } = o;
+  const decodeJson = metrics.decodeDuration.labels({ protocol: 'json' });
+  const decodeBinary = metrics.decodeDuration.labels({ protocol: 'binary' });
 
   const route = (method: 'get' | 'post', pattern: string, handler: Handler): void => {
     app[method](pattern, handler);
@@ -111,7 +113,7 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
           binary = body.subarray(headerLength);
         }
         const decoded = decodeInferenceRequest(header, binary);
-        metrics.decodeDuration.observe({ protocol: binary === undefined ? 'json' : 'binary' }, (performance.now() - decodeStart) / 1000);
+        (binary === undefined ? decodeJson : decodeBinary).observe((performance.now() - decodeStart) / 1000);
         const response = await inference.infer({ ...decoded, model: name, version, signal: call.signal, receivedAt });
         if (call.aborted) return;
         const encoded = encodeInferenceResponse(response);

@@ -116,7 +116,8 @@ export class InferenceService {
       const params = request.parameters ?? {};
       const tensors = await version.enqueue(prepared, {
         rows: prepared.rows,
-        shapeKey: version.batched ? shapeKey(prepared.inputs, true) : '',
+        // Fixed dims are already checked equal by prepare(): only variable ones can split batches.
+        shapeKey: version.batched && version.variableShape ? shapeKey(prepared.inputs, true) : '',
         priority: intParam(params, 'priority'),
         timeoutUs: intParam(params, 'timeout_us'),
         signal: request.signal,
