@@ -50,6 +50,11 @@ async function imageInput(tensor: Tensor, plan: ImagePlan, version: ModelVersion
   if (shape.length < 1 || shape.length > 2 || (shape.length === 2 && shape[1] !== 1)) {
     throw new SluiceError('SLUICE_E_PROTOCOL_BAD_SHAPE', `input ${tensor.name} has shape [${shape.join(',')}]; images go as [N] or [N,1], one encoded image per element`);
   }
+  // Refuse an oversized batch before decoding anything (prepare() would, after the work).
+  const max = version.config.max_batch_size;
+  if (version.batched && shape[0]! > max) {
+    throw new SluiceError('SLUICE_E_PROTOCOL_BAD_SHAPE', `input ${tensor.name} has batch size ${shape[0]}; it must be from 1 to max_batch_size ${max}`);
+  }
   const images = tensor.data.map(imageElement);
   const out = await imagesToTensor(images, plan);
   return { name: out.name, datatype: 'FP32', shape: out.shape, data: out.data };
