@@ -45,6 +45,10 @@ export interface BenchOptions {
   recoveryMs: number;
   timelineMs: number;
   placement: Placement;
+  /** Interleaved rounds for the ratios (0 = none; the ratios then come from the single points). */
+  ratioRounds: number;
+  roundWarmupMs: number;
+  roundMs: number;
   /** Run the gateway under --cpu-prof at 64 connections and print its top self-time functions. */
   profile: boolean;
   outDir: string;
@@ -63,6 +67,7 @@ export const BENCH_HELP = `Usage: npm run bench -- [flags]
   --warmup-ms N           warm-up per point, not recorded
   --pin auto|split|shared split = load generator on its own core (auto: split when there are >= 4 cores)
   --generators N          load generator processes per scenario (default 1)
+  --rounds N              interleaved rounds for the ratios at 64 connections (default 5, 0 with --quick)
   --profile               also run the gateway under --cpu-prof and print its top self-time functions
   --out DIR               where results go (default bench/results)
 `;
@@ -100,7 +105,8 @@ export function parseBenchArgs(argv: string[], cores = availableParallelism()): 
     else if (argv[i + 1] !== undefined) flags.set(k, argv[++i]!);
     else throw new BenchUsageError(`--${k} needs a value`);
   }
-  const known = ['quick', 'profile', 'workloads', 'targets', 'connections', 'duration-ms', 'warmup-ms', 'pin', 'generators', 'out'];
+  if (flags.has('rounds') && !/^\d+$/.test(flags.get('rounds')!)) throw new BenchUsageError(`--rounds must be a whole number, got ${flags.get('rounds')}`);
+  const known = ['quick', 'profile', 'rounds', 'workloads', 'targets', 'connections', 'duration-ms', 'warmup-ms', 'pin', 'generators', 'out'];
   for (const k of flags.keys()) if (!known.includes(k)) throw new BenchUsageError(`unknown flag --${k}\n\n${BENCH_HELP}`);
   const quick = flags.has('quick');
   const workloads = list(flags.get('workloads') ?? WORKLOAD_NAMES.join(','));
@@ -129,6 +135,9 @@ export function parseBenchArgs(argv: string[], cores = availableParallelism()): 
     recoveryMs: quick ? 2000 : 10_000,
     timelineMs: quick ? 500 : 1000,
     placement: placementFor(flags.get('pin') ?? 'auto', cores, flags.has('generators') ? positiveInt('generators', flags.get('generators')!) : 1),
+    ratioRounds: flags.has('rounds') ? Number(flags.get('rounds')) : quick ? 0 : 5,
+    roundWarmupMs: 1000,
+    roundMs: 4000,
     profile: flags.has('profile'),
     outDir: flags.get('out') ?? 'bench/results',
   };

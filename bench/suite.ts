@@ -2,35 +2,23 @@
 // measured closed loop at each connection count, open loop at fractions of its own maximum, driven
 // into overload, stopped). Baselines run in the same run as Sluice so their ratio survives a noisy
 // machine.
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { generateLoad } from './load/spawn-generator.js';
 import type { LoadJob, LoadResult } from './load/job.js';
 import { startServer, type ServerProcess } from './targets/server-process.js';
-import { benchRepository, ROOT, targetCommand } from './targets/commands.js';
+import { benchRepository, targetCommand } from './targets/commands.js';
+import { ortCeiling } from './ceilings/run-ort-alone.js';
+import { ratioRounds } from './rounds.js';
 import { describeMachine } from './machine.js';
 import { maxThroughput, recoverySeconds } from './report/summary.js';
 import type { BenchOptions } from './options.js';
-import type { BenchRun, LoadPoint, OrtCeiling, OverloadRun, RssSample, TargetName } from './report/types.js';
+import type { BenchRun, LoadPoint, OverloadRun, RssSample, TargetName } from './report/types.js';
 import type { WorkloadName } from './workloads.js';
 
 export type Log = (line: string) => void;
 
-function ortCeiling(o: BenchOptions, workload: WorkloadName, repo: string): Promise<OrtCeiling> {
-  const script = join(ROOT, 'dist', 'bench', 'ceilings', 'ort-alone.js');
-  const args = [script, '--models', repo, '--workload', workload, '--batches', o.ceilingBatches[workload].join(','), '--duration-ms', String(o.ceilingMs)];
-  const cpus = o.placement.serverCpus;
-  const child = cpus === undefined ? spawn(process.execPath, args) : spawn('taskset', ['-c', cpus, process.execPath, ...args]);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => {
-      if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!) as OrtCeiling);
-      else reject(new Error(`ORT-alone ceiling for ${workload} exited with ${code}: ${err}`));
-    });
-  });
+/** The load job of one target's closed-loop point (Sluice over /v2/ws uses the WebSocket transport). */
+export function closedJob(o: BenchOptions, url: string, workload: WorkloadName, target: TargetName, connections: number, warmupMs: number, durationMs: number): LoadJob {
+  return { target: url, workload, variants: 64, mode: 'closed', connections, warmupMs, durationMs, timeoutMs: o.timeoutMs, transport: target === 'sluice-ws' ? 'ws' : 'http' };
 }
 
 function fmt(r: LoadResult): string {
@@ -170,6 +158,10 @@ export async function runSuite(o: BenchOptions, log: Log): Promise<BenchRun> {
     run.ceilings.push(ceiling);
     log(`${workload}: ORT alone best ${ceiling.best.inferencesPerSec.toFixed(0)} inferences/s (${ceiling.best.layout}, batch ${ceiling.best.batch})`);
     for (const target of o.targets) await measureTarget(o, workload, target, repo, run, log);
+    if (o.ratioRounds > 0) {
+      const rounds = await ratioRounds(o, workload, repo, ceiling, log);
+      if (rounds) (run.rounds ??= []).push(rounds);
+    }
   }
   run.finishedAt = new Date().toISOString();
   return run;

@@ -63,6 +63,23 @@ function workloadSection(run: BenchRun, w: WorkloadName): string {
   return parts.join('\n');
 }
 
+function roundsSection(run: BenchRun): string {
+  const rows: string[][] = [];
+  for (const r of run.rounds ?? []) {
+    for (const s of r.series) {
+      rows.push([r.workload, s.target, num(s.median), num(Math.min(...s.throughputs)), num(Math.max(...s.throughputs)), s.throughputs.map((x) => num(x)).join(', ')]);
+    }
+  }
+  if (rows.length === 0) return '';
+  return [
+    `## Interleaved rounds at ${run.rounds![0]!.connections} connections (what the ratios use)`,
+    '',
+    'All servers run at once and take turns, round after round; ORT alone is measured in every round at its best batch size.',
+    '',
+    table(['workload', 'target', 'median /s', 'min', 'max', 'per round'], rows),
+  ].join('\n');
+}
+
 function overloadSection(run: BenchRun): string {
   const rows: string[][] = [];
   for (const w of run.workloads) {
@@ -108,7 +125,7 @@ export function renderMarkdown(run: BenchRun): string {
     `Machine: ${m.cores} x ${m.cpuModel} (${m.availableParallelism} available), ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; ${m.onnxruntime}; ${m.uws}; ${m.fastify}; commit ${m.gitCommit}; load average at start ${num(m.loadAverage, 2)}.`,
     `Placement: ${run.placement.mode}${run.placement.mode === 'split' ? ` (servers on CPUs ${run.placement.serverCpus}, load generator on ${run.placement.clientCpus})` : ' (servers and load generator share all cores)'}; ${run.placement.generators} load generator process(es).`,
     '',
-    '## Ratios (closed loop, 64 connections)',
+    `## Ratios (closed loop, 64 connections${run.rounds?.length ? ', medians of the interleaved rounds' : ''})`,
     '',
     table(
       ['workload', 'ratio', 'measured', 'issue 3 target'],
@@ -116,7 +133,7 @@ export function renderMarkdown(run: BenchRun): string {
     ),
   ];
   const sections = run.workloads.map((w) => workloadSection(run, w));
-  const over = overloadSection(run);
+  const over = [roundsSection(run), overloadSection(run)].filter((s) => s !== '').join('\n\n');
   const notes = run.notes.length ? ['## Notes', '', ...run.notes.map((n) => `- ${n}`)] : [];
   return `${[...head, '', ...sections.flatMap((s) => [s, '']), over, '', ...notes].join('\n').replace(/\n{3,}/g, '\n\n').trim()}\n`;
 }

@@ -33,21 +33,37 @@ const TARGETS: Partial<Record<WorkloadName, Partial<Record<string, number>>>> = 
 };
 
 /** Sluice against every baseline and ceiling at `connections`, with issue 3's targets beside them. */
+export function median(xs: number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Sluice against every baseline and ceiling at `connections`, with issue 3's targets beside them:
+ * from the medians of the interleaved rounds when the run has them, else from the single points.
+ */
 export function ratios(run: BenchRun, connections = 64): Ratio[] {
   const out: Ratio[] = [];
   for (const w of run.workloads) {
-    const sluice = throughputAt(run.points, w, 'sluice', connections);
+    const rounds = run.rounds?.find((r) => r.workload === w && r.connections === connections);
+    const fromRounds = (target: TargetName | 'ort-alone') => rounds?.series.find((s) => s.target === target)?.median ?? null;
+    const at = (target: TargetName) => (rounds ? fromRounds(target) : throughputAt(run.points, w, target, connections));
+    const sluice = at('sluice');
     const div = (a: number | null, b: number | null | undefined) => (a === null || !b ? null : a / b);
     const push = (name: string, value: number | null, key: string) => {
       const target = TARGETS[w]?.[key];
       out.push(target === undefined ? { workload: w, name, value } : { workload: w, name, value, target });
     };
-    const ort = run.ceilings.find((c) => c.workload === w)?.best.inferencesPerSec;
-    push(`sluice / ORT alone (best batch) @${connections}`, div(sluice, ort), 'ort');
-    const naive = [throughputAt(run.points, w, 'naive', connections), throughputAt(run.points, w, 'naive-1t', connections)].filter((x): x is number => x !== null);
-    push(`sluice / naive (better of default threads and 1 thread) @${connections}`, div(sluice, naive.length ? Math.max(...naive) : null), 'naive');
-    push(`sluice / micro-batch @${connections}`, div(sluice, throughputAt(run.points, w, 'micro-batch', connections)), 'micro');
-    push(`sluice / uws-fixed @${connections}`, div(sluice, throughputAt(run.points, w, 'uws-fixed', connections)), 'uws');
+    const ort = (rounds ? fromRounds('ort-alone') : null) ?? run.ceilings.find((c) => c.workload === w)?.best.inferencesPerSec;
+    const how = rounds ? `, median of ${rounds.rounds} rounds` : '';
+    push(`sluice / ORT alone (best batch) @${connections}${how}`, div(sluice, ort), 'ort');
+    const naive = [at('naive'), at('naive-1t')].filter((x): x is number => x !== null);
+    push(`sluice / naive (better of default threads and 1 thread) @${connections}${how}`, div(sluice, naive.length ? Math.max(...naive) : null), 'naive');
+    push(`sluice / micro-batch @${connections}${how}`, div(sluice, at('micro-batch')), 'micro');
+    push(`sluice-ws / sluice (HTTP) @${connections}${how}`, div(at('sluice-ws'), sluice), 'ws');
+    push(`sluice / uws-fixed @${connections}`, div(throughputAt(run.points, w, 'sluice', connections), throughputAt(run.points, w, 'uws-fixed', connections)), 'uws');
   }
   return out;
 }

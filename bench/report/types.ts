@@ -68,6 +68,27 @@ export interface OverloadRun {
   recoverySeconds: number | null;
 }
 
+/** One target's figures over the interleaved rounds (closed loop at `connections`). */
+export interface RoundSeries {
+  target: TargetName | 'ort-alone';
+  /** calls/s (inferences/s for ort-alone), one per round. */
+  throughputs: number[];
+  p99s: number[];
+  median: number;
+}
+
+/**
+ * The ratio scenario made robust to a noisy machine: every server runs at once and they take turns,
+ * round after round (with the ORT-alone ceiling at its best batch size in each round), so slow
+ * phases of the machine hit all of them alike; the medians are what the ratios use.
+ */
+export interface RatioRounds {
+  workload: WorkloadName;
+  connections: number;
+  rounds: number;
+  series: RoundSeries[];
+}
+
 export interface BenchRun {
   startedAt: string;
   finishedAt: string;
@@ -79,5 +100,6 @@ export interface BenchRun {
   ceilings: OrtCeiling[];
   points: LoadPoint[];
   overload: OverloadRun[];
+  rounds?: RatioRounds[];
   notes: string[];
 }

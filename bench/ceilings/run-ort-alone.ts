@@ -1,0 +1,24 @@
+// Runs the ORT-alone ceiling (ort-alone.ts) in its own process, pinned like the servers.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT } from '../targets/commands.js';
+import type { BenchOptions } from '../options.js';
+import type { OrtCeiling } from '../report/types.js';
+import type { WorkloadName } from '../workloads.js';
+
+export function ortCeiling(o: BenchOptions, workload: WorkloadName, repo: string, batches = o.ceilingBatches[workload], durationMs = o.ceilingMs): Promise<OrtCeiling> {
+  const script = join(ROOT, 'dist', 'bench', 'ceilings', 'ort-alone.js');
+  const args = [script, '--models', repo, '--workload', workload, '--batches', batches.join(','), '--duration-ms', String(durationMs)];
+  const cpus = o.placement.serverCpus;
+  const child = cpus === undefined ? spawn(process.execPath, args) : spawn('taskset', ['-c', cpus, process.execPath, ...args]);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!) as OrtCeiling);
+      else reject(new Error(`ORT-alone ceiling for ${workload} exited with ${code}: ${err}`));
+    });
+  });
+}

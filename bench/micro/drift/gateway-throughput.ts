@@ -1,0 +1,80 @@
+// Gateway throughput on `weather` with drift monitoring on vs off, in the same run: rounds
+// alternate the two (a fresh gateway each time, same repository copy but for the config's `drift`
+// section), driven closed-loop by the bench load generator (bench/load) in a child process.
+//
+//   node dist/bench/micro/drift/gateway-throughput.js [--rounds 3] [--seconds 5] [--connections 32] [--json out.json]
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createLogger } from '../../../lib/log.js';
+import { startGateway } from '../../../gateway/index.js';
+import { generateLoad } from '../../load/spawn-generator.js';
+import { exampleModelsDir } from './example-models.js';
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '32' },
+    threads: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+
+type Mode = 'on' | 'off';
+
+function repository(mode: Mode): string {
+  const root = mkdtempSync(join(tmpdir(), `sluice-drift-bench-${mode}-`));
+  cpSync(join(exampleModelsDir(), 'weather'), join(root, 'weather'), { recursive: true });
+  if (mode === 'off') {
+    const path = join(root, 'weather', 'config.json');
+    const config = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    delete config.drift;
+    writeFileSync(path, JSON.stringify(config));
+  }
+  return root;
+}
+
+async function round(mode: Mode, root: string): Promise<{ throughput: number; p99: number; rows: number | null }> {
+  const gw = await startGateway({
+    host: '127.0.0.1', port: 0, modelRepository: root, maxBodyBytes: 1 << 20, drainTimeoutMs: 2000,
+    logger: createLogger('bench', 'warn'), workerThreads: args.threads === undefined ? undefined : Number(args.threads),
+  });
+  try {
+    const result = await generateLoad({
+      target: gw.url, workload: 'weather-json', variants: 256, mode: 'closed', connections: Number(args.connections),
+      warmupMs: 2000, durationMs: Number(args.seconds) * 1000, timeoutMs: 5000,
+    }, { processes: 1 });
+    const phase = result.phases[0]!;
+    let rows: number | null = null;
+    if (mode === 'on') {
+      await new Promise((r) => setTimeout(r, 1200));
+      const report = (await (await fetch(`${gw.url}/v2/models/weather/versions/1/drift`)).json()) as { current: { rows: number } };
+      rows = report.current.rows;
+    }
+    return { throughput: phase.throughput, p99: phase.latency.p99, rows };
+  } finally {
+    await gw.close();
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const roots: Record<Mode, string> = { on: repository('on'), off: repository('off') };
+const runs: Record<Mode, { throughput: number; p99: number; rows: number | null }[]> = { on: [], off: [] };
+try {
+  for (let r = 0; r < Number(args.rounds); r++) {
+    for (const mode of (r % 2 === 0 ? ['off', 'on'] : ['on', 'off']) as Mode[]) {
+      const res = await round(mode, roots[mode]);
+      runs[mode].push(res);
+      console.log(`round ${r + 1} drift ${mode}: ${res.throughput.toFixed(0)} calls/s, p99 ${res.p99.toFixed(2)} ms${res.rows === null ? '' : `, drift window rows ${res.rows}`}`);
+    }
+  }
+} finally {
+  for (const root of Object.values(roots)) rmSync(root, { recursive: true, force: true });
+}
+const on = median(runs.on.map((r) => r.throughput));
+const off = median(runs.off.map((r) => r.throughput));
+console.log(`weather-json, ${args.connections} connections closed loop, median of ${args.rounds} x ${args.seconds} s`);
+console.log(`drift off: ${off.toFixed(0)} calls/s | drift on: ${on.toFixed(0)} calls/s | cost ${(((off - on) / off) * 100).toFixed(1)}%`);
+if (args.json) writeFileSync(args.json, `${JSON.stringify({ bench: 'drift-gateway-throughput', args, runs, median: { on, off } }, null, 2)}\n`);

@@ -1,0 +1,59 @@
+// Interleaved rounds for the ratios: every server under test runs at once and they take turns at
+// 64 connections, round after round, with the ORT-alone ceiling (at its best batch size) measured in
+// each round too. On a machine shared with other work, a slow minute then slows every target alike,
+// and the median of each series is a ratio that holds.
+import { generateLoad } from './load/spawn-generator.js';
+import { startServer, type ServerProcess } from './targets/server-process.js';
+import { targetCommand } from './targets/commands.js';
+import { ortCeiling } from './ceilings/run-ort-alone.js';
+import { median } from './report/summary.js';
+import { closedJob, type Log } from './suite.js';
+import type { BenchOptions } from './options.js';
+import type { OrtCeiling, RatioRounds, RoundSeries, TargetName } from './report/types.js';
+import type { WorkloadName } from './workloads.js';
+
+const CONNECTIONS = 64;
+
+export async function ratioRounds(o: BenchOptions, workload: WorkloadName, repo: string, ceiling: OrtCeiling, log: Log): Promise<RatioRounds | null> {
+  const servers = new Map<TargetName, ServerProcess>();
+  try {
+    for (const target of o.targets.filter((t) => t !== 'uws-fixed')) {
+      try {
+        servers.set(target, await startServer(targetCommand(target, workload, repo, o.placement.serverCpus)));
+      } catch (err) {
+        log(`  rounds: ${target} could not start: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+    if (!servers.has('sluice')) return null;
+    const targets = [...servers.keys()];
+    const series = new Map<RoundSeries['target'], { throughputs: number[]; p99s: number[] }>();
+    const add = (t: RoundSeries['target'], throughput: number, p99: number) => {
+      const s = series.get(t) ?? { throughputs: [], p99s: [] };
+      s.throughputs.push(throughput);
+      s.p99s.push(p99);
+      series.set(t, s);
+    };
+    for (let r = 0; r < o.ratioRounds; r++) {
+      // Rotate the order so no target always follows the same neighbour.
+      const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
+      const line: string[] = [];
+      for (const target of order) {
+        const job = closedJob(o, servers.get(target)!.url, workload, target, CONNECTIONS, o.roundWarmupMs, o.roundMs);
+        const res = await generateLoad(job, { cpus: o.placement.clientCpus, processes: o.placement.generators });
+        add(target, res.phases[0]!.throughput, res.phases[0]!.latency.p99);
+        line.push(`${target} ${res.phases[0]!.throughput.toFixed(0)}`);
+      }
+      const ort = await ortCeiling(o, workload, repo, [ceiling.best.batch], o.roundMs / 2);
+      add('ort-alone', ort.best.inferencesPerSec, 0);
+      log(`  ${workload} round ${r + 1}/${o.ratioRounds} @${CONNECTIONS}: ${line.join(', ')}, ORT alone ${ort.best.inferencesPerSec.toFixed(0)}`);
+    }
+    return {
+      workload,
+      connections: CONNECTIONS,
+      rounds: o.ratioRounds,
+      series: [...series.entries()].map(([target, s]) => ({ target, ...s, median: median(s.throughputs) })),
+    };
+  } finally {
+    await Promise.all([...servers.values()].map((s) => s.stop()));
+  }
+}
