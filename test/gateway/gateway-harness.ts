@@ -100,7 +100,7 @@ function valueInfo(name: string, elemType: number, dims: (number | string)[]) {
  * outputs `half_out` = half (FP16), `half_as_float` = float(half) (FP32), `long_plus_one` = long + 1 (INT64).
  * No outputs or inputs in config.json: the gateway reads them from the model.
  */
-export function writeTypesModel(root: string, config: Record<string, unknown> = {}): void {
+export function writeTypesModel(root: string, config: Record<string, unknown> = {}, name = 'types'): void {
   const T = onnx.TensorProto.DataType;
   const graph = onnx.GraphProto.create({
     name: 'types',
@@ -122,7 +122,7 @@ export function writeTypesModel(root: string, config: Record<string, unknown> = 
     opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 13 })],
     graph,
   });
-  mkdirSync(join(root, 'types', '1'), { recursive: true });
-  writeFileSync(join(root, 'types', '1', 'model.onnx'), onnx.ModelProto.encode(model).finish());
-  writeFileSync(join(root, 'types', 'config.json'), JSON.stringify({ max_batch_size: 16, ...config }));
+  mkdirSync(join(root, name, '1'), { recursive: true });
+  writeFileSync(join(root, name, '1', 'model.onnx'), onnx.ModelProto.encode(model).finish());
+  writeFileSync(join(root, name, 'config.json'), JSON.stringify({ max_batch_size: 16, ...config }));
 }

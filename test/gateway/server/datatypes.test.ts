@@ -8,6 +8,7 @@ t.test('FP16 and INT64 tensors through a model whose signature comes from the ON
   const root = join(t.testdir(), 'models');
   mkdirSync(root);
   writeTypesModel(root);
+  writeTypesModel(root, { max_batch_size: 0 }, 'unbatched');
   const gw = await startTestGateway(t, root);
   const infer = `${gw.url}/v2/models/types/infer`;
 
@@ -61,6 +62,22 @@ t.test('FP16 and INT64 tensors through a model whose signature comes from the ON
     t.same(Array.from(new Uint16Array(bytes, 0, 3)), Array.from(half));
     t.same(Array.from(new Float32Array(bytes.slice(6, 18))), [1.5, -3, 0.25]);
     t.same(Array.from(new BigInt64Array(bytes.slice(18, 34))), [2n ** 62n + 1n, -4n]);
+  });
+
+  t.test('a model that does not batch (max_batch_size 0) takes the full shape, batch dimension included', async (t) => {
+    const meta = await fetch(`${gw.url}/v2/models/unbatched`);
+    t.match(await meta.json(), { inputs: [{ name: 'half', shape: [-1, 3] }, { name: 'long', shape: [-1, 2] }] });
+    const calls = await Promise.all([1, 2, 3].map((n) => postJson(`${gw.url}/v2/models/unbatched/infer`, {
+      inputs: [
+        { name: 'half', datatype: 'FP16', shape: [n, 3], data: new Array(n * 3).fill(n) },
+        { name: 'long', datatype: 'INT64', shape: [n, 2], data: new Array(n * 2).fill(n) },
+      ],
+      outputs: [{ name: 'long_plus_one' }],
+    })));
+    t.same(calls.map((c) => c.status), [200, 200, 200]);
+    t.same(calls.map((c) => (c.body.outputs as { data: number[] }[])[0]!.data), [[2, 2], [3, 3, 3, 3], [4, 4, 4, 4, 4, 4]]);
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    t.match(metrics, /sluice_inference_batch_size_count\{model="unbatched",version="1"\} 3\n/, 'each call ran alone');
   });
 
   t.test('integers that do not fit the datatype are refused', async (t) => {

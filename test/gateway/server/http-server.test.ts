@@ -202,6 +202,21 @@ t.test('gateway on the example models', async (t) => {
     t.match(((await lying.json()) as { error: string }).error, /Inference-Header-Content-Length 999 does not fit/);
   });
 
+  t.test('a chunked body without content-length is read whole', async (t) => {
+    const text = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], data: [0, 12, 4, 3, 40] }] });
+    const chunks = [text.slice(0, 10), text.slice(10, 40), text.slice(40)].map((c) => new TextEncoder().encode(c));
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next) controller.enqueue(next);
+        else controller.close();
+      },
+    });
+    const res = await fetch(`${u}/v2/models/weather/infer`, { method: 'POST', body, duplex: 'half' } as RequestInit);
+    t.equal(res.status, 200);
+    t.equal(((await res.json()) as { model_name: string }).model_name, 'weather');
+  });
+
   t.test('a body over the limit is refused with 413', async (t) => {
     const res = await fetch(`${u}/v2/models/weather/infer`, { method: 'POST', body: new Uint8Array(9 * 1024 * 1024).fill(32) });
     t.equal(res.status, 413);
