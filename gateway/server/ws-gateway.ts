@@ -9,12 +9,16 @@ import type { WsCall } from './ws-frames.js';
 export type WebSocketOptions = Partial<Pick<WsEndpointOptions<unknown>,
   'maxMessageBytes' | 'maxInFlight' | 'pauseBufferedBytes' | 'maxBufferedBytes' | 'idleTimeoutSeconds'>>;
 
-async function inferCall(ctx: GatewayContext, call: WsCall, c: WsInferContext<unknown>): Promise<WsAnswer> {
+interface DecodeTimer {
+  observe(seconds: number): void;
+}
+
+async function inferCall(ctx: GatewayContext, decodeTimers: [json: DecodeTimer, binary: DecodeTimer], call: WsCall, c: WsInferContext<unknown>): Promise<WsAnswer> {
   const decodeStart = performance.now();
   // The frame's id is the endpoint's to echo; the rest is an OIP request body.
   const { id: _id, model_name: _name, model_version: _version, ...body } = call.request;
   const decoded = decodeInferenceRequest(body, call.binary);
-  ctx.metrics.decodeDuration.observe({ protocol: call.binary ? 'ws_binary' : 'ws_json' }, (performance.now() - decodeStart) / 1000);
+  decodeTimers[call.binary ? 1 : 0].observe((performance.now() - decodeStart) / 1000);
   // A binary call gets binary outputs unless it says otherwise (request or per output).
   if (c.binary && decoded.binaryOutput === undefined) decoded.binaryOutput = true;
   const response = await ctx.inference.infer({
@@ -27,6 +31,10 @@ async function inferCall(ctx: GatewayContext, call: WsCall, c: WsInferContext<un
 /** The WebSocket endpoint as a gateway extension; its close hook ends connections with 1001. */
 export function websocketEndpoint(options: WebSocketOptions = {}): GatewayExtension {
   return (ctx) => {
+    const decodeTimers: [DecodeTimer, DecodeTimer] = [
+      ctx.metrics.decodeDuration.labels({ protocol: 'ws_json' }),
+      ctx.metrics.decodeDuration.labels({ protocol: 'ws_binary' }),
+    ];
     const endpoint = registerWsEndpoint<unknown>(ctx.app, {
       ...WS_DEFAULTS,
       // A message is a request body: the same limit as HTTP unless set apart.
@@ -34,7 +42,7 @@ export function websocketEndpoint(options: WebSocketOptions = {}): GatewayExtens
       ...options,
       // The HTTP routes authenticate nobody yet; when they do, the same check goes here.
       authenticate: () => undefined,
-      infer: (call, c) => inferCall(ctx, call, c),
+      infer: (call, c) => inferCall(ctx, decodeTimers, call, c),
       onEvent: (e) => {
         if (e.type === 'slow-reader' || e.type === 'framing-error') ctx.logger.warn({ ws: e }, 'websocket closed by the gateway');
       },
