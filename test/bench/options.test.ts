@@ -5,7 +5,8 @@ t.test('the default run covers both workloads, every target, 1/16/64/256 connect
   const o = parseBenchArgs([], 2);
   if (o === 'help') throw new Error('unexpected help');
   t.same(o.workloads, ['weather-json', 'text-direction-binary']);
-  t.same(o.targets, ['sluice', 'naive', 'naive-1t', 'micro-batch', 'uws-fixed']);
+  t.same(o.targets, ['sluice', 'sluice-ws', 'naive', 'naive-1t', 'micro-batch', 'uws-fixed']);
+  t.equal(o.ratioRounds, 5);
   t.same(o.connections, [1, 16, 64, 256]);
   t.same(o.openFractions, [0.5, 0.8, 0.95]);
   t.equal(o.overloadMs, 20_000);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LatencyHistogram } from '../../bench/load/histogram.js';
 import type { LoadResult, TimelinePoint } from '../../bench/load/job.js';
-import { maxThroughput, ratios, recoverySeconds } from '../../bench/report/summary.js';
+import { maxThroughput, median, ratios, recoverySeconds } from '../../bench/report/summary.js';
 import { ms, renderMarkdown } from '../../bench/report/markdown.js';
 import { niceCeil, renderSvg } from '../../bench/report/svg.js';
 import { resultStem, writeResults } from '../../bench/report/files.js';
@@ -78,6 +78,31 @@ t.test('ratios compare Sluice at 64 connections with each baseline and carry iss
   t.ok(Math.abs(get('weather-json', 'sluice / naive')!.value! - 20 / 12) < 1e-9, 'divided by the better naive variant');
   t.equal(get('weather-json', 'sluice / micro-batch')!.value, null, 'a missing baseline is a missing ratio, not 0 or Infinity');
   t.equal(get('weather-json', 'sluice / uws-fixed')!.value, 0.25);
+});
+
+t.test('with interleaved rounds, ratios use their medians (ORT alone included)', async (t) => {
+  const r = run();
+  r.rounds = [
+    {
+      workload: 'text-direction-binary',
+      connections: 64,
+      rounds: 3,
+      series: [
+        { target: 'sluice', throughputs: [900, 1000, 5000], p99s: [1, 1, 1], median: 1000 },
+        { target: 'naive', throughputs: [400, 500, 600], p99s: [1, 1, 1], median: 500 },
+        { target: 'ort-alone', throughputs: [1000, 1250, 1300], p99s: [0, 0, 0], median: 1250 },
+      ],
+    },
+  ];
+  const got = ratios(r).filter((x) => x.workload === 'text-direction-binary');
+  t.equal(got.find((x) => x.name.startsWith('sluice / ORT alone'))!.value, 0.8);
+  t.equal(got.find((x) => x.name.startsWith('sluice / naive'))!.value, 2);
+  t.match(got[0]!.name, /median of 3 rounds/);
+  t.match(renderMarkdown(r), /\| text-direction-binary \| ort-alone \| 1250 \| 1000 \| 1300 \| 1000, 1250, 1300 \|/);
+});
+
+t.test('median of odd and even series', async (t) => {
+  t.same([median([3, 1, 2]), median([4, 1, 3, 2]), median([])], [2, 2.5, 0]);
 });
 
 t.test('recovery is the first clean bucket after the overload phase', async (t) => {
