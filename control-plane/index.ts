@@ -1,11 +1,14 @@
 // The control plane: GraphQL registry, tokens and roles, hash-chained audit log and the control-plane
 // side of gateway sync, over SQLite or PostgreSQL.
+import { join } from 'node:path';
 import type { Logger } from '../lib/log.js';
 import type { RunningServer } from '../lib/server.js';
 import { DEFAULT_GRAPHQL_LIMITS, type GraphQLLimits } from './plugins/use-armor.js';
 import { createGraphQL } from './server/graphql.js';
 import { listen } from './server/http.js';
 import { ControlPlaneServices } from './services/control-plane.js';
+import { ensureLocalGatewayToken } from './services/local-gateway.js';
+import { seedRepository } from './services/seed.js';
 
 export interface ControlPlaneOptions {
   host: string;
@@ -35,12 +38,21 @@ export interface ControlPlaneOptions {
   artifactDir?: string;
   /** How long close() lets open requests and subscriptions finish (default 2000 ms). */
   drainTimeoutMs?: number;
+  /** A model repository (`<name>/<version>/model.onnx`) to register when the registry is empty (sluice serve). */
+  seedRepository?: string;
+  /** Create (once) a gateway token for a gateway on this machine; its secret is returned as `localGatewayToken`. */
+  localGateway?: boolean;
+}
+
+export interface ControlPlaneServer extends RunningServer {
+  /** The local gateway's token secret when `localGateway` was set. */
+  readonly localGatewayToken?: string;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_ARTIFACT_BYTES = 1024 * 1024 * 1024;
 
-export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningServer> {
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlaneServer> {
   const logger = options.logger;
   const maxArtifactBytes = options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
   const services = await ControlPlaneServices.open({
@@ -55,6 +67,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     if (generated !== undefined) {
       logger.warn({ adminToken: generated }, 'first admin token generated; it is shown only this once (set SLUICE_ADMIN_TOKEN to choose it)');
     }
+    if (options.seedRepository !== undefined) await seedRepository(services, options.seedRepository, logger);
+    const localGatewayToken = options.localGateway ? await ensureLocalGatewayToken(services, join(options.dataDir, 'keys', 'local-gateway.token')) : undefined;
     const graphql = createGraphQL({
       services,
       logger,
@@ -71,6 +85,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     return {
       url,
       port,
+      ...(localGatewayToken !== undefined ? { localGatewayToken } : {}),
       close: () =>
         (closing ??= (async () => {
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -5,9 +5,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { startControlPlane, type ControlPlaneOptions } from '../../control-plane/index.js';
+import { startControlPlane, type ControlPlaneOptions, type ControlPlaneServer } from '../../control-plane/index.js';
 import { createLogger } from '../../lib/log.js';
-import type { RunningServer } from '../../lib/server.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { exampleModels } from '../helpers/paths.js';
 
@@ -35,7 +34,7 @@ export interface GraphQLResult<T = any> {
 }
 
 export interface TestControlPlane {
-  server: RunningServer;
+  server: ControlPlaneServer;
   url: string;
   dialect: DialectName;
   dataDir: string;
@@ -56,7 +55,7 @@ interface Tap {
 }
 
 export async function startTestControlPlane(t: Tap, dialect: DialectName, options: Partial<ControlPlaneOptions> = {}): Promise<TestControlPlane> {
-  const dataDir = t.testdir();
+  const dataDir = options.dataDir ?? t.testdir();
   let db: string | undefined = options.db;
   if (dialect === 'postgres' && db === undefined) {
     postgres ??= startPostgres();

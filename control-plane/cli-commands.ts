@@ -1,0 +1,159 @@
+// Control-plane commands for the `sluice` CLI, as functions plus their flag tables so the CLI only
+// dispatches: `sluice audit-export` (JSON lines of the whole audit log, then the chain verified)
+// and `sluice upload` (a model version from a local ONNX file, through a running control plane's
+// GraphQL API, so the upload is authorized and audited like any other).
+import { existsSync, openAsBlob } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
+import { SluiceError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import type { CommandSpec, FlagValues } from '../cli/flags.js';
+import { AuditLog, type AuditVerification } from './services/audit.js';
+import { openStore } from './store/db.js';
+
+export const AUDIT_EXPORT_COMMAND: CommandSpec = {
+  name: 'audit-export',
+  summary: 'Write the control plane audit log as JSON lines (oldest first) and verify its hash chain.',
+  flags: [
+    { name: 'data', type: 'string', default: './.sluice', description: 'control-plane data folder (SQLite)' },
+    { name: 'db', type: 'string', description: 'postgres://… when the control plane uses PostgreSQL' },
+    { name: 'log-level', type: 'string', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent' },
+  ],
+};
+
+export const UPLOAD_COMMAND: CommandSpec = {
+  name: 'upload',
+  summary: 'Register a model version from a local ONNX file with a running control plane.',
+  flags: [
+    { name: 'control-plane', type: 'string', default: 'http://127.0.0.1:8080', description: 'control plane URL' },
+    { name: 'token', type: 'string', description: 'developer or admin token' },
+    { name: 'model', type: 'string', description: 'registered model name' },
+    { name: 'file', type: 'string', description: 'path of the ONNX file' },
+    { name: 'description', type: 'string', description: 'version description' },
+    { name: 'metrics', type: 'list', description: 'name=value,... recorded with the version' },
+    { name: 'create-model', type: 'boolean', default: false, description: 'create the model first if it does not exist' },
+    { name: 'alias', type: 'string', description: 'point this alias at the new version (needs an operator or admin token)' },
+    { name: 'log-level', type: 'string', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent' },
+  ],
+};
+
+/** Stream every audit event, oldest first, one JSON object per line; returns the count and the chain check. */
+export async function exportAuditLog(options: { dataDir: string; db?: string | undefined; out: Writable }): Promise<{ events: number; verification: AuditVerification }> {
+  if (options.db === undefined && !existsSync(join(options.dataDir, 'control-plane.db'))) {
+    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `no control-plane database in ${options.dataDir}`, { details: { flag: 'data' } });
+  }
+  const store = await openStore({ dataDir: options.dataDir, db: options.db });
+  try {
+    const audit = new AuditLog(store);
+    let events = 0;
+    for await (const event of audit.all()) {
+      if (!options.out.write(`${JSON.stringify(event)}\n`)) await new Promise((r) => options.out.once('drain', r));
+      events++;
+    }
+    return { events, verification: await audit.verify() };
+  } finally {
+    await store.close();
+  }
+}
+
+export interface UploadOptions {
+  url: string;
+  token: string;
+  model: string;
+  file: string;
+  description?: string | undefined;
+  metrics?: Record<string, number> | undefined;
+  createModel?: boolean;
+  alias?: string | undefined;
+}
+
+export interface UploadResult {
+  model: string;
+  version: number;
+  sha256: string;
+}
+
+async function graphql(url: string, token: string, query: string, variables: Record<string, unknown>): Promise<any> {
+  const res = await fetch(`${url.replace(/\/+$/, '')}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  return checked(await res.json());
+}
+
+function checked(body: any): any {
+  const error = body?.errors?.[0];
+  if (error) {
+    throw new SluiceError('SLUICE_E_VALIDATION', `control plane refused: ${error.message} (${error.extensions?.code ?? 'no code'})`, { details: { code: error.extensions?.code } });
+  }
+  return body.data;
+}
+
+export async function uploadVersionFromPath(options: UploadOptions): Promise<UploadResult> {
+  const base = options.url.replace(/\/+$/, '');
+  if (options.createModel) {
+    const existing = await graphql(base, options.token, 'query($n: String!) { model(name: $n) { id } }', { n: options.model });
+    if (!existing.model) await graphql(base, options.token, 'mutation($n: String!) { createModel(input: { name: $n }) { id } }', { n: options.model });
+  }
+  const form = new FormData();
+  const metrics = Object.entries(options.metrics ?? {}).map(([name, value]) => ({ name, value }));
+  form.set(
+    'operations',
+    JSON.stringify({
+      query: 'mutation($input: CreateModelVersionInput!) { createModelVersion(input: $input) { number artifact { sha256 } } }',
+      variables: { input: { model: options.model, artifact: null, description: options.description ?? null, metrics, lineage: { source: resolve(options.file) } } },
+    }),
+  );
+  form.set('map', JSON.stringify({ 0: ['variables.input.artifact'] }));
+  form.set('0', await openAsBlob(options.file), basename(options.file));
+  const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { authorization: `Bearer ${options.token}`, 'graphql-require-preflight': '1' }, body: form });
+  const version = checked(await res.json()).createModelVersion as { number: number; artifact: { sha256: string } };
+  if (options.alias) {
+    await graphql(base, options.token, 'mutation($m: String!, $a: String!, $v: Int!) { setAlias(input: { model: $m, alias: $a, version: $v }) { name } }', {
+      m: options.model,
+      a: options.alias,
+      v: version.number,
+    });
+  }
+  return { model: options.model, version: version.number, sha256: version.artifact.sha256 };
+}
+
+function parseMetrics(list: string[] | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of list ?? []) {
+    const [name, value] = item.split('=');
+    const n = Number(value);
+    if (!name || value === undefined || !Number.isFinite(n)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--metrics entries are name=number, got "${item}"`, { details: { flag: 'metrics' } });
+    out[name] = n;
+  }
+  return out;
+}
+
+/** `sluice audit-export`: JSON lines on stdout, the verification on the log; exit code 1 when the chain is broken. */
+export async function runAuditExport(v: FlagValues, logger: Logger, out: Writable = process.stdout): Promise<number> {
+  const { events, verification } = await exportAuditLog({ dataDir: resolve(v.data as string), db: v.db as string | undefined, out });
+  if (verification.ok) logger.info({ events }, 'audit log exported; hash chain verified');
+  else logger.error({ events, firstBad: verification.firstBad }, 'audit log exported; HASH CHAIN BROKEN');
+  return verification.ok ? 0 : 1;
+}
+
+/** `sluice upload`: prints the new version as one JSON line. */
+export async function runUpload(v: FlagValues, logger: Logger, out: Writable = process.stdout): Promise<number> {
+  for (const flag of ['token', 'model', 'file'] as const) {
+    if (typeof v[flag] !== 'string' || v[flag] === '') throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} is required`, { details: { flag } });
+  }
+  const result = await uploadVersionFromPath({
+    url: v['control-plane'] as string,
+    token: v.token as string,
+    model: v.model as string,
+    file: v.file as string,
+    description: v.description as string | undefined,
+    metrics: parseMetrics(v.metrics as string[] | undefined),
+    createModel: v['create-model'] === true,
+    alias: v.alias as string | undefined,
+  });
+  logger.info(result, 'model version registered');
+  out.write(`${JSON.stringify(result)}\n`);
+  return 0;
+}
