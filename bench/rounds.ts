@@ -7,7 +7,7 @@ import { startServer, type ServerProcess } from './targets/server-process.js';
 import { targetCommand } from './targets/commands.js';
 import { ortCeiling } from './ceilings/run-ort-alone.js';
 import { median } from './report/summary.js';
-import { closedJob, type Log } from './suite.js';
+import { closedJob, type Log } from './plan.js';
 import type { BenchOptions } from './options.js';
 import type { OrtCeiling, RatioRounds, RoundSeries, TargetName } from './report/types.js';
 import type { WorkloadName } from './workloads.js';

@@ -8,18 +8,12 @@ import { startServer, type ServerProcess } from './targets/server-process.js';
 import { benchRepository, targetCommand } from './targets/commands.js';
 import { ortCeiling } from './ceilings/run-ort-alone.js';
 import { ratioRounds } from './rounds.js';
+import { transportOf, type Log } from './plan.js';
 import { describeMachine } from './machine.js';
 import { maxThroughput, recoverySeconds } from './report/summary.js';
 import type { BenchOptions } from './options.js';
 import type { BenchRun, LoadPoint, OverloadRun, RssSample, TargetName } from './report/types.js';
 import type { WorkloadName } from './workloads.js';
-
-export type Log = (line: string) => void;
-
-/** The load job of one target's closed-loop point (Sluice over /v2/ws uses the WebSocket transport). */
-export function closedJob(o: BenchOptions, url: string, workload: WorkloadName, target: TargetName, connections: number, warmupMs: number, durationMs: number): LoadJob {
-  return { target: url, workload, variants: 64, mode: 'closed', connections, warmupMs, durationMs, timeoutMs: o.timeoutMs, transport: target === 'sluice-ws' ? 'ws' : 'http' };
-}
 
 function fmt(r: LoadResult): string {
   const p = r.phases[0]!;
@@ -47,7 +41,7 @@ class TargetSession {
       warmupMs: this.o.warmupMs,
       durationMs: this.o.durationMs,
       timeoutMs: this.o.timeoutMs,
-      transport: this.target === 'sluice-ws' ? 'ws' : 'http',
+      transport: transportOf(this.target),
       ...extra,
     };
   }
