@@ -110,7 +110,8 @@ Napi::Function DriftWindow::Init(Napi::Env env) {
 
 DriftWindow::DriftWindow(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DriftWindow>(info) {
   Napi::Env env = info.Env();
-  SLUICE_THROW_TYPE_IF(info.Length() != 3, env, "DriftWindow takes (kinds, edges, edgeOffsets)");
+  SLUICE_THROW_TYPE_IF(info.Length() != 3 && info.Length() != 4, env,
+                       "DriftWindow takes (kinds, edges, edgeOffsets[, state])");
   auto kinds = TypedArg<uint8_t>(info, 0, "kinds", napi_uint8_array, "Uint8Array");
   auto edges = TypedArg<double>(info, 1, "edges", napi_float64_array, "Float64Array");
   auto offsets = TypedArg<int32_t>(info, 2, "edgeOffsets", napi_int32_array, "Int32Array");
@@ -138,7 +139,23 @@ DriftWindow::DriftWindow(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Drif
   }
   block_offsets_[features_] = at;
   BuildLookupTables();
-  state_.assign(at, 0.0);
+  if (info.Length() == 4 && !info[3].IsUndefined()) {
+    // The state lives in the caller's SharedArrayBuffer (the TypeScript side reads it, and updates
+    // it in place for tiny batches). A plain ArrayBuffer could be detached under us: refused.
+    auto state = TypedArg<double>(info, 3, "state", napi_float64_array, "Float64Array");
+    napi_value buffer;
+    napi_status st = napi_get_typedarray_info(env, state, nullptr, nullptr, nullptr, &buffer, nullptr);
+    bool plain = true;
+    if (st == napi_ok) st = napi_is_arraybuffer(env, buffer, &plain);
+    SLUICE_THROW_TYPE_IF(st != napi_ok || plain, env, "state must be a Float64Array over a SharedArrayBuffer");
+    SLUICE_THROW_RANGE_IF(state.ElementLength() != at, env, "state must have the window's state length");
+    external_ = Napi::Persistent(state);
+    state_ = state.Data();
+  } else {
+    own_state_.assign(at, 0.0);
+    state_ = own_state_.data();
+  }
+  state_size_ = at;
   Clear();
 }
 
@@ -174,10 +191,10 @@ void DriftWindow::CheckLive(Napi::Env env) const {
 }
 
 void DriftWindow::Clear() {
-  std::fill(state_.begin(), state_.end(), 0.0);
+  std::fill(state_, state_ + state_size_, 0.0);
   state_[0] = kSnapshotMagic;
   state_[1] = static_cast<double>(features_);
-  state_[2] = static_cast<double>(state_.size());
+  state_[2] = static_cast<double>(state_size_);
   for (size_t f = 0; f < features_; ++f) {
     state_[block_offsets_[f] + kFMin] = kInf;
     state_[block_offsets_[f] + kFMax] = -kInf;
@@ -190,7 +207,7 @@ void DriftWindow::Clear() {
 template <typename T>
 void DriftWindow::UpdateTyped(const T* data, size_t rows, size_t cols, size_t row_stride, size_t col_stride,
                               size_t feature_base) {
-  double* state = state_.data();
+  double* state = state_;
   for (size_t c = 0; c < cols; ++c) {
     const size_t f = feature_base + c;
     const size_t at = block_offsets_[f];
@@ -302,7 +319,7 @@ Napi::Value DriftWindow::Update(const Napi::CallbackInfo& info) {
 }
 
 void DriftWindow::MergeState(const double* src) {
-  double* dst = state_.data();
+  double* dst = state_;
   for (size_t f = 0; f < features_; ++f) {
     const size_t at = block_offsets_[f];
     const size_t end = block_offsets_[f + 1];
@@ -332,9 +349,9 @@ Napi::Value DriftWindow::Merge(const Napi::CallbackInfo& info) {
   SLUICE_THROW_RANGE_IF(other->kinds_ != kinds_ || other->edge_offsets_ != edge_offsets_ || other->edges_ != edges_,
                         env, "merge needs a window with the same features and bins");
   if (other != this) {
-    MergeState(other->state_.data());
+    MergeState(other->state_);
   } else {
-    std::vector<double> copy = state_;
+    std::vector<double> copy(state_, state_ + state_size_);
     MergeState(copy.data());
   }
   return env.Undefined();
@@ -344,9 +361,9 @@ Napi::Value DriftWindow::MergeSnapshot(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env);
   auto snap = TypedArg<double>(info, 0, "snapshot", napi_float64_array, "Float64Array");
-  SLUICE_THROW_RANGE_IF(snap.ElementLength() != state_.size() || snap[0] != kSnapshotMagic ||
+  SLUICE_THROW_RANGE_IF(snap.ElementLength() != state_size_ || snap[0] != kSnapshotMagic ||
                             snap[1] != static_cast<double>(features_) ||
-                            snap[2] != static_cast<double>(state_.size()),
+                            snap[2] != static_cast<double>(state_size_),
                         env, "snapshot does not match this window's layout");
   std::vector<double> copy(snap.Data(), snap.Data() + snap.ElementLength());
   MergeState(copy.data());
@@ -356,8 +373,8 @@ Napi::Value DriftWindow::MergeSnapshot(const Napi::CallbackInfo& info) {
 Napi::Value DriftWindow::Snapshot(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env);
-  Napi::Float64Array out = Napi::Float64Array::New(env, state_.size());
-  std::memcpy(out.Data(), state_.data(), state_.size() * sizeof(double));
+  Napi::Float64Array out = Napi::Float64Array::New(env, state_size_);
+  std::memcpy(out.Data(), state_, state_size_ * sizeof(double));
   return out;
 }
 
@@ -365,8 +382,8 @@ Napi::Value DriftWindow::SnapshotInto(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env);
   auto out = TypedArg<double>(info, 0, "out", napi_float64_array, "Float64Array");
-  SLUICE_THROW_RANGE_IF(out.ElementLength() != state_.size(), env, "out must have the window's state length");
-  std::memcpy(out.Data(), state_.data(), state_.size() * sizeof(double));
+  SLUICE_THROW_RANGE_IF(out.ElementLength() != state_size_, env, "out must have the window's state length");
+  std::memcpy(out.Data(), state_, state_size_ * sizeof(double));
   return env.Undefined();
 }
 
@@ -417,13 +434,16 @@ Napi::Value DriftWindow::Scores(const Napi::CallbackInfo& info) {
   const drift::ScoringReference ref{ref_bins.Data(), coarse_map.Data(), coarse_offsets.Data(), ref_coarse.Data(),
                                     ref_info.Data()};
   drift::ScoreState(features_, kinds_.data(), edges_.data(), edge_offsets_.data(), block_offsets_.data(),
-                    state_.data(), ref, out.Data());
+                    state_, ref, out.Data());
   return env.Undefined();
 }
 
 Napi::Value DriftWindow::Dispose(const Napi::CallbackInfo& info) {
   disposed_ = true;
-  std::vector<double>().swap(state_);
+  std::vector<double>().swap(own_state_);
+  external_.Reset();
+  state_ = nullptr;
+  state_size_ = 0;
   std::vector<double>().swap(edges_);
   return info.Env().Undefined();
 }
@@ -433,7 +453,7 @@ Napi::Value DriftWindow::GetDisposed(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value DriftWindow::GetLength(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(state_.size()));
+  return Napi::Number::New(info.Env(), static_cast<double>(state_size_));
 }
 
 }  // namespace sluice

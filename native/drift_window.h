@@ -60,7 +60,12 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   std::vector<double> edges_;
   std::vector<int32_t> edge_offsets_;
   std::vector<size_t> block_offsets_;
-  std::vector<double> state_;
+  // The state (layout in gateway/drift/layout.ts): the caller's shared Float64Array when one was
+  // given (kept alive by external_), else own_state_.
+  double* state_ = nullptr;
+  size_t state_size_ = 0;
+  std::vector<double> own_state_;
+  Napi::Reference<Napi::Float64Array> external_;
   std::vector<Lookup> lookups_;
   std::vector<uint16_t> lookup_table_;
   std::vector<double> padded_edges_;

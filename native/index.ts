@@ -25,7 +25,8 @@ export interface NativeBinding {
     padValue: number,
   ): void;
   /** Drift histograms and moments; see gateway/drift/window.ts, which validates and owns them. */
-  DriftWindow: new (kinds: Uint8Array, edges: Float64Array, edgeOffsets: Int32Array) => NativeDriftWindow;
+  /** `state`: a Float64Array over a SharedArrayBuffer to keep the state in (else the addon's own memory). */
+  DriftWindow: new (kinds: Uint8Array, edges: Float64Array, edgeOffsets: Int32Array, state?: Float64Array) => NativeDriftWindow;
   /** Kolmogorov's limiting survival function Q(lambda) = P(K > lambda). */
   driftKolmogorovQ(lambda: number): number;
   /** P(X > x) for X ~ chi-squared(df). */

@@ -85,8 +85,14 @@ export function blockOffsets(layout: WindowLayout): Int32Array {
 /** A fresh (empty) state for `layout`. */
 export function emptyState(layout: WindowLayout): Float64Array {
   const offsets = blockOffsets(layout);
+  return clearState(layout, new Float64Array(offsets[featureCount(layout)]!));
+}
+
+/** Empty `state` in place (it may be shared with the addon or another thread). */
+export function clearState(layout: WindowLayout, state: Float64Array): Float64Array {
+  const offsets = blockOffsets(layout);
   const features = featureCount(layout);
-  const state = new Float64Array(offsets[features]!);
+  state.fill(0);
   state[0] = SNAPSHOT_MAGIC;
   state[1] = features;
   state[2] = state.length;

@@ -13,6 +13,7 @@ import { DRIFT_CHANNEL, type AttachMessage, type DetachMessage } from './channel
 import { sharedStateBuffer, SharedStateWriter } from './shared-state.js';
 import type { NumericBuffer } from './ts-window.js';
 import { DriftWindow } from './window.js';
+import { blockOffsets } from './layout.js';
 
 /** The parts of the worker's batch the observer reads (structurally the worker's ObservedBatch). */
 export interface DriftBatch {
@@ -59,16 +60,15 @@ export class DriftObserver {
     this.#config = config;
     this.compiled = compiled;
     this.#random = random;
-    this.window = new DriftWindow(compiled.layout);
-    this.#shared = new SharedStateWriter(sharedStateBuffer(this.window.length));
-    this.#shared.publish(this.window, 0);
+    this.#shared = new SharedStateWriter(sharedStateBuffer(blockOffsets(compiled.layout).at(-1)!));
+    this.window = new DriftWindow(compiled.layout, 'auto', this.#shared.state);
     post({ type: 'drift-attach', id: this.id, model: spec.model, version: spec.version, versionDir: spec.versionDir, buffer: this.#shared.buffer });
   }
 
   observe(batch: DriftBatch): void {
     const fraction = this.#config.sample_fraction;
     if (fraction < 1 && !(this.#random() < fraction)) return;
-    if (!this.#shared.sync(this.window)) return;
+    if (!this.#shared.begin(this.window)) return;
     for (const t of this.compiled.tensors) {
       const list = t.role === 'input' ? batch.inputs : batch.outputs;
       const tensor = list.find((x) => x.name === t.name);
@@ -81,12 +81,11 @@ export class DriftObserver {
         this.#skipped++;
       }
     }
-    this.#shared.publish(this.window, this.#skipped);
+    this.#shared.end(this.#skipped);
   }
 
   close(): void {
     if (this.window.disposed) return;
-    this.#shared.publish(this.window, this.#skipped);
     post({ type: 'drift-detach', id: this.id });
     this.window.dispose();
   }

@@ -1,7 +1,7 @@
-// How a worker's drift window reaches the main thread: the worker publishes its window's state
-// into a SharedArrayBuffer after every observed batch (a memcpy of a few KB), and the main thread
-// reads it whenever it likes. No message per batch, and nothing depends on the worker's event loop,
-// which piscina blocks in Atomics.wait between tasks (a flush request would wait for the next task).
+// How a worker's drift window reaches the main thread: the window's state lives in a
+// SharedArrayBuffer, updated in place under a seqlock, and the main thread copies it whenever it
+// likes. No message per batch, and nothing depends on the worker's event loop, which piscina blocks
+// in Atomics.wait between tasks (a flush request would wait for the next task).
 //
 // Layout: Int32 control words, then the Float64 state (gateway/drift/layout.ts).
 //   ctl[0] seq: odd while the worker writes (a seqlock: the reader retries a torn read)
@@ -20,27 +20,32 @@ export function sharedStateBuffer(stateLength: number): SharedArrayBuffer {
   return new SharedArrayBuffer(CONTROL_BYTES + 8 * stateLength);
 }
 
-/** The worker side: one writer per observer. */
+/**
+ * The worker side: one writer per observer. The observer's window keeps its state right in the
+ * shared buffer (`state`), so publishing costs two atomic increments around the batch's updates.
+ */
 export class SharedStateWriter {
   readonly buffer: SharedArrayBuffer;
+  /** Where the observer's DriftWindow keeps its state. */
+  readonly state: Float64Array;
   readonly #ctl: Int32Array;
-  readonly #state: Float64Array;
   #epoch = 0;
 
   constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
     this.#ctl = new Int32Array(buffer, 0, 4);
-    this.#state = new Float64Array(buffer, CONTROL_BYTES);
+    this.state = new Float64Array(buffer, CONTROL_BYTES);
   }
 
   /**
-   * Call before updating the window with a batch. Returns false while no gateway has adopted this
+   * Open a batch's updates. Returns false (and opens nothing) while no gateway has adopted this
    * observer (epoch 0): those batches are the version's warm-up runs on synthetic inputs, which must
    * not count. Starts the window over when the main thread asked for a new epoch.
    */
-  sync(window: DriftWindow): boolean {
+  begin(window: DriftWindow): boolean {
     const requested = Atomics.load(this.#ctl, REQUESTED);
     if (requested === 0) return false;
+    Atomics.add(this.#ctl, SEQ, 1);
     if (requested !== this.#epoch) {
       window.reset();
       this.#epoch = requested;
@@ -48,9 +53,8 @@ export class SharedStateWriter {
     return true;
   }
 
-  publish(window: DriftWindow, skipped: number): void {
-    Atomics.add(this.#ctl, SEQ, 1);
-    window.snapshotInto(this.#state);
+  /** Close what begin() opened: the state is consistent again. */
+  end(skipped: number): void {
     Atomics.store(this.#ctl, PUBLISHED, this.#epoch);
     Atomics.store(this.#ctl, SKIPPED, skipped);
     Atomics.add(this.#ctl, SEQ, 1);

@@ -3,7 +3,7 @@
 // with, and the fallback when the addon is not built. It trusts its arguments: drift/window.ts
 // validates them before either implementation sees them.
 import {
-  blockOffsets, emptyState, featureCount, FEATURE_HEADER, F_FINITE_N, F_HIGH_SUM, F_LOW_SUM, F_M2, F_MAX,
+  blockOffsets, clearState, emptyState, featureCount, FEATURE_HEADER, F_FINITE_N, F_HIGH_SUM, F_LOW_SUM, F_M2, F_MAX,
   F_MEAN, F_MIN, F_N, F_NAN, F_NEG_INF, F_POS_INF, KIND_CATEGORICAL, SNAPSHOT_HEADER, type WindowLayout,
 } from './layout.js';
 
@@ -75,10 +75,11 @@ export class TsDriftWindow {
   #state: Float64Array;
   #acc = new Float64Array(0);
 
-  constructor(layout: WindowLayout) {
+  /** `state`: where the state lives (shared with the addon or another thread), else a private array. */
+  constructor(layout: WindowLayout, state?: Float64Array) {
     this.layout = layout;
     this.offsets = blockOffsets(layout);
-    this.#state = emptyState(layout);
+    this.#state = state ? clearState(layout, state) : emptyState(layout);
   }
 
   /** Element (r, c) is data[offset + r * rowStride + c * colStride] and feeds feature featureBase + c. */
@@ -198,15 +199,15 @@ export class TsDriftWindow {
     out.set(this.#state);
   }
 
-  /** The current state, and a fresh window from now on. */
+  /** A copy of the current state, and a fresh window from now on (in place). */
   rotate(): Float64Array {
-    const out = this.#state;
-    this.#state = emptyState(this.layout);
+    const out = this.#state.slice();
+    this.reset();
     return out;
   }
 
   reset(): void {
-    this.#state = emptyState(this.layout);
+    clearState(this.layout, this.#state);
   }
 
   /** Read-only view of the live state (scores read it without a copy). */

@@ -2,6 +2,12 @@
 // feature range, layout of merged windows and snapshots), owns the backend's lifetime (dispose), and
 // picks the native addon when it loads in this thread, the TypeScript reference otherwise. Errors are
 // SluiceErrors; the addon's own checks are a second line that should never fire from here.
+//
+// The state is a Float64Array over a SharedArrayBuffer that both implementations work on in place
+// (the caller may pass its own, e.g. one the main thread reads). With backend 'auto', updates of at
+// most SMALL_UPDATE_VALUES values take the TypeScript path even with the addon loaded: for a one-row
+// weather batch the N-API call (seven arguments checked) costs more than binning five values in JS,
+// and the two implementations produce the same state (test/native/drift.test.ts).
 import { SluiceError } from '../../lib/errors.js';
 import { native, nativeAvailable, type NativeDriftWindow } from '../../native/index.js';
 import { blockOffsets, featureCount, SCORE_FIELDS, type ScoringReference, type WindowLayout } from './layout.js';
@@ -10,6 +16,8 @@ import { TsDriftWindow, type NumericBuffer } from './ts-window.js';
 import type { FeatureRows } from './derive.js';
 
 export type DriftBackend = 'native' | 'typescript';
+
+const SMALL_UPDATE_VALUES = 16;
 
 function badArgument(why: string): never {
   throw new SluiceError('SLUICE_E_NATIVE_BAD_ARGUMENT', `drift window: ${why}`);
@@ -25,6 +33,12 @@ function sameLayout(a: WindowLayout, b: WindowLayout): boolean {
   return eq(a.kinds, b.kinds) && eq(a.edgeOffsets, b.edgeOffsets) && eq(a.edges, b.edges);
 }
 
+/** An exception from the addon (its own argument checks) as a coded error. */
+function nativeError(err: unknown): SluiceError {
+  if (err instanceof SluiceError) return err;
+  return new SluiceError('SLUICE_E_NATIVE_BAD_ARGUMENT', `drift window: ${(err as Error).message}`, { cause: err });
+}
+
 export class DriftWindow {
   readonly backend: DriftBackend;
   readonly layout: WindowLayout;
@@ -33,9 +47,10 @@ export class DriftWindow {
   #native: NativeDriftWindow | undefined;
   #ts: TsDriftWindow | undefined;
   #offsets: Int32Array;
+  #smallInTs: boolean;
   #disposed = false;
 
-  constructor(layout: WindowLayout, backend: DriftBackend | 'auto' = 'auto') {
+  constructor(layout: WindowLayout, backend: DriftBackend | 'auto' = 'auto', state?: Float64Array) {
     const features = layout.kinds.length;
     if (layout.edgeOffsets.length !== features + 1 || layout.edgeOffsets[0] !== 0 || layout.edgeOffsets[features] !== layout.edges.length) {
       badArgument('edgeOffsets must have features + 1 entries from 0 to edges.length');
@@ -52,17 +67,25 @@ export class DriftWindow {
     this.features = featureCount(layout);
     this.#offsets = blockOffsets(layout);
     this.length = this.#offsets[this.features]!;
+    if (state !== undefined && (!(state instanceof Float64Array) || !(state.buffer instanceof SharedArrayBuffer) || state.length !== this.length)) {
+      badArgument(`state must be a Float64Array of ${this.length} values over a SharedArrayBuffer`);
+    }
+    const shared = state ?? new Float64Array(new SharedArrayBuffer(this.length * 8));
     const useNative = backend === 'native' || (backend === 'auto' && nativeAvailable());
     this.backend = useNative ? 'native' : 'typescript';
-    if (useNative) this.#native = new (native().DriftWindow)(layout.kinds, layout.edges, layout.edgeOffsets);
-    else this.#ts = new TsDriftWindow(layout);
+    this.#smallInTs = backend === 'auto';
+    this.#ts = new TsDriftWindow(layout, shared);
+    if (useNative) this.#native = new (native().DriftWindow)(layout.kinds, layout.edges, layout.edgeOffsets, shared);
   }
 
   #live(): void {
     if (this.#disposed) throw new SluiceError('SLUICE_E_INTERNAL', 'drift window: used after dispose()');
   }
 
-  /** Feed rows x cols values (see FeatureRows) to features featureBase .. featureBase + cols - 1. */
+  /**
+   * Feed rows x cols values (see FeatureRows) to features featureBase .. featureBase + cols - 1.
+   * Runs once per tensor per batch in the workers: checks without allocating, no closures.
+   */
   update(rows: FeatureRows, featureBase = 0): void {
     this.#live();
     const { data, offset, cols, rowStride, colStride } = rows;
@@ -70,12 +93,22 @@ export class DriftWindow {
     if (!(data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array || data instanceof BigInt64Array)) {
       badArgument('data must be a Float32Array, Float64Array, Int32Array or BigInt64Array');
     }
-    if (![offset, n, cols, rowStride, colStride, featureBase].every(isIndex)) badArgument('offset, rows, cols, strides and featureBase must be non-negative integers');
+    if (!(isIndex(offset) && isIndex(n) && isIndex(cols) && isIndex(rowStride) && isIndex(colStride) && isIndex(featureBase))) {
+      badArgument('offset, rows, cols, strides and featureBase must be non-negative integers');
+    }
     if (featureBase + cols > this.features) badArgument(`features ${featureBase}..${featureBase + cols - 1} exceed the window's ${this.features}`);
     if (n > 0 && cols > 0 && offset + (n - 1) * rowStride + (cols - 1) * colStride >= data.length) {
       badArgument(`a [${n}, ${cols}] view with strides [${rowStride}, ${colStride}] at ${offset} reaches past ${data.length} values`);
     }
-    this.#call(() => (this.#native ? this.#native.update(data, offset, n, cols, rowStride, colStride, featureBase) : this.#ts!.update(data, offset, n, cols, rowStride, colStride, featureBase)));
+    if (this.#native && !(this.#smallInTs && n * cols <= SMALL_UPDATE_VALUES)) {
+      try {
+        this.#native.update(data, offset, n, cols, rowStride, colStride, featureBase);
+      } catch (err) {
+        throw nativeError(err);
+      }
+    } else {
+      this.#ts!.update(data, offset, n, cols, rowStride, colStride, featureBase);
+    }
   }
 
   /** Convenience: a row-major [rows, cols] buffer. */
@@ -159,8 +192,7 @@ export class DriftWindow {
     try {
       fn();
     } catch (err) {
-      if (err instanceof SluiceError) throw err;
-      throw new SluiceError('SLUICE_E_NATIVE_BAD_ARGUMENT', `drift window: ${(err as Error).message}`, { cause: err });
+      throw nativeError(err);
     }
   }
 }

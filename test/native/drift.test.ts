@@ -297,3 +297,25 @@ t.test('values exactly on, just below and just above every edge bin the same in 
   ts.updateMatrix(data, rows, 3);
   agree(t, n.snapshot(), ts.snapshot(), 'edge values');
 });
+
+t.test('the state can live in a SharedArrayBuffer both implementations update in place', async (t) => {
+  const c = reference(4);
+  const rows = liveRows(300, 17, 0.4);
+  const length = new DriftWindow(c.layout, 'typescript').length;
+  const shared = new Float64Array(new SharedArrayBuffer(length * 8));
+  // 'auto' sends tiny updates through TypeScript and the rest through the addon, on the same memory.
+  const mixed = new DriftWindow(c.layout, 'auto', shared);
+  const plain = new DriftWindow(c.layout, 'typescript');
+  for (let r = 0; r < 300; r += r < 20 ? 1 : 40) {
+    const n = Math.min(r < 20 ? 1 : 40, 300 - r);
+    mixed.updateMatrix(rows.subarray(r * 3, (r + n) * 3), n, 3);
+    plain.updateMatrix(rows.subarray(r * 3, (r + n) * 3), n, 3);
+  }
+  agree(t, Float64Array.from(shared), plain.snapshot(), 'shared state, mixed paths');
+  agree(t, mixed.snapshot(), shared.slice(), 'snapshot is the shared memory');
+  mixed.reset();
+  t.equal(shared[3], 0, 'reset clears the shared memory in place');
+  t.throws(() => new DriftWindow(c.layout, 'native', new Float64Array(length)), { code: 'SLUICE_E_NATIVE_BAD_ARGUMENT' }, 'a detachable buffer is refused');
+  t.throws(() => new (native().DriftWindow)(c.layout.kinds, c.layout.edges, c.layout.edgeOffsets, new Float64Array(length)), TypeError);
+  t.throws(() => new (native().DriftWindow)(c.layout.kinds, c.layout.edges, c.layout.edgeOffsets, new Float64Array(new SharedArrayBuffer(16))), RangeError);
+});

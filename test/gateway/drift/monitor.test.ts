@@ -160,22 +160,26 @@ t.test('observers reach the hub through shared state: attach, lazy monitor, epoc
 });
 
 t.test('a new epoch requested by the main thread starts the worker window over at its next batch', async (t) => {
-  const window = new DriftWindow(compiled.layout);
-  const buffer = sharedStateBuffer(window.length);
+  const buffer = sharedStateBuffer(new DriftWindow(compiled.layout).length);
   const writer = new SharedStateWriter(buffer);
   const reader = new SharedStateReader(buffer);
+  const window = new DriftWindow(compiled.layout, 'native', writer.state);
   const feed = (n: number) => {
-    writer.sync(window);
+    if (!writer.begin(window)) return;
     window.updateMatrix(sample(n, 9, 0), n, 2);
-    writer.publish(window, 0);
+    writer.end(0);
   };
   feed(30);
-  t.equal(reader.read(), 0);
-  t.equal(reader.copy[3], 30);
+  t.equal(reader.read(), 0, 'not adopted (epoch 0): nothing counted');
+  t.equal(reader.copy[3], 0);
   reader.requestEpoch(1);
-  t.equal(reader.read(), 0, 'until the worker sees it, the published state is the old epoch');
-  feed(5);
+  feed(30);
   t.equal(reader.read(), 1);
+  t.equal(reader.copy[3], 30);
+  reader.requestEpoch(2);
+  t.equal(reader.read(), 1, 'until the worker sees it, the published state is the old epoch');
+  feed(5);
+  t.equal(reader.read(), 2);
   t.equal(reader.copy[3], 5, 'the old rows are gone from the new epoch');
 });
 
