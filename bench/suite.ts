@@ -9,6 +9,7 @@ import { benchRepository, targetCommand } from './targets/commands.js';
 import { ortCeiling } from './ceilings/run-ort-alone.js';
 import { ratioRounds } from './rounds.js';
 import { transportOf, type Log } from './plan.js';
+import { scrapeMetricSums, stageBreakdown } from './targets/gateway-stages.js';
 import { describeMachine } from './machine.js';
 import { maxThroughput, recoverySeconds } from './report/summary.js';
 import type { BenchOptions } from './options.js';
@@ -56,10 +57,17 @@ class TargetSession {
   }
 
   async point(label: string, job: LoadJob, run: BenchRun): Promise<LoadPoint> {
+    const sluice = this.target === 'sluice' || this.target === 'sluice-ws';
+    // The scrape includes the warm-up; at these rates it shifts the means by a few per cent at most.
+    const before = sluice ? await scrapeMetricSums(this.server.url) : null;
     const result = await generateLoad(job, { cpus: this.o.placement.clientCpus, processes: this.o.placement.generators });
+    const after = before ? await scrapeMetricSums(this.server.url) : null;
+    const stages = before && after ? stageBreakdown(before, after) : null;
     this.checkClient(label, result, run);
     this.log(`  ${this.workload} ${this.target} ${label}: ${fmt(result)}${result.firstFailure ? ` first failure: ${result.firstFailure}` : ''}`);
-    return { workload: this.workload, target: this.target, label, result };
+    const point: LoadPoint = { workload: this.workload, target: this.target, label, result };
+    if (stages) point.stages = stages;
+    return point;
   }
 
   async overload(maxRate: number, p99LimitMs: number, run: BenchRun): Promise<OverloadRun> {

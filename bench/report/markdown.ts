@@ -63,6 +63,24 @@ function workloadSection(run: BenchRun, w: WorkloadName): string {
   return parts.join('\n');
 }
 
+function stagesSection(run: BenchRun): string {
+  const rows = run.points
+    .filter((p) => p.stages)
+    .map((p) => {
+      const s = p.stages!;
+      const client = p.result.phases[0]!.latency.mean;
+      return [p.workload, p.target, p.label, num(s.meanBatch, 1), ms(s.decodeMs), ms(s.queueMs), ms(s.computeMsPerBatch), ms(s.requestMs), ms(client), ms(Math.max(0, client - s.requestMs))];
+    });
+  if (rows.length === 0) return '';
+  return [
+    '## Where Sluice spends a call (from its /metrics over each point)',
+    '',
+    '"outside" = mean latency the client saw minus decode-to-answer inside the gateway: reading and writing HTTP/WS, the event loop, the network.',
+    '',
+    table(['workload', 'target', 'load', 'rows/batch', 'decode ms', 'queue ms', 'compute ms/batch', 'decoded→answered ms', 'client mean ms', 'outside ms'], rows),
+  ].join('\n');
+}
+
 function roundsSection(run: BenchRun): string {
   const rows: string[][] = [];
   for (const r of run.rounds ?? []) {
@@ -133,7 +151,7 @@ export function renderMarkdown(run: BenchRun): string {
     ),
   ];
   const sections = run.workloads.map((w) => workloadSection(run, w));
-  const over = [roundsSection(run), overloadSection(run)].filter((s) => s !== '').join('\n\n');
+  const over = [stagesSection(run), roundsSection(run), overloadSection(run)].filter((s) => s !== '').join('\n\n');
   const notes = run.notes.length ? ['## Notes', '', ...run.notes.map((n) => `- ${n}`)] : [];
   return `${[...head, '', ...sections.flatMap((s) => [s, '']), over, '', ...notes].join('\n').replace(/\n{3,}/g, '\n\n').trim()}\n`;
 }

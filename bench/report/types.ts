@@ -2,6 +2,7 @@
 // from, so a result file can be re-rendered or compared later without re-running anything.
 import type { LoadResult } from '../load/job.js';
 import type { WorkloadName } from '../workloads.js';
+import type { StageBreakdown } from '../targets/gateway-stages.js';
 
 export interface MachineInfo {
   cpuModel: string;
@@ -47,6 +48,8 @@ export interface LoadPoint {
   /** e.g. "closed 64", "open 80%" */
   label: string;
   result: LoadResult;
+  /** Sluice only: where the time went, from the gateway's metrics over this point. */
+  stages?: StageBreakdown;
 }
 
 export interface RssSample {
