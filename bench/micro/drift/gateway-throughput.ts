@@ -2,7 +2,7 @@
 // alternate the two (a fresh gateway each time, same repository copy but for the config's `drift`
 // section), driven closed-loop by the bench load generator (bench/load) in a child process.
 //
-//   node dist/bench/micro/drift/gateway-throughput.js [--rounds 3] [--seconds 5] [--connections 32] [--json out.json]
+//   node dist/bench/micro/drift/gateway-throughput.js [--rounds 3] [--seconds 5] [--connections 32] [--sample 1] [--json out.json]
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
+    sample: { type: 'string', default: '1' },
     threads: { type: 'string' },
     json: { type: 'string' },
   },
@@ -27,12 +28,11 @@ type Mode = 'on' | 'off';
 function repository(mode: Mode): string {
   const root = mkdtempSync(join(tmpdir(), `sluice-drift-bench-${mode}-`));
   cpSync(join(exampleModelsDir(), 'weather'), join(root, 'weather'), { recursive: true });
-  if (mode === 'off') {
-    const path = join(root, 'weather', 'config.json');
-    const config = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-    delete config.drift;
-    writeFileSync(path, JSON.stringify(config));
-  }
+  const path = join(root, 'weather', 'config.json');
+  const config = JSON.parse(readFileSync(path, 'utf8')) as { drift?: Record<string, unknown> };
+  if (mode === 'off') delete config.drift;
+  else config.drift!.sample_fraction = Number(args.sample);
+  writeFileSync(path, JSON.stringify(config));
   return root;
 }
 
@@ -75,6 +75,6 @@ try {
 }
 const on = median(runs.on.map((r) => r.throughput));
 const off = median(runs.off.map((r) => r.throughput));
-console.log(`weather-json, ${args.connections} connections closed loop, median of ${args.rounds} x ${args.seconds} s`);
+console.log(`weather-json, ${args.connections} connections closed loop, drift sample_fraction ${args.sample}, median of ${args.rounds} x ${args.seconds} s`);
 console.log(`drift off: ${off.toFixed(0)} calls/s | drift on: ${on.toFixed(0)} calls/s | cost ${(((off - on) / off) * 100).toFixed(1)}%`);
 if (args.json) writeFileSync(args.json, `${JSON.stringify({ bench: 'drift-gateway-throughput', args, runs, median: { on, off } }, null, 2)}\n`);
