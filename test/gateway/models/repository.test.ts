@@ -1,5 +1,5 @@
 import t from 'tap';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { copyModels, getJson, postJson, startTestGateway } from '../gateway-harness.js';
 
@@ -136,14 +136,16 @@ t.test('the control-plane API loads a version from files, routes to it and unloa
   const models = copyModels(t, ['weather']);
   const gw = await startTestGateway(t, models);
   const onnx = readFileSync(join(models, 'weather', '1', 'model.onnx'));
-  await gw.repository.loadVersion('weather', '5', { files: { 'model.onnx': onnx } });
+  // Every file of version 1 (the model, and whatever its config refers to, e.g. a drift profile).
+  const files = Object.fromEntries(readdirSync(join(models, 'weather', '1')).map((f) => [f, readFileSync(join(models, 'weather', '1', f))]));
+  await gw.repository.loadVersion('weather', '5', { files });
   t.same((await getJson(`${gw.url}/v2/models/weather`)).body.versions, ['1', '5']);
   t.same(await versionsServed(gw.url, 2, 'weather/versions/5/infer'), { 5: 2 });
   gw.repository.setRouting('weather', { weights: { 5: 1 } });
   t.same(await versionsServed(gw.url, 3), { 5: 3 });
   await gw.repository.unloadVersion('weather', '5');
   t.same(await versionsServed(gw.url, 2), { 1: 2 }, 'the routing falls back to a loaded version');
-  await t.rejects(gw.repository.loadVersion('weather', '6', { files: { 'model.onnx': Buffer.from('junk') } }), { code: 'SLUICE_E_MODEL_LOAD_FAILED' });
+  await t.rejects(gw.repository.loadVersion('weather', '6', { files: { ...files, 'model.onnx': Buffer.from('junk') } }), { code: 'SLUICE_E_MODEL_LOAD_FAILED' });
   await t.rejects(gw.repository.loadVersion('weather', 'x', { files: {} }), { code: 'SLUICE_E_VALIDATION' });
   await t.rejects(gw.repository.loadVersion('weather', '7', { files: { 'model.onnx': onnx, '../evil': 'x' } }), { code: 'SLUICE_E_VALIDATION' });
   await t.rejects(gw.repository.unloadVersion('weather', '9'), { code: 'SLUICE_E_MODEL_VERSION_NOT_FOUND' });
