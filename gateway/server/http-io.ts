@@ -61,6 +61,8 @@ export class HttpCall {
   }
 }
 
+const SMALL_BODY = Buffer.poolSize >>> 1;
+
 export interface ReadBodyOptions {
   limit: number;
   /** Start the body this many bytes into an 8-aligned buffer, so typed-array views after a header of this length are aligned. */
@@ -86,7 +88,9 @@ export function readBody(call: HttpCall, req: HttpRequest, options: ReadBodyOpti
     }
     const shift = options.alignAfter === undefined ? 0 : (8 - (options.alignAfter % 8)) % 8;
     let capacity = declared >= 0 ? declared : 16 * 1024;
-    let backing = Buffer.allocUnsafeSlow(capacity + shift);
+    // Small bodies (JSON calls) come from Node's shared pool: no allocation of their own, less GC.
+    // Their bytes are parsed or copied into a batch, never moved to a worker, so sharing is safe.
+    let backing = capacity + shift <= SMALL_BODY ? Buffer.allocUnsafe(capacity + shift) : Buffer.allocUnsafeSlow(capacity + shift);
     let size = 0;
     let failed = false;
     call.res.onData((chunk, isLast) => {
