@@ -20,7 +20,7 @@ import type { DriftConfig } from '../models/config.js';
 import { DRIFT_CHANNEL, type AttachMessage, type DriftMessage } from './channel.js';
 import { compileProfile, readProfile } from './compile.js';
 import { DriftMetrics } from './metrics.js';
-import { DriftMonitor, type DriftReport } from './monitor.js';
+import { DriftMonitor, type DriftEvent, type DriftReport } from './monitor.js';
 import { SharedStateReader } from './shared-state.js';
 import { blockOffsets } from './layout.js';
 import type { DriftBackend } from './window.js';
@@ -36,6 +36,8 @@ export interface DriftHubOptions {
   owns: (model: string, version: string, versionDir: string) => DriftConfig | undefined;
   mergeIntervalMs?: number | undefined;
   backend?: DriftBackend | 'auto' | undefined;
+  /** Every drift event of every monitor (after it is logged). */
+  onEvent?: ((event: DriftEvent) => void) | undefined;
 }
 
 const ADOPT_RETRY_MS = 5;
@@ -60,6 +62,7 @@ export class DriftHub {
   readonly #metrics: DriftMetrics | undefined;
   readonly #owns: DriftHubOptions['owns'];
   readonly #backend: DriftBackend | 'auto';
+  readonly #onEvent: DriftHubOptions['onEvent'];
   readonly #channel = new BroadcastChannel(DRIFT_CHANNEL);
   readonly #timer: NodeJS.Timeout;
   readonly #monitors = new Map<string, Entry>();
@@ -72,6 +75,7 @@ export class DriftHub {
     this.#metrics = options.registry ? new DriftMetrics(options.registry) : undefined;
     this.#owns = options.owns;
     this.#backend = options.backend ?? 'auto';
+    this.#onEvent = options.onEvent;
     this.#channel.onmessage = (event: unknown) => this.#receive((event as { data: DriftMessage }).data);
     this.#channel.unref();
     this.#timer = setInterval(() => this.tick(), options.mergeIntervalMs ?? 1000);
@@ -86,7 +90,7 @@ export class DriftHub {
     if (existing && existing.versionDir === dir) return existing.monitor;
     existing?.monitor.close();
     const compiled = compileProfile(readProfile(join(dir, config.profile)));
-    const monitor = new DriftMonitor({ model, version, compiled, config, logger: this.#logger, metrics: this.#metrics, backend: this.#backend });
+    const monitor = new DriftMonitor({ model, version, compiled, config, logger: this.#logger, metrics: this.#metrics, backend: this.#backend, onEvent: this.#onEvent });
     this.#monitors.set(key, { monitor, versionDir: dir, sources: new Map(), warnedSkips: false });
     this.#adoptPending();
     return monitor;
@@ -98,6 +102,11 @@ export class DriftHub {
 
   report(model: string, version: string): DriftReport | undefined {
     return this.monitor(model, version)?.report();
+  }
+
+  /** Reports of every monitored model version (what a gateway pushes to its control plane). */
+  reports(): DriftReport[] {
+    return [...this.#monitors.values()].map((e) => e.monitor.report());
   }
 
   /** Read every worker's window, score, rotate. Runs every merge interval. */

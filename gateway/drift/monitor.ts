@@ -64,6 +64,8 @@ export interface DriftMonitorOptions {
   minRows?: number;
   backend?: DriftBackend | 'auto';
   now?: () => number;
+  /** Called with every drift event after it is logged (the control-plane sync forwards them). */
+  onEvent?: ((event: DriftEvent) => void) | undefined;
 }
 
 interface ScoredWindow {
@@ -82,6 +84,7 @@ export class DriftMonitor {
   readonly #logger: Logger;
   readonly #metrics: DriftMetrics | undefined;
   readonly #now: () => number;
+  readonly #onEvent: ((event: DriftEvent) => void) | undefined;
   readonly #window: DriftWindow;
   readonly #thresholds: { warn: number; alert: number }[];
   #started: number;
@@ -102,6 +105,7 @@ export class DriftMonitor {
     this.#logger = options.logger;
     this.#metrics = options.metrics;
     this.#now = options.now ?? Date.now;
+    this.#onEvent = options.onEvent;
     this.#window = new DriftWindow(options.compiled.layout, options.backend ?? 'auto');
     this.#thresholds = options.compiled.features.map((name) => {
       const t = options.config.thresholds?.[name];
@@ -181,6 +185,7 @@ export class DriftMonitor {
       const log = { event: 'drift', drift: event };
       if (level === 'ok') this.#logger.info(log, 'drift cleared');
       else this.#logger.warn(log, `drift ${level}`);
+      this.#onEvent?.(event);
     });
   }
 

@@ -10,12 +10,17 @@ import { SluiceError } from '../../lib/errors.js';
 import type { GatewayContext, GatewayExtension } from '../index.js';
 import { DriftHub } from '../drift/hub.js';
 import type { DriftBackend } from '../drift/window.js';
+import type { DriftEvent } from '../drift/monitor.js';
 import { HttpCall } from './http-io.js';
 
 export interface DriftRoutesOptions {
   /** How often worker windows are collected and scored (default 1000 ms). */
   mergeIntervalMs?: number;
   backend?: DriftBackend | 'auto';
+  /** Every drift event (after it is logged): the control-plane sync forwards them. */
+  onEvent?: (event: DriftEvent) => void;
+  /** Receives the gateway's DriftHub (reports() of every monitored version, for pushing elsewhere). */
+  onHub?: (hub: DriftHub) => void;
 }
 
 function param(req: HttpRequest, i: number): string {
@@ -35,11 +40,13 @@ export function driftRoutes(options: DriftRoutesOptions = {}): GatewayExtension 
       registry: ctx.metrics.registry,
       mergeIntervalMs: options.mergeIntervalMs,
       backend: options.backend,
+      onEvent: options.onEvent,
       owns: (model, version, versionDir) => {
         const v = repository.model(model)?.versions.get(version);
         return v && resolve(v.dir) === resolve(versionDir) ? v.config.drift : undefined;
       },
     });
+    options.onHub?.(hub);
     const report = (res: HttpResponse, name: string, version: string | undefined): void => {
       const call = new HttpCall(res);
       try {

@@ -55,7 +55,8 @@ t.test('a monitor judges PSI only past min_rows, raises alert events once, expor
   const { logger, lines } = capture();
   const registry = new Registry();
   const metrics = new DriftMetrics(registry);
-  const m = new DriftMonitor({ model: 'm', version: '1', compiled, config: driftConfig(), logger, metrics, now: () => now });
+  const forwarded: string[] = [];
+  const m = new DriftMonitor({ model: 'm', version: '1', compiled, config: driftConfig(), logger, metrics, now: () => now, onEvent: (e) => forwarded.push(`${e.feature}:${e.level}`) });
   const first = snapshotOf(sample(50, 2, 3));
   m.collect([first]);
   m.evaluate();
@@ -99,6 +100,7 @@ t.test('a monitor judges PSI only past min_rows, raises alert events once, expor
   m.evaluate();
   t.equal(m.status, 'ok', 'a fresh window without drift clears the alert');
   t.same(m.events.map((e) => e.level), ['alert', 'ok']);
+  t.same(forwarded, ['a:alert', 'a:ok'], 'events are handed to onEvent too');
   m.close();
   t.notMatch(await registry.metrics(), /sluice_drift_psi\{model="m"/, 'close() removes the series');
 });
