@@ -112,7 +112,16 @@ export class DriftHub {
   /** Read every worker's window, score, rotate. Runs every merge interval. */
   tick(): void {
     this.#adoptPending();
-    for (const entry of this.#monitors.values()) this.#collect(entry);
+    for (const [key, entry] of this.#monitors) {
+      const { model, version } = entry.monitor;
+      // An unloaded version's monitor goes, and its metric series with it.
+      if (!this.#owns(model, version, entry.versionDir)) {
+        entry.monitor.close();
+        this.#monitors.delete(key);
+        continue;
+      }
+      this.#collect(entry);
+    }
   }
 
   #adoptPending(): void {

@@ -128,7 +128,8 @@ t.test('observers reach the hub through shared state: attach, lazy monitor, epoc
   const { logger, lines } = capture();
   const registry = new Registry();
   const config = driftConfig({ min_rows: 10 });
-  const hub = new DriftHub({ logger, registry, mergeIntervalMs: 60_000, owns: (_m, _v, dir) => (dir === versionDir ? config : undefined) });
+  let loaded = true;
+  const hub = new DriftHub({ logger, registry, mergeIntervalMs: 60_000, owns: (_m, _v, dir) => (loaded && dir === versionDir ? config : undefined) });
   t.teardown(() => hub.close());
   // Same thread, separate BroadcastChannel instances: the path a worker's observer takes.
   const observer = new DriftObserver({ model: 'm', version: '1', versionDir }, config, compiled);
@@ -159,6 +160,10 @@ t.test('observers reach the hub through shared state: attach, lazy monitor, epoc
   await new Promise((r) => setTimeout(r, 50));
   hub.tick();
   t.equal(hub.report('m', '1')!.current.rows, 200, 'the detached observer still counts in its window');
+  loaded = false;
+  hub.tick();
+  t.equal(hub.report('m', '1'), undefined, 'an unloaded version loses its monitor');
+  t.notMatch(await registry.metrics(), /sluice_drift_psi\{model="m"/, 'and its metric series');
 });
 
 t.test('a new epoch requested by the main thread starts the worker window over at its next batch', async (t) => {
