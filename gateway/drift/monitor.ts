@@ -1,7 +1,7 @@
 // DriftMonitor: the main thread's view of one model version's drift. The current window is the
 // merge of every worker's window state for the current epoch (collect); evaluate() scores it against
-// the reference profile, exports the scores, starts a new epoch every `window_seconds` (the hub
-// tells the workers), and raises a drift event whenever a feature's PSI level (ok / warn / alert
+// the reference profile, exports the scores, starts a new epoch every `window_seconds` or once the
+// window holds `window_rows` (the hub tells the workers), and raises a drift event whenever a feature's PSI level (ok / warn / alert
 // against its thresholds) changes. Scores are judged only once a window
 // holds `min_rows` rows: PSI over 10 bins has an expected value of about 9/n even without drift, so
 // small windows would raise false alarms.
@@ -138,7 +138,8 @@ export class DriftMonitor {
     const effective = this.#effective();
     if (effective) this.#judge(effective);
     this.#export(effective);
-    if (now - this.#started >= this.#config.window_seconds * 1000) {
+    const full = this.#config.window_rows > 0 && this.#current.rows >= this.#config.window_rows;
+    if (full || now - this.#started >= this.#config.window_seconds * 1000) {
       this.#previous = { ...this.#current, ended: now };
       this.#window.reset();
       this.#epoch++;

@@ -72,6 +72,8 @@ export interface DriftConfig {
   thresholds?: Record<string, { psi_warn?: number; psi_alert?: number }>;
   /** Rows a window needs before its scores are judged against the thresholds. */
   min_rows: number;
+  /** A window also ends once it holds this many rows (0: only window_seconds ends it). */
+  window_rows: number;
 }
 
 export interface ModelConfig {
@@ -229,6 +231,7 @@ function drift(model: string, v: unknown): DriftConfig | undefined {
     psi_warn: num(model, 'drift.psi_warn', v.psi_warn, 0.1, 0),
     psi_alert: num(model, 'drift.psi_alert', v.psi_alert, 0.2, 0),
     min_rows: int(model, 'drift.min_rows', v.min_rows, 100, 1),
+    window_rows: int(model, 'drift.window_rows', v.window_rows, 0, 0),
   };
   if (v.thresholds !== undefined) {
     if (!isObject(v.thresholds)) bad(model, 'drift.thresholds', 'must be an object keyed by feature');

@@ -105,6 +105,19 @@ t.test('a monitor judges PSI only past min_rows, raises alert events once, expor
   t.notMatch(await registry.metrics(), /sluice_drift_psi\{model="m"/, 'close() removes the series');
 });
 
+t.test('a window also ends once it holds window_rows rows', async (t) => {
+  const { logger } = capture();
+  const m = new DriftMonitor({ model: 'm', version: '1', compiled, config: driftConfig({ window_rows: 400 }), logger, now: () => 0 });
+  m.collect([snapshotOf(sample(300, 7, 0))]);
+  m.evaluate();
+  t.equal(m.epoch, 1, '300 rows: the window goes on');
+  m.collect([snapshotOf(sample(450, 7, 0))]);
+  m.evaluate();
+  t.equal(m.epoch, 2, '450 rows: a new window');
+  t.equal(m.report().previous?.rows, 450);
+  m.close();
+});
+
 t.test('per-feature thresholds override the defaults', async (t) => {
   const { logger } = capture();
   const m = new DriftMonitor({ model: 'm', version: '1', compiled, config: driftConfig({ thresholds: { a: { psi_warn: 50, psi_alert: 100 } } }), logger });
