@@ -76,6 +76,13 @@ export function batcherOptionsFromConfig(config: ModelConfig): BatcherOptions {
   };
 }
 
+/** What the batcher needs of an AbortSignal: AbortSignal fits, and so does a lighter object per call (HttpCall). */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface EnqueueOptions {
   /** Rows along the batch dimension (1 when the model does not batch). */
   rows: number;
@@ -85,7 +92,7 @@ export interface EnqueueOptions {
   priority?: number | undefined;
   /** May only shorten the default timeout. */
   timeoutUs?: number | undefined;
-  signal?: AbortSignal | undefined;
+  signal?: CancelSignal | undefined;
 }
 
 const QUEUED = 0;
@@ -102,11 +109,11 @@ export class QueuedRequest<T, R = unknown> {
   state = QUEUED;
   timer: unknown = undefined;
   onAbort: (() => void) | undefined = undefined;
-  signal: AbortSignal | undefined;
+  signal: CancelSignal | undefined;
   resolve!: (value: R) => void;
   reject!: (err: SluiceError) => void;
 
-  constructor(payload: T, rows: number, shapeKey: string, enqueuedAt: number, signal: AbortSignal | undefined) {
+  constructor(payload: T, rows: number, shapeKey: string, enqueuedAt: number, signal: CancelSignal | undefined) {
     this.payload = payload;
     this.rows = rows;
     this.shapeKey = shapeKey;

@@ -8,6 +8,7 @@ import type { ModelRepository } from '../models/repository.js';
 import type { ModelVersion, PreparedRequest } from '../models/model-version.js';
 import { elementCount, type Tensor } from '../models/tensors.js';
 import { shapeKey } from '../batching/assemble.js';
+import type { CancelSignal } from '../batching/batcher.js';
 
 export interface RequestedOutput {
   name: string;
@@ -27,8 +28,8 @@ export interface InferenceRequest {
   binaryOutput?: boolean | undefined;
   /** Request `parameters`; Sluice reads `priority` and `timeout_us`. */
   parameters?: Record<string, unknown> | undefined;
-  /** Aborted when the client goes away: a queued call is dropped before it runs. */
-  signal?: AbortSignal | undefined;
+  /** Aborted when the client goes away: a queued call is dropped before it runs. An AbortSignal fits. */
+  signal?: CancelSignal | undefined;
   /** performance.now() when the transport received the call (latency metric); defaults to now. */
   receivedAt?: number | undefined;
 }
