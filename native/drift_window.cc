@@ -226,12 +226,12 @@ void DriftWindow::UpdateTyped(const T* data, size_t rows, size_t cols, size_t ro
     }
     const size_t lo = static_cast<size_t>(edge_offsets_[f]);
     const size_t last = static_cast<size_t>(edge_offsets_[f + 1]) - lo;
-    const double* edges = edges_.data() + lo;
+    const double* __restrict edges = edges_.data() + lo;
     const bool categorical = kinds_[f] == kKindCategorical;
     const Lookup& lookup = lookups_[f];
     const uint16_t* table = lookup_table_.data() + lookup.offset;
-    const double* padded = padded_edges_.data() + lookup.padded;
-    double* counts = state + at + kFeatureHeader;
+    const double* __restrict padded = padded_edges_.data() + lookup.padded;
+    double* __restrict counts = state + at + kFeatureHeader;
     double nan = 0, pos_inf = 0, neg_inf = 0, low = 0, high = 0;
     double bn = 0, s1 = 0, s2 = 0, mn = kInf, mx = -kInf;
     for (size_t r = 0; r < rows; ++r) {
