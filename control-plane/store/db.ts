@@ -13,8 +13,6 @@ import { MIGRATIONS } from './migrations.js';
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
-/** A database or an open transaction: service helpers accept either. */
-export type Executor = Kysely<Database>;
 
 export interface Store {
   readonly db: Db;

@@ -1,0 +1,123 @@
+// The gateway's view of the control plane: GraphQL over fetch with the gateway's bearer token, the
+// desired-state subscription over SSE, and artifact downloads. Every failure is a SluiceError so
+// the sync loop can log it and carry on serving.
+import { SluiceError } from '../../lib/errors.js';
+
+export interface DesiredVersion {
+  version: number;
+  sha256: string;
+  size: number;
+  signature: string;
+  keyId: string;
+  downloadUrl: string;
+}
+
+export interface DesiredModel {
+  name: string;
+  versions: DesiredVersion[];
+  aliases: { name: string; version: number }[];
+  routes: { version: number; weight: number }[];
+}
+
+export interface DesiredState {
+  revision: string;
+  heartbeatIntervalSeconds: number;
+  signingKey: { keyId: string; publicKeyPem: string };
+  models: DesiredModel[];
+}
+
+export interface LoadedVersionReport {
+  model: string;
+  version: number;
+  sha256: string | null;
+  state: string;
+}
+
+const STATE_FIELDS = `revision heartbeatIntervalSeconds signingKey { keyId publicKeyPem }
+  models { name routes { version weight } aliases { name version } versions { version sha256 size signature keyId downloadUrl } }`;
+
+export class ControlPlaneClient {
+  private readonly base: string;
+
+  constructor(
+    url: string,
+    private readonly token: string,
+  ) {
+    this.base = url.replace(/\/+$/, '');
+  }
+
+  private async graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
+        body: JSON.stringify({ query, variables }),
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (err) {
+      throw new SluiceError('SLUICE_E_HTTP_DRAINING', `control plane ${this.base} unreachable`, { cause: err });
+    }
+    const body = (await res.json().catch(() => ({}))) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
+    const error = body.errors?.[0];
+    if (error || body.data === undefined) {
+      const code = error?.extensions?.code;
+      throw new SluiceError(code === 'SLUICE_E_AUTH_INVALID' || code === 'SLUICE_E_AUTH_MISSING' ? 'SLUICE_E_AUTH_INVALID' : 'SLUICE_E_VALIDATION', `control plane refused: ${error?.message ?? res.status} (${code ?? 'no code'})`);
+    }
+    return body.data;
+  }
+
+  async register(name: string, region: string, labels: Record<string, string>): Promise<void> {
+    await this.graphql('mutation($input: RegisterGatewayInput!) { registerGateway(input: $input) { id } }', {
+      input: { name, region, labels: Object.entries(labels).map(([key, value]) => ({ key, value })) },
+    });
+  }
+
+  async heartbeat(name: string, loaded: LoadedVersionReport[], health: 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY', message: string): Promise<void> {
+    await this.graphql('mutation($input: HeartbeatInput!) { heartbeat(input: $input) { id } }', { input: { name, loaded, health, message } });
+  }
+
+  async desiredState(): Promise<DesiredState> {
+    return (await this.graphql<{ desiredState: DesiredState }>(`{ desiredState { ${STATE_FIELDS} } }`)).desiredState;
+  }
+
+  async download(url: string, maxBytes: number): Promise<Uint8Array> {
+    let res: Response;
+    try {
+      res = await fetch(url, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(300_000) });
+    } catch (err) {
+      throw new SluiceError('SLUICE_E_HTTP_DRAINING', `artifact download from ${url} failed`, { cause: err });
+    }
+    if (!res.ok) throw new SluiceError('SLUICE_E_ARTIFACT_INVALID', `artifact download from ${url} answered ${res.status}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (bytes.length > maxBytes) throw new SluiceError('SLUICE_E_ARTIFACT_INVALID', `artifact from ${url} is larger than announced`);
+    return bytes;
+  }
+
+  /**
+   * Hold the desiredStateChanged subscription and call `onState` for each pushed state until
+   * `signal` aborts or the stream ends (the caller reconnects).
+   */
+  async subscribe(onState: (state: DesiredState) => void, signal: AbortSignal): Promise<void> {
+    const res = await fetch(`${this.base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${this.token}` },
+      body: JSON.stringify({ query: `subscription { desiredStateChanged { ${STATE_FIELDS} } }` }),
+      signal,
+    });
+    if (!res.ok || !res.body) throw new SluiceError('SLUICE_E_HTTP_BAD_REQUEST', `subscription refused with ${res.status}`);
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const lines = buffer.slice(0, end).split('\n');
+        buffer = buffer.slice(end + 2);
+        if (!lines.includes('event: next')) continue;
+        const data = JSON.parse(lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n')) as { data?: { desiredStateChanged: DesiredState } };
+        if (data.data) onState(data.data.desiredStateChanged);
+      }
+    }
+  }
+}
