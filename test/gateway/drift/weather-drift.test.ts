@@ -78,6 +78,9 @@ t.test('summer days of a later year raise an alert on the temperature features',
   const { gw, logs } = await weatherGateway(t);
   const summer = split.later.filter((d) => d.year === 2015 && d.date >= '2015-06-01' && d.date < '2015-09-01');
   t.equal(summer.length, 92);
+  // Reading the endpoint adopts the workers' observers at once (otherwise within 5 ms of the version
+  // loading, which this test would race).
+  t.equal((await getJson(`${gw.url}/v2/models/weather/versions/1/drift`)).status, 200);
   await serve(t, gw.url, summer);
   const report = await driftOnce(gw.url, summer.length);
   t.equal(report.status, 'alert');
