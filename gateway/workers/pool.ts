@@ -82,9 +82,14 @@ export class WorkerPool {
     this.#channel.postMessage({ release: key } satisfies ReleaseMessage);
   }
 
+  /**
+   * Stop the workers once their running batches are done: terminating a worker while it is inside
+   * session.run aborts the whole process (the ORT binding throws from native code into a dying
+   * isolate), so running tasks are always waited for.
+   */
   async close(): Promise<void> {
     this.#channel.close();
-    await this.#piscina.destroy();
+    await this.#piscina.close();
   }
 
   async #call<T>(task: WorkerTask, transferList: ArrayBuffer[] | undefined): Promise<T> {
