@@ -136,12 +136,6 @@ export class DriftHub {
     }
   }
 
-  remove(model: string, version: string): void {
-    const key = `${model}/${version}`;
-    this.#monitors.get(key)?.monitor.close();
-    this.#monitors.delete(key);
-  }
-
   close(): void {
     clearInterval(this.#timer);
     if (this.#retry) clearInterval(this.#retry);

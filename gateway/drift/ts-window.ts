@@ -3,8 +3,8 @@
 // with, and the fallback when the addon is not built. It trusts its arguments: drift/window.ts
 // validates them before either implementation sees them.
 import {
-  blockOffsets, clearState, emptyState, featureCount, FEATURE_HEADER, F_FINITE_N, F_HIGH_SUM, F_LOW_SUM, F_M2, F_MAX,
-  F_MEAN, F_MIN, F_N, F_NAN, F_NEG_INF, F_POS_INF, KIND_CATEGORICAL, SNAPSHOT_HEADER, type WindowLayout,
+  blockOffsets, clearState, emptyState, FEATURE_HEADER, F_FINITE_N, F_HIGH_SUM, F_LOW_SUM, F_M2, F_MAX,
+  F_MEAN, F_MIN, F_N, F_NAN, F_NEG_INF, F_POS_INF, KIND_CATEGORICAL, type WindowLayout,
 } from './layout.js';
 
 // Per-column batch accumulators, ACC doubles per column.
@@ -183,10 +183,6 @@ export class TsDriftWindow {
     return this.#acc;
   }
 
-  merge(other: TsDriftWindow): void {
-    mergeStates(this.#state, other.#state, this.offsets);
-  }
-
   mergeSnapshot(snapshot: Float64Array): void {
     mergeStates(this.#state, snapshot, this.offsets);
   }
@@ -213,9 +209,5 @@ export class TsDriftWindow {
   /** Read-only view of the live state (scores read it without a copy). */
   get state(): Float64Array {
     return this.#state;
-  }
-
-  get rows(): number {
-    return featureCount(this.layout) === 0 ? 0 : this.#state[SNAPSHOT_HEADER + F_N]! + this.#state[SNAPSHOT_HEADER + F_NAN]!;
   }
 }
