@@ -90,7 +90,7 @@ export class ControlPlaneClient {
     }
     if (!res.ok) throw new SluiceError('SLUICE_E_ARTIFACT_INVALID', `artifact download from ${url} answered ${res.status}`);
     const bytes = new Uint8Array(await res.arrayBuffer());
-    if (bytes.length > maxBytes) throw new SluiceError('SLUICE_E_ARTIFACT_INVALID', `artifact from ${url} is larger than announced`);
+    if (bytes.length > maxBytes) throw new SluiceError('SLUICE_E_ARTIFACT_INVALID', `artifact from ${url} is larger than ${maxBytes} bytes`);
     return bytes;
   }
 

@@ -202,7 +202,8 @@ export class ControlPlaneSync {
     }
     try {
       if (!verifyArtifactSignature(this.trustedKey!, v.sha256, v.signature)) throw new Error('the registry signature does not verify');
-      const bytes = await this.client.download(v.downloadUrl, v.size);
+      // Some slack over the announced size so that a wrong file is reported by its digest.
+      const bytes = await this.client.download(v.downloadUrl, v.size + 1024 * 1024);
       const digest = createHash('sha256').update(bytes).digest('hex');
       if (digest !== v.sha256) throw new Error(`downloaded bytes have sha256 ${digest}, the registry signed ${v.sha256}`);
       const files: Record<string, Uint8Array | string> = { 'model.onnx': bytes };

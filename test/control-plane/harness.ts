@@ -4,7 +4,8 @@
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { startControlPlane, type ControlPlaneOptions, type ControlPlaneServer } from '../../control-plane/index.js';
 import { createLogger } from '../../lib/log.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
@@ -50,12 +51,12 @@ export interface TestControlPlane {
 }
 
 interface Tap {
-  testdir(): string;
   teardown(fn: () => unknown): void;
 }
 
 export async function startTestControlPlane(t: Tap, dialect: DialectName, options: Partial<ControlPlaneOptions> = {}): Promise<TestControlPlane> {
-  const dataDir = options.dataDir ?? t.testdir();
+  // Not t.testdir(): tap recreates that folder at each call, and a test may need several folders.
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'sluice-cp-'));
   let db: string | undefined = options.db;
   if (dialect === 'postgres' && db === undefined) {
     postgres ??= startPostgres();
@@ -133,7 +134,10 @@ export async function startTestControlPlane(t: Tap, dialect: DialectName, option
     },
     close: () => server.close(),
   };
-  t.teardown(() => cp.close());
+  t.teardown(async () => {
+    await cp.close();
+    if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+  });
   return cp;
 }
 
