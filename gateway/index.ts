@@ -12,6 +12,8 @@ import { ModelRepository } from './models/repository.js';
 import { createHttpApp } from './server/http-server.js';
 import { driftRoutes, type DriftRoutesOptions } from './server/drift-routes.js';
 import { InferenceService } from './server/inference.js';
+import { websocketEndpoint, type WebSocketOptions } from './server/ws-gateway.js';
+import { imagePreprocessor } from './preprocess/preprocessor.js';
 import { WorkerPool } from './workers/pool.js';
 
 export interface GatewayOptions {
@@ -37,6 +39,8 @@ export interface GatewayOptions {
   clock?: BatcherClock | undefined;
   /** Drift monitoring of versions whose config has `drift` (default on); false turns it off. */
   drift?: DriftRoutesOptions | false | undefined;
+  /** The /v2/ws endpoint's per-connection limits (default on); false turns it off. */
+  websocket?: WebSocketOptions | false | undefined;
 }
 
 /** What an extension gets: the parts of this gateway. */
@@ -61,6 +65,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const pool = new WorkerPool({ threads: options.workerThreads, preload: options.workerPreload, logger });
   const repository = new ModelRepository({ root: options.modelRepository, pool, metrics, logger, clock: options.clock });
   const inference = new InferenceService(repository, metrics);
+  // BYTES image inputs of models whose config has `preprocess` (gateway/preprocess).
+  inference.setPreprocessor(imagePreprocessor());
   metrics.setQueueDepthSource(function* () {
     for (const v of repository.versions()) yield { model: v.name, version: v.version, depth: v.batcher.queueDepth };
   });
@@ -74,7 +80,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const closers: (() => Promise<void> | void)[] = [];
   try {
     const drift = options.drift === false ? [] : [driftRoutes(options.drift)];
-    for (const extension of [...drift, ...(options.extensions ?? [])]) {
+    const websocket = options.websocket === false ? [] : [websocketEndpoint(options.websocket)];
+    for (const extension of [...drift, ...websocket, ...(options.extensions ?? [])]) {
       const hook = await extension(context);
       if (hook) closers.push(() => hook.close());
     }

@@ -10,6 +10,7 @@ import type { ModelVersion } from '../models/model-version.js';
 import { HttpCall, readBody } from './http-io.js';
 import type { InferenceService } from './inference.js';
 import { decodeInferenceRequest, encodeInferenceResponse, parseJsonHeader } from './oip-codec.js';
+import { imageBodyInputs } from '../preprocess/preprocessor.js';
 
 export const SERVER_NAME = 'sluice';
 export const SERVER_VERSION = '0.1.0';
@@ -98,6 +99,8 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
     const receivedAt = performance.now();
     const call = new HttpCall(res);
     const headerLengthText = req.getHeader('inference-header-content-length');
+    // A raw image/* body is a single-image call to the model's image input (gateway/preprocess).
+    const imageBody = req.getHeader('content-type').startsWith('image/');
     const headerLength = headerLengthText === '' ? -1 : Number(headerLengthText);
     readBody(call, req, { limit: o.maxBodyBytes, alignAfter: headerLength >= 0 ? headerLength : undefined })
       .then(async (body) => {
@@ -112,7 +115,7 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
           header = body.subarray(0, headerLength);
           binary = body.subarray(headerLength);
         }
-        const decoded = decodeInferenceRequest(header, binary);
+        const decoded = imageBody ? { inputs: imageBodyInputs(inference.resolve(name, version), body) } : decodeInferenceRequest(header, binary);
         (binary === undefined ? decodeJson : decodeBinary).observe((performance.now() - decodeStart) / 1000);
         const response = await inference.infer({ ...decoded, model: name, version, signal: call.signal, receivedAt });
         if (call.aborted) return;

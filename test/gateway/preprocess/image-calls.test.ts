@@ -4,7 +4,6 @@
 import t from 'tap';
 import { SluiceWsClient, WsCallError, type InferResult } from '../../../gateway/client/index.js';
 import { binaryRequest, copyModels, readBinaryResponse, startTestGateway } from '../gateway-harness.js';
-import { GATEWAY_EXTENSIONS } from '../server/ws-gateway-setup.js';
 import { corrupted, pngBomb, rotated180, textLine, truncated } from './images.js';
 
 const LABELS = ['0', '180'];
@@ -32,7 +31,7 @@ async function badImages(): Promise<[string, Buffer, string, RegExp][]> {
 
 t.test('image calls on text-direction', async (t) => {
   const models = copyModels(t, ['text-direction', 'weather']);
-  const gw = await startTestGateway(t, models, { extensions: GATEWAY_EXTENSIONS() });
+  const gw = await startTestGateway(t, models, {});
   const client = await SluiceWsClient.connect(gw.url);
   t.teardown(() => client.close());
   const upright = await textLine('Sluice reads this line', 'png');
@@ -70,6 +69,31 @@ t.test('image calls on text-direction', async (t) => {
       method: 'POST', body: JSON.stringify({ inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [jpegFlipped.toString('base64')] }] }),
     });
     t.same(labelsOf(((await json.json()) as { outputs: { data: number[] }[] }).outputs[0]!.data), ['180']);
+  });
+
+  t.test('a raw image/* body is a single-image call', async (t) => {
+    const labels: string[] = [];
+    for (const [type, body] of [['image/png', upright], ['image/png', flipped], ['image/jpeg', jpeg], ['image/jpeg', jpegFlipped]] as const) {
+      const res = await fetch(`${gw.url}/v2/models/text-direction/infer`, { method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(body) });
+      t.equal(res.status, 200, type);
+      const out = ((await res.json()) as { outputs: { shape: number[]; data: number[] }[] }).outputs[0]!;
+      t.same(out.shape, [1, 2]);
+      labels.push(...labelsOf(out.data));
+    }
+    t.same(labels, ['0', '180', '0', '180']);
+    const versioned = await fetch(`${gw.url}/v2/models/text-direction/versions/1/infer`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(flipped) });
+    t.same(labelsOf(((await versioned.json()) as { outputs: { data: number[] }[] }).outputs[0]!.data), ['180']);
+  });
+
+  t.test('a raw image body for a model without preprocess gets 415, broken ones 400', async (t) => {
+    const res = await fetch(`${gw.url}/v2/models/weather/infer`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(upright) });
+    t.equal(res.status, 415);
+    t.match(((await res.json()) as { error: string }).error, /model weather takes no image input/);
+    for (const [what, bytes, , message] of await badImages()) {
+      const bad = await fetch(`${gw.url}/v2/models/text-direction/infer`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(bytes) });
+      t.equal(bad.status, 400, what);
+      t.match(((await bad.json()) as { error: string }).error, message, what);
+    }
   });
 
   t.test('the model input x still takes tensors directly', async (t) => {

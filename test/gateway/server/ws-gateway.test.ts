@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { SluiceWsClient, WsCallError } from '../../../gateway/client/index.js';
 import { encodeBinaryFrame } from '../../../gateway/server/ws-frames.js';
 import { copyModels, randomFloats, startTestGateway } from '../gateway-harness.js';
-import { GATEWAY_EXTENSIONS } from './ws-gateway-setup.js';
 
 const TD = 3 * 48 * 192;
 
@@ -41,7 +40,7 @@ function close(t: Test, a: ArrayLike<number>, b: ArrayLike<number>, what: string
 
 t.test('WebSocket calls on the example models', async (t) => {
   const models = copyModels(t, ['weather', 'text-direction']);
-  const gw = await startTestGateway(t, models, { workerThreads: 2, extensions: GATEWAY_EXTENSIONS() });
+  const gw = await startTestGateway(t, models, { workerThreads: 2 });
   const client = await SluiceWsClient.connect(gw.url);
   t.teardown(() => client.close());
 
