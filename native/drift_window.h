@@ -47,6 +47,7 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   // its bin instead of a full binary search; see LookupBin.
   struct Lookup {
     size_t offset = 0;
+    size_t padded = 0;
     size_t cells = 0;
     double first = 0, last = 0, scale = 0;
   };
@@ -67,6 +68,7 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   Napi::Reference<Napi::Float64Array> external_;
   std::vector<Lookup> lookups_;
   std::vector<uint16_t> lookup_table_;
+  std::vector<double> padded_edges_;
 };
 
 }  // namespace sluice
