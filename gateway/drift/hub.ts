@@ -6,11 +6,9 @@
 // on first read) or when the first observer of a version this gateway owns attaches (`owns`: the
 // channel is process-wide, and tests run several gateways in one process).
 //
-// Observers attach when their session opens, before the version's warm-up runs; they count nothing
-// until adopted, and a version is owned (adoptable) only once it is loaded, i.e. warmed up. Pending
-// observers are retried every ADOPT_RETRY_MS for ADOPT_PATIENCE_MS, so at most the first few
-// milliseconds of a freshly loaded version's traffic go uncounted. (A warm-up flag on the observed
-// batch would make this exact; see the report of issue 5.)
+// Observers attach when their session opens; until the hub adopts one (its version is loaded and
+// owned) its window keeps counting and is merged once adopted. Pending observers are retried every
+// ADOPT_RETRY_MS for ADOPT_PATIENCE_MS. Warm-up runs never reach a window (the batch says so).
 import { BroadcastChannel } from 'node:worker_threads';
 import { join, resolve } from 'node:path';
 import type { Registry } from 'prom-client';

@@ -88,8 +88,7 @@ export class DriftMonitor {
   readonly #window: DriftWindow;
   readonly #thresholds: { warn: number; alert: number }[];
   #started: number;
-  // Starts at 1: 0 tells an observer it is not adopted yet (see SharedStateWriter.sync).
-  #epoch = 1;
+  #epoch = 0;
   #dirty = true;
   #current: ScoredWindow;
   #previous: ScoredWindow | null = null;

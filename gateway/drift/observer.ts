@@ -18,6 +18,8 @@ import { blockOffsets } from './layout.js';
 /** The parts of the worker's batch the observer reads (structurally the worker's ObservedBatch). */
 export interface DriftBatch {
   rows: number;
+  /** The version's warm-up runs on synthetic inputs: never counted. */
+  warmup?: boolean;
   inputs: readonly { name: string; dims: number[]; data: ArrayBufferView | string[] }[];
   outputs: readonly { name: string; dims: number[]; data: ArrayBufferView | string[] }[];
 }
@@ -66,9 +68,10 @@ export class DriftObserver {
   }
 
   observe(batch: DriftBatch): void {
+    if (batch.warmup) return;
     const fraction = this.#config.sample_fraction;
     if (fraction < 1 && !(this.#random() < fraction)) return;
-    if (!this.#shared.begin(this.window)) return;
+    this.#shared.begin(this.window);
     for (const t of this.compiled.tensors) {
       const list = t.role === 'input' ? batch.inputs : batch.outputs;
       const tensor = list.find((x) => x.name === t.name);

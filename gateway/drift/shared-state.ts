@@ -5,7 +5,7 @@
 //
 // Layout: Int32 control words, then the Float64 state (gateway/drift/layout.ts).
 //   ctl[0] seq: odd while the worker writes (a seqlock: the reader retries a torn read)
-//   ctl[1] requested epoch: the main thread bumps it to rotate the window; 0 = not adopted yet
+//   ctl[1] requested epoch: the main thread bumps it to rotate the window
 //   ctl[2] published epoch: the epoch the published state belongs to
 //   ctl[3] batches the observer skipped (tensors that do not match the profile)
 import type { DriftWindow } from './window.js';
@@ -37,20 +37,14 @@ export class SharedStateWriter {
     this.state = new Float64Array(buffer, CONTROL_BYTES);
   }
 
-  /**
-   * Open a batch's updates. Returns false (and opens nothing) while no gateway has adopted this
-   * observer (epoch 0): those batches are the version's warm-up runs on synthetic inputs, which must
-   * not count. Starts the window over when the main thread asked for a new epoch.
-   */
-  begin(window: DriftWindow): boolean {
+  /** Open a batch's updates; starts the window over when the main thread asked for a new epoch. */
+  begin(window: DriftWindow): void {
     const requested = Atomics.load(this.#ctl, REQUESTED);
-    if (requested === 0) return false;
     Atomics.add(this.#ctl, SEQ, 1);
     if (requested !== this.#epoch) {
       window.reset();
       this.#epoch = requested;
     }
-    return true;
   }
 
   /** Close what begin() opened: the state is consistent again. */

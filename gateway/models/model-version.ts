@@ -117,7 +117,7 @@ export class ModelVersion {
     if (this.inputs.some((i) => i.datatype === 'BYTES')) return; // no meaningful synthetic bytes (images)
     const runs: Promise<unknown>[] = [];
     for (const w of this.config.warmup) {
-      for (let c = 0; c < w.count; c++) runs.push(this.#pool.run(this.spec, this.#zeros(w.batch_size), []));
+      for (let c = 0; c < w.count; c++) runs.push(this.#pool.run(this.spec, this.#zeros(w.batch_size), [], true));
     }
     try {
       await Promise.all(runs);

@@ -36,6 +36,8 @@ export interface RunTask {
   inputs: WireTensor[];
   /** Outputs to fetch; all when empty. */
   outputs: string[];
+  /** A warm-up run on synthetic inputs: batch observers (drift) skip it. */
+  warmup?: boolean;
 }
 
 export type WorkerTask = LoadTask | RunTask;

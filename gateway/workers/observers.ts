@@ -14,6 +14,8 @@ export interface ObservedBatch {
   rows: number;
   inputs: readonly WireTensor[];
   outputs: readonly WireTensor[];
+  /** A warm-up run on synthetic inputs (observers of real traffic skip it). */
+  warmup: boolean;
 }
 
 export interface BatchObserver {

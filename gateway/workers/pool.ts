@@ -71,10 +71,10 @@ export class WorkerPool {
   }
 
   /** Run one batch; the input buffers are transferred (the caller must not touch them afterwards). */
-  run(spec: SessionSpec, inputs: WireTensor[], outputs: string[]): Promise<RunResult> {
+  run(spec: SessionSpec, inputs: WireTensor[], outputs: string[], warmup = false): Promise<RunResult> {
     const transfer: ArrayBuffer[] = [];
     for (const t of inputs) if (!Array.isArray(t.data)) transfer.push((t.data as ArrayBufferView).buffer as ArrayBuffer);
-    return this.#call<RunResult>({ op: 'run', spec, inputs, outputs }, transfer);
+    return this.#call<RunResult>(warmup ? { op: 'run', spec, inputs, outputs, warmup } : { op: 'run', spec, inputs, outputs }, transfer);
   }
 
   /** Tell every worker to drop a model version's session. */

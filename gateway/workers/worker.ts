@@ -66,7 +66,7 @@ async function run(open: OpenSession, t: RunTask): Promise<unknown> {
     outputs.push({ name, type: tensor.type as OrtType, dims: [...tensor.dims], data });
   }
   if (open.observers.length > 0) {
-    const batch = { model: open.spec.model, version: open.spec.version, rows: t.inputs[0]?.dims[0] ?? 1, inputs: t.inputs, outputs };
+    const batch = { model: open.spec.model, version: open.spec.version, rows: t.inputs[0]?.dims[0] ?? 1, inputs: t.inputs, outputs, warmup: t.warmup === true };
     for (const observer of open.observers) observer.observe(batch);
   }
   const value: TaskOutcome<RunResult> = { ok: true, value: { outputs, computeSeconds } };
