@@ -142,6 +142,14 @@ t.test('the SVG has one panel per workload, one line per target with points, and
   t.notMatch(svg, /NaN|undefined|Infinity/);
 });
 
+t.test('a ceiling far beyond every server is named, not drawn, so the points keep the scale', async (t) => {
+  const r = run();
+  r.ceilings[0]!.best.inferencesPerSec = 3_000_000;
+  const svg = renderSvg(r);
+  t.match(svg, /ORT alone 3000000\/s \(off scale\)/);
+  t.notMatch(svg, /stroke-dasharray/);
+});
+
 t.test('niceCeil rounds up to 1, 2 or 5 times a power of ten', async (t) => {
   t.same([niceCeil(0), niceCeil(3), niceCeil(1800), niceCeil(2001), niceCeil(52_000)], [1, 5, 2000, 5000, 100_000]);
 });
