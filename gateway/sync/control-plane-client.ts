@@ -42,6 +42,8 @@ export class ControlPlaneClient {
   constructor(
     url: string,
     private readonly token: string,
+    /** Aborts every request in flight (the gateway is closing). */
+    private readonly closing: AbortSignal = new AbortController().signal,
   ) {
     this.base = url.replace(/\/+$/, '');
   }
@@ -53,7 +55,7 @@ export class ControlPlaneClient {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
         body: JSON.stringify({ query, variables }),
-        signal: AbortSignal.timeout(10_000),
+        signal: AbortSignal.any([this.closing, AbortSignal.timeout(10_000)]),
       });
     } catch (err) {
       throw new SluiceError('SLUICE_E_HTTP_DRAINING', `control plane ${this.base} unreachable`, { cause: err });
@@ -84,7 +86,7 @@ export class ControlPlaneClient {
   async download(url: string, maxBytes: number): Promise<Uint8Array> {
     let res: Response;
     try {
-      res = await fetch(url, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.timeout(300_000) });
+      res = await fetch(url, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.any([this.closing, AbortSignal.timeout(300_000)]) });
     } catch (err) {
       throw new SluiceError('SLUICE_E_HTTP_DRAINING', `artifact download from ${url} failed`, { cause: err });
     }

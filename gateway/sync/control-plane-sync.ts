@@ -58,7 +58,7 @@ export class ControlPlaneSync {
     private readonly root: string,
     private readonly logger: Logger,
   ) {
-    this.client = new ControlPlaneClient(options.url, options.token);
+    this.client = new ControlPlaneClient(options.url, options.token, this.abort.signal);
     this.name = options.name ?? hostname();
     this.pollMs = options.pollIntervalMs ?? 5000;
     this.trustedKey = options.registryPublicKeyPem;
