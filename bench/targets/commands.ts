@@ -29,9 +29,9 @@ export function benchRepository(workload: WorkloadName): string {
 export function targetCommand(target: TargetName, workload: WorkloadName, repo: string, cpus: string | undefined, nodeFlags: string[] = []): ServerCommand {
   switch (target) {
     case 'sluice':
-      return { name: 'sluice', cpus, nodeFlags, args: [join(DIST, 'cli', 'sluice.js'), 'gateway', '--models', repo, '--port', '0', '--log-level', 'info'] };
     case 'sluice-ws':
-      return { name: target, cpus, nodeFlags, args: [join(DIST, 'bench', 'targets', 'sluice-ws-gateway.js'), '--models', repo] };
+      // The same `sluice gateway` (it serves /v2/ws by default); sluice-ws differs in transport only.
+      return { name: target, cpus, nodeFlags, args: [join(DIST, 'cli', 'sluice.js'), 'gateway', '--models', repo, '--port', '0', '--log-level', 'info'] };
     case 'naive':
     case 'naive-1t':
     case 'micro-batch': {
