@@ -8,6 +8,8 @@ import { helpText, parseFlags, type CommandSpec, type FlagSpec, type FlagValues 
 import { ensureExampleRepository } from './example-repository.js';
 import { startControlPlane } from '../control-plane/index.js';
 import { startGateway } from '../gateway/index.js';
+import { AUDIT_EXPORT_COMMAND, UPLOAD_COMMAND, runAuditExport, runUpload } from '../control-plane/cli-commands.js';
+import { SluiceError } from '../lib/errors.js';
 
 const HOST: FlagSpec = { name: 'host', type: 'string', default: '127.0.0.1', description: 'address to listen on' };
 const LOG_LEVEL: FlagSpec = { name: 'log-level', type: 'string', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent' };
@@ -21,6 +23,8 @@ const GATEWAY_FLAGS: FlagSpec[] = [
   { name: 'control-plane', type: 'string', description: 'control plane URL to register with and sync from' },
   { name: 'token', type: 'string', description: 'gateway token for the control plane' },
   { name: 'name', type: 'string', description: 'gateway name shown by the control plane (default: host name)' },
+  { name: 'region', type: 'string', description: 'region reported to the control plane' },
+  { name: 'labels', type: 'list', description: 'key=value,... labels reported to the control plane' },
   DRAIN,
   LOG_LEVEL,
 ];
@@ -56,7 +60,20 @@ const COMMANDS: Record<string, CommandSpec> = {
     summary: 'Build the example model repository (text-direction, text-detection, weather) into a folder.',
     flags: [{ name: 'dir', type: 'string', default: './.sluice/models', description: 'where to build it' }, LOG_LEVEL],
   },
+  'audit-export': AUDIT_EXPORT_COMMAND,
+  upload: UPLOAD_COMMAND,
 };
+
+function labels(list: string[] | undefined): Record<string, string> | undefined {
+  if (list === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--labels entries are key=value, got "${item}"`, { details: { flag: 'labels' } });
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
 
 function usage(): string {
   const names = Object.values(COMMANDS).map((c) => `  ${c.name.padEnd(15)}${c.summary}`);
@@ -99,20 +116,37 @@ async function runGateway(v: FlagValues, logger: Logger, models: string): Promis
     drainTimeoutMs: v['drain-timeout-ms'] as number,
     logger: logger.child({ component: 'gateway' }),
   };
-  if (typeof v['control-plane'] === 'string') opts.controlPlane = { url: v['control-plane'], token: (v.token as string | undefined) ?? '', name: v.name as string | undefined };
+  if (typeof v['control-plane'] === 'string') {
+    if (typeof v.token !== 'string' || v.token === '') {
+      throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--control-plane needs --token (a gateway token)', { details: { flag: 'token' } });
+    }
+    opts.controlPlane = {
+      url: v['control-plane'],
+      token: v.token,
+      name: v.name as string | undefined,
+      region: v.region as string | undefined,
+      labels: labels(v.labels as string[] | undefined),
+    };
+  }
   const gw = await startGateway(opts);
   logger.info({ component: 'gateway', models: opts.modelRepository }, `gateway listening on ${gw.url}`);
   return gw;
 }
 
-async function runControlPlane(v: FlagValues, logger: Logger): Promise<RunningServer> {
+/** `local`: the control plane of `sluice serve`, which registers `local.models` and mints a token for its own gateway. */
+async function runControlPlane(v: FlagValues, logger: Logger, local?: { models: string }) {
   const opts: Parameters<typeof startControlPlane>[0] = {
     host: v.host as string,
     port: v['control-plane-port'] === undefined ? (v.port as number) : (v['control-plane-port'] as number),
     dataDir: resolve(v.data as string),
+    drainTimeoutMs: v['drain-timeout-ms'] as number,
     logger: logger.child({ component: 'control-plane' }),
   };
   if (typeof v.db === 'string') opts.db = v.db;
+  if (local) {
+    opts.seedRepository = resolve(local.models);
+    opts.localGateway = true;
+  }
   const cp = await startControlPlane(opts);
   logger.info({ component: 'control-plane' }, `control plane listening on ${cp.url}`);
   return cp;
@@ -147,6 +181,10 @@ export async function main(argv: string[]): Promise<number> {
       shutdownOnSignals([gw], logger, v['drain-timeout-ms'] as number);
       return -1;
     }
+    case 'audit-export':
+      return runAuditExport(v, createLogger('sluice', v['log-level'] as string, 2));
+    case 'upload':
+      return runUpload(v, createLogger('sluice', v['log-level'] as string, 2));
     case 'control-plane': {
       const cp = await runControlPlane(v, logger);
       shutdownOnSignals([cp], logger, v['drain-timeout-ms'] as number);
@@ -159,8 +197,8 @@ export async function main(argv: string[]): Promise<number> {
         models = join(data, 'models');
         if (ensureExampleRepository(models)) logger.info({ dir: models }, 'example repository built');
       }
-      const cp = await runControlPlane(v, logger);
-      const gw = await runGateway(v, logger, models);
+      const cp = await runControlPlane(v, logger, { models });
+      const gw = await runGateway({ ...v, 'control-plane': cp.url, token: cp.localGatewayToken, name: 'local' }, logger, models);
       shutdownOnSignals([gw, cp], logger, v['drain-timeout-ms'] as number);
       return -1;
     }

@@ -14,6 +14,7 @@ import { driftRoutes, type DriftRoutesOptions } from './server/drift-routes.js';
 import { InferenceService } from './server/inference.js';
 import { websocketEndpoint, type WebSocketOptions } from './server/ws-gateway.js';
 import { imagePreprocessor } from './preprocess/preprocessor.js';
+import { controlPlaneSync } from './sync/control-plane-sync.js';
 import { WorkerPool } from './workers/pool.js';
 
 export interface GatewayOptions {
@@ -28,7 +29,7 @@ export interface GatewayOptions {
   drainTimeoutMs: number;
   logger: Logger;
   /** Register with and sync from a control plane. */
-  controlPlane?: { url: string; token: string; name?: string | undefined };
+  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined };
   /** ORT worker threads (default: one per core). */
   workerThreads?: number | undefined;
   /** Module URLs each worker imports at start (registers batch observer factories, e.g. drift). */
@@ -81,7 +82,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   try {
     const drift = options.drift === false ? [] : [driftRoutes(options.drift)];
     const websocket = options.websocket === false ? [] : [websocketEndpoint(options.websocket)];
-    for (const extension of [...drift, ...websocket, ...(options.extensions ?? [])]) {
+    const cp = options.controlPlane;
+    const sync = cp === undefined ? [] : [controlPlaneSync(cp)];
+    for (const extension of [...drift, ...websocket, ...sync, ...(options.extensions ?? [])]) {
       const hook = await extension(context);
       if (hook) closers.push(() => hook.close());
     }

@@ -9,9 +9,10 @@ const LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'd
  * Structured logs (pino, JSON lines on stdout). The hot path logs nothing at `info` per request;
  * request-scoped logs carry `req` (the request id) through `logger.child({ req })`.
  */
-export function createLogger(name: string, level: string = process.env.SLUICE_LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(name: string, level: string = process.env.SLUICE_LOG_LEVEL ?? 'info', fd: 1 | 2 = 1): Logger {
   const lvl = (LEVELS as readonly string[]).includes(level) ? (level as LevelWithSilent) : 'info';
-  return pino({ name, level: lvl, base: { pid: process.pid } });
+  // fd 2 for commands whose stdout is data (audit-export prints JSON lines).
+  return pino({ name, level: lvl, base: { pid: process.pid } }, pino.destination({ fd, sync: true }));
 }
 
 let counter = 0;

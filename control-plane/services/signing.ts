@@ -1,24 +1,11 @@
 // The registry's Ed25519 key. It signs a fixed message naming an artifact's SHA-256, so a gateway
 // that trusts the public key can check both that the bytes are the ones registered (digest) and
 // that this registry registered them (signature), before it loads anything.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SluiceError } from '../../lib/errors.js';
-
-/** The bytes that are signed for an artifact: versioned so the format can change without ambiguity. */
-export function artifactSignedMessage(sha256: string): Buffer {
-  return Buffer.from(`sluice-artifact-v1:sha256:${sha256}`);
-}
-
-/** For gateways: true when `signature` (base64) is the registry's signature of the artifact `sha256`. */
-export function verifyArtifactSignature(publicKeyPem: string, sha256: string, signature: string): boolean {
-  try {
-    return verify(null, artifactSignedMessage(sha256), createPublicKey(publicKeyPem), Buffer.from(signature, 'base64'));
-  } catch {
-    return false;
-  }
-}
+import { artifactSignedMessage } from '../../lib/artifact-signature.js';
 
 export class RegistryKey {
   readonly publicKeyPem: string;

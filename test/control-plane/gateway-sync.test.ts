@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { verifyArtifactSignature } from '../../control-plane/services/signing.js';
+import { verifyArtifactSignature } from '../../lib/artifact-signature.js';
 import { dialects, exampleOnnx, modelWithVersion, startTestControlPlane, stopPostgres, type TestControlPlane } from './harness.js';
 import { subscribe } from './sse.js';
 
