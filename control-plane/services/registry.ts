@@ -193,13 +193,7 @@ export class RegistryService {
       const m = await this.lockModel(tx, model);
       const target = await this.versionRow(tx, m.id, model, number);
       if (target.status !== 'ready') throw new SluiceError('SLUICE_E_STORE_CONFLICT', `version ${number} of ${model} is ${target.status}`, { details: { status: target.status } });
-      const current = await tx
-        .selectFrom('aliases')
-        .innerJoin('model_versions', 'model_versions.id', 'aliases.version_id')
-        .select(['model_versions.number as number'])
-        .where('aliases.model_id', '=', m.id)
-        .where('aliases.name', '=', alias)
-        .executeTakeFirst();
+      const current = await this.aliasVersion(tx, m.id, alias);
       const row = { model_id: m.id, name: alias, version_id: target.id, updated_at: now(), updated_by: ctx.actor.name };
       await tx
         .insertInto('aliases')
@@ -216,13 +210,7 @@ export class RegistryService {
   async deleteAlias(ctx: CallContext, model: string, alias: string): Promise<boolean> {
     await this.audit.audited(ctx, 'alias.delete', `model/${model}/alias/${alias}`, async (tx) => {
       const m = await this.lockModel(tx, model);
-      const current = await tx
-        .selectFrom('aliases')
-        .innerJoin('model_versions', 'model_versions.id', 'aliases.version_id')
-        .select(['model_versions.number as number'])
-        .where('aliases.model_id', '=', m.id)
-        .where('aliases.name', '=', alias)
-        .executeTakeFirst();
+      const current = await this.aliasVersion(tx, m.id, alias);
       if (!current) throw new SluiceError('SLUICE_E_STORE_NOT_FOUND', `model ${model} has no alias ${alias}`, { details: { model, alias } });
       await tx.deleteFrom('aliases').where('model_id', '=', m.id).where('name', '=', alias).execute();
       return { result: true, before: { version: Number(current.number) }, after: null };
@@ -286,6 +274,17 @@ export class RegistryService {
   }
 
   /** Lock the model row (PostgreSQL) so version numbers and alias moves of one model are serialized. */
+  /** The version number an alias points at now, if it exists. */
+  private async aliasVersion(tx: Tx, modelId: string, alias: string): Promise<{ number: number } | undefined> {
+    return tx
+      .selectFrom('aliases')
+      .innerJoin('model_versions', 'model_versions.id', 'aliases.version_id')
+      .select(['model_versions.number as number'])
+      .where('aliases.model_id', '=', modelId)
+      .where('aliases.name', '=', alias)
+      .executeTakeFirst();
+  }
+
   private async lockModel(tx: Tx, name: string): Promise<ModelTable> {
     const row = await this.store.forUpdate(tx.selectFrom('models').selectAll().where('name', '=', name)).executeTakeFirst();
     if (!row) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `no model ${name}`, { details: { model: name } });

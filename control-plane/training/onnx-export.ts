@@ -26,7 +26,8 @@ function node(op: string, inputs: string[], outputs: string[], attrs: Record<str
   });
 }
 
-function valueInfo(name: string, elemType: number, dims: (number | string)[]) {
+/** A graph input/output declaration: element type and dims, a string dim being symbolic (`batch`). */
+export function valueInfo(name: string, elemType: number, dims: (number | string)[]) {
   return onnx.ValueInfoProto.create({
     name,
     type: onnx.TypeProto.create({

@@ -3,9 +3,11 @@
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
+import ort from 'onnxruntime-node';
 import { createLogger } from '../../lib/log.js';
 import { startGateway, type Gateway, type GatewayOptions } from '../../gateway/index.js';
 import { exampleModels } from '../helpers/paths.js';
+import { valueInfo } from '../../control-plane/training/onnx-export.js';
 
 /** The parts of a tap test the harness uses. */
 interface Teardown {
@@ -81,20 +83,6 @@ export function randomFloats(n: number, seed: number): Float32Array {
 
 const { onnx } = onnxProto;
 
-function valueInfo(name: string, elemType: number, dims: (number | string)[]) {
-  return onnx.ValueInfoProto.create({
-    name,
-    type: onnx.TypeProto.create({
-      tensorType: onnx.TypeProto.Tensor.create({
-        elemType,
-        shape: onnx.TensorShapeProto.create({
-          dim: dims.map((d) => (typeof d === 'string' ? onnx.TensorShapeProto.Dimension.create({ dimParam: d }) : onnx.TensorShapeProto.Dimension.create({ dimValue: d }))),
-        }),
-      }),
-    }),
-  });
-}
-
 /**
  * A model folder `types` (version 1) with a FP16 input `half` [N,3] and an INT64 input `long` [N,2]:
  * outputs `half_out` = half (FP16), `half_as_float` = float(half) (FP32), `long_plus_one` = long + 1 (INT64).
@@ -125,4 +113,28 @@ export function writeTypesModel(root: string, config: Record<string, unknown> = 
   mkdirSync(join(root, name, '1'), { recursive: true });
   writeFileSync(join(root, name, '1', 'model.onnx'), onnx.ModelProto.encode(model).finish());
   writeFileSync(join(root, name, 'config.json'), JSON.stringify({ max_batch_size: 16, ...config }));
+}
+
+/** Run a model directly in ONNX Runtime (one single-threaded session): what the gateway's answers are checked against. */
+export async function directRun(modelPath: string, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+  const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1 });
+  try {
+    return await session.run(feeds);
+  } finally {
+    await session.release();
+  }
+}
+
+/** `n` plausible weather rows (precipitation, temp_max, temp_min, wind, day_of_year), seeded. */
+export function weatherRows(n: number, seed: number): Float32Array {
+  const r = randomFloats(n * 5, seed);
+  const rows = new Float32Array(n * 5);
+  for (let i = 0; i < n; i++) {
+    rows[i * 5] = r[i * 5]! * 20; // precipitation
+    rows[i * 5 + 1] = r[i * 5 + 1]! * 30; // temp_max
+    rows[i * 5 + 2] = r[i * 5 + 2]! * 15 - 5; // temp_min
+    rows[i * 5 + 3] = r[i * 5 + 3]! * 8; // wind
+    rows[i * 5 + 4] = 1 + Math.floor(r[i * 5 + 4]! * 365); // day_of_year
+  }
+  return rows;
 }

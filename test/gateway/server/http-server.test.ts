@@ -3,32 +3,10 @@ import ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
-  binaryRequest, copyModels, getJson, postJson, randomFloats, readBinaryResponse, startTestGateway,
+  binaryRequest, copyModels, directRun, getJson, postJson, randomFloats, readBinaryResponse, startTestGateway, weatherRows,
 } from '../gateway-harness.js';
 
 const TEXT_DIRECTION_INPUT = 3 * 48 * 192;
-
-async function directRun(modelPath: string, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
-  const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1 });
-  try {
-    return await session.run(feeds);
-  } finally {
-    await session.release();
-  }
-}
-
-function weatherRows(n: number, seed: number): Float32Array {
-  const r = randomFloats(n * 5, seed);
-  const rows = new Float32Array(n * 5);
-  for (let i = 0; i < n; i++) {
-    rows[i * 5] = r[i * 5]! * 20; // precipitation
-    rows[i * 5 + 1] = r[i * 5 + 1]! * 30; // temp_max
-    rows[i * 5 + 2] = r[i * 5 + 2]! * 15 - 5; // temp_min
-    rows[i * 5 + 3] = r[i * 5 + 3]! * 8; // wind
-    rows[i * 5 + 4] = 1 + Math.floor(r[i * 5 + 4]! * 365); // day_of_year
-  }
-  return rows;
-}
 
 t.test('gateway on the example models', async (t) => {
   const models = copyModels(t, ['weather', 'text-direction']);

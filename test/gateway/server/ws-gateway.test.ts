@@ -5,31 +5,9 @@ import ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { SluiceWsClient, WsCallError } from '../../../gateway/client/index.js';
 import { encodeBinaryFrame } from '../../../gateway/server/ws-frames.js';
-import { copyModels, randomFloats, startTestGateway } from '../gateway-harness.js';
+import { copyModels, directRun, randomFloats, startTestGateway, weatherRows } from '../gateway-harness.js';
 
 const TD = 3 * 48 * 192;
-
-async function directRun(modelPath: string, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
-  const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1 });
-  try {
-    return await session.run(feeds);
-  } finally {
-    await session.release();
-  }
-}
-
-function weatherRows(n: number, seed: number): Float32Array {
-  const r = randomFloats(n * 5, seed);
-  const rows = new Float32Array(n * 5);
-  for (let i = 0; i < n; i++) {
-    rows[i * 5] = r[i * 5]! * 20;
-    rows[i * 5 + 1] = r[i * 5 + 1]! * 30;
-    rows[i * 5 + 2] = r[i * 5 + 2]! * 15 - 5;
-    rows[i * 5 + 3] = r[i * 5 + 3]! * 8;
-    rows[i * 5 + 4] = 1 + Math.floor(r[i * 5 + 4]! * 365);
-  }
-  return rows;
-}
 
 function close(t: Test, a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
   t.equal(a.length, b.length, `${what}: length`);
