@@ -21,6 +21,10 @@ export interface BenchOptions {
   targets: TargetName[];
   /** Closed-loop connection counts. */
   connections: number[];
+  /** Per workload, the only targets measured (the rest of `targets` skipped); from --quick unless --targets is given. */
+  workloadTargets: Partial<Record<WorkloadName, TargetName[]>>;
+  /** Workloads measured at the closed-loop points only (no open loop, no overload): the image workload with --quick. */
+  closedOnly: WorkloadName[];
   /** Open-loop arrival rates as fractions of each target's measured maximum. */
   openFractions: number[];
   warmupMs: number;
@@ -60,7 +64,8 @@ export class BenchUsageError extends Error {
 
 export const BENCH_HELP = `Usage: npm run bench -- [flags]
   --quick                 short smoke run (< 2 min): 1 and 64 connections, 50/95% open loop, shorter windows
-  --workloads a,b         ${WORKLOAD_NAMES.join(', ')} (default: both)
+                          (text-direction-image: closed loop only, sluice/naive/naive-1t unless --targets)
+  --workloads a,b         ${WORKLOAD_NAMES.join(', ')} (default: all)
   --targets a,b           ${TARGET_NAMES.join(', ')} (default: all)
   --connections 1,16,64   closed-loop connection counts
   --duration-ms N         measured window per point (warm-up excluded)
@@ -119,6 +124,9 @@ export function parseBenchArgs(argv: string[], cores = availableParallelism()): 
     workloads: workloads as WorkloadName[],
     targets: targets as TargetName[],
     connections,
+    // --quick keeps the image workload to Sluice and the naive peer (both thread settings), closed loop.
+    workloadTargets: quick && !flags.has('targets') ? { 'text-direction-image': ['sluice', 'naive', 'naive-1t'] } : {},
+    closedOnly: quick ? ['text-direction-image'] : [],
     openFractions: quick ? [0.5, 0.95] : [0.5, 0.8, 0.95],
     warmupMs: flags.has('warmup-ms') ? positiveInt('warmup-ms', flags.get('warmup-ms')!) : quick ? 300 : 2000,
     durationMs: flags.has('duration-ms') ? positiveInt('duration-ms', flags.get('duration-ms')!) : quick ? 1000 : 8000,
@@ -128,8 +136,8 @@ export function parseBenchArgs(argv: string[], cores = availableParallelism()): 
     timeoutMs: 10_000,
     ceilingMs: quick ? 300 : 1500,
     ceilingBatches: quick
-      ? { 'weather-json': [1, 64, 256], 'text-direction-binary': [1, 4, 16] }
-      : { 'weather-json': [1, 8, 32, 64, 128, 256], 'text-direction-binary': [1, 2, 4, 8, 16, 32, 64] },
+      ? { 'weather-json': [1, 64, 256], 'text-direction-binary': [1, 4, 16], 'text-direction-image': [1, 4, 16] }
+      : { 'weather-json': [1, 8, 32, 64, 128, 256], 'text-direction-binary': [1, 2, 4, 8, 16, 32, 64], 'text-direction-image': [1, 2, 4, 8, 16, 32, 64] },
     overloadTargets: quick ? ['sluice'] : ['sluice', 'naive', 'micro-batch'],
     overloadMs: quick ? 3000 : 20_000,
     recoveryMs: quick ? 2000 : 10_000,

@@ -10,14 +10,14 @@ import { median } from './report/summary.js';
 import { closedJob, type Log } from './plan.js';
 import type { BenchOptions } from './options.js';
 import type { OrtCeiling, RatioRounds, RoundSeries, TargetName } from './report/types.js';
-import type { WorkloadName } from './workloads.js';
+import { workloadSupports, type WorkloadName } from './workloads.js';
 
 const CONNECTIONS = 64;
 
 export async function ratioRounds(o: BenchOptions, workload: WorkloadName, repo: string, ceiling: OrtCeiling, log: Log): Promise<RatioRounds | null> {
   const servers = new Map<TargetName, ServerProcess>();
   try {
-    for (const target of o.targets.filter((t) => t !== 'uws-fixed')) {
+    for (const target of o.targets.filter((t) => t !== 'uws-fixed' && workloadSupports(workload, t) && (o.workloadTargets[workload]?.includes(t) ?? true))) {
       try {
         servers.set(target, await startServer(targetCommand(target, workload, repo, o.placement.serverCpus)));
       } catch (err) {

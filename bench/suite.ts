@@ -14,7 +14,7 @@ import { describeMachine } from './machine.js';
 import { maxThroughput, recoverySeconds } from './report/summary.js';
 import type { BenchOptions } from './options.js';
 import type { BenchRun, LoadPoint, OverloadRun, RssSample, TargetName } from './report/types.js';
-import type { WorkloadName } from './workloads.js';
+import { workloadSupports, type WorkloadName } from './workloads.js';
 
 function fmt(r: LoadResult): string {
   const p = r.phases[0]!;
@@ -120,7 +120,7 @@ async function measureTarget(o: BenchOptions, workload: WorkloadName, target: Ta
     const levels = target === 'uws-fixed' ? o.connections.filter((c) => c >= 64).slice(0, 2) : o.connections;
     for (const c of levels.length > 0 ? levels : [Math.max(...o.connections)]) run.points.push(await s.point(`closed ${c}`, s.job('closed', c), run));
     // The ceiling and the second naive variant are compared at closed-loop points only.
-    if (target === 'uws-fixed' || target === 'naive-1t') return;
+    if (target === 'uws-fixed' || target === 'naive-1t' || o.closedOnly.includes(workload)) return;
     const max = maxThroughput(run.points, workload, target);
     if (max <= 0) {
       run.notes.push(`${target} answered no ${workload} call; open-loop and overload skipped`);
@@ -159,7 +159,12 @@ export async function runSuite(o: BenchOptions, log: Log): Promise<BenchRun> {
     const ceiling = await ortCeiling(o, workload, repo);
     run.ceilings.push(ceiling);
     log(`${workload}: ORT alone best ${ceiling.best.inferencesPerSec.toFixed(0)} inferences/s (${ceiling.best.layout}, batch ${ceiling.best.batch})`);
-    for (const target of o.targets) await measureTarget(o, workload, target, repo, run, log);
+    for (const target of o.targets) {
+      const only = o.workloadTargets[workload];
+      if (!workloadSupports(workload, target)) run.notes.push(`${target} does not take ${workload} calls; not measured`);
+      else if (only && !only.includes(target)) run.notes.push(`${target} not measured on ${workload} in this run (--quick; name it with --targets to include it)`);
+      else await measureTarget(o, workload, target, repo, run, log);
+    }
     if (o.ratioRounds > 0) {
       const rounds = await ratioRounds(o, workload, repo, ceiling, log);
       if (rounds) (run.rounds ??= []).push(rounds);

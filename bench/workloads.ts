@@ -2,10 +2,13 @@
 // baselines (which decode them) and the ORT-alone ceiling (as tensors):
 //   weather-json           one day of seattle-weather.csv per call, Open Inference Protocol JSON
 //   text-direction-binary  one 3x48x192 text-line tensor per call, OIP binary tensor data extension
+//   text-direction-image   one PNG of a text line (352x64, made with sharp) per call, as a raw
+//                          `image/png` body; the server decodes and preprocesses it to the same tensor
+import sharp from 'sharp';
 import { loadWeather, weatherFeatures } from '../control-plane/training/weather-dataset.js';
 import { seededRandom } from '../control-plane/training/random.js';
 
-export const WORKLOAD_NAMES = ['weather-json', 'text-direction-binary'] as const;
+export const WORKLOAD_NAMES = ['weather-json', 'text-direction-binary', 'text-direction-image'] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
 
 export interface WorkloadSpec {
@@ -13,9 +16,10 @@ export interface WorkloadSpec {
   model: string;
   input: string;
   output: string;
-  /** Shape of one row (without the batch dimension). */
+  /** Shape of one row (without the batch dimension): the model input the ORT-alone ceiling feeds. */
   rowShape: number[];
-  encoding: 'json' | 'binary';
+  /** png: the call is a raw image body, not a tensor (see prepareWorkload). */
+  encoding: 'json' | 'binary' | 'png';
 }
 
 export const WORKLOADS: Record<WorkloadName, WorkloadSpec> = {
@@ -28,7 +32,43 @@ export const WORKLOADS: Record<WorkloadName, WorkloadSpec> = {
     rowShape: [3, 48, 192],
     encoding: 'binary',
   },
+  'text-direction-image': {
+    name: 'text-direction-image',
+    model: 'text-direction',
+    input: 'x',
+    output: 'softmax_0.tmp_0',
+    rowShape: [3, 48, 192],
+    encoding: 'png',
+  },
 };
+
+/** Whether a target can be driven with a workload (image bodies are HTTP only: no sluice-ws). */
+export function workloadSupports(name: WorkloadName, target: string): boolean {
+  return !(WORKLOADS[name].encoding === 'png' && target === 'sluice-ws');
+}
+
+/** Distinct text lines of the image workload (cycled through by the generator's variants). */
+export const IMAGE_LINES = 8;
+
+/** A 352x64 white text line with black text, rendered from SVG to PNG with sharp. */
+export function textLinePng(text: string, width = 352, height = 64): Promise<Buffer> {
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="white"/>` +
+    `<text x="${Math.round(height * 0.15)}" y="${Math.round(height * 0.72)}" font-family="sans-serif" font-size="${Math.round(height * 0.6)}" fill="black">${text}</text></svg>`;
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}
+
+const images = new Map<WorkloadName, Buffer[]>();
+
+/**
+ * Whatever a workload needs before its calls can be built (sync): the image workload renders its
+ * PNGs once per process. Call it (and await it) before inferCall on an image workload.
+ */
+export async function prepareWorkload(name: WorkloadName): Promise<void> {
+  if (WORKLOADS[name].encoding !== 'png' || images.has(name)) return;
+  const lines = await Promise.all(Array.from({ length: IMAGE_LINES }, (_, i) => textLinePng(`Sluice bench line ${String(i).padStart(2, '0')}`)));
+  images.set(name, lines);
+}
 
 export function isWorkloadName(s: string): s is WorkloadName {
   return (WORKLOAD_NAMES as readonly string[]).includes(s);
@@ -75,9 +115,15 @@ export interface InferCall {
 }
 
 /** The OIP call for one row, as a client of Triton or KServe would send it; `timeoutUs` = its deadline. */
-export function inferCall(name: WorkloadName, row: Float32Array, timeoutUs?: number): InferCall {
+export function inferCall(name: WorkloadName, row: Float32Array, timeoutUs?: number, variant = 0): InferCall {
   const spec = WORKLOADS[name];
   const path = `/v2/models/${spec.model}/infer`;
+  if (spec.encoding === 'png') {
+    const lines = images.get(name);
+    if (!lines) throw new Error(`${name}: prepareWorkload was not awaited`);
+    // A raw image body has no `parameters`, so it carries no deadline (`timeoutUs` is not sent).
+    return { path, contentType: 'image/png', headers: {}, body: lines[variant % lines.length]! };
+  }
   const shape = [1, ...spec.rowShape];
   const parameters = timeoutUs === undefined ? {} : { parameters: { timeout_us: timeoutUs } };
   if (spec.encoding === 'json') {
@@ -102,6 +148,7 @@ export function inferCall(name: WorkloadName, row: Float32Array, timeoutUs?: num
  */
 export function wsFrame(name: WorkloadName, row: Float32Array): { frame: Buffer; idOffset: number; binary: boolean } {
   const spec = WORKLOADS[name];
+  if (spec.encoding === 'png') throw new Error(`${name} is not driven over /v2/ws`);
   const shape = [1, ...spec.rowShape];
   const id = '{"id":"00000000",';
   const idOffset = 7;

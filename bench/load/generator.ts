@@ -7,7 +7,7 @@ import type { HttpResponse } from './response-parser.js';
 import { LatencyHistogram } from './histogram.js';
 import { ArrivalSchedule } from './schedule.js';
 import { emptyCounts, type CallCounts, type LoadJob, type LoadResult, type PhaseResult, type TimelinePoint } from './job.js';
-import { inferCall, rawHttpRequest, workloadRows, wsFrame } from '../workloads.js';
+import { inferCall, prepareWorkload, rawHttpRequest, workloadRows, wsFrame } from '../workloads.js';
 import type { CallSlot } from './call-slot.js';
 import { wsSlots } from './ws-connection.js';
 
@@ -128,7 +128,7 @@ function transportFor(job: LoadJob): { conns: CallSlot[]; requests: Buffer[] } {
     const ws = wsSlots(`ws://${host}:${port}/v2/ws`, job.connections, WS_SLOTS_PER_SOCKET, rows.map((row) => wsFrame(job.workload, row)));
     return { conns: ws.slots, requests: ws.requests };
   }
-  const requests = rows.map((row) => rawHttpRequest(inferCall(job.workload, row, job.deadlineUs), `${host}:${port}`));
+  const requests = rows.map((row, i) => rawHttpRequest(inferCall(job.workload, row, job.deadlineUs, i), `${host}:${port}`));
   return { conns: Array.from({ length: job.connections }, () => new HttpConnection(host, port)), requests };
 }
 
@@ -275,6 +275,7 @@ export function runOpenLoop(job: LoadJob): Promise<LoadResult> {
   });
 }
 
-export function runLoad(job: LoadJob): Promise<LoadResult> {
+export async function runLoad(job: LoadJob): Promise<LoadResult> {
+  await prepareWorkload(job.workload);
   return job.mode === 'closed' ? runClosedLoop(job) : runOpenLoop(job);
 }

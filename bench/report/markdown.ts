@@ -3,7 +3,7 @@
 // re-rendered.
 import { ratios, overloadFor } from './summary.js';
 import type { BenchRun, LoadPoint, OrtCeiling } from './types.js';
-import type { WorkloadName } from '../workloads.js';
+import { WORKLOADS, type WorkloadName } from '../workloads.js';
 
 /** Fixed-point with `digits` decimals; "–" for missing. */
 export function num(v: number | null | undefined, digits = 0): string {
@@ -126,10 +126,12 @@ function overloadSection(run: BenchRun): string {
     }
   }
   if (rows.length === 0) return '';
+  const images = [...new Set(run.overload.filter((o) => WORKLOADS[o.workload].encoding === 'png').map((o) => `\`${o.workload}\``))];
+  const noDeadline = images.length === 0 ? '' : ` A raw image body has no \`parameters\`, so ${images.join(', ')} calls carry no deadline: for them only the client's wait applies.`;
   return [
     '## Overload: 2x the measured maximum, then 0.5x',
     '',
-    `Every call carries a ${run.overload[0]?.deadlineMs ?? '?'} ms deadline (\`parameters.timeout_us\`); "timed out" = no answer 1 s after it; "not sent" = the generator's ${run.overload[0]?.result.connections ?? '?'}-connection cap was exhausted until the deadline.`,
+    `Every call carries a ${run.overload[0]?.deadlineMs ?? '?'} ms deadline (\`parameters.timeout_us\`); "timed out" = no answer 1 s after it; "not sent" = the generator's ${run.overload[0]?.result.connections ?? '?'}-connection cap was exhausted until the deadline.${noDeadline}`,
     '',
     table(['workload', 'target', 'max/s', 'sent at 2x', 'ok', 'refused', '504 at deadline', 'timed out', 'failed', 'not sent', 'p99 admitted ms', 'RSS MiB start → max → end', 'at 0.5x', 'recovered after', 'client CPU / lag p99 ms'], rows),
   ].join('\n');

@@ -1,6 +1,8 @@
 // Peer baselines: what a team would run instead of Sluice. A Fastify server that calls ORT's
 // session.run for each request on its main thread (`--batching none`), or the same server with a
 // hand-written micro-batcher in front of the session (`--batching micro`). One model per process.
+// For the image workload it takes a raw `image/png` body and does what such a server would: sharp
+// decodes and resizes it (on libuv's pool), a JavaScript loop fills PaddleOCR's normalised BGR tensor.
 // Started by the runner: node naive-server.js --models DIR --workload NAME --batching none|micro
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { WORKLOADS, isWorkloadName } from '../workloads.js';
 import { BadInferRequest, decodeInfer, encodeInfer, type OutputTensor } from './oip-lite.js';
 import { MicroBatcher } from './micro-batcher.js';
+import { pngToRow } from './naive-image.js';
 import { childArgs, required } from './args.js';
 
 const args = childArgs(process.argv.slice(2));
@@ -54,11 +57,14 @@ const batcher = new MicroBatcher<Float32Array, OutputTensor[]>(maxBatch, (config
 });
 
 const app = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024 });
-app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+app.addContentTypeParser(['application/octet-stream', 'image/png'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 app.post('/v2/models/:model/infer', async (req, reply) => {
   const h = req.headers['inference-header-content-length'];
   try {
-    const call = decodeInfer(req.body, h === undefined ? undefined : Number(h), spec.input, rowSize);
+    const image = spec.encoding === 'png' && (req.headers['content-type'] ?? '').startsWith('image/');
+    const call = image
+      ? { batch: 1, data: await pngToRow(req.body as Buffer, spec.rowShape), binaryOutputs: new Set<string>() }
+      : decodeInfer(req.body, h === undefined ? undefined : Number(h), spec.input, rowSize);
     const outputs = batching === 'micro' && call.batch === 1 ? await batcher.submit(call.data) : await runRows(call.data, call.batch);
     const encoded = encodeInfer(spec.model, outputs, call.binaryOutputs);
     return reply.headers(encoded.headers).send(encoded.body);

@@ -1,10 +1,11 @@
 import t from 'tap';
 import { BenchUsageError, parseBenchArgs, placementFor } from '../../bench/options.js';
 
-t.test('the default run covers both workloads, every target, 1/16/64/256 connections', async (t) => {
+t.test('the default run covers every workload, every target, 1/16/64/256 connections', async (t) => {
   const o = parseBenchArgs([], 2);
   if (o === 'help') throw new Error('unexpected help');
-  t.same(o.workloads, ['weather-json', 'text-direction-binary']);
+  t.same(o.workloads, ['weather-json', 'text-direction-binary', 'text-direction-image']);
+  t.ok(o.ceilingBatches['text-direction-image'].length > 0);
   t.same(o.targets, ['sluice', 'sluice-ws', 'naive', 'naive-1t', 'micro-batch', 'uws-fixed']);
   t.equal(o.ratioRounds, 5);
   t.same(o.connections, [1, 16, 64, 256]);
@@ -21,6 +22,17 @@ t.test('--quick shortens every window', async (t) => {
   t.ok(quick.overloadMs < full.overloadMs);
   t.ok(quick.ceilingMs < full.ceilingMs);
   t.same(quick.connections, [1, 64]);
+  const image = parseBenchArgs(['--quick', '--workloads', 'text-direction-image'], 2);
+  if (image === 'help') throw new Error('unexpected help');
+  t.same(image.workloads, ['text-direction-image']);
+  t.same(image.connections, [1, 64]);
+  t.same(image.closedOnly, ['text-direction-image'], 'the image workload is measured closed loop only with --quick');
+  t.same(full.closedOnly, []);
+  t.same(image.workloadTargets, { 'text-direction-image': ['sluice', 'naive', 'naive-1t'] });
+  t.same(full.workloadTargets, {});
+  const named = parseBenchArgs(['--quick', '--targets', 'micro-batch'], 2);
+  if (named === 'help') throw new Error('unexpected help');
+  t.same(named.workloadTargets, {}, '--targets overrides the quick selection');
 });
 
 t.test('flags take values inline or as the next argument', async (t) => {
