@@ -1,27 +1,11 @@
 import t from 'tap';
+import { eventually, graphqlAs } from '../helpers/wait.js';
 import { startSluice } from '../helpers/cli.js';
 
 const ADMIN = 'sluice_test_admin_token_for_serve_0123456789';
 
-async function graphql(url: string, query: string): Promise<any> {
-  const res = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
-    body: JSON.stringify({ query }),
-  });
-  const body = (await res.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+const graphql = (url: string, query: string) => graphqlAs(url, ADMIN, query);
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, tries = 100): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 t.test('sluice serve: registry seeded at first start, its gateway syncs and serves weather, SIGTERM exits 0', async (t) => {
   const data = t.testdir({});
@@ -40,7 +24,7 @@ t.test('sluice serve: registry seeded at first start, its gateway syncs and serv
   const audit = await graphql(cp, '{ auditEvents(first: 50) { edges { node { action actorName } } } }');
   t.ok(audit.auditEvents.edges.some((e: any) => e.node.actorName === 'system'), 'the seeding is audited with actor system');
 
-  const gateway = await until('the local gateway to report its versions', async () => {
+  const gateway = await eventually('the local gateway to report its versions', async () => {
     const g = await graphql(cp, '{ gateways { edges { node { name status loadedVersions { model version } } } } }');
     const local = g.gateways.edges.map((e: any) => e.node).find((n: any) => n.name === 'local');
     return local && local.loadedVersions.length >= 3 ? local : undefined;

@@ -7,22 +7,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { trainWeatherModel } from '../../control-plane/training/weather.js';
 import { CLI, exampleModels } from '../helpers/paths.js';
+import { eventually, graphqlAs } from '../helpers/wait.js';
 import { startSluice, type SluiceProcess } from '../helpers/cli.js';
 
 const run = promisify(execFile);
 const ADMIN = 'sluice_test_admin_token_for_processes_0123456789';
 const CALL = JSON.stringify({ inputs: [{ name: 'features', shape: [1, 5], datatype: 'FP32', data: [0, 28.9, 14.4, 2.1, 200] }] });
 
-async function graphql(url: string, query: string): Promise<any> {
-  const res = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
-    body: JSON.stringify({ query }),
-  });
-  const body = (await res.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+const graphql = (url: string, query: string) => graphqlAs(url, ADMIN, query);
 
 async function infer(gw: string): Promise<{ status: number; version?: string }> {
   const res = await fetch(`${gw}/v2/models/weather/infer`, { method: 'POST', body: CALL });
@@ -30,16 +22,6 @@ async function infer(gw: string): Promise<{ status: number; version?: string }> 
   return { status: res.status, ...(body.model_version === undefined ? {} : { version: body.model_version }) };
 }
 
-/** Wait for a state the processes reach on their own; the bound only keeps a broken run from hanging. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, boundMs = 60_000): Promise<T> {
-  const end = Date.now() + boundMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function upload(cp: string, file: string, extra: string[] = []): Promise<{ version: number; sha256: string }> {
   const { stdout } = await run(process.execPath, [CLI, 'upload', '--control-plane', cp, '--token', ADMIN, '--model', 'weather', '--file', file, '--log-level', 'silent', ...extra]);

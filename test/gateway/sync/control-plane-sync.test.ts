@@ -10,17 +10,8 @@ import { pino } from 'pino';
 import { controlPlaneSync } from '../../../gateway/sync/control-plane-sync.js';
 import { exampleOnnx, modelWithVersion, startTestControlPlane } from '../../control-plane/harness.js';
 import { postJson, startTestGateway } from '../gateway-harness.js';
+import { eventually } from '../../helpers/wait.js';
 
-/** Wait for a condition the system reaches on its own; the bound only keeps a broken run from hanging. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, boundMs = 60_000): Promise<T> {
-  const end = Date.now() + boundMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const WEATHER_CALL = { inputs: [{ name: 'features', shape: [1, 5], datatype: 'FP32', data: [0, 28.9, 14.4, 2.1, 200] }] };
 
