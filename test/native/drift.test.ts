@@ -133,20 +133,21 @@ t.test('all-equal values: reference and window', async (t) => {
   t.same(f.grid.edges, [3.25]);
   t.same(f.proportions, [0, 1]);
   t.equal(f.std, 0);
-  const [n, ts] = pair(c.layout);
-  for (const w of [n, ts]) w.updateMatrix(new Float32Array(100).fill(3.25), 100, 1);
-  agree(t, n.scores(c.reference), ts.scores(c.reference), 'all equal');
-  const s = scoreRows(c.features, n.scores(c.reference)).x!;
+  // 100 live rows all equal to `value`, scored by both backends (which must agree).
+  const scoreConstant = (value: number, label: string) => {
+    const [n, ts] = pair(c.layout);
+    for (const w of [n, ts]) w.updateMatrix(new Float32Array(100).fill(value), 100, 1);
+    agree(t, n.scores(c.reference), ts.scores(c.reference), label);
+    return scoreRows(c.features, n.scores(c.reference)).x!;
+  };
+  const s = scoreConstant(3.25, 'all equal');
   t.equal(s.psi, 0);
   t.equal(s.js_distance, 0);
   t.equal(s.ks, 0);
   t.equal(s.wasserstein, 0);
   t.equal(s.std, 0);
   t.equal(s.ks_pvalue, 1);
-  const [n2, ts2] = pair(c.layout);
-  for (const w of [n2, ts2]) w.updateMatrix(new Float32Array(100).fill(2), 100, 1);
-  agree(t, n2.scores(c.reference), ts2.scores(c.reference), 'all equal, moved');
-  const moved = scoreRows(c.features, n2.scores(c.reference)).x!;
+  const moved = scoreConstant(2, 'all equal, moved');
   t.equal(moved.ks, 1);
   t.equal(moved.wasserstein, 1.25);
   // both proportions hit the epsilon once: (1 - e) ln(1/e) + (e - 1) ln(e/1)
