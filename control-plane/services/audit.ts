@@ -10,7 +10,7 @@ import type { AuditEventTable } from '../store/tables.js';
 import type { CallContext } from './actor.js';
 import { auditEventHash, ChainVerifier, type ChainBreak } from './audit-chain.js';
 import { now } from './ids.js';
-import { pageSize, decodeCursor, toConnection, type Connection, type PageArgs } from './pagination.js';
+import { pageSize, decodeNumberCursor, toConnection, type Connection, type PageArgs } from './pagination.js';
 
 export type Outcome = 'success' | 'denied' | 'failed';
 
@@ -131,9 +131,9 @@ export class AuditLog {
   /** Newest first. */
   async list(filter: AuditFilter, page: PageArgs): Promise<Connection<AuditEvent>> {
     const size = pageSize(page.first);
-    const after = decodeCursor('audit', page.after);
+    const after = decodeNumberCursor('audit', page.after);
     let q = this.store.db.selectFrom('audit_events').selectAll();
-    if (after !== undefined) q = q.where('seq', '<', Number(after));
+    if (after !== undefined) q = q.where('seq', '<', after);
     if (filter.actorId) q = q.where('actor_id', '=', filter.actorId);
     if (filter.action) q = q.where('action', '=', filter.action);
     if (filter.resource) q = q.where('resource', '=', filter.resource);

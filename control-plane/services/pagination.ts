@@ -42,6 +42,16 @@ export function decodeCursor(list: string, cursor: string | null | undefined): s
   return text.slice(list.length + 1);
 }
 
+/** A cursor whose key is a row number (audit seq, version number): anything else is refused, not queried. */
+export function decodeNumberCursor(list: string, cursor: string | null | undefined): number | undefined {
+  const key = decodeCursor(list, cursor);
+  if (key === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(key)) {
+    throw new SluiceError('SLUICE_E_VALIDATION', 'after is not a cursor of this list', { details: { argument: 'after' } });
+  }
+  return Number(key);
+}
+
 /** Build a connection from `size + 1` fetched rows: the extra row only says there is a next page. */
 export function toConnection<R, T>(rows: R[], size: number, list: string, keyOf: (row: R) => string | number, map: (row: R) => T, after: string | null | undefined): Connection<T> {
   const page = rows.slice(0, size);

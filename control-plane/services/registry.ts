@@ -7,7 +7,7 @@ import type { ModelTable, ModelVersionTable } from '../store/tables.js';
 import type { CallContext } from './actor.js';
 import type { AuditLog } from './audit.js';
 import { newId, now } from './ids.js';
-import { decodeCursor, pageSize, toConnection, type Connection, type PageArgs } from './pagination.js';
+import { decodeCursor, decodeNumberCursor, pageSize, toConnection, type Connection, type PageArgs } from './pagination.js';
 import type { TensorSignature } from './onnx-signature.js';
 import { parseLineage, parseMetrics, parseTags, type Lineage } from './registry-values.js';
 
@@ -237,9 +237,9 @@ export class RegistryService {
   /** Newest first. */
   async versions(model: Model, page: PageArgs, status?: string | null): Promise<Connection<ModelVersion>> {
     const size = pageSize(page.first);
-    const after = decodeCursor(`versions:${model.id}`, page.after);
+    const after = decodeNumberCursor(`versions:${model.id}`, page.after);
     let q = this.store.db.selectFrom('model_versions').selectAll().where('model_id', '=', model.id);
-    if (after !== undefined) q = q.where('number', '<', Number(after));
+    if (after !== undefined) q = q.where('number', '<', after);
     if (status) q = q.where('status', '=', status);
     const rows = await q.orderBy('number', 'desc').limit(size + 1).execute();
     return toConnection(rows, size, `versions:${model.id}`, (r) => Number(r.number), (r) => toVersion(r, model.name), page.after);
