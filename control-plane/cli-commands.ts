@@ -2,7 +2,7 @@
 // dispatches: `sluice audit-export` (JSON lines of the whole audit log, then the chain verified)
 // and `sluice upload` (a model version from a local ONNX file, through a running control plane's
 // GraphQL API, so the upload is authorized and audited like any other).
-import { existsSync, openAsBlob } from 'node:fs';
+import { existsSync, openAsBlob, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
@@ -73,25 +73,33 @@ export interface UploadResult {
   sha256: string;
 }
 
-async function graphql(url: string, token: string, query: string, variables: Record<string, unknown>): Promise<any> {
-  const res = await fetch(`${url.replace(/\/+$/, '')}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  return checked(await res.json());
+async function graphql(base: string, token: string, query: string, variables: Record<string, unknown>): Promise<any> {
+  return post(base, { 'content-type': 'application/json', authorization: `Bearer ${token}` }, JSON.stringify({ query, variables }));
 }
 
-function checked(body: any): any {
-  const error = body?.errors?.[0];
+/** POST to `<base>/graphql` and return `data`; an unreachable server, a non-GraphQL answer or a GraphQL error is a SluiceError. */
+async function post(base: string, headers: Record<string, string>, body: string | FormData): Promise<any> {
+  let res: Response;
+  try {
+    res = await fetch(`${base}/graphql`, { method: 'POST', headers, body });
+  } catch (err) {
+    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `control plane ${base} unreachable`, { cause: err, details: { flag: 'control-plane' } });
+  }
+  const answer = (await res.json().catch(() => undefined)) as { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] } | undefined;
+  const error = answer?.errors?.[0];
   if (error) {
     throw new SluiceError('SLUICE_E_VALIDATION', `control plane refused: ${error.message} (${error.extensions?.code ?? 'no code'})`, { details: { code: error.extensions?.code } });
   }
-  return body.data;
+  if (answer?.data === undefined || answer.data === null) {
+    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `${base}/graphql answered ${res.status} without GraphQL data; is --control-plane the control plane's URL?`, { details: { flag: 'control-plane' } });
+  }
+  return answer.data;
 }
 
 export async function uploadVersionFromPath(options: UploadOptions): Promise<UploadResult> {
   const base = options.url.replace(/\/+$/, '');
+  if (!URL.canParse(base)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--control-plane is not a URL: "${options.url}"`, { details: { flag: 'control-plane' } });
+  if (!statSync(options.file, { throwIfNoEntry: false })?.isFile()) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--file ${options.file} is not a file`, { details: { flag: 'file' } });
   if (options.createModel) {
     const existing = await graphql(base, options.token, 'query($n: String!) { model(name: $n) { id } }', { n: options.model });
     if (!existing.model) await graphql(base, options.token, 'mutation($n: String!) { createModel(input: { name: $n }) { id } }', { n: options.model });
@@ -107,8 +115,7 @@ export async function uploadVersionFromPath(options: UploadOptions): Promise<Upl
   );
   form.set('map', JSON.stringify({ 0: ['variables.input.artifact'] }));
   form.set('0', await openAsBlob(options.file), basename(options.file));
-  const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { authorization: `Bearer ${options.token}`, 'graphql-require-preflight': '1' }, body: form });
-  const version = checked(await res.json()).createModelVersion as { number: number; artifact: { sha256: string } };
+  const version = (await post(base, { authorization: `Bearer ${options.token}`, 'graphql-require-preflight': '1' }, form)).createModelVersion as { number: number; artifact: { sha256: string } };
   if (options.alias) {
     await graphql(base, options.token, 'mutation($m: String!, $a: String!, $v: Int!) { setAlias(input: { model: $m, alias: $a, version: $v }) { name } }', {
       m: options.model,
