@@ -7,9 +7,11 @@ import { basename, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import type { CommandSpec, FlagValues } from '../cli/flags.js';
+import type { CommandSpec, FlagSpec, FlagValues } from '../cli/flags.js';
 import { AuditLog, type AuditVerification } from './services/audit.js';
 import { openStore } from './store/db.js';
+
+const LOG_LEVEL: FlagSpec = { name: 'log-level', type: 'string', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent' };
 
 export const AUDIT_EXPORT_COMMAND: CommandSpec = {
   name: 'audit-export',
@@ -17,7 +19,7 @@ export const AUDIT_EXPORT_COMMAND: CommandSpec = {
   flags: [
     { name: 'data', type: 'string', default: './.sluice', description: 'control-plane data folder (SQLite)' },
     { name: 'db', type: 'string', description: 'postgres://… when the control plane uses PostgreSQL' },
-    { name: 'log-level', type: 'string', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent' },
+    LOG_LEVEL,
   ],
 };
 
@@ -33,7 +35,7 @@ export const UPLOAD_COMMAND: CommandSpec = {
     { name: 'metrics', type: 'list', description: 'name=value,... recorded with the version' },
     { name: 'create-model', type: 'boolean', default: false, description: 'create the model first if it does not exist' },
     { name: 'alias', type: 'string', description: 'point this alias at the new version (needs an operator or admin token)' },
-    { name: 'log-level', type: 'string', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent' },
+    LOG_LEVEL,
   ],
 };
 
