@@ -175,7 +175,7 @@ double Wasserstein(std::vector<Point>& pts) {
 void ScoreState(size_t features, const uint8_t* kinds, const double* edges, const int32_t* edge_offsets,
                 const size_t* block_offsets, const double* state, const ScoringReference& ref, double* out) {
   size_t ref_at = 0;
-  std::vector<double> w, win, rc;
+  std::vector<double> w, rc;
   std::vector<Point> pts;
   for (size_t f = 0; f < features; ++f) {
     const size_t at = block_offsets[f];
@@ -201,11 +201,10 @@ void ScoreState(size_t features, const uint8_t* kinds, const double* edges, cons
       o[1] = Psi(w.data(), ref.ref_coarse + c_lo, coarse);
       o[2] = JsDistance(w.data(), ref.ref_coarse + c_lo, coarse);
       if (kinds[f] == kKindCategorical) {
-        win.assign(counts, counts + bins);
         rc.resize(bins);
         for (size_t j = 0; j < bins; ++j) rc[j] = rb[j] * m;
         double df = 0;
-        const double stat = ChiSquared(win.data(), rc.data(), bins, &df);
+        const double stat = ChiSquared(counts, rc.data(), bins, &df);
         o[6] = stat;
         o[7] = ChiSquaredPValue(stat, df);
       } else {

@@ -55,13 +55,9 @@ export function scoreState(layout: WindowLayout, offsets: Int32Array, state: Flo
       out[o + 1] = psi(w, r);
       out[o + 2] = jsDistance(w, r);
       if (layout.kinds[f] === KIND_CATEGORICAL) {
-        const win = new Float64Array(bins);
         const rc = new Float64Array(bins);
-        for (let j = 0; j < bins; j++) {
-          win[j] = state[counts + j]!;
-          rc[j] = ref.refBins[refAt + j]! * m;
-        }
-        const [stat, df] = chiSquared(win, rc);
+        for (let j = 0; j < bins; j++) rc[j] = ref.refBins[refAt + j]! * m;
+        const [stat, df] = chiSquared(state.subarray(counts, counts + bins), rc);
         out[o + 6] = stat;
         out[o + 7] = chiSquaredPValue(stat, df);
       } else {
