@@ -5,13 +5,13 @@
 // levels against the thresholds, and the recent drift events. 404 (coded) for an unknown model or
 // version, or one whose config has no `drift` section.
 import { resolve } from 'node:path';
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { HttpResponse } from 'uWebSockets.js';
 import { SluiceError } from '../../lib/errors.js';
 import type { GatewayContext, GatewayExtension } from '../index.js';
 import { DriftHub } from '../drift/hub.js';
 import type { DriftBackend } from '../drift/window.js';
 import type { DriftEvent } from '../drift/monitor.js';
-import { HttpCall } from './http-io.js';
+import { HttpCall, param } from './http-io.js';
 
 export interface DriftRoutesOptions {
   /** How often worker windows are collected and scored (default 1000 ms). */
@@ -21,15 +21,6 @@ export interface DriftRoutesOptions {
   onEvent?: (event: DriftEvent) => void;
   /** Receives the gateway's DriftHub (reports() of every monitored version, for pushing elsewhere). */
   onHub?: (hub: DriftHub) => void;
-}
-
-function param(req: HttpRequest, i: number): string {
-  const raw = req.getParameter(i);
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
 }
 
 export function driftRoutes(options: DriftRoutesOptions = {}): GatewayExtension {

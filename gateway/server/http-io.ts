@@ -76,6 +76,16 @@ export class HttpCall implements CancelSignal {
   }
 }
 
+/** Route parameter i, percent-decoded (left as sent when it is not valid percent-encoding). */
+export function param(req: HttpRequest, i: number): string {
+  const raw = req.getParameter(i);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
 const SMALL_BODY = Buffer.poolSize >>> 1;
 
 export interface ReadBodyOptions {

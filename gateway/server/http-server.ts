@@ -7,7 +7,7 @@ import type { Logger } from '../../lib/log.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { ModelRepository } from '../models/repository.js';
 import type { ModelVersion } from '../models/model-version.js';
-import { HttpCall, readBody } from './http-io.js';
+import { HttpCall, param, readBody } from './http-io.js';
 import type { InferenceService } from './inference.js';
 import { decodeInferenceRequest, encodeInferenceResponse, parseJsonHeader } from './oip-codec.js';
 import { imageBodyInputs } from '../preprocess/preprocessor.js';
@@ -27,15 +27,6 @@ export interface HttpServerOptions {
 }
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
-
-function param(req: HttpRequest, i: number): string {
-  const raw = req.getParameter(i);
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
 
 /** Build the uWS app with every OIP route; the caller adds its own routes and listens. */
 export function createHttpApp(o: HttpServerOptions): TemplatedApp {
