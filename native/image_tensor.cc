@@ -5,8 +5,6 @@
 // A JS loop doing this for a 3x48x192 input costs ~10x more; it runs once per image.
 #include "image_tensor.h"
 
-#include <vector>
-
 #include "common.h"
 
 namespace sluice {
