@@ -101,12 +101,17 @@ export class ControlPlaneClient {
    * `signal` aborts or the stream ends (the caller reconnects).
    */
   async subscribe(onState: (state: DesiredState) => void, signal: AbortSignal): Promise<void> {
-    const res = await fetch(`${this.base}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${this.token}` },
-      body: JSON.stringify({ query: `subscription { desiredStateChanged { ${STATE_FIELDS} } }` }),
-      signal,
-    });
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${this.token}` },
+        body: JSON.stringify({ query: `subscription { desiredStateChanged { ${STATE_FIELDS} } }` }),
+        signal,
+      });
+    } catch (err) {
+      throw new SluiceError('SLUICE_E_HTTP_DRAINING', `control plane ${this.base} unreachable`, { cause: err });
+    }
     if (!res.ok || !res.body) throw new SluiceError('SLUICE_E_HTTP_BAD_REQUEST', `subscription refused with ${res.status}`);
     const decoder = new TextDecoder();
     let buffer = '';
