@@ -13,6 +13,11 @@ import type { DriftMetrics } from './metrics.js';
 import { SCORE_STRIDE } from './ts-scores.js';
 import { DriftWindow, type DriftBackend } from './window.js';
 
+// Columns of a feature's score row (SCORE_FIELDS order).
+const COUNT = SCORE_FIELDS.indexOf('count');
+const PSI = SCORE_FIELDS.indexOf('psi');
+const NAN = SCORE_FIELDS.indexOf('nan');
+
 export type DriftLevel = 'ok' | 'warn' | 'alert';
 const LEVEL_VALUE: Record<DriftLevel, number> = { ok: 0, warn: 1, alert: 2 };
 const MAX_EVENTS = 100;
@@ -160,7 +165,7 @@ export class DriftMonitor {
     // A window's rows: the most values any one feature saw (NaN included). Inputs and outputs of a
     // batch are counted together, so every feature normally agrees.
     for (let f = 0; f < this.compiled.features.length; f++) {
-      const seen = scores[f * SCORE_STRIDE]! + scores[f * SCORE_STRIDE + 10]!;
+      const seen = scores[f * SCORE_STRIDE + COUNT]! + scores[f * SCORE_STRIDE + NAN]!;
       if (seen > rows) rows = seen;
     }
     return { started, ended, rows, scores };
@@ -168,7 +173,7 @@ export class DriftMonitor {
 
   #judge(w: ScoredWindow): void {
     this.compiled.features.forEach((feature, f) => {
-      const psi = w.scores[f * SCORE_STRIDE + 1]!;
+      const psi = w.scores[f * SCORE_STRIDE + PSI]!;
       if (Number.isNaN(psi)) return;
       const t = this.#thresholds[f]!;
       const level: DriftLevel = psi >= t.alert ? 'alert' : psi >= t.warn ? 'warn' : 'ok';
