@@ -1,3 +1,4 @@
+import { SluiceError } from '../../lib/errors.js';
 import type { Alias, Model, ModelVersion } from '../services/registry.js';
 import type { PageArgs } from '../services/pagination.js';
 import { authorize, keyValues, type GraphQLContext } from './context.js';
@@ -7,7 +8,11 @@ interface FileUpload {
 }
 
 // The multipart parser has already buffered the file; hand its bytes on as one chunk.
+// The File scalar also accepts a plain JSON value in `variables`; that is not an upload.
 async function* fileBytes(file: FileUpload): AsyncGenerator<Uint8Array> {
+  if (typeof (file as Partial<FileUpload> | null)?.arrayBuffer !== 'function') {
+    throw new SluiceError('SLUICE_E_VALIDATION', 'artifact must be a file sent as a multipart upload (the "map" field points it at variables.input.artifact)', { details: { field: 'artifact' } });
+  }
   yield new Uint8Array(await file.arrayBuffer());
 }
 
