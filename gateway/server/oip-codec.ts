@@ -148,9 +148,19 @@ function splitBytesElements(name: string, bytes: Uint8Array, count: number): Uin
   return out;
 }
 
+/** Nested `data` flattened; nesting so deep it overflows the stack is the client's error, not a 500. */
+function flatten(name: string, raw: unknown[]): unknown[] {
+  try {
+    return raw.flat(Infinity);
+  } catch (err) {
+    if (err instanceof RangeError) bad('SLUICE_E_PROTOCOL_BAD_DATA', `input ${name}: data is nested too deeply`);
+    throw err;
+  }
+}
+
 function jsonData(tensor: Tensor, raw: unknown): TensorData {
   if (!Array.isArray(raw)) bad('SLUICE_E_PROTOCOL_BAD_DATA', `input ${tensor.name}: data must be an array`);
-  const flat: unknown[] = raw.some(Array.isArray) ? (raw as unknown[]).flat(Infinity) : raw;
+  const flat: unknown[] = raw.some(Array.isArray) ? flatten(tensor.name, raw) : raw;
   const count = elementCount(tensor.shape);
   if (flat.length !== count) {
     bad('SLUICE_E_PROTOCOL_BAD_DATA', `input ${tensor.name} has ${flat.length} values, its shape [${tensor.shape.join(',')}] needs ${count}`);
