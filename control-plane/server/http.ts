@@ -52,8 +52,9 @@ export async function listen(options: HttpServerOptions): Promise<ListeningServe
       return;
     }
     const artifact = /^\/artifacts\/([^/]+)$/.exec(path);
-    if (artifact && (req.method === 'GET' || req.method === 'HEAD')) {
-      void serveArtifact(services, req, res, artifact[1]!, { requestId, clientAddress }, logger);
+    if (artifact) {
+      if (req.method === 'GET' || req.method === 'HEAD') void serveArtifact(services, req, res, artifact[1]!, { requestId, clientAddress }, logger);
+      else sendError(res, new SluiceError('SLUICE_E_HTTP_METHOD_NOT_ALLOWED', `${req.method} ${path}: artifacts are read with GET or HEAD`));
       return;
     }
     if (req.method === 'GET' && (path === '/health' || path === '/health/live')) {
