@@ -3,7 +3,7 @@
 // the same bytes uploaded twice are stored once. The files are not part of the database transaction:
 // a file whose version row was rolled back is an orphan that a later upload of the same bytes reuses.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, type ReadStream } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { SluiceError } from '../../lib/errors.js';
@@ -37,7 +37,7 @@ export class ArtifactStore {
   /** Size of a stored artifact, or undefined when its file is missing. */
   sizeOf(sha256: string): number | undefined {
     const p = this.pathOf(sha256);
-    return existsSync(p) ? statSync(p).size : undefined;
+    return statSync(p, { throwIfNoEntry: false })?.size;
   }
 
   open(sha256: string): ReadStream {
