@@ -131,9 +131,11 @@ export async function uploadVersionFromPath(options: UploadOptions): Promise<Upl
 function parseMetrics(list: string[] | undefined): Record<string, number> {
   const out: Record<string, number> = {};
   for (const item of list ?? []) {
-    const [name, value] = item.split('=');
+    const eq = item.indexOf('=');
+    const name = item.slice(0, eq);
+    const value = item.slice(eq + 1).trim();
     const n = Number(value);
-    if (!name || value === undefined || !Number.isFinite(n)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--metrics entries are name=number, got "${item}"`, { details: { flag: 'metrics' } });
+    if (eq < 1 || value === '' || !Number.isFinite(n)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--metrics entries are name=number, got "${item}"`, { details: { flag: 'metrics' } });
     out[name] = n;
   }
   return out;
