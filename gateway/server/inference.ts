@@ -176,9 +176,9 @@ export function prepare(version: ModelVersion, request: InferenceRequest): Prepa
     if (input.datatype !== s.datatype) {
       throw new SluiceError('SLUICE_E_PROTOCOL_BAD_DATATYPE', `input ${input.name} has datatype ${input.datatype}, the model expects ${s.datatype}`);
     }
-    const expected = batched ? [-1, ...s.dims] : s.dims;
     const shape = input.shape;
-    if (shape.length !== expected.length || shape.some((d, k) => !(Number.isInteger(d) && d >= 0) || (expected[k] !== -1 && expected[k] !== d))) {
+    if (!shapeFits(shape, s.dims, batched)) {
+      const expected = batched ? [-1, ...s.dims] : s.dims;
       throw new SluiceError('SLUICE_E_PROTOCOL_BAD_SHAPE', `input ${input.name} has shape [${shape.join(',')}], the model expects [${expected.join(',')}] (-1: any size)`);
     }
     if (batched) {
@@ -205,6 +205,19 @@ export function prepare(version: ModelVersion, request: InferenceRequest): Prepa
     }
   }
   return { inputs: ordered as Tensor[], rows };
+}
+
+/** `shape` matches the signature's `dims` (after a leading batch dimension when batched); -1 matches any size. */
+function shapeFits(shape: readonly number[], dims: readonly number[], batched: boolean): boolean {
+  const lead = batched ? 1 : 0;
+  if (shape.length !== dims.length + lead) return false;
+  for (let k = 0; k < shape.length; k++) {
+    const d = shape[k]!;
+    if (!(Number.isInteger(d) && d >= 0)) return false;
+    const e = k < lead ? -1 : dims[k - lead]!;
+    if (e !== -1 && e !== d) return false;
+  }
+  return true;
 }
 
 function selectOutputs(version: ModelVersion, request: InferenceRequest, tensors: Tensor[]): OutputTensor[] {
