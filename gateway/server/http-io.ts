@@ -67,10 +67,15 @@ export class HttpCall implements CancelSignal {
     this.send(status, 'application/json', body);
   }
 
-  /** `{"error": "..."}` with the error's status, and Retry-After on 503s that carry one. */
-  error(err: unknown): void {
+  /**
+   * `{"error": "..."}` with the error's status, Retry-After on 503s that carry one, and
+   * X-Request-Id when the failure was logged under that id (so a user can quote it).
+   */
+  error(err: unknown, requestId?: string): void {
     const e = toSluiceError(err);
-    const headers = e.retryAfter !== undefined ? { 'Retry-After': String(e.retryAfter) } : undefined;
+    let headers: Record<string, string> | undefined;
+    if (e.retryAfter !== undefined) headers = { 'Retry-After': String(e.retryAfter) };
+    if (requestId !== undefined) (headers ??= {})['X-Request-Id'] = requestId;
     // After a 413 the rest of the oversized body is still on the wire: close rather than read it.
     this.send(e.status, 'application/json', JSON.stringify({ error: e.message }), headers, e.status === 413);
   }

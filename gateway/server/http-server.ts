@@ -3,7 +3,7 @@
 // `app` before listen; this module only owns the routes below.
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
 import { SluiceError, isSluiceError } from '../../lib/errors.js';
-import type { Logger } from '../../lib/log.js';
+import { nextRequestId, type Logger } from '../../lib/log.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { ModelRepository } from '../models/repository.js';
 import type { ModelVersion } from '../models/model-version.js';
@@ -43,10 +43,15 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
     });
   };
 
-  /** Answer with an error; anything that is not a SluiceError is a bug worth a log line. */
+  /**
+   * Answer with an error. A server-side failure (5xx, or not a SluiceError: a bug) is logged with
+   * a request id that the answer carries too; client errors are not logged (no per-request logs).
+   */
   const fail = (call: HttpCall, err: unknown): void => {
-    if (!isSluiceError(err) || err.status >= 500) o.logger.error({ err }, 'request failed');
-    call.error(err);
+    if (isSluiceError(err) && err.status < 500) return call.error(err);
+    const req = nextRequestId();
+    o.logger.error({ err, req }, 'request failed');
+    call.error(err, req);
   };
 
   const json = (res: HttpResponse, status: number, body: unknown): void => {
