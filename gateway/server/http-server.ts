@@ -111,9 +111,12 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
           header = body.subarray(0, headerLength);
           binary = body.subarray(headerLength);
         }
-        const decoded = imageBody ? { inputs: imageBodyInputs(inference.resolve(name, version), body) } : decodeInferenceRequest(header, binary);
+        // An image body is mapped onto the input names of the version routing picks, so that same
+        // version must run it: resolve once and pin it (a second weighted pick could differ).
+        const target = imageBody ? inference.resolve(name, version) : undefined;
+        const decoded = target ? { inputs: imageBodyInputs(target, body) } : decodeInferenceRequest(header, binary);
         (binary === undefined ? decodeJson : decodeBinary).observe((performance.now() - decodeStart) / 1000);
-        const response = await inference.infer({ ...decoded, model: name, version, signal: call.signal, receivedAt });
+        const response = await inference.infer({ ...decoded, model: name, version: target?.version ?? version, signal: call.signal, receivedAt });
         if (call.aborted) return;
         const encoded = encodeInferenceResponse(response);
         if (encoded.binary.length === 0) {
