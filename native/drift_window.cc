@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common.h"
+#include "drift_bins.h"
 #include "drift_layout.h"
 #include "drift_scores.h"
 #include "instance_data.h"
@@ -20,52 +21,6 @@ using namespace drift;  // NOLINT: the layout constants
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-// Numeric bin of x (not NaN): how many edges are <= x. Branchless (the comparison becomes a
-// conditional move), because bins of real data are unpredictable and a mispredicted branch per
-// halving step costs more than the whole search; same answer as the TypeScript binary search.
-inline size_t UpperBound(const double* edges, size_t n, double x) {
-  if (n == 0) return 0;
-  const double* base = edges;
-  while (n > 1) {
-    const size_t half = n >> 1;
-    base = base[half] <= x ? base + half : base;
-    n -= half;
-  }
-  return static_cast<size_t>(base - edges) + (*base <= x ? 1 : 0);
-}
-
-// Categorical bin of x: the index of the category equal to x, or n (the "other" bin).
-inline size_t CategoryOf(const double* edges, size_t n, double x) {
-  size_t lo = 0, hi = n;
-  while (lo < hi) {
-    const size_t mid = (lo + hi) >> 1;
-    if (edges[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < n && edges[lo] == x ? lo : n;
-}
-
-// Numeric bin through the feature's lookup table: a uniform grid over [first edge, last edge] whose
-// cells hold the bin of their left end. `padded` is the feature's edges followed by +inf, so the
-// forward steps need no bounds check. Two unconditional (branchless) steps cover a cell with up to
-// two edges, the usual case; a denser cell (a skewed feature, e.g. a rare class's probability, puts
-// most of its percentile edges in the first cell) falls to a binary search of the edges left. The
-// backward loop only runs when rounding put x one cell too far. The answer is always UpperBound's.
-// (Measured: the steps beat searching every cell's range, 6.8 vs 11.5 ns/value at 64 features.)
-inline size_t LookupBin(const double* padded, const uint16_t* table, size_t cells, double first, double last,
-                        size_t n, double scale, double x) {
-  if (!(x >= first)) return 0;
-  if (x >= last) return n;
-  size_t cell = static_cast<size_t>((x - first) * scale);
-  if (cell >= cells) cell = cells - 1;
-  size_t bin = table[cell];
-  while (bin > 0 && padded[bin - 1] > x) --bin;
-  bin += padded[bin] <= x ? 1 : 0;
-  bin += padded[bin] <= x ? 1 : 0;
-  if (padded[bin] <= x) bin += UpperBound(padded + bin, n - bin, x);
-  return bin;
-}
 
 inline void MergeMoments(double* state, size_t at, double bn, double bmean, double bm2) {
   if (!(bn > 0)) return;
@@ -140,7 +95,7 @@ DriftWindow::DriftWindow(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Drif
     at += kFeatureHeader + static_cast<size_t>(edge_offsets_[f + 1] - edge_offsets_[f]) + 1;
   }
   block_offsets_[features_] = at;
-  BuildLookupTables();
+  BuildBinTables();
   if (info.Length() == 4 && !info[3].IsUndefined()) {
     // The state lives in the caller's SharedArrayBuffer (the TypeScript side reads it, and updates
     // it in place for tiny batches). A plain ArrayBuffer could be detached under us: refused.
@@ -161,30 +116,14 @@ DriftWindow::DriftWindow(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Drif
   Clear();
 }
 
-void DriftWindow::BuildLookupTables() {
-  lookups_.assign(features_, Lookup{});
+void DriftWindow::BuildBinTables() {
+  tables_.assign(features_, BinTable{});
+  has_table_.assign(features_, 0);
   for (size_t f = 0; f < features_; ++f) {
+    if (kinds_[f] != kKindNumeric) continue;
     const size_t lo = static_cast<size_t>(edge_offsets_[f]);
     const size_t n = static_cast<size_t>(edge_offsets_[f + 1]) - lo;
-    if (kinds_[f] != kKindNumeric || n < kLookupMinEdges || n >= 65535) continue;
-    const double first = edges_[lo];
-    const double last = edges_[lo + n - 1];
-    const size_t cells = std::min<size_t>(2 * n, 1024);
-    const double scale = static_cast<double>(cells) / (last - first);
-    if (!std::isfinite(scale) || !(scale > 0)) continue;
-    Lookup& l = lookups_[f];
-    l.offset = lookup_table_.size();
-    l.padded = padded_edges_.size();
-    padded_edges_.insert(padded_edges_.end(), edges_.begin() + lo, edges_.begin() + lo + n);
-    padded_edges_.push_back(std::numeric_limits<double>::infinity());
-    l.cells = cells;
-    l.first = first;
-    l.last = last;
-    l.scale = scale;
-    for (size_t i = 0; i < cells; ++i) {
-      const double start = first + static_cast<double>(i) / scale;
-      lookup_table_.push_back(static_cast<uint16_t>(UpperBound(edges_.data() + lo, n, start)));
-    }
+    has_table_[f] = BuildBinTable(edges_.data() + lo, n, &tables_[f]) ? 1 : 0;
   }
 }
 
@@ -203,9 +142,68 @@ void DriftWindow::Clear() {
   }
 }
 
-// Column by column: each feature's edges and counts stay in L1 while its values are binned (the
-// batch itself is small enough to stay cached across the strided reads). Per feature the values
-// are still taken in row order, so the sums match the TypeScript reference exactly.
+namespace {
+
+// One column's batch sums, added to the state once per batch.
+struct ColumnSums {
+  double nan = 0, pos_inf = 0, neg_inf = 0, low = 0, high = 0;
+  double n = 0, s1 = 0, s2 = 0, min = kInf, max = -kInf;
+};
+
+// The values of one column in row order: bin counts straight into the state, the rest into `out`.
+// Two passes over each chunk of up to 64 rows (one read of the batch; the second reads the chunk's
+// copy): first every bin, iterations independent of each other so the table lookups overlap, then
+// the counts and sums (measured: 4.3-4.7 vs 4.9-7.4 ns/value for both in one loop).
+// The moments are of x - k (k: the window's running mean, or the batch's first finite value), so
+// s2 - s1^2/n keeps its precision; Chan's merge folds them into the window once per batch.
+// `low += bin == 0 ? x : 0` adds an exact zero otherwise: the same sum as a branch, without one.
+// A NaN's bin is computed (comparisons with NaN are false, the cell clamps) and never used.
+template <typename T, typename BinOf>
+inline void AccumulateColumn(const T* col, size_t rows, size_t row_stride, double k, size_t last, BinOf bin_of,
+                             double* __restrict counts, ColumnSums* out) {
+  constexpr size_t kChunk = 64;
+  double xs[kChunk];
+  uint32_t bins[kChunk];
+  ColumnSums s;
+  for (size_t r0 = 0; r0 < rows; r0 += kChunk) {
+    const size_t m = rows - r0 < kChunk ? rows - r0 : kChunk;
+    const T* p = col + r0 * row_stride;
+    for (size_t i = 0; i < m; ++i) {
+      const double x = ToDouble(p[i * row_stride]);
+      xs[i] = x;
+      bins[i] = static_cast<uint32_t>(bin_of(x));
+    }
+    for (size_t i = 0; i < m; ++i) {
+      const double x = xs[i];
+      if (std::isnan(x)) {
+        s.nan += 1;
+        continue;
+      }
+      const size_t bin = bins[i];
+      counts[bin] += 1;
+      s.low += bin == 0 ? x : 0.0;
+      s.high += bin == last ? x : 0.0;
+      if (std::isinf(x)) {
+        if (x > 0) s.pos_inf += 1;
+        else s.neg_inf += 1;
+        continue;
+      }
+      const double d = x - k;
+      s.n += 1;
+      s.s1 += d;
+      s.s2 += d * d;
+      s.min = x < s.min ? x : s.min;
+      s.max = x > s.max ? x : s.max;
+    }
+  }
+  *out = s;
+}
+
+}  // namespace
+
+// Column by column: each feature's table, edges and counts stay in L1 while its values are binned
+// (the batch itself is small enough to stay cached across the strided reads). Per feature the
+// values are taken in row order, so the sums match the TypeScript reference exactly.
 template <typename T>
 void DriftWindow::UpdateTyped(const T* data, size_t rows, size_t cols, size_t row_stride, size_t col_stride,
                               size_t feature_base) {
@@ -228,52 +226,30 @@ void DriftWindow::UpdateTyped(const T* data, size_t rows, size_t cols, size_t ro
     }
     const size_t lo = static_cast<size_t>(edge_offsets_[f]);
     const size_t last = static_cast<size_t>(edge_offsets_[f + 1]) - lo;
-    const double* __restrict edges = edges_.data() + lo;
-    const bool categorical = kinds_[f] == kKindCategorical;
-    const Lookup& lookup = lookups_[f];
-    const uint16_t* table = lookup_table_.data() + lookup.offset;
-    const double* __restrict padded = padded_edges_.data() + lookup.padded;
-    double* __restrict counts = state + at + kFeatureHeader;
-    double nan = 0, pos_inf = 0, neg_inf = 0, low = 0, high = 0;
-    double bn = 0, s1 = 0, s2 = 0, mn = kInf, mx = -kInf;
-    for (size_t r = 0; r < rows; ++r) {
-      const double x = ToDouble(col[r * row_stride]);
-      if (std::isnan(x)) {
-        nan += 1;
-        continue;
-      }
-      const size_t bin = categorical ? CategoryOf(edges, last, x)
-                         : lookup.cells > 0 ? LookupBin(padded, table, lookup.cells, lookup.first, lookup.last, last, lookup.scale, x)
-                                            : UpperBound(edges, last, x);
-      counts[bin] += 1;
-      if (bin == 0) low += x;
-      if (bin == last) high += x;
-      if (x == kInf) {
-        pos_inf += 1;
-      } else if (x == -kInf) {
-        neg_inf += 1;
-      } else {
-        const double d = x - k;
-        bn += 1;
-        s1 += d;
-        s2 += d * d;
-        if (x < mn) mn = x;
-        if (x > mx) mx = x;
-      }
+    const double* edges = edges_.data() + lo;
+    double* counts = state + at + kFeatureHeader;
+    ColumnSums s;
+    if (kinds_[f] == kKindCategorical) {
+      AccumulateColumn(col, rows, row_stride, k, last, [=](double x) { return CategoryOf(edges, last, x); }, counts, &s);
+    } else if (has_table_[f]) {
+      const BinView view(tables_[f]);
+      AccumulateColumn(col, rows, row_stride, k, last, [&view](double x) { return view.Bin(x); }, counts, &s);
+    } else {
+      AccumulateColumn(col, rows, row_stride, k, last, [=](double x) { return UpperBound(edges, last, x); }, counts, &s);
     }
-    state[at + kFN] += static_cast<double>(rows) - nan;
-    state[at + kFNaN] += nan;
-    state[at + kFPosInf] += pos_inf;
-    state[at + kFNegInf] += neg_inf;
-    state[at + kFLowSum] = state[at + kFLowSum] + low;
-    state[at + kFHighSum] = state[at + kFHighSum] + high;
-    if (!(bn > 0)) continue;
-    const double mean = k + s1 / bn;
-    double m2 = s2 - (s1 * s1) / bn;
+    state[at + kFN] += static_cast<double>(rows) - s.nan;
+    state[at + kFNaN] += s.nan;
+    state[at + kFPosInf] += s.pos_inf;
+    state[at + kFNegInf] += s.neg_inf;
+    state[at + kFLowSum] = state[at + kFLowSum] + s.low;
+    state[at + kFHighSum] = state[at + kFHighSum] + s.high;
+    if (!(s.n > 0)) continue;
+    const double mean = k + s.s1 / s.n;
+    double m2 = s.s2 - (s.s1 * s.s1) / s.n;
     if (m2 < 0) m2 = 0;
-    MergeMoments(state, at, bn, mean, m2);
-    if (mn < state[at + kFMin]) state[at + kFMin] = mn;
-    if (mx > state[at + kFMax]) state[at + kFMax] = mx;
+    MergeMoments(state, at, s.n, mean, m2);
+    if (s.min < state[at + kFMin]) state[at + kFMin] = s.min;
+    if (s.max > state[at + kFMax]) state[at + kFMax] = s.max;
   }
 }
 

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "drift_bins.h"
+
 namespace sluice {
 
 class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
@@ -43,16 +45,7 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   void UpdateTyped(const T* data, size_t rows, size_t cols, size_t row_stride, size_t col_stride,
                    size_t feature_base);
 
-  // Per numeric feature with enough edges: a uniform lookup table that jumps a value to (next to)
-  // its bin instead of a full binary search; see LookupBin.
-  struct Lookup {
-    size_t offset = 0;
-    size_t padded = 0;
-    size_t cells = 0;
-    double first = 0, last = 0, scale = 0;
-  };
-  static constexpr size_t kLookupMinEdges = 8;
-  void BuildLookupTables();
+  void BuildBinTables();
 
   bool disposed_ = false;
   size_t features_ = 0;
@@ -66,9 +59,9 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   size_t state_size_ = 0;
   std::vector<double> own_state_;
   Napi::Reference<Napi::Float64Array> external_;
-  std::vector<Lookup> lookups_;
-  std::vector<uint16_t> lookup_table_;
-  std::vector<double> padded_edges_;
+  // Per numeric feature: its bin table (drift_bins.h), or none (few edges: plain binary search).
+  std::vector<drift::BinTable> tables_;
+  std::vector<uint8_t> has_table_;
 };
 
 }  // namespace sluice

@@ -1,15 +1,12 @@
 // The TypeScript reference of native/drift_window.cc: the same state layout (layout.ts), the same
-// one-pass update and the same merge, operation for operation. It is what the tests compare the addon
-// with, and the fallback when the addon is not built. It trusts its arguments: drift/window.ts
-// validates them before either implementation sees them.
+// one-pass update (bins from the same tables, bins.ts) and the same merge, operation for operation.
+// It is what the tests compare the addon with, and the fallback when the addon is not built. It
+// trusts its arguments: drift/window.ts validates them before either implementation sees them.
 import {
   blockOffsets, clearState, emptyState, FEATURE_HEADER, F_FINITE_N, F_HIGH_SUM, F_LOW_SUM, F_M2, F_MAX,
   F_MEAN, F_MIN, F_N, F_NAN, F_NEG_INF, F_POS_INF, KIND_CATEGORICAL, type WindowLayout,
 } from './layout.js';
-
-// Per-column batch accumulators, ACC doubles per column.
-const ACC = 11;
-const A_SHIFT = 0, A_N = 1, A_S1 = 2, A_S2 = 3, A_MIN = 4, A_MAX = 5, A_NAN = 6, A_POS_INF = 7, A_NEG_INF = 8, A_LOW = 9, A_HIGH = 10;
+import { buildBinTables, cellOf, LINEAR_STEPS, upperBound, type BinTables } from './bins.js';
 
 export type NumericBuffer = Float32Array | Float64Array | Int32Array | BigInt64Array;
 
@@ -73,12 +70,13 @@ export class TsDriftWindow {
   readonly layout: WindowLayout;
   readonly offsets: Int32Array;
   #state: Float64Array;
-  #acc = new Float64Array(0);
+  #tables: BinTables;
 
   /** `state`: where the state lives (shared with the addon or another thread), else a private array. */
   constructor(layout: WindowLayout, state?: Float64Array) {
     this.layout = layout;
     this.offsets = blockOffsets(layout);
+    this.#tables = buildBinTables(layout);
     this.#state = state ? clearState(layout, state) : emptyState(layout);
   }
 
@@ -95,92 +93,93 @@ export class TsDriftWindow {
     this.#update(data, offset, rows, cols, rowStride, colStride, featureBase);
   }
 
-  // Row by row (JavaScript reads the row-major batch faster that way), with per-column accumulators
-  // that are added to the state once per batch: per feature the values are taken in row order and
-  // every sum is formed exactly as the addon forms it (it goes column by column, see
-  // drift_window.cc), so the two states agree. Moments go through a per-batch (count, sum, sum of
-  // squares) of x - shift, shifted by the running mean (or the batch's first finite value) so
+  // Column by column, like drift_window.cc: per feature the values are taken in row order and every
+  // sum is formed exactly as the addon forms it, so the two states agree. Bins come from the bin
+  // tables (bins.ts) where a feature has one. Moments go through a per-batch (count, sum, sum of
+  // squares) of x - k, shifted by the running mean (or the batch's first finite value) so
   // s2 - s1^2/n stays accurate, then Chan's merge.
   #update(data: Float32Array | Float64Array | Int32Array, offset: number, rows: number, cols: number, rowStride: number, colStride: number, featureBase: number): void {
     const state = this.#state;
     const { kinds, edges, edgeOffsets } = this.layout;
-    const offsets = this.offsets;
-    const acc = this.#scratch(cols);
+    const tables = this.#tables;
     for (let c = 0; c < cols; c++) {
-      const at = offsets[featureBase + c]!;
+      const f = featureBase + c;
+      const at = this.offsets[f]!;
+      const colAt = offset + c * colStride;
       let k = 0;
       if (state[at + F_FINITE_N]! > 0) {
         k = state[at + F_MEAN]!;
       } else {
         for (let r = 0; r < rows; r++) {
-          const x = data[offset + c * colStride + r * rowStride]!;
+          const x = data[colAt + r * rowStride]!;
           if (x - x === 0) {
             k = x;
             break;
           }
         }
       }
-      const a = c * ACC;
-      acc.fill(0, a, a + ACC);
-      acc[a + A_SHIFT] = k;
-      acc[a + A_MIN] = Infinity;
-      acc[a + A_MAX] = -Infinity;
-    }
-    for (let r = 0; r < rows; r++) {
-      const rowAt = offset + r * rowStride;
-      for (let c = 0; c < cols; c++) {
-        const x = data[rowAt + c * colStride]!;
-        const a = c * ACC;
+      const lo = edgeOffsets[f]!;
+      const last = edgeOffsets[f + 1]! - lo;
+      const counts = at + FEATURE_HEADER;
+      const categorical = kinds[f] === KIND_CATEGORICAL;
+      const steps = tables.steps[f]!;
+      const first = tables.first[f]!;
+      const scale = tables.scale[f]!;
+      const top = tables.top[f]!;
+      const startAt = tables.startAt[f]!;
+      const paddedAt = tables.paddedAt[f]!;
+      const start = tables.start;
+      const padded = tables.padded;
+      let nan = 0, posInf = 0, negInf = 0, low = 0, high = 0;
+      let n = 0, s1 = 0, s2 = 0, min = Infinity, max = -Infinity;
+      for (let r = 0; r < rows; r++) {
+        const x = data[colAt + r * rowStride]!;
         if (x !== x) {
-          acc[a + A_NAN]!++;
+          nan++;
           continue;
         }
-        const f = featureBase + c;
-        const lo = edgeOffsets[f]!;
-        const last = edgeOffsets[f + 1]! - lo;
-        const bin = binOf(edges, lo, lo + last, x, kinds[f] === KIND_CATEGORICAL);
-        state[offsets[f]! + FEATURE_HEADER + bin]!++;
-        if (bin === 0) acc[a + A_LOW] = acc[a + A_LOW]! + x;
-        if (bin === last) acc[a + A_HIGH] = acc[a + A_HIGH]! + x;
-        if (x === Infinity) {
-          acc[a + A_POS_INF]!++;
-        } else if (x === -Infinity) {
-          acc[a + A_NEG_INF]!++;
+        let bin: number;
+        if (steps > 0) {
+          bin = start[startAt + cellOf(x, first, scale, top)]!;
+          const e = paddedAt + bin;
+          if (steps <= LINEAR_STEPS) {
+            for (let j = 0; j < steps; j++) bin += padded[e + j]! <= x ? 1 : 0;
+          } else {
+            bin += upperBound(padded, e, steps, x);
+          }
         } else {
-          const d = x - acc[a + A_SHIFT]!;
-          acc[a + A_N]!++;
-          acc[a + A_S1] = acc[a + A_S1]! + d;
-          acc[a + A_S2] = acc[a + A_S2]! + d * d;
-          if (x < acc[a + A_MIN]!) acc[a + A_MIN] = x;
-          if (x > acc[a + A_MAX]!) acc[a + A_MAX] = x;
+          bin = binOf(edges, lo, lo + last, x, categorical);
+        }
+        state[counts + bin]!++;
+        if (bin === 0) low += x;
+        if (bin === last) high += x;
+        if (x === Infinity) {
+          posInf++;
+        } else if (x === -Infinity) {
+          negInf++;
+        } else {
+          const d = x - k;
+          n++;
+          s1 += d;
+          s2 += d * d;
+          if (x < min) min = x;
+          if (x > max) max = x;
         }
       }
-    }
-    for (let c = 0; c < cols; c++) {
-      const at = offsets[featureBase + c]!;
-      const a = c * ACC;
-      const nan = acc[a + A_NAN]!;
       state[at + F_N] = state[at + F_N]! + (rows - nan);
       state[at + F_NAN] = state[at + F_NAN]! + nan;
-      state[at + F_POS_INF] = state[at + F_POS_INF]! + acc[a + A_POS_INF]!;
-      state[at + F_NEG_INF] = state[at + F_NEG_INF]! + acc[a + A_NEG_INF]!;
-      state[at + F_LOW_SUM] = state[at + F_LOW_SUM]! + acc[a + A_LOW]!;
-      state[at + F_HIGH_SUM] = state[at + F_HIGH_SUM]! + acc[a + A_HIGH]!;
-      const bn = acc[a + A_N]!;
-      if (!(bn > 0)) continue;
-      const s1 = acc[a + A_S1]!;
-      const mean = acc[a + A_SHIFT]! + s1 / bn;
-      let m2 = acc[a + A_S2]! - (s1 * s1) / bn;
+      state[at + F_POS_INF] = state[at + F_POS_INF]! + posInf;
+      state[at + F_NEG_INF] = state[at + F_NEG_INF]! + negInf;
+      state[at + F_LOW_SUM] = state[at + F_LOW_SUM]! + low;
+      state[at + F_HIGH_SUM] = state[at + F_HIGH_SUM]! + high;
+      if (!(n > 0)) continue;
+      const mean = k + s1 / n;
+      let m2 = s2 - (s1 * s1) / n;
       if (m2 < 0) m2 = 0;
-      mergeMoments(state, at, bn, mean, m2);
-      if (acc[a + A_MIN]! < state[at + F_MIN]!) state[at + F_MIN] = acc[a + A_MIN]!;
-      if (acc[a + A_MAX]! > state[at + F_MAX]!) state[at + F_MAX] = acc[a + A_MAX]!;
+      mergeMoments(state, at, n, mean, m2);
+      if (min < state[at + F_MIN]!) state[at + F_MIN] = min;
+      if (max > state[at + F_MAX]!) state[at + F_MAX] = max;
     }
-  }
-
-  #scratch(cols: number): Float64Array {
-    if (this.#acc.length < cols * ACC) this.#acc = new Float64Array(cols * ACC);
-    return this.#acc;
   }
 
   mergeSnapshot(snapshot: Float64Array): void {

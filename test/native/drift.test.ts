@@ -3,7 +3,9 @@ import { Worker } from 'node:worker_threads';
 import { native } from '../../native/index.js';
 import { buildProfile } from '../../gateway/drift/profile.js';
 import { compileProfile, type CompiledProfile } from '../../gateway/drift/compile.js';
-import { KIND_CATEGORICAL, KIND_NUMERIC, type WindowLayout } from '../../gateway/drift/layout.js';
+import { blockOffsets, emptyState, FEATURE_HEADER, KIND_CATEGORICAL, KIND_NUMERIC, type WindowLayout } from '../../gateway/drift/layout.js';
+import { buildBinTables, LINEAR_STEPS, TABLE_MIN_EDGES } from '../../gateway/drift/bins.js';
+import { binOf } from '../../gateway/drift/ts-window.js';
 import { DriftWindow, scoreRows } from '../../gateway/drift/window.js';
 import { kolmogorovQ, chiSquaredPValue } from '../../gateway/drift/statistics.js';
 import { seededRandom, gaussian } from '../../control-plane/training/random.js';
@@ -297,6 +299,54 @@ t.test('values exactly on, just below and just above every edge bin the same in 
   n.updateMatrix(data, rows, 3);
   ts.updateMatrix(data, rows, 3);
   agree(t, n.snapshot(), ts.snapshot(), 'edge values');
+});
+
+t.test('bin tables give the binary search\'s bin for every value, crowded and huge edges included', async (t) => {
+  // Features: evenly spaced (few steps), crowded near zero (cells with many edges: the binary-search
+  // steps), huge magnitudes (the cell arithmetic overflows to ±Infinity), exactly the table minimum of
+  // edges, one fewer (no table), and a categorical feature.
+  const features = [
+    Array.from({ length: 101 }, (_, i) => -5 + i / 10),
+    Array.from({ length: 60 }, (_, i) => (i < 50 ? 1e-9 * 2 ** (i / 4) : i - 49)),
+    [-1.7e308, -1e300, -1, 0, 1e-300, 1, 1e300, 1.7e308],
+    Array.from({ length: TABLE_MIN_EDGES }, (_, i) => i * i),
+    Array.from({ length: TABLE_MIN_EDGES - 1 }, (_, i) => i * 3),
+    [0, 1, 2, 5],
+  ];
+  const kinds = Uint8Array.from(features, (_, f) => (f === features.length - 1 ? KIND_CATEGORICAL : KIND_NUMERIC));
+  const edgeOffsets = Int32Array.from({ length: features.length + 1 }, (_, f) => features.slice(0, f).reduce((n, e) => n + e.length, 0));
+  const layout: WindowLayout = { kinds, edges: Float64Array.from(features.flat()), edgeOffsets };
+  t.ok(buildBinTables(layout).steps[1]! > LINEAR_STEPS, 'the crowded feature takes the binary-search steps');
+  t.equal(buildBinTables(layout).steps[4], 0, 'too few edges: no table');
+  const columns = features.map((edges) => {
+    const v = [0, -0, Infinity, -Infinity, NaN, Number.MAX_VALUE, -Number.MAX_VALUE, Number.MIN_VALUE, 0.5, 1e-12];
+    edges.forEach((e, i) => {
+      const ulp = Math.abs(e) * Number.EPSILON || Number.MIN_VALUE;
+      v.push(e, e - ulp, e + ulp, e - 1e-9, e + 1e-9, i + 1 < edges.length ? (e + edges[i + 1]!) / 2 : e * 2);
+    });
+    return v;
+  });
+  const rows = Math.max(...columns.map((v) => v.length));
+  const cols = features.length;
+  const data = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let f = 0; f < cols; f++) data[r * cols + f] = columns[f]![r % columns[f]!.length]!;
+  const expected = emptyState(layout);
+  const offsets = blockOffsets(layout);
+  for (let f = 0; f < cols; f++) {
+    for (let r = 0; r < rows; r++) {
+      const x = data[r * cols + f]!;
+      if (Number.isNaN(x)) continue;
+      expected[offsets[f]! + FEATURE_HEADER + binOf(layout.edges, edgeOffsets[f]!, edgeOffsets[f + 1]!, x, kinds[f] === KIND_CATEGORICAL)]!++;
+    }
+  }
+  for (const w of pair(layout)) {
+    w.updateMatrix(data, rows, cols);
+    const snap = w.snapshot();
+    for (let f = 0; f < cols; f++) {
+      const from = offsets[f]! + FEATURE_HEADER;
+      t.same(Array.from(snap.subarray(from, offsets[f + 1]!)), Array.from(expected.subarray(from, offsets[f + 1]!)), `${w.backend} feature ${f}: counts`);
+    }
+  }
 });
 
 t.test('the state can live in a SharedArrayBuffer both implementations update in place', async (t) => {
