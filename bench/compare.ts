@@ -1,0 +1,144 @@
+// A/B of two gateways in the same run: two builds (this checkout and another one, e.g. a git
+// worktree of the commit before a hot-path change) or two model configs. Both gateways are up at
+// once and take turns at the same load, round after round in alternating order, so a slow minute
+// on a shared machine hits both; the report gives each one's median calls/s, CPU per call (from
+// /proc: the main thread, and all other threads of the process: the ORT workers, V8's helpers,
+// libuv's pool), and the median of the per-round ratios B / A.
+//
+//   git worktree add /tmp/base HEAD~1 && (cd /tmp/base && ln -s /work/main/node_modules . && npx tsc -p .)
+//   node dist/bench/compare.js --a-root /tmp/base --workload text-direction-binary --rounds 7
+//   node dist/bench/compare.js --b-config '{"dynamic_batching":{"staged_batches":0}}'
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { generateLoad } from './load/spawn-generator.js';
+import { benchRepository, ROOT } from './targets/commands.js';
+import { startServer, type ServerProcess } from './targets/server-process.js';
+import { median } from './report/summary.js';
+import { isWorkloadName, prepareWorkload, WORKLOADS } from './workloads.js';
+
+const { values: args } = parseArgs({
+  options: {
+    'a-root': { type: 'string', default: ROOT },
+    'b-root': { type: 'string', default: ROOT },
+    'a-config': { type: 'string' },
+    'b-config': { type: 'string' },
+    workload: { type: 'string', default: 'text-direction-binary' },
+    connections: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '5' },
+    'duration-ms': { type: 'string', default: '4000' },
+    'warmup-ms': { type: 'string', default: '1000' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (args.help) {
+  console.log('node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--workload W] [--connections N] [--rounds N] [--duration-ms N]');
+  process.exit(0);
+}
+const workload = args.workload!;
+if (!isWorkloadName(workload)) throw new Error(`unknown workload ${workload}`);
+const connections = Number(args.connections);
+const rounds = Number(args.rounds);
+const durationMs = Number(args['duration-ms']);
+const warmupMs = Number(args['warmup-ms']);
+
+interface Variant {
+  label: 'A' | 'B';
+  root: string;
+  config: Record<string, unknown> | undefined;
+  server?: ServerProcess;
+  repo?: string;
+  calls: number[];
+  mainUsPerCall: number[];
+  otherUsPerCall: number[];
+}
+
+/** Deep-merge `patch` into `base` (objects merge, anything else replaces). */
+function merge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    const b = out[k];
+    out[k] = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof b === 'object' && b !== null && !Array.isArray(b)
+      ? merge(b as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+/** CPU ticks of a process's main thread (tid = pid) and of all its other threads. */
+function threadTicks(pid: number): { main: number; other: number } {
+  const out = { main: 0, other: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    if (Number(tid) === pid) out.main += ticks;
+    else out.other += ticks;
+  }
+  return out;
+}
+
+const TICKS_PER_SECOND = 100;
+
+await prepareWorkload(workload);
+const model = WORKLOADS[workload].model;
+const variants: Variant[] = [
+  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [] },
+  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [] },
+];
+const source = benchRepository(workload);
+try {
+  for (const v of variants) {
+    v.repo = mkdtempSync(join(tmpdir(), `sluice-compare-${v.label}-`));
+    cpSync(join(source, model), join(v.repo, model), { recursive: true });
+    if (v.config) {
+      const file = join(v.repo, model, 'config.json');
+      writeFileSync(file, JSON.stringify(merge(JSON.parse(readFileSync(file, 'utf8')), v.config), null, 2));
+    }
+    v.server = await startServer({
+      name: `gateway ${v.label}`,
+      args: [join(v.root, 'dist', 'cli', 'sluice.js'), 'gateway', '--models', v.repo, '--port', '0', '--log-level', 'info'],
+    });
+  }
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? variants : [...variants].reverse();
+    const line: string[] = [];
+    for (const v of order) {
+      const job = { target: v.server!.url, workload, variants: 16, mode: 'closed' as const, connections, warmupMs, durationMs, timeoutMs: 10_000 };
+      // CPU is read over the measured window only: the generator warms up first.
+      const load = generateLoad(job, { processes: 1 });
+      await new Promise((resolve) => setTimeout(resolve, warmupMs + 200));
+      const before = threadTicks(v.server!.pid);
+      const started = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, durationMs - 400));
+      const after = threadTicks(v.server!.pid);
+      const seconds = (performance.now() - started) / 1000;
+      const res = await load;
+      const phase = res.phases[0]!;
+      const calls = phase.throughput;
+      const perCall = (a: number, b: number) => ((b - a) / TICKS_PER_SECOND / seconds / calls) * 1e6;
+      v.calls.push(calls);
+      v.mainUsPerCall.push(perCall(before.main, after.main));
+      v.otherUsPerCall.push(perCall(before.other, after.other));
+      line.push(`${v.label} ${calls.toFixed(0)}/s (main ${v.mainUsPerCall.at(-1)!.toFixed(0)} µs/call)${phase.ok === phase.sent ? '' : ` ${phase.sent - phase.ok} not ok`}`);
+    }
+    console.log(`round ${r + 1}/${rounds}: ${line.join(', ')}`);
+  }
+} finally {
+  await Promise.all(variants.map((v) => v.server?.stop()));
+  for (const v of variants) if (v.repo) rmSync(v.repo, { recursive: true, force: true });
+}
+
+const [a, b] = variants as [Variant, Variant];
+const ratios = a.calls.map((x, i) => b.calls[i]! / x);
+console.log(`\n${workload}, closed loop @${connections}, ${rounds} rounds of ${durationMs} ms, medians:`);
+console.log('variant | calls/s | main thread µs/call | other threads (ORT workers, GC, libuv) µs/call | root | config');
+for (const v of variants) {
+  console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}`);
+}
+console.log(`B / A calls/s: median ${median(ratios).toFixed(3)} (per round: ${ratios.map((x) => x.toFixed(2)).join(', ')})`);
