@@ -4,6 +4,7 @@
 import type { Datatype } from '../models/config.js';
 import { DATATYPE_INFO, datatypeFromOrt, type NumericArray, type Tensor } from '../models/tensors.js';
 import type { WireTensor } from '../workers/messages.js';
+import { bufferPool } from './buffer-pool.js';
 
 const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
@@ -43,7 +44,8 @@ export function assembleBatch(requests: readonly (readonly Tensor[])[], batched:
     }
     let total = 0;
     for (const r of requests) total += (r[i]!.data as NumericArray).length;
-    const data = new info.array(total);
+    // From the pool: the worker hands the buffer back after the run (RunResult.recycled).
+    const data = new info.array(bufferPool.take(total * info.array.BYTES_PER_ELEMENT), 0, total);
     let offset = 0;
     for (const r of requests) {
       const src = r[i]!.data as NumericArray;

@@ -4,6 +4,8 @@
 //
 // - A batch starts when an instance is free and either the queue holds a full batch (the largest
 //   preferred size, else max_batch_size) or the oldest request has waited max_queue_delay_us.
+//   With `stagedBatches`, that many more batches may be formed ahead to wait behind running ones
+//   (Sluice's addition: the worker's next batch is ready the moment it finishes one).
 // - Requests are taken by priority (level 1 first), FIFO within a level; a batch never mixes
 //   requests whose non-batch shapes differ (`shapeKey`): it ends at the first one that does.
 // - A request with a deadline is answered at its deadline (504) even while the batch in front of
@@ -30,6 +32,13 @@ export interface BatcherOptions {
   defaultTimeoutUs: number;
   /** Batches of this model version that may run at the same time. */
   instances: number;
+  /**
+   * Batches that may be formed ahead, beyond `instances`: they wait in a worker behind its running
+   * batch, so the worker never idles while the main thread forms the next one. 0 (default) forms a
+   * batch only when an instance is free. A staged batch is past the queue: its requests' deadlines
+   * are still answered on time, and the worker skips a batch whose every deadline has passed.
+   */
+  stagedBatches?: number | undefined;
 }
 
 export function batcherOptionsFromConfig(config: ModelConfig): BatcherOptions {
@@ -43,6 +52,7 @@ export function batcherOptionsFromConfig(config: ModelConfig): BatcherOptions {
     defaultPriorityLevel: db.default_priority_level,
     defaultTimeoutUs: db.default_timeout_us,
     instances: config.instances,
+    stagedBatches: db.staged_batches,
   };
 }
 
@@ -75,6 +85,8 @@ export class QueuedRequest<T, R = unknown> {
   readonly rows: number;
   readonly shapeKey: string;
   readonly enqueuedAt: number;
+  /** Clock time (µs) of the request's deadline; Infinity when it has none. */
+  deadline = Infinity;
   dispatchedAt = 0;
   state = QUEUED;
   timer: unknown = undefined;
@@ -149,7 +161,10 @@ export class Batcher<T, R> {
       entry.resolve = resolve;
       entry.reject = reject;
     });
-    if (timeout > 0) entry.timer = this.#clock.setTimer(() => this.#expire(entry), timeout);
+    if (timeout > 0) {
+      entry.deadline = now + timeout;
+      entry.timer = this.#clock.setTimer(() => this.#expire(entry), timeout);
+    }
     if (opts.signal) {
       entry.onAbort = () => this.#cancel(entry);
       opts.signal.addEventListener('abort', entry.onAbort, { once: true });
@@ -173,7 +188,8 @@ export class Batcher<T, R> {
 
   #schedule(): void {
     const o = this.options;
-    while (this.#inFlight < o.instances && this.#pending > 0) {
+    const limit = o.instances + (o.stagedBatches ?? 0);
+    while (this.#inFlight < limit && this.#pending > 0) {
       const oldest = this.#oldest();
       const waitedEnough = oldest !== undefined && this.#clock.now() - oldest >= o.maxQueueDelayUs;
       if (!(this.#closing || o.maxQueueDelayUs === 0 || this.#pendingRows >= this.#fullBatch() || waitedEnough)) {
@@ -361,6 +377,7 @@ function validate(o: BatcherOptions): BatcherOptions {
   check('defaultPriorityLevel', Number.isInteger(o.defaultPriorityLevel) && o.defaultPriorityLevel >= 1 && o.defaultPriorityLevel <= o.priorityLevels);
   check('defaultTimeoutUs', Number.isFinite(o.defaultTimeoutUs) && o.defaultTimeoutUs >= 0);
   check('instances', Number.isInteger(o.instances) && o.instances >= 1);
+  check('stagedBatches', o.stagedBatches === undefined || (Number.isInteger(o.stagedBatches) && o.stagedBatches >= 0));
   check('preferredBatchSizes', o.preferredBatchSizes.every((b, i, a) => Number.isInteger(b) && b >= 1 && (i === 0 || a[i - 1]! < b)));
   return o;
 }

@@ -25,6 +25,12 @@ export interface DynamicBatchingConfig {
   default_timeout_us: number;
   priority_levels: number;
   default_priority_level: number;
+  /**
+   * Batches formed ahead of the running ones, each waiting in a worker behind the batch it runs
+   * (default: one per instance), so a worker starts its next batch the moment it finishes one
+   * instead of waiting for the main thread to form it. 0 forms a batch only when an instance is free.
+   */
+  staged_batches: number;
 }
 
 export type VersionPolicy =
@@ -268,6 +274,7 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
   if (!Array.isArray(warmup)) bad(name, 'warmup', 'must be an array');
   const parameters = raw.parameters ?? {};
   if (!isObject(parameters)) bad(name, 'parameters', 'must be an object');
+  const instances = int(name, 'instances', raw.instances, defaultInstances(), 1, 64);
   const config: ModelConfig = {
     name,
     platform: 'onnxruntime',
@@ -279,8 +286,9 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
       default_timeout_us: int(name, 'dynamic_batching.default_timeout_us', db.default_timeout_us, 0, 0),
       priority_levels: priorityLevels,
       default_priority_level: int(name, 'dynamic_batching.default_priority_level', db.default_priority_level, priorityLevels, 1, priorityLevels),
+      staged_batches: int(name, 'dynamic_batching.staged_batches', db.staged_batches, instances, 0, 64),
     },
-    instances: int(name, 'instances', raw.instances, defaultInstances(), 1, 64),
+    instances,
     intra_op_threads: int(name, 'intra_op_threads', raw.intra_op_threads, 1, 1, 64),
     execution_providers: providers as ('cpu' | 'cuda')[],
     version_policy: versionPolicy(name, raw.version_policy),

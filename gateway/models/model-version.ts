@@ -3,8 +3,9 @@
 // by side; a version is READY only after its warm-up runs have finished.
 import { join } from 'node:path';
 import { SluiceError, isSluiceError } from '../../lib/errors.js';
-import { Batcher, batcherOptionsFromConfig, type BatcherClock, type EnqueueOptions } from '../batching/batcher.js';
+import { Batcher, batcherOptionsFromConfig, systemClock, type BatcherClock, type EnqueueOptions } from '../batching/batcher.js';
 import { assembleBatch, splitOutputs } from '../batching/assemble.js';
+import { bufferPool } from '../batching/buffer-pool.js';
 import type { GatewayMetrics, VersionMetrics } from '../metrics/metrics.js';
 import type { WorkerPool } from '../workers/pool.js';
 import type { SessionSpec, WireTensor } from '../workers/messages.js';
@@ -38,6 +39,8 @@ export class ModelVersion {
   outputs: TensorConfig[] = [];
   state: VersionState = 'LOADING';
   readonly #pool: WorkerPool;
+  /** Deadlines are on the real clock (not a test's fake one), so a worker can compare them with its own. */
+  readonly #realClock: boolean;
   #variableShape = true;
 
   constructor(config: ModelConfig, version: string, dir: string, pool: WorkerPool, metrics: GatewayMetrics, clock?: BatcherClock) {
@@ -57,6 +60,7 @@ export class ModelVersion {
       configJson: JSON.stringify(config),
     };
     this.metrics = metrics.forVersion(config.name, version);
+    this.#realClock = clock === undefined || clock === systemClock;
     this.batcher = new Batcher(batcherOptionsFromConfig(config), (batch) => this.#execute(batch.map((b) => b.payload), batch), clock);
   }
 
@@ -93,18 +97,23 @@ export class ModelVersion {
     this.state = 'UNLOADED';
   }
 
-  async #execute(requests: PreparedRequest[], stamps: readonly { enqueuedAt: number; dispatchedAt: number }[]): Promise<Tensor[][]> {
+  async #execute(requests: PreparedRequest[], stamps: readonly { enqueuedAt: number; dispatchedAt: number; deadline: number }[]): Promise<Tensor[][]> {
     const m = this.metrics;
     let rows = 0;
+    let lastDeadline = -Infinity;
     for (let i = 0; i < requests.length; i++) {
       rows += requests[i]!.rows;
       m.queueDuration.observe((stamps[i]!.dispatchedAt - stamps[i]!.enqueuedAt) / 1e6);
+      if (stamps[i]!.deadline > lastDeadline) lastDeadline = stamps[i]!.deadline;
     }
     m.batchSize.observe(rows);
     const inputs = assembleBatch(requests.map((r) => r.inputs), this.batched);
+    // Every request has a deadline: a batch still waiting in the worker after the last one is skipped.
+    const notAfter = this.#realClock && Number.isFinite(lastDeadline) ? performance.timeOrigin + lastDeadline / 1000 : undefined;
     try {
-      const result = await this.#pool.run(this.spec, inputs, []);
+      const result = await this.#pool.run(this.spec, inputs, [], { notAfter });
       m.computeDuration.observe(result.computeSeconds);
+      for (const buffer of result.recycled) bufferPool.give(buffer, true);
       return splitOutputs(result.outputs, requests.map((r) => r.rows), this.batched);
     } catch (err) {
       if (isSluiceError(err) && err.code === 'SLUICE_E_WORKER_CRASHED') m.workerCrash();
@@ -117,7 +126,7 @@ export class ModelVersion {
     if (this.inputs.some((i) => i.datatype === 'BYTES')) return; // no meaningful synthetic bytes (images)
     const runs: Promise<unknown>[] = [];
     for (const w of this.config.warmup) {
-      for (let c = 0; c < w.count; c++) runs.push(this.#pool.run(this.spec, this.#zeros(w.batch_size), [], true));
+      for (let c = 0; c < w.count; c++) runs.push(this.#pool.run(this.spec, this.#zeros(w.batch_size), [], { warmup: true }));
     }
     try {
       await Promise.all(runs);

@@ -5,6 +5,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { CancelSignal } from '../batching/batcher.js';
+import { bufferPool } from '../batching/buffer-pool.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
@@ -120,7 +121,8 @@ export function readBody(call: HttpCall, req: HttpRequest, options: ReadBodyOpti
     let capacity = declared >= 0 ? declared : 16 * 1024;
     // Small bodies (JSON calls) come from Node's shared pool: no allocation of their own, less GC.
     // Their bytes are parsed or copied into a batch, never moved to a worker, so sharing is safe.
-    let backing = capacity + shift <= SMALL_BODY ? Buffer.allocUnsafe(capacity + shift) : Buffer.allocUnsafeSlow(capacity + shift);
+    // Large ones (tensors) come from the gateway's buffer pool: give them back with releaseBody().
+    let backing = capacity + shift <= SMALL_BODY ? Buffer.allocUnsafe(capacity + shift) : pooledBuffer(capacity + shift);
     let size = 0;
     let failed = false;
     call.res.onData((chunk, isLast) => {
@@ -134,8 +136,9 @@ export function readBody(call: HttpCall, req: HttpRequest, options: ReadBodyOpti
       if (size + n > capacity) {
         // No or wrong content-length (chunked): grow geometrically.
         capacity = Math.max(capacity * 2, size + n);
-        const next = Buffer.allocUnsafeSlow(capacity + shift);
+        const next = pooledBuffer(capacity + shift);
         backing.copy(next, shift, shift, shift + size);
+        releaseBody(backing);
         backing = next;
       }
       backing.set(new Uint8Array(chunk), shift + size);
@@ -143,6 +146,18 @@ export function readBody(call: HttpCall, req: HttpRequest, options: ReadBodyOpti
       if (isLast) resolve(backing.subarray(shift, shift + size));
     });
   });
+}
+
+function pooledBuffer(bytes: number): Buffer {
+  return Buffer.from(bufferPool.take(bytes), 0, bytes);
+}
+
+/**
+ * Hand a body from readBody() back for reuse once nothing reads it any more: its tensors were
+ * copied into a batch or the call failed. Bodies not from the pool (small ones) are ignored.
+ */
+export function releaseBody(body: Uint8Array): void {
+  bufferPool.give(body.buffer as ArrayBuffer);
 }
 
 function tooLarge(limit: number): SluiceError {

@@ -7,7 +7,7 @@ import { nextRequestId, type Logger } from '../../lib/log.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { ModelRepository } from '../models/repository.js';
 import type { ModelVersion } from '../models/model-version.js';
-import { HttpCall, param, readBody } from './http-io.js';
+import { HttpCall, param, readBody, releaseBody } from './http-io.js';
 import type { InferenceService } from './inference.js';
 import { decodeInferenceRequest, encodeInferenceResponse, parseJsonHeader } from './oip-codec.js';
 import { imageBodyInputs } from '../preprocess/preprocessor.js';
@@ -98,35 +98,43 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
     // A raw image/* body is a single-image call to the model's image input (gateway/preprocess).
     const imageBody = req.getHeader('content-type').startsWith('image/');
     const headerLength = headerLengthText === '' ? -1 : Number(headerLengthText);
+    const answer = async (body: Buffer): Promise<void> => {
+      if (call.aborted) return;
+      const decodeStart = performance.now();
+      let header: Uint8Array = body;
+      let binary: Uint8Array | undefined;
+      if (headerLengthText !== '') {
+        if (!Number.isInteger(headerLength) || headerLength < 0 || headerLength > body.byteLength) {
+          throw new SluiceError('SLUICE_E_PROTOCOL_BAD_BINARY', `Inference-Header-Content-Length ${headerLengthText} does not fit the ${body.byteLength}-byte body`);
+        }
+        header = body.subarray(0, headerLength);
+        binary = body.subarray(headerLength);
+      }
+      // An image body is mapped onto the input names of the version routing picks, so that same
+      // version must run it: resolve once and pin it (a second weighted pick could differ).
+      const target = imageBody ? inference.resolve(name, version) : undefined;
+      const decoded = target ? { inputs: imageBodyInputs(target, body) } : decodeInferenceRequest(header, binary);
+      (binary === undefined ? decodeJson : decodeBinary).observe((performance.now() - decodeStart) / 1000);
+      const response = await inference.infer({ ...decoded, model: name, version: target?.version ?? version, signal: call.signal, receivedAt });
+      if (call.aborted) return;
+      const encoded = encodeInferenceResponse(response);
+      if (encoded.binary.length === 0) {
+        call.json(200, encoded.header);
+        return;
+      }
+      const head = Buffer.from(encoded.header, 'utf8');
+      call.send(200, 'application/octet-stream', Buffer.concat([head, ...encoded.binary], head.byteLength + encoded.binaryLength), {
+        'Inference-Header-Content-Length': String(head.byteLength),
+      });
+    };
     readBody(call, req, { limit: o.maxBodyBytes, alignAfter: headerLength >= 0 ? headerLength : undefined })
       .then(async (body) => {
-        if (call.aborted) return;
-        const decodeStart = performance.now();
-        let header: Uint8Array = body;
-        let binary: Uint8Array | undefined;
-        if (headerLengthText !== '') {
-          if (!Number.isInteger(headerLength) || headerLength < 0 || headerLength > body.byteLength) {
-            throw new SluiceError('SLUICE_E_PROTOCOL_BAD_BINARY', `Inference-Header-Content-Length ${headerLengthText} does not fit the ${body.byteLength}-byte body`);
-          }
-          header = body.subarray(0, headerLength);
-          binary = body.subarray(headerLength);
+        try {
+          await answer(body);
+        } finally {
+          // Its tensors were copied into a batch (or the call failed): the buffer can serve the next call.
+          releaseBody(body);
         }
-        // An image body is mapped onto the input names of the version routing picks, so that same
-        // version must run it: resolve once and pin it (a second weighted pick could differ).
-        const target = imageBody ? inference.resolve(name, version) : undefined;
-        const decoded = target ? { inputs: imageBodyInputs(target, body) } : decodeInferenceRequest(header, binary);
-        (binary === undefined ? decodeJson : decodeBinary).observe((performance.now() - decodeStart) / 1000);
-        const response = await inference.infer({ ...decoded, model: name, version: target?.version ?? version, signal: call.signal, receivedAt });
-        if (call.aborted) return;
-        const encoded = encodeInferenceResponse(response);
-        if (encoded.binary.length === 0) {
-          call.json(200, encoded.header);
-          return;
-        }
-        const head = Buffer.from(encoded.header, 'utf8');
-        call.send(200, 'application/octet-stream', Buffer.concat([head, ...encoded.binary], head.byteLength + encoded.binaryLength), {
-          'Inference-Header-Content-Length': String(head.byteLength),
-        });
       })
       .catch((err: unknown) => fail(call, err));
   };

@@ -38,6 +38,11 @@ export interface RunTask {
   outputs: string[];
   /** A warm-up run on synthetic inputs: batch observers (drift) skip it. */
   warmup?: boolean;
+  /**
+   * Wall-clock time (ms since the epoch) after which every request in the batch has been answered
+   * at its deadline: a batch that waited in the worker past it is skipped, not run.
+   */
+  notAfter?: number;
 }
 
 export type WorkerTask = LoadTask | RunTask;
@@ -58,6 +63,8 @@ export interface LoadResult {
 
 export interface RunResult {
   outputs: WireTensor[];
+  /** The batch's input buffers, moved back for reuse (gateway/batching/buffer-pool.ts). */
+  recycled: ArrayBuffer[];
   /** Time inside session.run, in seconds. */
   computeSeconds: number;
 }

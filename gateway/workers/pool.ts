@@ -8,7 +8,7 @@ import { Piscina } from 'piscina';
 import { SluiceError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import {
-  SESSION_CHANNEL, type LoadResult, type ReleaseMessage, type RunResult, type SessionSpec, type WireTensor,
+  SESSION_CHANNEL, type LoadResult, type ReleaseMessage, type RunResult, type RunTask, type SessionSpec, type WireTensor,
   type WorkerData, type WorkerTask,
 } from './messages.js';
 import type { TaskOutcome } from './worker.js';
@@ -42,7 +42,9 @@ export class WorkerPool {
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: Number.MAX_SAFE_INTEGER,
-      concurrentTasksPerWorker: 1,
+      // A second task waits in the worker behind the running one (the batcher's staged batches):
+      // the worker starts it the moment it finishes, without a round trip to the main thread.
+      concurrentTasksPerWorker: 2,
       workerData: { preload: options.preload ?? [] } satisfies WorkerData,
     });
     this.#piscina.on('error', (err: unknown) => this.#logger.error({ err }, 'worker pool error'));
@@ -70,11 +72,17 @@ export class WorkerPool {
     return first.value;
   }
 
-  /** Run one batch; the input buffers are transferred (the caller must not touch them afterwards). */
-  run(spec: SessionSpec, inputs: WireTensor[], outputs: string[], warmup = false): Promise<RunResult> {
+  /**
+   * Run one batch; the input buffers are transferred (the caller must not touch them afterwards).
+   * `notAfter` (ms since the epoch): skip the run if it has not started by then (SLUICE_E_BATCH_TIMEOUT).
+   */
+  run(spec: SessionSpec, inputs: WireTensor[], outputs: string[], options: { warmup?: boolean; notAfter?: number | undefined } = {}): Promise<RunResult> {
     const transfer: ArrayBuffer[] = [];
     for (const t of inputs) if (!Array.isArray(t.data)) transfer.push((t.data as ArrayBufferView).buffer as ArrayBuffer);
-    return this.#call<RunResult>(warmup ? { op: 'run', spec, inputs, outputs, warmup } : { op: 'run', spec, inputs, outputs }, transfer);
+    const task: RunTask = { op: 'run', spec, inputs, outputs };
+    if (options.warmup === true) task.warmup = true;
+    if (options.notAfter !== undefined) task.notAfter = options.notAfter;
+    return this.#call<RunResult>(task, transfer);
   }
 
   /** Tell every worker to drop a model version's session. */
@@ -100,6 +108,7 @@ export class WorkerPool {
       throw new SluiceError('SLUICE_E_WORKER_CRASHED', 'the inference worker running this request stopped; retry', { cause: err, retryAfter: 1 });
     }
     if (outcome.ok) return outcome.value as T;
+    if (outcome.phase === 'expired') throw new SluiceError('SLUICE_E_BATCH_TIMEOUT', outcome.error);
     if (outcome.phase === 'load') {
       throw new SluiceError('SLUICE_E_MODEL_LOAD_FAILED', `model ${task.spec.model} version ${task.spec.version} failed to load: ${outcome.error}`);
     }

@@ -21,7 +21,7 @@ channel.onmessage = (event: unknown) => {
 channel.unref();
 
 /** What a task answers with: a result, or the error the model raised (worker crashes reject the task instead). */
-export type TaskOutcome<T> = { ok: true; value: T } | { ok: false; error: string; phase: 'load' | 'run' };
+export type TaskOutcome<T> = { ok: true; value: T } | { ok: false; error: string; phase: 'load' | 'run' | 'expired' };
 
 export default async function task(t: WorkerTask): Promise<unknown> {
   let open: OpenSession;
@@ -39,6 +39,9 @@ export default async function task(t: WorkerTask): Promise<unknown> {
 }
 
 async function run(open: OpenSession, t: RunTask): Promise<unknown> {
+  if (t.notAfter !== undefined && performance.timeOrigin + performance.now() > t.notAfter) {
+    return { ok: false, error: 'every request of the batch passed its deadline while it waited', phase: 'expired' } satisfies TaskOutcome<never>;
+  }
   const feeds: Record<string, ort.Tensor> = {};
   for (const input of t.inputs) {
     feeds[input.name] = new ort.Tensor(input.type, input.data as ort.Tensor.DataType, input.dims);
@@ -69,7 +72,17 @@ async function run(open: OpenSession, t: RunTask): Promise<unknown> {
     const batch = { model: open.spec.model, version: open.spec.version, rows: t.inputs[0]?.dims[0] ?? 1, inputs: t.inputs, outputs, warmup: t.warmup === true };
     for (const observer of open.observers) observer.observe(batch);
   }
-  const value: TaskOutcome<RunResult> = { ok: true, value: { outputs, computeSeconds } };
+  // The inputs are done with (ORT and the observers have read them): move them back to be reused.
+  const recycled: ArrayBuffer[] = [];
+  for (const input of t.inputs) {
+    if (Array.isArray(input.data)) continue;
+    const buffer = input.data.buffer;
+    if (buffer instanceof ArrayBuffer && buffer.byteLength > 0 && !transfer.includes(buffer)) {
+      recycled.push(buffer);
+      transfer.push(buffer);
+    }
+  }
+  const value: TaskOutcome<RunResult> = { ok: true, value: { outputs, computeSeconds, recycled } };
   return move({ [transferableSymbol]: transfer, [valueSymbol]: value } as never);
 }
 

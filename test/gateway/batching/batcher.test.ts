@@ -120,6 +120,51 @@ t.test('a batch runs when an instance frees up; with all instances busy requests
   t.equal(batcher.queueDepth, 1);
 });
 
+t.test('staged batches are formed ahead while every instance is busy, up to stagedBatches of them', async (t) => {
+  const { exec, add, batcher } = setup({ maxBatchSize: 2, instances: 1, stagedBatches: 1 });
+  for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) void add(id);
+  t.same(exec.ids, [['a', 'b'], ['c', 'd']], 'one batch runs and one more waits behind it');
+  t.equal(batcher.inFlight, 2);
+  t.equal(batcher.queueDepth, 2, 'the rest stay in the queue, where priorities and deadlines still apply');
+  exec.batches[0]!.resolve();
+  await tick();
+  t.same(exec.ids, [['a', 'b'], ['c', 'd'], ['e', 'f']], 'a finished batch makes room for the next staged one');
+});
+
+t.test('a staged batch still waits for a full batch or the queue delay', async (t) => {
+  const { clock, exec, add } = setup({ maxBatchSize: 4, instances: 1, stagedBatches: 1 });
+  for (const id of ['a', 'b', 'c', 'd', 'e']) void add(id);
+  t.same(exec.ids, [['a', 'b', 'c', 'd']]);
+  clock.advance(999);
+  t.same(exec.ids, [['a', 'b', 'c', 'd']], 'a lone request is not staged before its delay');
+  clock.advance(1);
+  t.same(exec.ids, [['a', 'b', 'c', 'd'], ['e']]);
+});
+
+t.test('a staged request keeps its deadline: it is answered at the deadline while its batch waits', async (t) => {
+  const { clock, exec, add, settled, batcher } = setup({ maxBatchSize: 1, instances: 1, stagedBatches: 1, maxQueueDelayUs: 0 });
+  void add('a');
+  void add('b', { timeoutUs: 500 });
+  t.same(exec.ids, [['a'], ['b']]);
+  clock.advance(500);
+  await tick();
+  t.equal(settled.get('b'), 'SLUICE_E_BATCH_TIMEOUT', 'answered at its deadline, not when its batch runs');
+  t.equal(batcher.inFlight, 2, 'the staged batch is still held by the executor, which may skip it');
+});
+
+t.test('a request records its deadline on the batcher clock for the executor', async (t) => {
+  const stamps: number[] = [];
+  const clock = new FakeClock();
+  clock.time = 1000;
+  const batcher = new Batcher<Item, string>({ ...base, maxQueueDelayUs: 0, instances: 2 }, async (batch) => {
+    for (const b of batch) stamps.push(b.deadline);
+    return batch.map(() => 'ok');
+  }, clock);
+  await batcher.enqueue({ id: 'a' }, { rows: 1, shapeKey: 'a', timeoutUs: 250 });
+  await batcher.enqueue({ id: 'b' }, { rows: 1, shapeKey: 'a' });
+  t.same(stamps, [1250, Infinity]);
+});
+
 t.test('every request gets its own result from the batch', async (t) => {
   const { exec, add } = setup({ maxBatchSize: 2 });
   const a = add('a');
@@ -273,5 +318,6 @@ t.test('close() runs what is queued without waiting for the delay, refuses new r
 
 t.test('options are validated once, naming the option', async (t) => {
   t.throws(() => new Batcher({ ...base, instances: 0 }, async () => []), { code: 'SLUICE_E_CONFIG_INVALID', message: /instances/ });
+  t.throws(() => new Batcher({ ...base, stagedBatches: -1 }, async () => []), { code: 'SLUICE_E_CONFIG_INVALID', message: /stagedBatches/ });
   t.throws(() => new Batcher({ ...base, preferredBatchSizes: [4, 2] }, async () => []), { message: /preferredBatchSizes/ });
 });

@@ -19,7 +19,7 @@ class ManualPool {
   run(_spec: SessionSpec, inputs: WireTensor[]): Promise<RunResult> {
     return new Promise((resolve) => {
       const rows = inputs[0]!.dims[0]!;
-      this.runs.push({ inputs, finish: () => resolve({ outputs: [{ name: 'y', type: 'float32', dims: [rows, 2], data: new Float32Array(rows * 2) }], computeSeconds: 0.001 }) });
+      this.runs.push({ inputs, finish: () => resolve({ outputs: [{ name: 'y', type: 'float32', dims: [rows, 2], data: new Float32Array(rows * 2) }], computeSeconds: 0.001, recycled: [] }) });
     });
   }
   release(key: string): void {

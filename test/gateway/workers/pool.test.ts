@@ -29,3 +29,24 @@ t.test('a worker that dies mid-batch: its calls get a 5xx, none hangs, the worke
   const failed = answers.filter((a) => a.status === 500).length;
   t.match(metrics, new RegExp(`sluice_inference_requests_total\\{model="weather",version="1",outcome="server_error"\\} ${failed}\\n`));
 });
+
+t.test('a batch that reaches its worker after its notAfter time is skipped, not run', async (t) => {
+  const gw = await startTestGateway(t, copyModels(t, ['weather']), { workerThreads: 1 });
+  const spec = gw.inference.resolve('weather').spec;
+  const batch = () => [{ name: 'features', type: 'float32' as const, dims: [1, 5], data: new Float32Array([1, 12, 4, 3, 40]) }];
+  await t.rejects(gw.pool.run(spec, batch(), [], { notAfter: Date.now() - 1 }), { code: 'SLUICE_E_BATCH_TIMEOUT', message: /passed its deadline/ });
+  const ran = await gw.pool.run(spec, batch(), [], { notAfter: Date.now() + 60_000 });
+  t.ok(ran.outputs.length > 0 && ran.outputs.every((o) => o.dims[0] === 1), 'a batch still in time runs');
+});
+
+t.test("a batch's input buffers come back from the worker to be reused", async (t) => {
+  const gw = await startTestGateway(t, copyModels(t, ['weather']), { workerThreads: 1 });
+  const spec = gw.inference.resolve('weather').spec;
+  const rows = 4096;
+  const data = new Float32Array(rows * 5).fill(1);
+  const result = await gw.pool.run(spec, [{ name: 'features', type: 'float32', dims: [rows, 5], data }], []);
+  t.equal(data.buffer.byteLength, 0, 'moved to the worker, not copied');
+  t.equal(result.recycled.length, 1);
+  t.equal(result.recycled[0]!.byteLength, rows * 5 * 4, 'the same bytes came back');
+  t.ok(result.outputs.every((o) => o.dims[0] === rows), 'and the batch ran');
+});
