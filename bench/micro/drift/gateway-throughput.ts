@@ -1,32 +1,39 @@
-// Gateway throughput on `weather` with drift monitoring on vs off, in the same run: rounds
-// alternate the two (a fresh gateway each time, same repository copy but for the config's `drift`
-// section), driven closed-loop by the bench load generator (bench/load) in a child process.
-// Besides calls/s it reports the gateway's CPU time per call (main thread and inference workers
-// are threads of this process; the generator is not): on a shared machine throughput swings with
-// the neighbours' load, CPU per call much less.
+// Gateway throughput on `weather` with drift monitoring on vs off, in the same run. Both gateways
+// (`sluice gateway` child processes on copies of the same repository that differ only in the config's
+// `drift` section) are up at once and take turns at 64 closed-loop connections from the bench load
+// generator (bench/load), round after round, order alternating — the interleaving of bench/rounds.ts
+// for two servers. A slow minute on the shared machine then slows both alike: the figure is the
+// median of the per-round costs (1 - on/off), with its spread; many short rounds rather than a few
+// long ones, so the two halves of a round see the same neighbours. Besides calls/s it reports each
+// gateway's CPU time per call over the measured window (main thread, and the other threads: ORT
+// workers, GC, libuv; from /proc like bench/compare.ts; the generator is not counted).
 //
-//   node dist/bench/micro/drift/gateway-throughput.js [--rounds 3] [--seconds 5] [--connections 32] [--sample 1] [--json out.json]
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+//   node dist/bench/micro/drift/gateway-throughput.js [--rounds 24] [--seconds 1.5] [--warmup 0.5] [--connections 64] [--sample 1] [--cpus 0,1] [--json out.json]
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLogger } from '../../../lib/log.js';
-import { startGateway } from '../../../gateway/index.js';
 import { generateLoad } from '../../load/spawn-generator.js';
+import { startServer, type ServerProcess } from '../../targets/server-process.js';
+import { targetCommand } from '../../targets/commands.js';
 import { exampleModelsDir } from './example-models.js';
 
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '5' },
-    connections: { type: 'string', default: '32' },
+    rounds: { type: 'string', default: '24' },
+    seconds: { type: 'string', default: '1.5' },
+    warmup: { type: 'string', default: '0.5' },
+    connections: { type: 'string', default: '64' },
     sample: { type: 'string', default: '1' },
-    threads: { type: 'string' },
+    cpus: { type: 'string' },
     json: { type: 'string' },
   },
 });
+const ROUNDS = Number(args.rounds);
+const CONNECTIONS = Number(args.connections);
 
-type Mode = 'on' | 'off';
+type Mode = 'off' | 'on';
+const MODES: Mode[] = ['off', 'on'];
 
 function repository(mode: Mode): string {
   const root = mkdtempSync(join(tmpdir(), `sluice-drift-bench-${mode}-`));
@@ -39,66 +46,117 @@ function repository(mode: Mode): string {
   return root;
 }
 
-async function served(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let n = 0;
-  for (const m of text.matchAll(/^sluice_inference_requests_total\{[^}]*outcome="success"[^}]*\} (\d+)/gm)) n += Number(m[1]);
-  return n;
+/** CPU microseconds of a process's main thread (tid = pid) and of all its other threads (/proc, 10 ms ticks). */
+function threadCpuUs(pid: number): { main: number; other: number } {
+  const out = { main: 0, other: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const us = (Number(fields[11]) + Number(fields[12])) * 10_000;
+    if (Number(tid) === pid) out.main += us;
+    else out.other += us;
+  }
+  return out;
 }
 
 interface Round {
   throughput: number;
   p99: number;
-  cpuUsPerCall: number;
-  rows: number | null;
+  /** Gateway CPU per call over the measured window: main thread, other threads (ORT workers, GC, libuv). */
+  mainUsPerCall: number;
+  otherUsPerCall: number;
 }
 
-async function round(mode: Mode, root: string): Promise<Round> {
-  const gw = await startGateway({
-    host: '127.0.0.1', port: 0, modelRepository: root, maxBodyBytes: 1 << 20, drainTimeoutMs: 2000,
-    logger: createLogger('bench', 'warn'), workerThreads: args.threads === undefined ? undefined : Number(args.threads),
-  });
-  try {
-    const calls0 = await served(gw.url);
-    const cpu = process.cpuUsage();
-    const result = await generateLoad({
-      target: gw.url, workload: 'weather-json', variants: 256, mode: 'closed', connections: Number(args.connections),
-      warmupMs: 2000, durationMs: Number(args.seconds) * 1000, timeoutMs: 5000,
-    }, { processes: 1 });
-    const used = process.cpuUsage(cpu);
-    const cpuUsPerCall = (used.user + used.system) / Math.max(1, (await served(gw.url)) - calls0);
-    const phase = result.phases[0]!;
-    let rows: number | null = null;
-    if (mode === 'on') {
-      await new Promise((r) => setTimeout(r, 1200));
-      const report = (await (await fetch(`${gw.url}/v2/models/weather/versions/1/drift`)).json()) as { current: { rows: number } };
-      rows = report.current.rows;
-    }
-    return { throughput: phase.throughput, p99: phase.latency.p99, cpuUsPerCall, rows };
-  } finally {
-    await gw.close();
-  }
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function load(server: ServerProcess, warmupMs: number, durationMs: number): Promise<Round> {
+  const job = generateLoad({
+    target: server.url, workload: 'weather-json', variants: 256, mode: 'closed', connections: CONNECTIONS,
+    warmupMs, durationMs, timeoutMs: 5000,
+  }, { processes: 1 });
+  // CPU is read inside the measured window only (the generator process starts, then warms up).
+  await pause(warmupMs + 300);
+  const before = threadCpuUs(server.pid);
+  const started = performance.now();
+  await pause(Math.max(100, durationMs - 500));
+  const after = threadCpuUs(server.pid);
+  const seconds = (performance.now() - started) / 1000;
+  const phase = (await job).phases[0]!;
+  const calls = Math.max(1, phase.throughput * seconds);
+  return {
+    throughput: phase.throughput, p99: phase.latency.p99,
+    mainUsPerCall: (after.main - before.main) / calls, otherUsPerCall: (after.other - before.other) / calls,
+  };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-const roots: Record<Mode, string> = { on: repository('on'), off: repository('off') };
-const runs: Record<Mode, Round[]> = { on: [], off: [] };
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+const median = (xs: number[]) => {
+  const s = sorted(xs);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const quartiles = (xs: number[]) => {
+  const s = sorted(xs);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.round(p * (s.length - 1)))]!;
+  return [q(0.25), q(0.75)] as const;
+};
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+const roots: Record<Mode, string> = { off: repository('off'), on: repository('on') };
+const servers = new Map<Mode, ServerProcess>();
+const runs: Record<Mode, Round[]> = { off: [], on: [] };
+let driftRows: number | null = null;
 try {
-  for (let r = 0; r < Number(args.rounds); r++) {
-    for (const mode of (r % 2 === 0 ? ['off', 'on'] : ['on', 'off']) as Mode[]) {
-      const res = await round(mode, roots[mode]);
+  for (const mode of MODES) servers.set(mode, await startServer(targetCommand('sluice', 'weather-json', roots[mode], args.cpus)));
+  // Warm both once (JIT, ORT sessions, the drift window's first epoch), unrecorded.
+  for (const mode of MODES) await load(servers.get(mode)!, 0, 1500);
+  const warmupMs = Number(args.warmup) * 1000;
+  const durationMs = Number(args.seconds) * 1000;
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? MODES : [...MODES].reverse();
+    const line: string[] = [];
+    for (const mode of order) {
+      const res = await load(servers.get(mode)!, warmupMs, durationMs);
       runs[mode].push(res);
-      console.log(`round ${r + 1} drift ${mode}: ${res.throughput.toFixed(0)} calls/s, ${res.cpuUsPerCall.toFixed(1)} CPU us/call, p99 ${res.p99.toFixed(2)} ms${res.rows === null ? '' : `, drift window rows ${res.rows}`}`);
+      line.push(`drift ${mode} ${res.throughput.toFixed(0)} calls/s (main ${res.mainUsPerCall.toFixed(1)}, other ${res.otherUsPerCall.toFixed(1)} CPU us/call)`);
     }
+    const cost = 1 - runs.on[r]!.throughput / runs.off[r]!.throughput;
+    console.log(`round ${String(r + 1).padStart(2)}/${ROUNDS}: ${line.join(', ')}; cost ${pct(cost)}`);
   }
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  const report = (await (await fetch(`${servers.get('on')!.url}/v2/models/weather/versions/1/drift`)).json()) as { current?: { rows?: number } };
+  driftRows = report.current?.rows ?? null;
 } finally {
+  await Promise.all([...servers.values()].map((s) => s.stop()));
   for (const root of Object.values(roots)) rmSync(root, { recursive: true, force: true });
 }
-const on = median(runs.on.map((r) => r.throughput));
-const off = median(runs.off.map((r) => r.throughput));
-const cpuOn = median(runs.on.map((r) => r.cpuUsPerCall));
-const cpuOff = median(runs.off.map((r) => r.cpuUsPerCall));
-console.log(`weather-json, ${args.connections} connections closed loop, drift sample_fraction ${args.sample}, median of ${args.rounds} x ${args.seconds} s`);
-console.log(`drift off: ${off.toFixed(0)} calls/s | drift on: ${on.toFixed(0)} calls/s | throughput cost ${(((off - on) / off) * 100).toFixed(1)}%`);
-console.log(`gateway CPU per call: off ${cpuOff.toFixed(1)} us | on ${cpuOn.toFixed(1)} us | CPU cost ${(((cpuOn - cpuOff) / cpuOff) * 100).toFixed(1)}%`);
-if (args.json) writeFileSync(args.json, `${JSON.stringify({ bench: 'drift-gateway-throughput', args, runs, median: { on, off, cpuOn, cpuOff } }, null, 2)}\n`);
+
+const costs = runs.on.map((on, r) => 1 - on.throughput / runs.off[r]!.throughput);
+const cpu = (r: Round) => r.mainUsPerCall + r.otherUsPerCall;
+const cpuCosts = runs.on.map((on, r) => cpu(on) / cpu(runs.off[r]!) - 1);
+const med = (mode: Mode, f: (r: Round) => number) => median(runs[mode].map(f));
+const summary = {
+  off: median(runs.off.map((r) => r.throughput)),
+  on: median(runs.on.map((r) => r.throughput)),
+  cost: median(costs),
+  costQuartiles: quartiles(costs),
+  costRange: [Math.min(...costs), Math.max(...costs)],
+  mainOff: med('off', (r) => r.mainUsPerCall),
+  mainOn: med('on', (r) => r.mainUsPerCall),
+  otherOff: med('off', (r) => r.otherUsPerCall),
+  otherOn: med('on', (r) => r.otherUsPerCall),
+  cpuCost: median(cpuCosts),
+  cpuCostQuartiles: quartiles(cpuCosts),
+  driftRows,
+};
+console.log(`weather-json, ${CONNECTIONS} connections closed loop, drift sample_fraction ${args.sample}, ${ROUNDS} interleaved rounds x ${args.seconds} s (both gateways up)`);
+console.log(`median throughput: drift off ${summary.off.toFixed(0)} calls/s | drift on ${summary.on.toFixed(0)} calls/s`);
+console.log(`throughput cost (median of per-round 1 - on/off): ${pct(summary.cost)}, quartiles ${summary.costQuartiles.map(pct).join(' .. ')}, range ${summary.costRange.map(pct).join(' .. ')}`);
+console.log(`gateway CPU us per call, main thread: off ${summary.mainOff.toFixed(1)} | on ${summary.mainOn.toFixed(1)}; other threads: off ${summary.otherOff.toFixed(1)} | on ${summary.otherOn.toFixed(1)}`);
+console.log(`CPU cost (median of per-round on/off - 1, all threads): ${pct(summary.cpuCost)}, quartiles ${summary.cpuCostQuartiles.map(pct).join(' .. ')}`);
+console.log(`drift window rows on the drift-on gateway at the end: ${driftRows ?? 'unknown'}`);
+if (args.json) writeFileSync(args.json, `${JSON.stringify({ bench: 'drift-gateway-throughput', args, runs, summary }, null, 2)}\n`);
