@@ -1,7 +1,8 @@
 // Prometheus metrics of one gateway (its own registry, so several gateways in one process — tests —
 // do not collide). Labels are bounded: model and version come from the repository, never from the
 // request (an unknown model name is counted under model="" ), outcome from a fixed set.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastHistogram, SampledMetric } from './hot-metrics.js';
 import type { ErrorCode } from '../../lib/errors.js';
 
 export type Outcome = 'success' | 'client_error' | 'server_error' | 'timeout' | 'rejected' | 'cancelled';
@@ -30,81 +31,89 @@ export interface VersionMetrics {
 /** Read at scrape time, so the hot path never touches the queue-depth gauge. */
 export type QueueDepthSource = () => Iterable<{ model: string; version: string; depth: number }>;
 
+/** The per-label-set numbers the hot path adds to; read at scrape time. */
+interface VersionCounts {
+  labels: { model: string; version: string };
+  inFlight: number;
+  outcomes: Map<Outcome, number>;
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly requests: Counter<'model' | 'version' | 'outcome'>;
-  readonly requestDuration: Histogram<'model' | 'version'>;
-  readonly queueDuration: Histogram<'model' | 'version'>;
-  readonly computeDuration: Histogram<'model' | 'version'>;
-  readonly batchSize: Histogram<'model' | 'version'>;
-  readonly queueDepth: Gauge<'model' | 'version'>;
-  readonly inFlight: Gauge<'model' | 'version'>;
-  readonly decodeDuration: Histogram<'protocol'>;
+  readonly requestDuration: FastHistogram;
+  readonly queueDuration: FastHistogram;
+  readonly computeDuration: FastHistogram;
+  readonly batchSize: FastHistogram;
+  readonly decodeDuration: FastHistogram;
   readonly workerCrashes: Counter<'model' | 'version'>;
+  /** Keyed by model and version: generations of one version (during a reload) share their series. */
+  readonly #counts = new Map<string, VersionCounts>();
   #queueDepthSource: QueueDepthSource = () => [];
 
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'sluice_' });
-    this.requests = new Counter({
-      name: 'sluice_inference_requests_total', help: 'Inference calls by model version and outcome',
-      labelNames: ['model', 'version', 'outcome'], registers,
-    });
-    this.requestDuration = new Histogram({
-      name: 'sluice_inference_request_duration_seconds', help: 'Time from a call being decoded to its answer',
-      labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers,
-    });
-    this.queueDuration = new Histogram({
-      name: 'sluice_inference_queue_duration_seconds', help: 'Time a call waited in the batcher before its batch started',
-      labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers,
-    });
-    this.computeDuration = new Histogram({
-      name: 'sluice_inference_compute_duration_seconds', help: 'Time inside ONNX Runtime session.run per batch',
-      labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers,
-    });
-    this.batchSize = new Histogram({
-      name: 'sluice_inference_batch_size', help: 'Rows per batch sent to ONNX Runtime',
-      labelNames: ['model', 'version'], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], registers,
-    });
-    const depthSource = (): QueueDepthSource => this.#queueDepthSource;
-    this.queueDepth = new Gauge({
-      name: 'sluice_inference_queue_depth', help: 'Calls waiting in the batcher', labelNames: ['model', 'version'], registers,
-      collect() {
-        this.reset();
-        for (const q of depthSource()()) this.set({ model: q.model, version: q.version }, q.depth);
+    const counts = this.#counts;
+    this.registry.registerMetric(new SampledMetric({
+      name: 'sluice_inference_requests_total', help: 'Inference calls by model version and outcome', type: 'counter',
+      *read() {
+        for (const c of counts.values()) for (const [outcome, value] of c.outcomes) yield { labels: { ...c.labels, outcome }, value };
       },
-    });
-    this.inFlight = new Gauge({
-      name: 'sluice_inference_in_flight', help: 'Calls accepted and not yet answered', labelNames: ['model', 'version'], registers,
-    });
-    this.decodeDuration = new Histogram({
-      name: 'sluice_request_decode_duration_seconds', help: 'Main-thread time to decode a request body into tensors (json or binary)',
-      labelNames: ['protocol'], buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05], registers,
-    });
+    }) as never);
+    const histogram = (name: string, help: string, labelNames: string[], buckets: number[]): FastHistogram => {
+      const h = new FastHistogram({ name, help, labelNames, buckets });
+      this.registry.registerMetric(h as never);
+      return h;
+    };
+    this.requestDuration = histogram('sluice_inference_request_duration_seconds', 'Time from a call being decoded to its answer', ['model', 'version'], LATENCY_BUCKETS);
+    this.queueDuration = histogram('sluice_inference_queue_duration_seconds', 'Time a call waited in the batcher before its batch started', ['model', 'version'], LATENCY_BUCKETS);
+    this.computeDuration = histogram('sluice_inference_compute_duration_seconds', 'Time inside ONNX Runtime session.run per batch', ['model', 'version'], LATENCY_BUCKETS);
+    this.batchSize = histogram('sluice_inference_batch_size', 'Rows per batch sent to ONNX Runtime', ['model', 'version'], [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]);
+    const depthSource = (): QueueDepthSource => this.#queueDepthSource;
+    this.registry.registerMetric(new SampledMetric({
+      name: 'sluice_inference_queue_depth', help: 'Calls waiting in the batcher', type: 'gauge',
+      *read() {
+        for (const q of depthSource()()) yield { labels: { model: q.model, version: q.version }, value: q.depth };
+      },
+    }) as never);
+    this.registry.registerMetric(new SampledMetric({
+      name: 'sluice_inference_in_flight', help: 'Calls accepted and not yet answered', type: 'gauge',
+      *read() {
+        for (const c of counts.values()) if (c.labels.model !== '') yield { labels: c.labels, value: c.inFlight };
+      },
+    }) as never);
+    this.decodeDuration = histogram('sluice_request_decode_duration_seconds', 'Main-thread time to decode a request body into tensors (json or binary)', ['protocol'],
+      [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05]);
     this.workerCrashes = new Counter({
       name: 'sluice_worker_crashes_total', help: 'Batches lost because their inference worker died',
       labelNames: ['model', 'version'], registers,
     });
   }
 
+  #countsFor(model: string, version: string): VersionCounts {
+    const key = `${model}\u0000${version}`;
+    let c = this.#counts.get(key);
+    if (c === undefined) {
+      c = { labels: { model, version }, inFlight: 0, outcomes: new Map() };
+      this.#counts.set(key, c);
+    }
+    return c;
+  }
+
   forVersion(model: string, version: string): VersionMetrics {
     const labels = { model, version };
-    const counters = new Map<Outcome, { inc(): void }>();
+    const c = this.#countsFor(model, version);
     return {
       requestDuration: this.requestDuration.labels(labels),
       queueDuration: this.queueDuration.labels(labels),
       computeDuration: this.computeDuration.labels(labels),
       batchSize: this.batchSize.labels(labels),
-      inFlight: this.inFlight.labels(labels),
-      workerCrash: () => this.workerCrashes.labels(labels).inc(),
-      count: (outcome) => {
-        let c = counters.get(outcome);
-        if (c === undefined) {
-          c = this.requests.labels({ model, version, outcome });
-          counters.set(outcome, c);
-        }
-        c.inc();
+      inFlight: {
+        inc: () => void c.inFlight++,
+        dec: () => void c.inFlight--,
       },
+      workerCrash: () => this.workerCrashes.labels(labels).inc(),
+      count: (outcome) => void c.outcomes.set(outcome, (c.outcomes.get(outcome) ?? 0) + 1),
     };
   }
 
@@ -114,7 +123,8 @@ export class GatewayMetrics {
 
   /** Calls that never reached a model version (unknown model, bad request before routing). */
   countUnrouted(outcome: Outcome): void {
-    this.requests.labels({ model: '', version: '', outcome }).inc();
+    const c = this.#countsFor('', '');
+    c.outcomes.set(outcome, (c.outcomes.get(outcome) ?? 0) + 1);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {
