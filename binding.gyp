@@ -6,7 +6,8 @@
         "native/addon.cc",
         "native/image_tensor.cc",
         "native/drift_window.cc",
-        "native/drift_scores.cc"
+        "native/drift_scores.cc",
+        "native/drift_lanes.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

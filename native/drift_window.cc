@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "drift_bins.h"
+#include "drift_lanes.h"
 #include "drift_layout.h"
 #include "drift_scores.h"
 #include "instance_data.h"
@@ -58,6 +59,7 @@ Napi::Function DriftWindow::Init(Napi::Env env) {
           InstanceMethod<&DriftWindow::Reset>("reset"),
           InstanceMethod<&DriftWindow::Scores>("scores"),
           InstanceMethod<&DriftWindow::Dispose>("dispose"),
+          InstanceMethod<&DriftWindow::UseLanes>("useLanes"),
           InstanceAccessor<&DriftWindow::GetDisposed>("disposed"),
           InstanceAccessor<&DriftWindow::GetLength>("length"),
       });
@@ -125,6 +127,8 @@ void DriftWindow::BuildBinTables() {
     const size_t n = static_cast<size_t>(edge_offsets_[f + 1]) - lo;
     has_table_[f] = BuildBinTable(edges_.data() + lo, n, &tables_[f]) ? 1 : 0;
   }
+  lanes_ = BuildLaneTables(tables_, has_table_, edges_.data(), edge_offsets_.data(), block_offsets_.data(), features_);
+  use_lanes_ = LanesSupported();
 }
 
 void DriftWindow::CheckLive(Napi::Env env) const {
@@ -199,31 +203,55 @@ inline void AccumulateColumn(const T* col, size_t rows, size_t row_stride, doubl
   *out = s;
 }
 
+// The shift of a feature's batch moments: the window's running mean, or the batch's first finite value.
+template <typename T>
+inline double ShiftOf(const double* state, size_t at, const T* col, size_t rows, size_t row_stride) {
+  if (state[at + kFFiniteN] > 0) return state[at + kFMean];
+  for (size_t r = 0; r < rows; ++r) {
+    const double x = ToDouble(col[r * row_stride]);
+    if (std::isfinite(x)) return x;
+  }
+  return 0;
+}
+
+// A column's batch sums into the window's state at `at`.
+inline void FoldColumn(double* state, size_t at, size_t rows, double k, const ColumnSums& s) {
+  state[at + kFN] += static_cast<double>(rows) - s.nan;
+  state[at + kFNaN] += s.nan;
+  state[at + kFPosInf] += s.pos_inf;
+  state[at + kFNegInf] += s.neg_inf;
+  state[at + kFLowSum] = state[at + kFLowSum] + s.low;
+  state[at + kFHighSum] = state[at + kFHighSum] + s.high;
+  if (!(s.n > 0)) return;
+  const double mean = k + s.s1 / s.n;
+  double m2 = s.s2 - (s.s1 * s.s1) / s.n;
+  if (m2 < 0) m2 = 0;
+  MergeMoments(state, at, s.n, mean, m2);
+  if (s.min < state[at + kFMin]) state[at + kFMin] = s.min;
+  if (s.max > state[at + kFMax]) state[at + kFMax] = s.max;
+}
+
 }  // namespace
 
 // Column by column: each feature's table, edges and counts stay in L1 while its values are binned
 // (the batch itself is small enough to stay cached across the strided reads). Per feature the
-// values are taken in row order, so the sums match the TypeScript reference exactly.
+// values are taken in row order, so the sums match the TypeScript reference exactly. Four
+// consecutive features that all bin from a lane table go through the vector path together
+// (drift_lanes.h: the same sums, bit for bit).
 template <typename T>
 void DriftWindow::UpdateTyped(const T* data, size_t rows, size_t cols, size_t row_stride, size_t col_stride,
                               size_t feature_base) {
   double* state = state_;
   for (size_t c = 0; c < cols; ++c) {
     const size_t f = feature_base + c;
+    if (use_lanes_ && c + kLanes <= cols && LanesFit(f)) {
+      UpdateLaneGroup(data + c * col_stride, rows, row_stride, col_stride, f);
+      c += kLanes - 1;
+      continue;
+    }
     const size_t at = block_offsets_[f];
     const T* col = data + c * col_stride;
-    double k = 0;
-    if (state[at + kFFiniteN] > 0) {
-      k = state[at + kFMean];
-    } else {
-      for (size_t r = 0; r < rows; ++r) {
-        const double x = ToDouble(col[r * row_stride]);
-        if (std::isfinite(x)) {
-          k = x;
-          break;
-        }
-      }
-    }
+    const double k = ShiftOf(state, at, col, rows, row_stride);
     const size_t lo = static_cast<size_t>(edge_offsets_[f]);
     const size_t last = static_cast<size_t>(edge_offsets_[f + 1]) - lo;
     const double* edges = edges_.data() + lo;
@@ -237,19 +265,36 @@ void DriftWindow::UpdateTyped(const T* data, size_t rows, size_t cols, size_t ro
     } else {
       AccumulateColumn(col, rows, row_stride, k, last, [=](double x) { return UpperBound(edges, last, x); }, counts, &s);
     }
-    state[at + kFN] += static_cast<double>(rows) - s.nan;
-    state[at + kFNaN] += s.nan;
-    state[at + kFPosInf] += s.pos_inf;
-    state[at + kFNegInf] += s.neg_inf;
-    state[at + kFLowSum] = state[at + kFLowSum] + s.low;
-    state[at + kFHighSum] = state[at + kFHighSum] + s.high;
-    if (!(s.n > 0)) continue;
-    const double mean = k + s.s1 / s.n;
-    double m2 = s.s2 - (s.s1 * s.s1) / s.n;
-    if (m2 < 0) m2 = 0;
-    MergeMoments(state, at, s.n, mean, m2);
-    if (s.min < state[at + kFMin]) state[at + kFMin] = s.min;
-    if (s.max > state[at + kFMax]) state[at + kFMax] = s.max;
+    FoldColumn(state, at, rows, k, s);
+  }
+}
+
+bool DriftWindow::LanesFit(size_t f) const {
+  for (size_t l = 0; l < kLanes; ++l) {
+    if (!lanes_.ok[f + l]) return false;
+  }
+  return true;
+}
+
+template <typename T>
+void DriftWindow::UpdateLaneGroup(const T* col0, size_t rows, size_t row_stride, size_t col_stride, size_t f0) {
+  double k[kLanes];
+  for (size_t l = 0; l < kLanes; ++l) k[l] = ShiftOf(state_, block_offsets_[f0 + l], col0 + l * col_stride, rows, row_stride);
+  LaneSums sums;
+  UpdateLanes(lanes_, f0, col0, rows, row_stride, col_stride, k, state_, &sums);
+  for (size_t l = 0; l < kLanes; ++l) {
+    ColumnSums s;
+    s.nan = sums.nan[l];
+    s.pos_inf = sums.pos_inf[l];
+    s.neg_inf = sums.neg_inf[l];
+    s.low = sums.low[l];
+    s.high = sums.high[l];
+    s.n = static_cast<double>(rows) - s.nan - s.pos_inf - s.neg_inf;
+    s.s1 = sums.s1[l];
+    s.s2 = sums.s2[l];
+    s.min = sums.min[l];
+    s.max = sums.max[l];
+    FoldColumn(state_, block_offsets_[f0 + l], rows, k[l], s);
   }
 }
 
@@ -424,6 +469,14 @@ Napi::Value DriftWindow::Dispose(const Napi::CallbackInfo& info) {
   state_size_ = 0;
   std::vector<double>().swap(edges_);
   return info.Env().Undefined();
+}
+
+Napi::Value DriftWindow::UseLanes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckLive(env);
+  SLUICE_THROW_TYPE_IF(info.Length() != 1 || !info[0].IsBoolean(), env, "useLanes takes a boolean");
+  use_lanes_ = info[0].As<Napi::Boolean>().Value() && LanesSupported();
+  return Napi::Boolean::New(env, use_lanes_);
 }
 
 Napi::Value DriftWindow::GetDisposed(const Napi::CallbackInfo& info) {

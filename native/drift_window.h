@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "drift_bins.h"
+#include "drift_lanes.h"
 
 namespace sluice {
 
@@ -35,6 +36,9 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   // scores(refBins, coarseMap, coarseOffsets, refCoarse, refInfo, out)
   Napi::Value Scores(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
+  // useLanes(on: boolean): boolean — whether updates take the vector path (drift_lanes.h) when the
+  // CPU has one; the answer is whether they will. On by default; tests compare both paths.
+  Napi::Value UseLanes(const Napi::CallbackInfo& info);
   Napi::Value GetDisposed(const Napi::CallbackInfo& info);
   Napi::Value GetLength(const Napi::CallbackInfo& info);
 
@@ -44,6 +48,9 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   template <typename T>
   void UpdateTyped(const T* data, size_t rows, size_t cols, size_t row_stride, size_t col_stride,
                    size_t feature_base);
+  bool LanesFit(size_t f) const;
+  template <typename T>
+  void UpdateLaneGroup(const T* col0, size_t rows, size_t row_stride, size_t col_stride, size_t f0);
 
   void BuildBinTables();
 
@@ -62,6 +69,9 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   // Per numeric feature: its bin table (drift_bins.h), or none (few edges: plain binary search).
   std::vector<drift::BinTable> tables_;
   std::vector<uint8_t> has_table_;
+  // The same tables flattened for the vector path, and whether updates take it.
+  drift::LaneTables lanes_;
+  bool use_lanes_ = false;
 };
 
 }  // namespace sluice

@@ -1,0 +1,59 @@
+// The vector path of a window update: four features at once, one per lane, rows in order. Each lane
+// does exactly what the scalar column path (drift_window.cc) does for its feature, operation for
+// operation and in the same row order, so both paths (and gateway/drift/ts-window.ts) produce
+// bit-identical state; only the bins are found differently (the same table, read by a gather).
+// AVX2 on x86-64 chosen at run time (the addon still loads and runs the scalar path without it).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "drift_bins.h"
+
+namespace sluice {
+namespace drift {
+
+constexpr size_t kLanes = 4;
+// A lane compares up to this many edges of x's cell; a feature whose table needs more (crowded
+// cells: a binary search in the scalar path) or has no table stays on the scalar path.
+constexpr size_t kLaneMaxSteps = 4;
+
+// Every numeric feature's bin table, flattened: a lane reads its cell's start and then as many
+// edges as the most any of the group's four features needs: an edge past x's own cell is > x and
+// a NaN pad compares false, so the extra compares add nothing.
+struct LaneTables {
+  std::vector<uint8_t> ok;  // per feature: 1 if its bins can be found in a lane
+  std::vector<uint8_t> steps;
+  std::vector<double> first, scale, top, low_edge, high_edge;
+  std::vector<int32_t> start_at;  // where the feature's cells start in `start`
+  std::vector<size_t> padded_at;  // where its edges start in `padded`
+  std::vector<int64_t> count_at;  // the state index of its bin 0
+  std::vector<uint16_t> start;
+  std::vector<double> padded;  // each feature's edges, then kLaneMaxSteps NaNs
+};
+
+// `block_offsets[f]`: where feature f's block starts in the state (drift_layout.h).
+LaneTables BuildLaneTables(const std::vector<BinTable>& tables, const std::vector<uint8_t>& has_table,
+                           const double* edges, const int32_t* edge_offsets, const size_t* block_offsets,
+                           size_t features);
+
+// Whether this CPU runs the vector path.
+bool LanesSupported();
+
+// One lane's batch sums: what the scalar path's ColumnSums holds, less the finite count (rows -
+// nan - infinities).
+struct LaneSums {
+  double nan[kLanes], pos_inf[kLanes], neg_inf[kLanes], low[kLanes], high[kLanes];
+  double s1[kLanes], s2[kLanes], min[kLanes], max[kLanes];
+};
+
+// Features f0 .. f0 + 3 (each lanes.ok) from `rows` rows of `col0` (element (r, c) at
+// col0[r * row_stride + c * col_stride]): bin counts straight into `state`, the rest into `out`.
+// `k`: each feature's moment shift. Only when LanesSupported().
+template <typename T>
+void UpdateLanes(const LaneTables& lanes, size_t f0, const T* col0, size_t rows, size_t row_stride,
+                 size_t col_stride, const double* k, double* state, LaneSums* out);
+
+}  // namespace drift
+}  // namespace sluice
