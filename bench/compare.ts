@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateLoad } from './load/spawn-generator.js';
-import { benchRepository, ROOT } from './targets/commands.js';
+import { benchRepository, ROOT, sluiceNodeFlags } from './targets/commands.js';
 import { startServer, type ServerProcess } from './targets/server-process.js';
 import { median } from './report/summary.js';
 import { isWorkloadName, prepareWorkload, WORKLOADS } from './workloads.js';
@@ -102,6 +102,7 @@ try {
     }
     v.server = await startServer({
       name: `gateway ${v.label}`,
+      nodeFlags: sluiceNodeFlags(v.root),
       args: [join(v.root, 'dist', 'cli', 'sluice.js'), 'gateway', '--models', v.repo, '--port', '0', '--log-level', 'info'],
     });
   }

@@ -1,6 +1,6 @@
 // How to start each server under test for a workload. Every server gets a model repository holding
 // only that workload's model, so Sluice and the baselines serve exactly the same thing.
-import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureExampleRepository } from '../../cli/example-repository.js';
@@ -11,6 +11,16 @@ import type { ServerCommand } from './server-process.js';
 /** The package root (this file runs from dist/bench/targets/). */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DIST = join(ROOT, 'dist');
+
+/**
+ * The Node flags on the `sluice` command's `#!/usr/bin/env -S node ...` line under `root`: what a user
+ * running `npx sluice` gets. Every Node server in the benchmark, baselines included, runs with them.
+ */
+export function sluiceNodeFlags(root = ROOT): string[] {
+  const first = readFileSync(join(root, 'dist', 'cli', 'sluice.js'), 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\S*env(?: -S)? node(.*)$/.exec(first);
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
 
 /** `.sluice/bench/<model>`: a one-model repository copied from the example repository. */
 export function benchRepository(workload: WorkloadName): string {
@@ -26,7 +36,8 @@ export function benchRepository(workload: WorkloadName): string {
   return repo;
 }
 
-export function targetCommand(target: TargetName, workload: WorkloadName, repo: string, cpus: string | undefined, nodeFlags: string[] = []): ServerCommand {
+export function targetCommand(target: TargetName, workload: WorkloadName, repo: string, cpus: string | undefined, extraNodeFlags: string[] = []): ServerCommand {
+  const nodeFlags = [...sluiceNodeFlags(), ...extraNodeFlags];
   switch (target) {
     case 'sluice':
     case 'sluice-ws':
