@@ -45,8 +45,8 @@ LaneTables BuildLaneTables(const std::vector<BinTable>& tables, const std::vecto
     out.high_edge[f] = edges[lo + n - 1];
     out.start_at[f] = static_cast<int32_t>(out.start.size());
     out.padded_at[f] = padded_at;
-    out.count_at[f] = static_cast<int64_t>(block_offsets[f] + kFeatureHeader);
-    out.start.insert(out.start.end(), t.start.begin(), t.start.end());
+    out.count_at[f] = static_cast<int64_t>(block_offsets[f] + kFeatureHeader) - static_cast<int64_t>(padded_at);
+    for (const uint16_t c : t.start) out.start.push_back(static_cast<int32_t>(padded_at + c));
     out.padded.insert(out.padded.end(), edges + lo, edges + lo + n);
     out.padded.resize(out.padded.size() + kLaneMaxSteps, std::numeric_limits<double>::quiet_NaN());
   }
@@ -133,11 +133,8 @@ SLUICE_AVX2 void LanesLoop(const LaneTables& lanes, size_t f0, const T* col0, si
       _mm256_slli_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&lanes.count_at[f0])), 3),
       _mm256_set1_epi64x(reinterpret_cast<int64_t>(state)));
   const __m256i sink_at = _mm256_set1_epi64x(reinterpret_cast<int64_t>(&sink));
-  const uint16_t* start = lanes.start.data();
-  const double* e0 = lanes.padded.data() + lanes.padded_at[f0];
-  const double* e1 = lanes.padded.data() + lanes.padded_at[f0 + 1];
-  const double* e2 = lanes.padded.data() + lanes.padded_at[f0 + 2];
-  const double* e3 = lanes.padded.data() + lanes.padded_at[f0 + 3];
+  const int32_t* start = lanes.start.data();
+  const double* padded = lanes.padded.data();
   const __m256d zero = _mm256_setzero_pd();
   const __m256d inf = _mm256_set1_pd(std::numeric_limits<double>::infinity());
   const __m256d neg_inf = _mm256_set1_pd(-std::numeric_limits<double>::infinity());
@@ -175,18 +172,27 @@ SLUICE_AVX2 void LanesLoop(const LaneTables& lanes, size_t f0, const T* col0, si
     }
     for (size_t i = 0; i < m; ++i) {
       const int32_t* c = &cells[i * kLanes];
-      const uint32_t b0 = start[c[0]], b1 = start[c[1]], b2 = start[c[2]], b3 = start[c[3]];
+      const int32_t b0 = start[c[0]], b1 = start[c[1]], b2 = start[c[2]], b3 = start[c[3]];
       const __m256d x = _mm256_load_pd(&xs[i * kLanes]);
-      __m256i bin = _mm256_setr_epi64x(b0, b1, b2, b3);
+      __m256i bin = _mm256_cvtepi32_epi64(_mm_setr_epi32(b0, b1, b2, b3));
       for (size_t j = 0; j < kSteps; ++j) {
-        const __m256d e = _mm256_setr_pd(e0[b0 + j], e1[b1 + j], e2[b2 + j], e3[b3 + j]);
+        const __m256d e = _mm256_setr_pd(padded[b0 + j], padded[b1 + j], padded[b2 + j], padded[b3 + j]);
         bin = _mm256_sub_epi64(bin, _mm256_castpd_si256(_mm256_cmp_pd(e, x, _CMP_LE_OQ)));
       }
       const __m256i at = _mm256_add_epi64(_mm256_slli_epi64(bin, 3), count_at);
       _mm256_store_si256(reinterpret_cast<__m256i*>(&targets[i * kLanes]),
                          _mm256_blendv_epi8(at, sink_at, _mm256_castpd_si256(_mm256_cmp_pd(x, x, _CMP_UNORD_Q))));
     }
-    for (size_t i = 0; i < m * kLanes; ++i) *targets[i] += 1;
+    for (size_t i = 0; i < m * kLanes; i += 4) {
+      double* t0 = targets[i];
+      double* t1 = targets[i + 1];
+      double* t2 = targets[i + 2];
+      double* t3 = targets[i + 3];
+      *t0 += 1;
+      *t1 += 1;
+      *t2 += 1;
+      *t3 += 1;
+    }
   }
   alignas(32) int64_t counts[3][kLanes];
   _mm256_store_si256(reinterpret_cast<__m256i*>(counts[0]), nan_n);

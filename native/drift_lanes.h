@@ -28,8 +28,9 @@ struct LaneTables {
   std::vector<double> first, scale, top, low_edge, high_edge;
   std::vector<int32_t> start_at;  // where the feature's cells start in `start`
   std::vector<size_t> padded_at;  // where its edges start in `padded`
-  std::vector<int64_t> count_at;  // the state index of its bin 0
-  std::vector<uint16_t> start;
+  // The state index of its bin 0, less padded_at (a start entry is an index into `padded`).
+  std::vector<int64_t> count_at;
+  std::vector<int32_t> start;
   std::vector<double> padded;  // each feature's edges, then kLaneMaxSteps NaNs
 };
 

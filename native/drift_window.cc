@@ -298,45 +298,60 @@ void DriftWindow::UpdateLaneGroup(const T* col0, size_t rows, size_t row_stride,
   }
 }
 
+namespace {
+
+// An index argument in one N-API call (no separate type check: a non-number fails the read). The
+// update runs once per batch, where a call's fixed cost is a fair part of a small batch's.
+size_t IndexArg(napi_env env, napi_value v, const char* name) {
+  double d;
+  SLUICE_THROW_TYPE_IF(napi_get_value_double(env, v, &d) != napi_ok, env, std::string(name) + " must be a number");
+  SLUICE_THROW_RANGE_IF(!(d >= 0) || d != static_cast<double>(static_cast<int64_t>(d)) || d > 9007199254740991.0, env,
+                        std::string(name) + " must be a non-negative integer");
+  return static_cast<size_t>(d);
+}
+
+}  // namespace
+
 Napi::Value DriftWindow::Update(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env);
   SLUICE_THROW_TYPE_IF(info.Length() != 7, env,
                        "update takes (data, offset, rows, cols, rowStride, colStride, featureBase)");
-  SLUICE_THROW_TYPE_IF(!info[0].IsTypedArray(), env,
+  // One call for the type, length and data (adjusted by its byte offset); it fails on a non-typed array.
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* raw = nullptr;
+  SLUICE_THROW_TYPE_IF(napi_get_typedarray_info(env, info[0], &type, &length, &raw, nullptr, nullptr) != napi_ok, env,
                        "data must be a Float32Array, Float64Array, Int32Array or BigInt64Array");
-  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
-  const size_t offset = SizeArg(info, 1, "offset");
-  const size_t rows = SizeArg(info, 2, "rows");
-  const size_t cols = SizeArg(info, 3, "cols");
-  const size_t row_stride = SizeArg(info, 4, "rowStride");
-  const size_t col_stride = SizeArg(info, 5, "colStride");
-  const size_t feature_base = SizeArg(info, 6, "featureBase");
+  const size_t offset = IndexArg(env, info[1], "offset");
+  const size_t rows = IndexArg(env, info[2], "rows");
+  const size_t cols = IndexArg(env, info[3], "cols");
+  const size_t row_stride = IndexArg(env, info[4], "rowStride");
+  const size_t col_stride = IndexArg(env, info[5], "colStride");
+  const size_t feature_base = IndexArg(env, info[6], "featureBase");
   SLUICE_THROW_RANGE_IF(feature_base > features_ || cols > features_ - feature_base, env,
                         "featureBase + cols exceeds the window's features");
-  const size_t length = ta.ElementLength();
+  SLUICE_THROW_TYPE_IF(type != napi_float32_array && type != napi_float64_array && type != napi_int32_array &&
+                           type != napi_bigint64_array,
+                       env, "data must be a Float32Array, Float64Array, Int32Array or BigInt64Array");
   if (rows == 0 || cols == 0) return env.Undefined();
   // Every index is below 2^53, so the double products are exact enough to bound the span safely.
   const double last = static_cast<double>(offset) + static_cast<double>(rows - 1) * static_cast<double>(row_stride) +
                       static_cast<double>(cols - 1) * static_cast<double>(col_stride);
   SLUICE_THROW_RANGE_IF(!(last < static_cast<double>(length)), env,
                         "rows, cols and strides reach past the end of data");
-  switch (ta.TypedArrayType()) {
+  switch (type) {
     case napi_float32_array:
-      UpdateTyped(ta.As<Napi::Float32Array>().Data() + offset, rows, cols, row_stride, col_stride, feature_base);
+      UpdateTyped(static_cast<const float*>(raw) + offset, rows, cols, row_stride, col_stride, feature_base);
       break;
     case napi_float64_array:
-      UpdateTyped(ta.As<Napi::Float64Array>().Data() + offset, rows, cols, row_stride, col_stride, feature_base);
+      UpdateTyped(static_cast<const double*>(raw) + offset, rows, cols, row_stride, col_stride, feature_base);
       break;
     case napi_int32_array:
-      UpdateTyped(ta.As<Napi::Int32Array>().Data() + offset, rows, cols, row_stride, col_stride, feature_base);
-      break;
-    case napi_bigint64_array:
-      UpdateTyped(ta.As<Napi::TypedArrayOf<int64_t>>().Data() + offset, rows, cols, row_stride, col_stride,
-                  feature_base);
+      UpdateTyped(static_cast<const int32_t*>(raw) + offset, rows, cols, row_stride, col_stride, feature_base);
       break;
     default:
-      SLUICE_THROW_TYPE(env, "data must be a Float32Array, Float64Array, Int32Array or BigInt64Array");
+      UpdateTyped(static_cast<const int64_t*>(raw) + offset, rows, cols, row_stride, col_stride, feature_base);
   }
   return env.Undefined();
 }
