@@ -1,8 +1,8 @@
 // The vector path of a window update: four features at once, one per lane, rows in order. Each lane
 // does exactly what the scalar column path (drift_window.cc) does for its feature, operation for
 // operation and in the same row order, so both paths (and gateway/drift/ts-window.ts) produce
-// bit-identical state; only the bins are found differently (the same table, read by a gather).
-// AVX2 on x86-64 chosen at run time (the addon still loads and runs the scalar path without it).
+// bit-identical state from the same bin tables. AVX2 on x86-64, chosen at run time (the addon
+// still loads, and runs the scalar path, without it); other targets have only the scalar path.
 #pragma once
 
 #include <cstddef>
@@ -28,9 +28,11 @@ struct LaneTables {
   std::vector<double> first, scale, top, low_edge, high_edge;
   std::vector<int32_t> start_at;  // where the feature's cells start in `start`
   std::vector<size_t> padded_at;  // where its edges start in `padded`
-  // The state index of its bin 0, less padded_at (a start entry is an index into `padded`).
+  // The state index of its bin 0, less padded_at: a lane's bin is padded_at + start[cell] plus its
+  // compares, an index into `padded` first.
   std::vector<int64_t> count_at;
-  std::vector<int32_t> start;
+  // 16-bit like BinTable's: at 512 features the tables outgrow L2, and 32-bit starts measured slower.
+  std::vector<uint16_t> start;
   std::vector<double> padded;  // each feature's edges, then kLaneMaxSteps NaNs
 };
 

@@ -16,13 +16,19 @@ const crowded = Array.from({ length: 60 }, (_, i) => (i < 50 ? 1e-9 * 2 ** (i / 
 const huge = [-1.7e308, -1e300, -1, 0, 1e-300, 1, 1e300, 1.7e308];
 const squares = Array.from({ length: 8 }, (_, i) => i * i);
 const categories = [0, 1, 2, 5];
+// Three and four edges closer together than the finest cell: tables of 3 and 4 steps.
+const steps3 = [0, 1e-9, 2e-9, 1, 2, 3, 4, 5, 1000];
+const steps4 = [0, 1e-9, 2e-9, 3e-9, 1, 2, 3, 4, 5, 1000];
 
 // Lane groups form from four consecutive features with tables of at most LINEAR_STEPS steps; the
 // categorical (5), crowded (7) and huge (11: no table) features break them, so a call mixes groups
-// and scalar columns, and each featureBase below shifts where the groups fall.
+// and scalar columns, and each featureBase below shifts where the groups fall. From featureBase 0
+// the groups compare 2 (0-3, 12-15), 3 (16-19), 4 (20-23) and 1 (24-27) edges per value.
 const FEATURES = [
   linear(101, -5, 5), exponential(99), quarters, squares, linear(101, 0, 1000), categories, linear(11, -1, 1), crowded,
   linear(101, -5, 5), exponential(99), quarters, huge, exponential(20), linear(101, -5, 5), quarters, exponential(99),
+  steps3, linear(11, -1, 1), quarters, linear(101, -5, 5), steps4, quarters, linear(11, -1, 1), linear(101, -5, 5),
+  quarters, linear(101, -5, 5), linear(11, -1, 1), quarters, exponential(20),
 ];
 const F = FEATURES.length;
 const layout: WindowLayout = {
@@ -85,7 +91,8 @@ t.test('the layout mixes lane groups and scalar columns', async (t) => {
   const tables = buildBinTables(layout);
   t.ok(tables.steps[7]! > LINEAR_STEPS, 'the crowded feature is too crowded for a lane');
   t.equal(tables.steps[11], 0, 'the huge feature has no table');
-  for (const f of [0, 1, 2, 3, 4, 6, 8, 9, 10, 12, 13, 14, 15]) t.ok(tables.steps[f]! >= 1 && tables.steps[f]! <= LINEAR_STEPS, `feature ${f} fits a lane`);
+  t.same([16, 20, 24, 25, 26, 27].map((f) => tables.steps[f]), [3, 4, 1, 1, 1, 1], '3, 4 and 1 steps');
+  for (let f = 0; f < F; f++) if (f !== 5 && f !== 7 && f !== 11) t.ok(tables.steps[f]! >= 1 && tables.steps[f]! <= LINEAR_STEPS, `feature ${f} fits a lane`);
 });
 
 t.test('vector and scalar paths give the same state bit for bit, and TypeScript agrees', { skip: lanesOn ? false : 'no vector path on this CPU' }, async (t) => {
@@ -94,7 +101,7 @@ t.test('vector and scalar paths give the same state bit for bit, and TypeScript 
   const tsMismatches: string[] = [];
   for (const dtype of ['Float64Array', 'Float32Array', 'Int32Array', 'BigInt64Array'] as Dtype[]) {
     for (const view of VIEWS) {
-      for (const [base, cols] of [[0, F], [1, F - 1], [2, 7], [12, 4]] as const) {
+      for (const [base, cols] of [[0, F], [1, F - 1], [2, 7], [12, 4], [16, 13]] as const) {
         for (const rows of [1, 3, 5, 64, 67, 130]) {
           const lanes = new (native().DriftWindow)(layout.kinds, layout.edges, layout.edgeOffsets) as LaneWindow;
           const scalar = new (native().DriftWindow)(layout.kinds, layout.edges, layout.edgeOffsets) as LaneWindow;
