@@ -104,7 +104,10 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
       let header: Uint8Array = body;
       let binary: Uint8Array | undefined;
       if (headerLengthText !== '') {
-        if (!Number.isInteger(headerLength) || headerLength < 0 || headerLength > body.byteLength) {
+        if (!/^\d+$/.test(headerLengthText)) {
+          throw new SluiceError('SLUICE_E_PROTOCOL_BAD_BINARY', `Inference-Header-Content-Length must be a non-negative integer, got ${JSON.stringify(headerLengthText.slice(0, 40))}`);
+        }
+        if (headerLength > body.byteLength) {
           throw new SluiceError('SLUICE_E_PROTOCOL_BAD_BINARY', `Inference-Header-Content-Length ${headerLengthText} does not fit the ${body.byteLength}-byte body`);
         }
         header = body.subarray(0, headerLength);
@@ -127,7 +130,7 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
         'Inference-Header-Content-Length': String(head.byteLength),
       });
     };
-    readBody(call, req, { limit: o.maxBodyBytes, alignAfter: headerLength >= 0 ? headerLength : undefined })
+    readBody(call, req, { limit: o.maxBodyBytes, alignAfter: Number.isInteger(headerLength) && headerLength >= 0 ? headerLength : undefined })
       .then(async (body) => {
         try {
           await answer(body);

@@ -178,6 +178,11 @@ t.test('gateway on the example models', async (t) => {
     const lying = await fetch(infer, { method: 'POST', headers: { 'Inference-Header-Content-Length': '999' }, body: JSON.stringify({ inputs: [ok] }) });
     t.equal(lying.status, 400);
     t.match(((await lying.json()) as { error: string }).error, /Inference-Header-Content-Length 999 does not fit/);
+    for (const bad of ['1.5', '-3', 'abc', '0x10']) {
+      const res = await fetch(infer, { method: 'POST', headers: { 'Inference-Header-Content-Length': bad }, body: JSON.stringify({ inputs: [ok] }) });
+      t.equal(res.status, 400, `header length ${bad}`);
+      t.match(((await res.json()) as { error: string }).error, `Inference-Header-Content-Length must be a non-negative integer, got "${bad}"`);
+    }
   });
 
   t.test('a chunked body without content-length is read whole', async (t) => {
