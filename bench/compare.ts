@@ -8,13 +8,13 @@
 //   git worktree add /tmp/base HEAD~1 && (cd /tmp/base && ln -s /work/main/node_modules . && npx tsc -p .)
 //   node dist/bench/compare.js --a-root /tmp/base --workload text-direction-binary --rounds 7
 //   node dist/bench/compare.js --b-config '{"dynamic_batching":{"staged_batches":0}}'
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateLoad } from './load/spawn-generator.js';
 import { benchRepository, ROOT, sluiceNodeFlags } from './targets/commands.js';
-import { startServer, type ServerProcess } from './targets/server-process.js';
+import { startServer, threadCpuUs, type ServerProcess } from './targets/server-process.js';
 import { median } from './report/summary.js';
 import { isWorkloadName, prepareWorkload, WORKLOADS } from './workloads.js';
 
@@ -65,25 +65,6 @@ function merge(base: Record<string, unknown>, patch: Record<string, unknown>): R
   return out;
 }
 
-/** CPU ticks of a process's main thread (tid = pid) and of all its other threads. */
-function threadTicks(pid: number): { main: number; other: number } {
-  const out = { main: 0, other: 0 };
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // the thread ended
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    if (Number(tid) === pid) out.main += ticks;
-    else out.other += ticks;
-  }
-  return out;
-}
-
-const TICKS_PER_SECOND = 100;
 
 await prepareWorkload(workload);
 const model = WORKLOADS[workload].model;
@@ -114,15 +95,15 @@ try {
       // CPU is read over the measured window only: the generator warms up first.
       const load = generateLoad(job, { processes: 1 });
       await new Promise((resolve) => setTimeout(resolve, warmupMs + 200));
-      const before = threadTicks(v.server!.pid);
+      const before = threadCpuUs(v.server!.pid);
       const started = performance.now();
       await new Promise((resolve) => setTimeout(resolve, durationMs - 400));
-      const after = threadTicks(v.server!.pid);
+      const after = threadCpuUs(v.server!.pid);
       const seconds = (performance.now() - started) / 1000;
       const res = await load;
       const phase = res.phases[0]!;
       const calls = phase.throughput;
-      const perCall = (a: number, b: number) => ((b - a) / TICKS_PER_SECOND / seconds / calls) * 1e6;
+      const perCall = (a: number, b: number) => (b - a) / seconds / calls;
       v.calls.push(calls);
       v.mainUsPerCall.push(perCall(before.main, after.main));
       v.otherUsPerCall.push(perCall(before.other, after.other));

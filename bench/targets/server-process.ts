@@ -2,7 +2,7 @@
 // taskset, and waits for its `listening on http://...` line. Also samples its resident memory
 // from /proc, which is how the overload scenario watches for unbounded growth.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ServerProcess {
   name: string;
@@ -25,6 +25,24 @@ export interface ServerCommand {
   cpus?: string | undefined;
   env?: NodeJS.ProcessEnv;
   startTimeoutMs?: number;
+}
+
+/** CPU microseconds of a process's main thread (tid = pid) and of all its other threads (/proc, 10 ms ticks). */
+export function threadCpuUs(pid: number): { main: number; other: number } {
+  const out = { main: 0, other: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const us = (Number(fields[11]) + Number(fields[12])) * 10_000;
+    if (Number(tid) === pid) out.main += us;
+    else out.other += us;
+  }
+  return out;
 }
 
 export function readRssMiB(pid: number): number {

@@ -9,12 +9,12 @@
 // workers, GC, libuv; from /proc like bench/compare.ts; the generator is not counted).
 //
 //   node dist/bench/micro/drift/gateway-throughput.js [--rounds 24] [--seconds 1.5] [--warmup 0.5] [--connections 64] [--sample 1] [--cpus 0,1] [--json out.json]
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateLoad } from '../../load/spawn-generator.js';
-import { startServer, type ServerProcess } from '../../targets/server-process.js';
+import { startServer, threadCpuUs, type ServerProcess } from '../../targets/server-process.js';
 import { targetCommand } from '../../targets/commands.js';
 import { exampleModelsDir } from './example-models.js';
 
@@ -44,24 +44,6 @@ function repository(mode: Mode): string {
   else config.drift!.sample_fraction = Number(args.sample);
   writeFileSync(path, JSON.stringify(config));
   return root;
-}
-
-/** CPU microseconds of a process's main thread (tid = pid) and of all its other threads (/proc, 10 ms ticks). */
-function threadCpuUs(pid: number): { main: number; other: number } {
-  const out = { main: 0, other: 0 };
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // the thread ended
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const us = (Number(fields[11]) + Number(fields[12])) * 10_000;
-    if (Number(tid) === pid) out.main += us;
-    else out.other += us;
-  }
-  return out;
 }
 
 interface Round {
