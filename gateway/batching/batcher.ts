@@ -5,7 +5,7 @@
 // - A batch starts when an instance is free and either the queue holds a full batch (the largest
 //   preferred size, else max_batch_size) or the oldest request has waited max_queue_delay_us.
 //   With `stagedBatches`, that many more batches may be formed ahead to wait behind running ones
-//   (Sluice's addition: the worker's next batch is ready the moment it finishes one).
+//   (Sluice's addition: a worker's next batch is ready the moment it finishes one).
 // - Requests are taken by priority (level 1 first), FIFO within a level; a batch never mixes
 //   requests whose non-batch shapes differ (`shapeKey`): it ends at the first one that does.
 // - A request with a deadline is answered at its deadline (504) even while the batch in front of
@@ -33,8 +33,8 @@ export interface BatcherOptions {
   /** Batches of this model version that may run at the same time. */
   instances: number;
   /**
-   * Batches that may be formed ahead, beyond `instances`: they wait in a worker behind its running
-   * batch, so the worker never idles while the main thread forms the next one. 0 (default) forms a
+   * Batches that may be formed ahead, beyond `instances`: they wait, assembled, for a free worker,
+   * so a worker does not idle while the main thread forms the next one. 0 (default) forms a
    * batch only when an instance is free. A staged batch is past the queue: its requests' deadlines
    * are still answered on time, and the worker skips a batch whose every deadline has passed.
    */

@@ -26,9 +26,11 @@ export interface DynamicBatchingConfig {
   priority_levels: number;
   default_priority_level: number;
   /**
-   * Batches formed ahead of the running ones, each waiting in a worker behind the batch it runs
-   * (default: one per instance), so a worker starts its next batch the moment it finishes one
-   * instead of waiting for the main thread to form it. 0 forms a batch only when an instance is free.
+   * Batches formed ahead of the running ones, assembled and waiting in the worker pool's queue, so a
+   * worker is handed its next batch as soon as its result arrives instead of after the main thread
+   * has formed it. 0 (default, Triton's behaviour) forms a batch only when an instance is free:
+   * measured neutral at 64 connections on weather and text-direction (bench/compare.ts), and a
+   * staged batch is closed to a later call of higher priority.
    */
   staged_batches: number;
 }
@@ -286,7 +288,7 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
       default_timeout_us: int(name, 'dynamic_batching.default_timeout_us', db.default_timeout_us, 0, 0),
       priority_levels: priorityLevels,
       default_priority_level: int(name, 'dynamic_batching.default_priority_level', db.default_priority_level, priorityLevels, 1, priorityLevels),
-      staged_batches: int(name, 'dynamic_batching.staged_batches', db.staged_batches, instances, 0, 64),
+      staged_batches: int(name, 'dynamic_batching.staged_batches', db.staged_batches, 0, 0, 64),
     },
     instances,
     intra_op_threads: int(name, 'intra_op_threads', raw.intra_op_threads, 1, 1, 64),

@@ -42,9 +42,9 @@ export class WorkerPool {
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: Number.MAX_SAFE_INTEGER,
-      // A second task waits in the worker behind the running one (the batcher's staged batches):
-      // the worker starts it the moment it finishes, without a round trip to the main thread.
-      concurrentTasksPerWorker: 2,
+      // One task per worker: a batch waits in piscina's queue and goes to whichever worker frees up
+      // first (a batch queued in a worker could wait behind a slow model's batch while another idles).
+      concurrentTasksPerWorker: 1,
       workerData: { preload: options.preload ?? [] } satisfies WorkerData,
     });
     this.#piscina.on('error', (err: unknown) => this.#logger.error({ err }, 'worker pool error'));

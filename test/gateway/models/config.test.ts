@@ -12,7 +12,7 @@ t.test('an empty config gets Triton-like defaults', async (t) => {
     default_timeout_us: 0,
     priority_levels: 1,
     default_priority_level: 1,
-    staged_batches: c.instances,
+    staged_batches: 0,
   });
   t.ok(c.instances >= 1);
   t.equal(c.intra_op_threads, 1);
@@ -23,9 +23,9 @@ t.test('an empty config gets Triton-like defaults', async (t) => {
   t.equal(c.input, undefined, 'inputs come from the model when omitted');
 });
 
-t.test('staged_batches defaults to one per instance and is range-checked', async (t) => {
-  t.equal(parseModelConfig('m', { instances: 3 }).dynamic_batching.staged_batches, 3);
-  t.equal(parseModelConfig('m', { instances: 3, dynamic_batching: { staged_batches: 0 } }).dynamic_batching.staged_batches, 0);
+t.test('staged_batches is off by default and range-checked', async (t) => {
+  t.equal(parseModelConfig('m', { instances: 3 }).dynamic_batching.staged_batches, 0);
+  t.equal(parseModelConfig('m', { instances: 3, dynamic_batching: { staged_batches: 2 } }).dynamic_batching.staged_batches, 2);
   t.throws(() => parseModelConfig('m', { dynamic_batching: { staged_batches: -1 } }), { code: 'SLUICE_E_CONFIG_INVALID', message: /dynamic_batching\.staged_batches must be an integer from 0 to 64/ });
   t.throws(() => parseModelConfig('m', { dynamic_batching: { staged_batches: 'many' } }), { code: 'SLUICE_E_CONFIG_INVALID', message: /staged_batches/ });
 });
