@@ -14,12 +14,12 @@
       "cflags!": ["-fno-exceptions", "-O2"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2"],
       "cflags": ["-O3", "-fexceptions"],
-      # No fused multiply-add: the drift window's sums must round as TypeScript's do (native/drift_lanes.h).
+      # No fused multiply-add: the drift window's sums must round as TypeScript's do (native/drift_lanes.cc).
       "cflags_cc": ["-O3", "-std=c++17", "-fexceptions", "-ffp-contract=off"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
-        "OTHER_CPLUSPLUSFLAGS": ["-O3"]
+        "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off"]
       }
     }
   ]

@@ -109,7 +109,7 @@ SLUICE_AVX2 inline __m256d LoadRow<int64_t, false>(const int64_t* p, size_t s) {
 //   2. per row: each lane's cell start and edges (scalar loads), the compares (vector), and the
 //      address of the count the value adds 1 to (a NaN's goes to `sink`);
 //   3. the counts, one scalar add each (a row's four lanes are four features: no collisions).
-// No FMA is enabled here, so d * d is rounded before it is added, as in the scalar path. The masks
+// No FMA (not in the target, and -ffp-contract=off): d * d is rounded before it is added. The masks
 // stand for the scalar path's branches: low/high take x where bin == 0 / bin == last (x < first
 // edge / x >= last edge, the same test since the bins are exact), the moments take the finite
 // values (others add an exact +0), min/max see +/-Infinity in place of a non-finite value. A row
