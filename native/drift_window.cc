@@ -483,6 +483,7 @@ Napi::Value DriftWindow::Dispose(const Napi::CallbackInfo& info) {
   state_ = nullptr;
   state_size_ = 0;
   std::vector<double>().swap(edges_);
+  lanes_ = drift::LaneTables{};
   return info.Env().Undefined();
 }
 
