@@ -100,6 +100,8 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
     const headerLength = headerLengthText === '' ? -1 : Number(headerLengthText);
     const answer = async (body: Buffer): Promise<void> => {
       if (call.aborted) return;
+      // An unknown model or version is refused before its body is parsed.
+      inference.checkServed(name, version);
       const decodeStart = performance.now();
       let header: Uint8Array = body;
       let binary: Uint8Array | undefined;

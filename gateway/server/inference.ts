@@ -74,15 +74,35 @@ export class InferenceService {
     this.#preprocessor = preprocessor;
   }
 
-  /** The loaded version a call goes to: `version` if given, else the model's routing table's pick. */
-  resolve(model: string, version?: string): ModelVersion {
+  /**
+   * Refuse a call that infer() would refuse for its model (or version) not being loaded, or the
+   * gateway draining, before its body is decoded: same error, same metric, no routing.
+   */
+  checkServed(model: string, version?: string): void {
+    try {
+      if (this.#draining) throw new SluiceError('SLUICE_E_HTTP_DRAINING', 'the gateway is shutting down', { retryAfter: 1 });
+      this.#served(model, version);
+    } catch (err) {
+      const e = toSluiceError(err);
+      this.#metrics.countUnrouted(outcomeOf(e.code, e.status));
+      throw e;
+    }
+  }
+
+  #served(model: string, version: string | undefined): { model: ReturnType<ModelRepository['model']> & object; version: ModelVersion | undefined } {
     const m = this.#repository.model(model);
     if (m === undefined) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `model ${model} is not loaded`);
-    if (version !== undefined) {
-      const v = m.versions.get(version);
-      if (v === undefined) throw new SluiceError('SLUICE_E_MODEL_VERSION_NOT_FOUND', `model ${model} has no version ${version}`);
-      return v;
-    }
+    if (version === undefined) return { model: m, version: undefined };
+    const v = m.versions.get(version);
+    if (v === undefined) throw new SluiceError('SLUICE_E_MODEL_VERSION_NOT_FOUND', `model ${model} has no version ${version}`);
+    return { model: m, version: v };
+  }
+
+  /** The loaded version a call goes to: `version` if given, else the model's routing table's pick. */
+  resolve(model: string, version?: string): ModelVersion {
+    const served = this.#served(model, version);
+    if (served.version !== undefined) return served.version;
+    const m = served.model;
     const picked = m.routing.pick(m.readyVersions);
     const v = picked === undefined ? undefined : m.versions.get(picked);
     if (v === undefined) throw new SluiceError('SLUICE_E_MODEL_NOT_READY', `model ${model} has no ready version`, { retryAfter: 1 });

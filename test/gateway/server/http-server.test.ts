@@ -55,6 +55,16 @@ t.test('gateway on the example models', async (t) => {
     }
   });
 
+  t.test('a call to an unknown model or version is refused as such before its body is parsed', async (t) => {
+    for (const path of ['/v2/models/nope/infer', '/v2/models/weather/versions/2/infer']) {
+      const res = await fetch(`${u}${path}`, { method: 'POST', headers: { 'Inference-Header-Content-Length': '3' }, body: '{no json at all' });
+      t.equal(res.status, 404, path);
+      t.match(((await res.json()) as { error: string }).error, /is not loaded|has no version 2/, 'the missing model is what is named, not the body');
+    }
+    const metrics = await (await fetch(`${u}/metrics`)).text();
+    t.notMatch(metrics, /model="nope"/, 'the unknown name is not a label');
+  });
+
   t.test('JSON inference on weather answers what ONNX Runtime answers for the same input', async (t) => {
     const rows = weatherRows(3, 7);
     const res = await postJson(`${u}/v2/models/weather/infer`, {
