@@ -89,7 +89,7 @@ export class InferenceService {
     }
   }
 
-  #served(model: string, version: string | undefined): { model: ReturnType<ModelRepository['model']> & object; version: ModelVersion | undefined } {
+  #served(model: string, version: string | undefined): { model: NonNullable<ReturnType<ModelRepository['model']>>; version: ModelVersion | undefined } {
     const m = this.#repository.model(model);
     if (m === undefined) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `model ${model} is not loaded`);
     if (version === undefined) return { model: m, version: undefined };
