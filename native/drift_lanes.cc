@@ -45,7 +45,7 @@ LaneTables BuildLaneTables(const std::vector<BinTable>& tables, const std::vecto
     out.high_edge[f] = edges[lo + n - 1];
     out.start_at[f] = static_cast<int32_t>(out.start.size());
     out.padded_at[f] = padded_at;
-    out.count_at[f] = static_cast<int64_t>(block_offsets[f] + kFeatureHeader) - static_cast<int64_t>(padded_at);
+    out.count_at[f] = static_cast<int64_t>(block_offsets[f] + kFeatureHeader);
     out.start.insert(out.start.end(), t.start.begin(), t.start.end());
     out.padded.insert(out.padded.end(), edges + lo, edges + lo + n);
     out.padded.resize(out.padded.size() + kLaneMaxSteps, std::numeric_limits<double>::quiet_NaN());
@@ -119,7 +119,7 @@ SLUICE_AVX2 void LanesLoop(const LaneTables& lanes, size_t f0, const T* col0, si
                            size_t col_stride, const double* k, double* state, LaneSums* out) {
   constexpr size_t kChunk = 64;
   alignas(32) double xs[kChunk * kLanes];
-  alignas(32) int32_t cells[kChunk * kLanes];
+  alignas(32) uint32_t cells[kChunk * kLanes];
   alignas(32) double* targets[kChunk * kLanes];
   double sink = 0;
   const __m256d first = _mm256_loadu_pd(&lanes.first[f0]);
@@ -134,9 +134,11 @@ SLUICE_AVX2 void LanesLoop(const LaneTables& lanes, size_t f0, const T* col0, si
       _mm256_set1_epi64x(reinterpret_cast<int64_t>(state)));
   const __m256i sink_at = _mm256_set1_epi64x(reinterpret_cast<int64_t>(&sink));
   const uint16_t* start = lanes.start.data();
-  const int32_t pa0 = static_cast<int32_t>(lanes.padded_at[f0]), pa1 = static_cast<int32_t>(lanes.padded_at[f0 + 1]);
-  const int32_t pa2 = static_cast<int32_t>(lanes.padded_at[f0 + 2]), pa3 = static_cast<int32_t>(lanes.padded_at[f0 + 3]);
-  const double* padded = lanes.padded.data();
+  // Each lane's edges: a base of its own, so a lane's edge address is its base plus its cell start.
+  const double* pd0 = lanes.padded.data() + lanes.padded_at[f0];
+  const double* pd1 = lanes.padded.data() + lanes.padded_at[f0 + 1];
+  const double* pd2 = lanes.padded.data() + lanes.padded_at[f0 + 2];
+  const double* pd3 = lanes.padded.data() + lanes.padded_at[f0 + 3];
   const __m256d zero = _mm256_setzero_pd();
   const __m256d inf = _mm256_set1_pd(std::numeric_limits<double>::infinity());
   const __m256d neg_inf = _mm256_set1_pd(-std::numeric_limits<double>::infinity());
@@ -173,19 +175,20 @@ SLUICE_AVX2 void LanesLoop(const LaneTables& lanes, size_t f0, const T* col0, si
       mx = _mm256_max_pd(_mm256_blendv_pd(neg_inf, x, finite), mx);
     }
     for (size_t i = 0; i < m; ++i) {
-      const int32_t* c = &cells[i * kLanes];
-      const int32_t b0 = start[c[0]] + pa0, b1 = start[c[1]] + pa1, b2 = start[c[2]] + pa2, b3 = start[c[3]] + pa3;
+      const uint32_t* c = &cells[i * kLanes];
+      const size_t b0 = start[c[0]], b1 = start[c[1]], b2 = start[c[2]], b3 = start[c[3]];
       const __m256d x = _mm256_load_pd(&xs[i * kLanes]);
-      __m256i bin = _mm256_cvtepi32_epi64(_mm_setr_epi32(b0, b1, b2, b3));
+      __m256i bin = _mm256_cvtepi32_epi64(_mm_setr_epi32(static_cast<int32_t>(b0), static_cast<int32_t>(b1),
+                                                         static_cast<int32_t>(b2), static_cast<int32_t>(b3)));
       if constexpr (kSteps == 2) {
         // Each lane's two edges are adjacent: one 16-byte load per lane, then a transpose.
-        const __m256d p02 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(padded + b0)), _mm_loadu_pd(padded + b2), 1);
-        const __m256d p13 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(padded + b1)), _mm_loadu_pd(padded + b3), 1);
+        const __m256d p02 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(pd0 + b0)), _mm_loadu_pd(pd2 + b2), 1);
+        const __m256d p13 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(pd1 + b1)), _mm_loadu_pd(pd3 + b3), 1);
         bin = _mm256_sub_epi64(bin, _mm256_castpd_si256(_mm256_cmp_pd(_mm256_unpacklo_pd(p02, p13), x, _CMP_LE_OQ)));
         bin = _mm256_sub_epi64(bin, _mm256_castpd_si256(_mm256_cmp_pd(_mm256_unpackhi_pd(p02, p13), x, _CMP_LE_OQ)));
       } else {
         for (size_t j = 0; j < kSteps; ++j) {
-          const __m256d e = _mm256_setr_pd(padded[b0 + j], padded[b1 + j], padded[b2 + j], padded[b3 + j]);
+          const __m256d e = _mm256_setr_pd(pd0[b0 + j], pd1[b1 + j], pd2[b2 + j], pd3[b3 + j]);
           bin = _mm256_sub_epi64(bin, _mm256_castpd_si256(_mm256_cmp_pd(e, x, _CMP_LE_OQ)));
         }
       }

@@ -28,8 +28,7 @@ struct LaneTables {
   std::vector<double> first, scale, top, low_edge, high_edge;
   std::vector<int32_t> start_at;  // where the feature's cells start in `start`
   std::vector<size_t> padded_at;  // where its edges start in `padded`
-  // The state index of its bin 0, less padded_at: a lane's bin is padded_at + start[cell] plus its
-  // compares, an index into `padded` first.
+  // The state index of its bin 0: a lane's bin is start[cell] plus its compares.
   std::vector<int64_t> count_at;
   // 16-bit like BinTable's: at 512 features the tables outgrow L2, and 32-bit starts measured slower.
   std::vector<uint16_t> start;
