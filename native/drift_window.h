@@ -20,8 +20,14 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   explicit DriftWindow(const Napi::CallbackInfo& info);
 
  private:
-  // update(data, offset, rows, cols, rowStride, colStride, featureBase)
-  Napi::Value Update(const Napi::CallbackInfo& info);
+  // update(data, offset, rows, cols, rowStride, colStride, featureBase), or update(data) with those
+  // six numbers in the bound view.
+  static constexpr size_t kUpdateArgs = 7;
+  static napi_value UpdateCallback(napi_env env, napi_callback_info cb);
+  void Update(Napi::Env env, size_t argc, const napi_value* argv);
+  // bindView(view: Float64Array of 6 over a SharedArrayBuffer): where update(data) reads offset,
+  // rows, cols, rowStride, colStride and featureBase (the caller writes them before each call).
+  Napi::Value BindView(const Napi::CallbackInfo& info);
   // merge(other: DriftWindow)
   Napi::Value Merge(const Napi::CallbackInfo& info);
   // mergeSnapshot(snapshot: Float64Array)
@@ -66,6 +72,9 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   size_t state_size_ = 0;
   std::vector<double> own_state_;
   Napi::Reference<Napi::Float64Array> external_;
+  // The bound view (bindView), kept alive by view_ref_.
+  const double* view_ = nullptr;
+  Napi::Reference<Napi::Float64Array> view_ref_;
   // Per numeric feature: its bin table (drift_bins.h), or none (few edges: plain binary search).
   std::vector<drift::BinTable> tables_;
   std::vector<uint8_t> has_table_;

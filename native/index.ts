@@ -46,6 +46,10 @@ export interface NativeDriftWindow {
     colStride: number,
     featureBase: number,
   ): void;
+  /** The same, with offset, rows, cols, rowStride, colStride and featureBase read from the view bound by bindView. */
+  update(data: Float32Array | Float64Array | Int32Array | BigInt64Array): void;
+  /** `view`: 6 numbers over a SharedArrayBuffer, kept for update(data). */
+  bindView(view: Float64Array): void;
   merge(other: NativeDriftWindow): void;
   mergeSnapshot(snapshot: Float64Array): void;
   snapshot(): Float64Array;

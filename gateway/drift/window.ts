@@ -47,6 +47,8 @@ export class DriftWindow {
   #native: NativeDriftWindow | undefined;
   #ts: TsDriftWindow | undefined;
   #offsets: Int32Array;
+  /** The native update's view (offset, rows, cols, rowStride, colStride, featureBase), bound once: no per-call reads of six arguments. */
+  #view: Float64Array | undefined;
   #smallInTs: boolean;
   #disposed = false;
 
@@ -75,7 +77,11 @@ export class DriftWindow {
     this.backend = useNative ? 'native' : 'typescript';
     this.#smallInTs = backend === 'auto';
     this.#ts = new TsDriftWindow(layout, shared);
-    if (useNative) this.#native = new (native().DriftWindow)(layout.kinds, layout.edges, layout.edgeOffsets, shared);
+    if (useNative) {
+      this.#native = new (native().DriftWindow)(layout.kinds, layout.edges, layout.edgeOffsets, shared);
+      this.#view = new Float64Array(new SharedArrayBuffer(6 * 8));
+      this.#native.bindView(this.#view);
+    }
   }
 
   #live(): void {
@@ -101,8 +107,15 @@ export class DriftWindow {
       badArgument(`a [${n}, ${cols}] view with strides [${rowStride}, ${colStride}] at ${offset} reaches past ${data.length} values`);
     }
     if (this.#native && !(this.#smallInTs && n * cols <= SMALL_UPDATE_VALUES)) {
+      const view = this.#view!;
+      view[0] = offset;
+      view[1] = n;
+      view[2] = cols;
+      view[3] = rowStride;
+      view[4] = colStride;
+      view[5] = featureBase;
       try {
-        this.#native.update(data, offset, n, cols, rowStride, colStride, featureBase);
+        this.#native.update(data);
       } catch (err) {
         throw nativeError(err);
       }

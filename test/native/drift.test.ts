@@ -247,6 +247,39 @@ t.test('argument errors throw coded errors and never crash', async (t) => {
   t.throws(() => raw.update(new Float32Array(6), 0, 2, 3, 3, 1, 0), /disposed/);
 });
 
+t.test('update(data) reads its view from the bound Float64Array, checked like the arguments', async (t) => {
+  const c = reference();
+  const args = new (native().DriftWindow)(c.layout.kinds, c.layout.edges, c.layout.edgeOffsets);
+  const bound = new (native().DriftWindow)(c.layout.kinds, c.layout.edges, c.layout.edgeOffsets);
+  const data = Float32Array.from({ length: 40 }, (_, i) => (i * 0.37) % 3 - 1);
+  t.throws(() => bound.update(data), TypeError, 'no view bound yet');
+  t.throws(() => bound.bindView(new Float64Array(6)), TypeError, 'a detachable buffer');
+  t.throws(() => bound.bindView(new Float64Array(new SharedArrayBuffer(40))), RangeError, 'five numbers');
+  t.throws(() => bound.bindView(new Float32Array(new SharedArrayBuffer(24)) as unknown as Float64Array), TypeError);
+  const view = new Float64Array(new SharedArrayBuffer(48));
+  bound.bindView(view);
+  // Column-major at offset 1 and row-major, both forms.
+  view.set([1, 6, 3, 1, 6, 0]);
+  bound.update(data);
+  args.update(data, 1, 6, 3, 1, 6, 0);
+  view.set([20, 4, 3, 3, 1, 0]);
+  bound.update(data);
+  args.update(data, 20, 4, 3, 3, 1, 0);
+  t.same(bound.snapshot(), args.snapshot());
+  for (const [i, bad, error] of [[0, -1, RangeError], [1, 1.5, RangeError], [2, NaN, RangeError], [3, 2 ** 53, RangeError], [5, 1, RangeError], [1, 100, RangeError]] as const) {
+    view.set([0, 2, 3, 3, 1, 0]);
+    view[i] = bad;
+    t.throws(() => bound.update(data), error, `view[${i}] = ${bad}`);
+  }
+  t.same(bound.snapshot(), args.snapshot(), 'a refused update changes nothing');
+  t.throws(() => (bound.update as (...a: unknown[]) => void)(data, 0), TypeError, 'two arguments');
+  t.throws(() => bound.update.call({} as never, data), TypeError, 'not a window');
+  bound.dispose();
+  t.throws(() => bound.update(data), /disposed/);
+  t.throws(() => bound.bindView(view), /disposed/);
+  args.dispose();
+});
+
 t.test('native and TypeScript p-value functions agree', async (t) => {
   for (const l of [0.1, 0.5, 1, 1.17, 1.18, 1.36, 2, 3]) t.ok(close(native().driftKolmogorovQ(l), kolmogorovQ(l)), `Q(${l})`);
   for (const [x, df] of [[0.5, 1], [3.841, 1], [11.07, 5], [31.41, 20], [100, 3]] as const) {
