@@ -105,15 +105,20 @@ SLUICE_AVX2 inline __m256d LoadRow<int64_t, false>(const int64_t* p, size_t s) {
 // The loop of UpdateLanes for one element type, layout and step count, in three passes over each
 // chunk of rows, each with independent iterations (one pass per row was bound by the latency of
 // cell -> start -> edges; AVX2 gathers were slower still on Zen 4 than scalar loads):
-//   1. per row, vector: the values (as doubles), their cells, and every sum;
-//   2. per row: each lane's cell start and edges (scalar loads), the compares (vector), and the
-//      address of the count the value adds 1 to (a NaN's goes to `sink`);
+//   1. per row, vector: the values (as doubles), their cells, the moments, min and max;
+//   2. per row: each lane's cell start and edges (scalar loads), the compares (vector), the
+//      address of the count the value adds 1 to (a NaN's goes to `sink`), and low/high;
 //   3. the counts, one scalar add each (a row's four lanes are four features: no collisions).
 // No FMA (not in the target, and -ffp-contract=off): d * d is rounded before it is added. The masks
 // stand for the scalar path's branches: low/high take x where bin == 0 / bin == last (x < first
 // edge / x >= last edge, the same test since the bins are exact), the moments take the finite
-// values (others add an exact +0), min/max see +/-Infinity in place of a non-finite value. A row
-// of finite values (nearly all of them) skips the masks.
+// values (others add an exact +0), min/max see +/-Infinity in place of a non-finite value. A chunk
+// of finite values (nearly all of them) skips the masks (the fast pass below).
+SLUICE_AVX2 inline bool AllFinite(__m256d v) {
+  const __m256d abs = _mm256_and_pd(v, _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL)));
+  return _mm256_movemask_pd(_mm256_cmp_pd(abs, _mm256_set1_pd(std::numeric_limits<double>::infinity()), _CMP_LT_OQ)) == 0xf;
+}
+
 template <typename T, bool kContiguous, size_t kSteps>
 SLUICE_AVX2 void LanesLoop(const LaneTables& lanes, size_t f0, const T* col0, size_t rows, size_t row_stride,
                            size_t col_stride, const double* k, double* state, LaneSums* out) {
@@ -148,23 +153,48 @@ SLUICE_AVX2 void LanesLoop(const LaneTables& lanes, size_t f0, const T* col0, si
   for (size_t r0 = 0; r0 < rows; r0 += kChunk) {
     const size_t m = rows - r0 < kChunk ? rows - r0 : kChunk;
     const T* p = col0 + r0 * row_stride;
-    for (size_t i = 0; i < m; ++i) {
+    // Fast pass: the values, cells and moments only, as if every value were finite. If one was not,
+    // s2 (a sum of squares) ends the chunk non-finite, and the chunk is done again the careful way
+    // from the sums it started with. Min and max of the chunk's values first, then of the window:
+    // the same result (the earliest of equal values, as row by row). The bin pass adds to low and
+    // high only in a chunk with some value below the first edge (at or past the last); otherwise
+    // they would add +0 to every lane, and a sum from +0 is never -0, so +0 changes nothing. (A pass
+    // of their own was bound by the adds' latency.)
+    const __m256d s1_at = s1, s2_at = s2;
+    bool careful = !AllFinite(s2);
+    bool need_low = true, need_high = true;
+    if (!careful) {
+      __m256d cmn = inf, cmx = neg_inf;
+      for (size_t i = 0; i < m; ++i) {
+        const __m256d x = LoadRow<T, kContiguous>(p + i * row_stride, col_stride);
+        _mm256_store_pd(&xs[i * kLanes], x);
+        __m256d t = _mm256_mul_pd(_mm256_sub_pd(x, first), scale);
+        t = _mm256_min_pd(_mm256_max_pd(t, zero), top);
+        _mm_store_si128(reinterpret_cast<__m128i*>(&cells[i * kLanes]), _mm_add_epi32(_mm256_cvttpd_epi32(t), start_at));
+        const __m256d d = _mm256_sub_pd(x, shift);
+        s1 = _mm256_add_pd(s1, d);
+        s2 = _mm256_add_pd(s2, _mm256_mul_pd(d, d));
+        cmn = _mm256_min_pd(x, cmn);
+        cmx = _mm256_max_pd(x, cmx);
+      }
+      if (AllFinite(s2)) {
+        mn = _mm256_min_pd(cmn, mn);
+        mx = _mm256_max_pd(cmx, mx);
+        need_low = _mm256_movemask_pd(_mm256_cmp_pd(cmn, low_edge, _CMP_LT_OQ)) != 0;
+        need_high = _mm256_movemask_pd(_mm256_cmp_pd(cmx, high_edge, _CMP_GE_OQ)) != 0;
+      } else {
+        careful = true;
+        s1 = s1_at;
+        s2 = s2_at;
+      }
+    }
+    for (size_t i = 0; careful && i < m; ++i) {
       const __m256d x = LoadRow<T, kContiguous>(p + i * row_stride, col_stride);
       _mm256_store_pd(&xs[i * kLanes], x);
       __m256d t = _mm256_mul_pd(_mm256_sub_pd(x, first), scale);
       t = _mm256_min_pd(_mm256_max_pd(t, zero), top);
       _mm_store_si128(reinterpret_cast<__m128i*>(&cells[i * kLanes]), _mm_add_epi32(_mm256_cvttpd_epi32(t), start_at));
-      low = _mm256_add_pd(low, _mm256_and_pd(_mm256_cmp_pd(x, low_edge, _CMP_LT_OQ), x));
-      high = _mm256_add_pd(high, _mm256_and_pd(_mm256_cmp_pd(x, high_edge, _CMP_GE_OQ), x));
       const __m256d finite = _mm256_cmp_pd(_mm256_and_pd(x, abs_mask), inf, _CMP_LT_OQ);
-      if (_mm256_movemask_pd(finite) == 0xf) {
-        const __m256d d = _mm256_sub_pd(x, shift);
-        s1 = _mm256_add_pd(s1, d);
-        s2 = _mm256_add_pd(s2, _mm256_mul_pd(d, d));
-        mn = _mm256_min_pd(x, mn);
-        mx = _mm256_max_pd(x, mx);
-        continue;
-      }
       nan_n = _mm256_sub_epi64(nan_n, _mm256_castpd_si256(_mm256_cmp_pd(x, x, _CMP_UNORD_Q)));
       pos_n = _mm256_sub_epi64(pos_n, _mm256_castpd_si256(_mm256_cmp_pd(x, inf, _CMP_EQ_OQ)));
       neg_n = _mm256_sub_epi64(neg_n, _mm256_castpd_si256(_mm256_cmp_pd(x, neg_inf, _CMP_EQ_OQ)));
@@ -178,6 +208,8 @@ SLUICE_AVX2 void LanesLoop(const LaneTables& lanes, size_t f0, const T* col0, si
       const uint32_t* c = &cells[i * kLanes];
       const size_t b0 = start[c[0]], b1 = start[c[1]], b2 = start[c[2]], b3 = start[c[3]];
       const __m256d x = _mm256_load_pd(&xs[i * kLanes]);
+      if (need_low) low = _mm256_add_pd(low, _mm256_and_pd(_mm256_cmp_pd(x, low_edge, _CMP_LT_OQ), x));
+      if (need_high) high = _mm256_add_pd(high, _mm256_and_pd(_mm256_cmp_pd(x, high_edge, _CMP_GE_OQ), x));
       __m256i bin = _mm256_cvtepi32_epi64(_mm_setr_epi32(static_cast<int32_t>(b0), static_cast<int32_t>(b1),
                                                          static_cast<int32_t>(b2), static_cast<int32_t>(b3)));
       if constexpr (kSteps == 2) {
