@@ -149,3 +149,49 @@ t.test('useLanes takes a boolean and a disposed window refuses it', async (t) =>
   w.dispose();
   t.throws(() => w.useLanes(true), /disposed/);
 });
+
+t.test('finite values whose squares overflow take the careful pass and still agree bit for bit', { skip: lanesOn ? false : 'no vector path on this CPU' }, async (t) => {
+  // Eight lane features; the first four span ±1e200, so (x - shift)^2 overflows to Infinity while
+  // every value is finite: the chunk is done again the careful way, and later chunks start there.
+  const edges = [...Array.from({ length: 4 }, () => linear(11, -1e200, 1e200)), ...Array.from({ length: 4 }, () => linear(101, -5, 5))];
+  const wide: WindowLayout = {
+    kinds: new Uint8Array(edges.length),
+    edges: Float64Array.from(edges.flat()),
+    edgeOffsets: Int32Array.from({ length: edges.length + 1 }, (_, f) => edges.slice(0, f).reduce((n, e) => n + e.length, 0)),
+  };
+  const cols = edges.length;
+  for (const rows of [3, 64, 130]) {
+    for (const hugeAt of [0, rows - 1, 70]) {
+      if (hugeAt >= rows) continue;
+      const lanes = new (native().DriftWindow)(wide.kinds, wide.edges, wide.edgeOffsets) as LaneWindow;
+      const scalar = new (native().DriftWindow)(wide.kinds, wide.edges, wide.edgeOffsets) as LaneWindow;
+      lanes.useLanes(true);
+      scalar.useLanes(false);
+      const ts = new DriftWindow(wide, 'typescript');
+      const rnd = seededRandom(rows * 1000 + hugeAt);
+      for (let batch = 0; batch < 2; batch++) {
+        const data = new Float64Array(rows * cols);
+        for (let r = 0; r < rows; r++) {
+          for (let c = 0; c < cols; c++) data[r * cols + c] = c < 4 && r === hugeAt ? (rnd() < 0.5 ? -1 : 1) * 1e200 * rnd() : rnd() * 12 - 6;
+        }
+        lanes.update(data, 0, rows, cols, cols, 1, 0);
+        scalar.update(data, 0, rows, cols, cols, 1, 0);
+        ts.update({ data, offset: 0, rows, cols, rowStride: cols, colStride: 1 });
+      }
+      const a = lanes.snapshot();
+      const b = scalar.snapshot();
+      const c = ts.snapshot();
+      const bad: string[] = [];
+      for (let i = 0; i < a.length; i++) {
+        if (!Object.is(a[i], b[i])) bad.push(`[${i}] ${a[i]} vs scalar ${b[i]}`);
+        const tol = 1e-9 * Math.max(1, Math.abs(a[i]!), Math.abs(c[i]!));
+        if (!(Object.is(a[i], c[i]) || Math.abs(a[i]! - c[i]!) <= tol)) bad.push(`[${i}] ${a[i]} vs TypeScript ${c[i]}`);
+      }
+      t.same(bad.slice(0, 10), [], `rows ${rows}, huge values in row ${hugeAt}`);
+      t.ok(a.some((v) => !Number.isFinite(v)), 'some M2 overflowed');
+      lanes.dispose();
+      scalar.dispose();
+      ts.dispose();
+    }
+  }
+});
