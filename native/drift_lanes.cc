@@ -107,7 +107,7 @@ SLUICE_AVX2 inline __m256d LoadRow<int64_t, false>(const int64_t* p, size_t s) {
 // cell -> start -> edges; AVX2 gathers were slower still on Zen 4 than scalar loads):
 //   1. per row, vector: the values (as doubles), their cells, the moments, min and max;
 //   2. per row: each lane's cell start and edges (scalar loads), the compares (vector), the
-//      address of the count the value adds 1 to (a NaN's goes to `sink`), and low/high;
+//      address of the count the value adds 1 to, and low/high;
 //   3. the counts, one scalar add each (a row's four lanes are four features: no collisions).
 // No FMA (not in the target, and -ffp-contract=off): d * d is rounded before it is added. The masks
 // stand for the scalar path's branches: low/high take x where bin == 0 / bin == last (x < first
@@ -126,7 +126,6 @@ SLUICE_AVX2 void LanesLoop(const LaneTables& lanes, size_t f0, const T* col0, si
   alignas(32) double xs[kChunk * kLanes];
   alignas(32) uint32_t cells[kChunk * kLanes];
   alignas(32) double* targets[kChunk * kLanes];
-  double sink = 0;
   const __m256d first = _mm256_loadu_pd(&lanes.first[f0]);
   const __m256d scale = _mm256_loadu_pd(&lanes.scale[f0]);
   const __m256d top = _mm256_loadu_pd(&lanes.top[f0]);
@@ -137,7 +136,6 @@ SLUICE_AVX2 void LanesLoop(const LaneTables& lanes, size_t f0, const T* col0, si
   const __m256i count_at = _mm256_add_epi64(
       _mm256_slli_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&lanes.count_at[f0])), 3),
       _mm256_set1_epi64x(reinterpret_cast<int64_t>(state)));
-  const __m256i sink_at = _mm256_set1_epi64x(reinterpret_cast<int64_t>(&sink));
   const uint16_t* start = lanes.start.data();
   // Each lane's edges: a base of its own, so a lane's edge address is its base plus its cell start.
   const double* pd0 = lanes.padded.data() + lanes.padded_at[f0];
@@ -225,8 +223,7 @@ SLUICE_AVX2 void LanesLoop(const LaneTables& lanes, size_t f0, const T* col0, si
         }
       }
       const __m256i at = _mm256_add_epi64(_mm256_slli_epi64(bin, 3), count_at);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(&targets[i * kLanes]),
-                         _mm256_blendv_epi8(at, sink_at, _mm256_castpd_si256(_mm256_cmp_pd(x, x, _CMP_UNORD_Q))));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(&targets[i * kLanes]), at);
     }
     for (size_t i = 0; i < m * kLanes; i += 4) {
       double* t0 = targets[i];
@@ -244,6 +241,10 @@ SLUICE_AVX2 void LanesLoop(const LaneTables& lanes, size_t f0, const T* col0, si
   _mm256_store_si256(reinterpret_cast<__m256i*>(counts[1]), pos_n);
   _mm256_store_si256(reinterpret_cast<__m256i*>(counts[2]), neg_n);
   for (size_t l = 0; l < kLanes; ++l) {
+    // A NaN's bin is 0 (its cell clamps to 0, its compares are false): its count goes back out here,
+    // exactly (the counts are integers far below 2^53). The state is published under a seqlock
+    // (gateway/drift/shared-state.ts), so no reader sees it in between.
+    state[lanes.count_at[f0 + l]] -= static_cast<double>(counts[0][l]);
     out->nan[l] = static_cast<double>(counts[0][l]);
     out->pos_inf[l] = static_cast<double>(counts[1][l]);
     out->neg_inf[l] = static_cast<double>(counts[2][l]);
