@@ -24,6 +24,8 @@ const { values: args } = parseArgs({
     'b-root': { type: 'string', default: ROOT },
     'a-config': { type: 'string' },
     'b-config': { type: 'string' },
+    'a-env': { type: 'string' },
+    'b-env': { type: 'string' },
     workload: { type: 'string', default: 'text-direction-binary' },
     connections: { type: 'string', default: '64' },
     rounds: { type: 'string', default: '5' },
@@ -33,7 +35,7 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log('node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--workload W] [--connections N] [--rounds N] [--duration-ms N]');
+  console.log('node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] [--workload W] [--connections N] [--rounds N] [--duration-ms N]');
   process.exit(0);
 }
 const workload = args.workload!;
@@ -47,6 +49,8 @@ interface Variant {
   label: 'A' | 'B';
   root: string;
   config: Record<string, unknown> | undefined;
+  /** Extra environment of this gateway's process (e.g. a knob read from the environment). */
+  env: Record<string, string> | undefined;
   server?: ServerProcess;
   repo?: string;
   calls: number[];
@@ -69,8 +73,8 @@ function merge(base: Record<string, unknown>, patch: Record<string, unknown>): R
 await prepareWorkload(workload);
 const model = WORKLOADS[workload].model;
 const variants: Variant[] = [
-  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [] },
-  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [] },
+  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, env: args['a-env'] ? JSON.parse(args['a-env']) : undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [] },
+  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [] },
 ];
 const source = benchRepository(workload);
 try {
@@ -84,6 +88,7 @@ try {
     v.server = await startServer({
       name: `gateway ${v.label}`,
       nodeFlags: sluiceNodeFlags(v.root),
+      env: v.env,
       args: [join(v.root, 'dist', 'cli', 'sluice.js'), 'gateway', '--models', v.repo, '--port', '0', '--log-level', 'info'],
     });
   }
@@ -121,6 +126,6 @@ const ratios = a.calls.map((x, i) => b.calls[i]! / x);
 console.log(`\n${workload}, closed loop @${connections}, ${rounds} rounds of ${durationMs} ms, medians:`);
 console.log('variant | calls/s | main thread µs/call | other threads (ORT workers, GC, libuv) µs/call | root | config');
 for (const v of variants) {
-  console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}`);
+  console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}${v.env ? ` env ${JSON.stringify(v.env)}` : ''}`);
 }
 console.log(`B / A calls/s: median ${median(ratios).toFixed(3)} (per round: ${ratios.map((x) => x.toFixed(2)).join(', ')})`);
