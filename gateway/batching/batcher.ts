@@ -104,7 +104,8 @@ export class QueuedRequest<T, R = unknown> {
   }
 }
 
-export type ExecuteBatch<T, R> = (batch: readonly QueuedRequest<T, R>[]) => Promise<R[]>;
+/** `staged`: the batch was formed ahead, while every instance of the model was busy. */
+export type ExecuteBatch<T, R> = (batch: readonly QueuedRequest<T, R>[], staged: boolean) => Promise<R[]>;
 
 export class Batcher<T, R> {
   readonly options: BatcherOptions;
@@ -252,15 +253,23 @@ export class Batcher<T, R> {
       this.#pending--;
       this.#pendingRows -= entry.rows;
     }
+    const staged = this.#inFlight >= this.options.instances;
     this.#inFlight++;
     let run: Promise<R[]>;
     try {
-      run = this.#execute(batch);
+      run = this.#execute(batch, staged);
     } catch (err) {
       run = Promise.reject(err);
     }
+    // The instance is free again before any of the batch's callers hear back: the next batch is
+    // formed and sent first, so the worker is not left idle while eight responses are written.
+    const freed = () => {
+      this.#inFlight--;
+      this.#schedule();
+    };
     run.then(
       (results) => {
+        freed();
         if (results.length !== batch.length) {
           this.#fail(batch, new SluiceError('SLUICE_E_INTERNAL', 'batch returned the wrong number of results'));
           return;
@@ -272,11 +281,11 @@ export class Batcher<T, R> {
           entry.resolve(results[i]!);
         }
       },
-      (err: unknown) => this.#fail(batch, toSluiceError(err, 'SLUICE_E_MODEL_RUN_FAILED')),
-    ).finally(() => {
-      this.#inFlight--;
-      this.#schedule();
-    });
+      (err: unknown) => {
+        freed();
+        this.#fail(batch, toSluiceError(err, 'SLUICE_E_MODEL_RUN_FAILED'));
+      },
+    );
   }
 
   #fail(batch: QueuedRequest<T, R>[], err: SluiceError): void {

@@ -43,11 +43,11 @@ interface Item {
 
 /** Batches the batcher started, each answerable by the test. */
 class FakeExecutor {
-  batches: { ids: string[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  execute = (batch: readonly QueuedRequest<Item, string>[]): Promise<string[]> =>
+  batches: { ids: string[]; staged: boolean; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  execute = (batch: readonly QueuedRequest<Item, string>[], staged: boolean): Promise<string[]> =>
     new Promise((resolve, reject) => {
       const ids = batch.map((b) => b.payload.id);
-      this.batches.push({ ids, resolve: () => resolve(ids.map((id) => `out-${id}`)), reject });
+      this.batches.push({ ids, staged, resolve: () => resolve(ids.map((id) => `out-${id}`)), reject });
     });
   get ids(): string[][] {
     return this.batches.map((b) => b.ids);
@@ -126,9 +126,35 @@ t.test('staged batches are formed ahead while every instance is busy, up to stag
   t.same(exec.ids, [['a', 'b'], ['c', 'd']], 'one batch runs and one more waits behind it');
   t.equal(batcher.inFlight, 2);
   t.equal(batcher.queueDepth, 2, 'the rest stay in the queue, where priorities and deadlines still apply');
+  t.same(exec.batches.map((b) => b.staged), [false, true], 'the executor is told which batch was formed ahead');
   exec.batches[0]!.resolve();
   await tick();
   t.same(exec.ids, [['a', 'b'], ['c', 'd'], ['e', 'f']], 'a finished batch makes room for the next staged one');
+  t.equal(exec.batches[2]!.staged, true, 'formed while c,d still holds the instance');
+});
+
+t.test('without staging no batch is marked staged', async (t) => {
+  const { exec, add } = setup({ maxBatchSize: 2, instances: 2 });
+  for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) void add(id);
+  t.same(exec.ids, [['a', 'b'], ['c', 'd']]);
+  exec.batches[1]!.resolve();
+  await tick();
+  t.same(exec.batches.map((b) => b.staged), [false, false, false]);
+});
+
+t.test("a finished batch frees its instance before its callers hear back: the next batch starts first", async (t) => {
+  const order: string[] = [];
+  const { exec, add } = setup({ maxBatchSize: 2, instances: 1 });
+  for (const id of ['a', 'b', 'c', 'd']) void add(id).then(() => order.push(`answered ${id}`));
+  const started = exec.batches.length;
+  exec.batches[0]!.resolve();
+  // Synchronously with the result, before any caller's continuation.
+  await Promise.resolve();
+  order.push(`batches ${exec.batches.length}`);
+  await tick();
+  t.equal(started, 1);
+  t.same(order.slice(0, 1), ['batches 2'], 'c,d was dispatched before a or b was answered');
+  t.same(order.slice(1), ['answered a', 'answered b']);
 });
 
 t.test('a staged batch still waits for a full batch or the queue delay', async (t) => {
