@@ -26,11 +26,12 @@ export interface DynamicBatchingConfig {
   priority_levels: number;
   default_priority_level: number;
   /**
-   * Batches formed ahead of the running ones, assembled and waiting in the worker pool's queue, so a
-   * worker is handed its next batch as soon as its result arrives instead of after the main thread
-   * has formed it. 0 (default, Triton's behaviour) forms a batch only when an instance is free:
-   * measured neutral at 64 connections on weather and text-direction (bench/compare.ts), and a
-   * staged batch is closed to a later call of higher priority.
+   * Batches formed ahead while every instance is busy, assembled and sent to a worker where they
+   * wait behind the running batch: the worker starts the next one the moment it finishes, with no
+   * round trip through the main thread (which may be busy reading request bodies). 0 (default,
+   * Triton's behaviour) forms a batch only when an instance is free. Pays for models whose batches
+   * take milliseconds (text-direction); costs for cheap ones, whose batches it makes smaller
+   * (weather). A staged batch is closed to a later call of higher priority.
    */
   staged_batches: number;
 }

@@ -61,7 +61,7 @@ export class ModelVersion {
     };
     this.metrics = metrics.forVersion(config.name, version);
     this.#realClock = clock === undefined || clock === systemClock;
-    this.batcher = new Batcher(batcherOptionsFromConfig(config), (batch) => this.#execute(batch.map((b) => b.payload), batch), clock);
+    this.batcher = new Batcher(batcherOptionsFromConfig(config), (batch, staged) => this.#execute(batch.map((b) => b.payload), batch, staged), clock);
   }
 
   get batched(): boolean {
@@ -97,7 +97,7 @@ export class ModelVersion {
     this.state = 'UNLOADED';
   }
 
-  async #execute(requests: PreparedRequest[], stamps: readonly { enqueuedAt: number; dispatchedAt: number; deadline: number }[]): Promise<Tensor[][]> {
+  async #execute(requests: PreparedRequest[], stamps: readonly { enqueuedAt: number; dispatchedAt: number; deadline: number }[], staged: boolean): Promise<Tensor[][]> {
     const m = this.metrics;
     let rows = 0;
     let lastDeadline = -Infinity;
@@ -111,7 +111,7 @@ export class ModelVersion {
     // Every request has a deadline: a batch still waiting in the worker after the last one is skipped.
     const notAfter = this.#realClock && Number.isFinite(lastDeadline) ? performance.timeOrigin + lastDeadline / 1000 : undefined;
     try {
-      const result = await this.#pool.run(this.spec, inputs, [], { notAfter });
+      const result = await this.#pool.run(this.spec, inputs, [], { notAfter, staged });
       m.computeDuration.observe(result.computeSeconds);
       for (const buffer of result.recycled) bufferPool.give(buffer, true);
       return splitOutputs(result.outputs, requests.map((r) => r.rows), this.batched);

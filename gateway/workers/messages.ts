@@ -40,8 +40,8 @@ export interface RunTask {
   warmup?: boolean;
   /**
    * Wall-clock time (ms since the epoch) after which every request in the batch has been answered
-   * at its deadline: a batch that waited (in the pool's queue, behind other batches) past it is
-   * skipped, not run.
+   * at its deadline: a batch that waited past it (in the pool's queue, or staged in a worker behind
+   * the running batch) is skipped, not run.
    */
   notAfter?: number;
 }

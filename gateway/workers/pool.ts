@@ -24,11 +24,27 @@ export interface WorkerPoolOptions {
   logger: Logger;
 }
 
+export interface RunOptions {
+  /** A warm-up run on synthetic inputs (batch observers skip it). */
+  warmup?: boolean;
+  /** ms since the epoch: skip the run if it has not started by then (SLUICE_E_BATCH_TIMEOUT). */
+  notAfter?: number | undefined;
+  /**
+   * A batch formed ahead while its model's instances are busy (dynamic_batching.staged_batches):
+   * it goes to a worker at once and waits there behind the running batch, so that worker starts it
+   * the moment it finishes, without a round trip through the main thread.
+   */
+  staged?: boolean;
+}
+
 export class WorkerPool {
   readonly #piscina: Piscina<WorkerTask, TaskOutcome<unknown>>;
   readonly #channel = new BroadcastChannel(SESSION_CHANNEL);
   readonly #logger: Logger;
   readonly size: number;
+  /** Tasks handed to piscina and not yet settled (running, or staged behind a running one). */
+  #inWorkers = 0;
+  readonly #waiting: (() => void)[] = [];
 
   constructor(options: WorkerPoolOptions) {
     const threads = options.threads ?? availableParallelism();
@@ -42,9 +58,10 @@ export class WorkerPool {
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: Number.MAX_SAFE_INTEGER,
-      // One task per worker: a batch waits in piscina's queue and goes to whichever worker frees up
-      // first (a batch queued in a worker could wait behind a slow model's batch while another idles).
-      concurrentTasksPerWorker: 1,
+      // Room for one staged batch behind the running one. Only batches staged on purpose take it:
+      // every other task waits in this pool's queue (#call) until a worker is idle, and then goes to
+      // that worker (piscina picks the least busy), so it never waits behind another model's batch.
+      concurrentTasksPerWorker: 2,
       workerData: { preload: options.preload ?? [] } satisfies WorkerData,
     });
     this.#piscina.on('error', (err: unknown) => this.#logger.error({ err }, 'worker pool error'));
@@ -76,13 +93,18 @@ export class WorkerPool {
    * Run one batch; the input buffers are transferred (the caller must not touch them afterwards).
    * `notAfter` (ms since the epoch): skip the run if it has not started by then (SLUICE_E_BATCH_TIMEOUT).
    */
-  run(spec: SessionSpec, inputs: WireTensor[], outputs: string[], options: { warmup?: boolean; notAfter?: number | undefined } = {}): Promise<RunResult> {
+  run(spec: SessionSpec, inputs: WireTensor[], outputs: string[], options: RunOptions = {}): Promise<RunResult> {
     const transfer: ArrayBuffer[] = [];
     for (const t of inputs) if (!Array.isArray(t.data)) transfer.push((t.data as ArrayBufferView).buffer as ArrayBuffer);
     const task: RunTask = { op: 'run', spec, inputs, outputs };
     if (options.warmup === true) task.warmup = true;
     if (options.notAfter !== undefined) task.notAfter = options.notAfter;
-    return this.#call<RunResult>(task, transfer);
+    return this.#call<RunResult>(task, transfer, options.staged === true);
+  }
+
+  /** Tasks waiting in this pool's queue for an idle worker (staged batches never wait here). */
+  get queued(): number {
+    return this.#waiting.length;
   }
 
   /** Tell every worker to drop a model version's session. */
@@ -100,12 +122,20 @@ export class WorkerPool {
     await this.#piscina.close();
   }
 
-  async #call<T>(task: WorkerTask, transferList: ArrayBuffer[] | undefined): Promise<T> {
+  async #call<T>(task: WorkerTask, transferList: ArrayBuffer[] | undefined, staged = false): Promise<T> {
+    // Fewer tasks in the workers than workers means one of them is idle. A waiting task is handed
+    // the finished task's place (already counted), so no other task can take it in between.
+    if (!staged && this.#inWorkers >= this.size) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#inWorkers++;
     let outcome: TaskOutcome<unknown>;
     try {
       outcome = await this.#piscina.run(task, transferList ? { transferList } : {});
     } catch (err) {
       throw new SluiceError('SLUICE_E_WORKER_CRASHED', 'the inference worker running this request stopped; retry', { cause: err, retryAfter: 1 });
+    } finally {
+      const next = this.#inWorkers <= this.size ? this.#waiting.shift() : undefined;
+      if (next !== undefined) next();
+      else this.#inWorkers--;
     }
     if (outcome.ok) return outcome.value as T;
     if (outcome.phase === 'expired') throw new SluiceError('SLUICE_E_BATCH_TIMEOUT', outcome.error);

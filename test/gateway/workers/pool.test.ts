@@ -50,3 +50,19 @@ t.test("a batch's input buffers come back from the worker to be reused", async (
   t.equal(result.recycled[0]!.byteLength, rows * 5 * 4, 'the same bytes came back');
   t.ok(result.outputs.every((o) => o.dims[0] === rows), 'and the batch ran');
 });
+
+t.test('a batch waits in the pool for an idle worker unless it was staged, which goes to a busy worker at once', async (t) => {
+  const gw = await startTestGateway(t, copyModels(t, ['weather']), { workerThreads: 1 });
+  const spec = gw.inference.resolve('weather').spec;
+  const batch = (first: number) => [{ name: 'features', type: 'float32' as const, dims: [1, 5], data: new Float32Array([first, 12, 4, 3, 40]) }];
+  const running = gw.pool.run(spec, batch(1), []);
+  const next = gw.pool.run(spec, batch(2), []);
+  t.equal(gw.pool.queued, 1, 'a second batch on a one-worker pool waits in the pool, behind no other model');
+  const staged = gw.pool.run(spec, batch(3), [], { staged: true });
+  t.equal(gw.pool.queued, 1, 'the staged batch did not queue in the pool: it went to the worker');
+  const results = await Promise.all([running, next, staged]);
+  t.ok(results.every((r) => r.outputs.length > 0 && r.outputs.every((o) => o.dims[0] === 1)), 'all three ran');
+  t.equal(gw.pool.queued, 0);
+  const after = await Promise.all([gw.pool.run(spec, batch(4), []), gw.pool.run(spec, batch(5), [])]);
+  t.equal(after.length, 2, 'the pool still takes batches after the queue drained');
+});
