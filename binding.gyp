@@ -7,7 +7,8 @@
         "native/image_tensor.cc",
         "native/drift_window.cc",
         "native/drift_scores.cc",
-        "native/drift_lanes.cc"
+        "native/drift_lanes.cc",
+        "native/drift_lanes_wide.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

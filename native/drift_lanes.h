@@ -1,8 +1,9 @@
 // The vector path of a window update: four features at once, one per lane, rows in order. Each lane
 // does exactly what the scalar column path (drift_window.cc) does for its feature, operation for
 // operation and in the same row order, so both paths (and gateway/drift/ts-window.ts) produce
-// bit-identical state from the same bin tables. AVX2 on x86-64, chosen at run time (the addon
-// still loads, and runs the scalar path, without it); other targets have only the scalar path.
+// bit-identical state from the same bin tables. AVX2 on x86-64 (drift_lanes.cc), and eight features
+// at once with AVX-512 (drift_lanes_wide.cc), each chosen at run time: the addon still loads, and
+// runs the narrower or the scalar path, without them; other targets have only the scalar path.
 #pragma once
 
 #include <cstddef>
@@ -14,7 +15,8 @@
 namespace sluice {
 namespace drift {
 
-constexpr size_t kLanes = 4;
+constexpr size_t kLanes = 4;       // AVX2: four features per lane group
+constexpr size_t kWideLanes = 8;   // AVX-512 (drift_lanes_wide.cc): eight
 // A lane compares up to this many edges of x's cell; a feature whose table needs more (crowded
 // cells: a binary search in the scalar path) or has no table stays on the scalar path.
 constexpr size_t kLaneMaxSteps = 4;
@@ -40,14 +42,15 @@ LaneTables BuildLaneTables(const std::vector<BinTable>& tables, const std::vecto
                            const double* edges, const int32_t* edge_offsets, const size_t* block_offsets,
                            size_t features);
 
-// Whether this CPU runs the vector path.
+// Whether this CPU runs the vector path (AVX2), and the wide one (AVX-512 F/DQ/VL/BW).
 bool LanesSupported();
+bool WideLanesSupported();
 
-// One lane's batch sums: what the scalar path's ColumnSums holds, less the finite count (rows -
-// nan - infinities).
+// Each lane's batch sums: what the scalar path's ColumnSums holds, less the finite count (rows -
+// nan - infinities). Room for the wide path's eight lanes.
 struct LaneSums {
-  double nan[kLanes], pos_inf[kLanes], neg_inf[kLanes], low[kLanes], high[kLanes];
-  double s1[kLanes], s2[kLanes], min[kLanes], max[kLanes];
+  double nan[kWideLanes], pos_inf[kWideLanes], neg_inf[kWideLanes], low[kWideLanes], high[kWideLanes];
+  double s1[kWideLanes], s2[kWideLanes], min[kWideLanes], max[kWideLanes];
 };
 
 // Features f0 .. f0 + 3 (each lanes.ok) from `rows` rows of `col0` (element (r, c) at
@@ -56,6 +59,11 @@ struct LaneSums {
 template <typename T>
 void UpdateLanes(const LaneTables& lanes, size_t f0, const T* col0, size_t rows, size_t row_stride,
                  size_t col_stride, const double* k, double* state, LaneSums* out);
+
+// The same for features f0 .. f0 + 7. Only when WideLanesSupported().
+template <typename T>
+void UpdateWideLanes(const LaneTables& lanes, size_t f0, const T* col0, size_t rows, size_t row_stride,
+                     size_t col_stride, const double* k, double* state, LaneSums* out);
 
 }  // namespace drift
 }  // namespace sluice

@@ -57,6 +57,12 @@ Napi::Float64Array SharedFloat64Arg(const Napi::CallbackInfo& info, size_t i, co
   return array;
 }
 
+// The widest lane group this CPU runs: 8 (AVX-512), 4 (AVX2) or 0 (the scalar path only).
+size_t WidestLanes() {
+  static const size_t widest = WideLanesSupported() ? kWideLanes : LanesSupported() ? kLanes : 0;
+  return widest;
+}
+
 }  // namespace
 
 Napi::Function DriftWindow::Init(Napi::Env env) {
@@ -76,6 +82,7 @@ Napi::Function DriftWindow::Init(Napi::Env env) {
           InstanceMethod<&DriftWindow::Scores>("scores"),
           InstanceMethod<&DriftWindow::Dispose>("dispose"),
           InstanceMethod<&DriftWindow::UseLanes>("useLanes"),
+          InstanceMethod<&DriftWindow::LaneWidth>("laneWidth"),
           InstanceAccessor<&DriftWindow::GetDisposed>("disposed"),
           InstanceAccessor<&DriftWindow::GetLength>("length"),
       });
@@ -139,7 +146,7 @@ void DriftWindow::BuildBinTables() {
     has_table_[f] = BuildBinTable(edges_.data() + lo, n, &tables_[f]) ? 1 : 0;
   }
   lanes_ = BuildLaneTables(tables_, has_table_, edges_.data(), edge_offsets_.data(), block_offsets_.data(), features_);
-  use_lanes_ = LanesSupported();
+  lane_width_ = WidestLanes();
 }
 
 void DriftWindow::CheckLive(Napi::Env env) const {
@@ -255,9 +262,11 @@ void DriftWindow::UpdateTyped(const T* data, size_t rows, size_t cols, size_t ro
   double* state = state_;
   for (size_t c = 0; c < cols; ++c) {
     const size_t f = feature_base + c;
-    if (use_lanes_ && c + kLanes <= cols && LanesFit(f)) {
-      UpdateLaneGroup(data + c * col_stride, rows, row_stride, col_stride, f);
-      c += kLanes - 1;
+    size_t width = lane_width_;
+    while (width > 0 && !(c + width <= cols && LanesFit(f, width))) width = width == kWideLanes ? kLanes : 0;
+    if (width > 0) {
+      UpdateLaneGroup(data + c * col_stride, rows, row_stride, col_stride, f, width);
+      c += width - 1;
       continue;
     }
     const size_t at = block_offsets_[f];
@@ -280,20 +289,25 @@ void DriftWindow::UpdateTyped(const T* data, size_t rows, size_t cols, size_t ro
   }
 }
 
-bool DriftWindow::LanesFit(size_t f) const {
-  for (size_t l = 0; l < kLanes; ++l) {
+bool DriftWindow::LanesFit(size_t f, size_t width) const {
+  for (size_t l = 0; l < width; ++l) {
     if (!lanes_.ok[f + l]) return false;
   }
   return true;
 }
 
 template <typename T>
-void DriftWindow::UpdateLaneGroup(const T* col0, size_t rows, size_t row_stride, size_t col_stride, size_t f0) {
-  double k[kLanes];
-  for (size_t l = 0; l < kLanes; ++l) k[l] = ShiftOf(state_, block_offsets_[f0 + l], col0 + l * col_stride, rows, row_stride);
+void DriftWindow::UpdateLaneGroup(const T* col0, size_t rows, size_t row_stride, size_t col_stride, size_t f0,
+                                  size_t width) {
+  double k[kWideLanes];
+  for (size_t l = 0; l < width; ++l) k[l] = ShiftOf(state_, block_offsets_[f0 + l], col0 + l * col_stride, rows, row_stride);
   LaneSums sums;
-  UpdateLanes(lanes_, f0, col0, rows, row_stride, col_stride, k, state_, &sums);
-  for (size_t l = 0; l < kLanes; ++l) {
+  if (width == kWideLanes) {
+    UpdateWideLanes(lanes_, f0, col0, rows, row_stride, col_stride, k, state_, &sums);
+  } else {
+    UpdateLanes(lanes_, f0, col0, rows, row_stride, col_stride, k, state_, &sums);
+  }
+  for (size_t l = 0; l < width; ++l) {
     ColumnSums s;
     s.nan = sums.nan[l];
     s.pos_inf = sums.pos_inf[l];
@@ -544,8 +558,19 @@ Napi::Value DriftWindow::UseLanes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env);
   SLUICE_THROW_TYPE_IF(info.Length() != 1 || !info[0].IsBoolean(), env, "useLanes takes a boolean");
-  use_lanes_ = info[0].As<Napi::Boolean>().Value() && LanesSupported();
-  return Napi::Boolean::New(env, use_lanes_);
+  lane_width_ = info[0].As<Napi::Boolean>().Value() ? WidestLanes() : 0;
+  return Napi::Boolean::New(env, lane_width_ > 0);
+}
+
+Napi::Value DriftWindow::LaneWidth(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckLive(env);
+  SLUICE_THROW_TYPE_IF(info.Length() != 1 || !info[0].IsNumber(), env, "laneWidth takes a number");
+  const double w = info[0].As<Napi::Number>().DoubleValue();
+  SLUICE_THROW_RANGE_IF(w != 0 && w != kLanes && w != kWideLanes, env, "laneWidth takes 0, 4 or 8");
+  const size_t widest = WidestLanes();
+  lane_width_ = static_cast<size_t>(w) < widest ? static_cast<size_t>(w) : widest;
+  return Napi::Number::New(env, static_cast<double>(lane_width_));
 }
 
 Napi::Value DriftWindow::GetDisposed(const Napi::CallbackInfo& info) {

@@ -42,9 +42,13 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   // scores(refBins, coarseMap, coarseOffsets, refCoarse, refInfo, out)
   Napi::Value Scores(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
-  // useLanes(on: boolean): boolean — whether updates take the vector path (drift_lanes.h) when the
-  // CPU has one; the answer is whether they will. On by default; tests compare both paths.
+  // useLanes(on: boolean): boolean — whether updates take the vector path (drift_lanes.h, its widest
+  // lane groups) when the CPU has one; the answer is whether they will. On by default.
   Napi::Value UseLanes(const Napi::CallbackInfo& info);
+  // laneWidth(width: 0 | 4 | 8): number — the widest lane group updates may take (8: AVX-512,
+  // 4: AVX2, 0: the scalar path), capped at what the CPU runs; the answer is the width in effect.
+  // Tests force each path with it.
+  Napi::Value LaneWidth(const Napi::CallbackInfo& info);
   Napi::Value GetDisposed(const Napi::CallbackInfo& info);
   Napi::Value GetLength(const Napi::CallbackInfo& info);
 
@@ -54,9 +58,9 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   template <typename T>
   void UpdateTyped(const T* data, size_t rows, size_t cols, size_t row_stride, size_t col_stride,
                    size_t feature_base);
-  bool LanesFit(size_t f) const;
+  bool LanesFit(size_t f, size_t width) const;
   template <typename T>
-  void UpdateLaneGroup(const T* col0, size_t rows, size_t row_stride, size_t col_stride, size_t f0);
+  void UpdateLaneGroup(const T* col0, size_t rows, size_t row_stride, size_t col_stride, size_t f0, size_t width);
 
   void BuildBinTables();
 
@@ -80,7 +84,7 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   std::vector<uint8_t> has_table_;
   // The same tables flattened for the vector path, and whether updates take it.
   drift::LaneTables lanes_;
-  bool use_lanes_ = false;
+  size_t lane_width_ = 0;  // the widest group updates take: 8, 4 or 0 (drift_lanes.h)
 };
 
 }  // namespace sluice

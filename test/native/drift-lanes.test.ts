@@ -7,7 +7,7 @@ import { buildBinTables, LINEAR_STEPS } from '../../gateway/drift/bins.js';
 import { DriftWindow } from '../../gateway/drift/window.js';
 import { seededRandom } from '../../control-plane/training/random.js';
 
-type LaneWindow = NativeDriftWindow & { useLanes(on: boolean): boolean };
+type LaneWindow = NativeDriftWindow & { useLanes(on: boolean): boolean; laneWidth(width: number): number };
 
 const linear = (n: number, lo: number, hi: number) => Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1));
 const exponential = (n: number) => Array.from({ length: n }, (_, i) => -Math.log(1 - (i + 1) / (n + 1)));
@@ -80,6 +80,14 @@ const VIEWS: View[] = [
   { name: 'every other column', offset: 1, rowStride: (c) => 2 * c + 1, colStride: () => 2 },
 ];
 
+/** The lane widths this CPU runs (4: AVX2, 8: AVX-512), each forced in turn below. */
+const widths = (() => {
+  const w = new (native().DriftWindow)(layout.kinds, layout.edges, layout.edgeOffsets) as LaneWindow;
+  const out = [4, 8].filter((n) => w.laneWidth(n) === n);
+  w.dispose();
+  return out;
+})();
+
 const lanesOn = (() => {
   const w = new (native().DriftWindow)(layout.kinds, layout.edges, layout.edgeOffsets) as LaneWindow;
   const on = w.useLanes(true);
@@ -151,47 +159,119 @@ t.test('useLanes takes a boolean and a disposed window refuses it', async (t) =>
 });
 
 t.test('finite values whose squares overflow take the careful pass and still agree bit for bit', { skip: lanesOn ? false : 'no vector path on this CPU' }, async (t) => {
-  // Eight lane features; the first four span ±1e200, so (x - shift)^2 overflows to Infinity while
-  // every value is finite: the chunk is done again the careful way, and later chunks start there.
-  const edges = [...Array.from({ length: 4 }, () => linear(11, -1e200, 1e200)), ...Array.from({ length: 4 }, () => linear(101, -5, 5))];
-  const wide: WindowLayout = {
-    kinds: new Uint8Array(edges.length),
-    edges: Float64Array.from(edges.flat()),
-    edgeOffsets: Int32Array.from({ length: edges.length + 1 }, (_, f) => edges.slice(0, f).reduce((n, e) => n + e.length, 0)),
-  };
-  const cols = edges.length;
-  for (const rows of [3, 64, 130]) {
-    for (const hugeAt of [0, rows - 1, 70]) {
-      if (hugeAt >= rows) continue;
-      const lanes = new (native().DriftWindow)(wide.kinds, wide.edges, wide.edgeOffsets) as LaneWindow;
-      const scalar = new (native().DriftWindow)(wide.kinds, wide.edges, wide.edgeOffsets) as LaneWindow;
-      lanes.useLanes(true);
-      scalar.useLanes(false);
-      const ts = new DriftWindow(wide, 'typescript');
-      const rnd = seededRandom(rows * 1000 + hugeAt);
-      for (let batch = 0; batch < 2; batch++) {
-        const data = new Float64Array(rows * cols);
-        for (let r = 0; r < rows; r++) {
-          for (let c = 0; c < cols; c++) data[r * cols + c] = c < 4 && r === hugeAt ? (rnd() < 0.5 ? -1 : 1) * 1e200 * rnd() : rnd() * 12 - 6;
+  for (const width of widths) {
+    await t.test(`${width} lanes`, async (t) => {
+      // Eight lane features; the first four span ±1e200, so (x - shift)^2 overflows to Infinity while
+      // every value is finite: the chunk is done again the careful way, and later chunks start there.
+      const edges = [...Array.from({ length: 4 }, () => linear(11, -1e200, 1e200)), ...Array.from({ length: 4 }, () => linear(101, -5, 5))];
+      const wide: WindowLayout = {
+        kinds: new Uint8Array(edges.length),
+        edges: Float64Array.from(edges.flat()),
+        edgeOffsets: Int32Array.from({ length: edges.length + 1 }, (_, f) => edges.slice(0, f).reduce((n, e) => n + e.length, 0)),
+      };
+      const cols = edges.length;
+      for (const rows of [3, 64, 130]) {
+        for (const hugeAt of [0, rows - 1, 70]) {
+          if (hugeAt >= rows) continue;
+          const lanes = new (native().DriftWindow)(wide.kinds, wide.edges, wide.edgeOffsets) as LaneWindow;
+          const scalar = new (native().DriftWindow)(wide.kinds, wide.edges, wide.edgeOffsets) as LaneWindow;
+          t.equal(lanes.laneWidth(width), width);
+          scalar.useLanes(false);
+          const ts = new DriftWindow(wide, 'typescript');
+          const rnd = seededRandom(rows * 1000 + hugeAt);
+          for (let batch = 0; batch < 2; batch++) {
+            const data = new Float64Array(rows * cols);
+            for (let r = 0; r < rows; r++) {
+              for (let c = 0; c < cols; c++) data[r * cols + c] = c < 4 && r === hugeAt ? (rnd() < 0.5 ? -1 : 1) * 1e200 * rnd() : rnd() * 12 - 6;
+            }
+            lanes.update(data, 0, rows, cols, cols, 1, 0);
+            scalar.update(data, 0, rows, cols, cols, 1, 0);
+            ts.update({ data, offset: 0, rows, cols, rowStride: cols, colStride: 1 });
+          }
+          const a = lanes.snapshot();
+          const b = scalar.snapshot();
+          const c = ts.snapshot();
+          const bad: string[] = [];
+          for (let i = 0; i < a.length; i++) {
+            if (!Object.is(a[i], b[i])) bad.push(`[${i}] ${a[i]} vs scalar ${b[i]}`);
+            const tol = 1e-9 * Math.max(1, Math.abs(a[i]!), Math.abs(c[i]!));
+            if (!(Object.is(a[i], c[i]) || Math.abs(a[i]! - c[i]!) <= tol)) bad.push(`[${i}] ${a[i]} vs TypeScript ${c[i]}`);
+          }
+          t.same(bad.slice(0, 10), [], `rows ${rows}, huge values in row ${hugeAt}`);
+          t.ok(a.some((v) => !Number.isFinite(v)), 'some M2 overflowed');
+          lanes.dispose();
+          scalar.dispose();
+          ts.dispose();
         }
-        lanes.update(data, 0, rows, cols, cols, 1, 0);
-        scalar.update(data, 0, rows, cols, cols, 1, 0);
-        ts.update({ data, offset: 0, rows, cols, rowStride: cols, colStride: 1 });
       }
-      const a = lanes.snapshot();
-      const b = scalar.snapshot();
-      const c = ts.snapshot();
-      const bad: string[] = [];
-      for (let i = 0; i < a.length; i++) {
-        if (!Object.is(a[i], b[i])) bad.push(`[${i}] ${a[i]} vs scalar ${b[i]}`);
-        const tol = 1e-9 * Math.max(1, Math.abs(a[i]!), Math.abs(c[i]!));
-        if (!(Object.is(a[i], c[i]) || Math.abs(a[i]! - c[i]!) <= tol)) bad.push(`[${i}] ${a[i]} vs TypeScript ${c[i]}`);
+    });
+  }
+});
+
+// The lane features with at most two steps (one and two), so lane groups of 8 run those loops too.
+const TWO_STEP = [0, 1, 2, 3, 4, 6, 8, 9, 10, 12, 13, 14, 15, 17, 18, 19, 21, 22, 23, 24, 25, 26, 27, 28];
+
+t.test('every lane width gives the scalar path\'s state bit for bit, in every dtype and view', { skip: widths.length > 0 ? false : 'no vector path on this CPU' }, async (t) => {
+  t.ok(widths.includes(4), 'AVX2 lanes');
+  const layouts = [
+    { name: 'all features', layout, pick: Array.from({ length: F }, (_, f) => f) },
+    { name: 'steps <= 2', layout: pickLayout(TWO_STEP), pick: TWO_STEP },
+  ];
+  for (const width of widths) {
+    for (const { name, layout: l, pick } of layouts) {
+      const n = pick.length;
+      const mismatches: string[] = [];
+      let combos = 0;
+      for (const dtype of ['Float64Array', 'Float32Array', 'Int32Array', 'BigInt64Array'] as Dtype[]) {
+        for (const view of VIEWS) {
+          for (const [base, cols] of [[0, n], [1, n - 1], [12, n - 12], [13, 11], [16, 8]] as const) {
+            for (const rows of [1, 5, 64, 67, 130]) {
+              const lanes = new (native().DriftWindow)(l.kinds, l.edges, l.edgeOffsets) as LaneWindow;
+              const scalar = new (native().DriftWindow)(l.kinds, l.edges, l.edgeOffsets) as LaneWindow;
+              lanes.laneWidth(width);
+              scalar.laneWidth(0);
+              for (const [batch, nonFinite] of [[0, true], [1, false], [2, true]] as const) {
+                const x = values(rows, 7000 * combos + batch, nonFinite);
+                const rowStride = view.rowStride(cols, rows);
+                const colStride = view.colStride(cols, rows);
+                const data = buffer(dtype, view.offset + (rows - 1) * rowStride + (cols - 1) * colStride + 1 + 8);
+                for (let i = 0; i < data.length; i++) put(data, i, 1e6 + i);
+                for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) put(data, view.offset + r * rowStride + c * colStride, x[r * F + pick[base + c]!]!);
+                lanes.update(data, view.offset, rows, cols, rowStride, colStride, base);
+                scalar.update(data, view.offset, rows, cols, rowStride, colStride, base);
+              }
+              const a = lanes.snapshot();
+              const b = scalar.snapshot();
+              for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) mismatches.push(`${dtype} ${view.name} features ${base}..${base + cols - 1} rows ${rows} [${i}] ${a[i]} vs ${b[i]}`);
+              lanes.dispose();
+              scalar.dispose();
+              combos++;
+            }
+          }
+        }
       }
-      t.same(bad.slice(0, 10), [], `rows ${rows}, huge values in row ${hugeAt}`);
-      t.ok(a.some((v) => !Number.isFinite(v)), 'some M2 overflowed');
-      lanes.dispose();
-      scalar.dispose();
-      ts.dispose();
+      t.same(mismatches.slice(0, 10), [], `${width} lanes equal the scalar path exactly, ${name} (${combos} combinations)`);
     }
   }
+});
+
+function pickLayout(pick: number[]): WindowLayout {
+  const edges = pick.map((f) => FEATURES[f]!);
+  return {
+    kinds: new Uint8Array(pick.length),
+    edges: Float64Array.from(edges.flat()),
+    edgeOffsets: Int32Array.from({ length: pick.length + 1 }, (_, f) => edges.slice(0, f).reduce((n, e) => n + e.length, 0)),
+  };
+}
+
+t.test('laneWidth takes 0, 4 or 8, answers the width in effect, and a disposed window refuses it', async (t) => {
+  const w = new (native().DriftWindow)(layout.kinds, layout.edges, layout.edgeOffsets) as LaneWindow;
+  t.throws(() => w.laneWidth(2), RangeError);
+  t.throws(() => w.laneWidth('8' as unknown as number), TypeError);
+  t.equal(w.laneWidth(0), 0);
+  t.equal(w.useLanes(true), lanesOn);
+  t.equal(w.laneWidth(8), widths.includes(8) ? 8 : widths.includes(4) ? 4 : 0, 'capped at what the CPU runs');
+  t.equal(w.laneWidth(4), widths.includes(4) ? 4 : 0);
+  w.dispose();
+  t.throws(() => w.laneWidth(4), /disposed/);
 });
