@@ -18,12 +18,18 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit DriftWindow(const Napi::CallbackInfo& info);
+  ~DriftWindow() override;
 
  private:
   // update(data, offset, rows, cols, rowStride, colStride, featureBase), or update(data) with those
   // six numbers in the bound view.
   static constexpr size_t kUpdateArgs = 7;
   static napi_value UpdateCallback(napi_env env, napi_callback_info cb);
+  // The same as each window's own `update` (BindUpdate): no napi_unwrap.
+  static napi_value BoundUpdateCallback(napi_env env, napi_callback_info cb);
+  struct UpdateHandle;
+  void BindUpdate(Napi::Env env, Napi::Object self);
+  static void ReleaseHandle(napi_env env, void* data, void* hint);
   void Update(Napi::Env env, size_t argc, const napi_value* argv);
   // bindView(view: Float64Array of 6 over a SharedArrayBuffer): where update(data) reads offset,
   // rows, cols, rowStride, colStride and featureBase (the caller writes them before each call).
@@ -85,6 +91,7 @@ class DriftWindow : public Napi::ObjectWrap<DriftWindow> {
   // The same tables flattened for the vector path, and whether updates take it.
   drift::LaneTables lanes_;
   size_t lane_width_ = 0;  // the widest group updates take: 8, 4 or 0 (drift_lanes.h)
+  UpdateHandle* handle_ = nullptr;  // shared with this window's own update function
 };
 
 }  // namespace sluice

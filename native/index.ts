@@ -46,7 +46,10 @@ export interface NativeDriftWindow {
     colStride: number,
     featureBase: number,
   ): void;
-  /** The same, with offset, rows, cols, rowStride, colStride and featureBase read from the view bound by bindView. */
+  /**
+   * The same, with offset, rows, cols, rowStride, colStride and featureBase read from the view bound by bindView.
+   * Each window's `update` is its own property, bound to that window (the call skips napi_unwrap).
+   */
   update(data: Float32Array | Float64Array | Int32Array | BigInt64Array): void;
   /** `view`: 6 numbers over a SharedArrayBuffer, kept for update(data). */
   bindView(view: Float64Array): void;

@@ -1,4 +1,6 @@
 import t, { type Test } from 'tap';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { native } from '../../native/index.js';
 import { buildProfile } from '../../gateway/drift/profile.js';
@@ -273,11 +275,49 @@ t.test('update(data) reads its view from the bound Float64Array, checked like th
   }
   t.same(bound.snapshot(), args.snapshot(), 'a refused update changes nothing');
   t.throws(() => (bound.update as (...a: unknown[]) => void)(data, 0), TypeError, 'two arguments');
-  t.throws(() => bound.update.call({} as never, data), TypeError, 'not a window');
+  // Each window's update is its own, bound to it (no lookup of the window per call).
+  t.ok(Object.prototype.hasOwnProperty.call(bound, 'update'));
+  const detached = bound.update;
+  view.set([0, 2, 3, 3, 1, 0]);
+  detached.call({} as never, data);
+  args.update(data, 0, 2, 3, 3, 1, 0);
+  t.same(bound.snapshot(), args.snapshot(), 'a detached update still updates its window');
+  const proto = Object.getPrototypeOf(bound) as { update: (...a: unknown[]) => void };
+  t.throws(() => proto.update.call({}, data, 0, 2, 3, 3, 1, 0), TypeError, 'the prototype\'s update on a non-window');
+  proto.update.call(bound, data, 0, 2, 3, 3, 1, 0);
+  args.update(data, 0, 2, 3, 3, 1, 0);
+  t.same(bound.snapshot(), args.snapshot(), 'and on a window');
   bound.dispose();
   t.throws(() => bound.update(data), /disposed/);
+  t.throws(() => detached(data), /disposed/);
   t.throws(() => bound.bindView(view), /disposed/);
   args.dispose();
+});
+
+t.test('a window\'s update kept after the window is collected throws instead of touching freed memory', async (t) => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const c = reference();
+  let collected = false;
+  const registry = new FinalizationRegistry(() => (collected = true));
+  const update = ((): ((...a: unknown[]) => void) => {
+    const w = new (native().DriftWindow)(c.layout.kinds, c.layout.edges, c.layout.edgeOffsets);
+    registry.register(w, 'window');
+    return w.update as (...a: unknown[]) => void;
+  })();
+  for (let i = 0; i < 20 && !collected; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  if (!collected) {
+    t.pass('the window was not collected in time (nothing to check)');
+    return;
+  }
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  t.throws(() => update(new Float32Array(6), 0, 2, 3, 3, 1, 0), /disposed/);
 });
 
 t.test('native and TypeScript p-value functions agree', async (t) => {
