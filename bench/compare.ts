@@ -8,12 +8,13 @@
 //   git worktree add /tmp/base HEAD~1 && (cd /tmp/base && ln -s /work/main/node_modules . && npx tsc -p .)
 //   node dist/bench/compare.js --a-root /tmp/base --workload text-direction-binary --rounds 7
 //   node dist/bench/compare.js --b-config '{"dynamic_batching":{"staged_batches":0}}'
+//   node dist/bench/compare.js --rounds 5 --floor   (also: the same calls against a server that does nothing)
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateLoad } from './load/spawn-generator.js';
-import { benchRepository, ROOT, sluiceNodeFlags } from './targets/commands.js';
+import { benchRepository, ROOT, sluiceNodeFlags, targetCommand } from './targets/commands.js';
 import { startServer, threadCpuUs, type ServerProcess } from './targets/server-process.js';
 import { median } from './report/summary.js';
 import { isWorkloadName, prepareWorkload, WORKLOADS } from './workloads.js';
@@ -31,11 +32,12 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '5' },
     'duration-ms': { type: 'string', default: '4000' },
     'warmup-ms': { type: 'string', default: '1000' },
+    floor: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  console.log('node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] [--workload W] [--connections N] [--rounds N] [--duration-ms N]');
+  console.log('node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] [--workload W] [--connections N] [--rounds N] [--duration-ms N] [--floor]');
   process.exit(0);
 }
 const workload = args.workload!;
@@ -56,6 +58,8 @@ interface Variant {
   calls: number[];
   mainUsPerCall: number[];
   otherUsPerCall: number[];
+  /** The load generator's CPU per call (it shares the machine with the gateway). */
+  clientUsPerCall: number[];
 }
 
 /** Deep-merge `patch` into `base` (objects merge, anything else replaces). */
@@ -73,8 +77,8 @@ function merge(base: Record<string, unknown>, patch: Record<string, unknown>): R
 await prepareWorkload(workload);
 const model = WORKLOADS[workload].model;
 const variants: Variant[] = [
-  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, env: args['a-env'] ? JSON.parse(args['a-env']) : undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [] },
-  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [] },
+  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, env: args['a-env'] ? JSON.parse(args['a-env']) : undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
+  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
 ];
 const source = benchRepository(workload);
 try {
@@ -112,6 +116,7 @@ try {
       v.calls.push(calls);
       v.mainUsPerCall.push(perCall(before.main, after.main));
       v.otherUsPerCall.push(perCall(before.other, after.other));
+      v.clientUsPerCall.push((res.clientCpu * 1e6) / calls);
       line.push(`${v.label} ${calls.toFixed(0)}/s (main ${v.mainUsPerCall.at(-1)!.toFixed(0)} µs/call)${phase.ok === phase.sent ? '' : ` ${phase.sent - phase.ok} not ok`}`);
     }
     console.log(`round ${r + 1}/${rounds}: ${line.join(', ')}`);
@@ -124,8 +129,32 @@ try {
 const [a, b] = variants as [Variant, Variant];
 const ratios = a.calls.map((x, i) => b.calls[i]! / x);
 console.log(`\n${workload}, closed loop @${connections}, ${rounds} rounds of ${durationMs} ms, medians:`);
-console.log('variant | calls/s | main thread µs/call | other threads (ORT workers, GC, libuv) µs/call | root | config');
+console.log('variant | calls/s | main thread µs/call | other threads (ORT workers, GC, libuv) µs/call | load generator µs/call | root | config');
 for (const v of variants) {
-  console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}${v.env ? ` env ${JSON.stringify(v.env)}` : ''}`);
+  console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${median(v.clientUsPerCall).toFixed(0)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}${v.env ? ` env ${JSON.stringify(v.env)}` : ''}`);
 }
 console.log(`B / A calls/s: median ${median(ratios).toFixed(3)} (per round: ${ratios.map((x) => x.toFixed(2)).join(', ')})`);
+
+// The transport floor: what the same calls cost at B's rate when the server does nothing with them
+// (uws-fixed reads each body and answers a fixed response), server and load generator. Whatever
+// a gateway does beyond that (and beyond ORT) is its own overhead.
+if (args.floor) {
+  const rate = Math.round(median(b.calls));
+  const fixed = await startServer(targetCommand('uws-fixed', workload, '', undefined));
+  try {
+    const job = { target: fixed.url, workload, variants: 16, mode: 'open' as const, connections: 256, warmupMs, durationMs, phases: [{ rate, durationMs }], timeoutMs: 10_000 };
+    const load = generateLoad(job, { processes: 1 });
+    await new Promise((resolve) => setTimeout(resolve, warmupMs + 200));
+    const before = threadCpuUs(fixed.pid);
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, durationMs - 400));
+    const after = threadCpuUs(fixed.pid);
+    const seconds = (performance.now() - started) / 1000;
+    const res = await load;
+    const phase = res.phases[0]!;
+    const server = (after.main + after.other - before.main - before.other) / seconds / rate;
+    console.log(`transport floor at ${rate} calls/s (uws-fixed: reads each body, answers a fixed response; ${phase.ok}/${phase.sent} ok): server ${server.toFixed(0)} µs/call, load generator ${((res.clientCpu * 1e6) / phase.throughput).toFixed(0)} µs/call`);
+  } finally {
+    await fixed.stop();
+  }
+}
