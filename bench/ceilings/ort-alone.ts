@@ -2,7 +2,7 @@
 // swept over batch sizes in two layouts — one session using ORT's default threads, and one
 // single-threaded session per core in worker threads. The best point is what Sluice is measured
 // against. Prints one JSON line (OrtCeiling) on stdout.
-// Started by the runner: node ort-alone.js --models DIR --workload NAME --batches 1,2,4 --duration-ms 1000
+// Started by the runner: node ort-alone.js --models DIR --workload NAME --batches 1,2,4 --duration-ms 1000 [--layouts per-core]
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -57,8 +57,12 @@ const batches = required(args, 'batches').split(',').map(Number);
 const durationMs = Number(args.get('duration-ms') ?? 1000);
 const cores = availableParallelism();
 
+// --layouts per-core: only the single-threaded sessions (transport-bound.ts times that layout alone).
+const layouts = args.get('layouts') ?? 'both';
 const points: OrtPoint[] = [];
-for (const batch of batches) points.push({ layout: 'one session, default threads', batch, inferencesPerSec: await oneSession(modelPath, workload, batch, durationMs) });
+if (layouts !== 'per-core') {
+  for (const batch of batches) points.push({ layout: 'one session, default threads', batch, inferencesPerSec: await oneSession(modelPath, workload, batch, durationMs) });
+}
 const workers = await startWorkers(cores, modelPath, workload);
 for (const batch of batches) {
   points.push({ layout: `${cores} sessions x 1 thread`, batch, inferencesPerSec: await sessionPerCore(workers, batch, durationMs) });

@@ -1,0 +1,107 @@
+// The bound any gateway meets on this machine: ONNX Runtime alone (its best layout, one
+// single-threaded session per core) measured twice in one run, once by itself and once while the
+// same HTTP calls a gateway would serve are sent, at a given rate, to a server that does nothing
+// with them (uws-fixed: reads each body, answers a fixed response). The second figure is what ORT
+// can still compute while the calls merely travel: the load generator and the kernel's TCP work on
+// both ends share the cores with it. A gateway that must do that transport *and* that compute
+// cannot beat it, however little work it adds of its own.
+//
+//   node dist/bench/ceilings/transport-bound.js [--workload text-direction-binary] [--batch 8] [--ratio 0.85] [--rounds 3] [--duration-ms 6000]
+//
+// Each round: ORT alone by itself, then ORT alone with the calls at `ratio` x (that round's solo
+// rate) per second. Reports both rates, ORT's share under transport, and whether the generator
+// kept its schedule (a generator that falls behind would understate the transport's cost).
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { generateLoad } from '../load/spawn-generator.js';
+import { benchRepository, ROOT, targetCommand } from '../targets/commands.js';
+import { startServer, threadCpuUs } from '../targets/server-process.js';
+import { median } from '../report/summary.js';
+import { isWorkloadName, prepareWorkload } from '../workloads.js';
+import type { OrtCeiling } from '../report/types.js';
+
+const { values: args } = parseArgs({
+  options: {
+    workload: { type: 'string', default: 'text-direction-binary' },
+    batch: { type: 'string', default: '8' },
+    ratio: { type: 'string', default: '0.85' },
+    rounds: { type: 'string', default: '3' },
+    'duration-ms': { type: 'string', default: '6000' },
+  },
+});
+const workload = args.workload!;
+if (!isWorkloadName(workload)) throw new Error(`unknown workload ${workload}`);
+const batch = Number(args.batch);
+const ratio = Number(args.ratio);
+const rounds = Number(args.rounds);
+const durationMs = Number(args['duration-ms']);
+const repo = benchRepository(workload);
+await prepareWorkload(workload);
+
+/** ORT alone, one single-threaded session per core, at `batch`: inferences/s. */
+function ortAlone(ms: number): Promise<number> {
+  const script = join(ROOT, 'dist', 'bench', 'ceilings', 'ort-alone.js');
+  const child = spawn(process.execPath, [script, '--models', repo, '--workload', workload, '--batches', String(batch), '--duration-ms', String(ms), '--layouts', 'per-core']);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`ort-alone exited with ${code}: ${err}`));
+      const ceiling = JSON.parse(out.trim().split('\n').pop()!) as OrtCeiling;
+      const perCore = ceiling.points.find((p) => p.layout.includes('x 1 thread'))!;
+      resolve(perCore.inferencesPerSec);
+    });
+  });
+}
+
+interface Round {
+  solo: number;
+  underTransport: number;
+  rate: number;
+  ok: number;
+  sent: number;
+  serverUsPerCall: number;
+  clientUsPerCall: number;
+}
+
+const results: Round[] = [];
+const fixed = await startServer(targetCommand('uws-fixed', workload, repo, undefined));
+try {
+  for (let r = 0; r < rounds; r++) {
+    const solo = await ortAlone(durationMs);
+    const rate = Math.round(ratio * solo);
+    const warmupMs = 1000;
+    const job = { target: fixed.url, workload, variants: 16, mode: 'open' as const, connections: 256, warmupMs, durationMs: durationMs + 5000, phases: [{ rate, durationMs: durationMs + 5000 }], timeoutMs: 10_000 };
+    const load = generateLoad(job, { processes: 1 });
+    await new Promise((resolve) => setTimeout(resolve, warmupMs + 300));
+    const before = threadCpuUs(fixed.pid);
+    const started = performance.now();
+    // ORT's own start-up (sessions, three warm-up runs) happens inside the load's window too.
+    const underTransport = await ortAlone(durationMs);
+    const after = threadCpuUs(fixed.pid);
+    const seconds = (performance.now() - started) / 1000;
+    // The calls go on past ORT's window (they must cover its start-up too); their CPU is read over it.
+    const res = await load;
+    const phase = res.phases[0]!;
+    const round: Round = {
+      solo, underTransport, rate, ok: phase.ok, sent: phase.sent,
+      serverUsPerCall: (after.main + after.other - before.main - before.other) / seconds / rate,
+      clientUsPerCall: (res.clientCpu * 1e6) / Math.max(1, phase.throughput),
+    };
+    results.push(round);
+    console.log(`round ${r + 1}/${rounds}: ORT alone ${solo.toFixed(0)}/s; with ${rate} calls/s in transport ${underTransport.toFixed(0)}/s (${(underTransport / solo).toFixed(3)}); ` +
+      `calls ${phase.ok}/${phase.sent} ok; uws-fixed ${round.serverUsPerCall.toFixed(0)} µs/call, generator ${round.clientUsPerCall.toFixed(0)} µs/call`);
+  }
+} finally {
+  await fixed.stop();
+}
+
+const share = median(results.map((r) => r.underTransport / r.solo));
+console.log(`\n${workload}, batch ${batch}, ${rounds} rounds, medians:`);
+console.log(`ORT alone ${median(results.map((r) => r.solo)).toFixed(0)}/s; while ${ratio} x that many calls/s travel to a server that does nothing: ${median(results.map((r) => r.underTransport)).toFixed(0)}/s = ${share.toFixed(3)} of alone`);
+console.log(share < ratio
+  ? `A gateway doing that transport and that compute tops out below ${ratio} x ORT alone on this machine, before any work of its own.`
+  : `The transport leaves room for ${ratio} x ORT alone; what a gateway adds must fit in the rest.`);
