@@ -7,10 +7,25 @@ import type { OrtCeiling } from '../report/types.js';
 import type { WorkloadName } from '../workloads.js';
 
 export function ortCeiling(o: BenchOptions, workload: WorkloadName, repo: string, batches = o.ceilingBatches[workload], durationMs = o.ceilingMs): Promise<OrtCeiling> {
+  return runOrtAlone({ repo, workload, batches, durationMs, cpus: o.placement.serverCpus });
+}
+
+export interface OrtAloneRun {
+  repo: string;
+  workload: WorkloadName;
+  batches: number[];
+  durationMs: number;
+  /** taskset CPU list; undefined = not pinned. */
+  cpus?: string | undefined;
+  /** Only the single-threaded sessions, one per core (not ORT's default threads). */
+  perCoreOnly?: boolean;
+}
+
+export function runOrtAlone(r: OrtAloneRun): Promise<OrtCeiling> {
   const script = join(ROOT, 'dist', 'bench', 'ceilings', 'ort-alone.js');
-  const args = [script, '--models', repo, '--workload', workload, '--batches', batches.join(','), '--duration-ms', String(durationMs)];
-  const cpus = o.placement.serverCpus;
-  const child = cpus === undefined ? spawn(process.execPath, args) : spawn('taskset', ['-c', cpus, process.execPath, ...args]);
+  const args = [script, '--models', r.repo, '--workload', r.workload, '--batches', r.batches.join(','), '--duration-ms', String(r.durationMs)];
+  if (r.perCoreOnly === true) args.push('--layouts', 'per-core');
+  const child = r.cpus === undefined ? spawn(process.execPath, args) : spawn('taskset', ['-c', r.cpus, process.execPath, ...args]);
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -18,7 +33,7 @@ export function ortCeiling(o: BenchOptions, workload: WorkloadName, repo: string
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => {
       if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!) as OrtCeiling);
-      else reject(new Error(`ORT-alone ceiling for ${workload} exited with ${code}: ${err}`));
+      else reject(new Error(`ORT-alone ceiling for ${r.workload} exited with ${code}: ${err}`));
     });
   });
 }

@@ -11,15 +11,13 @@
 // Each round: ORT alone by itself, then ORT alone with the calls at `ratio` x (that round's solo
 // rate) per second. Reports both rates, ORT's share under transport, and whether the generator
 // kept its schedule (a generator that falls behind would understate the transport's cost).
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateLoad } from '../load/spawn-generator.js';
-import { benchRepository, ROOT, targetCommand } from '../targets/commands.js';
+import { benchRepository, targetCommand } from '../targets/commands.js';
+import { runOrtAlone } from './run-ort-alone.js';
 import { startServer, threadCpuUs } from '../targets/server-process.js';
 import { median } from '../report/summary.js';
-import { isWorkloadName, prepareWorkload } from '../workloads.js';
-import type { OrtCeiling } from '../report/types.js';
+import { isWorkloadName, prepareWorkload, type WorkloadName } from '../workloads.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -30,8 +28,9 @@ const { values: args } = parseArgs({
     'duration-ms': { type: 'string', default: '6000' },
   },
 });
-const workload = args.workload!;
-if (!isWorkloadName(workload)) throw new Error(`unknown workload ${workload}`);
+const workloadArg = args.workload!;
+if (!isWorkloadName(workloadArg)) throw new Error(`unknown workload ${workloadArg}`);
+const workload: WorkloadName = workloadArg;
 const batch = Number(args.batch);
 const ratio = Number(args.ratio);
 const rounds = Number(args.rounds);
@@ -40,21 +39,9 @@ const repo = benchRepository(workload);
 await prepareWorkload(workload);
 
 /** ORT alone, one single-threaded session per core, at `batch`: inferences/s. */
-function ortAlone(ms: number): Promise<number> {
-  const script = join(ROOT, 'dist', 'bench', 'ceilings', 'ort-alone.js');
-  const child = spawn(process.execPath, [script, '--models', repo, '--workload', workload, '--batches', String(batch), '--duration-ms', String(ms), '--layouts', 'per-core']);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`ort-alone exited with ${code}: ${err}`));
-      const ceiling = JSON.parse(out.trim().split('\n').pop()!) as OrtCeiling;
-      const perCore = ceiling.points.find((p) => p.layout.includes('x 1 thread'))!;
-      resolve(perCore.inferencesPerSec);
-    });
-  });
+async function ortAlone(ms: number): Promise<number> {
+  const ceiling = await runOrtAlone({ repo, workload, batches: [batch], durationMs: ms, perCoreOnly: true });
+  return ceiling.best.inferencesPerSec;
 }
 
 interface Round {
