@@ -65,9 +65,5 @@ template <typename T>
 void UpdateWideLanes(const LaneTables& lanes, size_t f0, const T* col0, size_t rows, size_t row_stride,
                      size_t col_stride, const double* k, double* state, LaneSums* out);
 
-// The wide group's batch sums folded into the state of its eight features (block offsets `at`),
-// exactly as drift_window.cc's FoldColumn does one by one. Only when WideLanesSupported().
-void FoldWideLanes(double* state, const size_t* at, size_t rows, const double* k, const LaneSums& sums);
-
 }  // namespace drift
 }  // namespace sluice

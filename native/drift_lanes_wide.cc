@@ -7,7 +7,6 @@
 #include <limits>
 
 #include "drift_lanes.h"
-#include "drift_layout.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SLUICE_DRIFT_AVX512 1
@@ -255,61 +254,9 @@ void WideLanesFor(const LaneTables& lanes, size_t f0, const T* col0, size_t rows
   }
 }
 
-
-// See drift_lanes.h. FoldColumn and MergeMoments (drift_window.cc) for eight lanes at once, the
-// same operations in the same order, their branches as masks: one vdivpd for eight divsd, and
-// each lane's four divisions were most of a group's fixed cost at 64-row batches.
-SLUICE_AVX512 void FoldWide(double* state, const size_t* at, size_t rows, const double* k, const LaneSums& s) {
-  constexpr size_t kFields = kFeatureHeader;
-  alignas(64) double h[kFields][kW];
-  for (size_t l = 0; l < kW; ++l) {
-    for (size_t i = 0; i < kFields; ++i) h[i][l] = state[at[l] + i];
-  }
-  const __m512d zero = _mm512_setzero_pd();
-  const __m512d r = _mm512_set1_pd(static_cast<double>(rows));
-  const __m512d nan = _mm512_loadu_pd(s.nan), pos = _mm512_loadu_pd(s.pos_inf), neg = _mm512_loadu_pd(s.neg_inf);
-  const __m512d low = _mm512_loadu_pd(s.low), high = _mm512_loadu_pd(s.high);
-  const __m512d s1 = _mm512_loadu_pd(s.s1), s2 = _mm512_loadu_pd(s.s2);
-  const __m512d mn = _mm512_loadu_pd(s.min), mx = _mm512_loadu_pd(s.max);
-  _mm512_store_pd(h[kFN], _mm512_add_pd(_mm512_load_pd(h[kFN]), _mm512_sub_pd(r, nan)));
-  _mm512_store_pd(h[kFNaN], _mm512_add_pd(_mm512_load_pd(h[kFNaN]), nan));
-  _mm512_store_pd(h[kFPosInf], _mm512_add_pd(_mm512_load_pd(h[kFPosInf]), pos));
-  _mm512_store_pd(h[kFNegInf], _mm512_add_pd(_mm512_load_pd(h[kFNegInf]), neg));
-  _mm512_store_pd(h[kFLowSum], _mm512_add_pd(_mm512_load_pd(h[kFLowSum]), low));
-  _mm512_store_pd(h[kFHighSum], _mm512_add_pd(_mm512_load_pd(h[kFHighSum]), high));
-  const __m512d n = _mm512_sub_pd(_mm512_sub_pd(_mm512_sub_pd(r, nan), pos), neg);
-  const __mmask8 some = _mm512_cmp_pd_mask(n, zero, _CMP_GT_OQ);
-  const __m512d mean = _mm512_add_pd(_mm512_loadu_pd(k), _mm512_div_pd(s1, n));
-  __m512d m2 = _mm512_sub_pd(s2, _mm512_div_pd(_mm512_mul_pd(s1, s1), n));
-  m2 = _mm512_mask_mov_pd(m2, _mm512_cmp_pd_mask(m2, zero, _CMP_LT_OQ), zero);
-  const __m512d an = _mm512_load_pd(h[kFFiniteN]);
-  const __m512d wmean = _mm512_load_pd(h[kFMean]);
-  const __m512d wm2 = _mm512_load_pd(h[kFM2]);
-  const __mmask8 merge = some & _mm512_cmp_pd_mask(an, zero, _CMP_GT_OQ);
-  const __mmask8 first = some & static_cast<__mmask8>(~merge);
-  const __m512d nn = _mm512_add_pd(an, n);
-  const __m512d d = _mm512_sub_pd(mean, wmean);
-  const __m512d merged_mean = _mm512_add_pd(wmean, _mm512_div_pd(_mm512_mul_pd(d, n), nn));
-  const __m512d merged_m2 = _mm512_add_pd(
-      _mm512_add_pd(wm2, m2), _mm512_div_pd(_mm512_mul_pd(_mm512_mul_pd(_mm512_mul_pd(d, d), an), n), nn));
-  _mm512_store_pd(h[kFFiniteN], _mm512_mask_mov_pd(_mm512_mask_mov_pd(an, first, n), merge, nn));
-  _mm512_store_pd(h[kFMean], _mm512_mask_mov_pd(_mm512_mask_mov_pd(wmean, first, mean), merge, merged_mean));
-  _mm512_store_pd(h[kFM2], _mm512_mask_mov_pd(_mm512_mask_mov_pd(wm2, first, m2), merge, merged_m2));
-  const __m512d wmin = _mm512_load_pd(h[kFMin]), wmax = _mm512_load_pd(h[kFMax]);
-  _mm512_store_pd(h[kFMin], _mm512_mask_mov_pd(wmin, some & _mm512_cmp_pd_mask(mn, wmin, _CMP_LT_OQ), mn));
-  _mm512_store_pd(h[kFMax], _mm512_mask_mov_pd(wmax, some & _mm512_cmp_pd_mask(mx, wmax, _CMP_GT_OQ), mx));
-  for (size_t l = 0; l < kW; ++l) {
-    for (size_t i = 0; i < kFields; ++i) state[at[l] + i] = h[i][l];
-  }
-}
-
 #undef SLUICE_AVX512
 
 }  // namespace
-
-void FoldWideLanes(double* state, const size_t* at, size_t rows, const double* k, const LaneSums& sums) {
-  FoldWide(state, at, rows, k, sums);
-}
 
 template <typename T>
 void UpdateWideLanes(const LaneTables& lanes, size_t f0, const T* col0, size_t rows, size_t row_stride,
@@ -326,8 +273,6 @@ void UpdateWideLanes(const LaneTables& lanes, size_t f0, const T* col0, size_t r
 bool WideLanesSupported() {
   return false;
 }
-
-void FoldWideLanes(double*, const size_t*, size_t, const double*, const LaneSums&) {}
 
 template <typename T>
 void UpdateWideLanes(const LaneTables&, size_t, const T*, size_t, size_t, size_t, const double*, double*, LaneSums*) {}

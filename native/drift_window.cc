@@ -334,15 +334,14 @@ bool DriftWindow::LanesFit(size_t f, size_t width) const {
 template <typename T>
 void DriftWindow::UpdateLaneGroup(const T* col0, size_t rows, size_t row_stride, size_t col_stride, size_t f0,
                                   size_t width) {
-  double k[kWideLanes] = {};
+  double k[kWideLanes];
   for (size_t l = 0; l < width; ++l) k[l] = ShiftOf(state_, block_offsets_[f0 + l], col0 + l * col_stride, rows, row_stride);
   LaneSums sums;
   if (width == kWideLanes) {
     UpdateWideLanes(lanes_, f0, col0, rows, row_stride, col_stride, k, state_, &sums);
-    FoldWideLanes(state_, &block_offsets_[f0], rows, k, sums);
-    return;
+  } else {
+    UpdateLanes(lanes_, f0, col0, rows, row_stride, col_stride, k, state_, &sums);
   }
-  UpdateLanes(lanes_, f0, col0, rows, row_stride, col_stride, k, state_, &sums);
   for (size_t l = 0; l < width; ++l) {
     ColumnSums s;
     s.nan = sums.nan[l];
