@@ -57,6 +57,15 @@ Napi::Float64Array SharedFloat64Arg(const Napi::CallbackInfo& info, size_t i, co
   return array;
 }
 
+// Every DriftWindow object carries this tag: napi_unwrap alone would hand back whatever another
+// addon wrapped in an object that merely looks like a window (a prototype can be faked).
+const napi_type_tag kDriftWindowTag = {0x5a1c3e0d71f24b6aULL, 0x9d2e4c8b1f6a7d35ULL};
+
+bool IsDriftWindow(napi_env env, napi_value value) {
+  bool tagged = false;
+  return napi_check_object_type_tag(env, value, &kDriftWindowTag, &tagged) == napi_ok && tagged;
+}
+
 // The widest lane group this CPU runs: 8 (AVX-512), 4 (AVX2) or 0 (the scalar path only).
 size_t WidestLanes() {
   static const size_t widest = WideLanesSupported() ? kWideLanes : LanesSupported() ? kLanes : 0;
@@ -134,6 +143,8 @@ DriftWindow::DriftWindow(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Drif
   }
   state_size_ = at;
   Clear();
+  SLUICE_THROW_TYPE_IF(napi_type_tag_object(env, info.This(), &kDriftWindowTag) != napi_ok, env,
+                       "DriftWindow: could not tag the window");
   BindUpdate(env, info.This().As<Napi::Object>());
 }
 
@@ -387,7 +398,7 @@ napi_value DriftWindow::UpdateCallback(napi_env env, napi_callback_info cb) {
   napi_value self;
   void* wrapped = nullptr;
   try {
-    SLUICE_THROW_TYPE_IF(napi_get_cb_info(env, cb, &argc, argv, &self, nullptr) != napi_ok ||
+    SLUICE_THROW_TYPE_IF(napi_get_cb_info(env, cb, &argc, argv, &self, nullptr) != napi_ok || !IsDriftWindow(env, self) ||
                              napi_unwrap(env, self, &wrapped) != napi_ok || wrapped == nullptr,
                          env, "update must be called on a DriftWindow");
     static_cast<DriftWindow*>(wrapped)->Update(env, argc, argv);
@@ -493,10 +504,8 @@ void DriftWindow::MergeState(const double* src) {
 Napi::Value DriftWindow::Merge(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env);
-  InstanceData* data = GetInstanceData(env);
-  SLUICE_THROW_TYPE_IF(info.Length() != 1 || !info[0].IsObject() ||
-                           !info[0].As<Napi::Object>().InstanceOf(data->drift_window.Value()),
-                       env, "merge takes a DriftWindow");
+  SLUICE_THROW_TYPE_IF(info.Length() != 1 || !info[0].IsObject() || !IsDriftWindow(env, info[0]), env,
+                       "merge takes a DriftWindow");
   DriftWindow* other = Napi::ObjectWrap<DriftWindow>::Unwrap(info[0].As<Napi::Object>());
   SLUICE_THROW_TYPE_IF(other == nullptr, env, "merge takes a DriftWindow");
   other->CheckLive(env);

@@ -240,6 +240,11 @@ t.test('argument errors throw coded errors and never crash', async (t) => {
   t.throws(() => raw.update(new Float32Array(6), 0, 2, 3, 3, 1, 1), RangeError);
   t.throws(() => raw.update(new Float32Array(6), 0, 2, 3, 2 ** 52, 2 ** 52, 0), RangeError, 'huge strides');
   t.throws(() => raw.merge({} as never), TypeError);
+  // An object that only looks like a window (its prototype is one) carries no window tag.
+  const lookalike = Object.create(Object.getPrototypeOf(raw)) as typeof raw;
+  t.throws(() => raw.merge(lookalike), { name: 'TypeError', message: /merge takes a DriftWindow/ }, 'a fake prototype is not a window');
+  const prototypeUpdate = (Object.getPrototypeOf(raw) as { update: (...args: unknown[]) => void }).update;
+  t.throws(() => prototypeUpdate.call(lookalike, new Float32Array(6), 0, 2, 3, 3, 1, 0), TypeError, 'nor can it borrow update');
   t.throws(() => raw.mergeSnapshot(new Float64Array(raw.length)), RangeError, 'snapshot without the header');
   t.throws(() => raw.scores(new Float64Array(1), new Int32Array(1), new Int32Array(1), new Float64Array(1), new Float64Array(1), new Float64Array(1)), RangeError);
   t.throws(() => new (native().DriftWindow)(Uint8Array.of(0), new Float64Array(0), Int32Array.of(0, 3)), RangeError);
