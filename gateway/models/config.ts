@@ -277,7 +277,6 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
   if (!Array.isArray(warmup)) bad(name, 'warmup', 'must be an array');
   const parameters = raw.parameters ?? {};
   if (!isObject(parameters)) bad(name, 'parameters', 'must be an object');
-  const instances = int(name, 'instances', raw.instances, defaultInstances(), 1, 64);
   const config: ModelConfig = {
     name,
     platform: 'onnxruntime',
@@ -291,7 +290,7 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
       default_priority_level: int(name, 'dynamic_batching.default_priority_level', db.default_priority_level, priorityLevels, 1, priorityLevels),
       staged_batches: int(name, 'dynamic_batching.staged_batches', db.staged_batches, 0, 0, 64),
     },
-    instances,
+    instances: int(name, 'instances', raw.instances, defaultInstances(), 1, 64),
     intra_op_threads: int(name, 'intra_op_threads', raw.intra_op_threads, 1, 1, 64),
     execution_providers: providers as ('cpu' | 'cuda')[],
     version_policy: versionPolicy(name, raw.version_policy),

@@ -89,10 +89,7 @@ export class WorkerPool {
     return first.value;
   }
 
-  /**
-   * Run one batch; the input buffers are transferred (the caller must not touch them afterwards).
-   * `notAfter` (ms since the epoch): skip the run if it has not started by then (SLUICE_E_BATCH_TIMEOUT).
-   */
+  /** Run one batch; the input buffers are transferred (the caller must not touch them afterwards). */
   run(spec: SessionSpec, inputs: WireTensor[], outputs: string[], options: RunOptions = {}): Promise<RunResult> {
     const transfer: ArrayBuffer[] = [];
     for (const t of inputs) if (!Array.isArray(t.data)) transfer.push((t.data as ArrayBufferView).buffer as ArrayBuffer);
