@@ -3,8 +3,8 @@
 // The outputs come back as one buffer per output and each request gets a view of its own rows.
 import type { Datatype } from '../models/config.js';
 import { DATATYPE_INFO, datatypeFromOrt, type NumericArray, type Tensor } from '../models/tensors.js';
-import type { WireTensor } from '../workers/messages.js';
-import { bufferPool } from './buffer-pool.js';
+import type { WireTensor } from '../util/worker-messages.js';
+import { bufferPool } from '../util/buffer-pool.js';
 
 const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();

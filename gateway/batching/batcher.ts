@@ -14,7 +14,7 @@
 // - An aborted request (client gone) is dropped from the queue before it runs.
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { ModelConfig } from '../models/config.js';
-import { RingQueue } from './ring-queue.js';
+import { RingQueue } from '../util/ring-queue.js';
 import { systemClock, type BatcherClock } from './clock.js';
 
 export { systemClock, type BatcherClock };

@@ -16,8 +16,8 @@
 // status); every call still pending when the connection closes rejects with WsClosedError, which
 // carries the close code and reason.
 import WebSocket from 'ws';
-import { encodeBinaryFrame, splitBinaryFrame } from '../server/ws-frames.js';
-import { jsonData, tensorBytes, typedFromBytes, type ClientDatatype, type ClientTensor } from './tensors.js';
+import { encodeBinaryFrame, splitBinaryFrame } from '../server/ws-frame-codec.js';
+import { jsonData, tensorBytes, typedFromBytes, type ClientDatatype, type ClientTensor } from './client-tensors.js';
 
 export interface InferRequest {
   /** Assigned by the client when omitted; must be unique among this connection's pending calls. */

@@ -2,7 +2,7 @@
 // do not collide). Labels are bounded: model and version come from the repository, never from the
 // request (an unknown model name is counted under model="" ), outcome from a fixed set.
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
-import { FastHistogram, SampledMetric } from './hot-metrics.js';
+import { FastHistogram, SampledMetric } from './label-cached-metrics.js';
 import type { ErrorCode } from '../../lib/errors.js';
 
 export type Outcome = 'success' | 'client_error' | 'server_error' | 'timeout' | 'rejected' | 'cancelled';

@@ -4,7 +4,7 @@
 import { SluiceError } from '../../lib/errors.js';
 import type { ModelConfig, TensorConfig } from './config.js';
 import { datatypeFromOrt } from './tensors.js';
-import type { LoadResult, TensorMetadata } from '../workers/messages.js';
+import type { LoadResult, TensorMetadata } from '../util/worker-messages.js';
 
 export interface Signature {
   inputs: TensorConfig[];

@@ -5,7 +5,7 @@
 import { SluiceError, isSluiceError } from '../../lib/errors.js';
 import type { ModelVersion } from '../models/model-version.js';
 import type { Tensor } from '../models/tensors.js';
-import type { InferenceRequest, Preprocessor } from '../server/inference.js';
+import type { InferenceRequest, Preprocessor } from '../inference/inference-service.js';
 import { imageElement } from './image-element.js';
 import { imagePlans, type ImagePlan } from './image-plan.js';
 import { imagesToTensor } from './image-tensor.js';

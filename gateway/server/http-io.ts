@@ -5,7 +5,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { CancelSignal } from '../batching/batcher.js';
-import { bufferPool } from '../batching/buffer-pool.js';
+import { bufferPool } from '../util/buffer-pool.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',

@@ -8,7 +8,7 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { ModelRepository } from '../models/repository.js';
 import type { ModelVersion } from '../models/model-version.js';
 import { HttpCall, param, readBody, releaseBody } from './http-io.js';
-import type { InferenceService } from './inference.js';
+import type { InferenceService } from '../inference/inference-service.js';
 import { decodeInferenceRequest, encodeInferenceResponse, parseJsonHeader } from './oip-codec.js';
 import { imageBodyInputs } from '../preprocess/preprocessor.js';
 

@@ -5,7 +5,7 @@
 import { SluiceError } from '../../lib/errors.js';
 import { DATATYPES, type Datatype } from '../models/config.js';
 import { DATATYPE_INFO, elementCount, floatToHalf, halfToFloat, type NumericArray, type Tensor, type TensorData } from '../models/tensors.js';
-import type { InferenceRequest, InferenceResponse, OutputTensor, RequestedOutput } from './inference.js';
+import type { InferenceRequest, InferenceResponse, OutputTensor, RequestedOutput } from '../inference/inference-service.js';
 
 /** What the body of an infer call says; the transport adds model, version, signal. */
 export type DecodedInferenceRequest = Pick<InferenceRequest, 'id' | 'inputs' | 'outputs' | 'binaryOutput' | 'parameters'>;

@@ -4,7 +4,7 @@
 // observes a given model version, so a version without e.g. `drift` in its config gets no observer
 // at all (no no-op calls on the hot path).
 import type { ModelConfig } from '../models/config.js';
-import type { SessionSpec, WireTensor } from './messages.js';
+import type { SessionSpec, WireTensor } from '../util/worker-messages.js';
 import { driftObserverFactory } from '../drift/observer.js';
 
 export interface ObservedBatch {

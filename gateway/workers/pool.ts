@@ -10,7 +10,7 @@ import type { Logger } from '../../lib/log.js';
 import {
   SESSION_CHANNEL, type LoadResult, type ReleaseMessage, type RunResult, type RunTask, type SessionSpec, type WireTensor,
   type WorkerData, type WorkerTask,
-} from './messages.js';
+} from '../util/worker-messages.js';
 import type { TaskOutcome } from './worker.js';
 
 export interface WorkerPoolOptions {

@@ -4,7 +4,7 @@
 import ort from 'onnxruntime-node';
 import { parseModelConfig } from '../models/config.js';
 import { createBatchObservers, type BatchObserver } from './observers.js';
-import type { SessionSpec } from './messages.js';
+import type { SessionSpec } from '../util/worker-messages.js';
 
 export interface OpenSession {
   spec: SessionSpec;

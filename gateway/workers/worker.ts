@@ -8,7 +8,7 @@ import { openSession, releaseSession, type OpenSession } from './sessions.js';
 import {
   SESSION_CHANNEL, type LoadResult, type ReleaseMessage, type RunResult, type RunTask, type TensorMetadata,
   type WireTensor, type WorkerData, type WorkerTask,
-} from './messages.js';
+} from '../util/worker-messages.js';
 import type { OrtType } from '../models/tensors.js';
 
 for (const url of (workerData as WorkerData | undefined)?.preload ?? []) await import(url);

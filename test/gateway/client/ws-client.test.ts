@@ -1,7 +1,7 @@
 // The client's own behaviour against a real uWS server running the /v2/ws endpoint (echo entry).
 import t, { type Test } from 'tap';
 import uWS from 'uWebSockets.js';
-import { registerWsEndpoint, WS_DEFAULTS } from '../../../gateway/server/ws.js';
+import { registerWsEndpoint, WS_DEFAULTS } from '../../../gateway/server/ws-endpoint.js';
 import { SluiceWsClient, WsClosedError } from '../../../gateway/client/index.js';
 
 async function server(t: Test): Promise<string> {

@@ -3,7 +3,7 @@ import { ModelVersion } from '../../../gateway/models/model-version.js';
 import { parseModelConfig } from '../../../gateway/models/config.js';
 import { GatewayMetrics } from '../../../gateway/metrics/metrics.js';
 import type { WorkerPool } from '../../../gateway/workers/pool.js';
-import type { LoadResult, RunResult, SessionSpec, WireTensor } from '../../../gateway/workers/messages.js';
+import type { LoadResult, RunResult, SessionSpec, WireTensor } from '../../../gateway/util/worker-messages.js';
 
 /** A worker pool stand-in whose runs finish when the test says so (the real pool is tested end to end elsewhere). */
 class ManualPool {

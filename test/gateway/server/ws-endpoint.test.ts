@@ -1,11 +1,11 @@
 // The /v2/ws endpoint's framing, pacing and limits on a real uWS server, with an inference entry
 // that answers from the request itself (delay_ms, answer_bytes parameters) so each limit can be
-// reached on purpose. The endpoint against the real gateway and ORT: ws-gateway.test.ts.
+// reached on purpose. The endpoint against the real gateway and ORT: ws-extension.test.ts.
 import t, { type Test } from 'tap';
 import uWS from 'uWebSockets.js';
 import WebSocket from 'ws';
-import { registerWsEndpoint, WS_DEFAULTS, type WsAnswer, type WsEndpointOptions } from '../../../gateway/server/ws.js';
-import { encodeBinaryFrame, type WsCall } from '../../../gateway/server/ws-frames.js';
+import { registerWsEndpoint, WS_DEFAULTS, type WsAnswer, type WsEndpointOptions } from '../../../gateway/server/ws-endpoint.js';
+import { encodeBinaryFrame, type WsCall } from '../../../gateway/server/ws-frame-codec.js';
 import { SluiceWsClient, WsCallError, WsClosedError } from '../../../gateway/client/index.js';
 import { SluiceError } from '../../../lib/errors.js';
 

@@ -3,8 +3,8 @@
 // preprocessing, metrics), so a WebSocket call and an HTTP call differ only in transport.
 import type { GatewayContext, GatewayExtension } from '../index.js';
 import { decodeInferenceRequest, encodeInferenceResponse } from './oip-codec.js';
-import { registerWsEndpoint, WS_DEFAULTS, type WsAnswer, type WsEndpointOptions, type WsInferContext } from './ws.js';
-import type { WsCall } from './ws-frames.js';
+import { registerWsEndpoint, WS_DEFAULTS, type WsAnswer, type WsEndpointOptions, type WsInferContext } from './ws-endpoint.js';
+import type { WsCall } from './ws-frame-codec.js';
 
 export type WebSocketOptions = Partial<Pick<WsEndpointOptions<unknown>,
   'maxMessageBytes' | 'maxInFlight' | 'pauseBufferedBytes' | 'maxBufferedBytes' | 'idleTimeoutSeconds'>>;

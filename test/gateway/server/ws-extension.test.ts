@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { SluiceWsClient, WsCallError } from '../../../gateway/client/index.js';
-import { encodeBinaryFrame } from '../../../gateway/server/ws-frames.js';
+import { encodeBinaryFrame } from '../../../gateway/server/ws-frame-codec.js';
 import { copyModels, directRun, randomFloats, startTestGateway, weatherRows } from '../gateway-harness.js';
 
 const TD = 3 * 48 * 192;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import {
   WsFramingError, encodeBinaryFrame, encodeErrorFrame, parseBinaryFrame, parseTextFrame, requestId, splitBinaryFrame,
-} from '../../../gateway/server/ws-frames.js';
+} from '../../../gateway/server/ws-frame-codec.js';
 import { SluiceError } from '../../../lib/errors.js';
 
 const ab = (s: string | Uint8Array): ArrayBuffer => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { RingQueue } from '../../../gateway/batching/ring-queue.js';
+import { RingQueue } from '../../../gateway/util/ring-queue.js';
 
 t.test('keeps FIFO order across growth and wrap-around', async (t) => {
   const q = new RingQueue<number>(2);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { MessageChannel } from 'node:worker_threads';
-import { BufferPool } from '../../../gateway/batching/buffer-pool.js';
+import { BufferPool } from '../../../gateway/util/buffer-pool.js';
 
 const KB64 = 64 * 1024;
 

@@ -64,7 +64,7 @@ export interface LoadResult {
 
 export interface RunResult {
   outputs: WireTensor[];
-  /** The batch's input buffers, moved back for reuse (gateway/batching/buffer-pool.ts). */
+  /** The batch's input buffers, moved back for reuse (gateway/util/buffer-pool.ts). */
   recycled: ArrayBuffer[];
   /** Time inside session.run, in seconds. */
   computeSeconds: number;

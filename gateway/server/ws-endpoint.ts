@@ -12,11 +12,11 @@
 // unsent bytes would pass maxBufferedBytes, is closed with 1008 "slow reader".
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from 'uWebSockets.js';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
-import { RingQueue } from '../batching/ring-queue.js';
+import { RingQueue } from '../util/ring-queue.js';
 import { statusLine } from './http-io.js';
 import {
   WS_CLOSE, WsFramingError, encodeBinaryFrame, encodeErrorFrame, parseBinaryFrame, parseTextFrame, type WsCall,
-} from './ws-frames.js';
+} from './ws-frame-codec.js';
 
 /** An answer as the inference entry encodes it: a JSON object text without `id`, plus binary parts. */
 export interface WsAnswer {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Registry } from 'prom-client';
-import { FastHistogram, SampledMetric } from '../../../gateway/metrics/hot-metrics.js';
+import { FastHistogram, SampledMetric } from '../../../gateway/metrics/label-cached-metrics.js';
 import { GatewayMetrics } from '../../../gateway/metrics/metrics.js';
 
 t.test('a fast histogram exposes cumulative buckets, sum and count per label set, as prom-client does', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { jsonData, tensorBytes, typedFromBytes } from '../../../gateway/client/tensors.js';
+import { jsonData, tensorBytes, typedFromBytes } from '../../../gateway/client/client-tensors.js';
 
 t.test('numeric tensors become their little-endian bytes and come back as the same typed array', async (t) => {
   const f = new Float32Array([1.5, -2, 1e-3]);
