@@ -5,4 +5,4 @@ export { imageFormat, type ImageFormat } from './image-format.js';
 export { decodeImage, type DecodedImage } from './decode.js';
 export { imagesToTensor, writeImageTensor, type ImageTensor } from './image-tensor.js';
 export { imageElement } from './image-element.js';
-export { imageBodyInputs, imageInputName, imagePreprocessor, plansFor } from './preprocessor.js';
+export { imageBodyInputs, imageInputName, imagePreprocessor, plansFor, type Preprocessor } from './preprocessor.js';

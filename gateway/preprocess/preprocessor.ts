@@ -5,7 +5,6 @@
 import { SluiceError, isSluiceError } from '../../lib/errors.js';
 import type { ModelVersion } from '../models/model-version.js';
 import type { Tensor } from '../models/tensors.js';
-import type { InferenceRequest, Preprocessor } from '../inference/inference-service.js';
 import { imageElement } from './image-element.js';
 import { imagePlans, type ImagePlan } from './image-plan.js';
 import { imagesToTensor } from './image-tensor.js';
@@ -60,15 +59,20 @@ async function imageInput(tensor: Tensor, plan: ImagePlan, version: ModelVersion
   return { name: out.name, datatype: 'FP32', shape: out.shape, data: out.data };
 }
 
+/**
+ * Turns a call's inputs into model inputs; runs only for versions with `preprocess` in their
+ * config. Returns `inputs` itself when there is nothing to do.
+ */
+export type Preprocessor = (version: ModelVersion, inputs: Tensor[]) => Tensor[] | Promise<Tensor[]>;
+
 /** The preprocessor to hand to InferenceService.setPreprocessor. */
 export function imagePreprocessor(): Preprocessor {
-  return async (version: ModelVersion, request: InferenceRequest): Promise<InferenceRequest> => {
+  return async (version: ModelVersion, inputs: Tensor[]): Promise<Tensor[]> => {
     const plans = plansFor(version);
-    if (!request.inputs.some((t) => plans.has(t.name))) return request;
-    const inputs = await Promise.all(request.inputs.map((t) => {
+    if (!inputs.some((t) => plans.has(t.name))) return inputs;
+    return Promise.all(inputs.map((t) => {
       const plan = plans.get(t.name);
       return plan === undefined ? t : imageInput(t, plan, version);
     }));
-    return { ...request, inputs };
   };
 }

@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import type { HttpResponse } from 'uWebSockets.js';
 import { SluiceError } from '../../lib/errors.js';
-import type { GatewayContext, GatewayExtension } from '../index.js';
+import type { GatewayContext, GatewayExtension } from '../context.js';
 import { DriftHub } from '../drift/hub.js';
 import type { DriftBackend } from '../drift/window.js';
 import type { DriftEvent } from '../drift/monitor.js';

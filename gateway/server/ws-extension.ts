@@ -1,7 +1,7 @@
 // Wires the /v2/ws endpoint to a gateway as an extension: frames are decoded with the same OIP
 // codec as HTTP bodies and every call goes through the same InferenceService (routing, batching,
 // preprocessing, metrics), so a WebSocket call and an HTTP call differ only in transport.
-import type { GatewayContext, GatewayExtension } from '../index.js';
+import type { GatewayContext, GatewayExtension } from '../context.js';
 import { decodeInferenceRequest, encodeInferenceResponse } from './oip-codec.js';
 import { registerWsEndpoint, WS_DEFAULTS, type WsAnswer, type WsEndpointOptions, type WsInferContext } from './ws-endpoint.js';
 import type { WsCall } from './ws-frame-codec.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { toSluiceError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { verifyArtifactSignature } from '../../lib/artifact-signature.js';
-import type { GatewayContext, GatewayExtension } from '../index.js';
+import type { GatewayContext, GatewayExtension } from '../context.js';
 import type { ModelRepository } from '../models/repository.js';
 import { ControlPlaneClient, type DesiredModel, type DesiredState, type DesiredVersion } from './control-plane-client.js';
 

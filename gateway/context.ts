@@ -1,0 +1,49 @@
+// The contract between the gateway and its extensions (the WebSocket endpoint, drift routes,
+// control-plane sync, a test's own routes): the parts an extension gets and the hook it returns.
+// It lives apart from index.ts, which wires the extensions, so that an extension imports the
+// contract without importing the module that imports it.
+import type { TemplatedApp } from 'uWebSockets.js';
+import type { Logger } from '../lib/log.js';
+import type { BatcherClock } from './batching/batcher.js';
+import type { InferenceService } from './inference/inference-service.js';
+import type { GatewayMetrics } from './metrics/metrics.js';
+import type { ModelRepository } from './models/repository.js';
+import type { WorkerPool } from './workers/pool.js';
+
+/** The settings every part of a gateway may read; index.ts adds the built-in extensions' own. */
+export interface GatewaySettings {
+  host: string;
+  /** 0 = a free port. */
+  port: number;
+  /** Triton-like model repository folder: <name>/config.json and <name>/<version>/model.onnx. */
+  modelRepository: string;
+  /** Largest request body accepted; larger ones get 413. */
+  maxBodyBytes: number;
+  /** How long close() waits for in-flight calls before failing them. */
+  drainTimeoutMs: number;
+  logger: Logger;
+  /** Register with and sync from a control plane. */
+  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined };
+  /** ORT worker threads (default: one per core). */
+  workerThreads?: number | undefined;
+  /** Module URLs each worker imports at start (registers batch observer factories, e.g. drift). */
+  workerPreload?: string[] | undefined;
+  /** Add routes or behaviour (WebSocket endpoint, drift routes, control-plane sync) before the server listens. */
+  extensions?: GatewayExtension[] | undefined;
+  /** Batcher clock (tests). */
+  clock?: BatcherClock | undefined;
+}
+
+/** What an extension gets: the parts of this gateway. */
+export interface GatewayContext {
+  app: TemplatedApp;
+  inference: InferenceService;
+  repository: ModelRepository;
+  metrics: GatewayMetrics;
+  pool: WorkerPool;
+  logger: Logger;
+  options: GatewaySettings;
+}
+
+/** Returns an optional close hook, run first on shutdown. */
+export type GatewayExtension = (ctx: GatewayContext) => void | { close(): Promise<void> | void } | Promise<void | { close(): Promise<void> | void }>;

@@ -1,0 +1,38 @@
+// An inference call and its answer as the transports hand them over: decoded, transport-free.
+import type { CancelSignal } from '../batching/batcher.js';
+import type { Tensor } from '../models/tensors.js';
+
+export interface RequestedOutput {
+  name: string;
+  /** Answer this output as raw bytes (binary extension) instead of JSON data. */
+  binary?: boolean | undefined;
+}
+
+export interface InferenceRequest {
+  model: string;
+  /** `versions/{v}` in the URL: bypasses the routing table. */
+  version?: string | undefined;
+  id?: string | undefined;
+  inputs: Tensor[];
+  /** Outputs to return; all when undefined. */
+  outputs?: RequestedOutput[] | undefined;
+  /** Request-level `binary_data_output`: the default for outputs that do not say. */
+  binaryOutput?: boolean | undefined;
+  /** Request `parameters`; Sluice reads `priority` and `timeout_us`. */
+  parameters?: Record<string, unknown> | undefined;
+  /** Aborted when the client goes away: a queued call is dropped before it runs. An AbortSignal fits. */
+  signal?: CancelSignal | undefined;
+  /** performance.now() when the transport received the call (latency metric); defaults to now. */
+  receivedAt?: number | undefined;
+}
+
+export interface OutputTensor extends Tensor {
+  binary: boolean;
+}
+
+export interface InferenceResponse {
+  model: string;
+  version: string;
+  id?: string | undefined;
+  outputs: OutputTensor[];
+}
