@@ -1,67 +1,76 @@
-// One error type for everything a client, a file or a foreign library can cause.
-// Each code has one HTTP status, defined here and nowhere else; the HTTP layer turns a
-// SluiceError into `{"error": message}` with that status, the GraphQL layer into
-// `extensions.code`. Codes are grouped by subsystem and never change meaning once shipped.
+// One error type for everything a client, a file or a foreign library can cause (Fastify's
+// lib/errors.js habit). Each code has one HTTP status and summary, defined here and nowhere else;
+// the HTTP layer turns a SluiceError into `{"error": message, "code": code}` with that status (the
+// Open Inference Protocol's `error` field plus the code), WebSocket error frames carry the same
+// pair, the GraphQL layer puts the code in `extensions.code`. Codes are grouped by subsystem and
+// never change meaning once shipped.
 
-export const ERROR_STATUS = {
+/**
+ * Every error code, once: its HTTP status and a summary (the message when a throw site gives
+ * none). A throw site's message says what exactly was wrong; the code says which kind it was.
+ */
+export const ERRORS = {
   // HTTP / protocol
-  SLUICE_E_HTTP_NOT_FOUND: 404,
-  SLUICE_E_HTTP_METHOD_NOT_ALLOWED: 405,
-  SLUICE_E_HTTP_BAD_JSON: 400,
-  SLUICE_E_HTTP_BAD_REQUEST: 400,
-  SLUICE_E_HTTP_BODY_TOO_LARGE: 413,
-  SLUICE_E_HTTP_UNSUPPORTED_MEDIA_TYPE: 415,
-  SLUICE_E_HTTP_DRAINING: 503,
-  SLUICE_E_HTTP_LENGTH_REQUIRED: 411,
-  SLUICE_E_HTTP_CSRF: 403,
+  SLUICE_E_HTTP_NOT_FOUND: { status: 404, summary: 'no such route' },
+  SLUICE_E_HTTP_METHOD_NOT_ALLOWED: { status: 405, summary: 'method not allowed on this route' },
+  SLUICE_E_HTTP_BAD_JSON: { status: 400, summary: 'request body is not valid JSON' },
+  SLUICE_E_HTTP_BAD_REQUEST: { status: 400, summary: 'bad request' },
+  SLUICE_E_HTTP_BODY_TOO_LARGE: { status: 413, summary: 'request body is larger than the limit' },
+  SLUICE_E_HTTP_UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'unsupported content type' },
+  SLUICE_E_HTTP_DRAINING: { status: 503, summary: 'the gateway is shutting down' },
+  SLUICE_E_HTTP_LENGTH_REQUIRED: { status: 411, summary: 'content-length is required' },
+  SLUICE_E_HTTP_CSRF: { status: 403, summary: 'cross-site request refused' },
   // GraphQL operations refused before execution (depth, aliases, tokens, cost)
-  SLUICE_E_GRAPHQL_LIMIT: 400,
-  SLUICE_E_PROTOCOL_BAD_INPUT: 400,
-  SLUICE_E_PROTOCOL_BAD_DATATYPE: 400,
-  SLUICE_E_PROTOCOL_BAD_SHAPE: 400,
-  SLUICE_E_PROTOCOL_BAD_DATA: 400,
-  SLUICE_E_PROTOCOL_BAD_BINARY: 400,
-  SLUICE_E_PROTOCOL_BAD_OUTPUT: 400,
-  SLUICE_E_PROTOCOL_BAD_PARAMETER: 400,
+  SLUICE_E_GRAPHQL_LIMIT: { status: 400, summary: 'operation exceeds a limit' },
+  SLUICE_E_PROTOCOL_BAD_INPUT: { status: 400, summary: 'an input does not match the model' },
+  SLUICE_E_PROTOCOL_BAD_DATATYPE: { status: 400, summary: 'an input has the wrong datatype' },
+  SLUICE_E_PROTOCOL_BAD_SHAPE: { status: 400, summary: 'an input has the wrong shape' },
+  SLUICE_E_PROTOCOL_BAD_DATA: { status: 400, summary: 'input data does not match its shape or datatype' },
+  SLUICE_E_PROTOCOL_BAD_BINARY: { status: 400, summary: 'bad binary tensor data' },
+  SLUICE_E_PROTOCOL_BAD_OUTPUT: { status: 400, summary: 'unknown or malformed requested output' },
+  SLUICE_E_PROTOCOL_BAD_PARAMETER: { status: 400, summary: 'bad request parameter' },
   // WebSocket
-  SLUICE_E_WS_BAD_FRAME: 400,
-  SLUICE_E_WS_TOO_MANY_IN_FLIGHT: 429,
+  SLUICE_E_WS_BAD_FRAME: { status: 400, summary: 'bad WebSocket frame' },
+  SLUICE_E_WS_TOO_MANY_IN_FLIGHT: { status: 429, summary: 'too many calls in flight on this connection' },
   // images
-  SLUICE_E_IMAGE_BAD: 400,
-  SLUICE_E_IMAGE_TOO_LARGE: 400,
+  SLUICE_E_IMAGE_BAD: { status: 400, summary: 'image cannot be decoded' },
+  SLUICE_E_IMAGE_TOO_LARGE: { status: 400, summary: 'image is too large' },
   // models and routing
-  SLUICE_E_MODEL_NOT_FOUND: 404,
-  SLUICE_E_MODEL_VERSION_NOT_FOUND: 404,
-  SLUICE_E_MODEL_NOT_READY: 503,
-  SLUICE_E_MODEL_LOAD_FAILED: 500,
-  SLUICE_E_MODEL_RUN_FAILED: 500,
-  SLUICE_E_MODEL_INVALID: 400,
+  SLUICE_E_MODEL_NOT_FOUND: { status: 404, summary: 'model is not loaded' },
+  SLUICE_E_MODEL_VERSION_NOT_FOUND: { status: 404, summary: 'model version is not loaded' },
+  SLUICE_E_MODEL_NOT_READY: { status: 503, summary: 'model is not ready' },
+  SLUICE_E_MODEL_LOAD_FAILED: { status: 500, summary: 'model failed to load' },
+  SLUICE_E_MODEL_RUN_FAILED: { status: 500, summary: 'model run failed' },
+  SLUICE_E_MODEL_INVALID: { status: 400, summary: 'model is invalid' },
   // batching
-  SLUICE_E_BATCH_QUEUE_FULL: 503,
-  SLUICE_E_BATCH_TIMEOUT: 504,
-  SLUICE_E_BATCH_CANCELLED: 499,
-  SLUICE_E_WORKER_CRASHED: 500,
+  SLUICE_E_BATCH_QUEUE_FULL: { status: 503, summary: 'the model queue is full' },
+  SLUICE_E_BATCH_TIMEOUT: { status: 504, summary: 'the request passed its deadline' },
+  SLUICE_E_BATCH_CANCELLED: { status: 499, summary: 'the client cancelled the request' },
+  SLUICE_E_WORKER_CRASHED: { status: 500, summary: 'the inference worker stopped; retry' },
   // native addon
-  SLUICE_E_NATIVE_UNAVAILABLE: 500,
-  SLUICE_E_NATIVE_BAD_ARGUMENT: 400,
+  SLUICE_E_NATIVE_UNAVAILABLE: { status: 500, summary: 'the native addon is not available' },
+  SLUICE_E_NATIVE_BAD_ARGUMENT: { status: 400, summary: 'bad argument to the native addon' },
   // configuration (files, flags, environment)
-  SLUICE_E_CONFIG_INVALID: 400,
+  SLUICE_E_CONFIG_INVALID: { status: 400, summary: 'invalid configuration' },
   // auth
-  SLUICE_E_AUTH_MISSING: 401,
-  SLUICE_E_AUTH_INVALID: 401,
-  SLUICE_E_AUTH_FORBIDDEN: 403,
+  SLUICE_E_AUTH_MISSING: { status: 401, summary: 'authentication required' },
+  SLUICE_E_AUTH_INVALID: { status: 401, summary: 'invalid credentials' },
+  SLUICE_E_AUTH_FORBIDDEN: { status: 403, summary: 'not allowed for this role' },
   // control-plane store and services
-  SLUICE_E_STORE_CONFLICT: 409,
-  SLUICE_E_STORE_NOT_FOUND: 404,
-  SLUICE_E_STORE_FAILED: 500,
-  SLUICE_E_VALIDATION: 400,
-  SLUICE_E_ARTIFACT_INVALID: 422,
-  SLUICE_E_ARTIFACT_SIGNATURE: 422,
-  SLUICE_E_TRAINING_FAILED: 500,
-  SLUICE_E_INTERNAL: 500,
-} as const;
+  SLUICE_E_STORE_CONFLICT: { status: 409, summary: 'conflicts with the stored state' },
+  SLUICE_E_STORE_NOT_FOUND: { status: 404, summary: 'not found' },
+  SLUICE_E_STORE_FAILED: { status: 500, summary: 'storage failed' },
+  SLUICE_E_VALIDATION: { status: 400, summary: 'invalid value' },
+  SLUICE_E_ARTIFACT_INVALID: { status: 422, summary: 'artifact is invalid' },
+  SLUICE_E_ARTIFACT_SIGNATURE: { status: 422, summary: 'artifact signature does not verify' },
+  SLUICE_E_TRAINING_FAILED: { status: 500, summary: 'training failed' },
+  SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
+} as const satisfies Record<string, { status: number; summary: string }>;
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The HTTP status of each code (GraphQL's `extensions.http.status`). */
+export const ERROR_STATUS = Object.fromEntries(Object.entries(ERRORS).map(([code, e]) => [code, e.status])) as Record<ErrorCode, number>;
 
 export interface SluiceErrorOptions {
   cause?: unknown;
@@ -77,11 +86,11 @@ export class SluiceError extends Error {
   readonly details: Record<string, unknown> | undefined;
   readonly retryAfter: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: SluiceErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string = ERRORS[code].summary, options: SluiceErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SluiceError';
     this.code = code;
-    this.status = ERROR_STATUS[code];
+    this.status = ERRORS[code].status;
     this.details = options.details;
     this.retryAfter = options.retryAfter;
   }
@@ -111,5 +120,5 @@ export function toSluiceError(
 }
 
 function defaultMessage(code: ErrorCode): string {
-  return ERROR_STATUS[code] >= 500 ? 'internal error' : 'bad request';
+  return ERRORS[code].status >= 500 ? 'internal error' : 'bad request';
 }

@@ -69,7 +69,7 @@ export class HttpCall implements CancelSignal {
   }
 
   /**
-   * `{"error": "..."}` with the error's status, Retry-After on 503s that carry one, and
+   * `{"error": "...", "code": "SLUICE_E_..."}` with the error's status, Retry-After on 503s that carry one, and
    * X-Request-Id when the failure was logged under that id (so a user can quote it).
    */
   error(err: unknown, requestId?: string): void {
@@ -78,7 +78,7 @@ export class HttpCall implements CancelSignal {
     if (e.retryAfter !== undefined) headers = { 'Retry-After': String(e.retryAfter) };
     if (requestId !== undefined) (headers ??= {})['X-Request-Id'] = requestId;
     // After a 413 the rest of the oversized body is still on the wire: close rather than read it.
-    this.send(e.status, 'application/json', JSON.stringify({ error: e.message }), headers, e.status === 413);
+    this.send(e.status, 'application/json', JSON.stringify(e.toJSON()), headers, e.status === 413);
   }
 }
 

@@ -41,7 +41,7 @@ export async function startTestGateway(t: Teardown, modelRepository: string, opt
 export interface JsonReply {
   status: number;
   headers: Headers;
-  body: Record<string, unknown> & { error?: string };
+  body: Record<string, unknown> & { error?: string; code?: string };
 }
 
 export async function postJson(url: string, body: unknown): Promise<JsonReply> {

@@ -111,7 +111,7 @@ t.test('the drift endpoint answers coded 404s for unknown models, versions and m
   const gw = await startTestGateway(t, root);
   const none = await getJson(`${gw.url}/v2/models/weather/versions/1/drift`);
   t.equal(none.status, 404);
-  t.match(none.body.error, /no drift profile/);
+  t.equal(none.body.code, 'SLUICE_E_HTTP_NOT_FOUND');
   t.equal((await getJson(`${gw.url}/v2/models/nope/versions/1/drift`)).status, 404);
   t.equal((await getJson(`${gw.url}/v2/models/weather/versions/9/drift`)).status, 404);
 });

@@ -66,7 +66,7 @@ t.test('the repository extension unloads and loads a model without a restart', a
   t.equal(unload.status, 200);
   const gone = await postJson(`${gw.url}/v2/models/weather/infer`, WEATHER_CALL);
   t.equal(gone.status, 404);
-  t.match(gone.body.error, /model weather is not loaded/);
+  t.equal(gone.body.code, 'SLUICE_E_MODEL_NOT_FOUND');
   t.same((await postJson(`${gw.url}/v2/repository/index`, {})).body, [{ name: 'weather', state: 'UNAVAILABLE', reason: 'unloaded' }]);
   t.same((await postJson(`${gw.url}/v2/repository/index`, { ready: true })).body, []);
   const load = await fetch(`${gw.url}/v2/repository/models/weather/load`, { method: 'POST' });
@@ -78,7 +78,7 @@ t.test('the repository extension unloads and loads a model without a restart', a
   t.equal(twice.status, 404, 'unloading what is not loaded');
   const unknown = await postJson(`${gw.url}/v2/repository/models/nope/load`, {});
   t.equal(unknown.status, 404);
-  t.match(unknown.body.error, /model nope is not in the repository/);
+  t.equal(unknown.body.code, 'SLUICE_E_MODEL_NOT_FOUND');
   const traversal = await postJson(`${gw.url}/v2/repository/models/..%2F..%2Fetc/load`, {});
   t.equal(traversal.status, 404, 'names cannot leave the repository');
   const badBody = await postJson(`${gw.url}/v2/repository/index`, '[1]');
@@ -92,12 +92,12 @@ t.test('a failed load leaves the old version serving', async (t) => {
   writeFileSync(join(models, 'weather', '2', 'model.onnx'), 'not an onnx model');
   const broken = await postJson(`${gw.url}/v2/repository/models/weather/load`, {});
   t.equal(broken.status, 500);
-  t.match(broken.body.error, /model weather version 2 failed to load/);
+  t.equal(broken.body.code, 'SLUICE_E_MODEL_LOAD_FAILED');
   t.same(await versionsServed(gw.url, 3), { 1: 3 }, 'version 1 still answers');
   editConfig(models, 'weather', (c) => (c.max_batch_size = 'lots'));
   const badConfig = await postJson(`${gw.url}/v2/repository/models/weather/load`, {});
   t.equal(badConfig.status, 500);
-  t.match(badConfig.body.error, /config field max_batch_size must be an integer/);
+  t.equal(badConfig.body.code, 'SLUICE_E_MODEL_LOAD_FAILED');
   t.same(await versionsServed(gw.url, 2), { 1: 2 });
   const index = (await postJson(`${gw.url}/v2/repository/index`, {})).body;
   t.same(index, [{ name: 'weather', version: '1', state: 'READY' }]);

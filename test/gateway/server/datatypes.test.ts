@@ -82,18 +82,13 @@ t.test('FP16 and INT64 tensors through a model whose signature comes from the ON
 
   t.test('integers that do not fit the datatype are refused', async (t) => {
     const half = { name: 'half', datatype: 'FP16', shape: [1, 3], data: [1, 2, 3] };
-    const cases: [unknown[], RegExp][] = [
-      [[1.5, 2], /data\[0\] must be an integer for datatype INT64/],
-      [[1, '99999999999999999999'], /data\[1\] must be an integer in range/],
-      [[true, 1], /data\[0\] must be an integer/],
-    ];
-    for (const [data, message] of cases) {
+    for (const data of [[1.5, 2], [1, '99999999999999999999'], [true, 1]]) {
       const res = await postJson(infer, { inputs: [half, { name: 'long', datatype: 'INT64', shape: [1, 2], data }] });
-      t.equal(res.status, 400);
-      t.match(res.body.error, message);
+      t.equal(res.status, 400, JSON.stringify(data));
+      t.equal(res.body.code, 'SLUICE_E_PROTOCOL_BAD_DATA', JSON.stringify(data));
     }
     const missing = await postJson(infer, { inputs: [half] });
     t.equal(missing.status, 400);
-    t.match(missing.body.error, /missing input long for model types/);
+    t.equal(missing.body.code, 'SLUICE_E_PROTOCOL_BAD_INPUT');
   });
 });

@@ -29,7 +29,7 @@ t.test('SIGTERM drains: readiness goes false, new calls get 503, in-flight calls
     method: 'POST', body: JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], data: [0, 1, 2, 3, 4] }] }),
   });
   t.equal(refused.status, 503);
-  t.match(((await refused.json()) as { error: string }).error, /shutting down/);
+  t.equal(((await refused.json()) as { code: string }).code, 'SLUICE_E_HTTP_DRAINING');
   t.equal(refused.headers.get('retry-after'), '1');
   const finished = await Promise.all(inFlight);
   t.same(finished.map((r) => r.status), [200, 200], 'in-flight calls finish');

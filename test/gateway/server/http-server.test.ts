@@ -37,21 +37,21 @@ t.test('gateway on the example models', async (t) => {
   });
 
   t.test('unknown routes, models and versions are 404, a wrong method 405, each with an error body', async (t) => {
-    const cases: [string, string, number, RegExp][] = [
-      ['GET', '/v3', 404, /no route for GET \/v3/],
-      ['GET', '/v2/models/nope', 404, /model nope is not loaded/],
-      ['GET', '/v2/models/nope/ready', 404, /model nope/],
-      ['GET', '/v2/models/weather/versions/7', 404, /has no version 7/],
-      ['GET', '/v2/models/weather/versions/7/ready', 404, /has no version 7/],
-      ['POST', '/v2/models/nope/infer', 404, /model nope is not loaded/],
-      ['POST', '/v2/models/weather/versions/2/infer', 404, /has no version 2/],
-      ['GET', '/v2/models/weather/infer', 405, /GET is not allowed.*use POST/],
-      ['DELETE', '/v2/models/weather', 405, /use GET/],
+    const cases: [string, string, number, string][] = [
+      ['GET', '/v3', 404, 'SLUICE_E_HTTP_NOT_FOUND'],
+      ['GET', '/v2/models/nope', 404, 'SLUICE_E_MODEL_NOT_FOUND'],
+      ['GET', '/v2/models/nope/ready', 404, 'SLUICE_E_MODEL_NOT_FOUND'],
+      ['GET', '/v2/models/weather/versions/7', 404, 'SLUICE_E_MODEL_VERSION_NOT_FOUND'],
+      ['GET', '/v2/models/weather/versions/7/ready', 404, 'SLUICE_E_MODEL_VERSION_NOT_FOUND'],
+      ['POST', '/v2/models/nope/infer', 404, 'SLUICE_E_MODEL_NOT_FOUND'],
+      ['POST', '/v2/models/weather/versions/2/infer', 404, 'SLUICE_E_MODEL_VERSION_NOT_FOUND'],
+      ['GET', '/v2/models/weather/infer', 405, 'SLUICE_E_HTTP_METHOD_NOT_ALLOWED'],
+      ['DELETE', '/v2/models/weather', 405, 'SLUICE_E_HTTP_METHOD_NOT_ALLOWED'],
     ];
-    for (const [method, path, status, message] of cases) {
+    for (const [method, path, status, code] of cases) {
       const res = await fetch(`${u}${path}`, { method, body: method === 'POST' ? '{"inputs":[{"name":"features","datatype":"FP32","shape":[1,5],"data":[1,2,3,4,5]}]}' : undefined });
       t.equal(res.status, status, `${method} ${path}`);
-      t.match(((await res.json()) as { error: string }).error, message);
+      t.equal(((await res.json()) as { code: string }).code, code, `${method} ${path}`);
     }
   });
 
@@ -59,7 +59,7 @@ t.test('gateway on the example models', async (t) => {
     for (const path of ['/v2/models/nope/infer', '/v2/models/weather/versions/2/infer']) {
       const res = await fetch(`${u}${path}`, { method: 'POST', headers: { 'Inference-Header-Content-Length': '3' }, body: '{no json at all' });
       t.equal(res.status, 404, path);
-      t.match(((await res.json()) as { error: string }).error, /is not loaded|has no version 2/, 'the missing model is what is named, not the body');
+      t.match(((await res.json()) as { code: string }).code, /^SLUICE_E_MODEL_(VERSION_)?NOT_FOUND$/, 'the missing model is what is named, not the body');
     }
     const metrics = await (await fetch(`${u}/metrics`)).text();
     t.notMatch(metrics, /model="nope"/, 'the unknown name is not a label');
@@ -129,69 +129,66 @@ t.test('gateway on the example models', async (t) => {
     t.same(outputs[1]!.data, Array.from(direct.probabilities!.data as Float32Array));
   });
 
-  t.test('bad inputs get a 4xx with a message naming what was wrong', async (t) => {
+  t.test('bad inputs get a 4xx with the code of what was wrong', async (t) => {
     const ok = { name: 'features', datatype: 'FP32', shape: [1, 5], data: [1, 2, 3, 4, 5] };
     const infer = `${u}/v2/models/weather/infer`;
-    const cases: [string, unknown, number, RegExp][] = [
-      ['malformed JSON', '{"inputs": [', 400, /not valid JSON/],
-      ['a JSON array body', '[]', 400, /must be a JSON object/],
-      ['no inputs', {}, 400, /inputs must be a non-empty array/],
-      ['empty inputs', { inputs: [] }, 400, /inputs must be a non-empty array/],
-      ['an input that is not an object', { inputs: [1] }, 400, /inputs\[0\] must be an object/],
-      ['an input without a name', { inputs: [{ ...ok, name: undefined }] }, 400, /inputs\[0\]\.name must be a non-empty string/],
-      ['an unknown input name', { inputs: [{ ...ok, name: 'feature' }] }, 400, /unexpected input feature for model weather \(inputs: features\)/],
-      ['the same input twice', { inputs: [ok, ok] }, 400, /input features is given twice/],
-      ['an unknown datatype', { inputs: [{ ...ok, datatype: 'FLOAT32' }] }, 400, /datatype must be one of/],
-      ['the wrong datatype', { inputs: [{ ...ok, datatype: 'FP64' }] }, 400, /has datatype FP64, the model expects FP32/],
-      ['a shape that is not an array', { inputs: [{ ...ok, shape: '1,5' }] }, 400, /shape must be an array of non-negative integers/],
-      ['a negative dimension', { inputs: [{ ...ok, shape: [-1, 5] }] }, 400, /shape must be an array of non-negative integers/],
-      ['the wrong rank', { inputs: [{ ...ok, shape: [5] }] }, 400, /has shape \[5\], the model expects \[-1,5\]/],
-      ['the wrong feature dimension', { inputs: [{ ...ok, shape: [1, 4], data: [1, 2, 3, 4] }] }, 400, /has shape \[1,4\], the model expects \[-1,5\]/],
-      ['data shorter than the shape', { inputs: [{ ...ok, data: [1, 2, 3, 4] }] }, 400, /has 4 values, its shape \[1,5\] needs 5/],
-      ['a string in FP32 data', { inputs: [{ ...ok, data: ['a', 2, 3, 4, 5] }] }, 400, /data\[0\] must be a number for datatype FP32/],
-      ['data that is not an array', { inputs: [{ ...ok, data: 5 }] }, 400, /data must be an array/],
-      ['neither data nor binary', { inputs: [{ ...ok, data: undefined }] }, 400, /has neither data nor parameters.binary_data_size/],
-      ['a zero batch', { inputs: [{ ...ok, shape: [0, 5], data: [] }] }, 400, /batch size 0; it must be from 1 to max_batch_size 256/],
-      ['a batch above max_batch_size', { inputs: [{ ...ok, shape: [257, 5], data: new Array(257 * 5).fill(0) }] }, 400, /batch size 257/],
-      ['an unknown output', { inputs: [ok], outputs: [{ name: 'logits' }] }, 400, /unknown output logits for model weather/],
-      ['an output without a name', { inputs: [ok], outputs: [{}] }, 400, /outputs\[0\] must be an object with a name/],
-      ['a priority out of range', { inputs: [ok], parameters: { priority: 9 } }, 400, /priority must be an integer from 1 to 1/],
-      ['a negative timeout', { inputs: [ok], parameters: { timeout_us: -5 } }, 400, /timeout_us must be a non-negative integer/],
-      ['an id that is not a string', { id: 5, inputs: [ok] }, 400, /id must be a string/],
-      ['binary_data_output that is not a boolean', { inputs: [ok], parameters: { binary_data_output: 'yes' } }, 400, /binary_data_output must be a boolean/],
+    const cases: [string, unknown, number, string][] = [
+      ['malformed JSON', '{"inputs": [', 400, 'SLUICE_E_HTTP_BAD_JSON'],
+      ['a JSON array body', '[]', 400, 'SLUICE_E_HTTP_BAD_JSON'],
+      ['no inputs', {}, 400, 'SLUICE_E_PROTOCOL_BAD_INPUT'],
+      ['empty inputs', { inputs: [] }, 400, 'SLUICE_E_PROTOCOL_BAD_INPUT'],
+      ['an input that is not an object', { inputs: [1] }, 400, 'SLUICE_E_PROTOCOL_BAD_INPUT'],
+      ['an input without a name', { inputs: [{ ...ok, name: undefined }] }, 400, 'SLUICE_E_PROTOCOL_BAD_INPUT'],
+      ['an unknown input name', { inputs: [{ ...ok, name: 'feature' }] }, 400, 'SLUICE_E_PROTOCOL_BAD_INPUT'],
+      ['the same input twice', { inputs: [ok, ok] }, 400, 'SLUICE_E_PROTOCOL_BAD_INPUT'],
+      ['an unknown datatype', { inputs: [{ ...ok, datatype: 'FLOAT32' }] }, 400, 'SLUICE_E_PROTOCOL_BAD_DATATYPE'],
+      ['the wrong datatype', { inputs: [{ ...ok, datatype: 'FP64' }] }, 400, 'SLUICE_E_PROTOCOL_BAD_DATATYPE'],
+      ['a shape that is not an array', { inputs: [{ ...ok, shape: '1,5' }] }, 400, 'SLUICE_E_PROTOCOL_BAD_SHAPE'],
+      ['a negative dimension', { inputs: [{ ...ok, shape: [-1, 5] }] }, 400, 'SLUICE_E_PROTOCOL_BAD_SHAPE'],
+      ['the wrong rank', { inputs: [{ ...ok, shape: [5] }] }, 400, 'SLUICE_E_PROTOCOL_BAD_SHAPE'],
+      ['the wrong feature dimension', { inputs: [{ ...ok, shape: [1, 4], data: [1, 2, 3, 4] }] }, 400, 'SLUICE_E_PROTOCOL_BAD_SHAPE'],
+      ['data shorter than the shape', { inputs: [{ ...ok, data: [1, 2, 3, 4] }] }, 400, 'SLUICE_E_PROTOCOL_BAD_DATA'],
+      ['a string in FP32 data', { inputs: [{ ...ok, data: ['a', 2, 3, 4, 5] }] }, 400, 'SLUICE_E_PROTOCOL_BAD_DATA'],
+      ['data that is not an array', { inputs: [{ ...ok, data: 5 }] }, 400, 'SLUICE_E_PROTOCOL_BAD_DATA'],
+      ['neither data nor binary', { inputs: [{ ...ok, data: undefined }] }, 400, 'SLUICE_E_PROTOCOL_BAD_DATA'],
+      ['a zero batch', { inputs: [{ ...ok, shape: [0, 5], data: [] }] }, 400, 'SLUICE_E_PROTOCOL_BAD_SHAPE'],
+      ['a batch above max_batch_size', { inputs: [{ ...ok, shape: [257, 5], data: new Array(257 * 5).fill(0) }] }, 400, 'SLUICE_E_PROTOCOL_BAD_SHAPE'],
+      ['an unknown output', { inputs: [ok], outputs: [{ name: 'logits' }] }, 400, 'SLUICE_E_PROTOCOL_BAD_OUTPUT'],
+      ['an output without a name', { inputs: [ok], outputs: [{}] }, 400, 'SLUICE_E_PROTOCOL_BAD_OUTPUT'],
+      ['a priority out of range', { inputs: [ok], parameters: { priority: 9 } }, 400, 'SLUICE_E_PROTOCOL_BAD_PARAMETER'],
+      ['a negative timeout', { inputs: [ok], parameters: { timeout_us: -5 } }, 400, 'SLUICE_E_PROTOCOL_BAD_PARAMETER'],
+      ['an id that is not a string', { id: 5, inputs: [ok] }, 400, 'SLUICE_E_HTTP_BAD_REQUEST'],
+      ['binary_data_output that is not a boolean', { inputs: [ok], parameters: { binary_data_output: 'yes' } }, 400, 'SLUICE_E_PROTOCOL_BAD_PARAMETER'],
     ];
-    for (const [what, body, status, message] of cases) {
+    for (const [what, body, status, code] of cases) {
       const res = await postJson(infer, body);
       t.equal(res.status, status, `${what}: status`);
-      t.match(res.body.error, message, `${what}: message`);
+      t.equal(res.body.code, code, `${what}: code`);
+      t.type(res.body.error, 'string', `${what}: OIP error field`);
     }
     const rows = weatherRows(1, 1);
-    const binaryCases: [string, ReturnType<typeof binaryRequest>, RegExp][] = [
+    const binaryCases: [string, ReturnType<typeof binaryRequest>][] = [
       ['binary_data_size that does not match the shape',
-        binaryRequest({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], parameters: { binary_data_size: 16 } }] }, [rows.subarray(0, 4)]),
-        /binary_data_size is 16 bytes, shape \[1,5\] of FP32 needs 20/],
+        binaryRequest({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], parameters: { binary_data_size: 16 } }] }, [rows.subarray(0, 4)])],
       ['binary_data_size past the end of the body',
-        binaryRequest({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], parameters: { binary_data_size: 40 } }] }, [rows]),
-        /binary_data_size 40 goes past the 20 bytes of binary data/],
+        binaryRequest({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], parameters: { binary_data_size: 40 } }] }, [rows])],
       ['binary bytes left over',
-        binaryRequest({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], parameters: { binary_data_size: 20 } }] }, [rows, new Uint8Array(3)]),
-        /binary data is 23 bytes but the inputs' binary_data_size add up to 20/],
+        binaryRequest({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], parameters: { binary_data_size: 20 } }] }, [rows, new Uint8Array(3)])],
       ['a negative binary_data_size',
-        binaryRequest({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], parameters: { binary_data_size: -1 } }] }, [rows]),
-        /binary_data_size must be a non-negative integer/],
+        binaryRequest({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], parameters: { binary_data_size: -1 } }] }, [rows])],
     ];
-    for (const [what, req, message] of binaryCases) {
+    for (const [what, req] of binaryCases) {
       const res = await fetch(infer, { method: 'POST', headers: req.headers, body: req.body });
       t.equal(res.status, 400, `${what}: status`);
-      t.match(((await res.json()) as { error: string }).error, message, `${what}: message`);
+      t.equal(((await res.json()) as { code: string }).code, 'SLUICE_E_PROTOCOL_BAD_BINARY', `${what}: code`);
     }
     const lying = await fetch(infer, { method: 'POST', headers: { 'Inference-Header-Content-Length': '999' }, body: JSON.stringify({ inputs: [ok] }) });
     t.equal(lying.status, 400);
-    t.match(((await lying.json()) as { error: string }).error, /Inference-Header-Content-Length 999 does not fit/);
+    t.equal(((await lying.json()) as { code: string }).code, 'SLUICE_E_PROTOCOL_BAD_BINARY');
     for (const bad of ['1.5', '-3', 'abc', '0x10']) {
       const res = await fetch(infer, { method: 'POST', headers: { 'Inference-Header-Content-Length': bad }, body: JSON.stringify({ inputs: [ok] }) });
       t.equal(res.status, 400, `header length ${bad}`);
-      t.match(((await res.json()) as { error: string }).error, `Inference-Header-Content-Length must be a non-negative integer, got "${bad}"`);
+      t.equal(((await res.json()) as { code: string }).code, 'SLUICE_E_PROTOCOL_BAD_BINARY', `header length ${bad}`);
     }
   });
 
@@ -213,7 +210,7 @@ t.test('gateway on the example models', async (t) => {
   t.test('a body over the limit is refused with 413', async (t) => {
     const res = await fetch(`${u}/v2/models/weather/infer`, { method: 'POST', body: new Uint8Array(9 * 1024 * 1024).fill(32) });
     t.equal(res.status, 413);
-    t.match(((await res.json()) as { error: string }).error, /larger than the limit of 8388608 bytes/);
+    t.equal(((await res.json()) as { code: string }).code, 'SLUICE_E_HTTP_BODY_TOO_LARGE');
     const after = await getJson(`${u}/v2/health/live`);
     t.equal(after.status, 200, 'the gateway still serves');
   });
@@ -305,13 +302,13 @@ t.test('a full queue refuses at once with 503 and Retry-After; a deadline answer
   const refused = await fetch(infer, { method: 'POST', body: body() });
   t.equal(refused.status, 503);
   t.equal(refused.headers.get('retry-after'), '1');
-  t.match(((await refused.json()) as { error: string }).error, /queue is full/);
+  t.equal(((await refused.json()) as { code: string }).code, 'SLUICE_E_BATCH_QUEUE_FULL');
   gone.abort();
   t.equal(await abandoned, 'aborted');
   await waitFor(() => depth(1));
   const [ran, late] = await Promise.all([kept, fetch(infer, { method: 'POST', body: body({ timeout_us: 1000 }) })]);
   t.equal(late!.status, 504);
-  t.match(((await late!.json()) as { error: string }).error, /deadline/);
+  t.equal(((await late!.json()) as { code: string }).code, 'SLUICE_E_BATCH_TIMEOUT');
   t.equal(ran!.status, 200);
   const metrics = await (await fetch(`${gw.url}/metrics`)).text();
   t.match(metrics, /sluice_inference_requests_total\{model="weather",version="1",outcome="cancelled"\} 1/);
