@@ -23,7 +23,8 @@ function writeTree(root: string, files: Record<string, string>): void {
 
 t.test('the gateway has no upward or circular import', async (t) => {
   const r = run(ROOT);
-  t.equal(r.status, 0, r.out);
+  if (r.status !== 0) t.comment(r.out);
+  t.equal(r.status, 0, 'exits 0');
   t.match(r.out, / 0 upward imports, 0 import cycles, 0 modules outside any room/);
 });
 
@@ -52,5 +53,6 @@ t.test('imports down the rooms pass', async (t) => {
     'gateway/batching/q.ts': "import { e } from '../../lib/errors.js';\nexport const q = 1;\n",
   });
   const r = run(root);
-  t.equal(r.status, 0, r.out);
+  if (r.status !== 0) t.comment(r.out);
+  t.equal(r.status, 0, 'exits 0');
 });

@@ -8,6 +8,8 @@ import { registerWsEndpoint, WS_DEFAULTS, type WsAnswer, type WsEndpointOptions 
 import { encodeBinaryFrame, type WsCall } from '../../../gateway/server/ws-frame-codec.js';
 import { SluiceWsClient, WsCallError, WsClosedError } from '../../../gateway/client/index.js';
 import { SluiceError } from '../../../lib/errors.js';
+import { Batcher, type CancelSignal } from '../../../gateway/batching/batcher.js';
+import type { WsPendingCall } from '../../../gateway/server/ws-connection.js';
 
 interface Started {
   url: string;
@@ -15,7 +17,7 @@ interface Started {
   calls: WsCall[];
 }
 
-async function answerFor(call: WsCall, binary: boolean, signal: AbortSignal): Promise<WsAnswer> {
+async function answerFor(call: WsCall, binary: boolean, signal: CancelSignal): Promise<WsAnswer> {
   const p = (call.request.parameters ?? {}) as { delay_ms?: number; answer_bytes?: number; fail?: string };
   if (p.delay_ms) await new Promise((r) => setTimeout(r, p.delay_ms));
   if (signal.aborted) throw new SluiceError('SLUICE_E_BATCH_CANCELLED', 'connection closed');
@@ -230,4 +232,42 @@ t.test('closing the endpoint ends connections with 1001 going away', async (t) =
   uWS.us_listen_socket_close(listen);
   t.equal(await done, 1001);
   t.equal(endpoint.connections, 0);
+});
+
+t.test('1,000 calls in flight on one connection each carry their own cancel handle', async (t) => {
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w);
+  process.on('warning', onWarning);
+  t.teardown(() => void process.off('warning', onWarning));
+  // A real batcher that runs one request at a time and holds it until the test releases it.
+  const releases: (() => void)[] = [];
+  const batcher = new Batcher<string, string>({
+    maxBatchSize: 1, maxQueueDelayUs: 0, preferredBatchSizes: [], maxQueueSize: 2000,
+    priorityLevels: 1, defaultPriorityLevel: 1, defaultTimeoutUs: 0, instances: 1,
+  }, (batch) => new Promise((resolve) => releases.push(() => resolve(batch.map(() => 'ok')))));
+  const handles: WsPendingCall[] = [];
+  const s = await start(t, {
+    infer: async (call, ctx) => {
+      handles.push(ctx.signal as WsPendingCall);
+      await batcher.enqueue(call.id!, { rows: 1, shapeKey: '', signal: ctx.signal });
+      return { json: '{}' };
+    },
+  });
+  const c = await SluiceWsClient.connect(s.url);
+  const calls = Array.from({ length: 1000 }, (_, i) => c.infer('m', { id: `q${i}`, inputs: [] }).then(() => 'answered', () => 'failed'));
+  while (batcher.queueDepth < 999) await new Promise((r) => setTimeout(r, 10));
+  t.equal(new Set(handles).size, 1000, 'one handle per call, none shared');
+  t.same(new Set(handles.map((h) => h.listenerCount)), new Set([1]), 'each handle holds only its own call\'s listener');
+  // Answering one call removes its listener from its own handle; the other 999 are not searched.
+  releases.shift()!();
+  t.equal(await calls[0], 'answered');
+  t.equal(handles[0]!.listenerCount, 0, 'the answered call let go of its listener');
+  t.equal(handles.filter((h) => h.listenerCount === 1).length, 999, 'the others keep theirs');
+  // The client leaves: every queued call is cancelled through its own handle, once.
+  c.close();
+  while (batcher.queueDepth > 0) await new Promise((r) => setTimeout(r, 10));
+  t.ok(handles.slice(2).every((h) => h.aborted && h.listenerCount === 0), 'every queued call was aborted and let go');
+  releases.shift()?.();
+  await new Promise((r) => setImmediate(r));
+  t.same(warnings.map((w) => w.name), [], 'no MaxListenersExceededWarning or any other warning');
 });
