@@ -5,13 +5,12 @@
 // levels against the thresholds, and the recent drift events. 404 (coded) for an unknown model or
 // version, or one whose config has no `drift` section.
 import { resolve } from 'node:path';
-import type { HttpResponse } from 'uWebSockets.js';
 import { SluiceError } from '../../lib/errors.js';
 import type { GatewayContext, GatewayExtension } from '../context.js';
 import { DriftHub } from '../drift/hub.js';
 import type { DriftBackend } from '../drift/window.js';
 import type { DriftEvent } from '../drift/monitor.js';
-import { HttpCall, param } from './http-io.js';
+import { param, route, type HttpCall } from './http-io.js';
 
 export interface DriftRoutesOptions {
   /** How often worker windows are collected and scored (default 1000 ms). */
@@ -38,8 +37,7 @@ export function driftRoutes(options: DriftRoutesOptions = {}): GatewayExtension 
       },
     });
     options.onHub?.(hub);
-    const report = (res: HttpResponse, name: string, version: string | undefined): void => {
-      const call = new HttpCall(res);
+    const report = (call: HttpCall, name: string, version: string | undefined): void => {
       try {
         const v = inference.resolve(name, version);
         if (!v.config.drift) {
@@ -51,8 +49,8 @@ export function driftRoutes(options: DriftRoutesOptions = {}): GatewayExtension 
         call.error(err);
       }
     };
-    app.get('/v2/models/:name/versions/:version/drift', (res, req) => report(res, param(req, 0), param(req, 1)));
-    app.get('/v2/models/:name/drift', (res, req) => report(res, param(req, 0), undefined));
+    route(app, 'get', ['/v2/models/:name/versions/:version/drift'], (call, req) => report(call, param(req, 0), param(req, 1)));
+    route(app, 'get', ['/v2/models/:name/drift'], (call, req) => report(call, param(req, 0), undefined));
     return { close: () => hub.close() };
   };
 }

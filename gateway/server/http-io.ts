@@ -2,7 +2,7 @@
 // does not answer synchronously registers onAborted first (HttpCall does), every write after an
 // await goes through res.cork, and bodies are read into a buffer pre-sized from content-length
 // with 413 past the limit.
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { CancelSignal } from '../batching/batcher.js';
 import { bufferPool } from '../util/buffer-pool.js';
@@ -25,13 +25,16 @@ export function statusLine(status: number): string {
  */
 export class HttpCall implements CancelSignal {
   readonly res: HttpResponse;
+  /** A HEAD request: answers carry the status and headers a GET gets, and no body (RFC 9110 9.3.2). */
+  readonly head: boolean;
   /** The client went away: nothing may be written. */
   aborted = false;
   #finished = false;
   #listeners: (() => void)[] | undefined;
 
-  constructor(res: HttpResponse) {
+  constructor(res: HttpResponse, head = false) {
     this.res = res;
+    this.head = head;
     res.onAborted(() => {
       this.aborted = true;
       const listeners = this.#listeners;
@@ -60,7 +63,15 @@ export class HttpCall implements CancelSignal {
     this.res.cork(() => {
       this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
       if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]!);
-      this.res.end(body, closeConnection);
+      if (this.head) {
+        // uWS 20.30's endWithoutBody(length) writes nothing at all, and with arguments it adds a
+        // second Content-Length: send the header ourselves and call it bare. A HEAD has no body to
+        // leave unread, so it never needs to close the connection.
+        this.res.writeHeader('Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
+        this.res.endWithoutBody();
+      } else {
+        this.res.end(body, closeConnection);
+      }
     });
   }
 
@@ -72,13 +83,35 @@ export class HttpCall implements CancelSignal {
    * `{"error": "...", "code": "SLUICE_E_..."}` with the error's status, Retry-After on 503s that carry one, and
    * X-Request-Id when the failure was logged under that id (so a user can quote it).
    */
-  error(err: unknown, requestId?: string): void {
+  error(err: unknown, requestId?: string, extraHeaders?: Record<string, string>): void {
     const e = toSluiceError(err);
-    let headers: Record<string, string> | undefined;
+    let headers: Record<string, string> | undefined = extraHeaders;
     if (e.retryAfter !== undefined) headers = { 'Retry-After': String(e.retryAfter) };
     if (requestId !== undefined) (headers ??= {})['X-Request-Id'] = requestId;
     // After a 413 the rest of the oversized body is still on the wire: close rather than read it.
     this.send(e.status, 'application/json', JSON.stringify(e.toJSON()), headers, e.status === 413);
+  }
+}
+
+export type RouteHandler = (call: HttpCall, req: HttpRequest) => void;
+
+/**
+ * Registers `handler` for `method` on each pattern. A GET route answers HEAD the same way without
+ * a body; any other method gets 405 with an Allow header (RFC 9110 15.5.6), and no body on HEAD.
+ */
+export function route(app: TemplatedApp, method: 'get' | 'post', patterns: readonly string[], handler: RouteHandler): void {
+  const allow = method === 'get' ? 'GET, HEAD' : 'POST';
+  const get = (res: HttpResponse, req: HttpRequest): void => handler(new HttpCall(res), req);
+  const head = (res: HttpResponse, req: HttpRequest): void => handler(new HttpCall(res, true), req);
+  const other = (res: HttpResponse, req: HttpRequest): void => {
+    const verb = req.getMethod().toUpperCase();
+    const e = new SluiceError('SLUICE_E_HTTP_METHOD_NOT_ALLOWED', `${verb} is not allowed on ${req.getUrl()}; use ${allow}`);
+    new HttpCall(res, verb === 'HEAD').error(e, undefined, { Allow: allow });
+  };
+  for (const pattern of patterns) {
+    app[method](pattern, get);
+    if (method === 'get') app.head(pattern, head);
+    app.any(pattern, other);
   }
 }
 

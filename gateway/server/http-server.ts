@@ -1,16 +1,16 @@
 // The HTTP face of the gateway: Open Inference Protocol routes, the repository extension and
 // /metrics on one uWS app. Other endpoints (WebSocket, drift) register on the same app through
 // `app` before listen; this module only owns the routes below.
-import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
+import uWS, { type HttpRequest, type TemplatedApp } from 'uWebSockets.js';
 import { SluiceError, isSluiceError } from '../../lib/errors.js';
 import { nextRequestId, type Logger } from '../../lib/log.js';
-import type { GatewayMetrics } from '../metrics/metrics.js';
-import type { ModelRepository } from '../models/repository.js';
-import type { ModelVersion } from '../models/model-version.js';
-import { HttpCall, param, readBody, releaseBody } from './http-io.js';
 import type { InferenceService } from '../inference/inference-service.js';
-import { decodeInferenceRequest, encodeInferenceResponse, parseJsonHeader } from './oip-codec.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
+import type { ModelVersion } from '../models/model-version.js';
+import type { ModelRepository } from '../models/repository.js';
 import { imageBodyInputs } from '../preprocess/preprocessor.js';
+import { HttpCall, param, readBody, releaseBody, route } from './http-io.js';
+import { decodeInferenceRequest, decodeRawBinaryRequest, encodeInferenceResponse, parseJsonHeader, type DecodedInferenceRequest } from './oip-codec.js';
 
 export const SERVER_NAME = 'sluice';
 export const SERVER_VERSION = '0.1.0';
@@ -26,58 +26,64 @@ export interface HttpServerOptions {
   isReady: () => boolean;
 }
 
-type Handler = (res: HttpResponse, req: HttpRequest) => void;
-
 /** Build the uWS app with every OIP route; the caller adds its own routes and listens. */
 export function createHttpApp(o: HttpServerOptions): TemplatedApp {
   const app = uWS.App();
-  const { inference, repository, metrics } = o;
-  const decodeJson = metrics.decodeDuration.labels({ protocol: 'json' });
-  const decodeBinary = metrics.decodeDuration.labels({ protocol: 'binary' });
-
-  const route = (method: 'get' | 'post', pattern: string, handler: Handler): void => {
-    app[method](pattern, handler);
-    app.any(pattern, (res, req) => {
-      const e = new SluiceError('SLUICE_E_HTTP_METHOD_NOT_ALLOWED', `${req.getMethod().toUpperCase()} is not allowed on ${req.getUrl()}; use ${method.toUpperCase()}`);
-      new HttpCall(res).error(e);
-    });
-  };
-
-  /**
-   * Answer with an error. A server-side failure (5xx, or not a SluiceError: a bug) is logged with
-   * a request id that the answer carries too; client errors are not logged (no per-request logs).
-   */
-  const fail = (call: HttpCall, err: unknown): void => {
-    if (isSluiceError(err) && err.status < 500) return call.error(err);
-    const req = nextRequestId();
-    o.logger.error({ err, req }, 'request failed');
-    call.error(err, req);
-  };
-
-  const json = (res: HttpResponse, status: number, body: unknown): void => {
-    new HttpCall(res).json(status, JSON.stringify(body));
-  };
-
-  route('get', '/v2', (res) => json(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: EXTENSIONS }));
-  route('get', '/v2/health/live', (res) => json(res, 200, { live: true }));
-  route('get', '/v2/health/ready', (res) => {
-    if (o.isReady()) json(res, 200, { ready: true });
-    else new HttpCall(res).error(new SluiceError('SLUICE_E_HTTP_DRAINING', 'the gateway is not ready', { retryAfter: 1 }));
+  serverRoutes(app, o);
+  modelRoutes(app, o);
+  const infer = new InferRoute(o);
+  route(app, 'post', ['/v2/models/:name/infer'], (call, req) => infer.handle(call, req, param(req, 0), undefined));
+  route(app, 'post', ['/v2/models/:name/versions/:version/infer'], (call, req) => infer.handle(call, req, param(req, 0), param(req, 1)));
+  repositoryRoutes(app, o);
+  route(app, 'get', ['/metrics'], (call) => {
+    o.metrics.render().then(
+      (m) => call.send(200, m.contentType, m.body),
+      (err: unknown) => call.error(err),
+    );
   });
+  app.any('/*', (res, req) => {
+    // The same text for every method, so a HEAD reports the length its GET would get.
+    new HttpCall(res, req.getMethod() === 'head').error(new SluiceError('SLUICE_E_HTTP_NOT_FOUND', `no route for ${req.getUrl()}`));
+  });
+  return app;
+}
 
-  const metadata = (res: HttpResponse, name: string, version: string | undefined): void => {
-    const call = new HttpCall(res);
+/**
+ * Answer with an error. A server-side failure (5xx, or not a SluiceError: a bug) is logged with
+ * a request id that the answer carries too; client errors are not logged (no per-request logs).
+ */
+function fail(logger: Logger, call: HttpCall, err: unknown): void {
+  if (isSluiceError(err) && err.status < 500) return call.error(err);
+  const req = nextRequestId();
+  logger.error({ err, req }, 'request failed');
+  call.error(err, req);
+}
+
+/** Server metadata (`/v2`, and `/v2/` as the protocol's YAML spells it) and health. */
+function serverRoutes(app: TemplatedApp, o: HttpServerOptions): void {
+  const metadata = JSON.stringify({ name: SERVER_NAME, version: SERVER_VERSION, extensions: EXTENSIONS });
+  route(app, 'get', ['/v2', '/v2/'], (call) => call.json(200, metadata));
+  route(app, 'get', ['/v2/health/live'], (call) => call.json(200, '{"live":true}'));
+  route(app, 'get', ['/v2/health/ready'], (call) => {
+    if (o.isReady()) call.json(200, '{"ready":true}');
+    else call.error(new SluiceError('SLUICE_E_HTTP_DRAINING', 'the gateway is not ready', { retryAfter: 1 }));
+  });
+}
+
+/** Model metadata and readiness, for the routed version or a named one. */
+function modelRoutes(app: TemplatedApp, o: HttpServerOptions): void {
+  const { inference, repository } = o;
+  const metadata = (call: HttpCall, name: string, version: string | undefined): void => {
     try {
       call.json(200, JSON.stringify(modelMetadata(inference.resolve(name, version), repository)));
     } catch (err) {
       call.error(err);
     }
   };
-  route('get', '/v2/models/:name', (res, req) => metadata(res, param(req, 0), undefined));
-  route('get', '/v2/models/:name/versions/:version', (res, req) => metadata(res, param(req, 0), param(req, 1)));
+  route(app, 'get', ['/v2/models/:name'], (call, req) => metadata(call, param(req, 0), undefined));
+  route(app, 'get', ['/v2/models/:name/versions/:version'], (call, req) => metadata(call, param(req, 0), param(req, 1)));
 
-  const ready = (res: HttpResponse, name: string, version: string | undefined): void => {
-    const call = new HttpCall(res);
+  const ready = (call: HttpCall, name: string, version: string | undefined): void => {
     try {
       const v = inference.resolve(name, version);
       if (v.state !== 'READY' || inference.draining) {
@@ -88,67 +94,97 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
       call.error(err);
     }
   };
-  route('get', '/v2/models/:name/ready', (res, req) => ready(res, param(req, 0), undefined));
-  route('get', '/v2/models/:name/versions/:version/ready', (res, req) => ready(res, param(req, 0), param(req, 1)));
+  route(app, 'get', ['/v2/models/:name/ready'], (call, req) => ready(call, param(req, 0), undefined));
+  route(app, 'get', ['/v2/models/:name/versions/:version/ready'], (call, req) => ready(call, param(req, 0), param(req, 1)));
+}
 
-  const infer = (res: HttpResponse, req: HttpRequest, name: string, version: string | undefined): void => {
+/** What an infer call's headers say about its body, read before the handler returns (uWS rule). */
+const enum BodyKind {
+  /** The whole body is the JSON request. */
+  Json,
+  /** JSON header of Inference-Header-Content-Length bytes, then binary tensor data. */
+  Binary,
+  /** Inference-Header-Content-Length: 0: the body is the one input's raw bytes. */
+  RawBinary,
+  /** Content-Type image/*: the body is one encoded image for the model's image input. */
+  Image,
+}
+
+/** POST .../infer: read the body, decode it by kind, run the call, encode the answer. */
+class InferRoute {
+  readonly #o: HttpServerOptions;
+  readonly #decodeJson: { observe(seconds: number): void };
+  readonly #decodeBinary: { observe(seconds: number): void };
+
+  constructor(o: HttpServerOptions) {
+    this.#o = o;
+    this.#decodeJson = o.metrics.decodeDuration.labels({ protocol: 'json' });
+    this.#decodeBinary = o.metrics.decodeDuration.labels({ protocol: 'binary' });
+  }
+
+  handle(call: HttpCall, req: HttpRequest, name: string, version: string | undefined): void {
     const receivedAt = performance.now();
-    const call = new HttpCall(res);
     const headerLengthText = req.getHeader('inference-header-content-length');
-    // A raw image/* body is a single-image call to the model's image input (gateway/preprocess).
-    const imageBody = req.getHeader('content-type').startsWith('image/');
     const headerLength = headerLengthText === '' ? -1 : Number(headerLengthText);
-    const answer = async (body: Buffer): Promise<void> => {
-      if (call.aborted) return;
-      // An unknown model or version is refused before its body is parsed.
-      inference.checkServed(name, version);
-      const decodeStart = performance.now();
-      let header: Uint8Array = body;
-      let binary: Uint8Array | undefined;
-      if (headerLengthText !== '') {
-        if (!/^\d+$/.test(headerLengthText)) {
-          throw new SluiceError('SLUICE_E_PROTOCOL_BAD_BINARY', `Inference-Header-Content-Length must be a non-negative integer, got ${JSON.stringify(headerLengthText.slice(0, 40))}`);
-        }
-        if (headerLength > body.byteLength) {
-          throw new SluiceError('SLUICE_E_PROTOCOL_BAD_BINARY', `Inference-Header-Content-Length ${headerLengthText} does not fit the ${body.byteLength}-byte body`);
-        }
-        header = body.subarray(0, headerLength);
-        binary = body.subarray(headerLength);
-      }
-      // An image body is mapped onto the input names of the version routing picks, so that same
-      // version must run it: resolve once and pin it (a second weighted pick could differ).
-      const target = imageBody ? inference.resolve(name, version) : undefined;
-      const decoded = target ? { inputs: imageBodyInputs(target, body) } : decodeInferenceRequest(header, binary);
-      (binary === undefined ? decodeJson : decodeBinary).observe((performance.now() - decodeStart) / 1000);
-      const response = await inference.infer({ ...decoded, model: name, version: target?.version ?? version, signal: call.signal, receivedAt });
-      if (call.aborted) return;
-      const encoded = encodeInferenceResponse(response);
-      if (encoded.binary.length === 0) {
-        call.json(200, encoded.header);
-        return;
-      }
-      const head = Buffer.from(encoded.header, 'utf8');
-      call.send(200, 'application/octet-stream', Buffer.concat([head, ...encoded.binary], head.byteLength + encoded.binaryLength), {
-        'Inference-Header-Content-Length': String(head.byteLength),
-      });
-    };
-    readBody(call, req, { limit: o.maxBodyBytes, alignAfter: Number.isInteger(headerLength) && headerLength >= 0 ? headerLength : undefined })
+    const kind = req.getHeader('content-type').startsWith('image/') ? BodyKind.Image
+      : headerLengthText === '' ? BodyKind.Json
+        : headerLengthText === '0' ? BodyKind.RawBinary : BodyKind.Binary;
+    readBody(call, req, { limit: this.#o.maxBodyBytes, alignAfter: Number.isInteger(headerLength) && headerLength >= 0 ? headerLength : undefined })
       .then(async (body) => {
         try {
-          await answer(body);
+          await this.#answer(call, body, kind, headerLengthText, name, version, receivedAt);
         } finally {
           // Its tensors were copied into a batch (or the call failed): the buffer can serve the next call.
           releaseBody(body);
         }
       })
-      .catch((err: unknown) => fail(call, err));
-  };
-  route('post', '/v2/models/:name/infer', (res, req) => infer(res, req, param(req, 0), undefined));
-  route('post', '/v2/models/:name/versions/:version/infer', (res, req) => infer(res, req, param(req, 0), param(req, 1)));
+      .catch((err: unknown) => fail(this.#o.logger, call, err));
+  }
 
-  // Repository extension.
-  const withBody = (res: HttpResponse, req: HttpRequest, work: (body: Record<string, unknown>) => Promise<unknown>): void => {
-    const call = new HttpCall(res);
+  async #answer(call: HttpCall, body: Buffer, kind: BodyKind, headerLengthText: string, name: string, version: string | undefined, receivedAt: number): Promise<void> {
+    if (call.aborted) return;
+    const { inference } = this.#o;
+    // An unknown model or version is refused before its body is parsed.
+    inference.checkServed(name, version);
+    const decodeStart = performance.now();
+    let decoded: DecodedInferenceRequest;
+    let target: ModelVersion | undefined;
+    if (kind === BodyKind.Json) {
+      decoded = decodeInferenceRequest(body);
+    } else if (kind === BodyKind.Binary) {
+      if (!/^\d+$/.test(headerLengthText)) {
+        throw new SluiceError('SLUICE_E_PROTOCOL_BAD_BINARY', `Inference-Header-Content-Length must be a non-negative integer, got ${JSON.stringify(headerLengthText.slice(0, 40))}`);
+      }
+      const headerLength = Number(headerLengthText);
+      if (headerLength > body.byteLength) {
+        throw new SluiceError('SLUICE_E_PROTOCOL_BAD_BINARY', `Inference-Header-Content-Length ${headerLengthText} does not fit the ${body.byteLength}-byte body`);
+      }
+      decoded = decodeInferenceRequest(body.subarray(0, headerLength), body.subarray(headerLength));
+    } else {
+      // A raw or image body is mapped onto the input names of the version routing picks, so that
+      // same version must run it: resolve once and pin it (a second weighted pick could differ).
+      target = inference.resolve(name, version);
+      decoded = kind === BodyKind.Image ? { inputs: imageBodyInputs(target, body) } : decodeRawBinaryRequest(target.inputs, target.batched, body);
+    }
+    (kind === BodyKind.Json || kind === BodyKind.Image ? this.#decodeJson : this.#decodeBinary).observe((performance.now() - decodeStart) / 1000);
+    const response = await inference.infer({ ...decoded, model: name, version: target?.version ?? version, signal: call.signal, receivedAt });
+    if (call.aborted) return;
+    const encoded = encodeInferenceResponse(response);
+    if (encoded.binary.length === 0) {
+      call.json(200, encoded.header);
+      return;
+    }
+    const head = Buffer.from(encoded.header, 'utf8');
+    call.send(200, 'application/octet-stream', Buffer.concat([head, ...encoded.binary], head.byteLength + encoded.binaryLength), {
+      'Inference-Header-Content-Length': String(head.byteLength),
+    });
+  }
+}
+
+/** The repository extension: index, load, unload. */
+function repositoryRoutes(app: TemplatedApp, o: HttpServerOptions): void {
+  const { repository } = o;
+  const withBody = (call: HttpCall, req: HttpRequest, work: (body: Record<string, unknown>) => Promise<unknown>): void => {
     readBody(call, req, { limit: 1024 * 1024 })
       .then(async (buf) => {
         const body = buf.byteLength === 0 ? {} : parseJsonHeader(buf);
@@ -156,52 +192,47 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
         const result = await work(body as Record<string, unknown>);
         call.json(200, JSON.stringify(result ?? {}));
       })
-      .catch((err: unknown) => fail(call, err));
+      .catch((err: unknown) => fail(o.logger, call, err));
   };
-  route('post', '/v2/repository/index', (res, req) =>
-    withBody(res, req, async (body) => {
+  route(app, 'post', ['/v2/repository/index'], (call, req) =>
+    withBody(call, req, async (body) => {
       if (body.ready !== undefined && typeof body.ready !== 'boolean') throw new SluiceError('SLUICE_E_PROTOCOL_BAD_PARAMETER', 'ready must be a boolean');
       return repository.index(body.ready === true);
     }));
-  route('post', '/v2/repository/models/:name/load', (res, req) => {
+  route(app, 'post', ['/v2/repository/models/:name/load'], (call, req) => {
     const name = param(req, 0);
-    withBody(res, req, async () => {
+    withBody(call, req, async () => {
       await repository.loadModel(name);
       return {};
     });
   });
-  route('post', '/v2/repository/models/:name/unload', (res, req) => {
+  route(app, 'post', ['/v2/repository/models/:name/unload'], (call, req) => {
     const name = param(req, 0);
-    withBody(res, req, async () => {
+    withBody(call, req, async () => {
       await repository.unloadModel(name);
       return {};
     });
   });
-
-  route('get', '/metrics', (res) => {
-    const call = new HttpCall(res);
-    metrics.render().then(
-      (m) => call.send(200, m.contentType, m.body),
-      (err: unknown) => call.error(err),
-    );
-  });
-
-  app.any('/*', (res, req) => {
-    new HttpCall(res).error(new SluiceError('SLUICE_E_HTTP_NOT_FOUND', `no route for ${req.getMethod().toUpperCase()} ${req.getUrl()}`));
-  });
-  return app;
 }
 
-/** OIP model metadata, Triton-style platform name; `parameters` carries the config's free-form facts. */
+/**
+ * OIP model metadata, Triton-style platform name. `parameters` carries the version, the batch
+ * limit and the config's free-form facts; the protocol's parameter values are strings, numbers or
+ * booleans, so any other value is given as its JSON text.
+ */
 export function modelMetadata(v: ModelVersion, repository: ModelRepository): Record<string, unknown> {
   const batch = v.batched ? [-1] : [];
   const model = repository.model(v.name);
+  const parameters: Record<string, string | number | boolean> = { version: v.version, max_batch_size: v.config.max_batch_size };
+  for (const [k, value] of Object.entries(v.config.parameters ?? {})) {
+    parameters[k] = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : JSON.stringify(value);
+  }
   return {
     name: v.name,
     versions: model ? [...model.versions.keys()].sort((a, b) => Number(a) - Number(b)) : [v.version],
     platform: 'onnxruntime_onnx',
     inputs: v.inputs.map((i) => ({ name: i.name, datatype: i.datatype, shape: [...batch, ...i.dims] })),
     outputs: v.outputs.map((i) => ({ name: i.name, datatype: i.datatype, shape: [...batch, ...i.dims] })),
-    parameters: { version: v.version, max_batch_size: v.config.max_batch_size, ...v.config.parameters },
+    parameters,
   };
 }

@@ -3,7 +3,7 @@
 // endpoint on a frame (JSON header + raw bytes). JSON `data` becomes typed arrays here; binary
 // inputs become typed-array views over the received bytes (copied only when misaligned).
 import { SluiceError } from '../../lib/errors.js';
-import { DATATYPES, type Datatype } from '../models/config.js';
+import { DATATYPES, type Datatype, type TensorConfig } from '../models/config.js';
 import { DATATYPE_INFO, elementCount, floatToHalf, halfToFloat, type NumericArray, type Tensor, type TensorData } from '../models/tensors.js';
 import type { InferenceRequest, InferenceResponse, OutputTensor, RequestedOutput } from '../inference/inference-service.js';
 
@@ -21,6 +21,35 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function bad(code: 'SLUICE_E_HTTP_BAD_JSON' | 'SLUICE_E_HTTP_BAD_REQUEST' | 'SLUICE_E_PROTOCOL_BAD_INPUT' | 'SLUICE_E_PROTOCOL_BAD_DATATYPE' | 'SLUICE_E_PROTOCOL_BAD_SHAPE' | 'SLUICE_E_PROTOCOL_BAD_DATA' | 'SLUICE_E_PROTOCOL_BAD_BINARY' | 'SLUICE_E_PROTOCOL_BAD_OUTPUT' | 'SLUICE_E_PROTOCOL_BAD_PARAMETER', message: string): never {
   throw new SluiceError(code, message);
+}
+
+/**
+ * The raw binary request of the binary tensor data extension (`Inference-Header-Content-Length:
+ * 0`, no JSON header): the whole body is the data of a single-input model's one input. Its
+ * datatype comes from the signature and its shape too, the one variable dimension (the batch
+ * dimension of a batching model, or a -1 dim) taking what the byte count gives. A model with more
+ * inputs, more than one variable dimension or a BYTES input needs a JSON header.
+ */
+export function decodeRawBinaryRequest(signature: readonly TensorConfig[], batched: boolean, body: Uint8Array): DecodedInferenceRequest {
+  if (signature.length !== 1) {
+    bad('SLUICE_E_PROTOCOL_BAD_BINARY', `a raw binary request (Inference-Header-Content-Length: 0) needs a model with one input; this one has ${signature.length}`);
+  }
+  const input = signature[0]!;
+  const info = DATATYPE_INFO[input.datatype];
+  const dims = batched ? [-1, ...input.dims] : [...input.dims];
+  const variable = dims.filter((d) => d === -1).length;
+  if (info.array === undefined || variable > 1) {
+    bad('SLUICE_E_PROTOCOL_BAD_BINARY', `input ${input.name} (${input.datatype} [${dims.join(',')}]) cannot take a raw binary request: its shape does not follow from the byte count; send a JSON header`);
+  }
+  let fixed = info.bytes;
+  for (const d of dims) if (d !== -1) fixed *= d;
+  if (fixed === 0 || body.byteLength % fixed !== 0 || (variable === 0 && body.byteLength !== fixed) || body.byteLength === 0) {
+    bad('SLUICE_E_PROTOCOL_BAD_BINARY', `a raw binary body of ${body.byteLength} bytes is not a whole ${input.datatype} tensor of shape [${dims.join(',')}]`);
+  }
+  const shape = dims.map((d) => (d === -1 ? body.byteLength / fixed : d));
+  const tensor: Tensor = { name: input.name, datatype: input.datatype, shape, data: [] };
+  tensor.data = binaryData(tensor, body);
+  return { inputs: [tensor] };
 }
 
 /** Parse a JSON header given as text or UTF-8 bytes. */
@@ -80,7 +109,11 @@ export function decodeInferenceRequest(header: string | Uint8Array | Record<stri
   if (offset !== bytes.byteLength) {
     bad('SLUICE_E_PROTOCOL_BAD_BINARY', `binary data is ${bytes.byteLength} bytes but the inputs' binary_data_size add up to ${offset}`);
   }
-  if (body.outputs !== undefined) out.outputs = decodeRequestedOutputs(body.outputs);
+  // An empty list asks for nothing in particular: all outputs, as Triton and KServe answer it.
+  if (body.outputs !== undefined) {
+    const outputs = decodeRequestedOutputs(body.outputs);
+    if (outputs.length > 0) out.outputs = outputs;
+  }
   return out;
 }
 
@@ -199,8 +232,9 @@ function jsonData(tensor: Tensor, raw: unknown): TensorData {
       const a = new Uint16Array(count);
       for (let i = 0; i < count; i++) {
         const v = flat[i];
-        if (typeof v !== 'number') wrong(i, 'a number');
-        a[i] = floatToHalf(v as number);
+        if (typeof v === 'number') a[i] = floatToHalf(v);
+        else if (typeof v === 'string' && NON_FINITE.has(v)) a[i] = floatToHalf(NON_FINITE.get(v)!);
+        else wrong(i, 'a number (or "NaN", "Infinity", "-Infinity")');
       }
       return a;
     }
@@ -209,8 +243,9 @@ function jsonData(tensor: Tensor, raw: unknown): TensorData {
       const a = dt === 'FP32' ? new Float32Array(count) : new Float64Array(count);
       for (let i = 0; i < count; i++) {
         const v = flat[i];
-        if (typeof v !== 'number') wrong(i, 'a number');
-        a[i] = v as number;
+        if (typeof v === 'number') a[i] = v;
+        else if (typeof v === 'string' && NON_FINITE.has(v)) a[i] = NON_FINITE.get(v)!;
+        else wrong(i, 'a number (or "NaN", "Infinity", "-Infinity")');
       }
       return a;
     }
@@ -293,8 +328,17 @@ function jsonArray(o: OutputTensor): string {
   }
 }
 
-/** JSON has no NaN or Infinity: those become null (what JSON.stringify does). */
+/**
+ * JSON has no NaN or Infinity, and the protocol's tensor data holds numbers, strings and booleans
+ * only (null is not among them). Triton writes them as the bare tokens NaN, Infinity, -Infinity,
+ * which strict JSON parsers refuse; Sluice writes the same spellings as strings, which every
+ * parser reads, Number() and Python's float() turn back into the value, and decode accepts for
+ * FP inputs. Binary outputs carry them as they are.
+ */
 function finiteJson(joined: string): string {
   if (!/[NI]/.test(joined)) return `[${joined}]`;
-  return `[${joined.split(',').map((s) => (s === 'NaN' || s.endsWith('Infinity') ? 'null' : s)).join(',')}]`;
+  return `[${joined.split(',').map((s) => (s === 'NaN' || s.endsWith('Infinity') ? `"${s}"` : s)).join(',')}]`;
 }
+
+/** The strings that stand for non-finite floats in JSON tensor data (see finiteJson). */
+const NON_FINITE = new Map<string, number>([['NaN', NaN], ['Infinity', Infinity], ['-Infinity', -Infinity]]);

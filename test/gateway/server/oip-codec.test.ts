@@ -1,5 +1,5 @@
 import t from 'tap';
-import { decodeInferenceRequest, encodeInferenceResponse } from '../../../gateway/server/oip-codec.js';
+import { decodeInferenceRequest, decodeRawBinaryRequest, encodeInferenceResponse } from '../../../gateway/server/oip-codec.js';
 import { floatToHalf, halfToFloat } from '../../../gateway/models/tensors.js';
 
 t.test('binary inputs become typed-array views over the received bytes when aligned', async (t) => {
@@ -62,11 +62,11 @@ t.test('half-float conversion rounds to nearest even and keeps specials', async 
   for (let h = 0; h < 0x7c00; h += 97) t.equal(floatToHalf(halfToFloat(h)), h, `round trip ${h}`);
 });
 
-t.test('responses: JSON numbers, booleans, 64-bit integers, null for non-finite, binary parts with their sizes', async (t) => {
+t.test('responses: JSON numbers, booleans, 64-bit integers, strings for non-finite, binary parts with their sizes', async (t) => {
   const encoded = encodeInferenceResponse({
     model: 'm', version: '2', id: 'q"1',
     outputs: [
-      { name: 'f', datatype: 'FP32', shape: [3], data: new Float32Array([0.5, NaN, -Infinity]), binary: false },
+      { name: 'f', datatype: 'FP32', shape: [4], data: new Float32Array([0.5, NaN, -Infinity, Infinity]), binary: false },
       { name: 'b', datatype: 'BOOL', shape: [2], data: new Uint8Array([1, 0]), binary: false },
       { name: 'l', datatype: 'INT64', shape: [1], data: new BigInt64Array([-(2n ** 62n)]), binary: false },
       { name: 'h', datatype: 'FP16', shape: [1], data: new Uint16Array([floatToHalf(0.75)]), binary: false },
@@ -75,7 +75,7 @@ t.test('responses: JSON numbers, booleans, 64-bit integers, null for non-finite,
   });
   const header = JSON.parse(encoded.header) as { id: string; outputs: { data?: unknown[]; parameters?: unknown }[] };
   t.equal(header.id, 'q"1');
-  t.same(header.outputs[0]!.data, [0.5, null, null]);
+  t.same(header.outputs[0]!.data, [0.5, 'NaN', '-Infinity', 'Infinity']);
   t.same(header.outputs[1]!.data, [true, false]);
   t.match(encoded.header, /"data":\[-4611686018427387904\]/, 'exact digits for int64');
   t.same(header.outputs[3]!.data, [0.75]);
@@ -83,4 +83,35 @@ t.test('responses: JSON numbers, booleans, 64-bit integers, null for non-finite,
   t.equal(encoded.binaryLength, 8);
   const raw = Buffer.concat(encoded.binary);
   t.same(Array.from(new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + 8))), [1, 2]);
+});
+
+t.test('non-finite FP values round-trip through JSON as "NaN", "Infinity", "-Infinity"', async (t) => {
+  for (const datatype of ['FP16', 'FP32', 'FP64'] as const) {
+    const decoded = decodeInferenceRequest({ inputs: [{ name: 'x', datatype, shape: [3], data: ['NaN', 'Infinity', '-Infinity'] }] });
+    const data = decoded.inputs[0]!.data as Float32Array | Float64Array | Uint16Array;
+    const values = datatype === 'FP16' ? Array.from(data, halfToFloat) : Array.from(data);
+    t.ok(Number.isNaN(values[0]), `${datatype} NaN`);
+    t.same(values.slice(1), [Infinity, -Infinity], `${datatype} infinities`);
+  }
+  t.throws(() => decodeInferenceRequest({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: ['nan'] }] }), { code: 'SLUICE_E_PROTOCOL_BAD_DATA' }, 'only the exact spellings');
+});
+
+t.test('an empty outputs list asks for all outputs', async (t) => {
+  const decoded = decodeInferenceRequest({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [1] }], outputs: [] });
+  t.equal(decoded.outputs, undefined);
+});
+
+t.test('a raw binary body becomes the one input, its variable dimension from the byte count', async (t) => {
+  const features = { name: 'features', datatype: 'FP32' as const, dims: [5] };
+  const body = new Uint8Array(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).buffer);
+  const decoded = decodeRawBinaryRequest([features], true, body);
+  t.same(decoded.inputs[0]!.shape, [2, 5]);
+  t.same(Array.from(decoded.inputs[0]!.data as Float32Array), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  t.same(decodeRawBinaryRequest([features], false, body.subarray(0, 20)).inputs[0]!.shape, [5], 'fixed shape of a model that does not batch');
+  t.throws(() => decodeRawBinaryRequest([features], true, body.subarray(0, 12)), { code: 'SLUICE_E_PROTOCOL_BAD_BINARY' }, 'not whole rows');
+  t.throws(() => decodeRawBinaryRequest([features], false, body), { code: 'SLUICE_E_PROTOCOL_BAD_BINARY' }, 'more than the fixed shape');
+  t.throws(() => decodeRawBinaryRequest([features, { ...features, name: 'other' }], true, body), { code: 'SLUICE_E_PROTOCOL_BAD_BINARY' }, 'two inputs');
+  t.throws(() => decodeRawBinaryRequest([{ name: 'image', datatype: 'BYTES', dims: [1] }], true, body), { code: 'SLUICE_E_PROTOCOL_BAD_BINARY' }, 'BYTES');
+  t.throws(() => decodeRawBinaryRequest([{ ...features, dims: [-1] }], true, body), { code: 'SLUICE_E_PROTOCOL_BAD_BINARY' }, 'two variable dims');
+  t.throws(() => decodeRawBinaryRequest([features], true, new Uint8Array(0)), { code: 'SLUICE_E_PROTOCOL_BAD_BINARY' }, 'an empty body');
 });
