@@ -42,17 +42,17 @@ export interface BatcherOptions {
 }
 
 export function batcherOptionsFromConfig(config: ModelConfig): BatcherOptions {
-  const db = config.dynamic_batching;
+  const batching = config.dynamic_batching;
   return {
     maxBatchSize: config.max_batch_size,
-    maxQueueDelayUs: db.max_queue_delay_us,
-    preferredBatchSizes: [...new Set(db.preferred_batch_sizes)],
-    maxQueueSize: db.max_queue_size,
-    priorityLevels: db.priority_levels,
-    defaultPriorityLevel: db.default_priority_level,
-    defaultTimeoutUs: db.default_timeout_us,
+    maxQueueDelayUs: batching.max_queue_delay_us,
+    preferredBatchSizes: [...new Set(batching.preferred_batch_sizes)],
+    maxQueueSize: batching.max_queue_size,
+    priorityLevels: batching.priority_levels,
+    defaultPriorityLevel: batching.default_priority_level,
+    defaultTimeoutUs: batching.default_timeout_us,
     instances: config.instances,
-    stagedBatches: db.staged_batches,
+    stagedBatches: batching.staged_batches,
   };
 }
 

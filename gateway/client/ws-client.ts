@@ -70,16 +70,16 @@ interface Pending {
 
 export class SluiceWsClient {
   readonly socket: WebSocket;
-  private readonly pending = new Map<string, Pending>();
-  private nextId = 0;
-  private closed: WsClosedError | undefined;
+  readonly #pending = new Map<string, Pending>();
+  #nextId = 0;
+  #closed: WsClosedError | undefined;
   /** Messages the gateway sent that matched no pending call (e.g. errors for frames with no id). */
   readonly unmatched: unknown[] = [];
 
   private constructor(socket: WebSocket) {
     this.socket = socket;
-    socket.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
-    socket.on('close', (code: number, reason: Buffer) => this.fail(new WsClosedError(code, reason.toString())));
+    socket.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary));
+    socket.on('close', (code: number, reason: Buffer) => this.#fail(new WsClosedError(code, reason.toString())));
     socket.on('error', () => {});
   }
 
@@ -102,17 +102,17 @@ export class SluiceWsClient {
 
   /** Calls still waiting for an answer. */
   get inFlight(): number {
-    return this.pending.size;
+    return this.#pending.size;
   }
 
   /** One inference call; resolves with its answer whenever it arrives (answers are not ordered). */
   infer(model: string, request: InferRequest, options: InferOptions = {}): Promise<InferResult> {
-    if (this.closed) return Promise.reject(this.closed);
-    const id = request.id ?? String(++this.nextId);
-    if (this.pending.has(id)) return Promise.reject(new Error(`a call with id ${id} is already pending`));
+    if (this.#closed) return Promise.reject(this.#closed);
+    const id = request.id ?? String(++this.#nextId);
+    if (this.#pending.has(id)) return Promise.reject(new Error(`a call with id ${id} is already pending`));
     const frame = options.binary ? binaryFrame(id, model, options.version, request) : textFrame(id, model, options.version, request);
     return new Promise<InferResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.#pending.set(id, { resolve, reject });
       this.socket.send(frame, { binary: Boolean(options.binary) });
     });
   }
@@ -131,7 +131,7 @@ export class SluiceWsClient {
     });
   }
 
-  private onMessage(data: Buffer, isBinary: boolean): void {
+  #onMessage(data: Buffer, isBinary: boolean): void {
     let msg: Record<string, unknown>;
     let binary: Uint8Array | undefined;
     try {
@@ -147,12 +147,12 @@ export class SluiceWsClient {
       return;
     }
     const id = typeof msg.id === 'string' ? msg.id : undefined;
-    const call = id === undefined ? undefined : this.pending.get(id);
+    const call = id === undefined ? undefined : this.#pending.get(id);
     if (!call) {
       this.unmatched.push(msg);
       return;
     }
-    this.pending.delete(id!);
+    this.#pending.delete(id!);
     if (typeof msg.error === 'string') {
       call.reject(new WsCallError(id, msg.error, String(msg.code), Number(msg.status)));
       return;
@@ -167,10 +167,10 @@ export class SluiceWsClient {
     call.resolve(result);
   }
 
-  private fail(err: WsClosedError): void {
-    this.closed = err;
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
+  #fail(err: WsClosedError): void {
+    this.#closed = err;
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
   }
 }
 

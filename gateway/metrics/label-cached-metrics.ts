@@ -51,7 +51,7 @@ class HistogramSeries implements HistogramChild {
 }
 
 /** A Prometheus histogram with fixed label names; register it with `registry.registerMetric`. */
-export class FastHistogram {
+export class LabelCachedHistogram {
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly string[];

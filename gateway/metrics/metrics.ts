@@ -2,7 +2,7 @@
 // do not collide). Labels are bounded: model and version come from the repository, never from the
 // request (an unknown model name is counted under model="" ), outcome from a fixed set.
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
-import { FastHistogram, SampledMetric } from './label-cached-metrics.js';
+import { LabelCachedHistogram, SampledMetric } from './label-cached-metrics.js';
 import type { ErrorCode } from '../../lib/errors.js';
 
 export type Outcome = 'success' | 'client_error' | 'server_error' | 'timeout' | 'rejected' | 'cancelled';
@@ -40,11 +40,11 @@ interface VersionCounts {
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly requestDuration: FastHistogram;
-  readonly queueDuration: FastHistogram;
-  readonly computeDuration: FastHistogram;
-  readonly batchSize: FastHistogram;
-  readonly decodeDuration: FastHistogram;
+  readonly requestDuration: LabelCachedHistogram;
+  readonly queueDuration: LabelCachedHistogram;
+  readonly computeDuration: LabelCachedHistogram;
+  readonly batchSize: LabelCachedHistogram;
+  readonly decodeDuration: LabelCachedHistogram;
   readonly workerCrashes: Counter<'model' | 'version'>;
   /** Keyed by model and version: generations of one version (during a reload) share their series. */
   readonly #counts = new Map<string, VersionCounts>();
@@ -60,8 +60,8 @@ export class GatewayMetrics {
         for (const c of counts.values()) for (const [outcome, value] of c.outcomes) yield { labels: { ...c.labels, outcome }, value };
       },
     }) as never);
-    const histogram = (name: string, help: string, labelNames: string[], buckets: number[]): FastHistogram => {
-      const h = new FastHistogram({ name, help, labelNames, buckets });
+    const histogram = (name: string, help: string, labelNames: string[], buckets: number[]): LabelCachedHistogram => {
+      const h = new LabelCachedHistogram({ name, help, labelNames, buckets });
       this.registry.registerMetric(h as never);
       return h;
     };

@@ -1,11 +1,11 @@
 import t from 'tap';
 import { Registry } from 'prom-client';
-import { FastHistogram, SampledMetric } from '../../../gateway/metrics/label-cached-metrics.js';
+import { LabelCachedHistogram, SampledMetric } from '../../../gateway/metrics/label-cached-metrics.js';
 import { GatewayMetrics } from '../../../gateway/metrics/metrics.js';
 
 t.test('a fast histogram exposes cumulative buckets, sum and count per label set, as prom-client does', async (t) => {
   const registry = new Registry();
-  const h = new FastHistogram({ name: 'x_seconds', help: 'x', labelNames: ['model'], buckets: [0.5, 0.1, 1] });
+  const h = new LabelCachedHistogram({ name: 'x_seconds', help: 'x', labelNames: ['model'], buckets: [0.5, 0.1, 1] });
   registry.registerMetric(h as never);
   const a = h.labels({ model: 'a' });
   for (const v of [0.05, 0.1, 0.2, 0.7, 3]) a.observe(v);
