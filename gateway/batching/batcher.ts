@@ -14,10 +14,11 @@
 // - An aborted request (client gone) is dropped from the queue before it runs.
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { ModelConfig } from '../models/config.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 import { RingQueue } from '../util/ring-queue.js';
 import { systemClock, type BatcherClock } from './clock.js';
 
-export { systemClock, type BatcherClock };
+export { systemClock, type BatcherClock, type CancelSignal };
 
 export interface BatcherOptions {
   /** 0: the model does not batch; each request runs alone. */
@@ -56,12 +57,6 @@ export function batcherOptionsFromConfig(config: ModelConfig): BatcherOptions {
   };
 }
 
-/** What the batcher needs of an AbortSignal: AbortSignal fits, and so does a lighter object per call (HttpCall). */
-export interface CancelSignal {
-  readonly aborted: boolean;
-  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
-  removeEventListener(type: 'abort', listener: () => void): void;
-}
 
 export interface EnqueueOptions {
   /** Rows along the batch dimension (1 when the model does not batch). */

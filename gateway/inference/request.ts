@@ -1,5 +1,5 @@
 // An inference call and its answer as the transports hand them over: decoded, transport-free.
-import type { CancelSignal } from '../batching/batcher.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 import type { Tensor } from '../models/tensors.js';
 
 export interface RequestedOutput {

@@ -4,7 +4,7 @@
 // with 413 past the limit.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
-import type { CancelSignal } from '../batching/batcher.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 import { bufferPool } from '../util/buffer-pool.js';
 
 const STATUS_TEXT: Record<number, string> = {

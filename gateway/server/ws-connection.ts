@@ -11,7 +11,7 @@
 // unsent bytes would pass maxBufferedBytes, is closed with 1008 "slow reader".
 import type { WebSocket } from 'uWebSockets.js';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
-import type { CancelSignal } from '../batching/batcher.js';
+import type { CancelSignal } from '../util/cancel-signal.js';
 import { RingQueue } from '../util/ring-queue.js';
 import {
   WS_CLOSE, WsFramingError, encodeBinaryFrame, encodeErrorFrame, parseBinaryFrame, parseTextFrame, type WsCall,
