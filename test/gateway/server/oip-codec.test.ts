@@ -46,9 +46,9 @@ t.test('BOOL and small integer types are range-checked', async (t) => {
   const b = decodeInferenceRequest({ inputs: [{ name: 'b', datatype: 'BOOL', shape: [2], data: [true, false] }] });
   t.same(Array.from(b.inputs[0]!.data as Uint8Array), [1, 0]);
   t.throws(() => decodeInferenceRequest({ inputs: [{ name: 'b', datatype: 'BOOL', shape: [1], data: [1] }] }), { code: 'SLUICE_E_PROTOCOL_BAD_DATA' });
-  t.throws(() => decodeInferenceRequest({ inputs: [{ name: 'i', datatype: 'UINT8', shape: [1], data: [256] }] }), { message: /from 0 to 255/ });
+  t.throws(() => decodeInferenceRequest({ inputs: [{ name: 'i', datatype: 'UINT8', shape: [1], data: [256] }] }), { code: 'SLUICE_E_PROTOCOL_BAD_DATA' });
   t.throws(() => decodeInferenceRequest({ inputs: [{ name: 'i', datatype: 'INT16', shape: [1], data: [1.5] }] }), { code: 'SLUICE_E_PROTOCOL_BAD_DATA' });
-  t.throws(() => decodeInferenceRequest({ inputs: [{ name: 'b', datatype: 'BOOL', shape: [1], parameters: { binary_data_size: 1 } }] }, new Uint8Array([7])), { message: /0 or 1/ });
+  t.throws(() => decodeInferenceRequest({ inputs: [{ name: 'b', datatype: 'BOOL', shape: [1], parameters: { binary_data_size: 1 } }] }, new Uint8Array([7])), { code: 'SLUICE_E_PROTOCOL_BAD_DATA' });
 });
 
 t.test('half-float conversion rounds to nearest even and keeps specials', async (t) => {
