@@ -33,6 +33,8 @@ LaneTables BuildLaneTables(const std::vector<BinTable>& tables, const std::vecto
   for (size_t f = 0; f < features; ++f) {
     if (!has_table[f] || tables[f].steps > kLaneMaxSteps) continue;
     const BinTable& t = tables[f];
+    // A lane's cell index is a 32-bit start_at plus its cell: past that range the feature stays scalar.
+    if (out.start.size() + t.start.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) continue;
     const size_t lo = static_cast<size_t>(edge_offsets[f]);
     const size_t n = static_cast<size_t>(edge_offsets[f + 1]) - lo;
     const size_t padded_at = out.padded.size();

@@ -108,11 +108,16 @@ DriftWindow::DriftWindow(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Drif
   auto offsets = TypedArg<int32_t>(info, 2, "edgeOffsets", napi_int32_array, "Int32Array");
   features_ = kinds.ElementLength();
   SLUICE_THROW_RANGE_IF(offsets.ElementLength() != features_ + 1, env, "edgeOffsets must have features + 1 entries");
-  SLUICE_THROW_RANGE_IF(offsets[0] != 0 || static_cast<size_t>(offsets[features_]) != edges.ElementLength(), env,
-                        "edgeOffsets must start at 0 and end at edges.length");
+  SLUICE_THROW_RANGE_IF(offsets[0] != 0 || offsets[features_] < 0 ||
+                            static_cast<size_t>(offsets[features_]) != edges.ElementLength(),
+                        env, "edgeOffsets must start at 0 and end at edges.length");
+  // Every offset is checked before any edge is read: from 0, never decreasing, up to edges.length,
+  // so each feature's range [offsets[f], offsets[f + 1]) lies inside edges.
   for (size_t f = 0; f < features_; ++f) {
     SLUICE_THROW_RANGE_IF(kinds[f] != kKindNumeric && kinds[f] != kKindCategorical, env, "kinds must be 0 or 1");
     SLUICE_THROW_RANGE_IF(offsets[f + 1] < offsets[f], env, "edgeOffsets must not decrease");
+  }
+  for (size_t f = 0; f < features_; ++f) {
     for (int32_t i = offsets[f]; i < offsets[f + 1]; ++i) {
       SLUICE_THROW_RANGE_IF(std::isnan(edges[i]), env, "edges must not be NaN");
       SLUICE_THROW_RANGE_IF(i > offsets[f] && !(edges[i - 1] < edges[i]), env,

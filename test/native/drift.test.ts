@@ -248,6 +248,13 @@ t.test('argument errors throw coded errors and never crash', async (t) => {
   t.throws(() => raw.mergeSnapshot(new Float64Array(raw.length)), RangeError, 'snapshot without the header');
   t.throws(() => raw.scores(new Float64Array(1), new Int32Array(1), new Int32Array(1), new Float64Array(1), new Float64Array(1), new Float64Array(1)), RangeError);
   t.throws(() => new (native().DriftWindow)(Uint8Array.of(0), new Float64Array(0), Int32Array.of(0, 3)), RangeError);
+  // Offsets that reach past the edges before a later one decreases: all are checked before an edge is read.
+  const fiveEdges = Float64Array.of(1, 2, 3, 4, 5);
+  for (const offsets of [[0, 1000, 5], [0, 6, 5], [0, -1, 5], [0, 2, 1, 5]]) {
+    const kinds = new Uint8Array(offsets.length - 1);
+    t.throws(() => new (native().DriftWindow)(kinds, fiveEdges, Int32Array.from(offsets)), RangeError, `edgeOffsets [${offsets}]`);
+  }
+  t.throws(() => new (native().DriftWindow)(Uint8Array.of(0), fiveEdges, Int32Array.of(0, -5)), RangeError, 'a negative end');
   raw.dispose();
   t.equal(raw.disposed, true);
   t.throws(() => raw.snapshot(), /disposed/);
