@@ -1,13 +1,16 @@
 // Shared argument checks for the addon. Every exported function validates its arguments with
 // these before it touches memory, so a wrong call throws a TypeError/RangeError in JS instead of
-// crashing the process. The exceptions are C++ exceptions (NAPI_CPP_EXCEPTIONS) that
-// node-addon-api converts to JS exceptions at the boundary; none escapes into V8 unconverted.
+// crashing the process. The exceptions are C++ exceptions that node-addon-api converts to JS
+// exceptions at the boundary: with NODE_ADDON_API_CPP_EXCEPTIONS_ALL (binding.gyp) its wrappers
+// also convert std::exception (std::bad_alloc from a vector) and anything else, and the plain N-API
+// callbacks go through GuardCallback, so none escapes into V8 unconverted.
 #pragma once
 
 #include <napi.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 
 #define SLUICE_THROW_TYPE(env, msg) throw Napi::TypeError::New((env), (msg))
@@ -24,6 +27,22 @@
   } while (0)
 
 namespace sluice {
+
+// The body of a plain N-API callback (one that skips node-addon-api's wrappers for speed), with every
+// C++ exception turned into a pending JS exception as the wrappers do.
+template <typename Body>
+inline napi_value GuardCallback(napi_env env, Body&& body) {
+  try {
+    body();
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();
+  } catch (const std::exception& e) {
+    Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+  } catch (...) {
+    Napi::Error::New(env, "a native exception was thrown").ThrowAsJavaScriptException();
+  }
+  return nullptr;
+}
 
 // A non-negative integer argument that fits a size_t; names the argument in the error.
 inline size_t SizeArg(const Napi::CallbackInfo& info, size_t i, const char* name) {

@@ -398,35 +398,29 @@ constexpr const char* kViewNames[6] = {"offset", "rows", "cols", "rowStride", "c
 // node-addon-api's CallbackInfo keeps six arguments on the stack and allocates for more (reading
 // them twice), so update's seven are read here into a stack array (170 -> 145 ns a call).
 napi_value DriftWindow::UpdateCallback(napi_env env, napi_callback_info cb) {
-  size_t argc = kUpdateArgs;
-  napi_value argv[kUpdateArgs];
-  napi_value self;
-  void* wrapped = nullptr;
-  try {
+  return GuardCallback(env, [env, cb] {
+    size_t argc = kUpdateArgs;
+    napi_value argv[kUpdateArgs];
+    napi_value self;
+    void* wrapped = nullptr;
     SLUICE_THROW_TYPE_IF(napi_get_cb_info(env, cb, &argc, argv, &self, nullptr) != napi_ok || !IsDriftWindow(env, self) ||
                              napi_unwrap(env, self, &wrapped) != napi_ok || wrapped == nullptr,
                          env, "update must be called on a DriftWindow");
     static_cast<DriftWindow*>(wrapped)->Update(env, argc, argv);
-  } catch (const Napi::Error& e) {
-    e.ThrowAsJavaScriptException();
-  }
-  return nullptr;
+  });
 }
 
 napi_value DriftWindow::BoundUpdateCallback(napi_env env, napi_callback_info cb) {
-  size_t argc = kUpdateArgs;
-  napi_value argv[kUpdateArgs];
-  void* data = nullptr;
-  try {
+  return GuardCallback(env, [env, cb] {
+    size_t argc = kUpdateArgs;
+    napi_value argv[kUpdateArgs];
+    void* data = nullptr;
     SLUICE_THROW_TYPE_IF(napi_get_cb_info(env, cb, &argc, argv, nullptr, &data) != napi_ok || data == nullptr, env,
                          "update must be called on a DriftWindow");
     DriftWindow* window = static_cast<UpdateHandle*>(data)->window;
     SLUICE_THROW_TYPE_IF(window == nullptr, env, "DriftWindow is disposed");
     window->Update(env, argc, argv);
-  } catch (const Napi::Error& e) {
-    e.ThrowAsJavaScriptException();
-  }
-  return nullptr;
+  });
 }
 
 void DriftWindow::Update(Napi::Env env, size_t argc, const napi_value* argv) {

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { native } from '../../native/index.js';
 import { buildProfile } from '../../gateway/drift/profile.js';
@@ -330,6 +331,31 @@ t.test('a window\'s update kept after the window is collected throws instead of 
     await new Promise((resolve) => setImmediate(resolve));
   }
   t.throws(() => update(new Float32Array(6), 0, 2, 3, 3, 1, 0), /disposed/);
+});
+
+t.test('a window too big for memory throws a JS error instead of ending the process', async (t) => {
+  // 16M features without edges: 80 MB of arguments, but 80 bytes a feature of bin tables and 96 of
+  // state in C++. The child allocates the arguments, then limits its own address space to what it
+  // holds plus 512 MB (prlimit), so the C++ vectors fail with std::bad_alloc. (A limit set before
+  // node starts must guess node's own reservations, which differ under the test runner.)
+  const url = new URL('../../native/index.js', import.meta.url).href;
+  const code = `
+    const { native } = await import(${JSON.stringify(url)});
+    const { execFileSync } = await import('node:child_process');
+    const { readFileSync } = await import('node:fs');
+    const n = 16 << 20;
+    const args = [new Uint8Array(n), new Float64Array(0), new Int32Array(n + 1)];
+    const kb = Number(/VmSize:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
+    execFileSync('prlimit', ['--pid', String(process.pid), '--as=' + (kb + 512 * 1024) * 1024]);
+    try {
+      new (native().DriftWindow)(...args);
+      console.log('constructed');
+    } catch (e) {
+      console.log(e.constructor.name);
+    }`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+  t.equal(child.status, 0, `the child exits normally (stderr: ${child.stderr.slice(0, 300)})`);
+  t.equal(child.stdout.trim(), 'Error', 'the allocation failure arrives as a JS Error');
 });
 
 t.test('native and TypeScript p-value functions agree', async (t) => {
