@@ -82,6 +82,9 @@ let loadError: unknown;
 
 function load(): NativeBinding {
   const require = createRequire(import.meta.url);
+  // Another build of the same addon, e.g. native/asan.sh's AddressSanitizer build.
+  const override = process.env.SLUICE_NATIVE_ADDON;
+  if (override) return require(override) as NativeBinding;
   for (const rel of CANDIDATES) {
     const path = join(ROOT, rel);
     if (existsSync(path)) return require(path) as NativeBinding;
