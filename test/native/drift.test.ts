@@ -243,7 +243,8 @@ t.test('argument errors throw coded errors and never crash', async (t) => {
   t.throws(() => raw.merge({} as never), TypeError);
   // An object that only looks like a window (its prototype is one) carries no window tag.
   const lookalike = Object.create(Object.getPrototypeOf(raw)) as typeof raw;
-  t.throws(() => raw.merge(lookalike), { name: 'TypeError', message: /merge takes a DriftWindow/ }, 'a fake prototype is not a window');
+  // (Without the tag check napi_unwrap fails on it with a plain Error, or unwraps another addon's object.)
+  t.throws(() => raw.merge(lookalike), TypeError, 'a fake prototype is not a window');
   const prototypeUpdate = (Object.getPrototypeOf(raw) as { update: (...args: unknown[]) => void }).update;
   t.throws(() => prototypeUpdate.call(lookalike, new Float32Array(6), 0, 2, 3, 3, 1, 0), TypeError, 'nor can it borrow update');
   t.throws(() => raw.mergeSnapshot(new Float64Array(raw.length)), RangeError, 'snapshot without the header');
