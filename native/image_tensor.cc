@@ -2,7 +2,7 @@
 // picks and reorders channels (RGB->BGR), applies (x * scale - mean[c]) / std[c], writes NCHW or
 // NHWC into a caller-owned Float32Array at an offset (the batch buffer), and fills the right/bottom
 // padding when the resized image is smaller than the model's fixed size (PaddleOCR pads width).
-// Native because the same loop in JS costs ~10x more (bench/micro/images/preprocess.ts).
+// Native because the same loop in JS costs several times more (bench/micro/images/preprocess.ts).
 #include "image_tensor.h"
 
 #include "common.h"
