@@ -1,9 +1,10 @@
-// The vector path of a window update: four features at once, one per lane, rows in order. Each lane
-// does exactly what the scalar column path (drift_window.cc) does for its feature, operation for
-// operation and in the same row order, so both paths (and gateway/drift/ts-window.ts) produce
-// bit-identical state from the same bin tables. AVX2 on x86-64 (drift_lanes.cc), and eight features
-// at once with AVX-512 (drift_lanes_wide.cc), each chosen at run time: the addon still loads, and
-// runs the narrower or the scalar path, without them; other targets have only the scalar path.
+// The vector path of a window update: four or eight features at once, one per lane, rows in order.
+// Each lane does exactly what the scalar column path (drift_window.cc) does for its feature,
+// operation for operation and in the same row order, so every path (and gateway/drift/ts-window.ts)
+// produces bit-identical state from the same bin tables. One loop (drift_lane_loop.h) compiled twice:
+// AVX2, four lanes (drift_lanes.cc), and AVX-512, eight (drift_lanes_wide.cc), each chosen at run
+// time: the addon still loads, and runs the narrower or the scalar path, without them; other targets
+// have only the scalar path.
 #pragma once
 
 #include <cstddef>

@@ -108,11 +108,16 @@ DriftWindow::DriftWindow(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Drif
   auto offsets = TypedArg<int32_t>(info, 2, "edgeOffsets", napi_int32_array, "Int32Array");
   features_ = kinds.ElementLength();
   SLUICE_THROW_RANGE_IF(offsets.ElementLength() != features_ + 1, env, "edgeOffsets must have features + 1 entries");
-  SLUICE_THROW_RANGE_IF(offsets[0] != 0 || static_cast<size_t>(offsets[features_]) != edges.ElementLength(), env,
-                        "edgeOffsets must start at 0 and end at edges.length");
+  SLUICE_THROW_RANGE_IF(offsets[0] != 0 || offsets[features_] < 0 ||
+                            static_cast<size_t>(offsets[features_]) != edges.ElementLength(),
+                        env, "edgeOffsets must start at 0 and end at edges.length");
+  // Every offset is checked before any edge is read: from 0, never decreasing, up to edges.length,
+  // so each feature's range [offsets[f], offsets[f + 1]) lies inside edges.
   for (size_t f = 0; f < features_; ++f) {
     SLUICE_THROW_RANGE_IF(kinds[f] != kKindNumeric && kinds[f] != kKindCategorical, env, "kinds must be 0 or 1");
     SLUICE_THROW_RANGE_IF(offsets[f + 1] < offsets[f], env, "edgeOffsets must not decrease");
+  }
+  for (size_t f = 0; f < features_; ++f) {
     for (int32_t i = offsets[f]; i < offsets[f + 1]; ++i) {
       SLUICE_THROW_RANGE_IF(std::isnan(edges[i]), env, "edges must not be NaN");
       SLUICE_THROW_RANGE_IF(i > offsets[f] && !(edges[i - 1] < edges[i]), env,
@@ -149,9 +154,10 @@ DriftWindow::DriftWindow(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Drif
 }
 
 // napi_unwrap, which the prototype's update needs to find its window, is a private-symbol property
-// lookup: 143 -> 89 ns a call without it. So each window gets an own `update`, a function whose
-// callback data leads to the window: a handle shared by the window and the function, freed by
-// whichever of the two goes last, so a function that outlives its window finds it gone and throws.
+// lookup, a fair part of a small batch's call (gateway/drift/README.md). So each window gets an own
+// `update`, a function whose callback data leads to the window: a handle shared by the window and
+// the function, freed by whichever of the two goes last, so a function that outlives its window
+// finds it gone and throws.
 struct DriftWindow::UpdateHandle {
   DriftWindow* window;
   int owners;
@@ -221,7 +227,7 @@ struct ColumnSums {
 // The values of one column in row order: bin counts straight into the state, the rest into `out`.
 // Two passes over each chunk of up to 64 rows (one read of the batch; the second reads the chunk's
 // copy): first every bin, iterations independent of each other so the table lookups overlap, then
-// the counts and sums (measured: 4.3-4.7 vs 4.9-7.4 ns/value for both in one loop).
+// the counts and sums (faster than both in one loop: gateway/drift/README.md).
 // The moments are of x - k (k: the window's running mean, or the batch's first finite value), so
 // s2 - s1^2/n keeps its precision; Chan's merge folds them into the window once per batch.
 // `low += bin == 0 ? x : 0` adds an exact zero otherwise: the same sum as a branch, without one.
@@ -391,37 +397,31 @@ constexpr const char* kViewNames[6] = {"offset", "rows", "cols", "rowStride", "c
 }  // namespace
 
 // node-addon-api's CallbackInfo keeps six arguments on the stack and allocates for more (reading
-// them twice), so update's seven are read here into a stack array (170 -> 145 ns a call).
+// them twice), so update's seven are read here into a stack array.
 napi_value DriftWindow::UpdateCallback(napi_env env, napi_callback_info cb) {
-  size_t argc = kUpdateArgs;
-  napi_value argv[kUpdateArgs];
-  napi_value self;
-  void* wrapped = nullptr;
-  try {
+  return GuardCallback(env, [env, cb] {
+    size_t argc = kUpdateArgs;
+    napi_value argv[kUpdateArgs];
+    napi_value self;
+    void* wrapped = nullptr;
     SLUICE_THROW_TYPE_IF(napi_get_cb_info(env, cb, &argc, argv, &self, nullptr) != napi_ok || !IsDriftWindow(env, self) ||
                              napi_unwrap(env, self, &wrapped) != napi_ok || wrapped == nullptr,
                          env, "update must be called on a DriftWindow");
     static_cast<DriftWindow*>(wrapped)->Update(env, argc, argv);
-  } catch (const Napi::Error& e) {
-    e.ThrowAsJavaScriptException();
-  }
-  return nullptr;
+  });
 }
 
 napi_value DriftWindow::BoundUpdateCallback(napi_env env, napi_callback_info cb) {
-  size_t argc = kUpdateArgs;
-  napi_value argv[kUpdateArgs];
-  void* data = nullptr;
-  try {
+  return GuardCallback(env, [env, cb] {
+    size_t argc = kUpdateArgs;
+    napi_value argv[kUpdateArgs];
+    void* data = nullptr;
     SLUICE_THROW_TYPE_IF(napi_get_cb_info(env, cb, &argc, argv, nullptr, &data) != napi_ok || data == nullptr, env,
                          "update must be called on a DriftWindow");
     DriftWindow* window = static_cast<UpdateHandle*>(data)->window;
     SLUICE_THROW_TYPE_IF(window == nullptr, env, "DriftWindow is disposed");
     window->Update(env, argc, argv);
-  } catch (const Napi::Error& e) {
-    e.ThrowAsJavaScriptException();
-  }
-  return nullptr;
+  });
 }
 
 void DriftWindow::Update(Napi::Env env, size_t argc, const napi_value* argv) {
@@ -434,8 +434,8 @@ void DriftWindow::Update(Napi::Env env, size_t argc, const napi_value* argv) {
   void* raw = nullptr;
   SLUICE_THROW_TYPE_IF(napi_get_typedarray_info(env, argv[0], &type, &length, &raw, nullptr, nullptr) != napi_ok, env,
                        "data must be a Float32Array, Float64Array, Int32Array or BigInt64Array");
-  // The six numbers as arguments, or from the bound view (bindView): no N-API call for them (six
-  // napi_get_value_double are ~40 ns, a Float64Array's napi_get_typedarray_info as much).
+  // The six numbers as arguments, or from the bound view (bindView): no N-API call for them, which
+  // costs as much as reading the data's own typed-array info.
   size_t v[6];
   if (argc == 1) {
     SLUICE_THROW_TYPE_IF(view_ == nullptr, env, "update(data) needs a view bound with bindView");

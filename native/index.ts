@@ -8,22 +8,8 @@ import { SluiceError } from '../lib/errors.js';
 
 export interface NativeBinding {
   readonly abiVersion: number;
-  imageToTensor(
-    src: Uint8Array,
-    srcWidth: number,
-    srcHeight: number,
-    srcChannels: number,
-    dst: Float32Array,
-    dstOffset: number,
-    dstWidth: number,
-    dstHeight: number,
-    chw: boolean,
-    channelMap: Int32Array,
-    scale: number,
-    mean: Float32Array,
-    std: Float32Array,
-    padValue: number,
-  ): void;
+  /** Writes one decoded image into its slot of a model input (see ImageTensorOptions). */
+  imageToTensor(options: ImageTensorOptions): void;
   /** Drift histograms and moments; see gateway/drift/window.ts, which validates and owns them. */
   /** `state`: a Float64Array over a SharedArrayBuffer to keep the state in (else the addon's own memory). */
   DriftWindow: new (kinds: Uint8Array, edges: Float64Array, edgeOffsets: Int32Array, state?: Float64Array) => NativeDriftWindow;
@@ -31,6 +17,29 @@ export interface NativeBinding {
   driftKolmogorovQ(lambda: number): number;
   /** P(X > x) for X ~ chi-squared(df). */
   driftChiSquaredPValue(x: number, df: number): number;
+}
+
+/**
+ * One image for imageToTensor: interleaved HWC pixels in, (x * scale - mean[c]) / std[c] out at
+ * dst[dstOffset..], CHW or HWC, padded right and bottom to dstWidth x dstHeight with padValue.
+ */
+export interface ImageTensorOptions {
+  src: Uint8Array;
+  srcWidth: number;
+  srcHeight: number;
+  /** 1 to 4 */
+  srcChannels: number;
+  dst: Float32Array;
+  dstOffset: number;
+  dstWidth: number;
+  dstHeight: number;
+  chw: boolean;
+  /** The source channel of each output channel (1 to 4 entries). */
+  channelMap: Int32Array;
+  scale: number;
+  mean: Float32Array;
+  std: Float32Array;
+  padValue: number;
 }
 
 export interface NativeDriftWindow {
@@ -73,6 +82,9 @@ let loadError: unknown;
 
 function load(): NativeBinding {
   const require = createRequire(import.meta.url);
+  // Another build of the same addon, e.g. native/asan.sh's AddressSanitizer build.
+  const override = process.env.SLUICE_NATIVE_ADDON;
+  if (override) return require(override) as NativeBinding;
   for (const rel of CANDIDATES) {
     const path = join(ROOT, rel);
     if (existsSync(path)) return require(path) as NativeBinding;

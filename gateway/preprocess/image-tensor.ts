@@ -8,8 +8,11 @@ import type { ImagePlan } from './image-plan.js';
 
 /** Writes `image` into `dst` at element `offset` (slot i of a batch is offset i * plan.elements). */
 export function writeImageTensor(image: DecodedImage, plan: ImagePlan, dst: Float32Array, offset: number): void {
-  native().imageToTensor(image.data, image.width, image.height, image.channels, dst, offset, plan.width, plan.height, plan.chw,
-    plan.channelMap, plan.scale, plan.mean, plan.std, plan.padValue);
+  native().imageToTensor({
+    src: image.data, srcWidth: image.width, srcHeight: image.height, srcChannels: image.channels,
+    dst, dstOffset: offset, dstWidth: plan.width, dstHeight: plan.height, chw: plan.chw,
+    channelMap: plan.channelMap, scale: plan.scale, mean: plan.mean, std: plan.std, padValue: plan.padValue,
+  });
 }
 
 export interface ImageTensor {

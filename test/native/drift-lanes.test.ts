@@ -1,5 +1,6 @@
-// The native window's vector path (native/drift_lanes.cc: four features per lane group) against its
-// scalar path and the TypeScript reference: the same state bit for bit, in every dtype and view.
+// The native window's vector paths (native/drift_lane_loop.h: four features per lane group with AVX2,
+// eight with AVX-512) against its scalar path and the TypeScript reference: the same state bit for
+// bit, in every dtype and view, at every lane width this CPU runs.
 import t from 'tap';
 import { native, type NativeDriftWindow } from '../../native/index.js';
 import { KIND_CATEGORICAL, KIND_NUMERIC, type WindowLayout } from '../../gateway/drift/layout.js';
