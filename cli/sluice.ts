@@ -8,10 +8,10 @@ import { createLogger, type Logger } from '../lib/log.js';
 import { isSluiceError } from '../lib/errors.js';
 import type { RunningServer } from '../lib/server.js';
 import { helpText, parseFlags, type CommandSpec, type FlagSpec, type FlagValues } from './flags.js';
-import { ensureExampleRepository } from './example-repository.js';
+import { ensureExampleRepository } from '../examples/repository.js';
 import { startControlPlane } from '../control-plane/index.js';
 import { startGateway } from '../gateway/index.js';
-import { AUDIT_EXPORT_COMMAND, UPLOAD_COMMAND, runAuditExport, runUpload } from '../control-plane/cli-commands.js';
+import { AUDIT_EXPORT_COMMAND, UPLOAD_COMMAND, runAuditExport, runUpload } from './control-plane-commands.js';
 import { SluiceError } from '../lib/errors.js';
 
 const HOST: FlagSpec = { name: 'host', type: 'string', default: '127.0.0.1', description: 'address to listen on' };

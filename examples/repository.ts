@@ -5,9 +5,9 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { packageFile } from '../lib/package-files.js';
-import { trainWeatherModel } from '../control-plane/training/weather.js';
-import { weatherProfile } from '../control-plane/training/weather-profile.js';
-import { WEATHER_FEATURES, WEATHER_LABELS } from '../control-plane/training/weather-dataset.js';
+import { trainWeatherModel } from './weather.js';
+import { weatherProfile } from './weather-profile.js';
+import { WEATHER_FEATURES, WEATHER_LABELS } from './weather-dataset.js';
 
 /** Bump when the repository's content changes, so older copies are rebuilt. */
 export const EXAMPLE_REPOSITORY_REVISION = 5;

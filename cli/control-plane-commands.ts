@@ -7,9 +7,9 @@ import { basename, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import type { CommandSpec, FlagSpec, FlagValues } from '../cli/flags.js';
-import { AuditLog, type AuditVerification } from './services/audit.js';
-import { openStore } from './store/db.js';
+import type { CommandSpec, FlagSpec, FlagValues } from './flags.js';
+import { AuditLog, type AuditVerification } from '../control-plane/services/audit.js';
+import { openStore } from '../control-plane/store/db.js';
 
 const LOG_LEVEL: FlagSpec = { name: 'log-level', type: 'string', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent' };
 

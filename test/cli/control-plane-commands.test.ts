@@ -1,9 +1,9 @@
 import t from 'tap';
 import { PassThrough } from 'node:stream';
 import { createLogger } from '../../lib/log.js';
-import { exportAuditLog, runAuditExport, runUpload } from '../../control-plane/cli-commands.js';
+import { exportAuditLog, runAuditExport, runUpload } from '../../cli/control-plane-commands.js';
 import { exampleModels } from '../helpers/paths.js';
-import { ADMIN_TOKEN, dialects, exampleOnnx, startTestControlPlane, stopPostgres } from './harness.js';
+import { ADMIN_TOKEN, dialects, exampleOnnx, startTestControlPlane, stopPostgres } from '../control-plane/harness.js';
 
 t.teardown(stopPostgres);
 
