@@ -69,16 +69,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     }
     if (options.seedRepository !== undefined) await seedRepository(services, options.seedRepository, logger);
     const localGatewayToken = options.localGateway ? await ensureLocalGatewayToken(services, join(options.dataDir, 'keys', 'local-gateway.token')) : undefined;
+    const graphiql = options.graphiql ?? process.env.NODE_ENV !== 'production';
     const graphql = createGraphQL({
       services,
       logger,
       limits: { ...DEFAULT_GRAPHQL_LIMITS, ...options.graphqlLimits },
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       maxArtifactBytes,
-      graphiql: options.graphiql ?? process.env.NODE_ENV !== 'production',
+      graphiql,
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
     });
-    const { server, url, port } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, logger });
+    const { server, url, port } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, graphiql, logger });
     logger.info({ dialect: services.store.dialect, keyId: services.key.keyId }, 'control plane ready');
     const drainTimeoutMs = options.drainTimeoutMs ?? 2000;
     let closing: Promise<void> | undefined;
