@@ -6,6 +6,7 @@ import { relative, resolve } from 'node:path';
 import type { Logger, PrettyLines } from '../lib/log.js';
 
 export interface ReadyFacts {
+  /** Since the process started. */
   seconds: number;
   gateway?: string | undefined;
   controlPlane?: string | undefined;
@@ -49,8 +50,11 @@ export class Screen {
   }
 }
 
-function shown(path: string): string {
-  return relative(process.cwd(), resolve(path)) || '.';
+/** A path as a person would type it from here: relative below the current folder, absolute elsewhere. */
+export function shown(path: string): string {
+  const abs = resolve(path);
+  const rel = relative(process.cwd(), abs);
+  return rel === '' ? '.' : rel.startsWith('..') ? abs : rel;
 }
 
 /** How to run this same CLI again from here (`node dist/cli/sluice.js`, whichever way it was started). */
@@ -63,8 +67,7 @@ function selfCommand(): string {
   } catch {
     // keep the path as given
   }
-  const rel = relative(process.cwd(), real);
-  return `node ${rel.startsWith('..') ? real : rel}`;
+  return `node ${shown(real)}`;
 }
 
 export function readyScreen(f: ReadyFacts): string {

@@ -1,6 +1,6 @@
 // The long-running commands: `gateway`, `control-plane`, and `serve` (both on this machine, with the
 // example model repository), each stopped by SIGINT/SIGTERM after draining.
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { readdirSync } from 'node:fs';
 import type { Logger } from '../lib/log.js';
 import type { RunningServer } from '../lib/server.js';
@@ -8,7 +8,7 @@ import { SluiceError } from '../lib/errors.js';
 import { startControlPlane, type ControlPlaneServer } from '../control-plane/index.js';
 import { startGateway } from '../gateway/index.js';
 import { ensureExampleRepository } from '../examples/repository.js';
-import type { Screen } from './screen.js';
+import { shown, type Screen } from './screen.js';
 
 export interface GatewayRun {
   host: string;
@@ -81,13 +81,11 @@ export interface ServeRun {
 
 /** `sluice serve`: build the example repository when needed, then the control plane, then a gateway synced to it. */
 export async function serve(run: ServeRun, logger: Logger, screen: Screen): Promise<RunningServer[]> {
-  const started = performance.now();
-  let models = run.models;
-  if (models === undefined) {
-    models = join(run.data, 'models');
-    const shown = relative(process.cwd(), resolve(models)) || '.';
-    const built = ensureExampleRepository(models, (model) => screen.progress(`building the example models into ${shown} (first start only): ${model}`, { dir: models, model }));
-    if (built) screen.progress(`example models built in ${((performance.now() - started) / 1000).toFixed(1)} s`, { dir: models });
+  const models = run.models ?? join(run.data, 'models');
+  if (run.models === undefined) {
+    const building = performance.now();
+    const built = ensureExampleRepository(models, (model) => screen.progress(`building the example models into ${shown(models)} (first start only): ${model}`, { dir: models, model }));
+    if (built) screen.progress(`example models built in ${((performance.now() - building) / 1000).toFixed(1)} s`, { dir: models });
   }
   screen.progress('starting the control plane and the gateway', {});
   const cp = await runControlPlane({ host: run.host, port: run.controlPlanePort, data: run.data, drainTimeoutMs: run.drainTimeoutMs, local: { models } }, logger);
@@ -103,7 +101,7 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
     throw err;
   }
   screen.ready({
-    seconds: (performance.now() - started) / 1000,
+    seconds: performance.now() / 1000,
     gateway: gw.url,
     controlPlane: cp.url,
     data: run.data,

@@ -116,9 +116,8 @@ const COMMANDS = [
   }),
   command(CONTROL_PLANE, async (v) => {
     const { logger, screen } = serverOutput(v);
-    const started = performance.now();
     const cp = await runControlPlane({ host: v.host, port: v.port, data: v.data, db: v.db, drainTimeoutMs: v['drain-timeout-ms'] }, logger);
-    screen.ready({ seconds: (performance.now() - started) / 1000, controlPlane: cp.url, data: v.db === undefined ? v.data : undefined, firstAdminToken: cp.firstAdminToken });
+    screen.ready({ seconds: performance.now() / 1000, controlPlane: cp.url, data: v.db === undefined ? v.data : undefined, firstAdminToken: cp.firstAdminToken });
     shutdownOnSignals([cp], logger, v['drain-timeout-ms']);
     return -1;
   }),
