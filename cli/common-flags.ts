@@ -1,6 +1,6 @@
 // Flags several commands share, in the table format of flags.ts.
 import { LOG_FORMATS, LOG_LEVELS } from '../lib/log.js';
-import type { FlagSpec } from './flags.js';
+import type { FlagSpec } from '../lib/flags.js';
 
 export const HOST_FLAG = { type: 'string', default: '127.0.0.1', placeholder: 'address', description: 'address to listen on' } as const satisfies FlagSpec<'string'>;
 export const LOG_LEVEL_FLAG = { type: 'string', default: 'info', choices: LOG_LEVELS, description: 'least severe level logged' } as const satisfies FlagSpec<'string'>;

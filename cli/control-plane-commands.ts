@@ -10,7 +10,7 @@ import { basename, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import { defineCommand, type FlagValues } from './flags.js';
+import { defineCommand, type FlagValues } from '../lib/flags.js';
 import { AuditLog, type AuditEvent, type AuditVerification, type Outcome } from '../control-plane/services/audit.js';
 import { ROLES, type CallContext } from '../control-plane/services/actor.js';
 import { TokenService } from '../control-plane/services/tokens.js';

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { createLogger, PrettyLines, type Logger } from '../lib/log.js';
 import { isSluiceError, SluiceError } from '../lib/errors.js';
 import { ensureExampleRepository } from '../examples/repository.js';
-import { defineCommand, helpText, parseFlags, type CommandSpec, type FlagTable, type FlagValues } from './flags.js';
+import { defineCommand, helpText, parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
 import { DATA_FLAG, DB_FLAG, DRAIN_FLAG, HOST_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
 import { AUDIT_EXPORT_COMMAND, TOKEN_CREATE_COMMAND, UPLOAD_COMMAND, runAuditExport, runTokenCreate, runUpload } from './control-plane-commands.js';
 import { Screen } from './screen.js';

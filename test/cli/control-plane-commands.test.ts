@@ -2,7 +2,7 @@ import t from 'tap';
 import { PassThrough } from 'node:stream';
 import { createLogger } from '../../lib/log.js';
 import { AUDIT_EXPORT_COMMAND, TOKEN_CREATE_COMMAND, UPLOAD_COMMAND, exportAuditLog, runAuditExport, runTokenCreate, runUpload } from '../../cli/control-plane-commands.js';
-import { parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../../cli/flags.js';
+import { parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../../lib/flags.js';
 import { exampleModels } from '../helpers/paths.js';
 import { ADMIN_TOKEN, dialects, exampleOnnx, startTestControlPlane, stopPostgres } from '../control-plane/harness.js';
 

@@ -2,7 +2,7 @@
 // variable and help text; the same table tokenizes argv (node:util parseArgs), reads SLUICE_*
 // variables, prints --help and types the values the command receives (no casts downstream).
 import { parseArgs } from 'node:util';
-import { SluiceError } from '../lib/errors.js';
+import { SluiceError } from './errors.js';
 
 export type FlagType = 'string' | 'int' | 'boolean' | 'list';
 

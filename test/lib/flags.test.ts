@@ -1,5 +1,5 @@
 import t from 'tap';
-import { defineCommand, helpText, parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../../cli/flags.js';
+import { defineCommand, helpText, parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../../lib/flags.js';
 
 const spec = defineCommand({
   name: 'demo',
