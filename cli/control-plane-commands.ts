@@ -11,10 +11,9 @@ import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { defineCommand, type FlagValues } from '../lib/flags.js';
-import { AuditLog, type AuditEvent, type AuditVerification, type Outcome } from '../control-plane/services/audit.js';
+import type { AuditEvent, AuditVerification, Outcome } from '../control-plane/services/audit.js';
 import { ROLES, type CallContext } from '../control-plane/services/actor.js';
-import { TokenService } from '../control-plane/services/tokens.js';
-import { openStore } from '../control-plane/store/db.js';
+import type { Store } from '../control-plane/store/db.js';
 import { DATA_FLAG, DB_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
 
 export const AUDIT_EXPORT_COMMAND = defineCommand({
@@ -57,11 +56,15 @@ export const TOKEN_CREATE_COMMAND = defineCommand({
   },
 });
 
-/** The store of `--data`/`--db`; refuses a data folder without a database rather than creating an empty one. */
-async function openExistingStore(dataDir: string, db: string | undefined) {
+/**
+ * The store of `--data`/`--db`; refuses a data folder without a database rather than creating an
+ * empty one. (The store's modules load here, not with the flag tables, so --help stays fast.)
+ */
+async function openExistingStore(dataDir: string, db: string | undefined): Promise<Store> {
   if (db === undefined && !existsSync(join(dataDir, 'control-plane.db'))) {
     throw new SluiceError('SLUICE_E_CONFIG_INVALID', `no control-plane database in ${dataDir}`, { details: { flag: 'data' } });
   }
+  const { openStore } = await import('../control-plane/store/db.js');
   return openStore({ dataDir, db });
 }
 
@@ -74,6 +77,7 @@ export function auditEventForExport(event: AuditEvent): Omit<AuditEvent, 'outcom
 export async function exportAuditLog(options: { dataDir: string; db?: string | undefined; out: Writable }): Promise<{ events: number; verification: AuditVerification }> {
   const store = await openExistingStore(options.dataDir, options.db);
   try {
+    const { AuditLog } = await import('../control-plane/services/audit.js');
     const audit = new AuditLog(store);
     let events = 0;
     for await (const event of audit.all()) {
@@ -203,6 +207,7 @@ export async function runTokenCreate(v: FlagValues<typeof TOKEN_CREATE_COMMAND.f
       actor: { id: 'local-cli', name: `sluice token create (${user})`, role: 'system' },
       request: { requestId: `cli-token-create-${process.pid}-${Date.now()}`, clientAddress: 'local' },
     };
+    const [{ AuditLog }, { TokenService }] = await Promise.all([import('../control-plane/services/audit.js'), import('../control-plane/services/tokens.js')]);
     const { token, secret } = await new TokenService(store, new AuditLog(store)).create(ctx, { name: v.name, role: v.role });
     logger.info({ tokenId: token.id, role: token.role, by: user }, 'token created and audited; its secret is printed only this once');
     out.write(`${JSON.stringify({ id: token.id, name: token.name, role: token.role, secret })}\n`);

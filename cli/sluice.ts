@@ -7,12 +7,14 @@
 import { resolve } from 'node:path';
 import { createLogger, PrettyLines, type Logger } from '../lib/log.js';
 import { isSluiceError, SluiceError } from '../lib/errors.js';
-import { ensureExampleRepository } from '../examples/repository.js';
 import { defineCommand, helpText, parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
 import { DATA_FLAG, DB_FLAG, DRAIN_FLAG, HOST_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
 import { AUDIT_EXPORT_COMMAND, TOKEN_CREATE_COMMAND, UPLOAD_COMMAND, runAuditExport, runTokenCreate, runUpload } from './control-plane-commands.js';
 import { Screen } from './screen.js';
-import { parseLabels, runControlPlane, runGateway, serve, shutdownOnSignals } from './servers.js';
+import type * as Servers from './servers.js';
+
+/** The servers' modules (gateway, control plane, ORT) load only for a command that runs one: --help and flag errors answer at once. */
+const servers = (): Promise<typeof Servers> => import('./servers.js');
 
 const MAX_BODY_FLAG = { type: 'int', default: 64 * 1024 * 1024, placeholder: 'bytes', description: 'largest request body accepted' } as const;
 
@@ -78,7 +80,8 @@ const EXAMPLES = defineCommand({
 const COMMANDS = [
   command(SERVE, async (v) => {
     const { logger, screen } = serverOutput(v);
-    const servers = await serve(
+    const { serve, shutdownOnSignals } = await servers();
+    const running = await serve(
       {
         host: v.host,
         gatewayPort: v['gateway-port'],
@@ -91,11 +94,12 @@ const COMMANDS = [
       logger,
       screen,
     );
-    shutdownOnSignals(servers, logger, v['drain-timeout-ms']);
+    shutdownOnSignals(running, logger, v['drain-timeout-ms']);
     return -1;
   }),
   command(GATEWAY, async (v) => {
     const { logger } = serverOutput(v);
+    const { parseLabels, runGateway, shutdownOnSignals } = await servers();
     if (v['control-plane'] !== undefined && (v.token === undefined || v.token === '')) {
       throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--control-plane needs --token (a gateway token)', { details: { flag: 'token' } });
     }
@@ -116,6 +120,7 @@ const COMMANDS = [
   }),
   command(CONTROL_PLANE, async (v) => {
     const { logger, screen } = serverOutput(v);
+    const { runControlPlane, shutdownOnSignals } = await servers();
     const cp = await runControlPlane({ host: v.host, port: v.port, data: v.data, db: v.db, drainTimeoutMs: v['drain-timeout-ms'] }, logger);
     screen.ready({ seconds: performance.now() / 1000, controlPlane: cp.url, data: v.db === undefined ? v.data : undefined, firstAdminToken: cp.firstAdminToken });
     shutdownOnSignals([cp], logger, v['drain-timeout-ms']);
@@ -123,6 +128,7 @@ const COMMANDS = [
   }),
   command(EXAMPLES, async (v) => {
     const logger = createLogger('sluice', v['log-level']);
+    const { ensureExampleRepository } = await import('../examples/repository.js');
     const dir = resolve(v.dir);
     const built = ensureExampleRepository(dir, (model) => logger.info({ dir, model }, `building ${model}`));
     logger.info({ dir, built }, built ? 'example repository built' : 'example repository is up to date');

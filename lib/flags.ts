@@ -1,6 +1,7 @@
-// Flags for every subcommand: one table per command gives each flag's type, default, environment
-// variable and help text; the same table tokenizes argv (node:util parseArgs), reads SLUICE_*
-// variables, prints --help and types the values the command receives (no casts downstream).
+// Flags for every command (the `sluice` CLI's, the bench's): one table per command gives each
+// flag's type, default, environment variable and help text; the same table tokenizes argv
+// (node:util parseArgs), reads SLUICE_* variables, prints --help and types the values the command
+// receives (no casts downstream).
 import { parseArgs } from 'node:util';
 import { SluiceError } from './errors.js';
 
@@ -35,6 +36,10 @@ export interface CommandSpec<F extends FlagTable = FlagTable> {
   readonly name: string;
   readonly summary: string;
   readonly flags: F;
+  /** How it is run, for --help (default `sluice <name>`). */
+  readonly usage?: string;
+  /** Prefix of the flags' environment variables (default `SLUICE_`). */
+  readonly envPrefix?: string;
 }
 
 /** What parsing a table gives: a flag with a default or `required` is always present. */
@@ -49,8 +54,8 @@ export function defineCommand<const F extends FlagTable>(spec: CommandSpec<F>): 
   return spec;
 }
 
-export function envName(name: string, flag: FlagSpec): string {
-  return flag.env ?? `SLUICE_${name.replace(/-/g, '_').toUpperCase()}`;
+export function envName(name: string, flag: FlagSpec, prefix = 'SLUICE_'): string {
+  return flag.env ?? `${prefix}${name.replace(/-/g, '_').toUpperCase()}`;
 }
 
 function invalid(name: string, message: string): SluiceError {
@@ -93,9 +98,10 @@ export function parseFlags<F extends FlagTable>(spec: CommandSpec<F>, argv: stri
 
   const values: Record<string, string | number | boolean | string[] | undefined> = {};
   for (const [name, flag] of Object.entries(table)) {
-    const e = env[envName(name, flag)];
+    const variable = envName(name, flag, spec.envPrefix);
+    const e = env[variable];
     const d = flag.default;
-    values[name] = e !== undefined ? convert(name, flag, e, envName(name, flag)) : typeof d === 'object' ? [...d] : d;
+    values[name] = e !== undefined ? convert(name, flag, e, variable) : typeof d === 'object' ? [...d] : d;
   }
   for (const tok of tokens) {
     if (tok.kind === 'positional') throw invalid('', `unexpected argument "${tok.value}" for sluice ${spec.name} (see --help)`);
@@ -115,14 +121,14 @@ export function parseFlags<F extends FlagTable>(spec: CommandSpec<F>, argv: stri
   }
   for (const [name, flag] of Object.entries(table)) {
     if (flag.required && (values[name] === undefined || values[name] === '')) {
-      throw invalid(name, `--${name} is required (or ${envName(name, flag)})`);
+      throw invalid(name, `--${name} is required (or ${envName(name, flag, spec.envPrefix)})`);
     }
   }
   return { help: false, values: values as FlagValues<F> };
 }
 
 export function helpText(spec: CommandSpec): string {
-  const lines = [`Usage: sluice ${spec.name} [flags]`, '', spec.summary, '', 'Flags:'];
+  const lines = [`Usage: ${spec.usage ?? `sluice ${spec.name}`} [flags]`, '', spec.summary, '', 'Flags:'];
   const lefts = Object.entries(spec.flags).map(([name, f]) => {
     const arg = f.type === 'boolean' ? '' : ` <${f.placeholder ?? f.choices?.join('|') ?? (f.type === 'int' ? 'n' : f.type === 'list' ? 'a,b,...' : 'value')}>`;
     return [`  --${name}${arg}`, name, f] as const;
@@ -130,7 +136,7 @@ export function helpText(spec: CommandSpec): string {
   const width = Math.max(8, ...lefts.map(([left]) => left.length)) + 2;
   for (const [left, name, f] of lefts) {
     const def = f.default === undefined ? (f.required ? ' (required)' : '') : ` (default: ${Array.isArray(f.default) ? f.default.join(',') : String(f.default)})`;
-    lines.push(`${left.padEnd(width)}${f.description}${def} [env ${envName(name, f)}]`);
+    lines.push(`${left.padEnd(width)}${f.description}${def} [env ${envName(name, f, spec.envPrefix)}]`);
   }
   lines.push(`${'  --help'.padEnd(width)}show this help`);
   return `${lines.join('\n')}\n`;
