@@ -3,6 +3,8 @@
 import { availableParallelism } from 'node:os';
 import { WORKLOAD_NAMES, isWorkloadName, type WorkloadName } from './workloads.js';
 import type { TargetName } from './report/types.js';
+import { SluiceError } from '../lib/errors.js';
+import { defineCommand, parseFlags } from '../lib/flags.js';
 
 export const TARGET_NAMES: readonly TargetName[] = ['sluice', 'sluice-ws', 'naive', 'naive-1t', 'micro-batch', 'uws-fixed'];
 
@@ -58,78 +60,80 @@ export interface BenchOptions {
   outDir: string;
 }
 
-export class BenchUsageError extends Error {
-  override readonly name = 'BenchUsageError';
+export const BENCH_COMMAND = defineCommand({
+  name: 'bench',
+  usage: 'npm run bench --',
+  envPrefix: 'SLUICE_BENCH_',
+  summary: 'Run the benchmark suite: Sluice beside its baselines in one run; JSON, Markdown and SVG results.',
+  flags: {
+    quick: {
+      type: 'boolean',
+      default: false,
+      description: 'short smoke run (< 2 min): 1 and 64 connections, 50/95% open loop, shorter windows (text-direction-image: closed loop only, sluice/naive/naive-1t unless --targets)',
+    },
+    workloads: { type: 'list', default: WORKLOAD_NAMES, description: 'workloads to measure' },
+    targets: { type: 'list', description: `servers to measure (default: all: ${TARGET_NAMES.join(',')})` },
+    connections: { type: 'list', placeholder: '1,16,64', description: 'closed-loop connection counts (default: 1,16,64,256; 1,64 with --quick)' },
+    'duration-ms': { type: 'int', description: 'measured window per point, warm-up excluded (default: 8000; 1000 with --quick)' },
+    'warmup-ms': { type: 'int', description: 'warm-up per point, not recorded (default: 2000; 300 with --quick)' },
+    pin: { type: 'string', default: 'auto', choices: ['auto', 'split', 'shared'], description: 'split = load generator on its own core (auto: split when there are >= 4 cores)' },
+    generators: { type: 'int', default: 1, description: 'load generator processes per scenario' },
+    rounds: { type: 'int', description: 'interleaved rounds for the ratios at 64 connections (default: 5; 0 with --quick)' },
+    profile: { type: 'boolean', default: false, description: 'also run the gateway under --cpu-prof and print its top self-time functions' },
+    out: { type: 'string', default: 'bench/results', placeholder: 'dir', description: 'where results go' },
+  },
+});
+
+function usageError(flag: string, message: string): SluiceError {
+  return new SluiceError('SLUICE_E_CONFIG_INVALID', message, { details: { flag } });
 }
 
-export const BENCH_HELP = `Usage: npm run bench -- [flags]
-  --quick                 short smoke run (< 2 min): 1 and 64 connections, 50/95% open loop, shorter windows
-                          (text-direction-image: closed loop only, sluice/naive/naive-1t unless --targets)
-  --workloads a,b         ${WORKLOAD_NAMES.join(', ')} (default: all)
-  --targets a,b           ${TARGET_NAMES.join(', ')} (default: all)
-  --connections 1,16,64   closed-loop connection counts
-  --duration-ms N         measured window per point (warm-up excluded)
-  --warmup-ms N           warm-up per point, not recorded
-  --pin auto|split|shared split = load generator on its own core (auto: split when there are >= 4 cores)
-  --generators N          load generator processes per scenario (default 1)
-  --rounds N              interleaved rounds for the ratios at 64 connections (default 5, 0 with --quick)
-  --profile               also run the gateway under --cpu-prof and print its top self-time functions
-  --out DIR               where results go (default bench/results)
-`;
-
-function list(v: string): string[] {
-  return v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-}
-
-function positiveInt(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new BenchUsageError(`--${name} must be a positive integer, got ${v}`);
+function positive(flag: string, n: number | undefined): number | undefined {
+  if (n !== undefined && n < 1) throw usageError(flag, `--${flag} must be a positive integer, got ${n}`);
   return n;
 }
 
 /** `cores` = CPUs available; with split pinning the last one runs the load generators. */
 export function placementFor(mode: string, cores: number, generators: number): Placement {
   const split = mode === 'split' || (mode === 'auto' && cores >= 4);
-  if (!['auto', 'split', 'shared'].includes(mode)) throw new BenchUsageError(`--pin must be auto, split or shared, got ${mode}`);
-  if (split && cores < 2) throw new BenchUsageError('--pin split needs at least 2 cores');
+  if (!['auto', 'split', 'shared'].includes(mode)) throw usageError('pin', `--pin must be auto, split or shared, got ${mode}`);
+  if (split && cores < 2) throw usageError('pin', '--pin split needs at least 2 cores');
   if (!split) return { mode: 'shared', serverCpus: undefined, clientCpus: undefined, generators };
   // One client core per four server cores at most; at least one each.
   const client = Math.max(1, Math.floor(cores / 5));
   return { mode: 'split', serverCpus: `0-${cores - client - 1}`, clientCpus: `${cores - client}-${cores - 1}`, generators };
 }
 
-export function parseBenchArgs(argv: string[], cores = availableParallelism()): BenchOptions | 'help' {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--help' || a === '-h') return 'help';
-    if (!a.startsWith('--')) throw new BenchUsageError(`unexpected argument ${a}`);
-    const [k, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
-    if (k === 'quick' || k === 'profile') flags.set(k, 'true');
-    else if (inline !== undefined) flags.set(k, inline);
-    else if (argv[i + 1] !== undefined) flags.set(k, argv[++i]!);
-    else throw new BenchUsageError(`--${k} needs a value`);
-  }
-  if (flags.has('rounds') && !/^\d+$/.test(flags.get('rounds')!)) throw new BenchUsageError(`--rounds must be a whole number, got ${flags.get('rounds')}`);
-  const known = ['quick', 'profile', 'rounds', 'workloads', 'targets', 'connections', 'duration-ms', 'warmup-ms', 'pin', 'generators', 'out'];
-  for (const k of flags.keys()) if (!known.includes(k)) throw new BenchUsageError(`unknown flag --${k}\n\n${BENCH_HELP}`);
-  const quick = flags.has('quick');
-  const workloads = list(flags.get('workloads') ?? WORKLOAD_NAMES.join(','));
-  for (const w of workloads) if (!isWorkloadName(w)) throw new BenchUsageError(`unknown workload ${w} (${WORKLOAD_NAMES.join(', ')})`);
-  const targets = list(flags.get('targets') ?? TARGET_NAMES.join(','));
-  for (const t of targets) if (!(TARGET_NAMES as string[]).includes(t)) throw new BenchUsageError(`unknown target ${t} (${TARGET_NAMES.join(', ')})`);
-  const connections = list(flags.get('connections') ?? (quick ? '1,64' : '1,16,64,256')).map((c) => positiveInt('connections', c));
+/** The suite's options from argv (and SLUICE_BENCH_* variables); 'help' for --help. */
+export function parseBenchArgs(argv: string[], cores = availableParallelism(), env: NodeJS.ProcessEnv = process.env): BenchOptions | 'help' {
+  const parsed = parseFlags(BENCH_COMMAND, argv, env);
+  if (parsed.help) return 'help';
+  const v = parsed.values;
+  const quick = v.quick;
+  const workloads = v.workloads.filter((w): w is WorkloadName => {
+    if (!isWorkloadName(w)) throw usageError('workloads', `unknown workload ${w} (${WORKLOAD_NAMES.join(', ')})`);
+    return true;
+  });
+  const targets = (v.targets ?? [...TARGET_NAMES]).filter((t): t is TargetName => {
+    if (!(TARGET_NAMES as readonly string[]).includes(t)) throw usageError('targets', `unknown target ${t} (${TARGET_NAMES.join(', ')})`);
+    return true;
+  });
+  const connections = (v.connections ?? (quick ? ['1', '64'] : ['1', '16', '64', '256'])).map((c) => {
+    if (!/^[0-9]+$/.test(c) || Number(c) < 1) throw usageError('connections', `--connections must be positive integers, got ${c}`);
+    return Number(c);
+  });
+  if (v.rounds !== undefined && v.rounds < 0) throw usageError('rounds', `--rounds must be a whole number, got ${v.rounds}`);
   return {
     quick,
-    workloads: workloads as WorkloadName[],
-    targets: targets as TargetName[],
+    workloads,
+    targets,
     connections,
     // --quick keeps the image workload to Sluice and the naive peer (both thread settings), closed loop.
-    workloadTargets: quick && !flags.has('targets') ? { 'text-direction-image': ['sluice', 'naive', 'naive-1t'] } : {},
+    workloadTargets: quick && v.targets === undefined ? { 'text-direction-image': ['sluice', 'naive', 'naive-1t'] } : {},
     closedOnly: quick ? ['text-direction-image'] : [],
     openFractions: quick ? [0.5, 0.95] : [0.5, 0.8, 0.95],
-    warmupMs: flags.has('warmup-ms') ? positiveInt('warmup-ms', flags.get('warmup-ms')!) : quick ? 300 : 2000,
-    durationMs: flags.has('duration-ms') ? positiveInt('duration-ms', flags.get('duration-ms')!) : quick ? 1000 : 8000,
+    warmupMs: positive('warmup-ms', v['warmup-ms']) ?? (quick ? 300 : 2000),
+    durationMs: positive('duration-ms', v['duration-ms']) ?? (quick ? 1000 : 8000),
     openConnections: 1024,
     overloadConnections: 8192,
     overloadDeadlineMs: 1000,
@@ -142,11 +146,11 @@ export function parseBenchArgs(argv: string[], cores = availableParallelism()): 
     overloadMs: quick ? 3000 : 20_000,
     recoveryMs: quick ? 2000 : 10_000,
     timelineMs: quick ? 500 : 1000,
-    placement: placementFor(flags.get('pin') ?? 'auto', cores, flags.has('generators') ? positiveInt('generators', flags.get('generators')!) : 1),
-    ratioRounds: flags.has('rounds') ? Number(flags.get('rounds')) : quick ? 0 : 5,
+    placement: placementFor(v.pin, cores, positive('generators', v.generators) ?? 1),
+    ratioRounds: v.rounds ?? (quick ? 0 : 5),
     roundWarmupMs: 1000,
     roundMs: 4000,
-    profile: flags.has('profile'),
-    outDir: flags.get('out') ?? 'bench/results',
+    profile: v.profile,
+    outDir: v.out,
   };
 }

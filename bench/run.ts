@@ -1,7 +1,9 @@
 // `npm run bench [-- --quick]`: runs the suite and writes bench/results/<date>.json, .md and .svg.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BENCH_HELP, BenchUsageError, parseBenchArgs } from './options.js';
+import { isSluiceError } from '../lib/errors.js';
+import { helpText } from '../lib/flags.js';
+import { BENCH_COMMAND, parseBenchArgs } from './options.js';
 import { runSuite } from './suite.js';
 import { resultStem, writeResults } from './report/files.js';
 import { profileGateway } from './profile/profile-gateway.js';
@@ -12,14 +14,14 @@ async function main(argv: string[]): Promise<number> {
   try {
     o = parseBenchArgs(argv);
   } catch (err) {
-    if (err instanceof BenchUsageError) {
+    if (isSluiceError(err) && err.code === 'SLUICE_E_CONFIG_INVALID') {
       process.stderr.write(`bench: ${err.message}\n`);
       return 2;
     }
     throw err;
   }
   if (o === 'help') {
-    process.stdout.write(BENCH_HELP);
+    process.stdout.write(helpText(BENCH_COMMAND));
     return 0;
   }
   const log = (line: string) => process.stdout.write(`${line}\n`);

@@ -5,8 +5,8 @@
 //   text-direction-image   one PNG of a text line (352x64, made with sharp) per call, as a raw
 //                          `image/png` body; the server decodes and preprocesses it to the same tensor
 import sharp from 'sharp';
-import { loadWeather, weatherFeatures } from '../control-plane/training/weather-dataset.js';
-import { seededRandom } from '../control-plane/training/random.js';
+import { loadWeather, weatherFeatures } from '../examples/weather-dataset.js';
+import { seededRandom } from '../lib/random.js';
 
 export const WORKLOAD_NAMES = ['weather-json', 'text-direction-binary', 'text-direction-image'] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];

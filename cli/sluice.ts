@@ -2,157 +2,173 @@
 // (A 64 MiB young generation: a gateway makes short-lived garbage on every call, and V8's default
 // 16 MiB one scavenges it so often that it cost ~10% of the main thread's time on weather. The
 // benchmark runs every Node server, baselines included, with the flags of this line.)
-// The `sluice` command: serve (everything on one machine), gateway, control-plane, examples.
-import { resolve, join } from 'node:path';
-import { createLogger, type Logger } from '../lib/log.js';
-import { isSluiceError } from '../lib/errors.js';
-import type { RunningServer } from '../lib/server.js';
-import { helpText, parseFlags, type CommandSpec, type FlagSpec, type FlagValues } from './flags.js';
-import { ensureExampleRepository } from './example-repository.js';
-import { startControlPlane } from '../control-plane/index.js';
-import { startGateway } from '../gateway/index.js';
-import { AUDIT_EXPORT_COMMAND, UPLOAD_COMMAND, runAuditExport, runUpload } from '../control-plane/cli-commands.js';
-import { SluiceError } from '../lib/errors.js';
+// The `sluice` command: serve (everything on one machine), gateway, control-plane, examples, and
+// the control-plane commands (upload, audit-export, token create).
+import { resolve } from 'node:path';
+import { createLogger, PrettyLines, type Logger } from '../lib/log.js';
+import { isSluiceError, SluiceError } from '../lib/errors.js';
+import { defineCommand, helpText, parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
+import { DATA_FLAG, DB_FLAG, DRAIN_FLAG, HOST_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+import { AUDIT_EXPORT_COMMAND, TOKEN_CREATE_COMMAND, UPLOAD_COMMAND, runAuditExport, runTokenCreate, runUpload } from './control-plane-commands.js';
+import { Screen } from './screen.js';
+import type * as Servers from './servers.js';
 
-const HOST: FlagSpec = { name: 'host', type: 'string', default: '127.0.0.1', description: 'address to listen on' };
-const LOG_LEVEL: FlagSpec = { name: 'log-level', type: 'string', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent' };
-const DRAIN: FlagSpec = { name: 'drain-timeout-ms', type: 'int', default: 10_000, description: 'how long shutdown waits for in-flight calls' };
+/** The servers' modules (gateway, control plane, ORT) load only for a command that runs one: --help and flag errors answer at once. */
+const servers = (): Promise<typeof Servers> => import('./servers.js');
 
-const GATEWAY_FLAGS: FlagSpec[] = [
-  { name: 'models', type: 'string', default: './models', description: 'model repository folder' },
-  { name: 'port', type: 'int', default: 8000, description: 'HTTP port (0 = a free port)' },
-  HOST,
-  { name: 'max-body-bytes', type: 'int', default: 64 * 1024 * 1024, description: 'largest request body accepted' },
-  { name: 'control-plane', type: 'string', description: 'control plane URL to register with and sync from' },
-  { name: 'token', type: 'string', description: 'gateway token for the control plane' },
-  { name: 'name', type: 'string', description: 'gateway name shown by the control plane (default: host name)' },
-  { name: 'region', type: 'string', description: 'region reported to the control plane' },
-  { name: 'labels', type: 'list', description: 'key=value,... labels reported to the control plane' },
-  DRAIN,
-  LOG_LEVEL,
+const MAX_BODY_FLAG = { type: 'int', default: 64 * 1024 * 1024, placeholder: 'bytes', description: 'largest request body accepted' } as const;
+
+const SERVE = defineCommand({
+  name: 'serve',
+  summary: 'Run the gateway and the control plane on this machine, serving the example model repository (built at first start).',
+  flags: {
+    'gateway-port': { type: 'int', default: 8000, description: 'gateway HTTP port (0 = a free port)' },
+    'control-plane-port': { type: 'int', default: 8080, description: 'control plane HTTP port (0 = a free port)' },
+    host: HOST_FLAG,
+    data: { ...DATA_FLAG, description: 'folder for the database, artifacts and the example models' },
+    models: { type: 'string', placeholder: 'dir', description: 'model repository to serve (default: DATA/models, the example repository)' },
+    'max-body-bytes': MAX_BODY_FLAG,
+    'drain-timeout-ms': DRAIN_FLAG,
+    'log-level': LOG_LEVEL_FLAG,
+    'log-format': LOG_FORMAT_FLAG,
+  },
+});
+
+const GATEWAY = defineCommand({
+  name: 'gateway',
+  summary: 'Run the inference gateway (Open Inference Protocol over HTTP and WebSocket).',
+  flags: {
+    models: { type: 'string', default: './models', placeholder: 'dir', description: 'model repository folder' },
+    port: { type: 'int', default: 8000, description: 'HTTP port (0 = a free port)' },
+    host: HOST_FLAG,
+    'max-body-bytes': MAX_BODY_FLAG,
+    'control-plane': { type: 'string', placeholder: 'url', description: 'control plane URL to register with and sync from' },
+    token: { type: 'string', description: 'gateway token for the control plane' },
+    name: { type: 'string', description: 'gateway name shown by the control plane (default: host name)' },
+    region: { type: 'string', description: 'region reported to the control plane' },
+    labels: { type: 'list', placeholder: 'key=value,...', description: 'labels reported to the control plane' },
+    'drain-timeout-ms': DRAIN_FLAG,
+    'log-level': LOG_LEVEL_FLAG,
+    'log-format': LOG_FORMAT_FLAG,
+  },
+});
+
+const CONTROL_PLANE = defineCommand({
+  name: 'control-plane',
+  summary: 'Run the control plane (GraphQL registry, rollouts, audit).',
+  flags: {
+    port: { type: 'int', default: 8080, description: 'HTTP port (0 = a free port)' },
+    host: HOST_FLAG,
+    data: DATA_FLAG,
+    db: DB_FLAG,
+    'drain-timeout-ms': DRAIN_FLAG,
+    'log-level': LOG_LEVEL_FLAG,
+    'log-format': LOG_FORMAT_FLAG,
+  },
+});
+
+const EXAMPLES = defineCommand({
+  name: 'examples',
+  summary: 'Build the example model repository (text-direction, text-detection, weather) into a folder.',
+  flags: {
+    dir: { type: 'string', default: './.sluice/models', placeholder: 'dir', description: 'where to build it' },
+    'log-level': LOG_LEVEL_FLAG,
+  },
+});
+
+/** Every command with the function that runs it on its typed flag values. */
+const COMMANDS = [
+  command(SERVE, async (v) => {
+    const { logger, screen } = serverOutput(v);
+    const { serve, shutdownOnSignals } = await servers();
+    const running = await serve(
+      {
+        host: v.host,
+        gatewayPort: v['gateway-port'],
+        controlPlanePort: v['control-plane-port'],
+        data: v.data,
+        models: v.models,
+        maxBodyBytes: v['max-body-bytes'],
+        drainTimeoutMs: v['drain-timeout-ms'],
+      },
+      logger,
+      screen,
+    );
+    shutdownOnSignals(running, logger, v['drain-timeout-ms']);
+    return -1;
+  }),
+  command(GATEWAY, async (v) => {
+    const { logger } = serverOutput(v);
+    const { parseLabels, runGateway, shutdownOnSignals } = await servers();
+    if (v['control-plane'] !== undefined && (v.token === undefined || v.token === '')) {
+      throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--control-plane needs --token (a gateway token)', { details: { flag: 'token' } });
+    }
+    const gw = await runGateway(
+      {
+        host: v.host,
+        port: v.port,
+        models: v.models,
+        maxBodyBytes: v['max-body-bytes'],
+        drainTimeoutMs: v['drain-timeout-ms'],
+        controlPlane:
+          v['control-plane'] === undefined ? undefined : { url: v['control-plane'], token: v.token ?? '', name: v.name, region: v.region, labels: parseLabels(v.labels) },
+      },
+      logger,
+    );
+    shutdownOnSignals([gw], logger, v['drain-timeout-ms']);
+    return -1;
+  }),
+  command(CONTROL_PLANE, async (v) => {
+    const { logger, screen } = serverOutput(v);
+    const { runControlPlane, shutdownOnSignals } = await servers();
+    const cp = await runControlPlane({ host: v.host, port: v.port, data: v.data, db: v.db, drainTimeoutMs: v['drain-timeout-ms'] }, logger);
+    screen.ready({ seconds: performance.now() / 1000, controlPlane: cp.url, data: v.db === undefined ? v.data : undefined, firstAdminToken: cp.firstAdminToken });
+    shutdownOnSignals([cp], logger, v['drain-timeout-ms']);
+    return -1;
+  }),
+  command(EXAMPLES, async (v) => {
+    const logger = createLogger('sluice', v['log-level']);
+    const { ensureExampleRepository } = await import('../examples/repository.js');
+    const dir = resolve(v.dir);
+    const built = ensureExampleRepository(dir, (model) => logger.info({ dir, model }, `building ${model}`));
+    logger.info({ dir, built }, built ? 'example repository built' : 'example repository is up to date');
+    return 0;
+  }),
+  command(UPLOAD_COMMAND, (v) => runUpload(v, createLogger('sluice', v['log-level'], 2))),
+  command(AUDIT_EXPORT_COMMAND, (v) => runAuditExport(v, createLogger('sluice', v['log-level'], 2))),
+  command(TOKEN_CREATE_COMMAND, (v) => runTokenCreate(v, createLogger('sluice', v['log-level'], 2))),
 ];
 
-const CONTROL_PLANE_FLAGS: FlagSpec[] = [
-  { name: 'port', type: 'int', default: 8080, description: 'HTTP port (0 = a free port)' },
-  HOST,
-  { name: 'data', type: 'string', default: './.sluice', description: 'folder for the SQLite database, artifacts and keys' },
-  { name: 'db', type: 'string', description: 'postgres://… to store in PostgreSQL instead of SQLite' },
-  DRAIN,
-  LOG_LEVEL,
-];
+interface Command {
+  spec: CommandSpec;
+  /** Parse argv for this command and run it; resolves to the exit code, or -1 for a server that keeps running. */
+  run(argv: string[]): Promise<number>;
+}
 
-const COMMANDS: Record<string, CommandSpec> = {
-  serve: {
-    name: 'serve',
-    summary: 'Run the gateway and the control plane on this machine, serving the example model repository (built at first start).',
-    flags: [
-      { name: 'gateway-port', type: 'int', default: 8000, description: 'gateway HTTP port (0 = a free port)' },
-      { name: 'control-plane-port', type: 'int', default: 8080, description: 'control plane HTTP port (0 = a free port)' },
-      HOST,
-      { name: 'data', type: 'string', default: './.sluice', description: 'folder for the database, artifacts and the example models' },
-      { name: 'models', type: 'string', description: 'model repository to serve (default: DATA/models, the example repository)' },
-      { name: 'max-body-bytes', type: 'int', default: 64 * 1024 * 1024, description: 'largest request body accepted' },
-      DRAIN,
-      LOG_LEVEL,
-    ],
-  },
-  gateway: { name: 'gateway', summary: 'Run the inference gateway (Open Inference Protocol over HTTP and WebSocket).', flags: GATEWAY_FLAGS },
-  'control-plane': { name: 'control-plane', summary: 'Run the control plane (GraphQL registry, rollouts, audit).', flags: CONTROL_PLANE_FLAGS },
-  examples: {
-    name: 'examples',
-    summary: 'Build the example model repository (text-direction, text-detection, weather) into a folder.',
-    flags: [{ name: 'dir', type: 'string', default: './.sluice/models', description: 'where to build it' }, LOG_LEVEL],
-  },
-  'audit-export': AUDIT_EXPORT_COMMAND,
-  upload: UPLOAD_COMMAND,
-};
+function command<F extends FlagTable>(spec: CommandSpec<F>, run: (values: FlagValues<F>) => Promise<number>): Command {
+  return {
+    spec,
+    run: async (argv) => {
+      const parsed = parseFlags(spec, argv);
+      if (parsed.help) {
+        process.stdout.write(helpText(spec));
+        return 0;
+      }
+      return run(parsed.values);
+    },
+  };
+}
 
-function labels(list: string[] | undefined): Record<string, string> | undefined {
-  if (list === undefined) return undefined;
-  const out: Record<string, string> = {};
-  for (const item of list) {
-    const eq = item.indexOf('=');
-    if (eq <= 0) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--labels entries are key=value, got "${item}"`, { details: { flag: 'labels' } });
-    out[item.slice(0, eq)] = item.slice(eq + 1);
-  }
-  return out;
+/** A server's logger: pretty lines and a first screen for a person at a terminal, JSON lines otherwise. */
+function serverOutput(v: { 'log-level': string; 'log-format': 'auto' | 'json' | 'pretty' }): { logger: Logger; screen: Screen } {
+  const pretty = v['log-format'] === 'pretty' || (v['log-format'] === 'auto' && process.stdout.isTTY === true) ? new PrettyLines(1) : undefined;
+  const logger = createLogger('sluice', v['log-level'], 1, pretty ?? 'json');
+  return { logger, screen: new Screen(logger, pretty) };
 }
 
 function usage(): string {
-  const names = Object.values(COMMANDS).map((c) => `  ${c.name.padEnd(15)}${c.summary}`);
+  const names = COMMANDS.map((c) => `  ${c.spec.name.padEnd(15)}${c.spec.summary}`);
   return ['Usage: sluice <command> [flags]', '', 'Commands:', ...names, '', 'Run sluice <command> --help for its flags.', ''].join('\n');
-}
-
-/** Stop every server on SIGINT/SIGTERM: stop accepting, drain, exit 0 (1 if draining failed or timed out). */
-function shutdownOnSignals(servers: RunningServer[], logger: Logger, drainTimeoutMs: number): void {
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const timer = setTimeout(() => {
-      logger.error({ drainTimeoutMs }, 'drain timed out');
-      process.exit(1);
-    }, drainTimeoutMs + 2_000);
-    timer.unref();
-    Promise.all(servers.map((s) => s.close())).then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-}
-
-async function runGateway(v: FlagValues, logger: Logger, models: string): Promise<RunningServer> {
-  const opts: Parameters<typeof startGateway>[0] = {
-    host: v.host as string,
-    port: v['gateway-port'] === undefined ? (v.port as number) : (v['gateway-port'] as number),
-    modelRepository: resolve(models),
-    maxBodyBytes: v['max-body-bytes'] as number,
-    drainTimeoutMs: v['drain-timeout-ms'] as number,
-    logger: logger.child({ component: 'gateway' }),
-  };
-  if (typeof v['control-plane'] === 'string') {
-    if (typeof v.token !== 'string' || v.token === '') {
-      throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--control-plane needs --token (a gateway token)', { details: { flag: 'token' } });
-    }
-    opts.controlPlane = {
-      url: v['control-plane'],
-      token: v.token,
-      name: v.name as string | undefined,
-      region: v.region as string | undefined,
-      labels: labels(v.labels as string[] | undefined),
-    };
-  }
-  const gw = await startGateway(opts);
-  logger.info({ component: 'gateway', models: opts.modelRepository }, `gateway listening on ${gw.url}`);
-  return gw;
-}
-
-/** `local`: the control plane of `sluice serve`, which registers `local.models` and mints a token for its own gateway. */
-async function runControlPlane(v: FlagValues, logger: Logger, local?: { models: string }) {
-  const opts: Parameters<typeof startControlPlane>[0] = {
-    host: v.host as string,
-    port: v['control-plane-port'] === undefined ? (v.port as number) : (v['control-plane-port'] as number),
-    dataDir: resolve(v.data as string),
-    drainTimeoutMs: v['drain-timeout-ms'] as number,
-    logger: logger.child({ component: 'control-plane' }),
-  };
-  if (typeof v.db === 'string') opts.db = v.db;
-  if (local) {
-    opts.seedRepository = resolve(local.models);
-    opts.localGateway = true;
-  }
-  const cp = await startControlPlane(opts);
-  logger.info({ component: 'control-plane' }, `control plane listening on ${cp.url}`);
-  return cp;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -161,51 +177,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name === undefined ? 1 : 0;
   }
-  const spec = COMMANDS[name];
-  if (!spec) {
-    process.stderr.write(`sluice: unknown command "${name}"\n\n${usage()}`);
+  // Two-word commands (`token create`) take their second word before the flags.
+  const two = rest[0] !== undefined && !rest[0].startsWith('-') ? COMMANDS.find((c) => c.spec.name === `${name} ${rest[0]}`) : undefined;
+  const cmd = two ?? COMMANDS.find((c) => c.spec.name === name);
+  if (!cmd) {
+    const family = COMMANDS.some((c) => c.spec.name.startsWith(`${name} `));
+    process.stderr.write(`sluice: unknown command "${family && rest[0] !== undefined ? `${name} ${rest[0]}` : name}"\n\n${usage()}`);
     return 1;
   }
-  const v = parseFlags(spec, rest);
-  if (v.help) {
-    process.stdout.write(helpText(spec));
-    return 0;
-  }
-  const logger = createLogger('sluice', v['log-level'] as string);
-  switch (name) {
-    case 'examples': {
-      const dir = resolve(v.dir as string);
-      const built = ensureExampleRepository(dir);
-      logger.info({ dir, built }, built ? 'example repository built' : 'example repository is up to date');
-      return 0;
-    }
-    case 'gateway': {
-      const gw = await runGateway(v, logger, v.models as string);
-      shutdownOnSignals([gw], logger, v['drain-timeout-ms'] as number);
-      return -1;
-    }
-    case 'audit-export':
-      return runAuditExport(v, createLogger('sluice', v['log-level'] as string, 2));
-    case 'upload':
-      return runUpload(v, createLogger('sluice', v['log-level'] as string, 2));
-    case 'control-plane': {
-      const cp = await runControlPlane(v, logger);
-      shutdownOnSignals([cp], logger, v['drain-timeout-ms'] as number);
-      return -1;
-    }
-    default: {
-      const data = resolve(v.data as string);
-      let models = v.models as string | undefined;
-      if (models === undefined) {
-        models = join(data, 'models');
-        if (ensureExampleRepository(models)) logger.info({ dir: models }, 'example repository built');
-      }
-      const cp = await runControlPlane(v, logger, { models });
-      const gw = await runGateway({ ...v, 'control-plane': cp.url, token: cp.localGatewayToken, name: 'local' }, logger, models);
-      shutdownOnSignals([gw, cp], logger, v['drain-timeout-ms'] as number);
-      return -1;
-    }
-  }
+  return cmd.run(two ? rest.slice(1) : rest);
 }
 
 main(process.argv.slice(2)).then(

@@ -18,7 +18,10 @@ export interface ControlPlaneOptions {
   /** postgres://… to use PostgreSQL instead of SQLite. */
   db?: string;
   logger: Logger;
-  /** First admin token at first start; default SLUICE_ADMIN_TOKEN, else one is generated and logged once. */
+  /**
+   * First admin token at first start; default SLUICE_ADMIN_TOKEN, else one is generated and
+   * returned once as `firstAdminToken` (the caller shows it). Ignored, with a warning, once tokens exist.
+   */
   adminToken?: string;
   /** Largest GraphQL request body other than a multipart upload (default 1 MiB). */
   maxBodyBytes?: number;
@@ -47,6 +50,8 @@ export interface ControlPlaneOptions {
 export interface ControlPlaneServer extends RunningServer {
   /** The local gateway's token secret when `localGateway` was set. */
   readonly localGatewayToken?: string;
+  /** The admin token generated at this first start; shown to the operator once, stored only as a hash. */
+  readonly firstAdminToken?: string;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -63,22 +68,28 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     maxArtifactBytes,
   });
   try {
-    const generated = await services.bootstrapAdmin(options.adminToken ?? process.env.SLUICE_ADMIN_TOKEN, logger);
-    if (generated !== undefined) {
-      logger.warn({ adminToken: generated }, 'first admin token generated; it is shown only this once (set SLUICE_ADMIN_TOKEN to choose it)');
+    const adminToken = options.adminToken ?? process.env.SLUICE_ADMIN_TOKEN;
+    const firstStart = (await services.tokens.count()) === 0;
+    const firstAdminToken = await services.bootstrapAdmin(adminToken, logger);
+    if (!firstStart && adminToken !== undefined) {
+      logger.warn(
+        { ignored: 'SLUICE_ADMIN_TOKEN', data: options.db === undefined ? options.dataDir : 'postgresql' },
+        'SLUICE_ADMIN_TOKEN is ignored: this control plane already has tokens (it only chooses the first admin token); for a new admin token run `sluice token create --role admin` on this machine',
+      );
     }
     if (options.seedRepository !== undefined) await seedRepository(services, options.seedRepository, logger);
     const localGatewayToken = options.localGateway ? await ensureLocalGatewayToken(services, join(options.dataDir, 'keys', 'local-gateway.token')) : undefined;
+    const graphiql = options.graphiql ?? process.env.NODE_ENV !== 'production';
     const graphql = createGraphQL({
       services,
       logger,
       limits: { ...DEFAULT_GRAPHQL_LIMITS, ...options.graphqlLimits },
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       maxArtifactBytes,
-      graphiql: options.graphiql ?? process.env.NODE_ENV !== 'production',
+      graphiql,
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
     });
-    const { server, url, port } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, logger });
+    const { server, url, port } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, graphiql, logger });
     logger.info({ dialect: services.store.dialect, keyId: services.key.keyId }, 'control plane ready');
     const drainTimeoutMs = options.drainTimeoutMs ?? 2000;
     let closing: Promise<void> | undefined;
@@ -86,6 +97,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       url,
       port,
       ...(localGatewayToken !== undefined ? { localGatewayToken } : {}),
+      ...(firstAdminToken !== undefined ? { firstAdminToken } : {}),
       close: () =>
         (closing ??= (async () => {
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -3,7 +3,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureExampleRepository } from '../../cli/example-repository.js';
+import { ensureExampleRepository } from '../../examples/repository.js';
 import { WORKLOADS, type WorkloadName } from '../workloads.js';
 import type { TargetName } from '../report/types.js';
 import type { ServerCommand } from './server-process.js';

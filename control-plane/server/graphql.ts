@@ -11,6 +11,7 @@ import { useArmor, type GraphQLLimits } from '../plugins/use-armor.js';
 import { useCsrfPrevention } from '../plugins/use-csrf-prevention.js';
 import { useRequestLimits } from '../plugins/use-request-limits.js';
 import { authenticateBearer } from './authenticate.js';
+import { renderGraphiQLPage } from './graphiql.js';
 
 export interface GraphQLOptions {
   services: ControlPlaneServices;
@@ -28,6 +29,7 @@ export function createGraphQL(options: GraphQLOptions): YogaServerInstance<Reque
     schema: controlPlaneSchema(),
     graphqlEndpoint: '/graphql',
     graphiql: options.graphiql ? { title: 'Sluice control plane', headers: JSON.stringify({ Authorization: 'Bearer <token>' }) } : false,
+    renderGraphiQL: renderGraphiQLPage,
     landingPage: false,
     maskedErrors: maskedErrors(logger),
     // Multipart bodies carry artifacts; everything else is held to maxBodyBytes by useRequestLimits.

@@ -1,5 +1,6 @@
 // The control plane's HTTP server (node:http: its traffic is control traffic, not the data plane's
-// hot path). Routes: /graphql (yoga), /artifacts/<sha256>, /health, /health/live, /health/ready.
+// hot path). Routes: /graphql (yoga), /graphiql/<asset> (when GraphiQL is on), /artifacts/<sha256>,
+// /health, /health/live, /health/ready.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SluiceError } from '../../lib/errors.js';
@@ -7,6 +8,7 @@ import { nextRequestId, type Logger } from '../../lib/log.js';
 import type { ControlPlaneServices } from '../services/control-plane.js';
 import { serveArtifact, sendError } from './artifact-download.js';
 import type { createGraphQL } from './graphql.js';
+import { GRAPHIQL_ASSET_PREFIX, serveGraphiQLAsset } from './graphiql.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const HOST_HEADER = /^[A-Za-z0-9.:[\]-]{1,255}$/;
@@ -18,6 +20,8 @@ export interface HttpServerOptions {
   publicUrl?: string | undefined;
   services: ControlPlaneServices;
   graphql: ReturnType<typeof createGraphQL>;
+  /** Serve GraphiQL's assets under /graphiql/ (the page itself is yoga's GET /graphql). */
+  graphiql: boolean;
   logger: Logger;
 }
 
@@ -49,6 +53,10 @@ export async function listen(options: HttpServerOptions): Promise<ListeningServe
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/graphql') {
       void graphql.handle(req, res, { requestId, clientAddress, baseUrl: baseUrlOf(req) });
+      return;
+    }
+    if (options.graphiql && path.startsWith(GRAPHIQL_ASSET_PREFIX) && (req.method === 'GET' || req.method === 'HEAD')) {
+      serveGraphiQLAsset(req, res, path.slice(GRAPHIQL_ASSET_PREFIX.length), logger);
       return;
     }
     const artifact = /^\/artifacts\/([^/]+)$/.exec(path);

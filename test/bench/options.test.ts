@@ -1,5 +1,5 @@
 import t from 'tap';
-import { BenchUsageError, parseBenchArgs, placementFor } from '../../bench/options.js';
+import { parseBenchArgs, placementFor } from '../../bench/options.js';
 
 t.test('the default run covers every workload, every target, 1/16/64/256 connections', async (t) => {
   const o = parseBenchArgs([], 2);
@@ -47,9 +47,27 @@ t.test('flags take values inline or as the next argument', async (t) => {
 });
 
 t.test('unknown flags, workloads, targets and bad numbers are usage errors', async (t) => {
-  for (const argv of [['--fast'], ['--workloads', 'mnist'], ['--targets', 'triton'], ['--connections', '0'], ['--duration-ms', 'soon'], ['--pin', 'some'], ['--out']]) {
-    t.throws(() => parseBenchArgs(argv, 2), BenchUsageError, argv.join(' '));
+  const cases: [string[], string][] = [
+    [['--fast'], 'fast'],
+    [['--workloads', 'mnist'], 'workloads'],
+    [['--targets', 'triton'], 'targets'],
+    [['--connections', '0'], 'connections'],
+    [['--duration-ms', 'soon'], 'duration-ms'],
+    [['--duration-ms', '0'], 'duration-ms'],
+    [['--pin', 'some'], 'pin'],
+    [['--rounds', '-1'], 'rounds'],
+    [['--out'], 'out'],
+  ];
+  for (const [argv, flag] of cases) {
+    t.throws(() => parseBenchArgs(argv, 2, {}), { code: 'SLUICE_E_CONFIG_INVALID', details: { flag } }, argv.join(' '));
   }
+});
+
+t.test('flags also come from SLUICE_BENCH_* variables, and argv wins', async (t) => {
+  const o = parseBenchArgs(['--duration-ms', '700'], 2, { SLUICE_BENCH_QUICK: 'true', SLUICE_BENCH_DURATION_MS: '900', SLUICE_DURATION_MS: '5' });
+  if (o === 'help') throw new Error('unexpected help');
+  t.equal(o.quick, true);
+  t.equal(o.durationMs, 700);
 });
 
 t.test('auto pinning splits the load generator onto its own cores only from 4 cores up', async (t) => {
@@ -57,5 +75,5 @@ t.test('auto pinning splits the load generator onto its own cores only from 4 co
   t.same(placementFor('auto', 8, 1), { mode: 'split', serverCpus: '0-6', clientCpus: '7-7', generators: 1 });
   t.same(placementFor('split', 2, 1), { mode: 'split', serverCpus: '0-0', clientCpus: '1-1', generators: 1 });
   t.same(placementFor('auto', 16, 2), { mode: 'split', serverCpus: '0-12', clientCpus: '13-15', generators: 2 });
-  t.throws(() => placementFor('split', 1, 1), BenchUsageError);
+  t.throws(() => placementFor('split', 1, 1), { code: 'SLUICE_E_CONFIG_INVALID', details: { flag: 'pin' } });
 });

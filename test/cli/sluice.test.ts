@@ -8,16 +8,17 @@ const run = promisify(execFile);
 
 t.test('--help works for the command and every subcommand', async (t) => {
   const top = await run(process.execPath, [CLI, '--help']);
-  for (const c of ['serve', 'gateway', 'control-plane', 'examples']) {
+  for (const c of ['serve', 'gateway', 'control-plane', 'examples', 'upload', 'audit-export', 'token create']) {
     t.match(top.stdout, c);
-    const sub = await run(process.execPath, [CLI, c, '--help']);
+    const sub = await run(process.execPath, [CLI, ...c.split(' '), '--help']);
     t.match(sub.stdout, `Usage: sluice ${c}`);
   }
 });
 
 t.test('an unknown command or flag exits 1 with a message', async (t) => {
   await t.rejects(run(process.execPath, [CLI, 'fly']), { code: 1, stderr: /unknown command "fly"/ });
-  await t.rejects(run(process.execPath, [CLI, 'gateway', '--prot', '1']), { code: 1, stderr: /unknown flag --prot/ });
+  await t.rejects(run(process.execPath, [CLI, 'gateway', '--prot', '1']), { code: 1, stderr: /SLUICE_E_CONFIG_INVALID/ });
+  await t.rejects(run(process.execPath, [CLI, 'token', 'frob']), { code: 1, stderr: /unknown command "token frob"/ });
   await t.rejects(run(process.execPath, [CLI, 'gateway', '--port', 'x']), { code: 1, stderr: /SLUICE_E_CONFIG_INVALID/ });
 });
 

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { trainWeatherModel } from '../../control-plane/training/weather.js';
+import { trainWeatherModel } from '../../examples/weather.js';
 import { CLI, exampleModels } from '../helpers/paths.js';
 import { eventually, graphqlAs } from '../helpers/wait.js';
 import { startSluice, type SluiceProcess } from '../helpers/cli.js';

@@ -7,7 +7,7 @@ import ort from 'onnxruntime-node';
 import { createLogger } from '../../lib/log.js';
 import { startGateway, type Gateway, type GatewayOptions } from '../../gateway/index.js';
 import { exampleModels } from '../helpers/paths.js';
-import { valueInfo } from '../../control-plane/training/onnx-export.js';
+import { valueInfo } from '../../examples/onnx-export.js';
 
 /** The parts of a tap test the harness uses. */
 interface Teardown {

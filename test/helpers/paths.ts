@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { ensureExampleRepository } from '../../cli/example-repository.js';
+import { ensureExampleRepository } from '../../examples/repository.js';
 
 /** The package root (tests run from dist/test/...). */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

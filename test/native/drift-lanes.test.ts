@@ -6,7 +6,7 @@ import { native, type NativeDriftWindow } from '../../native/index.js';
 import { KIND_CATEGORICAL, KIND_NUMERIC, type WindowLayout } from '../../gateway/drift/layout.js';
 import { buildBinTables, LINEAR_STEPS } from '../../gateway/drift/bins.js';
 import { DriftWindow } from '../../gateway/drift/window.js';
-import { seededRandom } from '../../control-plane/training/random.js';
+import { seededRandom } from '../../lib/random.js';
 
 type LaneWindow = NativeDriftWindow & { useLanes(on: boolean): boolean; laneWidth(width: number): number };
 

@@ -11,7 +11,7 @@ import { buildBinTables, LINEAR_STEPS, TABLE_MIN_EDGES } from '../../gateway/dri
 import { binOf } from '../../gateway/drift/ts-window.js';
 import { DriftWindow, scoreRows } from '../../gateway/drift/window.js';
 import { kolmogorovQ, chiSquaredPValue } from '../../gateway/drift/statistics.js';
-import { seededRandom, gaussian } from '../../control-plane/training/random.js';
+import { seededRandom, gaussian } from '../../lib/random.js';
 
 const close = (a: number, b: number) => Object.is(a, b) || Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
 

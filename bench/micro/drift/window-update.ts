@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { buildProfile } from '../../../gateway/drift/profile.js';
 import { compileProfile } from '../../../gateway/drift/compile.js';
 import { DriftWindow, type DriftBackend } from '../../../gateway/drift/window.js';
-import { gaussian, seededRandom } from '../../../control-plane/training/random.js';
+import { gaussian, seededRandom } from '../../../lib/random.js';
 
 const { values: args } = parseArgs({
   options: {

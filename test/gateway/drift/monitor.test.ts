@@ -13,7 +13,7 @@ import { DriftHub } from '../../../gateway/drift/hub.js';
 import { DriftObserver } from '../../../gateway/drift/observer.js';
 import { sharedStateBuffer, SharedStateReader, SharedStateWriter } from '../../../gateway/drift/shared-state.js';
 import { parseModelConfig, type DriftConfig } from '../../../gateway/models/config.js';
-import { seededRandom, gaussian } from '../../../control-plane/training/random.js';
+import { seededRandom, gaussian } from '../../../lib/random.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { copyModels, getJson, postJson, startTestGateway } from '../gateway-harness.js';
-import { splitWeather } from '../../../control-plane/training/weather.js';
-import { loadWeather, weatherFeatures, WEATHER_FEATURES, type WeatherDay } from '../../../control-plane/training/weather-dataset.js';
+import { splitWeather } from '../../../examples/weather.js';
+import { loadWeather, weatherFeatures, WEATHER_FEATURES, type WeatherDay } from '../../../examples/weather-dataset.js';
 import type { DriftReport } from '../../../gateway/drift/monitor.js';
 
 const INPUTS = [...WEATHER_FEATURES];

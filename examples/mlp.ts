@@ -1,5 +1,5 @@
-import { SluiceError } from '../../lib/errors.js';
-import { gaussian, seededRandom, shuffledIndices } from './random.js';
+import { SluiceError } from '../lib/errors.js';
+import { gaussian, seededRandom, shuffledIndices } from '../lib/random.js';
 
 /** A one-hidden-layer softmax classifier: z = (x - mean) / std; h = relu(z W1 + b1); p = softmax(h W2 + b2). */
 export interface MlpWeights {

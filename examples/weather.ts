@@ -1,6 +1,6 @@
 import { accuracy, argmax, matrix, predictProba, trainMlp, type MlpTrainingOptions, type MlpWeights } from './mlp.js';
 import { mlpToOnnx } from './onnx-export.js';
-import { seededRandom, shuffledIndices } from './random.js';
+import { seededRandom, shuffledIndices } from '../lib/random.js';
 import {
   loadWeather,
   weatherFeatures,

@@ -1,7 +1,7 @@
 // The drift reference profile of the `weather` model, built from exactly the rows it was trained on
 // (the inputs in the order clients send them, and the model's own answers on those rows), so the
 // gateway can tell when what it serves stops looking like the training period.
-import { buildProfile, type DriftProfile } from '../../gateway/drift/profile.js';
+import { buildProfile, type DriftProfile } from '../gateway/drift/profile.js';
 import { matrix, predictProba } from './mlp.js';
 import { encodeWeatherRow, type TrainedWeatherModel } from './weather.js';
 import { weatherFeatures, WEATHER_FEATURES, WEATHER_LABELS } from './weather-dataset.js';

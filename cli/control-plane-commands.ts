@@ -1,55 +1,87 @@
 // Control-plane commands for the `sluice` CLI, as functions plus their flag tables so the CLI only
-// dispatches: `sluice audit-export` (JSON lines of the whole audit log, then the chain verified)
-// and `sluice upload` (a model version from a local ONNX file, through a running control plane's
-// GraphQL API, so the upload is authorized and audited like any other).
+// dispatches: `sluice audit-export` (JSON lines of the whole audit log, then the chain verified),
+// `sluice upload` (a model version from a local ONNX file, through a running control plane's
+// GraphQL API, so the upload is authorized and audited like any other) and `sluice token create`
+// (a token written straight into the store on the control plane's machine: the way back in when
+// the admin token is lost; audited through the same service as the API's createToken).
 import { existsSync, openAsBlob, statSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import type { CommandSpec, FlagSpec, FlagValues } from '../cli/flags.js';
-import { AuditLog, type AuditVerification } from './services/audit.js';
-import { openStore } from './store/db.js';
+import { defineCommand, type FlagValues } from '../lib/flags.js';
+import type { AuditEvent, AuditVerification, Outcome } from '../control-plane/services/audit.js';
+import { ROLES, type CallContext } from '../control-plane/services/actor.js';
+import type { Store } from '../control-plane/store/db.js';
+import { DATA_FLAG, DB_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
 
-const LOG_LEVEL: FlagSpec = { name: 'log-level', type: 'string', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent' };
-
-export const AUDIT_EXPORT_COMMAND: CommandSpec = {
+export const AUDIT_EXPORT_COMMAND = defineCommand({
   name: 'audit-export',
   summary: 'Write the control plane audit log as JSON lines (oldest first) and verify its hash chain.',
-  flags: [
-    { name: 'data', type: 'string', default: './.sluice', description: 'control-plane data folder (SQLite)' },
-    { name: 'db', type: 'string', description: 'postgres://… when the control plane uses PostgreSQL' },
-    LOG_LEVEL,
-  ],
-};
+  flags: {
+    data: DATA_FLAG,
+    db: DB_FLAG,
+    'log-level': LOG_LEVEL_FLAG,
+  },
+});
 
-export const UPLOAD_COMMAND: CommandSpec = {
+export const UPLOAD_COMMAND = defineCommand({
   name: 'upload',
   summary: 'Register a model version from a local ONNX file with a running control plane.',
-  flags: [
-    { name: 'control-plane', type: 'string', default: 'http://127.0.0.1:8080', description: 'control plane URL' },
-    { name: 'token', type: 'string', description: 'developer or admin token' },
-    { name: 'model', type: 'string', description: 'registered model name' },
-    { name: 'file', type: 'string', description: 'path of the ONNX file' },
-    { name: 'description', type: 'string', description: 'version description' },
-    { name: 'metrics', type: 'list', description: 'name=value,... recorded with the version' },
-    { name: 'create-model', type: 'boolean', default: false, description: 'create the model first if it does not exist' },
-    { name: 'alias', type: 'string', description: 'point this alias at the new version (needs an operator or admin token)' },
-    LOG_LEVEL,
-  ],
-};
+  flags: {
+    'control-plane': { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' },
+    token: { type: 'string', required: true, description: 'developer or admin token' },
+    model: { type: 'string', required: true, description: 'registered model name' },
+    file: { type: 'string', required: true, placeholder: 'path', description: 'path of the ONNX file' },
+    description: { type: 'string', description: 'version description' },
+    metrics: { type: 'list', placeholder: 'name=value,...', description: 'recorded with the version' },
+    'create-model': { type: 'boolean', default: false, description: 'create the model first if it does not exist' },
+    alias: { type: 'string', description: 'point this alias at the new version (needs an operator or admin token)' },
+    'log-level': LOG_LEVEL_FLAG,
+  },
+});
+
+export const TOKEN_CREATE_COMMAND = defineCommand({
+  name: 'token create',
+  summary:
+    'Create a token directly in the control plane\'s store, on its machine (the way back in after losing the admin token). ' +
+    'Audited as token.create by the local user. Prints the secret once.',
+  flags: {
+    role: { type: 'string', required: true, choices: ROLES, description: 'the token\'s role' },
+    name: { type: 'string', default: 'admin-recovered', description: 'token name shown in `tokens` and the audit log' },
+    data: DATA_FLAG,
+    db: DB_FLAG,
+    'log-level': LOG_LEVEL_FLAG,
+  },
+});
+
+/**
+ * The store of `--data`/`--db`; refuses a data folder without a database rather than creating an
+ * empty one. (The store's modules load here, not with the flag tables, so --help stays fast.)
+ */
+async function openExistingStore(dataDir: string, db: string | undefined): Promise<Store> {
+  if (db === undefined && !existsSync(join(dataDir, 'control-plane.db'))) {
+    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `no control-plane database in ${dataDir}`, { details: { flag: 'data' } });
+  }
+  const { openStore } = await import('../control-plane/store/db.js');
+  return openStore({ dataDir, db });
+}
+
+/** An audit event as the GraphQL API's `auditEvents` spells it: the outcome as its enum (`FAILED`), the rest as stored. */
+export function auditEventForExport(event: AuditEvent): Omit<AuditEvent, 'outcome'> & { outcome: Uppercase<Outcome> } {
+  return { ...event, outcome: event.outcome.toUpperCase() as Uppercase<Outcome> };
+}
 
 /** Stream every audit event, oldest first, one JSON object per line; returns the count and the chain check. */
 export async function exportAuditLog(options: { dataDir: string; db?: string | undefined; out: Writable }): Promise<{ events: number; verification: AuditVerification }> {
-  if (options.db === undefined && !existsSync(join(options.dataDir, 'control-plane.db'))) {
-    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `no control-plane database in ${options.dataDir}`, { details: { flag: 'data' } });
-  }
-  const store = await openStore({ dataDir: options.dataDir, db: options.db });
+  const store = await openExistingStore(options.dataDir, options.db);
   try {
+    const { AuditLog } = await import('../control-plane/services/audit.js');
     const audit = new AuditLog(store);
     let events = 0;
     for await (const event of audit.all()) {
-      if (!options.out.write(`${JSON.stringify(event)}\n`)) await new Promise((r) => options.out.once('drain', r));
+      if (!options.out.write(`${JSON.stringify(auditEventForExport(event))}\n`)) await new Promise((r) => options.out.once('drain', r));
       events++;
     }
     return { events, verification: await audit.verify() };
@@ -142,29 +174,45 @@ function parseMetrics(list: string[] | undefined): Record<string, number> {
 }
 
 /** `sluice audit-export`: JSON lines on stdout, the verification on the log; exit code 1 when the chain is broken. */
-export async function runAuditExport(v: FlagValues, logger: Logger, out: Writable = process.stdout): Promise<number> {
-  const { events, verification } = await exportAuditLog({ dataDir: resolve(v.data as string), db: v.db as string | undefined, out });
+export async function runAuditExport(v: FlagValues<typeof AUDIT_EXPORT_COMMAND.flags>, logger: Logger, out: Writable = process.stdout): Promise<number> {
+  const { events, verification } = await exportAuditLog({ dataDir: resolve(v.data), db: v.db, out });
   if (verification.ok) logger.info({ events }, 'audit log exported; hash chain verified');
   else logger.error({ events, firstBad: verification.firstBad }, 'audit log exported; HASH CHAIN BROKEN');
   return verification.ok ? 0 : 1;
 }
 
 /** `sluice upload`: prints the new version as one JSON line. */
-export async function runUpload(v: FlagValues, logger: Logger, out: Writable = process.stdout): Promise<number> {
-  for (const flag of ['token', 'model', 'file'] as const) {
-    if (typeof v[flag] !== 'string' || v[flag] === '') throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} is required`, { details: { flag } });
-  }
+export async function runUpload(v: FlagValues<typeof UPLOAD_COMMAND.flags>, logger: Logger, out: Writable = process.stdout): Promise<number> {
   const result = await uploadVersionFromPath({
-    url: v['control-plane'] as string,
-    token: v.token as string,
-    model: v.model as string,
-    file: v.file as string,
-    description: v.description as string | undefined,
-    metrics: parseMetrics(v.metrics as string[] | undefined),
-    createModel: v['create-model'] === true,
-    alias: v.alias as string | undefined,
+    url: v['control-plane'],
+    token: v.token,
+    model: v.model,
+    file: v.file,
+    description: v.description,
+    metrics: parseMetrics(v.metrics),
+    createModel: v['create-model'],
+    alias: v.alias,
   });
   logger.info(result, 'model version registered');
   out.write(`${JSON.stringify(result)}\n`);
   return 0;
+}
+
+/** `sluice token create`: the new token as one JSON line on stdout (the secret appears nowhere else). */
+export async function runTokenCreate(v: FlagValues<typeof TOKEN_CREATE_COMMAND.flags>, logger: Logger, out: Writable = process.stdout): Promise<number> {
+  const store = await openExistingStore(resolve(v.data), v.db);
+  try {
+    const user = `${userInfo().username}@${hostname()}`;
+    const ctx: CallContext = {
+      actor: { id: 'local-cli', name: `sluice token create (${user})`, role: 'system' },
+      request: { requestId: `cli-token-create-${process.pid}-${Date.now()}`, clientAddress: 'local' },
+    };
+    const [{ AuditLog }, { TokenService }] = await Promise.all([import('../control-plane/services/audit.js'), import('../control-plane/services/tokens.js')]);
+    const { token, secret } = await new TokenService(store, new AuditLog(store)).create(ctx, { name: v.name, role: v.role });
+    logger.info({ tokenId: token.id, role: token.role, by: user }, 'token created and audited; its secret is printed only this once');
+    out.write(`${JSON.stringify({ id: token.id, name: token.name, role: token.role, secret })}\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
 }

@@ -5,9 +5,9 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { packageFile } from '../lib/package-files.js';
-import { trainWeatherModel } from '../control-plane/training/weather.js';
-import { weatherProfile } from '../control-plane/training/weather-profile.js';
-import { WEATHER_FEATURES, WEATHER_LABELS } from '../control-plane/training/weather-dataset.js';
+import { trainWeatherModel } from './weather.js';
+import { weatherProfile } from './weather-profile.js';
+import { WEATHER_FEATURES, WEATHER_LABELS } from './weather-dataset.js';
 
 /** Bump when the repository's content changes, so older copies are rebuilt. */
 export const EXAMPLE_REPOSITORY_REVISION = 5;
@@ -116,17 +116,20 @@ export function exampleRepositoryIsCurrent(dir: string): boolean {
 }
 
 /**
- * Make sure `dir` holds the example repository; builds it when missing or stale. Returns true when
- * it built. Concurrent builders (tests in parallel) each build privately and the first rename wins.
+ * Make sure `dir` holds the example repository; builds it when missing or stale (`onModel` hears
+ * which model is being built, for progress). Returns true when it built. Concurrent builders (tests in parallel) each build privately and the first rename wins.
  */
-export function ensureExampleRepository(dir: string): boolean {
+export function ensureExampleRepository(dir: string, onModel?: (model: (typeof EXAMPLE_MODELS)[number]) => void): boolean {
   if (exampleRepositoryIsCurrent(dir)) return false;
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
+    onModel?.('text-direction');
     writeTextDirection(tmp);
+    onModel?.('text-detection');
     writeTextDetection(tmp);
+    onModel?.('weather');
     writeWeather(tmp);
     writeJson(join(tmp, MARKER), { revision: EXAMPLE_REPOSITORY_REVISION, built: new Date().toISOString() });
     if (existsSync(dir) && !exampleRepositoryIsCurrent(dir)) rmSync(dir, { recursive: true, force: true });

@@ -1,8 +1,8 @@
 import t from 'tap';
 import * as ort from 'onnxruntime-node';
-import { splitWeather, trainWeatherModel, encodeWeatherRow, majorityRate } from '../../../control-plane/training/weather.js';
-import { loadWeather, weatherFeatures, weatherLabel, WEATHER_LABELS } from '../../../control-plane/training/weather-dataset.js';
-import { matrix, predictProba, argmax, trainMlp } from '../../../control-plane/training/mlp.js';
+import { splitWeather, trainWeatherModel, encodeWeatherRow, majorityRate } from '../../examples/weather.js';
+import { loadWeather, weatherFeatures, weatherLabel, WEATHER_LABELS } from '../../examples/weather-dataset.js';
+import { matrix, predictProba, argmax, trainMlp } from '../../examples/mlp.js';
 
 t.test('seattle-weather loads every day 2012–2015 with a known label', async (t) => {
   const { days, digest } = loadWeather();

@@ -2,7 +2,7 @@ import t from 'tap';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ensureExampleRepository, exampleRepositoryIsCurrent, EXAMPLE_MODELS } from '../../cli/example-repository.js';
+import { ensureExampleRepository, exampleRepositoryIsCurrent, EXAMPLE_MODELS } from '../../examples/repository.js';
 import { parseModelConfig } from '../../gateway/models/config.js';
 import { exampleModels } from '../helpers/paths.js';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { SluiceError } from '../../lib/errors.js';
-import { packageFile } from '../../lib/package-files.js';
+import { SluiceError } from '../lib/errors.js';
+import { packageFile } from '../lib/package-files.js';
 
 /** One day of vega-datasets' seattle-weather.csv (Seattle, 2012–2015). */
 export interface WeatherDay {
