@@ -112,9 +112,10 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
   return [gw, cp];
 }
 
-function listModels(dir: string): string[] {
+/** The model folders of a repository, for the first screen. */
+export function listModels(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory())
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
     .map((e) => e.name)
     .sort();
 }

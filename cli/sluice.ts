@@ -98,8 +98,8 @@ const COMMANDS = [
     return -1;
   }),
   command(GATEWAY, async (v) => {
-    const { logger } = serverOutput(v);
-    const { parseLabels, runGateway, shutdownOnSignals } = await servers();
+    const { logger, screen } = serverOutput(v);
+    const { listModels, parseLabels, runGateway, shutdownOnSignals } = await servers();
     if (v['control-plane'] !== undefined && (v.token === undefined || v.token === '')) {
       throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--control-plane needs --token (a gateway token)', { details: { flag: 'token' } });
     }
@@ -115,6 +115,7 @@ const COMMANDS = [
       },
       logger,
     );
+    screen.ready({ seconds: performance.now() / 1000, gateway: gw.url, models: v.models, modelNames: listModels(v.models) });
     shutdownOnSignals([gw], logger, v['drain-timeout-ms']);
     return -1;
   }),

@@ -48,6 +48,18 @@ t.test('on a terminal, serve shows progress, then one screen with the URLs and t
   t.equal(await serve.stop(), 0);
 });
 
+t.test('a gateway alone on a terminal releases its log lines once it is ready', async (t) => {
+  const { exampleModels } = await import('../helpers/paths.js');
+  const gw = await runUntil(['gateway', '--models', exampleModels(), '--port', '0', '--log-format', 'pretty'], /Ctrl-C stops/);
+  t.teardown(() => gw.stop());
+  const screen = await gw.matched;
+  t.match(screen, /gateway +http:\/\/127\.0\.0\.1:\d+/);
+  t.match(screen, /models +text-detection, text-direction, weather/);
+  t.notMatch(screen, /ADMIN TOKEN/, 'no control plane, no token');
+  t.equal(await gw.stop(), 0);
+  t.match(gw.out, /\n\d\d:\d\d:\d\d INFO  shutting down  signal=SIGTERM\n/, 'info lines after the screen are shown');
+});
+
 t.test('off a terminal, serve writes JSON lines with no duplicated key, the token once, and a ready line', async (t) => {
   const data = t.testdir({});
   const serve = await startSluice(['serve', ...PORTS, '--data', data], { expectListening: 2, timeoutMs: 120_000 });
