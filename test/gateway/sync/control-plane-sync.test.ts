@@ -41,7 +41,7 @@ t.test('a gateway serves what the registry says, refuses altered artifacts, and 
   });
   t.equal(first.model_version, '1');
 
-  await cp.upload('weather', exampleOnnx('weather'), undefined, { description: 'retrained' });
+  await cp.upload('weather', exampleOnnx('weather'), undefined, { description: 'retrained', allowDuplicate: true });
   const operator = await cp.token('operator');
   await cp.gql('mutation { setAlias(input: { model: "weather", alias: "production", version: 2 }) { name } }', {}, operator);
   await eventually('production moves to v2 on the gateway', async () => ((await postJson(infer, WEATHER_CALL)).body.model_version === '2' ? true : undefined));
@@ -60,7 +60,7 @@ t.test('a gateway serves what the registry says, refuses altered artifacts, and 
   appendFileSync(join(cp.dataDir, 'artifacts', 'sha256', sha.slice(0, 2), sha), Buffer.from('tampered'));
   await cp.gql('mutation { setAlias(input: { model: "weather", alias: "production", version: 3 }) { name } }', {}, operator);
 
-  const refusal = await eventually('the gateway refuses the altered artifact', async () => lines.find((l) => l.msg === 'artifact refused; the versions already loaded keep serving'));
+  const refusal = await eventually('the gateway refuses the altered artifact', async () => lines.find((l) => l.msg === 'model version refused; the versions already loaded keep serving'));
   t.equal(refusal.version, 3);
   t.match(String(refusal.reason), /sha256/, 'the log says why');
   const degraded = await eventually('the heartbeat reports the refusal', async () => {
