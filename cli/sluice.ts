@@ -11,7 +11,7 @@ import { helpText, parseFlags, type CommandSpec, type FlagSpec, type FlagValues 
 import { ensureExampleRepository } from './example-repository.js';
 import { startControlPlane } from '../control-plane/index.js';
 import { startGateway } from '../gateway/index.js';
-import { AUDIT_EXPORT_COMMAND, UPLOAD_COMMAND, runAuditExport, runUpload } from '../control-plane/cli-commands.js';
+import { AUDIT_EXPORT_COMMAND, SET_ALIAS_COMMAND, UPLOAD_COMMAND, runAuditExport, runSetAlias, runUpload } from '../control-plane/cli-commands.js';
 import { SluiceError } from '../lib/errors.js';
 
 const HOST: FlagSpec = { name: 'host', type: 'string', default: '127.0.0.1', description: 'address to listen on' };
@@ -65,6 +65,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   'audit-export': AUDIT_EXPORT_COMMAND,
   upload: UPLOAD_COMMAND,
+  'set-alias': SET_ALIAS_COMMAND,
 };
 
 function labels(list: string[] | undefined): Record<string, string> | undefined {
@@ -188,6 +189,8 @@ export async function main(argv: string[]): Promise<number> {
       return runAuditExport(v, createLogger('sluice', v['log-level'] as string, 2));
     case 'upload':
       return runUpload(v, createLogger('sluice', v['log-level'] as string, 2));
+    case 'set-alias':
+      return runSetAlias(v, createLogger('sluice', v['log-level'] as string, 2));
     case 'control-plane': {
       const cp = await runControlPlane(v, logger);
       shutdownOnSignals([cp], logger, v['drain-timeout-ms'] as number);

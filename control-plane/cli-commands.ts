@@ -1,17 +1,23 @@
 // Control-plane commands for the `sluice` CLI, as functions plus their flag tables so the CLI only
-// dispatches: `sluice audit-export` (JSON lines of the whole audit log, then the chain verified)
-// and `sluice upload` (a model version from a local ONNX file, through a running control plane's
-// GraphQL API, so the upload is authorized and audited like any other).
-import { existsSync, openAsBlob, statSync } from 'node:fs';
+// dispatches: `sluice audit-export` (JSON lines of the whole audit log, then the chain verified),
+// `sluice upload` (a model version from a local ONNX file with its serving config and drift
+// profile, through a running control plane's GraphQL API, so the upload is authorized and audited
+// like any other) and `sluice set-alias`. Both alias movers then report what the fleet did: the
+// version loaded on N of M connected gateways, or each gateway's refusal.
+import { existsSync, openAsBlob, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { SluiceError } from '../lib/errors.js';
+import { ERROR_STATUS, SluiceError, type ErrorCode } from '../lib/errors.js';
+import { profileFromDataset } from './services/dataset-profile.js';
+import { readOnnxSignature } from './services/onnx-signature.js';
 import type { Logger } from '../lib/log.js';
 import type { CommandSpec, FlagSpec, FlagValues } from '../cli/flags.js';
 import { AuditLog, type AuditVerification } from './services/audit.js';
 import { openStore } from './store/db.js';
 
 const LOG_LEVEL: FlagSpec = { name: 'log-level', type: 'string', default: 'info', description: 'fatal, error, warn, info, debug, trace or silent' };
+
+const WAIT_SECONDS: FlagSpec = { name: 'wait-seconds', type: 'int', default: 30, description: 'after an alias move, how long to wait for the gateways to load the version' };
 
 export const AUDIT_EXPORT_COMMAND: CommandSpec = {
   name: 'audit-export',
@@ -35,6 +41,25 @@ export const UPLOAD_COMMAND: CommandSpec = {
     { name: 'metrics', type: 'list', description: 'name=value,... recorded with the version' },
     { name: 'create-model', type: 'boolean', default: false, description: 'create the model first if it does not exist' },
     { name: 'alias', type: 'string', description: 'point this alias at the new version (needs an operator or admin token)' },
+    { name: 'config', type: 'string', description: 'serving config (config.json); default: the previous version\'s' },
+    { name: 'profile', type: 'string', description: 'drift reference profile (profile.json); default: none, drift off' },
+    { name: 'dataset', type: 'string', description: 'CSV (header row) or JSON rows of model inputs to compute the drift profile from' },
+    { name: 'allow-duplicate', type: 'boolean', default: false, description: 'register bytes an existing version already has' },
+    WAIT_SECONDS,
+    LOG_LEVEL,
+  ],
+};
+
+export const SET_ALIAS_COMMAND: CommandSpec = {
+  name: 'set-alias',
+  summary: 'Point an alias (production, staging, ...) at a model version and report what the gateways did.',
+  flags: [
+    { name: 'control-plane', type: 'string', default: 'http://127.0.0.1:8080', description: 'control plane URL' },
+    { name: 'token', type: 'string', description: 'operator or admin token' },
+    { name: 'model', type: 'string', description: 'registered model name' },
+    { name: 'alias', type: 'string', default: 'production', description: 'alias to move' },
+    { name: 'version', type: 'int', description: 'version number the alias points at' },
+    WAIT_SECONDS,
     LOG_LEVEL,
   ],
 };
@@ -67,12 +92,18 @@ export interface UploadOptions {
   metrics?: Record<string, number> | undefined;
   createModel?: boolean;
   alias?: string | undefined;
+  config?: string | undefined;
+  profile?: string | undefined;
+  dataset?: string | undefined;
+  allowDuplicate?: boolean | undefined;
 }
 
 export interface UploadResult {
   model: string;
   version: number;
   sha256: string;
+  config: string | null;
+  profile: string | null;
 }
 
 async function graphql(base: string, token: string, query: string, variables: Record<string, unknown>): Promise<any> {
@@ -90,7 +121,10 @@ async function post(base: string, headers: Record<string, string>, body: string 
   const answer = (await res.json().catch(() => undefined)) as { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] } | undefined;
   const error = answer?.errors?.[0];
   if (error) {
-    throw new SluiceError('SLUICE_E_VALIDATION', `control plane refused: ${error.message} (${error.extensions?.code ?? 'no code'})`, { details: { code: error.extensions?.code } });
+    // The control plane's own code when it is one of ours, so the CLI exits naming it.
+    const code = error.extensions?.code;
+    const known = code !== undefined && code in ERROR_STATUS ? (code as ErrorCode) : 'SLUICE_E_VALIDATION';
+    throw new SluiceError(known, `control plane refused: ${error.message}${known === code ? '' : ` (${code ?? 'no code'})`}`, { details: { code, ...(error.extensions as { details?: object } | undefined)?.details } });
   }
   if (answer?.data === undefined || answer.data === null) {
     throw new SluiceError('SLUICE_E_CONFIG_INVALID', `${base}/graphql answered ${res.status} without GraphQL data; is --control-plane the control plane's URL?`, { details: { flag: 'control-plane' } });
@@ -98,34 +132,108 @@ async function post(base: string, headers: Record<string, string>, body: string 
   return answer.data;
 }
 
+function isFile(path: string | undefined, flag: string): void {
+  if (path !== undefined && !statSync(path, { throwIfNoEntry: false })?.isFile()) {
+    throw new SluiceError('SLUICE_E_CONFIG_FILE_MISSING', `--${flag} ${path} is not a file`, { details: { flag } });
+  }
+}
+
 export async function uploadVersionFromPath(options: UploadOptions): Promise<UploadResult> {
-  const base = options.url.replace(/\/+$/, '');
-  if (!URL.canParse(base)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--control-plane is not a URL: "${options.url}"`, { details: { flag: 'control-plane' } });
-  if (!statSync(options.file, { throwIfNoEntry: false })?.isFile()) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--file ${options.file} is not a file`, { details: { flag: 'file' } });
+  const base = baseUrl(options.url);
+  isFile(options.file, 'file');
+  isFile(options.config, 'config');
+  isFile(options.profile, 'profile');
+  isFile(options.dataset, 'dataset');
+  if (options.profile !== undefined && options.dataset !== undefined) {
+    throw new SluiceError('SLUICE_E_CONFIG_INVALID', 'give --profile or --dataset, not both', { details: { flag: 'dataset' } });
+  }
+  // Built before anything is sent, so a dataset that does not fit the model changes nothing.
+  const datasetProfile = options.dataset === undefined ? undefined : profileFromDataset(options.dataset, options.model, readOnnxSignature(readFileSync(options.file)));
   if (options.createModel) {
     const existing = await graphql(base, options.token, 'query($n: String!) { model(name: $n) { id } }', { n: options.model });
     if (!existing.model) await graphql(base, options.token, 'mutation($n: String!) { createModel(input: { name: $n }) { id } }', { n: options.model });
   }
-  const form = new FormData();
   const metrics = Object.entries(options.metrics ?? {}).map(([name, value]) => ({ name, value }));
+  const files: [string, Blob, string][] = [['artifact', await openAsBlob(options.file), basename(options.file)]];
+  if (options.config !== undefined) files.push(['config', await openAsBlob(options.config), basename(options.config)]);
+  if (options.profile !== undefined) files.push(['profile', await openAsBlob(options.profile), basename(options.profile)]);
+  else if (datasetProfile !== undefined) files.push(['profile', new Blob([JSON.stringify(datasetProfile)]), 'profile.json']);
+  const lineage = { source: resolve(options.file), ...(datasetProfile === undefined ? {} : { datasetDigest: (datasetProfile.source as { dataset_digest: string }).dataset_digest }) };
+  // GraphQL multipart request: operations, then the map of file parts to variables, then the files.
+  const form = new FormData();
   form.set(
     'operations',
     JSON.stringify({
-      query: 'mutation($input: CreateModelVersionInput!) { createModelVersion(input: $input) { number artifact { sha256 } } }',
-      variables: { input: { model: options.model, artifact: null, description: options.description ?? null, metrics, lineage: { source: resolve(options.file) } } },
+      query: 'mutation($input: CreateModelVersionInput!) { createModelVersion(input: $input) { number artifact { sha256 } config { sha256 } profile { sha256 } } }',
+      variables: { input: { model: options.model, artifact: null, config: null, profile: null, allowDuplicate: options.allowDuplicate === true, description: options.description ?? null, metrics, lineage } },
     }),
   );
-  form.set('map', JSON.stringify({ 0: ['variables.input.artifact'] }));
-  form.set('0', await openAsBlob(options.file), basename(options.file));
-  const version = (await post(base, { authorization: `Bearer ${options.token}`, 'graphql-require-preflight': '1' }, form)).createModelVersion as { number: number; artifact: { sha256: string } };
-  if (options.alias) {
-    await graphql(base, options.token, 'mutation($m: String!, $a: String!, $v: Int!) { setAlias(input: { model: $m, alias: $a, version: $v }) { name } }', {
-      m: options.model,
-      a: options.alias,
-      v: version.number,
-    });
+  form.set('map', JSON.stringify(Object.fromEntries(files.map(([field], i) => [i, [`variables.input.${field}`]]))));
+  files.forEach(([, blob, name], i) => form.set(String(i), blob, name));
+  const version = (await post(base, { authorization: `Bearer ${options.token}`, 'graphql-require-preflight': '1' }, form)).createModelVersion as {
+    number: number;
+    artifact: { sha256: string };
+    config: { sha256: string } | null;
+    profile: { sha256: string } | null;
+  };
+  if (options.alias) await setAlias(base, options.token, options.model, options.alias, version.number);
+  return { model: options.model, version: version.number, sha256: version.artifact.sha256, config: version.config?.sha256 ?? null, profile: version.profile?.sha256 ?? null };
+}
+
+function baseUrl(url: string): string {
+  const base = url.replace(/\/+$/, '');
+  if (!URL.canParse(base)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--control-plane is not a URL: "${url}"`, { details: { flag: 'control-plane' } });
+  return base;
+}
+
+async function setAlias(base: string, token: string, model: string, alias: string, version: number): Promise<void> {
+  await graphql(base, token, 'mutation($m: String!, $a: String!, $v: Int!) { setAlias(input: { model: $m, alias: $a, version: $v }) { name } }', { m: model, a: alias, v: version });
+}
+
+export interface FleetReport {
+  /** Gateways connected to the control plane. */
+  gateways: number;
+  loaded: number;
+  failed: number;
+  states: { gateway: string; state: string; reason: string | null }[];
+  /** Seconds from the alias move to the last state read. */
+  seconds: number;
+}
+
+/**
+ * Poll what the connected gateways report for a version until each has loaded or refused it, or
+ * `timeoutMs` passes. A gateway reports right after applying a new desired state.
+ */
+export async function waitForFleet(url: string, token: string, model: string, version: number, timeoutMs: number): Promise<FleetReport> {
+  const base = baseUrl(url);
+  const started = performance.now();
+  for (;;) {
+    const data = await graphql(base, token, 'query($m: String!, $v: Int!) { modelVersion(model: $m, version: $v) { fleet { gateways loaded failed states { gateway state reason } } } }', { m: model, v: version });
+    const fleet = data.modelVersion?.fleet as Omit<FleetReport, 'seconds'> | undefined;
+    if (fleet === undefined) throw new SluiceError('SLUICE_E_MODEL_VERSION_NOT_FOUND', `model ${model} has no version ${version}`, { details: { model, version } });
+    const seconds = Math.round(performance.now() - started) / 1000;
+    const settled = fleet.states.every((s) => s.state === 'ready' || s.state === 'failed');
+    if (settled || performance.now() - started >= timeoutMs) return { ...fleet, seconds };
+    await new Promise((r) => setTimeout(r, 100));
   }
-  return { model: options.model, version: version.number, sha256: version.artifact.sha256 };
+}
+
+/** Lines for people (stderr) about a fleet report; the exit code is 1 when gateways are connected and none loaded the version. */
+function reportFleet(fleet: FleetReport, model: string, version: number, alias: string, waitSeconds: number, err: Writable): number {
+  const lines: string[] = [];
+  if (fleet.gateways === 0) {
+    lines.push(`${model} version ${version} is ${alias}; no gateway is connected to load it yet`);
+  } else {
+    lines.push(`${model} version ${version} is ${alias}: loaded on ${fleet.loaded} of ${fleet.gateways} gateway${fleet.gateways === 1 ? '' : 's'} (${fleet.seconds.toFixed(1)} s)`);
+    for (const s of fleet.states) {
+      if (s.state === 'failed') lines.push(`  gateway ${s.gateway} refused it: ${s.reason ?? 'no reason given'}`);
+      else if (s.state !== 'ready') lines.push(`  gateway ${s.gateway} has not loaded it within ${waitSeconds} s (${s.state})`);
+    }
+  }
+  const none = fleet.gateways > 0 && fleet.loaded === 0;
+  if (none) lines.push(`sluice: no gateway loaded ${model} version ${version} (SLUICE_E_FLEET_NOT_LOADED)`);
+  err.write(`${lines.join('\n')}\n`);
+  return none ? 1 : 0;
 }
 
 function parseMetrics(list: string[] | undefined): Record<string, number> {
@@ -149,11 +257,26 @@ export async function runAuditExport(v: FlagValues, logger: Logger, out: Writabl
   return verification.ok ? 0 : 1;
 }
 
-/** `sluice upload`: prints the new version as one JSON line. */
-export async function runUpload(v: FlagValues, logger: Logger, out: Writable = process.stdout): Promise<number> {
-  for (const flag of ['token', 'model', 'file'] as const) {
-    if (typeof v[flag] !== 'string' || v[flag] === '') throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} is required`, { details: { flag } });
+function required(v: FlagValues, flags: readonly string[]): void {
+  for (const flag of flags) {
+    if (v[flag] === undefined || v[flag] === '') throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} is required`, { details: { flag } });
   }
+}
+
+function waitMs(v: FlagValues): number {
+  const seconds = v['wait-seconds'] as number;
+  if (seconds < 0) throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--wait-seconds must be 0 or more', { details: { flag: 'wait-seconds' } });
+  return seconds * 1000;
+}
+
+/**
+ * `sluice upload`: prints the new version as one JSON line (with `fleet` after an alias move) and,
+ * after an alias move, what the gateways did on stderr.
+ */
+export async function runUpload(v: FlagValues, logger: Logger, out: Writable = process.stdout, err: Writable = process.stderr): Promise<number> {
+  required(v, ['token', 'model', 'file']);
+  const wait = waitMs(v);
+  const alias = v.alias as string | undefined;
   const result = await uploadVersionFromPath({
     url: v['control-plane'] as string,
     token: v.token as string,
@@ -162,9 +285,29 @@ export async function runUpload(v: FlagValues, logger: Logger, out: Writable = p
     description: v.description as string | undefined,
     metrics: parseMetrics(v.metrics as string[] | undefined),
     createModel: v['create-model'] === true,
-    alias: v.alias as string | undefined,
+    alias,
+    config: v.config as string | undefined,
+    profile: v.profile as string | undefined,
+    dataset: v.dataset as string | undefined,
+    allowDuplicate: v['allow-duplicate'] === true,
   });
   logger.info(result, 'model version registered');
-  out.write(`${JSON.stringify(result)}\n`);
-  return 0;
+  if (!alias) {
+    out.write(`${JSON.stringify(result)}\n`);
+    return 0;
+  }
+  const fleet = await waitForFleet(v['control-plane'] as string, v.token as string, result.model, result.version, wait);
+  out.write(`${JSON.stringify({ ...result, alias, fleet })}\n`);
+  return reportFleet(fleet, result.model, result.version, alias, wait / 1000, err);
+}
+
+/** `sluice set-alias`: moves the alias, then reports what the gateways did (as `upload --alias`). */
+export async function runSetAlias(v: FlagValues, _logger: Logger, out: Writable = process.stdout, err: Writable = process.stderr): Promise<number> {
+  required(v, ['token', 'model', 'alias', 'version']);
+  const wait = waitMs(v);
+  const [model, alias, version] = [v.model as string, v.alias as string, v.version as number];
+  await setAlias(baseUrl(v['control-plane'] as string), v.token as string, model, alias, version);
+  const fleet = await waitForFleet(v['control-plane'] as string, v.token as string, model, version, wait);
+  out.write(`${JSON.stringify({ model, alias, version, fleet })}\n`);
+  return reportFleet(fleet, model, version, alias, wait / 1000, err);
 }
