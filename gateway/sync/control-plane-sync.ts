@@ -185,13 +185,16 @@ export class ControlPlaneSync {
    */
   private enqueue(state: DesiredState, retry = false): void {
     this.applying = this.applying
-      .then(() => {
-        if (this.closed || (!retry && state.revision === this.lastRevision)) return undefined;
+      .then(async () => {
+        if (this.closed || (!retry && state.revision === this.lastRevision)) return;
         if (!retry) this.retries = 0; // new inputs: a refused version is tried at once, backoff starts over
-        return this.apply(state);
+        try {
+          await this.apply(state);
+        } finally {
+          this.scheduleRetry();
+        }
       })
-      .catch((err: unknown) => this.failed(err, 'apply'))
-      .then(() => this.scheduleRetry());
+      .catch((err: unknown) => this.failed(err, 'apply'));
   }
 
   /** While some version is refused, apply the last state again after 1 s, 2 s, 4 s ... up to 60 s. */
