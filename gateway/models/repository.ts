@@ -81,6 +81,11 @@ export class ModelRepository {
     return this.#models.get(name);
   }
 
+  /** Resolves once the loads and unloads of `name` queued so far have finished (whatever their outcome). */
+  async settled(name: string): Promise<void> {
+    await this.#locks.get(name);
+  }
+
   /** Every loaded model version (metrics, drain). */
   *versions(): Iterable<ModelVersion> {
     for (const m of this.#models.values()) yield* m.versions.values();
@@ -145,14 +150,24 @@ export class ModelRepository {
       if (!VERSION.test(version)) throw new SluiceError('SLUICE_E_VALIDATION', `version ${version} must be a positive integer`);
       const modelDir = join(this.root, name);
       let versionDir: string;
+      let written: WrittenVersion | undefined;
       if ('dir' in source) {
         versionDir = source.dir;
       } else {
         versionDir = join(modelDir, version);
-        writeVersionFiles(modelDir, version, source.files);
+        written = writeVersionFiles(modelDir, version, source.files);
       }
-      const config = this.#readConfig(name, existsSync(join(versionDir, 'config.json')) ? versionDir : modelDir);
-      const [fresh] = await this.#bringUp([[version, versionDir, config]]);
+      let fresh: ModelVersion | undefined;
+      try {
+        const config = this.#readConfig(name, existsSync(join(versionDir, 'config.json')) ? versionDir : modelDir);
+        [fresh] = await this.#bringUp([[version, versionDir, config]]);
+      } catch (err) {
+        // A refused version leaves nothing behind that a restart would try to load.
+        written?.rollback(this.#models.has(name));
+        throw err;
+      }
+      written?.commit();
+      const config = fresh!.config;
       const model = this.#models.get(name) ?? new LoadedModel(config);
       const old = model.versions.get(version);
       model.versions.set(version, fresh!);
@@ -307,17 +322,39 @@ export function selectVersions(dir: string, policy: VersionPolicy): string[] {
   return all;
 }
 
+interface WrittenVersion {
+  /** Drop what the write replaced. */
+  commit(): void;
+  /** Put back what the write replaced (and remove a model config it created, unless the model is loaded). */
+  rollback(modelLoaded: boolean): void;
+}
+
 /** Write a version's files under a temporary name and rename into place: never half-written. */
-function writeVersionFiles(modelDir: string, version: string, files: Record<string, Uint8Array | string>): void {
+function writeVersionFiles(modelDir: string, version: string, files: Record<string, Uint8Array | string>): WrittenVersion {
   if (!('model.onnx' in files)) throw new SluiceError('SLUICE_E_VALIDATION', 'files must include model.onnx');
   for (const file of Object.keys(files)) {
     if (!/^[A-Za-z0-9_.-]+$/.test(file) || file.startsWith('.')) throw new SluiceError('SLUICE_E_VALIDATION', `file name ${file} is not allowed`);
   }
   const target = join(modelDir, version);
-  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  const stamp = `${process.pid}-${Date.now()}`;
+  const tmp = `${target}.tmp-${stamp}`;
   mkdirSync(tmp, { recursive: true });
   for (const [file, content] of Object.entries(files)) writeFileSync(join(tmp, file), content);
-  if (!existsSync(join(modelDir, 'config.json'))) writeFileSync(join(modelDir, 'config.json'), files['config.json'] ?? '{}\n');
-  rmSync(target, { recursive: true, force: true });
+  const modelConfig = join(modelDir, 'config.json');
+  const createdConfig = !existsSync(modelConfig);
+  if (createdConfig) writeFileSync(modelConfig, files['config.json'] ?? '{}\n');
+  // Folder names with a suffix never match a version number, so loads never pick them up.
+  const previous = existsSync(target) ? `${target}.old-${stamp}` : undefined;
+  if (previous) renameSync(target, previous);
   renameSync(tmp, target);
+  return {
+    commit: () => {
+      if (previous) rmSync(previous, { recursive: true, force: true });
+    },
+    rollback: (modelLoaded) => {
+      rmSync(target, { recursive: true, force: true });
+      if (previous) renameSync(previous, target);
+      if (createdConfig && !modelLoaded) rmSync(modelConfig, { force: true });
+    },
+  };
 }

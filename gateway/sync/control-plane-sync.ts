@@ -252,6 +252,8 @@ export class ControlPlaneSync {
 
   private async ensureVersion(name: string, v: DesiredVersion, keyId: string): Promise<void> {
     const key = `${name}/${v.version}`;
+    // At start the repository may still be loading its folders: what it loads there may be this version.
+    await this.repository.settled(name);
     const ready = this.repository.model(name)?.readyVersions.includes(String(v.version)) ?? false;
     if (ready && (this.loaded.get(key)?.signature === v.statementSignature || this.onDisk(name, v))) {
       this.loaded.set(key, { signature: v.statementSignature, sha256: v.sha256 });

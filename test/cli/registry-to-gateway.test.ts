@@ -3,7 +3,7 @@
 // that does not fit the model), each seen from the CLI with its code, the gateway's reason included.
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainWeatherModel } from '../../control-plane/training/weather.js';
 import { loadWeather, weatherFeatures, WEATHER_FEATURES } from '../../control-plane/training/weather-dataset.js';
@@ -89,6 +89,7 @@ t.test('serve, upload a retrained weather with --alias production: the gateway a
   t.match(refused.stderr, /gateway local refused it: drift profile[^\n]*features has 3 features[^\n]*gives 5/, "the gateway's reason, whole");
   t.match(refused.stderr, /SLUICE_E_FLEET_NOT_LOADED/);
   t.equal(await servedVersion(gw), '2', 'version 2 keeps serving');
+  t.notOk(existsSync(join(dir, 'data', 'models', 'weather', '3')), 'the refused version left no folder for a restart to load');
   const reported = await graphqlAs(cp, ADMIN, '{ gateway(name: "local") { health loadedVersions { version state reason } } }');
   t.equal(reported.gateway.health, 'DEGRADED');
   t.match(reported.gateway.loadedVersions.find((v: { version: number }) => v.version === 3), { state: 'failed', reason: /features has 3 features/ });
