@@ -264,8 +264,8 @@ function required(v: FlagValues, flags: readonly string[]): void {
 }
 
 function waitMs(v: FlagValues): number {
-  const seconds = v['wait-seconds'] as number;
-  if (seconds < 0) throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--wait-seconds must be 0 or more', { details: { flag: 'wait-seconds' } });
+  const seconds = (v['wait-seconds'] as number | undefined) ?? 30;
+  if (!(seconds >= 0)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--wait-seconds must be 0 or more', { details: { flag: 'wait-seconds' } });
   return seconds * 1000;
 }
 

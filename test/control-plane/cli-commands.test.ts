@@ -1,7 +1,7 @@
 import t from 'tap';
 import { PassThrough } from 'node:stream';
 import { createLogger } from '../../lib/log.js';
-import { exportAuditLog, runAuditExport, runUpload } from '../../control-plane/cli-commands.js';
+import { exportAuditLog, runAuditExport, runSetAlias, runUpload } from '../../control-plane/cli-commands.js';
 import { exampleModels } from '../helpers/paths.js';
 import { ADMIN_TOKEN, dialects, exampleOnnx, startTestControlPlane, stopPostgres } from './harness.js';
 
@@ -21,23 +21,54 @@ for (const dialect of dialects()) {
     t.test('upload registers a version from a local file, creating the model and moving an alias', async (t) => {
       const cp = await startTestControlPlane(t, dialect);
       const { out, text } = collect();
+      const err = collect();
       const code = await runUpload(
         { 'control-plane': cp.url, token: ADMIN_TOKEN, model: 'weather', file: exampleOnnx('weather'), metrics: ['accuracy=0.8'], 'create-model': true, alias: 'production' },
         silent,
         out,
+        err.out,
       );
-      t.equal(code, 0);
+      t.equal(code, 0, 'no gateway is connected: nothing to wait for, not a failure');
       const printed = JSON.parse(text());
-      t.same({ ...printed, sha256: printed.sha256.length }, { model: 'weather', version: 1, sha256: 64 });
+      t.same({ ...printed, sha256: printed.sha256.length, fleet: { ...printed.fleet, seconds: typeof printed.fleet.seconds } }, {
+        model: 'weather', version: 1, sha256: 64, config: null, profile: null, alias: 'production', fleet: { gateways: 0, loaded: 0, failed: 0, states: [], seconds: 'number' },
+      });
+      t.match(err.text(), /weather version 1 is production; no gateway is connected/);
       const read = await cp.gql('{ model(name: "weather") { aliases { name version { number metrics { name value } lineage { source } } } } }');
       t.same(read.data.model.aliases[0].version.metrics, [{ name: 'accuracy', value: 0.8 }]);
       t.equal(read.data.model.aliases[0].name, 'production');
       t.match(read.data.model.aliases[0].version.lineage.source, /weather\/1\/model\.onnx$/);
 
       const viewer = await cp.token('viewer');
-      await t.rejects(runUpload({ 'control-plane': cp.url, token: viewer, model: 'weather', file: exampleOnnx('weather') }, silent, out), { code: 'SLUICE_E_VALIDATION', details: { code: 'SLUICE_E_AUTH_FORBIDDEN' } });
+      await t.rejects(runUpload({ 'control-plane': cp.url, token: viewer, model: 'weather', file: exampleOnnx('weather') }, silent, out), { code: 'SLUICE_E_AUTH_FORBIDDEN' }, "the control plane's code");
       await t.rejects(runUpload({ 'control-plane': cp.url, model: 'weather', file: exampleOnnx('weather') }, silent, out), { code: 'SLUICE_E_CONFIG_INVALID' });
       await t.rejects(runUpload({ 'control-plane': cp.url, token: ADMIN_TOKEN, model: 'weather', file: exampleOnnx('weather'), metrics: ['accuracy'] }, silent, out), { code: 'SLUICE_E_CONFIG_INVALID' });
+    });
+
+    t.test('set-alias reports each gateway: exit 1 with the reasons when none loaded the version', async (t) => {
+      const cp = await startTestControlPlane(t, dialect);
+      await cp.gql('mutation { createModel(input: { name: "weather" }) { id } }');
+      await cp.upload('weather', exampleOnnx('weather'));
+      const gw = await cp.token('gateway', 'edge-1');
+      await cp.gql('mutation { registerGateway(input: { name: "edge-1" }) { id } }', {}, gw);
+      const reason = 'model weather version 1 failed to load: the reason, whole (SLUICE_E_MODEL_LOAD_FAILED)';
+      const beat = (state: string) =>
+        cp.gql('mutation($l: [LoadedVersionInput!]!) { heartbeat(input: { name: "edge-1", loaded: $l, health: DEGRADED }) { id } }', { l: [{ model: 'weather', version: 1, state, ...(state === 'failed' ? { reason } : {}) }] }, gw);
+      await beat('failed');
+      const flags = { 'control-plane': cp.url, token: ADMIN_TOKEN, model: 'weather', alias: 'production', version: 1, 'wait-seconds': 5 };
+      const refused = collect();
+      t.equal(await runSetAlias(flags, silent, collect().out, refused.out), 1);
+      t.match(refused.text(), 'loaded on 0 of 1 gateway');
+      t.match(refused.text(), `gateway edge-1 refused it: ${reason}`);
+      t.match(refused.text(), 'SLUICE_E_FLEET_NOT_LOADED');
+      await beat('ready');
+      const loaded = collect();
+      const out = collect();
+      t.equal(await runSetAlias(flags, silent, out.out, loaded.out), 0);
+      t.match(loaded.text(), 'weather version 1 is production: loaded on 1 of 1 gateway');
+      t.match(JSON.parse(out.text()).fleet, { gateways: 1, loaded: 1, states: [{ gateway: 'edge-1', state: 'ready' }] });
+      await t.rejects(runSetAlias({ ...flags, version: 7 }, silent, out.out, loaded.out), { code: 'SLUICE_E_MODEL_VERSION_NOT_FOUND' });
+      await t.rejects(runSetAlias({ ...flags, 'wait-seconds': -1 }, silent, out.out, loaded.out), { code: 'SLUICE_E_CONFIG_INVALID' });
     });
 
     t.test('audit export writes every event as a JSON line and reports a broken chain', async (t) => {
