@@ -82,12 +82,15 @@ t.test('a gateway serves what the registry says, refuses altered artifacts, and 
 });
 
 t.test('a refused version is retried until it loads; a version without a profile serves with drift off; files the statement does not name are refused', async (t) => {
+  // Trained first: training blocks the event loop for seconds, long enough for the control plane to
+  // close an idle keep-alive connection that fetch would then reuse (ECONNRESET on a loaded machine).
+  const trained = new Map([11, 12, 13, 14].map((seed) => [seed, trainWeatherModel({ seed }).onnx]));
   const cp = await startTestControlPlane(t, 'sqlite');
   await cp.gql('mutation { createModel(input: { name: "weather" }) { id } }');
   const config = readFileSync(join(exampleModels(), 'weather', 'config.json'));
   const profile = readFileSync(join(exampleModels(), 'weather', '1', 'profile.json'));
   const upload = async (seed: number, extra: Record<string, unknown> = {}) => {
-    const r = await cp.upload('weather', trainWeatherModel({ seed }).onnx, undefined, extra);
+    const r = await cp.upload('weather', trained.get(seed)!, undefined, extra);
     if (r.errors) throw new Error(JSON.stringify(r.errors));
     return r.data.createModelVersion as { number: number; artifact: { sha256: string } };
   };
