@@ -99,6 +99,8 @@ export interface UploadOptions {
 }
 
 export interface UploadResult {
+  /** When the alias was moved (control plane clock), after --alias. */
+  movedAt?: string | undefined;
   model: string;
   version: number;
   sha256: string;
@@ -176,8 +178,8 @@ export async function uploadVersionFromPath(options: UploadOptions): Promise<Upl
     config: { sha256: string } | null;
     profile: { sha256: string } | null;
   };
-  if (options.alias) await setAlias(base, options.token, options.model, options.alias, version.number);
-  return { model: options.model, version: version.number, sha256: version.artifact.sha256, config: version.config?.sha256 ?? null, profile: version.profile?.sha256 ?? null };
+  const movedAt = options.alias ? await setAlias(base, options.token, options.model, options.alias, version.number) : undefined;
+  return { movedAt, model: options.model, version: version.number, sha256: version.artifact.sha256, config: version.config?.sha256 ?? null, profile: version.profile?.sha256 ?? null };
 }
 
 function baseUrl(url: string): string {
@@ -186,8 +188,10 @@ function baseUrl(url: string): string {
   return base;
 }
 
-async function setAlias(base: string, token: string, model: string, alias: string, version: number): Promise<void> {
-  await graphql(base, token, 'mutation($m: String!, $a: String!, $v: Int!) { setAlias(input: { model: $m, alias: $a, version: $v }) { name } }', { m: model, a: alias, v: version });
+/** Move the alias; returns when the control plane moved it (its clock, to compare with gateway reports). */
+async function setAlias(base: string, token: string, model: string, alias: string, version: number): Promise<string> {
+  const data = await graphql(base, token, 'mutation($m: String!, $a: String!, $v: Int!) { setAlias(input: { model: $m, alias: $a, version: $v }) { updatedAt } }', { m: model, a: alias, v: version });
+  return data.setAlias.updatedAt as string;
 }
 
 export interface FleetReport {
@@ -202,15 +206,19 @@ export interface FleetReport {
 
 /**
  * Poll what the connected gateways report for a version until each has loaded or refused it, or
- * `timeoutMs` passes. A gateway reports right after applying a new desired state.
+ * `timeoutMs` passes. A gateway reports right after applying a new desired state. A refusal
+ * reported before `since` (the alias move) is an earlier attempt: the gateway tries again at once
+ * on the new state, so it counts as pending until a newer report.
  */
-export async function waitForFleet(url: string, token: string, model: string, version: number, timeoutMs: number): Promise<FleetReport> {
+export async function waitForFleet(url: string, token: string, model: string, version: number, timeoutMs: number, since = ''): Promise<FleetReport> {
   const base = baseUrl(url);
   const started = performance.now();
   for (;;) {
-    const data = await graphql(base, token, 'query($m: String!, $v: Int!) { modelVersion(model: $m, version: $v) { fleet { gateways loaded failed states { gateway state reason } } } }', { m: model, v: version });
-    const fleet = data.modelVersion?.fleet as Omit<FleetReport, 'seconds'> | undefined;
-    if (fleet === undefined) throw new SluiceError('SLUICE_E_MODEL_VERSION_NOT_FOUND', `model ${model} has no version ${version}`, { details: { model, version } });
+    const data = await graphql(base, token, 'query($m: String!, $v: Int!) { modelVersion(model: $m, version: $v) { fleet { gateways states { gateway state reason reportedAt } } } }', { m: model, v: version });
+    const reported = data.modelVersion?.fleet as { gateways: number; states: (FleetReport['states'][number] & { reportedAt: string | null })[] } | undefined;
+    if (reported === undefined) throw new SluiceError('SLUICE_E_MODEL_VERSION_NOT_FOUND', `model ${model} has no version ${version}`, { details: { model, version } });
+    const states = reported.states.map(({ reportedAt, ...s }) => (s.state === 'failed' && (reportedAt ?? '') < since ? { ...s, state: 'pending', reason: null } : s));
+    const fleet = { gateways: reported.gateways, loaded: states.filter((s) => s.state === 'ready').length, failed: states.filter((s) => s.state === 'failed').length, states };
     const seconds = Math.round(performance.now() - started) / 1000;
     const settled = fleet.states.every((s) => s.state === 'ready' || s.state === 'failed');
     if (settled || performance.now() - started >= timeoutMs) return { ...fleet, seconds };
@@ -296,8 +304,9 @@ export async function runUpload(v: FlagValues, logger: Logger, out: Writable = p
     out.write(`${JSON.stringify(result)}\n`);
     return 0;
   }
-  const fleet = await waitForFleet(v['control-plane'] as string, v.token as string, result.model, result.version, wait);
-  out.write(`${JSON.stringify({ ...result, alias, fleet })}\n`);
+  const { movedAt, ...version } = result;
+  const fleet = await waitForFleet(v['control-plane'] as string, v.token as string, result.model, result.version, wait, movedAt);
+  out.write(`${JSON.stringify({ ...version, alias, fleet })}\n`);
   return reportFleet(fleet, result.model, result.version, alias, wait / 1000, err);
 }
 
@@ -306,8 +315,8 @@ export async function runSetAlias(v: FlagValues, _logger: Logger, out: Writable 
   required(v, ['token', 'model', 'alias', 'version']);
   const wait = waitMs(v);
   const [model, alias, version] = [v.model as string, v.alias as string, v.version as number];
-  await setAlias(baseUrl(v['control-plane'] as string), v.token as string, model, alias, version);
-  const fleet = await waitForFleet(v['control-plane'] as string, v.token as string, model, version, wait);
+  const movedAt = await setAlias(baseUrl(v['control-plane'] as string), v.token as string, model, alias, version);
+  const fleet = await waitForFleet(v['control-plane'] as string, v.token as string, model, version, wait, movedAt);
   out.write(`${JSON.stringify({ model, alias, version, fleet })}\n`);
   return reportFleet(fleet, model, version, alias, wait / 1000, err);
 }

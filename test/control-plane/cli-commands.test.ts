@@ -56,8 +56,14 @@ for (const dialect of dialects()) {
         cp.gql('mutation($l: [LoadedVersionInput!]!) { heartbeat(input: { name: "edge-1", loaded: $l, health: DEGRADED }) { id } }', { l: [{ model: 'weather', version: 1, state, ...(state === 'failed' ? { reason } : {}) }] }, gw);
       await beat('failed');
       const flags = { 'control-plane': cp.url, token: ADMIN_TOKEN, model: 'weather', alias: 'production', version: 1, 'wait-seconds': 5 };
+      const stale = collect();
+      t.equal(await runSetAlias({ ...flags, 'wait-seconds': 1 }, silent, collect().out, stale.out), 1);
+      t.match(stale.text(), 'gateway edge-1 has not loaded it within 1 s (pending)', 'a refusal reported before the move is an earlier attempt');
       const refused = collect();
-      t.equal(await runSetAlias(flags, silent, collect().out, refused.out), 1);
+      const moving = runSetAlias(flags, silent, collect().out, refused.out);
+      await new Promise((r) => setTimeout(r, 300));
+      await beat('failed');
+      t.equal(await moving, 1);
       t.match(refused.text(), 'loaded on 0 of 1 gateway');
       t.match(refused.text(), `gateway edge-1 refused it: ${reason}`);
       t.match(refused.text(), 'SLUICE_E_FLEET_NOT_LOADED');
