@@ -1,20 +1,25 @@
 // Control-plane commands for the `sluice` CLI, as functions plus their flag tables so the CLI only
 // dispatches: `sluice audit-export` (JSON lines of the whole audit log, then the chain verified),
-// `sluice upload` (a model version from a local ONNX file, through a running control plane's
-// GraphQL API, so the upload is authorized and audited like any other) and `sluice token create`
+// `sluice upload` (a model version from a local ONNX file with its serving config and drift
+// profile, through a running control plane's GraphQL API, so the upload is authorized and audited
+// like any other), `sluice set-alias` (both alias movers then report what the fleet did: the
+// version loaded on N of M connected gateways, or each gateway's refusal) and `sluice token create`
 // (a token written straight into the store on the control plane's machine: the way back in when
 // the admin token is lost; audited through the same service as the API's createToken).
-import { existsSync, openAsBlob, statSync } from 'node:fs';
+import { existsSync, openAsBlob, readFileSync, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { SluiceError } from '../lib/errors.js';
+import { ERROR_STATUS, SluiceError, type ErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { defineCommand, type FlagValues } from '../lib/flags.js';
 import type { AuditEvent, AuditVerification, Outcome } from '../control-plane/services/audit.js';
 import { ROLES, type CallContext } from '../control-plane/services/actor.js';
 import type { Store } from '../control-plane/store/db.js';
 import { DATA_FLAG, DB_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+
+const CONTROL_PLANE_FLAG = { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' } as const;
+const WAIT_SECONDS_FLAG = { type: 'int', default: 30, placeholder: 's', description: 'after an alias move, how long to wait for the gateways to load the version' } as const;
 
 export const AUDIT_EXPORT_COMMAND = defineCommand({
   name: 'audit-export',
@@ -30,7 +35,7 @@ export const UPLOAD_COMMAND = defineCommand({
   name: 'upload',
   summary: 'Register a model version from a local ONNX file with a running control plane.',
   flags: {
-    'control-plane': { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' },
+    'control-plane': CONTROL_PLANE_FLAG,
     token: { type: 'string', required: true, description: 'developer or admin token' },
     model: { type: 'string', required: true, description: 'registered model name' },
     file: { type: 'string', required: true, placeholder: 'path', description: 'path of the ONNX file' },
@@ -38,6 +43,25 @@ export const UPLOAD_COMMAND = defineCommand({
     metrics: { type: 'list', placeholder: 'name=value,...', description: 'recorded with the version' },
     'create-model': { type: 'boolean', default: false, description: 'create the model first if it does not exist' },
     alias: { type: 'string', description: 'point this alias at the new version (needs an operator or admin token)' },
+    config: { type: 'string', placeholder: 'path', description: "serving config (config.json); default: the previous version's" },
+    profile: { type: 'string', placeholder: 'path', description: 'drift reference profile (profile.json); default: none, drift off' },
+    dataset: { type: 'string', placeholder: 'path', description: 'CSV (header row) or JSON rows of model inputs to compute the drift profile from' },
+    'allow-duplicate': { type: 'boolean', default: false, description: 'register bytes an existing version already has' },
+    'wait-seconds': WAIT_SECONDS_FLAG,
+    'log-level': LOG_LEVEL_FLAG,
+  },
+});
+
+export const SET_ALIAS_COMMAND = defineCommand({
+  name: 'set-alias',
+  summary: 'Point an alias (production, staging, ...) at a model version and report what the gateways did.',
+  flags: {
+    'control-plane': CONTROL_PLANE_FLAG,
+    token: { type: 'string', required: true, description: 'operator or admin token' },
+    model: { type: 'string', required: true, description: 'registered model name' },
+    alias: { type: 'string', default: 'production', description: 'alias to move' },
+    version: { type: 'int', required: true, description: 'version number the alias points at' },
+    'wait-seconds': WAIT_SECONDS_FLAG,
     'log-level': LOG_LEVEL_FLAG,
   },
 });
@@ -99,12 +123,20 @@ export interface UploadOptions {
   metrics?: Record<string, number> | undefined;
   createModel?: boolean;
   alias?: string | undefined;
+  config?: string | undefined;
+  profile?: string | undefined;
+  dataset?: string | undefined;
+  allowDuplicate?: boolean | undefined;
 }
 
 export interface UploadResult {
+  /** When the alias was moved (control plane clock), after --alias. */
+  movedAt?: string | undefined;
   model: string;
   version: number;
   sha256: string;
+  config: string | null;
+  profile: string | null;
 }
 
 async function graphql(base: string, token: string, query: string, variables: Record<string, unknown>): Promise<any> {
@@ -122,7 +154,10 @@ async function post(base: string, headers: Record<string, string>, body: string 
   const answer = (await res.json().catch(() => undefined)) as { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] } | undefined;
   const error = answer?.errors?.[0];
   if (error) {
-    throw new SluiceError('SLUICE_E_VALIDATION', `control plane refused: ${error.message} (${error.extensions?.code ?? 'no code'})`, { details: { code: error.extensions?.code } });
+    // The control plane's own code when it is one of ours, so the CLI exits naming it.
+    const code = error.extensions?.code;
+    const known = code !== undefined && code in ERROR_STATUS ? (code as ErrorCode) : 'SLUICE_E_VALIDATION';
+    throw new SluiceError(known, `control plane refused: ${error.message}${known === code ? '' : ` (${code ?? 'no code'})`}`, { details: { code, ...(error.extensions as { details?: object } | undefined)?.details } });
   }
   if (answer?.data === undefined || answer.data === null) {
     throw new SluiceError('SLUICE_E_CONFIG_INVALID', `${base}/graphql answered ${res.status} without GraphQL data; is --control-plane the control plane's URL?`, { details: { flag: 'control-plane' } });
@@ -130,34 +165,119 @@ async function post(base: string, headers: Record<string, string>, body: string 
   return answer.data;
 }
 
+function isFile(path: string | undefined, flag: string): void {
+  if (path !== undefined && !statSync(path, { throwIfNoEntry: false })?.isFile()) {
+    throw new SluiceError('SLUICE_E_CONFIG_FILE_MISSING', `--${flag} ${path} is not a file`, { details: { flag } });
+  }
+}
+
 export async function uploadVersionFromPath(options: UploadOptions): Promise<UploadResult> {
-  const base = options.url.replace(/\/+$/, '');
-  if (!URL.canParse(base)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--control-plane is not a URL: "${options.url}"`, { details: { flag: 'control-plane' } });
-  if (!statSync(options.file, { throwIfNoEntry: false })?.isFile()) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--file ${options.file} is not a file`, { details: { flag: 'file' } });
+  const base = baseUrl(options.url);
+  isFile(options.file, 'file');
+  isFile(options.config, 'config');
+  isFile(options.profile, 'profile');
+  isFile(options.dataset, 'dataset');
+  if (options.profile !== undefined && options.dataset !== undefined) {
+    throw new SluiceError('SLUICE_E_CONFIG_INVALID', 'give --profile or --dataset, not both', { details: { flag: 'dataset' } });
+  }
+  // Built before anything is sent, so a dataset that does not fit the model changes nothing.
+  let datasetProfile: ReturnType<typeof import('../control-plane/services/dataset-profile.js').profileFromDataset> | undefined;
+  if (options.dataset !== undefined) {
+    // Loaded here, not with the flag tables, so --help stays fast.
+    const [{ profileFromDataset }, { readOnnxSignature }] = await Promise.all([import('../control-plane/services/dataset-profile.js'), import('../control-plane/services/onnx-signature.js')]);
+    datasetProfile = profileFromDataset(options.dataset, options.model, readOnnxSignature(readFileSync(options.file)));
+  }
   if (options.createModel) {
     const existing = await graphql(base, options.token, 'query($n: String!) { model(name: $n) { id } }', { n: options.model });
     if (!existing.model) await graphql(base, options.token, 'mutation($n: String!) { createModel(input: { name: $n }) { id } }', { n: options.model });
   }
-  const form = new FormData();
   const metrics = Object.entries(options.metrics ?? {}).map(([name, value]) => ({ name, value }));
+  const files: [string, Blob, string][] = [['artifact', await openAsBlob(options.file), basename(options.file)]];
+  if (options.config !== undefined) files.push(['config', await openAsBlob(options.config), basename(options.config)]);
+  if (options.profile !== undefined) files.push(['profile', await openAsBlob(options.profile), basename(options.profile)]);
+  else if (datasetProfile !== undefined) files.push(['profile', new Blob([JSON.stringify(datasetProfile)]), 'profile.json']);
+  const lineage = { source: resolve(options.file), ...(datasetProfile === undefined ? {} : { datasetDigest: (datasetProfile.source as { dataset_digest: string }).dataset_digest }) };
+  // GraphQL multipart request: operations, then the map of file parts to variables, then the files.
+  const form = new FormData();
   form.set(
     'operations',
     JSON.stringify({
-      query: 'mutation($input: CreateModelVersionInput!) { createModelVersion(input: $input) { number artifact { sha256 } } }',
-      variables: { input: { model: options.model, artifact: null, description: options.description ?? null, metrics, lineage: { source: resolve(options.file) } } },
+      query: 'mutation($input: CreateModelVersionInput!) { createModelVersion(input: $input) { number artifact { sha256 } config { sha256 } profile { sha256 } } }',
+      variables: { input: { model: options.model, artifact: null, config: null, profile: null, allowDuplicate: options.allowDuplicate === true, description: options.description ?? null, metrics, lineage } },
     }),
   );
-  form.set('map', JSON.stringify({ 0: ['variables.input.artifact'] }));
-  form.set('0', await openAsBlob(options.file), basename(options.file));
-  const version = (await post(base, { authorization: `Bearer ${options.token}`, 'graphql-require-preflight': '1' }, form)).createModelVersion as { number: number; artifact: { sha256: string } };
-  if (options.alias) {
-    await graphql(base, options.token, 'mutation($m: String!, $a: String!, $v: Int!) { setAlias(input: { model: $m, alias: $a, version: $v }) { name } }', {
-      m: options.model,
-      a: options.alias,
-      v: version.number,
-    });
+  form.set('map', JSON.stringify(Object.fromEntries(files.map(([field], i) => [i, [`variables.input.${field}`]]))));
+  files.forEach(([, blob, name], i) => form.set(String(i), blob, name));
+  const version = (await post(base, { authorization: `Bearer ${options.token}`, 'graphql-require-preflight': '1' }, form)).createModelVersion as {
+    number: number;
+    artifact: { sha256: string };
+    config: { sha256: string } | null;
+    profile: { sha256: string } | null;
+  };
+  const movedAt = options.alias ? await setAlias(base, options.token, options.model, options.alias, version.number) : undefined;
+  return { movedAt, model: options.model, version: version.number, sha256: version.artifact.sha256, config: version.config?.sha256 ?? null, profile: version.profile?.sha256 ?? null };
+}
+
+function baseUrl(url: string): string {
+  const base = url.replace(/\/+$/, '');
+  if (!URL.canParse(base)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--control-plane is not a URL: "${url}"`, { details: { flag: 'control-plane' } });
+  return base;
+}
+
+/** Move the alias; returns when the control plane moved it (its clock, to compare with gateway reports). */
+async function setAlias(base: string, token: string, model: string, alias: string, version: number): Promise<string> {
+  const data = await graphql(base, token, 'mutation($m: String!, $a: String!, $v: Int!) { setAlias(input: { model: $m, alias: $a, version: $v }) { updatedAt } }', { m: model, a: alias, v: version });
+  return data.setAlias.updatedAt as string;
+}
+
+export interface FleetReport {
+  /** Gateways connected to the control plane. */
+  gateways: number;
+  loaded: number;
+  failed: number;
+  states: { gateway: string; state: string; reason: string | null }[];
+  /** Seconds from the alias move to the last state read. */
+  seconds: number;
+}
+
+/**
+ * Poll what the connected gateways report for a version until each has loaded or refused it, or
+ * `timeoutMs` passes. A gateway reports right after applying a new desired state. A refusal
+ * reported before `since` (the alias move) is an earlier attempt: the gateway tries again at once
+ * on the new state, so it counts as pending until a newer report.
+ */
+export async function waitForFleet(url: string, token: string, model: string, version: number, timeoutMs: number, since = ''): Promise<FleetReport> {
+  const base = baseUrl(url);
+  const started = performance.now();
+  for (;;) {
+    const data = await graphql(base, token, 'query($m: String!, $v: Int!) { modelVersion(model: $m, version: $v) { fleet { gateways states { gateway state reason reportedAt } } } }', { m: model, v: version });
+    const reported = data.modelVersion?.fleet as { gateways: number; states: (FleetReport['states'][number] & { reportedAt: string | null })[] } | undefined;
+    if (reported === undefined) throw new SluiceError('SLUICE_E_MODEL_VERSION_NOT_FOUND', `model ${model} has no version ${version}`, { details: { model, version } });
+    const states = reported.states.map(({ reportedAt, ...s }) => (s.state === 'failed' && (reportedAt ?? '') < since ? { ...s, state: 'pending', reason: null } : s));
+    const fleet = { gateways: reported.gateways, loaded: states.filter((s) => s.state === 'ready').length, failed: states.filter((s) => s.state === 'failed').length, states };
+    const seconds = Math.round(performance.now() - started) / 1000;
+    const settled = fleet.states.every((s) => s.state === 'ready' || s.state === 'failed');
+    if (settled || performance.now() - started >= timeoutMs) return { ...fleet, seconds };
+    await new Promise((r) => setTimeout(r, 100));
   }
-  return { model: options.model, version: version.number, sha256: version.artifact.sha256 };
+}
+
+/** Lines for people (stderr) about a fleet report; the exit code is 1 when gateways are connected and none loaded the version. */
+function reportFleet(fleet: FleetReport, model: string, version: number, alias: string, waitSeconds: number, err: Writable): number {
+  const lines: string[] = [];
+  if (fleet.gateways === 0) {
+    lines.push(`${model} version ${version} is ${alias}; no gateway is connected to load it yet`);
+  } else {
+    lines.push(`${model} version ${version} is ${alias}: loaded on ${fleet.loaded} of ${fleet.gateways} gateway${fleet.gateways === 1 ? '' : 's'} (${fleet.seconds.toFixed(1)} s)`);
+    for (const s of fleet.states) {
+      if (s.state === 'failed') lines.push(`  gateway ${s.gateway} refused it: ${s.reason ?? 'no reason given'}`);
+      else if (s.state !== 'ready') lines.push(`  gateway ${s.gateway} has not loaded it within ${waitSeconds} s (${s.state})`);
+    }
+  }
+  const none = fleet.gateways > 0 && fleet.loaded === 0;
+  if (none) lines.push(`sluice: no gateway loaded ${model} version ${version} (SLUICE_E_FLEET_NOT_LOADED)`);
+  err.write(`${lines.join('\n')}\n`);
+  return none ? 1 : 0;
 }
 
 function parseMetrics(list: string[] | undefined): Record<string, number> {
@@ -181,8 +301,12 @@ export async function runAuditExport(v: FlagValues<typeof AUDIT_EXPORT_COMMAND.f
   return verification.ok ? 0 : 1;
 }
 
-/** `sluice upload`: prints the new version as one JSON line. */
-export async function runUpload(v: FlagValues<typeof UPLOAD_COMMAND.flags>, logger: Logger, out: Writable = process.stdout): Promise<number> {
+/**
+ * `sluice upload`: prints the new version as one JSON line (with `fleet` after an alias move) and,
+ * after an alias move, what the gateways did on stderr.
+ */
+export async function runUpload(v: FlagValues<typeof UPLOAD_COMMAND.flags>, logger: Logger, out: Writable = process.stdout, err: Writable = process.stderr): Promise<number> {
+  const wait = waitMs(v['wait-seconds']);
   const result = await uploadVersionFromPath({
     url: v['control-plane'],
     token: v.token,
@@ -192,10 +316,35 @@ export async function runUpload(v: FlagValues<typeof UPLOAD_COMMAND.flags>, logg
     metrics: parseMetrics(v.metrics),
     createModel: v['create-model'],
     alias: v.alias,
+    config: v.config,
+    profile: v.profile,
+    dataset: v.dataset,
+    allowDuplicate: v['allow-duplicate'],
   });
   logger.info(result, 'model version registered');
-  out.write(`${JSON.stringify(result)}\n`);
-  return 0;
+  const { movedAt, ...version } = result;
+  if (!v.alias) {
+    out.write(`${JSON.stringify(version)}\n`);
+    return 0;
+  }
+  const fleet = await waitForFleet(v['control-plane'], v.token, result.model, result.version, wait, movedAt);
+  out.write(`${JSON.stringify({ ...version, alias: v.alias, fleet })}\n`);
+  return reportFleet(fleet, result.model, result.version, v.alias, wait / 1000, err);
+}
+
+/** `sluice set-alias`: moves the alias, then reports what the gateways did (as `upload --alias`). */
+export async function runSetAlias(v: FlagValues<typeof SET_ALIAS_COMMAND.flags>, _logger: Logger, out: Writable = process.stdout, err: Writable = process.stderr): Promise<number> {
+  const wait = waitMs(v['wait-seconds']);
+  const { model, alias, version } = v;
+  const movedAt = await setAlias(baseUrl(v['control-plane']), v.token, model, alias, version);
+  const fleet = await waitForFleet(v['control-plane'], v.token, model, version, wait, movedAt);
+  out.write(`${JSON.stringify({ model, alias, version, fleet })}\n`);
+  return reportFleet(fleet, model, version, alias, wait / 1000, err);
+}
+
+function waitMs(seconds: number): number {
+  if (!(seconds >= 0)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--wait-seconds must be 0 or more', { details: { flag: 'wait-seconds' } });
+  return seconds * 1000;
 }
 
 /** `sluice token create`: the new token as one JSON line on stdout (the secret appears nowhere else). */

@@ -9,7 +9,7 @@ import { createLogger, PrettyLines, type Logger } from '../lib/log.js';
 import { isSluiceError, SluiceError } from '../lib/errors.js';
 import { defineCommand, helpText, parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
 import { DATA_FLAG, DB_FLAG, DRAIN_FLAG, HOST_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
-import { AUDIT_EXPORT_COMMAND, TOKEN_CREATE_COMMAND, UPLOAD_COMMAND, runAuditExport, runTokenCreate, runUpload } from './control-plane-commands.js';
+import { AUDIT_EXPORT_COMMAND, SET_ALIAS_COMMAND, TOKEN_CREATE_COMMAND, UPLOAD_COMMAND, runAuditExport, runSetAlias, runTokenCreate, runUpload } from './control-plane-commands.js';
 import { Screen } from './screen.js';
 import type * as Servers from './servers.js';
 
@@ -136,6 +136,7 @@ const COMMANDS = [
     return 0;
   }),
   command(UPLOAD_COMMAND, (v) => runUpload(v, createLogger('sluice', v['log-level'], 2))),
+  command(SET_ALIAS_COMMAND, (v) => runSetAlias(v, createLogger('sluice', v['log-level'], 2))),
   command(AUDIT_EXPORT_COMMAND, (v) => runAuditExport(v, createLogger('sluice', v['log-level'], 2))),
   command(TOKEN_CREATE_COMMAND, (v) => runTokenCreate(v, createLogger('sluice', v['log-level'], 2))),
 ];

@@ -52,6 +52,7 @@ export const ERRORS = {
   SLUICE_E_NATIVE_BAD_ARGUMENT: { status: 400, summary: 'bad argument to the native addon' },
   // configuration (files, flags, environment)
   SLUICE_E_CONFIG_INVALID: { status: 400, summary: 'invalid configuration' },
+  SLUICE_E_CONFIG_FILE_MISSING: { status: 400, summary: 'a configuration file is missing' },
   // auth
   SLUICE_E_AUTH_MISSING: { status: 401, summary: 'authentication required' },
   SLUICE_E_AUTH_INVALID: { status: 401, summary: 'invalid credentials' },
@@ -63,6 +64,8 @@ export const ERRORS = {
   SLUICE_E_VALIDATION: { status: 400, summary: 'invalid value' },
   SLUICE_E_ARTIFACT_INVALID: { status: 422, summary: 'artifact is invalid' },
   SLUICE_E_ARTIFACT_SIGNATURE: { status: 422, summary: 'artifact signature does not verify' },
+  SLUICE_E_ARTIFACT_DUPLICATE: { status: 409, summary: 'these bytes are already a version of the model' },
+  SLUICE_E_FLEET_NOT_LOADED: { status: 503, summary: 'no gateway loaded the version' },
   SLUICE_E_TRAINING_FAILED: { status: 500, summary: 'training failed' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
 } as const satisfies Record<string, { status: number; summary: string }>;

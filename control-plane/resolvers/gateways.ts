@@ -34,7 +34,7 @@ function present(state: DesiredState, gateway: string | null, ctx: GraphQLContex
     revision: state.revision,
     models: state.models.map((m) => ({
       ...m,
-      versions: m.versions.map((v) => ({ ...v, downloadUrl: `${baseUrl}${v.downloadPath}` })),
+      versions: m.versions.map((v) => ({ ...v, downloadUrl: `${baseUrl}${v.downloadPath}`, files: v.files.map((f) => ({ ...f, downloadUrl: `${baseUrl}${f.downloadPath}` })) })),
     })),
     signingKey: { keyId: services.key.keyId, publicKeyPem: services.key.publicKeyPem },
     heartbeatIntervalSeconds: ctx.heartbeatIntervalSeconds,

@@ -16,7 +16,18 @@ async function* fileBytes(file: FileUpload): AsyncGenerator<Uint8Array> {
   yield new Uint8Array(await file.arrayBuffer());
 }
 
+async function optionalFile(file: FileUpload | null | undefined, field: string): Promise<Uint8Array | undefined> {
+  if (file === undefined || file === null) return undefined;
+  if (typeof (file as Partial<FileUpload>).arrayBuffer !== 'function') {
+    throw new SluiceError('SLUICE_E_VALIDATION', `${field} must be a file sent as a multipart upload`, { details: { field } });
+  }
+  return new Uint8Array(await file.arrayBuffer());
+}
+
 type Args<T> = { input: T };
+
+/** A gateway counts as connected while its last heartbeat is younger than this many intervals. */
+const STALE_AFTER_INTERVALS = 3;
 
 export const registryResolvers = {
   Query: {
@@ -48,13 +59,16 @@ export const registryResolvers = {
     },
     async createModelVersion(
       _: unknown,
-      { input }: Args<{ model: string; artifact: FileUpload; description?: string | null; metrics?: unknown; lineage?: unknown }>,
+      { input }: Args<{ model: string; artifact: FileUpload; config?: FileUpload | null; profile?: FileUpload | null; allowDuplicate?: boolean | null; description?: string | null; metrics?: unknown; lineage?: unknown }>,
       ctx: GraphQLContext,
     ) {
       await authorize(ctx, 'registry:write', 'model_version.create', `model/${input.model}`);
       return ctx.services.uploadVersion(ctx.call, {
         model: input.model,
         artifact: fileBytes(input.artifact),
+        config: await optionalFile(input.config, 'config'),
+        profile: await optionalFile(input.profile, 'profile'),
+        allowDuplicate: input.allowDuplicate === true,
         description: input.description,
         metrics: input.metrics ?? undefined,
         lineage: input.lineage ?? undefined,
@@ -86,6 +100,18 @@ export const registryResolvers = {
       return { ...a, downloadUrl: `${ctx.baseUrl}/artifacts/${v.sha256}` };
     },
     metrics: (v: ModelVersion) => Object.entries(v.metrics).map(([name, value]) => ({ name, value })),
+    async config(v: ModelVersion, _: unknown, ctx: GraphQLContext) {
+      if (v.configSha256 === null) return null;
+      return { ...(await ctx.services.registry.artifact(v.configSha256)), downloadUrl: `${ctx.baseUrl}/artifacts/${v.configSha256}` };
+    },
+    async profile(v: ModelVersion, _: unknown, ctx: GraphQLContext) {
+      if (v.profileSha256 === null) return null;
+      return { ...(await ctx.services.registry.artifact(v.profileSha256)), downloadUrl: `${ctx.baseUrl}/artifacts/${v.profileSha256}` };
+    },
+    async fleet(v: ModelVersion, _: unknown, ctx: GraphQLContext) {
+      await authorize(ctx, 'gateway:read', 'gateway.list', 'gateways');
+      return ctx.services.gateways.versionStates(v.modelName, v.number, STALE_AFTER_INTERVALS * ctx.heartbeatIntervalSeconds * 1000);
+    },
     async aliases(v: ModelVersion, _: unknown, ctx: GraphQLContext) {
       return (await ctx.services.registry.aliases(v.modelId)).filter((a) => a.versionId === v.id).map((a) => a.name);
     },

@@ -17,7 +17,10 @@ export const gatewayTypeDefs = /* GraphQL */ `
     model: String!
     version: Int!
     sha256: String
+    "ready, loading or failed"
     state: String!
+    "Why the gateway refused the version (state failed), whole."
+    reason: String
   }
 
   type Gateway {
@@ -52,6 +55,20 @@ export const gatewayTypeDefs = /* GraphQL */ `
     keyId: String!
     downloadUrl: String!
     tensors: TensorSignature!
+    "base64 in-toto statement (predicate https://sluice.dev/model-version/v1) naming the registry key, model, version and the digest of every file."
+    statement: String!
+    "base64 Ed25519 signature of the statement (DSSE pre-authentication encoding, payload type application/vnd.in-toto+json)."
+    statementSignature: String!
+    "model.onnx, then config.json and profile.json when the version has them."
+    files: [DesiredVersionFile!]!
+  }
+
+  type DesiredVersionFile {
+    "model.onnx, config.json or profile.json"
+    name: String!
+    sha256: String!
+    size: Float!
+    downloadUrl: String!
   }
 
   type ResolvedAlias {
@@ -94,8 +111,10 @@ export const gatewayTypeDefs = /* GraphQL */ `
     model: String!
     version: Int!
     sha256: String
-    "e.g. ready, loading, failed"
+    "ready, loading or failed"
     state: String!
+    "Why a failed version was refused."
+    reason: String
   }
 
   input HeartbeatInput {

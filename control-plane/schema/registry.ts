@@ -80,6 +80,32 @@ export const registryTypeDefs = /* GraphQL */ `
     aliases: [String!]!
     createdAt: DateTime!
     createdBy: String!
+    "The serving config (config.json) gateways load the version with; null when it has none."
+    config: Artifact
+    "The drift reference profile; null when the version has none (gateways serve it with drift off)."
+    profile: Artifact
+    "base64 in-toto statement naming registry key, model, version and the digests of model, config and profile."
+    statement: String
+    "base64 Ed25519 signature of the statement (DSSE pre-authentication encoding)."
+    statementSignature: String
+    "What the connected gateways report for this version: loaded, refused (with the reason) or not yet."
+    fleet: FleetVersionState!
+  }
+
+  type GatewayVersionState {
+    gateway: String!
+    "ready, loading, failed, or pending (not reported yet)"
+    state: String!
+    reason: String
+    reportedAt: DateTime
+  }
+
+  type FleetVersionState {
+    "Gateways connected now."
+    gateways: Int!
+    loaded: Int!
+    failed: Int!
+    states: [GatewayVersionState!]!
   }
 
   type ModelVersionEdge {
@@ -135,6 +161,12 @@ export const registryTypeDefs = /* GraphQL */ `
     model: String!
     "The ONNX file (multipart upload)."
     artifact: File!
+    "The serving config (config.json, gateway/models/config.ts schema), multipart; default: the newest version's config."
+    config: File
+    "The drift reference profile (profile.json), multipart; default: none (drift off for this version)."
+    profile: File
+    "Register bytes that an existing version of the model already has (refused with SLUICE_E_ARTIFACT_DUPLICATE otherwise)."
+    allowDuplicate: Boolean
     description: String
     metrics: [MetricInput!]
     lineage: LineageInput

@@ -46,7 +46,9 @@ export class ControlPlaneServices {
     const key = RegistryKey.loadOrCreate(options.signingKeyFile ?? join(options.dataDir, 'keys', 'registry-ed25519.pem'));
     const artifacts = new ArtifactStore(options.artifactDir ?? join(options.dataDir, 'artifacts'), options.maxArtifactBytes);
     const store = await openStore({ dataDir: options.dataDir, db: options.db });
-    return new ControlPlaneServices(store, key, artifacts);
+    const services = new ControlPlaneServices(store, key, artifacts);
+    await services.registry.signUnsignedVersions((facts) => key.signVersion(facts));
+    return services;
   }
 
   /** Subscribe to "what gateways should serve may have changed"; returns the unsubscribe. */

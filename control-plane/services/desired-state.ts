@@ -6,18 +6,17 @@
 import { createHash } from 'node:crypto';
 import type { Store } from '../store/db.js';
 import type { TensorSignature } from './onnx-signature.js';
+import type { WireDesiredVersion, WireVersionFile } from '../../lib/sync-wire.js';
 
 export const DEFAULT_ALIAS = 'production';
 
-export interface DesiredVersion {
-  version: number;
-  sha256: string;
-  size: number;
-  /** base64 Ed25519 signature of the artifact by the registry key `keyId` */
-  signature: string;
-  keyId: string;
-  /** Path under the control plane's URL; resolvers turn it into an absolute URL. */
+/** A version file with its download path under the control plane's URL; resolvers make it absolute. */
+export type DesiredFile = Omit<WireVersionFile, 'downloadUrl'> & { downloadPath: string };
+
+/** A version as lib/sync-wire.ts presents it, with paths where the wire has URLs. */
+export interface DesiredVersion extends Omit<WireDesiredVersion, 'downloadUrl' | 'files'> {
   downloadPath: string;
+  files: DesiredFile[];
   tensors: TensorSignature;
 }
 
@@ -47,6 +46,12 @@ interface VersionRow {
   artifact_signature: string;
   key_id: string;
   tensors: string;
+  statement: string | null;
+  statement_signature: string | null;
+  config_sha256: string | null;
+  config_size: number | string | null;
+  profile_sha256: string | null;
+  profile_size: number | string | null;
 }
 
 export async function computeDesiredState(store: Store): Promise<DesiredState> {
@@ -55,7 +60,15 @@ export async function computeDesiredState(store: Store): Promise<DesiredState> {
     .selectFrom('model_versions')
     .innerJoin('models', 'models.id', 'model_versions.model_id')
     .innerJoin('artifacts', 'artifacts.sha256', 'model_versions.artifact_sha256')
+    .leftJoin('artifacts as config', 'config.sha256', 'model_versions.config_sha256')
+    .leftJoin('artifacts as profile', 'profile.sha256', 'model_versions.profile_sha256')
     .select([
+      'model_versions.statement as statement',
+      'model_versions.statement_signature as statement_signature',
+      'config.sha256 as config_sha256',
+      'config.size as config_size',
+      'profile.sha256 as profile_sha256',
+      'profile.size as profile_size',
       'models.name as model',
       'model_versions.number as number',
       'artifacts.sha256 as sha256',
@@ -85,6 +98,9 @@ export async function computeDesiredState(store: Store): Promise<DesiredState> {
   const add = (r: VersionRow) => {
     const m = entry(r.model);
     const version = Number(r.number);
+    const files: DesiredFile[] = [{ name: 'model.onnx', sha256: r.sha256, size: Number(r.size), downloadPath: `/artifacts/${r.sha256}` }];
+    if (r.config_sha256) files.push({ name: 'config.json', sha256: r.config_sha256, size: Number(r.config_size), downloadPath: `/artifacts/${r.config_sha256}` });
+    if (r.profile_sha256) files.push({ name: 'profile.json', sha256: r.profile_sha256, size: Number(r.profile_size), downloadPath: `/artifacts/${r.profile_sha256}` });
     m.versions.set(version, {
       version,
       sha256: r.sha256,
@@ -93,6 +109,9 @@ export async function computeDesiredState(store: Store): Promise<DesiredState> {
       keyId: r.key_id,
       downloadPath: `/artifacts/${r.sha256}`,
       tensors: JSON.parse(r.tensors) as TensorSignature,
+      statement: r.statement ?? '',
+      statementSignature: r.statement_signature ?? '',
+      files,
     });
     return version;
   };

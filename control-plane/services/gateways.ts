@@ -10,18 +10,32 @@ import type { AuditLog } from './audit.js';
 import { newId, now } from './ids.js';
 import { decodeCursor, pageSize, toConnection, type Connection, type PageArgs } from './pagination.js';
 import { parseTags } from './registry-values.js';
+import type { LoadedVersionReport } from '../../lib/sync-wire.js';
 
 const GATEWAY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const HEALTH_STATES = ['healthy', 'degraded', 'unhealthy', 'unknown'] as const;
 export type Health = (typeof HEALTH_STATES)[number];
 const MAX_LOADED = 1024;
+/** A refusal reason is kept whole up to this many characters (a load error with its cause chain). */
+const MAX_REASON = 8192;
 
-export interface LoadedVersion {
-  model: string;
-  version: number;
-  sha256: string | null;
-  /** e.g. ready, loading, failed */
+export type LoadedVersion = Omit<LoadedVersionReport, 'state'> & { state: string };
+
+/** One gateway's view of one model version, for the fleet report of an alias move. */
+export interface GatewayVersionState {
+  gateway: string;
+  /** ready, loading, failed, or pending (the gateway has not reported the version yet) */
   state: string;
+  reason: string | null;
+  reportedAt: string | null;
+}
+
+export interface FleetVersionState {
+  /** Gateways connected now (a heartbeat within the stale limit). */
+  gateways: number;
+  loaded: number;
+  failed: number;
+  states: GatewayVersionState[];
 }
 
 export interface Gateway {
@@ -119,6 +133,17 @@ export class GatewayService {
     return toConnection(rows, size, 'gateways', (r) => r.name, toGateway, page.after);
   }
 
+  /** What every connected gateway reports for one model version (the fleet side of an alias move). */
+  async versionStates(model: string, version: number, staleMs: number): Promise<FleetVersionState> {
+    const since = new Date(Date.now() - staleMs).toISOString();
+    const rows = await this.store.db.selectFrom('gateways').selectAll().where('last_heartbeat_at', '>=', since).orderBy('name').execute();
+    const states = rows.map((r): GatewayVersionState => {
+      const entry = (JSON.parse(r.loaded) as LoadedVersion[]).find((l) => l.model === model && l.version === version);
+      return { gateway: r.name, state: entry?.state ?? 'pending', reason: entry?.reason ?? null, reportedAt: r.last_heartbeat_at };
+    });
+    return { gateways: states.length, loaded: states.filter((s) => s.state === 'ready').length, failed: states.filter((s) => s.state === 'failed').length, states };
+  }
+
   async get(name: string): Promise<Gateway | undefined> {
     const row = await this.store.db.selectFrom('gateways').selectAll().where('name', '=', name).executeTakeFirst();
     return row ? toGateway(row) : undefined;
@@ -144,7 +169,9 @@ function parseLoaded(value: unknown): LoadedVersion[] {
     if (typeof v.model !== 'string' || !Number.isInteger(v.version) || typeof v.state !== 'string') {
       throw new SluiceError('SLUICE_E_VALIDATION', 'every loaded version needs model, version and state', { details: { field: 'loaded' } });
     }
-    return { model: v.model.slice(0, 64), version: v.version!, sha256: typeof v.sha256 === 'string' ? v.sha256.slice(0, 64) : null, state: v.state.slice(0, 32) };
+    const out: LoadedVersion = { model: v.model.slice(0, 64), version: v.version!, sha256: typeof v.sha256 === 'string' ? v.sha256.slice(0, 64) : null, state: v.state.slice(0, 32) };
+    if (typeof v.reason === 'string' && v.reason !== '') out.reason = v.reason.slice(0, MAX_REASON);
+    return out;
   });
 }
 

@@ -10,6 +10,9 @@ import { newId, now } from './ids.js';
 import { decodeCursor, decodeNumberCursor, pageSize, toConnection, type Connection, type PageArgs } from './pagination.js';
 import type { TensorSignature } from './onnx-signature.js';
 import { parseLineage, parseMetrics, parseTags, type Lineage } from './registry-values.js';
+import type { VersionFacts } from '../../lib/artifact-signature.js';
+
+type VersionFiles = VersionFacts['files'];
 
 // Model names become URL path segments and folder names on gateways.
 const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -40,6 +43,13 @@ export interface ModelVersion {
   description: string;
   createdAt: string;
   createdBy: string;
+  /** Digest of the serving config (config.json), when the version has one. */
+  configSha256: string | null;
+  /** Digest of the drift reference profile, when the version has one. */
+  profileSha256: string | null;
+  /** base64 signed statement over the version's files (null until signed, for versions older than it). */
+  statement: string | null;
+  statementSignature: string | null;
 }
 
 export interface Alias {
@@ -65,10 +75,24 @@ export interface UpdateModelInput {
   tags?: unknown;
 }
 
+export interface ArtifactRecord {
+  sha256: string;
+  size: number;
+  signature: string;
+  keyId: string;
+}
+
 export interface NewVersionInput {
   model: string;
-  artifact: { sha256: string; size: number; signature: string; keyId: string };
+  artifact: ArtifactRecord;
   signature: TensorSignature;
+  /** The serving config; undefined takes the newest version's config, null means none. */
+  config?: ArtifactRecord | null | undefined;
+  profile?: ArtifactRecord | null | undefined;
+  /** Register bytes that an existing version of the model already has. */
+  allowDuplicate?: boolean | undefined;
+  /** Signs the version statement once the version number is known (inside the transaction). */
+  signStatement: (facts: { model: string; version: number; createdAt: string; files: VersionFiles }) => { statement: string; signature: string };
   metrics?: unknown;
   lineage?: unknown;
   description?: string | null;
@@ -133,14 +157,33 @@ export class RegistryService {
     const lineage = parseLineage(input.lineage ?? {});
     const version = await this.audit.audited(ctx, 'model_version.create', `model/${input.model}`, async (tx) => {
       const model = await this.lockModel(tx, input.model);
-      const last = await tx.selectFrom('model_versions').select((eb) => eb.fn.max('number').as('n')).where('model_id', '=', model.id).executeTakeFirst();
-      const number = Number(last?.n ?? 0) + 1;
       const a = input.artifact;
-      await tx
-        .insertInto('artifacts')
-        .values({ sha256: a.sha256, size: a.size, signature: a.signature, key_id: a.keyId, created_at: now() })
-        .onConflict((oc) => oc.column('sha256').doNothing())
-        .execute();
+      if (!input.allowDuplicate) {
+        const same = await tx.selectFrom('model_versions').select('number').where('model_id', '=', model.id).where('artifact_sha256', '=', a.sha256).orderBy('number').execute();
+        if (same.length > 0) {
+          const numbers = same.map((r) => Number(r.number));
+          throw new SluiceError('SLUICE_E_ARTIFACT_DUPLICATE', `model ${model.name} version ${numbers.join(', ')} already has these exact bytes (sha256 ${a.sha256}); upload with allowDuplicate (--allow-duplicate) to register them again`, {
+            details: { model: model.name, versions: numbers, sha256: a.sha256 },
+          });
+        }
+      }
+      const last = await tx.selectFrom('model_versions').select(['number', 'config_sha256']).where('model_id', '=', model.id).orderBy('number', 'desc').limit(1).executeTakeFirst();
+      const number = Number(last?.number ?? 0) + 1;
+      for (const record of [a, input.config, input.profile]) {
+        if (!record) continue;
+        await tx
+          .insertInto('artifacts')
+          .values({ sha256: record.sha256, size: record.size, signature: record.signature, key_id: record.keyId, created_at: now() })
+          .onConflict((oc) => oc.column('sha256').doNothing())
+          .execute();
+      }
+      const configSha = input.config === undefined ? (last?.config_sha256 ?? null) : (input.config?.sha256 ?? null);
+      const profileSha = input.profile?.sha256 ?? null;
+      const createdAt = now();
+      const files: VersionFiles = { 'model.onnx': a.sha256 };
+      if (configSha) files['config.json'] = configSha;
+      if (profileSha) files['profile.json'] = profileSha;
+      const signed = input.signStatement({ model: model.name, version: number, createdAt, files });
       const row: ModelVersionTable = {
         id: newId('ver'),
         model_id: model.id,
@@ -151,19 +194,45 @@ export class RegistryService {
         metrics: JSON.stringify(metrics),
         lineage: JSON.stringify(lineage),
         description: input.description ?? '',
-        created_at: now(),
+        created_at: createdAt,
         created_by: ctx.actor.name,
+        config_sha256: configSha,
+        profile_sha256: profileSha,
+        statement: signed.statement,
+        statement_signature: signed.signature,
       };
       await tx.insertInto('model_versions').values(row).execute();
       const version = toVersion(row, model.name);
       return {
         result: version,
         resource: `model/${model.name}/version/${number}`,
-        after: { number, sha256: a.sha256, size: a.size, metrics, lineage, signature: input.signature },
+        after: { number, sha256: a.sha256, size: a.size, config: configSha, profile: profileSha, metrics, lineage, signature: input.signature },
       };
     });
     this.onChange();
     return version;
+  }
+
+  /**
+   * Sign a statement for every version registered before statements existed (one UPDATE each; the
+   * statement only restates digests the registry already signed, so it is not an audited change).
+   */
+  async signUnsignedVersions(sign: NewVersionInput['signStatement']): Promise<number> {
+    const rows = await this.store.db
+      .selectFrom('model_versions')
+      .innerJoin('models', 'models.id', 'model_versions.model_id')
+      .select(['model_versions.id', 'models.name', 'model_versions.number', 'model_versions.created_at', 'model_versions.artifact_sha256', 'model_versions.config_sha256', 'model_versions.profile_sha256'])
+      .where('model_versions.statement', 'is', null)
+      .execute();
+    for (const r of rows) {
+      const files: VersionFiles = { 'model.onnx': r.artifact_sha256 };
+      if (r.config_sha256) files['config.json'] = r.config_sha256;
+      if (r.profile_sha256) files['profile.json'] = r.profile_sha256;
+      const signed = sign({ model: r.name, version: Number(r.number), createdAt: r.created_at, files });
+      await this.store.db.updateTable('model_versions').set({ statement: signed.statement, statement_signature: signed.signature }).where('id', '=', r.id).where('statement', 'is', null).execute();
+    }
+    if (rows.length > 0) this.onChange();
+    return rows.length;
   }
 
   async setVersionStatus(ctx: CallContext, model: string, number: number, status: string): Promise<ModelVersion> {
@@ -256,6 +325,19 @@ export class RegistryService {
     return row ? toVersion(row, model) : undefined;
   }
 
+  /** Digest of the newest version's serving config (undefined: no version has one, or no such model). */
+  async newestConfig(model: string): Promise<string | undefined> {
+    const row = await this.store.db
+      .selectFrom('model_versions')
+      .innerJoin('models', 'models.id', 'model_versions.model_id')
+      .select('model_versions.config_sha256')
+      .where('models.name', '=', model)
+      .orderBy('model_versions.number', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row?.config_sha256 ?? undefined;
+  }
+
   async aliases(modelId: string): Promise<Alias[]> {
     const rows = await this.store.db
       .selectFrom('aliases')
@@ -320,5 +402,9 @@ export function toVersion(r: ModelVersionTable, modelName: string): ModelVersion
     description: r.description,
     createdAt: r.created_at,
     createdBy: r.created_by,
+    configSha256: r.config_sha256 ?? null,
+    profileSha256: r.profile_sha256 ?? null,
+    statement: r.statement ?? null,
+    statementSignature: r.statement_signature ?? null,
   };
 }

@@ -5,7 +5,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SluiceError } from '../../lib/errors.js';
-import { artifactSignedMessage } from '../../lib/artifact-signature.js';
+import { artifactSignedMessage, preAuthEncoding, STATEMENT_PAYLOAD_TYPE, versionStatement, type VersionFacts } from '../../lib/artifact-signature.js';
 
 export class RegistryKey {
   readonly publicKeyPem: string;
@@ -37,5 +37,11 @@ export class RegistryKey {
 
   signArtifact(sha256: string): string {
     return sign(null, artifactSignedMessage(sha256), this.privateKey).toString('base64');
+  }
+
+  /** The version statement (base64 JSON payload) and its signature (base64), naming this key. */
+  signVersion(facts: Omit<VersionFacts, 'registryKey'>): { statement: string; signature: string } {
+    const payload = Buffer.from(JSON.stringify(versionStatement({ ...facts, registryKey: this.keyId })));
+    return { statement: payload.toString('base64'), signature: sign(null, preAuthEncoding(STATEMENT_PAYLOAD_TYPE, payload), this.privateKey).toString('base64') };
   }
 }

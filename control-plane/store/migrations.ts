@@ -109,6 +109,20 @@ const initial: Migration = {
   },
 };
 
+// A version carries its serving config and drift profile (content-addressed like the model) and one
+// signed statement covering all its files. Columns are added one per statement (SQLite's ALTER
+// TABLE adds one at a time); versions registered before have no statement until the control plane
+// signs one at its next start.
+const versionBundle: Migration = {
+  async up(db: Kysely<any>) {
+    for (const column of ['config_sha256', 'profile_sha256', 'statement', 'statement_signature']) {
+      await db.schema.alterTable('model_versions').addColumn(column, 'text').execute();
+    }
+    await db.schema.createIndex('model_versions_artifact').on('model_versions').columns(['model_id', 'artifact_sha256']).execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_version_bundle': versionBundle,
 };

@@ -51,6 +51,12 @@ export interface ModelVersionTable {
   description: string;
   created_at: string;
   created_by: string;
+  /** The serving config (config.json) and drift profile, content-addressed in `artifacts`. */
+  config_sha256: string | null;
+  profile_sha256: string | null;
+  /** base64 in-toto statement over the version's files, and its base64 signature (lib/artifact-signature.ts). */
+  statement: string | null;
+  statement_signature: string | null;
 }
 
 export interface AliasTable {

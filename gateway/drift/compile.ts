@@ -89,11 +89,18 @@ export function parseProfile(raw: unknown, where: string): DriftProfile {
 }
 
 export function readProfile(path: string): DriftProfile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new SluiceError(missing ? 'SLUICE_E_CONFIG_FILE_MISSING' : 'SLUICE_E_CONFIG_INVALID', `drift profile ${path} ${missing ? 'is missing' : `cannot be read: ${(err as Error).message}`}`, { cause: err, details: { file: path } });
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(text);
   } catch (err) {
-    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `drift profile ${path} cannot be read as JSON`, { cause: err, details: { file: path } });
+    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `drift profile ${path} is not valid JSON: ${(err as Error).message}`, { cause: err, details: { file: path } });
   }
   return parseProfile(raw, path);
 }

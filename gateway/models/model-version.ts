@@ -11,6 +11,8 @@ import type { WorkerPool } from '../workers/pool.js';
 import type { SessionSpec, WireTensor } from '../util/worker-messages.js';
 import type { ModelConfig, TensorConfig } from './config.js';
 import { resolveSignature } from './signature.js';
+import { compileProfile, readProfile, type CompiledProfile } from '../drift/compile.js';
+import { derivedWidth } from '../drift/derive.js';
 import { DATATYPE_INFO, elementCount, type Tensor } from './tensors.js';
 
 export type VersionState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNLOADED';
@@ -80,6 +82,7 @@ export class ModelVersion {
     this.inputs = signature.inputs;
     this.outputs = signature.outputs;
     this.#variableShape = this.inputs.some((i) => i.dims.includes(-1));
+    if (this.config.drift) this.#checkProfile(compileProfile(readProfile(join(this.dir, this.config.drift.profile))));
     await this.#warmup();
     this.state = 'READY';
   }
@@ -118,6 +121,29 @@ export class ModelVersion {
     } catch (err) {
       if (isSluiceError(err) && err.code === 'SLUICE_E_WORKER_CRASHED') m.workerCrash();
       throw err;
+    }
+  }
+
+  /**
+   * The drift profile must describe this model: every tensor it names is one of the model's inputs
+   * or outputs, with as many features as the tensor derives to. A profile built for another model
+   * would otherwise load and then skip every batch, with drift silently off.
+   */
+  #checkProfile(compiled: CompiledProfile): void {
+    const where = `drift profile ${this.config.drift!.profile} of model ${this.name} version ${this.version}`;
+    for (const t of compiled.tensors) {
+      const tensors = t.role === 'input' ? this.inputs : this.outputs;
+      const tensor = tensors.find((x) => x.name === t.name);
+      if (tensor === undefined) {
+        throw new SluiceError('SLUICE_E_MODEL_LOAD_FAILED', `${where} names ${t.role} ${t.name}; the model's ${t.role}s are ${tensors.map((x) => x.name).join(', ')}`);
+      }
+      const dims = this.batched ? [1, ...tensor.dims] : tensor.dims;
+      const fixed = t.derive === 'columns' ? dims.slice(1).every((d) => d > 0) : t.derive === 'image_channel_stats' ? (dims[t.layout === 'NCHW' ? 1 : dims.length - 1] ?? -1) > 0 : true;
+      if (!fixed) continue;
+      const width = derivedWidth(t.derive, dims, t.layout);
+      if (width !== t.features) {
+        throw new SluiceError('SLUICE_E_MODEL_LOAD_FAILED', `${where}: ${t.role} ${t.name} has ${t.features} features in the profile, the model's tensor (dims ${JSON.stringify(tensor.dims)}) gives ${width}`);
+      }
     }
   }
 

@@ -14,7 +14,10 @@ import type { WorkerPool } from '../workers/pool.js';
 import { parseModelConfig, type ModelConfig, type RoutingConfig, type VersionPolicy } from './config.js';
 import { ModelVersion } from './model-version.js';
 
-/** Where a version's files come from: an existing folder, or files to write (`model.onnx`, optionally `config.json`, drift profiles...). */
+/**
+ * Where a version's files come from: an existing folder, or files to write into its folder
+ * (`model.onnx`, optionally its own `config.json`, its drift profile...).
+ */
 export type VersionSource = { dir: string } | { files: Record<string, Uint8Array | string> };
 
 export interface RepositoryIndexEntry {
@@ -78,6 +81,11 @@ export class ModelRepository {
     return this.#models.get(name);
   }
 
+  /** Resolves once the loads and unloads of `name` queued so far have finished (whatever their outcome). */
+  async settled(name: string): Promise<void> {
+    await this.#locks.get(name);
+  }
+
   /** Every loaded model version (metrics, drain). */
   *versions(): Iterable<ModelVersion> {
     for (const m of this.#models.values()) yield* m.versions.values();
@@ -102,7 +110,7 @@ export class ModelRepository {
       const config = this.#readConfig(name, dir);
       const versions = selectVersions(dir, config.version_policy);
       if (versions.length === 0) throw this.#failed(name, `model ${name} has no version folder with a model.onnx`);
-      const fresh = await this.#bringUp(config, versions.map((v) => [v, join(dir, v)] as const));
+      const fresh = await this.#bringUp(versions.map((v) => [v, join(dir, v), this.#versionConfig(name, dir, join(dir, v), config)] as const));
       const model = this.#models.get(name);
       const old = model ? [...model.versions.values()] : [];
       const next = model ?? new LoadedModel(config);
@@ -132,8 +140,9 @@ export class ModelRepository {
 
   /**
    * Load (or replace) one version of a model, from a folder or from files written into the
-   * repository first. The model's config.json (in the files, or already in the model folder)
-   * applies. Other versions and the routing table are left alone.
+   * repository first. The version's own config.json applies, else the model's. A model new to the
+   * repository gets the version's config (or `{}`) as its config.json. Other versions and the
+   * routing table are left alone.
    */
   loadVersion(name: string, version: string, source: VersionSource): Promise<void> {
     return this.#serialized(name, async () => {
@@ -141,14 +150,24 @@ export class ModelRepository {
       if (!VERSION.test(version)) throw new SluiceError('SLUICE_E_VALIDATION', `version ${version} must be a positive integer`);
       const modelDir = join(this.root, name);
       let versionDir: string;
+      let written: WrittenVersion | undefined;
       if ('dir' in source) {
         versionDir = source.dir;
       } else {
         versionDir = join(modelDir, version);
-        writeVersionFiles(modelDir, version, source.files);
+        written = writeVersionFiles(modelDir, version, source.files);
       }
-      const config = this.#readConfig(name, existsSync(join(versionDir, 'config.json')) ? versionDir : modelDir);
-      const [fresh] = await this.#bringUp(config, [[version, versionDir]]);
+      let fresh: ModelVersion | undefined;
+      try {
+        const config = this.#readConfig(name, existsSync(join(versionDir, 'config.json')) ? versionDir : modelDir);
+        [fresh] = await this.#bringUp([[version, versionDir, config]]);
+      } catch (err) {
+        // A refused version leaves nothing behind that a restart would try to load.
+        written?.rollback(this.#models.has(name));
+        throw err;
+      }
+      written?.commit();
+      const config = fresh!.config;
       const model = this.#models.get(name) ?? new LoadedModel(config);
       const old = model.versions.get(version);
       model.versions.set(version, fresh!);
@@ -207,14 +226,16 @@ export class ModelRepository {
     await Promise.all(all.flatMap((m) => [...m.versions.values()].map((v) => v.unload())));
   }
 
-  async #bringUp(config: ModelConfig, versions: readonly (readonly [string, string])[]): Promise<ModelVersion[]> {
-    const fresh = versions.map(([v, dir]) => new ModelVersion(config, v, dir, this.#pool, this.#metrics, this.#clock));
+  async #bringUp(versions: readonly (readonly [string, string, ModelConfig])[]): Promise<ModelVersion[]> {
+    const config = versions[0]![2];
+    const fresh = versions.map(([v, dir, c]) => new ModelVersion(this.#driftReady(c, v, dir), v, dir, this.#pool, this.#metrics, this.#clock));
     const results = await Promise.allSettled(fresh.map((v) => v.load()));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed === undefined) return fresh;
+    const at = results.findIndex((r) => r.status === 'rejected');
+    if (at < 0) return fresh;
     await Promise.all(fresh.map((v) => v.unload()));
-    const reason = failed.reason as Error;
-    throw this.#failed(config.name, isSluiceError(reason) && reason.code === 'SLUICE_E_MODEL_LOAD_FAILED' ? reason.message : `model ${config.name} failed to load: ${reason.message}`, reason);
+    const reason = (results[at] as PromiseRejectedResult).reason as Error;
+    const message = isSluiceError(reason) && reason.code === 'SLUICE_E_MODEL_LOAD_FAILED' ? reason.message : `model ${config.name} version ${versions[at]![0]} failed to load: ${reason.message}`;
+    throw this.#failed(config.name, message, reason);
   }
 
   #serialized<T>(name: string, work: () => Promise<T>): Promise<T> {
@@ -242,12 +263,33 @@ export class ModelRepository {
     return dir;
   }
 
+  /** A version folder's own config.json when it has one (registry versions do), else the model's. */
+  #versionConfig(name: string, modelDir: string, versionDir: string, modelConfig: ModelConfig): ModelConfig {
+    return existsSync(join(versionDir, 'config.json')) && versionDir !== modelDir ? this.#readConfig(name, versionDir) : modelConfig;
+  }
+
+  /**
+   * A version whose config asks for drift monitoring but whose folder lacks the reference profile
+   * serves with drift off: the profile is optional data, the model is what clients call. Said once
+   * per load, naming the missing file.
+   */
+  #driftReady(config: ModelConfig, version: string, dir: string): ModelConfig {
+    if (config.drift === undefined) return config;
+    const file = join(dir, config.drift.profile);
+    if (existsSync(file)) return config;
+    this.#logger.warn({ model: config.name, version, profile: file, code: 'SLUICE_E_CONFIG_FILE_MISSING' }, 'drift reference profile is missing; this version serves with drift monitoring off');
+    const { drift: _off, ...rest } = config;
+    return rest;
+  }
+
   #readConfig(name: string, dir: string): ModelConfig {
     let raw: unknown;
+    const file = join(dir, 'config.json');
+    if (!existsSync(file)) throw this.#failed(name, `model ${name}: ${file} is missing`);
     try {
-      raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      raw = JSON.parse(readFileSync(file, 'utf8'));
     } catch (err) {
-      throw this.#failed(name, `model ${name}: config.json is missing or not valid JSON`, err);
+      throw this.#failed(name, `model ${name}: ${file} is not valid JSON: ${(err as Error).message}`, err);
     }
     try {
       return parseModelConfig(name, raw);
@@ -280,19 +322,39 @@ export function selectVersions(dir: string, policy: VersionPolicy): string[] {
   return all;
 }
 
+interface WrittenVersion {
+  /** Drop what the write replaced. */
+  commit(): void;
+  /** Put back what the write replaced (and remove a model config it created, unless the model is loaded). */
+  rollback(modelLoaded: boolean): void;
+}
+
 /** Write a version's files under a temporary name and rename into place: never half-written. */
-function writeVersionFiles(modelDir: string, version: string, files: Record<string, Uint8Array | string>): void {
+function writeVersionFiles(modelDir: string, version: string, files: Record<string, Uint8Array | string>): WrittenVersion {
   if (!('model.onnx' in files)) throw new SluiceError('SLUICE_E_VALIDATION', 'files must include model.onnx');
   for (const file of Object.keys(files)) {
     if (!/^[A-Za-z0-9_.-]+$/.test(file) || file.startsWith('.')) throw new SluiceError('SLUICE_E_VALIDATION', `file name ${file} is not allowed`);
   }
   const target = join(modelDir, version);
-  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  const stamp = `${process.pid}-${Date.now()}`;
+  const tmp = `${target}.tmp-${stamp}`;
   mkdirSync(tmp, { recursive: true });
-  for (const [file, content] of Object.entries(files)) {
-    if (file === 'config.json') writeFileSync(join(modelDir, 'config.json'), content);
-    else writeFileSync(join(tmp, file), content);
-  }
-  rmSync(target, { recursive: true, force: true });
+  for (const [file, content] of Object.entries(files)) writeFileSync(join(tmp, file), content);
+  const modelConfig = join(modelDir, 'config.json');
+  const createdConfig = !existsSync(modelConfig);
+  if (createdConfig) writeFileSync(modelConfig, files['config.json'] ?? '{}\n');
+  // Folder names with a suffix never match a version number, so loads never pick them up.
+  const previous = existsSync(target) ? `${target}.old-${stamp}` : undefined;
+  if (previous) renameSync(target, previous);
   renameSync(tmp, target);
+  return {
+    commit: () => {
+      if (previous) rmSync(previous, { recursive: true, force: true });
+    },
+    rollback: (modelLoaded) => {
+      rmSync(target, { recursive: true, force: true });
+      if (previous) renameSync(previous, target);
+      if (createdConfig && !modelLoaded) rmSync(modelConfig, { force: true });
+    },
+  };
 }

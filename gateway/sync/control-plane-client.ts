@@ -2,39 +2,9 @@
 // desired-state subscription over SSE, and artifact downloads. Every failure is a SluiceError so
 // the sync loop can log it and carry on serving.
 import { SluiceError } from '../../lib/errors.js';
+import { DESIRED_STATE_FIELDS, type LoadedVersionReport, type WireDesiredState as DesiredState } from '../../lib/sync-wire.js';
 
-export interface DesiredVersion {
-  version: number;
-  sha256: string;
-  size: number;
-  signature: string;
-  keyId: string;
-  downloadUrl: string;
-}
-
-export interface DesiredModel {
-  name: string;
-  versions: DesiredVersion[];
-  aliases: { name: string; version: number }[];
-  routes: { version: number; weight: number }[];
-}
-
-export interface DesiredState {
-  revision: string;
-  heartbeatIntervalSeconds: number;
-  signingKey: { keyId: string; publicKeyPem: string };
-  models: DesiredModel[];
-}
-
-export interface LoadedVersionReport {
-  model: string;
-  version: number;
-  sha256: string | null;
-  state: string;
-}
-
-const STATE_FIELDS = `revision heartbeatIntervalSeconds signingKey { keyId publicKeyPem }
-  models { name routes { version weight } aliases { name version } versions { version sha256 size signature keyId downloadUrl } }`;
+export type { WireDesiredModel as DesiredModel, WireDesiredState as DesiredState, WireDesiredVersion as DesiredVersion, LoadedVersionReport } from '../../lib/sync-wire.js';
 
 export class ControlPlaneClient {
   private readonly base: string;
@@ -80,7 +50,7 @@ export class ControlPlaneClient {
   }
 
   async desiredState(): Promise<DesiredState> {
-    return (await this.graphql<{ desiredState: DesiredState }>(`{ desiredState { ${STATE_FIELDS} } }`)).desiredState;
+    return (await this.graphql<{ desiredState: DesiredState }>(`{ desiredState { ${DESIRED_STATE_FIELDS} } }`)).desiredState;
   }
 
   async download(url: string, maxBytes: number): Promise<Uint8Array> {
@@ -106,7 +76,7 @@ export class ControlPlaneClient {
       res = await fetch(`${this.base}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${this.token}` },
-        body: JSON.stringify({ query: `subscription { desiredStateChanged { ${STATE_FIELDS} } }` }),
+        body: JSON.stringify({ query: `subscription { desiredStateChanged { ${DESIRED_STATE_FIELDS} } }` }),
         signal,
       });
     } catch (err) {

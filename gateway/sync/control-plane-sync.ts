@@ -1,16 +1,19 @@
 // Gateway-side sync with the control plane, as a gateway extension: register, then keep the model
 // repository equal to the desired state — pushed over a subscription, polled as a fallback —
-// and heartbeat what is loaded. An artifact is loaded only after its bytes match the announced
-// SHA-256 AND the registry's Ed25519 signature over that digest verifies; a refused artifact is
-// logged with its reason and the versions already serving keep serving. When the control plane is
+// and heartbeat what is loaded. A version is loaded only after the registry's signed statement
+// verifies with the trusted key, names this model and version, and every file (model, config,
+// drift profile) downloaded has the digest the statement gives it. A refused version is logged
+// and reported with its whole reason, the versions already serving keep serving, and it is tried
+// again with backoff (at once when a new desired state arrives). When the control plane is
 // unreachable the gateway keeps its last good state and retries.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { toSluiceError } from '../../lib/errors.js';
+import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
-import { verifyArtifactSignature } from '../../lib/artifact-signature.js';
+import { subjectDigest, verifyVersionStatement, type VersionFileName } from '../../lib/artifact-signature.js';
+import type { LoadedVersionReport } from '../../lib/sync-wire.js';
 import type { GatewayContext, GatewayExtension } from '../context.js';
 import type { ModelRepository } from '../models/repository.js';
 import { ControlPlaneClient, type DesiredModel, type DesiredState, type DesiredVersion } from './control-plane-client.js';
@@ -28,6 +31,22 @@ export interface ControlPlaneSyncOptions {
   registryPublicKeyPem?: string | undefined;
 }
 
+const FIRST_RETRY_MS = 1000;
+const MAX_RETRY_MS = 60_000;
+const PLAIN_FILE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** Where a version's profile goes: the file its config's drift.profile names (profile.json by default). */
+function profileFileName(config: Uint8Array | undefined): string {
+  if (config === undefined) return 'profile.json';
+  let name: unknown;
+  try {
+    name = (JSON.parse(Buffer.from(config).toString('utf8')) as { drift?: { profile?: unknown } }).drift?.profile;
+  } catch {
+    return 'profile.json'; // the repository refuses the config itself, naming what is wrong
+  }
+  return typeof name === 'string' && PLAIN_FILE.test(name) && name !== 'model.onnx' && name !== 'config.json' ? name : 'profile.json';
+}
+
 export function controlPlaneSync(options: ControlPlaneSyncOptions): GatewayExtension {
   return (ctx: GatewayContext) => {
     const sync = new ControlPlaneSync(options, ctx.repository, ctx.options.modelRepository, ctx.logger.child({ component: 'control-plane-sync' }));
@@ -41,11 +60,15 @@ export class ControlPlaneSync {
   private readonly name: string;
   private readonly pollMs: number;
   private trustedKey: string | undefined;
-  /** `model/version` → SHA-256 of what this sync loaded (or verified on disk). */
-  private readonly loaded = new Map<string, string>();
-  /** `model/version` → why its desired artifact was refused. */
+  /** `model/version` → the statement signature and model digest of what this sync loaded (or verified on disk). */
+  private readonly loaded = new Map<string, { signature: string; sha256: string }>();
+  /** `model/version` → why its desired version was refused. */
   private readonly failures = new Map<string, string>();
   private lastRevision = '';
+  private lastState: DesiredState | undefined;
+  /** Retries of the refused versions since the desired state last changed (the backoff's exponent). */
+  private retries = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
   private applying: Promise<void> = Promise.resolve();
   private readonly abort = new AbortController();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -102,14 +125,15 @@ export class ControlPlaneSync {
   }
 
   /** A timer that close() cancels and that never keeps the process alive. */
-  private schedule(fn: () => void, ms: number): void {
-    if (this.closed) return;
+  private schedule(fn: () => void, ms: number): NodeJS.Timeout | undefined {
+    if (this.closed) return undefined;
     const t = setTimeout(() => {
       this.timers.delete(t);
       fn();
     }, ms);
     t.unref();
     this.timers.add(t);
+    return t;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -155,9 +179,39 @@ export class ControlPlaneSync {
     }
   }
 
-  /** States are applied one at a time, in arrival order; an unchanged revision is skipped. */
-  private enqueue(state: DesiredState): void {
-    this.applying = this.applying.then(() => (this.closed || state.revision === this.lastRevision ? undefined : this.apply(state))).catch((err: unknown) => this.failed(err, 'apply'));
+  /**
+   * States are applied one at a time, in arrival order; an unchanged revision is skipped unless
+   * `retry` (the backoff timer, re-applying the last state for its refused versions).
+   */
+  private enqueue(state: DesiredState, retry = false): void {
+    this.applying = this.applying
+      .then(async () => {
+        if (this.closed || (!retry && state.revision === this.lastRevision)) return;
+        if (!retry) this.retries = 0; // new inputs: a refused version is tried at once, backoff starts over
+        try {
+          await this.apply(state);
+        } finally {
+          this.scheduleRetry();
+        }
+      })
+      .catch((err: unknown) => this.failed(err, 'apply'));
+  }
+
+  /** While some version is refused, apply the last state again after 1 s, 2 s, 4 s ... up to 60 s. */
+  private scheduleRetry(): void {
+    if (this.retryTimer !== undefined) {
+      clearTimeout(this.retryTimer);
+      this.timers.delete(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+    if (this.closed || this.failures.size === 0 || this.lastState === undefined) return;
+    const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(this.retries, 16));
+    this.retries++;
+    const state = this.lastState;
+    this.retryTimer = this.schedule(() => {
+      this.retryTimer = undefined;
+      this.enqueue(state, true);
+    }, delay);
   }
 
   private async apply(state: DesiredState): Promise<void> {
@@ -167,14 +221,18 @@ export class ControlPlaneSync {
       return;
     }
     this.heartbeatMs = Math.max(1, state.heartbeatIntervalSeconds) * 1000;
-    for (const model of state.models) await this.applyModel(model);
+    this.lastState = state;
+    // A version no longer desired is no longer refused either.
+    const desired = new Set(state.models.flatMap((m) => m.versions.map((v) => `${m.name}/${v.version}`)));
+    for (const key of this.failures.keys()) if (!desired.has(key)) this.failures.delete(key);
+    for (const model of state.models) await this.applyModel(model, state.signingKey.keyId);
     this.lastRevision = state.revision;
     this.logger.info({ revision: state.revision, refused: this.failures.size }, 'desired state applied');
     await this.heartbeat();
   }
 
-  private async applyModel(model: DesiredModel): Promise<void> {
-    for (const v of model.versions) await this.ensureVersion(model.name, v);
+  private async applyModel(model: DesiredModel, keyId: string): Promise<void> {
+    for (const v of model.versions) await this.ensureVersion(model.name, v, keyId);
     const ready = new Set(this.repository.model(model.name)?.readyVersions ?? []);
     const routes = model.routes.filter((r) => r.weight > 0);
     if (routes.length === 0 || !routes.every((r) => ready.has(String(r.version)))) {
@@ -192,44 +250,80 @@ export class ControlPlaneSync {
     }
   }
 
-  private async ensureVersion(name: string, v: DesiredVersion): Promise<void> {
+  private async ensureVersion(name: string, v: DesiredVersion, keyId: string): Promise<void> {
     const key = `${name}/${v.version}`;
+    // At start the repository may still be loading its folders: what it loads there may be this version.
+    await this.repository.settled(name);
     const ready = this.repository.model(name)?.readyVersions.includes(String(v.version)) ?? false;
-    if (ready && (this.loaded.get(key) ?? this.diskDigest(name, v.version)) === v.sha256) {
-      this.loaded.set(key, v.sha256);
+    if (ready && (this.loaded.get(key)?.signature === v.statementSignature || this.onDisk(name, v))) {
+      this.loaded.set(key, { signature: v.statementSignature, sha256: v.sha256 });
       this.failures.delete(key);
       return;
     }
     try {
-      if (!verifyArtifactSignature(this.trustedKey!, v.sha256, v.signature)) throw new Error('the registry signature does not verify');
-      // Some slack over the announced size so that a wrong file is reported by its digest.
-      const bytes = await this.client.download(v.downloadUrl, v.size + 1024 * 1024);
-      const digest = createHash('sha256').update(bytes).digest('hex');
-      if (digest !== v.sha256) throw new Error(`downloaded bytes have sha256 ${digest}, the registry signed ${v.sha256}`);
-      const files: Record<string, Uint8Array | string> = { 'model.onnx': bytes };
-      if (!existsSync(join(this.root, name, 'config.json'))) files['config.json'] = '{}\n';
+      const files = await this.fetchVersion(name, v, keyId);
       await this.repository.loadVersion(name, String(v.version), { files });
-      this.loaded.set(key, v.sha256);
+      this.loaded.set(key, { signature: v.statementSignature, sha256: v.sha256 });
       this.failures.delete(key);
-      this.logger.info({ model: name, version: v.version, sha256: v.sha256 }, 'model version loaded from the registry');
+      this.logger.info({ model: name, version: v.version, sha256: v.sha256, files: v.files.map((f) => f.name) }, 'model version loaded from the registry');
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+      const e = toSluiceError(err, 'SLUICE_E_MODEL_LOAD_FAILED', true);
+      const reason = `${e.message} (${e.code})`;
       this.failures.set(key, reason);
-      this.logger.warn({ model: name, version: v.version, sha256: v.sha256, reason }, 'artifact refused; the versions already loaded keep serving');
+      this.loaded.delete(key);
+      this.logger.warn({ model: name, version: v.version, sha256: v.sha256, code: e.code, reason, retries: this.retries }, 'model version refused; the versions already loaded keep serving');
     }
   }
 
-  private diskDigest(name: string, version: number): string | undefined {
-    const file = join(this.root, name, String(version), 'model.onnx');
-    return existsSync(file) ? createHash('sha256').update(readFileSync(file)).digest('hex') : undefined;
+  /**
+   * Verify the statement, download every file it covers and check each digest; returns the files
+   * as the version folder holds them (the profile under the name its config gives it).
+   */
+  private async fetchVersion(name: string, v: DesiredVersion, keyId: string): Promise<Record<string, Uint8Array>> {
+    const statement = verifyVersionStatement(this.trustedKey!, v.statement, v.statementSignature);
+    const p = statement.predicate;
+    if (p?.model !== name || p.version !== v.version || p.registryKey !== keyId) {
+      throw new SluiceError('SLUICE_E_ARTIFACT_SIGNATURE', `the signed statement is for ${p?.model} version ${p?.version} (key ${p?.registryKey}), not ${name} version ${v.version} (key ${keyId})`);
+    }
+    if (subjectDigest(statement, 'model.onnx') !== v.sha256 || statement.subject.length !== v.files.length || !v.files.every((f) => subjectDigest(statement, f.name) === f.sha256)) {
+      throw new SluiceError('SLUICE_E_ARTIFACT_SIGNATURE', `the files announced for ${name} version ${v.version} are not the ones its signed statement names`);
+    }
+    const bytes = new Map<VersionFileName, Uint8Array>();
+    for (const f of v.files) {
+      // Some slack over the announced size so that a wrong file is reported by its digest.
+      const body = await this.client.download(f.downloadUrl, f.size + 1024 * 1024);
+      const digest = createHash('sha256').update(body).digest('hex');
+      if (digest !== f.sha256) throw new SluiceError('SLUICE_E_ARTIFACT_SIGNATURE', `downloaded ${f.name} has sha256 ${digest}, the registry signed ${f.sha256}`);
+      bytes.set(f.name, body);
+    }
+    const files: Record<string, Uint8Array> = { 'model.onnx': bytes.get('model.onnx')! };
+    const config = bytes.get('config.json');
+    if (config) files['config.json'] = config;
+    const profile = bytes.get('profile.json');
+    if (profile) files[profileFileName(config)] = profile;
+    return files;
+  }
+
+  /** True when the version folder (after a restart) already holds exactly the files the registry signed. */
+  private onDisk(name: string, v: DesiredVersion): boolean {
+    const modelDir = join(this.root, name);
+    const versionDir = join(modelDir, String(v.version));
+    const ownConfig = join(versionDir, 'config.json');
+    const configPath = existsSync(ownConfig) ? ownConfig : join(modelDir, 'config.json');
+    const paths: Record<VersionFileName, string> = {
+      'model.onnx': join(versionDir, 'model.onnx'),
+      'config.json': configPath,
+      'profile.json': join(versionDir, profileFileName(existsSync(configPath) ? readFileSync(configPath) : undefined)),
+    };
+    return v.files.every((f) => existsSync(paths[f.name]) && createHash('sha256').update(readFileSync(paths[f.name])).digest('hex') === f.sha256);
   }
 
   private async heartbeat(): Promise<void> {
     if (this.closed) return;
-    const loaded = this.repository.index(true).map((e) => ({ model: e.name, version: Number(e.version), sha256: this.loaded.get(`${e.name}/${e.version}`) ?? null, state: 'ready' }));
+    const loaded: LoadedVersionReport[] = this.repository.index(true).map((e) => ({ model: e.name, version: Number(e.version), sha256: this.loaded.get(`${e.name}/${e.version}`)?.sha256 ?? null, state: 'ready' }));
     for (const [key, reason] of this.failures) {
-      const [model, version] = key.split('/');
-      loaded.push({ model: model!, version: Number(version), sha256: null, state: `refused: ${reason}`.slice(0, 32) });
+      const at = key.lastIndexOf('/');
+      loaded.push({ model: key.slice(0, at), version: Number(key.slice(at + 1)), sha256: null, state: 'failed', reason });
     }
     const first = [...this.failures.values()][0];
     try {

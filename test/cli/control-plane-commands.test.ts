@@ -1,7 +1,7 @@
 import t from 'tap';
 import { PassThrough } from 'node:stream';
 import { createLogger } from '../../lib/log.js';
-import { AUDIT_EXPORT_COMMAND, TOKEN_CREATE_COMMAND, UPLOAD_COMMAND, exportAuditLog, runAuditExport, runTokenCreate, runUpload } from '../../cli/control-plane-commands.js';
+import { AUDIT_EXPORT_COMMAND, SET_ALIAS_COMMAND, TOKEN_CREATE_COMMAND, UPLOAD_COMMAND, exportAuditLog, runAuditExport, runSetAlias, runTokenCreate, runUpload } from '../../cli/control-plane-commands.js';
 import { parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../../lib/flags.js';
 import { exampleModels } from '../helpers/paths.js';
 import { ADMIN_TOKEN, dialects, exampleOnnx, startTestControlPlane, stopPostgres } from '../control-plane/harness.js';
@@ -29,14 +29,19 @@ for (const dialect of dialects()) {
     t.test('upload registers a version from a local file, creating the model and moving an alias', async (t) => {
       const cp = await startTestControlPlane(t, dialect);
       const { out, text } = collect();
+      const err = collect();
       const code = await runUpload(
         flags(UPLOAD_COMMAND, ['--control-plane', cp.url, '--token', ADMIN_TOKEN, '--model', 'weather', '--file', exampleOnnx('weather'), '--metrics', 'accuracy=0.8', '--create-model', '--alias', 'production']),
         silent,
         out,
+        err.out,
       );
-      t.equal(code, 0);
+      t.equal(code, 0, 'no gateway is connected: nothing to wait for, not a failure');
       const printed = JSON.parse(text());
-      t.same({ ...printed, sha256: printed.sha256.length }, { model: 'weather', version: 1, sha256: 64 });
+      t.same({ ...printed, sha256: printed.sha256.length, fleet: { ...printed.fleet, seconds: typeof printed.fleet.seconds } }, {
+        model: 'weather', version: 1, sha256: 64, config: null, profile: null, alias: 'production', fleet: { gateways: 0, loaded: 0, failed: 0, states: [], seconds: 'number' },
+      });
+      t.match(err.text(), /weather version 1 is production; no gateway is connected/);
       const read = await cp.gql('{ model(name: "weather") { aliases { name version { number metrics { name value } lineage { source } } } } }');
       t.same(read.data.model.aliases[0].version.metrics, [{ name: 'accuracy', value: 0.8 }]);
       t.equal(read.data.model.aliases[0].name, 'production');
@@ -44,9 +49,41 @@ for (const dialect of dialects()) {
 
       const viewer = await cp.token('viewer');
       const base = ['--control-plane', cp.url, '--model', 'weather', '--file', exampleOnnx('weather')];
-      await t.rejects(runUpload(flags(UPLOAD_COMMAND, [...base, '--token', viewer]), silent, out), { code: 'SLUICE_E_VALIDATION', details: { code: 'SLUICE_E_AUTH_FORBIDDEN' } });
+      await t.rejects(runUpload(flags(UPLOAD_COMMAND, [...base, '--token', viewer]), silent, out), { code: 'SLUICE_E_AUTH_FORBIDDEN' }, "the control plane's code");
       t.throws(() => flags(UPLOAD_COMMAND, base), { code: 'SLUICE_E_CONFIG_INVALID', details: { flag: 'token' } }, 'a required flag missing is refused before any call');
       await t.rejects(runUpload(flags(UPLOAD_COMMAND, [...base, '--token', ADMIN_TOKEN, '--metrics', 'accuracy']), silent, out), { code: 'SLUICE_E_CONFIG_INVALID', details: { flag: 'metrics' } });
+    });
+
+    t.test('set-alias reports each gateway: exit 1 with the reasons when none loaded the version', async (t) => {
+      const cp = await startTestControlPlane(t, dialect);
+      await cp.gql('mutation { createModel(input: { name: "weather" }) { id } }');
+      await cp.upload('weather', exampleOnnx('weather'));
+      const gw = await cp.token('gateway', 'edge-1');
+      await cp.gql('mutation { registerGateway(input: { name: "edge-1" }) { id } }', {}, gw);
+      const reason = 'model weather version 1 failed to load: the reason, whole (SLUICE_E_MODEL_LOAD_FAILED)';
+      const beat = (state: string) =>
+        cp.gql('mutation($l: [LoadedVersionInput!]!) { heartbeat(input: { name: "edge-1", loaded: $l, health: DEGRADED }) { id } }', { l: [{ model: 'weather', version: 1, state, ...(state === 'failed' ? { reason } : {}) }] }, gw);
+      await beat('failed');
+      const argv = ['--control-plane', cp.url, '--token', ADMIN_TOKEN, '--model', 'weather', '--version', '1'];
+      const stale = collect();
+      t.equal(await runSetAlias(flags(SET_ALIAS_COMMAND, [...argv, '--wait-seconds', '1']), silent, collect().out, stale.out), 1);
+      t.match(stale.text(), 'gateway edge-1 has not loaded it within 1 s (pending)', 'a refusal reported before the move is an earlier attempt');
+      const refused = collect();
+      const moving = runSetAlias(flags(SET_ALIAS_COMMAND, [...argv, '--wait-seconds', '5']), silent, collect().out, refused.out);
+      await new Promise((r) => setTimeout(r, 300));
+      await beat('failed');
+      t.equal(await moving, 1);
+      t.match(refused.text(), 'loaded on 0 of 1 gateway');
+      t.match(refused.text(), `gateway edge-1 refused it: ${reason}`);
+      t.match(refused.text(), 'SLUICE_E_FLEET_NOT_LOADED');
+      await beat('ready');
+      const loaded = collect();
+      const out = collect();
+      t.equal(await runSetAlias(flags(SET_ALIAS_COMMAND, [...argv, '--wait-seconds', '5']), silent, out.out, loaded.out), 0);
+      t.match(loaded.text(), 'weather version 1 is production: loaded on 1 of 1 gateway');
+      t.match(JSON.parse(out.text()).fleet, { gateways: 1, loaded: 1, states: [{ gateway: 'edge-1', state: 'ready' }] });
+      await t.rejects(runSetAlias(flags(SET_ALIAS_COMMAND, [...argv.slice(0, -1), '7']), silent, out.out, loaded.out), { code: 'SLUICE_E_MODEL_VERSION_NOT_FOUND' });
+      await t.rejects(runSetAlias(flags(SET_ALIAS_COMMAND, [...argv, '--wait-seconds=-1']), silent, out.out, loaded.out), { code: 'SLUICE_E_CONFIG_INVALID' });
     });
 
     t.test('audit export writes every event as a JSON line and reports a broken chain', async (t) => {

@@ -64,7 +64,7 @@ t.test('control plane and gateway processes: upload, alias move, altered artifac
   const v3 = await upload(cp, third);
   appendFileSync(join(data, 'artifacts', 'sha256', v3.sha256.slice(0, 2), v3.sha256), Buffer.from('tampered'));
   await graphql(cp, 'mutation { setAlias(input: { model: "weather", alias: "production", version: 3 }) { name } }');
-  await eventually('the gateway logs the refusal', async () => (/artifact refused/.test(gwProc.output()) ? true : undefined));
+  await eventually('the gateway logs the refusal', async () => (/model version refused/.test(gwProc.output()) ? true : undefined));
   t.match(gwProc.output(), /"version":3[^\n]*sha256|sha256[^\n]*"version":3/, 'the refusal names the version and the digest check');
   t.same(await infer(gw), { status: 200, version: '2' }, 'the old version keeps serving');
 

@@ -112,7 +112,7 @@ for (const dialect of dialects()) {
     t.test('an alias move is pushed to a subscribed gateway', async (t) => {
       const cp = await startTestControlPlane(t, dialect);
       await modelWithVersion(cp);
-      await cp.upload('weather', exampleOnnx('weather'));
+      await cp.upload('weather', exampleOnnx('weather'), undefined, { allowDuplicate: true });
       await cp.gql('mutation { setAlias(input: { model: "weather", alias: "production", version: 1 }) { name } }');
       const gw = await registeredGateway(cp);
       const sub = await subscribe(cp.url, gw, 'subscription { desiredStateChanged { gateway revision models { name routes { version weight } } } }');

@@ -117,18 +117,24 @@ export async function startTestControlPlane(t: Tap, dialect: DialectName, option
     },
     async upload(model, file, token = ADMIN_TOKEN, extra = {}) {
       const bytes = typeof file === 'string' ? readFileSync(file) : file;
+      // config and profile given as bytes or text go as multipart files, like the artifact.
+      const { config, profile, ...input } = extra as { config?: Uint8Array | string; profile?: Uint8Array | string };
+      const parts: [string, Uint8Array | string][] = [['artifact', bytes]];
+      if (config !== undefined) parts.push(['config', config]);
+      if (profile !== undefined) parts.push(['profile', profile]);
       const form = new FormData();
       form.set(
         'operations',
         JSON.stringify({
           query: `mutation($input: CreateModelVersionInput!) { createModelVersion(input: $input) {
             number status artifact { sha256 size signature keyId downloadUrl } signature { inputs { name datatype shape } outputs { name datatype shape } }
+            config { sha256 } profile { sha256 } statement statementSignature
           } }`,
-          variables: { input: { model, artifact: null, ...extra } },
+          variables: { input: { model, artifact: null, ...input } },
         }),
       );
-      form.set('map', JSON.stringify({ 0: ['variables.input.artifact'] }));
-      form.set('0', new Blob([new Uint8Array(bytes)]), 'model.onnx');
+      form.set('map', JSON.stringify(Object.fromEntries(parts.map(([field], i) => [i, [`variables.input.${field}`]]))));
+      parts.forEach(([field, content], i) => form.set(String(i), new Blob([typeof content === 'string' ? content : new Uint8Array(content)]), field));
       const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'graphql-require-preflight': '1' }, body: form });
       return { status: res.status, ...((await res.json()) as object) };
     },

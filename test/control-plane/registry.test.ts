@@ -105,7 +105,7 @@ for (const dialect of dialects()) {
     t.test('an alias moves atomically between versions and cannot point at an archived one', async (t) => {
       const cp = await startTestControlPlane(t, dialect);
       await modelWithVersion(cp);
-      await cp.upload('weather', exampleOnnx('weather'), undefined, { description: 'same bytes, new version' });
+      await cp.upload('weather', exampleOnnx('weather'), undefined, { description: 'same bytes, new version', allowDuplicate: true });
       const set = await cp.gql(`mutation { setAlias(input: { model: "weather", alias: "production", version: 1 }) { name version { number } updatedBy } }`);
       t.same(set.data.setAlias, { name: 'production', version: { number: 1 }, updatedBy: 'admin' });
       const moved = await cp.gql(`mutation { setAlias(input: { model: "weather", alias: "production", version: 2 }) { version { number aliases } } }`);
@@ -138,7 +138,7 @@ for (const dialect of dialects()) {
     t.test('concurrent alias moves leave the alias on one of the requested versions', async (t) => {
       const cp = await startTestControlPlane(t, dialect);
       await modelWithVersion(cp);
-      for (let i = 0; i < 3; i++) await cp.upload('weather', exampleOnnx('weather'));
+      for (let i = 0; i < 3; i++) await cp.upload('weather', exampleOnnx('weather'), undefined, { allowDuplicate: true });
       const moves = await Promise.all(
         [1, 2, 3, 4, 1, 2, 3, 4].map((v) => cp.gql(`mutation($v: Int!) { setAlias(input: { model: "weather", alias: "production", version: $v }) { name } }`, { v })),
       );

@@ -32,7 +32,7 @@ const OPERATIONS: Operation[] = [
     action: 'model_version.create',
     permission: 'registry:write',
     async run(cp, token) {
-      const r = (await cp.upload('weather', exampleOnnx('weather'), token)) as { errors?: { extensions?: { code?: string } }[] };
+      const r = (await cp.upload('weather', exampleOnnx('weather'), token, { allowDuplicate: true })) as { errors?: { extensions?: { code?: string } }[] };
       return r.errors?.[0]?.extensions?.code;
     },
   },

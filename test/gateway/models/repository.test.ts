@@ -1,5 +1,6 @@
 import t from 'tap';
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readProfile } from '../../../gateway/drift/compile.js';
 import { join } from 'node:path';
 import { copyModels, getJson, postJson, startTestGateway } from '../gateway-harness.js';
 
@@ -159,4 +160,18 @@ t.test('a config that contradicts the model fails to load with a message', async
   const index = (await postJson(`${gw.url}/v2/repository/index`, {})).body as unknown as { reason: string }[];
   t.match(index[0]!.reason, /config input features dims \[6\] do not fit the model's \[5\]/);
   t.equal((await getJson(`${gw.url}/v2/health/ready`)).status, 200, 'the gateway serves the rest');
+});
+
+t.test('a version whose drift profile is missing serves with drift off; a missing profile is reported as missing', async (t) => {
+  const models = copyModels(t, ['weather']);
+  const profile = join(models, 'weather', '1', 'profile.json');
+  rmSync(profile);
+  t.throws(() => readProfile(profile), { code: 'SLUICE_E_CONFIG_FILE_MISSING' });
+  writeFileSync(profile, '{ not json');
+  t.throws(() => readProfile(profile), { code: 'SLUICE_E_CONFIG_INVALID' });
+  rmSync(profile);
+  const gw = await startTestGateway(t, models);
+  const call = { inputs: [{ name: 'features', shape: [1, 5], datatype: 'FP32', data: [0, 28.9, 14.4, 2.1, 200] }] };
+  t.equal((await postJson(`${gw.url}/v2/models/weather/infer`, call)).status, 200);
+  t.equal((await getJson(`${gw.url}/v2/models/weather/drift`)).status, 404, 'drift is off for the version');
 });
