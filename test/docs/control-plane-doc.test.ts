@@ -7,10 +7,10 @@
 import t from 'tap';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, symlinkSync, writeFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/paths.js';
+import { freePort } from '../helpers/net.js';
 
 const DOC = join(ROOT, 'docs', 'control-plane.md');
 const MARK = '@@sluice-doc-block';
@@ -18,17 +18,6 @@ const MARK = '@@sluice-doc-block';
 /** The doc's ```sh blocks, in order. */
 export function shellBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 t.test('the doc has shell blocks to run', async (t) => {

@@ -4,10 +4,10 @@
 // `postgres` user through runuser. Failing to start is an error: a test never skips PostgreSQL.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './net.js';
 
 export interface PostgresServer {
   /** postgres:// URL of a new, empty database. */
@@ -23,17 +23,6 @@ function binDir(): string {
   versions.sort((a, b) => Number(b) - Number(a));
   if (versions.length === 0) throw new Error('PostgreSQL binaries not found under /usr/lib/postgresql/*/bin (apt-get install postgresql, or set SLUICE_PG_BIN)');
   return join(root, versions[0]!, 'bin');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startPostgres(): Promise<PostgresServer> {

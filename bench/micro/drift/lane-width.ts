@@ -9,6 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { native, type NativeDriftWindow } from '../../../native/index.js';
+import { seededRandom } from '../../../lib/random.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -23,21 +24,9 @@ const MS = Number(args.ms);
 
 type LaneWindow = NativeDriftWindow & { laneWidth(width: number): number };
 
-/** A seeded uniform [0, 1) (mulberry32), and a normal from two of them. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Rows of `features` columns: normal, skewed, a coarse code, normal (window-update.ts's mix). */
 function table(rows: number, features: number, seed: number, shift: number): Float32Array {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const normal = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
   const out = new Float32Array(rows * features);
   for (let i = 0; i < rows; i++) {
