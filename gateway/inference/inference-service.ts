@@ -5,7 +5,7 @@ import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { outcomeOf } from '../metrics/metrics.js';
 import type { ModelRepository } from '../models/repository.js';
-import type { ModelVersion } from '../models/model-version.js';
+import type { LoadedVersion } from '../models/loaded-version.js';
 import type { Tensor } from '../models/tensors.js';
 import type { Preprocessor } from '../preprocess/preprocessor.js';
 import { shapeKey } from '../batching/assemble.js';
@@ -55,7 +55,7 @@ export class InferenceService {
     }
   }
 
-  #served(model: string, version: string | undefined): { model: NonNullable<ReturnType<ModelRepository['model']>>; version: ModelVersion | undefined } {
+  #served(model: string, version: string | undefined): { model: NonNullable<ReturnType<ModelRepository['model']>>; version: LoadedVersion | undefined } {
     const m = this.#repository.model(model);
     if (m === undefined) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `model ${model} is not loaded`);
     if (version === undefined) return { model: m, version: undefined };
@@ -65,7 +65,7 @@ export class InferenceService {
   }
 
   /** The loaded version a call goes to: `version` if given, else the model's routing table's pick. */
-  resolve(model: string, version?: string): ModelVersion {
+  resolve(model: string, version?: string): LoadedVersion {
     const served = this.#served(model, version);
     if (served.version !== undefined) return served.version;
     const m = served.model;
@@ -81,7 +81,7 @@ export class InferenceService {
       this.#metrics.countUnrouted('rejected');
       throw new SluiceError('SLUICE_E_HTTP_DRAINING', 'the gateway is shutting down', { retryAfter: 1 });
     }
-    let version: ModelVersion;
+    let version: LoadedVersion;
     try {
       version = this.resolve(request.model, request.version);
     } catch (err) {
@@ -147,7 +147,7 @@ function intParam(params: Record<string, unknown>, name: string): number | undef
   return v;
 }
 
-function selectOutputs(version: ModelVersion, request: InferenceRequest, tensors: Tensor[]): OutputTensor[] {
+function selectOutputs(version: LoadedVersion, request: InferenceRequest, tensors: Tensor[]): OutputTensor[] {
   const binaryDefault = request.binaryOutput === true;
   if (request.outputs === undefined) {
     const out: OutputTensor[] = [];

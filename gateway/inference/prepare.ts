@@ -2,12 +2,12 @@
 // size, element counts) and the outputs it asks for, before anything is queued: every refusal is a
 // coded 400 that names the input.
 import { SluiceError } from '../../lib/errors.js';
-import type { ModelVersion, PreparedRequest } from '../models/model-version.js';
+import type { LoadedVersion, PreparedRequest } from '../models/loaded-version.js';
 import { elementCount, type Tensor } from '../models/tensors.js';
 import type { InferenceRequest } from './request.js';
 
 /** Check a call's inputs against the model's signature and put them in the model's input order. */
-export function prepare(version: ModelVersion, request: InferenceRequest): PreparedRequest {
+export function prepare(version: LoadedVersion, request: InferenceRequest): PreparedRequest {
   const signature = version.inputs;
   const ordered: (Tensor | undefined)[] = new Array(signature.length);
   const batched = version.batched;

@@ -262,10 +262,10 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
   if (raw.name !== undefined && raw.name !== name) bad(name, 'name', `must match the folder name ${name}`);
   if (raw.platform !== undefined && raw.platform !== 'onnxruntime') bad(name, 'platform', 'must be onnxruntime');
   const maxBatch = int(name, 'max_batch_size', raw.max_batch_size, 8, 0, 4096);
-  const db = raw.dynamic_batching === undefined ? {} : raw.dynamic_batching;
-  if (!isObject(db)) bad(name, 'dynamic_batching', 'must be an object');
-  const priorityLevels = int(name, 'dynamic_batching.priority_levels', db.priority_levels, 1, 1, 16);
-  const preferred = db.preferred_batch_sizes ?? [];
+  const batching = raw.dynamic_batching === undefined ? {} : raw.dynamic_batching;
+  if (!isObject(batching)) bad(name, 'dynamic_batching', 'must be an object');
+  const priorityLevels = int(name, 'dynamic_batching.priority_levels', batching.priority_levels, 1, 1, 16);
+  const preferred = batching.preferred_batch_sizes ?? [];
   if (!Array.isArray(preferred) || !preferred.every((b) => Number.isInteger(b) && b >= 1 && b <= Math.max(1, maxBatch))) {
     bad(name, 'dynamic_batching.preferred_batch_sizes', `must be integers from 1 to max_batch_size (${maxBatch})`);
   }
@@ -282,13 +282,13 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
     platform: 'onnxruntime',
     max_batch_size: maxBatch,
     dynamic_batching: {
-      max_queue_delay_us: int(name, 'dynamic_batching.max_queue_delay_us', db.max_queue_delay_us, 500, 0, 10_000_000),
+      max_queue_delay_us: int(name, 'dynamic_batching.max_queue_delay_us', batching.max_queue_delay_us, 500, 0, 10_000_000),
       preferred_batch_sizes: [...(preferred as number[])].sort((a, b) => a - b),
-      max_queue_size: int(name, 'dynamic_batching.max_queue_size', db.max_queue_size, 1024, 1, 1_000_000),
-      default_timeout_us: int(name, 'dynamic_batching.default_timeout_us', db.default_timeout_us, 0, 0),
+      max_queue_size: int(name, 'dynamic_batching.max_queue_size', batching.max_queue_size, 1024, 1, 1_000_000),
+      default_timeout_us: int(name, 'dynamic_batching.default_timeout_us', batching.default_timeout_us, 0, 0),
       priority_levels: priorityLevels,
-      default_priority_level: int(name, 'dynamic_batching.default_priority_level', db.default_priority_level, priorityLevels, 1, priorityLevels),
-      staged_batches: int(name, 'dynamic_batching.staged_batches', db.staged_batches, 0, 0, 64),
+      default_priority_level: int(name, 'dynamic_batching.default_priority_level', batching.default_priority_level, priorityLevels, 1, priorityLevels),
+      staged_batches: int(name, 'dynamic_batching.staged_batches', batching.staged_batches, 0, 0, 64),
     },
     instances: int(name, 'instances', raw.instances, defaultInstances(), 1, 64),
     intra_op_threads: int(name, 'intra_op_threads', raw.intra_op_threads, 1, 1, 64),

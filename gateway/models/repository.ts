@@ -12,7 +12,7 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import { RoutingTable, checkRouting } from '../routing/routing-table.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { parseModelConfig, type ModelConfig, type RoutingConfig, type VersionPolicy } from './config.js';
-import { ModelVersion } from './model-version.js';
+import { LoadedVersion } from './loaded-version.js';
 
 /**
  * Where a version's files come from: an existing folder, or files to write into its folder
@@ -40,7 +40,7 @@ export class LoadedModel {
   readonly name: string;
   config: ModelConfig;
   routing: RoutingTable;
-  versions = new Map<string, ModelVersion>();
+  versions = new Map<string, LoadedVersion>();
   /** READY version numbers, ascending. */
   readyVersions: string[] = [];
 
@@ -87,7 +87,7 @@ export class ModelRepository {
   }
 
   /** Every loaded model version (metrics, drain). */
-  *versions(): Iterable<ModelVersion> {
+  *versions(): Iterable<LoadedVersion> {
     for (const m of this.#models.values()) yield* m.versions.values();
   }
 
@@ -157,7 +157,7 @@ export class ModelRepository {
         versionDir = join(modelDir, version);
         written = writeVersionFiles(modelDir, version, source.files);
       }
-      let fresh: ModelVersion | undefined;
+      let fresh: LoadedVersion | undefined;
       try {
         const config = this.#readConfig(name, existsSync(join(versionDir, 'config.json')) ? versionDir : modelDir);
         [fresh] = await this.#bringUp([[version, versionDir, config]]);
@@ -226,9 +226,9 @@ export class ModelRepository {
     await Promise.all(all.flatMap((m) => [...m.versions.values()].map((v) => v.unload())));
   }
 
-  async #bringUp(versions: readonly (readonly [string, string, ModelConfig])[]): Promise<ModelVersion[]> {
+  async #bringUp(versions: readonly (readonly [string, string, ModelConfig])[]): Promise<LoadedVersion[]> {
     const config = versions[0]![2];
-    const fresh = versions.map(([v, dir, c]) => new ModelVersion(this.#driftReady(c, v, dir), v, dir, this.#pool, this.#metrics, this.#clock));
+    const fresh = versions.map(([v, dir, c]) => new LoadedVersion(this.#driftReady(c, v, dir), v, dir, this.#pool, this.#metrics, this.#clock));
     const results = await Promise.allSettled(fresh.map((v) => v.load()));
     const at = results.findIndex((r) => r.status === 'rejected');
     if (at < 0) return fresh;

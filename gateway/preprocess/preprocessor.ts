@@ -3,14 +3,14 @@
 // input it feeds before the call is checked against the model's signature and batched. The plans
 // are resolved once per loaded model version.
 import { SluiceError, isSluiceError } from '../../lib/errors.js';
-import type { ModelVersion } from '../models/model-version.js';
+import type { LoadedVersion } from '../models/loaded-version.js';
 import type { Tensor } from '../models/tensors.js';
 import { imageElement } from './image-element.js';
 import { imagePlans, type ImagePlan } from './image-plan.js';
 import { imagesToTensor } from './image-tensor.js';
 
 /** The plans of one loaded version, keyed by the BYTES input name clients send. */
-export function plansFor(version: ModelVersion): Map<string, ImagePlan> {
+export function plansFor(version: LoadedVersion): Map<string, ImagePlan> {
   let plans = cache.get(version);
   if (plans === undefined) {
     try {
@@ -24,15 +24,15 @@ export function plansFor(version: ModelVersion): Map<string, ImagePlan> {
   return plans;
 }
 
-const cache = new WeakMap<ModelVersion, Map<string, ImagePlan>>();
+const cache = new WeakMap<LoadedVersion, Map<string, ImagePlan>>();
 
 /** The BYTES input a raw `Content-Type: image/*` body goes to: the first `preprocess` entry's. */
-export function imageInputName(version: ModelVersion): string | undefined {
+export function imageInputName(version: LoadedVersion): string | undefined {
   return version.config.preprocess?.[0]?.input;
 }
 
 /** A single-image call from a raw image body (`POST .../infer` with `Content-Type: image/*`). */
-export function imageBodyInputs(version: ModelVersion, body: Uint8Array): Tensor[] {
+export function imageBodyInputs(version: LoadedVersion, body: Uint8Array): Tensor[] {
   const input = imageInputName(version);
   if (input === undefined) {
     throw new SluiceError('SLUICE_E_HTTP_UNSUPPORTED_MEDIA_TYPE', `model ${version.name} takes no image input (its config has no preprocess); send an OIP JSON or binary request`);
@@ -40,7 +40,7 @@ export function imageBodyInputs(version: ModelVersion, body: Uint8Array): Tensor
   return [{ name: input, datatype: 'BYTES', shape: [1], data: [body] }];
 }
 
-async function imageInput(tensor: Tensor, plan: ImagePlan, version: ModelVersion): Promise<Tensor> {
+async function imageInput(tensor: Tensor, plan: ImagePlan, version: LoadedVersion): Promise<Tensor> {
   if (tensor.datatype !== 'BYTES' || !Array.isArray(tensor.data)) {
     throw new SluiceError('SLUICE_E_PROTOCOL_BAD_DATATYPE', `input ${tensor.name} of model ${version.name} takes encoded images as BYTES, not ${tensor.datatype}`);
   }
@@ -63,11 +63,11 @@ async function imageInput(tensor: Tensor, plan: ImagePlan, version: ModelVersion
  * Turns a call's inputs into model inputs; runs only for versions with `preprocess` in their
  * config. Returns `inputs` itself when there is nothing to do.
  */
-export type Preprocessor = (version: ModelVersion, inputs: Tensor[]) => Tensor[] | Promise<Tensor[]>;
+export type Preprocessor = (version: LoadedVersion, inputs: Tensor[]) => Tensor[] | Promise<Tensor[]>;
 
 /** The preprocessor to hand to InferenceService.setPreprocessor. */
 export function imagePreprocessor(): Preprocessor {
-  return async (version: ModelVersion, inputs: Tensor[]): Promise<Tensor[]> => {
+  return async (version: LoadedVersion, inputs: Tensor[]): Promise<Tensor[]> => {
     const plans = plansFor(version);
     if (!inputs.some((t) => plans.has(t.name))) return inputs;
     return Promise.all(inputs.map((t) => {

@@ -6,7 +6,7 @@ import { SluiceError, isSluiceError } from '../../lib/errors.js';
 import { nextRequestId, type Logger } from '../../lib/log.js';
 import type { InferenceService } from '../inference/inference-service.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
-import type { ModelVersion } from '../models/model-version.js';
+import type { LoadedVersion } from '../models/loaded-version.js';
 import type { ModelRepository } from '../models/repository.js';
 import { imageBodyInputs } from '../preprocess/preprocessor.js';
 import { HttpCall, param, readBody, releaseBody, route } from './http-io.js';
@@ -148,7 +148,7 @@ class InferRoute {
     inference.checkServed(name, version);
     const decodeStart = performance.now();
     let decoded: DecodedInferenceRequest;
-    let target: ModelVersion | undefined;
+    let target: LoadedVersion | undefined;
     if (kind === BodyKind.Json) {
       decoded = decodeInferenceRequest(body);
     } else if (kind === BodyKind.Binary) {
@@ -220,7 +220,7 @@ function repositoryRoutes(app: TemplatedApp, o: HttpServerOptions): void {
  * limit and the config's free-form facts; the protocol's parameter values are strings, numbers or
  * booleans, so any other value is given as its JSON text.
  */
-export function modelMetadata(v: ModelVersion, repository: ModelRepository): Record<string, unknown> {
+export function modelMetadata(v: LoadedVersion, repository: ModelRepository): Record<string, unknown> {
   const batch = v.batched ? [-1] : [];
   const model = repository.model(v.name);
   const parameters: Record<string, string | number | boolean> = { version: v.version, max_batch_size: v.config.max_batch_size };

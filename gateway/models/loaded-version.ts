@@ -29,7 +29,7 @@ const WARMUP_DIM = 32;
 
 let generations = 0;
 
-export class ModelVersion {
+export class LoadedVersion {
   readonly name: string;
   readonly version: string;
   readonly config: ModelConfig;

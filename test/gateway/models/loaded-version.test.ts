@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ModelVersion } from '../../../gateway/models/model-version.js';
+import { LoadedVersion } from '../../../gateway/models/loaded-version.js';
 import { parseModelConfig } from '../../../gateway/models/config.js';
 import { GatewayMetrics } from '../../../gateway/metrics/metrics.js';
 import type { WorkerPool } from '../../../gateway/workers/pool.js';
@@ -30,7 +30,7 @@ class ManualPool {
 t.test('a model with warmup is not ready until its warm-up runs have finished', async (t) => {
   const pool = new ManualPool();
   const config = parseModelConfig('m', { max_batch_size: 8, warmup: [{ batch_size: 4, count: 2 }, { batch_size: 1, count: 1 }] });
-  const version = new ModelVersion(config, '1', '/nowhere', pool as unknown as WorkerPool, new GatewayMetrics());
+  const version = new LoadedVersion(config, '1', '/nowhere', pool as unknown as WorkerPool, new GatewayMetrics());
   let loaded = false;
   const loading = version.load().then(() => (loaded = true));
   await new Promise((r) => setImmediate(r));
