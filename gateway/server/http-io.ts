@@ -85,8 +85,8 @@ export class HttpCall implements CancelSignal {
    */
   error(err: unknown, requestId?: string, extraHeaders?: Record<string, string>): void {
     const e = toSluiceError(err);
-    let headers: Record<string, string> | undefined = extraHeaders;
-    if (e.retryAfter !== undefined) headers = { 'Retry-After': String(e.retryAfter) };
+    let headers: Record<string, string> | undefined = extraHeaders && { ...extraHeaders };
+    if (e.retryAfter !== undefined) (headers ??= {})['Retry-After'] = String(e.retryAfter);
     if (requestId !== undefined) (headers ??= {})['X-Request-Id'] = requestId;
     // After a 413 the rest of the oversized body is still on the wire: close rather than read it.
     this.send(e.status, 'application/json', JSON.stringify(e.toJSON()), headers, e.status === 413);
