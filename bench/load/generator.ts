@@ -56,7 +56,10 @@ class Recorder {
 
   #bucket(intendedAt: number): Tally | null {
     if (this.timelineMs === undefined) return null;
-    const i = Math.floor((intendedAt - this.windowStart) / this.timelineMs);
+    // Intended times are start + i / rate in floating point: across a power of two (performance.now()
+    // is small in a fresh process) a call due exactly on a bucket's edge lands a few ulps before it.
+    // A millionth of a bucket of slack puts it in its own bucket.
+    const i = Math.floor((intendedAt - this.windowStart) / this.timelineMs + 1e-6);
     if (i < 0) return null;
     while (this.timeline.length <= i) this.timeline.push(new Tally());
     return this.timeline[i]!;
