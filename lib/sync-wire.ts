@@ -31,11 +31,15 @@ export interface WireDesiredModel {
   versions: WireDesiredVersion[];
   aliases: { name: string; version: number }[];
   routes: { version: number; weight: number }[];
+  /** The model's active rollout, or null. */
+  rollout: WireRolloutPlan | null;
 }
 
 export interface WireDesiredState {
   revision: string;
   heartbeatIntervalSeconds: number;
+  /** How often a gateway sends its traffic windows (reportTraffic); shorter while a rollout is active. */
+  trafficReportIntervalMs: number;
   signingKey: { keyId: string; publicKeyPem: string };
   models: WireDesiredModel[];
 }
@@ -54,6 +58,97 @@ export interface LoadedVersionReport {
 }
 
 /** The GraphQL selection of a desired state, which the gateway asks for. */
-export const DESIRED_STATE_FIELDS = `revision heartbeatIntervalSeconds signingKey { keyId publicKeyPem }
+export const DESIRED_STATE_FIELDS = `revision heartbeatIntervalSeconds trafficReportIntervalMs signingKey { keyId publicKeyPem }
   models { name routes { version weight } aliases { name version }
+    rollout { id strategy stable candidate sticky mirrorShare agreementTolerance }
     versions { version sha256 size signature keyId downloadUrl statement statementSignature files { name sha256 size downloadUrl } } }`;
+
+// ---- Rollouts (issue 14): what the gateways act on, and what they measure for analysis. ----
+
+export const ROLLOUT_STRATEGIES = ['CANARY', 'BLUE_GREEN', 'AB', 'SHADOW'] as const;
+export type RolloutStrategy = (typeof ROLLOUT_STRATEGIES)[number];
+
+/** The request header (or OIP request parameter of the same name) that pins an A/B caller to one arm. */
+export const ROUTE_KEY_HEADER = 'sluice-route-key';
+/** A call carrying this header (any value) is answered by the active rollout's candidate (blue-green preview). */
+export const PREVIEW_HEADER = 'sluice-preview';
+
+/**
+ * A model's active rollout as every gateway applies it. The weights themselves are the model's
+ * `routes`; the plan says how to pick among them and what else to run.
+ * - CANARY: routes split stable/candidate; `mirrorShare` of each version's calls is also run on the
+ *   other version after the answer is sent (answer discarded, agreement recorded).
+ * - BLUE_GREEN: routes all on one version; the other stays loaded (preview before, rollback after).
+ * - AB: routes split; `sticky` true: the pick is a stable hash of the route key, the same on every
+ *   gateway (calls without a key are picked at random by weight).
+ * - SHADOW: routes all on stable; `mirrorShare` of stable's calls is copied to the candidate.
+ */
+export interface WireRolloutPlan {
+  id: string;
+  strategy: RolloutStrategy;
+  stable: number;
+  candidate: number;
+  sticky: boolean;
+  /** 0..1: the share of calls copied to the other version of the rollout after the answer is sent. */
+  mirrorShare: number;
+  /**
+   * Two answers agree when, for every output tensor, the argmax over each row's last dimension is
+   * equal (outputs with a last dimension > 1, i.e. classifiers) or every element is within
+   * `agreementTolerance` absolutely or relatively (regressors).
+   */
+  agreementTolerance: number;
+}
+
+/** Upper bounds (ms) of the latency histogram buckets every traffic window uses; one more bucket counts the rest. */
+export const LATENCY_BUCKETS_MS: readonly number[] = [
+  0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000,
+];
+
+/** Copies of calls that this version ran for a rollout (shadow or canary mirror); the answer was discarded. */
+export interface WireMirrorStats {
+  calls: number;
+  errors: number;
+  /** Copies whose answer could be compared with the answer the client got (both succeeded). */
+  compared: number;
+  /** Of those, answers that agree under the plan's rule. */
+  agreed: number;
+  /** Per LATENCY_BUCKETS_MS (+1 overflow bucket) of the copies' latency. */
+  latency: number[];
+}
+
+/**
+ * One output feature's distribution in the window, binned on the rollout's reference: the stable
+ * version's drift profile when it has the output feature (its PSI edges or categories), otherwise
+ * `argmax:<tensor>` with one bin per class. Both versions of a rollout are binned the same way, so
+ * the control plane compares them feature by feature (PSI).
+ */
+export interface WireOutputHistogram {
+  feature: string;
+  counts: number[];
+}
+
+/** What one gateway measured for one model version over [start, end). Windows with no calls are not sent. */
+export interface WireTrafficWindow {
+  model: string;
+  version: number;
+  /** The rollout the window was measured under (null when the model had none). */
+  rolloutId: string | null;
+  start: string;
+  end: string;
+  /** Client calls this version answered (not counting copies). */
+  calls: number;
+  /** Of those, failed ones: 5xx answers and runtime failures (4xx caller errors are not counted). */
+  errors: number;
+  /** Per LATENCY_BUCKETS_MS (+1 overflow bucket), of the client calls, received to answered. */
+  latency: number[];
+  mirrored: WireMirrorStats;
+  outputs: WireOutputHistogram[];
+}
+
+/**
+ * GraphQL the gateway calls every `trafficReportIntervalMs` while it has windows to send:
+ * `mutation($gateway: String!, $windows: [TrafficWindowInput!]!) { reportTraffic(gateway: $gateway, windows: $windows) }`
+ * TrafficWindowInput has the fields of WireTrafficWindow (start/end DateTime, latency [Int!]!,
+ * mirrored MirrorStatsInput!, outputs [OutputHistogramInput!]!); the answer is the count stored.
+ */
+export const REPORT_TRAFFIC_MUTATION = 'mutation($gateway: String!, $windows: [TrafficWindowInput!]!) { reportTraffic(gateway: $gateway, windows: $windows) }';

@@ -38,6 +38,7 @@ function present(state: DesiredState, gateway: string | null, ctx: GraphQLContex
     })),
     signingKey: { keyId: services.key.keyId, publicKeyPem: services.key.publicKeyPem },
     heartbeatIntervalSeconds: ctx.heartbeatIntervalSeconds,
+    trafficReportIntervalMs: state.models.some((m) => m.rollout !== null) ? 1000 : ctx.heartbeatIntervalSeconds * 1000,
   };
 }
 

@@ -89,6 +89,29 @@ export const gatewayTypeDefs = /* GraphQL */ `
     aliases: [ResolvedAlias!]!
     "Routing table: calls to the model without a version go to these versions by weight."
     routes: [Route!]!
+    "The model's active rollout: how gateways pick among the routes and what they mirror."
+    rollout: RolloutPlan
+  }
+
+  enum RolloutStrategy {
+    CANARY
+    BLUE_GREEN
+    AB
+    SHADOW
+  }
+
+  "A rollout as gateways apply it (lib/sync-wire.ts WireRolloutPlan)."
+  type RolloutPlan {
+    id: ID!
+    strategy: RolloutStrategy!
+    stable: Int!
+    candidate: Int!
+    "Pick by a stable hash of the sluice-route-key header or parameter (A/B)."
+    sticky: Boolean!
+    "Share 0..1 of calls copied to the rollout's other version after the answer is sent."
+    mirrorShare: Float!
+    "Regressor answers agree within this absolute or relative tolerance; classifiers by argmax."
+    agreementTolerance: Float!
   }
 
   "What a gateway should serve."
@@ -99,6 +122,8 @@ export const gatewayTypeDefs = /* GraphQL */ `
     models: [DesiredModel!]!
     signingKey: SigningKey!
     heartbeatIntervalSeconds: Int!
+    "How often a gateway sends its traffic windows (reportTraffic)."
+    trafficReportIntervalMs: Int!
   }
 
   input RegisterGatewayInput {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Store } from '../store/db.js';
 import type { TensorSignature } from './onnx-signature.js';
-import type { WireDesiredVersion, WireVersionFile } from '../../lib/sync-wire.js';
+import type { WireDesiredVersion, WireRolloutPlan, WireVersionFile } from '../../lib/sync-wire.js';
 
 export const DEFAULT_ALIAS = 'production';
 
@@ -30,6 +30,7 @@ export interface DesiredModel {
   versions: DesiredVersion[];
   aliases: { name: string; version: number }[];
   routes: Route[];
+  rollout: WireRolloutPlan | null;
 }
 
 export interface DesiredState {
@@ -127,7 +128,7 @@ export async function computeDesiredState(store: Store): Promise<DesiredState> {
     .map(([name, m]) => {
       const aliases = m.aliases.sort((a, b) => (a.name < b.name ? -1 : 1));
       const target = aliases.find((a) => a.name === DEFAULT_ALIAS)?.version ?? m.newest!;
-      return { name, versions: [...m.versions.values()].sort((a, b) => a.version - b.version), aliases, routes: [{ version: target, weight: 100 }] };
+      return { name, versions: [...m.versions.values()].sort((a, b) => a.version - b.version), aliases, routes: [{ version: target, weight: 100 }], rollout: null };
     });
   const revision = createHash('sha256').update(JSON.stringify(out)).digest('hex').slice(0, 16);
   return { revision, models: out };
