@@ -67,6 +67,8 @@ export const ERRORS = {
   SLUICE_E_ARTIFACT_DUPLICATE: { status: 409, summary: 'these bytes are already a version of the model' },
   SLUICE_E_FLEET_NOT_LOADED: { status: 503, summary: 'no gateway loaded the version' },
   SLUICE_E_TRAINING_FAILED: { status: 500, summary: 'training failed' },
+  SLUICE_E_TRAINING_START: { status: 500, summary: 'the trainer could not be started' },
+  SLUICE_E_TRAINING_EXECUTOR: { status: 500, summary: 'the training executor failed' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
