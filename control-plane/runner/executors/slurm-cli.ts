@@ -85,12 +85,12 @@ export class SlurmCli {
     return undefined;
   }
 
-  /** scancel with its flags; a job that already ended is not an error. */
-  async scancel(jobId: string, flags: string[] = []): Promise<void> {
+  /** Cancel the job; one that already ended (or is ending) is not an error. */
+  async scancel(jobId: string): Promise<void> {
     try {
-      await this.run('scancel', [...flags, jobId]);
+      await this.run('scancel', [jobId]);
     } catch (err) {
-      if (err instanceof SlurmCommandFailed && /already completing or completed|invalid job id|pending/i.test(err.stderr)) return;
+      if (err instanceof SlurmCommandFailed && /already completing or completed|invalid job id/i.test(err.stderr)) return;
       throw err;
     }
   }

@@ -1,7 +1,7 @@
 // Hands a training attempt to a Slurm cluster: a batch script written into the attempt's folder
 // (which must be on a filesystem the compute nodes share), submitted with `sbatch --parsable`,
 // followed with `squeue`, its output files tailed by offset into `onLine`, cancelled with
-// `scancel`, and its end read from a marker file the script writes with the trainer's exit status
+// `scancel` (SIGTERM, then SIGKILL after the cluster's KillWait), and its end read from a marker file the script writes with the trainer's exit status
 // (exact, and needs no accounting), backed by `scontrol show job` / `sacct` for how the job itself
 // ended (signals, node failure, out of memory, Slurm's own time limit).
 //
@@ -18,13 +18,13 @@
 // The timeout counts from when the job starts running (as Slurm's --time does, so queue time is
 // not charged to it); --time is the timeout plus a minute, a backstop should the runner be gone,
 // and the executor itself stops the job at the timeout and reports `timed-out`.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../../../lib/errors.js';
 import type { Execution, ExecutionEnd, ExecutionSpec, Executor } from '../executor.js';
 import { FileTail } from './file-tail.js';
 import { SlurmCli, SlurmCommandFailed, isFinalState, signalName } from './slurm-cli.js';
-import { checkSpec, deadline, sleep, trainerEnv } from './spec.js';
+import { checkSpec, deadline, trainerEnv } from './spec.js';
 
 export interface SlurmExecutorOptions {
   /** Partition for jobs without a partition/region label; default: the cluster's default partition. */
@@ -33,8 +33,6 @@ export interface SlurmExecutorOptions {
   pollIntervalMs?: number;
   /** Extra sbatch arguments for every job (e.g. --account=ml, --qos=low). */
   sbatchArgs?: string[];
-  /** Time between scancel's SIGTERM and SIGKILL on cancel/timeout; default 1500 ms. */
-  killGraceMs?: number;
   /** slurm.conf for the Slurm commands (SLURM_CONF); default: the runner's environment. */
   slurmConf?: string;
 }
@@ -59,13 +57,11 @@ export class SlurmExecutor implements Executor {
 
   constructor(options: SlurmExecutorOptions = {}) {
     const pollIntervalMs = options.pollIntervalMs ?? 1000;
-    const killGraceMs = options.killGraceMs ?? 1500;
     if (!Number.isFinite(pollIntervalMs) || pollIntervalMs < 10) throw new RangeError(`pollIntervalMs must be at least 10, got ${pollIntervalMs}`);
-    if (!Number.isFinite(killGraceMs) || killGraceMs < 0) throw new RangeError(`killGraceMs must be a non-negative number, got ${killGraceMs}`);
     if (options.partition !== undefined && !NAME.test(options.partition)) throw new RangeError(`partition ${JSON.stringify(options.partition)} is not a Slurm partition name`);
     const sbatchArgs = options.sbatchArgs ?? [];
     if (!sbatchArgs.every((a) => typeof a === 'string')) throw new RangeError('sbatchArgs must be strings');
-    this.#options = { partition: options.partition, pollIntervalMs, killGraceMs, sbatchArgs };
+    this.#options = { partition: options.partition, pollIntervalMs, sbatchArgs };
     this.#cli = new SlurmCli(options.slurmConf);
   }
 
@@ -73,6 +69,8 @@ export class SlurmExecutor implements Executor {
     checkSpec(spec);
     const resources = labelsToSbatch(spec.labels, this.#options.partition, spec);
     const script = join(spec.workDir, SLURM_FILES.script);
+    // A folder used before must not lend this attempt an old exit status or old log lines.
+    await Promise.all([SLURM_FILES.stdout, SLURM_FILES.stderr, SLURM_FILES.exitStatus].map((f) => rm(join(spec.workDir, f), { force: true })));
     await writeFile(script, batchScript(spec), { mode: 0o700 });
     const args = [
       `--job-name=${jobName(spec)}`,
@@ -179,7 +177,6 @@ class SlurmExecution implements Execution {
   #stoppedFor: 'cancelled' | 'timed-out' | undefined;
   #stopping: Promise<void> | undefined;
   #finished = false;
-  #lastState: string | undefined;
   #wake: (() => void) | undefined;
   #cancelDeadline: (() => void) | undefined;
 
@@ -215,21 +212,15 @@ class SlurmExecution implements Execution {
     this.#wake?.();
   }
 
-  /** SIGTERM to the batch script and every process of the job, SIGKILL after the grace, then end the job. */
+  /**
+   * Plain scancel: Slurm sends SIGCONT and SIGTERM to every step of the job, the batch script
+   * included, and SIGKILL after the cluster's KillWait; the job stays COMPLETING until its
+   * processes are gone. (Measured on Slurm 22.05: `scancel --signal=TERM --full` does not reach a
+   * batch job's processes at all, and `--signal=KILL` takes the same path as a plain scancel, so
+   * the grace between TERM and KILL is the cluster's KillWait, not the executor's.)
+   */
   async #stopJob(): Promise<void> {
-    const id = this.#jobId;
-    if (this.#lastState !== 'PENDING') {
-      await this.#cli.scancel(id, ['--signal=TERM', '--full']);
-      const killAt = Date.now() + this.#options.killGraceMs;
-      while (Date.now() < killAt) {
-        const state = await this.#cli.state(id).catch(() => 'UNKNOWN');
-        if (state === undefined || isFinalState(state)) return;
-        await sleep(Math.min(100, this.#options.pollIntervalMs));
-      }
-      await this.#cli.scancel(id, ['--signal=KILL', '--full']);
-    }
-    // Ends a job still pending, and one whose batch script outlived the signals.
-    await this.#cli.scancel(id);
+    await this.#cli.scancel(this.#jobId);
   }
 
   async #follow(): Promise<ExecutionEnd> {
@@ -248,7 +239,6 @@ class SlurmExecution implements Execution {
         await this.#pause();
         continue;
       }
-      if (state !== undefined) this.#lastState = state;
       if (state === 'RUNNING' && this.#cancelDeadline === undefined) {
         this.#cancelDeadline = deadline(this.#spec.timeoutSeconds, () => this.#stop('timed-out'));
       }

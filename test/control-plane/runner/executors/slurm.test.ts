@@ -25,7 +25,7 @@ if (unavailable) t.comment(`Slurm tests skipped: ${unavailable}`);
 t.test('on a real one-node Slurm cluster', { skip: unavailable }, async (t) => {
   const cluster: SlurmCluster = await startSlurm();
   t.teardown(() => cluster.stop());
-  const executor = new SlurmExecutor({ slurmConf: cluster.conf, pollIntervalMs: 200, killGraceMs: 1000 });
+  const executor = new SlurmExecutor({ slurmConf: cluster.conf, pollIntervalMs: 200 });
   let n = 0;
 
   function attempt(t: Test, command: string[], over: Partial<ExecutionSpec> = {}) {
@@ -104,6 +104,18 @@ t.test('on a real one-node Slurm cluster', { skip: unavailable }, async (t) => {
     t.same(pids.filter(running), [], 'no process left');
     const state = cluster.run('squeue', ['-h', '-t', 'all', '-j', exec.handle.slice('slurm:'.length), '-o', '%T']).trim();
     t.ok(['CANCELLED', 'FAILED', 'COMPLETED'].includes(state), `the job ended (${state})`);
+  });
+
+  t.test('a job still pending is cancelled without ever running', async (t) => {
+    const held = new SlurmExecutor({ slurmConf: cluster.conf, pollIntervalMs: 200, sbatchArgs: ['--hold'] });
+    const a = attempt(t, ['/bin/sh', '-c', 'touch ran']);
+    const exec = await held.start(a.spec, a.onLine);
+    const id = exec.handle.slice('slurm:'.length);
+    t.equal(cluster.run('squeue', ['-h', '-j', id, '-o', '%T']).trim(), 'PENDING');
+    await exec.cancel();
+    t.same(await exec.done, { outcome: 'cancelled' });
+    t.equal(cluster.run('squeue', ['-h', '-t', 'all', '-j', id, '-o', '%T']).trim(), 'CANCELLED');
+    t.notOk(existsSync(join(a.workDir, 'ran')));
   });
 
   t.test('a job past its timeout is stopped and reported timed-out', async (t) => {
