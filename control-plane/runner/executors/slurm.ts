@@ -15,10 +15,11 @@
 // `env -i` with every variable single-quoted, and is submitted with --export=NIL (no variable of
 // the runner's environment reaches the job; NONE would make Slurm load a login environment).
 //
-// The timeout counts from when the job starts running (as Slurm's --time does, so queue time is
-// not charged to it); --time is the timeout plus a minute, a backstop should the runner be gone,
-// and the executor itself stops the job at the timeout and reports `timed-out`.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+// The timeout counts from when the batch script starts on its node (it touches a marker file
+// first), so neither queue time nor Slurm's launch (seconds on a busy node) is charged to the
+// trainer; --time is the timeout plus a minute, a backstop should the runner be gone, and the
+// executor itself stops the job at the timeout and reports `timed-out`.
+import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../../../lib/errors.js';
 import type { Execution, ExecutionEnd, ExecutionSpec, Executor } from '../executor.js';
@@ -43,6 +44,7 @@ export const SLURM_FILES = {
   stdout: 'slurm-stdout.log',
   stderr: 'slurm-stderr.log',
   exitStatus: 'slurm-exit-status',
+  started: 'slurm-started',
 } as const;
 
 /** How long the controller may be unreachable before the attempt is given up as lost. */
@@ -70,7 +72,7 @@ export class SlurmExecutor implements Executor {
     const resources = labelsToSbatch(spec.labels, this.#options.partition, spec);
     const script = join(spec.workDir, SLURM_FILES.script);
     // A folder used before must not lend this attempt an old exit status or old log lines.
-    await Promise.all([SLURM_FILES.stdout, SLURM_FILES.stderr, SLURM_FILES.exitStatus].map((f) => rm(join(spec.workDir, f), { force: true })));
+    await Promise.all([SLURM_FILES.stdout, SLURM_FILES.stderr, SLURM_FILES.exitStatus, SLURM_FILES.started].map((f) => rm(join(spec.workDir, f), { force: true })));
     await writeFile(script, batchScript(spec), { mode: 0o700 });
     const args = [
       `--job-name=${jobName(spec)}`,
@@ -156,6 +158,7 @@ export function batchScript(spec: ExecutionSpec): string {
     '#!/bin/sh',
     `# Sluice training attempt ${spec.attempt} of job ${spec.jobId}, written by the Slurm executor.`,
     `cd ${q(spec.workDir)} || exit 97`,
+    `: > ${q(join(spec.workDir, SLURM_FILES.started))}`,
     `env -i ${env.join(' ')} ${spec.command.map(q).join(' ')} </dev/null`,
     'status=$?',
     `printf '%s\\n' "$status" > ${tmp} && mv -f ${tmp} ${marker}`,
@@ -239,7 +242,7 @@ class SlurmExecution implements Execution {
         await this.#pause();
         continue;
       }
-      if (state === 'RUNNING' && this.#cancelDeadline === undefined) {
+      if (state === 'RUNNING' && this.#cancelDeadline === undefined && (await exists(join(this.#spec.workDir, SLURM_FILES.started)))) {
         this.#cancelDeadline = deadline(this.#spec.timeoutSeconds, () => this.#stop('timed-out'));
       }
       if (state === undefined || isFinalState(state)) break;
@@ -277,4 +280,8 @@ class SlurmExecution implements Execution {
     if (record) return { outcome: 'exited', exitCode: record.exitCode };
     return { outcome: 'lost', reason: `Slurm job ${this.#jobId} vanished: not in squeue, no record in scontrol or sacct, and no exit status file` };
   }
+}
+
+function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
 }

@@ -1,10 +1,14 @@
 // The Slurm executor against a real one-node cluster (test/helpers/slurm.ts): sbatch, squeue,
 // scontrol and scancel for real, jobs running as processes on this host.
 import t, { type Test } from 'tap';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readOnnxSignature } from '../../../../control-plane/services/onnx-signature.js';
+import { weatherCsvPath } from '../../../../examples/weather-dataset.js';
 import { labelsToSbatch, SlurmExecutor } from '../../../../control-plane/runner/executors/slurm.js';
 import type { ExecutionSpec } from '../../../../control-plane/runner/executor.js';
+import { exampleModels, ROOT } from '../../../helpers/paths.js';
 import { slurmUnavailable, startSlurm, type SlurmCluster } from '../../../helpers/slurm.js';
 
 const NODE = process.execPath;
@@ -119,9 +123,10 @@ t.test('on a real one-node Slurm cluster', { skip: unavailable }, async (t) => {
   });
 
   t.test('a job past its timeout is stopped and reported timed-out', async (t) => {
-    const a = attempt(t, ['/bin/sh', '-c', "trap '' TERM; sleep 1000 & echo $! > child.pid; echo ready; wait; wait"], { timeoutSeconds: 2 });
+    const a = attempt(t, ['/bin/sh', '-c', "trap '' TERM; sleep 1000 & echo $! > child.pid; echo ready; wait; wait"], { timeoutSeconds: 3 });
     const exec = await executor.start(a.spec, a.onLine);
     t.same(await exec.done, { outcome: 'timed-out' });
+    t.ok(a.lines.some(([, l]) => l === 'ready'), 'the clock ran from the start of the script, not of the queue');
     t.notOk(running(Number(readFileSync(join(a.workDir, 'child.pid'), 'utf8'))), 'even a child ignoring SIGTERM is gone');
   });
 
@@ -153,5 +158,18 @@ t.test('on a real one-node Slurm cluster', { skip: unavailable }, async (t) => {
     t.same(await exec.done, { outcome: 'exited', exitCode: 127 });
     t.ok(a.lines.some(([s, l]) => s === 'stderr' && l.includes('/nonexistent/trainer')));
     t.notOk(existsSync(join(a.output, 'model.onnx')));
+  });
+
+  const python = spawnSync('/usr/bin/python3', ['-c', 'import numpy, onnx']).status === 0 ? undefined : '/usr/bin/python3 lacks numpy/onnx (apt-get install python3-numpy python3-onnx)';
+  t.test('the example weather trainer runs on Slurm and leaves a model with production signature', { skip: python }, async (t) => {
+    const a = attempt(t, ['/usr/bin/python3', join(ROOT, 'examples', 'trainers', 'weather_logreg.py')]);
+    Object.assign(a.spec.env, { SLUICE_DATASET: weatherCsvPath(), SLUICE_PARAMS: '{"epochs":100}', SLUICE_PARAM_EPOCHS: '100' });
+    const exec = await executor.start(a.spec, a.onLine);
+    t.same(await exec.done, { outcome: 'exited', exitCode: 0 }, a.lines.map(([, l]) => l).join('\n'));
+    t.ok(a.lines.some(([s, l]) => s === 'stdout' && /^\{"epoch": 100, "loss": /.test(l)), 'progress lines came through the output file');
+    const metrics = JSON.parse(readFileSync(join(a.output, 'metrics.json'), 'utf8'));
+    t.ok(metrics.holdout_accuracy > metrics.holdout_majority_rate);
+    const production = readOnnxSignature(readFileSync(join(exampleModels(), 'weather', '1', 'model.onnx')));
+    t.same(readOnnxSignature(readFileSync(join(a.output, 'model.onnx'))), production);
   });
 });
