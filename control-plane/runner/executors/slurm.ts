@@ -178,7 +178,8 @@ class SlurmExecution implements Execution {
   readonly #options: Options;
   readonly #tails: FileTail[];
   #stoppedFor: 'cancelled' | 'timed-out' | undefined;
-  #stopping: Promise<void> | undefined;
+  /** scancel went through; until it does, the follow loop tries again at every poll. */
+  #stopSent = false;
   #finished = false;
   #wake: (() => void) | undefined;
   #cancelDeadline: (() => void) | undefined;
@@ -211,7 +212,6 @@ class SlurmExecution implements Execution {
   #stop(why: 'cancelled' | 'timed-out'): void {
     if (this.#finished || this.#stoppedFor) return;
     this.#stoppedFor = why;
-    this.#stopping = this.#stopJob().catch(() => undefined);
     this.#wake?.();
   }
 
@@ -222,21 +222,26 @@ class SlurmExecution implements Execution {
    * batch job's processes at all, and `--signal=KILL` takes the same path as a plain scancel, so
    * the grace between TERM and KILL is the cluster's KillWait, not the executor's.)
    */
-  async #stopJob(): Promise<void> {
-    await this.#cli.scancel(this.#jobId);
+  async #sendStop(): Promise<void> {
+    try {
+      await this.#cli.scancel(this.#jobId);
+      this.#stopSent = true;
+    } catch {
+      // The controller did not take it (restarting, unreachable): the next poll tries again.
+    }
   }
 
   async #follow(): Promise<ExecutionEnd> {
     let lastAnswer = Date.now();
     let state: string | undefined;
     for (;;) {
+      if (this.#stoppedFor && !this.#stopSent) await this.#sendStop();
       await Promise.all(this.#tails.map((t) => t.read()));
       try {
         state = await this.#cli.state(this.#jobId);
         lastAnswer = Date.now();
       } catch (err) {
         if (Date.now() - lastAnswer > CONTROLLER_LOST_MS) {
-          await this.#stopping;
           return { outcome: 'lost', reason: `Slurm did not answer for ${CONTROLLER_LOST_MS / 1000} s about job ${this.#jobId}: ${(err as Error).message}` };
         }
         await this.#pause();
@@ -248,7 +253,6 @@ class SlurmExecution implements Execution {
       if (state === undefined || isFinalState(state)) break;
       await this.#pause();
     }
-    await this.#stopping;
     await Promise.all(this.#tails.map((t) => t.end()));
     return this.#outcome(state);
   }

@@ -136,6 +136,14 @@ t.test('on a real one-node Slurm cluster', { skip: unavailable }, async (t) => {
     t.same(await exec.done, { outcome: 'killed', signal: 'SIGKILL' });
   });
 
+  t.test('a job cancelled outside Sluice (an admin\'s scancel) is reported killed, not cancelled', async (t) => {
+    const a = attempt(t, ['/bin/sh', '-c', 'echo ready; sleep 1000']);
+    const exec = await executor.start(a.spec, a.onLine);
+    await a.seen('ready');
+    cluster.run('scancel', [exec.handle.slice('slurm:'.length)]);
+    t.same(await exec.done, { outcome: 'killed', signal: 'SIGTERM' });
+  });
+
   t.test('labels choose the partition and the node features', async (t) => {
     const a = attempt(t, ['/bin/true'], { labels: ['partition=second', cluster.feature] });
     const exec = await executor.start(a.spec, a.onLine);
