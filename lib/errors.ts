@@ -67,6 +67,18 @@ export const ERRORS = {
   SLUICE_E_ARTIFACT_DUPLICATE: { status: 409, summary: 'these bytes are already a version of the model' },
   SLUICE_E_FLEET_NOT_LOADED: { status: 503, summary: 'no gateway loaded the version' },
   SLUICE_E_TRAINING_FAILED: { status: 500, summary: 'training failed' },
+  SLUICE_E_TRAINING_JOB_NOT_FOUND: { status: 404, summary: 'no such training job' },
+  SLUICE_E_TRAINING_STATE: { status: 409, summary: 'the training job is not in a state that allows this' },
+  SLUICE_E_TRAINING_LEASE_LOST: { status: 409, summary: 'the runner no longer holds this attempt' },
+  SLUICE_E_TRAINING_DATASET_DIGEST: { status: 422, summary: "the dataset's SHA-256 does not match the job's" },
+  SLUICE_E_TRAINING_DATASET_UNREADABLE: { status: 422, summary: 'the dataset cannot be read' },
+  SLUICE_E_TRAINING_DATA_INVALID: { status: 422, summary: "the dataset does not satisfy the model's data schema" },
+  SLUICE_E_TRAINING_TRAINER_EXIT: { status: 422, summary: 'the trainer exited with an error' },
+  SLUICE_E_TRAINING_TRAINER_DIGEST: { status: 422, summary: "the trainer's digest does not match the job's" },
+  SLUICE_E_TRAINING_NO_MODEL: { status: 422, summary: 'the trainer left no model.onnx' },
+  SLUICE_E_TRAINING_MODEL_INVALID: { status: 422, summary: 'the trained model.onnx does not load' },
+  SLUICE_E_TRAINING_SIGNATURE_MISMATCH: { status: 422, summary: "the trained model's signature differs from the production version's" },
+  SLUICE_E_TRAINING_TIMED_OUT: { status: 422, summary: 'the training job ran past its timeout' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
