@@ -79,6 +79,8 @@ export const ERRORS = {
   SLUICE_E_TRAINING_MODEL_INVALID: { status: 422, summary: 'the trained model.onnx does not load' },
   SLUICE_E_TRAINING_SIGNATURE_MISMATCH: { status: 422, summary: "the trained model's signature differs from the production version's" },
   SLUICE_E_TRAINING_TIMED_OUT: { status: 422, summary: 'the training job ran past its timeout' },
+  SLUICE_E_TRAINING_START: { status: 500, summary: 'the trainer could not be started' },
+  SLUICE_E_TRAINING_EXECUTOR: { status: 500, summary: 'the training executor failed' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
