@@ -191,7 +191,9 @@ export class TrainingRuns {
     const job = await this.deps.training.job(input.jobId);
     if (!job) throw new SluiceError('SLUICE_E_TRAINING_JOB_NOT_FOUND', `no training job ${input.jobId}`, { details: { id: input.jobId } });
     await this.holds(this.store.db, ctx, input.jobId, input.attempt, job.attemptCount);
-    const metrics = { ...job.metrics, ...parseMetrics(input.metrics ?? {}) };
+    const reported = parseMetrics(input.metrics ?? {});
+    // The final report's metrics are the attempt's (metrics.json replaces the progress lines'); without any, the last progress values stand.
+    const metrics = Object.keys(reported).length > 0 ? reported : job.metrics;
     let outcome = input.outcome;
     let error = outcome === 'succeeded' ? null : reportedError(input.error, outcome);
     let artifacts: TrainingJob['artifacts'] = null;
