@@ -40,7 +40,8 @@ export function readTokenFile(path: string): string {
 
 export async function makeExecutor(kind: 'local' | 'slurm', partition?: string): Promise<Executor> {
   if (kind === 'slurm') {
-    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--executor slurm is not in this build yet${partition ? ` (partition ${partition})` : ''}`, { details: { flag: 'executor' } });
+    const { SlurmExecutor } = await import('../control-plane/runner/executors/slurm.js');
+    return new SlurmExecutor(partition === undefined ? {} : { partition });
   }
   const { LocalExecutor } = await import('../control-plane/runner/executors/local.js');
   // Heartbeats every 0.5 s see a cancel; one more second of grace keeps cancel → gone within 2 s.
