@@ -108,7 +108,7 @@ function datasetOf(v: FlagValues<typeof TRAIN_SUBMIT_COMMAND.flags>): { url: str
 }
 
 export async function runTrainSubmit(v: FlagValues<typeof TRAIN_SUBMIT_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
-  const client = new ControlPlaneClient(v['control-plane'], v.token);
+  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID');
   const input = {
     model: v.model,
     trainer: trainerOf(v),
@@ -125,7 +125,7 @@ export async function runTrainSubmit(v: FlagValues<typeof TRAIN_SUBMIT_COMMAND.f
 }
 
 export async function runTrainList(v: FlagValues<typeof TRAIN_LIST_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
-  const client = new ControlPlaneClient(v['control-plane'], v.token);
+  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID');
   const { trainingJobs } = await client.request('query($m: String, $s: TrainingJobStatus, $f: Int) { trainingJobs(model: $m, status: $s, first: $f) { edges { node { id model status attemptCount createdAt finishedAt error { code } version { number } } } } }', {
     m: v.model ?? null,
     s: v.status ?? null,
@@ -136,7 +136,7 @@ export async function runTrainList(v: FlagValues<typeof TRAIN_LIST_COMMAND.flags
 }
 
 export async function runTrainShow(v: FlagValues<typeof TRAIN_SHOW_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
-  const client = new ControlPlaneClient(v['control-plane'], v.token);
+  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID');
   const { trainingJob } = await client.request(
     `query($id: ID!) { trainingJob(id: $id) { ${JOB_FIELDS} attempts { number runner status startedAt finishedAt error { code message } } validation
       sweep { method trials parallelism metric goal } bestTrial { id } trials { id trial status parameters metrics { name value } } } }`,
@@ -148,7 +148,7 @@ export async function runTrainShow(v: FlagValues<typeof TRAIN_SHOW_COMMAND.flags
 }
 
 export async function runTrainLogs(v: FlagValues<typeof TRAIN_LOGS_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
-  const client = new ControlPlaneClient(v['control-plane'], v.token);
+  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID');
   if (v.follow) return followLogs(client, v.id, out);
   let after = 0;
   for (;;) {
@@ -181,14 +181,14 @@ async function followLogs(client: ControlPlaneClient, id: string, out: Writable)
 }
 
 export async function runTrainCancel(v: FlagValues<typeof TRAIN_CANCEL_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
-  const client = new ControlPlaneClient(v['control-plane'], v.token);
+  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID');
   const { cancelTrainingJob } = await client.request('mutation($id: ID!) { cancelTrainingJob(id: $id) { id status cancelRequested } }', { id: v.id });
   out.write(`${JSON.stringify(cancelTrainingJob)}\n`);
   return 0;
 }
 
 export async function runTrainRetry(v: FlagValues<typeof TRAIN_RETRY_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
-  const client = new ControlPlaneClient(v['control-plane'], v.token);
+  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID');
   const { retryTrainingJob } = await client.request('mutation($id: ID!) { retryTrainingJob(id: $id) { id status } }', { id: v.id });
   out.write(`${JSON.stringify(retryTrainingJob)}\n`);
   return 0;

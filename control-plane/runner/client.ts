@@ -9,6 +9,8 @@ export class ControlPlaneClient {
   constructor(
     url: string,
     private readonly token: string,
+    /** The code of "the control plane cannot be reached": the runner's executor failure, a CLI's bad --control-plane. */
+    private readonly unreachable: ErrorCode = 'SLUICE_E_TRAINING_EXECUTOR',
   ) {
     this.base = url.replace(/\/+$/, '');
     if (!URL.canParse(this.base)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--control-plane is not a URL: "${url}"`, { details: { flag: 'control-plane' } });
@@ -33,7 +35,7 @@ export class ControlPlaneClient {
     try {
       res = await fetch(`${this.base}/graphql`, { method: 'POST', headers: { ...headers, authorization: `Bearer ${this.token}` }, body, signal: AbortSignal.timeout(120_000) });
     } catch (err) {
-      throw new SluiceError('SLUICE_E_TRAINING_EXECUTOR', `control plane ${this.base} unreachable: ${(err as Error).message}`, { cause: err, details: { unreachable: true } });
+      throw new SluiceError(this.unreachable, `control plane ${this.base} unreachable: ${(err as Error).message}`, { cause: err, details: { flag: 'control-plane' } });
     }
     const answer = (await res.json().catch(() => undefined)) as { data?: T; errors?: { message: string; extensions?: { code?: string; details?: object } }[] } | undefined;
     const error = answer?.errors?.[0];

@@ -133,6 +133,7 @@ export function planSweep(raw: unknown, base: Record<string, unknown>): SweepPla
       throw invalid('sweep.trials', `a grid over this space has ${trialParameters.length} trials, not ${String(raw.trials)}`);
     }
   } else {
+    if (raw.trials === undefined || raw.trials === null) throw invalid('sweep.trials', 'random search needs the number of trials');
     const trials = parseLimit(raw.trials, 'sweep.trials', 0, 1, MAX_TRIALS);
     const random = seededRandom(seed);
     const draw = Object.entries(space).map(([name, dist]) => drawer(name, dist, random));
