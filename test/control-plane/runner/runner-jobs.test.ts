@@ -4,9 +4,11 @@ import ort from 'onnxruntime-node';
 import { compileProfile, parseProfile } from '../../../gateway/drift/compile.js';
 import { parseModelConfig } from '../../../gateway/models/config.js';
 import { weatherCsvPath } from '../../../examples/weather-dataset.js';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CLI } from '../../helpers/paths.js';
+import { CLI, ROOT } from '../../helpers/paths.js';
 import { ADMIN_TOKEN, startTestControlPlane } from '../harness.js';
 import { subscribe } from '../sse.js';
 import { job, jobReaches, runnerTokenFile, startRunner, submit, tempDir, weatherInProduction, writeDataset, writeTrainer } from './training-harness.js';
@@ -83,6 +85,19 @@ t.test('the command contract: environment, JSON progress lines as metrics, stder
   t.same(metrics, { loss: 0.25, accuracy: 0.75 }, 'the last value of each JSON progress field; epoch is not a metric');
   t.equal(j.version.lineage.trainerDigest, trainer.sha256);
   t.equal(j.version.lineage.datasetDigest, data.sha256);
+});
+
+const python = spawnSync('/usr/bin/python3', ['-c', 'import numpy, onnx'], { encoding: 'utf8' });
+const noPython = python.status === 0 ? undefined : `the example trainer needs /usr/bin/python3 with numpy and onnx (apt-get install python3-numpy python3-onnx): ${python.stderr ?? python.error}`;
+
+t.test('the example Python command trainer retrains weather through the runner', { skip: noPython }, async (t) => {
+  const script = join(ROOT, 'examples', 'trainers', 'weather_logreg.py');
+  const id = await submit(cp, { model: 'weather', trainer: { command: ['/usr/bin/python3', script] }, dataset: weatherCsv, parameters: { epochs: 100 } });
+  const j = await jobReaches(cp, id, ['SUCCEEDED', 'FAILED'], 90_000);
+  t.equal(j.status, 'SUCCEEDED', JSON.stringify(j.error));
+  t.ok(j.logs.some((l: any) => /^\{"epoch": ?100,/.test(l.line)), 'its progress lines are the log');
+  t.equal(j.version.lineage.trainerDigest, createHash('sha256').update(readFileSync(script)).digest('hex'), 'the script is the trainer digest');
+  t.ok(j.version.metrics.length > 0, `metrics.json recorded: ${j.version.metrics.map((m: any) => m.name).join(', ')}`);
 });
 
 t.test('bad input fails the job with its code and registers nothing', async (t) => {
