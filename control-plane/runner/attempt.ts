@@ -4,8 +4,7 @@
 // with model.onnx, the drift profile and the metrics. A lost lease stops everything and reports
 // nothing: the attempt is no longer this runner's.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { openAsBlob } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, openAsBlob, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
@@ -109,7 +108,7 @@ export class AttemptRun {
       clearInterval(flush);
     }
     if (this.leaseLost) {
-      this.o.logger.warn(this.key, 'lease lost: the attempt is no longer this runner\'s; nothing reported');
+      this.o.logger.warn(this.key, 'attempt given up (lease lost, or the runner is stopping); nothing reported: the control plane re-queues it when the lease runs out');
       return undefined;
     }
     if (result.error) this.say(`${result.outcome.toLowerCase()}: ${result.error.message} (${result.error.code})`);

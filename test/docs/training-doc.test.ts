@@ -49,9 +49,11 @@ t.test('docs/training.md: every shell block runs, in order, in one fresh shell',
   t.match(text(1), /\{"epoch":30,"loss":/, 'the log streamed to the last epoch');
   t.match(text(1), /"status":"SUCCEEDED","version":2/, 'and the job registered version 2');
   t.match(text(2), /"trainerDigest": "builtin:weather-mlp@1"/, 'lineage names the trainer');
+  t.match(text(2), /\[sluice-runner\] dataset .*: sha256 [0-9a-f]{64} checked/, 'train logs prints the log');
   t.match(text(3), /\{"runner":"gpu-box-1","status":"succeeded"\}/, 'the labelled job ran on the runner with the label');
   t.match(text(4), /"SLUICE_E_TRAINING_DATA_INVALID"/, 'the bad dataset failed its schema');
   t.match(text(4), /"column":"weather","check":"categories"/);
   t.match(text(5), /"status":"SUCCEEDED","best":"job_/, 'the sweep registered its best trial');
   t.match(text(6), /"status":"CANCELLED","cancelRequested":true/, 'the queued job was cancelled at once');
+  t.match(text(6), /\{"id":"job_[0-9a-z]+","status":"QUEUED"\}/, 'retried, it was queued again');
 });
