@@ -188,7 +188,8 @@ export class AttemptRun {
     }
     const report = validateDataset(table, dataSchema, production ? { version: production.version, profile: production.profile } : null, DEFAULT_DRIFT_PSI);
     const drifted = (report.drift?.drifted.length ?? 0) > 0;
-    void this.report({ validation: report, drifted });
+    // In the same queue as the log lines, so it is stored before the attempt's end is reported.
+    this.flushing = this.flushing.then(() => this.report({ validation: report, drifted }));
     if (report.drift) this.say(`drift against version ${report.drift.productionVersion}: ${report.drift.features.map((f) => `${f.feature} PSI ${f.psi}`).join(', ') || 'no shared features'}${drifted ? ` — DRIFTED: ${report.drift.drifted.join(', ')}` : ''}`);
     if (!report.ok) {
       throw fail('SLUICE_E_TRAINING_DATA_INVALID', `dataset fails the data schema of ${this.claim.job.model}: ${report.failures.map((f) => `${f.column}: expected ${f.expected}, found ${f.found}`).join('; ')}`, { failures: report.failures });
