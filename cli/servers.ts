@@ -9,6 +9,7 @@ import { startControlPlane, type ControlPlaneServer } from '../control-plane/ind
 import { startGateway } from '../gateway/index.js';
 import { ensureExampleRepository } from '../examples/repository.js';
 import { shown, type Screen } from './screen.js';
+import { makeExecutor } from './runner-commands.js';
 
 export interface GatewayRun {
   host: string;
@@ -63,7 +64,7 @@ export async function runControlPlane(run: ControlPlaneRun, logger: Logger): Pro
     drainTimeoutMs: run.drainTimeoutMs,
     logger: logger.child({ service: 'control-plane' }),
     ...(run.db !== undefined ? { db: run.db } : {}),
-    ...(run.local ? { seedRepository: resolve(run.local.models), localGateway: true } : {}),
+    ...(run.local ? { seedRepository: resolve(run.local.models), localGateway: true, localRunner: true } : {}),
   });
   logger.info({ service: 'control-plane' }, `control plane listening on ${cp.url}`);
   return cp;
@@ -100,6 +101,13 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
     await cp.close();
     throw err;
   }
+  let runner: RunningServer;
+  try {
+    runner = await startLocalRunner(cp.url, cp.localRunnerToken, logger);
+  } catch (err) {
+    await Promise.all([gw.close(), cp.close()]);
+    throw err;
+  }
   screen.ready({
     seconds: performance.now() / 1000,
     gateway: gw.url,
@@ -109,7 +117,16 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
     modelNames: listModels(models),
     firstAdminToken: cp.firstAdminToken,
   });
-  return [gw, cp];
+  return [runner, gw, cp];
+}
+
+/** `sluice serve`'s training runner: in this process, local executor, no labels, one job at a time, its own runner token. */
+async function startLocalRunner(url: string, token: string | undefined, logger: Logger): Promise<RunningServer> {
+  if (token === undefined) throw new SluiceError('SLUICE_E_INTERNAL', 'the control plane minted no token for the local runner');
+  const { TrainingRunner } = await import('../control-plane/runner/runner.js');
+  const runner = new TrainingRunner({ controlPlane: url, token, executor: await makeExecutor('local'), labels: [], concurrency: 1, name: 'local', logger: logger.child({ service: 'runner' }) });
+  await runner.start();
+  return { url, port: 0, close: () => runner.stop() };
 }
 
 /** The model folders of a repository, for the first screen. */

@@ -3,13 +3,28 @@
 // 16 MiB one scavenges it so often that it cost ~10% of the main thread's time on weather. The
 // benchmark runs every Node server, baselines included, with the flags of this line.)
 // The `sluice` command: serve (everything on one machine), gateway, control-plane, examples, and
-// the control-plane commands (upload, audit-export, token create).
+// the control-plane commands (upload, audit-export, token create), `runner` and `train ...`.
 import { resolve } from 'node:path';
 import { createLogger, PrettyLines, type Logger } from '../lib/log.js';
 import { isSluiceError, SluiceError } from '../lib/errors.js';
 import { defineCommand, helpText, parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
 import { DATA_FLAG, DB_FLAG, DRAIN_FLAG, HOST_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
 import { AUDIT_EXPORT_COMMAND, SET_ALIAS_COMMAND, TOKEN_CREATE_COMMAND, UPLOAD_COMMAND, runAuditExport, runSetAlias, runTokenCreate, runUpload } from './control-plane-commands.js';
+import { RUNNER_COMMAND, runRunner } from './runner-commands.js';
+import {
+  TRAIN_CANCEL_COMMAND,
+  TRAIN_LIST_COMMAND,
+  TRAIN_LOGS_COMMAND,
+  TRAIN_RETRY_COMMAND,
+  TRAIN_SHOW_COMMAND,
+  TRAIN_SUBMIT_COMMAND,
+  runTrainCancel,
+  runTrainList,
+  runTrainLogs,
+  runTrainRetry,
+  runTrainShow,
+  runTrainSubmit,
+} from './training-commands.js';
 import { Screen } from './screen.js';
 import type * as Servers from './servers.js';
 
@@ -139,6 +154,19 @@ const COMMANDS = [
   command(SET_ALIAS_COMMAND, (v) => runSetAlias(v, createLogger('sluice', v['log-level'], 2))),
   command(AUDIT_EXPORT_COMMAND, (v) => runAuditExport(v, createLogger('sluice', v['log-level'], 2))),
   command(TOKEN_CREATE_COMMAND, (v) => runTokenCreate(v, createLogger('sluice', v['log-level'], 2))),
+  command(RUNNER_COMMAND, async (v) => {
+    const { logger } = serverOutput(v);
+    const runner = await runRunner(v, logger);
+    const { shutdownOnSignals } = await servers();
+    shutdownOnSignals([{ url: '', port: 0, close: () => runner.stop() }], logger, 10_000);
+    return -1;
+  }),
+  command(TRAIN_SUBMIT_COMMAND, (v) => runTrainSubmit(v)),
+  command(TRAIN_LIST_COMMAND, (v) => runTrainList(v)),
+  command(TRAIN_SHOW_COMMAND, (v) => runTrainShow(v)),
+  command(TRAIN_LOGS_COMMAND, (v) => runTrainLogs(v)),
+  command(TRAIN_CANCEL_COMMAND, (v) => runTrainCancel(v)),
+  command(TRAIN_RETRY_COMMAND, (v) => runTrainRetry(v)),
 ];
 
 interface Command {

@@ -9,6 +9,7 @@ import { listen } from './server/http.js';
 import { ControlPlaneServices } from './services/control-plane.js';
 import { ensureLocalGatewayToken } from './services/local-gateway.js';
 import { seedRepository } from './services/seed.js';
+import { TrainingLeaseSweeper } from './loops/training-leases.js';
 
 export interface ControlPlaneOptions {
   host: string;
@@ -45,11 +46,17 @@ export interface ControlPlaneOptions {
   seedRepository?: string;
   /** Create (once) a gateway token for a gateway on this machine; its secret is returned as `localGatewayToken`. */
   localGateway?: boolean;
+  /** Create (once) a runner token for a training runner on this machine; its secret is returned as `localRunnerToken`. */
+  localRunner?: boolean;
+  /** How long a runner's claim on a training attempt lasts without renewal, in seconds (default 30). */
+  trainingLeaseSeconds?: number;
 }
 
 export interface ControlPlaneServer extends RunningServer {
   /** The local gateway's token secret when `localGateway` was set. */
   readonly localGatewayToken?: string;
+  /** The local runner's token secret when `localRunner` was set. */
+  readonly localRunnerToken?: string;
   /** The admin token generated at this first start; shown to the operator once, stored only as a hash. */
   readonly firstAdminToken?: string;
 }
@@ -66,6 +73,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     signingKeyFile: options.signingKeyFile,
     artifactDir: options.artifactDir,
     maxArtifactBytes,
+    trainingLeaseSeconds: options.trainingLeaseSeconds,
   });
   try {
     const adminToken = options.adminToken ?? process.env.SLUICE_ADMIN_TOKEN;
@@ -79,6 +87,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     }
     if (options.seedRepository !== undefined) await seedRepository(services, options.seedRepository, logger);
     const localGatewayToken = options.localGateway ? await ensureLocalGatewayToken(services, join(options.dataDir, 'keys', 'local-gateway.token')) : undefined;
+    const localRunnerToken = options.localRunner ? await ensureLocalGatewayToken(services, join(options.dataDir, 'keys', 'local-runner.token'), 'runner') : undefined;
     const graphiql = options.graphiql ?? process.env.NODE_ENV !== 'production';
     const graphql = createGraphQL({
       services,
@@ -90,6 +99,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
     });
     const { server, url, port } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, graphiql, logger });
+    const leases = new TrainingLeaseSweeper(services.trainingRuns, logger);
+    leases.start();
     logger.info({ dialect: services.store.dialect, keyId: services.key.keyId }, 'control plane ready');
     const drainTimeoutMs = options.drainTimeoutMs ?? 2000;
     let closing: Promise<void> | undefined;
@@ -97,6 +108,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       url,
       port,
       ...(localGatewayToken !== undefined ? { localGatewayToken } : {}),
+      ...(localRunnerToken !== undefined ? { localRunnerToken } : {}),
       ...(firstAdminToken !== undefined ? { firstAdminToken } : {}),
       close: () =>
         (closing ??= (async () => {
@@ -106,6 +118,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           const timer = setTimeout(() => server.closeAllConnections(), drainTimeoutMs);
           await closed;
           clearTimeout(timer);
+          await leases.stop();
           await graphql.dispose();
           await services.close();
         })()),

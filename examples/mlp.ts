@@ -100,6 +100,8 @@ export function trainMlp(
   y: Int32Array,
   classes: number,
   options: Partial<MlpTrainingOptions> = {},
+  /** Called after each epoch with its mean training loss (the builtin trainer prints it as progress). */
+  onEpoch?: (epoch: number, loss: number) => void,
 ): { weights: MlpWeights; losses: number[] } {
   const o = { ...DEFAULT_MLP_OPTIONS, ...options };
   if (x.rows === 0 || x.rows !== y.length) {
@@ -178,6 +180,7 @@ export function trainMlp(
       });
     }
     losses.push(loss / x.rows);
+    onEpoch?.(epoch + 1, loss / x.rows);
   }
   return { weights: w, losses };
 }

@@ -69,12 +69,17 @@ export function majorityRate(labels: Int32Array, classes: number): number {
 }
 
 /** Train the example `weather` classifier on seattle-weather.csv and export it to ONNX. */
-export function trainWeatherModel(options: Partial<MlpTrainingOptions> = {}): TrainedWeatherModel {
-  const dataset = loadWeather();
+export function trainWeatherModel(
+  options: Partial<MlpTrainingOptions> = {},
+  /** Another file in seattle-weather.csv's format (the builtin trainer's SLUICE_DATASET). */
+  datasetPath?: string,
+  onEpoch?: (epoch: number, loss: number) => void,
+): TrainedWeatherModel {
+  const dataset = loadWeather(datasetPath);
   const split = splitWeather(dataset.days);
   const train = encoded(split.train);
   const holdout = encoded(split.holdout);
-  const { weights, losses } = trainMlp(train.x, train.y, WEATHER_LABELS.length, options);
+  const { weights, losses } = trainMlp(train.x, train.y, WEATHER_LABELS.length, options, onEpoch);
   const metrics = {
     holdout_accuracy: accuracy(weights, holdout.x, holdout.y),
     holdout_majority_rate: majorityRate(holdout.y, WEATHER_LABELS.length),

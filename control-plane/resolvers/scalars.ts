@@ -24,10 +24,16 @@ export const scalarResolvers = {
 
 /** GraphQL enum values ↔ the lower-case values the services store. */
 export const enumResolvers = {
-  Role: { VIEWER: 'viewer', DEVELOPER: 'developer', OPERATOR: 'operator', ADMIN: 'admin', GATEWAY: 'gateway' },
+  Role: { VIEWER: 'viewer', DEVELOPER: 'developer', OPERATOR: 'operator', ADMIN: 'admin', GATEWAY: 'gateway', RUNNER: 'runner' },
   ModelVersionStatus: { READY: 'ready', ARCHIVED: 'archived' },
   AuditOutcome: { SUCCESS: 'success', DENIED: 'denied', FAILED: 'failed' },
   AuditBreakReason: { HASH_MISMATCH: 'hash-mismatch', LINK_MISMATCH: 'link-mismatch', MISSING_EVENT: 'missing-event', HEAD_MISMATCH: 'head-mismatch' },
   GatewayHealth: { HEALTHY: 'healthy', DEGRADED: 'degraded', UNHEALTHY: 'unhealthy', UNKNOWN: 'unknown' },
   GatewayStatus: { CONNECTED: 'connected', STALE: 'stale', NEVER: 'never' },
+  TrainingJobStatus: { QUEUED: 'queued', RUNNING: 'running', SUCCEEDED: 'succeeded', FAILED: 'failed', CANCELLED: 'cancelled', TIMED_OUT: 'timed_out' },
+  TrainingOutcome: { SUCCEEDED: 'succeeded', FAILED: 'failed', CANCELLED: 'cancelled', TIMED_OUT: 'timed_out' },
+  TrainerKind: { COMMAND: 'command', BUILTIN: 'builtin' },
+  SweepMethod: { GRID: 'grid', RANDOM: 'random' },
+  SweepGoal: { MIN: 'min', MAX: 'max' },
+  DataColumnType: { NUMBER: 'number', INTEGER: 'integer', STRING: 'string' },
 };

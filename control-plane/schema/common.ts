@@ -21,6 +21,7 @@ export const commonTypeDefs = /* GraphQL */ `
     OPERATOR
     ADMIN
     GATEWAY
+    RUNNER
   }
 
   type KeyValue {

@@ -52,6 +52,10 @@ export const registryTypeDefs = /* GraphQL */ `
     parameters: JSON!
     trainingJob: String
     source: String
+    "The trainer's sha256, or builtin:<name>@<version> (recorded by training jobs)."
+    trainerDigest: String
+    "The version this one was retrained from."
+    parentVersion: Int
   }
 
   "The uploaded model file, stored by content."

@@ -1,7 +1,7 @@
 // Who is calling and from where: what every service call carries, so that the audit event written
 // in the same transaction names the actor, the request and the client.
 
-export const ROLES = ['viewer', 'developer', 'operator', 'admin', 'gateway'] as const;
+export const ROLES = ['viewer', 'developer', 'operator', 'admin', 'gateway', 'runner'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface Actor {

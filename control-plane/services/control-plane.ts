@@ -13,6 +13,8 @@ import { uploadModelVersion, type VersionUpload } from './model-upload.js';
 import { RegistryService, type ModelVersion } from './registry.js';
 import { RegistryKey } from './signing.js';
 import { generateSecret, TokenService } from './tokens.js';
+import { TrainingService } from './training.js';
+import { TrainingRuns } from './training-runs.js';
 
 export interface ServicesOptions {
   dataDir: string;
@@ -22,6 +24,8 @@ export interface ServicesOptions {
   /** Content-addressed artifact folder; default `<dataDir>/artifacts`. Replicas must share it. */
   artifactDir?: string | undefined;
   maxArtifactBytes: number;
+  /** How long a runner's claim on a training attempt lasts without a renewal (default 30 s). */
+  trainingLeaseSeconds?: number | undefined;
 }
 
 export class ControlPlaneServices {
@@ -29,24 +33,33 @@ export class ControlPlaneServices {
   readonly tokens: TokenService;
   readonly registry: RegistryService;
   readonly gateways: GatewayService;
+  readonly training: TrainingService;
+  readonly trainingRuns: TrainingRuns;
   private readonly listeners = new Set<() => void>();
 
   private constructor(
     readonly store: Store,
     readonly key: RegistryKey,
     readonly artifacts: ArtifactStore,
+    trainingLeaseSeconds = 30,
   ) {
     this.audit = new AuditLog(store);
     this.tokens = new TokenService(store, this.audit);
     this.registry = new RegistryService(store, this.audit, () => this.changed());
     this.gateways = new GatewayService(store, this.audit);
+    this.training = new TrainingService(store, this.audit);
+    this.trainingRuns = new TrainingRuns(
+      { audit: this.audit, training: this.training, registry: this.registry, artifacts, uploadVersion: (ctx, upload) => this.uploadVersion(ctx, upload) },
+      trainingLeaseSeconds,
+    );
+    this.training.onTrialEnded = (ctx, parentId) => this.trainingRuns.advanceSweep(ctx, parentId);
   }
 
   static async open(options: ServicesOptions): Promise<ControlPlaneServices> {
     const key = RegistryKey.loadOrCreate(options.signingKeyFile ?? join(options.dataDir, 'keys', 'registry-ed25519.pem'));
     const artifacts = new ArtifactStore(options.artifactDir ?? join(options.dataDir, 'artifacts'), options.maxArtifactBytes);
     const store = await openStore({ dataDir: options.dataDir, db: options.db });
-    const services = new ControlPlaneServices(store, key, artifacts);
+    const services = new ControlPlaneServices(store, key, artifacts, options.trainingLeaseSeconds);
     await services.registry.signUnsignedVersions((facts) => key.signVersion(facts));
     return services;
   }

@@ -5,7 +5,8 @@ const READERS: readonly Role[] = ['viewer', 'developer', 'operator', 'admin'];
 /**
  * What each role may do, in one table that the resolvers consult and the tests walk. Roles do not
  * inherit from each other except that `admin` may do everything a person may; `gateway` is a
- * machine identity that may only sync.
+ * machine identity that may only sync;
+ * `runner` one that may only claim training jobs and report on them.
  */
 export const PERMISSIONS = {
   'registry:read': READERS,
@@ -18,6 +19,9 @@ export const PERMISSIONS = {
   'desired-state:read': [...READERS, 'gateway'],
   'artifact:download': [...READERS, 'gateway'],
   'key:read': [...READERS, 'gateway'],
+  'training:read': READERS,
+  'training:write': ['developer', 'admin'],
+  'training:run': ['runner'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -7,6 +7,10 @@ export interface Lineage {
   parameters: Record<string, unknown>;
   trainingJob: string | null;
   source: string | null;
+  /** The trainer's sha256 (a command trainer's file) or `builtin:<name>@<version>`. */
+  trainerDigest?: string | null;
+  /** The version this one was retrained from (the production version when the job was submitted). */
+  parentVersion?: number | null;
 }
 
 const MAX_ENTRIES = 64;
@@ -57,6 +61,12 @@ function optionalString(v: unknown, field: string): string | null {
   return v;
 }
 
+function optionalVersion(v: unknown): number | null {
+  if (v === null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw invalid('lineage.parentVersion', 'must be a version number');
+  return v;
+}
+
 export function parseLineage(value: unknown): Lineage {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid('lineage', 'must be an object');
   const v = value as Record<string, unknown>;
@@ -68,5 +78,7 @@ export function parseLineage(value: unknown): Lineage {
     parameters: parameters as Record<string, unknown>,
     trainingJob: optionalString(v.trainingJob, 'lineage.trainingJob'),
     source: optionalString(v.source, 'lineage.source'),
+    ...(v.trainerDigest === undefined ? {} : { trainerDigest: optionalString(v.trainerDigest, 'lineage.trainerDigest') }),
+    ...(v.parentVersion === undefined ? {} : { parentVersion: optionalVersion(v.parentVersion) }),
   };
 }

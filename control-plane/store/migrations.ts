@@ -122,7 +122,85 @@ const versionBundle: Migration = {
   },
 };
 
+// Training dispatch: jobs (a sweep is a parent job whose trials are child jobs), their attempts
+// with the lease a runner holds, their log lines (bounded per job), and each model's declared data
+// schema. Structured values are JSON text, as everywhere else.
+const training: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('training_jobs')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('model_id', 'text', (c) => c.notNull().references('models.id'))
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('trainer', 'text', (c) => c.notNull())
+      .addColumn('dataset', 'text', (c) => c.notNull())
+      .addColumn('parameters', 'text', (c) => c.notNull())
+      .addColumn('labels', 'text', (c) => c.notNull())
+      .addColumn('timeout_seconds', 'integer', (c) => c.notNull())
+      .addColumn('retries', 'integer', (c) => c.notNull())
+      .addColumn('max_attempts', 'integer', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('cancel_requested', 'integer', (c) => c.notNull())
+      .addColumn('error', 'text')
+      .addColumn('metrics', 'text', (c) => c.notNull())
+      .addColumn('artifacts', 'text')
+      .addColumn('version_number', 'integer')
+      .addColumn('parent_version', 'integer')
+      .addColumn('parent_id', 'text', (c) => c.references('training_jobs.id'))
+      .addColumn('trial', 'integer')
+      .addColumn('sweep', 'text')
+      .addColumn('best_trial_id', 'text')
+      .addColumn('validation', 'text')
+      .addColumn('drifted', 'integer', (c) => c.notNull())
+      .addColumn('log_seq', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('started_at', 'text')
+      .addColumn('finished_at', 'text')
+      .execute();
+    await db.schema.createIndex('training_jobs_queue').on('training_jobs').columns(['status', 'created_at']).execute();
+    await db.schema.createIndex('training_jobs_model').on('training_jobs').columns(['model_id', 'id']).execute();
+    await db.schema.createIndex('training_jobs_parent').on('training_jobs').columns(['parent_id', 'trial']).execute();
+
+    await db.schema
+      .createTable('training_attempts')
+      .addColumn('job_id', 'text', (c) => c.notNull().references('training_jobs.id'))
+      .addColumn('number', 'integer', (c) => c.notNull())
+      .addColumn('runner_token_id', 'text', (c) => c.notNull())
+      .addColumn('runner_name', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('lease_expires_at', 'text', (c) => c.notNull())
+      .addColumn('started_at', 'text', (c) => c.notNull())
+      .addColumn('finished_at', 'text')
+      .addColumn('error', 'text')
+      .addPrimaryKeyConstraint('training_attempts_pk', ['job_id', 'number'])
+      .execute();
+    await db.schema.createIndex('training_attempts_lease').on('training_attempts').columns(['status', 'lease_expires_at']).execute();
+
+    await db.schema
+      .createTable('training_logs')
+      .addColumn('job_id', 'text', (c) => c.notNull().references('training_jobs.id'))
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('attempt', 'integer', (c) => c.notNull())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .addColumn('stream', 'text', (c) => c.notNull())
+      .addColumn('line', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('training_logs_pk', ['job_id', 'seq'])
+      .execute();
+
+    await db.schema
+      .createTable('model_data_schemas')
+      .addColumn('model_id', 'text', (c) => c.primaryKey().references('models.id'))
+      .addColumn('schema', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('updated_by', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_version_bundle': versionBundle,
+  '0004_training': training,
 };

@@ -108,6 +108,84 @@ export interface GatewayTable {
   health_message: string;
 }
 
+export interface TrainingJobTable {
+  id: string;
+  model_id: string;
+  /** queued | running | succeeded | failed | cancelled | timed_out */
+  status: string;
+  /** JSON TrainerSpec */
+  trainer: string;
+  /** JSON { url, sha256 } */
+  dataset: string;
+  /** JSON object */
+  parameters: string;
+  /** JSON string[] */
+  labels: string;
+  timeout_seconds: number;
+  retries: number;
+  /** Attempts allowed before the job fails (retries + 1, raised again by a retry). */
+  max_attempts: number;
+  attempts: number;
+  /** 1 once a cancel was asked of a running job; the runner sees it on its next heartbeat. */
+  cancel_requested: number;
+  /** JSON { code, message, details } or null */
+  error: string | null;
+  /** JSON object of metric name → number */
+  metrics: string;
+  /** JSON { model, profile, trainerDigest } (digests) once an attempt delivered them */
+  artifacts: string | null;
+  version_number: number | null;
+  /** The production version when the job was submitted (the version it retrains), if any. */
+  parent_version: number | null;
+  /** The sweep a trial belongs to. */
+  parent_id: string | null;
+  /** The trial's index within its sweep. */
+  trial: number | null;
+  /** JSON SweepPlan on a sweep's parent job */
+  sweep: string | null;
+  best_trial_id: string | null;
+  /** JSON DataValidationReport */
+  validation: string | null;
+  drifted: number;
+  /** The last log line's seq (lines are numbered per job from 1). */
+  log_seq: number;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface TrainingAttemptTable {
+  job_id: string;
+  number: number;
+  runner_token_id: string;
+  runner_name: string;
+  /** running | succeeded | failed | cancelled | timed_out | lost */
+  status: string;
+  lease_expires_at: string;
+  started_at: string;
+  finished_at: string | null;
+  error: string | null;
+}
+
+export interface TrainingLogTable {
+  job_id: string;
+  seq: number;
+  attempt: number;
+  at: string;
+  stream: string;
+  line: string;
+}
+
+export interface ModelDataSchemaTable {
+  model_id: string;
+  /** JSON DataSchema */
+  schema: string;
+  updated_at: string;
+  updated_by: string;
+}
+
 export interface Database {
   tokens: TokenTable;
   models: ModelTable;
@@ -117,4 +195,8 @@ export interface Database {
   audit_events: AuditEventTable;
   audit_chain_head: AuditChainHeadTable;
   gateways: GatewayTable;
+  training_jobs: TrainingJobTable;
+  training_attempts: TrainingAttemptTable;
+  training_logs: TrainingLogTable;
+  model_data_schemas: ModelDataSchemaTable;
 }
