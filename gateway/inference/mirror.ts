@@ -18,12 +18,16 @@ import { prepare } from './prepare.js';
 /** Copies of one version in flight at most (beyond: dropped). */
 const MAX_COPIES_IN_FLIGHT = 64;
 
-/** One copy waiting for its macrotask: what it runs and what it is compared with. */
-interface Copy {
+/** A copy decided while its call runs: the call's inputs, taken before they moved to the worker. */
+export interface PendingCopy {
   model: string;
   target: string;
   route: RolloutRoute;
   inputs: Tensor[];
+}
+
+/** A copy waiting for its macrotask, with the answer the client got. */
+interface Copy extends PendingCopy {
   answer: Tensor[];
   batched: boolean;
 }
@@ -43,17 +47,22 @@ export class Mirror {
   }
 
   /**
-   * Called with a client call's validated inputs and its answer, before the answer is sent: copies
-   * the inputs (the transport reuses its body buffer once answered) and runs the copy later.
+   * Called with a client call's validated inputs before they are queued (the batch moves them to
+   * the worker, and the transport reuses its body buffer once answered): copies them, unless the
+   * target version is busy or not ready (then the copy is dropped and counted).
    */
-  copy(model: string, target: string, route: RolloutRoute, prepared: PreparedRequest, answer: Tensor[], batched: boolean): void {
+  prepare(model: string, target: string, route: RolloutRoute, prepared: PreparedRequest): PendingCopy | undefined {
     const v = this.#repository.model(model)?.versions.get(target);
     if (v === undefined || v.state !== 'READY' || this.#busy(v)) {
       this.#metrics.mirrorDropped(model, target);
-      return;
+      return undefined;
     }
-    const inputs = prepared.inputs.map(copyTensor);
-    setImmediate(runCopy, this, { model, target, route, inputs, answer, batched } satisfies Copy);
+    return { model, target, route, inputs: prepared.inputs.map(copyTensor) };
+  }
+
+  /** The client's call succeeded with `answer`: run the copy once the answer has been written. */
+  send(copy: PendingCopy, answer: Tensor[], batched: boolean): void {
+    setImmediate(runCopy, this, { ...copy, answer, batched } satisfies Copy);
   }
 
   /** Has a full batch waiting, or as many copies in flight as it may. */
