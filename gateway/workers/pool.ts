@@ -104,6 +104,11 @@ export class WorkerPool {
     return this.#waiting.length;
   }
 
+  /** True while some worker has no task (none waits in this pool's queue then either). */
+  get hasIdleWorker(): boolean {
+    return this.#inWorkers < this.size;
+  }
+
   /** Tell every worker to drop a model version's session. */
   release(key: string): void {
     this.#channel.postMessage({ release: key } satisfies ReleaseMessage);
