@@ -10,6 +10,7 @@ import { isSluiceError, SluiceError } from '../lib/errors.js';
 import { defineCommand, helpText, parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
 import { DATA_FLAG, DB_FLAG, DRAIN_FLAG, HOST_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
 import { AUDIT_EXPORT_COMMAND, SET_ALIAS_COMMAND, TOKEN_CREATE_COMMAND, UPLOAD_COMMAND, runAuditExport, runSetAlias, runTokenCreate, runUpload } from './control-plane-commands.js';
+import { rolloutCommands } from './rollout-commands.js';
 import { Screen } from './screen.js';
 import type * as Servers from './servers.js';
 
@@ -139,6 +140,7 @@ const COMMANDS = [
   command(SET_ALIAS_COMMAND, (v) => runSetAlias(v, createLogger('sluice', v['log-level'], 2))),
   command(AUDIT_EXPORT_COMMAND, (v) => runAuditExport(v, createLogger('sluice', v['log-level'], 2))),
   command(TOKEN_CREATE_COMMAND, (v) => runTokenCreate(v, createLogger('sluice', v['log-level'], 2))),
+  ...rolloutCommands(command),
 ];
 
 interface Command {
@@ -169,7 +171,7 @@ function serverOutput(v: { 'log-level': string; 'log-format': 'auto' | 'json' | 
 }
 
 function usage(): string {
-  const names = COMMANDS.map((c) => `  ${c.spec.name.padEnd(15)}${c.spec.summary}`);
+  const names = COMMANDS.map((c) => `  ${c.spec.name.padEnd(17)}${c.spec.summary}`);
   return ['Usage: sluice <command> [flags]', '', 'Commands:', ...names, '', 'Run sluice <command> --help for its flags.', ''].join('\n');
 }
 

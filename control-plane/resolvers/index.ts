@@ -4,16 +4,18 @@ import { registryTypeDefs } from '../schema/registry.js';
 import { tokenTypeDefs } from '../schema/tokens.js';
 import { auditTypeDefs } from '../schema/audit.js';
 import { gatewayTypeDefs } from '../schema/gateways.js';
+import { rolloutTypeDefs } from '../schema/rollouts.js';
 import { auditResolvers } from './audit.js';
 import type { GraphQLContext, RequestScope } from './context.js';
 import { gatewayResolvers } from './gateways.js';
 import { registryResolvers } from './registry.js';
+import { rolloutResolvers } from './rollouts.js';
 import { enumResolvers, scalarResolvers } from './scalars.js';
 import { tokenResolvers } from './tokens.js';
 
 export function controlPlaneSchema() {
   return createSchema<GraphQLContext & RequestScope>({
-    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs],
-    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers],
+    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, rolloutTypeDefs],
+    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, rolloutResolvers],
   });
 }

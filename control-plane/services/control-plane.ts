@@ -11,6 +11,8 @@ import { computeDesiredState, type DesiredState } from './desired-state.js';
 import { GatewayService } from './gateways.js';
 import { uploadModelVersion, type VersionUpload } from './model-upload.js';
 import { RegistryService, type ModelVersion } from './registry.js';
+import { RolloutService } from './rollouts.js';
+import { TrafficService } from './traffic.js';
 import { RegistryKey } from './signing.js';
 import { generateSecret, TokenService } from './tokens.js';
 
@@ -29,6 +31,8 @@ export class ControlPlaneServices {
   readonly tokens: TokenService;
   readonly registry: RegistryService;
   readonly gateways: GatewayService;
+  readonly traffic: TrafficService;
+  readonly rollouts: RolloutService;
   private readonly listeners = new Set<() => void>();
 
   private constructor(
@@ -40,6 +44,8 @@ export class ControlPlaneServices {
     this.tokens = new TokenService(store, this.audit);
     this.registry = new RegistryService(store, this.audit, () => this.changed());
     this.gateways = new GatewayService(store, this.audit);
+    this.traffic = new TrafficService(store, this.audit);
+    this.rollouts = new RolloutService(store, this.audit, this.traffic, () => this.changed());
   }
 
   static async open(options: ServicesOptions): Promise<ControlPlaneServices> {
@@ -57,7 +63,8 @@ export class ControlPlaneServices {
     return () => this.listeners.delete(listener);
   }
 
-  private changed(): void {
+  /** Tell the registry-change listeners that another replica may have changed what gateways serve. */
+  changed(): void {
     for (const l of this.listeners) l();
   }
 
