@@ -4,7 +4,7 @@
 // the same version as ONE request of many rows, every COPY_BATCH_MS or when a full batch is held:
 // bench/shadow measured that copies sent one by one, like client calls, cost the clients' latency
 // on 2 shared cores (a worker round trip each), while the model's own work per row is tiny.
-// A copy never queues behind clients: while no inference worker is idle, the version has a full
+// A copy never runs beside clients: while some inference worker has a task, the version has a full
 // batch of client calls waiting or a copy batch still running, held copies wait (at most
 // MAX_HOLD_MS, at most one batch of rows), then are dropped and counted (sluice_mirror_dropped_total). Copies run at the version's lowest priority level; their
 // answers are compared with the clients' and discarded; their failures reach nobody but the window.
@@ -21,7 +21,7 @@ import { prepare } from './prepare.js';
 
 /** How long copies are held to run together. */
 const COPY_BATCH_MS = 20;
-/** Copies wait this long at most for an idle worker, then are dropped. */
+/** Copies wait this long at most for the workers to be idle, then are dropped. */
 const MAX_HOLD_MS = 200;
 /** Rows held per version at most when its model does not batch (one request each). */
 const MAX_UNBATCHED_HELD = 64;
@@ -136,7 +136,7 @@ export class Mirror {
     }
   }
 
-  /** No idle worker, or a full batch of client calls waiting for this version. */
+  /** Some worker has a task, or a full batch of client calls waits for this version. */
   #busy(v: LoadedVersion): boolean {
     if (!this.#repository.workersIdle) return true;
     const o = v.batcher.options;

@@ -86,9 +86,9 @@ export class ModelRepository {
     return this.#models.get(name);
   }
 
-  /** True while some inference worker is idle (rollout copies run only then, never queued behind clients). */
+  /** True while every inference worker is idle (rollout copies run only then, never beside clients). */
   get workersIdle(): boolean {
-    return this.#pool.hasIdleWorker;
+    return this.#pool.allIdle;
   }
 
   /** Resolves once the loads and unloads of `name` queued so far have finished (whatever their outcome). */

@@ -104,9 +104,9 @@ export class WorkerPool {
     return this.#waiting.length;
   }
 
-  /** True while some worker has no task (none waits in this pool's queue then either). */
-  get hasIdleWorker(): boolean {
-    return this.#inWorkers < this.size;
+  /** True while no worker has a task (none waits in this pool's queue then either). */
+  get allIdle(): boolean {
+    return this.#inWorkers === 0;
   }
 
   /** Tell every worker to drop a model version's session. */
