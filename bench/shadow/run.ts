@@ -1,9 +1,10 @@
 // Shadow traffic's cost to clients (issue 14: "client p99 with shadow on within 10% of off"). Two
 // gateways up at once on the same weather repository with the same two versions loaded: A with no
 // rollout, B with a SHADOW rollout copying `--share` (default all) of version 1's calls to version
-// 2. They take turns, order alternating per round, at the same open-loop arrival rate (a fraction
-// of A's closed-loop maximum, measured first) for client latency, then closed loop at 64
-// connections for calls/s. Both share the machine with the load generator: on 2 cores, every copy
+// 2. Each round, both take the same open-loop arrival rate (a fraction of A's closed-loop maximum,
+// measured first) at the same time, one load generator each, for client latency (a stall of the
+// shared host lands in both tails); then they take turns, order alternating, at closed loop with
+// 64 connections for calls/s. Both share the machine with the load generator: on 2 cores, every copy
 // costs CPU that the client's calls would otherwise get, so the closed-loop ratio shows what a
 // copy costs, and the open-loop p99 what a client feels below saturation.
 //
@@ -118,12 +119,16 @@ try {
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? variants : [...variants].reverse();
     const line: string[] = [];
+    // Latency: both gateways at the same rate at the same time, so a stall of the shared host
+    // lands in both tails alike.
+    const lats = await Promise.all(variants.map((v) => openLoop(v, rate)));
+    variants.forEach((v, i) => {
+      v.p50.push(lats[i]!.p50);
+      v.p99.push(lats[i]!.p99);
+    });
     for (const v of order) {
-      const lat = await openLoop(v, rate);
-      v.p50.push(lat.p50);
-      v.p99.push(lat.p99);
       v.calls.push(await closedLoop(v));
-      line.push(`${v.label}: p99 ${lat.p99.toFixed(2)} ms @${rate}/s, ${v.calls.at(-1)!.toFixed(0)}/s closed`);
+      line.push(`${v.label}: p99 ${v.p99.at(-1)!.toFixed(2)} ms @${rate}/s, ${v.calls.at(-1)!.toFixed(0)}/s closed`);
     }
     console.log(`round ${r + 1}/${rounds}: ${line.join('; ')}`);
   }
@@ -144,7 +149,7 @@ try {
 const [off, on] = variants as [Variant, Variant];
 const p99Ratios = off.p99.map((x, i) => on.p99[i]! / x);
 const callRatios = off.calls.map((x, i) => on.calls[i]! / x);
-console.log(`\nweather-json, ${rounds} rounds (open loop at ${rate}/s for latency, closed loop @${connections} for calls/s), ${durationMs} ms each, medians:`);
+console.log(`\nweather-json, ${rounds} rounds (open loop at ${rate}/s to each gateway at once for latency, closed loop @${connections} in turns for calls/s), ${durationMs} ms each, medians:`);
 console.log('variant | p50 ms | p99 ms | calls/s (closed) | main thread µs/call | other threads µs/call | not ok');
 for (const v of variants) {
   console.log(`${v.label} | ${median(v.p50).toFixed(3)} | ${median(v.p99).toFixed(3)} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${v.notOk}`);
