@@ -11,7 +11,7 @@ import type { Preprocessor } from '../preprocess/preprocessor.js';
 import { shapeKey } from '../batching/assemble.js';
 import { TrafficWindows, type VersionTraffic } from '../routing/traffic.js';
 import { ROUTE_KEY_HEADER, PREVIEW_HEADER } from '../../lib/sync-wire.js';
-import { Mirror } from './mirror.js';
+import { Mirror, type PendingCopy } from './mirror.js';
 import { prepare } from './prepare.js';
 import type { InferenceRequest, InferenceResponse, OutputTensor } from './request.js';
 
@@ -133,6 +133,15 @@ export class InferenceService {
       if (version.state !== 'READY') throw new SluiceError('SLUICE_E_MODEL_NOT_READY', `model ${version.name} version ${version.version} is not ready`, { retryAfter: 1 });
       const prepared = prepare(version, request);
       const params = request.parameters ?? {};
+      const rollout = this.#repository.model(version.name)?.routing.rollout;
+      // A copy for the rollout's other version is decided now: the inputs are moved to the worker
+      // with the batch, so the copy takes its own first. Calls that chose their version (URL,
+      // preview) are not part of the rollout's sample.
+      let copy: PendingCopy | undefined;
+      if (rollout !== undefined && rollout.mirrorShare > 0 && request.version === undefined && !isPreview(request)) {
+        const target = rollout.mirrorOf(version.version, Math.random());
+        if (target !== undefined) copy = this.#mirror.prepare(version.name, target, rollout, prepared);
+      }
       const tensors = await version.enqueue(prepared, {
         rows: prepared.rows,
         // Fixed dims are already checked equal by prepare(): only variable ones can split batches.
@@ -145,18 +154,11 @@ export class InferenceService {
       m.count('success');
       const ms = performance.now() - started;
       m.requestDuration.observe(ms / 1000);
-      const rollout = this.#repository.model(version.name)?.routing.rollout;
       const window = this.#windowOf(version);
       window.follow(rollout?.window);
       window.call(ms, false);
-      if (rollout !== undefined) {
-        window.answered(tensors);
-        // Calls that chose their version (URL, preview) are not part of the rollout's sample.
-        if (request.version === undefined && rollout.mirrorShare > 0 && !isPreview(request)) {
-          const target = rollout.mirrorOf(version.version, Math.random());
-          if (target !== undefined) this.#mirror.copy(version.name, target, rollout, prepared, tensors, version.batched);
-        }
-      }
+      if (rollout !== undefined) window.answered(tensors);
+      if (copy !== undefined) this.#mirror.send(copy, tensors, version.batched);
       return response;
     } catch (err) {
       const e = toSluiceError(err);

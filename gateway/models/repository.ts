@@ -86,6 +86,11 @@ export class ModelRepository {
     return this.#models.get(name);
   }
 
+  /** True while every inference worker is idle (rollout copies run only then, never beside clients). */
+  get workersIdle(): boolean {
+    return this.#pool.allIdle;
+  }
+
   /** Resolves once the loads and unloads of `name` queued so far have finished (whatever their outcome). */
   async settled(name: string): Promise<void> {
     await this.#locks.get(name);

@@ -99,6 +99,10 @@ export class ControlPlaneSync {
   }
 
   async close(): Promise<void> {
+    // The last windows go out before the client stops (bounded: a gone control plane must not hold shutdown).
+    if (this.reporter !== undefined && !this.closed) {
+      await Promise.race([this.reporter.flush(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    }
     this.abort.abort();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
