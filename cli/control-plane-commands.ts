@@ -139,7 +139,7 @@ export interface UploadResult {
   profile: string | null;
 }
 
-async function graphql(base: string, token: string, query: string, variables: Record<string, unknown>): Promise<any> {
+export async function graphql(base: string, token: string, query: string, variables: Record<string, unknown>): Promise<any> {
   return post(base, { 'content-type': 'application/json', authorization: `Bearer ${token}` }, JSON.stringify({ query, variables }));
 }
 
@@ -218,7 +218,7 @@ export async function uploadVersionFromPath(options: UploadOptions): Promise<Upl
   return { movedAt, model: options.model, version: version.number, sha256: version.artifact.sha256, config: version.config?.sha256 ?? null, profile: version.profile?.sha256 ?? null };
 }
 
-function baseUrl(url: string): string {
+export function baseUrl(url: string): string {
   const base = url.replace(/\/+$/, '');
   if (!URL.canParse(base)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--control-plane is not a URL: "${url}"`, { details: { flag: 'control-plane' } });
   return base;

@@ -25,6 +25,7 @@ import {
   runTrainShow,
   runTrainSubmit,
 } from './training-commands.js';
+import { rolloutCommands } from './rollout-commands.js';
 import { Screen } from './screen.js';
 import type * as Servers from './servers.js';
 
@@ -167,6 +168,7 @@ const COMMANDS = [
   command(TRAIN_LOGS_COMMAND, (v) => runTrainLogs(v)),
   command(TRAIN_CANCEL_COMMAND, (v) => runTrainCancel(v)),
   command(TRAIN_RETRY_COMMAND, (v) => runTrainRetry(v)),
+  ...rolloutCommands(command),
 ];
 
 interface Command {
@@ -197,7 +199,7 @@ function serverOutput(v: { 'log-level': string; 'log-format': 'auto' | 'json' | 
 }
 
 function usage(): string {
-  const names = COMMANDS.map((c) => `  ${c.spec.name.padEnd(15)}${c.spec.summary}`);
+  const names = COMMANDS.map((c) => `  ${c.spec.name.padEnd(17)}${c.spec.summary}`);
   return ['Usage: sluice <command> [flags]', '', 'Commands:', ...names, '', 'Run sluice <command> --help for its flags.', ''].join('\n');
 }
 

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import type { Logger } from '../lib/log.js';
 import type { RunningServer } from '../lib/server.js';
 import { DEFAULT_GRAPHQL_LIMITS, type GraphQLLimits } from './plugins/use-armor.js';
+import { AdvisoryLockLeader, SoleLeader } from './loops/leader.js';
+import { RolloutController } from './loops/rollout-controller.js';
 import { createGraphQL } from './server/graphql.js';
 import { listen } from './server/http.js';
 import { ControlPlaneServices } from './services/control-plane.js';
@@ -50,6 +52,10 @@ export interface ControlPlaneOptions {
   localRunner?: boolean;
   /** How long a runner's claim on a training attempt lasts without renewal, in seconds (default 30). */
   trainingLeaseSeconds?: number;
+  /** How often the rollout controller runs (default 250 ms). */
+  rolloutIntervalMs?: number;
+  /** On PostgreSQL, how often a replica tries for the loops' leader lock (default 1000 ms). */
+  leaderRetryMs?: number;
 }
 
 export interface ControlPlaneServer extends RunningServer {
@@ -101,6 +107,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const { server, url, port } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, graphiql, logger });
     const leases = new TrainingLeaseSweeper(services.trainingRuns, logger);
     leases.start();
+    const leader = options.db === undefined ? new SoleLeader() : new AdvisoryLockLeader({ url: options.db, logger, retryMs: options.leaderRetryMs, name: `sluice-cp:${port}` }).start();
+    const controller = new RolloutController(services, leader, logger, { intervalMs: options.rolloutIntervalMs }).start();
     logger.info({ dialect: services.store.dialect, keyId: services.key.keyId }, 'control plane ready');
     const drainTimeoutMs = options.drainTimeoutMs ?? 2000;
     let closing: Promise<void> | undefined;
@@ -112,6 +120,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       ...(firstAdminToken !== undefined ? { firstAdminToken } : {}),
       close: () =>
         (closing ??= (async () => {
+          await controller.stop();
+          await leader.close();
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();
           // Subscriptions (SSE) never end on their own: give in-flight calls the drain time, then cut.

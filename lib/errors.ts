@@ -65,6 +65,13 @@ export const ERRORS = {
   SLUICE_E_ARTIFACT_INVALID: { status: 422, summary: 'artifact is invalid' },
   SLUICE_E_ARTIFACT_SIGNATURE: { status: 422, summary: 'artifact signature does not verify' },
   SLUICE_E_ARTIFACT_DUPLICATE: { status: 409, summary: 'these bytes are already a version of the model' },
+  // rollouts (issue 14)
+  SLUICE_E_ROLLOUT_NOT_FOUND: { status: 404, summary: 'no such rollout' },
+  SLUICE_E_ROLLOUT_ACTIVE: { status: 409, summary: 'the model already has an active rollout' },
+  SLUICE_E_ROLLOUT_INVALID: { status: 400, summary: 'the rollout spec is invalid' },
+  SLUICE_E_ROLLOUT_STATE: { status: 409, summary: 'the rollout cannot do that in its current phase' },
+  SLUICE_E_ROLLOUT_INCOMPATIBLE: { status: 422, summary: 'the candidate does not fit the stable version' },
+  SLUICE_E_ROLLOUT_NOT_READY: { status: 409, summary: 'the candidate version is not ready' },
   SLUICE_E_FLEET_NOT_LOADED: { status: 503, summary: 'no gateway loaded the version' },
   SLUICE_E_TRAINING_FAILED: { status: 500, summary: 'training failed' },
   SLUICE_E_TRAINING_JOB_NOT_FOUND: { status: 404, summary: 'no such training job' },

@@ -94,6 +94,10 @@ export const gatewayResolvers = {
       await authorize(ctx, 'gateway:sync', 'gateway.report', `gateway/${input.name}`);
       return ctx.services.gateways.heartbeat(ctx.call, input);
     },
+    async reportTraffic(_: unknown, args: { gateway: string; windows: unknown }, ctx: GraphQLContext) {
+      await authorize(ctx, 'gateway:sync', 'traffic.report', `gateway/${args.gateway}`);
+      return ctx.services.traffic.report(ctx.call, args.gateway, args.windows);
+    },
   },
   Subscription: {
     desiredStateChanged: {

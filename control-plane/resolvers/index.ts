@@ -5,17 +5,19 @@ import { tokenTypeDefs } from '../schema/tokens.js';
 import { auditTypeDefs } from '../schema/audit.js';
 import { gatewayTypeDefs } from '../schema/gateways.js';
 import { trainingTypeDefs } from '../schema/training.js';
+import { rolloutTypeDefs } from '../schema/rollouts.js';
 import { auditResolvers } from './audit.js';
 import type { GraphQLContext, RequestScope } from './context.js';
 import { gatewayResolvers } from './gateways.js';
 import { registryResolvers } from './registry.js';
+import { rolloutResolvers } from './rollouts.js';
 import { enumResolvers, scalarResolvers } from './scalars.js';
 import { tokenResolvers } from './tokens.js';
 import { trainingResolvers } from './training.js';
 
 export function controlPlaneSchema() {
   return createSchema<GraphQLContext & RequestScope>({
-    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs],
-    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers],
+    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs, rolloutTypeDefs],
+    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers, rolloutResolvers],
   });
 }

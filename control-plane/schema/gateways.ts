@@ -149,6 +149,36 @@ export const gatewayTypeDefs = /* GraphQL */ `
     message: String
   }
 
+  "One gateway's copies of calls for a rollout (lib/sync-wire.ts WireMirrorStats)."
+  input MirrorStatsInput {
+    calls: Int!
+    errors: Int!
+    compared: Int!
+    agreed: Int!
+    "Per LATENCY_BUCKETS_MS plus one overflow bucket."
+    latency: [Int!]!
+  }
+
+  input OutputHistogramInput {
+    feature: String!
+    counts: [Int!]!
+  }
+
+  "What a gateway measured for one model version over [start, end) (lib/sync-wire.ts WireTrafficWindow)."
+  input TrafficWindowInput {
+    model: String!
+    version: Int!
+    rolloutId: ID
+    start: DateTime!
+    end: DateTime!
+    calls: Int!
+    errors: Int!
+    "Per LATENCY_BUCKETS_MS plus one overflow bucket."
+    latency: [Int!]!
+    mirrored: MirrorStatsInput!
+    outputs: [OutputHistogramInput!]!
+  }
+
   extend type Query {
     gateways(first: Int, after: String): GatewayConnection!
     gateway(name: String!): Gateway
@@ -159,6 +189,8 @@ export const gatewayTypeDefs = /* GraphQL */ `
   extend type Mutation {
     registerGateway(input: RegisterGatewayInput!): Gateway!
     heartbeat(input: HeartbeatInput!): Gateway!
+    "A gateway's traffic windows, for rollout analysis; answers how many were stored."
+    reportTraffic(gateway: String!, windows: [TrafficWindowInput!]!): Int!
   }
 
   type Subscription {

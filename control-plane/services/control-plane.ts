@@ -11,6 +11,8 @@ import { computeDesiredState, type DesiredState } from './desired-state.js';
 import { GatewayService } from './gateways.js';
 import { uploadModelVersion, type VersionUpload } from './model-upload.js';
 import { RegistryService, type ModelVersion } from './registry.js';
+import { RolloutService } from './rollouts.js';
+import { TrafficService } from './traffic.js';
 import { RegistryKey } from './signing.js';
 import { generateSecret, TokenService } from './tokens.js';
 import { TrainingService } from './training.js';
@@ -35,6 +37,8 @@ export class ControlPlaneServices {
   readonly gateways: GatewayService;
   readonly training: TrainingService;
   readonly trainingRuns: TrainingRuns;
+  readonly traffic: TrafficService;
+  readonly rollouts: RolloutService;
   private readonly listeners = new Set<() => void>();
 
   private constructor(
@@ -53,6 +57,8 @@ export class ControlPlaneServices {
       trainingLeaseSeconds,
     );
     this.training.onTrialEnded = (ctx, parentId) => this.trainingRuns.advanceSweep(ctx, parentId);
+    this.traffic = new TrafficService(store, this.audit);
+    this.rollouts = new RolloutService(store, this.audit, this.traffic, () => this.changed());
   }
 
   static async open(options: ServicesOptions): Promise<ControlPlaneServices> {
@@ -70,7 +76,8 @@ export class ControlPlaneServices {
     return () => this.listeners.delete(listener);
   }
 
-  private changed(): void {
+  /** Tell the registry-change listeners that another replica may have changed what gateways serve. */
+  changed(): void {
     for (const l of this.listeners) l();
   }
 

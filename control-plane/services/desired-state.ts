@@ -1,12 +1,16 @@
 // What a gateway should serve, computed from the registry: per model, the versions to load (each with
 // its digest, size and registry signature), the aliases resolved to version numbers, and the routing
-// table. Until rollouts exist the routing is one route with all the weight on the `production`
-// alias, or on the newest ready version of a model that has no `production` alias. Versions to load
-// are the route's plus every other alias target (so `staging` can be called by version number).
+// table. Without a rollout the routing is one route with all the weight on the `production` alias,
+// or on the newest ready version of a model that has no `production` alias. Versions to load are
+// the route's plus every other alias target (so `staging` can be called by version number). A model
+// with an active rollout routes by the rollout (services/rollouts.ts) and loads both its stable
+// version and its candidate, with the plan the gateways apply (sticky split, mirroring).
 import { createHash } from 'node:crypto';
 import type { Store } from '../store/db.js';
 import type { TensorSignature } from './onnx-signature.js';
-import type { WireDesiredVersion, WireRolloutPlan, WireVersionFile } from '../../lib/sync-wire.js';
+import type { RolloutStrategy, WireDesiredVersion, WireRolloutPlan, WireVersionFile } from '../../lib/sync-wire.js';
+import type { RolloutTable } from '../store/tables.js';
+import type { RolloutSpec } from './rollout-spec.js';
 
 export const DEFAULT_ALIAS = 'production';
 
@@ -122,14 +126,48 @@ export async function computeDesiredState(store: Store): Promise<DesiredState> {
   for (const r of newest) {
     if (!entry(r.model).aliases.some((a) => a.name === DEFAULT_ALIAS)) entry(r.model).newest = add(r);
   }
+  const rollouts = new Map<string, RolloutTable>();
+  for (const r of await db.selectFrom('rollouts').selectAll().where('active_model', 'is not', null).execute()) rollouts.set(r.model, r);
+  if (rollouts.size > 0) {
+    const pairs = [...rollouts.values()].flatMap((r) => [[r.model_id, Number(r.stable)], [r.model_id, Number(r.candidate)]] as const);
+    const rows = await base.where((eb) => eb.or(pairs.map(([id, n]) => eb.and([eb('model_versions.model_id', '=', id), eb('model_versions.number', '=', n)])))).execute();
+    for (const r of rows) if (!entry(r.model).versions.has(Number(r.number))) add(r);
+  }
 
   const out: DesiredModel[] = [...models.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, m]) => {
       const aliases = m.aliases.sort((a, b) => (a.name < b.name ? -1 : 1));
+      const versions = [...m.versions.values()].sort((a, b) => a.version - b.version);
+      const rollout = rollouts.get(name);
+      if (rollout) return { name, versions, aliases, ...rolloutRouting(rollout) };
       const target = aliases.find((a) => a.name === DEFAULT_ALIAS)?.version ?? m.newest!;
-      return { name, versions: [...m.versions.values()].sort((a, b) => a.version - b.version), aliases, routes: [{ version: target, weight: 100 }], rollout: null };
+      return { name, versions, aliases, routes: [{ version: target, weight: 100 }], rollout: null };
     });
   const revision = createHash('sha256').update(JSON.stringify(out)).digest('hex').slice(0, 16);
   return { revision, models: out };
+}
+
+/** The routes and plan of a model under an active rollout (`weight` is the candidate's share). */
+function rolloutRouting(r: RolloutTable): { routes: Route[]; rollout: WireRolloutPlan } {
+  const spec = JSON.parse(r.spec) as RolloutSpec;
+  const strategy = r.strategy as RolloutStrategy;
+  const weight = Number(r.weight);
+  const stable = Number(r.stable);
+  const candidate = Number(r.candidate);
+  return {
+    routes: [
+      { version: stable, weight: 100 - weight },
+      { version: candidate, weight },
+    ],
+    rollout: {
+      id: r.id,
+      strategy,
+      stable,
+      candidate,
+      sticky: strategy === 'AB',
+      mirrorShare: strategy === 'CANARY' || strategy === 'SHADOW' ? spec.mirrorShare : 0,
+      agreementTolerance: spec.agreementTolerance,
+    },
+  };
 }

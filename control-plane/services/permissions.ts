@@ -12,6 +12,8 @@ export const PERMISSIONS = {
   'registry:read': READERS,
   'registry:write': ['developer', 'admin'],
   'alias:write': ['operator', 'admin'],
+  'rollout:read': READERS,
+  'rollout:write': ['operator', 'admin'],
   'token:admin': ['admin'],
   'audit:read': ['admin'],
   'gateway:read': READERS,

@@ -199,8 +199,76 @@ const training: Migration = {
   },
 };
 
+// Rollouts (issue 14): one row per rollout with its spec as JSON and its progress in columns, so a
+// restarted controller resumes from the row. `active_model` holds the model id while the rollout is
+// active and NULL after: a unique column (NULLs are distinct on both dialects) makes "one active
+// rollout per model" a constraint, not a race. Analysis runs keep what they measured; traffic
+// windows are what gateways report, pruned by the controller.
+const rollouts: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('rollouts')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('model_id', 'text', (c) => c.notNull().references('models.id'))
+      .addColumn('model', 'text', (c) => c.notNull())
+      .addColumn('active_model', 'text', (c) => c.unique())
+      .addColumn('stable', 'integer', (c) => c.notNull())
+      .addColumn('candidate', 'integer', (c) => c.notNull())
+      .addColumn('strategy', 'text', (c) => c.notNull())
+      .addColumn('spec', 'text', (c) => c.notNull())
+      .addColumn('phase', 'text', (c) => c.notNull())
+      .addColumn('step_index', 'integer', (c) => c.notNull())
+      .addColumn('weight', 'integer', (c) => c.notNull())
+      .addColumn('step_started_at', 'text', (c) => c.notNull())
+      .addColumn('analysis_passed_at', 'text')
+      .addColumn('next_analysis_at', 'text')
+      .addColumn('switched_at', 'text')
+      .addColumn('message', 'text', (c) => c.notNull())
+      .addColumn('abort_reason', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('finished_at', 'text')
+      .execute();
+    await db.schema.createIndex('rollouts_model').on('rollouts').columns(['model', 'id']).execute();
+
+    await db.schema
+      .createTable('analysis_runs')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('rollout_id', 'text', (c) => c.notNull().references('rollouts.id'))
+      .addColumn('step_index', 'integer', (c) => c.notNull())
+      .addColumn('window_start', 'text', (c) => c.notNull())
+      .addColumn('window_end', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('measurements', 'text', (c) => c.notNull())
+      .addColumn('message', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('analysis_runs_rollout').on('analysis_runs').columns(['rollout_id', 'window_end']).execute();
+
+    await db.schema
+      .createTable('traffic_windows')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('gateway', 'text', (c) => c.notNull())
+      .addColumn('model', 'text', (c) => c.notNull())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('rollout_id', 'text')
+      .addColumn('window_start', 'text', (c) => c.notNull())
+      .addColumn('window_end', 'text', (c) => c.notNull())
+      .addColumn('received_at', 'text', (c) => c.notNull())
+      .addColumn('calls', 'integer', (c) => c.notNull())
+      .addColumn('errors', 'integer', (c) => c.notNull())
+      .addColumn('latency', 'text', (c) => c.notNull())
+      .addColumn('mirrored', 'text', (c) => c.notNull())
+      .addColumn('outputs', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('traffic_windows_version').on('traffic_windows').columns(['model', 'version', 'received_at']).execute();
+    await db.schema.createIndex('traffic_windows_received').on('traffic_windows').columns(['received_at']).execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_version_bundle': versionBundle,
+  '0003_rollouts': rollouts,
   '0004_training': training,
 };

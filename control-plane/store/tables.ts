@@ -186,6 +186,70 @@ export interface ModelDataSchemaTable {
   updated_by: string;
 }
 
+/** A rollout (issue 14): the spec as given, the progress as the controller keeps it. */
+export interface RolloutTable {
+  id: string;
+  model_id: string;
+  model: string;
+  /** The model id while the rollout is active, NULL once it ended (unique: one active rollout per model). */
+  active_model: string | null;
+  stable: number;
+  candidate: number;
+  /** CANARY, BLUE_GREEN, AB or SHADOW */
+  strategy: string;
+  /** JSON RolloutSpec: steps, analysis, options */
+  spec: string;
+  phase: string;
+  step_index: number;
+  /** Percent of the model's calls the candidate answers. */
+  weight: number;
+  step_started_at: string;
+  /** When the analysis last reached its required count of successful runs (blue-green auto-promotion). */
+  analysis_passed_at: string | null;
+  next_analysis_at: string | null;
+  /** Blue-green: when traffic switched to the candidate (the scale-down delay runs from here). */
+  switched_at: string | null;
+  message: string;
+  abort_reason: string | null;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+export interface AnalysisRunTable {
+  id: string;
+  rollout_id: string;
+  step_index: number;
+  window_start: string;
+  window_end: string;
+  /** SUCCESSFUL, FAILED or INCONCLUSIVE */
+  status: string;
+  /** JSON AnalysisMeasurements */
+  measurements: string;
+  message: string;
+}
+
+/** One gateway's figures for one model version over one window (lib/sync-wire.ts WireTrafficWindow). */
+export interface TrafficWindowTable {
+  id: string;
+  gateway: string;
+  model: string;
+  version: number;
+  rollout_id: string | null;
+  window_start: string;
+  window_end: string;
+  received_at: string;
+  calls: number;
+  errors: number;
+  /** JSON number[] per LATENCY_BUCKETS_MS + overflow */
+  latency: string;
+  /** JSON WireMirrorStats */
+  mirrored: string;
+  /** JSON WireOutputHistogram[] */
+  outputs: string;
+}
+
 export interface Database {
   tokens: TokenTable;
   models: ModelTable;
@@ -199,4 +263,7 @@ export interface Database {
   training_attempts: TrainingAttemptTable;
   training_logs: TrainingLogTable;
   model_data_schemas: ModelDataSchemaTable;
+  rollouts: RolloutTable;
+  analysis_runs: AnalysisRunTable;
+  traffic_windows: TrafficWindowTable;
 }

@@ -9,10 +9,16 @@ import type { LoadedVersion } from '../models/loaded-version.js';
 import type { Tensor } from '../models/tensors.js';
 import type { Preprocessor } from '../preprocess/preprocessor.js';
 import { shapeKey } from '../batching/assemble.js';
+import { TrafficWindows, type VersionTraffic } from '../routing/traffic.js';
+import { ROUTE_KEY_HEADER, PREVIEW_HEADER } from '../../lib/sync-wire.js';
+import { Mirror, type PendingCopy } from './mirror.js';
 import { prepare } from './prepare.js';
 import type { InferenceRequest, InferenceResponse, OutputTensor } from './request.js';
 
 export type { InferenceRequest, InferenceResponse, OutputTensor, RequestedOutput } from './request.js';
+
+/** What a call says about where it goes besides its URL: a route key, a preview flag, OIP parameters carrying either. */
+export type RouteHints = Pick<InferenceRequest, 'routeKey' | 'preview' | 'parameters'>;
 
 export class InferenceService {
   readonly #repository: ModelRepository;
@@ -21,10 +27,25 @@ export class InferenceService {
   #draining = false;
   #inFlight = 0;
   #idle: (() => void) | undefined;
+  /** Every version's traffic window (the control-plane sync reports them). */
+  readonly traffic = new TrafficWindows();
+  readonly #windows = new WeakMap<LoadedVersion, VersionTraffic>();
+  readonly #mirror: Mirror;
 
   constructor(repository: ModelRepository, metrics: GatewayMetrics) {
     this.#repository = repository;
     this.#metrics = metrics;
+    this.#mirror = new Mirror(repository, metrics, (v) => this.#windowOf(v), () => this.#draining);
+  }
+
+  /** The traffic window of a version, cached per loaded version so the hot path does no string work. */
+  #windowOf(v: LoadedVersion): VersionTraffic {
+    let w = this.#windows.get(v);
+    if (w === undefined) {
+      w = this.traffic.of(v.name, v.version);
+      this.#windows.set(v, w);
+    }
+    return w;
   }
 
   get draining(): boolean {
@@ -64,12 +85,22 @@ export class InferenceService {
     return { model: m, version: v };
   }
 
-  /** The loaded version a call goes to: `version` if given, else the model's routing table's pick. */
-  resolve(model: string, version?: string): LoadedVersion {
+  /**
+   * The loaded version a call goes to: `version` if given; else, for a preview call, the active
+   * rollout's candidate; else the routing table's pick (by the route key under a sticky rollout).
+   */
+  resolve(model: string, version?: string, hints?: RouteHints): LoadedVersion {
     const served = this.#served(model, version);
     if (served.version !== undefined) return served.version;
     const m = served.model;
-    const picked = m.routing.pick(m.readyVersions);
+    const routing = m.routing;
+    let picked: string | undefined;
+    if (hints !== undefined && routing.rollout !== undefined && isPreview(hints)) {
+      picked = routing.preview(m.readyVersions);
+      if (picked === undefined) throw new SluiceError('SLUICE_E_MODEL_NOT_READY', `model ${model} has no ready rollout candidate to preview`, { retryAfter: 1 });
+    } else {
+      picked = routing.pick(m.readyVersions, Math.random(), hints === undefined ? undefined : routeKeyOf(hints));
+    }
     const v = picked === undefined ? undefined : m.versions.get(picked);
     if (v === undefined) throw new SluiceError('SLUICE_E_MODEL_NOT_READY', `model ${model} has no ready version`, { retryAfter: 1 });
     return v;
@@ -83,7 +114,7 @@ export class InferenceService {
     }
     let version: LoadedVersion;
     try {
-      version = this.resolve(request.model, request.version);
+      version = this.resolve(request.model, request.version, request);
     } catch (err) {
       const e = toSluiceError(err);
       this.#metrics.countUnrouted(outcomeOf(e.code, e.status));
@@ -97,11 +128,20 @@ export class InferenceService {
         const inputs = await this.#preprocessor(version, request.inputs);
         if (inputs !== request.inputs) request = { ...request, inputs };
         // A reload may have swapped versions while we waited: follow the routing again.
-        if (version.state !== 'READY' && request.version === undefined) version = this.resolve(request.model);
+        if (version.state !== 'READY' && request.version === undefined) version = this.resolve(request.model, undefined, request);
       }
       if (version.state !== 'READY') throw new SluiceError('SLUICE_E_MODEL_NOT_READY', `model ${version.name} version ${version.version} is not ready`, { retryAfter: 1 });
       const prepared = prepare(version, request);
       const params = request.parameters ?? {};
+      const rollout = this.#repository.model(version.name)?.routing.rollout;
+      // A copy for the rollout's other version is decided now: the inputs are moved to the worker
+      // with the batch, so the copy takes its own first. Calls that chose their version (URL,
+      // preview) are not part of the rollout's sample.
+      let copy: PendingCopy | undefined;
+      if (rollout !== undefined && rollout.mirrorShare > 0 && request.version === undefined && !isPreview(request)) {
+        const target = rollout.mirrorOf(version.version, Math.random());
+        if (target !== undefined) copy = this.#mirror.prepare(version.name, target, rollout, prepared);
+      }
       const tensors = await version.enqueue(prepared, {
         rows: prepared.rows,
         // Fixed dims are already checked equal by prepare(): only variable ones can split batches.
@@ -112,11 +152,23 @@ export class InferenceService {
       });
       const response = { model: version.name, version: version.version, id: request.id, outputs: selectOutputs(version, request, tensors) };
       m.count('success');
-      m.requestDuration.observe((performance.now() - started) / 1000);
+      const ms = performance.now() - started;
+      m.requestDuration.observe(ms / 1000);
+      const window = this.#windowOf(version);
+      window.follow(rollout?.window);
+      window.call(ms, false);
+      if (rollout !== undefined) window.answered(tensors);
+      if (copy !== undefined) this.#mirror.send(copy, tensors, version.batched);
       return response;
     } catch (err) {
       const e = toSluiceError(err);
       m.count(outcomeOf(e.code, e.status));
+      // Windows count what the version failed at (5xx, runtime); a caller's mistake is not the version's.
+      if (e.status >= 500) {
+        const window = this.#windowOf(version);
+        window.follow(this.#repository.model(version.name)?.routing.rollout?.window);
+        window.call(performance.now() - started, true);
+      }
       throw e;
     } finally {
       m.inFlight.dec();
@@ -136,6 +188,23 @@ export class InferenceService {
       };
     });
   }
+}
+
+/** The route key of a call: the header, else the OIP request parameter of the same name. */
+function routeKeyOf(hints: RouteHints): string | undefined {
+  if (hints.routeKey !== undefined) return hints.routeKey;
+  const p = hints.parameters?.[ROUTE_KEY_HEADER];
+  if (p === undefined) return undefined;
+  if (typeof p === 'string') return p;
+  if (typeof p === 'number' && Number.isFinite(p)) return String(p);
+  throw new SluiceError('SLUICE_E_PROTOCOL_BAD_PARAMETER', `parameter ${ROUTE_KEY_HEADER} must be a string`);
+}
+
+/** A preview call: the header, or the OIP request parameter `sluice-preview` set to anything but false. */
+function isPreview(hints: RouteHints): boolean {
+  if (hints.preview === true) return true;
+  const p = hints.parameters?.[PREVIEW_HEADER];
+  return p !== undefined && p !== false;
 }
 
 function intParam(params: Record<string, unknown>, name: string): number | undefined {

@@ -22,6 +22,10 @@ export interface InferenceRequest {
   parameters?: Record<string, unknown> | undefined;
   /** Aborted when the client goes away: a queued call is dropped before it runs. An AbortSignal fits. */
   signal?: CancelSignal | undefined;
+  /** The `sluice-route-key` header: pins the caller to one arm of a sticky (A/B) rollout. */
+  routeKey?: string | undefined;
+  /** The `sluice-preview` header was sent: the call goes to the active rollout's candidate. */
+  preview?: boolean | undefined;
   /** performance.now() when the transport received the call (latency metric); defaults to now. */
   receivedAt?: number | undefined;
 }

@@ -46,6 +46,7 @@ export class GatewayMetrics {
   readonly batchSize: LabelCachedHistogram;
   readonly decodeDuration: LabelCachedHistogram;
   readonly workerCrashes: Counter<'model' | 'version'>;
+  readonly #mirrorDropped: Counter<'model' | 'version'>;
   /** Keyed by model and version: generations of one version (during a reload) share their series. */
   readonly #counts = new Map<string, VersionCounts>();
   #queueDepthSource: QueueDepthSource = () => [];
@@ -88,6 +89,15 @@ export class GatewayMetrics {
       name: 'sluice_worker_crashes_total', help: 'Batches lost because their inference worker died',
       labelNames: ['model', 'version'], registers,
     });
+    this.#mirrorDropped = new Counter({
+      name: 'sluice_mirror_dropped_total', help: 'Rollout copies of calls not run because the version they were for was busy or not ready',
+      labelNames: ['model', 'version'], registers,
+    });
+  }
+
+  /** A rollout copy meant for this version was dropped (busy, unloading). Never on a client call's path. */
+  mirrorDropped(model: string, version: string): void {
+    this.#mirrorDropped.labels({ model, version }).inc();
   }
 
   #countsFor(model: string, version: string): VersionCounts {

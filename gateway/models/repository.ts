@@ -10,6 +10,11 @@ import type { Logger } from '../../lib/log.js';
 import type { BatcherClock } from '../batching/batcher.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { RoutingTable, checkRouting } from '../routing/routing-table.js';
+import { RolloutRoute, rolloutWindow } from '../routing/rollout-route.js';
+import { OutputBinning } from '../routing/output-bins.js';
+import { readProfile } from '../drift/compile.js';
+import type { DriftProfile } from '../drift/profile.js';
+import type { WireRolloutPlan } from '../../lib/sync-wire.js';
 import type { WorkerPool } from '../workers/pool.js';
 import { parseModelConfig, type ModelConfig, type RoutingConfig, type VersionPolicy } from './config.js';
 import { LoadedVersion } from './loaded-version.js';
@@ -81,6 +86,11 @@ export class ModelRepository {
     return this.#models.get(name);
   }
 
+  /** True while every inference worker is idle (rollout copies run only then, never beside clients). */
+  get workersIdle(): boolean {
+    return this.#pool.allIdle;
+  }
+
   /** Resolves once the loads and unloads of `name` queued so far have finished (whatever their outcome). */
   async settled(name: string): Promise<void> {
     await this.#locks.get(name);
@@ -115,7 +125,7 @@ export class ModelRepository {
       const old = model ? [...model.versions.values()] : [];
       const next = model ?? new LoadedModel(config);
       next.config = config;
-      next.routing = new RoutingTable(config.routing);
+      next.routing = new RoutingTable(config.routing, model?.routing.rollout);
       next.versions = new Map(fresh.map((v) => [v.version, v]));
       next.refresh();
       this.#models.set(name, next);
@@ -190,11 +200,39 @@ export class ModelRepository {
     });
   }
 
-  /** Replace a model's routing table (rollouts). Every version it names must be loaded. */
-  setRouting(name: string, routing: RoutingConfig): void {
+  /**
+   * Replace a model's routing table and rollout plan at once (one assignment: a call sees the old
+   * table or the new one, never half of each). Every weighted version must be loaded. `rollout`
+   * undefined keeps the current plan, null ends it.
+   */
+  setRouting(name: string, routing: RoutingConfig, rollout?: WireRolloutPlan | null): void {
     const model = this.#models.get(name);
     if (model === undefined) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `model ${name} is not loaded`);
-    model.routing = new RoutingTable(checkRouting(name, routing, model.readyVersions));
+    const checked = checkRouting(name, routing, model.readyVersions);
+    const current = model.routing.rollout;
+    let route: RolloutRoute | undefined;
+    if (rollout === undefined) route = current;
+    else if (rollout !== null) route = new RolloutRoute(rollout, current?.sameRollout(rollout) ? current.window : rolloutWindow(rollout, this.#binning(model, String(rollout.stable))));
+    model.routing = new RoutingTable(checked, route);
+  }
+
+  /**
+   * How a rollout bins outputs: on its stable version's drift profile (the loaded stable version's,
+   * else the file in its folder), else by class.
+   */
+  #binning(model: LoadedModel, stable: string): OutputBinning {
+    const v = model.versions.get(stable) ?? [...model.versions.values()][0];
+    if (v === undefined) return new OutputBinning([]);
+    let profile: DriftProfile | undefined;
+    const file = v.version === stable && v.config.drift !== undefined ? join(v.dir, v.config.drift.profile) : undefined;
+    if (file !== undefined) {
+      try {
+        profile = readProfile(file);
+      } catch (err) {
+        this.#logger.warn({ model: model.name, version: stable, err: (err as Error).message }, 'rollout outputs are binned by class: the stable version\'s drift profile is unreadable');
+      }
+    }
+    return OutputBinning.of(v.outputs, v.batched, profile);
   }
 
   /** The repository index (OIP repository extension): every model folder and loaded version. */

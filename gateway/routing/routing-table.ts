@@ -1,7 +1,9 @@
 // Which loaded version of a model a call goes to. The control plane drives rollouts by replacing a
-// model's table (weights per version, default version); `versions/{v}` in the URL overrides it.
+// model's table (weights per version, default version, the active rollout's plan); `versions/{v}`
+// in the URL overrides it, and a preview call goes to the rollout's candidate.
 import { SluiceError } from '../../lib/errors.js';
 import type { RoutingConfig } from '../models/config.js';
+import { routeKeyUnit, type RolloutRoute } from './rollout-route.js';
 
 export class RoutingTable {
   readonly defaultVersion: string | undefined;
@@ -9,8 +11,11 @@ export class RoutingTable {
   readonly #versions: string[];
   readonly #cumulative: number[];
   readonly #total: number;
+  /** The model's active rollout, if any. */
+  readonly rollout: RolloutRoute | undefined;
 
-  constructor(config: RoutingConfig) {
+  constructor(config: RoutingConfig, rollout?: RolloutRoute) {
+    this.rollout = rollout;
     this.defaultVersion = config.default_version;
     this.weights = { ...(config.weights ?? {}) };
     this.#versions = [];
@@ -28,11 +33,13 @@ export class RoutingTable {
   /**
    * Pick a version among `loaded` (ascending, numeric strings): by weight when weights are set,
    * else the default version, else the newest. A weighted or default version that is not loaded
-   * falls through to the next rule, so a half-applied rollout never sends calls nowhere.
+   * falls through to the next rule, so a half-applied rollout never sends calls nowhere. Under a
+   * sticky rollout a call with a route key is placed by the key's hash instead of `random`, so the
+   * same key reaches the same version on every gateway.
    */
-  pick(loaded: readonly string[], random: number = Math.random()): string | undefined {
+  pick(loaded: readonly string[], random: number = Math.random(), routeKey?: string): string | undefined {
     if (this.#total > 0) {
-      const x = random * this.#total;
+      const x = (routeKey !== undefined && this.rollout?.sticky === true ? routeKeyUnit(routeKey) : random) * this.#total;
       for (let i = 0; i < this.#cumulative.length; i++) {
         if (x < this.#cumulative[i]!) {
           const v = this.#versions[i]!;
@@ -43,6 +50,12 @@ export class RoutingTable {
     }
     if (this.defaultVersion !== undefined && loaded.includes(this.defaultVersion)) return this.defaultVersion;
     return loaded[loaded.length - 1];
+  }
+
+  /** The version a preview call reaches: the rollout's candidate when loaded, else undefined. */
+  preview(loaded: readonly string[]): string | undefined {
+    const candidate = this.rollout?.candidate;
+    return candidate !== undefined && loaded.includes(candidate) ? candidate : undefined;
   }
 
   toJSON(): RoutingConfig {

@@ -10,6 +10,7 @@ import type { LoadedVersion } from '../models/loaded-version.js';
 import type { ModelRepository } from '../models/repository.js';
 import { imageBodyInputs } from '../preprocess/preprocessor.js';
 import { HttpCall, param, readBody, releaseBody, route } from './http-io.js';
+import { PREVIEW_HEADER, ROUTE_KEY_HEADER } from '../../lib/sync-wire.js';
 import { decodeInferenceRequest, decodeRawBinaryRequest, encodeInferenceResponse, parseJsonHeader, type DecodedInferenceRequest } from './oip-codec.js';
 
 export const SERVER_NAME = 'sluice';
@@ -124,6 +125,10 @@ class InferRoute {
 
   handle(call: HttpCall, req: HttpRequest, name: string, version: string | undefined): void {
     const receivedAt = performance.now();
+    const routeKeyText = req.getHeader(ROUTE_KEY_HEADER);
+    const routeKey = routeKeyText === '' ? undefined : routeKeyText;
+    // uWS cannot tell an empty header from a missing one: previews need a value (any).
+    const preview = req.getHeader(PREVIEW_HEADER) !== '';
     const headerLengthText = req.getHeader('inference-header-content-length');
     const headerLength = headerLengthText === '' ? -1 : Number(headerLengthText);
     const kind = req.getHeader('content-type').startsWith('image/') ? BodyKind.Image
@@ -132,7 +137,7 @@ class InferRoute {
     readBody(call, req, { limit: this.#o.maxBodyBytes, alignAfter: Number.isInteger(headerLength) && headerLength >= 0 ? headerLength : undefined })
       .then(async (body) => {
         try {
-          await this.#answer(call, body, kind, headerLengthText, name, version, receivedAt);
+          await this.#answer(call, body, kind, headerLengthText, name, version, receivedAt, routeKey, preview);
         } finally {
           // Its tensors were copied into a batch (or the call failed): the buffer can serve the next call.
           releaseBody(body);
@@ -141,7 +146,10 @@ class InferRoute {
       .catch((err: unknown) => fail(this.#o.logger, call, err));
   }
 
-  async #answer(call: HttpCall, body: Buffer, kind: BodyKind, headerLengthText: string, name: string, version: string | undefined, receivedAt: number): Promise<void> {
+  async #answer(
+    call: HttpCall, body: Buffer, kind: BodyKind, headerLengthText: string, name: string, version: string | undefined, receivedAt: number,
+    routeKey: string | undefined, preview: boolean,
+  ): Promise<void> {
     if (call.aborted) return;
     const { inference } = this.#o;
     // An unknown model or version is refused before its body is parsed.
@@ -163,11 +171,11 @@ class InferRoute {
     } else {
       // A raw or image body is mapped onto the input names of the version routing picks, so that
       // same version must run it: resolve once and pin it (a second weighted pick could differ).
-      target = inference.resolve(name, version);
+      target = inference.resolve(name, version, { routeKey, preview });
       decoded = kind === BodyKind.Image ? { inputs: imageBodyInputs(target, body) } : decodeRawBinaryRequest(target.inputs, target.batched, body);
     }
     (kind === BodyKind.Json || kind === BodyKind.Image ? this.#decodeJson : this.#decodeBinary).observe((performance.now() - decodeStart) / 1000);
-    const response = await inference.infer({ ...decoded, model: name, version: target?.version ?? version, signal: call.signal, receivedAt });
+    const response = await inference.infer({ ...decoded, model: name, version: target?.version ?? version, signal: call.signal, receivedAt, routeKey, preview });
     if (call.aborted) return;
     const encoded = encodeInferenceResponse(response);
     if (encoded.binary.length === 0) {

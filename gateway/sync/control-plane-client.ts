@@ -2,7 +2,7 @@
 // desired-state subscription over SSE, and artifact downloads. Every failure is a SluiceError so
 // the sync loop can log it and carry on serving.
 import { SluiceError } from '../../lib/errors.js';
-import { DESIRED_STATE_FIELDS, type LoadedVersionReport, type WireDesiredState as DesiredState } from '../../lib/sync-wire.js';
+import { DESIRED_STATE_FIELDS, REPORT_TRAFFIC_MUTATION, type LoadedVersionReport, type WireDesiredState as DesiredState, type WireTrafficWindow } from '../../lib/sync-wire.js';
 
 export type { WireDesiredModel as DesiredModel, WireDesiredState as DesiredState, WireDesiredVersion as DesiredVersion, LoadedVersionReport } from '../../lib/sync-wire.js';
 
@@ -47,6 +47,11 @@ export class ControlPlaneClient {
 
   async heartbeat(name: string, loaded: LoadedVersionReport[], health: 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY', message: string): Promise<void> {
     await this.graphql('mutation($input: HeartbeatInput!) { heartbeat(input: $input) { id } }', { input: { name, loaded, health, message } });
+  }
+
+  /** Send traffic windows; resolves with how many the control plane stored. */
+  async reportTraffic(gateway: string, windows: WireTrafficWindow[]): Promise<number> {
+    return (await this.graphql<{ reportTraffic: number }>(REPORT_TRAFFIC_MUTATION, { gateway, windows })).reportTraffic;
   }
 
   async desiredState(): Promise<DesiredState> {

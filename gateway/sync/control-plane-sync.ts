@@ -16,6 +16,8 @@ import { subjectDigest, verifyVersionStatement, type VersionFileName } from '../
 import type { LoadedVersionReport } from '../../lib/sync-wire.js';
 import type { GatewayContext, GatewayExtension } from '../context.js';
 import type { ModelRepository } from '../models/repository.js';
+import type { TrafficWindows } from '../routing/traffic.js';
+import { TrafficReporter } from './traffic-reporter.js';
 import { ControlPlaneClient, type DesiredModel, type DesiredState, type DesiredVersion } from './control-plane-client.js';
 
 export interface ControlPlaneSyncOptions {
@@ -49,7 +51,7 @@ function profileFileName(config: Uint8Array | undefined): string {
 
 export function controlPlaneSync(options: ControlPlaneSyncOptions): GatewayExtension {
   return (ctx: GatewayContext) => {
-    const sync = new ControlPlaneSync(options, ctx.repository, ctx.options.modelRepository, ctx.logger.child({ component: 'control-plane-sync' }));
+    const sync = new ControlPlaneSync(options, ctx.repository, ctx.options.modelRepository, ctx.logger.child({ component: 'control-plane-sync' }), ctx.inference.traffic);
     sync.start();
     return { close: () => sync.close() };
   };
@@ -73,6 +75,9 @@ export class ControlPlaneSync {
   private readonly abort = new AbortController();
   private readonly timers = new Set<NodeJS.Timeout>();
   private heartbeatMs = 10_000;
+  /** Until a desired state says otherwise. */
+  private trafficMs = 5_000;
+  private readonly reporter: TrafficReporter | undefined;
   private unreachable = false;
 
   constructor(
@@ -80,9 +85,11 @@ export class ControlPlaneSync {
     private readonly repository: ModelRepository,
     private readonly root: string,
     private readonly logger: Logger,
+    traffic?: TrafficWindows,
   ) {
     this.client = new ControlPlaneClient(options.url, options.token, this.abort.signal);
     this.name = options.name ?? hostname();
+    if (traffic !== undefined) this.reporter = new TrafficReporter({ windows: traffic, send: (w) => this.client.reportTraffic(this.name, w), logger });
     this.pollMs = options.pollIntervalMs ?? 5000;
     this.trustedKey = options.registryPublicKeyPem;
   }
@@ -92,6 +99,10 @@ export class ControlPlaneSync {
   }
 
   async close(): Promise<void> {
+    // The last windows go out before the client stops (bounded: a gone control plane must not hold shutdown).
+    if (this.reporter !== undefined && !this.closed) {
+      await Promise.race([this.reporter.flush(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    }
     this.abort.abort();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
@@ -122,6 +133,10 @@ export class ControlPlaneSync {
       this.schedule(beat, this.heartbeatMs);
     };
     this.schedule(beat, this.heartbeatMs);
+    const report = () => {
+      void this.reporter?.flush().finally(() => this.schedule(report, this.trafficMs));
+    };
+    if (this.reporter !== undefined) this.schedule(report, this.trafficMs);
   }
 
   /** A timer that close() cancels and that never keeps the process alive. */
@@ -221,6 +236,7 @@ export class ControlPlaneSync {
       return;
     }
     this.heartbeatMs = Math.max(1, state.heartbeatIntervalSeconds) * 1000;
+    if (Number.isFinite(state.trafficReportIntervalMs) && state.trafficReportIntervalMs > 0) this.trafficMs = Math.max(100, state.trafficReportIntervalMs);
     this.lastState = state;
     // A version no longer desired is no longer refused either.
     const desired = new Set(state.models.flatMap((m) => m.versions.map((v) => `${m.name}/${v.version}`)));
@@ -240,8 +256,11 @@ export class ControlPlaneSync {
       return;
     }
     const top = [...routes].sort((a, b) => b.weight - a.weight)[0]!;
-    this.repository.setRouting(model.name, { default_version: String(top.version), weights: Object.fromEntries(routes.map((r) => [String(r.version), r.weight])) });
-    // Versions nobody routes to or aliases any more are unloaded once the new routing is in place.
+    // Weights and the rollout plan change in one step; the versions the state lists (a blue-green
+    // rollout's idle side included) stay loaded.
+    this.repository.setRouting(model.name, { default_version: String(top.version), weights: Object.fromEntries(routes.map((r) => [String(r.version), r.weight])) }, model.rollout ?? null);
+    // Versions nobody routes to or aliases any more are unloaded once the new routing is in place:
+    // unloading lets their queued and running calls finish first (LoadedVersion.unload).
     const wanted = new Set(model.versions.map((v) => String(v.version)));
     for (const version of ready) {
       if (wanted.has(version)) continue;

@@ -104,6 +104,11 @@ export class WorkerPool {
     return this.#waiting.length;
   }
 
+  /** True while no worker has a task (none waits in this pool's queue then either). */
+  get allIdle(): boolean {
+    return this.#inWorkers === 0;
+  }
+
   /** Tell every worker to drop a model version's session. */
   release(key: string): void {
     this.#channel.postMessage({ release: key } satisfies ReleaseMessage);

@@ -1,0 +1,238 @@
+// Copies of client calls run on the other version of a rollout (CANARY both ways, SHADOW stable →
+// candidate). A copy takes the call's inputs before they are queued (the batch moves them to the
+// worker), is held once the client's answer is on its way, and runs with the other copies held for
+// the same version as ONE request of many rows, every COPY_BATCH_MS or when a full batch is held:
+// bench/shadow measured that copies sent one by one, like client calls, cost the clients' latency
+// on 2 shared cores (a worker round trip each), while the model's own work per row is tiny.
+// A copy never runs beside clients: while some inference worker has a task, the version has a full
+// batch of client calls waiting or a copy batch still running, held copies wait (at most
+// MAX_HOLD_MS, at most one batch of rows), then are dropped and counted (sluice_mirror_dropped_total). Copies run at the version's lowest priority level; their
+// answers are compared with the clients' and discarded; their failures reach nobody but the window.
+import { SluiceError, toSluiceError } from '../../lib/errors.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
+import type { LoadedVersion, PreparedRequest } from '../models/loaded-version.js';
+import type { ModelRepository } from '../models/repository.js';
+import { DATATYPE_INFO, type NumericArray, type Tensor } from '../models/tensors.js';
+import type { RolloutRoute } from '../routing/rollout-route.js';
+import type { VersionTraffic } from '../routing/traffic.js';
+import { shapeKey } from '../batching/assemble.js';
+import { answersAgree } from './agreement.js';
+import { prepare } from './prepare.js';
+
+/** How long copies are held to run together. */
+const COPY_BATCH_MS = 20;
+/** Copies wait this long at most for the workers to be idle, then are dropped. */
+const MAX_HOLD_MS = 200;
+/** Rows held per version at most when its model does not batch (one request each). */
+const MAX_UNBATCHED_HELD = 64;
+
+/** A copy decided while its call runs: the call's inputs, taken before they moved to the worker. */
+export interface PendingCopy {
+  model: string;
+  target: LoadedVersion;
+  route: RolloutRoute;
+  inputs: Tensor[];
+  rows: number;
+}
+
+/** A held copy, with the answer the client got. */
+interface Held extends PendingCopy {
+  answer: Tensor[];
+  /** Whether the answering version batches (how its answer's rows are laid out). */
+  batched: boolean;
+}
+
+class HeldCopies {
+  copies: Held[] = [];
+  rows = 0;
+  /** performance.now() when the oldest held copy was held. */
+  since = 0;
+  timer: NodeJS.Timeout | undefined = undefined;
+  running = false;
+}
+
+export class Mirror {
+  readonly #repository: ModelRepository;
+  readonly #traffic: (v: LoadedVersion) => VersionTraffic;
+  readonly #metrics: GatewayMetrics;
+  readonly #held = new Map<LoadedVersion, HeldCopies>();
+  readonly #draining: () => boolean;
+
+  constructor(repository: ModelRepository, metrics: GatewayMetrics, traffic: (v: LoadedVersion) => VersionTraffic, draining: () => boolean) {
+    this.#repository = repository;
+    this.#metrics = metrics;
+    this.#traffic = traffic;
+    this.#draining = draining;
+  }
+
+  /**
+   * Called with a client call's validated inputs before they are queued: copies them, unless the
+   * target version is not ready or already holds as many copies as it can run (then the copy is
+   * dropped and counted).
+   */
+  prepare(model: string, target: string, route: RolloutRoute, prepared: PreparedRequest): PendingCopy | undefined {
+    const v = this.#repository.model(model)?.versions.get(target);
+    if (v === undefined || v.state !== 'READY' || (this.#held.get(v)?.rows ?? 0) >= capacity(v)) {
+      this.#metrics.mirrorDropped(model, target);
+      return undefined;
+    }
+    return { model, target: v, route, inputs: prepared.inputs.map(copyTensor), rows: prepared.rows };
+  }
+
+  /** The client's call succeeded with `answer` (not yet written): hold the copy for the next copy batch. */
+  send(copy: PendingCopy, answer: Tensor[], batched: boolean): void {
+    const v = copy.target;
+    let held = this.#held.get(v);
+    if (held === undefined) {
+      held = new HeldCopies();
+      this.#held.set(v, held);
+    }
+    if (held.rows + copy.rows > capacity(v)) {
+      this.#metrics.mirrorDropped(copy.model, v.version);
+      return;
+    }
+    if (held.copies.length === 0) held.since = performance.now();
+    held.copies.push({ ...copy, answer, batched });
+    held.rows += copy.rows;
+    // Full: run from a macrotask all the same, so the answer that filled it is written first.
+    if (held.rows >= capacity(v)) {
+      if (held.timer !== undefined) clearTimeout(held.timer);
+      held.timer = setTimeout(flushHeld, 0, this, v);
+    } else if (held.timer === undefined) {
+      held.timer = setTimeout(flushHeld, COPY_BATCH_MS, this, v);
+      held.timer.unref();
+    }
+  }
+
+  /** Run what `v` holds; while it is busy, wait up to MAX_HOLD_MS more, then drop. */
+  async flush(v: LoadedVersion): Promise<void> {
+    const held = this.#held.get(v);
+    if (held === undefined) return;
+    held.timer = undefined;
+    if (held.copies.length === 0) return;
+    const gone = this.#draining() || v.state !== 'READY';
+    if (!gone && (held.running || this.#busy(v)) && performance.now() - held.since < MAX_HOLD_MS) {
+      held.timer = setTimeout(flushHeld, COPY_BATCH_MS / 4, this, v);
+      held.timer.unref();
+      return;
+    }
+    const copies = held.copies;
+    held.copies = [];
+    held.rows = 0;
+    if (gone || held.running || this.#busy(v)) {
+      for (let i = 0; i < copies.length; i++) this.#metrics.mirrorDropped(v.name, v.version);
+      if (!held.running && gone) this.#held.delete(v);
+      return;
+    }
+    held.running = true;
+    const traffic = this.#traffic(v);
+    traffic.follow(copies[0]!.route.window);
+    try {
+      if (v.batched && !v.variableShape && copies.length > 1) await this.#runTogether(v, copies, traffic);
+      else await Promise.all(copies.map((c) => this.#runAlone(v, c, traffic)));
+    } finally {
+      held.running = false;
+      if (v.state !== 'READY') this.#held.delete(v);
+    }
+  }
+
+  /** Some worker has a task, or a full batch of client calls waits for this version. */
+  #busy(v: LoadedVersion): boolean {
+    if (!this.#repository.workersIdle) return true;
+    const o = v.batcher.options;
+    const full = o.maxBatchSize === 0 ? 1 : o.preferredBatchSizes.length > 0 ? o.preferredBatchSizes[o.preferredBatchSizes.length - 1]! : o.maxBatchSize;
+    return v.batcher.queueDepth >= full;
+  }
+
+  /** Every copy as one request of many rows; each copy then compared on its own rows. */
+  async #runTogether(v: LoadedVersion, copies: Held[], traffic: VersionTraffic): Promise<void> {
+    const started = performance.now();
+    let rows = 0;
+    for (const c of copies) rows += c.rows;
+    let tensors: Tensor[];
+    try {
+      const prepared = prepare(v, { model: v.name, inputs: concatRows(copies.map((c) => c.inputs), rows) });
+      tensors = await v.enqueue(prepared, { rows: prepared.rows, shapeKey: '', priority: v.batcher.options.priorityLevels });
+    } catch (err) {
+      this.#failed(v, copies, err, started, traffic);
+      return;
+    }
+    const ms = performance.now() - started;
+    traffic.answered(tensors);
+    let at = 0;
+    for (const c of copies) {
+      const mine = rowsOf(tensors, at, c.rows);
+      at += c.rows;
+      traffic.mirrored(ms, false, true, answersAgree(c.answer, mine, c.route.agreementTolerance, c.batched));
+    }
+  }
+
+  async #runAlone(v: LoadedVersion, c: Held, traffic: VersionTraffic): Promise<void> {
+    const started = performance.now();
+    try {
+      const prepared = prepare(v, { model: v.name, inputs: c.inputs });
+      const tensors = await v.enqueue(prepared, {
+        rows: prepared.rows,
+        shapeKey: v.batched && v.variableShape ? shapeKey(prepared.inputs, true) : '',
+        priority: v.batcher.options.priorityLevels,
+      });
+      traffic.answered(tensors);
+      traffic.mirrored(performance.now() - started, false, true, answersAgree(c.answer, tensors, c.route.agreementTolerance, c.batched));
+    } catch (err) {
+      this.#failed(v, [c], err, started, traffic);
+    }
+  }
+
+  /** Refused for room (queue full, the version began unloading): dropped. Anything else: the copies failed. */
+  #failed(v: LoadedVersion, copies: Held[], err: unknown, started: number, traffic: VersionTraffic): void {
+    const e = toSluiceError(err);
+    const dropped = err instanceof SluiceError && (e.code === 'SLUICE_E_BATCH_QUEUE_FULL' || e.code === 'SLUICE_E_MODEL_NOT_READY');
+    const ms = performance.now() - started;
+    for (let i = 0; i < copies.length; i++) {
+      if (dropped) this.#metrics.mirrorDropped(v.name, v.version);
+      else traffic.mirrored(ms, true, false, false);
+    }
+  }
+}
+
+function flushHeld(mirror: Mirror, v: LoadedVersion): void {
+  void mirror.flush(v);
+}
+
+/** Rows of copies a version holds at most: one batch. */
+function capacity(v: LoadedVersion): number {
+  return v.batched ? v.config.max_batch_size : MAX_UNBATCHED_HELD;
+}
+
+function copyTensor(t: Tensor): Tensor {
+  const data = Array.isArray(t.data) ? t.data.map((b) => b.slice()) : t.data.slice();
+  return { name: t.name, datatype: t.datatype, shape: t.shape.slice(), data };
+}
+
+/** The copies' inputs (same names, order and row shape) stacked along the batch dimension. */
+function concatRows(requests: Tensor[][], rows: number): Tensor[] {
+  return requests[0]!.map((proto, i) => {
+    const shape = [rows, ...proto.shape.slice(1)];
+    if (Array.isArray(proto.data)) return { name: proto.name, datatype: proto.datatype, shape, data: requests.flatMap((r) => r[i]!.data as Uint8Array[]) };
+    let total = 0;
+    for (const r of requests) total += (r[i]!.data as NumericArray).length;
+    const data = new DATATYPE_INFO[proto.datatype].array!(total);
+    let offset = 0;
+    for (const r of requests) {
+      const src = r[i]!.data as NumericArray;
+      (data as Float32Array).set(src as Float32Array, offset);
+      offset += src.length;
+    }
+    return { name: proto.name, datatype: proto.datatype, shape, data };
+  });
+}
+
+/** Views of rows [from, from + count) of every output. */
+function rowsOf(tensors: readonly Tensor[], from: number, count: number): Tensor[] {
+  return tensors.map((t) => {
+    const total = t.shape[0] ?? 1;
+    const width = total === 0 ? 0 : t.data.length / total;
+    const data = Array.isArray(t.data) ? t.data.slice(from * width, (from + count) * width) : (t.data as NumericArray).subarray(from * width, (from + count) * width);
+    return { name: t.name, datatype: t.datatype, shape: [count, ...t.shape.slice(1)], data };
+  });
+}

@@ -1,0 +1,159 @@
+// Traffic windows: what this gateway saw of each model version since the last report (client
+// calls, failures, latency on LATENCY_BUCKETS_MS, mirrored copies and how often they agreed, the
+// rollout's output histograms), which the control plane's rollout analysis reads. The hot path
+// only adds into typed arrays allocated when a window starts; take() turns them into wire windows
+// and starts the next ones.
+import { LATENCY_BUCKETS_MS, type WireTrafficWindow } from '../../lib/sync-wire.js';
+import type { Tensor } from '../models/tensors.js';
+import type { OutputBinning } from './output-bins.js';
+
+const BOUNDS = Float64Array.from(LATENCY_BUCKETS_MS);
+/** Buckets per histogram: one per bound and one for the rest. */
+export const LATENCY_BUCKET_COUNT = BOUNDS.length + 1;
+
+/** The bucket of a latency in ms: the first bound it does not exceed, else the overflow bucket. */
+export function latencyBucket(ms: number): number {
+  let lo = 0;
+  let hi = BOUNDS.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (BOUNDS[mid]! < ms) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The rollout a window is measured under: its id and how it bins outputs. */
+export interface WindowRollout {
+  readonly id: string;
+  readonly binning: OutputBinning;
+}
+
+/** The current window of one model version. */
+export class VersionTraffic {
+  readonly model: string;
+  readonly version: string;
+  rollout: WindowRollout | undefined = undefined;
+  #start = Date.now();
+  calls = 0;
+  errors = 0;
+  readonly latency = new Float64Array(LATENCY_BUCKET_COUNT);
+  mirrorCalls = 0;
+  mirrorErrors = 0;
+  mirrorCompared = 0;
+  mirrorAgreed = 0;
+  readonly mirrorLatency = new Float64Array(LATENCY_BUCKET_COUNT);
+  outputs = new Float64Array(0);
+  /** Windows closed early because the rollout changed, waiting for take(). */
+  readonly #closed: WireTrafficWindow[];
+
+  constructor(model: string, version: string, closed: WireTrafficWindow[]) {
+    this.model = model;
+    this.version = version;
+    this.#closed = closed;
+  }
+
+  /** Start measuring under another rollout (or none): the window so far is closed under the old one. */
+  follow(rollout: WindowRollout | undefined): void {
+    if (rollout === this.rollout) return;
+    const now = Date.now();
+    const w = this.#window(now);
+    if (w !== undefined) this.#closed.push(w);
+    this.#reset(now);
+    this.rollout = rollout;
+    this.outputs = new Float64Array(rollout?.binning.size ?? 0);
+  }
+
+  /** One client call answered (or failed), `ms` from received to answered. */
+  call(ms: number, failed: boolean): void {
+    this.calls++;
+    if (failed) this.errors++;
+    this.latency[latencyBucket(ms)]!++;
+  }
+
+  /** The outputs of a successful client call, binned for the rollout (nothing without one). */
+  answered(outputs: readonly Tensor[]): void {
+    const r = this.rollout;
+    if (r !== undefined && r.binning.features.length > 0) r.binning.observe(outputs, this.outputs);
+  }
+
+  /** A copy this version ran for a rollout; `compared`: both answers could be compared. */
+  mirrored(ms: number, failed: boolean, compared: boolean, agreed: boolean): void {
+    this.mirrorCalls++;
+    if (failed) this.mirrorErrors++;
+    if (compared) this.mirrorCompared++;
+    if (agreed) this.mirrorAgreed++;
+    this.mirrorLatency[latencyBucket(ms)]!++;
+  }
+
+  /** The window so far (undefined when it saw no call and no copy), and a fresh one started. */
+  take(now: number): WireTrafficWindow | undefined {
+    const w = this.#window(now);
+    this.#reset(now);
+    return w;
+  }
+
+  #window(now: number): WireTrafficWindow | undefined {
+    if (this.calls === 0 && this.mirrorCalls === 0) return undefined;
+    const binning = this.rollout?.binning;
+    const outputs = binning === undefined ? [] : binning.features.map((f, i) => ({ feature: f.feature, counts: Array.from(this.outputs.subarray(binning.offsets[i]!, binning.offsets[i + 1]!)) }));
+    return {
+      model: this.model,
+      version: Number(this.version),
+      rolloutId: this.rollout?.id ?? null,
+      start: new Date(this.#start).toISOString(),
+      end: new Date(Math.max(now, this.#start)).toISOString(),
+      calls: this.calls,
+      errors: this.errors,
+      latency: Array.from(this.latency),
+      mirrored: { calls: this.mirrorCalls, errors: this.mirrorErrors, compared: this.mirrorCompared, agreed: this.mirrorAgreed, latency: Array.from(this.mirrorLatency) },
+      outputs,
+    };
+  }
+
+  #reset(now: number): void {
+    this.#start = now;
+    this.calls = 0;
+    this.errors = 0;
+    this.latency.fill(0);
+    this.mirrorCalls = 0;
+    this.mirrorErrors = 0;
+    this.mirrorCompared = 0;
+    this.mirrorAgreed = 0;
+    this.mirrorLatency.fill(0);
+    this.outputs.fill(0);
+  }
+}
+
+/** Every version's current window on this gateway. */
+export class TrafficWindows {
+  readonly #byModel = new Map<string, Map<string, VersionTraffic>>();
+  readonly #closed: WireTrafficWindow[] = [];
+
+  /** The window of a model version (created on first use; generations of a version share it). */
+  of(model: string, version: string): VersionTraffic {
+    let versions = this.#byModel.get(model);
+    if (versions === undefined) {
+      versions = new Map();
+      this.#byModel.set(model, versions);
+    }
+    let v = versions.get(version);
+    if (v === undefined) {
+      v = new VersionTraffic(model, version, this.#closed);
+      versions.set(version, v);
+    }
+    return v;
+  }
+
+  /** The windows with calls or copies since the last take, oldest first; every window starts over. */
+  take(now = Date.now()): WireTrafficWindow[] {
+    const out = this.#closed.splice(0);
+    for (const versions of this.#byModel.values()) {
+      for (const v of versions.values()) {
+        const w = v.take(now);
+        if (w !== undefined) out.push(w);
+      }
+    }
+    return out;
+  }
+}

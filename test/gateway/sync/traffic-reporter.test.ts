@@ -1,0 +1,48 @@
+import t from 'tap';
+import { createLogger } from '../../../lib/log.js';
+import type { WireTrafficWindow } from '../../../lib/sync-wire.js';
+import { TrafficWindows } from '../../../gateway/routing/traffic.js';
+import { TrafficReporter } from '../../../gateway/sync/traffic-reporter.js';
+
+const logger = createLogger('test', 'silent');
+
+t.test('windows of a failed send are kept and merged into the next one; windows without calls are never sent', async (t) => {
+  const windows = new TrafficWindows();
+  const sent: WireTrafficWindow[][] = [];
+  let up = false;
+  const reporter = new TrafficReporter({
+    windows, logger,
+    send: async (w) => {
+      if (!up) throw new Error('control plane down');
+      sent.push(w);
+    },
+  });
+  await reporter.flush();
+  t.equal(sent.length, 0, 'nothing to send: no send at all');
+
+  const v1 = windows.of('weather', '1');
+  v1.call(1, false);
+  v1.call(1, true);
+  await reporter.flush(Date.parse('2030-01-01T00:00:01Z'));
+  t.equal(reporter.pending, 1, 'kept after the failed send');
+  v1.call(2, false);
+  windows.of('weather', '2').mirrored(3, false, true, true);
+  up = true;
+  await reporter.flush(Date.parse('2030-01-01T00:00:02Z'));
+  t.equal(sent.length, 1);
+  const [w1, w2] = sent[0]!;
+  t.match(w1, { version: 1, calls: 3, errors: 1, end: '2030-01-01T00:00:02.000Z' }, 'the two windows of version 1 merged');
+  t.equal(w1!.latency.reduce((a, b) => a + b, 0), 3);
+  t.match(w2, { version: 2, calls: 0, mirrored: { calls: 1, agreed: 1 } });
+  t.equal(reporter.pending, 0);
+  await reporter.flush();
+  t.equal(sent.length, 1, 'nothing new: nothing sent');
+});
+
+t.test('the windows kept while sends fail are bounded', async (t) => {
+  const windows = new TrafficWindows();
+  const reporter = new TrafficReporter({ windows, logger, maxPending: 3, send: async () => { throw new Error('down'); } });
+  for (let v = 1; v <= 5; v++) windows.of('m', String(v)).call(1, false);
+  await reporter.flush();
+  t.equal(reporter.pending, 3);
+});
