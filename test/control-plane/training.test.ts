@@ -35,7 +35,7 @@ async function submitJob(cp: TestControlPlane, extra: Record<string, unknown> = 
 
 for (const dialect of dialects()) {
   t.test(`training protocol on ${dialect}`, async (t) => {
-    const cp = await startTestControlPlane(t, dialect, { trainingLeaseSeconds: 1 });
+    const cp = await startTestControlPlane(t, dialect, { trainingLeaseSeconds: 3 });
     await weatherInProduction(cp);
     const r1 = await runnerToken(cp, 'r1');
     const r2 = await runnerToken(cp, 'r2');
@@ -43,11 +43,11 @@ for (const dialect of dialects()) {
     t.test('a lost lease re-queues the job; the old holder is refused; retries run out into FAILED; retry queues it again', async (t) => {
       const id = await submitJob(cp, { retries: 1 });
       const claimed = (await ok(cp, CLAIM, {}, r1)).claimTrainingJob;
-      t.same({ attempt: claimed.attempt, id: claimed.job.id, status: claimed.job.status, lease: claimed.leaseSeconds }, { attempt: 1, id, status: 'RUNNING', lease: 1 });
+      t.same({ attempt: claimed.attempt, id: claimed.job.id, status: claimed.job.status, lease: claimed.leaseSeconds }, { attempt: 1, id, status: 'RUNNING', lease: 3 });
       t.equal((await ok(cp, CLAIM, {}, r2)).claimTrainingJob, null, 'nothing else is queued');
       t.equal(await code(cp, RENEW, { id, a: 1 }, r2), 'SLUICE_E_TRAINING_LEASE_LOST', 'another runner cannot renew it');
       await ok(cp, 'mutation($id: ID!) { reportTrainingProgress(input: { jobId: $id, attempt: 1, lines: [{ stream: "stdout", line: "{\\"epoch\\":1,\\"loss\\":0.9}" }], metrics: [{ name: "loss", value: 0.9 }] }) { cancelRequested } }', { id }, r1);
-      // r1 stops renewing: the sweeper (every 0.5 s here) finds the lease past its end.
+      // r1 stops renewing: the sweeper (every 0.6 s here) finds the lease past its end.
       const requeued = await waitFor(cp, id, 'QUEUED');
       t.same(requeued.attempts.map((a: any) => [a.number, a.status, a.error?.code]), [[1, 'lost', 'SLUICE_E_TRAINING_LEASE_LOST']]);
       t.equal(await code(cp, RENEW, { id, a: 1 }, r1), 'SLUICE_E_TRAINING_LEASE_LOST', 'the old holder is refused');
@@ -131,7 +131,7 @@ for (const dialect of dialects()) {
 }
 
 async function waitFor(cp: TestControlPlane, id: string, status: string): Promise<any> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 200; i++) {
     const j = (await ok(cp, STATE, { id })).trainingJob;
     if (j.status === status) return j;
     await new Promise((r) => setTimeout(r, 100));

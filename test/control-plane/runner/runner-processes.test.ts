@@ -5,8 +5,8 @@ import { eventually } from '../../helpers/wait.js';
 import { startTestControlPlane } from '../harness.js';
 import { alive, job, jobReaches, runnerTokenFile, startRunner, submit, tempDir, weatherInProduction, writeDataset, writeTrainer } from './training-harness.js';
 
-// Leases of 2 s so a killed runner's job comes back quickly; two runners with two slots each.
-const cp = await startTestControlPlane(t, 'sqlite', { trainingLeaseSeconds: 2 });
+// Leases of 4 s so a killed runner's job comes back quickly (and a loaded machine still renews in time); two runners with two slots each.
+const cp = await startTestControlPlane(t, 'sqlite', { trainingLeaseSeconds: 4 });
 await weatherInProduction(cp);
 const dir = tempDir(t);
 const tokenFile = await runnerTokenFile(cp, dir);
