@@ -123,7 +123,7 @@ t.test('on a real one-node Slurm cluster', { skip: unavailable }, async (t) => {
   });
 
   t.test('a job past its timeout is stopped and reported timed-out', async (t) => {
-    const a = attempt(t, ['/bin/sh', '-c', "trap '' TERM; sleep 1000 & echo $! > child.pid; echo ready; wait; wait"], { timeoutSeconds: 3 });
+    const a = attempt(t, ['/bin/sh', '-c', "trap '' TERM; sleep 1000 & echo $! > child.pid; echo ready; wait; wait"], { timeoutSeconds: 5 });
     const exec = await executor.start(a.spec, a.onLine);
     t.same(await exec.done, { outcome: 'timed-out' });
     t.ok(a.lines.some(([, l]) => l === 'ready'), 'the clock ran from the start of the script, not of the queue');
