@@ -3,6 +3,7 @@
 // each answer recorded with its status and the model_version that answered it. The rollout
 // end-to-end tests and docs/rollouts.md use it; run alone it prints a JSON summary:
 //   node dist/bench/rollout-load.js --gateway URL[,URL] --rate 100 --seconds 30
+import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { loadWeather, weatherFeatures } from '../examples/weather-dataset.js';
 import { SluiceError } from '../lib/errors.js';
@@ -127,7 +128,8 @@ async function main(argv: string[]): Promise<void> {
   process.stdout.write(`${JSON.stringify(summarize(await load.stop()))}\n`);
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run as a script (through a symlinked dist/ too), not when imported.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   main(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`rollout-load: ${(err as Error).message}\n`);
     process.exitCode = 1;
