@@ -27,20 +27,26 @@ const MAX_HOLD_MS = 200;
 const MAX_UNBATCHED_HELD = 64;
 
 /** A copy decided while its call runs: the call's inputs, taken before they moved to the worker. */
-export interface PendingCopy {
-  model: string;
-  target: LoadedVersion;
-  route: RolloutRoute;
-  inputs: Tensor[];
-  rows: number;
+export class PendingCopy {
+  readonly model: string;
+  readonly target: LoadedVersion;
+  readonly route: RolloutRoute;
+  readonly inputs: Tensor[];
+  readonly rows: number;
+  /** Set when the client's call succeeded: its answer, and whether the answering version batches. */
+  answer: Tensor[] = [];
+  batched = false;
+
+  constructor(model: string, target: LoadedVersion, route: RolloutRoute, inputs: Tensor[], rows: number) {
+    this.model = model;
+    this.target = target;
+    this.route = route;
+    this.inputs = inputs;
+    this.rows = rows;
+  }
 }
 
-/** A held copy, with the answer the client got. */
-interface Held extends PendingCopy {
-  answer: Tensor[];
-  /** Whether the answering version batches (how its answer's rows are laid out). */
-  batched: boolean;
-}
+type Held = PendingCopy;
 
 class HeldCopies {
   copies: Held[] = [];
@@ -76,7 +82,7 @@ export class Mirror {
       this.#metrics.mirrorDropped(model, target);
       return undefined;
     }
-    return { model, target: v, route, inputs: prepared.inputs.map(copyTensor), rows: prepared.rows };
+    return new PendingCopy(model, v, route, prepared.inputs.map(copyTensor), prepared.rows);
   }
 
   /** The client's call succeeded with `answer` (not yet written): hold the copy for the next copy batch. */
@@ -92,7 +98,9 @@ export class Mirror {
       return;
     }
     if (held.copies.length === 0) held.since = performance.now();
-    held.copies.push({ ...copy, answer, batched });
+    copy.answer = answer;
+    copy.batched = batched;
+    held.copies.push(copy);
     held.rows += copy.rows;
     // Full: run from a macrotask all the same, so the answer that filled it is written first.
     if (held.rows >= capacity(v)) {
