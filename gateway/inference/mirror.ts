@@ -62,6 +62,7 @@ export class Mirror {
   readonly #traffic: (v: LoadedVersion) => VersionTraffic;
   readonly #metrics: GatewayMetrics;
   readonly #held = new Map<LoadedVersion, HeldCopies>();
+  readonly #dropped = new WeakMap<LoadedVersion, { inc(value?: number): void }>();
   readonly #draining: () => boolean;
 
   constructor(repository: ModelRepository, metrics: GatewayMetrics, traffic: (v: LoadedVersion) => VersionTraffic, draining: () => boolean) {
@@ -78,8 +79,12 @@ export class Mirror {
    */
   prepare(model: string, target: string, route: RolloutRoute, prepared: PreparedRequest): PendingCopy | undefined {
     const v = this.#repository.model(model)?.versions.get(target);
-    if (v === undefined || v.state !== 'READY' || (this.#held.get(v)?.rows ?? 0) >= capacity(v)) {
-      this.#metrics.mirrorDropped(model, target);
+    if (v === undefined) {
+      this.#metrics.mirrorDropped(model, target).inc();
+      return undefined;
+    }
+    if (v.state !== 'READY' || (this.#held.get(v)?.rows ?? 0) >= capacity(v)) {
+      this.#drop(v, 1);
       return undefined;
     }
     return new PendingCopy(model, v, route, prepared.inputs.map(copyTensor), prepared.rows);
@@ -94,7 +99,7 @@ export class Mirror {
       this.#held.set(v, held);
     }
     if (held.rows + copy.rows > capacity(v)) {
-      this.#metrics.mirrorDropped(copy.model, v.version);
+      this.#drop(v, 1);
       return;
     }
     if (held.copies.length === 0) held.since = performance.now();
@@ -128,7 +133,7 @@ export class Mirror {
     held.copies = [];
     held.rows = 0;
     if (gone || held.running || this.#busy(v)) {
-      for (let i = 0; i < copies.length; i++) this.#metrics.mirrorDropped(v.name, v.version);
+      this.#drop(v, copies.length);
       if (!held.running && gone) this.#held.delete(v);
       return;
     }
@@ -142,6 +147,15 @@ export class Mirror {
       held.running = false;
       if (v.state !== 'READY') this.#held.delete(v);
     }
+  }
+
+  #drop(v: LoadedVersion, n: number): void {
+    let counter = this.#dropped.get(v);
+    if (counter === undefined) {
+      counter = this.#metrics.mirrorDropped(v.name, v.version);
+      this.#dropped.set(v, counter);
+    }
+    counter.inc(n);
   }
 
   /** Some worker has a task, or a full batch of client calls waits for this version. */
@@ -196,10 +210,8 @@ export class Mirror {
     const e = toSluiceError(err);
     const dropped = err instanceof SluiceError && (e.code === 'SLUICE_E_BATCH_QUEUE_FULL' || e.code === 'SLUICE_E_MODEL_NOT_READY');
     const ms = performance.now() - started;
-    for (let i = 0; i < copies.length; i++) {
-      if (dropped) this.#metrics.mirrorDropped(v.name, v.version);
-      else traffic.mirrored(ms, true, false, false);
-    }
+    if (dropped) this.#drop(v, copies.length);
+    else for (let i = 0; i < copies.length; i++) traffic.mirrored(ms, true, false, false);
   }
 }
 
