@@ -16,7 +16,7 @@ import { DATATYPE_INFO, type NumericArray, type Tensor } from '../models/tensors
 import type { RolloutRoute } from '../routing/rollout-route.js';
 import type { VersionTraffic } from '../routing/traffic.js';
 import { shapeKey } from '../batching/assemble.js';
-import { answersAgree } from './agreement.js';
+import { answersAgree, answersAgreeAt } from './agreement.js';
 import { prepare } from './prepare.js';
 
 /** How long copies are held to run together. */
@@ -141,7 +141,8 @@ export class Mirror {
     const traffic = this.#traffic(v);
     traffic.follow(copies[0]!.route.window);
     try {
-      if (v.batched && !v.variableShape && copies.length > 1) await this.#runTogether(v, copies, traffic);
+      // Together only when every client answer has rows too (its version batches, as this one does).
+      if (v.batched && !v.variableShape && copies.length > 1 && copies.every((c) => c.batched)) await this.#runTogether(v, copies, traffic);
       else await Promise.all(copies.map((c) => this.#runAlone(v, c, traffic)));
     } finally {
       held.running = false;
@@ -183,9 +184,8 @@ export class Mirror {
     traffic.answered(tensors);
     let at = 0;
     for (const c of copies) {
-      const mine = rowsOf(tensors, at, c.rows);
+      traffic.mirrored(ms, false, true, answersAgreeAt(c.answer, tensors, at, c.route.agreementTolerance));
       at += c.rows;
-      traffic.mirrored(ms, false, true, answersAgree(c.answer, mine, c.route.agreementTolerance, c.batched));
     }
   }
 
@@ -244,15 +244,5 @@ function concatRows(requests: Tensor[][], rows: number): Tensor[] {
       offset += src.length;
     }
     return { name: proto.name, datatype: proto.datatype, shape, data };
-  });
-}
-
-/** Views of rows [from, from + count) of every output. */
-function rowsOf(tensors: readonly Tensor[], from: number, count: number): Tensor[] {
-  return tensors.map((t) => {
-    const total = t.shape[0] ?? 1;
-    const width = total === 0 ? 0 : t.data.length / total;
-    const data = Array.isArray(t.data) ? t.data.slice(from * width, (from + count) * width) : (t.data as NumericArray).subarray(from * width, (from + count) * width);
-    return { name: t.name, datatype: t.datatype, shape: [count, ...t.shape.slice(1)], data };
   });
 }
