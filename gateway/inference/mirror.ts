@@ -123,7 +123,8 @@ export class Mirror {
     if (held === undefined) return;
     held.timer = undefined;
     if (held.copies.length === 0) return;
-    const gone = this.#draining() || v.state !== 'READY';
+    // Copies held for a rollout that ended (or changed its versions) are not run.
+    const gone = this.#draining() || v.state !== 'READY' || this.#repository.model(v.name)?.routing.rollout?.window !== held.copies[0]!.route.window;
     if (!gone && (held.running || this.#busy(v)) && performance.now() - held.since < MAX_HOLD_MS) {
       held.timer = setTimeout(flushHeld, COPY_BATCH_MS / 4, this, v);
       held.timer.unref();
@@ -134,7 +135,7 @@ export class Mirror {
     held.rows = 0;
     if (gone || held.running || this.#busy(v)) {
       this.#drop(v, copies.length);
-      if (!held.running && gone) this.#held.delete(v);
+      if (!held.running && v.state !== 'READY') this.#held.delete(v);
       return;
     }
     held.running = true;
