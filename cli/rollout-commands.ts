@@ -154,9 +154,16 @@ async function fetchRollout(base: string, token: string, id: string): Promise<an
   return data.rollout;
 }
 
+/** One line per change when the output is not a terminal (a log, a pipe). */
+export function rolloutLine(r: any): string {
+  const run = r.analysisRuns.at(-1);
+  const analysis = run ? `  analysis ${run.status} (${run.message})` : '';
+  return `${new Date().toISOString().slice(11, 19)} ${r.phase} step ${r.currentStep}/${r.steps.length} v${r.stable} ${100 - r.weight}% v${r.candidate} ${r.weight}%  ${r.message}${analysis}\n`;
+}
+
 /**
- * Redraw the rollout at each change until it ends (a terminal gets it in place, anything else one
- * block per change); a control plane that is away for a while (a restart) is waited for.
+ * Redraw the rollout at each change until it ends (a terminal gets one view in place, anything
+ * else one line per change); a control plane that is away for a while (a restart) is waited for.
  */
 export async function watchRollout(base: string, token: string, id: string, out: Writable = process.stdout, tty = (out as { isTTY?: boolean }).isTTY === true): Promise<number> {
   let last = '';
@@ -170,10 +177,10 @@ export async function watchRollout(base: string, token: string, id: string, out:
       await new Promise((res) => setTimeout(res, POLL_MS));
       continue;
     }
-    const text = renderRollout(r);
+    const text = tty ? renderRollout(r) : rolloutLine(r).slice(9);
     if (text !== last) {
       if (tty && lastLines > 0) out.write(`\x1b[${lastLines}A\x1b[J`);
-      out.write(text);
+      out.write(tty ? text : rolloutLine(r));
       last = text;
       lastLines = text.split('\n').length - 1;
     }

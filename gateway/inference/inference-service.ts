@@ -127,8 +127,8 @@ export class InferenceService {
       if (this.#preprocessor !== undefined && version.config.preprocess !== undefined) {
         const inputs = await this.#preprocessor(version, request.inputs);
         if (inputs !== request.inputs) request = { ...request, inputs };
-        // A reload may have swapped versions while we waited: follow the routing again.
-        if (version.state !== 'READY' && request.version === undefined) version = this.resolve(request.model, undefined, request);
+        // A reload or a rollback may have swapped versions while we waited: follow the routing again.
+        if (version.state !== 'READY' && (request.version === undefined || request.routedVersion === true)) version = this.resolve(request.model, undefined, request);
       }
       if (version.state !== 'READY') throw new SluiceError('SLUICE_E_MODEL_NOT_READY', `model ${version.name} version ${version.version} is not ready`, { retryAfter: 1 });
       const prepared = prepare(version, request);
@@ -138,7 +138,7 @@ export class InferenceService {
       // with the batch, so the copy takes its own first. Calls that chose their version (URL,
       // preview) are not part of the rollout's sample.
       let copy: PendingCopy | undefined;
-      if (rollout !== undefined && rollout.mirrorShare > 0 && request.version === undefined && !isPreview(request)) {
+      if (rollout !== undefined && rollout.mirrorShare > 0 && (request.version === undefined || request.routedVersion === true) && !isPreview(request)) {
         const target = rollout.mirrorOf(version.version, Math.random());
         if (target !== undefined) copy = this.#mirror.prepare(version.name, target, rollout, prepared);
       }

@@ -16,7 +16,7 @@ import { DATATYPE_INFO, type NumericArray, type Tensor } from '../models/tensors
 import type { RolloutRoute } from '../routing/rollout-route.js';
 import type { VersionTraffic } from '../routing/traffic.js';
 import { shapeKey } from '../batching/assemble.js';
-import { answersAgree } from './agreement.js';
+import { answersAgree, answersAgreeAt } from './agreement.js';
 import { prepare } from './prepare.js';
 
 /** How long copies are held to run together. */
@@ -27,20 +27,26 @@ const MAX_HOLD_MS = 200;
 const MAX_UNBATCHED_HELD = 64;
 
 /** A copy decided while its call runs: the call's inputs, taken before they moved to the worker. */
-export interface PendingCopy {
-  model: string;
-  target: LoadedVersion;
-  route: RolloutRoute;
-  inputs: Tensor[];
-  rows: number;
+export class PendingCopy {
+  readonly model: string;
+  readonly target: LoadedVersion;
+  readonly route: RolloutRoute;
+  readonly inputs: Tensor[];
+  readonly rows: number;
+  /** Set when the client's call succeeded: its answer, and whether the answering version batches. */
+  answer: Tensor[] = [];
+  batched = false;
+
+  constructor(model: string, target: LoadedVersion, route: RolloutRoute, inputs: Tensor[], rows: number) {
+    this.model = model;
+    this.target = target;
+    this.route = route;
+    this.inputs = inputs;
+    this.rows = rows;
+  }
 }
 
-/** A held copy, with the answer the client got. */
-interface Held extends PendingCopy {
-  answer: Tensor[];
-  /** Whether the answering version batches (how its answer's rows are laid out). */
-  batched: boolean;
-}
+type Held = PendingCopy;
 
 class HeldCopies {
   copies: Held[] = [];
@@ -56,6 +62,7 @@ export class Mirror {
   readonly #traffic: (v: LoadedVersion) => VersionTraffic;
   readonly #metrics: GatewayMetrics;
   readonly #held = new Map<LoadedVersion, HeldCopies>();
+  readonly #dropped = new WeakMap<LoadedVersion, { inc(value?: number): void }>();
   readonly #draining: () => boolean;
 
   constructor(repository: ModelRepository, metrics: GatewayMetrics, traffic: (v: LoadedVersion) => VersionTraffic, draining: () => boolean) {
@@ -72,11 +79,15 @@ export class Mirror {
    */
   prepare(model: string, target: string, route: RolloutRoute, prepared: PreparedRequest): PendingCopy | undefined {
     const v = this.#repository.model(model)?.versions.get(target);
-    if (v === undefined || v.state !== 'READY' || (this.#held.get(v)?.rows ?? 0) >= capacity(v)) {
-      this.#metrics.mirrorDropped(model, target);
+    if (v === undefined) {
+      this.#metrics.mirrorDropped(model, target).inc();
       return undefined;
     }
-    return { model, target: v, route, inputs: prepared.inputs.map(copyTensor), rows: prepared.rows };
+    if (v.state !== 'READY' || (this.#held.get(v)?.rows ?? 0) >= capacity(v)) {
+      this.#drop(v, 1);
+      return undefined;
+    }
+    return new PendingCopy(model, v, route, prepared.inputs.map(copyTensor), prepared.rows);
   }
 
   /** The client's call succeeded with `answer` (not yet written): hold the copy for the next copy batch. */
@@ -88,11 +99,13 @@ export class Mirror {
       this.#held.set(v, held);
     }
     if (held.rows + copy.rows > capacity(v)) {
-      this.#metrics.mirrorDropped(copy.model, v.version);
+      this.#drop(v, 1);
       return;
     }
     if (held.copies.length === 0) held.since = performance.now();
-    held.copies.push({ ...copy, answer, batched });
+    copy.answer = answer;
+    copy.batched = batched;
+    held.copies.push(copy);
     held.rows += copy.rows;
     // Full: run from a macrotask all the same, so the answer that filled it is written first.
     if (held.rows >= capacity(v)) {
@@ -110,7 +123,8 @@ export class Mirror {
     if (held === undefined) return;
     held.timer = undefined;
     if (held.copies.length === 0) return;
-    const gone = this.#draining() || v.state !== 'READY';
+    // Copies held for a rollout that ended (or changed its versions) are not run.
+    const gone = this.#draining() || v.state !== 'READY' || this.#repository.model(v.name)?.routing.rollout?.window !== held.copies[0]!.route.window;
     if (!gone && (held.running || this.#busy(v)) && performance.now() - held.since < MAX_HOLD_MS) {
       held.timer = setTimeout(flushHeld, COPY_BATCH_MS / 4, this, v);
       held.timer.unref();
@@ -120,20 +134,30 @@ export class Mirror {
     held.copies = [];
     held.rows = 0;
     if (gone || held.running || this.#busy(v)) {
-      for (let i = 0; i < copies.length; i++) this.#metrics.mirrorDropped(v.name, v.version);
-      if (!held.running && gone) this.#held.delete(v);
+      this.#drop(v, copies.length);
+      if (!held.running && v.state !== 'READY') this.#held.delete(v);
       return;
     }
     held.running = true;
     const traffic = this.#traffic(v);
     traffic.follow(copies[0]!.route.window);
     try {
-      if (v.batched && !v.variableShape && copies.length > 1) await this.#runTogether(v, copies, traffic);
+      // Together only when every client answer has rows too (its version batches, as this one does).
+      if (v.batched && !v.variableShape && copies.length > 1 && copies.every((c) => c.batched)) await this.#runTogether(v, copies, traffic);
       else await Promise.all(copies.map((c) => this.#runAlone(v, c, traffic)));
     } finally {
       held.running = false;
       if (v.state !== 'READY') this.#held.delete(v);
     }
+  }
+
+  #drop(v: LoadedVersion, n: number): void {
+    let counter = this.#dropped.get(v);
+    if (counter === undefined) {
+      counter = this.#metrics.mirrorDropped(v.name, v.version);
+      this.#dropped.set(v, counter);
+    }
+    counter.inc(n);
   }
 
   /** Some worker has a task, or a full batch of client calls waits for this version. */
@@ -161,9 +185,8 @@ export class Mirror {
     traffic.answered(tensors);
     let at = 0;
     for (const c of copies) {
-      const mine = rowsOf(tensors, at, c.rows);
+      traffic.mirrored(ms, false, true, answersAgreeAt(c.answer, tensors, at, c.route.agreementTolerance));
       at += c.rows;
-      traffic.mirrored(ms, false, true, answersAgree(c.answer, mine, c.route.agreementTolerance, c.batched));
     }
   }
 
@@ -188,10 +211,8 @@ export class Mirror {
     const e = toSluiceError(err);
     const dropped = err instanceof SluiceError && (e.code === 'SLUICE_E_BATCH_QUEUE_FULL' || e.code === 'SLUICE_E_MODEL_NOT_READY');
     const ms = performance.now() - started;
-    for (let i = 0; i < copies.length; i++) {
-      if (dropped) this.#metrics.mirrorDropped(v.name, v.version);
-      else traffic.mirrored(ms, true, false, false);
-    }
+    if (dropped) this.#drop(v, copies.length);
+    else for (let i = 0; i < copies.length; i++) traffic.mirrored(ms, true, false, false);
   }
 }
 
@@ -224,15 +245,5 @@ function concatRows(requests: Tensor[][], rows: number): Tensor[] {
       offset += src.length;
     }
     return { name: proto.name, datatype: proto.datatype, shape, data };
-  });
-}
-
-/** Views of rows [from, from + count) of every output. */
-function rowsOf(tensors: readonly Tensor[], from: number, count: number): Tensor[] {
-  return tensors.map((t) => {
-    const total = t.shape[0] ?? 1;
-    const width = total === 0 ? 0 : t.data.length / total;
-    const data = Array.isArray(t.data) ? t.data.slice(from * width, (from + count) * width) : (t.data as NumericArray).subarray(from * width, (from + count) * width);
-    return { name: t.name, datatype: t.datatype, shape: [count, ...t.shape.slice(1)], data };
   });
 }

@@ -22,6 +22,12 @@ export interface InferenceRequest {
   parameters?: Record<string, unknown> | undefined;
   /** Aborted when the client goes away: a queued call is dropped before it runs. An AbortSignal fits. */
   signal?: CancelSignal | undefined;
+  /**
+   * `version` was the routing table's pick (a raw or image body is decoded for the version it goes
+   * to), not the caller's: the call follows the routing again if that version leaves meanwhile, and
+   * it is part of a rollout's mirrored sample.
+   */
+  routedVersion?: boolean | undefined;
   /** The `sluice-route-key` header: pins the caller to one arm of a sticky (A/B) rollout. */
   routeKey?: string | undefined;
   /** The `sluice-preview` header was sent: the call goes to the active rollout's candidate. */

@@ -95,9 +95,9 @@ export class GatewayMetrics {
     });
   }
 
-  /** A rollout copy meant for this version was dropped (busy, unloading). Never on a client call's path. */
-  mirrorDropped(model: string, version: string): void {
-    this.#mirrorDropped.labels({ model, version }).inc();
+  /** The counter of rollout copies meant for this version and dropped (busy, unloading); resolve once, count often. */
+  mirrorDropped(model: string, version: string): { inc(value?: number): void } {
+    return this.#mirrorDropped.labels({ model, version });
   }
 
   #countsFor(model: string, version: string): VersionCounts {

@@ -175,7 +175,9 @@ class InferRoute {
       decoded = kind === BodyKind.Image ? { inputs: imageBodyInputs(target, body) } : decodeRawBinaryRequest(target.inputs, target.batched, body);
     }
     (kind === BodyKind.Json || kind === BodyKind.Image ? this.#decodeJson : this.#decodeBinary).observe((performance.now() - decodeStart) / 1000);
-    const response = await inference.infer({ ...decoded, model: name, version: target?.version ?? version, signal: call.signal, receivedAt, routeKey, preview });
+    const response = await inference.infer({
+      ...decoded, model: name, version: target?.version ?? version, routedVersion: target !== undefined && version === undefined, signal: call.signal, receivedAt, routeKey, preview,
+    });
     if (call.aborted) return;
     const encoded = encodeInferenceResponse(response);
     if (encoded.binary.length === 0) {

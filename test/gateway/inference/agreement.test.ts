@@ -1,5 +1,5 @@
 import t from 'tap';
-import { answersAgree } from '../../../gateway/inference/agreement.js';
+import { answersAgree, answersAgreeAt } from '../../../gateway/inference/agreement.js';
 import type { Tensor } from '../../../gateway/models/tensors.js';
 
 function fp32(name: string, shape: number[], data: number[]): Tensor {
@@ -28,4 +28,12 @@ t.test('every output both answers carry must agree; answers with nothing in comm
   t.ok(answersAgree([p], [p, y], 0, true), 'an output only one side has is not compared');
   t.notOk(answersAgree([p], [y], 0, true));
   t.notOk(answersAgree([p], [fp32('p', [2, 2], [0.2, 0.8, 0.2, 0.8])], 0, true), 'different shapes');
+});
+
+t.test('a copy run with others is compared against its own rows of the joint answer', async (t) => {
+  const joint = [fp32('p', [3, 2], [0.9, 0.1, 0.2, 0.8, 0.6, 0.4]), fp32('y', [3, 1], [1, 2, 3])];
+  t.ok(answersAgreeAt([fp32('p', [1, 2], [0.7, 0.3]), fp32('y', [1, 1], [1])], joint, 0, 0));
+  t.ok(answersAgreeAt([fp32('p', [2, 2], [0.3, 0.7, 0.9, 0.1]), fp32('y', [2, 1], [2, 3])], joint, 1, 0), 'rows 1 and 2');
+  t.notOk(answersAgreeAt([fp32('p', [1, 2], [0.7, 0.3])], joint, 1, 0), 'row 1 is the other class');
+  t.notOk(answersAgreeAt([fp32('y', [2, 1], [3, 4])], joint, 2, 0), 'rows past the joint answer');
 });

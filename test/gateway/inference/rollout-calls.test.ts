@@ -175,3 +175,25 @@ t.test('a version taken out of routing and unloaded under load finishes every ca
   t.ok(running > 0 && answers.some((a) => a.body.model_version === '2'), `version 2 had calls in flight when it left routing (${running})`);
   t.notOk(gw.repository.model('weather')!.versions.has('2'));
 });
+
+t.test('copies for a candidate that is not loaded are dropped and counted, the clients unaffected', async (t) => {
+  const { gw, infer } = await setup(t);
+  gw.repository.setRouting('weather', { default_version: '1', weights: { 1: 100 } }, plan({ strategy: 'SHADOW', candidate: 9, mirrorShare: 1 }));
+  for (let i = 0; i < 5; i++) t.equal((await postJson(infer, call(i))).status, 200);
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  t.match(metrics, /sluice_mirror_dropped_total\{model="weather",version="9"\} 5\n/);
+  const preview = await fetch(infer, { method: 'POST', headers: { 'sluice-preview': '1' }, body: JSON.stringify(call(0)) });
+  t.equal(preview.status, 503);
+  t.equal(((await preview.json()) as { code: string }).code, 'SLUICE_E_MODEL_NOT_READY', 'a preview of a candidate that is not loaded is refused, not answered by stable');
+});
+
+t.test('a raw-body call, decoded for the version routing picked, is part of the shadow sample', async (t) => {
+  const { gw, infer } = await setup(t);
+  gw.repository.setRouting('weather', { default_version: '1', weights: { 1: 100 } }, plan({ strategy: 'SHADOW', mirrorShare: 1 }));
+  const rows = weatherRows(2, 5);
+  const res = await fetch(infer, { method: 'POST', headers: { 'Inference-Header-Content-Length': '0', 'Content-Type': 'application/octet-stream' }, body: new Uint8Array(rows.buffer as ArrayBuffer) });
+  t.equal(res.status, 200);
+  const w = await windowsUntil(gw, (m) => (m.get(2)?.mirrored.calls ?? 0) >= 1);
+  t.match(w.get(2), { mirrored: { calls: 1, compared: 1, agreed: 1 } });
+  t.equal(w.get(2)!.outputs.find((h) => h.feature === 'label')!.counts.reduce((a, b) => a + b, 0), 2, 'both rows of the copy binned');
+});
