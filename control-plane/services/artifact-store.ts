@@ -3,6 +3,7 @@
 // the same bytes uploaded twice are stored once. The files are not part of the database transaction:
 // a file whose version row was rolled back is an orphan that a later upload of the same bytes reuses.
 import { createHash, randomBytes } from 'node:crypto';
+import { finished } from 'node:stream/promises';
 import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -47,19 +48,29 @@ export class ArtifactStore {
   async put(chunks: AsyncIterable<Uint8Array>): Promise<StoredArtifact> {
     const tmp = join(this.dir, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
     const out = createWriteStream(tmp, { mode: 0o644 });
+    // A write error (the folder gone, the disk full) can come while we wait for the body: keep it
+    // for the loop below rather than let an unheard 'error' event end the process.
+    let failure: Error | undefined;
+    out.on('error', (err) => (failure ??= err));
     const hash = createHash('sha256');
     let size = 0;
     try {
       for await (const chunk of chunks) {
+        if (failure) throw storeFailed(failure);
         size += chunk.byteLength;
         if (size > this.maxBytes) {
           throw new SluiceError('SLUICE_E_HTTP_BODY_TOO_LARGE', `artifact is larger than ${this.maxBytes} bytes`, { details: { limit: this.maxBytes } });
         }
         hash.update(chunk);
-        if (!out.write(chunk)) await once(out, 'drain');
+        if (!out.write(chunk)) await once(out, 'drain').catch((err: Error) => {
+          throw storeFailed(err);
+        });
       }
       out.end();
-      await once(out, 'close');
+      await finished(out).catch((err: Error) => {
+        throw storeFailed(err);
+      });
+      if (failure) throw storeFailed(failure);
     } catch (err) {
       out.destroy();
       rmSync(tmp, { force: true });
@@ -75,4 +86,8 @@ export class ArtifactStore {
     renameSync(tmp, path);
     return { sha256, size, path };
   }
+}
+
+function storeFailed(cause: Error): SluiceError {
+  return new SluiceError('SLUICE_E_STORE_FAILED', `the artifact store could not write: ${(cause as NodeJS.ErrnoException).code ?? cause.message}`, { cause });
 }
