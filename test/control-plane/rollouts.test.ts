@@ -2,7 +2,7 @@ import t from 'tap';
 import pg from 'pg';
 import { LATENCY_BUCKETS_MS, REPORT_TRAFFIC_MUTATION } from '../../lib/sync-wire.js';
 import { eventually } from '../helpers/wait.js';
-import { dialects, exampleOnnx, modelWithVersion, startTestControlPlane, stopPostgres, type TestControlPlane } from './harness.js';
+import { ADMIN_TOKEN, dialects, exampleOnnx, modelWithVersion, startTestControlPlane, stopPostgres, type TestControlPlane } from './harness.js';
 import { subscribe } from './sse.js';
 
 t.teardown(stopPostgres);
@@ -340,6 +340,13 @@ t.test('on PostgreSQL one control plane runs the controller; when its lock sessi
   t.ok(next, `lock now held by ${next.application_name}`);
   t.equal((await holder()).length, 1, 'still exactly one holder');
   const r = await start(second, { strategy: 'CANARY', steps: [{ setWeight: 40 }, { pause: { seconds: 1 } }] });
+  // Subscribers on both replicas hear every step, whichever replica made it (gateways may talk to either).
+  const subs = await Promise.all([first, second].map((cp) => subscribe(cp.url, ADMIN_TOKEN, 'subscription($id: ID!) { rolloutChanged(id: $id) { phase } }', { id: r.id })));
+  t.teardown(() => subs.forEach((s) => s.close()));
+  const heard = subs.map(async (s) => {
+    for (;;) if ((await s.next()).data.rolloutChanged.phase === 'PROMOTED') return true;
+  });
   const done = await phaseIs(first, r.id, 'PROMOTED');
   t.equal(done.weight, 100, 'the rollout ran to the end under the new leader');
+  t.same(await Promise.all(heard), [true, true], 'both replicas pushed the promotion to their subscribers');
 });
