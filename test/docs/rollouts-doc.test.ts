@@ -4,46 +4,19 @@
 // PORT a free port) and checks what the blocks print: the canary's load saw only 200s from both
 // versions, and the wrong candidate was ABORTED by its analysis with every call still a 200.
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/paths.js';
-import { freePort } from '../helpers/net.js';
+import { runDocBlocks, shellBlocks } from '../helpers/doc-script.js';
 
 const DOC = join(ROOT, 'docs', 'rollouts.md');
 
-function shellBlocks(markdown: string): string[] {
-  return [...markdown.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
-}
 
 t.test('docs/rollouts.md: the walk-through runs, promotes the healthy canary and rolls back the wrong one', async (t) => {
   const blocks = shellBlocks(readFileSync(DOC, 'utf8'));
   t.ok(blocks.length >= 4, 'the doc has its blocks');
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-rollout-doc-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  symlinkSync(join(ROOT, 'dist'), join(dir, 'dist'));
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  writeFileSync(join(dir, 'doc.sh'), ['set -euo pipefail', ...blocks].join('\n'));
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(await freePort()) };
-  for (const k of Object.keys(env)) if (k.startsWith('SLUICE_')) delete env[k];
-  // Its own process group, so the servers the doc starts in the background die with it.
-  const bash = spawn('bash', ['doc.sh'], { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const kill = () => {
-    try {
-      process.kill(-bash.pid!, 'SIGKILL');
-    } catch {
-      // the group is gone already
-    }
-  };
-  t.teardown(kill);
-  let out = '';
-  let err = '';
-  bash.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  bash.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const timer = setTimeout(kill, 240_000);
-  const code = await new Promise<number | null>((resolve) => bash.once('exit', resolve));
-  clearTimeout(timer);
+  const run = await runDocBlocks(t, blocks, { prefix: 'sluice-rollout-doc-', timeoutMs: 240_000 });
+  const { code, stdout: out, stderr: err } = run;
   if (code === 0) t.pass('the walk-through exits 0');
   else t.fail(`the walk-through exits ${code}`, { output: out.slice(-3000), stderr: err.slice(-2000) });
 
