@@ -37,7 +37,7 @@ export const ROLLOUT_START_COMMAND = defineCommand({
     'min-calls': { type: 'int', placeholder: 'n', description: 'analysis: fewer candidate calls make a run inconclusive (default 50)' },
     'failure-limit': { type: 'int', placeholder: 'n', description: 'analysis: failed runs allowed before the abort (default 0)' },
     weight: { type: 'int', placeholder: 'percent', description: 'A/B: percent of calls to the candidate' },
-    'mirror-share': { type: 'string', placeholder: 'x', description: 'canary/shadow: share of calls copied to the other version (0-1)' },
+    'mirror-share': { type: 'string', placeholder: 'x', description: 'canary/shadow/blue-green: share of calls copied to the other version (0-1)' },
     'scale-down-delay': { type: 'int', placeholder: 's', description: 'blue-green: seconds the old version stays loaded after the switch' },
     'auto-promotion': { type: 'int', placeholder: 's', description: 'blue-green: switch this many seconds after the analysis passed' },
     watch: { type: 'boolean', default: false, description: 'then show the rollout live until it ends' },

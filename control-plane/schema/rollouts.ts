@@ -212,7 +212,7 @@ export const rolloutTypeDefs = /* GraphQL */ `
     analysis: AnalysisInput
     "AB only: percent of calls to the candidate (1-99), held for the rollout's life."
     weight: Int
-    "CANARY (default 0.1) and SHADOW (default 0.5): share of calls copied to the other version."
+    "CANARY (default 0.1), SHADOW (default 0.5), BLUE_GREEN before the switch (default 0): share of calls copied to the other version."
     mirrorShare: Float
     "Regressor answers agree within this absolute or relative tolerance (default 0.001)."
     agreementTolerance: Float

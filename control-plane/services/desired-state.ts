@@ -166,7 +166,8 @@ function rolloutRouting(r: RolloutTable): { routes: Route[]; rollout: WireRollou
       stable,
       candidate,
       sticky: strategy === 'AB',
-      mirrorShare: strategy === 'CANARY' || strategy === 'SHADOW' ? spec.mirrorShare : 0,
+      // BLUE_GREEN mirrors stable's calls on the candidate only before the switch (pre-promotion analysis).
+      mirrorShare: strategy === 'CANARY' || strategy === 'SHADOW' || (strategy === 'BLUE_GREEN' && r.phase !== 'SWITCHED') ? spec.mirrorShare : 0,
       agreementTolerance: spec.agreementTolerance,
     },
   };

@@ -121,7 +121,7 @@ export function parseSpec(input: StartRolloutInput): { strategy: RolloutStrategy
   if (strategy !== 'BLUE_GREEN' && (given(input.autoPromotionSeconds) || given(input.scaleDownDelaySeconds))) {
     throw invalid(given(input.autoPromotionSeconds) ? 'autoPromotionSeconds' : 'scaleDownDelaySeconds', 'is for BLUE_GREEN rollouts');
   }
-  if ((strategy === 'AB' || strategy === 'BLUE_GREEN') && given(input.mirrorShare) && input.mirrorShare !== 0) throw invalid('mirrorShare', `is for CANARY and SHADOW rollouts`);
+  if (strategy === 'AB' && given(input.mirrorShare) && input.mirrorShare !== 0) throw invalid('mirrorShare', `is for CANARY, SHADOW and BLUE_GREEN rollouts`);
   if (strategy === 'AB' && !given(input.weight)) throw invalid('weight', 'is required for an AB rollout (percent of calls to the candidate)');
   const spec: RolloutSpec = {
     steps: strategy === 'CANARY' ? parseSteps(input.steps ?? [], analysis) : [],

@@ -34,8 +34,9 @@ export class RolloutRoute {
 
   /**
    * The version that also runs a copy of a call `answeredBy` answered, for `random` in [0, 1):
-   * CANARY mirrors a share of each version's calls on the other, SHADOW a share of stable's calls
-   * on the candidate; other strategies copy nothing.
+   * CANARY mirrors a share of each version's calls on the other; SHADOW, and BLUE_GREEN before the
+   * switch (the control plane sends mirrorShare 0 once it switched), a share of stable's calls on
+   * the candidate; AB copies nothing.
    */
   mirrorOf(answeredBy: string, random: number): string | undefined {
     if (!(random < this.mirrorShare)) return undefined;
@@ -44,7 +45,7 @@ export class RolloutRoute {
       if (answeredBy === this.candidate) return this.stable;
       return undefined;
     }
-    if (this.strategy === 'SHADOW' && answeredBy === this.stable) return this.candidate;
+    if ((this.strategy === 'SHADOW' || this.strategy === 'BLUE_GREEN') && answeredBy === this.stable) return this.candidate;
     return undefined;
   }
 }

@@ -244,6 +244,26 @@ t.test('rollouts across a control plane and two gateway processes under open-loo
     t.equal(wrongVersion.length, 0, 'before the switch only stable, after it only the candidate, after the abort only stable (either during the 2 s hand-over)');
   });
 
+  t.test('blue-green pre-promotion analysis: a wrong candidate aborts before any client call reaches it; a healthy one auto-promotes', async (t) => {
+    const { stable, other } = await pair(f);
+    const load = loadOn(t, f.gateways, 100);
+    const analysis = { intervalSeconds: 2, minCalls: 20, minAgreement: 0.9, maxErrorRate: 0.01 };
+    const wrong = await ended(f, (await startRollout(f, { candidate: v3, strategy: 'BLUE_GREEN', mirrorShare: 0.5, autoPromotionSeconds: 0, analysis })).id);
+    t.equal(wrong.phase, 'ABORTED');
+    t.match(wrong.abortReason, /agreement/);
+    const failedRun = wrong.analysisRuns.find((a: any) => a.status === 'FAILED');
+    t.ok(failedRun.compared >= 20 && failedRun.agreement < 0.9, `agreement ${failedRun.agreement} over ${failedRun.compared} mirrored copies`);
+    const good = await ended(f, (await startRollout(f, { candidate: Number(other), strategy: 'BLUE_GREEN', mirrorShare: 0.5, autoPromotionSeconds: 0, scaleDownDelaySeconds: 1, analysis })).id);
+    t.equal(good.phase, 'PROMOTED', good.abortReason ?? '');
+    const passed = good.analysisRuns.find((a: any) => a.status === 'SUCCESSFUL');
+    t.ok(passed.agreement >= 0.9 && passed.compared >= 20, `agreement ${passed.agreement} over ${passed.compared} mirrored copies`);
+    await servingOnly(f, other);
+    const calls = await load.stop();
+    t.comment(`blue-green analysis: ${calls.length} calls, ${count(calls, (c) => c.version === String(v3))} on the wrong v${v3}, ${count(calls, (c) => c.version === stable)} on v${stable}, ${count(calls, (c) => c.version === other)} on v${other}`);
+    t.equal(count(calls, (c) => c.version === String(v3)), 0, 'no client call reached the wrong candidate');
+    t.equal(count(calls, (c) => c.status !== 200), 0, `zero non-2xx (${errors(calls)})`);
+  });
+
   t.test('A/B: the same key gets the same version on both gateways; the split is within sampling error', async (t) => {
     const { other } = await pair(f);
     const r = await startRollout(f, { candidate: Number(other), strategy: 'AB', weight: 30 });

@@ -108,6 +108,8 @@ for (const dialect of dialects()) {
       t.equal(await code({ steps: [{ analysis: {} }] }), 'SLUICE_E_ROLLOUT_INVALID', 'an analysis step without thresholds');
       t.equal(await code({ strategy: 'AB', steps: null }), 'SLUICE_E_ROLLOUT_INVALID', 'an A/B split without its weight');
       t.equal(await code({ strategy: 'AB', steps: null, weight: 100 }), 'SLUICE_E_ROLLOUT_INVALID', 'an A/B weight outside 1-99');
+      t.equal(await code({ strategy: 'AB', steps: null, weight: 50, mirrorShare: 0.2 }), 'SLUICE_E_ROLLOUT_INVALID', 'an A/B split mirrors nothing');
+      t.equal(await code({ strategy: 'BLUE_GREEN', steps: null, mirrorShare: 1.5 }), 'SLUICE_E_ROLLOUT_INVALID', 'a blue-green mirror share above 1');
       t.equal(await code({}, await cp.token('viewer')), 'SLUICE_E_AUTH_FORBIDDEN', 'viewers read rollouts but do not start them');
       t.equal(await code({}, await cp.token('developer')), 'SLUICE_E_AUTH_FORBIDDEN');
 
@@ -257,6 +259,40 @@ for (const dialect of dialects()) {
       await phaseIs(cp, auto.id, 'PROMOTED');
       m = (await cp.gql(DESIRED, {}, gw)).data.desiredState.models[0];
       t.same({ routes: m.routes, aliases: m.aliases }, { routes: [{ version: 2, weight: 100 }], aliases: [{ name: 'production', version: 2 }] }, 'auto-promotion switched, and the scale-down delay ended in promotion');
+    });
+
+    t.test('blue-green pre-promotion analysis: preview calls and mirrored stable calls pass it, then auto-promotion switches', async (t) => {
+      const cp = await startTestControlPlane(t, dialect);
+      await weatherWithCandidate(cp);
+      const gw = await gatewayToken(cp, 'edge-1');
+      const analysis = { intervalSeconds: 1, minCalls: 10, minAgreement: 0.9, maxErrorRate: 0.05 };
+      const r = await start(cp, { strategy: 'BLUE_GREEN', mirrorShare: 0.5, autoPromotionSeconds: 0, scaleDownDelaySeconds: 60, analysis });
+      let m = (await cp.gql(DESIRED, {}, gw)).data.desiredState.models[0];
+      t.same({ routes: m.routes, mirrorShare: m.rollout.mirrorShare }, { routes: [{ version: 1, weight: 100 }, { version: 2, weight: 0 }], mirrorShare: 0.5 }, 'before the switch stable takes every call and a share is mirrored on the candidate');
+      // The candidate answers only preview calls (4 per window) and mirrored copies of stable's calls (10).
+      await reportUntil(cp, gw, 'edge-1', () => [window(1, { calls: 20 }), window(2, { calls: 4, compared: 10, agreed: 10 })], async () => (await rollout(cp, r.id)).phase === 'SWITCHED');
+      const now = await rollout(cp, r.id);
+      const ok = now.analysisRuns.find((a: any) => a.status === 'SUCCESSFUL');
+      t.ok(ok, 'a pre-promotion analysis run passed');
+      t.ok(ok.candidate.calls >= 14, `candidate calls ${ok.candidate.calls} are preview and mirrored calls together`);
+      t.equal(ok.agreement, 1);
+      m = (await cp.gql(DESIRED, {}, gw)).data.desiredState.models[0];
+      t.same({ routes: m.routes, mirrorShare: m.rollout.mirrorShare }, { routes: [{ version: 1, weight: 0 }, { version: 2, weight: 100 }], mirrorShare: 0 }, 'after the switch nothing is mirrored');
+    });
+
+    t.test('blue-green whose candidate disagrees fails pre-promotion analysis and aborts without switching', async (t) => {
+      const cp = await startTestControlPlane(t, dialect);
+      await weatherWithCandidate(cp);
+      const gw = await gatewayToken(cp, 'edge-1');
+      const r = await start(cp, { strategy: 'BLUE_GREEN', mirrorShare: 1, autoPromotionSeconds: 0, analysis: { intervalSeconds: 1, minCalls: 10, minAgreement: 0.9 } });
+      await reportUntil(cp, gw, 'edge-1', () => [window(1, { calls: 20 }), window(2, { calls: 2, compared: 20, agreed: 4 })], async () => (await rollout(cp, r.id)).phase === 'ABORTED');
+      const now = await rollout(cp, r.id);
+      t.match(now.abortReason, /agreement/);
+      t.same(now.weights, [{ version: 1, weight: 100 }, { version: 2, weight: 0 }]);
+      const switches = await cp.gql('{ auditEvents(filter: { action: "rollout.switch" }) { edges { node { actorName } } } }');
+      t.equal(switches.data.auditEvents.edges.length, 0, 'the candidate never took client calls');
+      const m = (await cp.gql(DESIRED, {}, gw)).data.desiredState.models[0];
+      t.same({ routes: m.routes, aliases: m.aliases }, { routes: [{ version: 1, weight: 100 }], aliases: [{ name: 'production', version: 1 }] });
     });
 
     t.test('A/B holds a sticky split and compares the arms', async (t) => {

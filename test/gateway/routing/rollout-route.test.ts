@@ -88,3 +88,13 @@ t.test('copies go both ways under CANARY, stable to candidate under SHADOW, for 
   t.equal(new RolloutRoute(plan({ strategy: 'AB', mirrorShare: 1 }), w).mirrorOf('1', 0), undefined);
   t.equal(new RolloutRoute(plan({ strategy: 'CANARY', mirrorShare: 0 }), w).mirrorOf('1', 0), undefined, 'share 0 copies nothing');
 });
+
+t.test('BLUE_GREEN before the switch copies a share of stable calls to the candidate, never the other way', async (t) => {
+  const w = rolloutWindow(plan({}), new OutputBinning([]));
+  const before = new RolloutRoute(plan({ strategy: 'BLUE_GREEN', sticky: false, mirrorShare: 0.5 }), w);
+  t.equal(before.mirrorOf('1', 0.4), '2', 'stable answered: the candidate runs a copy');
+  t.equal(before.mirrorOf('1', 0.6), undefined, 'outside the mirrored share');
+  t.equal(before.mirrorOf('2', 0), undefined, 'the candidate (preview) is not copied to stable');
+  const after = new RolloutRoute(plan({ strategy: 'BLUE_GREEN', sticky: false, mirrorShare: 0 }), w);
+  t.equal(after.mirrorOf('1', 0), undefined, 'the switched plan carries share 0: nothing is copied');
+});
