@@ -222,7 +222,7 @@ export class AttemptRun {
     throw fail('SLUICE_E_TRAINING_FAILED', `the executor lost the trainer: ${end.reason}`, { reason: end.reason });
   }
 
-  /** model.onnx must load in ONNX Runtime; metrics.json wins over the JSON lines; the profile comes from the trainer or the dataset. */
+  /** model.onnx must load in ONNX Runtime; metrics.json wins over the JSON lines; the profile comes from the trainer, its inputs.csv or the dataset. */
   private async collect(dataset: string): Promise<Record<string, Blob>> {
     const model = join(this.outDir, 'model.onnx');
     if (!existsSync(model)) throw fail('SLUICE_E_TRAINING_NO_MODEL', `the trainer exited 0 but left no model.onnx in SLUICE_OUTPUT_DIR`, { files: [] });
@@ -248,10 +248,13 @@ export class AttemptRun {
     const profileFile = join(this.outDir, 'profile.json');
     if (existsSync(profileFile)) files.profile = await openAsBlob(profileFile);
     else {
+      // inputs.csv: the training rows as the model takes them, for datasets whose columns are not its input.
+      const inputs = join(this.outDir, 'inputs.csv');
+      const source = existsSync(inputs) ? inputs : dataset;
       try {
-        const profile = profileFromDataset(dataset, this.claim.job.model, readOnnxSignature(readFileSync(model)));
+        const profile = profileFromDataset(source, this.claim.job.model, readOnnxSignature(readFileSync(model)));
         files.profile = new Blob([JSON.stringify(profile)]);
-        this.say(`drift profile computed from the dataset (${String(profile.source.rows)} rows)`);
+        this.say(`drift profile computed from ${source === inputs ? "the trainer's inputs.csv" : 'the dataset'} (${String(profile.source.rows)} rows)`);
       } catch (err) {
         this.say(`no drift profile: the trainer left no profile.json and the dataset gives none (${(err as Error).message})`);
       }

@@ -5,7 +5,7 @@ replace production's.
 
 The trainer contract (docs/training.md, control-plane/runner/executor.ts), as environment:
   SLUICE_DATASET     a seattle-weather CSV (date,precipitation,temp_max,temp_min,wind,weather)
-  SLUICE_OUTPUT_DIR  where model.onnx and metrics.json go
+  SLUICE_OUTPUT_DIR  where model.onnx, metrics.json and inputs.csv (the training rows) go
   SLUICE_PARAMS      JSON object; all optional:
                        epochs (300), learning_rate (0.5), l2 (0.0001), seed (42),
                        holdout_fraction (0.2), train_years (every year in the file)
@@ -239,8 +239,10 @@ def main():
         'features': ','.join(FEATURES),
         'holdout_accuracy': f"{metrics['holdout_accuracy']:.4f}",
     })
+    # The rows as the model takes them: the runner builds the version's drift profile from these.
+    inputs = ','.join(FEATURES) + '\n' + ''.join(','.join(repr(float(v)) for v in row) + '\n' for row in x)
     # Write then rename, so a reader never sees half a model.
-    for name, data in (('model.onnx', onnx_bytes), ('metrics.json', json.dumps(metrics, indent=2).encode())):
+    for name, data in (('model.onnx', onnx_bytes), ('metrics.json', json.dumps(metrics, indent=2).encode()), ('inputs.csv', inputs.encode())):
         tmp = os.path.join(out, f'.{name}.tmp')
         with open(tmp, 'wb') as f:
             f.write(data)

@@ -98,6 +98,10 @@ t.test('the example Python command trainer retrains weather through the runner',
   t.ok(j.logs.some((l: any) => /^\{"epoch": ?100,/.test(l.line)), 'its progress lines are the log');
   t.equal(j.version.lineage.trainerDigest, createHash('sha256').update(readFileSync(script)).digest('hex'), 'the script is the trainer digest');
   t.ok(j.version.metrics.length > 0, `metrics.json recorded: ${j.version.metrics.map((m: any) => m.name).join(', ')}`);
+  t.ok(j.version.profile?.sha256, 'a drift profile, from the inputs.csv it left');
+  const profile = parseProfile(JSON.parse((await download(j.version.profile.sha256)).toString()), 'python profile');
+  t.same(profile.tensors.find((x) => x.role === 'input')!.features.map((f) => f.name), ['precipitation', 'temp_max', 'temp_min', 'wind', 'day_of_year']);
+  t.equal(profile.source.rows, j.version.metrics.find((m: any) => m.name === 'train_rows')?.value, 'built from the rows it trained on');
 });
 
 t.test('bad input fails the job with its code and registers nothing', async (t) => {
