@@ -63,6 +63,11 @@ export const registryResolvers = {
       ctx: GraphQLContext,
     ) {
       await authorize(ctx, 'registry:write', 'model_version.create', `model/${input.model}`);
+      // Lineage naming a training job is written by the job's own finish (services/training-runs.ts),
+      // which checks it; an upload by hand may not claim one.
+      if ((input.lineage as { trainingJob?: unknown } | null | undefined)?.trainingJob != null) {
+        throw new SluiceError('SLUICE_E_VALIDATION', 'lineage.trainingJob is recorded by training jobs; an uploaded version cannot claim one', { details: { field: 'lineage.trainingJob' } });
+      }
       return ctx.services.uploadVersion(ctx.call, {
         model: input.model,
         artifact: fileBytes(input.artifact),

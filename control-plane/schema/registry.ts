@@ -157,6 +157,7 @@ export const registryTypeDefs = /* GraphQL */ `
   input LineageInput {
     datasetDigest: String
     parameters: JSON
+    "Refused here: set by the training job that registered the version."
     trainingJob: String
     source: String
   }

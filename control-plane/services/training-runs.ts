@@ -223,7 +223,9 @@ export class TrainingRuns {
           const profile = input.profile === undefined ? null : (await this.deps.artifacts.put(once(input.profile))).sha256;
           artifacts = { model: stored.sha256, profile, trainerDigest };
         } else {
-          version = await this.deps.uploadVersion(ctx, {
+          // A finish whose version was registered but whose job row was not updated (the control
+          // plane died in between) comes again from the next attempt: it gets the same version.
+          version = (await this.versionOf(job.modelName, job.id)) ?? (await this.deps.uploadVersion(ctx, {
             model: job.modelName,
             artifact: once(model),
             profile: input.profile,
@@ -231,7 +233,7 @@ export class TrainingRuns {
             metrics,
             lineage: lineageOf(job, trainerDigest),
             description: `trained by job ${job.id}`,
-          });
+          }));
           artifacts = { model: version.sha256, profile: version.profileSha256, trainerDigest };
         }
       } catch (err) {
@@ -266,6 +268,18 @@ export class TrainingRuns {
     });
     if (ended.parentId !== null && TERMINAL.includes(ended.status)) await this.advanceSweep(ctx, ended.parentId);
     return ended;
+  }
+
+  /** The version a job registered, found by its lineage (the job's row may not say it yet). */
+  private async versionOf(model: string, jobId: string): Promise<ModelVersion | undefined> {
+    const row = await this.store.db
+      .selectFrom('model_versions')
+      .innerJoin('models', 'models.id', 'model_versions.model_id')
+      .select('model_versions.number')
+      .where('models.name', '=', model)
+      .where('model_versions.lineage', 'like', `%"trainingJob":${JSON.stringify(jobId)}%`)
+      .executeTakeFirst();
+    return row ? this.deps.registry.version(model, Number(row.number)) : undefined;
   }
 
   /**

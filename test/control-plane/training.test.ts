@@ -2,8 +2,11 @@
 // (a runner token calling claim/renew/report/finish): leases, lost attempts, retries, the log
 // bound, sweeps' release of trials, and what submit and setDataSchema refuse.
 import t from 'tap';
-import { dialects, startTestControlPlane, stopPostgres, type TestControlPlane } from './harness.js';
+import { readFileSync } from 'node:fs';
+import { dialects, exampleOnnx, startTestControlPlane, stopPostgres, type TestControlPlane } from './harness.js';
 import { weatherInProduction } from './runner/training-harness.js';
+import { ControlPlaneClient } from '../../control-plane/runner/client.js';
+
 
 t.teardown(stopPostgres);
 
@@ -120,6 +123,28 @@ for (const dialect of dialects()) {
       const viewer = await cp.token('viewer');
       t.equal(await code(cp, 'mutation { setDataSchema(model: "weather", schema: { columns: [{ name: "w", type: STRING }] }) { driftPsi } }', {}, viewer), 'SLUICE_E_AUTH_FORBIDDEN');
       t.equal(await code(cp, 'mutation { setDataSchema(model: "nope", schema: { columns: [{ name: "w", type: STRING }] }) { driftPsi } }'), 'SLUICE_E_MODEL_NOT_FOUND');
+    });
+
+    t.test('an attempt whose version was registered but not recorded (a crash between) gets that version again, not a second one', async (t) => {
+      const id = await submitJob(cp, { retries: 2 });
+      const runner = new ControlPlaneClient(cp.url, r1);
+      const model = new Blob([readFileSync(exampleOnnx('weather'))]);
+      const finish = (attempt: number) => runner.upload(FINISH, { jobId: id, attempt, outcome: 'SUCCEEDED', trainerDigest: 'c'.repeat(64) }, { model });
+      const versions = async () => (await ok(cp, '{ model(name: "weather") { versions { edges { node { number } } } } }')).model.versions.edges.length;
+      t.equal((await ok(cp, CLAIM, {}, r1)).claimTrainingJob.job.id, id);
+      t.equal((await finish(1)).finishTrainingAttempt.status, 'SUCCEEDED');
+      const registered = (await ok(cp, 'query($id: ID!) { trainingJob(id: $id) { version { number } } }', { id })).trainingJob.version.number;
+      const count = await versions();
+      // What the control plane leaves when it dies after registering, before the job row's update: the lease runs out.
+      await cp.sql(`UPDATE training_jobs SET status = 'queued', version_number = NULL, artifacts = NULL, finished_at = NULL WHERE id = '${id}'`);
+      await cp.sql(`UPDATE training_attempts SET status = 'lost' WHERE job_id = '${id}'`);
+      t.equal((await ok(cp, CLAIM, {}, r1)).claimTrainingJob.attempt, 2);
+      t.equal((await finish(2)).finishTrainingAttempt.status, 'SUCCEEDED');
+      t.equal((await ok(cp, 'query($id: ID!) { trainingJob(id: $id) { version { number } } }', { id })).trainingJob.version.number, registered, 'the job names the version it registered');
+      t.equal(await versions(), count, 'and no second version was registered');
+      const forged = await cp.upload('weather', exampleOnnx('weather'), undefined, { allowDuplicate: true, lineage: { trainingJob: id } });
+      t.equal(forged.errors?.[0]?.extensions?.code, 'SLUICE_E_VALIDATION', 'an upload cannot claim a training job');
+      t.equal(await versions(), count, 'nor register a version so');
     });
 
     t.test('the audit chain verifies after all of it', async (t) => {
