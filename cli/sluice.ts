@@ -220,6 +220,13 @@ export async function main(argv: string[]): Promise<number> {
   return cmd.run(two ? rest.slice(1) : rest);
 }
 
+// A reader that stops early (`sluice train logs | head -3`) closes the pipe: that is the reader's
+// choice, not our failure, so stop quietly instead of dying on an unheard EPIPE.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exitCode = code;

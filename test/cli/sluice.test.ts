@@ -1,5 +1,5 @@
 import t from 'tap';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { CLI } from '../helpers/paths.js';
 import { startSluice } from '../helpers/cli.js';
@@ -52,4 +52,15 @@ t.test('gateway --models <examples> --port 0 serves weather and exits 0 on SIGTE
   t.equal(body.model_name, 'weather');
   t.same(body.outputs.map((o) => o.name), ['probabilities', 'label']);
   t.equal(await gw.stop('SIGTERM'), 0);
+});
+
+t.test('a reader that closes the pipe early ends the command with 0, not an EPIPE crash', async (t) => {
+  // As `sluice train logs --id J | head -3` does once head has its lines.
+  const child = spawn(process.execPath, [CLI, 'help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  t.equal(code, 0);
+  t.notMatch(stderr, /EPIPE/);
 });
