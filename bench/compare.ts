@@ -13,9 +13,9 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateLoad } from './load/spawn-generator.js';
+import { closedLoop, measuredRound } from './load/measured-round.js';
 import { benchRepository, ROOT, sluiceNodeFlags, targetCommand } from './targets/commands.js';
-import { startServer, threadCpuUs, type ServerProcess } from './targets/server-process.js';
+import { startServer, type ServerProcess } from './targets/server-process.js';
 import { median } from './report/summary.js';
 import { isWorkloadName, prepareWorkload, WORKLOADS } from './workloads.js';
 
@@ -100,24 +100,12 @@ try {
     const order = r % 2 === 0 ? variants : [...variants].reverse();
     const line: string[] = [];
     for (const v of order) {
-      const job = { target: v.server!.url, workload, variants: 16, mode: 'closed' as const, connections, warmupMs, durationMs, timeoutMs: 10_000 };
-      // CPU is read over the measured window only: the generator warms up first.
-      const load = generateLoad(job, { processes: 1 });
-      await new Promise((resolve) => setTimeout(resolve, warmupMs + 200));
-      const before = threadCpuUs(v.server!.pid);
-      const started = performance.now();
-      await new Promise((resolve) => setTimeout(resolve, durationMs - 400));
-      const after = threadCpuUs(v.server!.pid);
-      const seconds = (performance.now() - started) / 1000;
-      const res = await load;
-      const phase = res.phases[0]!;
-      const calls = phase.throughput;
-      const perCall = (a: number, b: number) => (b - a) / seconds / calls;
-      v.calls.push(calls);
-      v.mainUsPerCall.push(perCall(before.main, after.main));
-      v.otherUsPerCall.push(perCall(before.other, after.other));
-      v.clientUsPerCall.push((res.clientCpu * 1e6) / calls);
-      line.push(`${v.label} ${calls.toFixed(0)}/s (main ${v.mainUsPerCall.at(-1)!.toFixed(0)} µs/call)${phase.ok === phase.sent ? '' : ` ${phase.sent - phase.ok} not ok`}`);
+      const round = await measuredRound(v.server!, closedLoop(v.server!.url, { workload, connections, warmupMs, durationMs }));
+      v.calls.push(round.calls);
+      v.mainUsPerCall.push(round.mainUsPerCall);
+      v.otherUsPerCall.push(round.otherUsPerCall);
+      v.clientUsPerCall.push(round.clientUsPerCall);
+      line.push(`${v.label} ${round.calls.toFixed(0)}/s (main ${round.mainUsPerCall.toFixed(0)} µs/call)${round.ok === round.sent ? '' : ` ${round.sent - round.ok} not ok`}`);
     }
     console.log(`round ${r + 1}/${rounds}: ${line.join(', ')}`);
   }
@@ -143,17 +131,9 @@ if (args.floor) {
   const fixed = await startServer(targetCommand('uws-fixed', workload, '', undefined));
   try {
     const job = { target: fixed.url, workload, variants: 16, mode: 'open' as const, connections: 256, warmupMs, durationMs, phases: [{ rate, durationMs }], timeoutMs: 10_000 };
-    const load = generateLoad(job, { processes: 1 });
-    await new Promise((resolve) => setTimeout(resolve, warmupMs + 200));
-    const before = threadCpuUs(fixed.pid);
-    const started = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, durationMs - 400));
-    const after = threadCpuUs(fixed.pid);
-    const seconds = (performance.now() - started) / 1000;
-    const res = await load;
-    const phase = res.phases[0]!;
-    const server = (after.main + after.other - before.main - before.other) / seconds / rate;
-    console.log(`transport floor at ${rate} calls/s (uws-fixed: reads each body, answers a fixed response; ${phase.ok}/${phase.sent} ok): server ${server.toFixed(0)} µs/call, load generator ${((res.clientCpu * 1e6) / phase.throughput).toFixed(0)} µs/call`);
+    const round = await measuredRound(fixed, job);
+    const server = round.mainUsPerCall + round.otherUsPerCall;
+    console.log(`transport floor at ${rate} calls/s (uws-fixed: reads each body, answers a fixed response; ${round.ok}/${round.sent} ok): server ${server.toFixed(0)} µs/call, load generator ${round.clientUsPerCall.toFixed(0)} µs/call`);
   } finally {
     await fixed.stop();
   }

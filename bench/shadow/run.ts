@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateLoad } from '../load/spawn-generator.js';
 import { benchRepository, ROOT, sluiceNodeFlags } from '../targets/commands.js';
-import { startServer, threadCpuUs, type ServerProcess } from '../targets/server-process.js';
+import { startServer, type ServerProcess } from '../targets/server-process.js';
+import { closedLoop as closedLoopJob, measuredRound } from '../load/measured-round.js';
 import { median } from '../report/summary.js';
 import { prepareWorkload } from '../workloads.js';
 
@@ -55,20 +56,11 @@ interface Variant {
 }
 
 async function closedLoop(v: Variant): Promise<number> {
-  const job = { target: v.server!.url, workload, variants: 16, mode: 'closed' as const, connections, warmupMs, durationMs, timeoutMs: 10_000 };
-  const running = generateLoad(job, { processes: 1 });
-  await new Promise((resolve) => setTimeout(resolve, warmupMs + 200));
-  const before = threadCpuUs(v.server!.pid);
-  const started = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, durationMs - 400));
-  const after = threadCpuUs(v.server!.pid);
-  const seconds = (performance.now() - started) / 1000;
-  const res = await running;
-  const phase = res.phases[0]!;
-  v.notOk += phase.sent - phase.ok;
-  v.mainUsPerCall.push((after.main - before.main) / seconds / phase.throughput);
-  v.otherUsPerCall.push((after.other - before.other) / seconds / phase.throughput);
-  return phase.throughput;
+  const round = await measuredRound(v.server!, closedLoopJob(v.server!.url, { workload, connections, warmupMs, durationMs }));
+  v.notOk += round.sent - round.ok;
+  v.mainUsPerCall.push(round.mainUsPerCall);
+  v.otherUsPerCall.push(round.otherUsPerCall);
+  return round.calls;
 }
 
 async function openLoop(v: Variant, rate: number): Promise<{ p50: number; p99: number }> {
