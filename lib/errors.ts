@@ -88,6 +88,26 @@ export const ERRORS = {
   SLUICE_E_TRAINING_TIMED_OUT: { status: 422, summary: 'the training job ran past its timeout' },
   SLUICE_E_TRAINING_START: { status: 500, summary: 'the trainer could not be started' },
   SLUICE_E_TRAINING_EXECUTOR: { status: 500, summary: 'the training executor failed' },
+  // validation gates and promotion (issue 16)
+  SLUICE_E_GATE_FAILED: { status: 422, summary: 'the candidate failed its promotion gate' },
+  SLUICE_E_GATE_POLICY_INVALID: { status: 400, summary: 'the promotion policy is invalid' },
+  SLUICE_E_GATE_DATASET_INVALID: { status: 422, summary: 'the holdout dataset cannot be used' },
+  SLUICE_E_GATE_EVALUATION_FAILED: { status: 422, summary: 'the gate could not evaluate the candidate' },
+  SLUICE_E_GATE_APPROVAL_REQUIRED: { status: 409, summary: 'promotion needs an approval by a second person' },
+  SLUICE_E_GATE_SELF_APPROVAL: { status: 403, summary: 'the submitter of a version cannot approve it' },
+  // ground truth (issue 16)
+  SLUICE_E_FEEDBACK_UNKNOWN_ID: { status: 404, summary: 'no answer with this id is waiting for feedback' },
+  SLUICE_E_FEEDBACK_EXPIRED: { status: 410, summary: 'the answer is too old for feedback' },
+  SLUICE_E_FEEDBACK_DUPLICATE: { status: 409, summary: 'feedback for this answer was already given' },
+  SLUICE_E_FEEDBACK_BAD_VALUE: { status: 400, summary: 'the label or value does not fit the answer' },
+  SLUICE_E_FEEDBACK_UNSUPPORTED: { status: 422, summary: 'this model version takes no feedback' },
+  // alerts (issue 16)
+  SLUICE_E_ALERT_RULE_INVALID: { status: 400, summary: 'the alert rule is invalid' },
+  SLUICE_E_ALERT_NOT_FOUND: { status: 404, summary: 'no such alert or alert rule' },
+  SLUICE_E_WEBHOOK_INVALID: { status: 400, summary: 'the webhook is invalid' },
+  // the retraining loop (issue 16)
+  SLUICE_E_RETRAIN_POLICY_INVALID: { status: 400, summary: 'the retraining policy is invalid' },
+  SLUICE_E_RETRAIN_STATE: { status: 409, summary: 'the retraining run cannot do that in its current state' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

@@ -143,8 +143,39 @@ export interface WireTrafficWindow {
   latency: number[];
   mirrored: WireMirrorStats;
   outputs: WireOutputHistogram[];
+  /** Ground truth joined in the window to answers this version gave (issue 16); absent or null: none. */
+  feedback?: WireFeedbackStats | null;
+  /** The gateway's drift monitor of this version at the window's end (issue 16); absent: no drift profile. */
+  drift?: WireDriftSnapshot[] | null;
 }
 
+// ---- Ground truth and drift for alerts and the retraining loop (issue 16). ----
+
+/**
+ * Feedback (`POST /v2/models/{name}/feedback`, WebSocket frame `feedback`) joined in the window to
+ * answers this version gave. One row of an answer is one item: a multi-row answer takes one label
+ * (or value) per row.
+ */
+export interface WireFeedbackStats {
+  /** Rows that got a label or value in the window. */
+  count: number;
+  /** Classifiers: of those, rows whose predicted class equals the label. */
+  correct: number;
+  /** Regressors: sums over the rows of |prediction − value| and (prediction − value)². 0 for classifiers. */
+  absError: number;
+  squaredError: number;
+}
+
+/** One input or output feature of a version's drift monitor (its current window, or the previous one when the current is still short). */
+export interface WireDriftSnapshot {
+  feature: string;
+  /** Rows in the window the scores come from. */
+  rows: number;
+  /** PSI against the reference profile; null while the window is empty. */
+  psi: number | null;
+  /** ok / warn / alert against the version's thresholds; null below min_rows. */
+  level: 'ok' | 'warn' | 'alert' | null;
+}
 /**
  * GraphQL the gateway calls every `trafficReportIntervalMs` while it has windows to send:
  * `mutation($gateway: String!, $windows: [TrafficWindowInput!]!) { reportTraffic(gateway: $gateway, windows: $windows) }`

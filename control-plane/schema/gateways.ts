@@ -177,6 +177,25 @@ export const gatewayTypeDefs = /* GraphQL */ `
     latency: [Int!]!
     mirrored: MirrorStatsInput!
     outputs: [OutputHistogramInput!]!
+    "Ground truth joined in the window (issue 16)."
+    feedback: FeedbackStatsInput
+    "The version's drift monitor at the window's end (issue 16)."
+    drift: [DriftSnapshotInput!]
+  }
+
+  input FeedbackStatsInput {
+    count: Int!
+    correct: Int!
+    absError: Float!
+    squaredError: Float!
+  }
+
+  input DriftSnapshotInput {
+    feature: String!
+    rows: Int!
+    psi: Float
+    "ok, warn or alert; null below the version's min_rows."
+    level: String
   }
 
   extend type Query {

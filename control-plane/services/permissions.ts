@@ -24,6 +24,17 @@ export const PERMISSIONS = {
   'training:read': READERS,
   'training:write': ['developer', 'admin'],
   'training:run': ['runner'],
+  // issue 16: gates, datasets, alerts, the retraining loop
+  'gate:read': READERS,
+  'gate:run': ['developer', 'operator', 'admin'],
+  'gate:policy': ['operator', 'admin'],
+  'gate:override': ['admin'],
+  'promotion:approve': ['operator', 'admin'],
+  'dataset:write': ['developer', 'admin'],
+  'alert:read': READERS,
+  'alert:write': ['operator', 'admin'],
+  'retrain:read': READERS,
+  'retrain:write': ['operator', 'admin'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;
