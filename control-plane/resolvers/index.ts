@@ -6,8 +6,10 @@ import { auditTypeDefs } from '../schema/audit.js';
 import { gatewayTypeDefs } from '../schema/gateways.js';
 import { trainingTypeDefs } from '../schema/training.js';
 import { rolloutTypeDefs } from '../schema/rollouts.js';
+import { gateTypeDefs } from '../schema/gates.js';
 import { auditResolvers } from './audit.js';
 import type { GraphQLContext, RequestScope } from './context.js';
+import { gateResolvers } from './gates.js';
 import { gatewayResolvers } from './gateways.js';
 import { registryResolvers } from './registry.js';
 import { rolloutResolvers } from './rollouts.js';
@@ -17,7 +19,7 @@ import { trainingResolvers } from './training.js';
 
 export function controlPlaneSchema() {
   return createSchema<GraphQLContext & RequestScope>({
-    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs, rolloutTypeDefs],
-    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers, rolloutResolvers],
+    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs, rolloutTypeDefs, gateTypeDefs],
+    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers, rolloutResolvers, gateResolvers],
   });
 }

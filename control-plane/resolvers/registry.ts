@@ -83,9 +83,10 @@ export const registryResolvers = {
       await authorize(ctx, 'registry:write', 'model_version.set_status', `model/${input.model}/version/${input.version}`);
       return ctx.services.registry.setVersionStatus(ctx.call, input.model, input.version, input.status);
     },
-    async setAlias(_: unknown, { input }: Args<{ model: string; alias: string; version: number }>, ctx: GraphQLContext) {
+    async setAlias(_: unknown, { input }: Args<{ model: string; alias: string; version: number; gateOverride?: string | null }>, ctx: GraphQLContext) {
+      if (input.gateOverride != null) await authorize(ctx, 'gate:override', 'gate.override', `model/${input.model}/version/${input.version}`);
       await authorize(ctx, 'alias:write', 'alias.set', `model/${input.model}/alias/${input.alias}`);
-      return ctx.services.registry.setAlias(ctx.call, input.model, input.alias, input.version);
+      return ctx.services.registry.setAlias(ctx.call, input.model, input.alias, input.version, input.gateOverride);
     },
     async deleteAlias(_: unknown, { input }: Args<{ model: string; alias: string }>, ctx: GraphQLContext) {
       await authorize(ctx, 'alias:write', 'alias.delete', `model/${input.model}/alias/${input.alias}`);

@@ -78,6 +78,7 @@ export const rolloutResolvers = {
   },
   Mutation: {
     async startRollout(_: unknown, { input }: { input: StartRolloutInput }, ctx: GraphQLContext) {
+      if (input.gateOverride != null) await authorize(ctx, 'gate:override', 'gate.override', `model/${input.model}/version/${input.candidate}`);
       await authorize(ctx, 'rollout:write', 'rollout.start', `model/${input.model}`);
       return ctx.services.rollouts.start(ctx.call, input);
     },

@@ -187,6 +187,8 @@ export const registryTypeDefs = /* GraphQL */ `
     model: String!
     alias: String!
     version: Int!
+    "production only: an admin's reason to move it to a version whose promotion gate failed (audited as gate.override)."
+    gateOverride: String
   }
 
   input DeleteAliasInput {

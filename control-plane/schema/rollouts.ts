@@ -220,6 +220,8 @@ export const rolloutTypeDefs = /* GraphQL */ `
     scaleDownDelaySeconds: Int
     "BLUE_GREEN: switch this many seconds after the analysis passed (or after the start without analysis)."
     autoPromotionSeconds: Int
+    "An admin's reason to start although the candidate's promotion gate failed (audited as gate.override)."
+    gateOverride: String
   }
 
   extend type Query {

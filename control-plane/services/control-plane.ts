@@ -8,6 +8,7 @@ import { systemContext, type CallContext } from './actor.js';
 import { ArtifactStore } from './artifact-store.js';
 import { AuditLog } from './audit.js';
 import { computeDesiredState, type DesiredState } from './desired-state.js';
+import { GateService } from './gates.js';
 import { GatewayService } from './gateways.js';
 import { uploadModelVersion, type VersionUpload } from './model-upload.js';
 import { RegistryService, type ModelVersion } from './registry.js';
@@ -39,6 +40,7 @@ export class ControlPlaneServices {
   readonly trainingRuns: TrainingRuns;
   readonly traffic: TrafficService;
   readonly rollouts: RolloutService;
+  readonly gates: GateService;
   private readonly listeners = new Set<() => void>();
 
   private constructor(
@@ -59,6 +61,9 @@ export class ControlPlaneServices {
     this.training.onTrialEnded = (ctx, parentId) => this.trainingRuns.advanceSweep(ctx, parentId);
     this.traffic = new TrafficService(store, this.audit);
     this.rollouts = new RolloutService(store, this.audit, this.traffic, () => this.changed());
+    this.gates = new GateService(store, this.audit, artifacts, this.registry);
+    this.registry.promotionGate = this.gates;
+    this.rollouts.promotionGate = this.gates;
   }
 
   static async open(options: ServicesOptions): Promise<ControlPlaneServices> {

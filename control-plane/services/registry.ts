@@ -9,6 +9,7 @@ import type { AuditLog } from './audit.js';
 import { newId, now } from './ids.js';
 import { decodeCursor, decodeNumberCursor, pageSize, toConnection, type Connection, type PageArgs } from './pagination.js';
 import type { TensorSignature } from './onnx-signature.js';
+import type { PromotionGate } from './promotion-gate.js';
 import { parseLineage, parseMetrics, parseTags, type Lineage } from './registry-values.js';
 import type { VersionFacts } from '../../lib/artifact-signature.js';
 
@@ -99,6 +100,9 @@ export interface NewVersionInput {
 }
 
 export class RegistryService {
+  /** Asked before `production` moves to a version (the promotion gates); unset, nothing is asked. */
+  promotionGate: PromotionGate | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly audit: AuditLog,
@@ -256,8 +260,12 @@ export class RegistryService {
   }
 
   /** Point `alias` at `number` (creating the alias if needed) in one statement of one transaction. */
-  async setAlias(ctx: CallContext, model: string, alias: string, number: number): Promise<Alias> {
+  async setAlias(ctx: CallContext, model: string, alias: string, number: number, gateOverride?: string | null): Promise<Alias> {
     if (!ALIAS_NAME.test(alias)) throw new SluiceError('SLUICE_E_VALIDATION', 'alias must be 1-32 of a-z, 0-9, "_", "-", starting with a letter', { details: { field: 'alias' } });
+    // The gate may evaluate the version (ONNX Runtime, a stored report): before, not inside, the alias's transaction.
+    if (alias === 'production' && this.promotionGate && (await this.aliasTarget(model, alias)) !== number) {
+      await this.promotionGate.admit(ctx, { model, version: number, action: 'alias.set', override: gateOverride });
+    }
     const result = await this.audit.audited(ctx, 'alias.set', `model/${model}/alias/${alias}`, async (tx) => {
       const m = await this.lockModel(tx, model);
       const target = await this.versionRow(tx, m.id, model, number);
@@ -353,6 +361,19 @@ export class RegistryService {
   async artifact(sha256: string): Promise<{ sha256: string; size: number; signature: string; keyId: string } | undefined> {
     const row = await this.store.db.selectFrom('artifacts').selectAll().where('sha256', '=', sha256).executeTakeFirst();
     return row ? { sha256: row.sha256, size: Number(row.size), signature: row.signature, keyId: row.key_id } : undefined;
+  }
+
+  /** The version number `alias` points at now, outside any transaction. */
+  private async aliasTarget(model: string, alias: string): Promise<number | undefined> {
+    const row = await this.store.db
+      .selectFrom('aliases')
+      .innerJoin('models', 'models.id', 'aliases.model_id')
+      .innerJoin('model_versions', 'model_versions.id', 'aliases.version_id')
+      .select('model_versions.number')
+      .where('models.name', '=', model)
+      .where('aliases.name', '=', alias)
+      .executeTakeFirst();
+    return row ? Number(row.number) : undefined;
   }
 
   /** Lock the model row (PostgreSQL) so version numbers and alias moves of one model are serialized. */

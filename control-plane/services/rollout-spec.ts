@@ -45,6 +45,8 @@ export interface StartRolloutInput {
   agreementTolerance?: number | null;
   scaleDownDelaySeconds?: number | null;
   autoPromotionSeconds?: number | null;
+  /** An admin's reason to start although the candidate's promotion gate failed. */
+  gateOverride?: string | null;
 }
 
 const MAX_STEPS = 64;

@@ -16,6 +16,7 @@ import { judge, type AnalysisMeasurements, type AnalysisStatus, type AnalysisVer
 import { abortPatch, decide, specOf, switchPatch, type Patch, type RunCounts, type Transition } from './rollout-decisions.js';
 import { parseSpec, type RolloutSpec, type StartRolloutInput } from './rollout-spec.js';
 import type { TensorSignature } from './onnx-signature.js';
+import type { PromotionGate } from './promotion-gate.js';
 import type { TrafficService } from './traffic.js';
 
 export const ROLLOUT_PHASES = ['PROGRESSING', 'PAUSED', 'SWITCHED', 'PROMOTED', 'ABORTED'] as const;
@@ -58,6 +59,8 @@ export interface AnalysisRun {
 
 export class RolloutService {
   private readonly listeners = new Set<(id: string) => void>();
+  /** Asked before a rollout of a candidate starts (the promotion gates); unset, nothing is asked. */
+  promotionGate: PromotionGate | undefined;
 
   constructor(
     private readonly store: Store,
@@ -91,6 +94,8 @@ export class RolloutService {
 
   async start(ctx: CallContext, input: StartRolloutInput): Promise<Rollout> {
     const { strategy, spec } = parseSpec(input);
+    // The gate may evaluate the candidate (ONNX Runtime, a stored report): before, not inside, the start's transaction.
+    if (this.promotionGate) await this.promotionGate.admit(ctx, { model: input.model, version: input.candidate, action: 'rollout.start', override: input.gateOverride });
     const rollout = await this.audit.audited(ctx, 'rollout.start', `model/${input.model}`, async (tx) => {
       const model = await this.store.forUpdate(tx.selectFrom('models').select(['id', 'name']).where('name', '=', input.model)).executeTakeFirst();
       if (!model) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `no model ${input.model}`, { details: { model: input.model } });

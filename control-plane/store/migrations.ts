@@ -266,9 +266,66 @@ const rollouts: Migration = {
   },
 };
 
+// Promotion gates (issue 16): holdout datasets per model (their CSV content-addressed in the
+// artifact store), promotion policies kept as numbered revisions (never updated: the history is the
+// rows), gate reports per evaluated version, and approvals by a second person.
+const gates: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('gate_datasets')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('model_id', 'text', (c) => c.notNull().references('models.id'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('sha256', 'text', (c) => c.notNull())
+      .addColumn('size', 'bigint', (c) => c.notNull())
+      .addColumn('rows', 'integer', (c) => c.notNull())
+      .addColumn('columns', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addUniqueConstraint('gate_datasets_model_name', ['model_id', 'name'])
+      .execute();
+
+    await db.schema
+      .createTable('promotion_policies')
+      .addColumn('model_id', 'text', (c) => c.notNull().references('models.id'))
+      .addColumn('revision', 'integer', (c) => c.notNull())
+      .addColumn('policy', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('promotion_policies_pk', ['model_id', 'revision'])
+      .execute();
+
+    await db.schema
+      .createTable('gate_reports')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('model_id', 'text', (c) => c.notNull().references('models.id'))
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('policy_revision', 'integer')
+      .addColumn('passed', 'integer', (c) => c.notNull())
+      .addColumn('checks', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('gate_reports_version').on('gate_reports').columns(['model_id', 'version', 'created_at']).execute();
+
+    await db.schema
+      .createTable('promotion_approvals')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('model_id', 'text', (c) => c.notNull().references('models.id'))
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('approver_id', 'text', (c) => c.notNull())
+      .addColumn('approver_name', 'text', (c) => c.notNull())
+      .addColumn('comment', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addUniqueConstraint('promotion_approvals_once', ['model_id', 'version', 'approver_id'])
+      .execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_version_bundle': versionBundle,
   '0003_rollouts': rollouts,
   '0004_training': training,
+  '0005_gates': gates,
 };

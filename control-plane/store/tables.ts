@@ -250,6 +250,53 @@ export interface TrafficWindowTable {
   outputs: string;
 }
 
+/** A holdout CSV registered for a model's promotion gates; its bytes are the artifact `sha256`. */
+export interface GateDatasetTable {
+  id: string;
+  model_id: string;
+  name: string;
+  sha256: string;
+  size: BigNumber;
+  rows: number;
+  /** JSON HoldoutColumn[] */
+  columns: string;
+  created_at: string;
+  created_by: string;
+}
+
+/** One revision of a model's promotion policy (rows are never updated). */
+export interface PromotionPolicyTable {
+  model_id: string;
+  revision: number;
+  /** JSON PromotionPolicy */
+  policy: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface GateReportTable {
+  id: string;
+  model_id: string;
+  version: number;
+  policy_revision: number | null;
+  /** 1 passed, 0 failed */
+  passed: number;
+  /** JSON GateCheck[] */
+  checks: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface PromotionApprovalTable {
+  id: string;
+  model_id: string;
+  version: number;
+  approver_id: string;
+  approver_name: string;
+  comment: string;
+  created_at: string;
+}
+
 export interface Database {
   tokens: TokenTable;
   models: ModelTable;
@@ -266,4 +313,8 @@ export interface Database {
   rollouts: RolloutTable;
   analysis_runs: AnalysisRunTable;
   traffic_windows: TrafficWindowTable;
+  gate_datasets: GateDatasetTable;
+  promotion_policies: PromotionPolicyTable;
+  gate_reports: GateReportTable;
+  promotion_approvals: PromotionApprovalTable;
 }

@@ -1,0 +1,568 @@
+// Validation gates before promotion (issue 16): a model's promotion policy, run by the control plane
+// itself with ONNX Runtime on a registered holdout dataset, on every candidate before a rollout may
+// start or `production` may move to it. Each evaluation is one stored, audited GateReport; the
+// registry and the rollouts ask `admit` (PromotionGate), which evaluates first when the version has
+// no report under the policy's current revision. docs/gates.md is the user's description.
+import { readFile } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import onnxProto from 'onnx-proto';
+import { SluiceError } from '../../lib/errors.js';
+import type { Store } from '../store/db.js';
+import type { GateReportTable, PromotionPolicyTable } from '../store/tables.js';
+import type { CallContext } from './actor.js';
+import type { ArtifactStore } from './artifact-store.js';
+import type { AuditLog } from './audit.js';
+import { DEFAULT_ALIAS } from './desired-state.js';
+import { fairnessGaps, higherIsBetter, metricDrop, metricOf, sliceMetrics, withNoise, worstAndGap } from './gate-metrics.js';
+import { checkPolicyAgainstDataset, parsePolicy, type PromotionPolicy } from './gate-policy.js';
+import type { GateWorkerResult, GateWorkerTask } from './gate-worker.js';
+import { HoldoutDatasets, type HoldoutTable } from './holdout-datasets.js';
+import { newId, now } from './ids.js';
+import type { GateCheck, GateReport, GateRunner } from './lifecycle.js';
+import { allows } from './permissions.js';
+import type { PromotionGate, PromotionRequest } from './promotion-gate.js';
+import type { ModelVersion, RegistryService } from './registry.js';
+import { signatureDifference } from './rollouts.js';
+
+const { onnx } = onnxProto;
+const WORKER_BATCH = 1024;
+
+export interface PolicyRevision {
+  model: string;
+  revision: number;
+  policy: PromotionPolicy;
+  createdAt: string;
+  createdBy: string;
+}
+
+export interface PromotionApproval {
+  id: string;
+  model: string;
+  version: number;
+  approverId: string;
+  approverName: string;
+  comment: string;
+  createdAt: string;
+}
+
+function evaluationFailed(message: string, details: Record<string, unknown> = {}, cause?: unknown): SluiceError {
+  return new SluiceError('SLUICE_E_GATE_EVALUATION_FAILED', message, { details, cause });
+}
+
+const round = (x: number) => Math.round(x * 1e6) / 1e6;
+
+export class GateService implements GateRunner, PromotionGate {
+  readonly datasets: HoldoutDatasets;
+
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditLog,
+    private readonly artifacts: ArtifactStore,
+    private readonly registry: RegistryService,
+  ) {
+    this.datasets = new HoldoutDatasets(store, audit, artifacts);
+  }
+
+  async setPolicy(ctx: CallContext, model: string, raw: unknown): Promise<PolicyRevision> {
+    const resource = `model/${model}/promotion-policy`;
+    let policy: PromotionPolicy;
+    try {
+      policy = parsePolicy(raw);
+      if (!(await this.registry.model(model))) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `no model ${model}`, { details: { model } });
+      const dataset = await this.datasets.get(model, policy.dataset);
+      if (!dataset) throw new SluiceError('SLUICE_E_GATE_POLICY_INVALID', `promotion policy field dataset: model ${model} has no holdout dataset ${policy.dataset}`, { details: { field: 'dataset' } });
+      checkPolicyAgainstDataset(policy, dataset.columns);
+    } catch (err) {
+      if (err instanceof SluiceError && err.status < 500) await this.audit.record(ctx, { action: 'gate.policy.set', resource, outcome: 'failed', reason: err.code });
+      throw err;
+    }
+    return this.audit.audited(ctx, 'gate.policy.set', resource, async (tx) => {
+      const m = await this.store.forUpdate(tx.selectFrom('models').select(['id', 'name']).where('name', '=', model)).executeTakeFirst();
+      if (!m) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `no model ${model}`, { details: { model } });
+      const last = await tx.selectFrom('promotion_policies').select('revision').where('model_id', '=', m.id).orderBy('revision', 'desc').limit(1).executeTakeFirst();
+      const row: PromotionPolicyTable = { model_id: m.id, revision: Number(last?.revision ?? 0) + 1, policy: JSON.stringify(policy), created_at: now(), created_by: ctx.actor.name };
+      await tx.insertInto('promotion_policies').values(row).execute();
+      return { result: toRevision(row, model), before: last ? { revision: Number(last.revision) } : null, after: { revision: row.revision, policy } };
+    });
+  }
+
+  async policy(model: string): Promise<PolicyRevision | undefined> {
+    return (await this.policyHistory(model)).at(-1);
+  }
+
+  /** Every revision, oldest first. */
+  async policyHistory(model: string): Promise<PolicyRevision[]> {
+    const rows = await this.store.db
+      .selectFrom('promotion_policies')
+      .innerJoin('models', 'models.id', 'promotion_policies.model_id')
+      .selectAll('promotion_policies')
+      .where('models.name', '=', model)
+      .orderBy('promotion_policies.revision')
+      .execute();
+    return rows.map((r) => toRevision(r, model));
+  }
+
+  /**
+   * Run the model's current policy on a version and store the report. A version that cannot be
+   * scored (it fails to load or run, or the dataset does not fit it) gets a stored failed report
+   * with one `evaluation` check, and the call then fails with SLUICE_E_GATE_EVALUATION_FAILED.
+   */
+  async evaluate(ctx: CallContext, model: string, version: number): Promise<GateReport> {
+    const resource = `model/${model}/version/${version}`;
+    let checks: GateCheck[];
+    let revision: PolicyRevision | undefined;
+    let failure: SluiceError | undefined;
+    try {
+      const candidate = await this.requireVersion(model, version);
+      revision = await this.policy(model);
+      checks = revision ? await this.runChecks(revision.policy, candidate) : [];
+    } catch (err) {
+      if (!(err instanceof SluiceError) || err.status >= 500) throw err;
+      if (err.code !== 'SLUICE_E_GATE_EVALUATION_FAILED' || revision === undefined) {
+        await this.audit.record(ctx, { action: 'gate.evaluate', resource, outcome: 'failed', reason: err.code });
+        throw err;
+      }
+      failure = err;
+      checks = [{ kind: 'evaluation', name: `evaluation of version ${version}`, passed: false, measured: null, limit: null, detail: err.message }];
+    }
+    const report = await this.audit.audited(ctx, 'gate.evaluate', resource, async (tx) => {
+      const m = await tx.selectFrom('models').select('id').where('name', '=', model).executeTakeFirstOrThrow();
+      const row: GateReportTable = {
+        id: newId('gr'),
+        model_id: m.id,
+        version,
+        policy_revision: revision?.revision ?? null,
+        passed: checks.every((c) => c.passed) ? 1 : 0,
+        checks: JSON.stringify(checks),
+        created_at: now(),
+        created_by: ctx.actor.name,
+      };
+      await tx.insertInto('gate_reports').values(row).execute();
+      const r = toReport(row, model);
+      return { result: r, resource: `${resource}/gate-report/${r.id}`, after: { policyRevision: r.policyRevision, passed: r.passed, failed: r.checks.filter((c) => !c.passed).map((c) => `${c.kind}: ${c.name}`) } };
+    });
+    if (failure) throw new SluiceError(failure.code, failure.message, { cause: failure, details: { ...failure.details, report: report.id } });
+    return report;
+  }
+
+  async reports(model: string): Promise<GateReport[]> {
+    const rows = await this.store.db
+      .selectFrom('gate_reports')
+      .innerJoin('models', 'models.id', 'gate_reports.model_id')
+      .selectAll('gate_reports')
+      .where('models.name', '=', model)
+      .orderBy('gate_reports.created_at')
+      .orderBy('gate_reports.id')
+      .execute();
+    return rows.map((r) => toReport(r, model));
+  }
+
+  /** The newest report of a version (under `revision` when given; null selects reports made without a policy). */
+  async latestReport(model: string, version: number, revision?: number | null): Promise<GateReport | undefined> {
+    let q = this.store.db
+      .selectFrom('gate_reports')
+      .innerJoin('models', 'models.id', 'gate_reports.model_id')
+      .selectAll('gate_reports')
+      .where('models.name', '=', model)
+      .where('gate_reports.version', '=', version);
+    if (revision === null) q = q.where('gate_reports.policy_revision', 'is', null);
+    else if (revision !== undefined) q = q.where('gate_reports.policy_revision', '=', revision);
+    const row = await q.orderBy('gate_reports.created_at', 'desc').orderBy('gate_reports.id', 'desc').limit(1).executeTakeFirst();
+    return row ? toReport(row, model) : undefined;
+  }
+
+  async approve(ctx: CallContext, model: string, version: number, comment: string | null | undefined): Promise<PromotionApproval> {
+    const text = (comment ?? '').trim().slice(0, 1024);
+    const resource = `model/${model}/version/${version}`;
+    let submitter;
+    try {
+      submitter = await this.submitterOf(await this.requireVersion(model, version));
+    } catch (err) {
+      if (err instanceof SluiceError && err.status < 500) await this.audit.record(ctx, { action: 'promotion.approve', resource, outcome: 'failed', reason: err.code });
+      throw err;
+    }
+    // Reads inside the transaction go through `tx`: SQLite has one connection, held by the transaction.
+    return this.audit.audited(ctx, 'promotion.approve', resource, async (tx) => {
+      const m = await this.store.forUpdate(tx.selectFrom('models').select(['id', 'name']).where('name', '=', model)).executeTakeFirst();
+      if (!m) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `no model ${model}`, { details: { model } });
+      if (submitter !== undefined && submitter.id === ctx.actor.id) {
+        throw new SluiceError('SLUICE_E_GATE_SELF_APPROVAL', `${ctx.actor.name} submitted version ${version} of ${model} (${submitter.via}) and cannot approve it; a second operator or admin must`, {
+          details: { model, version, submitter: submitter.name },
+        });
+      }
+      const existing = await tx.selectFrom('promotion_approvals').selectAll().where('model_id', '=', m.id).where('version', '=', version).where('approver_id', '=', ctx.actor.id).executeTakeFirst();
+      if (existing) return { result: toApproval(existing, model), after: { existing: existing.id } };
+      const row = { id: newId('apr'), model_id: m.id, version, approver_id: ctx.actor.id, approver_name: ctx.actor.name, comment: text, created_at: now() };
+      await tx.insertInto('promotion_approvals').values(row).execute();
+      return { result: toApproval(row, model), after: { comment: text } };
+    });
+  }
+
+  async approvals(model: string, version: number): Promise<PromotionApproval[]> {
+    const rows = await this.store.db
+      .selectFrom('promotion_approvals')
+      .innerJoin('models', 'models.id', 'promotion_approvals.model_id')
+      .selectAll('promotion_approvals')
+      .where('models.name', '=', model)
+      .where('promotion_approvals.version', '=', version)
+      .orderBy('promotion_approvals.created_at')
+      .execute();
+    return rows.map((r) => toApproval(r, model));
+  }
+
+  /**
+   * May `version` be promoted? Not gated without a policy. Otherwise its newest report under the
+   * current revision (evaluated now when there is none) must have passed, unless an admin gives a
+   * reason (audited as `gate.override`, naming the failing checks); with `requireApproval` an
+   * operator or admin other than its submitter must have approved it (an override does not waive that).
+   */
+  async admit(ctx: CallContext, request: PromotionRequest): Promise<void> {
+    try {
+      await this.admitOrThrow(ctx, request);
+    } catch (err) {
+      // The refused promotion is audited under its own action, like any refused mutation.
+      const refused = err instanceof SluiceError && err.status < 500 && err.code !== 'SLUICE_E_AUTH_FORBIDDEN';
+      if (refused) await this.audit.record(ctx, { action: request.action, resource: `model/${request.model}/version/${request.version}`, outcome: 'failed', reason: err.code });
+      throw err;
+    }
+  }
+
+  private async admitOrThrow(ctx: CallContext, request: PromotionRequest): Promise<void> {
+    const { model, version } = request;
+    const resource = `model/${model}/version/${version}`;
+    const reason = request.override?.trim() ?? '';
+    if (request.override !== undefined && request.override !== null) {
+      if (ctx.actor.role === 'system' || !allows(ctx.actor.role, 'gate:override')) await this.audit.denied(ctx, 'gate.override', resource, 'needs gate:override');
+      if (reason === '') throw new SluiceError('SLUICE_E_VALIDATION', 'gateOverride needs a reason', { details: { field: 'gateOverride' } });
+    }
+    const revision = await this.policy(model);
+    if (!revision) return;
+    let report = await this.latestReport(model, version, revision.revision);
+    if (!report) {
+      try {
+        report = await this.evaluate(ctx, model, version);
+      } catch (err) {
+        if ((err as SluiceError).code !== 'SLUICE_E_GATE_EVALUATION_FAILED') throw err;
+        report = await this.latestReport(model, version, revision.revision);
+        if (!report) throw err;
+      }
+    }
+    if (!report.passed) {
+      const failing = report.checks.filter((c) => !c.passed);
+      if (reason === '') {
+        throw new SluiceError('SLUICE_E_GATE_FAILED', `version ${version} of ${model} failed its promotion gate (policy revision ${revision.revision}): ${failing.map((c) => `${c.kind} ${c.name}: ${c.detail}`).join('; ')}`, {
+          details: { model, version, report: report.id, policyRevision: revision.revision, failing },
+        });
+      }
+      await this.audit.record(ctx, {
+        action: 'gate.override',
+        resource,
+        outcome: 'success',
+        reason,
+        after: { for: request.action, report: report.id, policyRevision: revision.revision, failing: failing.map((c) => ({ kind: c.kind, name: c.name, measured: c.measured, limit: c.limit })) },
+      });
+    }
+    if (revision.policy.requireApproval) {
+      const v = await this.requireVersion(model, version);
+      const submitter = await this.submitterOf(v);
+      const approvals = (await this.approvals(model, version)).filter((a) => a.approverId !== submitter?.id);
+      if (approvals.length === 0) {
+        throw new SluiceError('SLUICE_E_GATE_APPROVAL_REQUIRED', `promoting version ${version} of ${model} needs an approval (approvePromotion) by an operator or admin who did not submit it`, { details: { model, version } });
+      }
+    }
+  }
+
+  private async requireVersion(model: string, version: number): Promise<ModelVersion> {
+    if (!(await this.registry.model(model))) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `no model ${model}`, { details: { model } });
+    const v = await this.registry.version(model, version);
+    if (!v) throw new SluiceError('SLUICE_E_MODEL_VERSION_NOT_FOUND', `model ${model} has no version ${version}`, { details: { model, version } });
+    return v;
+  }
+
+  /** The token that submitted a version: the uploader, or for a trained version its training job's submitter (from the audit log). */
+  private async submitterOf(v: ModelVersion): Promise<{ id: string; name: string; via: string } | undefined> {
+    const job = v.lineage.trainingJob;
+    const [action, resource] = job ? ['training_job.submit', `training-job/${job}`] : ['model_version.create', `model/${v.modelName}/version/${v.number}`];
+    const e = await this.store.db
+      .selectFrom('audit_events')
+      .select(['actor_id', 'actor_name'])
+      .where('action', '=', action)
+      .where('resource', '=', resource)
+      .where('outcome', '=', 'success')
+      .orderBy('seq')
+      .limit(1)
+      .executeTakeFirst();
+    return e ? { id: e.actor_id, name: e.actor_name, via: job ? `training job ${job}` : 'upload' } : undefined;
+  }
+
+  private async runChecks(policy: PromotionPolicy, candidate: ModelVersion): Promise<GateCheck[]> {
+    const model = candidate.modelName;
+    const dataset = await this.datasets.get(model, policy.dataset);
+    if (!dataset) throw evaluationFailed(`model ${model} has no holdout dataset ${policy.dataset}`, { dataset: policy.dataset });
+    const table = await this.datasets.load(dataset);
+    const candidateBytes = await readFile(this.artifacts.pathOf(candidate.sha256));
+    const fit = (v: ModelVersion) => signatureFit(policy, v);
+    const misfit = fit(candidate);
+    if (misfit) throw evaluationFailed(`dataset ${policy.dataset} does not fit version ${candidate.number}: ${misfit}`, { version: candidate.number });
+    const classes = policy.label.task === 'classification' ? (policy.label.classes ?? metadataLabels(candidateBytes)) : undefined;
+    const labels = labelValues(policy, table, classes);
+    const x = featureMatrix(policy, table);
+    const rows = table.rows.length;
+    const cols = policy.input.columns.length;
+    const inputs = [{ key: 'holdout', data: x }];
+    if (policy.robustness) inputs.push({ key: 'noisy', data: withNoise(x, rows, cols, policy.robustness.noise, policy.robustness.seed) });
+    const task = (path: string): GateWorkerTask => ({ models: [{ key: 'model', path }], inputs, rows, cols, inputName: policy.input.tensor, outputName: policy.label.output, task: policy.label.task, batch: WORKER_BATCH });
+
+    const scored = await runWorker(task(this.artifacts.pathOf(candidate.sha256)));
+    if (!scored.ok) throw evaluationFailed(`version ${candidate.number} could not be ${scored.stage === 'load' ? 'loaded' : 'run'} on dataset ${policy.dataset}: ${scored.message}`, { version: candidate.number, stage: scored.stage });
+    const predicted = scored.predictions.model!.holdout!;
+    if (classes) {
+      const outOfRange = predicted.findIndex((p) => p < 0 || p >= classes.length);
+      if (outOfRange >= 0) throw evaluationFailed(`version ${candidate.number} predicted class ${predicted[outOfRange]} on line ${outOfRange + 2}, and there are ${classes.length} classes`, { line: outOfRange + 2 });
+    }
+    const score = metricOf(policy.metric, predicted, labels);
+    const checks: GateCheck[] = [floorCheck(policy, score, dataset.name)];
+
+    const production = await this.production(model);
+    const needsProduction = production !== undefined && production.number !== candidate.number;
+    if (policy.maxRegression !== undefined) checks.push(await this.regressionCheck(policy, score, candidate, needsProduction ? production : undefined, labels, task));
+    if (policy.slices) checks.push(...sliceChecks(policy, predicted, labels, column(table, policy.slices.column)));
+    if (policy.fairness) checks.push(...fairnessChecks(policy, predicted, labels, column(table, policy.fairness.column), classes!));
+    if (policy.robustness) {
+      const noisy = metricOf(policy.metric, scored.predictions.model!.noisy!, labels);
+      const drop = metricDrop(policy.metric, score, noisy);
+      checks.push({
+        kind: 'robustness',
+        name: `${policy.metric} under noise ${policy.robustness.noise} × std (seed ${policy.robustness.seed})`,
+        passed: drop <= policy.robustness.maxDrop,
+        measured: round(drop),
+        limit: policy.robustness.maxDrop,
+        detail: `${policy.metric} ${round(score)} without noise, ${round(noisy)} with: a drop of ${round(drop)} (at most ${policy.robustness.maxDrop})`,
+      });
+    }
+    if (policy.compatibility) {
+      const difference = needsProduction ? signatureDifference(production.signature, candidate.signature) : null;
+      checks.push({
+        kind: 'compatibility',
+        name: 'input/output signature',
+        passed: difference === null,
+        measured: null,
+        limit: null,
+        detail: !needsProduction ? (production ? `version ${candidate.number} is the production version` : 'no production version to compare with') : (difference ?? `the same as production version ${production.number}`),
+      });
+    }
+    return checks;
+  }
+
+  private async regressionCheck(policy: PromotionPolicy, score: number, candidate: ModelVersion, production: ModelVersion | undefined, labels: Float64Array, task: (path: string) => GateWorkerTask): Promise<GateCheck> {
+    const name = `${policy.metric} against production`;
+    const skip = (detail: string): GateCheck => ({ kind: 'no_regression', name, passed: true, measured: round(score), limit: null, detail });
+    if (!production) return skip((await this.production(candidate.modelName)) ? `version ${candidate.number} is the production version` : 'no production version to compare with');
+    const misfit = signatureFit(policy, production);
+    if (misfit) return skip(`production version ${production.number} cannot be scored on dataset ${policy.dataset} (${misfit}); not compared`);
+    const scored = await runWorker({ ...task(this.artifacts.pathOf(production.sha256)), inputs: task('').inputs.slice(0, 1) });
+    if (!scored.ok) return skip(`production version ${production.number} could not be scored (${scored.message}); not compared`);
+    const base = metricOf(policy.metric, scored.predictions.model!.holdout!, labels);
+    const higher = higherIsBetter(policy.metric);
+    const limit = higher ? base - policy.maxRegression! : base + policy.maxRegression!;
+    return {
+      kind: 'no_regression',
+      name,
+      passed: higher ? score >= limit : score <= limit,
+      measured: round(score),
+      limit: round(limit),
+      detail: `${policy.metric} ${round(score)} against production version ${production.number}'s ${round(base)} (tolerance ${policy.maxRegression})`,
+    };
+  }
+
+  private async production(model: string): Promise<ModelVersion | undefined> {
+    const m = await this.registry.model(model);
+    const alias = m ? (await this.registry.aliases(m.id)).find((a) => a.name === DEFAULT_ALIAS) : undefined;
+    return alias ? this.registry.version(model, alias.versionNumber) : undefined;
+  }
+}
+
+/** Why the dataset cannot feed this version (undefined: it can). */
+function signatureFit(policy: PromotionPolicy, v: ModelVersion): string | undefined {
+  const input = v.signature.inputs.find((t) => t.name === policy.input.tensor);
+  if (!input) return `it has no input ${policy.input.tensor} (inputs: ${v.signature.inputs.map((t) => t.name).join(', ')})`;
+  if (v.signature.inputs.length !== 1) return `it has ${v.signature.inputs.length} inputs; the gate feeds one`;
+  if (input.datatype !== 'FP32') return `input ${input.name} is ${input.datatype}; the gate feeds FP32`;
+  const width = input.shape.at(-1);
+  if (input.shape.length !== 2 || (width !== -1 && width !== policy.input.columns.length)) {
+    return `input ${input.name} has shape [${input.shape.join(',')}], the policy gives [N, ${policy.input.columns.length}]`;
+  }
+  if (!v.signature.outputs.some((t) => t.name === policy.label.output)) return `it has no output ${policy.label.output} (outputs: ${v.signature.outputs.map((t) => t.name).join(', ')})`;
+  return undefined;
+}
+
+/** The class names an ONNX model carries in its `labels` metadata (comma-separated), if any. */
+function metadataLabels(bytes: Uint8Array): string[] | undefined {
+  const entry = onnx.ModelProto.decode(bytes).metadataProps?.find((p) => p.key === 'labels');
+  const labels = entry?.value?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return labels && labels.length > 0 ? labels : undefined;
+}
+
+function column(table: HoldoutTable, name: string): string[] {
+  const j = table.columns.findIndex((c) => c.name === name);
+  if (j < 0) throw evaluationFailed(`the dataset has no column ${name}`, { column: name });
+  return table.rows.map((r) => r[j]!);
+}
+
+function featureMatrix(policy: PromotionPolicy, table: HoldoutTable): Float32Array {
+  const cols = policy.input.columns.map((name) => {
+    const j = table.columns.findIndex((c) => c.name === name);
+    if (j < 0 || !table.columns[j]!.numeric) throw evaluationFailed(`the dataset has no numeric column ${name}`, { column: name });
+    return j;
+  });
+  const x = new Float32Array(table.rows.length * cols.length);
+  table.rows.forEach((r, i) => cols.forEach((j, k) => (x[i * cols.length + k] = Number(r[j]))));
+  return x;
+}
+
+/** A class index per row (a class name looked up in `classes`, or an index), or a number for a regressor. */
+function labelValues(policy: PromotionPolicy, table: HoldoutTable, classes: string[] | undefined): Float64Array {
+  const values = column(table, policy.label.column);
+  const out = new Float64Array(values.length);
+  values.forEach((v, i) => {
+    const n = Number(v);
+    if (policy.label.task === 'regression') {
+      out[i] = n;
+      return;
+    }
+    const named = classes?.indexOf(v) ?? -1;
+    if (named >= 0) out[i] = named;
+    else if (v.trim() !== '' && Number.isInteger(n) && n >= 0 && (classes === undefined || n < classes.length)) out[i] = n;
+    else {
+      const known = classes ? `classes: ${classes.join(', ')}` : 'the model has no labels metadata and the policy no label.classes';
+      throw evaluationFailed(`line ${i + 2}, column ${policy.label.column}: label "${v.slice(0, 40)}" is not a class (${known})`, { line: i + 2, column: policy.label.column });
+    }
+  });
+  return out;
+}
+
+function floorCheck(policy: PromotionPolicy, score: number, dataset: string): GateCheck {
+  const higher = higherIsBetter(policy.metric);
+  const limit = higher ? policy.floor : policy.ceiling;
+  const name = `${policy.metric} on ${dataset}`;
+  if (limit === undefined) return { kind: 'metric_floor', name, passed: true, measured: round(score), limit: null, detail: `${policy.metric} ${round(score)}; the policy sets no ${higher ? 'floor' : 'ceiling'}` };
+  return {
+    kind: 'metric_floor',
+    name,
+    passed: higher ? score >= limit : score <= limit,
+    measured: round(score),
+    limit,
+    detail: `${policy.metric} ${round(score)} on ${dataset}, ${higher ? 'floor' : 'ceiling'} ${limit}`,
+  };
+}
+
+function sliceChecks(policy: PromotionPolicy, predicted: Float64Array, labels: Float64Array, values: string[]): GateCheck[] {
+  const s = policy.slices!;
+  const m = policy.metric;
+  const higher = higherIsBetter(m);
+  const figures = sliceMetrics(m, predicted, labels, values, s.minRows);
+  const checks: GateCheck[] = figures.map((f) => ({
+    kind: 'slice',
+    name: `${m} of ${s.column}=${f.value}`,
+    passed: true,
+    measured: round(f.metric),
+    limit: null,
+    detail: `${f.rows} rows${f.judged ? '' : ` (under minRows ${s.minRows}: reported, not judged)`}`,
+  }));
+  const judged = worstAndGap(m, figures);
+  const bound = higher ? s.floor : s.ceiling;
+  if (bound !== undefined) {
+    checks.push(
+      judged
+        ? {
+            kind: 'slice_floor',
+            name: `worst ${m} across ${s.column}`,
+            passed: higher ? judged.worst.metric >= bound : judged.worst.metric <= bound,
+            measured: round(judged.worst.metric),
+            limit: bound,
+            detail: `worst slice ${s.column}=${judged.worst.value} (${judged.worst.rows} rows): ${round(judged.worst.metric)}, ${higher ? 'floor' : 'ceiling'} ${bound}`,
+          }
+        : { kind: 'slice_floor', name: `worst ${m} across ${s.column}`, passed: true, measured: null, limit: bound, detail: `no slice of ${s.column} has ${s.minRows} rows; nothing judged` },
+    );
+  }
+  if (s.maxGap !== undefined) {
+    checks.push(
+      judged
+        ? {
+            kind: 'slice_gap',
+            name: `${m} gap across ${s.column}`,
+            passed: judged.gap <= s.maxGap,
+            measured: round(judged.gap),
+            limit: s.maxGap,
+            detail: `best ${s.column}=${judged.best.value} ${round(judged.best.metric)}, worst ${s.column}=${judged.worst.value} ${round(judged.worst.metric)}`,
+          }
+        : { kind: 'slice_gap', name: `${m} gap across ${s.column}`, passed: true, measured: null, limit: s.maxGap, detail: `no slice of ${s.column} has ${s.minRows} rows; nothing judged` },
+    );
+  }
+  return checks;
+}
+
+function fairnessChecks(policy: PromotionPolicy, predicted: Float64Array, labels: Float64Array, values: string[], classes: string[] | undefined): GateCheck[] {
+  const f = policy.fairness!;
+  const byName = classes?.indexOf(f.positiveClass) ?? -1;
+  const positive = byName >= 0 ? byName : /^\d+$/.test(f.positiveClass) ? Number(f.positiveClass) : -1;
+  if (positive < 0 || (classes !== undefined && positive >= classes.length)) {
+    throw evaluationFailed(`fairness.positiveClass ${f.positiveClass} is not a class of the model (${classes?.join(', ') ?? 'no class names'})`, { field: 'fairness.positiveClass' });
+  }
+  const gaps = fairnessGaps(predicted, labels, values, positive, f.minRows);
+  const rates = (pick: (g: (typeof gaps.groups)[number]) => number | null) => gaps.groups.map((g) => `${g.value} ${pick(g) === null ? '-' : round(pick(g)!)}`).join(', ');
+  const checks: GateCheck[] = [];
+  const gapCheck = (kind: string, label: string, gap: number | null, limit: number, detail: string): GateCheck => ({
+    kind,
+    name: `${label} of ${f.positiveClass} across ${f.column}`,
+    passed: gap === null || gap <= limit,
+    measured: gap === null ? null : round(gap),
+    limit,
+    detail: gap === null ? `fewer than two groups of ${f.column} with ${f.minRows} rows (and positives); nothing judged` : detail,
+  });
+  if (f.maxParityGap !== undefined) checks.push(gapCheck('parity', 'demographic parity gap', gaps.parityGap, f.maxParityGap, `rate of ${f.positiveClass} predictions: ${rates((g) => g.positiveRate)}`));
+  if (f.maxOpportunityGap !== undefined) checks.push(gapCheck('equal_opportunity', 'equal opportunity gap', gaps.opportunityGap, f.maxOpportunityGap, `true-positive rate of ${f.positiveClass}: ${rates((g) => g.truePositiveRate)}`));
+  return checks;
+}
+
+/** Score on a worker thread that lives for this one task. */
+function runWorker(task: GateWorkerTask): Promise<GateWorkerResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./gate-worker.js', import.meta.url), { workerData: task });
+    let settled = false;
+    worker.once('message', (r: GateWorkerResult) => {
+      settled = true;
+      resolve(r);
+      void worker.terminate();
+    });
+    worker.once('error', (err) => {
+      if (!settled) reject(new SluiceError('SLUICE_E_INTERNAL', 'the gate worker failed', { cause: err }));
+      settled = true;
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new SluiceError('SLUICE_E_INTERNAL', `the gate worker exited with ${code}`));
+      settled = true;
+    });
+  });
+}
+
+function toRevision(r: PromotionPolicyTable, model: string): PolicyRevision {
+  return { model, revision: Number(r.revision), policy: JSON.parse(r.policy) as PromotionPolicy, createdAt: r.created_at, createdBy: r.created_by };
+}
+
+function toReport(r: GateReportTable, model: string): GateReport {
+  return {
+    id: r.id,
+    model,
+    version: Number(r.version),
+    policyRevision: r.policy_revision === null ? null : Number(r.policy_revision),
+    passed: Number(r.passed) === 1,
+    checks: JSON.parse(r.checks) as GateCheck[],
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+  };
+}
+
+function toApproval(r: { id: string; version: number; approver_id: string; approver_name: string; comment: string; created_at: string }, model: string): PromotionApproval {
+  return { id: r.id, model, version: Number(r.version), approverId: r.approver_id, approverName: r.approver_name, comment: r.comment, createdAt: r.created_at };
+}
