@@ -68,3 +68,137 @@ for (const dialect of dialects()) {
     t.equal(granted.after.for, 'rollout.start');
   });
 }
+
+t.test('each check fails on its own when its limit is tightened, and a new policy revision is evaluated anew', async (t) => {
+  const cp = await startTestControlPlane(t, 'sqlite');
+  await weatherInProduction(cp);
+  const good = await uploadBytes(cp, 'weather', gateFixtures().healthy);
+  const cases: [string, Record<string, unknown>][] = [
+    ['metric_floor', { floor: 0.95 }],
+    ['slice_floor', { slices: { column: 'season', floor: 0.75, minRows: 30 } }],
+    ['slice_gap', { slices: { column: 'season', maxGap: 0.1, minRows: 30 } }],
+    ['parity', { fairness: { column: 'season', positiveClass: 'rain', maxParityGap: 0.5 } }],
+    ['equal_opportunity', { fairness: { column: 'season', positiveClass: 'sun', maxOpportunityGap: 0.01 } }],
+    ['robustness', { robustness: { noise: 0.1, seed: 3, maxDrop: 0.05 } }],
+  ];
+  const base = { ...WEATHER_POLICY, slices: undefined, fairness: undefined, robustness: undefined };
+  let revision = 0;
+  for (const [kind, change] of cases) {
+    const set = await setPolicy(cp, { ...base, ...change });
+    t.equal(set.data?.setPromotionPolicy.revision, ++revision, `revision ${revision} stored`);
+    const refused = await cp.gql(SET_PRODUCTION, { v: good });
+    t.equal(refused.errors?.[0]?.extensions?.code, 'SLUICE_E_GATE_FAILED', `setAlias production is refused by ${kind}`);
+    const failing = refused.errors![0]!.extensions!.details!.failing as { kind: string }[];
+    t.same(failing.map((c) => c.kind), [kind], `only ${kind} fails`);
+  }
+  const reports = (await cp.gql('{ gateReports(model: "weather") { policyRevision passed } }')).data.gateReports;
+  t.same(reports, cases.map((_, i) => ({ policyRevision: i + 1, passed: false })), 'each revision evaluated the version once, when asked to promote it');
+  const history = (await cp.gql('{ promotionPolicyHistory(model: "weather") { revision } promotionPolicy(model: "weather") { revision policy } }')).data;
+  t.same(history.promotionPolicyHistory.map((p: any) => p.revision), [1, 2, 3, 4, 5, 6]);
+  t.equal(history.promotionPolicy.policy.robustness.maxDrop, 0.05);
+
+  t.equal((await setPolicy(cp, base)).data.setPromotionPolicy.revision, 7);
+  const moved = await cp.gql(SET_PRODUCTION, { v: good });
+  t.equal(moved.data?.setAlias.version.number, good, 'under a revision it passes, production moves');
+});
+
+t.test('compatibility fails for a candidate whose signature differs from production', async (t) => {
+  const cp = await startTestControlPlane(t, 'sqlite');
+  await weatherInProduction(cp);
+  await setPolicy(cp, { ...WEATHER_POLICY, slices: undefined, fairness: undefined, robustness: undefined });
+  const renamed = await uploadBytes(cp, 'weather', gateFixtures().renamed);
+  const report = (await cp.gql(EVALUATE, { v: renamed })).data.evaluateGates;
+  t.same(report.checks.filter((c: any) => !c.passed).map((c: any) => c.kind), ['compatibility'], 'the answers are the same; only the signature differs');
+  t.match(byKind(report, 'compatibility')[0].detail, /probabilities/);
+  const refused = await cp.gql(START, { v: renamed });
+  t.equal(refused.errors?.[0]?.extensions?.code, 'SLUICE_E_GATE_FAILED');
+});
+
+t.test('a version that cannot run, or a dataset that does not fit, fails evaluation with a stored failed report', async (t) => {
+  const cp = await startTestControlPlane(t, 'sqlite');
+  await weatherInProduction(cp);
+  await setPolicy(cp, WEATHER_POLICY);
+  const broken = await uploadBytes(cp, 'weather', gateFixtures().erroring);
+  const failed = await cp.gql(EVALUATE, { v: broken });
+  t.equal(failed.errors?.[0]?.extensions?.code, 'SLUICE_E_GATE_EVALUATION_FAILED');
+  const stored = (await cp.gql(`{ modelVersion(model: "weather", version: ${broken}) { gateReport { passed checks { kind passed } } } }`)).data.modelVersion.gateReport;
+  t.same(stored, { passed: false, checks: [{ kind: 'evaluation', passed: false }] });
+  const refused = await cp.gql(START, { v: broken });
+  t.equal(refused.errors?.[0]?.extensions?.code, 'SLUICE_E_GATE_FAILED', 'promotion treats it as a failed gate (an admin may override)');
+
+  // Four input columns for a model that takes five.
+  await setPolicy(cp, { ...WEATHER_POLICY, input: { tensor: 'features', columns: ['precipitation', 'temp_max', 'temp_min', 'wind'] } });
+  const misfit = await cp.gql(EVALUATE, { v: 1 });
+  t.equal(misfit.errors?.[0]?.extensions?.code, 'SLUICE_E_GATE_EVALUATION_FAILED');
+});
+
+t.test('a model without a policy gets an empty passing report and is not gated', async (t) => {
+  const cp = await startTestControlPlane(t, 'sqlite');
+  await weatherInProduction(cp);
+  const bad = await uploadBytes(cp, 'weather', gateFixtures().wrong);
+  const report = (await cp.gql(EVALUATE, { v: bad })).data.evaluateGates;
+  t.match(report, { policyRevision: null, passed: true, checks: [] });
+  t.equal((await cp.gql('{ promotionPolicy(model: "weather") { revision } }')).data.promotionPolicy, null);
+  t.equal((await cp.gql(START, { v: bad })).data?.startRollout.candidate, bad);
+});
+
+t.test('with requireApproval, promotion needs an approval by someone other than the submitter', async (t) => {
+  const cp = await startTestControlPlane(t, 'sqlite');
+  await weatherInProduction(cp);
+  await setPolicy(cp, { ...WEATHER_POLICY, slices: undefined, fairness: undefined, robustness: undefined, requireApproval: true });
+  const good = await uploadBytes(cp, 'weather', gateFixtures().healthy); // uploaded with the admin token
+  const APPROVE = 'mutation($v: Int!) { approvePromotion(input: { model: "weather", version: $v, comment: "looked at the report" }) { approver comment } }';
+  t.equal((await cp.gql(SET_PRODUCTION, { v: good })).errors?.[0]?.extensions?.code, 'SLUICE_E_GATE_APPROVAL_REQUIRED');
+  t.equal((await cp.gql(APPROVE, { v: good })).errors?.[0]?.extensions?.code, 'SLUICE_E_GATE_SELF_APPROVAL', 'the submitter cannot approve');
+  t.equal((await cp.gql(SET_PRODUCTION, { v: good, o: 'I approve of myself' })).errors?.[0]?.extensions?.code, 'SLUICE_E_GATE_APPROVAL_REQUIRED', 'an override does not replace the second person');
+  const developer = await cp.token('developer');
+  t.equal((await cp.gql(APPROVE, { v: good }, developer)).errors?.[0]?.extensions?.code, 'SLUICE_E_AUTH_FORBIDDEN');
+  const operator = await cp.token('operator', 'second-person');
+  const approved = await cp.gql(APPROVE, { v: good }, operator);
+  t.same(approved.data?.approvePromotion, { approver: 'second-person', comment: 'looked at the report' });
+  t.equal((await cp.gql(SET_PRODUCTION, { v: good }, operator)).data?.setAlias.version.number, good, 'approved, production moves');
+  const audit = await cp.gql('{ auditEvents(filter: { action: "promotion.approve" }) { edges { node { actorName outcome reason } } } }');
+  t.same(audit.data.auditEvents.edges.map((e: any) => [e.node.actorName, e.node.outcome]).sort(), [['admin', 'FAILED'], ['developer-token', 'DENIED'], ['second-person', 'SUCCESS']]);
+});
+
+t.test('a bad policy or a bad dataset is refused with its code, naming the field, line and column', async (t) => {
+  const cp = await startTestControlPlane(t, 'sqlite');
+  await weatherInProduction(cp);
+  const policyCases: [unknown, string][] = [
+    [{ ...WEATHER_POLICY, thresholds: 1 }, 'thresholds'],
+    [{ ...WEATHER_POLICY, metric: 'rmse', floor: undefined }, 'metric'],
+    [{ ...WEATHER_POLICY, floor: 1.5 }, 'floor'],
+    [{ ...WEATHER_POLICY, dataset: 'no-such-data' }, 'dataset'],
+    [{ ...WEATHER_POLICY, input: { tensor: 'features', columns: ['precipitation', 'rain_mm'] } }, 'input.columns[1]'],
+    [{ ...WEATHER_POLICY, input: { tensor: 'features', columns: ['precipitation', 'season'] } }, 'input.columns[1]'],
+    [{ ...WEATHER_POLICY, slices: { column: 'season' } }, 'slices'],
+    [{ ...WEATHER_POLICY, robustness: { noise: -1, maxDrop: 0.1 } }, 'robustness.noise'],
+  ];
+  for (const [policy, field] of policyCases) {
+    const r = await setPolicy(cp, policy);
+    t.equal(r.errors?.[0]?.extensions?.code, 'SLUICE_E_GATE_POLICY_INVALID', `refused: ${field}`);
+    t.equal(r.errors?.[0]?.extensions?.details?.field, field);
+  }
+  t.equal((await setPolicy(cp, WEATHER_POLICY, await cp.token('developer'))).errors?.[0]?.extensions?.code, 'SLUICE_E_AUTH_FORBIDDEN');
+  t.equal((await cp.gql('{ promotionPolicy(model: "weather") { revision } }')).data.promotionPolicy, null, 'nothing was stored');
+
+  const REGISTER = 'mutation($name: String!, $csv: String!) { registerDataset(input: { model: "weather", name: $name, csv: $csv }) { rows } }';
+  const datasetCases: [string, Record<string, unknown>][] = [
+    ['a,b,label\n1,2,rain\n3,x,sun\n', { line: 3, column: 'b' }],
+    ['a,b,label\n1,2,rain\n3,4\n', { line: 3 }],
+    ['a,a,label\n1,2,rain\n', { line: 1, column: 'a' }],
+    ['a,b,label\n', { line: 2 }],
+  ];
+  for (const [csv, where] of datasetCases) {
+    const r = await cp.gql(REGISTER, { name: 'bad', csv });
+    t.equal(r.errors?.[0]?.extensions?.code, 'SLUICE_E_GATE_DATASET_INVALID', JSON.stringify(csv));
+    t.match(r.errors?.[0]?.extensions?.details, where);
+  }
+  const quoted = await cp.gql(REGISTER, { name: 'quoted', csv: 'a,"note, with comma",label\n1,"x ""y""",rain\n' });
+  t.equal(quoted.data?.registerDataset.rows, 1, 'quoted fields hold commas and quotes');
+  const twice = await cp.gql(REGISTER, { name: 'holdout-2015', csv: gateFixtures().csv });
+  t.equal(twice.errors?.[0]?.extensions?.code, 'SLUICE_E_STORE_CONFLICT', 'a dataset name is registered once');
+  const listed = (await cp.gql('{ datasets(model: "weather") { name rows sha256 columns { name numeric } } }')).data.datasets;
+  t.same(listed.map((d: any) => [d.name, d.rows]), [['holdout-2015', gateFixtures().rows], ['quoted', 1]]);
+  t.same(listed[0].columns.filter((c: any) => !c.numeric).map((c: any) => c.name), ['date', 'season', 'weather']);
+});
