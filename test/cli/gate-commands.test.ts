@@ -1,0 +1,71 @@
+// `sluice dataset ...` and `sluice gate ...` as a user runs them: the real CLI process against a control plane on loopback.
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CLI } from '../helpers/paths.js';
+import { ADMIN_TOKEN, startTestControlPlane } from '../control-plane/harness.js';
+import { gateFixtures, uploadBytes, WEATHER_POLICY } from '../control-plane/gate-fixtures.js';
+
+const run = promisify(execFile);
+
+async function sluice(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+t.test('dataset upload and list, gate policy set and show, evaluate (exit 1 on a failed report), approve, reports', async (t) => {
+  const cp = await startTestControlPlane(t, 'sqlite');
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-gate-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const f = gateFixtures();
+  await cp.gql('mutation { createModel(input: { name: "weather" }) { id } }');
+  await uploadBytes(cp, 'weather', f.baseline);
+  await cp.gql('mutation { setAlias(input: { model: "weather", alias: "production", version: 1 }) { name } }');
+  const base = ['--control-plane', cp.url, '--token', ADMIN_TOKEN, '--model', 'weather'];
+
+  writeFileSync(join(dir, 'holdout.csv'), f.csv);
+  const upload = await sluice(['dataset', 'upload', ...base, '--name', 'holdout-2015', '--file', join(dir, 'holdout.csv')]);
+  t.equal(upload.code, 0, upload.stderr);
+  t.equal(JSON.parse(upload.stdout).rows, f.rows);
+  const list = await sluice(['dataset', 'list', ...base]);
+  t.same(list.stdout.trim().split('\n').map((l) => JSON.parse(l).name), ['holdout-2015']);
+
+  writeFileSync(join(dir, 'policy.json'), JSON.stringify({ ...WEATHER_POLICY, requireApproval: true }));
+  const set = await sluice(['gate', 'policy', ...base, '--file', join(dir, 'policy.json')]);
+  t.equal(set.code, 0, set.stderr);
+  t.equal(JSON.parse(set.stdout).revision, 1);
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...WEATHER_POLICY, metric: 'auc' }));
+  const bad = await sluice(['gate', 'policy', ...base, '--file', join(dir, 'bad.json')]);
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /SLUICE_E_GATE_POLICY_INVALID/);
+  const show = await sluice(['gate', 'policy', ...base]);
+  t.match(JSON.parse(show.stdout), { revision: 1, policy: { metric: 'accuracy', requireApproval: true } });
+
+  const wrong = await uploadBytes(cp, 'weather', f.wrong);
+  const failed = await sluice(['gate', 'evaluate', ...base, '--version', String(wrong)]);
+  t.equal(failed.code, 1, 'a failed report exits 1');
+  t.equal(JSON.parse(failed.stdout).passed, false);
+  const good = await uploadBytes(cp, 'weather', f.healthy);
+  const passed = await sluice(['gate', 'evaluate', ...base, '--version', String(good)]);
+  t.equal(passed.code, 0, passed.stderr);
+  t.equal(JSON.parse(passed.stdout).passed, true);
+
+  const self = await sluice(['gate', 'approve', ...base, '--version', String(good)]);
+  t.equal(self.code, 1);
+  t.match(self.stderr, /SLUICE_E_GATE_SELF_APPROVAL/);
+  const operator = await cp.token('operator', 'reviewer');
+  const approve = await sluice(['gate', 'approve', '--control-plane', cp.url, '--token', operator, '--model', 'weather', '--version', String(good), '--comment', 'ok']);
+  t.equal(approve.code, 0, approve.stderr);
+  t.match(JSON.parse(approve.stdout), { approver: 'reviewer', comment: 'ok', version: good });
+
+  const reports = await sluice(['gate', 'reports', ...base]);
+  t.same(reports.stdout.trim().split('\n').map((l) => [JSON.parse(l).version, JSON.parse(l).passed]), [[wrong, false], [good, true]]);
+});
