@@ -1,5 +1,7 @@
 import t from 'tap';
-import { dialects, startTestControlPlane, stopPostgres, type TestControlPlane } from './harness.js';
+import { createHash } from 'node:crypto';
+import { ControlPlaneClient } from '../../control-plane/runner/client.js';
+import { ADMIN_TOKEN, dialects, startTestControlPlane, stopPostgres, type TestControlPlane } from './harness.js';
 import { gateFixtures, REPORT_FIELDS, uploadBytes, WEATHER_POLICY, weatherInProduction } from './gate-fixtures.js';
 
 t.teardown(stopPostgres);
@@ -201,4 +203,41 @@ t.test('a bad policy or a bad dataset is refused with its code, naming the field
   const listed = (await cp.gql('{ datasets(model: "weather") { name rows sha256 columns { name numeric } } }')).data.datasets;
   t.same(listed.map((d: any) => [d.name, d.rows]), [['holdout-2015', gateFixtures().rows], ['quoted', 1]]);
   t.same(listed[0].columns.filter((c: any) => !c.numeric).map((c: any) => c.name), ['date', 'season', 'weather']);
+});
+
+t.test('a version made by a training job is submitted by the job submitter: they cannot approve it, a second person can', async (t) => {
+  const cp = await startTestControlPlane(t, 'sqlite');
+  await weatherInProduction(cp);
+  await setPolicy(cp, { ...WEATHER_POLICY, slices: undefined, fairness: undefined, robustness: undefined, requireApproval: true });
+  const submitter = await cp.token('admin', 'job-submitter');
+  const job = await cp.gql('mutation { submitTrainingJob(input: { model: "weather", trainer: { command: ["/bin/true"] }, dataset: { url: "/nowhere/rows.csv", sha256: "' + 'a'.repeat(64) + '" } }) { id } }', {}, submitter);
+  const jobId = job.data.submitTrainingJob.id;
+  const runner = (await cp.gql('mutation { createToken(input: { name: "r1", role: RUNNER }) { secret } }')).data.createToken.secret;
+  const claim = await cp.gql('mutation { claimTrainingJob(input: { runner: "r1" }) { attempt job { id } } }', {}, runner);
+  t.equal(claim.data?.claimTrainingJob.job.id, jobId);
+  const client = new ControlPlaneClient(cp.url, runner);
+  const done = await client.upload(
+    'mutation($input: FinishTrainingAttemptInput!) { finishTrainingAttempt(input: $input) { status version { number } } }',
+    { jobId, attempt: claim.data.claimTrainingJob.attempt, outcome: 'SUCCEEDED', trainerDigest: 'b'.repeat(64) },
+    { model: new Blob([new Uint8Array(gateFixtures().healthy)]) },
+  );
+  const version = (done as any).finishTrainingAttempt.version.number as number;
+  t.equal(version, 2, 'the job registered version 2');
+  const APPROVE = 'mutation($v: Int!) { approvePromotion(input: { model: "weather", version: $v }) { approver } }';
+  t.equal((await cp.gql(APPROVE, { v: version }, submitter)).errors?.[0]?.extensions?.code, 'SLUICE_E_GATE_SELF_APPROVAL', 'the job submitter cannot approve its version');
+  t.equal((await cp.gql(APPROVE, { v: version })).data?.approvePromotion.approver, 'admin', 'another admin can');
+  t.equal((await cp.gql(START, { v: version }, submitter)).data?.startRollout.candidate, version, 'approved and passed: the rollout starts');
+});
+
+t.test('a dataset uploaded as a multipart file is registered like CSV text', async (t) => {
+  const cp = await startTestControlPlane(t, 'sqlite');
+  await cp.gql('mutation { createModel(input: { name: "weather" }) { id } }');
+  const form = new FormData();
+  form.set('operations', JSON.stringify({ query: 'mutation($input: UploadDatasetInput!) { uploadDataset(input: $input) { name rows sha256 } }', variables: { input: { model: 'weather', name: 'holdout-2015', file: null } } }));
+  form.set('map', JSON.stringify({ 0: ['variables.input.file'] }));
+  form.set('0', new Blob([gateFixtures().csv]), 'holdout.csv');
+  const res = await fetch(`${cp.url}/graphql`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'graphql-require-preflight': '1' }, body: form });
+  const body = (await res.json()) as any;
+  t.equal(body.data?.uploadDataset.rows, gateFixtures().rows, JSON.stringify(body.errors));
+  t.equal(body.data.uploadDataset.sha256, createHash('sha256').update(gateFixtures().csv).digest('hex'), 'stored by the digest of its bytes');
 });
