@@ -4,8 +4,6 @@
 // registry and the rollouts ask `admit` (PromotionGate), which evaluates first when the version has
 // no report under the policy's current revision. docs/gates.md is the user's description.
 import { readFile } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
-import onnxProto from 'onnx-proto';
 import { SluiceError } from '../../lib/errors.js';
 import type { Store } from '../store/db.js';
 import type { GateReportTable, PromotionPolicyTable } from '../store/tables.js';
@@ -13,10 +11,11 @@ import type { CallContext } from './actor.js';
 import type { ArtifactStore } from './artifact-store.js';
 import type { AuditLog } from './audit.js';
 import { DEFAULT_ALIAS } from './desired-state.js';
-import { fairnessGaps, higherIsBetter, metricDrop, metricOf, sliceMetrics, withNoise, worstAndGap } from './gate-metrics.js';
+import { column, evaluationFailed, fairnessChecks, featureMatrix, floorCheck, labelValues, metadataLabels, round, runWorker, signatureFit, sliceChecks } from './gate-checks.js';
+import { higherIsBetter, metricDrop, metricOf, withNoise } from './gate-metrics.js';
 import { checkPolicyAgainstDataset, parsePolicy, type PromotionPolicy } from './gate-policy.js';
-import type { GateWorkerResult, GateWorkerTask } from './gate-worker.js';
-import { HoldoutDatasets, type HoldoutTable } from './holdout-datasets.js';
+import type { GateWorkerTask } from './gate-worker.js';
+import { HoldoutDatasets } from './holdout-datasets.js';
 import { newId, now } from './ids.js';
 import type { GateCheck, GateReport, GateRunner } from './lifecycle.js';
 import { allows } from './permissions.js';
@@ -24,7 +23,6 @@ import type { PromotionGate, PromotionRequest } from './promotion-gate.js';
 import type { ModelVersion, RegistryService } from './registry.js';
 import { signatureDifference } from './rollouts.js';
 
-const { onnx } = onnxProto;
 const WORKER_BATCH = 1024;
 
 export interface PolicyRevision {
@@ -44,12 +42,6 @@ export interface PromotionApproval {
   comment: string;
   createdAt: string;
 }
-
-function evaluationFailed(message: string, details: Record<string, unknown> = {}, cause?: unknown): SluiceError {
-  return new SluiceError('SLUICE_E_GATE_EVALUATION_FAILED', message, { details, cause });
-}
-
-const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
 export class GateService implements GateRunner, PromotionGate {
   readonly datasets: HoldoutDatasets;
@@ -311,9 +303,18 @@ export class GateService implements GateRunner, PromotionGate {
     const cols = policy.input.columns.length;
     const inputs = [{ key: 'holdout', data: x }];
     if (policy.robustness) inputs.push({ key: 'noisy', data: withNoise(x, rows, cols, policy.robustness.noise, policy.robustness.seed) });
-    const task = (path: string): GateWorkerTask => ({ models: [{ key: 'model', path }], inputs, rows, cols, inputName: policy.input.tensor, outputName: policy.label.output, task: policy.label.task, batch: WORKER_BATCH });
+    const task = (v: ModelVersion, only?: string): GateWorkerTask => ({
+      models: [{ key: 'model', path: this.artifacts.pathOf(v.sha256) }],
+      inputs: only === undefined ? inputs : inputs.filter((i) => i.key === only),
+      rows,
+      cols,
+      inputName: policy.input.tensor,
+      outputName: policy.label.output,
+      task: policy.label.task,
+      batch: WORKER_BATCH,
+    });
 
-    const scored = await runWorker(task(this.artifacts.pathOf(candidate.sha256)));
+    const scored = await runWorker(task(candidate));
     if (!scored.ok) throw evaluationFailed(`version ${candidate.number} could not be ${scored.stage === 'load' ? 'loaded' : 'run'} on dataset ${policy.dataset}: ${scored.message}`, { version: candidate.number, stage: scored.stage });
     const predicted = scored.predictions.model!.holdout!;
     if (classes) {
@@ -354,13 +355,13 @@ export class GateService implements GateRunner, PromotionGate {
     return checks;
   }
 
-  private async regressionCheck(policy: PromotionPolicy, score: number, candidate: ModelVersion, production: ModelVersion | undefined, labels: Float64Array, task: (path: string) => GateWorkerTask): Promise<GateCheck> {
+  private async regressionCheck(policy: PromotionPolicy, score: number, candidate: ModelVersion, production: ModelVersion | undefined, labels: Float64Array, task: (v: ModelVersion, only: string) => GateWorkerTask): Promise<GateCheck> {
     const name = `${policy.metric} against production`;
     const skip = (detail: string): GateCheck => ({ kind: 'no_regression', name, passed: true, measured: round(score), limit: null, detail });
     if (!production) return skip((await this.production(candidate.modelName)) ? `version ${candidate.number} is the production version` : 'no production version to compare with');
     const misfit = signatureFit(policy, production);
     if (misfit) return skip(`production version ${production.number} cannot be scored on dataset ${policy.dataset} (${misfit}); not compared`);
-    const scored = await runWorker({ ...task(this.artifacts.pathOf(production.sha256)), inputs: task('').inputs.slice(0, 1) });
+    const scored = await runWorker(task(production, 'holdout'));
     if (!scored.ok) return skip(`production version ${production.number} could not be scored (${scored.message}); not compared`);
     const base = metricOf(policy.metric, scored.predictions.model!.holdout!, labels);
     const higher = higherIsBetter(policy.metric);
@@ -382,169 +383,6 @@ export class GateService implements GateRunner, PromotionGate {
   }
 }
 
-/** Why the dataset cannot feed this version (undefined: it can). */
-function signatureFit(policy: PromotionPolicy, v: ModelVersion): string | undefined {
-  const input = v.signature.inputs.find((t) => t.name === policy.input.tensor);
-  if (!input) return `it has no input ${policy.input.tensor} (inputs: ${v.signature.inputs.map((t) => t.name).join(', ')})`;
-  if (v.signature.inputs.length !== 1) return `it has ${v.signature.inputs.length} inputs; the gate feeds one`;
-  if (input.datatype !== 'FP32') return `input ${input.name} is ${input.datatype}; the gate feeds FP32`;
-  const width = input.shape.at(-1);
-  if (input.shape.length !== 2 || (width !== -1 && width !== policy.input.columns.length)) {
-    return `input ${input.name} has shape [${input.shape.join(',')}], the policy gives [N, ${policy.input.columns.length}]`;
-  }
-  if (!v.signature.outputs.some((t) => t.name === policy.label.output)) return `it has no output ${policy.label.output} (outputs: ${v.signature.outputs.map((t) => t.name).join(', ')})`;
-  return undefined;
-}
-
-/** The class names an ONNX model carries in its `labels` metadata (comma-separated), if any. */
-function metadataLabels(bytes: Uint8Array): string[] | undefined {
-  const entry = onnx.ModelProto.decode(bytes).metadataProps?.find((p) => p.key === 'labels');
-  const labels = entry?.value?.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  return labels && labels.length > 0 ? labels : undefined;
-}
-
-function column(table: HoldoutTable, name: string): string[] {
-  const j = table.columns.findIndex((c) => c.name === name);
-  if (j < 0) throw evaluationFailed(`the dataset has no column ${name}`, { column: name });
-  return table.rows.map((r) => r[j]!);
-}
-
-function featureMatrix(policy: PromotionPolicy, table: HoldoutTable): Float32Array {
-  const cols = policy.input.columns.map((name) => {
-    const j = table.columns.findIndex((c) => c.name === name);
-    if (j < 0 || !table.columns[j]!.numeric) throw evaluationFailed(`the dataset has no numeric column ${name}`, { column: name });
-    return j;
-  });
-  const x = new Float32Array(table.rows.length * cols.length);
-  table.rows.forEach((r, i) => cols.forEach((j, k) => (x[i * cols.length + k] = Number(r[j]))));
-  return x;
-}
-
-/** A class index per row (a class name looked up in `classes`, or an index), or a number for a regressor. */
-function labelValues(policy: PromotionPolicy, table: HoldoutTable, classes: string[] | undefined): Float64Array {
-  const values = column(table, policy.label.column);
-  const out = new Float64Array(values.length);
-  values.forEach((v, i) => {
-    const n = Number(v);
-    if (policy.label.task === 'regression') {
-      out[i] = n;
-      return;
-    }
-    const named = classes?.indexOf(v) ?? -1;
-    if (named >= 0) out[i] = named;
-    else if (v.trim() !== '' && Number.isInteger(n) && n >= 0 && (classes === undefined || n < classes.length)) out[i] = n;
-    else {
-      const known = classes ? `classes: ${classes.join(', ')}` : 'the model has no labels metadata and the policy no label.classes';
-      throw evaluationFailed(`line ${i + 2}, column ${policy.label.column}: label "${v.slice(0, 40)}" is not a class (${known})`, { line: i + 2, column: policy.label.column });
-    }
-  });
-  return out;
-}
-
-function floorCheck(policy: PromotionPolicy, score: number, dataset: string): GateCheck {
-  const higher = higherIsBetter(policy.metric);
-  const limit = higher ? policy.floor : policy.ceiling;
-  const name = `${policy.metric} on ${dataset}`;
-  if (limit === undefined) return { kind: 'metric_floor', name, passed: true, measured: round(score), limit: null, detail: `${policy.metric} ${round(score)}; the policy sets no ${higher ? 'floor' : 'ceiling'}` };
-  return {
-    kind: 'metric_floor',
-    name,
-    passed: higher ? score >= limit : score <= limit,
-    measured: round(score),
-    limit,
-    detail: `${policy.metric} ${round(score)} on ${dataset}, ${higher ? 'floor' : 'ceiling'} ${limit}`,
-  };
-}
-
-function sliceChecks(policy: PromotionPolicy, predicted: Float64Array, labels: Float64Array, values: string[]): GateCheck[] {
-  const s = policy.slices!;
-  const m = policy.metric;
-  const higher = higherIsBetter(m);
-  const figures = sliceMetrics(m, predicted, labels, values, s.minRows);
-  const checks: GateCheck[] = figures.map((f) => ({
-    kind: 'slice',
-    name: `${m} of ${s.column}=${f.value}`,
-    passed: true,
-    measured: round(f.metric),
-    limit: null,
-    detail: `${f.rows} rows${f.judged ? '' : ` (under minRows ${s.minRows}: reported, not judged)`}`,
-  }));
-  const judged = worstAndGap(m, figures);
-  const bound = higher ? s.floor : s.ceiling;
-  if (bound !== undefined) {
-    checks.push(
-      judged
-        ? {
-            kind: 'slice_floor',
-            name: `worst ${m} across ${s.column}`,
-            passed: higher ? judged.worst.metric >= bound : judged.worst.metric <= bound,
-            measured: round(judged.worst.metric),
-            limit: bound,
-            detail: `worst slice ${s.column}=${judged.worst.value} (${judged.worst.rows} rows): ${round(judged.worst.metric)}, ${higher ? 'floor' : 'ceiling'} ${bound}`,
-          }
-        : { kind: 'slice_floor', name: `worst ${m} across ${s.column}`, passed: true, measured: null, limit: bound, detail: `no slice of ${s.column} has ${s.minRows} rows; nothing judged` },
-    );
-  }
-  if (s.maxGap !== undefined) {
-    checks.push(
-      judged
-        ? {
-            kind: 'slice_gap',
-            name: `${m} gap across ${s.column}`,
-            passed: judged.gap <= s.maxGap,
-            measured: round(judged.gap),
-            limit: s.maxGap,
-            detail: `best ${s.column}=${judged.best.value} ${round(judged.best.metric)}, worst ${s.column}=${judged.worst.value} ${round(judged.worst.metric)}`,
-          }
-        : { kind: 'slice_gap', name: `${m} gap across ${s.column}`, passed: true, measured: null, limit: s.maxGap, detail: `no slice of ${s.column} has ${s.minRows} rows; nothing judged` },
-    );
-  }
-  return checks;
-}
-
-function fairnessChecks(policy: PromotionPolicy, predicted: Float64Array, labels: Float64Array, values: string[], classes: string[] | undefined): GateCheck[] {
-  const f = policy.fairness!;
-  const byName = classes?.indexOf(f.positiveClass) ?? -1;
-  const positive = byName >= 0 ? byName : /^\d+$/.test(f.positiveClass) ? Number(f.positiveClass) : -1;
-  if (positive < 0 || (classes !== undefined && positive >= classes.length)) {
-    throw evaluationFailed(`fairness.positiveClass ${f.positiveClass} is not a class of the model (${classes?.join(', ') ?? 'no class names'})`, { field: 'fairness.positiveClass' });
-  }
-  const gaps = fairnessGaps(predicted, labels, values, positive, f.minRows);
-  const rates = (pick: (g: (typeof gaps.groups)[number]) => number | null) => gaps.groups.map((g) => `${g.value} ${pick(g) === null ? '-' : round(pick(g)!)}`).join(', ');
-  const checks: GateCheck[] = [];
-  const gapCheck = (kind: string, label: string, gap: number | null, limit: number, detail: string): GateCheck => ({
-    kind,
-    name: `${label} of ${f.positiveClass} across ${f.column}`,
-    passed: gap === null || gap <= limit,
-    measured: gap === null ? null : round(gap),
-    limit,
-    detail: gap === null ? `fewer than two groups of ${f.column} with ${f.minRows} rows (and positives); nothing judged` : detail,
-  });
-  if (f.maxParityGap !== undefined) checks.push(gapCheck('parity', 'demographic parity gap', gaps.parityGap, f.maxParityGap, `rate of ${f.positiveClass} predictions: ${rates((g) => g.positiveRate)}`));
-  if (f.maxOpportunityGap !== undefined) checks.push(gapCheck('equal_opportunity', 'equal opportunity gap', gaps.opportunityGap, f.maxOpportunityGap, `true-positive rate of ${f.positiveClass}: ${rates((g) => g.truePositiveRate)}`));
-  return checks;
-}
-
-/** Score on a worker thread that lives for this one task. */
-function runWorker(task: GateWorkerTask): Promise<GateWorkerResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./gate-worker.js', import.meta.url), { workerData: task });
-    let settled = false;
-    worker.once('message', (r: GateWorkerResult) => {
-      settled = true;
-      resolve(r);
-      void worker.terminate();
-    });
-    worker.once('error', (err) => {
-      if (!settled) reject(new SluiceError('SLUICE_E_INTERNAL', 'the gate worker failed', { cause: err }));
-      settled = true;
-    });
-    worker.once('exit', (code) => {
-      if (!settled) reject(new SluiceError('SLUICE_E_INTERNAL', `the gate worker exited with ${code}`));
-      settled = true;
-    });
-  });
-}
 
 function toRevision(r: PromotionPolicyTable, model: string): PolicyRevision {
   return { model, revision: Number(r.revision), policy: JSON.parse(r.policy) as PromotionPolicy, createdAt: r.created_at, createdBy: r.created_by };
