@@ -19,6 +19,8 @@ export const gateTypeDefs = /* GraphQL */ `
     version: Int!
     "null: the model had no policy; nothing was checked and the report passes."
     policyRevision: Int
+    "The production version the candidate was compared with (null: none). Promotion only counts a report made against the current one."
+    productionVersion: Int
     passed: Boolean!
     checks: [GateCheck!]!
     createdAt: DateTime!

@@ -33,6 +33,11 @@ export interface PolicyRevision {
   createdBy: string;
 }
 
+/** A report as stored: also the production version it was compared with (null: none). */
+export interface StoredGateReport extends GateReport {
+  productionVersion: number | null;
+}
+
 export interface PromotionApproval {
   id: string;
   model: string;
@@ -99,15 +104,17 @@ export class GateService implements GateRunner, PromotionGate {
    * scored (it fails to load or run, or the dataset does not fit it) gets a stored failed report
    * with one `evaluation` check, and the call then fails with SLUICE_E_GATE_EVALUATION_FAILED.
    */
-  async evaluate(ctx: CallContext, model: string, version: number): Promise<GateReport> {
+  async evaluate(ctx: CallContext, model: string, version: number): Promise<StoredGateReport> {
     const resource = `model/${model}/version/${version}`;
     let checks: GateCheck[];
     let revision: PolicyRevision | undefined;
+    let production: ModelVersion | undefined;
     let failure: SluiceError | undefined;
     try {
       const candidate = await this.requireVersion(model, version);
       revision = await this.policy(model);
-      checks = revision ? await this.runChecks(revision.policy, candidate) : [];
+      production = await this.production(model);
+      checks = revision ? await this.runChecks(revision.policy, candidate, production) : [];
     } catch (err) {
       if (!(err instanceof SluiceError) || err.status >= 500) throw err;
       if (err.code !== 'SLUICE_E_GATE_EVALUATION_FAILED' || revision === undefined) {
@@ -124,6 +131,7 @@ export class GateService implements GateRunner, PromotionGate {
         model_id: m.id,
         version,
         policy_revision: revision?.revision ?? null,
+        production_version: production?.number ?? null,
         passed: checks.every((c) => c.passed) ? 1 : 0,
         checks: JSON.stringify(checks),
         created_at: now(),
@@ -137,7 +145,7 @@ export class GateService implements GateRunner, PromotionGate {
     return report;
   }
 
-  async reports(model: string): Promise<GateReport[]> {
+  async reports(model: string): Promise<StoredGateReport[]> {
     const rows = await this.store.db
       .selectFrom('gate_reports')
       .innerJoin('models', 'models.id', 'gate_reports.model_id')
@@ -149,8 +157,11 @@ export class GateService implements GateRunner, PromotionGate {
     return rows.map((r) => toReport(r, model));
   }
 
-  /** The newest report of a version (under `revision` when given; null selects reports made without a policy). */
-  async latestReport(model: string, version: number, revision?: number | null): Promise<GateReport | undefined> {
+  /**
+   * The newest report of a version (under `revision` when given, null selecting reports made without
+   * a policy; and made while `production` was the production version, when given, null: none).
+   */
+  async latestReport(model: string, version: number, revision?: number | null, production?: number | null): Promise<StoredGateReport | undefined> {
     let q = this.store.db
       .selectFrom('gate_reports')
       .innerJoin('models', 'models.id', 'gate_reports.model_id')
@@ -159,6 +170,8 @@ export class GateService implements GateRunner, PromotionGate {
       .where('gate_reports.version', '=', version);
     if (revision === null) q = q.where('gate_reports.policy_revision', 'is', null);
     else if (revision !== undefined) q = q.where('gate_reports.policy_revision', '=', revision);
+    if (production === null) q = q.where('gate_reports.production_version', 'is', null);
+    else if (production !== undefined) q = q.where('gate_reports.production_version', '=', production);
     const row = await q.orderBy('gate_reports.created_at', 'desc').orderBy('gate_reports.id', 'desc').limit(1).executeTakeFirst();
     return row ? toReport(row, model) : undefined;
   }
@@ -229,13 +242,16 @@ export class GateService implements GateRunner, PromotionGate {
     }
     const revision = await this.policy(model);
     if (!revision) return;
-    let report = await this.latestReport(model, version, revision.revision);
+    // A report compared the version with the production version of its time: once production
+    // moves, no-regression and compatibility are measured again.
+    const production = (await this.production(model))?.number ?? null;
+    let report = await this.latestReport(model, version, revision.revision, production);
     if (!report) {
       try {
         report = await this.evaluate(ctx, model, version);
       } catch (err) {
         if ((err as SluiceError).code !== 'SLUICE_E_GATE_EVALUATION_FAILED') throw err;
-        report = await this.latestReport(model, version, revision.revision);
+        report = await this.latestReport(model, version, revision.revision, production);
         if (!report) throw err;
       }
     }
@@ -287,7 +303,7 @@ export class GateService implements GateRunner, PromotionGate {
     return e ? { id: e.actor_id, name: e.actor_name, via: job ? `training job ${job}` : 'upload' } : undefined;
   }
 
-  private async runChecks(policy: PromotionPolicy, candidate: ModelVersion): Promise<GateCheck[]> {
+  private async runChecks(policy: PromotionPolicy, candidate: ModelVersion, production: ModelVersion | undefined): Promise<GateCheck[]> {
     const model = candidate.modelName;
     const dataset = await this.datasets.get(model, policy.dataset);
     if (!dataset) throw evaluationFailed(`model ${model} has no holdout dataset ${policy.dataset}`, { dataset: policy.dataset });
@@ -324,9 +340,8 @@ export class GateService implements GateRunner, PromotionGate {
     const score = metricOf(policy.metric, predicted, labels);
     const checks: GateCheck[] = [floorCheck(policy, score, dataset.name)];
 
-    const production = await this.production(model);
     const needsProduction = production !== undefined && production.number !== candidate.number;
-    if (policy.maxRegression !== undefined) checks.push(await this.regressionCheck(policy, score, candidate, needsProduction ? production : undefined, labels, task));
+    if (policy.maxRegression !== undefined) checks.push(await this.regressionCheck(policy, score, candidate, production, labels, task));
     if (policy.slices) checks.push(...sliceChecks(policy, predicted, labels, column(table, policy.slices.column)));
     if (policy.fairness) checks.push(...fairnessChecks(policy, predicted, labels, column(table, policy.fairness.column), classes!));
     if (policy.robustness) {
@@ -358,7 +373,8 @@ export class GateService implements GateRunner, PromotionGate {
   private async regressionCheck(policy: PromotionPolicy, score: number, candidate: ModelVersion, production: ModelVersion | undefined, labels: Float64Array, task: (v: ModelVersion, only: string) => GateWorkerTask): Promise<GateCheck> {
     const name = `${policy.metric} against production`;
     const skip = (detail: string): GateCheck => ({ kind: 'no_regression', name, passed: true, measured: round(score), limit: null, detail });
-    if (!production) return skip((await this.production(candidate.modelName)) ? `version ${candidate.number} is the production version` : 'no production version to compare with');
+    if (!production) return skip('no production version to compare with');
+    if (production.number === candidate.number) return skip(`version ${candidate.number} is the production version`);
     const misfit = signatureFit(policy, production);
     if (misfit) return skip(`production version ${production.number} cannot be scored on dataset ${policy.dataset} (${misfit}); not compared`);
     const scored = await runWorker(task(production, 'holdout'));
@@ -388,12 +404,13 @@ function toRevision(r: PromotionPolicyTable, model: string): PolicyRevision {
   return { model, revision: Number(r.revision), policy: JSON.parse(r.policy) as PromotionPolicy, createdAt: r.created_at, createdBy: r.created_by };
 }
 
-function toReport(r: GateReportTable, model: string): GateReport {
+function toReport(r: GateReportTable, model: string): StoredGateReport {
   return {
     id: r.id,
     model,
     version: Number(r.version),
     policyRevision: r.policy_revision === null ? null : Number(r.policy_revision),
+    productionVersion: r.production_version === null ? null : Number(r.production_version),
     passed: Number(r.passed) === 1,
     checks: JSON.parse(r.checks) as GateCheck[],
     createdAt: r.created_at,

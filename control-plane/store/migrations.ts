@@ -301,6 +301,7 @@ const gates: Migration = {
       .addColumn('model_id', 'text', (c) => c.notNull().references('models.id'))
       .addColumn('version', 'integer', (c) => c.notNull())
       .addColumn('policy_revision', 'integer')
+      .addColumn('production_version', 'integer')
       .addColumn('passed', 'integer', (c) => c.notNull())
       .addColumn('checks', 'text', (c) => c.notNull())
       .addColumn('created_at', 'text', (c) => c.notNull())

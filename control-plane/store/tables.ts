@@ -279,6 +279,8 @@ export interface GateReportTable {
   model_id: string;
   version: number;
   policy_revision: number | null;
+  /** The production version the candidate was compared with (null: none). */
+  production_version: number | null;
   /** 1 passed, 0 failed */
   passed: number;
   /** JSON GateCheck[] */

@@ -241,3 +241,16 @@ t.test('a dataset uploaded as a multipart file is registered like CSV text', asy
   t.equal(body.data?.uploadDataset.rows, gateFixtures().rows, JSON.stringify(body.errors));
   t.equal(body.data.uploadDataset.sha256, createHash('sha256').update(gateFixtures().csv).digest('hex'), 'stored by the digest of its bytes');
 });
+
+t.test('a report counts for promotion only while production is the version it was compared with', async (t) => {
+  const cp = await startTestControlPlane(t, 'sqlite');
+  await weatherInProduction(cp);
+  await setPolicy(cp, { ...WEATHER_POLICY, slices: undefined, fairness: undefined, robustness: undefined });
+  const two = await uploadBytes(cp, 'weather', gateFixtures().healthy);
+  const three = await uploadBytes(cp, 'weather', gateFixtures().healthy);
+  t.equal((await cp.gql(EVALUATE, { v: three })).data.evaluateGates.passed, true);
+  t.equal((await cp.gql(SET_PRODUCTION, { v: two })).data?.setAlias.version.number, two);
+  t.equal((await cp.gql(START, { v: three })).data?.startRollout.candidate, three);
+  const reports = (await cp.gql(`{ gateReports(model: "weather", version: ${three}) { productionVersion passed } }`)).data.gateReports;
+  t.same(reports, [{ productionVersion: 1, passed: true }, { productionVersion: two, passed: true }], 'the start evaluated version 3 again, against the new production');
+});
