@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
+import { ControlPlaneClient } from '../control-plane/runner/client.js';
 import { LOG_LEVEL_FLAG } from './common-flags.js';
 import { baseUrl, graphql } from './control-plane-commands.js';
 
@@ -80,10 +81,12 @@ async function readInput(path: string, flag: string): Promise<Buffer> {
   }
 }
 
+/** A multipart upload (the JSON body limit does not apply to it), as the training runner sends model files. */
 export async function runDatasetUpload(v: FlagValues<typeof DATASET_UPLOAD_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
-  const csv = (await readInput(v.file, 'file')).toString('utf8');
-  const data = await graphql(baseUrl(v['control-plane']), v.token, `mutation($input: RegisterDatasetInput!) { registerDataset(input: $input) { ${DATASET_FIELDS} } }`, { input: { model: v.model, name: v.name, csv } });
-  out.write(`${JSON.stringify(data.registerDataset)}\n`);
+  const csv = await readInput(v.file, 'file');
+  const client = new ControlPlaneClient(baseUrl(v['control-plane']), v.token, 'SLUICE_E_CONFIG_INVALID');
+  const data = await client.upload(`mutation($input: UploadDatasetInput!) { uploadDataset(input: $input) { ${DATASET_FIELDS} } }`, { model: v.model, name: v.name }, { file: new Blob([new Uint8Array(csv)]) });
+  out.write(`${JSON.stringify(data.uploadDataset)}\n`);
   return 0;
 }
 
