@@ -6,7 +6,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 
 export interface GateWorkerTask {
-  models: { key: string; path: string }[];
+  /** Each model is scored on the inputs it names; one failing does not stop the others. */
+  models: { key: string; path: string; inputs: string[] }[];
   inputs: { key: string; data: Float32Array }[];
   rows: number;
   cols: number;
@@ -17,9 +18,10 @@ export interface GateWorkerTask {
   batch: number;
 }
 
-export type GateWorkerResult =
-  | { ok: true; predictions: Record<string, Record<string, Float64Array>> }
-  | { ok: false; model: string; stage: 'load' | 'run' | 'output'; message: string };
+/** One model's predictions per input key, or why it could not be scored. */
+export type ModelScores = { ok: true; predictions: Record<string, Float64Array> } | { ok: false; stage: 'load' | 'run' | 'output'; message: string };
+
+export type GateWorkerResult = Record<string, ModelScores>;
 
 class Stage extends Error {
   constructor(
@@ -51,45 +53,45 @@ function predictions(out: ort.Tensor, rows: number, task: GateWorkerTask['task']
   return result;
 }
 
-async function evaluate(t: GateWorkerTask): Promise<GateWorkerResult> {
-  const out: Record<string, Record<string, Float64Array>> = {};
-  for (const m of t.models) {
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(m.path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
-    } catch (err) {
-      return { ok: false, model: m.key, stage: 'load', message: (err as Error).message };
-    }
-    try {
-      out[m.key] = {};
-      for (const input of t.inputs) {
-        const all = new Float64Array(t.rows);
-        for (let start = 0; start < t.rows; start += t.batch) {
-          const n = Math.min(t.batch, t.rows - start);
-          const feed = new ort.Tensor('float32', input.data.subarray(start * t.cols, (start + n) * t.cols), [n, t.cols]);
-          let result: ort.InferenceSession.OnnxValueMapType;
-          try {
-            result = await session.run({ [t.inputName]: feed }, [t.outputName]);
-          } catch (err) {
-            throw new Stage('run', (err as Error).message);
-          }
-          all.set(predictions(result[t.outputName] as ort.Tensor, n, t.task, t.outputName), start);
-        }
-        out[m.key]![input.key] = all;
-      }
-    } catch (err) {
-      return { ok: false, model: m.key, stage: err instanceof Stage ? err.stage : 'run', message: (err as Error).message };
-    } finally {
-      await session.release();
-    }
+async function score(t: GateWorkerTask, m: GateWorkerTask['models'][number]): Promise<ModelScores> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(m.path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  } catch (err) {
+    return { ok: false, stage: 'load', message: (err as Error).message };
   }
-  return { ok: true, predictions: out };
+  try {
+    const out: Record<string, Float64Array> = {};
+    for (const input of t.inputs.filter((i) => m.inputs.includes(i.key))) {
+      const all = new Float64Array(t.rows);
+      for (let start = 0; start < t.rows; start += t.batch) {
+        const n = Math.min(t.batch, t.rows - start);
+        const feed = new ort.Tensor('float32', input.data.subarray(start * t.cols, (start + n) * t.cols), [n, t.cols]);
+        let result: ort.InferenceSession.OnnxValueMapType;
+        try {
+          result = await session.run({ [t.inputName]: feed }, [t.outputName]);
+        } catch (err) {
+          throw new Stage('run', (err as Error).message);
+        }
+        all.set(predictions(result[t.outputName] as ort.Tensor, n, t.task, t.outputName), start);
+      }
+      out[input.key] = all;
+    }
+    return { ok: true, predictions: out };
+  } catch (err) {
+    return { ok: false, stage: err instanceof Stage ? err.stage : 'run', message: (err as Error).message };
+  } finally {
+    await session.release();
+  }
+}
+
+async function evaluate(t: GateWorkerTask): Promise<GateWorkerResult> {
+  const out: GateWorkerResult = {};
+  for (const m of t.models) out[m.key] = await score(t, m);
+  return out;
 }
 
 if (parentPort) {
   const port = parentPort;
-  evaluate(workerData as GateWorkerTask).then(
-    (r) => port.postMessage(r),
-    (err: Error) => port.postMessage({ ok: false, model: '', stage: 'run', message: err.message } satisfies GateWorkerResult),
-  );
+  void evaluate(workerData as GateWorkerTask).then((r) => port.postMessage(r));
 }

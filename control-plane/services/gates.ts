@@ -14,7 +14,7 @@ import { DEFAULT_ALIAS } from './desired-state.js';
 import { column, evaluationFailed, fairnessChecks, featureMatrix, floorCheck, labelValues, metadataLabels, round, runWorker, signatureFit, sliceChecks } from './gate-checks.js';
 import { higherIsBetter, metricDrop, metricOf, withNoise } from './gate-metrics.js';
 import { checkPolicyAgainstDataset, parsePolicy, type PromotionPolicy } from './gate-policy.js';
-import type { GateWorkerTask } from './gate-worker.js';
+import type { GateWorkerTask, ModelScores } from './gate-worker.js';
 import { HoldoutDatasets } from './holdout-datasets.js';
 import { newId, now } from './ids.js';
 import type { GateCheck, GateReport, GateRunner } from './lifecycle.js';
@@ -319,20 +319,16 @@ export class GateService implements GateRunner, PromotionGate {
     const cols = policy.input.columns.length;
     const inputs = [{ key: 'holdout', data: x }];
     if (policy.robustness) inputs.push({ key: 'noisy', data: withNoise(x, rows, cols, policy.robustness.noise, policy.robustness.seed) });
-    const task = (v: ModelVersion, only?: string): GateWorkerTask => ({
-      models: [{ key: 'model', path: this.artifacts.pathOf(v.sha256) }],
-      inputs: only === undefined ? inputs : inputs.filter((i) => i.key === only),
-      rows,
-      cols,
-      inputName: policy.input.tensor,
-      outputName: policy.label.output,
-      task: policy.label.task,
-      batch: WORKER_BATCH,
-    });
-
-    const scored = await runWorker(task(candidate));
+    // No-regression scores production on the same rows, in the same worker, when it can be fed.
+    const compared = policy.maxRegression !== undefined && production !== undefined && production.number !== candidate.number;
+    const productionMisfit = compared ? signatureFit(policy, production) : undefined;
+    const models = [{ key: 'candidate', path: this.artifacts.pathOf(candidate.sha256), inputs: inputs.map((i) => i.key) }];
+    if (compared && !productionMisfit) models.push({ key: 'production', path: this.artifacts.pathOf(production.sha256), inputs: ['holdout'] });
+    const task: GateWorkerTask = { models, inputs, rows, cols, inputName: policy.input.tensor, outputName: policy.label.output, task: policy.label.task, batch: WORKER_BATCH };
+    const scores = await runWorker(task);
+    const scored = scores.candidate!;
     if (!scored.ok) throw evaluationFailed(`version ${candidate.number} could not be ${scored.stage === 'load' ? 'loaded' : 'run'} on dataset ${policy.dataset}: ${scored.message}`, { version: candidate.number, stage: scored.stage });
-    const predicted = scored.predictions.model!.holdout!;
+    const predicted = scored.predictions.holdout!;
     if (classes) {
       const outOfRange = predicted.findIndex((p) => p < 0 || p >= classes.length);
       if (outOfRange >= 0) throw evaluationFailed(`version ${candidate.number} predicted class ${predicted[outOfRange]} on line ${outOfRange + 2}, and there are ${classes.length} classes`, { line: outOfRange + 2 });
@@ -341,11 +337,11 @@ export class GateService implements GateRunner, PromotionGate {
     const checks: GateCheck[] = [floorCheck(policy, score, dataset.name)];
 
     const needsProduction = production !== undefined && production.number !== candidate.number;
-    if (policy.maxRegression !== undefined) checks.push(await this.regressionCheck(policy, score, candidate, production, labels, task));
+    if (policy.maxRegression !== undefined) checks.push(regressionCheck(policy, score, candidate, production, labels, productionMisfit, scores.production));
     if (policy.slices) checks.push(...sliceChecks(policy, predicted, labels, column(table, policy.slices.column)));
     if (policy.fairness) checks.push(...fairnessChecks(policy, predicted, labels, column(table, policy.fairness.column), classes!));
     if (policy.robustness) {
-      const noisy = metricOf(policy.metric, scored.predictions.model!.noisy!, labels);
+      const noisy = metricOf(policy.metric, scored.predictions.noisy!, labels);
       const drop = metricDrop(policy.metric, score, noisy);
       checks.push({
         kind: 'robustness',
@@ -370,28 +366,6 @@ export class GateService implements GateRunner, PromotionGate {
     return checks;
   }
 
-  private async regressionCheck(policy: PromotionPolicy, score: number, candidate: ModelVersion, production: ModelVersion | undefined, labels: Float64Array, task: (v: ModelVersion, only: string) => GateWorkerTask): Promise<GateCheck> {
-    const name = `${policy.metric} against production`;
-    const skip = (detail: string): GateCheck => ({ kind: 'no_regression', name, passed: true, measured: round(score), limit: null, detail });
-    if (!production) return skip('no production version to compare with');
-    if (production.number === candidate.number) return skip(`version ${candidate.number} is the production version`);
-    const misfit = signatureFit(policy, production);
-    if (misfit) return skip(`production version ${production.number} cannot be scored on dataset ${policy.dataset} (${misfit}); not compared`);
-    const scored = await runWorker(task(production, 'holdout'));
-    if (!scored.ok) return skip(`production version ${production.number} could not be scored (${scored.message}); not compared`);
-    const base = metricOf(policy.metric, scored.predictions.model!.holdout!, labels);
-    const higher = higherIsBetter(policy.metric);
-    const limit = higher ? base - policy.maxRegression! : base + policy.maxRegression!;
-    return {
-      kind: 'no_regression',
-      name,
-      passed: higher ? score >= limit : score <= limit,
-      measured: round(score),
-      limit: round(limit),
-      detail: `${policy.metric} ${round(score)} against production version ${production.number}'s ${round(base)} (tolerance ${policy.maxRegression})`,
-    };
-  }
-
   private async production(model: string): Promise<ModelVersion | undefined> {
     const m = await this.registry.model(model);
     const alias = m ? (await this.registry.aliases(m.id)).find((a) => a.name === DEFAULT_ALIAS) : undefined;
@@ -399,6 +373,26 @@ export class GateService implements GateRunner, PromotionGate {
   }
 }
 
+
+function regressionCheck(policy: PromotionPolicy, score: number, candidate: ModelVersion, production: ModelVersion | undefined, labels: Float64Array, misfit: string | undefined, scored: ModelScores | undefined): GateCheck {
+  const name = `${policy.metric} against production`;
+  const skip = (detail: string): GateCheck => ({ kind: 'no_regression', name, passed: true, measured: round(score), limit: null, detail });
+  if (!production) return skip('no production version to compare with');
+  if (production.number === candidate.number) return skip(`version ${candidate.number} is the production version`);
+  if (misfit) return skip(`production version ${production.number} cannot be scored on dataset ${policy.dataset} (${misfit}); not compared`);
+  if (!scored?.ok) return skip(`production version ${production.number} could not be scored (${scored?.message ?? 'not run'}); not compared`);
+  const base = metricOf(policy.metric, scored.predictions.holdout!, labels);
+  const higher = higherIsBetter(policy.metric);
+  const limit = higher ? base - policy.maxRegression! : base + policy.maxRegression!;
+  return {
+    kind: 'no_regression',
+    name,
+    passed: higher ? score >= limit : score <= limit,
+    measured: round(score),
+    limit: round(limit),
+    detail: `${policy.metric} ${round(score)} against production version ${production.number}'s ${round(base)} (tolerance ${policy.maxRegression})`,
+  };
+}
 
 function toRevision(r: PromotionPolicyTable, model: string): PolicyRevision {
   return { model, revision: Number(r.revision), policy: JSON.parse(r.policy) as PromotionPolicy, createdAt: r.created_at, createdBy: r.created_by };
