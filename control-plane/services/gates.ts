@@ -255,13 +255,21 @@ export class GateService implements GateRunner, PromotionGate {
         if (!report) throw err;
       }
     }
-    if (!report.passed) {
-      const failing = report.checks.filter((c) => !c.passed);
-      if (reason === '') {
-        throw new SluiceError('SLUICE_E_GATE_FAILED', `version ${version} of ${model} failed its promotion gate (policy revision ${revision.revision}): ${failing.map((c) => `${c.kind} ${c.name}: ${c.detail}`).join('; ')}`, {
-          details: { model, version, report: report.id, policyRevision: revision.revision, failing },
-        });
+    const failing = report.checks.filter((c) => !c.passed);
+    if (!report.passed && reason === '') {
+      throw new SluiceError('SLUICE_E_GATE_FAILED', `version ${version} of ${model} failed its promotion gate (policy revision ${revision.revision}): ${failing.map((c) => `${c.kind} ${c.name}: ${c.detail}`).join('; ')}`, {
+        details: { model, version, report: report.id, policyRevision: revision.revision, failing },
+      });
+    }
+    if (revision.policy.requireApproval) {
+      const submitter = await this.submitterOf(await this.requireVersion(model, version));
+      const approvals = (await this.approvals(model, version)).filter((a) => a.approverId !== submitter?.id);
+      if (approvals.length === 0) {
+        throw new SluiceError('SLUICE_E_GATE_APPROVAL_REQUIRED', `promoting version ${version} of ${model} needs an approval (approvePromotion) by an operator or admin who did not submit it`, { details: { model, version } });
       }
+    }
+    // Written only once nothing else refuses: the event says this override let this action through.
+    if (!report.passed) {
       await this.audit.record(ctx, {
         action: 'gate.override',
         resource,
@@ -269,14 +277,6 @@ export class GateService implements GateRunner, PromotionGate {
         reason,
         after: { for: request.action, report: report.id, policyRevision: revision.revision, failing: failing.map((c) => ({ kind: c.kind, name: c.name, measured: c.measured, limit: c.limit })) },
       });
-    }
-    if (revision.policy.requireApproval) {
-      const v = await this.requireVersion(model, version);
-      const submitter = await this.submitterOf(v);
-      const approvals = (await this.approvals(model, version)).filter((a) => a.approverId !== submitter?.id);
-      if (approvals.length === 0) {
-        throw new SluiceError('SLUICE_E_GATE_APPROVAL_REQUIRED', `promoting version ${version} of ${model} needs an approval (approvePromotion) by an operator or admin who did not submit it`, { details: { model, version } });
-      }
     }
   }
 

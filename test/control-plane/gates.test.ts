@@ -159,6 +159,11 @@ t.test('with requireApproval, promotion needs an approval by someone other than 
   const approved = await cp.gql(APPROVE, { v: good }, operator);
   t.same(approved.data?.approvePromotion, { approver: 'second-person', comment: 'looked at the report' });
   t.equal((await cp.gql(SET_PRODUCTION, { v: good }, operator)).data?.setAlias.version.number, good, 'approved, production moves');
+  const bad = await uploadBytes(cp, 'weather', gateFixtures().wrong);
+  const unapproved = await cp.gql(SET_PRODUCTION, { v: bad, o: 'urgent' });
+  t.equal(unapproved.errors?.[0]?.extensions?.code, 'SLUICE_E_GATE_APPROVAL_REQUIRED', 'a failed gate overridden still needs its approval');
+  const overrides = await cp.gql('{ auditEvents(filter: { action: "gate.override" }) { edges { node { outcome } } } }');
+  t.same(overrides.data.auditEvents.edges, [], 'no override is recorded for a promotion that did not happen');
   const audit = await cp.gql('{ auditEvents(filter: { action: "promotion.approve" }) { edges { node { actorName outcome reason } } } }');
   t.same(audit.data.auditEvents.edges.map((e: any) => [e.node.actorName, e.node.outcome]).sort(), [['admin', 'FAILED'], ['developer-token', 'DENIED'], ['second-person', 'SUCCESS']]);
 });
