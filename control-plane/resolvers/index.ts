@@ -6,6 +6,8 @@ import { auditTypeDefs } from '../schema/audit.js';
 import { gatewayTypeDefs } from '../schema/gateways.js';
 import { trainingTypeDefs } from '../schema/training.js';
 import { rolloutTypeDefs } from '../schema/rollouts.js';
+import { alertTypeDefs } from '../schema/alerts.js';
+import { alertResolvers } from './alerts.js';
 import { auditResolvers } from './audit.js';
 import type { GraphQLContext, RequestScope } from './context.js';
 import { gatewayResolvers } from './gateways.js';
@@ -17,7 +19,7 @@ import { trainingResolvers } from './training.js';
 
 export function controlPlaneSchema() {
   return createSchema<GraphQLContext & RequestScope>({
-    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs, rolloutTypeDefs],
-    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers, rolloutResolvers],
+    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs, rolloutTypeDefs, alertTypeDefs],
+    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers, rolloutResolvers, alertResolvers],
   });
 }
