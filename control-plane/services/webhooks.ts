@@ -275,14 +275,26 @@ export class WebhookService {
     const due = await this.store.db
       .selectFrom('webhook_deliveries')
       .innerJoin('webhooks', 'webhooks.id', 'webhook_deliveries.webhook_id')
-      .select(['webhook_deliveries.id', 'webhook_deliveries.body', 'webhook_deliveries.event', 'webhook_deliveries.attempts', 'webhooks.url', 'webhooks.secret'])
+      .select(['webhook_deliveries.id', 'webhook_deliveries.webhook_id', 'webhook_deliveries.alert_id', 'webhook_deliveries.created_at', 'webhook_deliveries.body', 'webhook_deliveries.event', 'webhook_deliveries.attempts', 'webhooks.url', 'webhooks.secret'])
       .where('webhook_deliveries.state', '=', 'pending')
       .where('webhook_deliveries.next_attempt_at', '<=', at.toISOString())
-      .orderBy('webhook_deliveries.next_attempt_at')
+      .orderBy('webhook_deliveries.created_at')
       .orderBy('webhook_deliveries.id')
       .limit(DUE_BATCH)
       .execute();
+    let tried = 0;
     for (const d of due) {
+      // A target hears of one alert in order: a resolved event waits while its firing event is still being retried.
+      const earlier = await this.store.db
+        .selectFrom('webhook_deliveries')
+        .select('id')
+        .where('webhook_id', '=', d.webhook_id)
+        .where('alert_id', '=', d.alert_id)
+        .where('state', '=', 'pending')
+        .where('created_at', '<', d.created_at)
+        .executeTakeFirst();
+      if (earlier) continue;
+      tried++;
       const { status, error } = await this.#post(d.url, d.id, d.event, d.body, d.secret, at);
       const attempts = Number(d.attempts) + 1;
       const ok = status !== null && status >= 200 && status < 300;
@@ -302,7 +314,7 @@ export class WebhookService {
         .execute();
       this.onAttempt(outcome);
     }
-    return due.length;
+    return tried;
   }
 
   async #post(url: string, id: string, event: string, body: string, secret: string | null, at: Date): Promise<{ status: number | null; error: string | null }> {

@@ -122,6 +122,22 @@ t.test('a target that keeps failing is given up after maxAttempts; one that refu
   t.match(await (await fetch(`${cp.url}/metrics`)).text(), 'sluice_webhook_deliveries_total{outcome="failed"} 2');
 });
 
+t.test('a resolved event waits for its firing event to be delivered to the same target', async (t) => {
+  const rx = await receiver(t, { '/hook': [500] });
+  const cp = await startTestControlPlane(t, 'sqlite', { alertIntervalMs: 0, webhookDelivery: { backoffMs: 1_000_000, maxBackoffMs: 1_000_000 } });
+  await weatherInProduction(cp);
+  const gw = await gateway(cp, 'edge-1');
+  await webhook(cp, { name: 'hook', url: `${rx.url}/hook` });
+  await createRule(cp, { name: 'errors', metric: 'error_rate', threshold: 0.1, minCount: 10, webhooks: ['hook'] });
+  const at = (await gw.report([window({ calls: 10, errors: 5 })])) + 1;
+  await tick(cp, at);
+  await tick(cp, at + 400_000);
+  t.same(rx.at('/hook').map((r) => r.body.status), ['firing'], 'the resolved event is held while the firing one waits for its retry');
+  t.equal((await alerts(cp, 'RESOLVED')).length, 1, 'the alert itself resolved');
+  await tick(cp, at + 1_000_000);
+  t.same(rx.at('/hook').map((r) => r.body.status), ['firing', 'firing', 'resolved'], 'then both, in order');
+});
+
 t.test('a restarted control plane resumes the deliveries its outbox holds', async (t) => {
   const rx = await receiver(t, { '/hook': [500] });
   const options = { alertIntervalMs: 0, webhookDelivery: { backoffMs: 1000 } };
