@@ -26,6 +26,7 @@ import {
   runTrainSubmit,
 } from './training-commands.js';
 import { rolloutCommands } from './rollout-commands.js';
+import { alertCommands } from './alert-commands.js';
 import { Screen } from './screen.js';
 import type * as Servers from './servers.js';
 
@@ -169,6 +170,7 @@ const COMMANDS = [
   command(TRAIN_CANCEL_COMMAND, (v) => runTrainCancel(v)),
   command(TRAIN_RETRY_COMMAND, (v) => runTrainRetry(v)),
   ...rolloutCommands(command),
+  ...alertCommands(command),
 ];
 
 interface Command {
