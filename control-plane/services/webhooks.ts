@@ -75,6 +75,8 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MAX_URL = 2048;
 const MAX_SECRET = 256;
 const DUE_BATCH = 50;
+/** Targets tried at once: a dead one (timing out) does not hold up the others for long. */
+const CONCURRENCY = 8;
 const PD_SEVERITY: Record<string, string> = { info: 'info', warning: 'warning', critical: 'critical' };
 
 function invalid(field: string, message: string): SluiceError {
@@ -168,6 +170,18 @@ function toDelivery(r: WebhookDeliveryTable & { name: string }): WebhookDelivery
     createdAt: r.created_at,
     deliveredAt: r.delivered_at,
   };
+}
+
+interface DueDelivery {
+  id: string;
+  webhook_id: string;
+  alert_id: string;
+  created_at: string;
+  body: string;
+  event: string;
+  attempts: number;
+  url: string;
+  secret: string | null;
 }
 
 export class WebhookService {
@@ -272,7 +286,7 @@ export class WebhookService {
 
   /** Try every delivery due at `at` once; returns how many were tried. */
   async deliverDue(at: Date = new Date()): Promise<number> {
-    const due = await this.store.db
+    const due: DueDelivery[] = await this.store.db
       .selectFrom('webhook_deliveries')
       .innerJoin('webhooks', 'webhooks.id', 'webhook_deliveries.webhook_id')
       .select(['webhook_deliveries.id', 'webhook_deliveries.webhook_id', 'webhook_deliveries.alert_id', 'webhook_deliveries.created_at', 'webhook_deliveries.body', 'webhook_deliveries.event', 'webhook_deliveries.attempts', 'webhooks.url', 'webhooks.secret'])
@@ -282,39 +296,54 @@ export class WebhookService {
       .orderBy('webhook_deliveries.id')
       .limit(DUE_BATCH)
       .execute();
-    let tried = 0;
+    // Targets are tried in parallel, each alert's events to one target one after the other (in order).
+    const groups = new Map<string, typeof due>();
     for (const d of due) {
-      // A target hears of one alert in order: a resolved event waits while its firing event is still being retried.
-      const earlier = await this.store.db
-        .selectFrom('webhook_deliveries')
-        .select('id')
-        .where('webhook_id', '=', d.webhook_id)
-        .where('alert_id', '=', d.alert_id)
-        .where('state', '=', 'pending')
-        .where('created_at', '<', d.created_at)
-        .executeTakeFirst();
-      if (earlier) continue;
-      tried++;
-      const { status, error } = await this.#post(d.url, d.id, d.event, d.body, d.secret, at);
-      const attempts = Number(d.attempts) + 1;
-      const ok = status !== null && status >= 200 && status < 300;
-      const outcome: DeliveryOutcome = ok ? 'delivered' : attempts >= this.#maxAttempts ? 'failed' : 'retry';
-      const wait = Math.min(this.#backoffMs * 2 ** (attempts - 1), this.#maxBackoffMs);
-      await this.store.db
-        .updateTable('webhook_deliveries')
-        .set({
-          state: outcome === 'retry' ? 'pending' : outcome,
-          attempts,
-          last_status: status,
-          last_error: ok ? null : (error ?? `HTTP ${status}`),
-          next_attempt_at: new Date(at.getTime() + (outcome === 'retry' ? wait : 0)).toISOString(),
-          delivered_at: ok ? at.toISOString() : null,
-        })
-        .where('id', '=', d.id)
-        .execute();
-      this.onAttempt(outcome);
+      const key = `${d.webhook_id} ${d.alert_id}`;
+      groups.set(key, [...(groups.get(key) ?? []), d]);
     }
+    const queue = [...groups.values()];
+    let tried = 0;
+    const worker = async () => {
+      for (let group = queue.shift(); group; group = queue.shift()) {
+        for (const d of group) if (await this.#attempt(d, at)) tried++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
     return tried;
+  }
+
+  /** One attempt at one due event; false when an earlier event of its alert to the same target is still pending. */
+  async #attempt(d: DueDelivery, at: Date): Promise<boolean> {
+    // A target hears of one alert in order: a resolved event waits while its firing event is still being retried.
+    const earlier = await this.store.db
+      .selectFrom('webhook_deliveries')
+      .select('id')
+      .where('webhook_id', '=', d.webhook_id)
+      .where('alert_id', '=', d.alert_id)
+      .where('state', '=', 'pending')
+      .where('created_at', '<', d.created_at)
+      .executeTakeFirst();
+    if (earlier) return false;
+    const { status, error } = await this.#post(d.url, d.id, d.event, d.body, d.secret, at);
+    const attempts = Number(d.attempts) + 1;
+    const ok = status !== null && status >= 200 && status < 300;
+    const outcome: DeliveryOutcome = ok ? 'delivered' : attempts >= this.#maxAttempts ? 'failed' : 'retry';
+    const wait = Math.min(this.#backoffMs * 2 ** (attempts - 1), this.#maxBackoffMs);
+    await this.store.db
+      .updateTable('webhook_deliveries')
+      .set({
+        state: outcome === 'retry' ? 'pending' : outcome,
+        attempts,
+        last_status: status,
+        last_error: ok ? null : (error ?? `HTTP ${status}`),
+        next_attempt_at: new Date(at.getTime() + (outcome === 'retry' ? wait : 0)).toISOString(),
+        delivered_at: ok ? at.toISOString() : null,
+      })
+      .where('id', '=', d.id)
+      .execute();
+    this.onAttempt(outcome);
+    return true;
   }
 
   async #post(url: string, id: string, event: string, body: string, secret: string | null, at: Date): Promise<{ status: number | null; error: string | null }> {
