@@ -66,7 +66,35 @@ export class AlertTransitions {
       const holding = await this.#holding(rule, await figures.get(key)!);
       await this.#apply(rule, holding, at, summary);
     }
+    await this.#orphans(at);
     return summary;
+  }
+
+  /**
+   * Open alerts whose rule is gone: deleteRule resolves a rule's alerts, but on PostgreSQL a pass
+   * that read the rule just before can still open one. Resolve them (no notification: the rule that
+   * named the targets is gone) so no alert stays open for ever.
+   */
+  async #orphans(at: Date): Promise<void> {
+    const orphans = await this.store.db
+      .selectFrom('alerts')
+      .leftJoin('alert_rules', 'alert_rules.id', 'alerts.rule_id')
+      .select(['alerts.id', 'alerts.state'])
+      .where('alert_rules.id', 'is', null)
+      .where('alerts.open_fingerprint', 'is not', null)
+      .execute();
+    if (orphans.length === 0) return;
+    const atIso = at.toISOString();
+    for (const o of orphans) {
+      if (o.state === 'pending') {
+        await this.store.db.deleteFrom('alerts').where('id', '=', o.id).where('state', '=', 'pending').execute();
+        continue;
+      }
+      await this.audit.audited(SYSTEM, 'alert.resolve', `alert/${o.id}`, async (tx) => {
+        await tx.updateTable('alerts').set({ state: 'resolved', open_fingerprint: null, resolved_at: atIso, updated_at: atIso }).where('id', '=', o.id).execute();
+        return { result: undefined, after: { state: 'resolved', reason: 'its rule was deleted' } };
+      });
+    }
   }
 
 

@@ -268,6 +268,25 @@ t.test('a silence holds back notifications but the state is still tracked; Alert
   t.same(await services.alerts.list({ model: 'other' }), []);
 });
 
+t.test('deleting a rule resolves its open alerts; an alert whose rule vanished under a pass resolves at the next one', async (t) => {
+  const cp = await start(t);
+  await weatherInProduction(cp);
+  const gw = await gateway(cp, 'edge-1');
+  await createRule(cp, { name: 'deleted', metric: 'error_rate', threshold: 0.1, minCount: 1 });
+  await createRule(cp, { name: 'vanished', metric: 'error_rate', threshold: 0.2, minCount: 1 });
+  const at = (await gw.report([window({ calls: 10, errors: 5 })])) + 1;
+  await tick(cp, at);
+  t.equal((await alerts(cp, 'FIRING')).length, 2);
+  t.equal((await cp.gql('mutation { deleteAlertRule(name: "deleted") }')).data.deleteAlertRule, true);
+  t.same((await alerts(cp, 'FIRING')).map((a) => a.rule), ['vanished'], "the deleted rule's alert resolved with it");
+  // What a pass racing deleteRule on PostgreSQL can leave: an open alert without its rule.
+  await cp.sql("DELETE FROM alert_rules WHERE name = 'vanished'");
+  await tick(cp, at + 1000);
+  t.same((await alerts(cp)).map((a) => a.state), ['RESOLVED', 'RESOLVED']);
+  const resolves = await cp.gql('{ auditEvents(filter: { action: "alert.resolve" }) { edges { node { actorName } } } }');
+  t.equal(resolves.data.auditEvents.edges.length, 1, 'the sweep audits its resolution');
+});
+
 t.test('GET /metrics shows sluice_alerts_firing per firing alert, gone once resolved', async (t) => {
   const cp = await start(t);
   await weatherInProduction(cp);
