@@ -156,6 +156,11 @@ function toWebhook(r: WebhookTable): Webhook {
   return { id: r.id, name: r.name, url: r.url, kind: r.kind as WebhookKind, signed: r.secret !== null, createdAt: r.created_at, createdBy: r.created_by };
 }
 
+/** A Slack or PagerDuty URL is itself a credential: the audit log keeps only its origin. */
+function forAudit(w: Webhook): Webhook {
+  return { ...w, url: `${new URL(w.url).origin}/…` };
+}
+
 function toDelivery(r: WebhookDeliveryTable & { name: string }): WebhookDelivery {
   return {
     id: r.id,
@@ -209,7 +214,7 @@ export class WebhookService {
       if (await tx.selectFrom('webhooks').select('id').where('name', '=', row.name).executeTakeFirst()) throw invalid('name', `a webhook named ${row.name} exists`);
       await tx.insertInto('webhooks').values(row).execute();
       const webhook = toWebhook(row);
-      return { result: webhook, after: webhook };
+      return { result: webhook, after: forAudit(webhook) };
     });
   }
 
@@ -223,7 +228,7 @@ export class WebhookService {
       if (users.length > 0) throw invalid('name', `rules ${users.join(', ')} still send to ${name}; take it out of them first`);
       await tx.deleteFrom('webhook_deliveries').where('webhook_id', '=', row.id).execute();
       await tx.deleteFrom('webhooks').where('id', '=', row.id).execute();
-      return { result: true, before: toWebhook(row) };
+      return { result: true, before: forAudit(toWebhook(row)) };
     });
   }
 

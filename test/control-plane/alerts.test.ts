@@ -226,6 +226,16 @@ t.test('one open alert per rule, version and feature: re-evaluations update its 
   const wind = (await alerts(cp)).filter((a) => a.feature === 'wind' && a.version === 1);
   t.same(wind.map((a) => a.state), ['FIRING', 'RESOLVED'], 'a new episode is a new alert with the same fingerprint');
   t.equal(wind[0].fingerprint, wind[1].fingerprint);
+  const ids: string[] = [];
+  let after: string | null = null;
+  for (let page = 0; page < 10; page++) {
+    const r: any = await cp.gql('query($a: String) { alerts(first: 3, after: $a) { edges { node { id } } pageInfo { hasNextPage endCursor } } }', { a: after });
+    ids.push(...r.data.alerts.edges.map((e: any) => e.node.id));
+    if (!r.data.alerts.pageInfo.hasNextPage) break;
+    after = r.data.alerts.pageInfo.endCursor;
+  }
+  t.same(ids, (await alerts(cp)).map((a) => a.id), 'paging with first/after walks every alert once, newest first');
+  t.equal(code(await cp.gql('{ alerts(after: "bm90LWEtY3Vyc29y") { edges { cursor } } }')), 'SLUICE_E_VALIDATION', 'a cursor of another list');
 });
 
 t.test('a silence holds back notifications but the state is still tracked; AlertSource.list filters newest first', async (t) => {

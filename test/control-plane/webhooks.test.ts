@@ -181,6 +181,9 @@ t.test('bad webhooks are refused with SLUICE_E_WEBHOOK_INVALID naming the field;
   await cp.gql('mutation { updateAlertRule(name: "r", patch: { webhooks: [] }) { name } }');
   t.equal((await cp.gql('mutation { deleteWebhook(name: "w") }')).data.deleteWebhook, true);
   t.equal(code(await cp.gql('mutation { deleteWebhook(name: "w") }')), 'SLUICE_E_ALERT_NOT_FOUND');
+  await webhook(cp, { name: 'slack-secret', url: 'https://hooks.slack.test/services/T000/B000/XXXXSECRET', kind: 'SLACK' });
+  const created = await cp.gql('{ auditEvents(filter: { resource: "webhook/slack-secret" }) { edges { node { after } } } }');
+  t.equal(created.data.auditEvents.edges[0].node.after.url, 'https://hooks.slack.test/…', 'the audit log keeps only the origin of a webhook URL');
   const audit = await cp.gql('{ auditEvents(first: 50, filter: { resource: "webhook/w" }) { edges { node { action outcome } } } }');
   t.same(audit.data.auditEvents.edges.map((e: any) => `${e.node.action}:${e.node.outcome}`).reverse().slice(-5), [
     'webhook.create:SUCCESS',
