@@ -16,7 +16,9 @@ const BUCKETS = LATENCY_BUCKETS_MS.length + 1;
 export const MAX_WINDOWS_PER_REPORT = 256;
 const MAX_FEATURES = 64;
 /** Drift snapshots per window: one per input and output feature of a version's drift monitor. */
-const MAX_DRIFT_FEATURES = 1024;
+const MAX_DRIFT_FEATURES = 4096;
+/** PSI is a sum of non-negative terms; a rounding error this small below 0 is read as 0, not refused. */
+const PSI_ROUNDING = 1e-9;
 const DRIFT_LEVELS: readonly (string | null)[] = ['ok', 'warn', 'alert', null];
 const MAX_BINS = 1024;
 const MAX_COUNT = Number.MAX_SAFE_INTEGER;
@@ -245,7 +247,7 @@ function driftSnapshots(value: unknown, index: number): WireDriftSnapshot[] | nu
   return (value as Partial<Record<keyof WireDriftSnapshot, unknown>>[]).map((d, f): WireDriftSnapshot => {
     if (typeof d.feature !== 'string' || d.feature.length === 0 || d.feature.length > 128) throw invalid(index, `drift[${f}].feature must be a name`, `drift[${f}].feature`);
     const rows = count(d.rows, index, `drift[${f}].rows`);
-    const psiValue = d.psi === null || d.psi === undefined ? null : measure(d.psi, index, `drift[${f}].psi`);
+    const psiValue = d.psi === null || d.psi === undefined ? null : measure(typeof d.psi === 'number' && d.psi < 0 && d.psi > -PSI_ROUNDING ? 0 : d.psi, index, `drift[${f}].psi`);
     const level = d.level === undefined ? null : d.level;
     if (!DRIFT_LEVELS.includes(level as string | null)) throw invalid(index, `drift[${f}].level must be ok, warn, alert or null`, `drift[${f}].level`);
     return { feature: d.feature, rows, psi: psiValue, level: level as WireDriftSnapshot['level'] };
