@@ -1,4 +1,4 @@
-// `sluice alert list|rules|create-rule|silence`: alerts and their rules through a running control
+// `sluice alert list|rules|add-rule|silence`: alerts and their rules through a running control
 // plane's GraphQL API (so every change is authorized and audited like any other call). Output is
 // one JSON object per line, for people and for scripts alike.
 import type { Writable } from 'node:stream';
@@ -38,8 +38,8 @@ export const ALERT_RULES_COMMAND = defineCommand({
   },
 });
 
-export const ALERT_CREATE_RULE_COMMAND = defineCommand({
-  name: 'alert create-rule',
+export const ALERT_ADD_RULE_COMMAND = defineCommand({
+  name: 'alert add-rule',
   summary: 'Create an alert rule over fleet-wide figures (drift PSI, accuracy, MAE, error rate, p99 latency).',
   flags: {
     'control-plane': CONTROL_PLANE_FLAG,
@@ -105,7 +105,7 @@ export async function runAlertRules(v: FlagValues<typeof ALERT_RULES_COMMAND.fla
   return 0;
 }
 
-export async function runAlertCreateRule(v: FlagValues<typeof ALERT_CREATE_RULE_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
+export async function runAlertAddRule(v: FlagValues<typeof ALERT_ADD_RULE_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
   const input = {
     name: v.name,
     model: v.model,
@@ -143,7 +143,7 @@ export function alertCommands<C>(command: Register<C>): C[] {
   return [
     command(ALERT_LIST_COMMAND, (v) => runAlertList(v)),
     command(ALERT_RULES_COMMAND, (v) => runAlertRules(v)),
-    command(ALERT_CREATE_RULE_COMMAND, (v) => runAlertCreateRule(v)),
+    command(ALERT_ADD_RULE_COMMAND, (v) => runAlertAddRule(v)),
     command(ALERT_SILENCE_COMMAND, (v) => runAlertSilence(v)),
   ];
 }

@@ -27,18 +27,18 @@ t.test('--labels takes key=value pairs and refuses anything else', async (t) => 
   t.throws(() => parseLabels(['=x']), { code: 'SLUICE_E_CONFIG_INVALID' });
 });
 
-t.test('create-rule, rules, list and silence through the CLI; a bad rule exits 1 naming its code', async (t) => {
+t.test('add-rule, rules, list and silence through the CLI; a bad rule exits 1 naming its code', async (t) => {
   const cp = await startTestControlPlane(t, 'sqlite', { alertIntervalMs: 0 });
   await weatherInProduction(cp);
   const base = ['--control-plane', cp.url, '--token', ADMIN_TOKEN];
 
-  const created = await sluice(['alert', 'create-rule', ...base, '--name', 'low-accuracy', '--model', 'weather', '--metric', 'accuracy', '--comparison', '<', '--threshold', '0.8', '--min-count', '10', '--for', '0', '--severity', 'critical', '--labels', 'team=forecast']);
+  const created = await sluice(['alert', 'add-rule', ...base, '--name', 'low-accuracy', '--model', 'weather', '--metric', 'accuracy', '--comparison', '<', '--threshold', '0.8', '--min-count', '10', '--for', '0', '--severity', 'critical', '--labels', 'team=forecast']);
   t.equal(created.code, 0, created.stderr);
   t.match(lines(created.stdout)[0], { name: 'low-accuracy', metric: 'accuracy', comparison: '<', threshold: 0.8, minCount: 10, severity: 'CRITICAL', labels: [{ key: 'team', value: 'forecast' }] });
-  const bad = await sluice(['alert', 'create-rule', ...base, '--name', 'no-min', '--model', 'weather', '--metric', 'error_rate', '--threshold', '0.1']);
+  const bad = await sluice(['alert', 'add-rule', ...base, '--name', 'no-min', '--model', 'weather', '--metric', 'error_rate', '--threshold', '0.1']);
   t.equal(bad.code, 1);
   t.match(bad.stderr, /SLUICE_E_ALERT_RULE_INVALID/, 'the refusal names its code');
-  const notNumber = await sluice(['alert', 'create-rule', ...base, '--name', 'x', '--model', 'weather', '--metric', 'error_rate', '--threshold', 'high']);
+  const notNumber = await sluice(['alert', 'add-rule', ...base, '--name', 'x', '--model', 'weather', '--metric', 'error_rate', '--threshold', 'high']);
   t.match(notNumber.stderr, /SLUICE_E_CONFIG_INVALID/);
 
   const rules = await sluice(['alert', 'rules', ...base, '--model', 'weather']);
