@@ -97,7 +97,6 @@ export class AlertTransitions {
     }
   }
 
-
   /** Which (version, feature) pairs meet the rule's condition, by fingerprint. */
   async #holding(rule: AlertRuleTable, figures: VersionFigures[]): Promise<Map<string, Holding>> {
     let versions: number[];
@@ -132,7 +131,6 @@ export class AlertTransitions {
     }
     return out;
   }
-
 
   async #apply(rule: AlertRuleTable, holding: Map<string, Holding>, at: Date, summary: EvaluationSummary): Promise<void> {
     const open = new Map((await openAlerts(this.store.db, rule.id)).map((a) => [a.fingerprint, a]));
@@ -200,7 +198,6 @@ export class AlertTransitions {
     }
   }
 
-
   async #fire(rule: AlertRuleTable, alert: AlertRow, value: number, at: Date, silenced: boolean): Promise<void> {
     const atIso = at.toISOString();
     await this.audit.audited(SYSTEM, 'alert.fire', `alert/${alert.id}`, async (tx) => {
@@ -215,7 +212,6 @@ export class AlertTransitions {
     });
   }
 
-
   /** Resolve an open alert inside `tx` (pending ones are dropped); a notified, unsilenced one tells its targets. */
   async close(tx: Tx, rule: AlertRuleTable, alert: AlertRow, value: number | null, at: Date): Promise<AlertView | null> {
     if (alert.state === 'pending') {
@@ -228,7 +224,6 @@ export class AlertTransitions {
     if (alert.notified && !isSilenced(alert, rule, atIso)) await this.webhooks.enqueue(tx, JSON.parse(rule.webhooks) as string[], this.#notice(rule, resolved), 'resolved', atIso);
     return toAlert(resolved);
   }
-
 
   #notice(rule: AlertRuleTable, alert: AlertRow): AlertNotice {
     return { ...toAlert(alert), labels: JSON.parse(rule.labels) as Record<string, string>, comparison: rule.comparison };
