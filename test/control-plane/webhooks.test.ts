@@ -3,7 +3,10 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { alerts, createRule, gateway, tick, weatherInProduction, window } from './alert-helpers.js';
-import { startTestControlPlane, type TestControlPlane } from './harness.js';
+import { eventually } from '../helpers/wait.js';
+import { startTestControlPlane, stopPostgres, type TestControlPlane } from './harness.js';
+
+t.teardown(stopPostgres);
 
 interface Received {
   path: string;
@@ -192,4 +195,19 @@ t.test('bad webhooks are refused with SLUICE_E_WEBHOOK_INVALID naming the field;
     'webhook.delete:SUCCESS',
     'webhook.delete:FAILED',
   ]);
+});
+
+t.test('on PostgreSQL the leader delivers, retries and resolves through the same outbox', async (t) => {
+  const rx = await receiver(t, { '/hook': [500] });
+  const cp = await startTestControlPlane(t, 'postgres', { alertIntervalMs: 0, webhookDelivery: { backoffMs: 1000 } });
+  await weatherInProduction(cp);
+  const gw = await gateway(cp, 'edge-1');
+  await webhook(cp, { name: 'hook', url: `${rx.url}/hook`, kind: 'PAGERDUTY', routingKey: 'R0UTINGKEY123' });
+  await createRule(cp, { name: 'errors', metric: 'error_rate', threshold: 0.1, minCount: 10, webhooks: ['hook'] });
+  const at = (await gw.report([window({ calls: 10, errors: 5 })])) + 1;
+  await eventually('the replica leads', async () => (await cp.server.alertEvaluator.tick(new Date(at))) ?? undefined, 20_000);
+  await tick(cp, at + 1000);
+  await tick(cp, at + 400_000);
+  t.same(rx.at('/hook').map((r) => r.body.event_action), ['trigger', 'trigger', 'resolve']);
+  t.match((await deliveries(cp)).hook, [{ event: 'resolved', state: 'DELIVERED', attempts: 1 }, { event: 'firing', state: 'DELIVERED', attempts: 2, lastStatus: 200 }]);
 });
