@@ -27,6 +27,7 @@ import {
 } from './training-commands.js';
 import { rolloutCommands } from './rollout-commands.js';
 import { gateCommands } from './gate-commands.js';
+import { alertCommands } from './alert-commands.js';
 import { Screen } from './screen.js';
 import type * as Servers from './servers.js';
 
@@ -171,6 +172,7 @@ const COMMANDS = [
   command(TRAIN_RETRY_COMMAND, (v) => runTrainRetry(v)),
   ...rolloutCommands(command),
   ...gateCommands(command),
+  ...alertCommands(command),
 ];
 
 interface Command {

@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import type { Logger } from '../lib/log.js';
 import type { RunningServer } from '../lib/server.js';
 import { DEFAULT_GRAPHQL_LIMITS, type GraphQLLimits } from './plugins/use-armor.js';
+import { AlertEvaluator } from './loops/alert-evaluator.js';
 import { AdvisoryLockLeader, SoleLeader } from './loops/leader.js';
 import { RolloutController } from './loops/rollout-controller.js';
 import { createGraphQL } from './server/graphql.js';
 import { listen } from './server/http.js';
 import { ControlPlaneServices } from './services/control-plane.js';
 import { ensureLocalGatewayToken } from './services/local-gateway.js';
+import type { DeliveryOptions } from './services/webhooks.js';
 import { seedRepository } from './services/seed.js';
 import { TrainingLeaseSweeper } from './loops/training-leases.js';
 
@@ -56,6 +58,10 @@ export interface ControlPlaneOptions {
   rolloutIntervalMs?: number;
   /** On PostgreSQL, how often a replica tries for the loops' leader lock (default 1000 ms). */
   leaderRetryMs?: number;
+  /** How often the leader evaluates alert rules and delivers webhooks (default 5000 ms; 0: only on `alertEvaluator.tick()`). */
+  alertIntervalMs?: number;
+  /** Webhook delivery attempts, backoff and timeout. */
+  webhookDelivery?: DeliveryOptions;
 }
 
 export interface ControlPlaneServer extends RunningServer {
@@ -65,6 +71,8 @@ export interface ControlPlaneServer extends RunningServer {
   readonly localRunnerToken?: string;
   /** The admin token generated at this first start; shown to the operator once, stored only as a hash. */
   readonly firstAdminToken?: string;
+  /** The alert rules' evaluation loop (tests drive it with `tick(at)`). */
+  readonly alertEvaluator: AlertEvaluator;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -80,6 +88,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     artifactDir: options.artifactDir,
     maxArtifactBytes,
     trainingLeaseSeconds: options.trainingLeaseSeconds,
+    webhookDelivery: options.webhookDelivery,
   });
   try {
     const adminToken = options.adminToken ?? process.env.SLUICE_ADMIN_TOKEN;
@@ -109,6 +118,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     leases.start();
     const leader = options.db === undefined ? new SoleLeader() : new AdvisoryLockLeader({ url: options.db, logger, retryMs: options.leaderRetryMs, name: `sluice-cp:${port}` }).start();
     const controller = new RolloutController(services, leader, logger, { intervalMs: options.rolloutIntervalMs }).start();
+    const alertEvaluator = new AlertEvaluator(services, leader, logger, { intervalMs: options.alertIntervalMs }).start();
     logger.info({ dialect: services.store.dialect, keyId: services.key.keyId }, 'control plane ready');
     const drainTimeoutMs = options.drainTimeoutMs ?? 2000;
     let closing: Promise<void> | undefined;
@@ -118,9 +128,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       ...(localGatewayToken !== undefined ? { localGatewayToken } : {}),
       ...(localRunnerToken !== undefined ? { localRunnerToken } : {}),
       ...(firstAdminToken !== undefined ? { firstAdminToken } : {}),
+      alertEvaluator,
       close: () =>
         (closing ??= (async () => {
           await controller.stop();
+          await alertEvaluator.stop();
           await leader.close();
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();

@@ -7,6 +7,8 @@ import { gatewayTypeDefs } from '../schema/gateways.js';
 import { trainingTypeDefs } from '../schema/training.js';
 import { rolloutTypeDefs } from '../schema/rollouts.js';
 import { gateTypeDefs } from '../schema/gates.js';
+import { alertTypeDefs } from '../schema/alerts.js';
+import { alertResolvers } from './alerts.js';
 import { auditResolvers } from './audit.js';
 import type { GraphQLContext, RequestScope } from './context.js';
 import { gateResolvers } from './gates.js';
@@ -19,7 +21,7 @@ import { trainingResolvers } from './training.js';
 
 export function controlPlaneSchema() {
   return createSchema<GraphQLContext & RequestScope>({
-    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs, rolloutTypeDefs, gateTypeDefs],
-    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers, rolloutResolvers, gateResolvers],
+    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs, rolloutTypeDefs, gateTypeDefs, alertTypeDefs],
+    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers, rolloutResolvers, gateResolvers, alertResolvers],
   });
 }

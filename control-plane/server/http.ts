@@ -1,6 +1,6 @@
 // The control plane's HTTP server (node:http: its traffic is control traffic, not the data plane's
 // hot path). Routes: /graphql (yoga), /graphiql/<asset> (when GraphiQL is on), /artifacts/<sha256>,
-// /health, /health/live, /health/ready.
+// /metrics (Prometheus: firing alerts, webhook deliveries), /health, /health/live, /health/ready.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SluiceError } from '../../lib/errors.js';
@@ -63,6 +63,16 @@ export async function listen(options: HttpServerOptions): Promise<ListeningServe
     if (artifact) {
       if (req.method === 'GET' || req.method === 'HEAD') void serveArtifact(services, req, res, artifact[1]!, { requestId, clientAddress }, logger);
       else sendError(res, new SluiceError('SLUICE_E_HTTP_METHOD_NOT_ALLOWED', `${req.method} ${path}: artifacts are read with GET or HEAD`));
+      return;
+    }
+    if (req.method === 'GET' && path === '/metrics') {
+      services.metrics.render().then(
+        (m) => res.writeHead(200, { 'content-type': m.contentType }).end(m.body),
+        (err: unknown) => {
+          logger.warn({ err }, 'metrics scrape failed');
+          sendError(res, new SluiceError('SLUICE_E_STORE_FAILED', 'metrics unavailable'));
+        },
+      );
       return;
     }
     if (req.method === 'GET' && (path === '/health' || path === '/health/live')) {

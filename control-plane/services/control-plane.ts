@@ -6,6 +6,7 @@ import { SluiceError } from '../../lib/errors.js';
 import { openStore, type Store } from '../store/db.js';
 import { systemContext, type CallContext } from './actor.js';
 import { ArtifactStore } from './artifact-store.js';
+import { AlertService } from './alerts.js';
 import { AuditLog } from './audit.js';
 import { computeDesiredState, type DesiredState } from './desired-state.js';
 import { GateService } from './gates.js';
@@ -18,6 +19,8 @@ import { RegistryKey } from './signing.js';
 import { generateSecret, TokenService } from './tokens.js';
 import { TrainingService } from './training.js';
 import { TrainingRuns } from './training-runs.js';
+import { ControlPlaneMetrics } from './metrics.js';
+import { WebhookService, type DeliveryOptions } from './webhooks.js';
 
 export interface ServicesOptions {
   dataDir: string;
@@ -29,6 +32,8 @@ export interface ServicesOptions {
   maxArtifactBytes: number;
   /** How long a runner's claim on a training attempt lasts without a renewal (default 30 s). */
   trainingLeaseSeconds?: number | undefined;
+  /** Webhook delivery retries and timeout (alerts). */
+  webhookDelivery?: DeliveryOptions | undefined;
 }
 
 export class ControlPlaneServices {
@@ -41,6 +46,9 @@ export class ControlPlaneServices {
   readonly traffic: TrafficService;
   readonly rollouts: RolloutService;
   readonly gates: GateService;
+  readonly webhooks: WebhookService;
+  readonly alerts: AlertService;
+  readonly metrics: ControlPlaneMetrics;
   private readonly listeners = new Set<() => void>();
 
   private constructor(
@@ -48,6 +56,7 @@ export class ControlPlaneServices {
     readonly key: RegistryKey,
     readonly artifacts: ArtifactStore,
     trainingLeaseSeconds = 30,
+    webhookDelivery: DeliveryOptions = {},
   ) {
     this.audit = new AuditLog(store);
     this.tokens = new TokenService(store, this.audit);
@@ -64,13 +73,17 @@ export class ControlPlaneServices {
     this.gates = new GateService(store, this.audit, artifacts, this.registry);
     this.registry.promotionGate = this.gates;
     this.rollouts.promotionGate = this.gates;
+    this.webhooks = new WebhookService(store, this.audit, webhookDelivery);
+    this.alerts = new AlertService(store, this.audit, this.traffic, this.webhooks);
+    this.metrics = new ControlPlaneMetrics(this.alerts);
+    this.webhooks.onAttempt = (outcome) => this.metrics.delivery(outcome);
   }
 
   static async open(options: ServicesOptions): Promise<ControlPlaneServices> {
     const key = RegistryKey.loadOrCreate(options.signingKeyFile ?? join(options.dataDir, 'keys', 'registry-ed25519.pem'));
     const artifacts = new ArtifactStore(options.artifactDir ?? join(options.dataDir, 'artifacts'), options.maxArtifactBytes);
     const store = await openStore({ dataDir: options.dataDir, db: options.db });
-    const services = new ControlPlaneServices(store, key, artifacts, options.trainingLeaseSeconds);
+    const services = new ControlPlaneServices(store, key, artifacts, options.trainingLeaseSeconds, options.webhookDelivery);
     await services.registry.signUnsignedVersions((facts) => key.signVersion(facts));
     return services;
   }

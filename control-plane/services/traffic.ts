@@ -3,17 +3,23 @@
 // by the control plane's receive time, not the gateways' clocks, so consecutive analysis runs over
 // (from, to] count every window exactly once whatever the gateways' clock skew or report lag.
 import { SluiceError } from '../../lib/errors.js';
-import { LATENCY_BUCKETS_MS, type WireMirrorStats, type WireOutputHistogram, type WireTrafficWindow } from '../../lib/sync-wire.js';
+import { LATENCY_BUCKETS_MS, type WireDriftSnapshot, type WireFeedbackStats, type WireMirrorStats, type WireOutputHistogram, type WireTrafficWindow } from '../../lib/sync-wire.js';
 import type { Store } from '../store/db.js';
 import type { TrafficWindowTable } from '../store/tables.js';
 import type { CallContext } from './actor.js';
 import type { AuditLog } from './audit.js';
+import { fleetFigures, type VersionFigures } from './fleet-figures.js';
 import { newId, now } from './ids.js';
 
 const BUCKETS = LATENCY_BUCKETS_MS.length + 1;
 /** At most this many windows per report (a gateway sends one per loaded version per interval). */
 export const MAX_WINDOWS_PER_REPORT = 256;
 const MAX_FEATURES = 64;
+/** Drift snapshots per window: one per input and output feature of a version's drift monitor. */
+const MAX_DRIFT_FEATURES = 4096;
+/** PSI is a sum of non-negative terms; a rounding error this small below 0 is read as 0, not refused. */
+const PSI_ROUNDING = 1e-9;
+const DRIFT_LEVELS: readonly (string | null)[] = ['ok', 'warn', 'alert', null];
 const MAX_BINS = 1024;
 const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 /** A window can cover at most this long (a gateway that was cut off sends what it has). */
@@ -72,6 +78,8 @@ export class TrafficService {
       latency: JSON.stringify(w.latency),
       mirrored: JSON.stringify(w.mirrored),
       outputs: JSON.stringify(w.outputs),
+      feedback: w.feedback ? JSON.stringify(w.feedback) : null,
+      drift: w.drift ? JSON.stringify(w.drift) : null,
     }));
     await this.store.db.insertInto('traffic_windows').values(rows).execute();
     return rows.length;
@@ -118,6 +126,34 @@ export class TrafficService {
       }
     }
     return out;
+  }
+
+  /**
+   * Fleet-wide figures of every version of `model` with windows received in (from, to] (to: now),
+   * summed over every gateway; services/fleet-figures.ts defines each figure.
+   */
+  async fleetFigures(model: string, fromIso: string, toIso: string = now()): Promise<VersionFigures[]> {
+    const rows = await this.store.db
+      .selectFrom('traffic_windows')
+      .select(['gateway', 'version', 'received_at', 'window_end', 'calls', 'errors', 'latency', 'feedback', 'drift'])
+      .where('model', '=', model)
+      .where('received_at', '>', fromIso)
+      .where('received_at', '<=', toIso)
+      .orderBy('received_at')
+      .orderBy('window_end')
+      .execute();
+    return fleetFigures(
+      model,
+      rows.map((r) => ({
+        gateway: r.gateway,
+        version: Number(r.version),
+        calls: Number(r.calls),
+        errors: Number(r.errors),
+        latency: JSON.parse(r.latency) as number[],
+        feedback: r.feedback === null ? null : (JSON.parse(r.feedback) as WireFeedbackStats),
+        drift: r.drift === null ? null : (JSON.parse(r.drift) as WireDriftSnapshot[]),
+      })),
+    );
   }
 
   /** Drop windows received before `before` (the controller keeps what analyses still read). */
@@ -187,6 +223,37 @@ function count(value: unknown, index: number, field: string): number {
   return value;
 }
 
+function measure(value: unknown, index: number, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalid(index, `${field} must be a finite number >= 0`, field);
+  return value;
+}
+
+function feedbackStats(value: unknown, index: number): WireFeedbackStats | null {
+  if (value === null || value === undefined) return null;
+  const f = value as Partial<Record<keyof WireFeedbackStats, unknown>>;
+  const stats: WireFeedbackStats = {
+    count: count(f.count, index, 'feedback.count'),
+    correct: count(f.correct, index, 'feedback.correct'),
+    absError: measure(f.absError, index, 'feedback.absError'),
+    squaredError: measure(f.squaredError, index, 'feedback.squaredError'),
+  };
+  if (stats.correct > stats.count) throw invalid(index, 'feedback.correct cannot exceed feedback.count', 'feedback.correct');
+  return stats;
+}
+
+function driftSnapshots(value: unknown, index: number): WireDriftSnapshot[] | null {
+  if (value === null || value === undefined) return null;
+  if (!Array.isArray(value) || value.length > MAX_DRIFT_FEATURES) throw invalid(index, `drift must be a list of at most ${MAX_DRIFT_FEATURES} features`, 'drift');
+  return (value as Partial<Record<keyof WireDriftSnapshot, unknown>>[]).map((d, f): WireDriftSnapshot => {
+    if (typeof d.feature !== 'string' || d.feature.length === 0 || d.feature.length > 128) throw invalid(index, `drift[${f}].feature must be a name`, `drift[${f}].feature`);
+    const rows = count(d.rows, index, `drift[${f}].rows`);
+    const psiValue = d.psi === null || d.psi === undefined ? null : measure(typeof d.psi === 'number' && d.psi < 0 && d.psi > -PSI_ROUNDING ? 0 : d.psi, index, `drift[${f}].psi`);
+    const level = d.level === undefined ? null : d.level;
+    if (!DRIFT_LEVELS.includes(level as string | null)) throw invalid(index, `drift[${f}].level must be ok, warn, alert or null`, `drift[${f}].level`);
+    return { feature: d.feature, rows, psi: psiValue, level: level as WireDriftSnapshot['level'] };
+  });
+}
+
 function histogram(value: unknown, index: number, field: string): number[] {
   if (!Array.isArray(value) || value.length !== BUCKETS) throw invalid(index, `${field} must have ${BUCKETS} buckets (LATENCY_BUCKETS_MS and one overflow bucket)`, field);
   return value.map((v, i) => count(v, index, `${field}[${i}]`));
@@ -228,6 +295,8 @@ export function parseWindows(value: unknown): WireTrafficWindow[] {
       return { feature: h.feature, counts: h.counts.map((c, b) => count(c, i, `outputs[${f}].counts[${b}]`)) };
     });
     const rolloutId = raw.rolloutId === null || raw.rolloutId === undefined ? null : String(raw.rolloutId).slice(0, 64);
-    return { model: raw.model, version, rolloutId, start: new Date(start).toISOString(), end: new Date(end).toISOString(), calls, errors, latency, mirrored, outputs };
+    const feedback = feedbackStats(raw.feedback, i);
+    const drift = driftSnapshots(raw.drift, i);
+    return { model: raw.model, version, rolloutId, start: new Date(start).toISOString(), end: new Date(end).toISOString(), calls, errors, latency, mirrored, outputs, feedback, drift };
   });
 }

@@ -323,10 +323,102 @@ const gates: Migration = {
   },
 };
 
+// Alerts (issue 16): rules over fleet-wide figures, the alerts they raise, webhook targets and an
+// outbox of webhook deliveries (so a restarted control plane resumes delivering). `open_fingerprint`
+// holds the alert's fingerprint while it is pending or firing and NULL once resolved: a unique
+// column makes "one open alert per (rule, model, version, feature)" a constraint, not a race.
+// Traffic windows gain the gateways' feedback stats and drift snapshots (JSON, NULL when absent).
+const alerts: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('traffic_windows').addColumn('feedback', 'text').execute();
+    await db.schema.alterTable('traffic_windows').addColumn('drift', 'text').execute();
+
+    await db.schema
+      .createTable('webhooks')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull().unique())
+      .addColumn('url', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('secret', 'text')
+      .addColumn('routing_key', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('alert_rules')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull().unique())
+      .addColumn('model', 'text', (c) => c.notNull())
+      .addColumn('versions', 'text', (c) => c.notNull())
+      .addColumn('metric', 'text', (c) => c.notNull())
+      .addColumn('feature', 'text')
+      .addColumn('comparison', 'text', (c) => c.notNull())
+      .addColumn('threshold', 'double precision', (c) => c.notNull())
+      .addColumn('min_count', 'integer', (c) => c.notNull())
+      .addColumn('window_seconds', 'integer', (c) => c.notNull())
+      .addColumn('for_seconds', 'integer', (c) => c.notNull())
+      .addColumn('severity', 'text', (c) => c.notNull())
+      .addColumn('webhooks', 'text', (c) => c.notNull())
+      .addColumn('labels', 'text', (c) => c.notNull())
+      .addColumn('silenced_until', 'text')
+      .addColumn('silence_reason', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('alerts')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('fingerprint', 'text', (c) => c.notNull())
+      .addColumn('open_fingerprint', 'text', (c) => c.unique())
+      .addColumn('rule_id', 'text', (c) => c.notNull())
+      .addColumn('rule_name', 'text', (c) => c.notNull())
+      .addColumn('model', 'text', (c) => c.notNull())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('metric', 'text', (c) => c.notNull())
+      .addColumn('feature', 'text')
+      .addColumn('severity', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('value', 'double precision')
+      .addColumn('threshold', 'double precision', (c) => c.notNull())
+      .addColumn('active_since', 'text', (c) => c.notNull())
+      .addColumn('fired_at', 'text')
+      .addColumn('resolved_at', 'text')
+      .addColumn('notified', 'integer', (c) => c.notNull())
+      .addColumn('silenced_until', 'text')
+      .addColumn('silence_reason', 'text')
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('alerts_rule').on('alerts').columns(['rule_id', 'state']).execute();
+    await db.schema.createIndex('alerts_model').on('alerts').columns(['model', 'state', 'id']).execute();
+
+    await db.schema
+      .createTable('webhook_deliveries')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('webhook_id', 'text', (c) => c.notNull().references('webhooks.id'))
+      .addColumn('alert_id', 'text', (c) => c.notNull().references('alerts.id'))
+      .addColumn('event', 'text', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+      .addColumn('last_status', 'integer')
+      .addColumn('last_error', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('delivered_at', 'text')
+      .execute();
+    await db.schema.createIndex('webhook_deliveries_due').on('webhook_deliveries').columns(['state', 'next_attempt_at']).execute();
+    await db.schema.createIndex('webhook_deliveries_webhook').on('webhook_deliveries').columns(['webhook_id', 'id']).execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_version_bundle': versionBundle,
   '0003_rollouts': rollouts,
   '0004_training': training,
   '0005_gates': gates,
+  '0006_alerts': alerts,
 };

@@ -248,6 +248,100 @@ export interface TrafficWindowTable {
   mirrored: string;
   /** JSON WireOutputHistogram[] */
   outputs: string;
+  /** JSON WireFeedbackStats; NULL: no feedback in the window (issue 16). */
+  feedback: string | null;
+  /** JSON WireDriftSnapshot[]; NULL: no drift profile (issue 16). */
+  drift: string | null;
+}
+
+/** A webhook target of alert notifications (issue 16). */
+export interface WebhookTable {
+  id: string;
+  name: string;
+  url: string;
+  /** generic, slack or pagerduty */
+  kind: string;
+  /** HMAC-SHA256 key of the X-Sluice-Signature header; never returned. */
+  secret: string | null;
+  /** PagerDuty Events v2 routing key (pagerduty only). */
+  routing_key: string | null;
+  created_at: string;
+  created_by: string;
+}
+
+/** An alert rule over fleet-wide figures (issue 16). */
+export interface AlertRuleTable {
+  id: string;
+  name: string;
+  model: string;
+  /** An alias name, a version number as text, or `*` (every version with figures). */
+  versions: string;
+  metric: string;
+  /** drift_psi: a feature name or `*`; NULL for other metrics. */
+  feature: string | null;
+  /** `>` or `<` */
+  comparison: string;
+  threshold: number;
+  /** Fewest calls (error_rate, latency_p99_ms) or feedback rows (accuracy, mae) a figure needs. */
+  min_count: number;
+  window_seconds: number;
+  for_seconds: number;
+  severity: string;
+  /** JSON string[] of webhook ids */
+  webhooks: string;
+  /** JSON Record<string, string> */
+  labels: string;
+  silenced_until: string | null;
+  silence_reason: string | null;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+}
+
+/** An alert: pending, firing or resolved (services/lifecycle.ts Alert). */
+export interface AlertTable {
+  id: string;
+  /** rule id, model, version and feature: what makes two alerts the same. */
+  fingerprint: string;
+  /** The fingerprint while pending or firing, NULL once resolved (unique: one open alert per fingerprint). */
+  open_fingerprint: string | null;
+  rule_id: string;
+  rule_name: string;
+  model: string;
+  version: number;
+  metric: string;
+  feature: string | null;
+  severity: string;
+  state: string;
+  value: number | null;
+  threshold: number;
+  active_since: string;
+  fired_at: string | null;
+  resolved_at: string | null;
+  /** 1 once its firing event went into the outbox (its resolved event follows only then). */
+  notified: number;
+  silenced_until: string | null;
+  silence_reason: string | null;
+  updated_at: string;
+}
+
+/** The webhook outbox: one event (firing or resolved) for one webhook, delivered with retries. */
+export interface WebhookDeliveryTable {
+  id: string;
+  webhook_id: string;
+  alert_id: string;
+  /** firing or resolved */
+  event: string;
+  /** The JSON body as it is sent. */
+  body: string;
+  /** pending, delivered or failed */
+  state: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
 }
 
 /** A holdout CSV registered for a model's promotion gates; its bytes are the artifact `sha256`. */
@@ -319,4 +413,8 @@ export interface Database {
   promotion_policies: PromotionPolicyTable;
   gate_reports: GateReportTable;
   promotion_approvals: PromotionApprovalTable;
+  webhooks: WebhookTable;
+  alert_rules: AlertRuleTable;
+  alerts: AlertTable;
+  webhook_deliveries: WebhookDeliveryTable;
 }

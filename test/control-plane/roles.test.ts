@@ -53,6 +53,10 @@ const OPERATIONS: Operation[] = [
   gqlOp('gateway.register', 'gateway:sync', 'mutation($n: String!) { registerGateway(input: { name: $n }) { id } }', (role) => ({ n: `gw-${role}` })),
   gqlOp('desired_state.read', 'desired-state:read', '{ desiredState { revision } }'),
   gqlOp('key.read', 'key:read', '{ registryPublicKey { keyId } }'),
+  gqlOp('alert.list', 'alert:read', '{ alerts { edges { cursor } } }'),
+  gqlOp('alert-rule.list', 'alert:read', '{ alertRules { name } }'),
+  gqlOp('alert-rule.create', 'alert:write', 'mutation($n: String!) { createAlertRule(input: { name: $n, model: "weather", metric: "error_rate", comparison: ">", threshold: 0.1, minCount: 10 }) { id } }', (role) => ({ n: `rule-of-${role}` })),
+  gqlOp('webhook.create', 'alert:write', 'mutation($n: String!) { createWebhook(input: { name: $n, url: "http://127.0.0.1:9/" }) { id } }', (role) => ({ n: `hook-of-${role}` })),
   {
     action: 'artifact.download',
     permission: 'artifact:download',

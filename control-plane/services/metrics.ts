@@ -1,0 +1,40 @@
+// The control plane's Prometheus metrics, on a registry of its own (GET /metrics): one
+// `sluice_alerts_firing` series per firing alert, read from the database at scrape time so every
+// replica answers the same whichever one evaluates, and the webhook delivery attempts this replica
+// made.
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { AlertService } from './alerts.js';
+import type { DeliveryOutcome } from './webhooks.js';
+
+export class ControlPlaneMetrics {
+  readonly registry = new Registry();
+  readonly #deliveries: Counter<'outcome'>;
+
+  constructor(alerts: AlertService) {
+    new Gauge({
+      name: 'sluice_alerts_firing',
+      help: 'One series with value 1 per firing alert (absent once resolved).',
+      labelNames: ['rule', 'model', 'version', 'severity', 'feature'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const a of await alerts.firing()) this.set({ rule: a.ruleName, model: a.model, version: String(a.version), severity: a.severity, feature: a.feature ?? '' }, 1);
+      },
+    });
+    this.#deliveries = new Counter({
+      name: 'sluice_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome: delivered, retry (failed, tried again later) or failed (gave up).',
+      labelNames: ['outcome'] as const,
+      registers: [this.registry],
+    });
+    for (const outcome of ['delivered', 'retry', 'failed'] as const) this.#deliveries.inc({ outcome }, 0);
+  }
+
+  delivery(outcome: DeliveryOutcome): void {
+    this.#deliveries.inc({ outcome });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
