@@ -1,12 +1,14 @@
 // Ground truth on the gateway: every answer of a version that takes feedback gets an id (the
-// caller's, else a random UUID as KServe does) and its predictions are kept in the version's
+// caller's, else one the gateway makes, as KServe does) and its predictions are kept in the version's
 // AnswerStore; feedback given later for that id is joined to them, counted in the version's
 // accuracy windows, its traffic window (reported to the control plane) and its metrics.
 //
 // A caller's id may be personal data (an order or customer number): the store keys it by an
 // HMAC-SHA256 under a key drawn per gateway at start, never by the id itself. The gateway's own ids
-// are random and name nobody, so they are kept as they are (which spares the hash on the hot path).
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+// name nobody: `<16 hex digits of randomness>-<the answer's sequence number in base 36>`; the
+// sequence number finds the answer's slot and the random part must match, so an id cannot be
+// guessed from another, and the hot path neither hashes nor touches a Map (bench/micro/feedback).
+import { createHmac, randomBytes, randomFillSync } from 'node:crypto';
 import { SluiceError } from '../../lib/errors.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { Tensor } from '../models/tensors.js';
@@ -67,7 +69,13 @@ interface Join {
   truth: number[];
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+/** An id the gateway made: two 32-bit checks in hex, then the sequence number in base 36. */
+const GENERATED = /^([0-9a-f]{8})([0-9a-f]{8})-([0-9a-z]{1,11})$/;
+const RANDOM_POOL = 1024;
+
+function hex8(x: number): string {
+  return (x >>> 0).toString(16).padStart(8, '0');
+}
 
 export class GroundTruth {
   readonly #repository: ServedModels;
@@ -75,6 +83,9 @@ export class GroundTruth {
   readonly #traffic: TrafficWindows;
   readonly #now: () => number;
   readonly #key = randomBytes(32);
+  /** Random check values for generated ids, drawn RANDOM_POOL at a time. */
+  readonly #random = new Int32Array(RANDOM_POOL);
+  #randomAt = RANDOM_POOL;
   readonly #byModel = new Map<string, Map<string, VersionFeedback>>();
   /** Per loaded version (each generation): its VersionFeedback, or null when it takes none. */
   readonly #ofLoaded = new WeakMap<PredictingVersion, VersionFeedback | null>();
@@ -124,13 +135,27 @@ export class GroundTruth {
   record(vf: VersionFeedback, callerId: string | undefined, tensors: readonly Tensor[], rows: number): string | undefined {
     const t = vf.spec.find(tensors, rows);
     if (t === undefined) return callerId;
-    const id = callerId ?? randomUUID();
     const now = this.#now();
-    const at = vf.store.record(callerId === undefined ? id : this.keyOf(callerId), rows, now);
-    if (at < 0) return callerId;
-    vf.spec.write(t, rows, vf.store.predictions, at);
+    const store = vf.store;
+    if (callerId !== undefined) {
+      const at = store.record(this.keyOf(callerId), rows, now);
+      if (at >= 0) {
+        vf.spec.write(t, rows, store.predictions, at);
+        vf.lastAnswerAt = now;
+      }
+      return callerId;
+    }
+    if (this.#randomAt === RANDOM_POOL) {
+      randomFillSync(this.#random);
+      this.#randomAt = 0;
+    }
+    const c0 = this.#random[this.#randomAt++]!;
+    const c1 = this.#random[this.#randomAt++]!;
+    const at = store.record(undefined, rows, now, c0, c1);
+    if (at < 0) return undefined;
+    vf.spec.write(t, rows, store.predictions, at);
     vf.lastAnswerAt = now;
-    return id;
+    return `${hex8(c0)}${hex8(c1)}-${store.lastSeq.toString(36)}`;
   }
 
   /**
@@ -191,11 +216,13 @@ export class GroundTruth {
 
   #locate(targets: readonly VersionFeedback[], id: string, now: number, item: number | undefined): { vf: VersionFeedback; slot: number } {
     const hashed = this.keyOf(id);
-    const raw = UUID.test(id) ? id : undefined;
+    const generated = GENERATED.exec(id);
     let expired = false;
     for (const vf of targets) {
       let slot = vf.store.find(hashed, now);
-      if (slot === UNKNOWN && raw !== undefined) slot = vf.store.find(raw, now);
+      if (slot === UNKNOWN && generated !== null) {
+        slot = vf.store.findSeq(parseInt(generated[3]!, 36), parseInt(generated[1]!, 16) | 0, parseInt(generated[2]!, 16) | 0, now);
+      }
       if (slot >= 0) return { vf, slot };
       if (slot === EXPIRED) expired = true;
     }

@@ -54,3 +54,18 @@ t.test('feedback marks are per answer and a reused key moves to the newest answe
   t.equal(store.find('k', 5), second);
   t.same([...store.keys()].sort(), ['k', 'x', 'y', 'z']);
 });
+
+t.test('an answer named by its sequence number is found only with its check, and is expired once pushed out', async (t) => {
+  const store = new AnswerStore({ capacity: 2, ttlMs: 60_000 });
+  store.record(undefined, 1, 1, 11, 12);
+  const first = store.lastSeq;
+  t.ok(store.findSeq(first, 11, 12, 2) >= 0);
+  t.equal(store.findSeq(first, 11, 13, 2), UNKNOWN, 'a wrong check');
+  t.equal(store.findSeq(first + 1, 11, 12, 2), UNKNOWN, 'a number not given yet');
+  t.equal(store.findSeq(first, 11, 12, 60_001), EXPIRED, 'past the TTL');
+  store.record(undefined, 1, 3, 21, 22);
+  store.record('k', 1, 4);
+  t.equal(store.findSeq(first, 11, 12, 5), EXPIRED, 'pushed out by newer answers');
+  t.equal(store.findSeq(store.lastSeq, 0, 0, 5), UNKNOWN, 'a keyed answer is not found by number');
+  t.same([...store.keys()], ['k'], 'no key kept for numbered answers');
+});

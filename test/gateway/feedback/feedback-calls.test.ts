@@ -10,7 +10,8 @@ import { WEATHER_LABELS } from '../../../examples/weather-dataset.js';
 import { SluiceWsClient, WsCallError } from '../../../gateway/client/index.js';
 import { binaryRequest, copyModels, getJson, postJson, readBinaryResponse, startTestGateway, weatherRows } from '../gateway-harness.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+/** What the gateway makes: 16 hex digits of randomness, then the answer's sequence number. */
+const GENERATED = /^[0-9a-f]{16}-[0-9a-z]+$/;
 
 function weatherCall(rows: number, seed: number, id?: string): Record<string, unknown> {
   const body: Record<string, unknown> = { inputs: [{ name: 'features', datatype: 'FP32', shape: [rows, 5], data: Array.from(weatherRows(rows, seed)) }] };
@@ -32,12 +33,12 @@ async function ask(url: string, rows: number, seed: number, id?: string): Promis
 
 const feedbackUrl = (url: string, model = 'weather'): string => `${url}/v2/models/${model}/feedback`;
 
-t.test('every answer carries an id: the caller\'s, else a generated UUID (JSON, binary, WebSocket)', async (t) => {
+t.test('every answer carries an id: the caller\'s, else one the gateway makes (JSON, binary, WebSocket)', async (t) => {
   const gw = await startTestGateway(t, copyModels(t, ['weather']));
   const mine = await ask(gw.url, 1, 1, 'order-17');
   t.equal(mine.id, 'order-17', 'the caller\'s id comes back');
   const generated = await ask(gw.url, 1, 2);
-  t.match(generated.id, UUID, 'no id sent: the gateway makes one');
+  t.match(generated.id, GENERATED, 'no id sent: the gateway makes one');
   t.not((await ask(gw.url, 1, 2)).id, generated.id, 'a new one per answer');
 
   const rows = weatherRows(2, 3);
@@ -48,7 +49,7 @@ t.test('every answer carries an id: the caller\'s, else a generated UUID (JSON, 
   const res = await fetch(`${gw.url}/v2/models/weather/infer`, { method: 'POST', headers, body });
   t.equal(res.status, 200);
   const binary = await readBinaryResponse(res);
-  t.match(binary.header.id, UUID, 'a binary answer carries one too');
+  t.match(binary.header.id, GENERATED, 'a binary answer carries one too');
 
   const client = await SluiceWsClient.connect(gw.url);
   t.teardown(() => client.close());
@@ -74,8 +75,10 @@ t.test('a caller\'s id is kept only as a keyed hash', async (t) => {
   t.notOk(keys.includes('customer-4711'), 'the raw caller id is not in the store');
   t.ok(keys.includes(gw.inference.feedback.keyOf('customer-4711')), 'its HMAC is');
   t.not(gw.inference.feedback.keyOf('customer-4711'), gw.inference.feedback.keyOf('customer-4712'));
-  t.ok(keys.includes(generated.id), 'a generated id (random, nobody\'s) is kept as it is');
-  t.equal(keys.length, 2);
+  t.equal(keys.length, 1, 'a generated id (nobody\'s) needs no key: its sequence number finds it');
+  t.equal((await postJson(feedbackUrl(gw.url), { id: generated.id, label: 0 })).status, 200);
+  const forged = generated.id.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+  t.equal((await postJson(feedbackUrl(gw.url), { id: forged, label: 0 })).body.code, 'SLUICE_E_FEEDBACK_UNKNOWN_ID', 'its random part must match');
 });
 
 t.test('feedback joins answers by class name or index and feeds the accuracy windows, drift report and metrics', async (t) => {
