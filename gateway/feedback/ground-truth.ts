@@ -184,6 +184,12 @@ export class GroundTruth {
     return joins.map((j) => this.#apply(j, now));
   }
 
+  /** Why a version takes no feedback, or undefined when it takes some (nothing cached: it may still be loading). */
+  refusal(v: PredictingVersion): string | undefined {
+    const spec = predictionSpec(v);
+    return typeof spec === 'string' ? spec : undefined;
+  }
+
   /** The accuracy windows of a version that has taken feedback. */
   report(model: string, version: string): AccuracyReport | undefined {
     const vf = this.#byModel.get(model)?.get(version);

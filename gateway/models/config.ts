@@ -279,7 +279,8 @@ function drift(model: string, v: unknown): DriftConfig | undefined {
 
 function feedback(model: string, v: unknown, drift: DriftConfig | undefined): FeedbackConfig | false | undefined {
   if (v === undefined || v === false) return v;
-  if (!isObject(v)) bad(model, 'feedback', 'must be an object or false');
+  if (v === true) v = {};
+  if (!isObject(v)) bad(model, 'feedback', 'must be an object, true or false');
   const out: FeedbackConfig = {
     ttl_seconds: num(model, 'feedback.ttl_seconds', v.ttl_seconds, FEEDBACK_DEFAULTS.ttl_seconds, 1, 7 * 86_400),
     capacity: int(model, 'feedback.capacity', v.capacity, FEEDBACK_DEFAULTS.capacity, 1, 10_000_000),

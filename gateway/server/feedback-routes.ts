@@ -37,9 +37,8 @@ export function feedbackRoutes(app: TemplatedApp, o: FeedbackRouteOptions): void
     try {
       const v = o.inference.resolve(name, version);
       const r = o.inference.feedback.report(v.name, v.version);
-      if (r === undefined && o.inference.feedback.of(v) === null) {
-        throw new SluiceError('SLUICE_E_FEEDBACK_UNSUPPORTED', `model ${name} version ${v.version} takes no feedback`);
-      }
+      const refusal = r === undefined ? o.inference.feedback.refusal(v) : undefined;
+      if (refusal !== undefined) throw new SluiceError('SLUICE_E_FEEDBACK_UNSUPPORTED', refusal);
       call.json(200, JSON.stringify({ model_name: v.name, model_version: v.version, feedback: r ?? null }));
     } catch (err) {
       call.error(err);

@@ -139,6 +139,7 @@ t.test('bad feedback gets a coded 4xx and changes nothing', async (t) => {
   t.same(await code({ id: a.id, label: 0 }, feedbackUrl(gw.url, 'nope')), [404, 'SLUICE_E_MODEL_NOT_FOUND']);
   t.same(await code({ id: a.id, label: 0 }, `${gw.url}/v2/models/weather/versions/9/feedback`), [404, 'SLUICE_E_MODEL_VERSION_NOT_FOUND']);
   t.same(await code({ id: a.id, label: 0 }, feedbackUrl(gw.url, 'weather-off')), [422, 'SLUICE_E_FEEDBACK_UNSUPPORTED']);
+  t.equal((await getJson(feedbackUrl(gw.url, 'weather-off'))).body.code, 'SLUICE_E_FEEDBACK_UNSUPPORTED', 'nor does it show accuracy');
   const off = await postJson(`${gw.url}/v2/models/weather-off/infer`, weatherCall(1, 1));
   t.equal(off.body.id, undefined, 'a version that takes no feedback makes up no id');
 
