@@ -20,6 +20,7 @@ export const ROOMS = [
   ['server', ['gateway/server/', 'gateway/sync/']],
   ['context', ['gateway/context.ts']],
   ['inference', ['gateway/inference/']],
+  ['feedback', ['gateway/feedback/']],
   ['preprocess', ['gateway/preprocess/']],
   ['models', ['gateway/models/']],
   ['routing', ['gateway/routing/']],

@@ -10,17 +10,23 @@
 //   const b = await client.infer('text-direction', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 48, 192], data: f32 }] }, { binary: true });
 //   // encoded images for a model with `preprocess` (BYTES elements are Uint8Arrays):
 //   await client.infer('text-direction', { inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [png] }] }, { binary: true });
+//   // ground truth for an earlier answer (its id is the call's id):
+//   await client.feedback('weather', { id: r.id, label: 'rain' });
 //   await client.close();
 //
 // A failed call rejects with WsCallError (code = the gateway's SLUICE_E_* code, status = its HTTP
 // status); every call still pending when the connection closes rejects with WsClosedError, which
 // carries the close code and reason.
+import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { encodeBinaryFrame, splitBinaryFrame } from '../server/ws-frame-codec.js';
 import { jsonData, tensorBytes, typedFromBytes, type ClientDatatype, type ClientTensor } from './client-tensors.js';
 
 export interface InferRequest {
-  /** Assigned by the client when omitted; must be unique among this connection's pending calls. */
+  /**
+   * Assigned by the client when omitted (unique across connections, as the gateway keys feedback
+   * by it); must be unique among this connection's pending calls.
+   */
   id?: string;
   inputs: ClientTensor[];
   outputs?: { name: string; parameters?: Record<string, unknown> }[];
@@ -33,6 +39,21 @@ export interface InferResult {
   model_version: string;
   outputs: ClientTensor[];
   parameters?: Record<string, unknown>;
+}
+
+/** Ground truth for one earlier answer: a class (index or name) or a value, or one per row. */
+export interface FeedbackEntry {
+  id: string;
+  label?: number | string;
+  value?: number;
+  labels?: (number | string)[];
+  values?: number[];
+}
+
+export interface FeedbackResult {
+  id: string;
+  type: 'feedback';
+  accepted: { id: string; model_name: string; model_version: string; rows: number; correct?: number; abs_error?: number }[];
 }
 
 export interface InferOptions {
@@ -64,7 +85,7 @@ export class WsClosedError extends Error {
 }
 
 interface Pending {
-  resolve: (r: InferResult) => void;
+  resolve: (r: never) => void;
   reject: (e: Error) => void;
 }
 
@@ -72,6 +93,8 @@ export class SluiceWsClient {
   readonly socket: WebSocket;
   readonly #pending = new Map<string, Pending>();
   #nextId = 0;
+  /** Ids this client assigns: a random prefix per connection, then a counter. */
+  readonly #idPrefix = randomBytes(6).toString('base64url');
   #closed: WsClosedError | undefined;
   /** Messages the gateway sent that matched no pending call (e.g. errors for frames with no id). */
   readonly unmatched: unknown[] = [];
@@ -108,12 +131,28 @@ export class SluiceWsClient {
   /** One inference call; resolves with its answer whenever it arrives (answers are not ordered). */
   infer(model: string, request: InferRequest, options: InferOptions = {}): Promise<InferResult> {
     if (this.#closed) return Promise.reject(this.#closed);
-    const id = request.id ?? String(++this.#nextId);
-    if (this.#pending.has(id)) return Promise.reject(new Error(`a call with id ${id} is already pending`));
+    const id = request.id ?? `${this.#idPrefix}-${++this.#nextId}`;
     const frame = options.binary ? binaryFrame(id, model, options.version, request) : textFrame(id, model, options.version, request);
-    return new Promise<InferResult>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.socket.send(frame, { binary: Boolean(options.binary) });
+    return this.#call<InferResult>(id, frame, Boolean(options.binary));
+  }
+
+  /**
+   * Ground truth for earlier answers of `model` (a `feedback` frame): one entry, or a list applied
+   * whole or not at all. Rejects with WsCallError (SLUICE_E_FEEDBACK_*) for bad feedback.
+   */
+  feedback(model: string, feedback: FeedbackEntry | FeedbackEntry[], options: { version?: string } = {}): Promise<FeedbackResult> {
+    if (this.#closed) return Promise.reject(this.#closed);
+    const id = `${this.#idPrefix}-${++this.#nextId}`;
+    const h: Record<string, unknown> = { type: 'feedback', id, model_name: model, feedback: Array.isArray(feedback) ? feedback : [feedback] };
+    if (options.version !== undefined) h.model_version = options.version;
+    return this.#call<FeedbackResult>(id, JSON.stringify(h), false);
+  }
+
+  #call<T>(id: string, frame: string | Uint8Array, binary: boolean): Promise<T> {
+    if (this.#pending.has(id)) return Promise.reject(new Error(`a call with id ${id} is already pending`));
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (r: never) => void, reject });
+      this.socket.send(frame, { binary });
     });
   }
 
@@ -164,7 +203,7 @@ export class SluiceWsClient {
       call.reject(err as Error);
       return;
     }
-    call.resolve(result);
+    call.resolve(result as never);
   }
 
   #fail(err: WsClosedError): void {

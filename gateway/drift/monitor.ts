@@ -6,6 +6,7 @@
 // holds `min_rows` rows: PSI over 10 bins has an expected value of about 9/n even without drift, so
 // small windows would raise false alarms.
 import type { Logger } from '../../lib/log.js';
+import type { WireDriftSnapshot } from '../../lib/sync-wire.js';
 import type { DriftConfig } from '../models/config.js';
 import type { CompiledProfile } from './compile.js';
 import { SCORE_FIELDS, type ScoreField } from './layout.js';
@@ -243,6 +244,20 @@ export class DriftMonitor {
       previous: this.#previous ? this.#windowReport(this.#previous, this.#effective() === this.#previous) : null,
       events: [...this.#events],
     };
+  }
+
+  /**
+   * Each feature's figures now, for the traffic window the gateway reports: the current window's, or
+   * the previous one's while the current holds fewer than min_rows rows (and a previous one exists).
+   */
+  snapshot(): WireDriftSnapshot[] {
+    const prev = this.#previous;
+    const w = this.#current.rows < this.minRows && prev !== null ? prev : this.#current;
+    const judged = w.rows >= this.minRows;
+    return this.compiled.features.map((feature, f) => {
+      const psi = w.scores[f * SCORE_STRIDE + PSI]!;
+      return { feature, rows: w.rows, psi: Number.isFinite(psi) ? psi : null, level: judged ? this.#levels[f] ?? null : null };
+    });
   }
 
   #windowReport(w: ScoredWindow, judged: boolean): WindowReport {

@@ -10,6 +10,7 @@ import type { Tensor } from '../models/tensors.js';
 import type { Preprocessor } from '../preprocess/preprocessor.js';
 import { shapeKey } from '../batching/assemble.js';
 import { TrafficWindows, type VersionTraffic } from '../routing/traffic.js';
+import { GroundTruth, type VersionFeedback } from '../feedback/ground-truth.js';
 import { ROUTE_KEY_HEADER, PREVIEW_HEADER } from '../../lib/sync-wire.js';
 import { Mirror, type PendingCopy } from './mirror.js';
 import { prepare } from './prepare.js';
@@ -31,10 +32,13 @@ export class InferenceService {
   readonly traffic = new TrafficWindows();
   readonly #windows = new WeakMap<LoadedVersion, VersionTraffic>();
   readonly #mirror: Mirror;
+  /** Answer ids and the feedback joined to them (gateway/feedback). */
+  readonly feedback: GroundTruth;
 
   constructor(repository: ModelRepository, metrics: GatewayMetrics) {
     this.#repository = repository;
     this.#metrics = metrics;
+    this.feedback = new GroundTruth({ repository, metrics, traffic: this.traffic });
     this.#mirror = new Mirror(repository, metrics, (v) => this.#windowOf(v), () => this.#draining);
   }
 
@@ -150,7 +154,10 @@ export class InferenceService {
         timeoutUs: intParam(params, 'timeout_us'),
         signal: request.signal,
       });
-      const response = { model: version.name, version: version.version, id: request.id, outputs: selectOutputs(version, request, tensors) };
+      // A version that takes feedback keeps the answer's predictions under its id (the caller's, else a new one).
+      const fb: VersionFeedback | null = this.feedback.of(version);
+      const id = fb === null ? request.id : this.feedback.record(fb, request.id, tensors, prepared.rows);
+      const response = { model: version.name, version: version.version, id, outputs: selectOutputs(version, request, tensors) };
       m.count('success');
       const ms = performance.now() - started;
       m.requestDuration.observe(ms / 1000);

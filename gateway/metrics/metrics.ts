@@ -28,6 +28,11 @@ export interface VersionMetrics {
   workerCrash(): void;
 }
 
+/** Feedback figures of each version's current window, read at scrape time (NaN: no feedback yet). */
+export type FeedbackSource = () => Iterable<{ model: string; version: string; task: 'classification' | 'regression'; value: number }>;
+
+export type FeedbackOutcome = 'correct' | 'wrong' | 'value';
+
 /** Read at scrape time, so the hot path never touches the queue-depth gauge. */
 export type QueueDepthSource = () => Iterable<{ model: string; version: string; depth: number }>;
 
@@ -47,6 +52,8 @@ export class GatewayMetrics {
   readonly decodeDuration: LabelCachedHistogram;
   readonly workerCrashes: Counter<'model' | 'version'>;
   readonly #mirrorDropped: Counter<'model' | 'version'>;
+  readonly #feedback: Counter<'model' | 'version' | 'outcome'>;
+  #feedbackSource: FeedbackSource = () => [];
   /** Keyed by model and version: generations of one version (during a reload) share their series. */
   readonly #counts = new Map<string, VersionCounts>();
   #queueDepthSource: QueueDepthSource = () => [];
@@ -93,6 +100,30 @@ export class GatewayMetrics {
       name: 'sluice_mirror_dropped_total', help: 'Rollout copies of calls not run because the version they were for was busy or not ready',
       labelNames: ['model', 'version'], registers,
     });
+    this.#feedback = new Counter({
+      name: 'sluice_feedback_total', help: 'Answer rows that got ground truth: classes predicted right or wrong, or values (regressors)',
+      labelNames: ['model', 'version', 'outcome'], registers,
+    });
+    const feedbackSource = (): FeedbackSource => this.#feedbackSource;
+    const headline = (name: string, help: string, task: 'classification' | 'regression'): void => {
+      this.registry.registerMetric(new SampledMetric({
+        name, help, type: 'gauge',
+        *read() {
+          for (const f of feedbackSource()()) if (f.task === task && !Number.isNaN(f.value)) yield { labels: { model: f.model, version: f.version }, value: f.value };
+        },
+      }) as never);
+    };
+    headline('sluice_feedback_accuracy', 'Share of labelled rows predicted right in the current feedback window (classifiers)', 'classification');
+    headline('sluice_feedback_mean_absolute_error', 'Mean absolute error of the rows given a value in the current feedback window (regressors)', 'regression');
+  }
+
+  /** Rows of ground truth joined to a version's answers, by outcome (not on the inference hot path). */
+  countFeedback(model: string, version: string, outcome: FeedbackOutcome, rows: number): void {
+    if (rows > 0) this.#feedback.inc({ model, version, outcome }, rows);
+  }
+
+  setFeedbackSource(source: FeedbackSource): void {
+    this.#feedbackSource = source;
   }
 
   /** The counter of rollout copies meant for this version and dropped (busy, unloading); resolve once, count often. */

@@ -85,6 +85,25 @@ export interface DriftConfig {
   window_rows: number;
 }
 
+/**
+ * Ground truth for this model's answers (gateway/feedback). Which output holds the prediction and
+ * whether it is a class or a value are read from the model's outputs unless set here.
+ */
+export interface FeedbackConfig {
+  /** The output holding the prediction (default: the first INT64 [N], else FP [N,K>1], else FP [N] or [N,1]). */
+  output?: string;
+  /** classification: the output is a class index, or scores whose argmax is one; regression: a value. */
+  task?: 'classification' | 'regression';
+  /** How long an answer waits for its feedback. */
+  ttl_seconds: number;
+  /** Answer rows kept per version; the oldest go first. */
+  capacity: number;
+  /** Length of an accuracy window (default: the drift window's, else 300 s). */
+  window_seconds: number;
+}
+
+export const FEEDBACK_DEFAULTS = { ttl_seconds: 3600, capacity: 100_000, window_seconds: 300 } as const;
+
 export interface ModelConfig {
   name: string;
   platform: 'onnxruntime';
@@ -100,6 +119,8 @@ export interface ModelConfig {
   warmup: WarmupConfig[];
   preprocess?: ImagePreprocessConfig[];
   drift?: DriftConfig;
+  /** Ground truth (absent: on, read from the outputs; false: off). */
+  feedback?: FeedbackConfig | false;
   /** Free-form facts about the model (labels, training metrics); served in model metadata. */
   parameters: Record<string, unknown>;
 }
@@ -256,6 +277,23 @@ function drift(model: string, v: unknown): DriftConfig | undefined {
   return out;
 }
 
+function feedback(model: string, v: unknown, drift: DriftConfig | undefined): FeedbackConfig | false | undefined {
+  if (v === undefined || v === false) return v;
+  if (v === true) v = {};
+  if (!isObject(v)) bad(model, 'feedback', 'must be an object, true or false');
+  const out: FeedbackConfig = {
+    ttl_seconds: num(model, 'feedback.ttl_seconds', v.ttl_seconds, FEEDBACK_DEFAULTS.ttl_seconds, 1, 7 * 86_400),
+    capacity: int(model, 'feedback.capacity', v.capacity, FEEDBACK_DEFAULTS.capacity, 1, 10_000_000),
+    window_seconds: num(model, 'feedback.window_seconds', v.window_seconds, drift?.window_seconds ?? FEEDBACK_DEFAULTS.window_seconds, 1),
+  };
+  if (v.output !== undefined) {
+    if (typeof v.output !== 'string' || v.output === '') bad(model, 'feedback.output', 'must name an output');
+    out.output = v.output;
+  }
+  if (v.task !== undefined) out.task = oneOf(model, 'feedback.task', v.task, ['classification', 'regression'] as const, 'classification');
+  return out;
+}
+
 /** Validate a parsed config.json and fill its defaults. `name` is the model folder's name. */
 export function parseModelConfig(name: string, raw: unknown): ModelConfig {
   if (!isObject(raw)) bad(name, '(root)', 'must be a JSON object');
@@ -308,9 +346,11 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
   const output = tensors(name, 'output', raw.output);
   const pre = preprocess(name, raw.preprocess);
   const dr = drift(name, raw.drift);
+  const fb = feedback(name, raw.feedback, dr);
   if (input) config.input = input;
   if (output) config.output = output;
   if (pre) config.preprocess = pre;
   if (dr) config.drift = dr;
+  if (fb !== undefined) config.feedback = fb;
   return config;
 }

@@ -1,9 +1,10 @@
 // Traffic windows: what this gateway saw of each model version since the last report (client
 // calls, failures, latency on LATENCY_BUCKETS_MS, mirrored copies and how often they agreed, the
-// rollout's output histograms), which the control plane's rollout analysis reads. The hot path
+// rollout's output histograms, ground truth joined to its answers, and the drift monitor's figures
+// at the window's end), which the control plane's rollout analysis and alerts read. The hot path
 // only adds into typed arrays allocated when a window starts; take() turns them into wire windows
 // and starts the next ones.
-import { LATENCY_BUCKETS_MS, type WireTrafficWindow } from '../../lib/sync-wire.js';
+import { LATENCY_BUCKETS_MS, type WireDriftSnapshot, type WireTrafficWindow } from '../../lib/sync-wire.js';
 import type { Tensor } from '../models/tensors.js';
 import type { OutputBinning } from './output-bins.js';
 
@@ -29,6 +30,9 @@ export interface WindowRollout {
   readonly binning: OutputBinning;
 }
 
+/** The drift figures of a model version now (undefined: it has no drift monitor). */
+export type DriftSource = (model: string, version: string) => WireDriftSnapshot[] | undefined;
+
 /** The current window of one model version. */
 export class VersionTraffic {
   readonly model: string;
@@ -44,13 +48,20 @@ export class VersionTraffic {
   mirrorAgreed = 0;
   readonly mirrorLatency = new Float64Array(LATENCY_BUCKET_COUNT);
   outputs = new Float64Array(0);
+  feedbackRows = 0;
+  feedbackCorrect = 0;
+  feedbackAbsError = 0;
+  feedbackSquaredError = 0;
   /** Windows closed early because the rollout changed, waiting for take(). */
   readonly #closed: WireTrafficWindow[];
 
-  constructor(model: string, version: string, closed: WireTrafficWindow[]) {
+  readonly #drift: { source: DriftSource | undefined };
+
+  constructor(model: string, version: string, closed: WireTrafficWindow[], drift: { source: DriftSource | undefined } = { source: undefined }) {
     this.model = model;
     this.version = version;
     this.#closed = closed;
+    this.#drift = drift;
   }
 
   /** Start measuring under another rollout (or none): the window so far is closed under the old one. */
@@ -86,7 +97,15 @@ export class VersionTraffic {
     this.mirrorLatency[latencyBucket(ms)]!++;
   }
 
-  /** The window so far (undefined when it saw no call and no copy), and a fresh one started. */
+  /** Ground truth for `rows` rows of this version's answers: right ones (classifiers), error sums (regressors). */
+  feedback(rows: number, correct: number, absError: number, squaredError: number): void {
+    this.feedbackRows += rows;
+    this.feedbackCorrect += correct;
+    this.feedbackAbsError += absError;
+    this.feedbackSquaredError += squaredError;
+  }
+
+  /** The window so far (undefined when it saw no call, no copy and no feedback), and a fresh one started. */
   take(now: number): WireTrafficWindow | undefined {
     const w = this.#window(now);
     this.#reset(now);
@@ -94,10 +113,10 @@ export class VersionTraffic {
   }
 
   #window(now: number): WireTrafficWindow | undefined {
-    if (this.calls === 0 && this.mirrorCalls === 0) return undefined;
+    if (this.calls === 0 && this.mirrorCalls === 0 && this.feedbackRows === 0) return undefined;
     const binning = this.rollout?.binning;
     const outputs = binning === undefined ? [] : binning.features.map((f, i) => ({ feature: f.feature, counts: Array.from(this.outputs.subarray(binning.offsets[i]!, binning.offsets[i + 1]!)) }));
-    return {
+    const w: WireTrafficWindow = {
       model: this.model,
       version: Number(this.version),
       rolloutId: this.rollout?.id ?? null,
@@ -109,6 +128,13 @@ export class VersionTraffic {
       mirrored: { calls: this.mirrorCalls, errors: this.mirrorErrors, compared: this.mirrorCompared, agreed: this.mirrorAgreed, latency: Array.from(this.mirrorLatency) },
       outputs,
     };
+    // Absent rather than null when there is nothing to say: older control planes know neither field.
+    if (this.feedbackRows > 0) {
+      w.feedback = { count: this.feedbackRows, correct: this.feedbackCorrect, absError: this.feedbackAbsError, squaredError: this.feedbackSquaredError };
+    }
+    const drift = this.#drift.source?.(this.model, this.version);
+    if (drift !== undefined) w.drift = drift;
+    return w;
   }
 
   #reset(now: number): void {
@@ -122,6 +148,10 @@ export class VersionTraffic {
     this.mirrorAgreed = 0;
     this.mirrorLatency.fill(0);
     this.outputs.fill(0);
+    this.feedbackRows = 0;
+    this.feedbackCorrect = 0;
+    this.feedbackAbsError = 0;
+    this.feedbackSquaredError = 0;
   }
 }
 
@@ -129,6 +159,12 @@ export class VersionTraffic {
 export class TrafficWindows {
   readonly #byModel = new Map<string, Map<string, VersionTraffic>>();
   readonly #closed: WireTrafficWindow[] = [];
+  readonly #drift: { source: DriftSource | undefined } = { source: undefined };
+
+  /** Where windows read their version's drift figures from (the drift extension sets it). */
+  set driftSource(source: DriftSource | undefined) {
+    this.#drift.source = source;
+  }
 
   /** The window of a model version (created on first use; generations of a version share it). */
   of(model: string, version: string): VersionTraffic {
@@ -139,13 +175,13 @@ export class TrafficWindows {
     }
     let v = versions.get(version);
     if (v === undefined) {
-      v = new VersionTraffic(model, version, this.#closed);
+      v = new VersionTraffic(model, version, this.#closed, this.#drift);
       versions.set(version, v);
     }
     return v;
   }
 
-  /** The windows with calls or copies since the last take, oldest first; every window starts over. */
+  /** The windows with calls, copies or feedback since the last take, oldest first; every window starts over. */
   take(now = Date.now()): WireTrafficWindow[] {
     const out = this.#closed.splice(0);
     for (const versions of this.#byModel.values()) {

@@ -2,7 +2,8 @@
 // workers/observers.ts), sluice_drift_* metrics on the gateway's registry, and the JSON endpoint
 //   GET /v2/models/{name}/versions/{version}/drift   (and /v2/models/{name}/drift: the routed version)
 // answering the version's DriftReport: scores of the current and previous windows per feature,
-// levels against the thresholds, and the recent drift events. 404 (coded) for an unknown model or
+// levels against the thresholds, the recent drift events, and `feedback`: the version's accuracy (or
+// error) from ground truth over its current and previous feedback windows (null before any). 404 (coded) for an unknown model or
 // version, or one whose config has no `drift` section.
 import { resolve } from 'node:path';
 import { SluiceError } from '../../lib/errors.js';
@@ -37,6 +38,8 @@ export function driftRoutes(options: DriftRoutesOptions = {}): GatewayExtension 
       },
     });
     options.onHub?.(hub);
+    // Every traffic window the gateway reports carries its version's drift figures.
+    inference.traffic.driftSource = (model, version) => hub.monitor(model, version)?.snapshot();
     const report = (call: HttpCall, name: string, version: string | undefined): void => {
       try {
         const v = inference.resolve(name, version);
@@ -44,13 +47,18 @@ export function driftRoutes(options: DriftRoutesOptions = {}): GatewayExtension 
           throw new SluiceError('SLUICE_E_HTTP_NOT_FOUND', `model ${name} version ${v.version} has no drift profile (config field drift)`);
         }
         const monitor = hub.ensure(v.name, v.version, v.dir, v.config.drift);
-        call.json(200, JSON.stringify(monitor.report()));
+        call.json(200, JSON.stringify({ ...monitor.report(), feedback: inference.feedback.report(v.name, v.version) ?? null }));
       } catch (err) {
         call.error(err);
       }
     };
     route(app, 'get', ['/v2/models/:name/versions/:version/drift'], (call, req) => report(call, param(req, 0), param(req, 1)));
     route(app, 'get', ['/v2/models/:name/drift'], (call, req) => report(call, param(req, 0), undefined));
-    return { close: () => hub.close() };
+    return {
+      close: () => {
+        inference.traffic.driftSource = undefined;
+        return hub.close();
+      },
+    };
   };
 }

@@ -100,17 +100,28 @@ export type RouteHandler = (call: HttpCall, req: HttpRequest) => void;
  * a body; any other method gets 405 with an Allow header (RFC 9110 15.5.6), and no body on HEAD.
  */
 export function route(app: TemplatedApp, method: 'get' | 'post', patterns: readonly string[], handler: RouteHandler): void {
-  const allow = method === 'get' ? 'GET, HEAD' : 'POST';
-  const get = (res: HttpResponse, req: HttpRequest): void => handler(new HttpCall(res), req);
-  const head = (res: HttpResponse, req: HttpRequest): void => handler(new HttpCall(res, true), req);
+  routeMethods(app, patterns, { [method]: handler });
+}
+
+/** Like route(), for patterns that take both GET and POST (each pattern gets one 405 catch-all). */
+export function routeMethods(app: TemplatedApp, patterns: readonly string[], handlers: { get?: RouteHandler; post?: RouteHandler }): void {
+  const allow = [handlers.get ? 'GET, HEAD' : '', handlers.post ? 'POST' : ''].filter((m) => m !== '').join(', ');
+  const getHandler = handlers.get;
+  const postHandler = handlers.post;
+  const get = getHandler && ((res: HttpResponse, req: HttpRequest): void => getHandler(new HttpCall(res), req));
+  const head = getHandler && ((res: HttpResponse, req: HttpRequest): void => getHandler(new HttpCall(res, true), req));
+  const post = postHandler && ((res: HttpResponse, req: HttpRequest): void => postHandler(new HttpCall(res), req));
   const other = (res: HttpResponse, req: HttpRequest): void => {
     const verb = req.getMethod().toUpperCase();
     const e = new SluiceError('SLUICE_E_HTTP_METHOD_NOT_ALLOWED', `${verb} is not allowed on ${req.getUrl()}; use ${allow}`);
     new HttpCall(res, verb === 'HEAD').error(e, undefined, { Allow: allow });
   };
   for (const pattern of patterns) {
-    app[method](pattern, get);
-    if (method === 'get') app.head(pattern, head);
+    if (get && head) {
+      app.get(pattern, get);
+      app.head(pattern, head);
+    }
+    if (post) app.post(pattern, post);
     app.any(pattern, other);
   }
 }

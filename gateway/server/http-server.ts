@@ -10,6 +10,7 @@ import type { LoadedVersion } from '../models/loaded-version.js';
 import type { ModelRepository } from '../models/repository.js';
 import { imageBodyInputs } from '../preprocess/preprocessor.js';
 import { HttpCall, param, readBody, releaseBody, route } from './http-io.js';
+import { feedbackRoutes } from './feedback-routes.js';
 import { PREVIEW_HEADER, ROUTE_KEY_HEADER } from '../../lib/sync-wire.js';
 import { decodeInferenceRequest, decodeRawBinaryRequest, encodeInferenceResponse, parseJsonHeader, type DecodedInferenceRequest } from './oip-codec.js';
 
@@ -35,6 +36,7 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
   const infer = new InferRoute(o);
   route(app, 'post', ['/v2/models/:name/infer'], (call, req) => infer.handle(call, req, param(req, 0), undefined));
   route(app, 'post', ['/v2/models/:name/versions/:version/infer'], (call, req) => infer.handle(call, req, param(req, 0), param(req, 1)));
+  feedbackRoutes(app, { inference: o.inference, maxBodyBytes: o.maxBodyBytes, fail: (call, err) => fail(o.logger, call, err) });
   repositoryRoutes(app, o);
   route(app, 'get', ['/metrics'], (call) => {
     o.metrics.render().then(

@@ -1,7 +1,9 @@
 // Wires the /v2/ws endpoint to a gateway as an extension: frames are decoded with the same OIP
 // codec as HTTP bodies and every call goes through the same InferenceService (routing, batching,
-// preprocessing, metrics), so a WebSocket call and an HTTP call differ only in transport.
+// preprocessing, metrics, answer ids), so a WebSocket call and an HTTP call differ only in
+// transport. A `feedback` frame goes to the same GroundTruth as POST .../feedback.
 import type { GatewayContext, GatewayExtension } from '../context.js';
+import { parseFeedbackBody, type FeedbackItem } from '../feedback/feedback-items.js';
 import { decodeInferenceRequest, encodeInferenceResponse } from './oip-codec.js';
 import { registerWsEndpoint, WS_DEFAULTS, type WsAnswer, type WsEndpointOptions, type WsInferContext } from './ws-endpoint.js';
 import type { WsCall } from './ws-frame-codec.js';
@@ -14,18 +16,30 @@ interface DecodeTimer {
 }
 
 async function inferCall(ctx: GatewayContext, decodeTimers: [json: DecodeTimer, binary: DecodeTimer], call: WsCall, c: WsInferContext<unknown>): Promise<WsAnswer> {
+  if (call.type === 'feedback') return feedbackCall(ctx, call);
   const decodeStart = performance.now();
   // The frame's id is the endpoint's to echo; the rest is an OIP request body.
-  const { id: _id, model_name: _name, model_version: _version, ...body } = call.request;
+  const { id: _id, model_name: _name, model_version: _version, type: _type, ...body } = call.request;
   const decoded = decodeInferenceRequest(body, call.binary);
   decodeTimers[call.binary ? 1 : 0].observe((performance.now() - decodeStart) / 1000);
   // A binary call gets binary outputs unless it says otherwise (request or per output).
   if (c.binary && decoded.binaryOutput === undefined) decoded.binaryOutput = true;
+  // The frame's id is also the answer's id for feedback.
   const response = await ctx.inference.infer({
-    ...decoded, model: call.model, version: call.version, signal: c.signal, receivedAt: call.receivedAt,
+    ...decoded, id: call.id, model: call.model, version: call.version, signal: c.signal, receivedAt: call.receivedAt,
   });
+  // The connection puts the id in front of the answer itself.
+  response.id = undefined;
   const encoded = encodeInferenceResponse(response);
   return { json: encoded.header, binary: encoded.binary };
+}
+
+/** Feedback for the answer named by the frame's id, or for the answers its `feedback` list names. */
+function feedbackCall(ctx: GatewayContext, call: WsCall): Promise<WsAnswer> {
+  const { id, model_name: _name, model_version: _version, type: _type, ...rest } = call.request;
+  const items: FeedbackItem[] = parseFeedbackBody(rest.feedback === undefined ? { ...rest, id } : rest);
+  const accepted = ctx.inference.feedback.give(call.model, call.version, items);
+  return Promise.resolve({ json: JSON.stringify({ type: 'feedback', accepted }) });
 }
 
 /** The WebSocket endpoint as a gateway extension; its close hook ends connections with 1001. */

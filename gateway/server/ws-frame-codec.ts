@@ -6,6 +6,10 @@
 //                  parameters.binary_data_size) | raw tensor bytes in input order — the HTTP binary
 //                  data extension, with the header length moved from Inference-Header-Content-Length
 //                  into the frame.
+//   feedback     : a text frame {"type": "feedback", "id", "model_name" (and "model_version"), ...}
+//                  giving ground truth for earlier answers: either `label`/`value`/`labels`/`values`
+//                  for the answer whose id is the frame's id, or `feedback`: [{id, label | value ...}]
+//                  (gateway/feedback/feedback-items.ts). Its answer is {id, type: "feedback", accepted}.
 // Gateway -> client: the OIP response plus `id`, in the same kind of frame as the call (a binary
 // call gets its outputs as binary data); an error is always a text frame {id, error, code, status}.
 // Responses come back as each call finishes, not in order.
@@ -31,7 +35,11 @@ export class WsFramingError extends Error {
   }
 }
 
+/** What a frame asks for: an inference call, or feedback on earlier answers. */
+export type WsCallType = 'infer' | 'feedback';
+
 export interface WsCall {
+  type: WsCallType;
   /** The client's request id, echoed in the answer; undefined when the frame had none. */
   id: string | undefined;
   model: string;
@@ -77,7 +85,8 @@ function toCall(json: string, binary: Uint8Array | undefined): WsCall {
     if (typeof h.model_version !== 'string' && typeof h.model_version !== 'number') throw badFrame(id, 'model_version must be a string');
     version = String(h.model_version);
   }
-  return { id, model: h.model_name, version, request: h, binary };
+  if (h.type !== undefined && h.type !== 'infer' && h.type !== 'feedback') throw badFrame(id, 'type must be infer or feedback');
+  return { type: h.type === 'feedback' ? 'feedback' : 'infer', id, model: h.model_name, version, request: h, binary };
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: false });

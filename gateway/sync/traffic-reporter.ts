@@ -1,11 +1,11 @@
 // Sends this gateway's traffic windows to the control plane (reportTraffic) every
-// trafficReportIntervalMs. Windows without calls are never sent. A send that fails keeps its
+// trafficReportIntervalMs. Windows without calls, copies or feedback are never sent. A send that fails keeps its
 // windows and merges the next ones into them (same model, version and rollout: counts add up, the
 // window widens), so nothing is lost while the control plane is away and memory stays bounded by
 // the number of model versions; past `maxPending` the oldest are dropped. Serving never waits on it.
 import { toSluiceError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
-import type { WireOutputHistogram, WireTrafficWindow } from '../../lib/sync-wire.js';
+import type { WireFeedbackStats, WireOutputHistogram, WireTrafficWindow } from '../../lib/sync-wire.js';
 import type { TrafficWindows } from '../routing/traffic.js';
 
 export interface TrafficReporterOptions {
@@ -63,9 +63,13 @@ export class TrafficReporter {
   }
 }
 
-/** One window covering both (same model, version and rollout): counts added, [earliest start, latest end). */
+/**
+ * One window covering both (same model, version and rollout): counts added, [earliest start, latest
+ * end), feedback added, and the drift snapshot of the later window (a snapshot is a state, not a count).
+ */
 export function mergeWindows(a: WireTrafficWindow, b: WireTrafficWindow): WireTrafficWindow {
-  return {
+  const [earlier, later] = a.end <= b.end ? [a, b] : [b, a];
+  const merged: WireTrafficWindow = {
     model: a.model,
     version: a.version,
     rolloutId: a.rolloutId,
@@ -83,6 +87,16 @@ export function mergeWindows(a: WireTrafficWindow, b: WireTrafficWindow): WireTr
     },
     outputs: mergeOutputs(a.outputs, b.outputs),
   };
+  const feedback = addFeedback(a.feedback ?? undefined, b.feedback ?? undefined);
+  if (feedback !== undefined) merged.feedback = feedback;
+  const drift = later.drift ?? earlier.drift;
+  if (drift !== undefined && drift !== null) merged.drift = drift;
+  return merged;
+}
+
+function addFeedback(a: WireFeedbackStats | undefined, b: WireFeedbackStats | undefined): WireFeedbackStats | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  return { count: a.count + b.count, correct: a.correct + b.correct, absError: a.absError + b.absError, squaredError: a.squaredError + b.squaredError };
 }
 
 function addCounts(a: number[], b: number[]): number[] {

@@ -217,3 +217,20 @@ t.test('sampling feeds about sample_fraction of the batches', async (t) => {
   for (let k = 0; k < 8; k++) observer.observe({ rows: 1, inputs: [{ name: 'x', dims: [1, 2], data: Float32Array.of(0, 0) }], outputs: [] });
   t.equal(observer.window.snapshot()[3], 4, 'batches drawn below 0.5 are fed, the others skipped');
 });
+
+t.test('a snapshot for the traffic window: the current window once it has min_rows, else the previous one', async (t) => {
+  let now = 0;
+  const { logger } = capture();
+  const m = new DriftMonitor({ model: 'm', version: '1', compiled, config: driftConfig({ min_rows: 100 }), logger, now: () => now });
+  t.same(m.snapshot().map((s) => [s.feature, s.rows, s.psi, s.level]), [['a', 0, null, null], ['b', 0, null, null]], 'empty: no PSI, no level');
+  m.collect([snapshotOf(sample(300, 3, 3))]);
+  m.evaluate();
+  const current = m.snapshot();
+  t.match(current, [{ feature: 'a', rows: 300, level: 'alert' }, { feature: 'b', rows: 300, level: 'ok' }]);
+  t.ok(current[0]!.psi! > 0.2, 'feature a shifted by 3 sd');
+  now = 10_001;
+  m.evaluate(); // the window rotates: the new current one is empty
+  m.collect([snapshotOf(sample(20, 4, 0))]);
+  m.evaluate();
+  t.same(m.snapshot(), current, 'a current window under min_rows: the previous window stands');
+});

@@ -83,3 +83,17 @@ t.test('each bad field is refused with SLUICE_E_CONFIG_INVALID naming the field'
     t.throws(() => parseModelConfig('m', raw), { code: 'SLUICE_E_CONFIG_INVALID', status: 400, message }, String(message));
   }
 });
+
+t.test('feedback: absent means on with defaults, true the same, false off; the window follows drift; bad fields are named', async (t) => {
+  t.equal(parseModelConfig('m', {}).feedback, undefined, 'absent: read from the outputs, defaults');
+  t.same(parseModelConfig('m', { feedback: true }).feedback, { ttl_seconds: 3600, capacity: 100_000, window_seconds: 300 });
+  t.equal(parseModelConfig('m', { feedback: false }).feedback, false);
+  const withDrift = parseModelConfig('m', { drift: { profile: 'p.json', window_seconds: 60 }, feedback: { output: 'y', task: 'regression', ttl_seconds: 10, capacity: 5 } });
+  t.same(withDrift.feedback, { ttl_seconds: 10, capacity: 5, window_seconds: 60, output: 'y', task: 'regression' }, 'the drift window is the default accuracy window');
+  for (const [feedback, field] of [
+    ['yes', 'feedback'], [{ ttl_seconds: 0 }, 'feedback.ttl_seconds'], [{ capacity: 1.5 }, 'feedback.capacity'],
+    [{ task: 'ranking' }, 'feedback.task'], [{ output: '' }, 'feedback.output'], [{ window_seconds: -1 }, 'feedback.window_seconds'],
+  ] as const) {
+    t.throws(() => parseModelConfig('m', { feedback }), { code: 'SLUICE_E_CONFIG_INVALID', details: { field } }, `${JSON.stringify(feedback)} is refused naming ${field}`);
+  }
+});

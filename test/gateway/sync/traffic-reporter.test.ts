@@ -46,3 +46,36 @@ t.test('the windows kept while sends fail are bounded', async (t) => {
   await reporter.flush();
   t.equal(reporter.pending, 3);
 });
+
+t.test('windows carry feedback and drift; merging adds the feedback and keeps the later drift snapshot', async (t) => {
+  const windows = new TrafficWindows();
+  let psi = 0.05;
+  windows.driftSource = (model, version) => (model === 'weather' && version === '1' ? [{ feature: 'temp_max', rows: 120, psi, level: psi >= 0.2 ? 'alert' : 'ok' }] : undefined);
+  const sent: WireTrafficWindow[][] = [];
+  let up = false;
+  const reporter = new TrafficReporter({
+    windows, logger,
+    send: async (w) => {
+      if (!up) throw new Error('control plane down');
+      sent.push(w);
+    },
+  });
+  const v1 = windows.of('weather', '1');
+  v1.feedback(3, 2, 0, 0);
+  await reporter.flush(Date.parse('2030-01-01T00:00:01Z'));
+  t.equal(reporter.pending, 1, 'a window with only feedback is a window');
+  psi = 0.3;
+  v1.call(1, false);
+  v1.feedback(2, 1, 0, 0);
+  windows.of('linear', '1').feedback(2, 0, 3, 5);
+  up = true;
+  await reporter.flush(Date.parse('2030-01-01T00:00:02Z'));
+  const [w1, w2] = sent[0]!;
+  t.match(w1, { model: 'weather', calls: 1, feedback: { count: 5, correct: 3, absError: 0, squaredError: 0 } }, 'feedback counts added up');
+  t.same(w1!.drift, [{ feature: 'temp_max', rows: 120, psi: 0.3, level: 'alert' }], 'the later drift snapshot kept');
+  t.match(w2, { model: 'linear', calls: 0, feedback: { count: 2, correct: 0, absError: 3, squaredError: 5 } });
+  t.notOk('drift' in w2!, 'no drift monitor: no drift field');
+  windows.of('weather', '1').call(1, false);
+  await reporter.flush(Date.parse('2030-01-01T00:00:03Z'));
+  t.notOk('feedback' in sent[1]![0]!, 'no feedback in the window: no feedback field');
+});

@@ -1,0 +1,55 @@
+// Ground truth over HTTP:
+//   POST /v2/models/{name}/feedback  (and /v2/models/{name}/versions/{version}/feedback)
+//     {"id", "label" | "value" | "labels" | "values"} or {"feedback": [...]}; answers
+//     {"accepted": [{id, model_name, model_version, rows, correct | abs_error}]}, or a coded 4xx
+//     (gateway/feedback/ground-truth.ts) with nothing applied.
+//   GET the same paths: the version's accuracy windows (the routed version without versions/{v}).
+import { SluiceError } from '../../lib/errors.js';
+import { parseFeedbackBody } from '../feedback/feedback-items.js';
+import type { InferenceService } from '../inference/inference-service.js';
+import { HttpCall, param, readBody, releaseBody, routeMethods } from './http-io.js';
+import { parseJsonHeader } from './oip-codec.js';
+import type { TemplatedApp, HttpRequest } from 'uWebSockets.js';
+
+export interface FeedbackRouteOptions {
+  inference: InferenceService;
+  maxBodyBytes: number;
+  /** Answers a server-side failure (logs it with a request id). */
+  fail(call: HttpCall, err: unknown): void;
+}
+
+export function feedbackRoutes(app: TemplatedApp, o: FeedbackRouteOptions): void {
+  const give = (call: HttpCall, req: HttpRequest, name: string, version: string | undefined): void => {
+    readBody(call, req, { limit: o.maxBodyBytes })
+      .then((body) => {
+        try {
+          if (call.aborted) return;
+          const items = parseFeedbackBody(parseJsonHeader(body));
+          call.json(200, JSON.stringify({ accepted: o.inference.feedback.give(name, version, items) }));
+        } finally {
+          releaseBody(body);
+        }
+      })
+      .catch((err: unknown) => o.fail(call, err));
+  };
+
+  const report = (call: HttpCall, name: string, version: string | undefined): void => {
+    try {
+      const v = o.inference.resolve(name, version);
+      const r = o.inference.feedback.report(v.name, v.version);
+      const refusal = r === undefined ? o.inference.feedback.refusal(v) : undefined;
+      if (refusal !== undefined) throw new SluiceError('SLUICE_E_FEEDBACK_UNSUPPORTED', refusal);
+      call.json(200, JSON.stringify({ model_name: v.name, model_version: v.version, feedback: r ?? null }));
+    } catch (err) {
+      call.error(err);
+    }
+  };
+  routeMethods(app, ['/v2/models/:name/feedback'], {
+    get: (call, req) => report(call, param(req, 0), undefined),
+    post: (call, req) => give(call, req, param(req, 0), undefined),
+  });
+  routeMethods(app, ['/v2/models/:name/versions/:version/feedback'], {
+    get: (call, req) => report(call, param(req, 0), param(req, 1)),
+    post: (call, req) => give(call, req, param(req, 0), param(req, 1)),
+  });
+}
