@@ -1,7 +1,8 @@
 // The lifecycle demonstration's data and traffic (issue 16; docs/lifecycle.md):
 //   node dist/examples/weather-2015.js files --dir DIR
 //     writes DIR/train-2012-2015.csv (2012–2014 plus the replayed 70% of 2015, labelled: what the
-//     retraining policy trains on) and DIR/holdout-2015.csv (the other 30% of 2015: the gate's holdout)
+//     retraining policy trains on), DIR/holdout-2015.csv (the other 30% of 2015: the gate's holdout),
+//     and the policies of the demonstration: gate-policy.json, retrain-policy.json, retrain-policy-bad.json
 //   node dist/examples/weather-2015.js replay --gateway URL [--rate N] [--rounds N | --seconds N]
 //     asks the gateway about each replayed 2015 day, then gives the day's real weather as feedback
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,16 +15,64 @@ import { WEATHER_LAST_TRAINING_YEAR } from './weather.js';
 export interface LifecycleFiles {
   train: string;
   holdout: string;
+  /** The weather model's promotion policy (docs/gates.md) on holdout-2015. */
+  gatePolicy: string;
+  /** Retraining policies (docs/lifecycle.md): on 2012–2015 then a canary; and one with a deliberately bad trainer setting. */
+  retrainPolicy: string;
+  badRetrainPolicy: string;
+}
+
+/** The holdout dataset's name in the registry. */
+export const HOLDOUT_NAME = 'holdout-2015';
+
+export function gatePolicy() {
+  return {
+    dataset: HOLDOUT_NAME,
+    input: { tensor: 'features', columns: ['precipitation', 'temp_max', 'temp_min', 'wind', 'day_of_year'] },
+    label: { column: 'weather', output: 'label', task: 'classification' },
+    metric: 'accuracy',
+    floor: 0.75,
+    maxRegression: 0.02,
+    slices: { column: 'season', floor: 0.6, maxGap: 0.3, minRows: 15 },
+    robustness: { noise: 0.05, seed: 7, maxDrop: 0.05 },
+    compatibility: true,
+  };
+}
+
+export function retrainPolicy(trainFile: string, parameters: Record<string, number> = { lastYear: 2015 }) {
+  return {
+    triggers: { metrics: ['drift_psi', 'accuracy'], require: 'any' },
+    training: { trainer: { builtin: 'weather-mlp' }, dataset: { url: trainFile }, parameters, timeoutSeconds: 600 },
+    rollout: {
+      strategy: 'CANARY',
+      steps: [{ setWeight: 25 }, { analysis: { count: 2 } }, { setWeight: 50 }, { analysis: { count: 1 } }],
+      analysis: { intervalSeconds: 2, minCalls: 20, maxErrorRate: 0.01, minAgreement: 0.6 },
+    },
+    cooldownSeconds: 600,
+  };
+}
+
+function writeJson(path: string, value: unknown): string {
+  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+  return path;
 }
 
 export function writeLifecycleFiles(dir: string): LifecycleFiles {
   const { days } = loadWeather();
   const { replay, heldOut } = splitYear(days);
   mkdirSync(dir, { recursive: true });
-  const files = { train: resolve(dir, 'train-2012-2015.csv'), holdout: resolve(dir, 'holdout-2015.csv') };
-  writeFileSync(files.train, seattleWeatherCsv([...days.filter((d) => d.year <= WEATHER_LAST_TRAINING_YEAR), ...replay]));
-  writeFileSync(files.holdout, holdoutCsv(heldOut));
-  return files;
+  const train = resolve(dir, 'train-2012-2015.csv');
+  const holdout = resolve(dir, 'holdout-2015.csv');
+  writeFileSync(train, seattleWeatherCsv([...days.filter((d) => d.year <= WEATHER_LAST_TRAINING_YEAR), ...replay]));
+  writeFileSync(holdout, holdoutCsv(heldOut));
+  return {
+    train,
+    holdout,
+    gatePolicy: writeJson(resolve(dir, 'gate-policy.json'), gatePolicy()),
+    retrainPolicy: writeJson(resolve(dir, 'retrain-policy.json'), retrainPolicy(train)),
+    // One epoch at a learning rate 1000 times too small: the model barely moves from its random start.
+    badRetrainPolicy: writeJson(resolve(dir, 'retrain-policy-bad.json'), retrainPolicy(train, { lastYear: 2015, epochs: 1, learningRate: 0.00001 })),
+  };
 }
 
 export interface ReplayFigures {
@@ -111,7 +160,7 @@ async function main(argv: string[]): Promise<number> {
     const { values } = parseArgs({ args: rest, options: { dir: { type: 'string' } }, strict: true });
     if (!values.dir) throw new Error('files needs --dir DIR');
     const files = writeLifecycleFiles(values.dir);
-    process.stdout.write(`${files.train}\n${files.holdout}\n`);
+    process.stdout.write(`${Object.values(files).join('\n')}\n`);
     return 0;
   }
   if (command === 'replay') {
