@@ -13,3 +13,8 @@ export const LOG_FORMAT_FLAG = {
 export const DRAIN_FLAG = { type: 'int', default: 10_000, placeholder: 'ms', description: 'how long shutdown waits for in-flight calls' } as const satisfies FlagSpec<'int'>;
 export const DATA_FLAG = { type: 'string', default: './.sluice', placeholder: 'dir', description: 'control-plane data folder (SQLite database, artifacts, keys)' } as const satisfies FlagSpec<'string'>;
 export const DB_FLAG = { type: 'string', placeholder: 'postgres://…', description: 'store in this PostgreSQL database instead of SQLite' } as const satisfies FlagSpec<'string'>;
+/** Commands that call a running control plane's GraphQL API. */
+export const CONTROL_PLANE_FLAG = { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' } as const satisfies FlagSpec<'string'>;
+export function tokenFlag(description: string) {
+  return { type: 'string', required: true, description } as const satisfies FlagSpec<'string'>;
+}

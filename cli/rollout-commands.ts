@@ -5,11 +5,10 @@
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
-import { LOG_LEVEL_FLAG } from './common-flags.js';
+import { CONTROL_PLANE_FLAG, LOG_LEVEL_FLAG, tokenFlag } from './common-flags.js';
 import { baseUrl, graphql } from './control-plane-commands.js';
 
-const CONTROL_PLANE_FLAG = { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' } as const;
-const TOKEN_FLAG = { type: 'string', required: true, description: 'operator or admin token (viewer for status, watch, list)' } as const;
+const TOKEN_FLAG = tokenFlag('operator or admin token (viewer for status, watch, list)');
 const ID_FLAG = { type: 'string', required: true, placeholder: 'id', description: 'rollout id (ro_...)' } as const;
 const TERMINAL = ['PROMOTED', 'ABORTED'];
 const POLL_MS = 500;

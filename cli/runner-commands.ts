@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { SluiceError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { defineCommand, type FlagValues } from '../lib/flags.js';
-import { LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+import { CONTROL_PLANE_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
 import type { Executor } from '../control-plane/runner/executor.js';
 import type { TrainingRunner } from '../control-plane/runner/runner.js';
 
@@ -13,7 +13,7 @@ export const RUNNER_COMMAND = defineCommand({
   name: 'runner',
   summary: 'Run training jobs for a control plane: claim queued jobs whose labels this runner has, train, upload the result.',
   flags: {
-    'control-plane': { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' },
+    'control-plane': CONTROL_PLANE_FLAG,
     'token-file': { type: 'string', required: true, placeholder: 'path', description: 'file holding a runner token (sluice token create --role runner)' },
     labels: { type: 'list', default: [], placeholder: 'label,...', description: 'resource labels this runner offers (gpu, eu, ...); it claims jobs whose labels are all among them' },
     executor: { type: 'string', default: 'local', choices: ['local', 'slurm'], description: 'run trainers as local processes or hand them to Slurm (sbatch)' },

@@ -28,6 +28,7 @@ import {
 import { rolloutCommands } from './rollout-commands.js';
 import { gateCommands } from './gate-commands.js';
 import { alertCommands } from './alert-commands.js';
+import { retrainCommands } from './retrain-commands.js';
 import { Screen } from './screen.js';
 import type * as Servers from './servers.js';
 
@@ -173,6 +174,7 @@ const COMMANDS = [
   ...rolloutCommands(command),
   ...gateCommands(command),
   ...alertCommands(command),
+  ...retrainCommands(command),
 ];
 
 interface Command {
@@ -203,7 +205,7 @@ function serverOutput(v: { 'log-level': string; 'log-format': 'auto' | 'json' | 
 }
 
 function usage(): string {
-  const names = COMMANDS.map((c) => `  ${c.spec.name.padEnd(17)}${c.spec.summary}`);
+  const names = COMMANDS.map((c) => `  ${c.spec.name.padEnd(21)}${c.spec.summary}`);
   return ['Usage: sluice <command> [flags]', '', 'Commands:', ...names, '', 'Run sluice <command> --help for its flags.', ''].join('\n');
 }
 
@@ -213,15 +215,19 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name === undefined ? 1 : 0;
   }
-  // Two-word commands (`token create`) take their second word before the flags.
-  const two = rest[0] !== undefined && !rest[0].startsWith('-') ? COMMANDS.find((c) => c.spec.name === `${name} ${rest[0]}`) : undefined;
-  const cmd = two ?? COMMANDS.find((c) => c.spec.name === name);
-  if (!cmd) {
-    const family = COMMANDS.some((c) => c.spec.name.startsWith(`${name} `));
-    process.stderr.write(`sluice: unknown command "${family && rest[0] !== undefined ? `${name} ${rest[0]}` : name}"\n\n${usage()}`);
-    return 1;
+  // Commands of two or three words (`token create`, `retrain policy set`) take their words before the flags: the longest name that matches wins.
+  const words = [name];
+  for (const w of rest.slice(0, 2)) {
+    if (w.startsWith('-')) break;
+    words.push(w);
   }
-  return cmd.run(two ? rest.slice(1) : rest);
+  for (let n = words.length; n >= 1; n--) {
+    const cmd = COMMANDS.find((c) => c.spec.name === words.slice(0, n).join(' '));
+    if (cmd) return cmd.run(rest.slice(n - 1));
+  }
+  const family = COMMANDS.some((c) => c.spec.name.startsWith(`${name} `));
+  process.stderr.write(`sluice: unknown command "${family && rest[0] !== undefined ? `${name} ${rest[0]}` : name}"\n\n${usage()}`);
+  return 1;
 }
 
 // A reader that stops early (`sluice train logs | head -3`) closes the pipe: that is the reader's

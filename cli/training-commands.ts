@@ -8,10 +8,10 @@ import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, type FlagValues } from '../lib/flags.js';
 import { ControlPlaneClient } from '../control-plane/runner/client.js';
-import { LOG_LEVEL_FLAG } from './common-flags.js';
+import { CONTROL_PLANE_FLAG, LOG_LEVEL_FLAG, tokenFlag } from './common-flags.js';
 
-const CONTROL_PLANE = { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' } as const;
-const TOKEN = { type: 'string', required: true, description: 'developer or admin token (viewer to read)' } as const;
+const CONTROL_PLANE = CONTROL_PLANE_FLAG;
+const TOKEN = tokenFlag('developer or admin token (viewer to read)');
 const ID = { type: 'string', required: true, description: 'training job id' } as const;
 
 export const TRAIN_SUBMIT_COMMAND = defineCommand({

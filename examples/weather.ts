@@ -20,10 +20,16 @@ export interface WeatherSplit {
   later: WeatherDay[];
 }
 
-/** Deterministic split: a seeded 20% holdout from the training years, and every later day apart. */
-export function splitWeather(days: WeatherDay[], seed = 42): WeatherSplit {
-  const inTraining = days.filter((d) => (WEATHER_TRAINING_YEARS as readonly number[]).includes(d.year));
-  const later = days.filter((d) => d.year > WEATHER_TRAINING_YEARS[WEATHER_TRAINING_YEARS.length - 1]!);
+/** The last year the example trains on by default: 2015 is the "future" its drift is measured on. */
+export const WEATHER_LAST_TRAINING_YEAR = WEATHER_TRAINING_YEARS[WEATHER_TRAINING_YEARS.length - 1]!;
+
+/**
+ * Deterministic split: a seeded 20% holdout from the training years (the first year of the data
+ * through `lastYear`), and every later day apart.
+ */
+export function splitWeather(days: WeatherDay[], seed = 42, lastYear: number = WEATHER_LAST_TRAINING_YEAR): WeatherSplit {
+  const inTraining = days.filter((d) => d.year >= WEATHER_TRAINING_YEARS[0] && d.year <= lastYear);
+  const later = days.filter((d) => d.year > lastYear);
   const order = shuffledIndices(inTraining.length, seededRandom(seed));
   const cut = Math.round(inTraining.length * WEATHER_HOLDOUT_FRACTION);
   return {
@@ -74,9 +80,11 @@ export function trainWeatherModel(
   /** Another file in seattle-weather.csv's format (the builtin trainer's SLUICE_DATASET). */
   datasetPath?: string,
   onEpoch?: (epoch: number, loss: number) => void,
+  /** Train on the data's years through this one (default 2014; the retraining loop's example uses 2015). */
+  lastYear: number = WEATHER_LAST_TRAINING_YEAR,
 ): TrainedWeatherModel {
   const dataset = loadWeather(datasetPath);
-  const split = splitWeather(dataset.days);
+  const split = splitWeather(dataset.days, 42, lastYear);
   const train = encoded(split.train);
   const holdout = encoded(split.holdout);
   const { weights, losses } = trainMlp(train.x, train.y, WEATHER_LABELS.length, options, onEpoch);

@@ -142,25 +142,13 @@ export class TrainingService {
         timeout_seconds: timeoutSeconds,
         retries,
         max_attempts: retries + 1,
-        attempts: 0,
-        cancel_requested: 0,
-        error: null,
-        metrics: '{}',
-        artifacts: null,
-        version_number: null,
+        ...unstartedJob(at),
         parent_version: production ? Number(production.number) : null,
         parent_id: null,
         trial: null,
         sweep: sweep ? JSON.stringify(sweep) : null,
-        best_trial_id: null,
-        validation: null,
-        drifted: 0,
-        log_seq: 0,
-        created_at: at,
         created_by: ctx.actor.name,
-        updated_at: at,
         started_at: sweep ? at : null,
-        finished_at: null,
       };
       await tx.insertInto('training_jobs').values(row).execute();
       const released = sweep ? await releaseTrials(tx, { ...row, model_name: model.name }) : [];
@@ -312,6 +300,25 @@ export function jobQuery(db: Store['db'] | Tx) {
   return db.selectFrom('training_jobs').innerJoin('models', 'models.id', 'training_jobs.model_id').selectAll('training_jobs').select('models.name as model_name');
 }
 
+/** The columns of a job that has not run yet: no attempts, results, logs or end. */
+function unstartedJob(at: string) {
+  return {
+    attempts: 0,
+    cancel_requested: 0,
+    error: null,
+    metrics: '{}',
+    artifacts: null,
+    version_number: null,
+    best_trial_id: null,
+    validation: null,
+    drifted: 0,
+    log_seq: 0,
+    created_at: at,
+    updated_at: at,
+    finished_at: null,
+  } satisfies Partial<TrainingJobTable>;
+}
+
 /**
  * Create a sweep's next trials while fewer than `parallelism` are unfinished (in the caller's
  * transaction, with the parent locked). Returns the trial numbers created.
@@ -334,23 +341,11 @@ export async function releaseTrials(tx: Tx, parent: JobRow): Promise<number[]> {
         status: 'queued',
         parameters: JSON.stringify(plan.trialParameters[i]),
         max_attempts: Number(parent.retries) + 1,
-        attempts: 0,
-        cancel_requested: 0,
-        error: null,
-        metrics: '{}',
-        artifacts: null,
-        version_number: null,
+        ...unstartedJob(at),
         parent_id: parent.id,
         trial: i,
         sweep: null,
-        best_trial_id: null,
-        validation: null,
-        drifted: 0,
-        log_seq: 0,
-        created_at: at,
-        updated_at: at,
         started_at: null,
-        finished_at: null,
       })
       .execute();
     released.push(i);

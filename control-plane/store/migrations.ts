@@ -414,6 +414,50 @@ const alerts: Migration = {
   },
 };
 
+// The retraining loop (issue 16): a model's retraining policy, versioned (each set is a new
+// revision; the newest one rules), and one row per run of the loop: what triggered it and where it
+// is (job → version → gate report → rollout), so a restarted or new leader resumes it.
+const retraining: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('retraining_policies')
+      .addColumn('model_id', 'text', (c) => c.notNull().references('models.id'))
+      .addColumn('revision', 'integer', (c) => c.notNull())
+      .addColumn('policy', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('retraining_policies_pk', ['model_id', 'revision'])
+      .execute();
+    await db.schema
+      .createTable('retraining_state')
+      .addColumn('model_id', 'text', (c) => c.primaryKey().references('models.id'))
+      .addColumn('paused', 'integer', (c) => c.notNull())
+      .addColumn('paused_reason', 'text')
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('updated_by', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('retraining_runs')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('model_id', 'text', (c) => c.notNull().references('models.id'))
+      .addColumn('model', 'text', (c) => c.notNull())
+      .addColumn('active_model', 'text', (c) => c.unique())
+      .addColumn('policy_revision', 'integer', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('triggers', 'text', (c) => c.notNull())
+      .addColumn('job_id', 'text')
+      .addColumn('version', 'integer')
+      .addColumn('gate_report_id', 'text')
+      .addColumn('rollout_id', 'text')
+      .addColumn('message', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('finished_at', 'text')
+      .execute();
+    await db.schema.createIndex('retraining_runs_model').on('retraining_runs').columns(['model', 'created_at']).execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_version_bundle': versionBundle,
@@ -421,4 +465,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0004_training': training,
   '0005_gates': gates,
   '0006_alerts': alerts,
+  '0007_retraining': retraining,
 };

@@ -417,4 +417,47 @@ export interface Database {
   alert_rules: AlertRuleTable;
   alerts: AlertTable;
   webhook_deliveries: WebhookDeliveryTable;
+  retraining_policies: RetrainingPolicyTable;
+  retraining_state: RetrainingStateTable;
+  retraining_runs: RetrainingRunTable;
+}
+
+/** A revision of a model's retraining policy (issue 16); the newest revision rules. */
+export interface RetrainingPolicyTable {
+  model_id: string;
+  revision: number;
+  /** JSON RetrainingPolicy */
+  policy: string;
+  created_at: string;
+  created_by: string;
+}
+
+/** Whether a person paused a model's retraining loop. */
+export interface RetrainingStateTable {
+  model_id: string;
+  paused: number;
+  paused_reason: string | null;
+  updated_at: string;
+  updated_by: string;
+}
+
+/** One run of the retraining loop: trigger → job → version → gate report → rollout. */
+export interface RetrainingRunTable {
+  id: string;
+  model_id: string;
+  model: string;
+  /** The model id while the run is active, NULL after: at most one active run per model. */
+  active_model: string | null;
+  policy_revision: number;
+  state: string;
+  /** JSON: the firing alerts that started the run. */
+  triggers: string;
+  job_id: string | null;
+  version: number | null;
+  gate_report_id: string | null;
+  rollout_id: string | null;
+  message: string;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
 }
