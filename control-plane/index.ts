@@ -5,6 +5,7 @@ import type { Logger } from '../lib/log.js';
 import type { RunningServer } from '../lib/server.js';
 import { DEFAULT_GRAPHQL_LIMITS, type GraphQLLimits } from './plugins/use-armor.js';
 import { AlertEvaluator } from './loops/alert-evaluator.js';
+import { RetrainingLoop } from './loops/retraining-loop.js';
 import { AdvisoryLockLeader, SoleLeader } from './loops/leader.js';
 import { RolloutController } from './loops/rollout-controller.js';
 import { createGraphQL } from './server/graphql.js';
@@ -60,6 +61,8 @@ export interface ControlPlaneOptions {
   leaderRetryMs?: number;
   /** How often the leader evaluates alert rules and delivers webhooks (default 5000 ms; 0: only on `alertEvaluator.tick()`). */
   alertIntervalMs?: number;
+  /** How often the leader starts and moves on retraining runs (default 1000 ms; 0: only on `retrainingLoop.tick()`). */
+  retrainingIntervalMs?: number;
   /** Webhook delivery attempts, backoff and timeout. */
   webhookDelivery?: DeliveryOptions;
 }
@@ -73,6 +76,7 @@ export interface ControlPlaneServer extends RunningServer {
   readonly firstAdminToken?: string;
   /** The alert rules' evaluation loop (tests drive it with `tick(at)`). */
   readonly alertEvaluator: AlertEvaluator;
+  readonly retrainingLoop: RetrainingLoop;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -119,6 +123,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const leader = options.db === undefined ? new SoleLeader() : new AdvisoryLockLeader({ url: options.db, logger, retryMs: options.leaderRetryMs, name: `sluice-cp:${port}` }).start();
     const controller = new RolloutController(services, leader, logger, { intervalMs: options.rolloutIntervalMs }).start();
     const alertEvaluator = new AlertEvaluator(services, leader, logger, { intervalMs: options.alertIntervalMs }).start();
+    const retrainingLoop = new RetrainingLoop(services.retraining, leader, logger, options.retrainingIntervalMs).start();
     logger.info({ dialect: services.store.dialect, keyId: services.key.keyId }, 'control plane ready');
     const drainTimeoutMs = options.drainTimeoutMs ?? 2000;
     let closing: Promise<void> | undefined;
@@ -129,10 +134,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       ...(localRunnerToken !== undefined ? { localRunnerToken } : {}),
       ...(firstAdminToken !== undefined ? { firstAdminToken } : {}),
       alertEvaluator,
+      retrainingLoop,
       close: () =>
         (closing ??= (async () => {
           await controller.stop();
           await alertEvaluator.stop();
+          await retrainingLoop.stop();
           await leader.close();
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();

@@ -14,11 +14,12 @@ export class RetrainingLoop {
     private readonly retraining: RetrainingService,
     private readonly leader: Leadership,
     private readonly logger: Logger,
-    /** Default 1000 ms. */
+    /** Default 1000 ms; 0: no timer, passes only on tick(). */
     private readonly intervalMs = 1000,
   ) {}
 
   start(): this {
+    if (this.intervalMs <= 0) return this;
     const loop = () => {
       this.#running = this.tick().finally(() => {
         if (!this.#stopped) this.#timer = setTimeout(loop, this.intervalMs);

@@ -9,6 +9,8 @@ import { rolloutTypeDefs } from '../schema/rollouts.js';
 import { gateTypeDefs } from '../schema/gates.js';
 import { alertTypeDefs } from '../schema/alerts.js';
 import { alertResolvers } from './alerts.js';
+import { retrainingTypeDefs } from '../schema/retraining.js';
+import { retrainingResolvers } from './retraining.js';
 import { auditResolvers } from './audit.js';
 import type { GraphQLContext, RequestScope } from './context.js';
 import { gateResolvers } from './gates.js';
@@ -21,7 +23,7 @@ import { trainingResolvers } from './training.js';
 
 export function controlPlaneSchema() {
   return createSchema<GraphQLContext & RequestScope>({
-    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs, rolloutTypeDefs, gateTypeDefs, alertTypeDefs],
-    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers, rolloutResolvers, gateResolvers, alertResolvers],
+    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs, rolloutTypeDefs, gateTypeDefs, alertTypeDefs, retrainingTypeDefs],
+    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers, rolloutResolvers, gateResolvers, alertResolvers, retrainingResolvers],
   });
 }

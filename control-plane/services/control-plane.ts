@@ -13,6 +13,7 @@ import { GateService } from './gates.js';
 import { GatewayService } from './gateways.js';
 import { uploadModelVersion, type VersionUpload } from './model-upload.js';
 import { RegistryService, type ModelVersion } from './registry.js';
+import { RetrainingService } from './retraining.js';
 import { RolloutService } from './rollouts.js';
 import { TrafficService } from './traffic.js';
 import { RegistryKey } from './signing.js';
@@ -48,6 +49,7 @@ export class ControlPlaneServices {
   readonly gates: GateService;
   readonly webhooks: WebhookService;
   readonly alerts: AlertService;
+  readonly retraining: RetrainingService;
   readonly metrics: ControlPlaneMetrics;
   private readonly listeners = new Set<() => void>();
 
@@ -76,6 +78,7 @@ export class ControlPlaneServices {
     this.webhooks = new WebhookService(store, this.audit, webhookDelivery);
     this.alerts = new AlertService(store, this.audit, this.traffic, this.webhooks);
     this.metrics = new ControlPlaneMetrics(this.alerts);
+    this.retraining = new RetrainingService({ store, audit: this.audit, training: this.training, rollouts: this.rollouts, gates: this.gates, alerts: this.alerts });
     this.webhooks.onAttempt = (outcome) => this.metrics.delivery(outcome);
   }
 
