@@ -34,7 +34,7 @@ export function gatePolicy() {
     floor: 0.75,
     maxRegression: 0.02,
     slices: { column: 'season', floor: 0.6, maxGap: 0.3, minRows: 15 },
-    robustness: { noise: 0.05, seed: 7, maxDrop: 0.05 },
+    robustness: { noise: 0.02, seed: 7, maxDrop: 0.1 },
     compatibility: true,
   };
 }

@@ -37,7 +37,7 @@ export interface RetrainingPolicy {
 
 const DEFAULT_COOLDOWN_SECONDS = 3600;
 const MAX_COOLDOWN_SECONDS = 30 * 24 * 3600;
-const RULE_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._:-]{0,127}$/;
+const RULE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 const POLICY_KEYS = ['enabled', 'triggers', 'training', 'rollout', 'cooldownSeconds'];
 
@@ -99,7 +99,6 @@ export function parseRetrainingPolicy(raw: unknown): RetrainingPolicy {
   }
   const parameters = within('training', () => parseParameters(tr.parameters));
   const labels = within('training', () => parseLabels(tr.labels));
-  if (labels.length > 31) throw invalid('training.labels', 'at most 31 labels (the loop adds one naming its run)');
   const timeoutSeconds = within('training', () => parseLimit(tr.timeoutSeconds as number | null | undefined, 'timeoutSeconds', DEFAULT_TIMEOUT_SECONDS, 1, MAX_TIMEOUT_SECONDS));
   const retries = within('training', () => parseLimit(tr.retries as number | null | undefined, 'retries', 0, 0, 10));
 

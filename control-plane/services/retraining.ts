@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { Store, Tx } from '../store/db.js';
 import type { RetrainingRunTable } from '../store/tables.js';
-import { systemContext, type CallContext } from './actor.js';
+import { SYSTEM_ACTOR, systemContext, type CallContext } from './actor.js';
 import type { AuditLog } from './audit.js';
 import { DEFAULT_ALIAS } from './desired-state.js';
 import { newId, now } from './ids.js';
@@ -25,7 +25,6 @@ const TERMINAL: readonly RunState[] = ['promoted', 'aborted', 'gated', 'gate_fai
 /** A run waiting on something outside the loop (an approval, another rollout) tries again this often. */
 const RETRY_WAIT_MS = 15_000;
 const LOOP_ACTOR = 'retraining-loop';
-export const RUN_LABEL = 'retraining-run';
 
 export interface RetrainingPolicyRecord {
   model: string;
@@ -275,7 +274,7 @@ export class RetrainingService {
     const { policy } = record;
     switch (run.state) {
       case 'triggered': {
-        const existing = await this.jobOf(run.id);
+        const existing = await this.jobOf(run);
         const job = existing !== undefined ? { jobId: existing } : await this.submitJob(ctx, run, policy);
         if ('failure' in job) return this.transition(ctx, run.id, 'retraining.fail', run.state, { state: 'training_failed', message: job.failure });
         return this.transition(ctx, run.id, 'retraining.train', run.state, { state: 'training', job_id: job.jobId, message: `training job ${job.jobId} submitted` });
@@ -349,7 +348,7 @@ export class RetrainingService {
         trainer: training.trainer,
         dataset: { url: training.dataset.url, sha256 },
         parameters: training.parameters,
-        labels: [...training.labels, `${RUN_LABEL}=${run.id}`],
+        labels: training.labels,
         timeoutSeconds: training.timeoutSeconds,
         retries: training.retries,
       });
@@ -361,10 +360,24 @@ export class RetrainingService {
     }
   }
 
-  /** The job a run submitted, found by its label (a leader that died between submitting and recording it). */
-  private async jobOf(runId: string): Promise<string | undefined> {
-    const rows = await this.store.db.selectFrom('training_jobs').select(['id', 'labels']).where('labels', 'like', `%${RUN_LABEL}=${runId}%`).execute();
-    return rows.find((r) => (JSON.parse(r.labels) as string[]).includes(`${RUN_LABEL}=${runId}`))?.id;
+  /**
+   * The job a run submitted, for a leader that died between submitting it and recording it: the
+   * loop is the only `system` submitter and a model has one active run, so it is the model's first
+   * top-level job by `system` since the run started. (Not a label: runners claim jobs by label.)
+   */
+  private async jobOf(run: RetrainingRun): Promise<string | undefined> {
+    const row = await this.store.db
+      .selectFrom('training_jobs')
+      .innerJoin('models', 'models.id', 'training_jobs.model_id')
+      .select('training_jobs.id')
+      .where('models.name', '=', run.model)
+      .where('training_jobs.created_by', '=', SYSTEM_ACTOR.name)
+      .where('training_jobs.parent_id', 'is', null)
+      .where('training_jobs.created_at', '>=', run.createdAt)
+      .orderBy('training_jobs.created_at')
+      .limit(1)
+      .executeTakeFirst();
+    return row?.id;
   }
 
   private async transition(

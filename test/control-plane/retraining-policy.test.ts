@@ -27,7 +27,7 @@ t.test('a full policy keeps its rollout spec and training settings', async (t) =
   const p = parseRetrainingPolicy({
     ...base,
     enabled: false,
-    triggers: { metrics: ['accuracy'], rules: ['weather accuracy'], require: 'all' },
+    triggers: { metrics: ['accuracy'], rules: ['weather-accuracy'], require: 'all' },
     training: { ...base.training, dataset: { url: 'https://data.example/w.csv', sha256: SHA }, parameters: { lastYear: 2015 }, labels: ['cpu'], timeoutSeconds: 600, retries: 1 },
     rollout: { strategy: 'CANARY', steps: [{ setWeight: 20 }, { analysis: { count: 1 } }], analysis: { intervalSeconds: 2, minCalls: 10, maxErrorRate: 0.01 } },
     cooldownSeconds: 0,
