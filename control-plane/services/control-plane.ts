@@ -78,7 +78,7 @@ export class ControlPlaneServices {
     this.webhooks = new WebhookService(store, this.audit, webhookDelivery);
     this.alerts = new AlertService(store, this.audit, this.traffic, this.webhooks);
     this.metrics = new ControlPlaneMetrics(this.alerts);
-    this.retraining = new RetrainingService({ store, audit: this.audit, training: this.training, rollouts: this.rollouts, gates: this.gates, alerts: this.alerts });
+    this.retraining = new RetrainingService({ store, audit: this.audit, training: this.training, rollouts: this.rollouts, gates: this.gates, alerts: this.alerts, registry: this.registry });
     this.webhooks.onAttempt = (outcome) => this.metrics.delivery(outcome);
   }
 

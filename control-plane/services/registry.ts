@@ -364,7 +364,7 @@ export class RegistryService {
   }
 
   /** The version number `alias` points at now, outside any transaction. */
-  private async aliasTarget(model: string, alias: string): Promise<number | undefined> {
+  async aliasTarget(model: string, alias: string): Promise<number | undefined> {
     const row = await this.store.db
       .selectFrom('aliases')
       .innerJoin('models', 'models.id', 'aliases.model_id')

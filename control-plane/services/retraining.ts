@@ -16,6 +16,7 @@ import { DEFAULT_ALIAS } from './desired-state.js';
 import { newId, now } from './ids.js';
 import type { Alert, AlertSource, GateRunner } from './lifecycle.js';
 import { parseRetrainingPolicy, type RetrainingPolicy } from './retraining-policy.js';
+import type { RegistryService } from './registry.js';
 import type { RolloutService } from './rollouts.js';
 import type { TrainingService } from './training.js';
 
@@ -67,6 +68,7 @@ export interface RetrainingDeps {
   rollouts: RolloutService;
   gates: GateRunner;
   alerts: AlertSource;
+  registry: Pick<RegistryService, 'aliasTarget'>;
 }
 
 function toRun(r: RetrainingRunTable): RetrainingRun {
@@ -224,8 +226,8 @@ export class RetrainingService {
     const { policy } = record;
     const last = (await this.runs(model, 1))[0];
     if (last?.finishedAt && Date.parse(last.finishedAt) + policy.cooldownSeconds * 1000 > at) return null;
-    const production = await this.productionVersion(model);
-    if (production === null) return null;
+    const production = await this.deps.registry.aliasTarget(model, DEFAULT_ALIAS);
+    if (production === undefined) return null;
     const firing = (await this.deps.alerts.list({ model, state: 'firing' }, 500)).filter((a) => a.version === production);
     const matches = (a: Alert) => policy.triggers.metrics.includes(a.metric) || policy.triggers.rules.includes(a.ruleName);
     const chosen = firing.filter(matches);
@@ -399,18 +401,6 @@ export class RetrainingService {
       await tx.updateTable('retraining_runs').set(patch).where('id', '=', id).execute();
       return { result: toRun({ ...row, ...patch }), before: { state: row.state }, after: { ...set, model: row.model } };
     });
-  }
-
-  private async productionVersion(model: string): Promise<number | null> {
-    const row = await this.store.db
-      .selectFrom('aliases')
-      .innerJoin('models', 'models.id', 'aliases.model_id')
-      .innerJoin('model_versions', 'model_versions.id', 'aliases.version_id')
-      .select('model_versions.number')
-      .where('models.name', '=', model)
-      .where('aliases.name', '=', DEFAULT_ALIAS)
-      .executeTakeFirst();
-    return row ? Number(row.number) : null;
   }
 
   private async modelRow(tx: Tx, model: string): Promise<{ id: string; name: string }> {

@@ -26,7 +26,7 @@ export interface TimelineDeps {
   retraining: RetrainingService;
 }
 
-const PEOPLE_ACTIONS = ['alias.set', 'retraining.pause', 'retraining.resume', 'retraining.stop', 'gate.override', 'promotion.approve', 'rollout.pause', 'rollout.resume', 'rollout.abort', 'rollout.promote', 'training_job.cancel'];
+const PEOPLE_ACTIONS = ['alias.set', 'retraining.policy.set', 'gate.policy.set', 'retraining.pause', 'retraining.resume', 'retraining.stop', 'gate.override', 'promotion.approve', 'rollout.pause', 'rollout.resume', 'rollout.abort', 'rollout.promote', 'training_job.cancel'];
 
 function event(at: string, kind: string, summary: string, refs: Partial<TimelineEvent> = {}): TimelineEvent {
   return { at, kind, summary, actor: null, runId: null, alertId: null, jobId: null, version: null, gateReportId: null, rolloutId: null, ...refs };
@@ -111,7 +111,8 @@ export async function modelTimeline(deps: TimelineDeps, model: string, limit = 2
   for (const a of acts) {
     const after = a.after_state ? (JSON.parse(a.after_state) as Record<string, unknown>) : {};
     const version = typeof after.version === 'number' ? after.version : null;
-    const summary = a.action === 'alias.set' ? `${a.resource.split('/').pop()} moved to version ${version}` : `${a.action}${a.reason ? `: ${a.reason}` : ''}${typeof after.reason === 'string' ? `: ${after.reason}` : ''}`;
+    const revision = typeof after.revision === 'number' ? ` (revision ${after.revision})` : '';
+    const summary = a.action === 'alias.set' ? `${a.resource.split('/').pop()} moved to version ${version}` : `${a.action}${revision}${a.reason ? `: ${a.reason}` : ''}${typeof after.reason === 'string' ? `: ${after.reason}` : ''}`;
     out.push(event(a.at, a.action, summary, { actor: a.actor_name, version }));
   }
   out.sort((x, y) => (x.at < y.at ? -1 : x.at > y.at ? 1 : 0));
