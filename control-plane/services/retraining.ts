@@ -143,6 +143,18 @@ export class RetrainingService {
     return rows.map((r) => ({ model, revision: Number(r.revision), policy: JSON.parse(r.policy) as RetrainingPolicy, createdAt: r.created_at, createdBy: r.created_by }));
   }
 
+  /** One revision of a model's policy (a run keeps the revision it started under). */
+  async policyRevision(model: string, revision: number): Promise<RetrainingPolicyRecord | undefined> {
+    const r = await this.store.db
+      .selectFrom('retraining_policies')
+      .innerJoin('models', 'models.id', 'retraining_policies.model_id')
+      .selectAll('retraining_policies')
+      .where('models.name', '=', model)
+      .where('revision', '=', revision)
+      .executeTakeFirst();
+    return r ? { model, revision: Number(r.revision), policy: JSON.parse(r.policy) as RetrainingPolicy, createdAt: r.created_at, createdBy: r.created_by } : undefined;
+  }
+
   async loopState(model: string): Promise<LoopState> {
     const row = await this.store.db
       .selectFrom('retraining_state')
@@ -271,7 +283,7 @@ export class RetrainingService {
     const wait = this.#waitUntil.get(run.id);
     if (wait !== undefined && wait > at) return run;
     this.#waitUntil.delete(run.id);
-    const record = (await this.policies(run.model, 500)).find((p) => p.revision === run.policyRevision);
+    const record = await this.policyRevision(run.model, run.policyRevision);
     if (!record) return this.transition(ctx, run.id, 'retraining.fail', run.state, { state: 'training_failed', message: `policy revision ${run.policyRevision} is gone` });
     const { policy } = record;
     switch (run.state) {
