@@ -18,3 +18,5 @@ export const CONTROL_PLANE_FLAG = { type: 'string', default: 'http://127.0.0.1:8
 export function tokenFlag(description: string) {
   return { type: 'string', required: true, description } as const satisfies FlagSpec<'string'>;
 }
+/** Promote past a failed promotion gate (docs/gates.md): admins only, audited as gate.override with the reason. */
+export const GATE_OVERRIDE_FLAG = { type: 'string', placeholder: 'reason', description: 'admin only: promote although the gate failed, for this reason (audited)' } as const satisfies FlagSpec<'string'>;

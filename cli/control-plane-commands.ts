@@ -16,7 +16,7 @@ import { defineCommand, type FlagValues } from '../lib/flags.js';
 import type { AuditEvent, AuditVerification, Outcome } from '../control-plane/services/audit.js';
 import { ROLES, type CallContext } from '../control-plane/services/actor.js';
 import type { Store } from '../control-plane/store/db.js';
-import { DATA_FLAG, DB_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+import { DATA_FLAG, DB_FLAG, GATE_OVERRIDE_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
 
 const CONTROL_PLANE_FLAG = { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' } as const;
 const WAIT_SECONDS_FLAG = { type: 'int', default: 30, placeholder: 's', description: 'after an alias move, how long to wait for the gateways to load the version' } as const;
@@ -61,6 +61,7 @@ export const SET_ALIAS_COMMAND = defineCommand({
     model: { type: 'string', required: true, description: 'registered model name' },
     alias: { type: 'string', default: 'production', description: 'alias to move' },
     version: { type: 'int', required: true, description: 'version number the alias points at' },
+    'gate-override': GATE_OVERRIDE_FLAG,
     'wait-seconds': WAIT_SECONDS_FLAG,
     'log-level': LOG_LEVEL_FLAG,
   },
@@ -225,8 +226,8 @@ export function baseUrl(url: string): string {
 }
 
 /** Move the alias; returns when the control plane moved it (its clock, to compare with gateway reports). */
-async function setAlias(base: string, token: string, model: string, alias: string, version: number): Promise<string> {
-  const data = await graphql(base, token, 'mutation($m: String!, $a: String!, $v: Int!) { setAlias(input: { model: $m, alias: $a, version: $v }) { updatedAt } }', { m: model, a: alias, v: version });
+async function setAlias(base: string, token: string, model: string, alias: string, version: number, gateOverride?: string): Promise<string> {
+  const data = await graphql(base, token, 'mutation($m: String!, $a: String!, $v: Int!, $o: String) { setAlias(input: { model: $m, alias: $a, version: $v, gateOverride: $o }) { updatedAt } }', { m: model, a: alias, v: version, o: gateOverride ?? null });
   return data.setAlias.updatedAt as string;
 }
 
@@ -336,7 +337,7 @@ export async function runUpload(v: FlagValues<typeof UPLOAD_COMMAND.flags>, logg
 export async function runSetAlias(v: FlagValues<typeof SET_ALIAS_COMMAND.flags>, _logger: Logger, out: Writable = process.stdout, err: Writable = process.stderr): Promise<number> {
   const wait = waitMs(v['wait-seconds']);
   const { model, alias, version } = v;
-  const movedAt = await setAlias(baseUrl(v['control-plane']), v.token, model, alias, version);
+  const movedAt = await setAlias(baseUrl(v['control-plane']), v.token, model, alias, version, v['gate-override']);
   const fleet = await waitForFleet(v['control-plane'], v.token, model, version, wait, movedAt);
   out.write(`${JSON.stringify({ model, alias, version, fleet })}\n`);
   return reportFleet(fleet, model, version, alias, wait / 1000, err);

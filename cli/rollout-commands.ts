@@ -5,7 +5,7 @@
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
-import { CONTROL_PLANE_FLAG, LOG_LEVEL_FLAG, tokenFlag } from './common-flags.js';
+import { CONTROL_PLANE_FLAG, GATE_OVERRIDE_FLAG, LOG_LEVEL_FLAG, tokenFlag } from './common-flags.js';
 import { baseUrl, graphql } from './control-plane-commands.js';
 
 const TOKEN_FLAG = tokenFlag('operator or admin token (viewer for status, watch, list)');
@@ -39,6 +39,7 @@ export const ROLLOUT_START_COMMAND = defineCommand({
     'mirror-share': { type: 'string', placeholder: 'x', description: 'canary/shadow/blue-green: share of calls copied to the other version (0-1)' },
     'scale-down-delay': { type: 'int', placeholder: 's', description: 'blue-green: seconds the old version stays loaded after the switch' },
     'auto-promotion': { type: 'int', placeholder: 's', description: 'blue-green: switch this many seconds after the analysis passed' },
+    'gate-override': GATE_OVERRIDE_FLAG,
     watch: { type: 'boolean', default: false, description: 'then show the rollout live until it ends' },
     'log-level': LOG_LEVEL_FLAG,
   },
@@ -115,6 +116,7 @@ export function startInput(v: FlagValues<typeof ROLLOUT_START_COMMAND.flags>): R
     mirrorShare: number(v['mirror-share'], 'mirror-share'),
     scaleDownDelaySeconds: v['scale-down-delay'],
     autoPromotionSeconds: v['auto-promotion'],
+    gateOverride: v['gate-override'],
   };
   return Object.fromEntries(Object.entries(input).filter(([, x]) => x !== undefined));
 }

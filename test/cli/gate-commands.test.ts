@@ -69,3 +69,40 @@ t.test('dataset upload and list, gate policy set and show, evaluate (exit 1 on a
   const reports = await sluice(['gate', 'reports', ...base]);
   t.same(reports.stdout.trim().split('\n').map((l) => [JSON.parse(l).version, JSON.parse(l).passed]), [[wrong, false], [good, true]]);
 });
+
+t.test('set-alias and rollout start refuse a failed candidate; --gate-override moves it for an admin, audited, not for an operator', async (t) => {
+  const cp = await startTestControlPlane(t, 'sqlite');
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-gate-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const f = gateFixtures();
+  await cp.gql('mutation { createModel(input: { name: "weather" }) { id } }');
+  await uploadBytes(cp, 'weather', f.baseline);
+  await cp.gql('mutation { setAlias(input: { model: "weather", alias: "production", version: 1 }) { name } }');
+  const base = ['--control-plane', cp.url, '--token', ADMIN_TOKEN, '--model', 'weather'];
+  writeFileSync(join(dir, 'holdout.csv'), f.csv);
+  t.equal((await sluice(['dataset', 'upload', ...base, '--name', 'holdout-2015', '--file', join(dir, 'holdout.csv')])).code, 0);
+  writeFileSync(join(dir, 'policy.json'), JSON.stringify(WEATHER_POLICY));
+  t.equal((await sluice(['gate', 'policy', ...base, '--file', join(dir, 'policy.json')])).code, 0);
+  const wrong = await uploadBytes(cp, 'weather', f.wrong);
+
+  const refused = await sluice(['set-alias', ...base, '--version', String(wrong), '--wait-seconds', '0']);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /SLUICE_E_GATE_FAILED/);
+  const start = ['rollout', 'start', ...base, '--candidate', String(wrong), '--steps', 'weight=10'];
+  t.match((await sluice(start)).stderr, /SLUICE_E_GATE_FAILED/);
+  const operator = await cp.token('operator', 'op');
+  const notAdmin = await sluice(['rollout', 'start', '--control-plane', cp.url, '--token', operator, '--model', 'weather', '--candidate', String(wrong), '--gate-override', 'hotfix']);
+  t.match(notAdmin.stderr, /SLUICE_E_AUTH_FORBIDDEN/);
+
+  const started = await sluice([...start, '--gate-override', 'known issue, hotfix']);
+  t.equal(started.code, 0, started.stderr);
+  t.equal(JSON.parse(started.stdout).phase, 'PROGRESSING');
+  await cp.gql(`mutation { abortRollout(id: "${JSON.parse(started.stdout).id}", reason: "test") { phase } }`);
+  await sluice(['set-alias', ...base, '--alias', 'staging', '--version', String(wrong), '--wait-seconds', '0', '--gate-override', 'staging only']);
+  const moved = await sluice(['set-alias', ...base, '--version', String(wrong), '--wait-seconds', '0', '--gate-override', 'known issue, hotfix']);
+  t.notMatch(moved.stderr, /SLUICE_E_GATE_FAILED/, 'the override moves production (the exit code is the fleet report: no gateway here)');
+  const alias = await cp.gql('{ model(name: "weather") { aliases { name version { number } } } }');
+  t.equal(alias.data.model.aliases.find((a: any) => a.name === 'production').version.number, wrong);
+  const events = await cp.gql('{ auditEvents(first: 10, filter: { action: "gate.override" }) { edges { node { actorName outcome } } } }');
+  t.ok(events.data.auditEvents.edges.length >= 2, 'each override is audited');
+});
