@@ -17,6 +17,7 @@ import type { AuditEvent, AuditVerification, Outcome } from '../control-plane/se
 import { ROLES, type CallContext } from '../control-plane/services/actor.js';
 import type { Store } from '../control-plane/store/db.js';
 import { DATA_FLAG, DB_FLAG, GATE_OVERRIDE_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+import { parseRateLimit } from '../gateway/access/rate-limit.js';
 
 const CONTROL_PLANE_FLAG = { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' } as const;
 const WAIT_SECONDS_FLAG = { type: 'int', default: 30, placeholder: 's', description: 'after an alias move, how long to wait for the gateways to load the version' } as const;
@@ -75,6 +76,8 @@ export const TOKEN_CREATE_COMMAND = defineCommand({
   flags: {
     role: { type: 'string', required: true, choices: ROLES, description: 'the token\'s role' },
     name: { type: 'string', default: 'admin-recovered', description: 'token name shown in `tokens` and the audit log' },
+    scopes: { type: 'list', placeholder: 'scope,...', description: 'gateway scopes (infer:*, infer:<model>, metrics, repository); default: the role\'s' },
+    'rate-limit': { type: 'string', placeholder: 'rate[:burst]', description: 'calls per second this token may make on each gateway' },
     data: DATA_FLAG,
     db: DB_FLAG,
     'log-level': LOG_LEVEL_FLAG,
@@ -358,7 +361,9 @@ export async function runTokenCreate(v: FlagValues<typeof TOKEN_CREATE_COMMAND.f
       request: { requestId: `cli-token-create-${process.pid}-${Date.now()}`, clientAddress: 'local' },
     };
     const [{ AuditLog }, { TokenService }] = await Promise.all([import('../control-plane/services/audit.js'), import('../control-plane/services/tokens.js')]);
-    const { token, secret } = await new TokenService(store, new AuditLog(store)).create(ctx, { name: v.name, role: v.role });
+    const limit = v['rate-limit'] === undefined ? undefined : parseRateLimit(v['rate-limit']);
+    if (limit === undefined && v['rate-limit'] !== undefined) throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--rate-limit is <calls per second>[:<burst>]', { details: { flag: 'rate-limit' } });
+    const { token, secret } = await new TokenService(store, new AuditLog(store)).create(ctx, { name: v.name, role: v.role, scopes: v.scopes, rateLimit: limit?.rate, rateBurst: limit?.burst });
     logger.info({ tokenId: token.id, role: token.role, by: user }, 'token created and audited; its secret is printed only this once');
     out.write(`${JSON.stringify({ id: token.id, name: token.name, role: token.role, secret })}\n`);
     return 0;

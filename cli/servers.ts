@@ -7,6 +7,7 @@ import type { RunningServer } from '../lib/server.js';
 import { SluiceError } from '../lib/errors.js';
 import { startControlPlane, type ControlPlaneServer } from '../control-plane/index.js';
 import { startGateway } from '../gateway/index.js';
+import type { GatewayAccessOptions } from '../gateway/access/access-policy.js';
 import { ensureExampleRepository } from '../examples/repository.js';
 import { shown, type Screen } from './screen.js';
 import { makeExecutor } from './runner-commands.js';
@@ -18,6 +19,9 @@ export interface GatewayRun {
   maxBodyBytes: number;
   drainTimeoutMs: number;
   controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined } | undefined;
+  /** Who may call (issue 17). */
+  access?: GatewayAccessOptions | undefined;
+  metricsPort?: number | undefined;
 }
 
 export interface ControlPlaneRun {
@@ -51,8 +55,10 @@ export async function runGateway(run: GatewayRun, logger: Logger): Promise<Runni
     drainTimeoutMs: run.drainTimeoutMs,
     logger: logger.child({ service: 'gateway' }),
     ...(run.controlPlane ? { controlPlane: run.controlPlane } : {}),
+    access: run.access,
+    metricsPort: run.metricsPort,
   });
-  logger.info({ service: 'gateway', models: resolve(run.models) }, `gateway listening on ${gw.url}`);
+  logger.info({ service: 'gateway', models: resolve(run.models), auth: gw.access.required, metrics: gw.metricsUrl }, `gateway listening on ${gw.url}`);
   return gw;
 }
 
@@ -78,6 +84,8 @@ export interface ServeRun {
   models?: string | undefined;
   maxBodyBytes: number;
   drainTimeoutMs: number;
+  access?: GatewayAccessOptions | undefined;
+  metricsPort?: number | undefined;
 }
 
 /** `sluice serve`: build the example repository when needed, then the control plane, then a gateway synced to it. */
@@ -94,7 +102,10 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
   try {
     if (cp.localGatewayToken === undefined) throw new SluiceError('SLUICE_E_INTERNAL', 'the control plane minted no token for the local gateway');
     gw = await runGateway(
-      { host: run.host, port: run.gatewayPort, models, maxBodyBytes: run.maxBodyBytes, drainTimeoutMs: run.drainTimeoutMs, controlPlane: { url: cp.url, token: cp.localGatewayToken, name: 'local' } },
+      {
+        host: run.host, port: run.gatewayPort, models, maxBodyBytes: run.maxBodyBytes, drainTimeoutMs: run.drainTimeoutMs,
+        controlPlane: { url: cp.url, token: cp.localGatewayToken, name: 'local' }, access: run.access, metricsPort: run.metricsPort,
+      },
       logger,
     );
   } catch (err) {

@@ -30,6 +30,7 @@ import { gateCommands } from './gate-commands.js';
 import { alertCommands } from './alert-commands.js';
 import { retrainCommands } from './retrain-commands.js';
 import { Screen } from './screen.js';
+import { accessOptions, GATEWAY_ACCESS_FLAGS, STANDALONE_ACCESS_FLAGS } from './gateway-access-flags.js';
 import type * as Servers from './servers.js';
 
 /** The servers' modules (gateway, control plane, ORT) load only for a command that runs one: --help and flag errors answer at once. */
@@ -47,6 +48,7 @@ const SERVE = defineCommand({
     data: { ...DATA_FLAG, description: 'folder for the database, artifacts and the example models' },
     models: { type: 'string', placeholder: 'dir', description: 'model repository to serve (default: DATA/models, the example repository)' },
     'max-body-bytes': MAX_BODY_FLAG,
+    ...GATEWAY_ACCESS_FLAGS,
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
@@ -66,6 +68,8 @@ const GATEWAY = defineCommand({
     name: { type: 'string', description: 'gateway name shown by the control plane (default: host name)' },
     region: { type: 'string', description: 'region reported to the control plane' },
     labels: { type: 'list', placeholder: 'key=value,...', description: 'labels reported to the control plane' },
+    ...GATEWAY_ACCESS_FLAGS,
+    ...STANDALONE_ACCESS_FLAGS,
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
@@ -109,6 +113,8 @@ const COMMANDS = [
         models: v.models,
         maxBodyBytes: v['max-body-bytes'],
         drainTimeoutMs: v['drain-timeout-ms'],
+        access: accessOptions(v),
+        metricsPort: v['metrics-port'],
       },
       logger,
       screen,
@@ -131,6 +137,8 @@ const COMMANDS = [
         drainTimeoutMs: v['drain-timeout-ms'],
         controlPlane:
           v['control-plane'] === undefined ? undefined : { url: v['control-plane'], token: v.token ?? '', name: v.name, region: v.region, labels: parseLabels(v.labels) },
+        access: accessOptions(v),
+        metricsPort: v['metrics-port'],
       },
       logger,
     );

@@ -5,6 +5,7 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../lib/log.js';
 import type { BatcherClock } from './batching/batcher.js';
+import type { GatewayAccess, GatewayAccessOptions } from './access/access-policy.js';
 import type { InferenceService } from './inference/inference-service.js';
 import type { GatewayMetrics } from './metrics/metrics.js';
 import type { ModelRepository } from './models/repository.js';
@@ -32,6 +33,10 @@ export interface GatewaySettings {
   extensions?: GatewayExtension[] | undefined;
   /** Batcher clock (tests). */
   clock?: BatcherClock | undefined;
+  /** Who may call (server/access.ts): tokens, scopes, origins, rate limits, the repository API. */
+  access?: GatewayAccessOptions | undefined;
+  /** Serve /metrics also on this port, without a token (0 = a free port). */
+  metricsPort?: number | undefined;
 }
 
 /** What an extension gets: the parts of this gateway. */
@@ -43,6 +48,8 @@ export interface GatewayContext {
   pool: WorkerPool;
   logger: Logger;
   options: GatewaySettings;
+  /** The route gate every extension's routes call first. */
+  access: GatewayAccess;
 }
 
 /** Returns an optional close hook, run first on shutdown. */

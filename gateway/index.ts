@@ -11,7 +11,9 @@ import { GatewayMetrics } from './metrics/metrics.js';
 import { ModelRepository } from './models/repository.js';
 import { imagePreprocessor } from './preprocess/preprocessor.js';
 import { driftRoutes, type DriftRoutesOptions } from './server/drift-routes.js';
-import { createHttpApp } from './server/http-server.js';
+import { GatewayAccess } from './access/access-policy.js';
+import { createHttpApp, metricsRoute } from './server/http-server.js';
+import { HttpCall, route } from './server/http-io.js';
 import { websocketEndpoint, type WebSocketOptions } from './server/ws-extension.js';
 import { controlPlaneSync } from './sync/control-plane-sync.js';
 import { WorkerPool } from './workers/pool.js';
@@ -25,7 +27,10 @@ export interface GatewayOptions extends GatewaySettings {
   websocket?: WebSocketOptions | false | undefined;
 }
 
-export interface Gateway extends RunningServer, GatewayContext {}
+export interface Gateway extends RunningServer, GatewayContext {
+  /** The --metrics-port listener's /metrics URL, when there is one. */
+  metricsUrl?: string;
+}
 
 type CloseHook = () => Promise<void> | void;
 
@@ -41,15 +46,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     for (const v of repository.versions()) yield { model: v.name, version: v.version, depth: v.batcher.queueDepth };
   });
   let started = false;
+  const access = new GatewayAccess(options.access);
   const app = createHttpApp({
-    inference, repository, metrics, logger,
+    inference, repository, metrics, logger, access,
     maxBodyBytes: options.maxBodyBytes,
     isReady: () => started && !inference.draining,
   });
-  const context: GatewayContext = { app, inference, repository, metrics, pool, logger, options };
+  const context: GatewayContext = { app, inference, repository, metrics, pool, logger, options, access };
   let closers: CloseHook[];
   try {
     closers = await startExtensions(context, extensionsOf(options));
+    // Decided once the extensions are in: a control-plane sync is a token source.
+    access.decide([options.host]);
+    if (options.access?.insecure === true && !access.required) logger.warn({ host: options.host }, 'serving without caller authentication (--insecure)');
     await repository.loadAll();
   } catch (err) {
     await pool.close();
@@ -60,11 +69,34 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await pool.close();
     throw err;
   });
+  const metricsListener = options.metricsPort === undefined ? undefined : await listenMetrics(metrics, options.host, options.metricsPort).catch(async (err: unknown) => {
+    uWS.us_listen_socket_close(listenSocket);
+    await repository.close();
+    await pool.close();
+    throw err;
+  });
+  if (metricsListener !== undefined) closers.push(() => metricsListener.close());
   started = true;
   const port = uWS.us_socket_local_port(listenSocket);
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= shutDown(context, listenSocket, closers));
-  return { ...context, url: `http://${options.host}:${port}`, port, close };
+  const metricsUrl = metricsListener && `http://${options.host}:${metricsListener.port}/metrics`;
+  return { ...context, url: `http://${options.host}:${port}`, port, ...(metricsUrl ? { metricsUrl } : {}), close };
+}
+
+/** `--metrics-port`: /metrics alone on its own listener, open to scrapers (Triton's habit). */
+async function listenMetrics(metrics: GatewayMetrics, host: string, port: number): Promise<{ port: number; close(): void }> {
+  const app = uWS.App();
+  route(app, 'get', ['/metrics'], (call) => metricsRoute(metrics, call));
+  app.any('/*', (res, req) => new HttpCall(res).error(new SluiceError('SLUICE_E_HTTP_NOT_FOUND', `no route for ${req.getUrl()} on the metrics port`)));
+  const socket = await listen(app, host, port);
+  return {
+    port: uWS.us_socket_local_port(socket),
+    close: () => {
+      uWS.us_listen_socket_close(socket);
+      (app as TemplatedApp & { close(): void }).close();
+    },
+  };
 }
 
 /** The built-in extensions the options ask for, then the caller's own. */

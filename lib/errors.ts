@@ -109,6 +109,14 @@ export const ERRORS = {
   SLUICE_E_RETRAIN_POLICY_INVALID: { status: 400, summary: 'the retraining policy is invalid' },
   SLUICE_E_RETRAIN_STATE: { status: 409, summary: 'the retraining run cannot do that in its current state' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
+  // gateway access (issue 17)
+  SLUICE_E_GATEWAY_SCOPE: { status: 403, summary: "the token's scopes do not cover this route" },
+  SLUICE_E_GATEWAY_ORIGIN: { status: 403, summary: 'requests from this browser origin are not allowed' },
+  SLUICE_E_GATEWAY_REPOSITORY_OFF: { status: 403, summary: 'the repository API is off on this gateway' },
+  SLUICE_E_GATEWAY_REPOSITORY_MANAGED: { status: 403, summary: "this gateway's models come from a control plane" },
+  SLUICE_E_GATEWAY_RATE_LIMITED: { status: 429, summary: "the token's rate limit is exhausted" },
+  SLUICE_E_GATEWAY_INSECURE: { status: 400, summary: 'refusing to serve a non-loopback address without caller authentication' },
+  SLUICE_E_GATEWAY_TOKEN_FILE: { status: 400, summary: 'the token file is invalid' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

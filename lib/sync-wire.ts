@@ -42,6 +42,24 @@ export interface WireDesiredState {
   trafficReportIntervalMs: number;
   signingKey: { keyId: string; publicKeyPem: string };
   models: WireDesiredModel[];
+  /** Who may call the gateway (issue 17): the live tokens with gateway scopes. Null for callers that are not gateways. */
+  access?: WireGatewayAccess | null;
+}
+
+/** A live token as gateways check it: only the SHA-256 of its secret travels. */
+export interface WireAccessToken {
+  sha256: string;
+  /** For logs and refusals (never the secret). */
+  name: string;
+  /** `infer:*`, `infer:<model>`, `metrics`, `repository`. */
+  scopes: string[];
+  /** Calls per second (token bucket), or null for the gateway's default. */
+  rateLimit: number | null;
+  rateBurst: number | null;
+}
+
+export interface WireGatewayAccess {
+  tokens: WireAccessToken[];
 }
 
 export const LOAD_STATES = ['ready', 'loading', 'failed'] as const;
@@ -61,7 +79,8 @@ export interface LoadedVersionReport {
 export const DESIRED_STATE_FIELDS = `revision heartbeatIntervalSeconds trafficReportIntervalMs signingKey { keyId publicKeyPem }
   models { name routes { version weight } aliases { name version }
     rollout { id strategy stable candidate sticky mirrorShare agreementTolerance }
-    versions { version sha256 size signature keyId downloadUrl statement statementSignature files { name sha256 size downloadUrl } } }`;
+    versions { version sha256 size signature keyId downloadUrl statement statementSignature files { name sha256 size downloadUrl } } }
+  access { tokens { sha256 name scopes rateLimit rateBurst } }`;
 
 // ---- Rollouts (issue 14): what the gateways act on, and what they measure for analysis. ----
 

@@ -19,6 +19,7 @@ export const ROOMS = [
   ['entry', ['gateway/index.ts', 'gateway/client/']],
   ['server', ['gateway/server/', 'gateway/sync/']],
   ['context', ['gateway/context.ts']],
+  ['access', ['gateway/access/']],
   ['inference', ['gateway/inference/']],
   ['feedback', ['gateway/feedback/']],
   ['preprocess', ['gateway/preprocess/']],

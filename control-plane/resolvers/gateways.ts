@@ -37,6 +37,8 @@ function present(state: DesiredState, gateway: string | null, ctx: GraphQLContex
       versions: m.versions.map((v) => ({ ...v, downloadUrl: `${baseUrl}${v.downloadPath}`, files: v.files.map((f) => ({ ...f, downloadUrl: `${baseUrl}${f.downloadPath}` })) })),
     })),
     signingKey: { keyId: services.key.keyId, publicKeyPem: services.key.publicKeyPem },
+    // Token hashes go to the gateways that check them (and admins), not to every reader.
+    access: ctx.call.actor.role === 'gateway' || ctx.call.actor.role === 'admin' ? state.access : null,
     heartbeatIntervalSeconds: ctx.heartbeatIntervalSeconds,
     trafficReportIntervalMs: state.models.some((m) => m.rollout !== null) ? 1000 : ctx.heartbeatIntervalSeconds * 1000,
   };

@@ -1,4 +1,5 @@
 import type { PageArgs } from '../services/pagination.js';
+import type { CreateTokenInput } from '../services/tokens.js';
 import { authorize, type GraphQLContext } from './context.js';
 
 export const tokenResolvers = {
@@ -10,7 +11,7 @@ export const tokenResolvers = {
     },
   },
   Mutation: {
-    async createToken(_: unknown, { input }: { input: { name: string; role: string } }, ctx: GraphQLContext) {
+    async createToken(_: unknown, { input }: { input: CreateTokenInput }, ctx: GraphQLContext) {
       await authorize(ctx, 'token:admin', 'token.create', 'tokens');
       return ctx.services.tokens.create(ctx.call, input);
     },

@@ -124,6 +124,21 @@ export const gatewayTypeDefs = /* GraphQL */ `
     heartbeatIntervalSeconds: Int!
     "How often a gateway sends its traffic windows (reportTraffic)."
     trafficReportIntervalMs: Int!
+    "Who may call the gateways (issue 17); null unless the caller is a gateway or an admin."
+    access: GatewayAccess
+  }
+
+  "A live token as gateways check it: the SHA-256 of its secret, never the secret."
+  type GatewayAccessToken {
+    sha256: String!
+    name: String!
+    scopes: [String!]!
+    rateLimit: Float
+    rateBurst: Int
+  }
+
+  type GatewayAccess {
+    tokens: [GatewayAccessToken!]!
   }
 
   input RegisterGatewayInput {

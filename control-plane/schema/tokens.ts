@@ -6,6 +6,11 @@ export const tokenTypeDefs = /* GraphQL */ `
     createdAt: DateTime!
     createdBy: String
     revokedAt: DateTime
+    "Gateway scopes in effect (infer:*, infer:<model>, metrics, repository): explicit, or the role's defaults."
+    scopes: [String!]!
+    "Calls per second this token may make on each gateway; null: the gateway's --rate-limit."
+    rateLimit: Float
+    rateBurst: Int
   }
 
   type TokenEdge {
@@ -21,6 +26,12 @@ export const tokenTypeDefs = /* GraphQL */ `
   input CreateTokenInput {
     name: String!
     role: Role!
+    "Gateway scopes; omitted: the role's defaults (admin, operator, developer: infer:* and metrics; viewer: metrics)."
+    scopes: [String!]
+    "Per-token rate limit on gateways, calls per second (token bucket)."
+    rateLimit: Float
+    "Calls allowed at once after an idle spell (default: rateLimit rounded up)."
+    rateBurst: Int
   }
 
   type CreateTokenPayload {

@@ -61,7 +61,7 @@ export class ControlPlaneServices {
     webhookDelivery: DeliveryOptions = {},
   ) {
     this.audit = new AuditLog(store);
-    this.tokens = new TokenService(store, this.audit);
+    this.tokens = new TokenService(store, this.audit, () => this.changed());
     this.registry = new RegistryService(store, this.audit, () => this.changed());
     this.gateways = new GatewayService(store, this.audit);
     this.training = new TrainingService(store, this.audit);
@@ -106,8 +106,8 @@ export class ControlPlaneServices {
     return uploadModelVersion(this, ctx, upload);
   }
 
-  desiredState(): Promise<DesiredState> {
-    return computeDesiredState(this.store);
+  async desiredState(): Promise<DesiredState> {
+    return computeDesiredState(this.store, await this.tokens.gatewayAccess());
   }
 
   /**

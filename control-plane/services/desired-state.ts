@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Store } from '../store/db.js';
 import type { TensorSignature } from './onnx-signature.js';
-import type { RolloutStrategy, WireDesiredVersion, WireRolloutPlan, WireVersionFile } from '../../lib/sync-wire.js';
+import type { RolloutStrategy, WireAccessToken, WireDesiredVersion, WireRolloutPlan, WireVersionFile } from '../../lib/sync-wire.js';
 import type { RolloutTable } from '../store/tables.js';
 import type { RolloutSpec } from './rollout-spec.js';
 
@@ -41,6 +41,8 @@ export interface DesiredState {
   /** Changes whenever anything a gateway acts on changes; equal revisions mean nothing to do. */
   revision: string;
   models: DesiredModel[];
+  /** The live tokens with gateway scopes (issue 17): creating or revoking one changes the revision. */
+  access: { tokens: WireAccessToken[] };
 }
 
 interface VersionRow {
@@ -59,7 +61,7 @@ interface VersionRow {
   profile_size: number | string | null;
 }
 
-export async function computeDesiredState(store: Store): Promise<DesiredState> {
+export async function computeDesiredState(store: Store, accessTokens: WireAccessToken[] = []): Promise<DesiredState> {
   const db = store.db;
   const base = db
     .selectFrom('model_versions')
@@ -144,8 +146,9 @@ export async function computeDesiredState(store: Store): Promise<DesiredState> {
       const target = aliases.find((a) => a.name === DEFAULT_ALIAS)?.version ?? m.newest!;
       return { name, versions, aliases, routes: [{ version: target, weight: 100 }], rollout: null };
     });
-  const revision = createHash('sha256').update(JSON.stringify(out)).digest('hex').slice(0, 16);
-  return { revision, models: out };
+  const access = { tokens: accessTokens };
+  const revision = createHash('sha256').update(JSON.stringify(out)).update(JSON.stringify(access)).digest('hex').slice(0, 16);
+  return { revision, models: out, access };
 }
 
 /** The routes and plan of a model under an active rollout (`weight` is the candidate's share). */

@@ -39,6 +39,19 @@ export const PERMISSIONS = {
 
 export type Permission = keyof typeof PERMISSIONS;
 
+/**
+ * Gateway scopes (issue 17) of a token created without explicit ones: people who may serve
+ * calls get every model and the metrics; viewers the metrics; machine identities nothing.
+ */
+export const DEFAULT_GATEWAY_SCOPES: Record<Role, readonly string[]> = {
+  admin: ['infer:*', 'metrics'],
+  operator: ['infer:*', 'metrics'],
+  developer: ['infer:*', 'metrics'],
+  viewer: ['metrics'],
+  gateway: [],
+  runner: [],
+};
+
 export function allows(role: Role | 'system', permission: Permission): boolean {
   return role === 'system' || (PERMISSIONS[permission] as readonly string[]).includes(role);
 }

@@ -458,6 +458,17 @@ const retraining: Migration = {
   },
 };
 
+// Gateway access (issue 17): a token's gateway scopes (JSON list; null = its role's defaults) and
+// its own rate limit (calls per second and burst; null = the gateway's default). One column per
+// statement, as SQLite adds them.
+const gatewayAccess: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('tokens').addColumn('scopes', 'text').execute();
+    await db.schema.alterTable('tokens').addColumn('rate_limit', 'real').execute();
+    await db.schema.alterTable('tokens').addColumn('rate_burst', 'integer').execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_version_bundle': versionBundle,
@@ -466,4 +477,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0005_gates': gates,
   '0006_alerts': alerts,
   '0007_retraining': retraining,
+  '0008_gateway_access': gatewayAccess,
 };

@@ -14,6 +14,11 @@ export interface TokenTable {
   created_at: string;
   created_by: string | null;
   revoked_at: string | null;
+  /** Gateway scopes as a JSON list; null: the role's defaults (0008_gateway_access). */
+  scopes: string | null;
+  /** Calls per second on gateways; null: the gateway's default. */
+  rate_limit: number | null;
+  rate_burst: number | null;
 }
 
 export interface ModelTable {

@@ -11,6 +11,7 @@ import type { GatewayContext, GatewayExtension } from '../context.js';
 import { DriftHub } from '../drift/hub.js';
 import type { DriftBackend } from '../drift/window.js';
 import type { DriftEvent } from '../drift/monitor.js';
+import { admit, Need } from './access-gate.js';
 import { param, route, type HttpCall } from './http-io.js';
 
 export interface DriftRoutesOptions {
@@ -52,8 +53,13 @@ export function driftRoutes(options: DriftRoutesOptions = {}): GatewayExtension 
         call.error(err);
       }
     };
-    route(app, 'get', ['/v2/models/:name/versions/:version/drift'], (call, req) => report(call, param(req, 0), param(req, 1)));
-    route(app, 'get', ['/v2/models/:name/drift'], (call, req) => report(call, param(req, 0), undefined));
+    // Drift reports describe what callers sent: the `metrics` scope, like /metrics.
+    route(app, 'get', ['/v2/models/:name/versions/:version/drift'], (call, req) => {
+      if (admit(ctx.access, call, req, Need.Metrics)) report(call, param(req, 0), param(req, 1));
+    });
+    route(app, 'get', ['/v2/models/:name/drift'], (call, req) => {
+      if (admit(ctx.access, call, req, Need.Metrics)) report(call, param(req, 0), undefined);
+    });
     return {
       close: () => {
         inference.traffic.driftSource = undefined;

@@ -7,12 +7,15 @@
 import { SluiceError } from '../../lib/errors.js';
 import { parseFeedbackBody } from '../feedback/feedback-items.js';
 import type { InferenceService } from '../inference/inference-service.js';
+import type { GatewayAccess } from '../access/access-policy.js';
+import { admit as admitCall, Need } from './access-gate.js';
 import { HttpCall, param, readBody, releaseBody, routeMethods } from './http-io.js';
 import { parseJsonHeader } from './oip-codec.js';
 import type { TemplatedApp, HttpRequest } from 'uWebSockets.js';
 
 export interface FeedbackRouteOptions {
   inference: InferenceService;
+  access: GatewayAccess;
   maxBodyBytes: number;
   /** Answers a server-side failure (logs it with a request id). */
   fail(call: HttpCall, err: unknown): void;
@@ -44,12 +47,28 @@ export function feedbackRoutes(app: TemplatedApp, o: FeedbackRouteOptions): void
       call.error(err);
     }
   };
+  const admit = (call: HttpCall, req: HttpRequest): string | undefined => {
+    const name = param(req, 0);
+    return admitCall(o.access, call, req, Need.Infer, name) ? name : undefined;
+  };
   routeMethods(app, ['/v2/models/:name/feedback'], {
-    get: (call, req) => report(call, param(req, 0), undefined),
-    post: (call, req) => give(call, req, param(req, 0), undefined),
+    get: (call, req) => {
+      const name = admit(call, req);
+      if (name !== undefined) report(call, name, undefined);
+    },
+    post: (call, req) => {
+      const name = admit(call, req);
+      if (name !== undefined) give(call, req, name, undefined);
+    },
   });
   routeMethods(app, ['/v2/models/:name/versions/:version/feedback'], {
-    get: (call, req) => report(call, param(req, 0), param(req, 1)),
-    post: (call, req) => give(call, req, param(req, 0), param(req, 1)),
+    get: (call, req) => {
+      const name = admit(call, req);
+      if (name !== undefined) report(call, name, param(req, 1));
+    },
+    post: (call, req) => {
+      const name = admit(call, req);
+      if (name !== undefined) give(call, req, name, param(req, 1));
+    },
   });
 }

@@ -29,6 +29,8 @@ export class HttpCall implements CancelSignal {
   readonly head: boolean;
   /** The client went away: nothing may be written. */
   aborted = false;
+  /** An allowed browser origin (access.ts): the answer carries the CORS headers for it. */
+  corsOrigin: string | undefined = undefined;
   #finished = false;
   #listeners: (() => void)[] | undefined;
 
@@ -63,6 +65,10 @@ export class HttpCall implements CancelSignal {
     this.res.cork(() => {
       this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
       if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]!);
+      if (this.corsOrigin !== undefined) {
+        this.res.writeHeader('Access-Control-Allow-Origin', this.corsOrigin).writeHeader('Vary', 'Origin')
+          .writeHeader('Access-Control-Expose-Headers', 'Inference-Header-Content-Length, Retry-After, X-Request-Id');
+      }
       if (this.head) {
         // uWS 20.30's endWithoutBody(length) writes nothing at all, and with arguments it adds a
         // second Content-Length: send the header ourselves and call it bare. A HEAD has no body to
@@ -95,6 +101,20 @@ export class HttpCall implements CancelSignal {
 
 export type RouteHandler = (call: HttpCall, req: HttpRequest) => void;
 
+/** Answers a CORS preflight (OPTIONS) when the request is one; false to let the route answer 405. */
+export type PreflightHandler = (res: HttpResponse, req: HttpRequest) => boolean;
+const preflights = new WeakMap<TemplatedApp, PreflightHandler>();
+
+/** Route OPTIONS requests on `app`'s routes (and its catch-all) through `handler` first. */
+export function onPreflight(app: TemplatedApp, handler: PreflightHandler): void {
+  preflights.set(app, handler);
+}
+
+/** The app's preflight handler answered the request (access.ts decides). */
+export function preflighted(app: TemplatedApp, res: HttpResponse, req: HttpRequest): boolean {
+  return req.getMethod() === 'options' && preflights.get(app)?.(res, req) === true;
+}
+
 /**
  * Registers `handler` for `method` on each pattern. A GET route answers HEAD the same way without
  * a body; any other method gets 405 with an Allow header (RFC 9110 15.5.6), and no body on HEAD.
@@ -112,6 +132,7 @@ export function routeMethods(app: TemplatedApp, patterns: readonly string[], han
   const head = getHandler && ((res: HttpResponse, req: HttpRequest): void => getHandler(new HttpCall(res, true), req));
   const post = postHandler && ((res: HttpResponse, req: HttpRequest): void => postHandler(new HttpCall(res), req));
   const other = (res: HttpResponse, req: HttpRequest): void => {
+    if (preflighted(app, res, req)) return;
     const verb = req.getMethod().toUpperCase();
     const e = new SluiceError('SLUICE_E_HTTP_METHOD_NOT_ALLOWED', `${verb} is not allowed on ${req.getUrl()}; use ${allow}`);
     new HttpCall(res, verb === 'HEAD').error(e, undefined, { Allow: allow });

@@ -9,7 +9,9 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { LoadedVersion } from '../models/loaded-version.js';
 import type { ModelRepository } from '../models/repository.js';
 import { imageBodyInputs } from '../preprocess/preprocessor.js';
-import { HttpCall, param, readBody, releaseBody, route } from './http-io.js';
+import type { GatewayAccess } from '../access/access-policy.js';
+import { admit, Need, preflight } from './access-gate.js';
+import { HttpCall, onPreflight, param, preflighted, readBody, releaseBody, route } from './http-io.js';
 import { feedbackRoutes } from './feedback-routes.js';
 import { PREVIEW_HEADER, ROUTE_KEY_HEADER } from '../../lib/sync-wire.js';
 import { decodeInferenceRequest, decodeRawBinaryRequest, encodeInferenceResponse, parseJsonHeader, type DecodedInferenceRequest } from './oip-codec.js';
@@ -26,29 +28,45 @@ export interface HttpServerOptions {
   logger: Logger;
   /** False until the startup loads finish, and again while draining. */
   isReady: () => boolean;
+  /** The gate at the top of every route but health. */
+  access: GatewayAccess;
 }
 
 /** Build the uWS app with every OIP route; the caller adds its own routes and listens. */
 export function createHttpApp(o: HttpServerOptions): TemplatedApp {
   const app = uWS.App();
+  const { access } = o;
+  onPreflight(app, (res, req) => preflight(access, res, req));
   serverRoutes(app, o);
   modelRoutes(app, o);
   const infer = new InferRoute(o);
-  route(app, 'post', ['/v2/models/:name/infer'], (call, req) => infer.handle(call, req, param(req, 0), undefined));
-  route(app, 'post', ['/v2/models/:name/versions/:version/infer'], (call, req) => infer.handle(call, req, param(req, 0), param(req, 1)));
-  feedbackRoutes(app, { inference: o.inference, maxBodyBytes: o.maxBodyBytes, fail: (call, err) => fail(o.logger, call, err) });
+  route(app, 'post', ['/v2/models/:name/infer'], (call, req) => {
+    const name = param(req, 0);
+    if (admit(access, call, req, Need.Infer, name)) infer.handle(call, req, name, undefined);
+  });
+  route(app, 'post', ['/v2/models/:name/versions/:version/infer'], (call, req) => {
+    const name = param(req, 0);
+    if (admit(access, call, req, Need.Infer, name)) infer.handle(call, req, name, param(req, 1));
+  });
+  feedbackRoutes(app, { inference: o.inference, access, maxBodyBytes: o.maxBodyBytes, fail: (call, err) => fail(o.logger, call, err) });
   repositoryRoutes(app, o);
-  route(app, 'get', ['/metrics'], (call) => {
-    o.metrics.render().then(
-      (m) => call.send(200, m.contentType, m.body),
-      (err: unknown) => call.error(err),
-    );
+  route(app, 'get', ['/metrics'], (call, req) => {
+    if (admit(access, call, req, Need.Metrics)) metricsRoute(o.metrics, call);
   });
   app.any('/*', (res, req) => {
+    if (preflighted(app, res, req)) return;
     // The same text for every method, so a HEAD reports the length its GET would get.
     new HttpCall(res, req.getMethod() === 'head').error(new SluiceError('SLUICE_E_HTTP_NOT_FOUND', `no route for ${req.getUrl()}`));
   });
   return app;
+}
+
+/** GET /metrics: the Prometheus text (also the whole of the --metrics-port listener). */
+export function metricsRoute(metrics: GatewayMetrics, call: HttpCall): void {
+  metrics.render().then(
+    (m) => call.send(200, m.contentType, m.body),
+    (err: unknown) => call.error(err),
+  );
 }
 
 /**
@@ -65,7 +83,10 @@ function fail(logger: Logger, call: HttpCall, err: unknown): void {
 /** Server metadata (`/v2`, and `/v2/` as the protocol's YAML spells it) and health. */
 function serverRoutes(app: TemplatedApp, o: HttpServerOptions): void {
   const metadata = JSON.stringify({ name: SERVER_NAME, version: SERVER_VERSION, extensions: EXTENSIONS });
-  route(app, 'get', ['/v2', '/v2/'], (call) => call.json(200, metadata));
+  // Server metadata names no model: any token that may infer may read it.
+  route(app, 'get', ['/v2', '/v2/'], (call, req) => {
+    if (admit(o.access, call, req, Need.Infer)) call.json(200, metadata);
+  });
   route(app, 'get', ['/v2/health/live'], (call) => call.json(200, '{"live":true}'));
   route(app, 'get', ['/v2/health/ready'], (call) => {
     if (o.isReady()) call.json(200, '{"ready":true}');
@@ -75,7 +96,7 @@ function serverRoutes(app: TemplatedApp, o: HttpServerOptions): void {
 
 /** Model metadata and readiness, for the routed version or a named one. */
 function modelRoutes(app: TemplatedApp, o: HttpServerOptions): void {
-  const { inference, repository } = o;
+  const { inference, repository, access } = o;
   const metadata = (call: HttpCall, name: string, version: string | undefined): void => {
     try {
       call.json(200, JSON.stringify(modelMetadata(inference.resolve(name, version), repository)));
@@ -83,8 +104,14 @@ function modelRoutes(app: TemplatedApp, o: HttpServerOptions): void {
       call.error(err);
     }
   };
-  route(app, 'get', ['/v2/models/:name'], (call, req) => metadata(call, param(req, 0), undefined));
-  route(app, 'get', ['/v2/models/:name/versions/:version'], (call, req) => metadata(call, param(req, 0), param(req, 1)));
+  route(app, 'get', ['/v2/models/:name'], (call, req) => {
+    const name = param(req, 0);
+    if (admit(access, call, req, Need.Infer, name)) metadata(call, name, undefined);
+  });
+  route(app, 'get', ['/v2/models/:name/versions/:version'], (call, req) => {
+    const name = param(req, 0);
+    if (admit(access, call, req, Need.Infer, name)) metadata(call, name, param(req, 1));
+  });
 
   const ready = (call: HttpCall, name: string, version: string | undefined): void => {
     try {
@@ -97,8 +124,14 @@ function modelRoutes(app: TemplatedApp, o: HttpServerOptions): void {
       call.error(err);
     }
   };
-  route(app, 'get', ['/v2/models/:name/ready'], (call, req) => ready(call, param(req, 0), undefined));
-  route(app, 'get', ['/v2/models/:name/versions/:version/ready'], (call, req) => ready(call, param(req, 0), param(req, 1)));
+  route(app, 'get', ['/v2/models/:name/ready'], (call, req) => {
+    const name = param(req, 0);
+    if (admit(access, call, req, Need.Infer, name)) ready(call, name, undefined);
+  });
+  route(app, 'get', ['/v2/models/:name/versions/:version/ready'], (call, req) => {
+    const name = param(req, 0);
+    if (admit(access, call, req, Need.Infer, name)) ready(call, name, param(req, 1));
+  });
 }
 
 /** What an infer call's headers say about its body, read before the handler returns (uWS rule). */
@@ -193,10 +226,17 @@ class InferRoute {
   }
 }
 
-/** The repository extension: index, load, unload. */
+/**
+ * The repository extension: index, load, unload. Restricted like Triton's --http-restricted-api:
+ * refused outright when the models come from a control plane (its desired state rules them),
+ * refused when --repository-api is off, and needs the `repository` scope when auth is on.
+ */
 function repositoryRoutes(app: TemplatedApp, o: HttpServerOptions): void {
-  const { repository } = o;
+  const { repository, access } = o;
   const withBody = (call: HttpCall, req: HttpRequest, work: (body: Record<string, unknown>) => Promise<unknown>): void => {
+    if (access.managed) return call.error(new SluiceError('SLUICE_E_GATEWAY_REPOSITORY_MANAGED', 'the repository API is refused: this gateway serves what its control plane says'));
+    if (access.repositoryApi === 'off') return call.error(new SluiceError('SLUICE_E_GATEWAY_REPOSITORY_OFF', 'the repository API is off on this gateway (--repository-api)'));
+    if (!admit(access, call, req, Need.Repository)) return;
     readBody(call, req, { limit: 1024 * 1024 })
       .then(async (buf) => {
         const body = buf.byteLength === 0 ? {} : parseJsonHeader(buf);

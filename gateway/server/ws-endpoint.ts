@@ -3,6 +3,7 @@
 // paces and bounds the calls in flight.
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t } from 'uWebSockets.js';
 import { toSluiceError, type SluiceError } from '../../lib/errors.js';
+import { selectWsProtocol } from '../access/access-policy.js';
 import { statusLine } from './http-io.js';
 import { WsConnection, type WsConnectionOptions } from './ws-connection.js';
 import { WS_CLOSE } from './ws-frame-codec.js';
@@ -61,7 +62,8 @@ function refuseUpgrade(res: HttpResponse, err: SluiceError): void {
 function upgrade<Principal>(options: WsEndpointOptions<Principal>, res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
   // HttpRequest is only valid in this synchronous part: copy what the upgrade needs first.
   const key = req.getHeader('sec-websocket-key');
-  const protocol = req.getHeader('sec-websocket-protocol');
+  // Echo one offered subprotocol, never the entry that carries a browser's token.
+  const protocol = selectWsProtocol(req.getHeader('sec-websocket-protocol'));
   const extensions = req.getHeader('sec-websocket-extensions');
   const headers = headersOf(req);
   let aborted = false;

@@ -7,6 +7,7 @@ import { parseFeedbackBody, type FeedbackItem } from '../feedback/feedback-items
 import { decodeInferenceRequest, encodeInferenceResponse } from './oip-codec.js';
 import { registerWsEndpoint, WS_DEFAULTS, type WsAnswer, type WsEndpointOptions, type WsInferContext } from './ws-endpoint.js';
 import type { WsCall } from './ws-frame-codec.js';
+import type { Grant } from '../access/access-policy.js';
 
 export type WebSocketOptions = Partial<Pick<WsEndpointOptions<unknown>,
   'maxMessageBytes' | 'maxInFlight' | 'pauseBufferedBytes' | 'maxBufferedBytes' | 'idleTimeoutSeconds'>>;
@@ -15,7 +16,9 @@ interface DecodeTimer {
   observe(seconds: number): void;
 }
 
-async function inferCall(ctx: GatewayContext, decodeTimers: [json: DecodeTimer, binary: DecodeTimer], call: WsCall, c: WsInferContext<unknown>): Promise<WsAnswer> {
+async function inferCall(ctx: GatewayContext, decodeTimers: [json: DecodeTimer, binary: DecodeTimer], call: WsCall, c: WsInferContext<Grant | undefined>): Promise<WsAnswer> {
+  // Scope and rate per call, before its tensors are decoded; a token revoked since the upgrade stops here.
+  ctx.access.checkCall(c.principal, call.model);
   if (call.type === 'feedback') return feedbackCall(ctx, call);
   const decodeStart = performance.now();
   // The frame's id is the endpoint's to echo; the rest is an OIP request body.
@@ -49,13 +52,13 @@ export function websocketEndpoint(options: WebSocketOptions = {}): GatewayExtens
       ctx.metrics.decodeDuration.labels({ protocol: 'ws_json' }),
       ctx.metrics.decodeDuration.labels({ protocol: 'ws_binary' }),
     ];
-    const endpoint = registerWsEndpoint<unknown>(ctx.app, {
+    const endpoint = registerWsEndpoint<Grant | undefined>(ctx.app, {
       ...WS_DEFAULTS,
       // A message is a request body: the same limit as HTTP unless set apart.
       maxMessageBytes: ctx.options.maxBodyBytes,
       ...options,
-      // The HTTP routes authenticate nobody yet; when they do, the same check goes here.
-      authenticate: () => undefined,
+      // Origin and token on the upgrade (Authorization, or a sluice.bearer.<token> subprotocol for browsers).
+      authenticate: (headers) => ctx.access.authenticateUpgrade(headers),
       infer: (call, c) => inferCall(ctx, decodeTimers, call, c),
       onEvent: (e) => {
         if (e.type === 'slow-reader' || e.type === 'framing-error') ctx.logger.warn({ ws: e }, 'websocket closed by the gateway');

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { subjectDigest, verifyVersionStatement, type VersionFileName } from '../../lib/artifact-signature.js';
-import type { LoadedVersionReport } from '../../lib/sync-wire.js';
+import type { LoadedVersionReport, WireGatewayAccess } from '../../lib/sync-wire.js';
 import type { GatewayContext, GatewayExtension } from '../context.js';
 import type { ModelRepository } from '../models/repository.js';
 import type { TrafficWindows } from '../routing/traffic.js';
@@ -31,6 +31,8 @@ export interface ControlPlaneSyncOptions {
   pollIntervalMs?: number | undefined;
   /** Pin the registry key (PEM). Without it the first key seen is trusted and a later change is refused. */
   registryPublicKeyPem?: string | undefined;
+  /** Each desired state's `access` (live tokens with gateway scopes), applied as it arrives. */
+  onAccess?: ((access: WireGatewayAccess) => void) | undefined;
 }
 
 const FIRST_RETRY_MS = 1000;
@@ -51,6 +53,13 @@ function profileFileName(config: Uint8Array | undefined): string {
 
 export function controlPlaneSync(options: ControlPlaneSyncOptions): GatewayExtension {
   return (ctx: GatewayContext) => {
+    // The control plane rules the models (no repository API) and pushes who may call.
+    ctx.access.manage();
+    const onAccess = options.onAccess;
+    options = { ...options, onAccess: (a) => {
+      ctx.access.update(a.tokens);
+      onAccess?.(a);
+    } };
     const sync = new ControlPlaneSync(options, ctx.repository, ctx.options.modelRepository, ctx.logger.child({ component: 'control-plane-sync' }), ctx.inference.traffic);
     sync.start();
     return { close: () => sync.close() };
@@ -199,6 +208,8 @@ export class ControlPlaneSync {
    * `retry` (the backoff timer, re-applying the last state for its refused versions).
    */
   private enqueue(state: DesiredState, retry = false): void {
+    // Access is applied on arrival, not behind model downloads: a revocation must not wait for them.
+    if (!retry && state.access) this.options.onAccess?.(state.access);
     this.applying = this.applying
       .then(async () => {
         if (this.closed || (!retry && state.revision === this.lastRevision)) return;
