@@ -115,12 +115,13 @@ for (const dialect of dialects()) {
       await cp.upload('weather', exampleOnnx('weather'), undefined, { allowDuplicate: true });
       await cp.gql('mutation { setAlias(input: { model: "weather", alias: "production", version: 1 }) { name } }');
       const gw = await registeredGateway(cp);
+      // Made before subscribing: a new token changes the gateways' access list, and so the state (issue 17).
+      const operator = await cp.token('operator');
       const sub = await subscribe(cp.url, gw, 'subscription { desiredStateChanged { gateway revision models { name routes { version weight } } } }');
       t.teardown(() => sub.close());
       const first = (await sub.next()).data.desiredStateChanged;
       t.same(first.models[0].routes, [{ version: 1, weight: 100 }], 'the current state comes first');
       t.equal(first.gateway, 'edge-1');
-      const operator = await cp.token('operator');
       await cp.gql('mutation { setAlias(input: { model: "weather", alias: "production", version: 2 }) { name } }', {}, operator);
       const pushed = (await sub.next()).data.desiredStateChanged;
       t.same(pushed.models[0].routes, [{ version: 2, weight: 100 }], 'the move arrives without polling');
