@@ -6,7 +6,9 @@ import type { TargetName } from './report/types.js';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, parseFlags } from '../lib/flags.js';
 
-export const TARGET_NAMES: readonly TargetName[] = ['sluice', 'sluice-ws', 'naive', 'naive-1t', 'micro-batch', 'uws-fixed'];
+export const TARGET_NAMES: readonly TargetName[] = ['sluice', 'sluice-ws', 'sluice-auth', 'naive', 'naive-1t', 'micro-batch', 'uws-fixed'];
+/** Measured unless --targets says otherwise; sluice-auth (the cost of gateway auth, issue 17) only when named. */
+const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => t !== 'sluice-auth');
 
 export interface Placement {
   /** split: load generators on their own core(s), servers and the ORT ceiling on the rest; shared: nothing pinned. */
@@ -72,7 +74,7 @@ export const BENCH_COMMAND = defineCommand({
       description: 'short smoke run (< 2 min): 1 and 64 connections, 50/95% open loop, shorter windows (text-direction-image: closed loop only, sluice/naive/naive-1t unless --targets)',
     },
     workloads: { type: 'list', default: WORKLOAD_NAMES, description: 'workloads to measure' },
-    targets: { type: 'list', description: `servers to measure (default: all: ${TARGET_NAMES.join(',')})` },
+    targets: { type: 'list', description: `servers to measure (default: ${DEFAULT_TARGETS.join(',')}; sluice-auth only when named)` },
     connections: { type: 'list', placeholder: '1,16,64', description: 'closed-loop connection counts (default: 1,16,64,256; 1,64 with --quick)' },
     'duration-ms': { type: 'int', description: 'measured window per point, warm-up excluded (default: 8000; 1000 with --quick)' },
     'warmup-ms': { type: 'int', description: 'warm-up per point, not recorded (default: 2000; 300 with --quick)' },
@@ -114,7 +116,7 @@ export function parseBenchArgs(argv: string[], cores = availableParallelism(), e
     if (!isWorkloadName(w)) throw usageError('workloads', `unknown workload ${w} (${WORKLOAD_NAMES.join(', ')})`);
     return true;
   });
-  const targets = (v.targets ?? [...TARGET_NAMES]).filter((t): t is TargetName => {
+  const targets = (v.targets ?? [...DEFAULT_TARGETS]).filter((t): t is TargetName => {
     if (!(TARGET_NAMES as readonly string[]).includes(t)) throw usageError('targets', `unknown target ${t} (${TARGET_NAMES.join(', ')})`);
     return true;
   });

@@ -3,6 +3,7 @@ import type { LoadJob } from './load/job.js';
 import type { BenchOptions } from './options.js';
 import type { TargetName } from './report/types.js';
 import type { WorkloadName } from './workloads.js';
+import { BENCH_TOKEN } from './targets/commands.js';
 
 export type Log = (line: string) => void;
 
@@ -11,7 +12,12 @@ export function transportOf(target: TargetName): 'http' | 'ws' {
   return target === 'sluice-ws' ? 'ws' : 'http';
 }
 
+/** Headers every call of a target carries: sluice-auth is called with the bench's bearer token. */
+export function headersOf(target: TargetName): Record<string, string> | undefined {
+  return target === 'sluice-auth' ? { authorization: `Bearer ${BENCH_TOKEN}` } : undefined;
+}
+
 /** The load job of one closed-loop point. */
 export function closedJob(o: BenchOptions, url: string, workload: WorkloadName, target: TargetName, connections: number, warmupMs: number, durationMs: number): LoadJob {
-  return { target: url, workload, variants: 64, mode: 'closed', connections, warmupMs, durationMs, timeoutMs: o.timeoutMs, transport: transportOf(target) };
+  return { target: url, workload, variants: 64, mode: 'closed', connections, warmupMs, durationMs, timeoutMs: o.timeoutMs, transport: transportOf(target), headers: headersOf(target) };
 }

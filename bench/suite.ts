@@ -9,7 +9,7 @@ import { startServer, type ServerProcess } from './targets/server-process.js';
 import { benchRepository, targetCommand } from './targets/commands.js';
 import { ortCeiling } from './ceilings/run-ort-alone.js';
 import { ratioRounds } from './rounds.js';
-import { transportOf, type Log } from './plan.js';
+import { headersOf, transportOf, type Log } from './plan.js';
 import { scrapeMetricSums, stageBreakdown } from './targets/gateway-stages.js';
 import { describeMachine } from './machine.js';
 import { maxThroughput, recoverySeconds } from './report/summary.js';
@@ -47,6 +47,7 @@ class TargetSession {
       durationMs: this.o.durationMs,
       timeoutMs: this.o.timeoutMs,
       transport: transportOf(this.target),
+      headers: headersOf(this.target),
       ...extra,
     };
   }

@@ -131,7 +131,10 @@ function transportFor(job: LoadJob): { conns: CallSlot[]; requests: Buffer[] } {
     const ws = wsSlots(`ws://${host}:${port}/v2/ws`, job.connections, WS_SLOTS_PER_SOCKET, rows.map((row) => wsFrame(job.workload, row)));
     return { conns: ws.slots, requests: ws.requests };
   }
-  const requests = rows.map((row, i) => rawHttpRequest(inferCall(job.workload, row, job.deadlineUs, i), `${host}:${port}`));
+  const requests = rows.map((row, i) => {
+    const call = inferCall(job.workload, row, job.deadlineUs, i);
+    return rawHttpRequest(job.headers ? { ...call, headers: { ...call.headers, ...job.headers } } : call, `${host}:${port}`);
+  });
   return { conns: Array.from({ length: job.connections }, () => new HttpConnection(host, port)), requests };
 }
 

@@ -15,6 +15,8 @@ export interface LoadJob {
   workload: WorkloadName;
   /** http (default): one call at a time per keep-alive connection; ws: calls multiplexed on /v2/ws sockets. */
   transport?: 'http' | 'ws';
+  /** Extra request headers on every HTTP call (sluice-auth: the bearer token). */
+  headers?: Record<string, string> | undefined;
   /** Distinct input rows cycled through. */
   variants: number;
   /** closed: each connection sends its next call when the last is answered; open: calls at a fixed arrival rate. */

@@ -101,7 +101,7 @@ function roundsSection(run: BenchRun): string {
 function overloadSection(run: BenchRun): string {
   const rows: string[][] = [];
   for (const w of run.workloads) {
-    for (const target of ['sluice', 'sluice-ws', 'naive', 'naive-1t', 'micro-batch', 'uws-fixed'] as const) {
+    for (const target of ['sluice', 'sluice-ws', 'sluice-auth', 'naive', 'naive-1t', 'micro-batch', 'uws-fixed'] as const) {
       const o = overloadFor(run, w, target);
       if (!o) continue;
       const [hot, cool] = o.result.phases;

@@ -63,6 +63,7 @@ export function ratios(run: BenchRun, connections = 64): Ratio[] {
     push(`sluice / naive (better of default threads and 1 thread) @${connections}${how}`, div(sluice, naive.length ? Math.max(...naive) : null), 'naive');
     push(`sluice / micro-batch @${connections}${how}`, div(sluice, at('micro-batch')), 'micro');
     push(`sluice-ws / sluice (HTTP) @${connections}${how}`, div(at('sluice-ws'), sluice), 'ws');
+    push(`sluice-auth / sluice (bearer token checked on every call) @${connections}${how}`, div(at('sluice-auth'), sluice), 'auth');
     push(`sluice / uws-fixed @${connections}`, div(throughputAt(run.points, w, 'sluice', connections), throughputAt(run.points, w, 'uws-fixed', connections)), 'uws');
   }
   return out;

@@ -4,7 +4,7 @@
 import type { BenchRun, TargetName } from './types.js';
 import type { WorkloadName } from '../workloads.js';
 
-const COLORS: Record<TargetName, string> = { sluice: '#d1495b', 'sluice-ws': '#8f2d56', naive: '#00798c', 'naive-1t': '#30638e', 'micro-batch': '#edae49', 'uws-fixed': '#66a182' };
+const COLORS: Record<TargetName, string> = { sluice: '#d1495b', 'sluice-ws': '#8f2d56', 'sluice-auth': '#6b2737', naive: '#00798c', 'naive-1t': '#30638e', 'micro-batch': '#edae49', 'uws-fixed': '#66a182' };
 const W = 760;
 const H = 340;
 const M = { left: 70, right: 150, top: 36, bottom: 46 };

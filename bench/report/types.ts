@@ -40,7 +40,7 @@ export interface OrtCeiling {
  * only because it was mis-tuned. Ratios use the better of the two. `sluice-ws` is Sluice called over
  * its /v2/ws endpoint: N "connections" are N calls in flight, 64 per WebSocket.
  */
-export type TargetName = 'sluice' | 'sluice-ws' | 'naive' | 'naive-1t' | 'micro-batch' | 'uws-fixed';
+export type TargetName = 'sluice' | 'sluice-ws' | 'sluice-auth' | 'naive' | 'naive-1t' | 'micro-batch' | 'uws-fixed';
 
 export interface LoadPoint {
   workload: WorkloadName;

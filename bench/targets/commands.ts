@@ -1,6 +1,6 @@
 // How to start each server under test for a workload. Every server gets a model repository holding
 // only that workload's model, so Sluice and the baselines serve exactly the same thing.
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureExampleRepository } from '../../examples/repository.js';
@@ -36,6 +36,17 @@ export function benchRepository(workload: WorkloadName): string {
   return repo;
 }
 
+/** The bearer token the load generator sends to sluice-auth (a bench secret, not a real one). */
+export const BENCH_TOKEN = 'sluice_bench-0123456789abcdefghijklmnopqrstuvwxyzABCDEF';
+
+/** `.sluice/bench/tokens`: the token file of sluice-auth (infer:* and metrics, no rate limit). */
+function benchTokenFile(): string {
+  const path = join(ROOT, '.sluice', 'bench', 'tokens');
+  mkdirSync(join(ROOT, '.sluice', 'bench'), { recursive: true });
+  writeFileSync(path, `${BENCH_TOKEN} infer:*,metrics name=bench\n`);
+  return path;
+}
+
 export function targetCommand(target: TargetName, workload: WorkloadName, repo: string, cpus: string | undefined, extraNodeFlags: string[] = []): ServerCommand {
   const nodeFlags = [...sluiceNodeFlags(), ...extraNodeFlags];
   switch (target) {
@@ -43,6 +54,9 @@ export function targetCommand(target: TargetName, workload: WorkloadName, repo: 
     case 'sluice-ws':
       // The same `sluice gateway` (it serves /v2/ws by default); sluice-ws differs in transport only.
       return { name: target, cpus, nodeFlags, args: [join(DIST, 'cli', 'sluice.js'), 'gateway', '--models', repo, '--port', '0', '--log-level', 'info'] };
+    case 'sluice-auth':
+      // The same gateway with a token file: every call's bearer token is checked (issue 17).
+      return { name: target, cpus, nodeFlags, args: [join(DIST, 'cli', 'sluice.js'), 'gateway', '--models', repo, '--port', '0', '--log-level', 'info', '--token-file', benchTokenFile()] };
     case 'naive':
     case 'naive-1t':
     case 'micro-batch': {
