@@ -128,6 +128,9 @@ const COMMANDS = [
     if (v['control-plane'] !== undefined && (v.token === undefined || v.token === '')) {
       throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--control-plane needs --token (a gateway token)', { details: { flag: 'token' } });
     }
+    if (v['control-plane'] !== undefined && v['token-file'] !== undefined) {
+      throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--token-file is for standalone gateways: under --control-plane the callers\' tokens come from the control plane', { details: { flag: 'token-file' } });
+    }
     const gw = await runGateway(
       {
         host: v.host,
