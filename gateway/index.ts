@@ -2,8 +2,6 @@
 // server on uWebSockets.js. startGateway wires the parts; extensions (the WebSocket endpoint,
 // drift routes, control-plane sync) get the same parts through GatewayContext (context.ts) and add
 // their own routes on the uWS app before it listens.
-import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
-import { SluiceError } from '../lib/errors.js';
 import type { RunningServer } from '../lib/server.js';
 import type { GatewayContext, GatewayExtension, GatewaySettings } from './context.js';
 import { InferenceService } from './inference/inference-service.js';
@@ -12,6 +10,7 @@ import { ModelRepository } from './models/repository.js';
 import { imagePreprocessor } from './preprocess/preprocessor.js';
 import { driftRoutes, type DriftRoutesOptions } from './server/drift-routes.js';
 import { createHttpApp } from './server/http-server.js';
+import { ServingApp } from './server/uws-app.js';
 import { websocketEndpoint, type WebSocketOptions } from './server/ws-extension.js';
 import { controlPlaneSync } from './sync/control-plane-sync.js';
 import { WorkerPool } from './workers/pool.js';
@@ -25,12 +24,17 @@ export interface GatewayOptions extends GatewaySettings {
   websocket?: WebSocketOptions | false | undefined;
 }
 
-export interface Gateway extends RunningServer, GatewayContext {}
+export interface Gateway extends RunningServer, GatewayContext {
+  /** Put the TLS files' current certificate in service for new connections (SIGHUP); the port stays open. */
+  reloadTls(): Promise<void>;
+}
 
 type CloseHook = () => Promise<void> | void;
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
+  // First: a TLS file that cannot be used stops the start before any worker exists.
+  const serving = new ServingApp(options.tls);
   const metrics = new GatewayMetrics();
   const pool = new WorkerPool({ threads: options.workerThreads, preload: options.workerPreload, logger });
   const repository = new ModelRepository({ root: options.modelRepository, pool, metrics, logger, clock: options.clock });
@@ -42,6 +46,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   let started = false;
   const app = createHttpApp({
+    app: serving.app,
     inference, repository, metrics, logger,
     maxBodyBytes: options.maxBodyBytes,
     isReady: () => started && !inference.draining,
@@ -55,16 +60,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await pool.close();
     throw err;
   }
-  const listenSocket = await listen(app, options.host, options.port).catch(async (err: unknown) => {
+  const port = await serving.listen(options.host, options.port).catch(async (err: unknown) => {
     await repository.close();
     await pool.close();
     throw err;
   });
   started = true;
-  const port = uWS.us_socket_local_port(listenSocket);
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= shutDown(context, listenSocket, closers));
-  return { ...context, url: `http://${options.host}:${port}`, port, close };
+  const close = (): Promise<void> => (closing ??= shutDown(context, serving, closers));
+  return { ...context, url: `${serving.scheme}://${options.host}:${port}`, port, close, reloadTls: () => serving.reload() };
 }
 
 /** The built-in extensions the options ask for, then the caller's own. */
@@ -86,29 +90,19 @@ async function startExtensions(context: GatewayContext, extensions: GatewayExten
   return closers;
 }
 
-function listen(app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> {
-  return new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(host, port, (socket) => {
-      if (socket) resolve(socket);
-      else reject(new SluiceError('SLUICE_E_CONFIG_INVALID', `cannot listen on ${host}:${port}`));
-    });
-  });
-}
-
 /**
  * Readiness goes false and new calls get 503 at once; queued calls run now rather than after their
  * batching delay; accepted calls finish (bounded by drainTimeoutMs); then extensions, the listen
  * socket, the workers and every open socket close, in that order.
  */
-async function shutDown(context: GatewayContext, listenSocket: us_listen_socket, closers: CloseHook[]): Promise<void> {
-  const { inference, repository, pool, logger, app, options } = context;
+async function shutDown(context: GatewayContext, serving: ServingApp, closers: CloseHook[]): Promise<void> {
+  const { inference, repository, pool, logger, options } = context;
   const idle = inference.drain(options.drainTimeoutMs);
   const flushed = repository.close();
   if (!(await idle)) logger.warn({ inFlight: inference.inFlight }, 'drain timed out; failing the remaining calls');
   for (const c of closers) await c();
-  uWS.us_listen_socket_close(listenSocket);
+  serving.stopListening();
   await Promise.race([flushed, new Promise((r) => setTimeout(r, options.drainTimeoutMs).unref())]);
   await pool.close();
-  // uWS 20.30 has App#close (closes every socket) though its typings lag behind.
-  (app as TemplatedApp & { close(): void }).close();
+  serving.close();
 }
