@@ -102,12 +102,15 @@ export function hasClientTls(files: ClientTlsFiles | undefined): files is Client
   return files !== undefined && (files.caFile !== undefined || files.certFile !== undefined || files.keyFile !== undefined);
 }
 
+/** The code tls-fetch.ts gives a TLS connection the server closed unanswered (its refusal of our client certificate under TLS 1.3). */
+export const CLIENT_CERT_REFUSED = 'ERR_TLS_CLIENT_CERT_REFUSED';
+
 // OpenSSL's verify results as Node names them, and its alerts (ERR_SSL_*), are handshake failures:
 // the peer is reachable but one side refused the other's certificate.
 const CERT_ERRORS = new Set([
   'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_SIGNATURE_FAILURE', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'CERT_REJECTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID', 'EPROTO',
+  'ERR_TLS_CERT_ALTNAME_INVALID', 'EPROTO', CLIENT_CERT_REFUSED,
 ]);
 
 /** The TLS reason (e.g. CERT_HAS_EXPIRED, ERR_SSL_TLSV1_ALERT_UNKNOWN_CA) somewhere in an error's cause chain, if any. */

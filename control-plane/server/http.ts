@@ -104,6 +104,9 @@ export async function listen(options: HttpServerOptions): Promise<ListeningServe
     sendError(res, new SluiceError('SLUICE_E_HTTP_NOT_FOUND', `no route ${req.method} ${path}`));
   };
   const server = options.tls === undefined ? createServer(handle) : createHttpsServer(secureOptions(options.tls), handle);
+  // A refused handshake (a client certificate from another CA, none under mutual TLS, plaintext on
+  // the TLS port) never reaches a route: the log is the only place an operator sees it.
+  if (options.tls !== undefined) server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => logger.warn({ reason: err.code ?? err.message, client: socket.remoteAddress }, 'TLS handshake refused'));
   // Slow-loris protection: a client must send its headers within 10 s and its body within 5 min.
   server.headersTimeout = 10_000;
   server.requestTimeout = 300_000;
