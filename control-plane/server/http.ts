@@ -1,6 +1,7 @@
 // The control plane's HTTP server (node:http, or node:https with TLS files: its traffic is control
 // traffic, not the data plane's hot path). With a client CA, every connection must present a
-// certificate that chains to it (mutual TLS), checked in the handshake before any route runs. Routes: /graphql (yoga), /graphiql/<asset> (when GraphiQL is on), /artifacts/<sha256>,
+// certificate that chains to it (mutual TLS), checked in the handshake before any route runs.
+// Routes: /graphql (yoga), /graphiql/<asset> (when GraphiQL is on), /artifacts/<sha256>,
 // /metrics (Prometheus: firing alerts, webhook deliveries), /health, /health/live, /health/ready.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -106,7 +107,9 @@ export async function listen(options: HttpServerOptions): Promise<ListeningServe
   const server = options.tls === undefined ? createServer(handle) : createHttpsServer(secureOptions(options.tls), handle);
   // A refused handshake (a client certificate from another CA, none under mutual TLS, plaintext on
   // the TLS port) never reaches a route: the log is the only place an operator sees it.
-  if (options.tls !== undefined) server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => logger.warn({ reason: err.code ?? err.message, client: socket.remoteAddress }, 'TLS handshake refused'));
+  if (options.tls !== undefined) {
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => logger.warn({ reason: err.code ?? err.message, client: socket.remoteAddress }, 'TLS handshake refused'));
+  }
   // Slow-loris protection: a client must send its headers within 10 s and its body within 5 min.
   server.headersTimeout = 10_000;
   server.requestTimeout = 300_000;
