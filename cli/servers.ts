@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { readdirSync } from 'node:fs';
 import type { Logger } from '../lib/log.js';
 import type { RunningServer } from '../lib/server.js';
-import type { ClientTlsFiles, ServerTlsFiles } from '../lib/tls.js';
+import { readServerTls, type ClientTlsFiles, type ServerTlsFiles } from '../lib/tls.js';
 import { SluiceError } from '../lib/errors.js';
 import { startControlPlane, type ControlPlaneServer } from '../control-plane/index.js';
 import { startGateway } from '../gateway/index.js';
@@ -58,6 +58,7 @@ export async function runGateway(run: GatewayRun, logger: Logger): Promise<Runni
     ...(run.controlPlane ? { controlPlane: run.controlPlane } : {}),
   });
   logger.info({ service: 'gateway', models: resolve(run.models) }, `gateway listening on ${gw.url}`);
+  if (run.tls) logCertificate(run.tls, logger.child({ service: 'gateway' }));
   return gw;
 }
 
@@ -73,6 +74,7 @@ export async function runControlPlane(run: ControlPlaneRun, logger: Logger): Pro
     ...(run.local ? { seedRepository: resolve(run.local.models), localGateway: true, localRunner: true } : {}),
   });
   logger.info({ service: 'control-plane' }, `control plane listening on ${cp.url}`);
+  if (run.tls) logCertificate(run.tls, logger.child({ service: 'control-plane' }));
   return cp;
 }
 
@@ -181,16 +183,28 @@ export function shutdownOnSignals(servers: RunningServer[], logger: Logger, drai
  * SIGHUP: every server re-reads its TLS certificate and key for new connections. A file that
  * cannot be used is logged and the old certificate keeps serving (the process does not stop).
  */
-export function reloadTlsOnHangup(servers: RunningServer[], logger: Logger): void {
+export function reloadTlsOnHangup(servers: RunningServer[], tls: ServerTlsFiles, logger: Logger): void {
   process.on('SIGHUP', () => {
     for (const s of servers) {
       if (s.reloadTls === undefined) continue;
       Promise.resolve()
         .then(() => s.reloadTls!())
         .then(
-          () => logger.info({ url: s.url }, 'TLS certificate reloaded'),
+          () => logCertificate(tls, logger.child({ url: s.url }), 'TLS certificate reloaded'),
           (err: unknown) => logger.error({ err, url: s.url }, 'TLS reload failed; the old certificate still serves'),
         );
     }
   });
+}
+
+const EXPIRY_WARNING_MS = 14 * 24 * 3600 * 1000;
+
+/** The certificate in service (serial, end of validity), as a warning when it has ended or ends within 14 days. */
+function logCertificate(tls: ServerTlsFiles, logger: Logger, message = 'TLS certificate in service'): void {
+  const m = readServerTls(tls);
+  const fields = { serial: m.serial, validTo: m.validTo.toISOString(), certFile: tls.certFile };
+  const left = m.validTo.getTime() - Date.now();
+  if (left <= 0) logger.warn(fields, `${message}: it has EXPIRED; clients will refuse it`);
+  else if (left < EXPIRY_WARNING_MS) logger.warn(fields, `${message}: it expires in ${Math.ceil(left / 86_400_000)} days`);
+  else logger.info(fields, message);
 }

@@ -125,7 +125,7 @@ const COMMANDS = [
       screen,
     );
     shutdownOnSignals(running, logger, v['drain-timeout-ms']);
-    if (tls !== undefined) reloadTlsOnHangup(running, logger);
+    if (tls !== undefined) reloadTlsOnHangup(running, tls, logger);
     return -1;
   }),
   command(GATEWAY, async (v) => {
@@ -152,7 +152,7 @@ const COMMANDS = [
     );
     screen.ready({ seconds: performance.now() / 1000, gateway: gw.url, models: v.models, modelNames: listModels(v.models) });
     shutdownOnSignals([gw], logger, v['drain-timeout-ms']);
-    if (tls !== undefined) reloadTlsOnHangup([gw], logger);
+    if (tls !== undefined) reloadTlsOnHangup([gw], tls, logger);
     return -1;
   }),
   command(CONTROL_PLANE, async (v) => {
@@ -162,7 +162,7 @@ const COMMANDS = [
     const cp = await runControlPlane({ host: v.host, port: v.port, data: v.data, db: v.db, drainTimeoutMs: v['drain-timeout-ms'], tls }, logger);
     screen.ready({ seconds: performance.now() / 1000, controlPlane: cp.url, data: v.db === undefined ? v.data : undefined, firstAdminToken: cp.firstAdminToken });
     shutdownOnSignals([cp], logger, v['drain-timeout-ms']);
-    if (tls !== undefined) reloadTlsOnHangup([cp], logger);
+    if (tls !== undefined) reloadTlsOnHangup([cp], tls, logger);
     return -1;
   }),
   command(EXAMPLES, async (v) => {

@@ -160,4 +160,7 @@ t.test('sluice control-plane reloads its certificate on SIGHUP without restartin
   const health = await tlsFetch({ caFile: certs.ca })(`https://127.0.0.1:${port}/health`);
   t.equal(health.status, 200, 'still serving after the reload');
   t.equal(proc.proc.exitCode, null, 'the process did not restart');
+  const reloaded = await eventually('the reload is logged with the new serial', async () =>
+    proc.output().split('\n').map((l) => (l.startsWith('{') ? (JSON.parse(l) as { msg?: string; serial?: string }) : {})).find((l) => l.msg?.startsWith('TLS certificate reloaded') === true), 10_000);
+  t.equal(reloaded.serial, next);
 });
