@@ -107,12 +107,13 @@ t.test('a gateway with --tls-cert/--tls-key', async (t) => {
     const before = await servedSerial(port);
     writeFileSync(live.keyFile, 'not a key');
     const err = await gw.reloadTls().then(() => undefined, (e: unknown) => e);
-    t.ok(isSluiceError(err) && err.code === 'SLUICE_E_TLS_FILE_INVALID');
+    t.equal(isSluiceError(err) ? err.code : undefined, 'SLUICE_E_TLS_FILE_INVALID');
     t.equal(await servedSerial(port), before);
   });
 });
 
 t.test('a key that does not match the certificate stops the start, naming the flag', async (t) => {
   const err = await startTestGateway(t, copyModels(t, ['weather']), { tls: { certFile: certs.server.cert, keyFile: certs.client.key } }).then(() => undefined, (e: unknown) => e);
-  t.ok(isSluiceError(err) && err.code === 'SLUICE_E_TLS_FILE_INVALID' && err.details?.flag === 'tls-key');
+  t.equal(isSluiceError(err) ? err.code : undefined, 'SLUICE_E_TLS_FILE_INVALID');
+  t.equal(isSluiceError(err) ? err.details?.flag : undefined, 'tls-key');
 });
