@@ -9,6 +9,7 @@
 //   node dist/bench/compare.js --a-root /tmp/base --workload text-direction-binary --rounds 7
 //   node dist/bench/compare.js --b-config '{"dynamic_batching":{"staged_batches":0}}'
 //   node dist/bench/compare.js --rounds 5 --floor   (also: the same calls against a server that does nothing)
+//   node dist/bench/compare.js --b-tls --workload weather-json   (B serves https: the cost of TLS, docs/tls.md)
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { benchRepository, ROOT, sluiceNodeFlags, targetCommand } from './targets
 import { startServer, type ServerProcess } from './targets/server-process.js';
 import { median } from './report/summary.js';
 import { isWorkloadName, prepareWorkload, WORKLOADS } from './workloads.js';
+import { makeBenchCerts, type BenchCerts } from './tls/certs.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -33,11 +35,12 @@ const { values: args } = parseArgs({
     'duration-ms': { type: 'string', default: '4000' },
     'warmup-ms': { type: 'string', default: '1000' },
     floor: { type: 'boolean', default: false },
+    'b-tls': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  console.log('node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] [--workload W] [--connections N] [--rounds N] [--duration-ms N] [--floor]');
+  console.log('node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] [--workload W] [--connections N] [--rounds N] [--duration-ms N] [--floor] [--b-tls]');
   process.exit(0);
 }
 const workload = args.workload!;
@@ -53,6 +56,8 @@ interface Variant {
   config: Record<string, unknown> | undefined;
   /** Extra environment of this gateway's process (e.g. a knob read from the environment). */
   env: Record<string, string> | undefined;
+  /** Serve https with a certificate made for this run; the load generator's connections are TLS sockets trusting its CA. */
+  tls: BenchCerts | undefined;
   server?: ServerProcess;
   repo?: string;
   calls: number[];
@@ -77,8 +82,8 @@ function merge(base: Record<string, unknown>, patch: Record<string, unknown>): R
 await prepareWorkload(workload);
 const model = WORKLOADS[workload].model;
 const variants: Variant[] = [
-  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, env: args['a-env'] ? JSON.parse(args['a-env']) : undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
-  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
+  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, env: args['a-env'] ? JSON.parse(args['a-env']) : undefined, tls: undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
+  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, tls: args['b-tls'] ? makeBenchCerts() : undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
 ];
 const source = benchRepository(workload);
 try {
@@ -93,14 +98,14 @@ try {
       name: `gateway ${v.label}`,
       nodeFlags: sluiceNodeFlags(v.root),
       env: v.env,
-      args: [join(v.root, 'dist', 'cli', 'sluice.js'), 'gateway', '--models', v.repo, '--port', '0', '--log-level', 'info'],
+      args: [join(v.root, 'dist', 'cli', 'sluice.js'), 'gateway', '--models', v.repo, '--port', '0', '--log-level', 'info', ...(v.tls ? ['--tls-cert', v.tls.cert, '--tls-key', v.tls.key] : [])],
     });
   }
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? variants : [...variants].reverse();
     const line: string[] = [];
     for (const v of order) {
-      const round = await measuredRound(v.server!, closedLoop(v.server!.url, { workload, connections, warmupMs, durationMs }));
+      const round = await measuredRound(v.server!, { ...closedLoop(v.server!.url, { workload, connections, warmupMs, durationMs }), ...(v.tls ? { caFile: v.tls.ca } : {}) });
       v.calls.push(round.calls);
       v.mainUsPerCall.push(round.mainUsPerCall);
       v.otherUsPerCall.push(round.otherUsPerCall);
@@ -112,6 +117,7 @@ try {
 } finally {
   await Promise.all(variants.map((v) => v.server?.stop()));
   for (const v of variants) if (v.repo) rmSync(v.repo, { recursive: true, force: true });
+  for (const v of variants) v.tls?.remove();
 }
 
 const [a, b] = variants as [Variant, Variant];
@@ -119,7 +125,7 @@ const ratios = a.calls.map((x, i) => b.calls[i]! / x);
 console.log(`\n${workload}, closed loop @${connections}, ${rounds} rounds of ${durationMs} ms, medians:`);
 console.log('variant | calls/s | main thread µs/call | other threads (ORT workers, GC, libuv) µs/call | load generator µs/call | root | config');
 for (const v of variants) {
-  console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${median(v.clientUsPerCall).toFixed(0)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}${v.env ? ` env ${JSON.stringify(v.env)}` : ''}`);
+  console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${median(v.clientUsPerCall).toFixed(0)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}${v.env ? ` env ${JSON.stringify(v.env)}` : ''}${v.tls ? ' https' : ''}`);
 }
 console.log(`B / A calls/s: median ${median(ratios).toFixed(3)} (per round: ${ratios.map((x) => x.toFixed(2)).join(', ')})`);
 

@@ -1,6 +1,8 @@
 // Flags several commands share, in the table format of flags.ts.
 import { LOG_FORMATS, LOG_LEVELS } from '../lib/log.js';
 import type { FlagSpec } from '../lib/flags.js';
+import { SluiceError } from '../lib/errors.js';
+import type { ClientTlsFiles, ServerTlsFiles } from '../lib/tls.js';
 
 export const HOST_FLAG = { type: 'string', default: '127.0.0.1', placeholder: 'address', description: 'address to listen on' } as const satisfies FlagSpec<'string'>;
 export const LOG_LEVEL_FLAG = { type: 'string', default: 'info', choices: LOG_LEVELS, description: 'least severe level logged' } as const satisfies FlagSpec<'string'>;
@@ -20,3 +22,37 @@ export function tokenFlag(description: string) {
 }
 /** Promote past a failed promotion gate (docs/gates.md): admins only, audited as gate.override with the reason. */
 export const GATE_OVERRIDE_FLAG = { type: 'string', placeholder: 'reason', description: 'admin only: promote although the gate failed, for this reason (audited)' } as const satisfies FlagSpec<'string'>;
+/** A server's TLS files (docs/tls.md): with both, it serves https (and wss); SIGHUP re-reads them. */
+export const SERVER_TLS_FLAGS = {
+  'tls-cert': { type: 'string', placeholder: 'cert.pem', description: 'serve TLS with this certificate chain (PEM); SIGHUP re-reads it' },
+  'tls-key': { type: 'string', placeholder: 'key.pem', description: 'the private key of --tls-cert (PEM, unencrypted)' },
+} as const satisfies Record<string, FlagSpec<'string'>>;
+/** The control plane's mutual TLS: clients must present a certificate from this CA. */
+export const TLS_CLIENT_CA_FLAG = { type: 'string', placeholder: 'ca.pem', description: 'mutual TLS: refuse clients whose certificate does not chain to this CA (PEM)' } as const satisfies FlagSpec<'string'>;
+/** How a gateway or runner reaches an https control plane. */
+export const CLIENT_TLS_FLAGS = {
+  'control-plane-ca': { type: 'string', placeholder: 'ca.pem', description: "trust only this CA (PEM) for the control plane's certificate (default: the system store)" },
+  'tls-client-cert': { type: 'string', placeholder: 'cert.pem', description: 'mutual TLS: client certificate shown to the control plane' },
+  'tls-client-key': { type: 'string', placeholder: 'key.pem', description: 'the private key of --tls-client-cert' },
+} as const satisfies Record<string, FlagSpec<'string'>>;
+
+/** --tls-cert/--tls-key (and a client CA) as the servers take them; refused when only one of the pair is given. */
+export function serverTlsOf(v: { 'tls-cert'?: string | undefined; 'tls-key'?: string | undefined }, clientCaFile?: string): ServerTlsFiles | undefined {
+  const cert = v['tls-cert'];
+  const key = v['tls-key'];
+  if (cert === undefined && key === undefined) {
+    if (clientCaFile !== undefined) throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS)', { details: { flag: 'tls-client-ca' } });
+    return undefined;
+  }
+  if (cert === undefined || key === undefined) {
+    const missing = cert === undefined ? 'tls-cert' : 'tls-key';
+    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--tls-cert and --tls-key go together: --${missing} is missing`, { details: { flag: missing } });
+  }
+  return { certFile: cert, keyFile: key, ...(clientCaFile !== undefined ? { clientCaFile } : {}) };
+}
+
+/** --control-plane-ca/--tls-client-cert/--tls-client-key as the clients take them (undefined: none given). */
+export function clientTlsOf(v: { 'control-plane-ca'?: string | undefined; 'tls-client-cert'?: string | undefined; 'tls-client-key'?: string | undefined }): ClientTlsFiles | undefined {
+  const files = { caFile: v['control-plane-ca'], certFile: v['tls-client-cert'], keyFile: v['tls-client-key'] };
+  return files.caFile === undefined && files.certFile === undefined && files.keyFile === undefined ? undefined : files;
+}

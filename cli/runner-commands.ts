@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { SluiceError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { defineCommand, type FlagValues } from '../lib/flags.js';
-import { CONTROL_PLANE_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+import { CLIENT_TLS_FLAGS, CONTROL_PLANE_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG, clientTlsOf } from './common-flags.js';
 import type { Executor } from '../control-plane/runner/executor.js';
 import type { TrainingRunner } from '../control-plane/runner/runner.js';
 
@@ -24,6 +24,7 @@ export const RUNNER_COMMAND = defineCommand({
     'poll-ms': { type: 'int', default: 1000, placeholder: 'ms', description: 'wait between claims while the queue is empty' },
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
+    ...CLIENT_TLS_FLAGS,
   },
 });
 
@@ -55,6 +56,7 @@ export async function runRunner(v: FlagValues<typeof RUNNER_COMMAND.flags>, logg
   const runner = new TrainingRunner({
     controlPlane: v['control-plane'],
     token,
+    tls: clientTlsOf(v),
     executor: await makeExecutor(v.executor, v['slurm-partition']),
     labels: v.labels,
     concurrency: v.concurrency,

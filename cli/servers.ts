@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { readdirSync } from 'node:fs';
 import type { Logger } from '../lib/log.js';
 import type { RunningServer } from '../lib/server.js';
+import { readServerTls, type ClientTlsFiles, type ServerTlsFiles } from '../lib/tls.js';
 import { SluiceError } from '../lib/errors.js';
 import { startControlPlane, type ControlPlaneServer } from '../control-plane/index.js';
 import { startGateway } from '../gateway/index.js';
@@ -18,7 +19,8 @@ export interface GatewayRun {
   models: string;
   maxBodyBytes: number;
   drainTimeoutMs: number;
-  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined } | undefined;
+  tls?: ServerTlsFiles | undefined;
+  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined; tls?: ClientTlsFiles | undefined } | undefined;
   /** Who may call (issue 17). */
   access?: GatewayAccessOptions | undefined;
   metricsPort?: number | undefined;
@@ -30,6 +32,8 @@ export interface ControlPlaneRun {
   data: string;
   db?: string | undefined;
   drainTimeoutMs: number;
+  /** https, and with `clientCaFile` mutual TLS. */
+  tls?: ServerTlsFiles | undefined;
   /** `sluice serve`: register this model repository at first start and mint the local gateway's token. */
   local?: { models: string };
 }
@@ -53,12 +57,14 @@ export async function runGateway(run: GatewayRun, logger: Logger): Promise<Runni
     modelRepository: resolve(run.models),
     maxBodyBytes: run.maxBodyBytes,
     drainTimeoutMs: run.drainTimeoutMs,
+    tls: run.tls,
     logger: logger.child({ service: 'gateway' }),
     ...(run.controlPlane ? { controlPlane: run.controlPlane } : {}),
     access: run.access,
     metricsPort: run.metricsPort,
   });
   logger.info({ service: 'gateway', models: resolve(run.models), auth: gw.access.required, metrics: gw.metricsUrl }, `gateway listening on ${gw.url}`);
+  if (run.tls) logCertificate(run.tls, logger.child({ service: 'gateway' }));
   return gw;
 }
 
@@ -68,11 +74,13 @@ export async function runControlPlane(run: ControlPlaneRun, logger: Logger): Pro
     port: run.port,
     dataDir: resolve(run.data),
     drainTimeoutMs: run.drainTimeoutMs,
+    tls: run.tls,
     logger: logger.child({ service: 'control-plane' }),
     ...(run.db !== undefined ? { db: run.db } : {}),
     ...(run.local ? { seedRepository: resolve(run.local.models), localGateway: true, localRunner: true } : {}),
   });
   logger.info({ service: 'control-plane' }, `control plane listening on ${cp.url}`);
+  if (run.tls) logCertificate(run.tls, logger.child({ service: 'control-plane' }));
   return cp;
 }
 
@@ -86,6 +94,10 @@ export interface ServeRun {
   drainTimeoutMs: number;
   access?: GatewayAccessOptions | undefined;
   metricsPort?: number | undefined;
+  /** Both servers' certificate (and the control plane's client CA: mutual TLS). */
+  tls?: ServerTlsFiles | undefined;
+  /** What the local gateway and runner trust and present to the control plane. */
+  clientTls?: ClientTlsFiles | undefined;
 }
 
 /** `sluice serve`: build the example repository when needed, then the control plane, then a gateway synced to it. */
@@ -97,14 +109,14 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
     if (built) screen.progress(`example models built in ${((performance.now() - building) / 1000).toFixed(1)} s`, { dir: models });
   }
   screen.progress('starting the control plane and the gateway', {});
-  const cp = await runControlPlane({ host: run.host, port: run.controlPlanePort, data: run.data, drainTimeoutMs: run.drainTimeoutMs, local: { models } }, logger);
+  const cp = await runControlPlane({ host: run.host, port: run.controlPlanePort, data: run.data, drainTimeoutMs: run.drainTimeoutMs, tls: run.tls, local: { models } }, logger);
   let gw: RunningServer;
   try {
     if (cp.localGatewayToken === undefined) throw new SluiceError('SLUICE_E_INTERNAL', 'the control plane minted no token for the local gateway');
     gw = await runGateway(
       {
-        host: run.host, port: run.gatewayPort, models, maxBodyBytes: run.maxBodyBytes, drainTimeoutMs: run.drainTimeoutMs,
-        controlPlane: { url: cp.url, token: cp.localGatewayToken, name: 'local' }, access: run.access, metricsPort: run.metricsPort,
+        host: run.host, port: run.gatewayPort, models, maxBodyBytes: run.maxBodyBytes, drainTimeoutMs: run.drainTimeoutMs, tls: run.tls,
+        controlPlane: { url: cp.url, token: cp.localGatewayToken, name: 'local', tls: run.clientTls }, access: run.access, metricsPort: run.metricsPort,
       },
       logger,
     );
@@ -114,7 +126,7 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
   }
   let runner: RunningServer;
   try {
-    runner = await startLocalRunner(cp.url, cp.localRunnerToken, logger);
+    runner = await startLocalRunner(cp.url, cp.localRunnerToken, run.clientTls, logger);
   } catch (err) {
     await Promise.all([gw.close(), cp.close()]);
     throw err;
@@ -132,10 +144,10 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
 }
 
 /** `sluice serve`'s training runner: in this process, local executor, no labels, one job at a time, its own runner token. */
-async function startLocalRunner(url: string, token: string | undefined, logger: Logger): Promise<RunningServer> {
+async function startLocalRunner(url: string, token: string | undefined, tls: ClientTlsFiles | undefined, logger: Logger): Promise<RunningServer> {
   if (token === undefined) throw new SluiceError('SLUICE_E_INTERNAL', 'the control plane minted no token for the local runner');
   const { TrainingRunner } = await import('../control-plane/runner/runner.js');
-  const runner = new TrainingRunner({ controlPlane: url, token, executor: await makeExecutor('local'), labels: [], concurrency: 1, name: 'local', logger: logger.child({ service: 'runner' }) });
+  const runner = new TrainingRunner({ controlPlane: url, token, tls, executor: await makeExecutor('local'), labels: [], concurrency: 1, name: 'local', logger: logger.child({ service: 'runner' }) });
   await runner.start();
   return { url, port: 0, close: () => runner.stop() };
 }
@@ -173,4 +185,34 @@ export function shutdownOnSignals(servers: RunningServer[], logger: Logger, drai
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/**
+ * SIGHUP: every server re-reads its TLS certificate and key for new connections. A file that
+ * cannot be used is logged and the old certificate keeps serving (the process does not stop).
+ */
+export function reloadTlsOnHangup(servers: RunningServer[], tls: ServerTlsFiles, logger: Logger): void {
+  process.on('SIGHUP', () => {
+    for (const s of servers) {
+      if (s.reloadTls === undefined) continue;
+      Promise.resolve()
+        .then(() => s.reloadTls!())
+        .then(
+          () => logCertificate(tls, logger.child({ url: s.url }), 'TLS certificate reloaded'),
+          (err: unknown) => logger.error({ err, url: s.url }, 'TLS reload failed; the old certificate still serves'),
+        );
+    }
+  });
+}
+
+const EXPIRY_WARNING_MS = 14 * 24 * 3600 * 1000;
+
+/** The certificate in service (serial, end of validity), as a warning when it has ended or ends within 14 days. */
+function logCertificate(tls: ServerTlsFiles, logger: Logger, message = 'TLS certificate in service'): void {
+  const m = readServerTls(tls);
+  const fields = { serial: m.serial, validTo: m.validTo.toISOString(), certFile: tls.certFile };
+  const left = m.validTo.getTime() - Date.now();
+  if (left <= 0) logger.warn(fields, `${message}: it has EXPIRED; clients will refuse it`);
+  else if (left < EXPIRY_WARNING_MS) logger.warn(fields, `${message}: it expires in ${Math.ceil(left / 86_400_000)} days`);
+  else logger.info(fields, message);
 }

@@ -9,6 +9,7 @@ import { createLogger, PrettyLines, type Logger } from '../lib/log.js';
 import { isSluiceError, SluiceError } from '../lib/errors.js';
 import { defineCommand, helpText, parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
 import { DATA_FLAG, DB_FLAG, DRAIN_FLAG, HOST_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+import { CLIENT_TLS_FLAGS, SERVER_TLS_FLAGS, TLS_CLIENT_CA_FLAG, clientTlsOf, serverTlsOf } from './common-flags.js';
 import { AUDIT_EXPORT_COMMAND, SET_ALIAS_COMMAND, TOKEN_CREATE_COMMAND, UPLOAD_COMMAND, runAuditExport, runSetAlias, runTokenCreate, runUpload } from './control-plane-commands.js';
 import { RUNNER_COMMAND, runRunner } from './runner-commands.js';
 import {
@@ -52,6 +53,9 @@ const SERVE = defineCommand({
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
+    ...SERVER_TLS_FLAGS,
+    'tls-client-ca': TLS_CLIENT_CA_FLAG,
+    ...CLIENT_TLS_FLAGS,
   },
 });
 
@@ -73,6 +77,8 @@ const GATEWAY = defineCommand({
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
+    ...SERVER_TLS_FLAGS,
+    ...CLIENT_TLS_FLAGS,
   },
 });
 
@@ -87,6 +93,8 @@ const CONTROL_PLANE = defineCommand({
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
+    ...SERVER_TLS_FLAGS,
+    'tls-client-ca': TLS_CLIENT_CA_FLAG,
   },
 });
 
@@ -103,7 +111,8 @@ const EXAMPLES = defineCommand({
 const COMMANDS = [
   command(SERVE, async (v) => {
     const { logger, screen } = serverOutput(v);
-    const { serve, shutdownOnSignals } = await servers();
+    const { serve, shutdownOnSignals, reloadTlsOnHangup } = await servers();
+    const tls = serverTlsOf(v, v['tls-client-ca']);
     const running = await serve(
       {
         host: v.host,
@@ -115,16 +124,20 @@ const COMMANDS = [
         drainTimeoutMs: v['drain-timeout-ms'],
         access: accessOptions(v),
         metricsPort: v['metrics-port'],
+        tls,
+        clientTls: clientTlsOf(v),
       },
       logger,
       screen,
     );
     shutdownOnSignals(running, logger, v['drain-timeout-ms']);
+    if (tls !== undefined) reloadTlsOnHangup(running, tls, logger);
     return -1;
   }),
   command(GATEWAY, async (v) => {
     const { logger, screen } = serverOutput(v);
-    const { listModels, parseLabels, runGateway, shutdownOnSignals } = await servers();
+    const { listModels, parseLabels, runGateway, shutdownOnSignals, reloadTlsOnHangup } = await servers();
+    const tls = serverTlsOf(v);
     if (v['control-plane'] !== undefined && (v.token === undefined || v.token === '')) {
       throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--control-plane needs --token (a gateway token)', { details: { flag: 'token' } });
     }
@@ -138,8 +151,11 @@ const COMMANDS = [
         models: v.models,
         maxBodyBytes: v['max-body-bytes'],
         drainTimeoutMs: v['drain-timeout-ms'],
+        tls,
         controlPlane:
-          v['control-plane'] === undefined ? undefined : { url: v['control-plane'], token: v.token ?? '', name: v.name, region: v.region, labels: parseLabels(v.labels) },
+          v['control-plane'] === undefined
+            ? undefined
+            : { url: v['control-plane'], token: v.token ?? '', name: v.name, region: v.region, labels: parseLabels(v.labels), tls: clientTlsOf(v) },
         access: accessOptions(v),
         metricsPort: v['metrics-port'],
       },
@@ -147,14 +163,17 @@ const COMMANDS = [
     );
     screen.ready({ seconds: performance.now() / 1000, gateway: gw.url, models: v.models, modelNames: listModels(v.models) });
     shutdownOnSignals([gw], logger, v['drain-timeout-ms']);
+    if (tls !== undefined) reloadTlsOnHangup([gw], tls, logger);
     return -1;
   }),
   command(CONTROL_PLANE, async (v) => {
     const { logger, screen } = serverOutput(v);
-    const { runControlPlane, shutdownOnSignals } = await servers();
-    const cp = await runControlPlane({ host: v.host, port: v.port, data: v.data, db: v.db, drainTimeoutMs: v['drain-timeout-ms'] }, logger);
+    const { runControlPlane, shutdownOnSignals, reloadTlsOnHangup } = await servers();
+    const tls = serverTlsOf(v, v['tls-client-ca']);
+    const cp = await runControlPlane({ host: v.host, port: v.port, data: v.data, db: v.db, drainTimeoutMs: v['drain-timeout-ms'], tls }, logger);
     screen.ready({ seconds: performance.now() / 1000, controlPlane: cp.url, data: v.db === undefined ? v.data : undefined, firstAdminToken: cp.firstAdminToken });
     shutdownOnSignals([cp], logger, v['drain-timeout-ms']);
+    if (tls !== undefined) reloadTlsOnHangup([cp], tls, logger);
     return -1;
   }),
   command(EXAMPLES, async (v) => {

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import type { Logger } from '../lib/log.js';
 import type { RunningServer } from '../lib/server.js';
+import type { ServerTlsFiles } from '../lib/tls.js';
 import { DEFAULT_GRAPHQL_LIMITS, type GraphQLLimits } from './plugins/use-armor.js';
 import { AlertEvaluator } from './loops/alert-evaluator.js';
 import { RetrainingLoop } from './loops/retraining-loop.js';
@@ -37,6 +38,8 @@ export interface ControlPlaneOptions {
   graphqlLimits?: Partial<GraphQLLimits>;
   /** Serve GraphiQL at GET /graphql (default: unless NODE_ENV=production). */
   graphiql?: boolean;
+  /** Serve https with this certificate and key; with `clientCaFile`, every client must present a certificate from that CA. */
+  tls?: ServerTlsFiles | undefined;
   /** Base URL put in download URLs (default: the Host each caller used). */
   publicUrl?: string;
   /** Heartbeat interval asked of gateways, in seconds (default 10). */
@@ -77,6 +80,8 @@ export interface ControlPlaneServer extends RunningServer {
   /** The alert rules' evaluation loop (tests drive it with `tick(at)`). */
   readonly alertEvaluator: AlertEvaluator;
   readonly retrainingLoop: RetrainingLoop;
+  /** Re-read the TLS files for new connections (SIGHUP); on a bad file the old certificate stays and this throws. */
+  reloadTls(): void;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -117,7 +122,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       graphiql,
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
     });
-    const { server, url, port } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, graphiql, logger });
+    const { server, url, port, reloadTls } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, graphiql, logger, tls: options.tls });
     const leases = new TrainingLeaseSweeper(services.trainingRuns, logger);
     leases.start();
     const leader = options.db === undefined ? new SoleLeader() : new AdvisoryLockLeader({ url: options.db, logger, retryMs: options.leaderRetryMs, name: `sluice-cp:${port}` }).start();
@@ -135,6 +140,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       ...(firstAdminToken !== undefined ? { firstAdminToken } : {}),
       alertEvaluator,
       retrainingLoop,
+      reloadTls,
       close: () =>
         (closing ??= (async () => {
           await controller.stop();

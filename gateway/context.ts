@@ -4,6 +4,7 @@
 // contract without importing the module that imports it.
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../lib/log.js';
+import type { CertificateFiles, ClientTlsFiles } from '../lib/tls.js';
 import type { BatcherClock } from './batching/batcher.js';
 import type { GatewayAccess, GatewayAccessOptions } from './access/access-policy.js';
 import type { InferenceService } from './inference/inference-service.js';
@@ -23,8 +24,10 @@ export interface GatewaySettings {
   /** How long close() waits for in-flight calls before failing them. */
   drainTimeoutMs: number;
   logger: Logger;
-  /** Register with and sync from a control plane. */
-  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined };
+  /** Serve https/wss with this certificate and key (uWS SSLApp); plain http/ws without. */
+  tls?: CertificateFiles | undefined;
+  /** Register with and sync from a control plane; `tls` is the CA it is trusted by and the client certificate shown to it (mutual TLS). */
+  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined; tls?: ClientTlsFiles | undefined };
   /** ORT worker threads (default: one per core). */
   workerThreads?: number | undefined;
   /** Module URLs each worker imports at start (registers batch observer factories, e.g. drift). */

@@ -2,7 +2,6 @@
 // server on uWebSockets.js. startGateway wires the parts; extensions (the WebSocket endpoint,
 // drift routes, control-plane sync) get the same parts through GatewayContext (context.ts) and add
 // their own routes on the uWS app before it listens.
-import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { SluiceError } from '../lib/errors.js';
 import type { RunningServer } from '../lib/server.js';
 import type { GatewayContext, GatewayExtension, GatewaySettings } from './context.js';
@@ -14,6 +13,7 @@ import { driftRoutes, type DriftRoutesOptions } from './server/drift-routes.js';
 import { GatewayAccess } from './access/access-policy.js';
 import { createHttpApp, metricsRoute } from './server/http-server.js';
 import { HttpCall, route } from './server/http-io.js';
+import { ServingApp } from './server/uws-app.js';
 import { websocketEndpoint, type WebSocketOptions } from './server/ws-extension.js';
 import { controlPlaneSync } from './sync/control-plane-sync.js';
 import { WorkerPool } from './workers/pool.js';
@@ -30,12 +30,16 @@ export interface GatewayOptions extends GatewaySettings {
 export interface Gateway extends RunningServer, GatewayContext {
   /** The --metrics-port listener's /metrics URL, when there is one. */
   metricsUrl?: string;
+  /** Put the TLS files' current certificate in service for new connections (SIGHUP); the port stays open. */
+  reloadTls(): Promise<void>;
 }
 
 type CloseHook = () => Promise<void> | void;
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
+  // First: a TLS file that cannot be used stops the start before any worker exists.
+  const serving = new ServingApp(options.tls);
   const metrics = new GatewayMetrics();
   const pool = new WorkerPool({ threads: options.workerThreads, preload: options.workerPreload, logger });
   const repository = new ModelRepository({ root: options.modelRepository, pool, metrics, logger, clock: options.clock });
@@ -48,6 +52,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let started = false;
   const access = new GatewayAccess(options.access);
   const app = createHttpApp({
+    app: serving.app,
     inference, repository, metrics, logger, access,
     maxBodyBytes: options.maxBodyBytes,
     isReady: () => started && !inference.draining,
@@ -64,39 +69,41 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await pool.close();
     throw err;
   }
-  const listenSocket = await listen(app, options.host, options.port).catch(async (err: unknown) => {
+  const port = await serving.listen(options.host, options.port).catch(async (err: unknown) => {
     await repository.close();
     await pool.close();
     throw err;
   });
-  const metricsListener = options.metricsPort === undefined ? undefined : await listenMetrics(metrics, options.host, options.metricsPort).catch(async (err: unknown) => {
-    uWS.us_listen_socket_close(listenSocket);
+  const metricsListener = options.metricsPort === undefined ? undefined : await listenMetrics(metrics, options.tls, options.host, options.metricsPort).catch(async (err: unknown) => {
+    serving.close();
     await repository.close();
     await pool.close();
     throw err;
   });
   if (metricsListener !== undefined) closers.push(() => metricsListener.close());
   started = true;
-  const port = uWS.us_socket_local_port(listenSocket);
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= shutDown(context, listenSocket, closers));
-  const metricsUrl = metricsListener && `http://${options.host}:${metricsListener.port}/metrics`;
-  return { ...context, url: `http://${options.host}:${port}`, port, ...(metricsUrl ? { metricsUrl } : {}), close };
+  const close = (): Promise<void> => (closing ??= shutDown(context, serving, closers));
+  const metricsUrl = metricsListener && `${metricsListener.scheme}://${options.host}:${metricsListener.port}/metrics`;
+  const reloadTls = async (): Promise<void> => {
+    await serving.reload();
+    await metricsListener?.reload();
+  };
+  return { ...context, url: `${serving.scheme}://${options.host}:${port}`, port, ...(metricsUrl ? { metricsUrl } : {}), close, reloadTls };
 }
 
-/** `--metrics-port`: /metrics alone on its own listener, open to scrapers (Triton's habit). */
-async function listenMetrics(metrics: GatewayMetrics, host: string, port: number): Promise<{ port: number; close(): void }> {
-  const app = uWS.App();
-  route(app, 'get', ['/metrics'], (call) => metricsRoute(metrics, call));
-  app.any('/*', (res, req) => new HttpCall(res).error(new SluiceError('SLUICE_E_HTTP_NOT_FOUND', `no route for ${req.getUrl()} on the metrics port`)));
-  const socket = await listen(app, host, port);
-  return {
-    port: uWS.us_socket_local_port(socket),
-    close: () => {
-      uWS.us_listen_socket_close(socket);
-      (app as TemplatedApp & { close(): void }).close();
-    },
-  };
+/** `--metrics-port`: /metrics alone on its own listener (same TLS files), open to scrapers (Triton's habit). */
+async function listenMetrics(
+  metrics: GatewayMetrics,
+  tls: GatewayOptions['tls'],
+  host: string,
+  port: number,
+): Promise<{ port: number; scheme: string; reload(): Promise<void>; close(): void }> {
+  const serving = new ServingApp(tls);
+  route(serving.app, 'get', ['/metrics'], (call) => metricsRoute(metrics, call));
+  serving.app.any('/*', (res, req) => new HttpCall(res).error(new SluiceError('SLUICE_E_HTTP_NOT_FOUND', `no route for ${req.getUrl()} on the metrics port`)));
+  const bound = await serving.listen(host, port);
+  return { port: bound, scheme: serving.scheme, reload: () => serving.reload(), close: () => serving.close() };
 }
 
 /** The built-in extensions the options ask for, then the caller's own. */
@@ -118,29 +125,19 @@ async function startExtensions(context: GatewayContext, extensions: GatewayExten
   return closers;
 }
 
-function listen(app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> {
-  return new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(host, port, (socket) => {
-      if (socket) resolve(socket);
-      else reject(new SluiceError('SLUICE_E_CONFIG_INVALID', `cannot listen on ${host}:${port}`));
-    });
-  });
-}
-
 /**
  * Readiness goes false and new calls get 503 at once; queued calls run now rather than after their
  * batching delay; accepted calls finish (bounded by drainTimeoutMs); then extensions, the listen
  * socket, the workers and every open socket close, in that order.
  */
-async function shutDown(context: GatewayContext, listenSocket: us_listen_socket, closers: CloseHook[]): Promise<void> {
-  const { inference, repository, pool, logger, app, options } = context;
+async function shutDown(context: GatewayContext, serving: ServingApp, closers: CloseHook[]): Promise<void> {
+  const { inference, repository, pool, logger, options } = context;
   const idle = inference.drain(options.drainTimeoutMs);
   const flushed = repository.close();
   if (!(await idle)) logger.warn({ inFlight: inference.inFlight }, 'drain timed out; failing the remaining calls');
   for (const c of closers) await c();
-  uWS.us_listen_socket_close(listenSocket);
+  serving.stopListening();
   await Promise.race([flushed, new Promise((r) => setTimeout(r, options.drainTimeoutMs).unref())]);
   await pool.close();
-  // uWS 20.30 has App#close (closes every socket) though its typings lag behind.
-  (app as TemplatedApp & { close(): void }).close();
+  serving.close();
 }

@@ -108,6 +108,10 @@ export const ERRORS = {
   // the retraining loop (issue 16)
   SLUICE_E_RETRAIN_POLICY_INVALID: { status: 400, summary: 'the retraining policy is invalid' },
   SLUICE_E_RETRAIN_STATE: { status: 409, summary: 'the retraining run cannot do that in its current state' },
+  // TLS (issue 17)
+  SLUICE_E_TLS_FILE_INVALID: { status: 400, summary: 'a TLS certificate, key or CA file cannot be used' },
+  SLUICE_E_TLS_HANDSHAKE: { status: 502, summary: 'the TLS handshake failed: a certificate was refused' },
+  SLUICE_E_TLS_RELOAD: { status: 500, summary: 'the new certificate could not be put in service; the old one still serves' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
   // gateway access (issue 17)
   SLUICE_E_GATEWAY_SCOPE: { status: 403, summary: "the token's scopes do not cover this route" },

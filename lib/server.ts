@@ -5,4 +5,6 @@ export interface RunningServer {
   readonly port: number;
   /** Stop accepting, let what is in flight finish (bounded by the server's own drain timeout), release resources. */
   close(): Promise<void>;
+  /** Re-read the TLS certificate and key for new connections (SIGHUP); absent on a server without TLS files. */
+  reloadTls?(): Promise<void> | void;
 }

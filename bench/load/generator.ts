@@ -1,6 +1,7 @@
 // The load generator: closed loop at N connections, or open loop at fixed arrival rates with
 // latency measured from each call's intended start (see schedule.ts). Runs inside its own process
 // (generator-process.ts) so that its CPU is not the server's.
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { HttpConnection } from './http-connection.js';
 import type { HttpResponse } from './response-parser.js';
@@ -125,7 +126,8 @@ export const WS_SLOTS_PER_SOCKET = 64;
 function transportFor(job: LoadJob): { conns: CallSlot[]; requests: Buffer[] } {
   const url = new URL(job.target);
   const host = url.hostname;
-  const port = Number(url.port || 80);
+  const tls = url.protocol === 'https:' ? { ca: job.caFile === undefined ? undefined : readFileSync(job.caFile) } : undefined;
+  const port = Number(url.port || (tls ? 443 : 80));
   const rows = workloadRows(job.workload, job.variants);
   if (job.transport === 'ws') {
     const ws = wsSlots(`ws://${host}:${port}/v2/ws`, job.connections, WS_SLOTS_PER_SOCKET, rows.map((row) => wsFrame(job.workload, row)));
@@ -135,7 +137,7 @@ function transportFor(job: LoadJob): { conns: CallSlot[]; requests: Buffer[] } {
     const call = inferCall(job.workload, row, job.deadlineUs, i);
     return rawHttpRequest(job.headers ? { ...call, headers: { ...call.headers, ...job.headers } } : call, `${host}:${port}`);
   });
-  return { conns: Array.from({ length: job.connections }, () => new HttpConnection(host, port)), requests };
+  return { conns: Array.from({ length: job.connections }, () => new HttpConnection(host, port, tls)), requests };
 }
 
 /** Give up every call past its deadline. */

@@ -1,14 +1,16 @@
 // One keep-alive HTTP/1.1 connection of the load generator, one call in flight at a time (no
 // pipelining: neither the gateway's clients nor its baselines' do). Each call is written as one
 // pre-built buffer (request line, headers and body), so the client's cost per call is one write and
-// one parse.
+// one parse. With `tls`, the connection is a node:tls socket (bench/tls: the cost of TLS).
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { ResponseParser, type HttpResponse } from './response-parser.js';
 import type { CallDone, CallSlot } from './call-slot.js';
 
 export class HttpConnection implements CallSlot {
   readonly #host: string;
   readonly #port: number;
+  readonly #tls: { ca?: Buffer | undefined } | undefined;
   #socket: Socket | null = null;
   #parser: ResponseParser;
   #done: CallDone | null = null;
@@ -17,9 +19,10 @@ export class HttpConnection implements CallSlot {
   /** performance.now() when the call in flight was intended to start. */
   intendedAt = 0;
 
-  constructor(host: string, port: number) {
+  constructor(host: string, port: number, tls?: { ca?: Buffer | undefined }) {
     this.#host = host;
     this.#port = port;
+    this.#tls = tls;
     this.#parser = new ResponseParser((res) => this.#finish(null, res));
   }
 
@@ -46,7 +49,10 @@ export class HttpConnection implements CallSlot {
   }
 
   #open(): Socket {
-    const socket = connect({ host: this.#host, port: this.#port, noDelay: true });
+    const socket = this.#tls === undefined
+      ? connect({ host: this.#host, port: this.#port, noDelay: true })
+      // tls.connect hands its options to net's connect, which takes noDelay (the typings lack it).
+      : tlsConnect({ host: this.#host, port: this.#port, noDelay: true, ...(this.#tls.ca ? { ca: this.#tls.ca } : {}) } as ConnectionOptions);
     socket.on('data', (chunk: Buffer) => {
       try {
         this.#parser.feed(chunk);

@@ -33,6 +33,8 @@ export interface LoadJob {
   timeoutMs: number;
   /** Sent as the call's `parameters.timeout_us`: the deadline the server is told about. */
   deadlineUs?: number;
+  /** An https target: the CA (PEM file) its certificate is trusted by; each connection is a TLS socket. */
+  caFile?: string;
   /** When set, counts and p99 per bucket of this many ms (by intended start time). */
   timelineMs?: number;
 }

@@ -77,7 +77,7 @@ export function startServer(cmd: ServerCommand): Promise<ServerProcess> {
     let listening = false;
     child.stdout!.on('data', (chunk: Buffer) => {
       keep(chunk);
-      const m = listening ? null : /listening on (http:\/\/[0-9.]+:\d+)/.exec(out);
+      const m = listening ? null : /listening on (https?:\/\/[0-9.]+:\d+)/.exec(out);
       if (!m) return;
       listening = true;
       clearTimeout(timer);

@@ -2,18 +2,24 @@
 // (the attempt's files), over fetch. A GraphQL error carrying one of our codes becomes a
 // SluiceError with that code, so the runner can tell a lost lease from a network failure.
 import { ERROR_STATUS, SluiceError, type ErrorCode } from '../../lib/errors.js';
+import { tlsFetch, type Fetch } from '../../lib/tls-fetch.js';
+import { tlsFailureOf, type ClientTlsFiles } from '../../lib/tls.js';
 
 export class ControlPlaneClient {
   readonly base: string;
+  private readonly fetch: Fetch;
 
   constructor(
     url: string,
     private readonly token: string,
     /** The code of "the control plane cannot be reached": the runner's executor failure, a CLI's bad --control-plane. */
     private readonly unreachable: ErrorCode = 'SLUICE_E_TRAINING_EXECUTOR',
+    /** The CA https is trusted by and the client certificate shown (mutual TLS). */
+    tls?: ClientTlsFiles,
   ) {
     this.base = url.replace(/\/+$/, '');
     if (!URL.canParse(this.base)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--control-plane is not a URL: "${url}"`, { details: { flag: 'control-plane' } });
+    this.fetch = tlsFetch(tls);
   }
 
   request<T = any>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
@@ -33,8 +39,10 @@ export class ControlPlaneClient {
   private async post<T>(headers: Record<string, string>, body: string | FormData): Promise<T> {
     let res: Response;
     try {
-      res = await fetch(`${this.base}/graphql`, { method: 'POST', headers: { ...headers, authorization: `Bearer ${this.token}` }, body, signal: AbortSignal.timeout(120_000) });
+      res = await this.fetch(`${this.base}/graphql`, { method: 'POST', headers: { ...headers, authorization: `Bearer ${this.token}` }, body, signal: AbortSignal.timeout(120_000) });
     } catch (err) {
+      const tls = tlsFailureOf(err);
+      if (tls !== undefined) throw new SluiceError('SLUICE_E_TLS_HANDSHAKE', `control plane ${this.base}: TLS handshake failed (${tls})`, { cause: err, details: { reason: tls, flag: 'control-plane' } });
       throw new SluiceError(this.unreachable, `control plane ${this.base} unreachable: ${(err as Error).message}`, { cause: err, details: { flag: 'control-plane' } });
     }
     const answer = (await res.json().catch(() => undefined)) as { data?: T; errors?: { message: string; extensions?: { code?: string; details?: object } }[] } | undefined;

@@ -8,6 +8,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SluiceError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
+import type { ClientTlsFiles } from '../../lib/tls.js';
 import { AttemptRun, CLAIM_FIELDS, type Claim } from './attempt.js';
 import { ControlPlaneClient } from './client.js';
 import type { Executor } from './executor.js';
@@ -15,6 +16,8 @@ import type { Executor } from './executor.js';
 export interface RunnerOptions {
   controlPlane: string;
   token: string;
+  /** The CA the control plane's certificate is checked against and the client certificate shown (mutual TLS). */
+  tls?: ClientTlsFiles | undefined;
   executor: Executor;
   labels: string[];
   concurrency: number;
@@ -43,7 +46,7 @@ export class TrainingRunner {
     if (!Number.isInteger(o.concurrency) || o.concurrency < 1 || o.concurrency > 64) {
       throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--concurrency must be an integer from 1 to 64, got ${o.concurrency}`, { details: { flag: 'concurrency' } });
     }
-    this.client = new ControlPlaneClient(o.controlPlane, o.token);
+    this.client = new ControlPlaneClient(o.controlPlane, o.token, undefined, o.tls);
     this.name = o.name ?? `${hostname()}-${process.pid}`;
     this.workRoot = o.workDir ?? join(tmpdir(), `sluice-runner-${process.pid}`);
     mkdirSync(this.workRoot, { recursive: true });

@@ -1,10 +1,14 @@
-// The control plane's HTTP server (node:http: its traffic is control traffic, not the data plane's
-// hot path). Routes: /graphql (yoga), /graphiql/<asset> (when GraphiQL is on), /artifacts/<sha256>,
+// The control plane's HTTP server (node:http, or node:https with TLS files: its traffic is control
+// traffic, not the data plane's hot path). With a client CA, every connection must present a
+// certificate that chains to it (mutual TLS), checked in the handshake before any route runs.
+// Routes: /graphql (yoga), /graphiql/<asset> (when GraphiQL is on), /artifacts/<sha256>,
 // /metrics (Prometheus: firing alerts, webhook deliveries), /health, /health/live, /health/ready.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { SluiceError } from '../../lib/errors.js';
 import { nextRequestId, type Logger } from '../../lib/log.js';
+import { readServerTls, type ServerTlsFiles } from '../../lib/tls.js';
 import type { ControlPlaneServices } from '../services/control-plane.js';
 import { serveArtifact, sendError } from './artifact-download.js';
 import type { createGraphQL } from './graphql.js';
@@ -23,12 +27,16 @@ export interface HttpServerOptions {
   /** Serve GraphiQL's assets under /graphiql/ (the page itself is yoga's GET /graphql). */
   graphiql: boolean;
   logger: Logger;
+  /** Serve https with these files; with `clientCaFile`, mutual TLS. */
+  tls?: ServerTlsFiles | undefined;
 }
 
 export interface ListeningServer {
-  server: Server;
+  server: Server | HttpsServer;
   url: string;
   port: number;
+  /** Re-read the TLS files and use them for new connections (open ones keep theirs); the old stay on any error. */
+  reloadTls(): void;
 }
 
 function requestIdOf(req: IncomingMessage): string {
@@ -39,12 +47,13 @@ function requestIdOf(req: IncomingMessage): string {
 export async function listen(options: HttpServerOptions): Promise<ListeningServer> {
   const { services, graphql, logger } = options;
   let url = '';
+  const scheme = options.tls === undefined ? 'http' : 'https';
   // Absolute URLs use the address the caller reached us by, so they work behind port forwarding
   // and when listening on 0.0.0.0; publicUrl overrides it behind a proxy that rewrites Host.
   const baseUrlOf = (req: IncomingMessage) => {
     if (options.publicUrl) return options.publicUrl.replace(/\/+$/, '');
     const host = req.headers.host;
-    return host && HOST_HEADER.test(host) ? `http://${host}` : url;
+    return host && HOST_HEADER.test(host) ? `${scheme}://${host}` : url;
   };
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const requestId = requestIdOf(req);
@@ -95,7 +104,12 @@ export async function listen(options: HttpServerOptions): Promise<ListeningServe
     }
     sendError(res, new SluiceError('SLUICE_E_HTTP_NOT_FOUND', `no route ${req.method} ${path}`));
   };
-  const server = createServer(handle);
+  const server = options.tls === undefined ? createServer(handle) : createHttpsServer(secureOptions(options.tls), handle);
+  // A refused handshake (a client certificate from another CA, none under mutual TLS, plaintext on
+  // the TLS port) never reaches a route: the log is the only place an operator sees it.
+  if (options.tls !== undefined) {
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => logger.warn({ reason: err.code ?? err.message, client: socket.remoteAddress }, 'TLS handshake refused'));
+  }
   // Slow-loris protection: a client must send its headers within 10 s and its body within 5 min.
   server.headersTimeout = 10_000;
   server.requestTimeout = 300_000;
@@ -107,6 +121,17 @@ export async function listen(options: HttpServerOptions): Promise<ListeningServe
     });
   });
   const port = (server.address() as AddressInfo).port;
-  url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
-  return { server, url, port };
+  url = `${scheme}://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  const reloadTls = () => {
+    if (options.tls === undefined) throw new SluiceError('SLUICE_E_TLS_RELOAD', 'this server does not use TLS');
+    const m = readServerTls(options.tls);
+    (server as HttpsServer).setSecureContext({ cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca } : {}) });
+  };
+  return { server, url, port, reloadTls };
+}
+
+/** The https server's options: the certificate, and for mutual TLS the CA every client must chain to. */
+function secureOptions(files: ServerTlsFiles) {
+  const m = readServerTls(files);
+  return { cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca, requestCert: true, rejectUnauthorized: true } : {}) };
 }

@@ -68,6 +68,8 @@ export interface ConnectOptions {
   headers?: Record<string, string>;
   /** Largest message accepted from the gateway (ws's maxPayload); default 256 MiB. */
   maxPayload?: number;
+  /** wss: trust this CA (PEM) instead of the system store. */
+  ca?: string | Buffer;
 }
 
 export class WsCallError extends Error {
@@ -111,7 +113,7 @@ export class SluiceWsClient {
     const wsUrl = new URL('/v2/ws', url.replace(/^http/, 'ws'));
     const headers = { ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
-    const socket = new WebSocket(wsUrl, { headers, maxPayload: options.maxPayload ?? 256 * 1024 * 1024, perMessageDeflate: false });
+    const socket = new WebSocket(wsUrl, { headers, maxPayload: options.maxPayload ?? 256 * 1024 * 1024, perMessageDeflate: false, ...(options.ca ? { ca: options.ca } : {}) });
     return new Promise((resolve, reject) => {
       socket.once('open', () => resolve(new SluiceWsClient(socket)));
       socket.once('unexpected-response', (_req, res) => {

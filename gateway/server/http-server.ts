@@ -1,7 +1,7 @@
 // The HTTP face of the gateway: Open Inference Protocol routes, the repository extension and
 // /metrics on one uWS app. Other endpoints (WebSocket, drift) register on the same app through
 // `app` before listen; this module only owns the routes below.
-import uWS, { type HttpRequest, type TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
 import { SluiceError, isSluiceError } from '../../lib/errors.js';
 import { nextRequestId, type Logger } from '../../lib/log.js';
 import type { InferenceService } from '../inference/inference-service.js';
@@ -21,6 +21,8 @@ export const SERVER_VERSION = '0.1.0';
 const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'schedule_policy', 'sequence_batching_disabled'];
 
 export interface HttpServerOptions {
+  /** The app the routes go on (gateway/server/uws-app.ts: plain or TLS). */
+  app: TemplatedApp;
   inference: InferenceService;
   repository: ModelRepository;
   metrics: GatewayMetrics;
@@ -32,9 +34,9 @@ export interface HttpServerOptions {
   access: GatewayAccess;
 }
 
-/** Build the uWS app with every OIP route; the caller adds its own routes and listens. */
+/** Put every OIP route on the app; the caller adds its own routes and listens. */
 export function createHttpApp(o: HttpServerOptions): TemplatedApp {
-  const app = uWS.App();
+  const app = o.app;
   const { access } = o;
   onPreflight(app, (res, req) => preflight(access, res, req));
   serverRoutes(app, o);

@@ -2,33 +2,39 @@
 // desired-state subscription over SSE, and artifact downloads. Every failure is a SluiceError so
 // the sync loop can log it and carry on serving.
 import { SluiceError } from '../../lib/errors.js';
+import { tlsFetch, type Fetch } from '../../lib/tls-fetch.js';
+import { tlsFailureOf, type ClientTlsFiles } from '../../lib/tls.js';
 import { DESIRED_STATE_FIELDS, REPORT_TRAFFIC_MUTATION, type LoadedVersionReport, type WireDesiredState as DesiredState, type WireTrafficWindow } from '../../lib/sync-wire.js';
 
 export type { WireDesiredModel as DesiredModel, WireDesiredState as DesiredState, WireDesiredVersion as DesiredVersion, LoadedVersionReport } from '../../lib/sync-wire.js';
 
 export class ControlPlaneClient {
   private readonly base: string;
+  private readonly fetch: Fetch;
 
   constructor(
     url: string,
     private readonly token: string,
     /** Aborts every request in flight (the gateway is closing). */
     private readonly closing: AbortSignal = new AbortController().signal,
+    /** The CA that https URLs are trusted by and the client certificate shown (mutual TLS); downloads use them too. */
+    tls?: ClientTlsFiles,
   ) {
     this.base = url.replace(/\/+$/, '');
+    this.fetch = tlsFetch(tls);
   }
 
   private async graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
     let res: Response;
     try {
-      res = await fetch(`${this.base}/graphql`, {
+      res = await this.fetch(`${this.base}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
         body: JSON.stringify({ query, variables }),
         signal: AbortSignal.any([this.closing, AbortSignal.timeout(10_000)]),
       });
     } catch (err) {
-      throw new SluiceError('SLUICE_E_HTTP_DRAINING', `control plane ${this.base} unreachable`, { cause: err });
+      throw unreachable(`control plane ${this.base} unreachable`, err);
     }
     const body = (await res.json().catch(() => ({}))) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
     const error = body.errors?.[0];
@@ -61,9 +67,9 @@ export class ControlPlaneClient {
   async download(url: string, maxBytes: number): Promise<Uint8Array> {
     let res: Response;
     try {
-      res = await fetch(url, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.any([this.closing, AbortSignal.timeout(300_000)]) });
+      res = await this.fetch(url, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.any([this.closing, AbortSignal.timeout(300_000)]) });
     } catch (err) {
-      throw new SluiceError('SLUICE_E_HTTP_DRAINING', `artifact download from ${url} failed`, { cause: err });
+      throw unreachable(`artifact download from ${url} failed`, err);
     }
     if (!res.ok) throw new SluiceError('SLUICE_E_ARTIFACT_INVALID', `artifact download from ${url} answered ${res.status}`);
     const bytes = new Uint8Array(await res.arrayBuffer());
@@ -78,14 +84,14 @@ export class ControlPlaneClient {
   async subscribe(onState: (state: DesiredState) => void, signal: AbortSignal): Promise<void> {
     let res: Response;
     try {
-      res = await fetch(`${this.base}/graphql`, {
+      res = await this.fetch(`${this.base}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${this.token}` },
         body: JSON.stringify({ query: `subscription { desiredStateChanged { ${DESIRED_STATE_FIELDS} } }` }),
         signal,
       });
     } catch (err) {
-      throw new SluiceError('SLUICE_E_HTTP_DRAINING', `control plane ${this.base} unreachable`, { cause: err });
+      throw unreachable(`control plane ${this.base} unreachable`, err);
     }
     if (!res.ok || !res.body) throw new SluiceError('SLUICE_E_HTTP_BAD_REQUEST', `subscription refused with ${res.status}`);
     const decoder = new TextDecoder();
@@ -102,4 +108,11 @@ export class ControlPlaneClient {
       }
     }
   }
+}
+
+/** A request that did not get an answer: a refused certificate (either side's) is told apart from a peer that is down. */
+function unreachable(message: string, err: unknown): SluiceError {
+  const tls = tlsFailureOf(err);
+  if (tls !== undefined) return new SluiceError('SLUICE_E_TLS_HANDSHAKE', `${message}: TLS handshake failed (${tls})`, { cause: err, details: { reason: tls } });
+  return new SluiceError('SLUICE_E_HTTP_DRAINING', message, { cause: err });
 }

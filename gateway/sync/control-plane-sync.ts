@@ -17,6 +17,7 @@ import type { LoadedVersionReport, WireGatewayAccess } from '../../lib/sync-wire
 import type { GatewayContext, GatewayExtension } from '../context.js';
 import type { ModelRepository } from '../models/repository.js';
 import type { TrafficWindows } from '../routing/traffic.js';
+import type { ClientTlsFiles } from '../../lib/tls.js';
 import { TrafficReporter } from './traffic-reporter.js';
 import { ControlPlaneClient, type DesiredModel, type DesiredState, type DesiredVersion } from './control-plane-client.js';
 
@@ -29,6 +30,8 @@ export interface ControlPlaneSyncOptions {
   labels?: Record<string, string> | undefined;
   /** Fallback polling of the desired state (default 5000 ms); pushes usually arrive first. */
   pollIntervalMs?: number | undefined;
+  /** The CA the control plane's certificate is checked against and the client certificate shown to it (mutual TLS). */
+  tls?: ClientTlsFiles | undefined;
   /** Pin the registry key (PEM). Without it the first key seen is trusted and a later change is refused. */
   registryPublicKeyPem?: string | undefined;
   /** Each desired state's `access` (live tokens with gateway scopes), applied as it arrives. */
@@ -96,7 +99,7 @@ export class ControlPlaneSync {
     private readonly logger: Logger,
     traffic?: TrafficWindows,
   ) {
-    this.client = new ControlPlaneClient(options.url, options.token, this.abort.signal);
+    this.client = new ControlPlaneClient(options.url, options.token, this.abort.signal, options.tls);
     this.name = options.name ?? hostname();
     if (traffic !== undefined) this.reporter = new TrafficReporter({ windows: traffic, send: (w) => this.client.reportTraffic(this.name, w), logger });
     this.pollMs = options.pollIntervalMs ?? 5000;

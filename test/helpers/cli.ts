@@ -35,7 +35,7 @@ export function startSluice(
     }, options.timeoutMs ?? 60_000);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
-      for (const m of chunk.toString().matchAll(/listening on (http:\/\/127\.0\.0\.1:\d+)/g)) urls.push(m[1]!);
+      for (const m of chunk.toString().matchAll(/listening on (https?:\/\/127\.0\.0\.1:\d+)/g)) urls.push(m[1]!);
       if (urls.length >= expect) {
         clearTimeout(timer);
         resolve({
