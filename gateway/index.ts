@@ -10,6 +10,8 @@ import { InferenceService } from './inference/inference-service.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { ModelRepository } from './models/repository.js';
 import { imagePreprocessor } from './preprocess/preprocessor.js';
+import { DecodeBudget } from './preprocess/decode-budget.js';
+import { Admission, type BudgetSettings } from './server/admission.js';
 import { driftRoutes, type DriftRoutesOptions } from './server/drift-routes.js';
 import { createHttpApp } from './server/http-server.js';
 import { websocketEndpoint, type WebSocketOptions } from './server/ws-extension.js';
@@ -23,6 +25,8 @@ export interface GatewayOptions extends GatewaySettings {
   drift?: DriftRoutesOptions | false | undefined;
   /** The /v2/ws endpoint's per-connection limits (default on); false turns it off. */
   websocket?: WebSocketOptions | false | undefined;
+  /** The front's budgets (docs/budgets.md); unset fields take BUDGET_DEFAULTS. */
+  budgets?: Partial<BudgetSettings> | undefined;
 }
 
 export interface Gateway extends RunningServer, GatewayContext {}
@@ -35,8 +39,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const pool = new WorkerPool({ threads: options.workerThreads, preload: options.workerPreload, logger });
   const repository = new ModelRepository({ root: options.modelRepository, pool, metrics, logger, clock: options.clock });
   const inference = new InferenceService(repository, metrics);
+  const admission = new Admission(options.budgets);
   // BYTES image inputs of models whose config has `preprocess` (gateway/preprocess).
-  inference.setPreprocessor(imagePreprocessor());
+  inference.setPreprocessor(imagePreprocessor(new DecodeBudget(admission.settings.maxConcurrentDecodes, admission.settings.maxPixelsPerRequest)));
   metrics.setQueueDepthSource(function* () {
     for (const v of repository.versions()) yield { model: v.name, version: v.version, depth: v.batcher.queueDepth };
   });
@@ -45,6 +50,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     inference, repository, metrics, logger,
     maxBodyBytes: options.maxBodyBytes,
     isReady: () => started && !inference.draining,
+    admission,
   });
   const context: GatewayContext = { app, inference, repository, metrics, pool, logger, options };
   let closers: CloseHook[];
@@ -61,9 +67,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     throw err;
   });
   started = true;
+  admission.start();
   const port = uWS.us_socket_local_port(listenSocket);
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= shutDown(context, listenSocket, closers));
+  const close = (): Promise<void> => (closing ??= shutDown(context, listenSocket, [...closers, () => admission.close()]));
   return { ...context, url: `http://${options.host}:${port}`, port, close };
 }
 

@@ -109,6 +109,13 @@ export const ERRORS = {
   SLUICE_E_RETRAIN_POLICY_INVALID: { status: 400, summary: 'the retraining policy is invalid' },
   SLUICE_E_RETRAIN_STATE: { status: 409, summary: 'the retraining run cannot do that in its current state' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
+  // budgets (issue 17)
+  SLUICE_E_BUDGET_BODY_BUSY: { status: 503, summary: 'the gateway holds too many request body bytes' },
+  SLUICE_E_BUDGET_BODY_TIMEOUT: { status: 408, summary: 'the request body did not arrive in time' },
+  SLUICE_E_BUDGET_CONNECTIONS: { status: 503, summary: 'the gateway has too many calls and connections open' },
+  SLUICE_E_BUDGET_OVERLOADED: { status: 503, summary: 'the gateway is overloaded' },
+  SLUICE_E_BUDGET_DECODE_BUSY: { status: 503, summary: 'too many images are being decoded' },
+  SLUICE_E_BUDGET_PIXELS: { status: 413, summary: 'the images of one request hold too many pixels' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

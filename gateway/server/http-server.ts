@@ -10,6 +10,7 @@ import type { LoadedVersion } from '../models/loaded-version.js';
 import type { ModelRepository } from '../models/repository.js';
 import { imageBodyInputs } from '../preprocess/preprocessor.js';
 import { HttpCall, param, readBody, releaseBody, route } from './http-io.js';
+import { setAdmission, type Admission } from './admission.js';
 import { feedbackRoutes } from './feedback-routes.js';
 import { PREVIEW_HEADER, ROUTE_KEY_HEADER } from '../../lib/sync-wire.js';
 import { decodeInferenceRequest, decodeRawBinaryRequest, encodeInferenceResponse, parseJsonHeader, type DecodedInferenceRequest } from './oip-codec.js';
@@ -26,11 +27,14 @@ export interface HttpServerOptions {
   logger: Logger;
   /** False until the startup loads finish, and again while draining. */
   isReady: () => boolean;
+  /** The front every route but health and /metrics goes through (admission.ts); none when absent. */
+  admission?: Admission | undefined;
 }
 
 /** Build the uWS app with every OIP route; the caller adds its own routes and listens. */
 export function createHttpApp(o: HttpServerOptions): TemplatedApp {
   const app = uWS.App();
+  if (o.admission !== undefined) setAdmission(app, o.admission);
   serverRoutes(app, o);
   modelRoutes(app, o);
   const infer = new InferRoute(o);

@@ -7,6 +7,7 @@ import { parseFeedbackBody, type FeedbackItem } from '../feedback/feedback-items
 import { decodeInferenceRequest, encodeInferenceResponse } from './oip-codec.js';
 import { registerWsEndpoint, WS_DEFAULTS, type WsAnswer, type WsEndpointOptions, type WsInferContext } from './ws-endpoint.js';
 import type { WsCall } from './ws-frame-codec.js';
+import { admissionOf } from './admission.js';
 
 export type WebSocketOptions = Partial<Pick<WsEndpointOptions<unknown>,
   'maxMessageBytes' | 'maxInFlight' | 'pauseBufferedBytes' | 'maxBufferedBytes' | 'idleTimeoutSeconds'>>;
@@ -57,6 +58,8 @@ export function websocketEndpoint(options: WebSocketOptions = {}): GatewayExtens
       // The HTTP routes authenticate nobody yet; when they do, the same check goes here.
       authenticate: () => undefined,
       infer: (call, c) => inferCall(ctx, decodeTimers, call, c),
+      // The same body budget and shedding as the HTTP routes.
+      admission: admissionOf(ctx.app),
       onEvent: (e) => {
         if (e.type === 'slow-reader' || e.type === 'framing-error') ctx.logger.warn({ ws: e }, 'websocket closed by the gateway');
       },
