@@ -10,12 +10,15 @@ import { startGateway } from '../gateway/index.js';
 import { ensureExampleRepository } from '../examples/repository.js';
 import { shown, type Screen } from './screen.js';
 import { makeExecutor } from './runner-commands.js';
+import type { BudgetSettings } from '../gateway/server/admission.js';
 
 export interface GatewayRun {
   host: string;
   port: number;
   models: string;
   maxBodyBytes: number;
+  /** The front's budgets (docs/budgets.md); defaults when absent. */
+  budgets?: BudgetSettings | undefined;
   drainTimeoutMs: number;
   controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined } | undefined;
 }
@@ -48,6 +51,7 @@ export async function runGateway(run: GatewayRun, logger: Logger): Promise<Runni
     port: run.port,
     modelRepository: resolve(run.models),
     maxBodyBytes: run.maxBodyBytes,
+    budgets: run.budgets,
     drainTimeoutMs: run.drainTimeoutMs,
     logger: logger.child({ service: 'gateway' }),
     ...(run.controlPlane ? { controlPlane: run.controlPlane } : {}),
@@ -77,6 +81,7 @@ export interface ServeRun {
   data: string;
   models?: string | undefined;
   maxBodyBytes: number;
+  budgets?: BudgetSettings | undefined;
   drainTimeoutMs: number;
 }
 
@@ -94,7 +99,7 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
   try {
     if (cp.localGatewayToken === undefined) throw new SluiceError('SLUICE_E_INTERNAL', 'the control plane minted no token for the local gateway');
     gw = await runGateway(
-      { host: run.host, port: run.gatewayPort, models, maxBodyBytes: run.maxBodyBytes, drainTimeoutMs: run.drainTimeoutMs, controlPlane: { url: cp.url, token: cp.localGatewayToken, name: 'local' } },
+      { host: run.host, port: run.gatewayPort, models, maxBodyBytes: run.maxBodyBytes, budgets: run.budgets, drainTimeoutMs: run.drainTimeoutMs, controlPlane: { url: cp.url, token: cp.localGatewayToken, name: 'local' } },
       logger,
     );
   } catch (err) {

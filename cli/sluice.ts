@@ -9,6 +9,7 @@ import { createLogger, PrettyLines, type Logger } from '../lib/log.js';
 import { isSluiceError, SluiceError } from '../lib/errors.js';
 import { defineCommand, helpText, parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
 import { DATA_FLAG, DB_FLAG, DRAIN_FLAG, HOST_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+import { BUDGET_FLAGS, budgetsFrom } from './budget-flags.js';
 import { AUDIT_EXPORT_COMMAND, SET_ALIAS_COMMAND, TOKEN_CREATE_COMMAND, UPLOAD_COMMAND, runAuditExport, runSetAlias, runTokenCreate, runUpload } from './control-plane-commands.js';
 import { RUNNER_COMMAND, runRunner } from './runner-commands.js';
 import {
@@ -47,6 +48,7 @@ const SERVE = defineCommand({
     data: { ...DATA_FLAG, description: 'folder for the database, artifacts and the example models' },
     models: { type: 'string', placeholder: 'dir', description: 'model repository to serve (default: DATA/models, the example repository)' },
     'max-body-bytes': MAX_BODY_FLAG,
+    ...BUDGET_FLAGS,
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
@@ -61,6 +63,7 @@ const GATEWAY = defineCommand({
     port: { type: 'int', default: 8000, description: 'HTTP port (0 = a free port)' },
     host: HOST_FLAG,
     'max-body-bytes': MAX_BODY_FLAG,
+    ...BUDGET_FLAGS,
     'control-plane': { type: 'string', placeholder: 'url', description: 'control plane URL to register with and sync from' },
     token: { type: 'string', description: 'gateway token for the control plane' },
     name: { type: 'string', description: 'gateway name shown by the control plane (default: host name)' },
@@ -108,6 +111,7 @@ const COMMANDS = [
         data: v.data,
         models: v.models,
         maxBodyBytes: v['max-body-bytes'],
+        budgets: budgetsFrom(v),
         drainTimeoutMs: v['drain-timeout-ms'],
       },
       logger,
@@ -128,6 +132,7 @@ const COMMANDS = [
         port: v.port,
         models: v.models,
         maxBodyBytes: v['max-body-bytes'],
+        budgets: budgetsFrom(v),
         drainTimeoutMs: v['drain-timeout-ms'],
         controlPlane:
           v['control-plane'] === undefined ? undefined : { url: v['control-plane'], token: v.token ?? '', name: v.name, region: v.region, labels: parseLabels(v.labels) },

@@ -40,6 +40,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const repository = new ModelRepository({ root: options.modelRepository, pool, metrics, logger, clock: options.clock });
   const inference = new InferenceService(repository, metrics);
   const admission = new Admission(options.budgets);
+  metrics.setFrontSource(() => ({ refused: admission.refused, open: admission.open, bodyBytes: admission.bodies.reserved, lagSeconds: admission.lag.lagUs() / 1e6 }));
   // BYTES image inputs of models whose config has `preprocess` (gateway/preprocess).
   inference.setPreprocessor(imagePreprocessor(new DecodeBudget(admission.settings.maxConcurrentDecodes, admission.settings.maxPixelsPerRequest)));
   metrics.setQueueDepthSource(function* () {

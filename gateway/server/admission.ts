@@ -266,6 +266,12 @@ export class Admission {
     return undefined;
   }
 
+  /** The refusal of a body (HTTP or WebSocket) the body budget has no room for, counted. */
+  bodyRefusal(bytes: number): SluiceError {
+    this.refused.body_budget++;
+    return this.bodies.refusal(bytes);
+  }
+
   /** A WebSocket message on an open connection: refused (not the connection) while the loop lags. */
   shedMessage(): SluiceError | undefined {
     if (!this.lag.overloaded()) return undefined;

@@ -211,7 +211,7 @@ export function readBody(call: HttpCall, req: HttpRequest, options: ReadBodyOpti
     }
     // The declared length is reserved before a byte is read: a client cannot make the gateway hold more than its budget.
     if (declared > 0 && !call.reserveBody(declared)) {
-      reject(call.admission!.bodies.refusal(declared));
+      reject(call.admission!.bodyRefusal(declared));
       return;
     }
     const shift = options.alignAfter === undefined ? 0 : (8 - (options.alignAfter % 8)) % 8;
@@ -234,7 +234,13 @@ export function readBody(call: HttpCall, req: HttpRequest, options: ReadBodyOpti
       reject(err);
     };
     if (deadlines !== undefined) {
-      read = { startedUs: deadlines.now(), expire: fail };
+      read = {
+        startedUs: deadlines.now(),
+        expire: (err) => {
+          call.admission!.refused.body_timeout++;
+          fail(err);
+        },
+      };
       deadlines.add(read);
     }
     call.res.onData((chunk, isLast) => {
@@ -246,7 +252,7 @@ export function readBody(call: HttpCall, req: HttpRequest, options: ReadBodyOpti
       }
       // Without a content-length (chunked) the budget is reserved as bytes come.
       if (declared < 0 && !call.reserveBody(n)) {
-        fail(call.admission!.bodies.refusal(n));
+        fail(call.admission!.bodyRefusal(n));
         return;
       }
       if (size + n > capacity) {

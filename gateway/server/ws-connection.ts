@@ -205,7 +205,7 @@ export class WsConnection<Principal> {
     // Refused calls are answered with an error frame; the connection and its other calls go on.
     const admission = o.admission;
     if (admission !== undefined) {
-      const refusal = admission.shedMessage() ?? (admission.bodies.tryReserve(bytes) ? undefined : admission.bodies.refusal(bytes));
+      const refusal = admission.shedMessage() ?? (admission.bodies.tryReserve(bytes) ? undefined : admission.bodyRefusal(bytes));
       if (refusal !== undefined) {
         this.#send(encodeErrorFrame(call.id, refusal), false);
         return;
