@@ -271,13 +271,6 @@ export class Admission {
     this.refused.body_budget++;
     return this.bodies.refusal(bytes);
   }
-
-  /** A WebSocket message on an open connection: refused (not the connection) while the loop lags. */
-  shedMessage(): SluiceError | undefined {
-    if (!this.lag.overloaded()) return undefined;
-    this.refused.overloaded++;
-    return new SluiceError('SLUICE_E_BUDGET_OVERLOADED', 'the gateway is overloaded', { retryAfter: RETRY_AFTER });
-  }
 }
 
 const admissions = new WeakMap<TemplatedApp, Admission>();

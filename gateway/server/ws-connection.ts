@@ -10,7 +10,8 @@
 // resumes them. A client that reads nothing and keeps sending past its in-flight limit, or whose
 // unsent bytes would pass maxBufferedBytes, is closed with 1008 "slow reader". Across connections,
 // with a front (admission.ts), each accepted call holds its message's bytes in the process's body
-// budget until its answer is ready, and new calls are refused while the event loop lags.
+// budget until its answer is ready. (Lag shedding refuses the upgrade, not the calls of an open
+// connection: those are already paced by maxInFlight and the pause on unread answers.)
 import type { WebSocket } from 'uWebSockets.js';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
@@ -205,7 +206,7 @@ export class WsConnection<Principal> {
     // Refused calls are answered with an error frame; the connection and its other calls go on.
     const admission = o.admission;
     if (admission !== undefined) {
-      const refusal = admission.shedMessage() ?? (admission.bodies.tryReserve(bytes) ? undefined : admission.bodyRefusal(bytes));
+      const refusal = admission.bodies.tryReserve(bytes) ? undefined : admission.bodyRefusal(bytes);
       if (refusal !== undefined) {
         this.#send(encodeErrorFrame(call.id, refusal), false);
         return;
