@@ -83,7 +83,7 @@ class TargetSession {
       warmupMs: 0,
       durationMs: o.overloadMs + o.recoveryMs,
       deadlineUs: o.overloadDeadlineMs * 1000,
-      timeoutMs: o.overloadDeadlineMs + 1000,
+      timeoutMs: o.overloadDeadlineMs + o.overloadGraceMs,
       phases: [
         { rate: 2 * maxRate, durationMs: o.overloadMs },
         { rate: 0.5 * maxRate, durationMs: o.recoveryMs },
