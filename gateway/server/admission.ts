@@ -8,6 +8,7 @@
 // Each decision is a small class over plain numbers and a clock (BatcherClock, microseconds), tested
 // with a fake clock; `Admission` holds one of each for a gateway and is found through its uWS app
 // (admissionOf), so every route registered on the app, extensions' included, gets the same front.
+import { performance } from 'node:perf_hooks';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { SluiceError } from '../../lib/errors.js';
 import { systemClock, type BatcherClock } from '../batching/clock.js';
@@ -158,7 +159,10 @@ export class BodyDeadlines {
  * the lag is the larger of the last tick's lateness and how overdue the next tick is now, so a long
  * turn of the loop (thousands of requests read in one go) is seen by the requests read late in it,
  * not only after it ends. Overload is lag that lasts: two of the last two ticks and the overdue
- * time now past the bound, so one stall (a full GC, a model loading) sheds nothing.
+ * time now past the bound, so one stall (a full GC, a model loading) sheds nothing; and lag of a
+ * busy loop: its utilization (performance.eventLoopUtilization, smoothed over the ticks) at least
+ * MIN_UTILIZATION. A gateway starved of CPU by other processes lags with an idle loop: refusing
+ * its calls would not make it faster, so it serves them late instead.
  */
 export class LagMonitor {
   readonly maxLagUs: number;
@@ -167,6 +171,8 @@ export class LagMonitor {
   #due: number;
   #lastLagUs = 0;
   #prevLagUs = 0;
+  /** Event-loop utilization, smoothed over ticks (0..1). */
+  #utilization = 0;
   #timer: unknown = undefined;
 
   constructor(maxLagMs: number, clock: BatcherClock = systemClock, intervalMs = 20) {
@@ -181,8 +187,11 @@ export class LagMonitor {
   start(): void {
     if (this.maxLagUs === 0 || this.#timer !== undefined) return;
     this.#due = this.#clock.now() + this.#intervalUs;
+    let last = performance.eventLoopUtilization();
     const loop = (): void => {
-      this.tick();
+      const elu = performance.eventLoopUtilization();
+      this.tick(this.#clock.now(), performance.eventLoopUtilization(elu, last).utilization);
+      last = elu;
       this.#timer = this.#clock.setTimer(loop, this.#intervalUs);
       (this.#timer as { unref?: () => void }).unref?.();
     };
@@ -195,8 +204,12 @@ export class LagMonitor {
     this.#timer = undefined;
   }
 
-  /** The timer ran: note how late, and when the next is due. */
-  tick(now = this.#clock.now()): void {
+  /** The timer ran: note how late, how busy the loop was since the last tick, and when the next is due. */
+  tick(now = this.#clock.now(), utilization = 1): void {
+    // Weighted by time, so a long late tick counts for what it covered.
+    const covered = now - (this.#due - this.#intervalUs);
+    const w = Math.min(1, covered / (5 * this.#intervalUs));
+    this.#utilization += w * (utilization - this.#utilization);
     this.#prevLagUs = this.#lastLagUs;
     this.#lastLagUs = Math.max(0, now - this.#due);
     this.#due = now + this.#intervalUs;
@@ -207,13 +220,21 @@ export class LagMonitor {
     return Math.max(this.#lastLagUs, now - this.#due);
   }
 
+  /** Smoothed event-loop utilization (0..1). */
+  get utilization(): number {
+    return this.#utilization;
+  }
+
   overloaded(now = this.#clock.now()): boolean {
     const max = this.maxLagUs;
-    if (max === 0) return false;
+    if (max === 0 || this.#utilization < MIN_UTILIZATION) return false;
     const past = (this.#prevLagUs > max ? 1 : 0) + (this.#lastLagUs > max ? 1 : 0) + (now - this.#due > max ? 1 : 0);
     return past >= 2;
   }
 }
+
+/** Below this event-loop utilization lag is not the gateway's own load (it is starved of CPU). */
+export const MIN_UTILIZATION = 0.9;
 
 /** Why the front refused a call (the `reason` label of sluice_front_refused_total). */
 export type RefusalReason = 'overloaded' | 'connections' | 'body_budget' | 'body_timeout';

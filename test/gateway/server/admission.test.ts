@@ -132,6 +132,22 @@ t.test('one stall of the event loop sheds nothing; lag that lasts does, and ends
   t.notOk(off.overloaded(), '0 never sheds');
 });
 
+t.test('lag of an idle loop (a gateway starved of CPU by other processes) sheds nothing', async (t) => {
+  const clock = new FakeClock();
+  const lag = new LagMonitor(200, clock, 20);
+  for (let i = 0; i < 3; i++) {
+    clock.stall(320_000);
+    lag.tick(clock.time, 0.3);
+  }
+  clock.stall(300_000);
+  t.ok(lag.lagUs() > 200_000);
+  t.notOk(lag.overloaded(), 'late ticks, but the loop was mostly waiting');
+  lag.tick(clock.time, 1);
+  clock.stall(300_000);
+  t.ok(lag.overloaded(), 'the same lag with a busy loop sheds');
+  t.equal(lag.utilization, 1);
+});
+
 t.test('the front caps open calls and sheds under lag, with coded 503s', async (t) => {
   const clock = new FakeClock();
   const a = new Admission({ maxConnections: 2, maxEventLoopLagMs: 100 }, clock);
