@@ -26,6 +26,11 @@ export interface BudgetSettings {
   maxConcurrentDecodes: number;
   /** Pixels (declared in the image headers) one request may ask to decode. */
   maxPixelsPerRequest: number;
+  /**
+   * How busy (event-loop utilization and CPU cores, 0..1) the gateway must be for lag to shed
+   * (default MIN_BUSY). Not a flag: a test that makes lag on a loaded machine sets 0.
+   */
+  minBusy?: number | undefined;
 }
 
 export const BUDGET_DEFAULTS: BudgetSettings = {
@@ -154,15 +159,19 @@ export class BodyDeadlines {
   }
 }
 
+/** Below this busy share (of the loop, and of a core) lag is not the gateway's own load: it is starved of CPU. */
+export const MIN_BUSY = 0.8;
+
 /**
  * Event-loop lag from a cheap timer: every `intervalMs` a tick notes how late it ran. At any moment
  * the lag is the larger of the last tick's lateness and how overdue the next tick is now, so a long
  * turn of the loop (thousands of requests read in one go) is seen by the requests read late in it,
  * not only after it ends. Overload is lag that lasts: two of the last two ticks and the overdue
  * time now past the bound, so one stall (a full GC, a model loading) sheds nothing; and lag of a
- * busy loop: its utilization (performance.eventLoopUtilization, smoothed over the ticks) at least
- * MIN_UTILIZATION. A gateway starved of CPU by other processes lags with an idle loop: refusing
- * its calls would not make it faster, so it serves them late instead.
+ * busy gateway: the smaller of its event-loop utilization (performance.eventLoopUtilization) and
+ * the cores of CPU the process got (process.cpuUsage over wall time), smoothed over the ticks, at
+ * least MIN_BUSY. A gateway starved of CPU by other processes lags too, but with an idle loop or
+ * little CPU: refusing its calls would not make it faster, so it serves them late instead.
  */
 export class LagMonitor {
   readonly maxLagUs: number;
@@ -171,13 +180,16 @@ export class LagMonitor {
   #due: number;
   #lastLagUs = 0;
   #prevLagUs = 0;
-  /** Event-loop utilization, smoothed over ticks (0..1). */
+  /** How busy the gateway was, smoothed over ticks (0..1). */
   #utilization = 0;
   #timer: unknown = undefined;
 
-  constructor(maxLagMs: number, clock: BatcherClock = systemClock, intervalMs = 20) {
+  readonly minBusy: number;
+
+  constructor(maxLagMs: number, clock: BatcherClock = systemClock, intervalMs = 20, minBusy = MIN_BUSY) {
     if (!(Number.isFinite(maxLagMs) && maxLagMs >= 0)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `maxEventLoopLagMs must be >= 0, got ${maxLagMs}`);
     this.maxLagUs = maxLagMs * 1000;
+    this.minBusy = minBusy;
     this.#intervalUs = intervalMs * 1000;
     this.#clock = clock;
     this.#due = clock.now() + this.#intervalUs;
@@ -188,10 +200,17 @@ export class LagMonitor {
     if (this.maxLagUs === 0 || this.#timer !== undefined) return;
     this.#due = this.#clock.now() + this.#intervalUs;
     let last = performance.eventLoopUtilization();
+    let lastCpu = process.cpuUsage();
+    let lastWall = this.#clock.now();
     const loop = (): void => {
       const elu = performance.eventLoopUtilization();
-      this.tick(this.#clock.now(), performance.eventLoopUtilization(elu, last).utilization);
+      const cpu = process.cpuUsage();
+      const now = this.#clock.now();
+      const cores = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / Math.max(1, now - lastWall);
+      this.tick(now, Math.min(performance.eventLoopUtilization(elu, last).utilization, cores));
       last = elu;
+      lastCpu = cpu;
+      lastWall = now;
       this.#timer = this.#clock.setTimer(loop, this.#intervalUs);
       (this.#timer as { unref?: () => void }).unref?.();
     };
@@ -204,7 +223,7 @@ export class LagMonitor {
     this.#timer = undefined;
   }
 
-  /** The timer ran: note how late, how busy the loop was since the last tick, and when the next is due. */
+  /** The timer ran: note how late, how busy the gateway was since the last tick (0..1), and when the next is due. */
   tick(now = this.#clock.now(), utilization = 1): void {
     // Weighted by time, so a long late tick counts for what it covered.
     const covered = now - (this.#due - this.#intervalUs);
@@ -220,21 +239,19 @@ export class LagMonitor {
     return Math.max(this.#lastLagUs, now - this.#due);
   }
 
-  /** Smoothed event-loop utilization (0..1). */
+  /** How busy the gateway was, smoothed: the smaller of event-loop utilization and CPU cores got. */
   get utilization(): number {
     return this.#utilization;
   }
 
   overloaded(now = this.#clock.now()): boolean {
     const max = this.maxLagUs;
-    if (max === 0 || this.#utilization < MIN_UTILIZATION) return false;
+    if (max === 0 || this.#utilization < this.minBusy) return false;
     const past = (this.#prevLagUs > max ? 1 : 0) + (this.#lastLagUs > max ? 1 : 0) + (now - this.#due > max ? 1 : 0);
     return past >= 2;
   }
 }
 
-/** Below this event-loop utilization lag is not the gateway's own load (it is starved of CPU). */
-export const MIN_UTILIZATION = 0.9;
 
 /** Why the front refused a call (the `reason` label of sluice_front_refused_total). */
 export type RefusalReason = 'overloaded' | 'connections' | 'body_budget' | 'body_timeout';
@@ -255,7 +272,7 @@ export class Admission {
     if (!(Number.isSafeInteger(max) && max > 0)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `maxConnections must be a positive integer, got ${max}`);
     this.bodies = new BodyBudget(this.settings.bodyBudgetBytes);
     this.deadlines = new BodyDeadlines(this.settings.bodyTimeoutMs, clock);
-    this.lag = new LagMonitor(this.settings.maxEventLoopLagMs, clock);
+    this.lag = new LagMonitor(this.settings.maxEventLoopLagMs, clock, 20, this.settings.minBusy);
   }
 
   start(): void {
