@@ -84,7 +84,7 @@ class TargetSession {
       warmupMs: 0,
       durationMs: o.overloadMs + o.recoveryMs,
       deadlineUs: o.overloadDeadlineMs * 1000,
-      timeoutMs: o.overloadDeadlineMs + 1000,
+      timeoutMs: o.overloadDeadlineMs + o.overloadGraceMs,
       phases: [
         { rate: 2 * maxRate, durationMs: o.overloadMs },
         { rate: 0.5 * maxRate, durationMs: o.recoveryMs },
@@ -108,7 +108,7 @@ class TargetSession {
         `p99(admitted)=${hot.latency.p99.toFixed(1)}ms maxRSS=${Math.max(0, ...rss.map((s) => s.rssMiB))}MiB; ` +
         `client lag p99=${result.clientLag?.p99.toFixed(1) ?? '?'}ms; then 0.5x: ok=${cool.ok} refused=${cool.refused} timedOut=${cool.timedOut} p99=${cool.latency.p99.toFixed(1)}ms recovered after ${recovery ?? 'never'} s`,
     );
-    return { workload: this.workload, target: this.target, maxRate, deadlineMs: o.overloadDeadlineMs, result, rss, recoverySeconds: recovery };
+    return { workload: this.workload, target: this.target, maxRate, deadlineMs: o.overloadDeadlineMs, graceMs: o.overloadGraceMs, result, rss, recoverySeconds: recovery };
   }
 }
 

@@ -12,12 +12,15 @@ import type { GatewayAccessOptions } from '../gateway/access/access-policy.js';
 import { ensureExampleRepository } from '../examples/repository.js';
 import { shown, type Screen } from './screen.js';
 import { makeExecutor } from './runner-commands.js';
+import type { BudgetSettings } from '../gateway/server/admission.js';
 
 export interface GatewayRun {
   host: string;
   port: number;
   models: string;
   maxBodyBytes: number;
+  /** The front's budgets (docs/budgets.md); defaults when absent. */
+  budgets?: BudgetSettings | undefined;
   drainTimeoutMs: number;
   tls?: ServerTlsFiles | undefined;
   controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined; tls?: ClientTlsFiles | undefined } | undefined;
@@ -56,6 +59,7 @@ export async function runGateway(run: GatewayRun, logger: Logger): Promise<Runni
     port: run.port,
     modelRepository: resolve(run.models),
     maxBodyBytes: run.maxBodyBytes,
+    budgets: run.budgets,
     drainTimeoutMs: run.drainTimeoutMs,
     tls: run.tls,
     logger: logger.child({ service: 'gateway' }),
@@ -91,6 +95,7 @@ export interface ServeRun {
   data: string;
   models?: string | undefined;
   maxBodyBytes: number;
+  budgets?: BudgetSettings | undefined;
   drainTimeoutMs: number;
   access?: GatewayAccessOptions | undefined;
   metricsPort?: number | undefined;
@@ -115,7 +120,7 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
     if (cp.localGatewayToken === undefined) throw new SluiceError('SLUICE_E_INTERNAL', 'the control plane minted no token for the local gateway');
     gw = await runGateway(
       {
-        host: run.host, port: run.gatewayPort, models, maxBodyBytes: run.maxBodyBytes, drainTimeoutMs: run.drainTimeoutMs, tls: run.tls,
+        host: run.host, port: run.gatewayPort, models, maxBodyBytes: run.maxBodyBytes, budgets: run.budgets, drainTimeoutMs: run.drainTimeoutMs, tls: run.tls,
         controlPlane: { url: cp.url, token: cp.localGatewayToken, name: 'local', tls: run.clientTls }, access: run.access, metricsPort: run.metricsPort,
       },
       logger,

@@ -10,6 +10,7 @@ import { isSluiceError, SluiceError } from '../lib/errors.js';
 import { defineCommand, helpText, parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
 import { DATA_FLAG, DB_FLAG, DRAIN_FLAG, HOST_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
 import { CLIENT_TLS_FLAGS, SERVER_TLS_FLAGS, TLS_CLIENT_CA_FLAG, clientTlsOf, serverTlsOf } from './common-flags.js';
+import { BUDGET_FLAGS, budgetsFrom } from './budget-flags.js';
 import { AUDIT_EXPORT_COMMAND, SET_ALIAS_COMMAND, TOKEN_CREATE_COMMAND, UPLOAD_COMMAND, runAuditExport, runSetAlias, runTokenCreate, runUpload } from './control-plane-commands.js';
 import { RUNNER_COMMAND, runRunner } from './runner-commands.js';
 import {
@@ -50,6 +51,7 @@ const SERVE = defineCommand({
     models: { type: 'string', placeholder: 'dir', description: 'model repository to serve (default: DATA/models, the example repository)' },
     'max-body-bytes': MAX_BODY_FLAG,
     ...GATEWAY_ACCESS_FLAGS,
+    ...BUDGET_FLAGS,
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
@@ -67,6 +69,7 @@ const GATEWAY = defineCommand({
     port: { type: 'int', default: 8000, description: 'HTTP port (0 = a free port)' },
     host: HOST_FLAG,
     'max-body-bytes': MAX_BODY_FLAG,
+    ...BUDGET_FLAGS,
     'control-plane': { type: 'string', placeholder: 'url', description: 'control plane URL to register with and sync from' },
     token: { type: 'string', description: 'gateway token for the control plane' },
     name: { type: 'string', description: 'gateway name shown by the control plane (default: host name)' },
@@ -121,6 +124,7 @@ const COMMANDS = [
         data: v.data,
         models: v.models,
         maxBodyBytes: v['max-body-bytes'],
+        budgets: budgetsFrom(v),
         drainTimeoutMs: v['drain-timeout-ms'],
         access: accessOptions(v),
         metricsPort: v['metrics-port'],
@@ -150,6 +154,7 @@ const COMMANDS = [
         port: v.port,
         models: v.models,
         maxBodyBytes: v['max-body-bytes'],
+        budgets: budgetsFrom(v),
         drainTimeoutMs: v['drain-timeout-ms'],
         tls,
         controlPlane:

@@ -9,6 +9,8 @@ import { InferenceService } from './inference/inference-service.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { ModelRepository } from './models/repository.js';
 import { imagePreprocessor } from './preprocess/preprocessor.js';
+import { DecodeBudget } from './preprocess/decode-budget.js';
+import { Admission, type BudgetSettings } from './server/admission.js';
 import { driftRoutes, type DriftRoutesOptions } from './server/drift-routes.js';
 import { GatewayAccess } from './access/access-policy.js';
 import { createHttpApp, metricsRoute } from './server/http-server.js';
@@ -25,6 +27,8 @@ export interface GatewayOptions extends GatewaySettings {
   drift?: DriftRoutesOptions | false | undefined;
   /** The /v2/ws endpoint's per-connection limits (default on); false turns it off. */
   websocket?: WebSocketOptions | false | undefined;
+  /** The front's budgets (docs/budgets.md); unset fields take BUDGET_DEFAULTS. */
+  budgets?: Partial<BudgetSettings> | undefined;
 }
 
 export interface Gateway extends RunningServer, GatewayContext {
@@ -44,8 +48,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const pool = new WorkerPool({ threads: options.workerThreads, preload: options.workerPreload, logger });
   const repository = new ModelRepository({ root: options.modelRepository, pool, metrics, logger, clock: options.clock });
   const inference = new InferenceService(repository, metrics);
+  const admission = new Admission(options.budgets);
+  metrics.setFrontSource(() => ({ refused: admission.refused, open: admission.open, bodyBytes: admission.bodies.reserved, lagSeconds: admission.lag.lagUs() / 1e6 }));
   // BYTES image inputs of models whose config has `preprocess` (gateway/preprocess).
-  inference.setPreprocessor(imagePreprocessor());
+  inference.setPreprocessor(imagePreprocessor(new DecodeBudget(admission.settings.maxConcurrentDecodes, admission.settings.maxPixelsPerRequest)));
   metrics.setQueueDepthSource(function* () {
     for (const v of repository.versions()) yield { model: v.name, version: v.version, depth: v.batcher.queueDepth };
   });
@@ -56,6 +62,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     inference, repository, metrics, logger, access,
     maxBodyBytes: options.maxBodyBytes,
     isReady: () => started && !inference.draining,
+    admission,
   });
   const context: GatewayContext = { app, inference, repository, metrics, pool, logger, options, access };
   let closers: CloseHook[];
@@ -82,8 +89,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   if (metricsListener !== undefined) closers.push(() => metricsListener.close());
   started = true;
+  admission.start();
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= shutDown(context, serving, closers));
+  const close = (): Promise<void> => (closing ??= shutDown(context, serving, [...closers, () => admission.close()]));
   const metricsUrl = metricsListener && `${metricsListener.scheme}://${options.host}:${metricsListener.port}/metrics`;
   const reloadTls = async (): Promise<void> => {
     await serving.reload();

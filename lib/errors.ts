@@ -121,6 +121,13 @@ export const ERRORS = {
   SLUICE_E_GATEWAY_RATE_LIMITED: { status: 429, summary: "the token's rate limit is exhausted" },
   SLUICE_E_GATEWAY_INSECURE: { status: 400, summary: 'refusing to serve a non-loopback address without caller authentication' },
   SLUICE_E_GATEWAY_TOKEN_FILE: { status: 400, summary: 'the token file is invalid' },
+  // budgets (issue 17)
+  SLUICE_E_BUDGET_BODY_BUSY: { status: 503, summary: 'the gateway holds too many request body bytes' },
+  SLUICE_E_BUDGET_BODY_TIMEOUT: { status: 408, summary: 'the request body did not arrive in time' },
+  SLUICE_E_BUDGET_CONNECTIONS: { status: 503, summary: 'the gateway has too many calls and connections open' },
+  SLUICE_E_BUDGET_OVERLOADED: { status: 503, summary: 'the gateway is overloaded' },
+  SLUICE_E_BUDGET_DECODE_BUSY: { status: 503, summary: 'too many images are being decoded' },
+  SLUICE_E_BUDGET_PIXELS: { status: 413, summary: 'the images of one request hold too many pixels' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -131,7 +131,7 @@ function overloadSection(run: BenchRun): string {
   return [
     '## Overload: 2x the measured maximum, then 0.5x',
     '',
-    `Every call carries a ${run.overload[0]?.deadlineMs ?? '?'} ms deadline (\`parameters.timeout_us\`); "timed out" = no answer 1 s after it; "not sent" = the generator's ${run.overload[0]?.result.connections ?? '?'}-connection cap was exhausted until the deadline.${noDeadline}`,
+    `Every call carries a ${run.overload[0]?.deadlineMs ?? '?'} ms deadline (\`parameters.timeout_us\`); "timed out" = no answer ${run.overload[0]?.graceMs ?? 1000} ms after it; "not sent" = the generator's ${run.overload[0]?.result.connections ?? '?'}-connection cap was exhausted until the deadline.${noDeadline}`,
     '',
     table(['workload', 'target', 'max/s', 'sent at 2x', 'ok', 'refused', '504 at deadline', 'timed out', 'failed', 'not sent', 'p99 admitted ms', 'RSS MiB start → max → end', 'at 0.5x', 'recovered after', 'client CPU / lag p99 ms'], rows),
   ].join('\n');

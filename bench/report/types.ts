@@ -65,6 +65,8 @@ export interface OverloadRun {
   maxRate: number;
   /** The deadline every call carried (parameters.timeout_us), ms. */
   deadlineMs: number;
+  /** How long past the deadline an answer still counted (older results: 1000). */
+  graceMs?: number;
   result: LoadResult;
   rss: RssSample[];
   /** Seconds after load dropped until a timeline bucket had no refusals, no timeouts and p99 under the limit; null if never. */

@@ -132,6 +132,14 @@ export class Batcher<T, R> {
     return this.#inFlight;
   }
 
+  /**
+   * Throws the refusal enqueue() would give now for a full queue: a caller with costly work to do
+   * before enqueue() (decoding images) asks first, so a full queue refuses before the work.
+   */
+  checkRoom(): void {
+    if (this.#pending >= this.options.maxQueueSize) throw queueFull(this.options.maxQueueSize);
+  }
+
   enqueue(payload: T, opts: EnqueueOptions): Promise<R> {
     const o = this.options;
     if (this.#closing) {
@@ -145,11 +153,7 @@ export class Batcher<T, R> {
     if (timeout < 0) {
       return Promise.reject(new SluiceError('SLUICE_E_PROTOCOL_BAD_PARAMETER', 'parameter timeout_us must be a non-negative integer'));
     }
-    if (this.#pending >= o.maxQueueSize) {
-      return Promise.reject(
-        new SluiceError('SLUICE_E_BATCH_QUEUE_FULL', `queue is full (max_queue_size ${o.maxQueueSize}); retry later`, { retryAfter: 1 }),
-      );
-    }
+    if (this.#pending >= o.maxQueueSize) return Promise.reject(queueFull(o.maxQueueSize));
     if (opts.signal?.aborted) return Promise.reject(cancelled());
     const now = this.#clock.now();
     const entry = new QueuedRequest<T, R>(payload, opts.rows, opts.shapeKey, now, opts.signal);
@@ -357,6 +361,10 @@ export class Batcher<T, R> {
     this.#drop(entry);
     entry.reject(cancelled());
   }
+}
+
+function queueFull(max: number): SluiceError {
+  return new SluiceError('SLUICE_E_BATCH_QUEUE_FULL', `queue is full (max_queue_size ${max}); retry later`, { retryAfter: 1 });
 }
 
 function cancelled(): SluiceError {

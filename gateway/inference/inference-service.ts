@@ -129,6 +129,8 @@ export class InferenceService {
     m.inFlight.inc();
     try {
       if (this.#preprocessor !== undefined && version.config.preprocess !== undefined) {
+        // Admission before decoding: a full queue refuses before any image takes the thread pool.
+        version.batcher.checkRoom();
         const inputs = await this.#preprocessor(version, request.inputs);
         if (inputs !== request.inputs) request = { ...request, inputs };
         // A reload or a rollback may have swapped versions while we waited: follow the routing again.

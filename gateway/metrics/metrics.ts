@@ -43,6 +43,14 @@ interface VersionCounts {
   outcomes: Map<Outcome, number>;
 }
 
+export interface FrontState {
+  refused: Record<string, number>;
+  open: number;
+  bodyBytes: number;
+  lagSeconds: number;
+}
+export type FrontSource = () => FrontState;
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly requestDuration: LabelCachedHistogram;
@@ -57,6 +65,7 @@ export class GatewayMetrics {
   /** Keyed by model and version: generations of one version (during a reload) share their series. */
   readonly #counts = new Map<string, VersionCounts>();
   #queueDepthSource: QueueDepthSource = () => [];
+  #frontSource: FrontSource | undefined = undefined;
 
   constructor() {
     const registers = [this.registry];
@@ -90,6 +99,26 @@ export class GatewayMetrics {
         for (const c of counts.values()) if (c.labels.model !== '') yield { labels: c.labels, value: c.inFlight };
       },
     }) as never);
+    const front = (): FrontState | undefined => this.#frontSource?.();
+    this.registry.registerMetric(new SampledMetric({
+      name: 'sluice_front_refused_total', help: 'Calls refused at the front before parsing, by reason (docs/budgets.md)', type: 'counter',
+      *read() {
+        const f = front();
+        if (f) for (const reason in f.refused) yield { labels: { reason }, value: f.refused[reason]! };
+      },
+    }) as never);
+    const gauge = (name: string, help: string, value: (f: FrontState) => number): void => {
+      this.registry.registerMetric(new SampledMetric({
+        name, help, type: 'gauge',
+        *read() {
+          const f = front();
+          if (f) yield { labels: {}, value: value(f) };
+        },
+      }) as never);
+    };
+    gauge('sluice_front_open', 'Open HTTP calls plus WebSocket connections (capped by --max-connections)', (f) => f.open);
+    gauge('sluice_front_body_bytes', 'Request body bytes reserved in the body budget', (f) => f.bodyBytes);
+    gauge('sluice_event_loop_lag_seconds', 'Event-loop lag the front sheds on', (f) => f.lagSeconds);
     this.decodeDuration = histogram('sluice_request_decode_duration_seconds', 'Main-thread time to decode a request body into tensors (json or binary)', ['protocol'],
       [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05]);
     this.workerCrashes = new Counter({
@@ -156,6 +185,11 @@ export class GatewayMetrics {
       workerCrash: () => this.workerCrashes.labels(labels).inc(),
       count: (outcome) => void c.outcomes.set(outcome, (c.outcomes.get(outcome) ?? 0) + 1),
     };
+  }
+
+  /** What the front (gateway/server/admission.ts) reports at each scrape. */
+  setFrontSource(source: FrontSource): void {
+    this.#frontSource = source;
   }
 
   setQueueDepthSource(source: QueueDepthSource): void {

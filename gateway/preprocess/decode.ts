@@ -19,8 +19,16 @@ export interface DecodedImage {
 // EXIF orientations 5-8 turn the image by 90 degrees: width and height swap once it is upright.
 const SWAPS_AXES = new Set([5, 6, 7, 8]);
 
-/** Decodes `bytes` for `plan`. `what` names the image in errors (e.g. `input image[2]`). */
-export async function decodeImage(bytes: Uint8Array, plan: ImagePlan, what: string): Promise<DecodedImage> {
+/** What an image's header declares, read without decoding a pixel. */
+export interface ImageHeader {
+  format: ImageFormat;
+  width: number;
+  height: number;
+  orientation: number;
+}
+
+/** Reads the header of `bytes` and checks its size against the plan's per-image pixel limit. */
+export async function readImageHeader(bytes: Uint8Array, plan: ImagePlan, what: string): Promise<ImageHeader> {
   const format = imageFormat(bytes, what);
   let meta: Metadata;
   try {
@@ -38,7 +46,13 @@ export async function decodeImage(bytes: Uint8Array, plan: ImagePlan, what: stri
       details: { width: w, height: h, max_pixels: plan.maxPixels },
     });
   }
-  const upright = SWAPS_AXES.has(meta.orientation ?? 1) ? { w: h, h: w } : { w, h };
+  return { format, width: w, height: h, orientation: meta.orientation ?? 1 };
+}
+
+/** Decodes `bytes` for `plan` (its header read first unless given). `what` names the image in errors (e.g. `input image[2]`). */
+export async function decodeImage(bytes: Uint8Array, plan: ImagePlan, what: string, header?: ImageHeader): Promise<DecodedImage> {
+  const { format, width: w, height: h, orientation } = header ?? (await readImageHeader(bytes, plan, what));
+  const upright = SWAPS_AXES.has(orientation) ? { w: h, h: w } : { w, h };
   const size = resizedSize(plan, upright.w, upright.h);
   let pipeline = sharp(bytes, { limitInputPixels: plan.maxPixels, failOn: 'warning' })
     .autoOrient()

@@ -8,6 +8,7 @@ import type { Tensor } from '../models/tensors.js';
 import { imageElement } from './image-element.js';
 import { imagePlans, type ImagePlan } from './image-plan.js';
 import { imagesToTensor } from './image-tensor.js';
+import type { DecodeBudget } from './decode-budget.js';
 
 /** The plans of one loaded version, keyed by the BYTES input name clients send. */
 export function plansFor(version: LoadedVersion): Map<string, ImagePlan> {
@@ -40,7 +41,7 @@ export function imageBodyInputs(version: LoadedVersion, body: Uint8Array): Tenso
   return [{ name: input, datatype: 'BYTES', shape: [1], data: [body] }];
 }
 
-async function imageInput(tensor: Tensor, plan: ImagePlan, version: LoadedVersion): Promise<Tensor> {
+async function imageInput(tensor: Tensor, plan: ImagePlan, version: LoadedVersion, budget: DecodeBudget | undefined): Promise<Tensor> {
   if (tensor.datatype !== 'BYTES' || !Array.isArray(tensor.data)) {
     throw new SluiceError('SLUICE_E_PROTOCOL_BAD_DATATYPE', `input ${tensor.name} of model ${version.name} takes encoded images as BYTES, not ${tensor.datatype}`);
   }
@@ -55,7 +56,7 @@ async function imageInput(tensor: Tensor, plan: ImagePlan, version: LoadedVersio
     throw new SluiceError('SLUICE_E_PROTOCOL_BAD_SHAPE', `input ${tensor.name} has batch size ${shape[0]}; it must be from 1 to max_batch_size ${max}`);
   }
   const images = tensor.data.map(imageElement);
-  const out = await imagesToTensor(images, plan);
+  const out = await imagesToTensor(images, plan, budget);
   return { name: out.name, datatype: 'FP32', shape: out.shape, data: out.data };
 }
 
@@ -65,14 +66,14 @@ async function imageInput(tensor: Tensor, plan: ImagePlan, version: LoadedVersio
  */
 export type Preprocessor = (version: LoadedVersion, inputs: Tensor[]) => Tensor[] | Promise<Tensor[]>;
 
-/** The preprocessor to hand to InferenceService.setPreprocessor. */
-export function imagePreprocessor(): Preprocessor {
+/** The preprocessor to hand to InferenceService.setPreprocessor; decodes within `budget` when given. */
+export function imagePreprocessor(budget?: DecodeBudget): Preprocessor {
   return async (version: LoadedVersion, inputs: Tensor[]): Promise<Tensor[]> => {
     const plans = plansFor(version);
     if (!inputs.some((t) => plans.has(t.name))) return inputs;
     return Promise.all(inputs.map((t) => {
       const plan = plans.get(t.name);
-      return plan === undefined ? t : imageInput(t, plan, version);
+      return plan === undefined ? t : imageInput(t, plan, version, budget);
     }));
   };
 }

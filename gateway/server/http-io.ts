@@ -1,15 +1,18 @@
 // The two places uWS discipline lives: reading a body and writing a response. Every handler that
 // does not answer synchronously registers onAborted first (HttpCall does), every write after an
 // await goes through res.cork, and bodies are read into a buffer pre-sized from content-length
-// with 413 past the limit.
+// (up to EAGER_BYTES; larger ones grow as their bytes arrive) with 413 past the limit. When the app
+// has a front (admission.ts), every route but health and /metrics goes through it first, each body
+// reserves its declared length in the process's body budget and must arrive before its deadline.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
 import { bufferPool } from '../util/buffer-pool.js';
+import { admissionOf, type Admission, type BodyRead } from './admission.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
-  405: '405 Method Not Allowed', 409: '409 Conflict', 413: '413 Payload Too Large', 415: '415 Unsupported Media Type',
+  405: '405 Method Not Allowed', 408: '408 Request Timeout', 409: '409 Conflict', 413: '413 Payload Too Large', 415: '415 Unsupported Media Type',
   422: '422 Unprocessable Entity', 429: '429 Too Many Requests', 499: '499 Client Closed Request',
   500: '500 Internal Server Error', 503: '503 Service Unavailable', 504: '504 Gateway Timeout',
 };
@@ -33,12 +36,19 @@ export class HttpCall implements CancelSignal {
   corsOrigin: string | undefined = undefined;
   #finished = false;
   #listeners: (() => void)[] | undefined;
+  /** The front that admitted this call (counted open until answered or aborted). */
+  readonly admission: Admission | undefined;
+  /** Body bytes this call holds in the admission's budget. */
+  #reserved = 0;
 
-  constructor(res: HttpResponse, head = false) {
+  constructor(res: HttpResponse, head = false, admission?: Admission) {
     this.res = res;
     this.head = head;
+    this.admission = admission;
+    if (admission !== undefined) admission.open++;
     res.onAborted(() => {
       this.aborted = true;
+      this.#done();
       const listeners = this.#listeners;
       this.#listeners = undefined;
       if (listeners) for (const l of listeners) l();
@@ -47,6 +57,25 @@ export class HttpCall implements CancelSignal {
 
   get signal(): CancelSignal {
     return this;
+  }
+
+  /** Reserve `bytes` more of body budget for this call (always true without a front). */
+  reserveBody(bytes: number): boolean {
+    const a = this.admission;
+    if (a === undefined || this.#finished || this.aborted) return true;
+    if (!a.bodies.tryReserve(bytes, this.#reserved)) return false;
+    this.#reserved += bytes;
+    return true;
+  }
+
+  /** Answered or gone: no longer open, its body budget back. */
+  #done(): void {
+    const a = this.admission;
+    if (a === undefined || this.#reserved < 0) return;
+    a.open--;
+    a.bodies.release(this.#reserved);
+    // Marks the call settled with the front, so an abort after the answer does not count twice.
+    this.#reserved = -1;
   }
 
   addEventListener(_type: 'abort', listener: () => void): void {
@@ -62,6 +91,7 @@ export class HttpCall implements CancelSignal {
   send(status: number, contentType: string, body: string | Uint8Array, headers?: Record<string, string>, closeConnection = false): void {
     if (this.aborted || this.#finished) return;
     this.#finished = true;
+    this.#done();
     this.res.cork(() => {
       this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
       if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]!);
@@ -94,10 +124,13 @@ export class HttpCall implements CancelSignal {
     let headers: Record<string, string> | undefined = extraHeaders && { ...extraHeaders };
     if (e.retryAfter !== undefined) (headers ??= {})['Retry-After'] = String(e.retryAfter);
     if (requestId !== undefined) (headers ??= {})['X-Request-Id'] = requestId;
-    // After a 413 the rest of the oversized body is still on the wire: close rather than read it.
-    this.send(e.status, 'application/json', JSON.stringify(e.toJSON()), headers, e.status === 413);
+    // After a 413 the rest of the oversized body is still on the wire: close rather than read it
+    // (so too after a body refused by the budget or its deadline, and past the connection cap).
+    this.send(e.status, 'application/json', JSON.stringify(e.toJSON()), headers, e.status === 413 || CLOSING_CODES.has(e.code));
   }
 }
+
+const CLOSING_CODES = new Set<string>(['SLUICE_E_BUDGET_BODY_BUSY', 'SLUICE_E_BUDGET_BODY_TIMEOUT', 'SLUICE_E_BUDGET_CONNECTIONS']);
 
 export type RouteHandler = (call: HttpCall, req: HttpRequest) => void;
 
@@ -128,9 +161,11 @@ export function routeMethods(app: TemplatedApp, patterns: readonly string[], han
   const allow = [handlers.get ? 'GET, HEAD' : '', handlers.post ? 'POST' : ''].filter((m) => m !== '').join(', ');
   const getHandler = handlers.get;
   const postHandler = handlers.post;
-  const get = getHandler && ((res: HttpResponse, req: HttpRequest): void => getHandler(new HttpCall(res), req));
-  const head = getHandler && ((res: HttpResponse, req: HttpRequest): void => getHandler(new HttpCall(res, true), req));
-  const post = postHandler && ((res: HttpResponse, req: HttpRequest): void => postHandler(new HttpCall(res), req));
+  // Health and /metrics answer under any load (probes and scrapers must see an overloaded gateway).
+  const admission = patterns.every((p) => p.startsWith('/v2/health/') || p === '/metrics') ? undefined : admissionOf(app);
+  const get = getHandler && admitted(admission, getHandler, false);
+  const head = getHandler && admitted(admission, getHandler, true);
+  const post = postHandler && admitted(admission, postHandler, false);
   const other = (res: HttpResponse, req: HttpRequest): void => {
     if (preflighted(app, res, req)) return;
     const verb = req.getMethod().toUpperCase();
@@ -147,6 +182,16 @@ export function routeMethods(app: TemplatedApp, patterns: readonly string[], han
   }
 }
 
+/** A uWS handler that puts the call through the front first (shedding, then the connection cap). */
+function admitted(admission: Admission | undefined, handler: RouteHandler, head: boolean): (res: HttpResponse, req: HttpRequest) => void {
+  if (admission === undefined) return (res, req) => handler(new HttpCall(res, head), req);
+  return (res, req) => {
+    const refusal = admission.front();
+    if (refusal !== undefined) new HttpCall(res, head).error(refusal);
+    else handler(new HttpCall(res, head, admission), req);
+  };
+}
+
 /** Route parameter i, percent-decoded (left as sent when it is not valid percent-encoding). */
 export function param(req: HttpRequest, i: number): string {
   const raw = req.getParameter(i);
@@ -158,6 +203,8 @@ export function param(req: HttpRequest, i: number): string {
 }
 
 const SMALL_BODY = Buffer.poolSize >>> 1;
+/** Bodies declared up to this size get their whole buffer at once; larger ones grow as bytes arrive. */
+export const EAGER_BYTES = 1024 * 1024;
 
 export interface ReadBodyOptions {
   limit: number;
@@ -168,7 +215,8 @@ export interface ReadBodyOptions {
 /**
  * Read the request body. Must be called synchronously in the handler (uWS rule), after HttpCall
  * registered onAborted. Resolves with the body (an exclusive buffer), or rejects with a coded
- * 413/400. The content-length header is read from `req` now, as req dies after the handler returns.
+ * 413/400, or (with a front) 503 past the body budget and 408 past the body deadline. The
+ * content-length header is read from `req` now, as req dies after the handler returns.
  */
 export function readBody(call: HttpCall, req: HttpRequest, options: ReadBodyOptions): Promise<Buffer> {
   const lengthHeader = req.getHeader('content-length');
@@ -182,25 +230,54 @@ export function readBody(call: HttpCall, req: HttpRequest, options: ReadBodyOpti
       reject(new SluiceError('SLUICE_E_HTTP_BAD_REQUEST', 'content-length is not a valid length'));
       return;
     }
+    // The declared length is reserved before a byte is read: a client cannot make the gateway hold more than its budget.
+    if (declared > 0 && !call.reserveBody(declared)) {
+      reject(call.admission!.bodyRefusal(declared));
+      return;
+    }
     const shift = options.alignAfter === undefined ? 0 : (8 - (options.alignAfter % 8)) % 8;
-    let capacity = declared >= 0 ? declared : 16 * 1024;
+    // Up to EAGER_BYTES the whole declared length at once (one copy per byte); past it the buffer
+    // grows by 4x steps as bytes come, so a slow client that declared 64 MiB holds what it sent.
+    const cap = declared >= 0 ? declared : options.limit;
+    let capacity = declared >= 0 ? Math.min(declared, EAGER_BYTES) : 16 * 1024;
     // Small bodies (JSON calls) come from Node's shared pool: no allocation of their own, less GC.
     // Their bytes are parsed or copied into a batch, never moved to a worker, so sharing is safe.
     // Large ones (tensors) come from the gateway's buffer pool: give them back with releaseBody().
     let backing = capacity + shift <= SMALL_BODY ? Buffer.allocUnsafe(capacity + shift) : pooledBuffer(capacity + shift);
     let size = 0;
     let failed = false;
+    const deadlines = call.admission?.deadlines;
+    let read: BodyRead | undefined;
+    const fail = (err: unknown): void => {
+      failed = true;
+      if (read !== undefined) deadlines!.delete(read);
+      releaseBody(backing);
+      reject(err);
+    };
+    if (deadlines !== undefined) {
+      read = {
+        startedUs: deadlines.now(),
+        expire: (err) => {
+          call.admission!.refused.body_timeout++;
+          fail(err);
+        },
+      };
+      deadlines.add(read);
+    }
     call.res.onData((chunk, isLast) => {
       if (failed) return;
       const n = chunk.byteLength;
       if (size + n > options.limit) {
-        failed = true;
-        reject(tooLarge(options.limit));
+        fail(tooLarge(options.limit));
+        return;
+      }
+      // Without a content-length (chunked) the budget is reserved as bytes come.
+      if (declared < 0 && !call.reserveBody(n)) {
+        fail(call.admission!.bodyRefusal(n));
         return;
       }
       if (size + n > capacity) {
-        // No or wrong content-length (chunked): grow geometrically.
-        capacity = Math.max(capacity * 2, size + n);
+        capacity = Math.min(cap, Math.max(capacity * (declared >= 0 ? 4 : 2), size + n));
         const next = pooledBuffer(capacity + shift);
         backing.copy(next, shift, shift, shift + size);
         releaseBody(backing);
@@ -208,7 +285,10 @@ export function readBody(call: HttpCall, req: HttpRequest, options: ReadBodyOpti
       }
       backing.set(new Uint8Array(chunk), shift + size);
       size += n;
-      if (isLast) resolve(backing.subarray(shift, shift + size));
+      if (isLast) {
+        if (read !== undefined) deadlines!.delete(read);
+        resolve(backing.subarray(shift, shift + size));
+      }
     });
   });
 }

@@ -12,6 +12,7 @@ import { imageBodyInputs } from '../preprocess/preprocessor.js';
 import type { GatewayAccess } from '../access/access-policy.js';
 import { admit, Need, preflight } from './access-gate.js';
 import { HttpCall, onPreflight, param, preflighted, readBody, releaseBody, route } from './http-io.js';
+import { setAdmission, type Admission } from './admission.js';
 import { feedbackRoutes } from './feedback-routes.js';
 import { PREVIEW_HEADER, ROUTE_KEY_HEADER } from '../../lib/sync-wire.js';
 import { decodeInferenceRequest, decodeRawBinaryRequest, encodeInferenceResponse, parseJsonHeader, type DecodedInferenceRequest } from './oip-codec.js';
@@ -32,6 +33,8 @@ export interface HttpServerOptions {
   isReady: () => boolean;
   /** The gate at the top of every route but health. */
   access: GatewayAccess;
+  /** The front every route but health and /metrics goes through (admission.ts); none when absent. */
+  admission?: Admission | undefined;
 }
 
 /** Put every OIP route on the app; the caller adds its own routes and listens. */
@@ -39,6 +42,7 @@ export function createHttpApp(o: HttpServerOptions): TemplatedApp {
   const app = o.app;
   const { access } = o;
   onPreflight(app, (res, req) => preflight(access, res, req));
+  if (o.admission !== undefined) setAdmission(app, o.admission);
   serverRoutes(app, o);
   modelRoutes(app, o);
   const infer = new InferRoute(o);

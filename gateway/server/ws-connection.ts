@@ -8,11 +8,15 @@
 // answers the client has not read are bounded: past pauseBufferedBytes unsent, new calls wait
 // before running and finished answers wait in an outbox (both counted as in flight), and `drain`
 // resumes them. A client that reads nothing and keeps sending past its in-flight limit, or whose
-// unsent bytes would pass maxBufferedBytes, is closed with 1008 "slow reader".
+// unsent bytes would pass maxBufferedBytes, is closed with 1008 "slow reader". Across connections,
+// with a front (admission.ts), each accepted call holds its message's bytes in the process's body
+// budget until its answer is ready. (Lag shedding refuses the upgrade, not the calls of an open
+// connection: those are already paced by maxInFlight and the pause on unread answers.)
 import type { WebSocket } from 'uWebSockets.js';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
 import { RingQueue } from '../util/ring-queue.js';
+import type { Admission } from './admission.js';
 import {
   WS_CLOSE, WsFramingError, encodeBinaryFrame, encodeErrorFrame, parseBinaryFrame, parseTextFrame, type WsCall,
 } from './ws-frame-codec.js';
@@ -49,6 +53,8 @@ export interface WsConnectionOptions<Principal> {
   infer(call: WsCall, context: WsInferContext<Principal>): Promise<WsAnswer>;
   /** Told about every closed connection and framing failure (for logs), never per call. */
   onEvent?(event: WsEvent): void;
+  /** The gateway's front: the body budget held calls count in, and shedding while the loop lags. */
+  admission?: Admission | undefined;
 }
 
 /**
@@ -62,6 +68,8 @@ export class WsPendingCall<Principal = unknown> implements WsInferContext<Princi
   readonly principal: Principal;
   readonly binary: boolean;
   aborted = false;
+  /** Bytes of the body budget this call holds (its message's size) until its answer is ready. */
+  reserved = 0;
   #listeners: (() => void)[] | undefined = undefined;
 
   constructor(call: WsCall, principal: Principal, binary: boolean) {
@@ -154,7 +162,7 @@ export class WsConnection<Principal> {
       return;
     }
     call.receivedAt = receivedAt;
-    this.#accept(call, isBinary);
+    this.#accept(call, isBinary, message.byteLength);
   }
 
   /** uWS `drain`: the client read some answers. */
@@ -166,7 +174,11 @@ export class WsConnection<Principal> {
   closed(): void {
     this.#open = false;
     this.#ws = undefined;
-    while (this.#held.length > 0) this.#held.shift();
+    const admission = this.#options.admission;
+    while (this.#held.length > 0) {
+      const held = this.#held.shift()!;
+      admission?.bodies.release(held.reserved);
+    }
     while (this.#outbox.length > 0) this.#outbox.shift();
     for (const pending of this.#running) pending.abort();
     this.#running.clear();
@@ -176,7 +188,7 @@ export class WsConnection<Principal> {
     this.#ws?.end(code, reason);
   }
 
-  #accept(call: WsCall, binary: boolean): void {
+  #accept(call: WsCall, binary: boolean, bytes: number): void {
     const o = this.#options;
     const ws = this.#ws!;
     if (this.#inFlight >= o.maxInFlight) {
@@ -191,8 +203,18 @@ export class WsConnection<Principal> {
       this.#send(encodeErrorFrame(call.id, err), false);
       return;
     }
+    // Refused calls are answered with an error frame; the connection and its other calls go on.
+    const admission = o.admission;
+    if (admission !== undefined) {
+      const refusal = admission.bodies.tryReserve(bytes) ? undefined : admission.bodyRefusal(bytes);
+      if (refusal !== undefined) {
+        this.#send(encodeErrorFrame(call.id, refusal), false);
+        return;
+      }
+    }
     this.#inFlight++;
     const pending = new WsPendingCall(call, this.principal, binary);
+    if (admission !== undefined) pending.reserved = bytes;
     if (this.#held.length > 0 || this.#outbox.length > 0 || ws.getBufferedAmount() >= o.pauseBufferedBytes) this.#held.push(pending);
     else this.#run(pending);
   }
@@ -202,10 +224,12 @@ export class WsConnection<Principal> {
     this.#options.infer(pending.call, pending).then(
       (result) => {
         this.#running.delete(pending);
+        this.#options.admission?.bodies.release(pending.reserved);
         this.#answer(pending, result);
       },
       (err: unknown) => {
         this.#running.delete(pending);
+        this.#options.admission?.bodies.release(pending.reserved);
         this.#deliver(encodeErrorFrame(pending.call.id, toSluiceError(err)), false);
       },
     );

@@ -55,11 +55,18 @@ function refuseUpgrade(res: HttpResponse, err: SluiceError): void {
   res.cork(() => {
     res.writeStatus(statusLine(err.status)).writeHeader('content-type', 'application/json');
     if (err.status === 401) res.writeHeader('www-authenticate', 'Bearer');
+    if (err.retryAfter !== undefined) res.writeHeader('retry-after', String(err.retryAfter));
     res.end(JSON.stringify(err.toJSON()));
   });
 }
 
 function upgrade<Principal>(options: WsEndpointOptions<Principal>, res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+  // The front first (shedding, connection cap), before anything of the request is read.
+  const refusal = options.admission?.front();
+  if (refusal !== undefined) {
+    refuseUpgrade(res, refusal);
+    return;
+  }
   // HttpRequest is only valid in this synchronous part: copy what the upgrade needs first.
   const key = req.getHeader('sec-websocket-key');
   // Echo one offered subprotocol, never the entry that carries a browser's token.
@@ -101,6 +108,7 @@ export function registerWsEndpoint<Principal>(app: TemplatedApp, options: WsEndp
       const conn = ws.getUserData().connection;
       conn.opened(ws);
       live.add(conn);
+      if (options.admission !== undefined) options.admission.open++;
       options.onEvent?.({ type: 'open' });
     },
     message(ws, message, isBinary) {
@@ -112,6 +120,7 @@ export function registerWsEndpoint<Principal>(app: TemplatedApp, options: WsEndp
     close(ws, code, message) {
       const conn = ws.getUserData().connection;
       live.delete(conn);
+      if (options.admission !== undefined) options.admission.open--;
       conn.closed();
       options.onEvent?.({ type: 'close', code, reason: Buffer.from(message).toString() });
     },

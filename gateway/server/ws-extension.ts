@@ -8,6 +8,7 @@ import { decodeInferenceRequest, encodeInferenceResponse } from './oip-codec.js'
 import { registerWsEndpoint, WS_DEFAULTS, type WsAnswer, type WsEndpointOptions, type WsInferContext } from './ws-endpoint.js';
 import type { WsCall } from './ws-frame-codec.js';
 import type { Grant } from '../access/access-policy.js';
+import { admissionOf } from './admission.js';
 
 export type WebSocketOptions = Partial<Pick<WsEndpointOptions<unknown>,
   'maxMessageBytes' | 'maxInFlight' | 'pauseBufferedBytes' | 'maxBufferedBytes' | 'idleTimeoutSeconds'>>;
@@ -60,6 +61,8 @@ export function websocketEndpoint(options: WebSocketOptions = {}): GatewayExtens
       // Origin and token on the upgrade (Authorization, or a sluice.bearer.<token> subprotocol for browsers).
       authenticate: (headers) => ctx.access.authenticateUpgrade(headers),
       infer: (call, c) => inferCall(ctx, decodeTimers, call, c),
+      // The same body budget and shedding as the HTTP routes.
+      admission: admissionOf(ctx.app),
       onEvent: (e) => {
         if (e.type === 'slow-reader' || e.type === 'framing-error') ctx.logger.warn({ ws: e }, 'websocket closed by the gateway');
       },

@@ -33,6 +33,9 @@ export async function startTestGateway(t: Teardown, modelRepository: string, opt
     drainTimeoutMs: 5_000,
     logger: createLogger('test', 'silent'),
     ...options,
+    // The test's own client runs on the gateway's event loop, so its bursts read as gateway lag:
+    // no lag shedding unless a test asks for it (test/gateway/server/budgets.test.ts does).
+    budgets: { maxEventLoopLagMs: 0, ...options.budgets },
   });
   t.teardown(() => gw.close());
   return gw;

@@ -250,6 +250,15 @@ t.test('past max_queue_size a request is refused at once with 503 and Retry-Afte
   t.same(exec.ids, [], 'the refused request is not queued');
 });
 
+t.test('checkRoom refuses as enqueue would once the queue is full (image calls ask before decoding)', async (t) => {
+  const { add, batcher } = setup({ maxQueueSize: 2, maxBatchSize: 8 });
+  t.doesNotThrow(() => batcher.checkRoom());
+  void add('a');
+  t.doesNotThrow(() => batcher.checkRoom());
+  void add('b');
+  t.throws(() => batcher.checkRoom(), { code: 'SLUICE_E_BATCH_QUEUE_FULL', status: 503, retryAfter: 1 });
+});
+
 t.test('an expired request is answered at its deadline while the batch in front of it runs, and never runs', async (t) => {
   const { clock, exec, add, settled } = setup({ maxBatchSize: 1, instances: 1, maxQueueDelayUs: 0 });
   void add('slow');

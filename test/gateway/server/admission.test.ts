@@ -1,0 +1,185 @@
+// The front's decisions on plain numbers and a fake clock: the body budget, the body deadline
+// sweep, the event-loop lag monitor, the connection cap, and the image decode budget.
+import t from 'tap';
+import { Admission, BodyBudget, BodyDeadlines, LagMonitor, SMALL_BODY_BYTES, type BodyRead } from '../../../gateway/server/admission.js';
+import { DecodeBudget } from '../../../gateway/preprocess/decode-budget.js';
+import type { BatcherClock } from '../../../gateway/batching/clock.js';
+import type { SluiceError } from '../../../lib/errors.js';
+
+class FakeClock implements BatcherClock {
+  time = 0;
+  timers = new Map<number, { due: number; fn: () => void }>();
+  #next = 1;
+  now(): number {
+    return this.time;
+  }
+  setTimer(fn: () => void, delayUs: number): unknown {
+    const id = this.#next++;
+    this.timers.set(id, { due: this.time + delayUs, fn });
+    return id;
+  }
+  clearTimer(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+  /** Move to `time` without running timers (the event loop was busy). */
+  stall(us: number): void {
+    this.time += us;
+  }
+  /** Run the timers due by now, in order. */
+  fire(): void {
+    for (;;) {
+      const due = [...this.timers].filter(([, x]) => x.due <= this.time).sort((a, b) => a[1].due - b[1].due)[0];
+      if (due === undefined) return;
+      this.timers.delete(due[0]);
+      due[1].fn();
+    }
+  }
+}
+
+const MiB = 1024 * 1024;
+
+t.test('the body budget reserves declared lengths and refuses past its limit', async (t) => {
+  const budget = new BodyBudget(64 * MiB);
+  t.ok(budget.tryReserve(40 * MiB), 'a large body within the large share');
+  t.notOk(budget.tryReserve(20 * MiB), 'a second large body past 7/8 of the budget is refused');
+  t.equal(budget.reserved, 40 * MiB, 'a refusal reserves nothing');
+  t.ok(budget.tryReserve(16 * MiB - 1), 'large bodies may fill 7/8 exactly');
+  t.notOk(budget.tryReserve(SMALL_BODY_BYTES + 1), 'a body just past the small size is held to 7/8');
+  t.ok(budget.tryReserve(SMALL_BODY_BYTES), 'small bodies still fit in the last eighth');
+  const refusal = budget.refusal(20 * MiB);
+  t.equal(refusal.code, 'SLUICE_E_BUDGET_BODY_BUSY');
+  t.equal(refusal.status, 503);
+  t.equal(refusal.retryAfter, 1);
+  budget.release(40 * MiB);
+  t.ok(budget.tryReserve(20 * MiB), 'released bytes can be reserved again');
+});
+
+t.test('a body growing without content-length counts what it holds already', async (t) => {
+  const budget = new BodyBudget(8 * MiB);
+  t.ok(budget.tryReserve(SMALL_BODY_BYTES, 0));
+  t.ok(budget.tryReserve(6 * MiB, SMALL_BODY_BYTES), 'grown past the small size: held to the large share (7 MiB)');
+  t.notOk(budget.tryReserve(1 * MiB, 6 * MiB + SMALL_BODY_BYTES), 'growing past 7/8 is refused');
+});
+
+t.test('the body budget must be a positive integer', async (t) => {
+  t.throws(() => new BodyBudget(0), { code: 'SLUICE_E_CONFIG_INVALID' });
+  t.throws(() => new Admission({ maxConnections: 0 }), { code: 'SLUICE_E_CONFIG_INVALID' });
+  t.throws(() => new Admission({ bodyTimeoutMs: -1 }), { code: 'SLUICE_E_CONFIG_INVALID' });
+});
+
+t.test('the deadline sweep expires bodies older than the timeout, however many chunks came', async (t) => {
+  const clock = new FakeClock();
+  const deadlines = new BodyDeadlines(1000, clock);
+  const expired: [string, SluiceError][] = [];
+  const read = (name: string): BodyRead => ({ startedUs: clock.now(), expire: (err) => expired.push([name, err]) });
+  const slow = read('slow');
+  deadlines.add(slow);
+  t.equal(clock.timers.size, 1, 'one sweep timer for all reads');
+  clock.stall(600_000);
+  const later = read('later');
+  deadlines.add(later);
+  t.equal(clock.timers.size, 1, 'still one timer');
+  // Chunks arriving change nothing: the deadline runs from the headers.
+  clock.stall(399_999);
+  t.equal(deadlines.sweep(), 0, 'not yet');
+  clock.stall(1);
+  t.equal(deadlines.sweep(), 1);
+  t.same(expired.map(([n]) => n), ['slow']);
+  t.equal(expired[0]![1].code, 'SLUICE_E_BUDGET_BODY_TIMEOUT');
+  t.equal(expired[0]![1].status, 408);
+  const done = read('done');
+  deadlines.add(done);
+  deadlines.delete(done);
+  clock.stall(1_000_000);
+  clock.fire();
+  t.same(expired.map(([n]) => n), ['slow', 'later'], 'the timer sweeps; a finished read is never expired');
+  t.equal(deadlines.pending, 0);
+  t.equal(clock.timers.size, 0, 'no timer while nothing is pending');
+  deadlines.close();
+});
+
+t.test('one stall of the event loop sheds nothing; lag that lasts does, and ends', async (t) => {
+  const clock = new FakeClock();
+  const lag = new LagMonitor(200, clock, 20);
+  // The ticks a busy gateway's timer would run (utilization 1).
+  const run = (us: number) => {
+    clock.stall(us);
+    lag.tick(clock.time, 1);
+  };
+  run(120_000);
+  t.notOk(lag.overloaded());
+  // One 500 ms stall: the requests read during it see the tick overdue, the tick then sees it late.
+  clock.stall(500_000);
+  t.notOk(lag.overloaded(), 'overdue alone is one sign');
+  lag.tick(clock.time, 1);
+  t.equal(lag.lagUs(), 480_000);
+  t.notOk(lag.overloaded(), 'one late tick is one sign');
+  run(20_000);
+  t.notOk(lag.overloaded(), 'back on time');
+  // Sustained: every turn of the loop takes 300 ms.
+  run(300_000);
+  clock.stall(300_000);
+  t.ok(lag.overloaded(), 'a late tick and the next one overdue');
+  lag.tick(clock.time, 1);
+  t.ok(lag.overloaded(), 'two late ticks in a row');
+  run(20_000);
+  run(20_000);
+  t.notOk(lag.overloaded(), 'recovers once two ticks are on time');
+  lag.start();
+  t.equal(clock.timers.size, 1, 'a running monitor has one timer');
+  lag.stop();
+  t.equal(clock.timers.size, 0);
+  const off = new LagMonitor(0, clock);
+  clock.stall(10_000_000);
+  t.notOk(off.overloaded(), '0 never sheds');
+});
+
+t.test('lag while the gateway is not busy (starved of CPU by other processes) sheds nothing', async (t) => {
+  const clock = new FakeClock();
+  const lag = new LagMonitor(200, clock, 20);
+  for (let i = 0; i < 3; i++) {
+    clock.stall(320_000);
+    lag.tick(clock.time, 0.3);
+  }
+  clock.stall(300_000);
+  t.ok(lag.lagUs() > 200_000);
+  t.notOk(lag.overloaded(), 'late ticks, but the loop was mostly waiting');
+  lag.tick(clock.time, 1);
+  clock.stall(300_000);
+  t.ok(lag.overloaded(), 'the same lag with a busy loop sheds');
+  t.equal(lag.utilization, 1);
+});
+
+t.test('the front caps open calls and sheds under lag, with coded 503s', async (t) => {
+  const clock = new FakeClock();
+  const a = new Admission({ maxConnections: 2, maxEventLoopLagMs: 100 }, clock);
+  t.equal(a.front(), undefined);
+  a.open = 2;
+  const capped = a.front();
+  t.equal(capped?.code, 'SLUICE_E_BUDGET_CONNECTIONS');
+  t.equal(capped?.status, 503);
+  t.equal(capped?.retryAfter, 1);
+  a.open = 1;
+  a.lag.tick(clock.time);
+  clock.stall(150_000);
+  a.lag.tick(clock.time);
+  clock.stall(150_000);
+  const shed = a.front();
+  t.equal(shed?.code, 'SLUICE_E_BUDGET_OVERLOADED');
+  t.equal(shed?.retryAfter, 1);
+  t.same(a.refused, { overloaded: 1, connections: 1, body_budget: 0, body_timeout: 0 });
+  a.close();
+});
+
+t.test('the decode budget refuses past its concurrent decodes and pixels per request', async (t) => {
+  const budget = new DecodeBudget(3, 1000);
+  t.equal(budget.acquire(2), 2);
+  t.equal(budget.acquire(5), 1, 'a request with more images than free slots decodes on what is free');
+  t.throws(() => budget.acquire(1), { code: 'SLUICE_E_BUDGET_DECODE_BUSY' });
+  budget.release(1);
+  t.equal(budget.acquire(1), 1);
+  t.equal(budget.running, 3);
+  t.doesNotThrow(() => budget.checkPixels(1000, 'image'));
+  t.throws(() => budget.checkPixels(1001, 'image'), { code: 'SLUICE_E_BUDGET_PIXELS' });
+  t.throws(() => new DecodeBudget(0, 1), { code: 'SLUICE_E_CONFIG_INVALID' });
+});
