@@ -109,6 +109,10 @@ export const ERRORS = {
   SLUICE_E_RETRAIN_POLICY_INVALID: { status: 400, summary: 'the retraining policy is invalid' },
   SLUICE_E_RETRAIN_STATE: { status: 409, summary: 'the retraining run cannot do that in its current state' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
+  // fuzzing and worker crash loops (issue 17)
+  SLUICE_E_GRAPHQL_INVALID: { status: 400, summary: 'the GraphQL document does not parse or validate' },
+  SLUICE_E_MODEL_UNAVAILABLE: { status: 503, summary: 'the model version is unavailable: its worker kept crashing' },
+  SLUICE_E_MODEL_CRASH_BACKOFF: { status: 503, summary: 'the model version is waiting to retry after its worker crashed' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
