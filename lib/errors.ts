@@ -112,7 +112,6 @@ export const ERRORS = {
   // fuzzing and worker crash loops (issue 17)
   SLUICE_E_GRAPHQL_INVALID: { status: 400, summary: 'the GraphQL document does not parse or validate' },
   SLUICE_E_MODEL_UNAVAILABLE: { status: 503, summary: 'the model version is unavailable: its worker kept crashing' },
-  SLUICE_E_MODEL_CRASH_BACKOFF: { status: 503, summary: 'the model version is waiting to retry after its worker crashed' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
