@@ -128,6 +128,9 @@ export const ERRORS = {
   SLUICE_E_BUDGET_OVERLOADED: { status: 503, summary: 'the gateway is overloaded' },
   SLUICE_E_BUDGET_DECODE_BUSY: { status: 503, summary: 'too many images are being decoded' },
   SLUICE_E_BUDGET_PIXELS: { status: 413, summary: 'the images of one request hold too many pixels' },
+  // fuzzing and worker crash loops (issue 17)
+  SLUICE_E_GRAPHQL_INVALID: { status: 400, summary: 'the GraphQL document does not parse or validate' },
+  SLUICE_E_MODEL_UNAVAILABLE: { status: 503, summary: 'the model version is unavailable: its worker kept crashing' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -3,7 +3,7 @@
 // else (a driver error with SQL in it, a bug with a stack) becomes "internal error" with the request
 // id, and is logged in full on the server.
 import { GraphQLError } from 'graphql';
-import { createGraphQLError, type YogaMaskedErrorOpts } from 'graphql-yoga';
+import { createGraphQLError, type Plugin, type YogaMaskedErrorOpts } from 'graphql-yoga';
 import { isSluiceError, type SluiceError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 
@@ -11,6 +11,10 @@ import type { Logger } from '../../lib/log.js';
 const YOGA_CODES: Record<string, string> = {
   REQUEST_ENTITY_TOO_LARGE: 'SLUICE_E_HTTP_BODY_TOO_LARGE',
   BAD_REQUEST: 'SLUICE_E_HTTP_BAD_REQUEST',
+  // Found by the fuzzer (bench/fuzz): these reached clients under graphql-js/yoga's own names.
+  GRAPHQL_PARSE_FAILED: 'SLUICE_E_GRAPHQL_INVALID',
+  GRAPHQL_VALIDATION_FAILED: 'SLUICE_E_GRAPHQL_INVALID',
+  BAD_USER_INPUT: 'SLUICE_E_GRAPHQL_INVALID',
 };
 
 function sluiceCause(error: unknown): SluiceError | undefined {
@@ -47,11 +51,30 @@ export function maskedErrors(logger: Logger): Partial<YogaMaskedErrorOpts> {
       if (isOriginalGraphQLError(error)) {
         const code = error.extensions?.code;
         if (typeof code === 'string' && YOGA_CODES[code]) Object.assign(error.extensions, { code: YOGA_CODES[code] });
-        else if (code === undefined) Object.assign(error.extensions, { code: 'SLUICE_E_HTTP_BAD_REQUEST' });
+        else if (typeof code !== 'string' || !code.startsWith('SLUICE_E_')) Object.assign(error.extensions, { code: 'SLUICE_E_HTTP_BAD_REQUEST' });
         return error;
       }
       logger.error({ err: error instanceof GraphQLError ? (error.originalError ?? error) : error }, 'unexpected error in a GraphQL request');
       return createGraphQLError('internal error', { ...located, extensions: { code: 'SLUICE_E_INTERNAL' } });
+    },
+  };
+}
+
+/**
+ * Validation errors never pass through maskError (yoga returns them as the result, tagged
+ * GRAPHQL_VALIDATION_FAILED): this gives them the Sluice code too. Armor's refusals keep theirs.
+ */
+export function useValidationErrorCodes(): Plugin {
+  return {
+    onValidate() {
+      return ({ valid, result }) => {
+        if (valid) return;
+        for (const error of result) {
+          const code = error.extensions?.code;
+          if (typeof code === 'string' && code.startsWith('SLUICE_E_')) continue;
+          Object.assign(error.extensions, { code: 'SLUICE_E_GRAPHQL_INVALID' });
+        }
+      };
     },
   };
 }

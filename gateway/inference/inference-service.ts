@@ -106,7 +106,7 @@ export class InferenceService {
       picked = routing.pick(m.readyVersions, Math.random(), hints === undefined ? undefined : routeKeyOf(hints));
     }
     const v = picked === undefined ? undefined : m.versions.get(picked);
-    if (v === undefined) throw new SluiceError('SLUICE_E_MODEL_NOT_READY', `model ${model} has no ready version`, { retryAfter: 1 });
+    if (v === undefined) throw m.notServing();
     return v;
   }
 
@@ -136,7 +136,7 @@ export class InferenceService {
         // A reload or a rollback may have swapped versions while we waited: follow the routing again.
         if (version.state !== 'READY' && (request.version === undefined || request.routedVersion === true)) version = this.resolve(request.model, undefined, request);
       }
-      if (version.state !== 'READY') throw new SluiceError('SLUICE_E_MODEL_NOT_READY', `model ${version.name} version ${version.version} is not ready`, { retryAfter: 1 });
+      if (version.state !== 'READY') throw version.notReady();
       const prepared = prepare(version, request);
       const params = request.parameters ?? {};
       const rollout = this.#repository.model(version.name)?.routing.rollout;

@@ -15,7 +15,15 @@ import { compileProfile, readProfile, type CompiledProfile } from '../drift/comp
 import { derivedWidth } from '../drift/derive.js';
 import { DATATYPE_INFO, elementCount, type Tensor } from './tensors.js';
 
-export type VersionState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNLOADED';
+export type VersionState = 'LOADING' | 'READY' | 'UNAVAILABLE' | 'UNLOADING' | 'UNLOADED';
+
+/**
+ * A version whose batches kill their worker (a session that crashes, a hook that exits) would
+ * otherwise take a worker down with every call, piscina respawning it each time. After a crash the
+ * version's next batch waits for a backoff (base, doubling per crash in the window, capped); after
+ * `limit` crashes within `windowMs` it is UNAVAILABLE, with the reason, until it is loaded again.
+ */
+export const CRASH_LOOP = { limit: 3, windowMs: 60_000, backoffMs: 250, maxBackoffMs: 10_000 } as const;
 
 /** A request ready for the batcher: inputs in the model's input order, validated. */
 export interface PreparedRequest {
@@ -40,7 +48,14 @@ export class LoadedVersion {
   inputs: TensorConfig[] = [];
   outputs: TensorConfig[] = [];
   state: VersionState = 'LOADING';
+  /** Why the version stopped serving (state UNAVAILABLE). */
+  unavailableReason: string | undefined;
+  /** Called once when the version turns UNAVAILABLE (the repository takes it out of routing). */
+  onUnavailable: ((version: LoadedVersion) => void) | undefined;
   readonly #pool: WorkerPool;
+  /** performance.now() of the worker crashes within CRASH_LOOP.windowMs. */
+  #crashes: number[] = [];
+  #backoffUntil = 0;
   /** Deadlines are on the real clock (not a test's fake one), so a worker can compare them with its own. */
   readonly #realClock: boolean;
   #variableShape = true;
@@ -87,6 +102,16 @@ export class LoadedVersion {
     this.state = 'READY';
   }
 
+  /** The error for a call this version cannot take: UNAVAILABLE with its reason, or not ready. */
+  notReady(): SluiceError {
+    if (this.state === 'UNAVAILABLE') {
+      return new SluiceError('SLUICE_E_MODEL_UNAVAILABLE', `model ${this.name} version ${this.version} is unavailable: ${this.unavailableReason}`, {
+        details: { reason: this.unavailableReason },
+      });
+    }
+    return new SluiceError('SLUICE_E_MODEL_NOT_READY', `model ${this.name} version ${this.version} is not ready`, { retryAfter: 1 });
+  }
+
   enqueue(request: PreparedRequest, options: EnqueueOptions): Promise<Tensor[]> {
     return this.batcher.enqueue(request, options);
   }
@@ -101,6 +126,7 @@ export class LoadedVersion {
   }
 
   async #execute(requests: PreparedRequest[], stamps: readonly { enqueuedAt: number; dispatchedAt: number; deadline: number }[], staged: boolean): Promise<Tensor[][]> {
+    await this.#waitOutBackoff();
     const m = this.metrics;
     let rows = 0;
     let lastDeadline = -Infinity;
@@ -119,9 +145,37 @@ export class LoadedVersion {
       for (const buffer of result.recycled) bufferPool.give(buffer, true);
       return splitOutputs(result.outputs, requests.map((r) => r.rows), this.batched);
     } catch (err) {
-      if (isSluiceError(err) && err.code === 'SLUICE_E_WORKER_CRASHED') m.workerCrash();
+      if (isSluiceError(err) && err.code === 'SLUICE_E_WORKER_CRASHED') {
+        m.workerCrash();
+        this.#crashed(err);
+      }
       throw err;
     }
+  }
+
+  /**
+   * A batch formed during a backoff waits it out before it goes to a worker (the batcher holds the
+   * batches behind it meanwhile); after the version became unavailable, batches fail without one.
+   */
+  async #waitOutBackoff(): Promise<void> {
+    const wait = this.#backoffUntil - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (this.state === 'UNAVAILABLE') throw this.notReady();
+  }
+
+  #crashed(err: SluiceError): void {
+    const now = performance.now();
+    this.#crashes = this.#crashes.filter((at) => now - at < CRASH_LOOP.windowMs);
+    this.#crashes.push(now);
+    const n = this.#crashes.length;
+    if (n >= CRASH_LOOP.limit && this.state === 'READY') {
+      const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+      this.unavailableReason = `its worker crashed ${n} times within ${CRASH_LOOP.windowMs / 1000} s (last${cause}); load it again to retry`;
+      this.state = 'UNAVAILABLE';
+      this.onUnavailable?.(this);
+      return;
+    }
+    this.#backoffUntil = now + Math.min(CRASH_LOOP.backoffMs * 2 ** (n - 1), CRASH_LOOP.maxBackoffMs);
   }
 
   /**

@@ -55,6 +55,12 @@ export class LoadedModel {
     this.routing = new RoutingTable(config.routing);
   }
 
+  /** Why no version can take a call: an UNAVAILABLE version's reason when there is one. */
+  notServing(): SluiceError {
+    const down = [...this.versions.values()].find((v) => v.state === 'UNAVAILABLE');
+    return down?.notReady() ?? new SluiceError('SLUICE_E_MODEL_NOT_READY', `model ${this.name} has no ready version`, { retryAfter: 1 });
+  }
+
   refresh(): void {
     this.readyVersions = [...this.versions.values()].filter((v) => v.state === 'READY').map((v) => v.version).sort(byNumber);
   }
@@ -246,6 +252,10 @@ export class ModelRepository {
       const model = this.#models.get(name);
       if (model !== undefined && model.versions.size > 0) {
         for (const v of [...model.versions.values()].sort((a, b) => byNumber(a.version, b.version))) {
+          if (v.state === 'UNAVAILABLE') {
+            entries.push({ name, version: v.version, state: 'UNAVAILABLE', reason: v.unavailableReason! });
+            continue;
+          }
           const state = v.state === 'READY' ? 'READY' : v.state === 'LOADING' ? 'LOADING' : 'UNLOADING';
           entries.push({ name, version: v.version, state });
         }
@@ -267,6 +277,7 @@ export class ModelRepository {
   async #bringUp(versions: readonly (readonly [string, string, ModelConfig])[]): Promise<LoadedVersion[]> {
     const config = versions[0]![2];
     const fresh = versions.map(([v, dir, c]) => new LoadedVersion(this.#driftReady(c, v, dir), v, dir, this.#pool, this.#metrics, this.#clock));
+    for (const v of fresh) v.onUnavailable = (down) => this.#crashLooping(down);
     const results = await Promise.allSettled(fresh.map((v) => v.load()));
     const at = results.findIndex((r) => r.status === 'rejected');
     if (at < 0) return fresh;
@@ -274,6 +285,13 @@ export class ModelRepository {
     const reason = (results[at] as PromiseRejectedResult).reason as Error;
     const message = isSluiceError(reason) && reason.code === 'SLUICE_E_MODEL_LOAD_FAILED' ? reason.message : `model ${config.name} version ${versions[at]![0]} failed to load: ${reason.message}`;
     throw this.#failed(config.name, message, reason);
+  }
+
+  /** A version that kept crashing its worker leaves routing; the other versions and models serve on. */
+  #crashLooping(version: LoadedVersion): void {
+    const model = this.#models.get(version.name);
+    if (model?.versions.get(version.version) === version) model.refresh();
+    this.#logger.error({ model: version.name, version: version.version, code: 'SLUICE_E_MODEL_UNAVAILABLE', reason: version.unavailableReason }, 'model version marked unavailable: its worker kept crashing');
   }
 
   #serialized<T>(name: string, work: () => Promise<T>): Promise<T> {

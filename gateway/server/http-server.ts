@@ -122,6 +122,7 @@ function modelRoutes(app: TemplatedApp, o: HttpServerOptions): void {
   const ready = (call: HttpCall, name: string, version: string | undefined): void => {
     try {
       const v = inference.resolve(name, version);
+      if (v.state === 'UNAVAILABLE') throw v.notReady();
       if (v.state !== 'READY' || inference.draining) {
         throw new SluiceError('SLUICE_E_MODEL_NOT_READY', `model ${name} version ${v.version} is not ready`, { retryAfter: 1 });
       }

@@ -358,9 +358,13 @@ export class ControlPlaneSync {
       const at = key.lastIndexOf('/');
       loaded.push({ model: key.slice(0, at), version: Number(key.slice(at + 1)), sha256: null, state: 'failed', reason });
     }
-    const first = [...this.failures.values()][0];
+    // A version that kept crashing its worker is loaded but not serving: reported with its reason.
+    for (const e of this.repository.index()) {
+      if (e.state === 'UNAVAILABLE' && e.version !== undefined) loaded.push({ model: e.name, version: Number(e.version), sha256: null, state: 'failed', reason: e.reason ?? null });
+    }
+    const first = [...this.failures.values()][0] ?? loaded.find((l) => l.state === 'failed')?.reason ?? undefined;
     try {
-      await this.client.heartbeat(this.name, loaded, this.failures.size > 0 ? 'DEGRADED' : 'HEALTHY', first ?? '');
+      await this.client.heartbeat(this.name, loaded, first !== undefined ? 'DEGRADED' : 'HEALTHY', first ?? '');
       this.reachable();
     } catch (err) {
       this.failed(err, 'heartbeat');
