@@ -20,3 +20,5 @@ export function tokenFlag(description: string) {
 }
 /** Promote past a failed promotion gate (docs/gates.md): admins only, audited as gate.override with the reason. */
 export const GATE_OVERRIDE_FLAG = { type: 'string', placeholder: 'reason', description: 'admin only: promote although the gate failed, for this reason (audited)' } as const satisfies FlagSpec<'string'>;
+/** A file holding the PostgreSQL URL (0600), so its password stays out of `ps`; SLUICE_DATABASE_URL works too. */
+export const DB_FILE_FLAG = { type: 'string', placeholder: 'path', description: 'read the PostgreSQL URL from this file (mode 0600) instead of --db' } as const satisfies FlagSpec<'string'>;

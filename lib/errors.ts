@@ -108,6 +108,10 @@ export const ERRORS = {
   // the retraining loop (issue 16)
   SLUICE_E_RETRAIN_POLICY_INVALID: { status: 400, summary: 'the retraining policy is invalid' },
   SLUICE_E_RETRAIN_STATE: { status: 409, summary: 'the retraining run cannot do that in its current state' },
+  // audit anchoring and secrets (issue 18)
+  SLUICE_E_SECRET_FILE_EXPOSED: { status: 400, summary: 'a key or secret file is readable by group or others' },
+  SLUICE_E_AUDIT_CHECKPOINT_FILE: { status: 400, summary: 'the audit checkpoint file cannot be read or written' },
+  SLUICE_E_MODEL_NOT_ROUTED: { status: 404, summary: 'the model has no routed version (no production alias, no active rollout)' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
