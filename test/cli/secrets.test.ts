@@ -21,7 +21,8 @@ t.test('off a terminal, serve writes the generated admin token into a 0600 file 
   t.equal(statSync(file).mode & 0o777, 0o600, 'only its owner can read it');
   const token = readFileSync(file, 'utf8').trim();
   t.match(token, TOKEN_SECRET);
-  t.same((await graphqlAs(serve.urls[1]!, token, '{ me { role } }')).me, { role: 'ADMIN' }, 'the token in the file is the admin token');
+  const controlPlane = /control plane listening on (http:\/\/[^"\s]+)/.exec(serve.output())![1]!;
+  t.same((await graphqlAs(controlPlane, token, '{ me { role } }')).me, { role: 'ADMIN' }, 'the token in the file is the admin token');
   t.equal(await serve.stop(), 0);
   t.notOk(serve.output().includes(token), 'the admin token is nowhere in the log');
   t.notMatch(serve.output(), TOKEN_SECRET, 'nor is any other token secret (the local gateway\'s and runner\'s)');
