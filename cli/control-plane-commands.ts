@@ -16,7 +16,8 @@ import { defineCommand, type FlagValues } from '../lib/flags.js';
 import type { AuditEvent, AuditVerification, Outcome } from '../control-plane/services/audit.js';
 import { ROLES, type CallContext } from '../control-plane/services/actor.js';
 import type { Store } from '../control-plane/store/db.js';
-import { DATA_FLAG, DB_FLAG, GATE_OVERRIDE_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+import { DATA_FLAG, DB_FILE_FLAG, DB_FLAG, GATE_OVERRIDE_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+import { databaseUrl } from './secrets.js';
 
 const CONTROL_PLANE_FLAG = { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' } as const;
 const WAIT_SECONDS_FLAG = { type: 'int', default: 30, placeholder: 's', description: 'after an alias move, how long to wait for the gateways to load the version' } as const;
@@ -27,6 +28,7 @@ export const AUDIT_EXPORT_COMMAND = defineCommand({
   flags: {
     data: DATA_FLAG,
     db: DB_FLAG,
+    'db-file': DB_FILE_FLAG,
     'log-level': LOG_LEVEL_FLAG,
   },
 });
@@ -77,6 +79,7 @@ export const TOKEN_CREATE_COMMAND = defineCommand({
     name: { type: 'string', default: 'admin-recovered', description: 'token name shown in `tokens` and the audit log' },
     data: DATA_FLAG,
     db: DB_FLAG,
+    'db-file': DB_FILE_FLAG,
     'log-level': LOG_LEVEL_FLAG,
   },
 });
@@ -296,7 +299,7 @@ function parseMetrics(list: string[] | undefined): Record<string, number> {
 
 /** `sluice audit-export`: JSON lines on stdout, the verification on the log; exit code 1 when the chain is broken. */
 export async function runAuditExport(v: FlagValues<typeof AUDIT_EXPORT_COMMAND.flags>, logger: Logger, out: Writable = process.stdout): Promise<number> {
-  const { events, verification } = await exportAuditLog({ dataDir: resolve(v.data), db: v.db, out });
+  const { events, verification } = await exportAuditLog({ dataDir: resolve(v.data), db: databaseUrl(v), out });
   if (verification.ok) logger.info({ events }, 'audit log exported; hash chain verified');
   else logger.error({ events, firstBad: verification.firstBad }, 'audit log exported; HASH CHAIN BROKEN');
   return verification.ok ? 0 : 1;
@@ -350,7 +353,7 @@ function waitMs(seconds: number): number {
 
 /** `sluice token create`: the new token as one JSON line on stdout (the secret appears nowhere else). */
 export async function runTokenCreate(v: FlagValues<typeof TOKEN_CREATE_COMMAND.flags>, logger: Logger, out: Writable = process.stdout): Promise<number> {
-  const store = await openExistingStore(resolve(v.data), v.db);
+  const store = await openExistingStore(resolve(v.data), databaseUrl(v));
   try {
     const user = `${userInfo().username}@${hostname()}`;
     const ctx: CallContext = {
