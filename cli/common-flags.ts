@@ -56,3 +56,5 @@ export function clientTlsOf(v: { 'control-plane-ca'?: string | undefined; 'tls-c
   const files = { caFile: v['control-plane-ca'], certFile: v['tls-client-cert'], keyFile: v['tls-client-key'] };
   return files.caFile === undefined && files.certFile === undefined && files.keyFile === undefined ? undefined : files;
 }
+/** A file holding the PostgreSQL URL (0600), so its password stays out of `ps`; SLUICE_DATABASE_URL works too. */
+export const DB_FILE_FLAG = { type: 'string', placeholder: 'path', description: 'read the PostgreSQL URL from this file (mode 0600) instead of --db' } as const satisfies FlagSpec<'string'>;

@@ -16,7 +16,8 @@ import { defineCommand, type FlagValues } from '../lib/flags.js';
 import type { AuditEvent, AuditVerification, Outcome } from '../control-plane/services/audit.js';
 import { ROLES, type CallContext } from '../control-plane/services/actor.js';
 import type { Store } from '../control-plane/store/db.js';
-import { DATA_FLAG, DB_FLAG, GATE_OVERRIDE_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+import { DATA_FLAG, DB_FILE_FLAG, DB_FLAG, GATE_OVERRIDE_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+import { databaseUrl } from './secrets.js';
 import { parseRateLimit } from '../gateway/access/rate-limit.js';
 
 const CONTROL_PLANE_FLAG = { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' } as const;
@@ -28,6 +29,7 @@ export const AUDIT_EXPORT_COMMAND = defineCommand({
   flags: {
     data: DATA_FLAG,
     db: DB_FLAG,
+    'db-file': DB_FILE_FLAG,
     'log-level': LOG_LEVEL_FLAG,
   },
 });
@@ -80,6 +82,7 @@ export const TOKEN_CREATE_COMMAND = defineCommand({
     'rate-limit': { type: 'string', placeholder: 'rate[:burst]', description: 'calls per second this token may make on each gateway' },
     data: DATA_FLAG,
     db: DB_FLAG,
+    'db-file': DB_FILE_FLAG,
     'log-level': LOG_LEVEL_FLAG,
   },
 });
@@ -88,7 +91,7 @@ export const TOKEN_CREATE_COMMAND = defineCommand({
  * The store of `--data`/`--db`; refuses a data folder without a database rather than creating an
  * empty one. (The store's modules load here, not with the flag tables, so --help stays fast.)
  */
-async function openExistingStore(dataDir: string, db: string | undefined): Promise<Store> {
+export async function openExistingStore(dataDir: string, db: string | undefined): Promise<Store> {
   if (db === undefined && !existsSync(join(dataDir, 'control-plane.db'))) {
     throw new SluiceError('SLUICE_E_CONFIG_INVALID', `no control-plane database in ${dataDir}`, { details: { flag: 'data' } });
   }
@@ -299,7 +302,7 @@ function parseMetrics(list: string[] | undefined): Record<string, number> {
 
 /** `sluice audit-export`: JSON lines on stdout, the verification on the log; exit code 1 when the chain is broken. */
 export async function runAuditExport(v: FlagValues<typeof AUDIT_EXPORT_COMMAND.flags>, logger: Logger, out: Writable = process.stdout): Promise<number> {
-  const { events, verification } = await exportAuditLog({ dataDir: resolve(v.data), db: v.db, out });
+  const { events, verification } = await exportAuditLog({ dataDir: resolve(v.data), db: databaseUrl(v), out });
   if (verification.ok) logger.info({ events }, 'audit log exported; hash chain verified');
   else logger.error({ events, firstBad: verification.firstBad }, 'audit log exported; HASH CHAIN BROKEN');
   return verification.ok ? 0 : 1;
@@ -353,7 +356,7 @@ function waitMs(seconds: number): number {
 
 /** `sluice token create`: the new token as one JSON line on stdout (the secret appears nowhere else). */
 export async function runTokenCreate(v: FlagValues<typeof TOKEN_CREATE_COMMAND.flags>, logger: Logger, out: Writable = process.stdout): Promise<number> {
-  const store = await openExistingStore(resolve(v.data), v.db);
+  const store = await openExistingStore(resolve(v.data), databaseUrl(v));
   try {
     const user = `${userInfo().username}@${hostname()}`;
     const ctx: CallContext = {

@@ -4,6 +4,7 @@
 import { realpathSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import type { Logger, PrettyLines } from '../lib/log.js';
+import { writeSecretFile } from './secrets.js';
 
 export interface ReadyFacts {
   /** Since the process started. */
@@ -15,6 +16,8 @@ export interface ReadyFacts {
   models?: string | undefined;
   modelNames?: string[] | undefined;
   firstAdminToken?: string | undefined;
+  /** Off a terminal, where the generated admin token is written (0600) instead of the log. */
+  firstAdminTokenFile?: string | undefined;
 }
 
 const PINO_WARN = 40;
@@ -39,8 +42,13 @@ export class Screen {
 
   ready(facts: ReadyFacts): void {
     if (!this.#pretty) {
-      if (facts.firstAdminToken !== undefined) {
-        this.#logger.warn({ service: 'control-plane', adminToken: facts.firstAdminToken }, 'first admin token generated; it is shown only this once (set SLUICE_ADMIN_TOKEN to choose it)');
+      if (facts.firstAdminToken !== undefined && facts.firstAdminTokenFile !== undefined) {
+        // Log collectors keep lines for months and show them to many: the token goes into a file only its owner reads.
+        writeSecretFile(facts.firstAdminTokenFile, facts.firstAdminToken);
+        this.#logger.warn(
+          { service: 'control-plane', adminTokenFile: facts.firstAdminTokenFile },
+          'first admin token generated and written to adminTokenFile (mode 0600); read it, store it, delete the file (set SLUICE_ADMIN_TOKEN or --admin-token-file to choose it)',
+        );
       }
       this.#logger.info({ seconds: Number(facts.seconds.toFixed(2)), gateway: facts.gateway, controlPlane: facts.controlPlane }, 'ready');
       return;

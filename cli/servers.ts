@@ -39,6 +39,28 @@ export interface ControlPlaneRun {
   tls?: ServerTlsFiles | undefined;
   /** `sluice serve`: register this model repository at first start and mint the local gateway's token. */
   local?: { models: string };
+  /** The first admin token (--admin-token-file, SLUICE_ADMIN_TOKEN); generated when undefined. */
+  adminToken?: string | undefined;
+  /** Audit checkpoints and denial counting (docs/audit.md). */
+  audit?: AuditRun | undefined;
+}
+
+export interface AuditRun {
+  checkpointFile?: string | undefined;
+  checkpointKey?: string | undefined;
+  checkpointEvents?: number | undefined;
+  checkpointSeconds?: number | undefined;
+  denialWindowSeconds?: number | undefined;
+}
+
+/** Where a generated admin token is written off a terminal: a new file per first start, never overwritten. */
+export function adminTokenFile(data: string): string {
+  return join(resolve(data), 'keys', `admin-token-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+}
+
+/** The entries whose value is defined (optional options stay absent under exactOptionalPropertyTypes). */
+function defined<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
 /** `key=value` entries of `--labels`. */
@@ -81,6 +103,14 @@ export async function runControlPlane(run: ControlPlaneRun, logger: Logger): Pro
     tls: run.tls,
     logger: logger.child({ service: 'control-plane' }),
     ...(run.db !== undefined ? { db: run.db } : {}),
+    ...(run.adminToken !== undefined ? { adminToken: run.adminToken } : {}),
+    ...defined({
+      auditCheckpointFile: run.audit?.checkpointFile,
+      auditCheckpointKeyFile: run.audit?.checkpointKey,
+      auditCheckpointEvents: run.audit?.checkpointEvents,
+      auditCheckpointSeconds: run.audit?.checkpointSeconds,
+      denialWindowSeconds: run.audit?.denialWindowSeconds,
+    }),
     ...(run.local ? { seedRepository: resolve(run.local.models), localGateway: true, localRunner: true } : {}),
   });
   logger.info({ service: 'control-plane' }, `control plane listening on ${cp.url}`);
@@ -103,6 +133,7 @@ export interface ServeRun {
   tls?: ServerTlsFiles | undefined;
   /** What the local gateway and runner trust and present to the control plane. */
   clientTls?: ClientTlsFiles | undefined;
+  adminToken?: string | undefined;
 }
 
 /** `sluice serve`: build the example repository when needed, then the control plane, then a gateway synced to it. */
@@ -114,7 +145,7 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
     if (built) screen.progress(`example models built in ${((performance.now() - building) / 1000).toFixed(1)} s`, { dir: models });
   }
   screen.progress('starting the control plane and the gateway', {});
-  const cp = await runControlPlane({ host: run.host, port: run.controlPlanePort, data: run.data, drainTimeoutMs: run.drainTimeoutMs, tls: run.tls, local: { models } }, logger);
+  const cp = await runControlPlane({ host: run.host, port: run.controlPlanePort, data: run.data, drainTimeoutMs: run.drainTimeoutMs, tls: run.tls, local: { models }, adminToken: run.adminToken }, logger);
   let gw: RunningServer;
   try {
     if (cp.localGatewayToken === undefined) throw new SluiceError('SLUICE_E_INTERNAL', 'the control plane minted no token for the local gateway');
@@ -144,6 +175,7 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
     models,
     modelNames: listModels(models),
     firstAdminToken: cp.firstAdminToken,
+    firstAdminTokenFile: adminTokenFile(run.data),
   });
   return [runner, gw, cp];
 }

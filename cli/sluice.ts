@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { createLogger, PrettyLines, type Logger } from '../lib/log.js';
 import { isSluiceError, SluiceError } from '../lib/errors.js';
 import { defineCommand, helpText, parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
-import { DATA_FLAG, DB_FLAG, DRAIN_FLAG, HOST_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+import { DATA_FLAG, DB_FILE_FLAG, DB_FLAG, DRAIN_FLAG, HOST_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
 import { CLIENT_TLS_FLAGS, SERVER_TLS_FLAGS, TLS_CLIENT_CA_FLAG, clientTlsOf, serverTlsOf } from './common-flags.js';
 import { BUDGET_FLAGS, budgetsFrom } from './budget-flags.js';
 import { AUDIT_EXPORT_COMMAND, SET_ALIAS_COMMAND, TOKEN_CREATE_COMMAND, UPLOAD_COMMAND, runAuditExport, runSetAlias, runTokenCreate, runUpload } from './control-plane-commands.js';
@@ -33,11 +33,14 @@ import { alertCommands } from './alert-commands.js';
 import { retrainCommands } from './retrain-commands.js';
 import { Screen } from './screen.js';
 import { accessOptions, GATEWAY_ACCESS_FLAGS, STANDALONE_ACCESS_FLAGS } from './gateway-access-flags.js';
+import { adminToken, databaseUrl } from './secrets.js';
+import { AUDIT_VERIFY_COMMAND, AUDIT_SERVER_FLAGS, auditRun, runAuditVerify } from './audit-commands.js';
 import type * as Servers from './servers.js';
 
 /** The servers' modules (gateway, control plane, ORT) load only for a command that runs one: --help and flag errors answer at once. */
 const servers = (): Promise<typeof Servers> => import('./servers.js');
 
+const TOKEN_FILE_FLAG = { type: 'string', placeholder: 'path', description: 'first admin token from this file (mode 0600; or SLUICE_ADMIN_TOKEN); default: generated and shown once' } as const;
 const MAX_BODY_FLAG = { type: 'int', default: 64 * 1024 * 1024, placeholder: 'bytes', description: 'largest request body accepted' } as const;
 
 const SERVE = defineCommand({
@@ -49,6 +52,7 @@ const SERVE = defineCommand({
     host: HOST_FLAG,
     data: { ...DATA_FLAG, description: 'folder for the database, artifacts and the example models' },
     models: { type: 'string', placeholder: 'dir', description: 'model repository to serve (default: DATA/models, the example repository)' },
+    'admin-token-file': TOKEN_FILE_FLAG,
     'max-body-bytes': MAX_BODY_FLAG,
     ...GATEWAY_ACCESS_FLAGS,
     ...BUDGET_FLAGS,
@@ -93,6 +97,9 @@ const CONTROL_PLANE = defineCommand({
     host: HOST_FLAG,
     data: DATA_FLAG,
     db: DB_FLAG,
+    'db-file': DB_FILE_FLAG,
+    'admin-token-file': TOKEN_FILE_FLAG,
+    ...AUDIT_SERVER_FLAGS,
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
@@ -130,6 +137,7 @@ const COMMANDS = [
         metricsPort: v['metrics-port'],
         tls,
         clientTls: clientTlsOf(v),
+        adminToken: adminToken(v),
       },
       logger,
       screen,
@@ -173,10 +181,20 @@ const COMMANDS = [
   }),
   command(CONTROL_PLANE, async (v) => {
     const { logger, screen } = serverOutput(v);
-    const { runControlPlane, shutdownOnSignals, reloadTlsOnHangup } = await servers();
+    const { adminTokenFile, runControlPlane, shutdownOnSignals, reloadTlsOnHangup } = await servers();
     const tls = serverTlsOf(v, v['tls-client-ca']);
-    const cp = await runControlPlane({ host: v.host, port: v.port, data: v.data, db: v.db, drainTimeoutMs: v['drain-timeout-ms'], tls }, logger);
-    screen.ready({ seconds: performance.now() / 1000, controlPlane: cp.url, data: v.db === undefined ? v.data : undefined, firstAdminToken: cp.firstAdminToken });
+    const db = databaseUrl(v);
+    const cp = await runControlPlane(
+      { host: v.host, port: v.port, data: v.data, db, drainTimeoutMs: v['drain-timeout-ms'], tls, adminToken: adminToken(v), audit: auditRun(v) },
+      logger,
+    );
+    screen.ready({
+      seconds: performance.now() / 1000,
+      controlPlane: cp.url,
+      data: db === undefined ? v.data : undefined,
+      firstAdminToken: cp.firstAdminToken,
+      firstAdminTokenFile: adminTokenFile(v.data),
+    });
     shutdownOnSignals([cp], logger, v['drain-timeout-ms']);
     if (tls !== undefined) reloadTlsOnHangup([cp], tls, logger);
     return -1;
@@ -192,6 +210,7 @@ const COMMANDS = [
   command(UPLOAD_COMMAND, (v) => runUpload(v, createLogger('sluice', v['log-level'], 2))),
   command(SET_ALIAS_COMMAND, (v) => runSetAlias(v, createLogger('sluice', v['log-level'], 2))),
   command(AUDIT_EXPORT_COMMAND, (v) => runAuditExport(v, createLogger('sluice', v['log-level'], 2))),
+  command(AUDIT_VERIFY_COMMAND, (v) => runAuditVerify(v, createLogger('sluice', v['log-level'], 2))),
   command(TOKEN_CREATE_COMMAND, (v) => runTokenCreate(v, createLogger('sluice', v['log-level'], 2))),
   command(RUNNER_COMMAND, async (v) => {
     const { logger } = serverOutput(v);

@@ -6,6 +6,7 @@ import type { RunningServer } from '../lib/server.js';
 import type { ServerTlsFiles } from '../lib/tls.js';
 import { DEFAULT_GRAPHQL_LIMITS, type GraphQLLimits } from './plugins/use-armor.js';
 import { AlertEvaluator } from './loops/alert-evaluator.js';
+import { AuditCheckpointLoop } from './loops/audit-checkpoints.js';
 import { RetrainingLoop } from './loops/retraining-loop.js';
 import { AdvisoryLockLeader, SoleLeader } from './loops/leader.js';
 import { RolloutController } from './loops/rollout-controller.js';
@@ -68,6 +69,16 @@ export interface ControlPlaneOptions {
   retrainingIntervalMs?: number;
   /** Webhook delivery attempts, backoff and timeout. */
   webhookDelivery?: DeliveryOptions;
+  /** Audit checkpoint signing key (default DATA/keys/audit-checkpoint-ed25519.pem, created 0600; refused when group or others can read it). */
+  auditCheckpointKeyFile?: string;
+  /** Append-only file of signed audit checkpoints (default DATA/audit/checkpoints.jsonl); ship it elsewhere. */
+  auditCheckpointFile?: string;
+  /** Checkpoint after this many new audit events (default 1000) ... */
+  auditCheckpointEvents?: number;
+  /** ... or this often while events arrive (default 60 s), and at shutdown. */
+  auditCheckpointSeconds?: number;
+  /** Repeated denials of one caller are written as one counted event per window of this length (default 60 s). */
+  denialWindowSeconds?: number;
 }
 
 export interface ControlPlaneServer extends RunningServer {
@@ -82,6 +93,8 @@ export interface ControlPlaneServer extends RunningServer {
   readonly retrainingLoop: RetrainingLoop;
   /** Re-read the TLS files for new connections (SIGHUP); on a bad file the old certificate stays and this throws. */
   reloadTls(): void;
+  /** Audit checkpoints and denial windows (tests drive it with `tick(at)`). */
+  readonly auditCheckpoints: AuditCheckpointLoop;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -98,6 +111,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     maxArtifactBytes,
     trainingLeaseSeconds: options.trainingLeaseSeconds,
     webhookDelivery: options.webhookDelivery,
+    auditCheckpointKeyFile: options.auditCheckpointKeyFile,
+    auditCheckpointFile: options.auditCheckpointFile,
+    denialWindowMs: options.denialWindowSeconds === undefined ? undefined : options.denialWindowSeconds * 1000,
   });
   try {
     const adminToken = options.adminToken ?? process.env.SLUICE_ADMIN_TOKEN;
@@ -129,6 +145,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const controller = new RolloutController(services, leader, logger, { intervalMs: options.rolloutIntervalMs }).start();
     const alertEvaluator = new AlertEvaluator(services, leader, logger, { intervalMs: options.alertIntervalMs }).start();
     const retrainingLoop = new RetrainingLoop(services.retraining, leader, logger, options.retrainingIntervalMs).start();
+    const auditCheckpoints = new AuditCheckpointLoop(services.anchor, services.audit.denials, leader, logger, {
+      everyEvents: options.auditCheckpointEvents,
+      everySeconds: options.auditCheckpointSeconds,
+    }).start();
     logger.info({ dialect: services.store.dialect, keyId: services.key.keyId }, 'control plane ready');
     const drainTimeoutMs = options.drainTimeoutMs ?? 2000;
     let closing: Promise<void> | undefined;
@@ -141,18 +161,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       alertEvaluator,
       retrainingLoop,
       reloadTls,
+      auditCheckpoints,
       close: () =>
         (closing ??= (async () => {
           await controller.stop();
           await alertEvaluator.stop();
           await retrainingLoop.stop();
-          await leader.close();
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();
           // Subscriptions (SSE) never end on their own: give in-flight calls the drain time, then cut.
           const timer = setTimeout(() => server.closeAllConnections(), drainTimeoutMs);
           await closed;
           clearTimeout(timer);
+          // After the last call: its denials and events are in the final checkpoint.
+          await auditCheckpoints.stop();
+          await leader.close();
           await leases.stop();
           await graphql.dispose();
           await services.close();

@@ -112,6 +112,10 @@ export const ERRORS = {
   SLUICE_E_TLS_FILE_INVALID: { status: 400, summary: 'a TLS certificate, key or CA file cannot be used' },
   SLUICE_E_TLS_HANDSHAKE: { status: 502, summary: 'the TLS handshake failed: a certificate was refused' },
   SLUICE_E_TLS_RELOAD: { status: 500, summary: 'the new certificate could not be put in service; the old one still serves' },
+  // audit anchoring and secrets (issue 18)
+  SLUICE_E_SECRET_FILE_EXPOSED: { status: 400, summary: 'a key or secret file is readable by group or others' },
+  SLUICE_E_AUDIT_CHECKPOINT_FILE: { status: 400, summary: 'the audit checkpoint file cannot be read or written' },
+  SLUICE_E_MODEL_NOT_ROUTED: { status: 404, summary: 'the model has no routed version (no production alias, no active rollout)' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
   // gateway access (issue 17)
   SLUICE_E_GATEWAY_SCOPE: { status: 403, summary: "the token's scopes do not cover this route" },

@@ -25,7 +25,11 @@ export function createLogger(name: string, level: string = process.env.SLUICE_LO
       level: lvl,
       base: { pid: process.pid },
       serializers: { err: serializeError },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       hooks: {
+        // Known keys are redacted by path; this catches secrets inside any string of the line (a
+        // message quoting a database URL, an error echoing a token) after serialization.
+        streamWrite: redactSecrets,
         // An expected error logged at `error` (a 503 while draining, a client's deadline) is a warning.
         logMethod(args, method, level) {
           const first: unknown = args[0];
@@ -38,6 +42,21 @@ export function createLogger(name: string, level: string = process.env.SLUICE_LO
     },
     destination,
   );
+}
+
+/** Fields that hold secrets wherever they appear (one level deep, as they are logged). */
+const SECRET_KEYS = ['adminToken', 'token', 'secret', 'password', 'authorization', 'databaseUrl', 'db'];
+export const REDACTED_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((k) => `*.${k}`)];
+
+/** `postgres://user:password@host` keeps the user, loses the password. */
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s"]*):[^@/?#\s"]*@/gi;
+/** Sluice token secrets (`sluice_` + 43 base64url characters; see control-plane/services/tokens.ts). */
+const TOKEN_SECRET = /\bsluice_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g;
+
+/** Remove URL passwords and Sluice token secrets from a serialized log line (or any text). */
+export function redactSecrets(line: string): string {
+  if (!line.includes('://') && !line.includes('sluice_')) return line;
+  return line.replace(URL_PASSWORD, '$1:[redacted]@').replace(TOKEN_SECRET, 'sluice_[redacted]');
 }
 
 /**

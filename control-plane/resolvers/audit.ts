@@ -10,7 +10,7 @@ export const auditResolvers = {
     },
     async verifyAudit(_: unknown, _args: unknown, ctx: GraphQLContext) {
       await authorize(ctx, 'audit:read', 'audit.verify', 'audit');
-      return ctx.services.audit.verify();
+      return ctx.services.verifyAudit();
     },
   },
 };

@@ -28,6 +28,7 @@ export const enumResolvers = {
   ModelVersionStatus: { READY: 'ready', ARCHIVED: 'archived' },
   AuditOutcome: { SUCCESS: 'success', DENIED: 'denied', FAILED: 'failed' },
   AuditBreakReason: { HASH_MISMATCH: 'hash-mismatch', LINK_MISMATCH: 'link-mismatch', MISSING_EVENT: 'missing-event', HEAD_MISMATCH: 'head-mismatch' },
+  AuditCheckpointBreakReason: { BAD_SIGNATURE: 'bad-signature', EVENT_MISSING: 'event-missing', HASH_MISMATCH: 'hash-mismatch', OUT_OF_ORDER: 'out-of-order' },
   GatewayHealth: { HEALTHY: 'healthy', DEGRADED: 'degraded', UNHEALTHY: 'unhealthy', UNKNOWN: 'unknown' },
   GatewayStatus: { CONNECTED: 'connected', STALE: 'stale', NEVER: 'never' },
   TrainingJobStatus: { QUEUED: 'queued', RUNNING: 'running', SUCCEEDED: 'succeeded', FAILED: 'failed', CANCELLED: 'cancelled', TIMED_OUT: 'timed_out' },

@@ -62,16 +62,39 @@ export const auditTypeDefs = /* GraphQL */ `
     reason: AuditBreakReason!
   }
 
+  enum AuditCheckpointBreakReason {
+    "The line's JWS does not verify under the checkpoint key (or the line is not a checkpoint)."
+    BAD_SIGNATURE
+    "The checkpointed event is no longer in the database: the newest events were deleted."
+    EVENT_MISSING
+    "The checkpointed event has another hash: the chain was rewritten."
+    HASH_MISMATCH
+    "A checkpoint names an older sequence than the one before it."
+    OUT_OF_ORDER
+  }
+
+  type AuditCheckpointBreak {
+    "Line of the checkpoint file (1-based)."
+    line: Int!
+    seq: Int!
+    at: String!
+    reason: AuditCheckpointBreakReason!
+  }
+
   type AuditVerification {
+    "The chain verifies and agrees with every checkpoint."
     ok: Boolean!
     checkedEvents: Int!
     firstBad: AuditBreak
+    "Signed checkpoints checked against the database (docs/audit.md)."
+    checkpoints: Int
+    firstBadCheckpoint: AuditCheckpointBreak
   }
 
   extend type Query {
     "Newest first."
     auditEvents(first: Int, after: String, filter: AuditEventFilter): AuditEventConnection!
-    "Recompute the hash chain from the first event."
+    "Recompute the hash chain from the first event and check it against the signed checkpoints."
     verifyAudit: AuditVerification!
   }
 `;

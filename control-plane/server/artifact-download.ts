@@ -13,7 +13,7 @@ import { authenticateBearer } from './authenticate.js';
 
 export async function serveArtifact(services: ControlPlaneServices, req: IncomingMessage, res: ServerResponse, sha256: string, meta: RequestMeta, logger: Logger): Promise<void> {
   try {
-    const actor = await authenticateBearer(services, req.headers.authorization);
+    const actor = await authenticateBearer(services, req.headers.authorization, { request: meta, action: 'artifact.download' });
     if (!actor) throw new SluiceError('SLUICE_E_AUTH_MISSING', 'send Authorization: Bearer <token>');
     const resource = `artifact/${sha256}`;
     if (!allows(actor.role, 'artifact:download')) await services.audit.denied({ actor, request: meta }, 'artifact.download', resource, 'needs artifact:download');

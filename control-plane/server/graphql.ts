@@ -47,7 +47,7 @@ export function createGraphQL(options: GraphQLOptions): YogaServerInstance<Reque
     },
     plugins: [useRequestLimits({ maxBodyBytes: options.maxBodyBytes }), useCsrfPrevention(), useArmor(options.limits), useValidationErrorCodes()],
     context: async ({ request, requestId, clientAddress, baseUrl }): Promise<GraphQLContext> => {
-      const actor = await authenticateBearer(services, request.headers.get('authorization'));
+      const actor = await authenticateBearer(services, request.headers.get('authorization'), { request: { requestId, clientAddress }, action: 'graphql' });
       if (!actor) throw new SluiceError('SLUICE_E_AUTH_MISSING', 'send Authorization: Bearer <token>');
       return {
         services,

@@ -9,6 +9,9 @@ import { toStoreError } from '../store/db.js';
 import type { AuditEventTable } from '../store/tables.js';
 import type { CallContext } from './actor.js';
 import { auditEventHash, ChainVerifier, type ChainBreak } from './audit-chain.js';
+import { checkCheckpoints, type CheckpointBreak, type CheckpointFile } from './audit-anchor.js';
+import { DenialCounter } from './audit-denials.js';
+import type { KeyObject } from 'node:crypto';
 import { now } from './ids.js';
 import { pageSize, decodeNumberCursor, toConnection, type Connection, type PageArgs } from './pagination.js';
 
@@ -53,6 +56,16 @@ export interface AuditVerification {
   ok: boolean;
   checkedEvents: number;
   firstBad: ChainBreak | null;
+  /** Checkpoints checked against the database; null when no checkpoint file was given. */
+  checkpoints: number | null;
+  /** The first checkpoint the database disagrees with (truncation, a rewritten chain) or whose signature fails. */
+  firstBadCheckpoint: CheckpointBreak | null;
+}
+
+/** Where the chain is anchored: the checkpoint file and the key its lines must be signed with. */
+export interface AuditAnchoring {
+  file: CheckpointFile;
+  publicKey: KeyObject;
 }
 
 interface Entry {
@@ -65,7 +78,15 @@ interface Entry {
 }
 
 export class AuditLog {
-  constructor(private readonly store: Store) {}
+  /** Denied calls, counted per caller and window instead of one event each (audit-denials.ts). */
+  readonly denials: DenialCounter;
+
+  constructor(
+    private readonly store: Store,
+    denialWindowMs?: number,
+  ) {
+    this.denials = new DenialCounter((ctx, entry) => this.record(ctx, entry), denialWindowMs);
+  }
 
   /** Run `change` and append its audit event in one transaction; a client-caused failure is audited as `failed`. */
   async audited<T>(ctx: CallContext, action: string, resource: string, change: (tx: Tx) => Promise<AuditedChange<T>>): Promise<T> {
@@ -96,7 +117,7 @@ export class AuditLog {
   }
 
   async denied(ctx: CallContext, action: string, resource: string, reason: string): Promise<never> {
-    await this.record(ctx, { action, resource, outcome: 'denied', reason });
+    await this.denials.count(ctx, action, resource, reason);
     throw new SluiceError('SLUICE_E_AUTH_FORBIDDEN', `role ${ctx.actor.role} may not ${action}`, { details: { action, role: ctx.actor.role } });
   }
 
@@ -155,7 +176,8 @@ export class AuditLog {
     }
   }
 
-  async verify(batch = 1000): Promise<AuditVerification> {
+  /** Verify the chain, and with `anchoring` the database against every signed checkpoint. */
+  async verify(anchoring?: AuditAnchoring, batch = 1000): Promise<AuditVerification> {
     const verifier = new ChainVerifier();
     let last = 0;
     for (;;) {
@@ -167,7 +189,14 @@ export class AuditLog {
     }
     const head = await this.store.db.selectFrom('audit_chain_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
     verifier.finish(head);
-    return { ok: verifier.firstBreak === undefined, checkedEvents: verifier.checked, firstBad: verifier.firstBreak ?? null };
+    const anchored = anchoring === undefined ? undefined : await checkCheckpoints(this.store, anchoring.file, anchoring.publicKey);
+    return {
+      ok: verifier.firstBreak === undefined && (anchored?.firstBadCheckpoint ?? null) === null,
+      checkedEvents: verifier.checked,
+      firstBad: verifier.firstBreak ?? null,
+      checkpoints: anchored?.checkpoints ?? null,
+      firstBadCheckpoint: anchored?.firstBadCheckpoint ?? null,
+    };
   }
 }
 

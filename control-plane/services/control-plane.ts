@@ -7,7 +7,8 @@ import { openStore, type Store } from '../store/db.js';
 import { systemContext, type CallContext } from './actor.js';
 import { ArtifactStore } from './artifact-store.js';
 import { AlertService } from './alerts.js';
-import { AuditLog } from './audit.js';
+import { AuditLog, type AuditVerification } from './audit.js';
+import { AuditAnchor, CheckpointFile, CheckpointKey } from './audit-anchor.js';
 import { computeDesiredState, type DesiredState } from './desired-state.js';
 import { GateService } from './gates.js';
 import { GatewayService } from './gateways.js';
@@ -35,6 +36,12 @@ export interface ServicesOptions {
   trainingLeaseSeconds?: number | undefined;
   /** Webhook delivery retries and timeout (alerts). */
   webhookDelivery?: DeliveryOptions | undefined;
+  /** Ed25519 key that signs audit checkpoints (default `<dataDir>/keys/audit-checkpoint-ed25519.pem`); 0600, never in the database. */
+  auditCheckpointKeyFile?: string | undefined;
+  /** Append-only file of signed audit checkpoints (default `<dataDir>/audit/checkpoints.jsonl`). */
+  auditCheckpointFile?: string | undefined;
+  /** How long repeated denials of one caller are counted before one event is written (default 60 s). */
+  denialWindowMs?: number | undefined;
 }
 
 export class ControlPlaneServices {
@@ -51,6 +58,8 @@ export class ControlPlaneServices {
   readonly alerts: AlertService;
   readonly retraining: RetrainingService;
   readonly metrics: ControlPlaneMetrics;
+  /** Signed checkpoints of the audit chain, outside the database. */
+  readonly anchor: AuditAnchor;
   private readonly listeners = new Set<() => void>();
 
   private constructor(
@@ -59,8 +68,10 @@ export class ControlPlaneServices {
     readonly artifacts: ArtifactStore,
     trainingLeaseSeconds = 30,
     webhookDelivery: DeliveryOptions = {},
+    anchor: { key: CheckpointKey; file: CheckpointFile; denialWindowMs?: number | undefined },
   ) {
-    this.audit = new AuditLog(store);
+    this.audit = new AuditLog(store, anchor.denialWindowMs);
+    this.anchor = new AuditAnchor(store, anchor.key, anchor.file);
     this.tokens = new TokenService(store, this.audit, () => this.changed());
     this.registry = new RegistryService(store, this.audit, () => this.changed());
     this.gateways = new GatewayService(store, this.audit);
@@ -85,8 +96,14 @@ export class ControlPlaneServices {
   static async open(options: ServicesOptions): Promise<ControlPlaneServices> {
     const key = RegistryKey.loadOrCreate(options.signingKeyFile ?? join(options.dataDir, 'keys', 'registry-ed25519.pem'));
     const artifacts = new ArtifactStore(options.artifactDir ?? join(options.dataDir, 'artifacts'), options.maxArtifactBytes);
+    const checkpointKey = CheckpointKey.loadOrCreate(options.auditCheckpointKeyFile ?? join(options.dataDir, 'keys', 'audit-checkpoint-ed25519.pem'));
+    const checkpointFile = new CheckpointFile(options.auditCheckpointFile ?? join(options.dataDir, 'audit', 'checkpoints.jsonl'));
     const store = await openStore({ dataDir: options.dataDir, db: options.db });
-    const services = new ControlPlaneServices(store, key, artifacts, options.trainingLeaseSeconds, options.webhookDelivery);
+    const services = new ControlPlaneServices(store, key, artifacts, options.trainingLeaseSeconds, options.webhookDelivery, {
+      key: checkpointKey,
+      file: checkpointFile,
+      denialWindowMs: options.denialWindowMs,
+    });
     await services.registry.signUnsignedVersions((facts) => key.signVersion(facts));
     return services;
   }
@@ -104,6 +121,11 @@ export class ControlPlaneServices {
 
   uploadVersion(ctx: CallContext, upload: VersionUpload): Promise<ModelVersion> {
     return uploadModelVersion(this, ctx, upload);
+  }
+
+  /** The chain, and the database against this control plane's checkpoint file. */
+  verifyAudit(): Promise<AuditVerification> {
+    return this.audit.verify({ file: this.anchor.file, publicKey: this.anchor.key.publicKey });
   }
 
   async desiredState(): Promise<DesiredState> {

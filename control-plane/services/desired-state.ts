@@ -1,10 +1,14 @@
 // What a gateway should serve, computed from the registry: per model, the versions to load (each with
 // its digest, size and registry signature), the aliases resolved to version numbers, and the routing
-// table. Without a rollout the routing is one route with all the weight on the `production` alias,
-// or on the newest ready version of a model that has no `production` alias. Versions to load are
-// the route's plus every other alias target (so `staging` can be called by version number). A model
-// with an active rollout routes by the rollout (services/rollouts.ts) and loads both its stable
-// version and its candidate, with the plan the gateways apply (sticky split, mirroring).
+// table. Serving follows aliases and rollouts only (separation of duties: whoever may upload a
+// version must not thereby deploy it): without a rollout the routing is one route with all the
+// weight on the `production` alias, and a model with no `production` alias has no route at all
+// (gateways answer SLUICE_E_MODEL_NOT_ROUTED to calls by name). Versions to load are the route's
+// plus every other alias target (so `staging` can be called by version number); a version no alias
+// or rollout names is loaded nowhere. A model with an active rollout routes by the rollout
+// (services/rollouts.ts) and loads both its stable version and its candidate, with the plan the
+// gateways apply (sticky split, mirroring). Every model with a ready version is listed, so gateways
+// can tell "not routed" from "no such model".
 import { createHash } from 'node:crypto';
 import type { Store } from '../store/db.js';
 import type { TensorSignature } from './onnx-signature.js';
@@ -89,14 +93,15 @@ export async function computeDesiredState(store: Store, accessTokens: WireAccess
     .innerJoin('aliases', 'aliases.version_id', 'model_versions.id')
     .select('aliases.name as alias')
     .execute();
-  const newest = await base
-    .innerJoin(
-      (eb) => eb.selectFrom('model_versions').select(['model_id', (e) => e.fn.max('number').as('n')]).where('status', '=', 'ready').groupBy('model_id').as('newest'),
-      (join) => join.onRef('newest.model_id', '=', 'model_versions.model_id').onRef('newest.n', '=', 'model_versions.number'),
-    )
+  const registered = await db
+    .selectFrom('model_versions')
+    .innerJoin('models', 'models.id', 'model_versions.model_id')
+    .select('models.name as model')
+    .where('model_versions.status', '=', 'ready')
+    .distinct()
     .execute();
 
-  const models = new Map<string, { versions: Map<number, DesiredVersion>; aliases: { name: string; version: number }[]; newest?: number }>();
+  const models = new Map<string, { versions: Map<number, DesiredVersion>; aliases: { name: string; version: number }[] }>();
   const entry = (name: string) => {
     let m = models.get(name);
     if (!m) models.set(name, (m = { versions: new Map(), aliases: [] }));
@@ -122,12 +127,8 @@ export async function computeDesiredState(store: Store, accessTokens: WireAccess
     });
     return version;
   };
+  for (const r of registered) entry(r.model);
   for (const r of aliased) entry(r.model).aliases.push({ name: r.alias, version: add(r) });
-  // The newest ready version is loaded only when it is the route: a model with a `production` alias
-  // loads exactly its aliased versions, so registering a version does not make every gateway fetch it.
-  for (const r of newest) {
-    if (!entry(r.model).aliases.some((a) => a.name === DEFAULT_ALIAS)) entry(r.model).newest = add(r);
-  }
   const rollouts = new Map<string, RolloutTable>();
   for (const r of await db.selectFrom('rollouts').selectAll().where('active_model', 'is not', null).execute()) rollouts.set(r.model, r);
   if (rollouts.size > 0) {
@@ -143,8 +144,8 @@ export async function computeDesiredState(store: Store, accessTokens: WireAccess
       const versions = [...m.versions.values()].sort((a, b) => a.version - b.version);
       const rollout = rollouts.get(name);
       if (rollout) return { name, versions, aliases, ...rolloutRouting(rollout) };
-      const target = aliases.find((a) => a.name === DEFAULT_ALIAS)?.version ?? m.newest!;
-      return { name, versions, aliases, routes: [{ version: target, weight: 100 }], rollout: null };
+      const target = aliases.find((a) => a.name === DEFAULT_ALIAS)?.version;
+      return { name, versions, aliases, routes: target === undefined ? [] : [{ version: target, weight: 100 }], rollout: null };
     });
   const access = { tokens: accessTokens };
   const revision = createHash('sha256').update(JSON.stringify(out)).update(JSON.stringify(access)).digest('hex').slice(0, 16);

@@ -82,7 +82,10 @@ export class InferenceService {
 
   #served(model: string, version: string | undefined): { model: NonNullable<ReturnType<ModelRepository['model']>>; version: LoadedVersion | undefined } {
     const m = this.#repository.model(model);
-    if (m === undefined) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `model ${model} is not loaded`);
+    if (m === undefined) {
+      if (version === undefined && this.#repository.isUnrouted(model)) throw notRouted(model);
+      throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `model ${model} is not loaded`);
+    }
     if (version === undefined) return { model: m, version: undefined };
     const v = m.versions.get(version);
     if (v === undefined) throw new SluiceError('SLUICE_E_MODEL_VERSION_NOT_FOUND', `model ${model} has no version ${version}`);
@@ -105,6 +108,7 @@ export class InferenceService {
     } else {
       picked = routing.pick(m.readyVersions, Math.random(), hints === undefined ? undefined : routeKeyOf(hints));
     }
+    if (picked === undefined && !routing.routed) throw notRouted(model);
     const v = picked === undefined ? undefined : m.versions.get(picked);
     if (v === undefined) throw m.notServing();
     return v;
@@ -238,5 +242,12 @@ function selectOutputs(version: LoadedVersion, request: InferenceRequest, tensor
   return request.outputs.map((o) => {
     const t = tensors.find((x) => x.name === o.name)!;
     return { ...t, binary: o.binary ?? binaryDefault };
+  });
+}
+
+/** A model the control plane serves nothing of by name: no `production` alias and no active rollout. */
+function notRouted(model: string): SluiceError {
+  return new SluiceError('SLUICE_E_MODEL_NOT_ROUTED', `model ${model} has no routed version: it has no production alias and no active rollout (call a version by number, or set the alias)`, {
+    details: { model },
   });
 }

@@ -76,6 +76,8 @@ export class ModelRepository {
   readonly #logger: Logger;
   readonly #clock: BatcherClock | undefined;
   readonly #models = new Map<string, LoadedModel>();
+  /** Models the control plane routes nothing to (no production alias, no rollout): closed until setRouting. */
+  readonly #unrouted = new Set<string>();
   readonly #failures = new Map<string, string>();
   readonly #loading = new Set<string>();
   readonly #locks = new Map<string, Promise<unknown>>();
@@ -131,7 +133,7 @@ export class ModelRepository {
       const old = model ? [...model.versions.values()] : [];
       const next = model ?? new LoadedModel(config);
       next.config = config;
-      next.routing = new RoutingTable(config.routing, model?.routing.rollout);
+      next.routing = this.#unrouted.has(name) ? RoutingTable.closed() : new RoutingTable(config.routing, model?.routing.rollout);
       next.versions = new Map(fresh.map((v) => [v.version, v]));
       next.refresh();
       this.#models.set(name, next);
@@ -184,7 +186,11 @@ export class ModelRepository {
       }
       written?.commit();
       const config = fresh!.config;
-      const model = this.#models.get(name) ?? new LoadedModel(config);
+      let model = this.#models.get(name);
+      if (model === undefined) {
+        model = new LoadedModel(config);
+        if (this.#unrouted.has(name)) model.routing = RoutingTable.closed();
+      }
       const old = model.versions.get(version);
       model.versions.set(version, fresh!);
       model.refresh();
@@ -207,6 +213,22 @@ export class ModelRepository {
   }
 
   /**
+   * Route nothing to `name` by name until the next setRouting: the control plane names no version
+   * for it (no `production` alias, no active rollout). Its loaded versions stay callable by number.
+   * A model not loaded yet starts closed when it loads.
+   */
+  closeRouting(name: string): void {
+    this.#unrouted.add(name);
+    const model = this.#models.get(name);
+    if (model) model.routing = RoutingTable.closed();
+  }
+
+  /** Whether `name` is closed by closeRouting (a call by name gets SLUICE_E_MODEL_NOT_ROUTED). */
+  isUnrouted(name: string): boolean {
+    return this.#unrouted.has(name);
+  }
+
+  /**
    * Replace a model's routing table and rollout plan at once (one assignment: a call sees the old
    * table or the new one, never half of each). Every weighted version must be loaded. `rollout`
    * undefined keeps the current plan, null ends it.
@@ -215,6 +237,7 @@ export class ModelRepository {
     const model = this.#models.get(name);
     if (model === undefined) throw new SluiceError('SLUICE_E_MODEL_NOT_FOUND', `model ${name} is not loaded`);
     const checked = checkRouting(name, routing, model.readyVersions);
+    this.#unrouted.delete(name);
     const current = model.routing.rollout;
     let route: RolloutRoute | undefined;
     if (rollout === undefined) route = current;

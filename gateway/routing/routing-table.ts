@@ -13,9 +13,20 @@ export class RoutingTable {
   readonly #total: number;
   /** The model's active rollout, if any. */
   readonly rollout: RolloutRoute | undefined;
+  /**
+   * False under a control plane for a model with no `production` alias and no active rollout:
+   * nothing is reached by name, only by an explicit version (see `closed()`).
+   */
+  readonly routed: boolean;
 
-  constructor(config: RoutingConfig, rollout?: RolloutRoute) {
+  /** A table that routes nothing by name: serving follows aliases and rollouts only, never "the newest upload". */
+  static closed(): RoutingTable {
+    return new RoutingTable({ weights: {} }, undefined, false);
+  }
+
+  constructor(config: RoutingConfig, rollout?: RolloutRoute, routed = true) {
     this.rollout = rollout;
+    this.routed = routed;
     this.defaultVersion = config.default_version;
     this.weights = { ...(config.weights ?? {}) };
     this.#versions = [];
@@ -38,6 +49,7 @@ export class RoutingTable {
    * same key reaches the same version on every gateway.
    */
   pick(loaded: readonly string[], random: number = Math.random(), routeKey?: string): string | undefined {
+    if (!this.routed) return undefined;
     if (this.#total > 0) {
       const x = (routeKey !== undefined && this.rollout?.sticky === true ? routeKeyUnit(routeKey) : random) * this.#total;
       for (let i = 0; i < this.#cumulative.length; i++) {

@@ -262,17 +262,23 @@ export class ControlPlaneSync {
   }
 
   private async applyModel(model: DesiredModel, keyId: string): Promise<void> {
+    const routes = model.routes.filter((r) => r.weight > 0);
+    // Serving follows aliases and rollouts only: a model with no route is closed to calls by name,
+    // and a model new here stays closed until its routed versions are in, so that a version loaded
+    // for an alias such as `staging` is never reached as "the newest" meanwhile.
+    if (routes.length === 0 || this.repository.model(model.name) === undefined) this.repository.closeRouting(model.name);
     for (const v of model.versions) await this.ensureVersion(model.name, v, keyId);
     const ready = new Set(this.repository.model(model.name)?.readyVersions ?? []);
-    const routes = model.routes.filter((r) => r.weight > 0);
-    if (routes.length === 0 || !routes.every((r) => ready.has(String(r.version)))) {
+    if (routes.length > 0 && !routes.every((r) => ready.has(String(r.version)))) {
       this.logger.warn({ model: model.name, routes }, 'routing not changed: a routed version is not loaded');
       return;
     }
-    const top = [...routes].sort((a, b) => b.weight - a.weight)[0]!;
-    // Weights and the rollout plan change in one step; the versions the state lists (a blue-green
-    // rollout's idle side included) stay loaded.
-    this.repository.setRouting(model.name, { default_version: String(top.version), weights: Object.fromEntries(routes.map((r) => [String(r.version), r.weight])) }, model.rollout ?? null);
+    if (routes.length > 0) {
+      const top = [...routes].sort((a, b) => b.weight - a.weight)[0]!;
+      // Weights and the rollout plan change in one step; the versions the state lists (a blue-green
+      // rollout's idle side included) stay loaded.
+      this.repository.setRouting(model.name, { default_version: String(top.version), weights: Object.fromEntries(routes.map((r) => [String(r.version), r.weight])) }, model.rollout ?? null);
+    }
     // Versions nobody routes to or aliases any more are unloaded once the new routing is in place:
     // unloading lets their queued and running calls finish first (LoadedVersion.unload).
     const wanted = new Set(model.versions.map((v) => String(v.version)));

@@ -60,7 +60,7 @@ t.test('a gateway alone on a terminal releases its log lines once it is ready', 
   t.match(gw.out, /\n\d\d:\d\d:\d\d INFO  shutting down  signal=SIGTERM\n/, 'info lines after the screen are shown');
 });
 
-t.test('off a terminal, serve writes JSON lines with no duplicated key, the token once, and a ready line', async (t) => {
+t.test('off a terminal, serve writes JSON lines with no duplicated key, the token file once, and a ready line', async (t) => {
   const data = t.testdir({});
   const serve = await startSluice(['serve', ...PORTS, '--data', data], { expectListening: 2, timeoutMs: 120_000 });
   t.teardown(() => serve.proc.exitCode === null && serve.proc.kill('SIGKILL'));
@@ -73,7 +73,8 @@ t.test('off a terminal, serve writes JSON lines with no duplicated key, the toke
     t.equal(new Set(keys).size, keys.length, `unique keys: ${line.slice(0, 120)}`);
   }
   t.same(events.filter((e) => typeof e.model === 'string' && e.dir !== undefined && e.msg !== 'model loaded').map((e) => e.model), ['text-direction', 'text-detection', 'weather'], 'one progress line per example model');
-  t.equal(events.filter((e) => typeof e.adminToken === 'string').length, 1, 'the generated token is logged once');
+  t.equal(events.filter((e) => typeof e.adminTokenFile === 'string').length, 1, 'the file holding the generated token is named once');
+  t.notOk(events.some((e) => 'adminToken' in e), 'the token itself is not logged');
   t.ok(events.some((e) => e.msg === 'ready' && typeof e.gateway === 'string' && typeof e.controlPlane === 'string'), 'a ready line names both URLs');
   t.notOk(events.some((e) => (e.level as number) >= 50), 'no error was logged, shutdown included');
 });
@@ -81,7 +82,7 @@ t.test('off a terminal, serve writes JSON lines with no duplicated key, the toke
 t.test('a lost admin token: token create makes a new one on the data folder; SLUICE_ADMIN_TOKEN is then ignored with a warning', async (t) => {
   const data = t.testdir({});
   const first = await startSluice(['control-plane', '--port', '0', '--data', data], { env: { SLUICE_ADMIN_TOKEN: undefined } });
-  await eventually('the generated admin token to be logged', async () => (/"adminToken":"sluice_/.test(first.output()) ? true : undefined), 10_000);
+  await eventually('the generated admin token\'s file to be logged', async () => (/"adminTokenFile":"/.test(first.output()) ? true : undefined), 10_000);
 
   const created = await run(process.execPath, [CLI, 'token', 'create', '--role', 'admin', '--data', data]);
   const token = JSON.parse(created.stdout) as { secret: string; role: string };
@@ -91,8 +92,8 @@ t.test('a lost admin token: token create makes a new one on the data folder; SLU
 
   const again = await startSluice(['control-plane', '--port', '0', '--data', data], { env: { SLUICE_ADMIN_TOKEN: 'a-token-that-is-long-enough-0123' } });
   t.equal(await again.stop(), 0);
-  const warnings = again.output().trim().split('\n').map((l) => JSON.parse(l) as { level: number; ignored?: string; adminToken?: string });
+  const warnings = again.output().trim().split('\n').map((l) => JSON.parse(l) as { level: number; ignored?: string; adminTokenFile?: string });
   t.ok(warnings.some((e) => e.level === 40 && e.ignored === 'SLUICE_ADMIN_TOKEN'), 'the ignored variable is warned about');
-  t.notOk(warnings.some((e) => e.adminToken !== undefined), 'no token is generated on a later start');
+  t.notOk(warnings.some((e) => e.adminTokenFile !== undefined), 'no token is generated on a later start');
   await t.rejects(run(process.execPath, [CLI, 'token', 'create', '--role', 'admin', '--data', t.testdir({})]), { code: 1, stderr: /SLUICE_E_CONFIG_INVALID/ }, 'a folder without a control plane is refused');
 });

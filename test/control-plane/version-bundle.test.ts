@@ -56,11 +56,12 @@ for (const dialect of dialects()) {
       t.equal(v2.profile, null, 'but not its profile: profiles describe one version');
       t.throws(() => verifyVersionStatement(key.publicKeyPem, v1.statement, v2.statementSignature), { code: 'SLUICE_E_ARTIFACT_SIGNATURE' }, "one version's signature does not cover another's statement");
 
+      await cp.gql('mutation { setAlias(input: { model: "weather", alias: "production", version: 2 }) { name } }');
       const gw = await cp.token('gateway');
       await cp.gql('mutation { registerGateway(input: { name: "edge-1" }) { id } }', {}, gw);
       const state = await cp.gql('{ desiredState { models { versions { version sha256 statement statementSignature files { name sha256 size downloadUrl } } } } }', {}, gw);
       const desired = state.data.desiredState.models[0].versions[0];
-      t.equal(desired.version, 2, 'the newest version is the route of a model without production');
+      t.equal(desired.version, 2, 'the production version is the one to load');
       t.same(desired.files.map((f: { name: string; sha256: string }) => [f.name, f.sha256]), [['model.onnx', v2.artifact.sha256], ['config.json', sha(CONFIG)]]);
       t.equal(desired.statement, v2.statement);
       const config = await fetch(desired.files[1].downloadUrl, { headers: { authorization: `Bearer ${gw}` } });

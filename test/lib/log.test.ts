@@ -44,3 +44,20 @@ t.test('pretty lines name the service and component, hold info until released, a
   t.match(out[0], /^\d\d:\d\d:\d\d WARN  gateway\/sync  shown  model=weather\n$/);
   t.match(out[1], /^\d\d:\d\d:\d\d WARN  gateway\/sync  request failed  error=SLUICE_E_HTTP_DRAINING: not ready\n$/);
 });
+
+t.test('every line is redacted: secret fields by name, URL passwords and token secrets wherever they appear', async (t) => {
+  const raw: string[] = [];
+  const logger = createLogger('test', 'info', 1, { write: (s: string) => void raw.push(s) });
+  const token = `sluice_${'A1b2-C3d4_'.repeat(4)}xyz`;
+  const url = 'postgres://app:hunter2-secret@db.internal:5432/sluice';
+  logger.info({ adminToken: 'chosen-token-0123456789', db: url, request: { authorization: 'Bearer abc' } }, 'fields');
+  logger.warn(`could not connect to ${url}`);
+  logger.error({ err: new Error(`token ${token} was refused`) }, 'message of an error');
+  logger.info({ controlPlane: 'http://127.0.0.1:8080', tokenId: 'tok_1', model: 'sluice_metric_name' }, 'nothing secret');
+  const text = raw.join('');
+  for (const secret of ['chosen-token-0123456789', 'hunter2-secret', token, 'Bearer abc']) t.notOk(text.includes(secret), `${secret.slice(0, 12)}... is not written`);
+  const lines = raw.map((l) => JSON.parse(l) as Record<string, any>);
+  t.equal(lines[1]!.msg, 'could not connect to postgres://app:[redacted]@db.internal:5432/sluice', 'the URL keeps its user and host');
+  t.match(lines[2]!.err.message, 'token sluice_[redacted] was refused');
+  t.same(lines[3], { ...lines[3], controlPlane: 'http://127.0.0.1:8080', tokenId: 'tok_1', model: 'sluice_metric_name' }, 'other fields are untouched');
+});
