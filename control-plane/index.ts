@@ -117,7 +117,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       graphiql,
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
     });
-    const { server, url, port } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, graphiql, logger });
+    const { server, url, port } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, graphiql, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, logger });
     const leases = new TrainingLeaseSweeper(services.trainingRuns, logger);
     leases.start();
     const leader = options.db === undefined ? new SoleLeader() : new AdvisoryLockLeader({ url: options.db, logger, retryMs: options.leaderRetryMs, name: `sluice-cp:${port}` }).start();

@@ -10,6 +10,7 @@ import { maskedErrors } from '../plugins/mask-error.js';
 import { useArmor, type GraphQLLimits } from '../plugins/use-armor.js';
 import { useCsrfPrevention } from '../plugins/use-csrf-prevention.js';
 import { useRequestLimits } from '../plugins/use-request-limits.js';
+import { useStagedUploads } from '../plugins/use-staged-uploads.js';
 import { authenticateBearer } from './authenticate.js';
 import { renderGraphiQLPage } from './graphiql.js';
 
@@ -32,7 +33,9 @@ export function createGraphQL(options: GraphQLOptions): YogaServerInstance<Reque
     renderGraphiQL: renderGraphiQLPage,
     landingPage: false,
     maskedErrors: maskedErrors(logger),
-    // Multipart bodies carry artifacts; everything else is held to maxBodyBytes by useRequestLimits.
+    // Multipart bodies (artifacts) are read by server/graphql-upload.ts before yoga and arrive here
+    // parsed (yoga's check still sees their declared length); everything else is held to
+    // maxBodyBytes by useRequestLimits.
     maxRequestBodySize: options.maxArtifactBytes + 1024 * 1024,
     logging: {
       debug: (...args: unknown[]) => logger.debug({ yoga: args }, 'graphql'),
@@ -41,9 +44,9 @@ export function createGraphQL(options: GraphQLOptions): YogaServerInstance<Reque
       // yoga logs every error it masks or rewrites; the unexpected ones are logged by maskedErrors already.
       error: (...args: unknown[]) => logger.debug({ yoga: args }, 'graphql'),
     },
-    plugins: [useRequestLimits({ maxBodyBytes: options.maxBodyBytes }), useCsrfPrevention(), useArmor(options.limits)],
-    context: async ({ request, requestId, clientAddress, baseUrl }): Promise<GraphQLContext> => {
-      const actor = await authenticateBearer(services, request.headers.get('authorization'));
+    plugins: [useStagedUploads(), useRequestLimits({ maxBodyBytes: options.maxBodyBytes }), useCsrfPrevention(), useArmor(options.limits)],
+    context: async ({ request, requestId, clientAddress, baseUrl, upload }): Promise<GraphQLContext> => {
+      const actor = upload?.actor ?? (await authenticateBearer(services, request.headers.get('authorization')));
       if (!actor) throw new SluiceError('SLUICE_E_AUTH_MISSING', 'send Authorization: Bearer <token>');
       return {
         services,

@@ -1,10 +1,14 @@
 // Content-addressed artifact files: `<dir>/sha256/<first 2 hex>/<sha256>`. Bytes are streamed to a
-// temporary file while hashed, then renamed into place, so a reader never sees a partial artifact and
-// the same bytes uploaded twice are stored once. The files are not part of the database transaction:
-// a file whose version row was rolled back is an orphan that a later upload of the same bytes reuses.
+// temporary file while hashed (a "staged" artifact), then renamed into place, so a reader never sees
+// a partial artifact and the same bytes uploaded twice are stored once. Staging is separate from
+// committing so an upload can be checked (its ONNX signature read from the staged file) before it
+// enters the store, and a refused one leaves nothing behind. The files are not part of the database
+// transaction: a file whose version row was rolled back is an orphan that a later upload of the same
+// bytes reuses.
 import { createHash, randomBytes } from 'node:crypto';
 import { finished } from 'node:stream/promises';
 import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync, type ReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { SluiceError } from '../../lib/errors.js';
@@ -15,6 +19,29 @@ export interface StoredArtifact {
   sha256: string;
   size: number;
   path: string;
+}
+
+/**
+ * Bytes hashed and written to the store's temporary folder, not yet committed. Multipart uploads
+ * arrive as these (the HTTP layer streams each file part here); `arrayBuffer()` serves resolvers
+ * that take a small file (a config, a CSV) whole.
+ */
+export class StagedArtifact {
+  constructor(
+    readonly sha256: string,
+    readonly size: number,
+    /** The temporary file; gone once committed or discarded. */
+    readonly path: string,
+  ) {}
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const bytes = await readFile(this.path);
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  }
+
+  discard(): void {
+    rmSync(this.path, { force: true });
+  }
 }
 
 export class ArtifactStore {
@@ -46,6 +73,11 @@ export class ArtifactStore {
   }
 
   async put(chunks: AsyncIterable<Uint8Array>): Promise<StoredArtifact> {
+    return this.commit(await this.stage(chunks));
+  }
+
+  /** Stream `chunks` to a temporary file while hashing; over `maxBytes`, empty or failed: nothing is left. */
+  async stage(chunks: AsyncIterable<Uint8Array>): Promise<StagedArtifact> {
     const tmp = join(this.dir, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
     const out = createWriteStream(tmp, { mode: 0o644 });
     // A write error (the folder gone, the disk full) can come while we wait for the body: keep it
@@ -80,11 +112,20 @@ export class ArtifactStore {
       rmSync(tmp, { force: true });
       throw new SluiceError('SLUICE_E_ARTIFACT_INVALID', 'artifact is empty');
     }
-    const sha256 = hash.digest('hex');
-    const path = this.pathOf(sha256);
-    mkdirSync(join(this.dir, 'sha256', sha256.slice(0, 2)), { recursive: true });
-    renameSync(tmp, path);
-    return { sha256, size, path };
+    return new StagedArtifact(hash.digest('hex'), size, tmp);
+  }
+
+  /** Move a staged artifact into place under its digest. */
+  commit(staged: StagedArtifact): StoredArtifact {
+    const path = this.pathOf(staged.sha256);
+    mkdirSync(join(this.dir, 'sha256', staged.sha256.slice(0, 2)), { recursive: true });
+    try {
+      renameSync(staged.path, path);
+    } catch (err) {
+      staged.discard();
+      throw storeFailed(err as Error);
+    }
+    return { sha256: staged.sha256, size: staged.size, path };
   }
 }
 
