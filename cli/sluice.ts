@@ -27,6 +27,7 @@ import {
 } from './training-commands.js';
 import { rolloutCommands } from './rollout-commands.js';
 import { gateCommands } from './gate-commands.js';
+import { MODEL_REGIONS_COMMAND, runModelRegions } from './residency-commands.js';
 import { alertCommands } from './alert-commands.js';
 import { retrainCommands } from './retrain-commands.js';
 import { Screen } from './screen.js';
@@ -173,6 +174,7 @@ const COMMANDS = [
   command(TRAIN_RETRY_COMMAND, (v) => runTrainRetry(v)),
   ...rolloutCommands(command),
   ...gateCommands(command),
+  command(MODEL_REGIONS_COMMAND, (v) => runModelRegions(v)),
   ...alertCommands(command),
   ...retrainCommands(command),
 ];

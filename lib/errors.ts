@@ -108,6 +108,9 @@ export const ERRORS = {
   // the retraining loop (issue 16)
   SLUICE_E_RETRAIN_POLICY_INVALID: { status: 400, summary: 'the retraining policy is invalid' },
   SLUICE_E_RETRAIN_STATE: { status: 409, summary: 'the retraining run cannot do that in its current state' },
+  // artifacts at rest and residency (issue 18)
+  SLUICE_E_RESIDENCY_INVALID: { status: 400, summary: 'the list of allowed regions is invalid' },
+  SLUICE_E_RESIDENCY_REFUSED: { status: 403, summary: 'the model may not be served or trained in this region' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

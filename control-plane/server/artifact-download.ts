@@ -20,6 +20,10 @@ export async function serveArtifact(services: ControlPlaneServices, req: Incomin
     const artifact = ArtifactStore.isDigest(sha256) ? await services.registry.artifact(sha256) : undefined;
     const size = artifact ? services.artifacts.sizeOf(sha256) : undefined;
     if (!artifact || size === undefined) throw new SluiceError('SLUICE_E_STORE_NOT_FOUND', `no artifact ${sha256}`);
+    if (actor.role === 'gateway') {
+      const gateway = await services.gateways.ofToken(actor.id);
+      await services.residency.checkDownload({ actor, request: meta }, sha256, gateway?.region ?? null);
+    }
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
       'content-length': String(size),

@@ -6,6 +6,7 @@ import { SluiceError } from '../../lib/errors.js';
 import { openStore, type Store } from '../store/db.js';
 import { systemContext, type CallContext } from './actor.js';
 import { ArtifactStore } from './artifact-store.js';
+import { ResidencyService } from './residency.js';
 import { AlertService } from './alerts.js';
 import { AuditLog } from './audit.js';
 import { computeDesiredState, type DesiredState } from './desired-state.js';
@@ -51,6 +52,7 @@ export class ControlPlaneServices {
   readonly alerts: AlertService;
   readonly retraining: RetrainingService;
   readonly metrics: ControlPlaneMetrics;
+  readonly residency: ResidencyService;
   private readonly listeners = new Set<() => void>();
 
   private constructor(
@@ -80,6 +82,7 @@ export class ControlPlaneServices {
     this.metrics = new ControlPlaneMetrics(this.alerts);
     this.retraining = new RetrainingService({ store, audit: this.audit, training: this.training, rollouts: this.rollouts, gates: this.gates, alerts: this.alerts, registry: this.registry });
     this.webhooks.onAttempt = (outcome) => this.metrics.delivery(outcome);
+    this.residency = new ResidencyService(store, this.audit, () => this.changed());
   }
 
   static async open(options: ServicesOptions): Promise<ControlPlaneServices> {
@@ -106,8 +109,9 @@ export class ControlPlaneServices {
     return uploadModelVersion(this, ctx, upload);
   }
 
-  desiredState(): Promise<DesiredState> {
-    return computeDesiredState(this.store);
+  /** `region`: a gateway's state, without the models kept out of its region. */
+  desiredState(region?: string | null): Promise<DesiredState> {
+    return computeDesiredState(this.store, region);
   }
 
   /**

@@ -11,6 +11,7 @@ import type { TensorSignature } from './onnx-signature.js';
 import type { RolloutStrategy, WireDesiredVersion, WireRolloutPlan, WireVersionFile } from '../../lib/sync-wire.js';
 import type { RolloutTable } from '../store/tables.js';
 import type { RolloutSpec } from './rollout-spec.js';
+import { parseAllowedRegions, regionAllows } from './residency.js';
 
 export const DEFAULT_ALIAS = 'production';
 
@@ -57,9 +58,14 @@ interface VersionRow {
   config_size: number | string | null;
   profile_sha256: string | null;
   profile_size: number | string | null;
+  allowed_regions?: string | null;
 }
 
-export async function computeDesiredState(store: Store): Promise<DesiredState> {
+/**
+ * `region`: the state of a gateway in that region, without the models kept out of it (residency.ts);
+ * undefined: every model (what people see).
+ */
+export async function computeDesiredState(store: Store, region?: string | null): Promise<DesiredState> {
   const db = store.db;
   const base = db
     .selectFrom('model_versions')
@@ -81,6 +87,7 @@ export async function computeDesiredState(store: Store): Promise<DesiredState> {
       'artifacts.signature as artifact_signature',
       'artifacts.key_id as key_id',
       'model_versions.signature as tensors',
+      'models.allowed_regions as allowed_regions',
     ])
     .where('model_versions.status', '=', 'ready');
   const aliased = await base
@@ -100,7 +107,9 @@ export async function computeDesiredState(store: Store): Promise<DesiredState> {
     if (!m) models.set(name, (m = { versions: new Map(), aliases: [] }));
     return m;
   };
+  const excluded = new Set<string>();
   const add = (r: VersionRow) => {
+    if (region !== undefined && !regionAllows(parseAllowedRegions(r.allowed_regions), region)) excluded.add(r.model);
     const m = entry(r.model);
     const version = Number(r.number);
     const files: DesiredFile[] = [{ name: 'model.onnx', sha256: r.sha256, size: Number(r.size), downloadPath: `/artifacts/${r.sha256}` }];
@@ -135,6 +144,7 @@ export async function computeDesiredState(store: Store): Promise<DesiredState> {
   }
 
   const out: DesiredModel[] = [...models.entries()]
+    .filter(([name]) => !excluded.has(name))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, m]) => {
       const aliases = m.aliases.sort((a, b) => (a.name < b.name ? -1 : 1));

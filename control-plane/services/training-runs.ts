@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { ERRORS, SluiceError, toSluiceError, type ErrorCode } from '../../lib/errors.js';
 import type { CallContext } from './actor.js';
 import type { ArtifactStore } from './artifact-store.js';
+import { parseAllowedRegions, regionAllows } from './residency.js';
 import type { AuditLog } from './audit.js';
 import { now } from './ids.js';
 import type { VersionUpload } from './model-upload.js';
@@ -79,17 +80,21 @@ export class TrainingRuns {
   }
 
   /** The oldest queued job whose labels the runner has, now running under a lease; null when there is none. */
-  async claim(ctx: CallContext, runner: { name: string; labels: string[] }): Promise<ClaimedJob | null> {
+  async claim(ctx: CallContext, runner: { name: string; labels: string[]; region?: string | null | undefined }): Promise<ClaimedJob | null> {
     const candidates = await this.store.db
       .selectFrom('training_jobs')
-      .select(['id', 'labels'])
-      .where('status', '=', 'queued')
-      .where('sweep', 'is', null)
-      .orderBy('created_at')
-      .orderBy('id')
+      .innerJoin('models', 'models.id', 'training_jobs.model_id')
+      .select(['training_jobs.id as id', 'training_jobs.labels as labels', 'models.allowed_regions as allowed_regions'])
+      .where('training_jobs.status', '=', 'queued')
+      .where('training_jobs.sweep', 'is', null)
+      .orderBy('training_jobs.created_at')
+      .orderBy('training_jobs.id')
       .limit(200)
       .execute();
-    const ids = candidates.filter((c) => (JSON.parse(c.labels) as string[]).every((l) => runner.labels.includes(l))).map((c) => c.id);
+    // Residency: a job of a model kept to some regions goes only to a runner in one of them.
+    const ids = candidates
+      .filter((c) => (JSON.parse(c.labels) as string[]).every((l) => runner.labels.includes(l)) && regionAllows(parseAllowedRegions(c.allowed_regions), runner.region))
+      .map((c) => c.id);
     if (ids.length === 0) return null;
     let claimed;
     try {

@@ -25,6 +25,8 @@ export interface ModelTable {
   tags: string;
   created_at: string;
   updated_at: string;
+  /** JSON array of region names the model may be served and trained in; null: anywhere (0010_residency). */
+  allowed_regions?: string | null;
 }
 
 export interface ArtifactTable {
