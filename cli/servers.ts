@@ -1,5 +1,6 @@
 // The long-running commands: `gateway`, `control-plane`, and `serve` (both on this machine, with the
 // example model repository), each stopped by SIGINT/SIGTERM after draining.
+import type { KekProvider } from '../control-plane/services/artifact-crypto.js';
 import { join, resolve } from 'node:path';
 import { readdirSync } from 'node:fs';
 import type { Logger } from '../lib/log.js';
@@ -26,8 +27,18 @@ export interface ControlPlaneRun {
   data: string;
   db?: string | undefined;
   drainTimeoutMs: number;
+  /** --kek-file: encrypt artifacts and the signing key at rest; SLUICE_KEK (64 hex digits) is read when absent. */
+  kekFile?: string | undefined;
   /** `sluice serve`: register this model repository at first start and mint the local gateway's token. */
   local?: { models: string };
+}
+
+/** The KEK from --kek-file, else from SLUICE_KEK, else none (artifacts stay plaintext). */
+async function kekOf(file: string | undefined): Promise<{ kek?: KekProvider }> {
+  const { LocalKek } = await import('../control-plane/services/artifact-crypto.js');
+  if (file !== undefined) return { kek: LocalKek.fromFile(resolve(file)) };
+  if (process.env.SLUICE_KEK) return { kek: LocalKek.fromEnv('SLUICE_KEK') };
+  return {};
 }
 
 /** `key=value` entries of `--labels`. */
@@ -64,6 +75,7 @@ export async function runControlPlane(run: ControlPlaneRun, logger: Logger): Pro
     drainTimeoutMs: run.drainTimeoutMs,
     logger: logger.child({ service: 'control-plane' }),
     ...(run.db !== undefined ? { db: run.db } : {}),
+    ...(await kekOf(run.kekFile)),
     ...(run.local ? { seedRepository: resolve(run.local.models), localGateway: true, localRunner: true } : {}),
   });
   logger.info({ service: 'control-plane' }, `control plane listening on ${cp.url}`);

@@ -81,6 +81,7 @@ const CONTROL_PLANE = defineCommand({
     host: HOST_FLAG,
     data: DATA_FLAG,
     db: DB_FLAG,
+    'kek-file': { type: 'string', placeholder: 'path', description: 'key-encryption key file (created 0600 when absent): artifacts and the signing key are stored encrypted (SLUICE_KEK holds the key itself)' },
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
@@ -142,7 +143,7 @@ const COMMANDS = [
   command(CONTROL_PLANE, async (v) => {
     const { logger, screen } = serverOutput(v);
     const { runControlPlane, shutdownOnSignals } = await servers();
-    const cp = await runControlPlane({ host: v.host, port: v.port, data: v.data, db: v.db, drainTimeoutMs: v['drain-timeout-ms'] }, logger);
+    const cp = await runControlPlane({ host: v.host, port: v.port, data: v.data, db: v.db, kekFile: v['kek-file'], drainTimeoutMs: v['drain-timeout-ms'] }, logger);
     screen.ready({ seconds: performance.now() / 1000, controlPlane: cp.url, data: v.db === undefined ? v.data : undefined, firstAdminToken: cp.firstAdminToken });
     shutdownOnSignals([cp], logger, v['drain-timeout-ms']);
     return -1;

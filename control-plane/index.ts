@@ -1,5 +1,6 @@
 // The control plane: GraphQL registry, tokens and roles, hash-chained audit log and the control-plane
 // side of gateway sync, over SQLite or PostgreSQL.
+import type { KekProvider } from './services/artifact-crypto.js';
 import { join } from 'node:path';
 import type { Logger } from '../lib/log.js';
 import type { RunningServer } from '../lib/server.js';
@@ -45,6 +46,8 @@ export interface ControlPlaneOptions {
   signingKeyFile?: string;
   /** Artifact folder (default DATA/artifacts); replicas must share it. */
   artifactDir?: string;
+  /** Encrypt artifacts and the signing key at rest (docs/data-at-rest.md); replicas must share it. */
+  kek?: KekProvider;
   /** How long close() lets open requests and subscriptions finish (default 2000 ms). */
   drainTimeoutMs?: number;
   /** A model repository (`<name>/<version>/model.onnx`) to register when the registry is empty (sluice serve). */
@@ -90,6 +93,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     db: options.db,
     signingKeyFile: options.signingKeyFile,
     artifactDir: options.artifactDir,
+    kek: options.kek,
     maxArtifactBytes,
     trainingLeaseSeconds: options.trainingLeaseSeconds,
     webhookDelivery: options.webhookDelivery,

@@ -24,6 +24,7 @@ export async function serveArtifact(services: ControlPlaneServices, req: Incomin
       const gateway = await services.gateways.ofToken(actor.id);
       await services.residency.checkDownload({ actor, request: meta }, sha256, gateway?.region ?? null);
     }
+    const body = req.method === 'HEAD' ? undefined : await services.artifacts.open(sha256);
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
       'content-length': String(size),
@@ -31,11 +32,11 @@ export async function serveArtifact(services: ControlPlaneServices, req: Incomin
       'x-sluice-signature': artifact.signature,
       'x-sluice-key-id': artifact.keyId,
     });
-    if (req.method === 'HEAD') {
+    if (!body) {
       res.end();
       return;
     }
-    await pipeline(services.artifacts.open(sha256), res);
+    await pipeline(body, res);
   } catch (err) {
     if (res.headersSent) {
       logger.warn({ err, sha256, req: meta.requestId }, 'artifact download interrupted');

@@ -7,6 +7,8 @@ import { openStore, type Store } from '../store/db.js';
 import { systemContext, type CallContext } from './actor.js';
 import { ArtifactStore } from './artifact-store.js';
 import { ResidencyService } from './residency.js';
+import { existsSync } from 'node:fs';
+import type { KekProvider } from './artifact-crypto.js';
 import { AlertService } from './alerts.js';
 import { AuditLog } from './audit.js';
 import { computeDesiredState, type DesiredState } from './desired-state.js';
@@ -32,6 +34,8 @@ export interface ServicesOptions {
   /** Content-addressed artifact folder; default `<dataDir>/artifacts`. Replicas must share it. */
   artifactDir?: string | undefined;
   maxArtifactBytes: number;
+  /** Encrypt artifacts and the signing key at rest under data keys wrapped by this KEK (docs/data-at-rest.md). */
+  kek?: KekProvider | undefined;
   /** How long a runner's claim on a training attempt lasts without a renewal (default 30 s). */
   trainingLeaseSeconds?: number | undefined;
   /** Webhook delivery retries and timeout (alerts). */
@@ -86,8 +90,12 @@ export class ControlPlaneServices {
   }
 
   static async open(options: ServicesOptions): Promise<ControlPlaneServices> {
-    const key = RegistryKey.loadOrCreate(options.signingKeyFile ?? join(options.dataDir, 'keys', 'registry-ed25519.pem'));
-    const artifacts = new ArtifactStore(options.artifactDir ?? join(options.dataDir, 'artifacts'), options.maxArtifactBytes);
+    const keyFile = options.signingKeyFile ?? join(options.dataDir, 'keys', 'registry-ed25519.pem');
+    if (!options.kek && existsSync(`${keyFile}.enc`)) {
+      throw new SluiceError('SLUICE_E_KEK_INVALID', `the registry signing key ${keyFile}.enc is encrypted: start with the KEK (--kek-file or SLUICE_KEK)`);
+    }
+    const key = options.kek ? await RegistryKey.loadOrCreateSealed(keyFile, options.kek) : RegistryKey.loadOrCreate(keyFile);
+    const artifacts = new ArtifactStore(options.artifactDir ?? join(options.dataDir, 'artifacts'), options.maxArtifactBytes, options.kek);
     const store = await openStore({ dataDir: options.dataDir, db: options.db });
     const services = new ControlPlaneServices(store, key, artifacts, options.trainingLeaseSeconds, options.webhookDelivery);
     await services.registry.signUnsignedVersions((facts) => key.signVersion(facts));

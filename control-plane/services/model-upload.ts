@@ -4,14 +4,12 @@
 // ONNX signature read (from the staged file, skipping the weights), and the version row written with
 // one signed statement covering all files. A refused artifact leaves no file behind. The file steps happen before the audited transaction (they are not transactional anyway); if they
 // fail, the attempt is still audited as failed.
-import { readFile } from 'node:fs/promises';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import { parseModelConfig } from '../../gateway/models/config.js';
 import { parseProfile } from '../../gateway/drift/compile.js';
 import type { CallContext } from './actor.js';
 import type { AuditLog } from './audit.js';
 import { StagedArtifact, type ArtifactStore } from './artifact-store.js';
-import { readOnnxSignatureFromFile } from './onnx-signature.js';
 import type { ArtifactRecord, ModelVersion, RegistryService } from './registry.js';
 import type { RegistryKey } from './signing.js';
 
@@ -43,7 +41,7 @@ export async function uploadModelVersion(deps: Deps, ctx: CallContext, upload: V
     const staged = upload.artifact instanceof StagedArtifact ? upload.artifact : await deps.artifacts.stage(upload.artifact);
     let signature;
     try {
-      signature = readOnnxSignatureFromFile(staged.path);
+      signature = staged.onnxSignature();
     } catch (err) {
       staged.discard();
       throw err;
@@ -94,7 +92,7 @@ async function effectiveConfig(deps: Deps, upload: VersionUpload): Promise<Uint8
       if (upload.profile === undefined) return null;
       bytes = new TextEncoder().encode('{}\n');
     } else {
-      bytes = await readFile(deps.artifacts.pathOf(previous));
+      bytes = await deps.artifacts.readAll(previous);
     }
   }
   const raw = parseJson(bytes, 'config');

@@ -7,8 +7,6 @@
 // serialized on both dialects), the candidate rows are read `FOR UPDATE SKIP LOCKED` on
 // PostgreSQL and moved queued → running with a conditional UPDATE whose row count must be 1; the
 // attempt row's primary key (job, number) would refuse a second claim of the same attempt anyway.
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { ERRORS, SluiceError, toSluiceError, type ErrorCode } from '../../lib/errors.js';
 import type { CallContext } from './actor.js';
 import type { ArtifactStore } from './artifact-store.js';
@@ -135,7 +133,7 @@ export class TrainingRuns {
     if (!alias) return null;
     const version = await this.deps.registry.version(model, alias.versionNumber);
     if (!version) return null;
-    const profile = version.profileSha256 ? (JSON.parse(await readFile(this.deps.artifacts.pathOf(version.profileSha256), 'utf8')) as unknown) : null;
+    const profile = version.profileSha256 ? (JSON.parse((await this.deps.artifacts.readAll(version.profileSha256)).toString('utf8')) as unknown) : null;
     return { version: version.number, signature: version.signature, profile };
   }
 
@@ -355,8 +353,8 @@ export class TrainingRuns {
       const files = best.artifacts!;
       version = await this.deps.uploadVersion(ctx, {
         model: parent.modelName,
-        artifact: createReadStream(this.deps.artifacts.pathOf(files.model)),
-        profile: files.profile === null ? undefined : await readFile(this.deps.artifacts.pathOf(files.profile)),
+        artifact: await this.deps.artifacts.open(files.model),
+        profile: files.profile === null ? undefined : await this.deps.artifacts.readAll(files.profile),
         allowDuplicate: true,
         metrics: best.metrics,
         lineage: { ...lineageOf(best, files.trainerDigest), source: `sweep ${parent.id}, trial ${best.trial}` },
