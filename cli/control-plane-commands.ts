@@ -85,7 +85,7 @@ export const TOKEN_CREATE_COMMAND = defineCommand({
  * The store of `--data`/`--db`; refuses a data folder without a database rather than creating an
  * empty one. (The store's modules load here, not with the flag tables, so --help stays fast.)
  */
-async function openExistingStore(dataDir: string, db: string | undefined): Promise<Store> {
+export async function openExistingStore(dataDir: string, db: string | undefined): Promise<Store> {
   if (db === undefined && !existsSync(join(dataDir, 'control-plane.db'))) {
     throw new SluiceError('SLUICE_E_CONFIG_INVALID', `no control-plane database in ${dataDir}`, { details: { flag: 'data' } });
   }

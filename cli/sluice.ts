@@ -28,6 +28,7 @@ import {
 import { rolloutCommands } from './rollout-commands.js';
 import { gateCommands } from './gate-commands.js';
 import { MODEL_REGIONS_COMMAND, runModelRegions } from './residency-commands.js';
+import { KEYS_ROTATE_KEK_COMMAND, runRotateKek } from './keys-commands.js';
 import { alertCommands } from './alert-commands.js';
 import { retrainCommands } from './retrain-commands.js';
 import { Screen } from './screen.js';
@@ -176,6 +177,7 @@ const COMMANDS = [
   ...rolloutCommands(command),
   ...gateCommands(command),
   command(MODEL_REGIONS_COMMAND, (v) => runModelRegions(v)),
+  command(KEYS_ROTATE_KEK_COMMAND, (v) => runRotateKek(v)),
   ...alertCommands(command),
   ...retrainCommands(command),
 ];
