@@ -9,7 +9,7 @@
 // With a KEK provider the store encrypts (artifact-crypto.ts): each file is framed AES-256-GCM under
 // its own data key, wrapped by the KEK into `<file>.key`. The digest is always the plaintext's (the
 // one the signed statement names), and readers get plaintext. A file without a `.key` beside it is
-// plaintext from before encryption was turned on: it is still read, and `sluice keys encrypt-store`
+// plaintext from before encryption was turned on: it is still read, and `sluice keys rotate-kek`
 // or the next upload of the same bytes encrypts it.
 import { createHash, randomBytes } from 'node:crypto';
 import { finished, pipeline } from 'node:stream/promises';
