@@ -1,5 +1,6 @@
 // The long-running commands: `gateway`, `control-plane`, and `serve` (both on this machine, with the
 // example model repository), each stopped by SIGINT/SIGTERM after draining.
+import type { KekProvider } from '../control-plane/services/artifact-crypto.js';
 import { join, resolve } from 'node:path';
 import { readdirSync } from 'node:fs';
 import type { Logger } from '../lib/log.js';
@@ -37,6 +38,8 @@ export interface ControlPlaneRun {
   drainTimeoutMs: number;
   /** https, and with `clientCaFile` mutual TLS. */
   tls?: ServerTlsFiles | undefined;
+  /** --kek-file: encrypt artifacts and the signing key at rest; SLUICE_KEK (64 hex digits) is read when absent. */
+  kekFile?: string | undefined;
   /** `sluice serve`: register this model repository at first start and mint the local gateway's token. */
   local?: { models: string };
   /** The first admin token (--admin-token-file, SLUICE_ADMIN_TOKEN); generated when undefined. */
@@ -61,6 +64,14 @@ export function adminTokenFile(data: string): string {
 /** The entries whose value is defined (optional options stay absent under exactOptionalPropertyTypes). */
 function defined<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}
+
+/** The KEK from --kek-file, else from SLUICE_KEK, else none (artifacts stay plaintext). */
+async function kekOf(file: string | undefined): Promise<{ kek?: KekProvider }> {
+  const { LocalKek } = await import('../control-plane/services/artifact-crypto.js');
+  if (file !== undefined) return { kek: LocalKek.fromFile(resolve(file)) };
+  if (process.env.SLUICE_KEK) return { kek: LocalKek.fromEnv('SLUICE_KEK') };
+  return {};
 }
 
 /** `key=value` entries of `--labels`. */
@@ -111,6 +122,7 @@ export async function runControlPlane(run: ControlPlaneRun, logger: Logger): Pro
       auditCheckpointSeconds: run.audit?.checkpointSeconds,
       denialWindowSeconds: run.audit?.denialWindowSeconds,
     }),
+    ...(await kekOf(run.kekFile)),
     ...(run.local ? { seedRepository: resolve(run.local.models), localGateway: true, localRunner: true } : {}),
   });
   logger.info({ service: 'control-plane' }, `control plane listening on ${cp.url}`);

@@ -29,6 +29,8 @@ import {
 } from './training-commands.js';
 import { rolloutCommands } from './rollout-commands.js';
 import { gateCommands } from './gate-commands.js';
+import { MODEL_REGIONS_COMMAND, runModelRegions } from './residency-commands.js';
+import { KEYS_ROTATE_KEK_COMMAND, runRotateKek } from './keys-commands.js';
 import { alertCommands } from './alert-commands.js';
 import { retrainCommands } from './retrain-commands.js';
 import { Screen } from './screen.js';
@@ -100,6 +102,7 @@ const CONTROL_PLANE = defineCommand({
     'db-file': DB_FILE_FLAG,
     'admin-token-file': TOKEN_FILE_FLAG,
     ...AUDIT_SERVER_FLAGS,
+    'kek-file': { type: 'string', placeholder: 'path', description: 'key-encryption key file (created 0600 when absent): artifacts and the signing key are stored encrypted (SLUICE_KEK holds the key itself)' },
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
@@ -185,7 +188,7 @@ const COMMANDS = [
     const tls = serverTlsOf(v, v['tls-client-ca']);
     const db = databaseUrl(v);
     const cp = await runControlPlane(
-      { host: v.host, port: v.port, data: v.data, db, drainTimeoutMs: v['drain-timeout-ms'], tls, adminToken: adminToken(v), audit: auditRun(v) },
+      { host: v.host, port: v.port, data: v.data, db, drainTimeoutMs: v['drain-timeout-ms'], tls, kekFile: v['kek-file'], adminToken: adminToken(v), audit: auditRun(v) },
       logger,
     );
     screen.ready({
@@ -227,6 +230,8 @@ const COMMANDS = [
   command(TRAIN_RETRY_COMMAND, (v) => runTrainRetry(v)),
   ...rolloutCommands(command),
   ...gateCommands(command),
+  command(MODEL_REGIONS_COMMAND, (v) => runModelRegions(v)),
+  command(KEYS_ROTATE_KEK_COMMAND, (v) => runRotateKek(v)),
   ...alertCommands(command),
   ...retrainCommands(command),
 ];

@@ -1,5 +1,6 @@
 // The control plane: GraphQL registry, tokens and roles, hash-chained audit log and the control-plane
 // side of gateway sync, over SQLite or PostgreSQL.
+import type { KekProvider } from './services/artifact-crypto.js';
 import { join } from 'node:path';
 import type { Logger } from '../lib/log.js';
 import type { RunningServer } from '../lib/server.js';
@@ -49,6 +50,8 @@ export interface ControlPlaneOptions {
   signingKeyFile?: string;
   /** Artifact folder (default DATA/artifacts); replicas must share it. */
   artifactDir?: string;
+  /** Encrypt artifacts and the signing key at rest (docs/data-at-rest.md); replicas must share it. */
+  kek?: KekProvider;
   /** How long close() lets open requests and subscriptions finish (default 2000 ms). */
   drainTimeoutMs?: number;
   /** A model repository (`<name>/<version>/model.onnx`) to register when the registry is empty (sluice serve). */
@@ -108,6 +111,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     db: options.db,
     signingKeyFile: options.signingKeyFile,
     artifactDir: options.artifactDir,
+    kek: options.kek,
     maxArtifactBytes,
     trainingLeaseSeconds: options.trainingLeaseSeconds,
     webhookDelivery: options.webhookDelivery,
@@ -138,7 +142,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       graphiql,
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
     });
-    const { server, url, port, reloadTls } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, graphiql, logger, tls: options.tls });
+    const { server, url, port, reloadTls } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, graphiql, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, logger, tls: options.tls });
     const leases = new TrainingLeaseSweeper(services.trainingRuns, logger);
     leases.start();
     const leader = options.db === undefined ? new SoleLeader() : new AdvisoryLockLeader({ url: options.db, logger, retryMs: options.leaderRetryMs, name: `sluice-cp:${port}` }).start();

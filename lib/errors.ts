@@ -116,6 +116,11 @@ export const ERRORS = {
   SLUICE_E_SECRET_FILE_EXPOSED: { status: 400, summary: 'a key or secret file is readable by group or others' },
   SLUICE_E_AUDIT_CHECKPOINT_FILE: { status: 400, summary: 'the audit checkpoint file cannot be read or written' },
   SLUICE_E_MODEL_NOT_ROUTED: { status: 404, summary: 'the model has no routed version (no production alias, no active rollout)' },
+  // artifacts at rest and residency (issue 18)
+  SLUICE_E_RESIDENCY_INVALID: { status: 400, summary: 'the list of allowed regions is invalid' },
+  SLUICE_E_RESIDENCY_REFUSED: { status: 403, summary: 'the model may not be served or trained in this region' },
+  SLUICE_E_KEK_INVALID: { status: 500, summary: 'the key-encryption key is missing, malformed, exposed or wrong' },
+  SLUICE_E_ARTIFACT_TAMPERED: { status: 500, summary: 'a stored artifact failed to decrypt (altered or truncated)' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
   // gateway access (issue 17)
   SLUICE_E_GATEWAY_SCOPE: { status: 403, summary: "the token's scopes do not cover this route" },

@@ -83,7 +83,7 @@ export async function startFuzzControlPlane(): Promise<FuzzControlPlane> {
     graphiql: false,
     heartbeatIntervalSeconds: 5,
   });
-  const { server, url } = await listen({ host: '127.0.0.1', port: 0, services, graphql, graphiql: false, logger });
+  const { server, url } = await listen({ host: '127.0.0.1', port: 0, services, graphql, graphiql: false, maxBodyBytes: 1024 * 1024, logger });
   return {
     fetch: async (request) => graphql.fetch(request, { requestId: 'fuzz', clientAddress: '127.0.0.1', baseUrl: url }),
     url,

@@ -1,4 +1,4 @@
-import type { CallContext } from '../services/actor.js';
+import type { Actor, CallContext } from '../services/actor.js';
 import type { ControlPlaneServices } from '../services/control-plane.js';
 import { allows, type Permission } from '../services/permissions.js';
 
@@ -7,6 +7,8 @@ export interface RequestScope {
   requestId: string;
   clientAddress: string;
   baseUrl: string;
+  /** A multipart request already authenticated and streamed to the store (server/graphql-upload.ts). */
+  upload?: { actor: Actor; params: Record<string, unknown> } | undefined;
 }
 
 /** What every resolver receives: the services and the authenticated call. */

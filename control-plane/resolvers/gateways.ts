@@ -10,21 +10,23 @@ const STALE_AFTER_INTERVALS = 3;
 
 /**
  * Which gateway a desired-state request is for. A gateway token always gets its own gateway (and is
- * denied another's); people may name any registered gateway or none.
+ * denied another's); people may name any registered gateway or none. A named gateway's state leaves
+ * out the models kept out of its region.
  */
-async function targetGateway(ctx: GraphQLContext, requested: string | null | undefined): Promise<string | null> {
+async function targetGateway(ctx: GraphQLContext, requested: string | null | undefined): Promise<Pick<Gateway, 'name' | 'region'> | null> {
   await authorize(ctx, 'desired-state:read', 'desired_state.read', requested ? `gateway/${requested}` : 'desired-state');
   if (ctx.call.actor.role === 'gateway') {
     const own = await ctx.services.gateways.ofToken(ctx.call.actor.id);
     if (requested && requested !== own?.name) {
       await ctx.services.audit.denied(ctx.call, 'desired_state.read', `gateway/${requested}`, 'another gateway');
     }
-    return own?.name ?? null;
+    // A gateway token that has not registered yet has no region: only unrestricted models.
+    return own ?? { name: '', region: '' };
   }
-  if (requested && !(await ctx.services.gateways.get(requested))) {
-    throw new SluiceError('SLUICE_E_STORE_NOT_FOUND', `no gateway ${requested}`, { details: { gateway: requested } });
-  }
-  return requested ?? null;
+  if (!requested) return null;
+  const named = await ctx.services.gateways.get(requested);
+  if (!named) throw new SluiceError('SLUICE_E_STORE_NOT_FOUND', `no gateway ${requested}`, { details: { gateway: requested } });
+  return named;
 }
 
 function present(state: DesiredState, gateway: string | null, ctx: GraphQLContext) {
@@ -51,17 +53,17 @@ type Presented = ReturnType<typeof present>;
  * keep their order, and an unchanged revision (e.g. a version registered under a `production`
  * alias that did not move) is not pushed again.
  */
-function desiredStates(ctx: GraphQLContext, gateway: string | null): Repeater<Presented> {
+function desiredStates(ctx: GraphQLContext, gateway: Pick<Gateway, 'name' | 'region'> | null): Repeater<Presented> {
   return new Repeater<Presented>(async (push, stop) => {
     let last = '';
     let chain = Promise.resolve();
     const refresh = () => {
       chain = chain
         .then(async () => {
-          const state = await ctx.services.desiredState();
+          const state = await ctx.services.desiredState(gateway?.region);
           if (state.revision === last) return;
           last = state.revision;
-          await push(present(state, gateway, ctx));
+          await push(present(state, gateway?.name || null, ctx));
         })
         .catch((err: unknown) => stop(err));
     };
@@ -84,7 +86,7 @@ export const gatewayResolvers = {
     },
     async desiredState(_: unknown, args: { gateway?: string | null }, ctx: GraphQLContext) {
       const gateway = await targetGateway(ctx, args.gateway);
-      return present(await ctx.services.desiredState(), gateway, ctx);
+      return present(await ctx.services.desiredState(gateway?.region), gateway?.name || null, ctx);
     },
   },
   Mutation: {

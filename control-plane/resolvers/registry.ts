@@ -1,4 +1,5 @@
 import { SluiceError } from '../../lib/errors.js';
+import { StagedArtifact } from '../services/artifact-store.js';
 import type { Alias, Model, ModelVersion } from '../services/registry.js';
 import type { PageArgs } from '../services/pagination.js';
 import { authorize, keyValues, type GraphQLContext } from './context.js';
@@ -7,13 +8,14 @@ interface FileUpload {
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
-// The multipart parser has already buffered the file; hand its bytes on as one chunk.
+// The HTTP layer has already streamed each multipart file into the artifact store's temporary
+// folder (server/graphql-upload.ts); the staged file goes on as it is, never whole in memory.
 // The File scalar also accepts a plain JSON value in `variables`; that is not an upload.
-async function* fileBytes(file: FileUpload): AsyncGenerator<Uint8Array> {
-  if (typeof (file as Partial<FileUpload> | null)?.arrayBuffer !== 'function') {
+function stagedArtifact(file: FileUpload): StagedArtifact {
+  if (!(file instanceof StagedArtifact)) {
     throw new SluiceError('SLUICE_E_VALIDATION', 'artifact must be a file sent as a multipart upload (the "map" field points it at variables.input.artifact)', { details: { field: 'artifact' } });
   }
-  yield new Uint8Array(await file.arrayBuffer());
+  return file;
 }
 
 async function optionalFile(file: FileUpload | null | undefined, field: string): Promise<Uint8Array | undefined> {
@@ -70,7 +72,7 @@ export const registryResolvers = {
       }
       return ctx.services.uploadVersion(ctx.call, {
         model: input.model,
-        artifact: fileBytes(input.artifact),
+        artifact: stagedArtifact(input.artifact),
         config: await optionalFile(input.config, 'config'),
         profile: await optionalFile(input.profile, 'profile'),
         allowDuplicate: input.allowDuplicate === true,

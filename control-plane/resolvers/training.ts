@@ -62,10 +62,10 @@ export const trainingResolvers = {
       await authorize(ctx, 'registry:write', 'model.set_data_schema', `model/${args.model}`);
       return ctx.services.training.setDataSchema(ctx.call, args.model, args.schema);
     },
-    async claimTrainingJob(_: unknown, { input }: { input: { runner: string; labels?: string[] | null } }, ctx: GraphQLContext) {
+    async claimTrainingJob(_: unknown, { input }: { input: { runner: string; labels?: string[] | null; region?: string | null } }, ctx: GraphQLContext) {
       await authorize(ctx, 'training:run', 'training_job.claim', 'training-jobs');
       if (input.runner.length === 0 || input.runner.length > 128) throw new SluiceError('SLUICE_E_VALIDATION', 'runner: 1-128 characters', { details: { field: 'runner' } });
-      return ctx.services.trainingRuns.claim(ctx.call, { name: input.runner, labels: input.labels ?? [] });
+      return ctx.services.trainingRuns.claim(ctx.call, { name: input.runner, labels: input.labels ?? [], region: input.region });
     },
     async renewTrainingLease(_: unknown, { input }: { input: { jobId: string; attempt: number } }, ctx: GraphQLContext) {
       await authorize(ctx, 'training:run', 'training_job.renew', `training-job/${input.jobId}`);

@@ -20,6 +20,8 @@ export interface RunnerOptions {
   tls?: ClientTlsFiles | undefined;
   executor: Executor;
   labels: string[];
+  /** The region this runner trains in (data residency); jobs of models kept elsewhere are not offered. */
+  region?: string | undefined;
   concurrency: number;
   /** Shown on attempts (default host-pid). */
   name?: string | undefined;
@@ -67,7 +69,7 @@ export class TrainingRunner {
     while (!this.stopping) {
       let claim: Claim | null;
       try {
-        claim = (await this.client.request<{ claimTrainingJob: Claim | null }>(`mutation($input: ClaimTrainingJobInput!) { claimTrainingJob(input: $input) { ${CLAIM_FIELDS} } }`, { input: { runner: this.name, labels: this.o.labels } }))
+        claim = (await this.client.request<{ claimTrainingJob: Claim | null }>(`mutation($input: ClaimTrainingJobInput!) { claimTrainingJob(input: $input) { ${CLAIM_FIELDS} } }`, { input: { runner: this.name, labels: this.o.labels, ...(this.o.region ? { region: this.o.region } : {}) } }))
           .claimTrainingJob;
       } catch (err) {
         logger.warn({ err }, 'claim failed; trying again');

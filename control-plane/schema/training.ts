@@ -244,6 +244,8 @@ export const trainingTypeDefs = /* GraphQL */ `
     "The runner's name, recorded on the attempt."
     runner: String!
     labels: [String!]
+    "The runner's region: jobs of a model restricted to regions go only to runners in one of them."
+    region: String
   }
 
   input TrainingAttemptInput {

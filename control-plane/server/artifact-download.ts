@@ -20,6 +20,11 @@ export async function serveArtifact(services: ControlPlaneServices, req: Incomin
     const artifact = ArtifactStore.isDigest(sha256) ? await services.registry.artifact(sha256) : undefined;
     const size = artifact ? services.artifacts.sizeOf(sha256) : undefined;
     if (!artifact || size === undefined) throw new SluiceError('SLUICE_E_STORE_NOT_FOUND', `no artifact ${sha256}`);
+    if (actor.role === 'gateway') {
+      const gateway = await services.gateways.ofToken(actor.id);
+      await services.residency.checkDownload({ actor, request: meta }, sha256, gateway?.region ?? null);
+    }
+    const body = req.method === 'HEAD' ? undefined : await services.artifacts.open(sha256);
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
       'content-length': String(size),
@@ -27,11 +32,11 @@ export async function serveArtifact(services: ControlPlaneServices, req: Incomin
       'x-sluice-signature': artifact.signature,
       'x-sluice-key-id': artifact.keyId,
     });
-    if (req.method === 'HEAD') {
+    if (!body) {
       res.end();
       return;
     }
-    await pipeline(services.artifacts.open(sha256), res);
+    await pipeline(body, res);
   } catch (err) {
     if (res.headersSent) {
       logger.warn({ err, sha256, req: meta.requestId }, 'artifact download interrupted');

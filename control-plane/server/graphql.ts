@@ -10,6 +10,7 @@ import { maskedErrors, useValidationErrorCodes } from '../plugins/mask-error.js'
 import { useArmor, type GraphQLLimits } from '../plugins/use-armor.js';
 import { useCsrfPrevention } from '../plugins/use-csrf-prevention.js';
 import { useRequestLimits } from '../plugins/use-request-limits.js';
+import { useStagedUploads } from '../plugins/use-staged-uploads.js';
 import { authenticateBearer } from './authenticate.js';
 import { renderGraphiQLPage } from './graphiql.js';
 
@@ -36,7 +37,9 @@ export function createGraphQL(options: GraphQLOptions): YogaServerInstance<Reque
     // gains little from it (parse + validate of a sync query is well under a millisecond).
     parserAndValidationCache: false,
     maskedErrors: maskedErrors(logger),
-    // Multipart bodies carry artifacts; everything else is held to maxBodyBytes by useRequestLimits.
+    // Multipart bodies (artifacts) are read by server/graphql-upload.ts before yoga and arrive here
+    // parsed (yoga's check still sees their declared length); everything else is held to
+    // maxBodyBytes by useRequestLimits.
     maxRequestBodySize: options.maxArtifactBytes + 1024 * 1024,
     logging: {
       debug: (...args: unknown[]) => logger.debug({ yoga: args }, 'graphql'),
@@ -45,9 +48,9 @@ export function createGraphQL(options: GraphQLOptions): YogaServerInstance<Reque
       // yoga logs every error it masks or rewrites; the unexpected ones are logged by maskedErrors already.
       error: (...args: unknown[]) => logger.debug({ yoga: args }, 'graphql'),
     },
-    plugins: [useRequestLimits({ maxBodyBytes: options.maxBodyBytes }), useCsrfPrevention(), useArmor(options.limits), useValidationErrorCodes()],
-    context: async ({ request, requestId, clientAddress, baseUrl }): Promise<GraphQLContext> => {
-      const actor = await authenticateBearer(services, request.headers.get('authorization'), { request: { requestId, clientAddress }, action: 'graphql' });
+    plugins: [useStagedUploads(), useRequestLimits({ maxBodyBytes: options.maxBodyBytes }), useCsrfPrevention(), useArmor(options.limits), useValidationErrorCodes()],
+    context: async ({ request, requestId, clientAddress, baseUrl, upload }): Promise<GraphQLContext> => {
+      const actor = upload?.actor ?? (await authenticateBearer(services, request.headers.get('authorization'), { request: { requestId, clientAddress }, action: 'graphql' }));
       if (!actor) throw new SluiceError('SLUICE_E_AUTH_MISSING', 'send Authorization: Bearer <token>');
       return {
         services,

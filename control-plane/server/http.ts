@@ -13,6 +13,7 @@ import type { ControlPlaneServices } from '../services/control-plane.js';
 import { serveArtifact, sendError } from './artifact-download.js';
 import type { createGraphQL } from './graphql.js';
 import { GRAPHIQL_ASSET_PREFIX, serveGraphiQLAsset } from './graphiql.js';
+import { isMultipart, readGraphQLUpload } from './graphql-upload.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const HOST_HEADER = /^[A-Za-z0-9.:[\]-]{1,255}$/;
@@ -26,6 +27,8 @@ export interface HttpServerOptions {
   graphql: ReturnType<typeof createGraphQL>;
   /** Serve GraphiQL's assets under /graphiql/ (the page itself is yoga's GET /graphql). */
   graphiql: boolean;
+  /** Largest plain field of a multipart upload (its `operations` and `map`). */
+  maxBodyBytes: number;
   logger: Logger;
   /** Serve https with these files; with `clientCaFile`, mutual TLS. */
   tls?: ServerTlsFiles | undefined;
@@ -60,6 +63,12 @@ export async function listen(options: HttpServerOptions): Promise<ListeningServe
     const clientAddress = req.socket.remoteAddress ?? 'unknown';
     res.setHeader('x-request-id', requestId);
     const path = (req.url ?? '/').split('?')[0]!;
+    if (path === '/graphql' && isMultipart(req)) {
+      void readGraphQLUpload(services, req, res, { requestId, clientAddress }, { maxBodyBytes: options.maxBodyBytes }).then((upload) => {
+        if (upload) void graphql.handle(req, res, { requestId, clientAddress, baseUrl: baseUrlOf(req), upload });
+      });
+      return;
+    }
     if (path === '/graphql') {
       void graphql.handle(req, res, { requestId, clientAddress, baseUrl: baseUrlOf(req) });
       return;

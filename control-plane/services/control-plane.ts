@@ -6,6 +6,9 @@ import { SluiceError } from '../../lib/errors.js';
 import { openStore, type Store } from '../store/db.js';
 import { systemContext, type CallContext } from './actor.js';
 import { ArtifactStore } from './artifact-store.js';
+import { ResidencyService } from './residency.js';
+import { existsSync } from 'node:fs';
+import type { KekProvider } from './artifact-crypto.js';
 import { AlertService } from './alerts.js';
 import { AuditLog, type AuditVerification } from './audit.js';
 import { AuditAnchor, CheckpointFile, CheckpointKey } from './audit-anchor.js';
@@ -32,6 +35,8 @@ export interface ServicesOptions {
   /** Content-addressed artifact folder; default `<dataDir>/artifacts`. Replicas must share it. */
   artifactDir?: string | undefined;
   maxArtifactBytes: number;
+  /** Encrypt artifacts and the signing key at rest under data keys wrapped by this KEK (docs/data-at-rest.md). */
+  kek?: KekProvider | undefined;
   /** How long a runner's claim on a training attempt lasts without a renewal (default 30 s). */
   trainingLeaseSeconds?: number | undefined;
   /** Webhook delivery retries and timeout (alerts). */
@@ -60,6 +65,7 @@ export class ControlPlaneServices {
   readonly metrics: ControlPlaneMetrics;
   /** Signed checkpoints of the audit chain, outside the database. */
   readonly anchor: AuditAnchor;
+  readonly residency: ResidencyService;
   private readonly listeners = new Set<() => void>();
 
   private constructor(
@@ -91,11 +97,16 @@ export class ControlPlaneServices {
     this.metrics = new ControlPlaneMetrics(this.alerts);
     this.retraining = new RetrainingService({ store, audit: this.audit, training: this.training, rollouts: this.rollouts, gates: this.gates, alerts: this.alerts, registry: this.registry });
     this.webhooks.onAttempt = (outcome) => this.metrics.delivery(outcome);
+    this.residency = new ResidencyService(store, this.audit, () => this.changed());
   }
 
   static async open(options: ServicesOptions): Promise<ControlPlaneServices> {
-    const key = RegistryKey.loadOrCreate(options.signingKeyFile ?? join(options.dataDir, 'keys', 'registry-ed25519.pem'));
-    const artifacts = new ArtifactStore(options.artifactDir ?? join(options.dataDir, 'artifacts'), options.maxArtifactBytes);
+    const keyFile = options.signingKeyFile ?? join(options.dataDir, 'keys', 'registry-ed25519.pem');
+    if (!options.kek && existsSync(`${keyFile}.enc`)) {
+      throw new SluiceError('SLUICE_E_KEK_INVALID', `the registry signing key ${keyFile}.enc is encrypted: start with the KEK (--kek-file or SLUICE_KEK)`);
+    }
+    const key = options.kek ? await RegistryKey.loadOrCreateSealed(keyFile, options.kek) : RegistryKey.loadOrCreate(keyFile);
+    const artifacts = new ArtifactStore(options.artifactDir ?? join(options.dataDir, 'artifacts'), options.maxArtifactBytes, options.kek);
     const checkpointKey = CheckpointKey.loadOrCreate(options.auditCheckpointKeyFile ?? join(options.dataDir, 'keys', 'audit-checkpoint-ed25519.pem'));
     const checkpointFile = new CheckpointFile(options.auditCheckpointFile ?? join(options.dataDir, 'audit', 'checkpoints.jsonl'));
     const store = await openStore({ dataDir: options.dataDir, db: options.db });
@@ -128,8 +139,9 @@ export class ControlPlaneServices {
     return this.audit.verify({ file: this.anchor.file, publicKey: this.anchor.key.publicKey });
   }
 
-  async desiredState(): Promise<DesiredState> {
-    return computeDesiredState(this.store, await this.tokens.gatewayAccess());
+  /** `region`: a gateway's state, without the models kept out of its region. */
+  async desiredState(region?: string | null): Promise<DesiredState> {
+    return computeDesiredState(this.store, await this.tokens.gatewayAccess(), region);
   }
 
   /**

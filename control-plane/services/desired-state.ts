@@ -15,6 +15,7 @@ import type { TensorSignature } from './onnx-signature.js';
 import type { RolloutStrategy, WireAccessToken, WireDesiredVersion, WireRolloutPlan, WireVersionFile } from '../../lib/sync-wire.js';
 import type { RolloutTable } from '../store/tables.js';
 import type { RolloutSpec } from './rollout-spec.js';
+import { parseAllowedRegions, regionAllows } from './residency.js';
 
 export const DEFAULT_ALIAS = 'production';
 
@@ -63,9 +64,15 @@ interface VersionRow {
   config_size: number | string | null;
   profile_sha256: string | null;
   profile_size: number | string | null;
+  allowed_regions?: string | null;
 }
 
-export async function computeDesiredState(store: Store, accessTokens: WireAccessToken[] = []): Promise<DesiredState> {
+/**
+ * `accessTokens`: the gateway tokens pushed with the state (gateway/access). `region`: the state of a
+ * gateway in that region, without the models kept out of it (residency.ts); undefined: every model
+ * (what people see).
+ */
+export async function computeDesiredState(store: Store, accessTokens: WireAccessToken[] = [], region?: string | null): Promise<DesiredState> {
   const db = store.db;
   const base = db
     .selectFrom('model_versions')
@@ -87,6 +94,7 @@ export async function computeDesiredState(store: Store, accessTokens: WireAccess
       'artifacts.signature as artifact_signature',
       'artifacts.key_id as key_id',
       'model_versions.signature as tensors',
+      'models.allowed_regions as allowed_regions',
     ])
     .where('model_versions.status', '=', 'ready');
   const aliased = await base
@@ -96,7 +104,7 @@ export async function computeDesiredState(store: Store, accessTokens: WireAccess
   const registered = await db
     .selectFrom('model_versions')
     .innerJoin('models', 'models.id', 'model_versions.model_id')
-    .select('models.name as model')
+    .select(['models.name as model', 'models.allowed_regions as allowed_regions'])
     .where('model_versions.status', '=', 'ready')
     .distinct()
     .execute();
@@ -107,7 +115,12 @@ export async function computeDesiredState(store: Store, accessTokens: WireAccess
     if (!m) models.set(name, (m = { versions: new Map(), aliases: [] }));
     return m;
   };
+  const excluded = new Set<string>();
+  const exclude = (r: { model: string; allowed_regions?: string | null }) => {
+    if (region !== undefined && !regionAllows(parseAllowedRegions(r.allowed_regions), region)) excluded.add(r.model);
+  };
   const add = (r: VersionRow) => {
+    exclude(r);
     const m = entry(r.model);
     const version = Number(r.number);
     const files: DesiredFile[] = [{ name: 'model.onnx', sha256: r.sha256, size: Number(r.size), downloadPath: `/artifacts/${r.sha256}` }];
@@ -127,7 +140,10 @@ export async function computeDesiredState(store: Store, accessTokens: WireAccess
     });
     return version;
   };
-  for (const r of registered) entry(r.model);
+  for (const r of registered) {
+    exclude(r);
+    entry(r.model);
+  }
   for (const r of aliased) entry(r.model).aliases.push({ name: r.alias, version: add(r) });
   const rollouts = new Map<string, RolloutTable>();
   for (const r of await db.selectFrom('rollouts').selectAll().where('active_model', 'is not', null).execute()) rollouts.set(r.model, r);
@@ -138,6 +154,7 @@ export async function computeDesiredState(store: Store, accessTokens: WireAccess
   }
 
   const out: DesiredModel[] = [...models.entries()]
+    .filter(([name]) => !excluded.has(name))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, m]) => {
       const aliases = m.aliases.sort((a, b) => (a.name < b.name ? -1 : 1));

@@ -7,7 +7,7 @@ import ort from 'onnxruntime-node';
 
 export interface GateWorkerTask {
   /** Each model is scored on the inputs it names; one failing does not stop the others. */
-  models: { key: string; path: string; inputs: string[] }[];
+  models: { key: string; bytes: Uint8Array; inputs: string[] }[];
   inputs: { key: string; data: Float32Array }[];
   rows: number;
   cols: number;
@@ -56,7 +56,7 @@ function predictions(out: ort.Tensor, rows: number, task: GateWorkerTask['task']
 async function score(t: GateWorkerTask, m: GateWorkerTask['models'][number]): Promise<ModelScores> {
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(m.path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    session = await ort.InferenceSession.create(m.bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   } catch (err) {
     return { ok: false, stage: 'load', message: (err as Error).message };
   }

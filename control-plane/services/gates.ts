@@ -3,7 +3,6 @@
 // start or `production` may move to it. Each evaluation is one stored, audited GateReport; the
 // registry and the rollouts ask `admit` (PromotionGate), which evaluates first when the version has
 // no report under the policy's current revision. docs/gates.md is the user's description.
-import { readFile } from 'node:fs/promises';
 import { SluiceError } from '../../lib/errors.js';
 import type { Store } from '../store/db.js';
 import type { GateReportTable, PromotionPolicyTable } from '../store/tables.js';
@@ -308,7 +307,7 @@ export class GateService implements GateRunner, PromotionGate {
     const dataset = await this.datasets.get(model, policy.dataset);
     if (!dataset) throw evaluationFailed(`model ${model} has no holdout dataset ${policy.dataset}`, { dataset: policy.dataset });
     const table = await this.datasets.load(dataset);
-    const candidateBytes = await readFile(this.artifacts.pathOf(candidate.sha256));
+    const candidateBytes = await this.artifacts.readAll(candidate.sha256);
     const fit = (v: ModelVersion) => signatureFit(policy, v);
     const misfit = fit(candidate);
     if (misfit) throw evaluationFailed(`dataset ${policy.dataset} does not fit version ${candidate.number}: ${misfit}`, { version: candidate.number });
@@ -322,8 +321,9 @@ export class GateService implements GateRunner, PromotionGate {
     // No-regression scores production on the same rows, in the same worker, when it can be fed.
     const compared = policy.maxRegression !== undefined && production !== undefined && production.number !== candidate.number;
     const productionMisfit = compared ? signatureFit(policy, production) : undefined;
-    const models = [{ key: 'candidate', path: this.artifacts.pathOf(candidate.sha256), inputs: inputs.map((i) => i.key) }];
-    if (compared && !productionMisfit) models.push({ key: 'production', path: this.artifacts.pathOf(production.sha256), inputs: ['holdout'] });
+    // The worker gets the model's bytes (decrypted when the store is encrypted), not a path.
+    const models = [{ key: 'candidate', bytes: candidateBytes, inputs: inputs.map((i) => i.key) }];
+    if (compared && !productionMisfit) models.push({ key: 'production', bytes: await this.artifacts.readAll(production.sha256), inputs: ['holdout'] });
     const task: GateWorkerTask = { models, inputs, rows, cols, inputName: policy.input.tensor, outputName: policy.label.output, task: policy.label.task, batch: WORKER_BATCH };
     const scores = await runWorker(task);
     const scored = scores.candidate!;

@@ -2,7 +2,6 @@
 // at registration (a header of unique names, 1..MAX_ROWS rows of the header's width, every value of
 // a numeric column a finite number), stored content-addressed in the artifact store, and described
 // by one audited row. The gates read it back from the store by its digest.
-import { readFile } from 'node:fs/promises';
 import { SluiceError } from '../../lib/errors.js';
 import { isUniqueViolation, type Store } from '../store/db.js';
 import type { GateDatasetTable } from '../store/tables.js';
@@ -186,7 +185,7 @@ export class HoldoutDatasets {
 
   /** The dataset's rows, read back from the artifact store. */
   async load(dataset: HoldoutDataset): Promise<HoldoutTable> {
-    return parseHoldoutCsv(await readFile(this.artifacts.pathOf(dataset.sha256)));
+    return parseHoldoutCsv(await this.artifacts.readAll(dataset.sha256));
   }
 }
 

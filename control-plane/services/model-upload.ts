@@ -1,17 +1,15 @@
 // Registering a version from uploaded bytes: the model, its serving config and its drift reference
 // profile. Config and profile are checked with the gateway's own parsers first (a bad one is refused
 // naming the field, before anything is stored); then every file is stored content-addressed, the
-// ONNX signature read, and the version row written with one signed statement covering all files.
-// The file steps happen before the audited transaction (they are not transactional anyway); if they
+// ONNX signature read (from the staged file, skipping the weights), and the version row written with
+// one signed statement covering all files. A refused artifact leaves no file behind. The file steps happen before the audited transaction (they are not transactional anyway); if they
 // fail, the attempt is still audited as failed.
-import { readFile } from 'node:fs/promises';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import { parseModelConfig } from '../../gateway/models/config.js';
 import { parseProfile } from '../../gateway/drift/compile.js';
 import type { CallContext } from './actor.js';
 import type { AuditLog } from './audit.js';
-import type { ArtifactStore } from './artifact-store.js';
-import { readOnnxSignature } from './onnx-signature.js';
+import { StagedArtifact, type ArtifactStore } from './artifact-store.js';
 import type { ArtifactRecord, ModelVersion, RegistryService } from './registry.js';
 import type { RegistryKey } from './signing.js';
 
@@ -21,7 +19,8 @@ const PLAIN_FILE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 export interface VersionUpload {
   model: string;
-  artifact: AsyncIterable<Uint8Array>;
+  /** The ONNX bytes as a stream, or already staged in the store (a multipart upload). */
+  artifact: AsyncIterable<Uint8Array> | StagedArtifact;
   /** config.json bytes; omitted: the newest version's config. */
   config?: Uint8Array | undefined;
   /** profile.json bytes (gateway/drift/profile.ts format); omitted: the version has no profile. */
@@ -39,8 +38,15 @@ export async function uploadModelVersion(deps: Deps, ctx: CallContext, upload: V
   try {
     const config = await effectiveConfig(deps, upload);
     if (upload.profile !== undefined) checkProfile(upload.profile);
-    const stored = await deps.artifacts.put(upload.artifact);
-    const signature = readOnnxSignature(await readFile(stored.path));
+    const staged = upload.artifact instanceof StagedArtifact ? upload.artifact : await deps.artifacts.stage(upload.artifact);
+    let signature;
+    try {
+      signature = staged.onnxSignature();
+    } catch (err) {
+      staged.discard();
+      throw err;
+    }
+    const stored = deps.artifacts.commit(staged);
     const record = async (bytes: Uint8Array | undefined): Promise<ArtifactRecord | undefined> => {
       if (bytes === undefined) return undefined;
       const s = await deps.artifacts.put(once(bytes));
@@ -86,7 +92,7 @@ async function effectiveConfig(deps: Deps, upload: VersionUpload): Promise<Uint8
       if (upload.profile === undefined) return null;
       bytes = new TextEncoder().encode('{}\n');
     } else {
-      bytes = await readFile(deps.artifacts.pathOf(previous));
+      bytes = await deps.artifacts.readAll(previous);
     }
   }
   const raw = parseJson(bytes, 'config');

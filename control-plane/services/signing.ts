@@ -2,7 +2,8 @@
 // that trusts the public key can check both that the bytes are the ones registered (digest) and
 // that this registry registered them (signature), before it loads anything.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { KekProvider } from './artifact-crypto.js';
 import { dirname } from 'node:path';
 import { SluiceError } from '../../lib/errors.js';
 import { artifactSignedMessage, preAuthEncoding, STATEMENT_PAYLOAD_TYPE, versionStatement, type VersionFacts } from '../../lib/artifact-signature.js';
@@ -33,6 +34,40 @@ export class RegistryKey {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
     return new RegistryKey(privateKey);
+  }
+
+  /**
+   * With a KEK (issue 18): the key is kept only as `<file>.enc` (0600), its PKCS#8 PEM wrapped by the
+   * KEK. A plaintext `<file>` from before is sealed into `<file>.enc` and removed; absent both, a new
+   * key is made and sealed.
+   */
+  static async loadOrCreateSealed(file: string, kek: KekProvider): Promise<RegistryKey> {
+    const sealed = `${file}.enc`;
+    if (existsSync(sealed)) {
+      const stored = JSON.parse(readFileSync(sealed, 'utf8')) as { kek: string; wrapped: string };
+      if (stored.kek !== kek.keyId) throw new SluiceError('SLUICE_E_KEK_INVALID', `registry signing key ${sealed} is wrapped by KEK ${stored.kek}, not the configured ${kek.keyId}`);
+      const pem = await kek.unwrap(Buffer.from(stored.wrapped, 'base64'));
+      return new RegistryKey(createPrivateKey(pem));
+    }
+    const key = existsSync(file) ? RegistryKey.loadOrCreate(file).privateKey : generateKeyPairSync('ed25519').privateKey;
+    const pem = Buffer.from(key.export({ type: 'pkcs8', format: 'pem' }));
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(sealed, `${JSON.stringify({ kek: kek.keyId, wrapped: (await kek.wrap(pem)).toString('base64') })}\n`, { mode: 0o600, flag: 'wx' });
+    rmSync(file, { force: true });
+    return new RegistryKey(key);
+  }
+
+  /** Re-wrap `<file>.enc` from the KEK `from` to `to` (sluice keys rotate-kek). */
+  static async rewrapSealed(file: string, from: KekProvider, to: KekProvider): Promise<boolean> {
+    const sealed = `${file}.enc`;
+    if (!existsSync(sealed)) return false;
+    const stored = JSON.parse(readFileSync(sealed, 'utf8')) as { kek: string; wrapped: string };
+    if (stored.kek === to.keyId) return false;
+    const pem = await from.unwrap(Buffer.from(stored.wrapped, 'base64'));
+    const tmp = `${sealed}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify({ kek: to.keyId, wrapped: (await to.wrap(pem)).toString('base64') })}\n`, { mode: 0o600 });
+    renameSync(tmp, sealed);
+    return true;
   }
 
   signArtifact(sha256: string): string {

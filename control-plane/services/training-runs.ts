@@ -7,11 +7,10 @@
 // serialized on both dialects), the candidate rows are read `FOR UPDATE SKIP LOCKED` on
 // PostgreSQL and moved queued → running with a conditional UPDATE whose row count must be 1; the
 // attempt row's primary key (job, number) would refuse a second claim of the same attempt anyway.
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { ERRORS, SluiceError, toSluiceError, type ErrorCode } from '../../lib/errors.js';
 import type { CallContext } from './actor.js';
 import type { ArtifactStore } from './artifact-store.js';
+import { parseAllowedRegions, regionAllows } from './residency.js';
 import type { AuditLog } from './audit.js';
 import { now } from './ids.js';
 import type { VersionUpload } from './model-upload.js';
@@ -79,17 +78,21 @@ export class TrainingRuns {
   }
 
   /** The oldest queued job whose labels the runner has, now running under a lease; null when there is none. */
-  async claim(ctx: CallContext, runner: { name: string; labels: string[] }): Promise<ClaimedJob | null> {
+  async claim(ctx: CallContext, runner: { name: string; labels: string[]; region?: string | null | undefined }): Promise<ClaimedJob | null> {
     const candidates = await this.store.db
       .selectFrom('training_jobs')
-      .select(['id', 'labels'])
-      .where('status', '=', 'queued')
-      .where('sweep', 'is', null)
-      .orderBy('created_at')
-      .orderBy('id')
+      .innerJoin('models', 'models.id', 'training_jobs.model_id')
+      .select(['training_jobs.id as id', 'training_jobs.labels as labels', 'models.allowed_regions as allowed_regions'])
+      .where('training_jobs.status', '=', 'queued')
+      .where('training_jobs.sweep', 'is', null)
+      .orderBy('training_jobs.created_at')
+      .orderBy('training_jobs.id')
       .limit(200)
       .execute();
-    const ids = candidates.filter((c) => (JSON.parse(c.labels) as string[]).every((l) => runner.labels.includes(l))).map((c) => c.id);
+    // Residency: a job of a model kept to some regions goes only to a runner in one of them.
+    const ids = candidates
+      .filter((c) => (JSON.parse(c.labels) as string[]).every((l) => runner.labels.includes(l)) && regionAllows(parseAllowedRegions(c.allowed_regions), runner.region))
+      .map((c) => c.id);
     if (ids.length === 0) return null;
     let claimed;
     try {
@@ -130,7 +133,7 @@ export class TrainingRuns {
     if (!alias) return null;
     const version = await this.deps.registry.version(model, alias.versionNumber);
     if (!version) return null;
-    const profile = version.profileSha256 ? (JSON.parse(await readFile(this.deps.artifacts.pathOf(version.profileSha256), 'utf8')) as unknown) : null;
+    const profile = version.profileSha256 ? (JSON.parse((await this.deps.artifacts.readAll(version.profileSha256)).toString('utf8')) as unknown) : null;
     return { version: version.number, signature: version.signature, profile };
   }
 
@@ -350,8 +353,8 @@ export class TrainingRuns {
       const files = best.artifacts!;
       version = await this.deps.uploadVersion(ctx, {
         model: parent.modelName,
-        artifact: createReadStream(this.deps.artifacts.pathOf(files.model)),
-        profile: files.profile === null ? undefined : await readFile(this.deps.artifacts.pathOf(files.profile)),
+        artifact: await this.deps.artifacts.open(files.model),
+        profile: files.profile === null ? undefined : await this.deps.artifacts.readAll(files.profile),
         allowDuplicate: true,
         metrics: best.metrics,
         lineage: { ...lineageOf(best, files.trainerDigest), source: `sweep ${parent.id}, trial ${best.trial}` },

@@ -469,6 +469,13 @@ const gatewayAccess: Migration = {
   },
 };
 
+// Data residency (issue 18): the regions a model may be served and trained in; null = anywhere.
+const residency: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('models').addColumn('allowed_regions', 'text').execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_version_bundle': versionBundle,
@@ -478,4 +485,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0006_alerts': alerts,
   '0007_retraining': retraining,
   '0008_gateway_access': gatewayAccess,
+  '0009_residency': residency,
 };

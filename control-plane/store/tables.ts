@@ -30,6 +30,8 @@ export interface ModelTable {
   tags: string;
   created_at: string;
   updated_at: string;
+  /** JSON array of region names the model may be served and trained in; null: anywhere (0009_residency). */
+  allowed_regions?: string | null;
 }
 
 export interface ArtifactTable {

@@ -256,9 +256,25 @@ export class ControlPlaneSync {
     const desired = new Set(state.models.flatMap((m) => m.versions.map((v) => `${m.name}/${v.version}`)));
     for (const key of this.failures.keys()) if (!desired.has(key)) this.failures.delete(key);
     for (const model of state.models) await this.applyModel(model, state.signingKey.keyId);
+    await this.unloadModelsNoLongerNamed(state);
     this.lastRevision = state.revision;
     this.logger.info({ revision: state.revision, refused: this.failures.size }, 'desired state applied');
     await this.heartbeat();
+  }
+
+  /**
+   * A model the state no longer names (e.g. kept out of this gateway's region, issue 18) stops being
+   * served: every version this sync loaded for it is unloaded, letting calls in flight finish.
+   */
+  private async unloadModelsNoLongerNamed(state: DesiredState): Promise<void> {
+    const named = new Set(state.models.map((m) => m.name));
+    for (const key of [...this.loaded.keys()]) {
+      const slash = key.lastIndexOf('/');
+      const [model, version] = [key.slice(0, slash), key.slice(slash + 1)];
+      if (named.has(model)) continue;
+      await this.repository.unloadVersion(model, version).catch((err: unknown) => this.failed(err, 'unload'));
+      this.loaded.delete(key);
+    }
   }
 
   private async applyModel(model: DesiredModel, keyId: string): Promise<void> {

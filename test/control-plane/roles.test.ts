@@ -29,7 +29,9 @@ const OPERATIONS: Operation[] = [
   gqlOp('model.create', 'registry:write', 'mutation($n: String!) { createModel(input: { name: $n }) { id } }', (role) => ({ n: `model-of-${role}` })),
   gqlOp('model.update', 'registry:write', 'mutation { updateModel(input: { name: "weather", description: "x" }) { id } }'),
   {
-    action: 'model_version.create',
+    // A role that may upload nothing is refused from the headers, before the body (and so the
+    // operation) is read: the denial is audited as `upload` (server/graphql-upload.ts).
+    action: 'upload',
     permission: 'registry:write',
     async run(cp, token) {
       const r = (await cp.upload('weather', exampleOnnx('weather'), token, { allowDuplicate: true })) as { errors?: { extensions?: { code?: string } }[] };
