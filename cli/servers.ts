@@ -17,7 +17,7 @@ export interface GatewayRun {
   models: string;
   maxBodyBytes: number;
   drainTimeoutMs: number;
-  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined } | undefined;
+  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined; registryPublicKeyPem?: string | undefined } | undefined;
 }
 
 export interface ControlPlaneRun {

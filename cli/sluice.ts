@@ -4,6 +4,7 @@
 // benchmark runs every Node server, baselines included, with the flags of this line.)
 // The `sluice` command: serve (everything on one machine), gateway, control-plane, examples, and
 // the control-plane commands (upload, audit-export, token create), `runner` and `train ...`.
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createLogger, PrettyLines, type Logger } from '../lib/log.js';
 import { isSluiceError, SluiceError } from '../lib/errors.js';
@@ -29,6 +30,7 @@ import { rolloutCommands } from './rollout-commands.js';
 import { gateCommands } from './gate-commands.js';
 import { alertCommands } from './alert-commands.js';
 import { retrainCommands } from './retrain-commands.js';
+import { keyCommands } from './key-commands.js';
 import { Screen } from './screen.js';
 import type * as Servers from './servers.js';
 
@@ -66,6 +68,7 @@ const GATEWAY = defineCommand({
     name: { type: 'string', description: 'gateway name shown by the control plane (default: host name)' },
     region: { type: 'string', description: 'region reported to the control plane' },
     labels: { type: 'list', placeholder: 'key=value,...', description: 'labels reported to the control plane' },
+    'registry-key': { type: 'string', placeholder: 'file', description: 'pin the registry signing key (PEM from `sluice keys show-signing`) instead of trusting the first one seen' },
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
@@ -130,7 +133,9 @@ const COMMANDS = [
         maxBodyBytes: v['max-body-bytes'],
         drainTimeoutMs: v['drain-timeout-ms'],
         controlPlane:
-          v['control-plane'] === undefined ? undefined : { url: v['control-plane'], token: v.token ?? '', name: v.name, region: v.region, labels: parseLabels(v.labels) },
+          v['control-plane'] === undefined
+            ? undefined
+            : { url: v['control-plane'], token: v.token ?? '', name: v.name, region: v.region, labels: parseLabels(v.labels), registryPublicKeyPem: readRegistryKey(v['registry-key']) },
       },
       logger,
     );
@@ -172,10 +177,21 @@ const COMMANDS = [
   command(TRAIN_CANCEL_COMMAND, (v) => runTrainCancel(v)),
   command(TRAIN_RETRY_COMMAND, (v) => runTrainRetry(v)),
   ...rolloutCommands(command),
+  ...keyCommands(command),
   ...gateCommands(command),
   ...alertCommands(command),
   ...retrainCommands(command),
 ];
+
+/** `--registry-key FILE`: the PEM it holds (refused, naming the flag, when unreadable). */
+function readRegistryKey(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SluiceError('SLUICE_E_CONFIG_FILE_MISSING', `--registry-key ${file} cannot be read`, { cause: err, details: { flag: 'registry-key' } });
+  }
+}
 
 interface Command {
   spec: CommandSpec;

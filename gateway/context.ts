@@ -23,7 +23,7 @@ export interface GatewaySettings {
   drainTimeoutMs: number;
   logger: Logger;
   /** Register with and sync from a control plane. */
-  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined };
+  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined; registryPublicKeyPem?: string | undefined };
   /** ORT worker threads (default: one per core). */
   workerThreads?: number | undefined;
   /** Module URLs each worker imports at start (registers batch observer factories, e.g. drift). */

@@ -109,6 +109,10 @@ export const ERRORS = {
   SLUICE_E_RETRAIN_POLICY_INVALID: { status: 400, summary: 'the retraining policy is invalid' },
   SLUICE_E_RETRAIN_STATE: { status: 409, summary: 'the retraining run cannot do that in its current state' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
+  // registry key and payload log (issue 18)
+  SLUICE_E_REGISTRY_KEY_UNTRUSTED: { status: 422, summary: 'the registry key is not the pinned one and no rotation chain leads to it' },
+  SLUICE_E_CACHE_UNVERIFIED: { status: 422, summary: 'a cached model version does not verify against its signed statement' },
+  SLUICE_E_PAYLOAD_LOG_KEY: { status: 400, summary: 'the payload log key file is missing, too short or readable by others' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -17,6 +17,7 @@ import { RetrainingService } from './retraining.js';
 import { RolloutService } from './rollouts.js';
 import { TrafficService } from './traffic.js';
 import { RegistryKey } from './signing.js';
+import { resignStaleStatements, rotateSigningKey, type KeyRotationResult } from './key-rotation.js';
 import { generateSecret, TokenService } from './tokens.js';
 import { TrainingService } from './training.js';
 import { TrainingRuns } from './training-runs.js';
@@ -83,11 +84,12 @@ export class ControlPlaneServices {
   }
 
   static async open(options: ServicesOptions): Promise<ControlPlaneServices> {
-    const key = RegistryKey.loadOrCreate(options.signingKeyFile ?? join(options.dataDir, 'keys', 'registry-ed25519.pem'));
+    const key = RegistryKey.open(options.signingKeyFile ?? join(options.dataDir, 'keys', 'registry-ed25519.pem'));
     const artifacts = new ArtifactStore(options.artifactDir ?? join(options.dataDir, 'artifacts'), options.maxArtifactBytes);
     const store = await openStore({ dataDir: options.dataDir, db: options.db });
     const services = new ControlPlaneServices(store, key, artifacts, options.trainingLeaseSeconds, options.webhookDelivery);
     await services.registry.signUnsignedVersions((facts) => key.signVersion(facts));
+    if ((await resignStaleStatements(store, key.signingKey, key.keyId)) > 0) services.changed();
     return services;
   }
 
@@ -104,6 +106,13 @@ export class ControlPlaneServices {
 
   uploadVersion(ctx: CallContext, upload: VersionUpload): Promise<ModelVersion> {
     return uploadModelVersion(this, ctx, upload);
+  }
+
+  /** A new registry signing key, chained from the current one (services/key-rotation.ts); gateways are told at once. */
+  async rotateSigningKey(ctx: CallContext, overlapSeconds?: number): Promise<KeyRotationResult> {
+    const rotated = await rotateSigningKey({ audit: this.audit, key: this.key }, ctx, overlapSeconds);
+    this.changed();
+    return rotated;
   }
 
   desiredState(): Promise<DesiredState> {

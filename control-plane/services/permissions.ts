@@ -35,6 +35,8 @@ export const PERMISSIONS = {
   'alert:write': ['operator', 'admin'],
   'retrain:read': READERS,
   'retrain:write': ['operator', 'admin'],
+  // issue 18: registry key rotation
+  'key:rotate': ['admin'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;
