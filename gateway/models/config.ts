@@ -83,7 +83,15 @@ export interface DriftConfig {
   min_rows: number;
   /** A window also ends once it holds this many rows (0: only window_seconds ends it). */
   window_rows: number;
+  /**
+   * The drift report and metrics publish a window's aggregates only once it holds this many rows,
+   * and then in steps of as many new rows, so that two polls around one call never isolate it
+   * (absent: 20).
+   */
+  report_min_rows?: number;
 }
+
+export const DEFAULT_REPORT_MIN_ROWS = 20;
 
 /**
  * Ground truth for this model's answers (gateway/feedback). Which output holds the prediction and
@@ -262,6 +270,7 @@ function drift(model: string, v: unknown): DriftConfig | undefined {
     psi_alert: num(model, 'drift.psi_alert', v.psi_alert, 0.2, 0),
     min_rows: int(model, 'drift.min_rows', v.min_rows, 100, 1),
     window_rows: int(model, 'drift.window_rows', v.window_rows, 0, 0),
+    report_min_rows: int(model, 'drift.report_min_rows', v.report_min_rows, DEFAULT_REPORT_MIN_ROWS, 1),
   };
   if (v.thresholds !== undefined) {
     if (!isObject(v.thresholds)) bad(model, 'drift.thresholds', 'must be an object keyed by feature');
