@@ -17,6 +17,8 @@ export interface GatewayRun {
   models: string;
   maxBodyBytes: number;
   drainTimeoutMs: number;
+  /** `--payload-log-dir` / `--payload-log-key`. */
+  payloadLog?: { dir: string; keyFile?: string | undefined } | undefined;
   controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined; registryPublicKeyPem?: string | undefined } | undefined;
 }
 
@@ -51,6 +53,7 @@ export async function runGateway(run: GatewayRun, logger: Logger): Promise<Runni
     drainTimeoutMs: run.drainTimeoutMs,
     logger: logger.child({ service: 'gateway' }),
     ...(run.controlPlane ? { controlPlane: run.controlPlane } : {}),
+    ...(run.payloadLog ? { payloadLog: { dir: resolve(run.payloadLog.dir), keyFile: run.payloadLog.keyFile === undefined ? undefined : resolve(run.payloadLog.keyFile) } } : {}),
   });
   logger.info({ service: 'gateway', models: resolve(run.models) }, `gateway listening on ${gw.url}`);
   return gw;

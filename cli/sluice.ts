@@ -68,6 +68,8 @@ const GATEWAY = defineCommand({
     name: { type: 'string', description: 'gateway name shown by the control plane (default: host name)' },
     region: { type: 'string', description: 'region reported to the control plane' },
     labels: { type: 'list', placeholder: 'key=value,...', description: 'labels reported to the control plane' },
+    'payload-log-dir': { type: 'string', placeholder: 'dir', description: 'write the payload log of models whose config has payload_log here (docs/payload-log.md)' },
+    'payload-log-key': { type: 'string', placeholder: 'file', description: 'HMAC key for personal fields, 0600 (default: DIR/.payload-log.key, created at first start)' },
     'registry-key': { type: 'string', placeholder: 'file', description: 'pin the registry signing key (PEM from `sluice keys show-signing`) instead of trusting the first one seen' },
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
@@ -132,6 +134,7 @@ const COMMANDS = [
         models: v.models,
         maxBodyBytes: v['max-body-bytes'],
         drainTimeoutMs: v['drain-timeout-ms'],
+        payloadLog: v['payload-log-dir'] === undefined ? undefined : { dir: v['payload-log-dir'], keyFile: v['payload-log-key'] },
         controlPlane:
           v['control-plane'] === undefined
             ? undefined

@@ -14,6 +14,7 @@ import { driftRoutes, type DriftRoutesOptions } from './server/drift-routes.js';
 import { createHttpApp } from './server/http-server.js';
 import { websocketEndpoint, type WebSocketOptions } from './server/ws-extension.js';
 import { controlPlaneSync } from './sync/control-plane-sync.js';
+import { payloadLog, type PayloadLogOptions } from './payload-log/payload-log.js';
 import { WorkerPool } from './workers/pool.js';
 
 export type { GatewayContext, GatewayExtension, GatewaySettings } from './context.js';
@@ -23,6 +24,8 @@ export interface GatewayOptions extends GatewaySettings {
   drift?: DriftRoutesOptions | false | undefined;
   /** The /v2/ws endpoint's per-connection limits (default on); false turns it off. */
   websocket?: WebSocketOptions | false | undefined;
+  /** Sampled calls of models whose config has `payload_log`, to this folder (default off: docs/payload-log.md). */
+  payloadLog?: PayloadLogOptions | undefined;
 }
 
 export interface Gateway extends RunningServer, GatewayContext {}
@@ -73,6 +76,7 @@ function extensionsOf(options: GatewayOptions): GatewayExtension[] {
   if (options.drift !== false) list.push(driftRoutes(options.drift));
   if (options.websocket !== false) list.push(websocketEndpoint(options.websocket));
   if (options.controlPlane !== undefined) list.push(controlPlaneSync(options.controlPlane));
+  if (options.payloadLog !== undefined) list.push(payloadLog(options.payloadLog));
   if (options.extensions) list.push(...options.extensions);
   return list;
 }

@@ -110,6 +110,25 @@ export interface FeedbackConfig {
   window_seconds: number;
 }
 
+/**
+ * The per-model payload log (gateway/payload-log, off unless the config has it): a sample of calls
+ * and answers written as JSON lines, with the personal fields replaced by a keyed HMAC first.
+ */
+export interface PayloadLogConfig {
+  /** Share of calls logged, 0..1. */
+  sample: number;
+  /** Input names and request parameter names whose values are personal: logged only as HMACs. */
+  personal: string[];
+  /** Log the outputs too (default true). */
+  outputs: boolean;
+  /** Entries older than this are deleted (default 7 days). */
+  max_age_seconds: number;
+  /** The model's log folder is kept under this size, the oldest entries going first (default 1 GiB). */
+  max_bytes: number;
+}
+
+export const PAYLOAD_LOG_DEFAULTS = { max_age_seconds: 7 * 86_400, max_bytes: 1024 ** 3 } as const;
+
 export const FEEDBACK_DEFAULTS = { ttl_seconds: 3600, capacity: 100_000, window_seconds: 300 } as const;
 
 export interface ModelConfig {
@@ -129,6 +148,8 @@ export interface ModelConfig {
   drift?: DriftConfig;
   /** Ground truth (absent: on, read from the outputs; false: off). */
   feedback?: FeedbackConfig | false;
+  /** Sampled calls and answers to the gateway's payload log folder (absent: off). */
+  payload_log?: PayloadLogConfig;
   /** Free-form facts about the model (labels, training metrics); served in model metadata. */
   parameters: Record<string, unknown>;
 }
@@ -286,6 +307,21 @@ function drift(model: string, v: unknown): DriftConfig | undefined {
   return out;
 }
 
+function payloadLog(model: string, v: unknown): PayloadLogConfig | undefined {
+  if (v === undefined || v === false) return undefined;
+  if (!isObject(v)) bad(model, 'payload_log', 'must be an object or false');
+  const personal = v.personal ?? [];
+  if (!Array.isArray(personal) || !personal.every((p) => typeof p === 'string' && p !== '')) bad(model, 'payload_log.personal', 'must be an array of input or parameter names');
+  if (v.outputs !== undefined && typeof v.outputs !== 'boolean') bad(model, 'payload_log.outputs', 'must be true or false');
+  return {
+    sample: num(model, 'payload_log.sample', v.sample, 0.01, 0, 1),
+    personal: personal as string[],
+    outputs: v.outputs !== false,
+    max_age_seconds: int(model, 'payload_log.max_age_seconds', v.max_age_seconds, PAYLOAD_LOG_DEFAULTS.max_age_seconds, 1),
+    max_bytes: int(model, 'payload_log.max_bytes', v.max_bytes, PAYLOAD_LOG_DEFAULTS.max_bytes, 1024),
+  };
+}
+
 function feedback(model: string, v: unknown, drift: DriftConfig | undefined): FeedbackConfig | false | undefined {
   if (v === undefined || v === false) return v;
   if (v === true) v = {};
@@ -361,5 +397,7 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
   if (pre) config.preprocess = pre;
   if (dr) config.drift = dr;
   if (fb !== undefined) config.feedback = fb;
+  const pl = payloadLog(name, raw.payload_log);
+  if (pl) config.payload_log = pl;
   return config;
 }
