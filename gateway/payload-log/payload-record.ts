@@ -3,7 +3,7 @@
 // name) are replaced by `hmac:` + the first 32 hex digits of HMAC-SHA256(key, value) before the line
 // exists: the same value always gives the same pseudonym (joins with ground truth still work), and
 // without the key no one can go back.
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { PayloadLogConfig } from '../models/config.js';
 import type { Tensor, TensorData } from '../models/tensors.js';
 import type { InferenceResponse } from '../inference/inference-service.js';
@@ -27,11 +27,25 @@ export function copyTensor(t: Tensor): Tensor {
   return { name: t.name, datatype: t.datatype, shape: [...t.shape], data };
 }
 
+/** Pseudonyms remembered (personal values such as customer ids repeat); the map starts over when full. */
+const CACHE_LIMIT = 10_000;
+
 export class Pseudonymizer {
-  constructor(private readonly key: Buffer) {}
+  readonly #key: KeyObject;
+  #cache = new Map<string, string>();
+
+  constructor(key: Buffer) {
+    this.#key = createSecretKey(key);
+  }
 
   pseudonym(value: string): string {
-    return `hmac:${createHmac('sha256', this.key).update(value).digest('hex').slice(0, 32)}`;
+    let p = this.#cache.get(value);
+    if (p === undefined) {
+      p = `hmac:${createHmac('sha256', this.#key).update(value).digest('hex').slice(0, 32)}`;
+      if (this.#cache.size >= CACHE_LIMIT) this.#cache = new Map();
+      this.#cache.set(value, p);
+    }
+    return p;
   }
 
   /** The JSON line of a finished call. */
