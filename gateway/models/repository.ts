@@ -119,7 +119,9 @@ export class ModelRepository {
     await Promise.all(
       names.map((name) =>
         this.loadModel(name).catch((err: unknown) => {
-          this.#logger.error({ model: name, err: (err as Error).message }, 'model failed to load');
+          // Under a control plane, unverified folders wait for it (the sync fetches or adopts them).
+          if ((err as SluiceError).code === 'SLUICE_E_CACHE_UNVERIFIED') this.#logger.warn({ model: name, err: (err as Error).message }, 'model not loaded from disk: no version folder verifies');
+          else this.#logger.error({ model: name, err: (err as Error).message }, 'model failed to load');
         }),
       ),
     );
@@ -131,7 +133,11 @@ export class ModelRepository {
       const dir = this.#modelDir(name);
       const config = this.#readConfig(name, dir);
       const versions = selectVersions(dir, config.version_policy, (v) => this.#checked(name, v, dir));
-      if (versions.length === 0) throw this.#failed(name, `model ${name} has no version folder with a model.onnx${this.#check ? ' that verifies' : ''}`);
+      if (versions.length === 0 && this.#check !== undefined && selectVersions(dir, { all: {} }).length > 0) {
+        this.#failures.set(name, `no version folder of ${name} verifies`);
+        throw new SluiceError('SLUICE_E_CACHE_UNVERIFIED', `model ${name} has no version folder that verifies`);
+      }
+      if (versions.length === 0) throw this.#failed(name, `model ${name} has no version folder with a model.onnx`);
       const fresh = await this.#bringUp(versions.map((v) => [v, join(dir, v), this.#versionConfig(name, dir, join(dir, v), config)] as const));
       const model = this.#models.get(name);
       const old = model ? [...model.versions.values()] : [];
