@@ -24,10 +24,12 @@ export interface GatewayRun {
   budgets?: BudgetSettings | undefined;
   drainTimeoutMs: number;
   tls?: ServerTlsFiles | undefined;
-  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined; tls?: ClientTlsFiles | undefined } | undefined;
+  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined; tls?: ClientTlsFiles | undefined; registryPublicKeyPem?: string | undefined } | undefined;
   /** Who may call (issue 17). */
   access?: GatewayAccessOptions | undefined;
   metricsPort?: number | undefined;
+  /** `--payload-log-dir` / `--payload-log-key`. */
+  payloadLog?: { dir: string; keyFile?: string | undefined } | undefined;
 }
 
 export interface ControlPlaneRun {
@@ -99,6 +101,7 @@ export async function runGateway(run: GatewayRun, logger: Logger): Promise<Runni
     ...(run.controlPlane ? { controlPlane: run.controlPlane } : {}),
     access: run.access,
     metricsPort: run.metricsPort,
+    ...(run.payloadLog ? { payloadLog: { dir: resolve(run.payloadLog.dir), keyFile: run.payloadLog.keyFile === undefined ? undefined : resolve(run.payloadLog.keyFile) } } : {}),
   });
   logger.info({ service: 'gateway', models: resolve(run.models), auth: gw.access.required, metrics: gw.metricsUrl }, `gateway listening on ${gw.url}`);
   if (run.tls) logCertificate(run.tls, logger.child({ service: 'gateway' }));

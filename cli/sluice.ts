@@ -4,6 +4,7 @@
 // benchmark runs every Node server, baselines included, with the flags of this line.)
 // The `sluice` command: serve (everything on one machine), gateway, control-plane, examples, and
 // the control-plane commands (upload, audit-export, token create), `runner` and `train ...`.
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createLogger, PrettyLines, type Logger } from '../lib/log.js';
 import { isSluiceError, SluiceError } from '../lib/errors.js';
@@ -33,6 +34,7 @@ import { MODEL_REGIONS_COMMAND, runModelRegions } from './residency-commands.js'
 import { KEYS_ROTATE_KEK_COMMAND, runRotateKek } from './keys-commands.js';
 import { alertCommands } from './alert-commands.js';
 import { retrainCommands } from './retrain-commands.js';
+import { keyCommands } from './key-commands.js';
 import { Screen } from './screen.js';
 import { accessOptions, GATEWAY_ACCESS_FLAGS, STANDALONE_ACCESS_FLAGS } from './gateway-access-flags.js';
 import { adminToken, databaseUrl } from './secrets.js';
@@ -83,6 +85,9 @@ const GATEWAY = defineCommand({
     labels: { type: 'list', placeholder: 'key=value,...', description: 'labels reported to the control plane' },
     ...GATEWAY_ACCESS_FLAGS,
     ...STANDALONE_ACCESS_FLAGS,
+    'payload-log-dir': { type: 'string', placeholder: 'dir', description: 'write the payload log of models whose config has payload_log here (docs/payload-log.md)' },
+    'payload-log-key': { type: 'string', placeholder: 'file', description: 'HMAC key for personal fields, 0600 (default: DIR/.payload-log.key, created at first start)' },
+    'registry-key': { type: 'string', placeholder: 'file', description: 'pin the registry signing key (PEM from `sluice keys show-signing`) instead of trusting the first one seen' },
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
@@ -168,10 +173,11 @@ const COMMANDS = [
         budgets: budgetsFrom(v),
         drainTimeoutMs: v['drain-timeout-ms'],
         tls,
+        payloadLog: v['payload-log-dir'] === undefined ? undefined : { dir: v['payload-log-dir'], keyFile: v['payload-log-key'] },
         controlPlane:
           v['control-plane'] === undefined
             ? undefined
-            : { url: v['control-plane'], token: v.token ?? '', name: v.name, region: v.region, labels: parseLabels(v.labels), tls: clientTlsOf(v) },
+            : { url: v['control-plane'], token: v.token ?? '', name: v.name, region: v.region, labels: parseLabels(v.labels), tls: clientTlsOf(v), registryPublicKeyPem: readRegistryKey(v['registry-key']) },
         access: accessOptions(v),
         metricsPort: v['metrics-port'],
       },
@@ -229,12 +235,23 @@ const COMMANDS = [
   command(TRAIN_CANCEL_COMMAND, (v) => runTrainCancel(v)),
   command(TRAIN_RETRY_COMMAND, (v) => runTrainRetry(v)),
   ...rolloutCommands(command),
+  ...keyCommands(command),
   ...gateCommands(command),
   command(MODEL_REGIONS_COMMAND, (v) => runModelRegions(v)),
   command(KEYS_ROTATE_KEK_COMMAND, (v) => runRotateKek(v)),
   ...alertCommands(command),
   ...retrainCommands(command),
 ];
+
+/** `--registry-key FILE`: the PEM it holds (refused, naming the flag, when unreadable). */
+function readRegistryKey(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SluiceError('SLUICE_E_CONFIG_FILE_MISSING', `--registry-key ${file} cannot be read`, { cause: err, details: { flag: 'registry-key' } });
+  }
+}
 
 interface Command {
   spec: CommandSpec;

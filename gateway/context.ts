@@ -27,7 +27,7 @@ export interface GatewaySettings {
   /** Serve https/wss with this certificate and key (uWS SSLApp); plain http/ws without. */
   tls?: CertificateFiles | undefined;
   /** Register with and sync from a control plane; `tls` is the CA it is trusted by and the client certificate shown to it (mutual TLS). */
-  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined; tls?: ClientTlsFiles | undefined };
+  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined; tls?: ClientTlsFiles | undefined; registryPublicKeyPem?: string | undefined };
   /** ORT worker threads (default: one per core). */
   workerThreads?: number | undefined;
   /** Module URLs each worker imports at start (registers batch observer factories, e.g. drift). */

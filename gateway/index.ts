@@ -18,6 +18,7 @@ import { HttpCall, route } from './server/http-io.js';
 import { ServingApp } from './server/uws-app.js';
 import { websocketEndpoint, type WebSocketOptions } from './server/ws-extension.js';
 import { controlPlaneSync } from './sync/control-plane-sync.js';
+import { payloadLog, type PayloadLogOptions } from './payload-log/payload-log.js';
 import { WorkerPool } from './workers/pool.js';
 
 export type { GatewayContext, GatewayExtension, GatewaySettings } from './context.js';
@@ -29,6 +30,8 @@ export interface GatewayOptions extends GatewaySettings {
   websocket?: WebSocketOptions | false | undefined;
   /** The front's budgets (docs/budgets.md); unset fields take BUDGET_DEFAULTS. */
   budgets?: Partial<BudgetSettings> | undefined;
+  /** Sampled calls of models whose config has `payload_log`, to this folder (default off: docs/payload-log.md). */
+  payloadLog?: PayloadLogOptions | undefined;
 }
 
 export interface Gateway extends RunningServer, GatewayContext {
@@ -120,6 +123,7 @@ function extensionsOf(options: GatewayOptions): GatewayExtension[] {
   if (options.drift !== false) list.push(driftRoutes(options.drift));
   if (options.websocket !== false) list.push(websocketEndpoint(options.websocket));
   if (options.controlPlane !== undefined) list.push(controlPlaneSync(options.controlPlane));
+  if (options.payloadLog !== undefined) list.push(payloadLog(options.payloadLog));
   if (options.extensions) list.push(...options.extensions);
   return list;
 }

@@ -140,6 +140,10 @@ export const ERRORS = {
   // fuzzing and worker crash loops (issue 17)
   SLUICE_E_GRAPHQL_INVALID: { status: 400, summary: 'the GraphQL document does not parse or validate' },
   SLUICE_E_MODEL_UNAVAILABLE: { status: 503, summary: 'the model version is unavailable: its worker kept crashing' },
+  // registry key and payload log (issue 18)
+  SLUICE_E_REGISTRY_KEY_UNTRUSTED: { status: 422, summary: 'the registry key is not the pinned one and no rotation chain leads to it' },
+  SLUICE_E_CACHE_UNVERIFIED: { status: 422, summary: 'a cached model version does not verify against its signed statement' },
+  SLUICE_E_PAYLOAD_LOG_KEY: { status: 400, summary: 'the payload log key file is missing, too short or readable by others' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

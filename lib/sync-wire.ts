@@ -41,6 +41,8 @@ export interface WireDesiredState {
   /** How often a gateway sends its traffic windows (reportTraffic); shorter while a rollout is active. */
   trafficReportIntervalMs: number;
   signingKey: { keyId: string; publicKeyPem: string };
+  /** Rotation statements (compact JWS, oldest first) from the registry's first key to signingKey (lib/registry-key-chain.ts). */
+  signingKeyChain?: string[];
   models: WireDesiredModel[];
   /** Who may call the gateway (issue 17): the live tokens with gateway scopes. Null for callers that are not gateways. */
   access?: WireGatewayAccess | null;
@@ -76,7 +78,7 @@ export interface LoadedVersionReport {
 }
 
 /** The GraphQL selection of a desired state, which the gateway asks for. */
-export const DESIRED_STATE_FIELDS = `revision heartbeatIntervalSeconds trafficReportIntervalMs signingKey { keyId publicKeyPem }
+export const DESIRED_STATE_FIELDS = `revision heartbeatIntervalSeconds trafficReportIntervalMs signingKey { keyId publicKeyPem } signingKeyChain
   models { name routes { version weight } aliases { name version }
     rollout { id strategy stable candidate sticky mirrorShare agreementTolerance }
     versions { version sha256 size signature keyId downloadUrl statement statementSignature files { name sha256 size downloadUrl } } }

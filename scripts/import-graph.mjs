@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
  */
 export const ROOMS = [
   ['entry', ['gateway/index.ts', 'gateway/client/']],
-  ['server', ['gateway/server/', 'gateway/sync/']],
+  ['server', ['gateway/server/', 'gateway/sync/', 'gateway/payload-log/']],
   ['context', ['gateway/context.ts']],
   ['access', ['gateway/access/']],
   ['inference', ['gateway/inference/']],

@@ -21,6 +21,7 @@ import { RetrainingService } from './retraining.js';
 import { RolloutService } from './rollouts.js';
 import { TrafficService } from './traffic.js';
 import { RegistryKey } from './signing.js';
+import { resignStaleStatements, rotateSigningKey, type KeyRotationResult } from './key-rotation.js';
 import { generateSecret, TokenService } from './tokens.js';
 import { TrainingService } from './training.js';
 import { TrainingRuns } from './training-runs.js';
@@ -105,7 +106,7 @@ export class ControlPlaneServices {
     if (!options.kek && existsSync(`${keyFile}.enc`)) {
       throw new SluiceError('SLUICE_E_KEK_INVALID', `the registry signing key ${keyFile}.enc is encrypted: start with the KEK (--kek-file or SLUICE_KEK)`);
     }
-    const key = options.kek ? await RegistryKey.loadOrCreateSealed(keyFile, options.kek) : RegistryKey.loadOrCreate(keyFile);
+    const key = await RegistryKey.open(keyFile, options.kek);
     const artifacts = new ArtifactStore(options.artifactDir ?? join(options.dataDir, 'artifacts'), options.maxArtifactBytes, options.kek);
     const checkpointKey = CheckpointKey.loadOrCreate(options.auditCheckpointKeyFile ?? join(options.dataDir, 'keys', 'audit-checkpoint-ed25519.pem'));
     const checkpointFile = new CheckpointFile(options.auditCheckpointFile ?? join(options.dataDir, 'audit', 'checkpoints.jsonl'));
@@ -116,6 +117,7 @@ export class ControlPlaneServices {
       denialWindowMs: options.denialWindowMs,
     });
     await services.registry.signUnsignedVersions((facts) => key.signVersion(facts));
+    if ((await resignStaleStatements(store, key.signingKey, key.keyId)) > 0) services.changed();
     return services;
   }
 
@@ -132,6 +134,13 @@ export class ControlPlaneServices {
 
   uploadVersion(ctx: CallContext, upload: VersionUpload): Promise<ModelVersion> {
     return uploadModelVersion(this, ctx, upload);
+  }
+
+  /** A new registry signing key, chained from the current one (services/key-rotation.ts); gateways are told at once. */
+  async rotateSigningKey(ctx: CallContext, overlapSeconds?: number): Promise<KeyRotationResult> {
+    const rotated = await rotateSigningKey({ audit: this.audit, key: this.key }, ctx, overlapSeconds);
+    this.changed();
+    return rotated;
   }
 
   /** The chain, and the database against this control plane's checkpoint file. */

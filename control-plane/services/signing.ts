@@ -7,16 +7,90 @@ import type { KekProvider } from './artifact-crypto.js';
 import { dirname } from 'node:path';
 import { SluiceError } from '../../lib/errors.js';
 import { artifactSignedMessage, preAuthEncoding, STATEMENT_PAYLOAD_TYPE, versionStatement, type VersionFacts } from '../../lib/artifact-signature.js';
+import { signKeyRotation } from '../../lib/registry-key-chain.js';
+
+/** A rotation made but not yet in force: the new key and the statement the old key signed for it. */
+export interface PreparedRotation {
+  next: KeyObject;
+  keyId: string;
+  publicKeyPem: string;
+  rotation: string;
+}
 
 export class RegistryKey {
-  readonly publicKeyPem: string;
+  publicKeyPem: string;
   /** First 16 hex digits of the SHA-256 of the public key (SPKI DER): names the key in desired states. */
-  readonly keyId: string;
+  keyId: string;
+  /** The rotations since the registry's first key (compact JWS, oldest first), from `<key file>.chain.json`. */
+  chain: string[] = [];
+  /** The key file (rotation replaces it; with a KEK the key lives in `<file>.enc`). */
+  file = '';
+  /** The KEK the key is sealed with (issue 18), if any. */
+  kek: KekProvider | undefined;
 
-  private constructor(private readonly privateKey: KeyObject) {
+  private constructor(private privateKey: KeyObject) {
     const pub = createPublicKey(privateKey);
     this.publicKeyPem = pub.export({ type: 'spki', format: 'pem' }).toString();
     this.keyId = createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  }
+
+  /** The private key, for re-signing at start (services/key-rotation.ts). */
+  get signingKey(): KeyObject {
+    return this.privateKey;
+  }
+
+  /** Load the key (sealed under `kek` when given) and its rotation chain. */
+  static async open(file: string, kek?: KekProvider): Promise<RegistryKey> {
+    const key = kek ? await RegistryKey.loadOrCreateSealed(file, kek) : RegistryKey.loadOrCreate(file);
+    key.file = file;
+    key.kek = kek;
+    const chainFile = `${file}.chain.json`;
+    if (existsSync(chainFile)) {
+      try {
+        const chain = JSON.parse(readFileSync(chainFile, 'utf8')) as unknown;
+        if (!Array.isArray(chain) || !chain.every((c) => typeof c === 'string')) throw new Error('not an array of strings');
+        key.chain = chain as string[];
+      } catch (err) {
+        throw new SluiceError('SLUICE_E_CONFIG_INVALID', `registry key chain ${chainFile} is unreadable`, { cause: err });
+      }
+    }
+    return key;
+  }
+
+  /** A new Ed25519 key and the rotation statement this key signs for it; nothing changes yet. */
+  async prepareRotation(overlapSeconds: number): Promise<PreparedRotation> {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const pub = createPublicKey(privateKey);
+    const publicKeyPem = pub.export({ type: 'spki', format: 'pem' }).toString();
+    const keyId = createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+    const rotation = await signKeyRotation(this.privateKey, { keyId, publicKeyPem }, overlapSeconds);
+    return { next: privateKey, keyId, publicKeyPem, rotation };
+  }
+
+  /** Sign with a prepared rotation's key from now on (in memory only: `persistRotation` writes it). */
+  commitRotation(prepared: PreparedRotation): void {
+    this.privateKey = prepared.next;
+    this.publicKeyPem = prepared.publicKeyPem;
+    this.keyId = prepared.keyId;
+    this.chain = [...this.chain, prepared.rotation];
+  }
+
+  /**
+   * Write the key file and the chain (each to a temporary file renamed into place, the key 0600):
+   * the old private key is gone from disk; its public key lives on in the chain.
+   */
+  async persistRotation(prepared: PreparedRotation): Promise<void> {
+    if (this.file === '') throw new SluiceError('SLUICE_E_INTERNAL', 'the registry key was not opened from a file');
+    const chainTmp = `${this.file}.chain.json.tmp-${process.pid}`;
+    writeFileSync(chainTmp, `${JSON.stringify([...this.chain, prepared.rotation], null, 2)}\n`, { mode: 0o644 });
+    const pem = prepared.next.export({ type: 'pkcs8', format: 'pem' });
+    // With a KEK the new key is sealed like the first one (loadOrCreateSealed), never written in the clear.
+    const target = this.kek ? `${this.file}.enc` : this.file;
+    const content = this.kek ? await sealedKeyFile(this.kek, Buffer.from(pem)) : pem;
+    const keyTmp = `${target}.tmp-${process.pid}`;
+    writeFileSync(keyTmp, content, { mode: 0o600 });
+    renameSync(chainTmp, `${this.file}.chain.json`);
+    renameSync(keyTmp, target);
   }
 
   /** Load the PKCS#8 PEM at `file`, or create it (mode 0600) at first start. */
@@ -52,7 +126,7 @@ export class RegistryKey {
     const key = existsSync(file) ? RegistryKey.loadOrCreate(file).privateKey : generateKeyPairSync('ed25519').privateKey;
     const pem = Buffer.from(key.export({ type: 'pkcs8', format: 'pem' }));
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(sealed, `${JSON.stringify({ kek: kek.keyId, wrapped: (await kek.wrap(pem)).toString('base64') })}\n`, { mode: 0o600, flag: 'wx' });
+    writeFileSync(sealed, await sealedKeyFile(kek, pem), { mode: 0o600, flag: 'wx' });
     rmSync(file, { force: true });
     return new RegistryKey(key);
   }
@@ -65,7 +139,7 @@ export class RegistryKey {
     if (stored.kek === to.keyId) return false;
     const pem = await from.unwrap(Buffer.from(stored.wrapped, 'base64'));
     const tmp = `${sealed}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify({ kek: to.keyId, wrapped: (await to.wrap(pem)).toString('base64') })}\n`, { mode: 0o600 });
+    writeFileSync(tmp, await sealedKeyFile(to, pem), { mode: 0o600 });
     renameSync(tmp, sealed);
     return true;
   }
@@ -79,4 +153,9 @@ export class RegistryKey {
     const payload = Buffer.from(JSON.stringify(versionStatement({ ...facts, registryKey: this.keyId })));
     return { statement: payload.toString('base64'), signature: sign(null, preAuthEncoding(STATEMENT_PAYLOAD_TYPE, payload), this.privateKey).toString('base64') };
   }
+}
+
+/** The content of a sealed key file: the PEM wrapped by `kek`, and which KEK that is. */
+async function sealedKeyFile(kek: KekProvider, pem: Buffer): Promise<string> {
+  return `${JSON.stringify({ kek: kek.keyId, wrapped: (await kek.wrap(pem)).toString('base64') })}\n`;
 }

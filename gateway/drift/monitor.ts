@@ -5,9 +5,15 @@
 // against its thresholds) changes. Scores are judged only once a window
 // holds `min_rows` rows: PSI over 10 bins has an expected value of about 9/n even without drift, so
 // small windows would raise false alarms.
+//
+// What the report and the metrics publish of the current window is a snapshot taken once the window
+// holds `report_min_rows` rows and again each time it has grown by as many rows: between two polls
+// the published figures either stay the same or change by at least that many rows, so no poll pair
+// isolates one caller's input (a window of one call would otherwise show it as count and mean).
+// The control plane gets the live figures (snapshot()): it is trusted with them.
 import type { Logger } from '../../lib/log.js';
 import type { WireDriftSnapshot } from '../../lib/sync-wire.js';
-import type { DriftConfig } from '../models/config.js';
+import { DEFAULT_REPORT_MIN_ROWS, type DriftConfig } from '../models/config.js';
 import type { CompiledProfile } from './compile.js';
 import { SCORE_FIELDS, type ScoreField } from './layout.js';
 import type { DriftMetrics } from './metrics.js';
@@ -86,6 +92,8 @@ export class DriftMonitor {
   readonly version: string;
   readonly compiled: CompiledProfile;
   readonly minRows: number;
+  /** Rows a window needs before its aggregates are published, and the step between publications. */
+  readonly reportMinRows: number;
   readonly #config: DriftConfig;
   readonly #logger: Logger;
   readonly #metrics: DriftMetrics | undefined;
@@ -98,6 +106,8 @@ export class DriftMonitor {
   #dirty = true;
   #current: ScoredWindow;
   #previous: ScoredWindow | null = null;
+  /** The current window as last published (null: not yet report_min_rows rows). */
+  #published: ScoredWindow | null = null;
   #levels: (DriftLevel | null)[];
   #events: DriftEvent[] = [];
 
@@ -107,6 +117,7 @@ export class DriftMonitor {
     this.compiled = options.compiled;
     this.#config = options.config;
     this.minRows = options.minRows ?? options.config.min_rows;
+    this.reportMinRows = options.config.report_min_rows ?? DEFAULT_REPORT_MIN_ROWS;
     this.#logger = options.logger;
     this.#metrics = options.metrics;
     this.#now = options.now ?? Date.now;
@@ -139,13 +150,16 @@ export class DriftMonitor {
     if (this.#dirty) {
       this.#current = this.#score(this.#started, null);
       this.#dirty = false;
+      const published = this.#published?.rows ?? 0;
+      if (this.#current.rows >= published + this.reportMinRows) this.#published = this.#current;
     }
     const effective = this.#effective();
     if (effective) this.#judge(effective);
-    this.#export(effective);
+    this.#export(effective === this.#current ? this.#published : effective);
     const full = this.#config.window_rows > 0 && this.#current.rows >= this.#config.window_rows;
     if (full || now - this.#started >= this.#config.window_seconds * 1000) {
       this.#previous = { ...this.#current, ended: now };
+      this.#published = null;
       this.#window.reset();
       this.#epoch++;
       this.#started = now;
@@ -240,8 +254,8 @@ export class DriftMonitor {
       sample_fraction: this.#config.sample_fraction,
       thresholds: { psi_warn: this.#config.psi_warn, psi_alert: this.#config.psi_alert, features },
       profile: { created: this.compiled.profile.created, source: this.compiled.profile.source },
-      current: this.#windowReport(this.#current, this.#effective() === this.#current),
-      previous: this.#previous ? this.#windowReport(this.#previous, this.#effective() === this.#previous) : null,
+      current: this.#windowReport(this.#published ?? this.#unpublished(), this.#effective() === this.#current),
+      previous: this.#previous ? this.#windowReport(this.#previous.rows >= this.reportMinRows ? this.#previous : this.#unpublished(this.#previous), this.#effective() === this.#previous) : null,
       events: [...this.#events],
     };
   }
@@ -258,6 +272,11 @@ export class DriftMonitor {
       const psi = w.scores[f * SCORE_STRIDE + PSI]!;
       return { feature, rows: w.rows, psi: Number.isFinite(psi) ? psi : null, level: judged ? this.#levels[f] ?? null : null };
     });
+  }
+
+  /** A window whose figures are withheld: its times, no rows, no scores. */
+  #unpublished(w: ScoredWindow = this.#current): ScoredWindow {
+    return { started: w.started, ended: w.ended, rows: 0, scores: new Float64Array(w.scores.length).fill(NaN) };
   }
 
   #windowReport(w: ScoredWindow, judged: boolean): WindowReport {

@@ -15,8 +15,10 @@ import { ROUTE_KEY_HEADER, PREVIEW_HEADER } from '../../lib/sync-wire.js';
 import { Mirror, type PendingCopy } from './mirror.js';
 import { prepare } from './prepare.js';
 import type { InferenceRequest, InferenceResponse, OutputTensor } from './request.js';
+import type { PayloadTap } from './payload-tap.js';
 
 export type { InferenceRequest, InferenceResponse, OutputTensor, RequestedOutput } from './request.js';
+export type { PayloadTap } from './payload-tap.js';
 
 /** What a call says about where it goes besides its URL: a route key, a preview flag, OIP parameters carrying either. */
 export type RouteHints = Pick<InferenceRequest, 'routeKey' | 'preview' | 'parameters'>;
@@ -25,6 +27,7 @@ export class InferenceService {
   readonly #repository: ModelRepository;
   readonly #metrics: GatewayMetrics;
   #preprocessor: Preprocessor | undefined;
+  #tap: PayloadTap | undefined;
   #draining = false;
   #inFlight = 0;
   #idle: (() => void) | undefined;
@@ -63,6 +66,11 @@ export class InferenceService {
 
   setPreprocessor(preprocessor: Preprocessor): void {
     this.#preprocessor = preprocessor;
+  }
+
+  /** Sampled calls of models whose config has `payload_log` go to this tap (gateway/payload-log). */
+  setPayloadTap(tap: PayloadTap | undefined): void {
+    this.#tap = tap;
   }
 
   /**
@@ -131,6 +139,8 @@ export class InferenceService {
     const m = version.metrics;
     this.#inFlight++;
     m.inFlight.inc();
+    // Captured before the inputs move to the worker (and before preprocessing replaces them).
+    const logged = this.#tap !== undefined && version.config.payload_log !== undefined ? this.#tap.capture(version, request) : undefined;
     try {
       if (this.#preprocessor !== undefined && version.config.preprocess !== undefined) {
         // Admission before decoding: a full queue refuses before any image takes the thread pool.
@@ -172,9 +182,11 @@ export class InferenceService {
       window.call(ms, false);
       if (rollout !== undefined) window.answered(tensors);
       if (copy !== undefined) this.#mirror.send(copy, tensors, version.batched);
+      if (logged !== undefined) this.#tap!.answered(logged, response, ms);
       return response;
     } catch (err) {
       const e = toSluiceError(err);
+      if (logged !== undefined) this.#tap!.failed(logged, e, performance.now() - started);
       m.count(outcomeOf(e.code, e.status));
       // Windows count what the version failed at (5xx, runtime); a caller's mistake is not the version's.
       if (e.status >= 500) {

@@ -83,7 +83,15 @@ export interface DriftConfig {
   min_rows: number;
   /** A window also ends once it holds this many rows (0: only window_seconds ends it). */
   window_rows: number;
+  /**
+   * The drift report and metrics publish a window's aggregates only once it holds this many rows,
+   * and then in steps of as many new rows, so that two polls around one call never isolate it
+   * (absent: 20).
+   */
+  report_min_rows?: number;
 }
+
+export const DEFAULT_REPORT_MIN_ROWS = 20;
 
 /**
  * Ground truth for this model's answers (gateway/feedback). Which output holds the prediction and
@@ -101,6 +109,25 @@ export interface FeedbackConfig {
   /** Length of an accuracy window (default: the drift window's, else 300 s). */
   window_seconds: number;
 }
+
+/**
+ * The per-model payload log (gateway/payload-log, off unless the config has it): a sample of calls
+ * and answers written as JSON lines, with the personal fields replaced by a keyed HMAC first.
+ */
+export interface PayloadLogConfig {
+  /** Share of calls logged, 0..1. */
+  sample: number;
+  /** Input names and request parameter names whose values are personal: logged only as HMACs. */
+  personal: string[];
+  /** Log the outputs too (default true). */
+  outputs: boolean;
+  /** Entries older than this are deleted (default 7 days). */
+  max_age_seconds: number;
+  /** The model's log folder is kept under this size, the oldest entries going first (default 1 GiB). */
+  max_bytes: number;
+}
+
+export const PAYLOAD_LOG_DEFAULTS = { max_age_seconds: 7 * 86_400, max_bytes: 1024 ** 3 } as const;
 
 export const FEEDBACK_DEFAULTS = { ttl_seconds: 3600, capacity: 100_000, window_seconds: 300 } as const;
 
@@ -121,6 +148,8 @@ export interface ModelConfig {
   drift?: DriftConfig;
   /** Ground truth (absent: on, read from the outputs; false: off). */
   feedback?: FeedbackConfig | false;
+  /** Sampled calls and answers to the gateway's payload log folder (absent: off). */
+  payload_log?: PayloadLogConfig;
   /** Free-form facts about the model (labels, training metrics); served in model metadata. */
   parameters: Record<string, unknown>;
 }
@@ -262,6 +291,7 @@ function drift(model: string, v: unknown): DriftConfig | undefined {
     psi_alert: num(model, 'drift.psi_alert', v.psi_alert, 0.2, 0),
     min_rows: int(model, 'drift.min_rows', v.min_rows, 100, 1),
     window_rows: int(model, 'drift.window_rows', v.window_rows, 0, 0),
+    report_min_rows: int(model, 'drift.report_min_rows', v.report_min_rows, DEFAULT_REPORT_MIN_ROWS, 1),
   };
   if (v.thresholds !== undefined) {
     if (!isObject(v.thresholds)) bad(model, 'drift.thresholds', 'must be an object keyed by feature');
@@ -275,6 +305,21 @@ function drift(model: string, v: unknown): DriftConfig | undefined {
     }
   }
   return out;
+}
+
+function payloadLog(model: string, v: unknown): PayloadLogConfig | undefined {
+  if (v === undefined || v === false) return undefined;
+  if (!isObject(v)) bad(model, 'payload_log', 'must be an object or false');
+  const personal = v.personal ?? [];
+  if (!Array.isArray(personal) || !personal.every((p) => typeof p === 'string' && p !== '')) bad(model, 'payload_log.personal', 'must be an array of input or parameter names');
+  if (v.outputs !== undefined && typeof v.outputs !== 'boolean') bad(model, 'payload_log.outputs', 'must be true or false');
+  return {
+    sample: num(model, 'payload_log.sample', v.sample, 0.01, 0, 1),
+    personal: personal as string[],
+    outputs: v.outputs !== false,
+    max_age_seconds: int(model, 'payload_log.max_age_seconds', v.max_age_seconds, PAYLOAD_LOG_DEFAULTS.max_age_seconds, 1),
+    max_bytes: int(model, 'payload_log.max_bytes', v.max_bytes, PAYLOAD_LOG_DEFAULTS.max_bytes, 1024),
+  };
 }
 
 function feedback(model: string, v: unknown, drift: DriftConfig | undefined): FeedbackConfig | false | undefined {
@@ -352,5 +397,7 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
   if (pre) config.preprocess = pre;
   if (dr) config.drift = dr;
   if (fb !== undefined) config.feedback = fb;
+  const pl = payloadLog(name, raw.payload_log);
+  if (pl) config.payload_log = pl;
   return config;
 }

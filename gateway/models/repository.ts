@@ -25,6 +25,9 @@ import { LoadedVersion } from './loaded-version.js';
  */
 export type VersionSource = { dir: string } | { files: Record<string, Uint8Array | string> };
 
+/** Throws to refuse a version folder (name, version, model folder, version folder). */
+export type VersionCheck = (name: string, version: string, modelDir: string, versionDir: string) => void;
+
 export interface RepositoryIndexEntry {
   name: string;
   version?: string;
@@ -81,6 +84,7 @@ export class ModelRepository {
   readonly #failures = new Map<string, string>();
   readonly #loading = new Set<string>();
   readonly #locks = new Map<string, Promise<unknown>>();
+  #check: VersionCheck | undefined;
 
   constructor(options: ModelRepositoryOptions) {
     this.root = options.root;
@@ -109,13 +113,23 @@ export class ModelRepository {
     for (const m of this.#models.values()) yield* m.versions.values();
   }
 
+  /**
+   * Check every version folder before it is loaded from disk (a gateway under a control plane
+   * verifies the registry's signed statement); a folder the check refuses is logged and skipped.
+   */
+  setVersionCheck(check: VersionCheck): void {
+    this.#check = check;
+  }
+
   /** Load every model folder under the root. A model that fails is logged and left unavailable. */
   async loadAll(): Promise<void> {
     const names = existsSync(this.root) ? readdirSync(this.root).filter((n) => MODEL_NAME.test(n) && existsSync(join(this.root, n, 'config.json'))) : [];
     await Promise.all(
       names.map((name) =>
         this.loadModel(name).catch((err: unknown) => {
-          this.#logger.error({ model: name, err: (err as Error).message }, 'model failed to load');
+          // Under a control plane, unverified folders wait for it (the sync fetches or adopts them).
+          if ((err as SluiceError).code === 'SLUICE_E_CACHE_UNVERIFIED') this.#logger.warn({ model: name, err: (err as Error).message }, 'model not loaded from disk: no version folder verifies');
+          else this.#logger.error({ model: name, err: (err as Error).message }, 'model failed to load');
         }),
       ),
     );
@@ -126,7 +140,11 @@ export class ModelRepository {
     return this.#serialized(name, async () => {
       const dir = this.#modelDir(name);
       const config = this.#readConfig(name, dir);
-      const versions = selectVersions(dir, config.version_policy);
+      const versions = selectVersions(dir, config.version_policy, (v) => this.#checked(name, v, dir));
+      if (versions.length === 0 && this.#check !== undefined && selectVersions(dir, { all: {} }).length > 0) {
+        this.#failures.set(name, `no version folder of ${name} verifies`);
+        throw new SluiceError('SLUICE_E_CACHE_UNVERIFIED', `model ${name} has no version folder that verifies`);
+      }
       if (versions.length === 0) throw this.#failed(name, `model ${name} has no version folder with a model.onnx`);
       const fresh = await this.#bringUp(versions.map((v) => [v, join(dir, v), this.#versionConfig(name, dir, join(dir, v), config)] as const));
       const model = this.#models.get(name);
@@ -297,6 +315,17 @@ export class ModelRepository {
     await Promise.all(all.flatMap((m) => [...m.versions.values()].map((v) => v.unload())));
   }
 
+  #checked(name: string, version: string, modelDir: string): boolean {
+    if (this.#check === undefined) return true;
+    try {
+      this.#check(name, version, modelDir, join(modelDir, version));
+      return true;
+    } catch (err) {
+      this.#logger.warn({ model: name, version, code: (err as SluiceError).code, reason: (err as Error).message }, 'version folder refused: it is not loaded from disk');
+      return false;
+    }
+  }
+
   async #bringUp(versions: readonly (readonly [string, string, ModelConfig])[]): Promise<LoadedVersion[]> {
     const config = versions[0]![2];
     const fresh = versions.map(([v, dir, c]) => new LoadedVersion(this.#driftReady(c, v, dir), v, dir, this.#pool, this.#metrics, this.#clock));
@@ -391,10 +420,10 @@ function byNumber(a: string, b: string): number {
   return Number(a) - Number(b);
 }
 
-/** Version folders (positive integers holding model.onnx) that the policy selects, ascending. */
-export function selectVersions(dir: string, policy: VersionPolicy): string[] {
+/** Version folders (positive integers holding model.onnx, admitted by the check) that the policy selects, ascending. */
+export function selectVersions(dir: string, policy: VersionPolicy, admit: (version: string) => boolean = () => true): string[] {
   const all = readdirSync(dir)
-    .filter((v) => VERSION.test(v) && existsSync(join(dir, v, 'model.onnx')) && statSync(join(dir, v)).isDirectory())
+    .filter((v) => VERSION.test(v) && existsSync(join(dir, v, 'model.onnx')) && statSync(join(dir, v)).isDirectory() && admit(v))
     .sort(byNumber);
   if ('latest' in policy) return all.slice(-policy.latest.num_versions);
   if ('specific' in policy) return all.filter((v) => policy.specific.versions.includes(v));

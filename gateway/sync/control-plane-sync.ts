@@ -2,12 +2,16 @@
 // repository equal to the desired state — pushed over a subscription, polled as a fallback —
 // and heartbeat what is loaded. A version is loaded only after the registry's signed statement
 // verifies with the trusted key, names this model and version, and every file (model, config,
-// drift profile) downloaded has the digest the statement gives it. A refused version is logged
+// drift profile) downloaded has the digest the statement gives it. The statement is kept beside the
+// files (version-cache.ts): after a restart a folder is loaded only when it verifies again with the
+// pinned registry key (registry-pin.ts), so a tampered cache is refused and fetched again. A
+// desired state signed by a key the pin does not lead to is refused whole, and the heartbeat says
+// why. A refused version is logged
 // and reported with its whole reason, the versions already serving keep serving, and it is tried
 // again with backoff (at once when a new desired state arrives). When the control plane is
 // unreachable the gateway keeps its last good state and retries.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
@@ -19,6 +23,8 @@ import type { ModelRepository } from '../models/repository.js';
 import type { TrafficWindows } from '../routing/traffic.js';
 import type { ClientTlsFiles } from '../../lib/tls.js';
 import { TrafficReporter } from './traffic-reporter.js';
+import { PIN_FILE, RegistryPin } from './registry-pin.js';
+import { profileFileName, sha256File, STATEMENT_FILE, statementEnvelope, verifyCachedVersion, versionPaths } from './version-cache.js';
 import { ControlPlaneClient, type DesiredModel, type DesiredState, type DesiredVersion } from './control-plane-client.js';
 
 export interface ControlPlaneSyncOptions {
@@ -32,28 +38,19 @@ export interface ControlPlaneSyncOptions {
   pollIntervalMs?: number | undefined;
   /** The CA the control plane's certificate is checked against and the client certificate shown to it (mutual TLS). */
   tls?: ClientTlsFiles | undefined;
-  /** Pin the registry key (PEM). Without it the first key seen is trusted and a later change is refused. */
+  /**
+   * Pin the registry key (PEM) from the start. Without it the pin file's key is trusted, else the
+   * first key seen (then persisted); a later key is accepted only through a rotation chain.
+   */
   registryPublicKeyPem?: string | undefined;
+  /** Where the pin is kept (default `<model repository>/.registry-key.json`). */
+  pinFile?: string | undefined;
   /** Each desired state's `access` (live tokens with gateway scopes), applied as it arrives. */
   onAccess?: ((access: WireGatewayAccess) => void) | undefined;
 }
 
 const FIRST_RETRY_MS = 1000;
 const MAX_RETRY_MS = 60_000;
-const PLAIN_FILE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-
-/** Where a version's profile goes: the file its config's drift.profile names (profile.json by default). */
-function profileFileName(config: Uint8Array | undefined): string {
-  if (config === undefined) return 'profile.json';
-  let name: unknown;
-  try {
-    name = (JSON.parse(Buffer.from(config).toString('utf8')) as { drift?: { profile?: unknown } }).drift?.profile;
-  } catch {
-    return 'profile.json'; // the repository refuses the config itself, naming what is wrong
-  }
-  return typeof name === 'string' && PLAIN_FILE.test(name) && name !== 'model.onnx' && name !== 'config.json' ? name : 'profile.json';
-}
-
 export function controlPlaneSync(options: ControlPlaneSyncOptions): GatewayExtension {
   return (ctx: GatewayContext) => {
     // The control plane rules the models (no repository API) and pushes who may call.
@@ -64,6 +61,9 @@ export function controlPlaneSync(options: ControlPlaneSyncOptions): GatewayExten
       onAccess?.(a);
     } };
     const sync = new ControlPlaneSync(options, ctx.repository, ctx.options.modelRepository, ctx.logger.child({ component: 'control-plane-sync' }), ctx.inference.traffic);
+    // Folders on disk load only once they verify with the pin (none before the first pin: the sync
+    // adopts them when the registry's statement covers their bytes).
+    ctx.repository.setVersionCheck((name, version, modelDir, versionDir) => void verifyCachedVersion(modelDir, versionDir, name, version, sync.pin.keys));
     sync.start();
     return { close: () => sync.close() };
   };
@@ -73,7 +73,9 @@ export class ControlPlaneSync {
   private readonly client: ControlPlaneClient;
   private readonly name: string;
   private readonly pollMs: number;
-  private trustedKey: string | undefined;
+  readonly pin: RegistryPin;
+  /** Why the last desired state's registry key was refused (the heartbeat says it). */
+  private keyRefusal: string | undefined;
   /** `model/version` → the statement signature and model digest of what this sync loaded (or verified on disk). */
   private readonly loaded = new Map<string, { signature: string; sha256: string }>();
   /** `model/version` → why its desired version was refused. */
@@ -103,7 +105,7 @@ export class ControlPlaneSync {
     this.name = options.name ?? hostname();
     if (traffic !== undefined) this.reporter = new TrafficReporter({ windows: traffic, send: (w) => this.client.reportTraffic(this.name, w), logger });
     this.pollMs = options.pollIntervalMs ?? 5000;
-    this.trustedKey = options.registryPublicKeyPem;
+    this.pin = RegistryPin.load(options.pinFile ?? join(root, PIN_FILE), options.registryPublicKeyPem);
   }
 
   start(): void {
@@ -244,9 +246,17 @@ export class ControlPlaneSync {
   }
 
   private async apply(state: DesiredState): Promise<void> {
-    if (this.trustedKey === undefined) this.trustedKey = state.signingKey.publicKeyPem;
-    if (state.signingKey.publicKeyPem !== this.trustedKey) {
-      this.logger.error({ keyId: state.signingKey.keyId }, 'desired state refused: the registry key changed from the trusted one');
+    const before = this.pin.pinned?.keyId;
+    try {
+      if (await this.pin.accept(state.signingKey, state.signingKeyChain ?? [])) {
+        this.logger.info({ keyId: state.signingKey.keyId, previous: before ?? null }, before === undefined ? 'registry key pinned on first use' : 'registry key rotated: pinned the key the chain leads to');
+      }
+      this.keyRefusal = undefined;
+    } catch (err) {
+      const e = toSluiceError(err, 'SLUICE_E_REGISTRY_KEY_UNTRUSTED', true);
+      this.keyRefusal = `${e.message} (${e.code})`;
+      this.logger.error({ keyId: state.signingKey.keyId, pinned: before, code: e.code, reason: e.message }, 'desired state refused: the registry key is not trusted');
+      await this.heartbeat();
       return;
     }
     this.heartbeatMs = Math.max(1, state.heartbeatIntervalSeconds) * 1000;
@@ -310,12 +320,24 @@ export class ControlPlaneSync {
     // At start the repository may still be loading its folders: what it loads there may be this version.
     await this.repository.settled(name);
     const ready = this.repository.model(name)?.readyVersions.includes(String(v.version)) ?? false;
-    if (ready && (this.loaded.get(key)?.signature === v.statementSignature || this.onDisk(name, v))) {
-      this.loaded.set(key, { signature: v.statementSignature, sha256: v.sha256 });
+    if (ready && this.loaded.get(key)?.signature === v.statementSignature) {
       this.failures.delete(key);
       return;
     }
     try {
+      this.checkStatement(name, v, keyId);
+      const versionDir = join(this.root, name, String(v.version));
+      if (this.onDisk(name, v)) {
+        // The folder holds exactly what the registry signed (loaded at start, or put there by hand):
+        // keep the statement beside it, so the next start verifies it without the control plane.
+        const tmp = join(versionDir, `${STATEMENT_FILE}.tmp-${process.pid}`);
+        writeFileSync(tmp, statementEnvelope(v.statement, v.statementSignature, keyId));
+        renameSync(tmp, join(versionDir, STATEMENT_FILE));
+        if (!ready) await this.repository.loadVersion(name, String(v.version), { dir: versionDir });
+        this.loaded.set(key, { signature: v.statementSignature, sha256: v.sha256 });
+        this.failures.delete(key);
+        return;
+      }
       const files = await this.fetchVersion(name, v, keyId);
       await this.repository.loadVersion(name, String(v.version), { files });
       this.loaded.set(key, { signature: v.statementSignature, sha256: v.sha256 });
@@ -335,14 +357,6 @@ export class ControlPlaneSync {
    * as the version folder holds them (the profile under the name its config gives it).
    */
   private async fetchVersion(name: string, v: DesiredVersion, keyId: string): Promise<Record<string, Uint8Array>> {
-    const statement = verifyVersionStatement(this.trustedKey!, v.statement, v.statementSignature);
-    const p = statement.predicate;
-    if (p?.model !== name || p.version !== v.version || p.registryKey !== keyId) {
-      throw new SluiceError('SLUICE_E_ARTIFACT_SIGNATURE', `the signed statement is for ${p?.model} version ${p?.version} (key ${p?.registryKey}), not ${name} version ${v.version} (key ${keyId})`);
-    }
-    if (subjectDigest(statement, 'model.onnx') !== v.sha256 || statement.subject.length !== v.files.length || !v.files.every((f) => subjectDigest(statement, f.name) === f.sha256)) {
-      throw new SluiceError('SLUICE_E_ARTIFACT_SIGNATURE', `the files announced for ${name} version ${v.version} are not the ones its signed statement names`);
-    }
     const bytes = new Map<VersionFileName, Uint8Array>();
     for (const f of v.files) {
       // Some slack over the announced size so that a wrong file is reported by its digest.
@@ -351,7 +365,7 @@ export class ControlPlaneSync {
       if (digest !== f.sha256) throw new SluiceError('SLUICE_E_ARTIFACT_SIGNATURE', `downloaded ${f.name} has sha256 ${digest}, the registry signed ${f.sha256}`);
       bytes.set(f.name, body);
     }
-    const files: Record<string, Uint8Array> = { 'model.onnx': bytes.get('model.onnx')! };
+    const files: Record<string, Uint8Array> = { 'model.onnx': bytes.get('model.onnx')!, [STATEMENT_FILE]: Buffer.from(statementEnvelope(v.statement, v.statementSignature, keyId)) };
     const config = bytes.get('config.json');
     if (config) files['config.json'] = config;
     const profile = bytes.get('profile.json');
@@ -359,18 +373,31 @@ export class ControlPlaneSync {
     return files;
   }
 
+  /** The statement verifies with the pinned key, names this model, version and key, and every file announced. */
+  private checkStatement(name: string, v: DesiredVersion, keyId: string): void {
+    const key = this.pin.pinned;
+    if (key === undefined || key.keyId !== keyId) throw new SluiceError('SLUICE_E_REGISTRY_KEY_UNTRUSTED', `the desired state's key ${keyId} is not the pinned key`);
+    const statement = verifyVersionStatement(key.publicKeyPem, v.statement, v.statementSignature);
+    const p = statement.predicate;
+    if (p?.model !== name || p.version !== v.version || p.registryKey !== keyId) {
+      throw new SluiceError('SLUICE_E_ARTIFACT_SIGNATURE', `the signed statement is for ${p?.model} version ${p?.version} (key ${p?.registryKey}), not ${name} version ${v.version} (key ${keyId})`);
+    }
+    if (subjectDigest(statement, 'model.onnx') !== v.sha256 || statement.subject.length !== v.files.length || !v.files.every((f) => subjectDigest(statement, f.name) === f.sha256)) {
+      throw new SluiceError('SLUICE_E_ARTIFACT_SIGNATURE', `the files announced for ${name} version ${v.version} are not the ones its signed statement names`);
+    }
+  }
+
   /** True when the version folder (after a restart) already holds exactly the files the registry signed. */
   private onDisk(name: string, v: DesiredVersion): boolean {
     const modelDir = join(this.root, name);
-    const versionDir = join(modelDir, String(v.version));
-    const ownConfig = join(versionDir, 'config.json');
-    const configPath = existsSync(ownConfig) ? ownConfig : join(modelDir, 'config.json');
-    const paths: Record<VersionFileName, string> = {
-      'model.onnx': join(versionDir, 'model.onnx'),
-      'config.json': configPath,
-      'profile.json': join(versionDir, profileFileName(existsSync(configPath) ? readFileSync(configPath) : undefined)),
-    };
-    return v.files.every((f) => existsSync(paths[f.name]) && createHash('sha256').update(readFileSync(paths[f.name])).digest('hex') === f.sha256);
+    const paths = versionPaths(modelDir, join(modelDir, String(v.version)));
+    return v.files.every((f) => {
+      try {
+        return sha256File(paths[f.name]) === f.sha256;
+      } catch {
+        return false; // missing or unreadable: fetched again
+      }
+    });
   }
 
   private async heartbeat(): Promise<void> {
@@ -384,7 +411,7 @@ export class ControlPlaneSync {
     for (const e of this.repository.index()) {
       if (e.state === 'UNAVAILABLE' && e.version !== undefined) loaded.push({ model: e.name, version: Number(e.version), sha256: null, state: 'failed', reason: e.reason ?? null });
     }
-    const first = [...this.failures.values()][0] ?? loaded.find((l) => l.state === 'failed')?.reason ?? undefined;
+    const first = this.keyRefusal ?? [...this.failures.values()][0] ?? loaded.find((l) => l.state === 'failed')?.reason ?? undefined;
     try {
       await this.client.heartbeat(this.name, loaded, first !== undefined ? 'DEGRADED' : 'HEALTHY', first ?? '');
       this.reachable();

@@ -59,6 +59,7 @@ const OPERATIONS: Operation[] = [
   gqlOp('gateway.register', 'gateway:sync', 'mutation($n: String!) { registerGateway(input: { name: $n }) { id } }', (role) => ({ n: `gw-${role}` })),
   gqlOp('desired_state.read', 'desired-state:read', '{ desiredState { revision } }'),
   gqlOp('key.read', 'key:read', '{ registryPublicKey { keyId } }'),
+  gqlOp('registry_key.rotate', 'key:rotate', 'mutation { rotateSigningKey(overlapSeconds: 60) { keyId } }'),
   gqlOp('alert.list', 'alert:read', '{ alerts { edges { cursor } } }'),
   gqlOp('alert-rule.list', 'alert:read', '{ alertRules { name } }'),
   gqlOp('alert-rule.create', 'alert:write', 'mutation($n: String!) { createAlertRule(input: { name: $n, model: "weather", metric: "error_rate", comparison: ">", threshold: 0.1, minCount: 10 }) { id } }', (role) => ({ n: `rule-of-${role}` })),
