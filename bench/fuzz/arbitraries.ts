@@ -5,6 +5,15 @@
 import fc from 'fast-check';
 import { DATATYPES } from '../../gateway/models/config.js';
 
+/**
+ * Any JS value up to `maxDepth`, with its size bounded explicitly: left to its defaults, fc.anything
+ * nested inside records, arrays and oneofs now and then built one value large enough to exhaust a
+ * 4 GiB heap (oipRequestObject, seed 2, input 441), so the long runs never finished.
+ */
+function hostile(maxDepth: number): fc.Arbitrary<unknown> {
+  return fc.anything({ maxDepth, maxKeys: 4, size: 'xsmall', depthSize: 'xsmall' });
+}
+
 /** One tensor element as a client might send it: right, wrong type, out of range, nested. */
 const element: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 4, arbitrary: fc.double() },
@@ -23,13 +32,13 @@ const dimension = fc.oneof(
 
 const shape: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 8, arbitrary: fc.array(dimension, { maxLength: 4 }) },
-  { weight: 1, arbitrary: fc.anything({ maxDepth: 2 }) },
+  { weight: 1, arbitrary: hostile(2) },
 );
 
 const datatype: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom(...DATATYPES) },
   { weight: 1, arbitrary: fc.constantFrom('fp32', 'FLOAT', 'BF16', '', 'FP32 ') },
-  { weight: 1, arbitrary: fc.anything({ maxDepth: 1 }) },
+  { weight: 1, arbitrary: hostile(1) },
 );
 
 /** Nested `data` for a shape: right element count most of the time, nested or flat, plus a hostile depth now and then. */
@@ -42,7 +51,7 @@ function dataFor(dims: unknown): fc.Arbitrary<unknown> {
     { weight: 2, arbitrary: fc.array(element, { maxLength: count + 2 }) },
     { weight: 1, arbitrary: fc.array(element, { minLength: count, maxLength: count }).map((flat) => nest(flat, dims)) },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 2_000 }).map((depth) => deepArray(depth)) },
-    { weight: 1, arbitrary: fc.anything({ maxDepth: 2 }) },
+    { weight: 1, arbitrary: hostile(2) },
   );
 }
 
@@ -62,29 +71,29 @@ function deepArray(depth: number): unknown {
 }
 
 const parameters: fc.Arbitrary<unknown> = fc.oneof(
-  fc.record({ binary_data_output: fc.oneof(fc.boolean(), fc.anything({ maxDepth: 0 })) }, { requiredKeys: [] }),
-  fc.anything({ maxDepth: 1 }),
+  fc.record({ binary_data_output: fc.oneof(fc.boolean(), hostile(0)) }, { requiredKeys: [] }),
+  hostile(1),
 );
 
 /** One entry of `inputs`: a JSON tensor. */
 const jsonInput: fc.Arbitrary<unknown> = shape.chain((s) =>
   fc.record(
-    { name: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('features', 'x', 'image', 'input') }, { weight: 1, arbitrary: fc.anything({ maxDepth: 0 }) }), datatype, shape: fc.constant(s), data: dataFor(s), parameters: fc.anything({ maxDepth: 1 }) },
+    { name: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('features', 'x', 'image', 'input') }, { weight: 1, arbitrary: hostile(0) }), datatype, shape: fc.constant(s), data: dataFor(s), parameters: hostile(1) },
     { requiredKeys: ['name', 'datatype', 'shape'] },
   ),
 );
 
 const outputs: fc.Arbitrary<unknown> = fc.oneof(
-  fc.array(fc.record({ name: fc.oneof(fc.string({ maxLength: 12 }), fc.anything({ maxDepth: 0 })), parameters: fc.oneof(fc.record({ binary_data: fc.anything({ maxDepth: 0 }) }), fc.anything({ maxDepth: 1 })) }, { requiredKeys: [] }), { maxLength: 3 }),
-  fc.anything({ maxDepth: 1 }),
+  fc.array(fc.record({ name: fc.oneof(fc.string({ maxLength: 12 }), hostile(0)), parameters: fc.oneof(fc.record({ binary_data: hostile(0) }), hostile(1)) }, { requiredKeys: [] }), { maxLength: 3 }),
+  hostile(1),
 );
 
 /** An OIP request object (JSON data only). */
 export const oipRequestObject: fc.Arbitrary<Record<string, unknown>> = fc.record(
   {
-    id: fc.oneof(fc.string({ maxLength: 40 }), fc.anything({ maxDepth: 0 })),
+    id: fc.oneof(fc.string({ maxLength: 40 }), hostile(0)),
     parameters,
-    inputs: fc.oneof({ weight: 8, arbitrary: fc.array(jsonInput, { maxLength: 3 }) }, { weight: 1, arbitrary: fc.anything({ maxDepth: 2 }) }),
+    inputs: fc.oneof({ weight: 8, arbitrary: fc.array(jsonInput, { maxLength: 3 }) }, { weight: 1, arbitrary: hostile(2) }),
     outputs,
   },
   { requiredKeys: ['inputs'] },
@@ -114,7 +123,7 @@ const binaryInput: fc.Arbitrary<Record<string, unknown>> = fc.record({
   shape,
   parameters: fc.oneof(
     { weight: 8, arbitrary: fc.record({ binary_data_size: fc.oneof({ weight: 6, arbitrary: fc.nat(96) }, { weight: 1, arbitrary: fc.constantFrom(-1, 1.5, '4', 2 ** 32, 2 ** 53, NaN) }) }) },
-    { weight: 1, arbitrary: fc.anything({ maxDepth: 1 }) },
+    { weight: 1, arbitrary: hostile(1) },
   ),
 });
 
@@ -185,9 +194,9 @@ const wsHeader: fc.Arbitrary<Record<string, unknown>> = fc
     fc.record(
       {
         id: fc.oneof({ weight: 6, arbitrary: fc.string({ minLength: 1, maxLength: 16 }) }, { weight: 1, arbitrary: fc.constantFrom('', 'x'.repeat(257), 1, 1.5, NaN, null, true) }),
-        model_name: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('weather', 'text-direction', 'nope') }, { weight: 1, arbitrary: fc.anything({ maxDepth: 0 }) }),
-        model_version: fc.oneof(fc.constantFrom('1', '', '2', 1), fc.anything({ maxDepth: 0 })),
-        type: fc.oneof({ weight: 6, arbitrary: fc.constant('infer') }, { weight: 1, arbitrary: fc.constantFrom('feedback', 'other') }, { weight: 1, arbitrary: fc.anything({ maxDepth: 0 }) }),
+        model_name: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('weather', 'text-direction', 'nope') }, { weight: 1, arbitrary: hostile(0) }),
+        model_version: fc.oneof(fc.constantFrom('1', '', '2', 1), hostile(0)),
+        type: fc.oneof({ weight: 6, arbitrary: fc.constant('infer') }, { weight: 1, arbitrary: fc.constantFrom('feedback', 'other') }, { weight: 1, arbitrary: hostile(0) }),
       },
       { requiredKeys: [] },
     ),
