@@ -64,7 +64,8 @@ t.test('off a terminal, serve writes JSON lines with no duplicated key, the toke
   const data = t.testdir({});
   const serve = await startSluice(['serve', ...PORTS, '--data', data], { expectListening: 2, timeoutMs: 120_000 });
   t.teardown(() => serve.proc.exitCode === null && serve.proc.kill('SIGKILL'));
-  await new Promise((r) => setTimeout(r, 500));
+  // Both servers listen before the gateway's first sync has adopted the example models: stop once ready.
+  await eventually('the ready line', async () => (/"msg":"ready"/.test(serve.output()) ? true : undefined), 60_000);
   t.equal(await serve.stop('SIGTERM'), 0);
   const lines = serve.output().trim().split('\n');
   const events = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
