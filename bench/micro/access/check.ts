@@ -8,33 +8,13 @@
 // second per core, i.e. hundreds of microseconds of CPU per call.
 //
 //   node dist/bench/micro/access/check.js [--ms 300] [--rounds 5]
-import { parseArgs } from 'node:util';
+import { microOptions, nsPerOp } from '../cpu-timer.js';
+import { median } from '../../report/summary.js';
 import { GatewayAccess, Need, sha256Hex } from '../../../gateway/access/access-policy.js';
 import type { WireAccessToken } from '../../../lib/sync-wire.js';
 
-const { values: args } = parseArgs({ options: { ms: { type: 'string', default: '300' }, rounds: { type: 'string', default: '5' } } });
-const MS = Number(args.ms);
-const ROUNDS = Number(args.rounds);
-
-/** ns per operation of `fn(i)` run in batches until MS of CPU time passed. */
-function nsPerOp(fn: (i: number) => void): number {
-  for (let i = 0; i < 100_000; i++) fn(i);
-  let ops = 0;
-  const start = process.cpuUsage();
-  let used = 0;
-  while (used < MS * 1000) {
-    for (let i = 0; i < 10_000; i++) fn(ops + i);
-    ops += 10_000;
-    const d = process.cpuUsage(start);
-    used = d.user + d.system;
-  }
-  return (used * 1000) / ops;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
+const { ms: MS, rounds: ROUNDS } = microOptions();
+const measure = (fn: (i: number) => void): number => nsPerOp(fn, MS);
 
 const secrets = Array.from({ length: 1000 }, (_, i) => `sluice_bench-token-${i.toString().padStart(6, '0')}-abcdefghijklmnopqrstuvwxyz`);
 const tokens: WireAccessToken[] = secrets.map((s, i) => ({
@@ -49,9 +29,9 @@ const fresh = secrets.map((s) => `Bearer ${s}`);
 
 const rows: [string, number[]][] = [['cached token, infer:*', []], ['cached token with a rate limit', []], ['first sight of a token (SHA-256, then cached)', []]];
 for (let r = 0; r < ROUNDS; r++) {
-  rows[0]![1].push(nsPerOp(() => access.check(cached, Need.Infer, 'weather')));
-  rows[1]![1].push(nsPerOp(() => access.check(limited, Need.Infer, 'weather')));
-  rows[2]![1].push(nsPerOp((i) => {
+  rows[0]![1].push(measure(() => access.check(cached, Need.Infer, 'weather')));
+  rows[1]![1].push(measure(() => access.check(limited, Need.Infer, 'weather')));
+  rows[2]![1].push(measure((i) => {
     // An update clears the verdict cache: every 1000th call re-hashes all 1000 tokens once each.
     if (i % 1000 === 0) access.update(tokens);
     access.check(fresh[i % 1000]!, Need.Infer, 'weather');

@@ -6,7 +6,8 @@
 // - an 8-row answer with a generated id (rows are written one by one).
 //
 //   node dist/bench/micro/feedback/record.js [--ms 300] [--rounds 5]
-import { parseArgs } from 'node:util';
+import { microOptions, nsPerOp } from '../cpu-timer.js';
+import { median } from '../../report/summary.js';
 import { parseModelConfig } from '../../../gateway/models/config.js';
 import { GatewayMetrics } from '../../../gateway/metrics/metrics.js';
 import { TrafficWindows } from '../../../gateway/routing/traffic.js';
@@ -14,29 +15,8 @@ import { GroundTruth } from '../../../gateway/feedback/ground-truth.js';
 import type { PredictingVersion } from '../../../gateway/feedback/prediction.js';
 import type { Tensor } from '../../../gateway/models/tensors.js';
 
-const { values: args } = parseArgs({ options: { ms: { type: 'string', default: '300' }, rounds: { type: 'string', default: '5' } } });
-const MS = Number(args.ms);
-const ROUNDS = Number(args.rounds);
-
-/** ns per operation of `fn(i)` run in batches until MS of CPU time passed. */
-function nsPerOp(fn: (i: number) => void): number {
-  for (let i = 0; i < 100_000; i++) fn(i);
-  let ops = 0;
-  const start = process.cpuUsage();
-  let used = 0;
-  while (used < MS * 1000) {
-    for (let i = 0; i < 10_000; i++) fn(ops + i);
-    ops += 10_000;
-    const d = process.cpuUsage(start);
-    used = d.user + d.system;
-  }
-  return (used * 1000) / ops;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
+const { ms: MS, rounds: ROUNDS } = microOptions();
+const measure = (fn: (i: number) => void): number => nsPerOp(fn, MS);
 
 const version: PredictingVersion = {
   name: 'weather', version: '1', dir: '/nonexistent', batched: true,
@@ -57,15 +37,15 @@ const generated: number[] = [];
 const caller: number[] = [];
 const rows8: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
-  generated.push(nsPerOp((i) => {
+  generated.push(measure((i) => {
     const vf = gt.of(version)!;
     sink += gt.record(vf, undefined, one[i & 63]!, 1)!.length;
   }));
-  caller.push(nsPerOp((i) => {
+  caller.push(measure((i) => {
     const vf = gt.of(version)!;
     sink += gt.record(vf, ids[i & 1023], one[i & 63]!, 1)!.length;
   }));
-  rows8.push(nsPerOp((i) => {
+  rows8.push(measure((i) => {
     const vf = gt.of(version)!;
     sink += gt.record(vf, undefined, eight[i & 63]!, 8)!.length;
   }));

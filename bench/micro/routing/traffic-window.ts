@@ -8,7 +8,8 @@
 //
 //   node dist/bench/micro/routing/traffic-window.js [--ms 300] [--rounds 5]
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { microOptions, nsPerOp } from '../cpu-timer.js';
+import { median } from '../../report/summary.js';
 import { readProfile } from '../../../gateway/drift/compile.js';
 import { OutputBinning } from '../../../gateway/routing/output-bins.js';
 import { routeKeyUnit } from '../../../gateway/routing/rollout-route.js';
@@ -16,29 +17,8 @@ import { TrafficWindows, type VersionTraffic } from '../../../gateway/routing/tr
 import type { Tensor } from '../../../gateway/models/tensors.js';
 import { exampleModelsDir } from '../drift/example-models.js';
 
-const { values: args } = parseArgs({ options: { ms: { type: 'string', default: '300' }, rounds: { type: 'string', default: '5' } } });
-const MS = Number(args.ms);
-const ROUNDS = Number(args.rounds);
-
-/** ns per operation of `fn(i)` run in batches until MS of CPU time passed. */
-function nsPerOp(fn: (i: number) => void): number {
-  for (let i = 0; i < 100_000; i++) fn(i);
-  let ops = 0;
-  const start = process.cpuUsage();
-  let used = 0;
-  while (used < MS * 1000) {
-    for (let i = 0; i < 10_000; i++) fn(ops + i);
-    ops += 10_000;
-    const d = process.cpuUsage(start);
-    used = d.user + d.system;
-  }
-  return (used * 1000) / ops;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
+const { ms: MS, rounds: ROUNDS } = microOptions();
+const measure = (fn: (i: number) => void): number => nsPerOp(fn, MS);
 
 const dir = join(exampleModelsDir(), 'weather');
 const profile = readProfile(join(dir, '1', 'profile.json'));
@@ -62,16 +42,16 @@ const counted: number[] = [];
 const binned: number[] = [];
 const hashed: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
-  counted.push(nsPerOp((i) => {
+  counted.push(measure((i) => {
     const w = cache.get(versions[i & 1]!)!;
     w.follow(undefined);
     w.call(latencies[i & 1023]!, (i & 255) === 0);
   }));
   const w = windows.of('weather', '1');
   w.follow(rollout);
-  binned.push(nsPerOp((i) => w.answered(answers[i & 63]!)));
+  binned.push(measure((i) => w.answered(answers[i & 63]!)));
   w.follow(undefined);
-  hashed.push(nsPerOp((i) => {
+  hashed.push(measure((i) => {
     sink += routeKeyUnit(keys[i & 1023]!);
   }));
   windows.take();
