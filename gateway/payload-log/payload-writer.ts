@@ -108,8 +108,19 @@ export class PayloadWriter {
     return file;
   }
 
-  /** Delete files past the age limit, then the oldest past the size limit, per model. */
-  async retain(now = Date.now()): Promise<void> {
+  /**
+   * Delete files past the age limit, then the oldest past the size limit, per model. Queued behind
+   * the writes like a flush, so that two passes (the timer's and a caller's) never race each other
+   * or an append.
+   */
+  retain(now = Date.now()): Promise<void> {
+    this.#flushing = this.#flushing.then(() => this.#retain(now)).catch((err: unknown) => {
+      this.#options.logger.warn({ code: (err as NodeJS.ErrnoException).code, dir: this.#options.dir }, 'payload log retention failed; it runs again at the next interval');
+    });
+    return this.#flushing;
+  }
+
+  async #retain(now: number): Promise<void> {
     for (const [model, config] of this.#configs) {
       const dir = join(this.#options.dir, model);
       let names: string[];
@@ -118,10 +129,12 @@ export class PayloadWriter {
       } catch {
         continue;
       }
-      const files = await Promise.all(names.map(async (name) => {
-        const s = await stat(join(dir, name));
-        return { name, size: s.size, newest: s.mtimeMs };
+      // A file can go between readdir and stat (an operator's hand, another process on the folder).
+      const stats = await Promise.all(names.map(async (name) => {
+        const s = await stat(join(dir, name)).catch(() => undefined);
+        return s && { name, size: s.size, newest: s.mtimeMs };
       }));
+      const files = stats.filter((f) => f !== undefined);
       let total = files.reduce((a, f) => a + f.size, 0);
       const active = this.#files.get(model)?.path;
       for (const f of files) {
