@@ -10,12 +10,13 @@
 //   node dist/bench/compare.js --b-config '{"dynamic_batching":{"staged_batches":0}}'
 //   node dist/bench/compare.js --rounds 5 --floor   (also: the same calls against a server that does nothing)
 //   node dist/bench/compare.js --b-tls --workload weather-json   (B serves https: the cost of TLS, docs/tls.md)
+//   node dist/bench/compare.js --b-auth --workload weather-json  (B checks a bearer token on every call: docs/gateway-auth.md)
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { closedLoop, measuredRound } from './load/measured-round.js';
-import { benchRepository, ROOT, sluiceNodeFlags, targetCommand } from './targets/commands.js';
+import { BENCH_TOKEN, benchRepository, benchTokenFile, ROOT, sluiceNodeFlags, targetCommand } from './targets/commands.js';
 import { startServer, type ServerProcess } from './targets/server-process.js';
 import { median } from './report/summary.js';
 import { isWorkloadName, prepareWorkload, WORKLOADS } from './workloads.js';
@@ -36,11 +37,12 @@ const { values: args } = parseArgs({
     'warmup-ms': { type: 'string', default: '1000' },
     floor: { type: 'boolean', default: false },
     'b-tls': { type: 'boolean', default: false },
+    'b-auth': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  console.log('node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] [--workload W] [--connections N] [--rounds N] [--duration-ms N] [--floor] [--b-tls]');
+  console.log('node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] [--workload W] [--connections N] [--rounds N] [--duration-ms N] [--floor] [--b-tls] [--b-auth]');
   process.exit(0);
 }
 const workload = args.workload!;
@@ -58,6 +60,8 @@ interface Variant {
   env: Record<string, string> | undefined;
   /** Serve https with a certificate made for this run; the load generator's connections are TLS sockets trusting its CA. */
   tls: BenchCerts | undefined;
+  /** Every call carries the bench's bearer token and the gateway checks it (--token-file). */
+  auth: boolean;
   server?: ServerProcess;
   repo?: string;
   calls: number[];
@@ -82,8 +86,8 @@ function merge(base: Record<string, unknown>, patch: Record<string, unknown>): R
 await prepareWorkload(workload);
 const model = WORKLOADS[workload].model;
 const variants: Variant[] = [
-  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, env: args['a-env'] ? JSON.parse(args['a-env']) : undefined, tls: undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
-  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, tls: args['b-tls'] ? makeBenchCerts() : undefined, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
+  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, env: args['a-env'] ? JSON.parse(args['a-env']) : undefined, tls: undefined, auth: false, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
+  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, tls: args['b-tls'] ? makeBenchCerts() : undefined, auth: args['b-auth']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
 ];
 const source = benchRepository(workload);
 try {
@@ -98,14 +102,14 @@ try {
       name: `gateway ${v.label}`,
       nodeFlags: sluiceNodeFlags(v.root),
       env: v.env,
-      args: [join(v.root, 'dist', 'cli', 'sluice.js'), 'gateway', '--models', v.repo, '--port', '0', '--log-level', 'info', ...(v.tls ? ['--tls-cert', v.tls.cert, '--tls-key', v.tls.key] : [])],
+      args: [join(v.root, 'dist', 'cli', 'sluice.js'), 'gateway', '--models', v.repo, '--port', '0', '--log-level', 'info', ...(v.tls ? ['--tls-cert', v.tls.cert, '--tls-key', v.tls.key] : []), ...(v.auth ? ['--token-file', benchTokenFile()] : [])],
     });
   }
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? variants : [...variants].reverse();
     const line: string[] = [];
     for (const v of order) {
-      const round = await measuredRound(v.server!, { ...closedLoop(v.server!.url, { workload, connections, warmupMs, durationMs }), ...(v.tls ? { caFile: v.tls.ca } : {}) });
+      const round = await measuredRound(v.server!, { ...closedLoop(v.server!.url, { workload, connections, warmupMs, durationMs }), ...(v.tls ? { caFile: v.tls.ca } : {}), ...(v.auth ? { headers: { authorization: `Bearer ${BENCH_TOKEN}` } } : {}) });
       v.calls.push(round.calls);
       v.mainUsPerCall.push(round.mainUsPerCall);
       v.otherUsPerCall.push(round.otherUsPerCall);
@@ -125,7 +129,7 @@ const ratios = a.calls.map((x, i) => b.calls[i]! / x);
 console.log(`\n${workload}, closed loop @${connections}, ${rounds} rounds of ${durationMs} ms, medians:`);
 console.log('variant | calls/s | main thread µs/call | other threads (ORT workers, GC, libuv) µs/call | load generator µs/call | root | config');
 for (const v of variants) {
-  console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${median(v.clientUsPerCall).toFixed(0)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}${v.env ? ` env ${JSON.stringify(v.env)}` : ''}${v.tls ? ' https' : ''}`);
+  console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${median(v.clientUsPerCall).toFixed(0)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}${v.env ? ` env ${JSON.stringify(v.env)}` : ''}${v.tls ? ' https' : ''}${v.auth ? ' bearer token' : ''}`);
 }
 console.log(`B / A calls/s: median ${median(ratios).toFixed(3)} (per round: ${ratios.map((x) => x.toFixed(2)).join(', ')})`);
 

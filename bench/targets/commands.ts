@@ -40,7 +40,7 @@ export function benchRepository(workload: WorkloadName): string {
 export const BENCH_TOKEN = 'sluice_bench-0123456789abcdefghijklmnopqrstuvwxyzABCDEF';
 
 /** `.sluice/bench/tokens`: the token file of sluice-auth (infer:* and metrics, no rate limit). */
-function benchTokenFile(): string {
+export function benchTokenFile(): string {
   const path = join(ROOT, '.sluice', 'bench', 'tokens');
   mkdirSync(join(ROOT, '.sluice', 'bench'), { recursive: true });
   writeFileSync(path, `${BENCH_TOKEN} infer:*,metrics name=bench\n`);
