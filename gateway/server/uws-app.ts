@@ -8,6 +8,7 @@
 // and then closes the old listen socket. The port never stops accepting; connections already open
 // finish on the old app with the old certificate. The kernel only lets two sockets share a port
 // that was named explicitly, so a gateway started on port 0 cannot reload (it says so).
+import { createServer } from 'node:net';
 import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { SluiceError } from '../../lib/errors.js';
 import { readServerTls, type CertificateFiles } from '../../lib/tls.js';
@@ -67,6 +68,7 @@ export class ServingApp {
 
   /** Listen on host:port (0 = a free port); resolves with the port. */
   async listen(host: string, port: number): Promise<number> {
+    if (port !== 0) await portIsFree(host, port);
     this.#socket = await listenOn(this.#current, host, port);
     this.#host = host;
     this.#port = uWS.us_socket_local_port(this.#socket);
@@ -107,6 +109,21 @@ export class ServingApp {
     // uWS 20.30 has App#close (closes every socket) though its typings lag behind.
     for (const app of this.#apps) (app as TemplatedApp & { close(): void }).close();
   }
+}
+
+/**
+ * uSockets sets SO_REUSEPORT (the reload above needs it), so a second gateway started on a port
+ * another one serves would bind beside it and silently take half its connections. A plain Node
+ * listener (no SO_REUSEPORT) on the port first: it fails with EADDRINUSE whenever anyone holds it.
+ */
+function portIsFree(host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      reject(new SluiceError('SLUICE_E_CONFIG_INVALID', `cannot listen on ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'another process is listening there' : (err.code ?? err.message)}`, { cause: err, details: { flag: 'port' } }));
+    });
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 function listenOn(app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> {
