@@ -8,7 +8,8 @@ import type { RunningServer } from '../lib/server.js';
 import { readServerTls, type ClientTlsFiles, type ServerTlsFiles } from '../lib/tls.js';
 import { SluiceError } from '../lib/errors.js';
 import { startControlPlane, type ControlPlaneServer } from '../control-plane/index.js';
-import { startGateway } from '../gateway/index.js';
+import { startGateway, type Gateway } from '../gateway/index.js';
+import { readTokenFile } from '../gateway/access/token-file.js';
 import type { GatewayAccessOptions } from '../gateway/access/access-policy.js';
 import { ensureExampleRepository } from '../examples/repository.js';
 import { shown, type Screen } from './screen.js';
@@ -88,7 +89,7 @@ export function parseLabels(list: string[] | undefined): Record<string, string> 
   return out;
 }
 
-export async function runGateway(run: GatewayRun, logger: Logger): Promise<RunningServer> {
+export async function runGateway(run: GatewayRun, logger: Logger): Promise<Gateway> {
   const gw = await startGateway({
     host: run.host,
     port: run.port,
@@ -243,6 +244,23 @@ export function shutdownOnSignals(servers: RunningServer[], logger: Logger, drai
  * SIGHUP: every server re-reads its TLS certificate and key for new connections. A file that
  * cannot be used is logged and the old certificate keeps serving (the process does not stop).
  */
+/**
+ * A standalone gateway's `--token-file` is read again on SIGHUP: the new tokens replace the old at
+ * once (a removed line is a revoked token). A file that cannot be read or parsed leaves the old
+ * tokens in force and is logged with its code.
+ */
+export function reloadTokensOnHangup(gw: Gateway, file: string, logger: Logger): void {
+  process.on('SIGHUP', () => {
+    try {
+      const tokens = readTokenFile(file);
+      gw.access.update(tokens);
+      logger.info({ service: 'gateway', tokenFile: file, tokens: tokens.length }, 'token file reloaded');
+    } catch (err) {
+      logger.error({ service: 'gateway', err, tokenFile: file }, 'token file not reloaded; the old tokens stay in force');
+    }
+  });
+}
+
 export function reloadTlsOnHangup(servers: RunningServer[], tls: ServerTlsFiles, logger: Logger): void {
   process.on('SIGHUP', () => {
     for (const s of servers) {

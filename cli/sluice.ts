@@ -156,7 +156,7 @@ const COMMANDS = [
   }),
   command(GATEWAY, async (v) => {
     const { logger, screen } = serverOutput(v);
-    const { listModels, parseLabels, runGateway, shutdownOnSignals, reloadTlsOnHangup } = await servers();
+    const { listModels, parseLabels, runGateway, shutdownOnSignals, reloadTlsOnHangup, reloadTokensOnHangup } = await servers();
     const tls = serverTlsOf(v);
     if (v['control-plane'] !== undefined && (v.token === undefined || v.token === '')) {
       throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--control-plane needs --token (a gateway token)', { details: { flag: 'token' } });
@@ -186,6 +186,7 @@ const COMMANDS = [
     screen.ready({ seconds: performance.now() / 1000, gateway: gw.url, models: v.models, modelNames: listModels(v.models) });
     shutdownOnSignals([gw], logger, v['drain-timeout-ms']);
     if (tls !== undefined) reloadTlsOnHangup([gw], tls, logger);
+    if (v['token-file'] !== undefined) reloadTokensOnHangup(gw, v['token-file'], logger);
     return -1;
   }),
   command(CONTROL_PLANE, async (v) => {
