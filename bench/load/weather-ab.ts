@@ -22,7 +22,7 @@ export interface AbVariant {
 }
 
 export interface AbBench {
-  /** The folder under dist/bench holding `gateway-process.js` (and the command's name). */
+  /** The benchmark's folder under dist/bench (the command's name). */
   name: string;
   variants: [AbVariant, AbVariant];
 }
@@ -70,7 +70,7 @@ export async function runWeatherAb(bench: AbBench): Promise<void> {
       v.server = await startServer({
         name: `gateway ${v.label}`,
         nodeFlags: sluiceNodeFlags(ROOT),
-        args: [join(ROOT, 'dist', 'bench', bench.name, 'gateway-process.js'), '--models', repo, ...(v.args?.(scratch) ?? [])],
+        args: [join(ROOT, 'dist', 'bench', 'load', 'ab-gateway.js'), '--models', repo, ...(v.args?.(scratch) ?? [])],
       });
     }
     for (let r = 0; r < rounds; r++) {

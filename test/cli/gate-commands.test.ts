@@ -1,5 +1,5 @@
 // `sluice dataset ...` and `sluice gate ...` as a user runs them: the real CLI process against a control plane on loopback.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +21,8 @@ async function sluice(args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-t.test('dataset upload and list, gate policy set and show, evaluate (exit 1 on a failed report), approve, reports', async (t) => {
+/** A control plane with weather version 1 (the fixtures' baseline) in production, a scratch folder, and the CLI's common flags. */
+async function weatherWithBaseline(t: Test) {
   const cp = await startTestControlPlane(t, 'sqlite');
   const dir = mkdtempSync(join(tmpdir(), 'sluice-gate-cli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,7 +30,11 @@ t.test('dataset upload and list, gate policy set and show, evaluate (exit 1 on a
   await cp.gql('mutation { createModel(input: { name: "weather" }) { id } }');
   await uploadBytes(cp, 'weather', f.baseline);
   await cp.gql('mutation { setAlias(input: { model: "weather", alias: "production", version: 1 }) { name } }');
-  const base = ['--control-plane', cp.url, '--token', ADMIN_TOKEN, '--model', 'weather'];
+  return { cp, dir, f, base: ['--control-plane', cp.url, '--token', ADMIN_TOKEN, '--model', 'weather'] };
+}
+
+t.test('dataset upload and list, gate policy set and show, evaluate (exit 1 on a failed report), approve, reports', async (t) => {
+  const { cp, dir, f, base } = await weatherWithBaseline(t);
 
   writeFileSync(join(dir, 'holdout.csv'), f.csv);
   const upload = await sluice(['dataset', 'upload', ...base, '--name', 'holdout-2015', '--file', join(dir, 'holdout.csv')]);
@@ -71,14 +76,7 @@ t.test('dataset upload and list, gate policy set and show, evaluate (exit 1 on a
 });
 
 t.test('set-alias and rollout start refuse a failed candidate; --gate-override moves it for an admin, audited, not for an operator', async (t) => {
-  const cp = await startTestControlPlane(t, 'sqlite');
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-gate-cli-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const f = gateFixtures();
-  await cp.gql('mutation { createModel(input: { name: "weather" }) { id } }');
-  await uploadBytes(cp, 'weather', f.baseline);
-  await cp.gql('mutation { setAlias(input: { model: "weather", alias: "production", version: 1 }) { name } }');
-  const base = ['--control-plane', cp.url, '--token', ADMIN_TOKEN, '--model', 'weather'];
+  const { cp, dir, f, base } = await weatherWithBaseline(t);
   writeFileSync(join(dir, 'holdout.csv'), f.csv);
   t.equal((await sluice(['dataset', 'upload', ...base, '--name', 'holdout-2015', '--file', join(dir, 'holdout.csv')])).code, 0);
   writeFileSync(join(dir, 'policy.json'), JSON.stringify(WEATHER_POLICY));

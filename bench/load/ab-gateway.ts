@@ -1,7 +1,7 @@
-// A gateway for the payload-log benchmark over one weather repository; with --payload-log-dir the
-// payload log extension is on (the repository's config decides what it samples).
+// The gateway process of bench/load/weather-ab.ts, over one repository whose config decides what
+// is measured (feedback on or off, payload_log); with --payload-log-dir the payload log extension is on.
 //
-//   node dist/bench/payload-log/gateway-process.js --models DIR [--payload-log-dir DIR]
+//   node dist/bench/load/ab-gateway.js --models DIR [--payload-log-dir DIR]
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../lib/log.js';
 import { startGateway } from '../../gateway/index.js';
@@ -13,7 +13,7 @@ const gw = await startGateway({
   modelRepository: args.models!,
   maxBodyBytes: 8 * 1024 * 1024,
   drainTimeoutMs: 5000,
-  logger: createLogger('bench-payload-log', 'warn'),
+  logger: createLogger('bench-ab', 'warn'),
   ...(args['payload-log-dir'] !== undefined ? { payloadLog: { dir: args['payload-log-dir'] } } : {}),
 });
 process.on('SIGTERM', () => {
