@@ -3,7 +3,7 @@
 // WebSocket traffic through nginx on 127.0.0.1.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
 import { startSluice, type SluiceProcess } from '../helpers/cli.js';
 import { freePorts, renderNginxConf, SHIPPED_NGINX_CONF, startNginx, type RunningNginx } from '../helpers/nginx.js';
@@ -38,7 +38,8 @@ t.test('Sluice behind nginx with the shipped config (two gateway processes)', as
   });
   let nginx: RunningNginx | undefined;
   t.teardown(() => nginx?.stop());
-  nginx = await startNginx(join(t.testdir(), 'nginx'), conf, [httpPort!]);
+  // Not t.testdir() again: a second call empties the folder, models included.
+  nginx = await startNginx(join(dirname(models), 'nginx'), conf, [httpPort!]);
   const base = `http://127.0.0.1:${httpPort}`;
   const agent = new Agent({ connections: 8 });
   t.teardown(() => agent.close());
@@ -93,14 +94,23 @@ t.test('Sluice behind nginx with the shipped config (two gateway processes)', as
     const slow = binaryRequest({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, side, side], parameters: { binary_data_size: page.byteLength } }] }, [page]);
     const held = inferVia(agent, `http://127.0.0.1:${gwPortA}`, 'text-detection', slow.body, slow.headers);
     const statuses = new Map<number, number>();
+    const firstBodies = new Map<number, string>();
+    // Three streams of small JSON calls and one of 110 KB binary ones (a body nginx cannot read with the headers).
+    const pixels = randomFloats(3 * 96 * 96, 7);
+    const tile = binaryRequest({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 96, 96], parameters: { binary_data_size: pixels.byteLength } }] }, [pixels]);
+    const calls = [
+      () => inferVia(agent, base, 'weather', JSON.stringify(WEATHER), { 'content-type': 'application/json' }),
+      () => inferVia(agent, base, 'text-detection', tile.body, tile.headers),
+    ];
     let stop = false;
-    const stream = async () => {
+    const stream = async (call: (typeof calls)[number]) => {
       while (!stop) {
-        const r = await inferVia(agent, base, 'weather', JSON.stringify(WEATHER), { 'content-type': 'application/json' });
+        const r = await call();
         statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        if (r.status !== 200 && !firstBodies.has(r.status)) firstBodies.set(r.status, r.body.toString().slice(0, 300));
       }
     };
-    const streams = [0, 1, 2, 3].map(() => stream());
+    const streams = [calls[0]!, calls[0]!, calls[0]!, calls[1]!].map((call) => stream(call));
     await new Promise((r) => setTimeout(r, 300));
     gwA.proc.kill('SIGTERM');
     let drainingSeen = false;
@@ -118,7 +128,7 @@ t.test('Sluice behind nginx with the shipped config (two gateway processes)', as
     t.equal(exit, 0, 'gateway A drained and exited 0');
     t.ok(drainingSeen, 'A reported not ready while it drained');
     const total = [...statuses.values()].reduce((a, b) => a + b, 0);
-    t.same(Object.fromEntries(statuses), { 200: total }, `every one of ${total} calls through nginx answered 200`);
+    t.same(Object.fromEntries(statuses), { 200: total }, `every one of ${total} calls through nginx answered 200`, { bodies: Object.fromEntries(firstBodies) });
     // The 503s A gave while draining were seen by nginx and answered by B instead.
     const rerouted = nginx!.accessLog().split('\n').filter((l) => /^200 503, 200 /.test(l));
     t.ok(rerouted.length > 0, `nginx sent calls refused by the draining gateway to the other (${rerouted.length})`);
