@@ -9,6 +9,9 @@ import { startSluice, type SluiceProcess } from '../helpers/cli.js';
 import { freePorts, renderNginxConf, SHIPPED_NGINX_CONF, startNginx, type RunningNginx } from '../helpers/nginx.js';
 import { binaryRequest, copyModels, randomFloats } from '../gateway/gateway-harness.js';
 import { SluiceWsClient } from '../../gateway/client/index.js';
+import { ControlPlaneClient, type DesiredState } from '../../gateway/sync/control-plane-client.js';
+import { randomBytes } from 'node:crypto';
+import { graphqlAs } from '../helpers/wait.js';
 
 const WEATHER = { inputs: [{ name: 'features', datatype: 'FP32' as const, shape: [1, 5], data: [0, 12.5, 5.1, 3.2, 180] }] };
 
@@ -25,21 +28,24 @@ async function inferVia(agent: Agent, base: string, model: string, body: string 
 
 t.test('Sluice behind nginx with the shipped config (two gateway processes)', async (t) => {
   const models = copyModels(t, ['weather', 'text-detection']);
-  const [gwPortA, gwPortB, httpPort, cpPort] = await freePorts(4);
+  const [gwPortA, gwPortB, httpPort, cpPort, cpUpstreamPort] = await freePorts(5);
   const gateways: SluiceProcess[] = [];
   t.teardown(() => gateways.forEach((g) => g.proc.exitCode === null && g.proc.kill('SIGKILL')));
   for (const port of [gwPortA!, gwPortB!]) {
     gateways.push(await startSluice(['gateway', '--models', models, '--port', String(port), '--drain-timeout-ms', '60000']));
   }
   const [gwA, gwB] = gateways as [SluiceProcess, SluiceProcess];
+  const adminToken = randomBytes(32).toString('hex');
+  const cp = await startSluice(['control-plane', '--port', String(cpUpstreamPort), '--data', join(dirname(models), 'control-plane')], { env: { SLUICE_ADMIN_TOKEN: adminToken } });
+  t.teardown(() => cp.proc.exitCode === null && cp.proc.kill('SIGKILL'));
   const conf = renderNginxConf(readFileSync(SHIPPED_NGINX_CONF, 'utf8'), {
-    upstreams: { sluice_gateways: [`127.0.0.1:${gwPortA}`, `127.0.0.1:${gwPortB}`], sluice_control_plane: [`127.0.0.1:${cpPort}`] },
+    upstreams: { sluice_gateways: [`127.0.0.1:${gwPortA}`, `127.0.0.1:${gwPortB}`], sluice_control_plane: [`127.0.0.1:${cpUpstreamPort}`] },
     listen: [httpPort!, cpPort!],
   });
   let nginx: RunningNginx | undefined;
   t.teardown(() => nginx?.stop());
   // Not t.testdir() again: a second call empties the folder, models included.
-  nginx = await startNginx(join(dirname(models), 'nginx'), conf, [httpPort!]);
+  nginx = await startNginx(join(dirname(models), 'nginx'), conf, [httpPort!, cpPort!]);
   const base = `http://127.0.0.1:${httpPort}`;
   const agent = new Agent({ connections: 8 });
   t.teardown(() => agent.close());
@@ -85,6 +91,22 @@ t.test('Sluice behind nginx with the shipped config (two gateway processes)', as
       await client.close();
     }
     t.match(nginx!.accessLog(), /^101 101 \S+ "GET \/v2\/ws /m, 'nginx upgraded the connection to a gateway');
+  });
+
+  await t.test('the control plane answers GraphQL and holds a desired-state subscription (SSE) through nginx', async (t) => {
+    const via = `http://127.0.0.1:${cpPort}`;
+    const created = await graphqlAs(via, adminToken, 'mutation { createToken(input: { name: "edge-1", role: GATEWAY }) { secret } }');
+    const client = new ControlPlaneClient(via, created.createToken.secret as string);
+    await client.register('edge-1', 'local', {});
+    const abort = new AbortController();
+    const first = await new Promise<DesiredState>((resolve, reject) => {
+      client.subscribe((state) => {
+        resolve(state);
+        abort.abort();
+      }, abort.signal).catch((err: unknown) => (abort.signal.aborted ? undefined : reject(err)));
+    });
+    t.type(first.revision, 'string', 'the first pushed state arrives while the stream stays open');
+    t.match(nginx!.accessLog(), /^200 200 \S+ "POST \/graphql /m, 'the calls went through nginx');
   });
 
   await t.test('SIGTERM drains one gateway under steady calls through nginx: no call fails', async (t) => {
