@@ -11,7 +11,7 @@ import { binaryRequest, copyModels, randomFloats } from '../gateway/gateway-harn
 import { SluiceWsClient } from '../../gateway/client/index.js';
 import { ControlPlaneClient, type DesiredState } from '../../gateway/sync/control-plane-client.js';
 import { randomBytes } from 'node:crypto';
-import { graphqlAs } from '../helpers/wait.js';
+import { eventually, graphqlAs } from '../helpers/wait.js';
 
 const WEATHER = { inputs: [{ name: 'features', datatype: 'FP32' as const, shape: [1, 5], data: [0, 12.5, 5.1, 3.2, 180] }] };
 
@@ -133,7 +133,11 @@ t.test('Sluice behind nginx with the shipped config (two gateway processes)', as
       }
     };
     const streams = [calls[0]!, calls[0]!, calls[0]!, calls[1]!].map((call) => stream(call));
-    await new Promise((r) => setTimeout(r, 300));
+    // SIGTERM once the slow call runs on A, so the drain has something to wait for.
+    await eventually('the slow call in flight on gateway A', async () => {
+      const metrics = await (await fetch(`http://127.0.0.1:${gwPortA}/metrics`)).text();
+      return metrics.includes('sluice_inference_in_flight{model="text-detection",version="1"} 1') ? true : undefined;
+    });
     gwA.proc.kill('SIGTERM');
     let drainingSeen = false;
     while (gwA.proc.exitCode === null) {
@@ -146,7 +150,8 @@ t.test('Sluice behind nginx with the shipped config (two gateway processes)', as
     await new Promise((r) => setTimeout(r, 500));
     stop = true;
     await Promise.all(streams);
-    t.equal((await held).status, 200, 'the call in flight on A finished during its drain');
+    const heldAnswer = await held;
+    t.equal(heldAnswer.status, 200, 'the call in flight on A finished during its drain', { body: heldAnswer.body.subarray(0, 300).toString() });
     t.equal(exit, 0, 'gateway A drained and exited 0');
     t.ok(drainingSeen, 'A reported not ready while it drained');
     const total = [...statuses.values()].reduce((a, b) => a + b, 0);
