@@ -1,7 +1,9 @@
 // Sluice behind Debian's nginx, with the shipped deploy/nginx/sluice.conf (test/helpers/nginx.ts
-// rewrites only its upstream servers and listen ports): two real gateway processes, real HTTP and
-// WebSocket traffic through nginx on 127.0.0.1.
+// rewrites only its upstream servers and listen ports): two real gateway processes and a control
+// plane process behind it, real HTTP, WebSocket and server-sent-event traffic through nginx on
+// 127.0.0.1.
 import t from 'tap';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -10,7 +12,6 @@ import { freePorts, renderNginxConf, SHIPPED_NGINX_CONF, startNginx, type Runnin
 import { binaryRequest, copyModels, randomFloats } from '../gateway/gateway-harness.js';
 import { SluiceWsClient } from '../../gateway/client/index.js';
 import { ControlPlaneClient, type DesiredState } from '../../gateway/sync/control-plane-client.js';
-import { randomBytes } from 'node:crypto';
 import { eventually, graphqlAs } from '../helpers/wait.js';
 
 const WEATHER = { inputs: [{ name: 'features', datatype: 'FP32' as const, shape: [1, 5], data: [0, 12.5, 5.1, 3.2, 180] }] };
