@@ -33,8 +33,6 @@ export interface RepositoryIndexEntry {
   version?: string;
   state: 'READY' | 'LOADING' | 'UNLOADING' | 'UNAVAILABLE';
   reason?: string;
-  /** The execution provider a loaded version runs on (cpu, or cuda). */
-  executionProvider?: string;
 }
 
 export interface ModelRepositoryOptions {
@@ -300,9 +298,7 @@ export class ModelRepository {
             continue;
           }
           const state = v.state === 'READY' ? 'READY' : v.state === 'LOADING' ? 'LOADING' : 'UNLOADING';
-          const entry: RepositoryIndexEntry = { name, version: v.version, state };
-          if (v.executionProvider !== undefined) entry.executionProvider = v.executionProvider;
-          entries.push(entry);
+          entries.push({ name, version: v.version, state });
         }
         continue;
       }
