@@ -66,18 +66,16 @@ if (cudaDevice !== undefined) {
   // CUDA alone: a CPU fallback would measure the wrong thing, so a session that fails to create fails the run.
   const options: ort.InferenceSession.SessionOptions = { executionProviders: [{ name: 'cuda', deviceId: Number(cudaDevice) }] };
   for (const batch of batches) points.push({ layout: `one CUDA session (device ${cudaDevice})`, batch, inferencesPerSec: await oneSession(modelPath, workload, batch, durationMs, options) });
-  const best = points.reduce((a, b) => (b.inferencesPerSec > a.inferencesPerSec ? b : a));
-  process.stdout.write(`${JSON.stringify({ workload, cores, points, best } satisfies OrtCeiling)}\n`);
-  process.exit(0);
+} else {
+  if (layouts !== 'per-core') {
+    for (const batch of batches) points.push({ layout: 'one session, default threads', batch, inferencesPerSec: await oneSession(modelPath, workload, batch, durationMs) });
+  }
+  const workers = await startWorkers(cores, modelPath, workload);
+  for (const batch of batches) {
+    points.push({ layout: `${cores} sessions x 1 thread`, batch, inferencesPerSec: await sessionPerCore(workers, batch, durationMs) });
+  }
+  await Promise.all(workers.map((w) => w.terminate()));
 }
-if (layouts !== 'per-core') {
-  for (const batch of batches) points.push({ layout: 'one session, default threads', batch, inferencesPerSec: await oneSession(modelPath, workload, batch, durationMs) });
-}
-const workers = await startWorkers(cores, modelPath, workload);
-for (const batch of batches) {
-  points.push({ layout: `${cores} sessions x 1 thread`, batch, inferencesPerSec: await sessionPerCore(workers, batch, durationMs) });
-}
-await Promise.all(workers.map((w) => w.terminate()));
 const best = points.reduce((a, b) => (b.inferencesPerSec > a.inferencesPerSec ? b : a));
 const ceiling: OrtCeiling = { workload, cores, points, best };
 process.stdout.write(`${JSON.stringify(ceiling)}\n`);
