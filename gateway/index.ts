@@ -58,6 +58,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   metrics.setQueueDepthSource(function* () {
     for (const v of repository.versions()) yield { model: v.name, version: v.version, depth: v.batcher.queueDepth };
   });
+  metrics.setProviderSource(function* () {
+    for (const v of repository.versions()) if (v.state === 'READY' && v.executionProvider !== undefined) yield { model: v.name, version: v.version, provider: v.executionProvider };
+  });
   let started = false;
   const access = new GatewayAccess(options.access);
   const app = createHttpApp({

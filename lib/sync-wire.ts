@@ -75,6 +75,8 @@ export interface LoadedVersionReport {
   state: LoadState;
   /** Why a failed version was refused, whole. */
   reason?: string | null;
+  /** The execution provider a ready version runs on (cpu, cuda): cpu after a CUDA fallback. */
+  executionProvider?: string | null;
 }
 
 /** The GraphQL selection of a desired state, which the gateway asks for. */

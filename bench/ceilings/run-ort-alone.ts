@@ -19,12 +19,15 @@ export interface OrtAloneRun {
   cpus?: string | undefined;
   /** Only the single-threaded sessions, one per core (not ORT's default threads). */
   perCoreOnly?: boolean;
+  /** One session on this GPU alone (bench/gpu) instead of the CPU layouts. */
+  cudaDevice?: number;
 }
 
 export function runOrtAlone(r: OrtAloneRun): Promise<OrtCeiling> {
   const script = join(ROOT, 'dist', 'bench', 'ceilings', 'ort-alone.js');
   const args = [script, '--models', r.repo, '--workload', r.workload, '--batches', r.batches.join(','), '--duration-ms', String(r.durationMs)];
   if (r.perCoreOnly === true) args.push('--layouts', 'per-core');
+  if (r.cudaDevice !== undefined) args.push('--cuda-device', String(r.cudaDevice));
   const child = r.cpus === undefined ? spawn(process.execPath, args) : spawn('taskset', ['-c', r.cpus, process.execPath, ...args]);
   let out = '';
   let err = '';

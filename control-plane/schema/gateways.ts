@@ -21,6 +21,8 @@ export const gatewayTypeDefs = /* GraphQL */ `
     state: String!
     "Why the gateway refused the version (state failed), whole."
     reason: String
+    "The execution provider a ready version runs on (cpu, cuda); cpu when a CUDA session fell back."
+    executionProvider: String
   }
 
   type Gateway {
@@ -155,6 +157,8 @@ export const gatewayTypeDefs = /* GraphQL */ `
     state: String!
     "Why a failed version was refused."
     reason: String
+    "The execution provider the version runs on (cpu, cuda)."
+    executionProvider: String
   }
 
   input HeartbeatInput {

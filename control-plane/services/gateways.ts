@@ -171,6 +171,7 @@ function parseLoaded(value: unknown): LoadedVersion[] {
     }
     const out: LoadedVersion = { model: v.model.slice(0, 64), version: v.version!, sha256: typeof v.sha256 === 'string' ? v.sha256.slice(0, 64) : null, state: v.state.slice(0, 32) };
     if (typeof v.reason === 'string' && v.reason !== '') out.reason = v.reason.slice(0, MAX_REASON);
+    if (typeof v.executionProvider === 'string' && v.executionProvider !== '') out.executionProvider = v.executionProvider.slice(0, 32);
     return out;
   });
 }

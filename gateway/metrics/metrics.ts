@@ -36,6 +36,9 @@ export type FeedbackOutcome = 'correct' | 'wrong' | 'value';
 /** Read at scrape time, so the hot path never touches the queue-depth gauge. */
 export type QueueDepthSource = () => Iterable<{ model: string; version: string; depth: number }>;
 
+/** The execution provider each loaded version runs on, read at scrape time. */
+export type ProviderSource = () => Iterable<{ model: string; version: string; provider: string }>;
+
 /** The per-label-set numbers the hot path adds to; read at scrape time. */
 interface VersionCounts {
   labels: { model: string; version: string };
@@ -65,6 +68,7 @@ export class GatewayMetrics {
   /** Keyed by model and version: generations of one version (during a reload) share their series. */
   readonly #counts = new Map<string, VersionCounts>();
   #queueDepthSource: QueueDepthSource = () => [];
+  #providerSource: ProviderSource = () => [];
   #frontSource: FrontSource | undefined = undefined;
 
   constructor() {
@@ -91,6 +95,13 @@ export class GatewayMetrics {
       name: 'sluice_inference_queue_depth', help: 'Calls waiting in the batcher', type: 'gauge',
       *read() {
         for (const q of depthSource()()) yield { labels: { model: q.model, version: q.version }, value: q.depth };
+      },
+    }) as never);
+    const providerSource = (): ProviderSource => this.#providerSource;
+    this.registry.registerMetric(new SampledMetric({
+      name: 'sluice_model_execution_provider', help: 'The execution provider a loaded model version runs on (1; cpu after a CUDA fallback)', type: 'gauge',
+      *read() {
+        for (const p of providerSource()()) yield { labels: { model: p.model, version: p.version, provider: p.provider }, value: 1 };
       },
     }) as never);
     this.registry.registerMetric(new SampledMetric({
@@ -194,6 +205,10 @@ export class GatewayMetrics {
 
   setQueueDepthSource(source: QueueDepthSource): void {
     this.#queueDepthSource = source;
+  }
+
+  setProviderSource(source: ProviderSource): void {
+    this.#providerSource = source;
   }
 
   /** Calls that never reached a model version (unknown model, bad request before routing). */

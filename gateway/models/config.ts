@@ -141,6 +141,14 @@ export interface ModelConfig {
   instances: number;
   intra_op_threads: number;
   execution_providers: ('cpu' | 'cuda')[];
+  /**
+   * Fail the load (SLUICE_E_MODEL_PROVIDER) when the first execution provider cannot be created,
+   * instead of falling back to the CPU. Either way the provider in use is reported (metadata
+   * parameters.execution_provider, /metrics, heartbeat).
+   */
+  require_provider: boolean;
+  /** The GPU a CUDA session is created on (ORT's CUDA option deviceId); ignored on the CPU. */
+  device_id: number;
   version_policy: VersionPolicy;
   routing: RoutingConfig;
   warmup: WarmupConfig[];
@@ -203,6 +211,20 @@ function tensors(model: string, field: string, v: unknown): TensorConfig[] | und
 export function defaultInstances(): number {
   return Math.max(1, availableParallelism());
 }
+
+/**
+ * Defaults when CUDA comes first in execution_providers: one session on the GPU (`instances` counts
+ * sessions per GPU then; a GPU runs one large batch better than several small ones side by side) and
+ * a preferred batch size as large as the model allows up to 64, so the batcher waits for big batches.
+ */
+export const CUDA_DEFAULTS = { instances: 1, preferred_batch_size: 64 } as const;
+
+/**
+ * CUDA options ONNX Runtime knows but onnxruntime-node (1.29) does not pass on: its binding reads
+ * only `deviceId` for the CUDA provider. Named here so a config asking for them is refused rather
+ * than silently ignored.
+ */
+const CUDA_OPTIONS_NOT_IN_NODE = ['gpu_mem_limit', 'arena_extend_strategy', 'cudnn_conv_algo_search', 'enable_cuda_graph', 'do_copy_in_default_stream'] as const;
 
 function versionPolicy(model: string, v: unknown): VersionPolicy {
   if (v === undefined) return { latest: { num_versions: 1 } };
@@ -356,6 +378,14 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
   if (!Array.isArray(providers) || providers.length === 0 || !providers.every((p) => p === 'cpu' || p === 'cuda')) {
     bad(name, 'execution_providers', 'must be a non-empty array of cpu, cuda');
   }
+  for (const field of CUDA_OPTIONS_NOT_IN_NODE) {
+    if (raw[field] !== undefined || (isObject(raw.cuda) && raw.cuda[field] !== undefined)) {
+      bad(name, field, 'is not supported: onnxruntime-node passes only device_id to the CUDA provider');
+    }
+  }
+  if (raw.cuda !== undefined) bad(name, 'cuda', 'is not a config field; set device_id at the top level');
+  if (raw.require_provider !== undefined && typeof raw.require_provider !== 'boolean') bad(name, 'require_provider', 'must be true or false');
+  const onCuda = (providers as string[])[0] === 'cuda';
   const warmup = raw.warmup ?? [];
   if (!Array.isArray(warmup)) bad(name, 'warmup', 'must be an array');
   const parameters = raw.parameters ?? {};
@@ -366,16 +396,20 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
     max_batch_size: maxBatch,
     dynamic_batching: {
       max_queue_delay_us: int(name, 'dynamic_batching.max_queue_delay_us', batching.max_queue_delay_us, 500, 0, 10_000_000),
-      preferred_batch_sizes: [...(preferred as number[])].sort((a, b) => a - b),
+      preferred_batch_sizes: batching.preferred_batch_sizes === undefined && onCuda && maxBatch > 1
+        ? [Math.min(maxBatch, CUDA_DEFAULTS.preferred_batch_size)]
+        : [...(preferred as number[])].sort((a, b) => a - b),
       max_queue_size: int(name, 'dynamic_batching.max_queue_size', batching.max_queue_size, 1024, 1, 1_000_000),
       default_timeout_us: int(name, 'dynamic_batching.default_timeout_us', batching.default_timeout_us, 0, 0),
       priority_levels: priorityLevels,
       default_priority_level: int(name, 'dynamic_batching.default_priority_level', batching.default_priority_level, priorityLevels, 1, priorityLevels),
       staged_batches: int(name, 'dynamic_batching.staged_batches', batching.staged_batches, 0, 0, 64),
     },
-    instances: int(name, 'instances', raw.instances, defaultInstances(), 1, 64),
+    instances: int(name, 'instances', raw.instances, onCuda ? CUDA_DEFAULTS.instances : defaultInstances(), 1, 64),
     intra_op_threads: int(name, 'intra_op_threads', raw.intra_op_threads, 1, 1, 64),
     execution_providers: providers as ('cpu' | 'cuda')[],
+    require_provider: raw.require_provider === true,
+    device_id: int(name, 'device_id', raw.device_id, 0, 0, 63),
     version_policy: versionPolicy(name, raw.version_policy),
     routing: routing(name, raw.routing),
     warmup: warmup.map((w, i) => {

@@ -48,6 +48,8 @@ export class LoadedVersion {
   inputs: TensorConfig[] = [];
   outputs: TensorConfig[] = [];
   state: VersionState = 'LOADING';
+  /** The execution provider the sessions run on once loaded: the config's first, or cpu after a fallback. */
+  executionProvider: string | undefined;
   /** Why the version stopped serving (state UNAVAILABLE). */
   unavailableReason: string | undefined;
   /** Called once when the version turns UNAVAILABLE (the repository takes it out of routing). */
@@ -93,6 +95,7 @@ export class LoadedVersion {
   /** Open the sessions, resolve the signature, run the warm-up; READY afterwards. */
   async load(): Promise<void> {
     const meta = await this.#pool.load(this.spec);
+    this.executionProvider = meta.executionProviders[0];
     const signature = resolveSignature(this.config, meta);
     this.inputs = signature.inputs;
     this.outputs = signature.outputs;

@@ -335,8 +335,10 @@ export class ModelRepository {
     if (at < 0) return fresh;
     await Promise.all(fresh.map((v) => v.unload()));
     const reason = (results[at] as PromiseRejectedResult).reason as Error;
-    const message = isSluiceError(reason) && reason.code === 'SLUICE_E_MODEL_LOAD_FAILED' ? reason.message : `model ${config.name} version ${versions[at]![0]} failed to load: ${reason.message}`;
-    throw this.#failed(config.name, message, reason);
+    const coded = isSluiceError(reason) && (reason.code === 'SLUICE_E_MODEL_LOAD_FAILED' || reason.code === 'SLUICE_E_MODEL_PROVIDER');
+    const message = coded ? reason.message : `model ${config.name} version ${versions[at]![0]} failed to load: ${reason.message}`;
+    // A required provider that is missing keeps its own code: the host, not the model, is wrong.
+    throw this.#failed(config.name, message, reason, coded ? reason.code : undefined);
   }
 
   /** A version that kept crashing its worker leaves routing; the other versions and models serve on. */
@@ -406,9 +408,10 @@ export class ModelRepository {
     }
   }
 
-  #failed(name: string, message: string, cause?: unknown): SluiceError {
+  #failed(name: string, message: string, cause?: unknown, code: 'SLUICE_E_MODEL_LOAD_FAILED' | 'SLUICE_E_MODEL_PROVIDER' = 'SLUICE_E_MODEL_LOAD_FAILED'): SluiceError {
     this.#failures.set(name, message);
-    return new SluiceError('SLUICE_E_MODEL_LOAD_FAILED', message, { cause });
+    const details = code === 'SLUICE_E_MODEL_PROVIDER' && isSluiceError(cause) ? cause.details : undefined;
+    return new SluiceError(code, message, details ? { cause, details } : { cause });
   }
 }
 

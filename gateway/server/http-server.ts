@@ -283,6 +283,10 @@ export function modelMetadata(v: LoadedVersion, repository: ModelRepository): Re
   const batch = v.batched ? [-1] : [];
   const model = repository.model(v.name);
   const parameters: Record<string, string | number | boolean> = { version: v.version, max_batch_size: v.config.max_batch_size };
+  if (v.executionProvider !== undefined) {
+    parameters.execution_provider = v.executionProvider;
+    if (v.executionProvider === 'cuda') parameters.device_id = v.config.device_id;
+  }
   for (const [k, value] of Object.entries(v.config.parameters ?? {})) {
     parameters[k] = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : JSON.stringify(value);
   }

@@ -402,7 +402,9 @@ export class ControlPlaneSync {
 
   private async heartbeat(): Promise<void> {
     if (this.closed) return;
-    const loaded: LoadedVersionReport[] = this.repository.index(true).map((e) => ({ model: e.name, version: Number(e.version), sha256: this.loaded.get(`${e.name}/${e.version}`)?.sha256 ?? null, state: 'ready' }));
+    const providers = new Map<string, string>();
+    for (const v of this.repository.versions()) if (v.state === 'READY' && v.executionProvider !== undefined) providers.set(`${v.name}/${v.version}`, v.executionProvider);
+    const loaded: LoadedVersionReport[] = this.repository.index(true).map((e) => ({ model: e.name, version: Number(e.version), sha256: this.loaded.get(`${e.name}/${e.version}`)?.sha256 ?? null, state: 'ready', executionProvider: providers.get(`${e.name}/${e.version}`) ?? null }));
     for (const [key, reason] of this.failures) {
       const at = key.lastIndexOf('/');
       loaded.push({ model: key.slice(0, at), version: Number(key.slice(at + 1)), sha256: null, state: 'failed', reason });

@@ -141,6 +141,11 @@ export class WorkerPool {
     }
     if (outcome.ok) return outcome.value as T;
     if (outcome.phase === 'expired') throw new SluiceError('SLUICE_E_BATCH_TIMEOUT', outcome.error);
+    if (outcome.phase === 'provider') {
+      throw new SluiceError('SLUICE_E_MODEL_PROVIDER', `model ${task.spec.model} version ${task.spec.version} ${outcome.error}`, {
+        details: { model: task.spec.model, version: task.spec.version, provider: task.spec.executionProviders[0] },
+      });
+    }
     if (outcome.phase === 'load') {
       throw new SluiceError('SLUICE_E_MODEL_LOAD_FAILED', `model ${task.spec.model} version ${task.spec.version} failed to load: ${outcome.error}`);
     }

@@ -3,6 +3,7 @@
 // thread broadcasts that a version was unloaded.
 import ort from 'onnxruntime-node';
 import { parseModelConfig } from '../models/config.js';
+import { cpuFallbackOptions, ortSessionOptions } from './session-options.js';
 import { createBatchObservers, type BatchObserver } from './observers.js';
 import type { SessionSpec } from '../util/worker-messages.js';
 
@@ -35,24 +36,33 @@ export async function releaseSession(key: string): Promise<void> {
   await s.session.release();
 }
 
+/**
+ * The session's first provider could not be created and the config has require_provider: the load
+ * fails with SLUICE_E_MODEL_PROVIDER (the pool turns this phase into that code) naming ORT's reason.
+ */
+export class ProviderUnavailableError extends Error {
+  readonly provider: string;
+  constructor(provider: string, deviceId: number, reason: string) {
+    super(`requires execution provider ${provider}${provider === 'cuda' ? ` (device_id ${deviceId})` : ''}, which ONNX Runtime could not create: ${reason}`);
+    this.provider = provider;
+  }
+}
+
 async function create(spec: SessionSpec): Promise<OpenSession> {
-  const options: ort.InferenceSession.SessionOptions = {
-    intraOpNumThreads: spec.intraOpThreads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    executionProviders: spec.executionProviders,
-  };
+  const config = parseModelConfig(spec.model, JSON.parse(spec.configJson));
+  const options = ortSessionOptions(config);
   let session: ort.InferenceSession;
   let providers: string[] = spec.executionProviders;
   try {
     session = await ort.InferenceSession.create(spec.modelPath, options);
   } catch (err) {
-    // CUDA is opt-in and may be missing on this machine: fall back to CPU, the caller logs it once.
+    // CUDA is opt-in and may be missing on this machine: refuse when the config requires it, else
+    // fall back to CPU; the provider in use is reported (metadata, metrics, heartbeat).
     if (!spec.executionProviders.includes('cuda')) throw err;
+    if (config.require_provider) throw new ProviderUnavailableError(config.execution_providers[0]!, config.device_id, (err as Error).message);
     providers = ['cpu'];
-    session = await ort.InferenceSession.create(spec.modelPath, { ...options, executionProviders: ['cpu'] });
+    session = await ort.InferenceSession.create(spec.modelPath, cpuFallbackOptions(options));
   }
-  const observers = await createBatchObservers(spec, parseModelConfig(spec.model, JSON.parse(spec.configJson)));
+  const observers = await createBatchObservers(spec, config);
   return { spec, session, observers, executionProviders: providers };
 }

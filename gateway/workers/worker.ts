@@ -4,7 +4,7 @@
 import { BroadcastChannel, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { openSession, releaseSession, type OpenSession } from './sessions.js';
+import { ProviderUnavailableError, openSession, releaseSession, type OpenSession } from './sessions.js';
 import {
   SESSION_CHANNEL, type LoadResult, type ReleaseMessage, type RunResult, type RunTask, type TensorMetadata,
   type WireTensor, type WorkerData, type WorkerTask,
@@ -21,14 +21,14 @@ channel.onmessage = (event: unknown) => {
 channel.unref();
 
 /** What a task answers with: a result, or the error the model raised (worker crashes reject the task instead). */
-export type TaskOutcome<T> = { ok: true; value: T } | { ok: false; error: string; phase: 'load' | 'run' | 'expired' };
+export type TaskOutcome<T> = { ok: true; value: T } | { ok: false; error: string; phase: 'load' | 'provider' | 'run' | 'expired' };
 
 export default async function task(t: WorkerTask): Promise<unknown> {
   let open: OpenSession;
   try {
     open = await openSession(t.spec);
   } catch (err) {
-    return { ok: false, error: message(err), phase: 'load' } satisfies TaskOutcome<never>;
+    return { ok: false, error: message(err), phase: err instanceof ProviderUnavailableError ? 'provider' : 'load' } satisfies TaskOutcome<never>;
   }
   if (t.op === 'load') return { ok: true, value: metadata(open) } satisfies TaskOutcome<LoadResult>;
   try {
