@@ -30,6 +30,19 @@ export class ControlPlaneMetrics {
     for (const outcome of ['delivered', 'retry', 'failed'] as const) this.#deliveries.inc({ outcome }, 0);
   }
 
+  /** `sluice_control_plane_leader`: 1 on the replica that runs the background loops, 0 on the others. */
+  leadership(leader: { readonly isLeader: boolean }): void {
+    this.registry.removeSingleMetric('sluice_control_plane_leader');
+    new Gauge({
+      name: 'sluice_control_plane_leader',
+      help: '1 if this replica holds the leader lock and runs the background loops (rollouts, alerts, retraining, training leases, audit checkpoints), else 0.',
+      registers: [this.registry],
+      collect() {
+        this.set(leader.isLeader ? 1 : 0);
+      },
+    });
+  }
+
   delivery(outcome: DeliveryOutcome): void {
     this.#deliveries.inc({ outcome });
   }
