@@ -3,6 +3,7 @@
 // replica answers the same whichever one evaluates, and the webhook delivery attempts this replica
 // made.
 import { Counter, Gauge, Registry } from 'prom-client';
+import { isStoreUnavailable } from '../store/db.js';
 import type { AlertService } from './alerts.js';
 import type { DeliveryOutcome } from './webhooks.js';
 
@@ -17,8 +18,14 @@ export class ControlPlaneMetrics {
       labelNames: ['rule', 'model', 'version', 'severity', 'feature'] as const,
       registers: [this.registry],
       async collect() {
+        // PostgreSQL down: keep the last known series so /metrics still answers (leadership, deliveries).
+        const firing = await alerts.firing().catch((err: unknown) => {
+          if (isStoreUnavailable(err)) return undefined;
+          throw err;
+        });
+        if (firing === undefined) return;
         this.reset();
-        for (const a of await alerts.firing()) this.set({ rule: a.ruleName, model: a.model, version: String(a.version), severity: a.severity, feature: a.feature ?? '' }, 1);
+        for (const a of firing) this.set({ rule: a.ruleName, model: a.model, version: String(a.version), severity: a.severity, feature: a.feature ?? '' }, 1);
       },
     });
     this.#deliveries = new Counter({
