@@ -143,9 +143,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
     });
     const { server, url, port, reloadTls } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, graphiql, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, logger, tls: options.tls });
-    const leases = new TrainingLeaseSweeper(services.trainingRuns, logger);
-    leases.start();
     const leader = options.db === undefined ? new SoleLeader() : new AdvisoryLockLeader({ url: options.db, logger, retryMs: options.leaderRetryMs, name: `sluice-cp:${port}` }).start();
+    services.metrics.leadership(leader);
+    const leases = new TrainingLeaseSweeper(services.trainingRuns, leader, logger);
+    leases.start();
     const controller = new RolloutController(services, leader, logger, { intervalMs: options.rolloutIntervalMs }).start();
     const alertEvaluator = new AlertEvaluator(services, leader, logger, { intervalMs: options.alertIntervalMs }).start();
     const retrainingLoop = new RetrainingLoop(services.retraining, leader, logger, options.retrainingIntervalMs).start();
@@ -179,8 +180,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           clearTimeout(timer);
           // After the last call: its denials and events are in the final checkpoint.
           await auditCheckpoints.stop();
-          await leader.close();
           await leases.stop();
+          await leader.close();
           await graphql.dispose();
           await services.close();
         })()),

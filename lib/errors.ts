@@ -62,6 +62,7 @@ export const ERRORS = {
   SLUICE_E_STORE_CONFLICT: { status: 409, summary: 'conflicts with the stored state' },
   SLUICE_E_STORE_NOT_FOUND: { status: 404, summary: 'not found' },
   SLUICE_E_STORE_FAILED: { status: 500, summary: 'storage failed' },
+  SLUICE_E_STORE_UNAVAILABLE: { status: 503, summary: 'the control-plane database is unreachable; try again' },
   SLUICE_E_VALIDATION: { status: 400, summary: 'invalid value' },
   SLUICE_E_ARTIFACT_INVALID: { status: 422, summary: 'artifact is invalid' },
   SLUICE_E_ARTIFACT_SIGNATURE: { status: 422, summary: 'artifact signature does not verify' },

@@ -6,6 +6,7 @@ import { GraphQLError } from 'graphql';
 import { createGraphQLError, type Plugin, type YogaMaskedErrorOpts } from 'graphql-yoga';
 import { isSluiceError, type SluiceError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
+import { isStoreUnavailable, toStoreError } from '../store/db.js';
 
 // Yoga's own refusals, renamed into Sluice codes.
 const YOGA_CODES: Record<string, string> = {
@@ -35,8 +36,11 @@ export function maskedErrors(logger: Logger): Partial<YogaMaskedErrorOpts> {
     isDev: false,
     maskError(error: unknown): Error {
       const located = error instanceof GraphQLError ? { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path } : {};
-      const sluice = sluiceCause(error);
+      const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+      // PostgreSQL down: say so (503, retry) rather than "internal error", wherever the query failed.
+      const sluice = sluiceCause(error) ?? (isStoreUnavailable(original) ? toStoreError(original) : undefined);
       if (sluice) {
+        const unavailable = sluice.code === 'SLUICE_E_STORE_UNAVAILABLE';
         const auth = sluice.code === 'SLUICE_E_AUTH_MISSING' || sluice.code === 'SLUICE_E_AUTH_INVALID';
         return createGraphQLError(sluice.message, {
           ...located,
@@ -45,6 +49,7 @@ export function maskedErrors(logger: Logger): Partial<YogaMaskedErrorOpts> {
             ...(sluice.details ? { details: sluice.details } : {}),
             // A bad token fails the whole request; other errors are per field and keep 200.
             ...(auth ? { http: { status: 401, headers: { 'www-authenticate': 'Bearer' } } } : {}),
+            ...(unavailable ? { http: { status: 503, headers: { 'retry-after': '2' } } } : {}),
           },
         });
       }

@@ -10,6 +10,7 @@ import { SluiceError } from '../../lib/errors.js';
 import { nextRequestId, type Logger } from '../../lib/log.js';
 import { readServerTls, type ServerTlsFiles } from '../../lib/tls.js';
 import type { ControlPlaneServices } from '../services/control-plane.js';
+import { isStoreUnavailable, toStoreError } from '../store/db.js';
 import { serveArtifact, sendError } from './artifact-download.js';
 import type { createGraphQL } from './graphql.js';
 import { GRAPHIQL_ASSET_PREFIX, serveGraphiQLAsset } from './graphiql.js';
@@ -106,7 +107,7 @@ export async function listen(options: HttpServerOptions): Promise<ListeningServe
           () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}'),
           (err: unknown) => {
             logger.warn({ err }, 'readiness check failed');
-            sendError(res, new SluiceError('SLUICE_E_STORE_FAILED', 'database unavailable'));
+            sendError(res, isStoreUnavailable(err) ? toStoreError(err) : new SluiceError('SLUICE_E_STORE_FAILED', 'database unavailable'));
           },
         );
       return;

@@ -3,6 +3,7 @@
 // replica answers the same whichever one evaluates, and the webhook delivery attempts this replica
 // made.
 import { Counter, Gauge, Registry } from 'prom-client';
+import { isStoreUnavailable } from '../store/db.js';
 import type { AlertService } from './alerts.js';
 import type { DeliveryOutcome } from './webhooks.js';
 
@@ -17,8 +18,14 @@ export class ControlPlaneMetrics {
       labelNames: ['rule', 'model', 'version', 'severity', 'feature'] as const,
       registers: [this.registry],
       async collect() {
+        // PostgreSQL down: keep the last known series so /metrics still answers (leadership, deliveries).
+        const firing = await alerts.firing().catch((err: unknown) => {
+          if (isStoreUnavailable(err)) return undefined;
+          throw err;
+        });
+        if (firing === undefined) return;
         this.reset();
-        for (const a of await alerts.firing()) this.set({ rule: a.ruleName, model: a.model, version: String(a.version), severity: a.severity, feature: a.feature ?? '' }, 1);
+        for (const a of firing) this.set({ rule: a.ruleName, model: a.model, version: String(a.version), severity: a.severity, feature: a.feature ?? '' }, 1);
       },
     });
     this.#deliveries = new Counter({
@@ -28,6 +35,19 @@ export class ControlPlaneMetrics {
       registers: [this.registry],
     });
     for (const outcome of ['delivered', 'retry', 'failed'] as const) this.#deliveries.inc({ outcome }, 0);
+  }
+
+  /** `sluice_control_plane_leader`: 1 on the replica that runs the background loops, 0 on the others. */
+  leadership(leader: { readonly isLeader: boolean }): void {
+    this.registry.removeSingleMetric('sluice_control_plane_leader');
+    new Gauge({
+      name: 'sluice_control_plane_leader',
+      help: '1 if this replica holds the leader lock and runs the background loops (rollouts, alerts, retraining, training leases, audit checkpoints), else 0.',
+      registers: [this.registry],
+      collect() {
+        this.set(leader.isLeader ? 1 : 0);
+      },
+    });
   }
 
   delivery(outcome: DeliveryOutcome): void {

@@ -81,5 +81,24 @@ export function isUniqueViolation(err: unknown): boolean {
 /** Wrap a driver error so its text (SQL, paths) never reaches a client; the original stays as `cause`. */
 export function toStoreError(err: unknown, message = 'database operation failed'): SluiceError {
   if (err instanceof SluiceError) return err;
+  if (isStoreUnavailable(err)) return new SluiceError('SLUICE_E_STORE_UNAVAILABLE', 'the control-plane database is unreachable; nothing was changed, try again', { cause: err });
   return new SluiceError('SLUICE_E_STORE_FAILED', message, { cause: err });
+}
+
+// Connection-level failures: the server refused, reset or ended the connection, is shutting down or
+// starting up (SQLSTATE class 08 and 57P01-57P03), or the pool timed out connecting. The statement
+// never committed, so the caller may retry; anything else (a constraint, a bug) is not this.
+const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down))/;
+
+/** Whether `err` (or its cause) means PostgreSQL is unreachable rather than that the operation was wrong. */
+export function isStoreUnavailable(err: unknown): boolean {
+  for (let e = err, i = 0; e !== null && typeof e === 'object' && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    const { code, message, errors } = e as { code?: unknown; message?: unknown; errors?: unknown };
+    if (typeof code === 'string' && (UNAVAILABLE_ERRNO.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03')) return true;
+    if (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message)) return true;
+    // An AggregateError from net.connect trying ::1 and 127.0.0.1.
+    if (Array.isArray(errors) && errors.some((x) => isStoreUnavailable(x))) return true;
+  }
+  return false;
 }

@@ -12,6 +12,10 @@ import { freePort } from './net.js';
 export interface PostgresServer {
   /** postgres:// URL of a new, empty database. */
   createDatabase(name?: string): Promise<string>;
+  /** Stop the server (an outage: every session is cut) and keep its data folder and port. */
+  halt(): Promise<void>;
+  /** Start it again on the same data folder and port after halt(). */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -44,10 +48,10 @@ export async function startPostgres(): Promise<PostgresServer> {
   mkdirSync(socket);
   if (owner) chownSync(socket, owner.uid, owner.gid);
   const port = await freePort();
+  // fsync off: the test data is thrown away, and the tests check behaviour, not durability.
+  const settings = `-p ${port} -k ${socket} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
   try {
     run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-    // fsync off: the test data is thrown away, and the tests check behaviour, not durability.
-    const settings = `-p ${port} -k ${socket} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
     run('pg_ctl', ['-D', data, '-o', settings, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
@@ -65,6 +69,12 @@ export async function startPostgres(): Promise<PostgresServer> {
         await client.end();
       }
       return `${base}/${name}`;
+    },
+    async halt() {
+      run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    },
+    async resume() {
+      run('pg_ctl', ['-D', data, '-o', settings, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
     },
     async stop() {
       try {
