@@ -69,6 +69,8 @@ export interface ControlPlaneOptions {
   leaderRetryMs?: number;
   /** On PostgreSQL, how often a replica compares the desired-state revision to catch a missed NOTIFY (default 5000 ms). */
   changeResyncMs?: number;
+  /** First delay before the LISTEN connection is reopened after a loss, doubled up to 5 s (default 250 ms). */
+  changeBackoffMs?: number;
   /** How often the leader evaluates alert rules and delivers webhooks (default 5000 ms; 0: only on `alertEvaluator.tick()`). */
   alertIntervalMs?: number;
   /** How often the leader starts and moves on retraining runs (default 1000 ms; 0: only on `retrainingLoop.tick()`). */
@@ -146,7 +148,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
     });
     const { server, url, port, reloadTls } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, graphiql, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, logger, tls: options.tls });
-    const changeFeed = options.db === undefined ? undefined : await new PostgresChangeFeed(services, { url: options.db, logger, resyncMs: options.changeResyncMs, name: `sluice-changes:${port}` }).start();
+    const changeFeed = options.db === undefined ? undefined : await new PostgresChangeFeed(services, { url: options.db, logger, resyncMs: options.changeResyncMs, backoffMs: options.changeBackoffMs, name: `sluice-changes:${port}` }).start();
     if (changeFeed) services.publishChange = () => void changeFeed.publish();
     const leases = new TrainingLeaseSweeper(services.trainingRuns, logger);
     leases.start();

@@ -24,13 +24,14 @@ function follow(sub: Subscription<any>): { latest: () => any } {
   return { latest: () => latest };
 }
 
-async function twoReplicas(t: { teardown(fn: () => unknown): void }): Promise<{ a: TestControlPlane; b: TestControlPlane }> {
+async function twoReplicas(t: { teardown(fn: () => unknown): void }, backoffMs?: number): Promise<{ a: TestControlPlane; b: TestControlPlane }> {
   const a = await startTestControlPlane(t, 'postgres');
   const b = await startTestControlPlane(t, 'postgres', {
     db: a.db!,
     signingKeyFile: join(a.dataDir, 'keys', 'registry-ed25519.pem'),
     artifactDir: join(a.dataDir, 'artifacts'),
     changeResyncMs: 0,
+    ...(backoffMs === undefined ? {} : { changeBackoffMs: backoffMs }),
   });
   return { a, b };
 }
@@ -78,7 +79,8 @@ t.test('a token revoked on replica A leaves the access list pushed by replica B'
 });
 
 t.test('after B\'s LISTEN connection is cut, a change on A still reaches B\'s gateway (resync by revision)', async (t) => {
-  const { a, b } = await twoReplicas(t);
+  // B waits 3 s before it reopens its LISTEN connection, so the move below is made while nobody on B listens.
+  const { a, b } = await twoReplicas(t, 3000);
   await modelWithVersion(a);
   await a.upload('weather', exampleOnnx('weather'), undefined, { allowDuplicate: true });
   await setProduction(a, 1);
@@ -94,8 +96,11 @@ t.test('after B\'s LISTEN connection is cut, a change on A still reaches B\'s ga
   const name = `sluice-changes:${b.server.port}`;
   const cut = await admin.query('SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1', [name]);
   t.equal(cut.rowCount, 1, 'B had one LISTEN connection, now cut');
-  // Made at once: B is most likely still reconnecting, so no notification reaches it.
+  const listening = async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [name])).rowCount;
+  await eventually('B\'s LISTEN session is gone', async () => ((await listening()) === 0 ? true : undefined));
   await setProduction(a, 2);
+  const during = await admin.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [name]);
+  t.equal(during.rowCount, 0, 'the move was made while B was not listening: no notification can reach it');
   await eventually('B listens again', async () => {
     const r = await admin.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [name]);
     return r.rowCount === 1 ? true : undefined;
