@@ -10,6 +10,7 @@ import { AlertEvaluator } from './loops/alert-evaluator.js';
 import { AuditCheckpointLoop } from './loops/audit-checkpoints.js';
 import { RetrainingLoop } from './loops/retraining-loop.js';
 import { AdvisoryLockLeader, SoleLeader } from './loops/leader.js';
+import { PostgresChangeFeed } from './loops/change-feed.js';
 import { RolloutController } from './loops/rollout-controller.js';
 import { createGraphQL } from './server/graphql.js';
 import { listen } from './server/http.js';
@@ -66,6 +67,10 @@ export interface ControlPlaneOptions {
   rolloutIntervalMs?: number;
   /** On PostgreSQL, how often a replica tries for the loops' leader lock (default 1000 ms). */
   leaderRetryMs?: number;
+  /** On PostgreSQL, how often a replica compares the desired-state revision to catch a missed NOTIFY (default 5000 ms). */
+  changeResyncMs?: number;
+  /** First delay before the LISTEN connection is reopened after a loss, doubled up to 5 s (default 250 ms). */
+  changeBackoffMs?: number;
   /** How often the leader evaluates alert rules and delivers webhooks (default 5000 ms; 0: only on `alertEvaluator.tick()`). */
   alertIntervalMs?: number;
   /** How often the leader starts and moves on retraining runs (default 1000 ms; 0: only on `retrainingLoop.tick()`). */
@@ -143,6 +148,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
     });
     const { server, url, port, reloadTls } = await listen({ host: options.host, port: options.port, publicUrl: options.publicUrl, services, graphql, graphiql, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, logger, tls: options.tls });
+    const changeFeed = options.db === undefined ? undefined : await new PostgresChangeFeed(services, { url: options.db, logger, resyncMs: options.changeResyncMs, backoffMs: options.changeBackoffMs, name: `sluice-changes:${port}` }).start();
+    if (changeFeed) services.publishChange = () => void changeFeed.publish();
     const leader = options.db === undefined ? new SoleLeader() : new AdvisoryLockLeader({ url: options.db, logger, retryMs: options.leaderRetryMs, name: `sluice-cp:${port}` }).start();
     services.metrics.leadership(leader);
     const leases = new TrainingLeaseSweeper(services.trainingRuns, leader, logger);
@@ -180,6 +187,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           clearTimeout(timer);
           // After the last call: its denials and events are in the final checkpoint.
           await auditCheckpoints.stop();
+          services.publishChange = undefined;
+          await changeFeed?.close();
           await leases.stop();
           await leader.close();
           await graphql.dispose();

@@ -129,8 +129,17 @@ export class ControlPlaneServices {
 
   /** Tell the registry-change listeners that another replica may have changed what gateways serve. */
   changed(): void {
+    this.fanOut();
+    this.publishChange?.();
+  }
+
+  /** Only this process's listeners (a change another replica announced). */
+  fanOut(): void {
     for (const l of this.listeners) l();
   }
+
+  /** Set on PostgreSQL: tells the other replicas (loops/change-feed.ts), after the change committed. */
+  publishChange: (() => void) | undefined;
 
   uploadVersion(ctx: CallContext, upload: VersionUpload): Promise<ModelVersion> {
     return uploadModelVersion(this, ctx, upload);
