@@ -64,7 +64,7 @@ export function batcherOptionsFromConfig(config: ModelConfig): BatcherOptions {
     defaultTimeoutUs: batching.default_timeout_us,
     instances: config.instances,
     stagedBatches: batching.staged_batches,
-    adaptive: true,
+    adaptive: batching.adaptive_delay,
   };
 }
 
