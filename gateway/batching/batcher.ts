@@ -4,6 +4,9 @@
 //
 // - A batch starts when an instance is free and either the queue holds a full batch (the largest
 //   preferred size, else max_batch_size) or the oldest request has waited max_queue_delay_us.
+//   With `adaptive` (the gateway's default) the wait for a free instance is chosen instead from
+//   what the batcher observes (see #adaptiveWaitUs): at once when nothing else is likely to come
+//   before the batch would have finished, max_queue_delay_us staying the upper bound.
 //   With `stagedBatches`, that many more batches may be formed ahead to wait behind running ones
 //   (Sluice's addition: a worker's next batch is ready the moment it finishes one).
 // - Requests are taken by priority (level 1 first), FIFO within a level; a batch never mixes
@@ -40,6 +43,13 @@ export interface BatcherOptions {
    * are still answered on time, and the worker skips a batch whose every deadline has passed.
    */
   stagedBatches?: number | undefined;
+  /**
+   * Work-conserving, adaptive wait (Sluice's addition). A request that finds an instance free
+   * waits only as long as more arrivals are expected within the time its batch would take, judged
+   * from the arrival rate and the batch cost curve (fixed + per-row µs) learned from the batches
+   * run; never longer than maxQueueDelayUs. Off (undefined/false): the fixed Triton wait.
+   */
+  adaptive?: boolean | undefined;
 }
 
 export function batcherOptionsFromConfig(config: ModelConfig): BatcherOptions {
@@ -54,6 +64,7 @@ export function batcherOptionsFromConfig(config: ModelConfig): BatcherOptions {
     defaultTimeoutUs: batching.default_timeout_us,
     instances: config.instances,
     stagedBatches: batching.staged_batches,
+    adaptive: batching.adaptive_delay,
   };
 }
 
@@ -114,6 +125,16 @@ export class Batcher<T, R> {
   #timerDue = 0;
   #closing = false;
   #idle: (() => void) | undefined = undefined;
+  // Observed load, for the adaptive wait (plain numbers: nothing allocated per request).
+  #lastArrival = -Infinity;
+  /** Moving average of the gap between arrivals, µs; Infinity until two have arrived. */
+  #gapUs = Infinity;
+  // Exponentially weighted sums for the least-squares line cost = fixed + perRow × rows.
+  #costW = 0;
+  #costX = 0;
+  #costY = 0;
+  #costXX = 0;
+  #costXY = 0;
 
   constructor(options: BatcherOptions, execute: ExecuteBatch<T, R>, clock: BatcherClock = systemClock) {
     this.options = validate(options);
@@ -125,6 +146,20 @@ export class Batcher<T, R> {
   /** Requests waiting (not yet in a batch). */
   get queueDepth(): number {
     return this.#pending;
+  }
+
+  /**
+   * The batch cost curve learned so far, µs: `fixedUs + perRowUs × rows`; undefined before any
+   * batch ran on a free instance.
+   */
+  get costModel(): { fixedUs: number; perRowUs: number } | undefined {
+    if (this.#costW === 0) return undefined;
+    return { fixedUs: this.#fixedUs(), perRowUs: this.#perRowUs() };
+  }
+
+  /** Moving average of the time between arrivals, µs (Infinity before two requests). */
+  get arrivalGapUs(): number {
+    return this.#gapUs;
   }
 
   /** Batches running now. */
@@ -169,6 +204,11 @@ export class Batcher<T, R> {
       entry.onAbort = () => this.#cancel(entry);
       opts.signal.addEventListener('abort', entry.onAbort, { once: true });
     }
+    if (this.#lastArrival !== -Infinity) {
+      const gap = now - this.#lastArrival;
+      this.#gapUs = this.#gapUs === Infinity ? gap : this.#gapUs + (gap - this.#gapUs) * GAP_WEIGHT;
+    }
+    this.#lastArrival = now;
     this.#queues[level - 1]!.push(entry);
     this.#pending++;
     this.#pendingRows += entry.rows;
@@ -191,9 +231,11 @@ export class Batcher<T, R> {
     const limit = o.instances + (o.stagedBatches ?? 0);
     while (this.#inFlight < limit && this.#pending > 0) {
       const oldest = this.#oldest();
-      const waitedEnough = oldest !== undefined && this.#clock.now() - oldest >= o.maxQueueDelayUs;
-      if (!(this.#closing || o.maxQueueDelayUs === 0 || this.#pendingRows >= this.#fullBatch() || waitedEnough)) {
-        this.#armTimer(oldest! + o.maxQueueDelayUs);
+      // A staged batch (every instance busy) always waits the fixed delay: it cannot run sooner anyway.
+      const wait = o.adaptive && this.#inFlight < o.instances ? this.#adaptiveWaitUs() : o.maxQueueDelayUs;
+      const waitedEnough = oldest !== undefined && this.#clock.now() - oldest >= wait;
+      if (!(this.#closing || wait === 0 || this.#pendingRows >= this.#fullBatch() || waitedEnough)) {
+        this.#armTimer(oldest! + wait);
         return;
       }
       this.#dispatch(this.#formBatch());
@@ -204,6 +246,51 @@ export class Batcher<T, R> {
       this.#idle = undefined;
       idle();
     }
+  }
+
+  /**
+   * How long the queue's oldest request should wait for company while an instance is free, µs.
+   * - 0 when another instance would still be free (a newcomer runs at once there anyway) or no
+   *   batch has been measured yet (work-conserving until the cost curve is known);
+   * - 0 when fewer than one more arrival is expected within the time the batch would take now
+   *   (cost(pending rows) × arrival rate < 1): at low load a call never waits for a batch that
+   *   will not fill;
+   * - else the time until a full batch is expected, capped by the batch's own cost (waiting
+   *   longer than one run costs more than running twice) and by max_queue_delay_us.
+   */
+  #adaptiveWaitUs(): number {
+    const o = this.options;
+    if (this.#closing || o.maxQueueDelayUs === 0 || this.#costW === 0 || this.#inFlight + 1 < o.instances) return 0;
+    const gap = Math.max(this.#gapUs, this.#clock.now() - this.#lastArrival);
+    const cost = this.#fixedUs() + this.#perRowUs() * this.#pendingRows;
+    if (!(gap < Infinity) || cost < gap) return 0;
+    const fill = (this.#fullBatch() - this.#pendingRows) * gap;
+    return Math.min(o.maxQueueDelayUs, cost, fill);
+  }
+
+  #perRowUs(): number {
+    const w = this.#costW;
+    const mx = this.#costX / w;
+    const varX = this.#costXX / w - mx * mx;
+    if (!(varX > 1e-9)) return 0;
+    const slope = (this.#costXY / w - mx * (this.#costY / w)) / varX;
+    return slope > 0 ? slope : 0;
+  }
+
+  #fixedUs(): number {
+    const w = this.#costW;
+    const fixed = this.#costY / w - this.#perRowUs() * (this.#costX / w);
+    return fixed > 0 ? fixed : 0;
+  }
+
+  /** One batch's cost as the batcher sees it (dispatch to answer), rows → µs. */
+  #learnCost(rows: number, us: number): void {
+    const keep = 1 - COST_WEIGHT;
+    this.#costW = this.#costW * keep + 1;
+    this.#costX = this.#costX * keep + rows;
+    this.#costY = this.#costY * keep + us;
+    this.#costXX = this.#costXX * keep + rows * rows;
+    this.#costXY = this.#costXY * keep + rows * us;
   }
 
   /** Rows that make a batch worth sending at once. */
@@ -254,6 +341,8 @@ export class Batcher<T, R> {
     }
     const staged = this.#inFlight >= this.options.instances;
     this.#inFlight++;
+    let rows = 0;
+    if (this.options.adaptive && !staged) for (const entry of batch) rows += entry.rows;
     let run: Promise<R[]>;
     try {
       run = this.#execute(batch, staged);
@@ -268,6 +357,8 @@ export class Batcher<T, R> {
     };
     run.then(
       (results) => {
+        // A staged batch waited behind another: its time is not its cost.
+        if (rows > 0) this.#learnCost(rows, this.#clock.now() - now);
         freed();
         if (results.length !== batch.length) {
           this.#fail(batch, new SluiceError('SLUICE_E_INTERNAL', 'batch returned the wrong number of results'));
@@ -362,6 +453,11 @@ export class Batcher<T, R> {
     entry.reject(cancelled());
   }
 }
+
+/** Weight of the newest gap in the arrival average (about the last 8 arrivals count). */
+const GAP_WEIGHT = 1 / 8;
+/** Weight of the newest batch in the cost curve (about the last 32 batches count). */
+const COST_WEIGHT = 1 / 32;
 
 function queueFull(max: number): SluiceError {
   return new SluiceError('SLUICE_E_BATCH_QUEUE_FULL', `queue is full (max_queue_size ${max}); retry later`, { retryAfter: 1 });

@@ -34,6 +34,12 @@ export interface DynamicBatchingConfig {
    * (weather). A staged batch is closed to a later call of higher priority.
    */
   staged_batches: number;
+  /**
+   * true (default): a call that finds an instance free waits only as long as the arrival rate and
+   * the measured batch cost say company is coming, max_queue_delay_us being the upper bound
+   * (docs/batching.md). false: Triton's fixed wait for a full batch or max_queue_delay_us.
+   */
+  adaptive_delay: boolean;
 }
 
 export type VersionPolicy =
@@ -404,6 +410,7 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
       priority_levels: priorityLevels,
       default_priority_level: int(name, 'dynamic_batching.default_priority_level', batching.default_priority_level, priorityLevels, 1, priorityLevels),
       staged_batches: int(name, 'dynamic_batching.staged_batches', batching.staged_batches, 0, 0, 64),
+      adaptive_delay: batching.adaptive_delay === undefined ? true : batching.adaptive_delay === true ? true : batching.adaptive_delay === false ? false : bad(name, 'dynamic_batching.adaptive_delay', 'must be true or false'),
     },
     instances: int(name, 'instances', raw.instances, onCuda ? CUDA_DEFAULTS.instances : defaultInstances(), 1, 64),
     intra_op_threads: int(name, 'intra_op_threads', raw.intra_op_threads, 1, 1, 64),

@@ -356,3 +356,171 @@ t.test('options are validated once, naming the option', async (t) => {
   t.throws(() => new Batcher({ ...base, stagedBatches: -1 }, async () => []), { code: 'SLUICE_E_CONFIG_INVALID', message: /stagedBatches/ });
   t.throws(() => new Batcher({ ...base, preferredBatchSizes: [4, 2] }, async () => []), { message: /preferredBatchSizes/ });
 });
+
+// Adaptive, work-conserving batching (issue 20): the wait for a free instance is chosen from the
+// arrival rate and the learned batch cost, max_queue_delay_us staying the upper bound.
+
+/** Run one batch of `rows` requests alone on the free instance and answer it after `costUs`. */
+async function teachCost(s: ReturnType<typeof setup>, prefix: string, rows: number, costUs: number) {
+  const before = s.exec.batches.length;
+  for (let i = 0; i < rows; i++) void s.add(`${prefix}${i}`);
+  const batch = s.exec.batches[before]!;
+  s.clock.advance(costUs);
+  batch.resolve();
+  await tick();
+}
+
+t.test('adaptive: a request that finds the instance idle runs at once, before any batch was measured', async (t) => {
+  const { exec, add, batcher } = setup({ adaptive: true });
+  void add('a');
+  t.same(exec.ids, [['a']], 'no wait for a batch that will not fill');
+  t.equal(batcher.costModel, undefined);
+});
+
+t.test('adaptive: at low load (arrivals farther apart than a batch costs) every request runs at once', async (t) => {
+  const s = setup({ adaptive: true });
+  await teachCost(s, 'w', 1, 100);
+  for (const id of ['a', 'b', 'c']) {
+    s.clock.advance(900);
+    void s.add(id);
+    t.equal(s.exec.batches.at(-1)!.ids[0], id, `${id} runs the moment it arrives`);
+    s.clock.advance(100);
+    s.exec.batches.at(-1)!.resolve();
+    await tick();
+  }
+  t.equal(s.batcher.queueDepth, 0);
+});
+
+t.test('adaptive: batches form while the instance is busy and run the moment it frees', async (t) => {
+  const s = setup({ adaptive: true, maxBatchSize: 64 });
+  void s.add('a');
+  for (const id of ['b', 'c', 'd']) void s.add(id);
+  t.same(s.exec.ids, [['a']], 'the others queue behind the running batch');
+  s.clock.advance(300);
+  s.exec.batches[0]!.resolve();
+  await tick();
+  t.same(s.exec.ids, [['a'], ['b', 'c', 'd']], 'they run together as soon as the instance is free');
+});
+
+t.test('adaptive: the batch cost curve (fixed + per row) is learned from the batches run', async (t) => {
+  const s = setup({ adaptive: true, maxBatchSize: 64 });
+  void s.add('a');
+  for (const id of ['b', 'c', 'd', 'e']) void s.add(id);
+  s.clock.advance(110);
+  s.exec.batches[0]!.resolve();
+  await tick();
+  t.same(s.exec.ids[1], ['b', 'c', 'd', 'e']);
+  s.clock.advance(140);
+  s.exec.batches[1]!.resolve();
+  await tick();
+  const model = s.batcher.costModel!;
+  t.ok(Math.abs(model.fixedUs - 100) < 1e-6, `fixed cost ${model.fixedUs} µs`);
+  t.ok(Math.abs(model.perRowUs - 10) < 1e-6, `per-row cost ${model.perRowUs} µs`);
+});
+
+/**
+ * Let the batcher see a fast stream (nine requests 50 µs apart) and batches that each cost
+ * `costUs`, then leave it idle with nothing queued.
+ */
+async function loadUp(s: ReturnType<typeof setup>, costUs: number) {
+  void s.add('w0');
+  for (let i = 1; i < 9; i++) {
+    s.clock.advance(50);
+    void s.add(`w${i}`);
+  }
+  let answered = 0;
+  while (answered < s.exec.batches.length || s.batcher.queueDepth > 0) {
+    s.clock.advance(costUs);
+    const open = s.exec.batches.slice(answered);
+    answered = s.exec.batches.length;
+    for (const b of open) b.resolve();
+    await tick();
+  }
+  s.clock.advance(10);
+}
+
+t.test('adaptive: when arrivals come faster than a batch runs, a free instance waits for company, at most the batch cost', async (t) => {
+  const s = setup({ adaptive: true, maxBatchSize: 64, maxQueueDelayUs: 1000 });
+  await loadUp(s, 400);
+  const cost = s.batcher.costModel!.fixedUs;
+  t.ok(cost > 300 && cost < 1000, `a batch costs ${cost} µs, less than max_queue_delay_us`);
+  const before = s.exec.batches.length;
+  void s.add('s1');
+  t.equal(s.exec.batches.length, before, 's1 does not run at once: more are expected before a batch would finish');
+  for (const id of ['s2', 's3', 's4']) {
+    s.clock.advance(50);
+    void s.add(id);
+  }
+  t.equal(s.exec.batches.length, before, 'the stream is held while it gathers');
+  s.clock.advance(Math.ceil(cost) - 150 - 1);
+  t.equal(s.exec.batches.length, before, 'held up to the cost of one batch');
+  s.clock.advance(1);
+  t.same(s.exec.ids.at(-1), ['s1', 's2', 's3', 's4'], 'they run together one batch cost after the oldest, before max_queue_delay_us');
+});
+
+t.test('adaptive: max_queue_delay_us stays the upper bound on the wait', async (t) => {
+  const s = setup({ adaptive: true, maxBatchSize: 64, maxQueueDelayUs: 1000 });
+  await loadUp(s, 50_000); // a batch costs far more than the delay
+  const before = s.exec.batches.length;
+  for (let i = 0; i < 5; i++) {
+    void s.add(`r${i}`);
+    s.clock.advance(10);
+  }
+  t.equal(s.exec.batches.length, before);
+  s.clock.advance(1000 - 50 - 1);
+  t.equal(s.exec.batches.length, before, 'not before the delay');
+  s.clock.advance(1);
+  t.same(s.exec.ids.at(-1), ['r0', 'r1', 'r2', 'r3', 'r4'], 'exactly max_queue_delay_us after the oldest');
+});
+
+t.test('adaptive: a full preferred batch still starts at once, and priorities still order the batch', async (t) => {
+  const s = setup({ adaptive: true, maxBatchSize: 64, preferredBatchSizes: [4], priorityLevels: 2, defaultPriorityLevel: 2 });
+  await loadUp(s, 400);
+  const before = s.exec.batches.length;
+  void s.add('low1');
+  s.clock.advance(10);
+  void s.add('low2');
+  s.clock.advance(10);
+  void s.add('high', { priority: 1 });
+  t.equal(s.exec.batches.length, before, 'three rows wait for a fourth');
+  s.clock.advance(10);
+  void s.add('low3');
+  t.same(s.exec.ids.at(-1), ['high', 'low1', 'low2', 'low3'], 'four rows at once, level 1 first');
+});
+
+t.test('adaptive: a deadline shorter than the wait is answered at the deadline; the request never runs', async (t) => {
+  const s = setup({ adaptive: true, maxBatchSize: 64, maxQueueDelayUs: 1000 });
+  await loadUp(s, 50_000);
+  const before = s.exec.batches.length;
+  void s.add('a', { timeoutUs: 200 });
+  s.clock.advance(10);
+  void s.add('b');
+  s.clock.advance(200);
+  await tick();
+  t.equal(s.settled.get('a'), 'SLUICE_E_BATCH_TIMEOUT');
+  t.equal(s.exec.batches.length, before);
+  s.clock.advance(1000);
+  t.same(s.exec.ids.at(-1), ['b'], 'only the live request ran');
+});
+
+t.test('adaptive: with another instance free a request runs at once; on the last free one it waits for company', async (t) => {
+  const s = setup({ adaptive: true, maxBatchSize: 64, instances: 2 });
+  await loadUp(s, 400);
+  const before = s.exec.batches.length;
+  void s.add('a');
+  t.same(s.exec.ids.at(-1), ['a'], 'a takes a free instance at once');
+  s.clock.advance(10);
+  void s.add('b');
+  t.equal(s.exec.batches.length, before + 1, 'b, with only one instance left, waits');
+});
+
+t.test('adaptive: a staged batch (every instance busy) keeps the fixed delay', async (t) => {
+  const s = setup({ adaptive: true, maxBatchSize: 64, stagedBatches: 1, maxQueueDelayUs: 1000 });
+  void s.add('a');
+  void s.add('b');
+  t.same(s.exec.ids, [['a']]);
+  s.clock.advance(999);
+  t.same(s.exec.ids, [['a']]);
+  s.clock.advance(1);
+  t.same(s.exec.batches.map((b) => [b.ids, b.staged]), [[['a'], false], [['b'], true]]);
+});

@@ -13,6 +13,7 @@ t.test('an empty config gets Triton-like defaults', async (t) => {
     priority_levels: 1,
     default_priority_level: 1,
     staged_batches: 0,
+    adaptive_delay: true,
   });
   t.ok(c.instances >= 1);
   t.equal(c.intra_op_threads, 1);
@@ -21,6 +22,11 @@ t.test('an empty config gets Triton-like defaults', async (t) => {
   t.same(c.routing, {});
   t.same(c.warmup, []);
   t.equal(c.input, undefined, 'inputs come from the model when omitted');
+});
+
+t.test('adaptive_delay is on by default and must be a boolean', async (t) => {
+  t.equal(parseModelConfig('m', { dynamic_batching: { adaptive_delay: false } }).dynamic_batching.adaptive_delay, false);
+  t.throws(() => parseModelConfig('m', { dynamic_batching: { adaptive_delay: 'yes' } }), { code: 'SLUICE_E_CONFIG_INVALID', message: /adaptive_delay/ });
 });
 
 t.test('staged_batches is off by default and range-checked', async (t) => {

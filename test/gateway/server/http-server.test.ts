@@ -288,7 +288,7 @@ t.test('a full queue refuses at once with 503 and Retry-After; a deadline answer
   const configPath = join(models, 'weather', 'config.json');
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
   // A long queue delay keeps requests queued while the test looks at them.
-  config.dynamic_batching = { max_queue_delay_us: 1_500_000, max_queue_size: 2 };
+  config.dynamic_batching = { max_queue_delay_us: 1_500_000, max_queue_size: 2, adaptive_delay: false };
   writeFileSync(configPath, JSON.stringify(config));
   const gw = await startTestGateway(t, models);
   const infer = `${gw.url}/v2/models/weather/infer`;
