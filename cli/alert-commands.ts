@@ -4,7 +4,7 @@
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
-import { LOG_LEVEL_FLAG } from './common-flags.js';
+import { LOG_LEVEL_FLAG, CLIENT_TLS_FLAGS } from './common-flags.js';
 import { baseUrl, graphql } from './control-plane-commands.js';
 
 const CONTROL_PLANE_FLAG = { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' } as const;
@@ -18,7 +18,7 @@ export const ALERT_LIST_COMMAND = defineCommand({
   name: 'alert list',
   summary: 'List alerts, newest first.',
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG,
+    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
     token: READ_TOKEN_FLAG,
     model: { type: 'string', description: 'only this model\'s alerts' },
     state: { type: 'string', choices: ['pending', 'firing', 'resolved'], description: 'only alerts in this state' },
@@ -31,7 +31,7 @@ export const ALERT_RULES_COMMAND = defineCommand({
   name: 'alert rules',
   summary: 'List alert rules.',
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG,
+    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
     token: READ_TOKEN_FLAG,
     model: { type: 'string', description: 'only this model\'s rules' },
     'log-level': LOG_LEVEL_FLAG,
@@ -42,7 +42,7 @@ export const ALERT_ADD_RULE_COMMAND = defineCommand({
   name: 'alert add-rule',
   summary: 'Create an alert rule over fleet-wide figures (drift PSI, accuracy, MAE, error rate, p99 latency).',
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG,
+    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
     token: WRITE_TOKEN_FLAG,
     name: { type: 'string', required: true, description: 'rule name' },
     model: { type: 'string', required: true, description: 'registered model name' },
@@ -65,7 +65,7 @@ export const ALERT_SILENCE_COMMAND = defineCommand({
   name: 'alert silence',
   summary: 'Hold back an alert\'s (or a rule\'s) notifications for a while; its state is still tracked.',
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG,
+    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
     token: WRITE_TOKEN_FLAG,
     alert: { type: 'string', placeholder: 'id', description: 'the alert (alt_...)' },
     rule: { type: 'string', placeholder: 'name', description: 'or a rule: its alerts, also later ones' },

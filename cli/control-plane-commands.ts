@@ -6,6 +6,8 @@
 // version loaded on N of M connected gateways, or each gateway's refusal) and `sluice token create`
 // (a token written straight into the store on the control plane's machine: the way back in when
 // the admin token is lost; audited through the same service as the API's createToken).
+import { adminFetch } from './admin-tls.js';
+import { tlsFailureOf } from '../lib/tls.js';
 import { existsSync, openAsBlob, readFileSync, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -16,7 +18,7 @@ import { defineCommand, type FlagValues } from '../lib/flags.js';
 import type { AuditEvent, AuditVerification, Outcome } from '../control-plane/services/audit.js';
 import { ROLES, type CallContext } from '../control-plane/services/actor.js';
 import type { Store } from '../control-plane/store/db.js';
-import { DATA_FLAG, DB_FILE_FLAG, DB_FLAG, GATE_OVERRIDE_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+import { DATA_FLAG, DB_FILE_FLAG, DB_FLAG, GATE_OVERRIDE_FLAG, LOG_LEVEL_FLAG, CLIENT_TLS_FLAGS } from './common-flags.js';
 import { databaseUrl } from './secrets.js';
 import { parseRateLimit } from '../gateway/access/rate-limit.js';
 
@@ -38,7 +40,7 @@ export const UPLOAD_COMMAND = defineCommand({
   name: 'upload',
   summary: 'Register a model version from a local ONNX file with a running control plane.',
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG,
+    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
     token: { type: 'string', required: true, description: 'developer or admin token' },
     model: { type: 'string', required: true, description: 'registered model name' },
     file: { type: 'string', required: true, placeholder: 'path', description: 'path of the ONNX file' },
@@ -59,7 +61,7 @@ export const SET_ALIAS_COMMAND = defineCommand({
   name: 'set-alias',
   summary: 'Point an alias (production, staging, ...) at a model version and report what the gateways did.',
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG,
+    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
     token: { type: 'string', required: true, description: 'operator or admin token' },
     model: { type: 'string', required: true, description: 'registered model name' },
     alias: { type: 'string', default: 'production', description: 'alias to move' },
@@ -154,8 +156,10 @@ export async function graphql(base: string, token: string, query: string, variab
 async function post(base: string, headers: Record<string, string>, body: string | FormData): Promise<any> {
   let res: Response;
   try {
-    res = await fetch(`${base}/graphql`, { method: 'POST', headers, body });
+    res = await adminFetch()(`${base}/graphql`, { method: 'POST', headers, body });
   } catch (err) {
+    const tls = tlsFailureOf(err);
+    if (tls !== undefined) throw new SluiceError('SLUICE_E_TLS_HANDSHAKE', `control plane ${base}: TLS handshake failed (${tls})`, { cause: err, details: { reason: tls, flag: 'control-plane' } });
     throw new SluiceError('SLUICE_E_CONFIG_INVALID', `control plane ${base} unreachable`, { cause: err, details: { flag: 'control-plane' } });
   }
   const answer = (await res.json().catch(() => undefined)) as { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] } | undefined;

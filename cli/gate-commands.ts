@@ -1,12 +1,13 @@
 // `sluice dataset upload|list` and `sluice gate policy|evaluate|approve|reports`: holdout datasets,
 // promotion policies and gate reports through a running control plane's GraphQL API, so every call
 // is authorized and audited like any other. Each command prints JSON lines.
+import { adminClientTls } from './admin-tls.js';
 import { readFile } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
 import { ControlPlaneClient } from '../control-plane/runner/client.js';
-import { LOG_LEVEL_FLAG } from './common-flags.js';
+import { LOG_LEVEL_FLAG, CLIENT_TLS_FLAGS } from './common-flags.js';
 import { baseUrl, graphql } from './control-plane-commands.js';
 
 const CONTROL_PLANE_FLAG = { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' } as const;
@@ -20,7 +21,7 @@ export const DATASET_UPLOAD_COMMAND = defineCommand({
   name: 'dataset upload',
   summary: "Register a holdout CSV for a model's promotion gates (developer or admin).",
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG,
+    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
     token: TOKEN_FLAG,
     model: MODEL_FLAG,
     name: { type: 'string', required: true, description: 'dataset name, e.g. holdout-2015 (a policy refers to it)' },
@@ -32,14 +33,14 @@ export const DATASET_UPLOAD_COMMAND = defineCommand({
 export const DATASET_LIST_COMMAND = defineCommand({
   name: 'dataset list',
   summary: "List a model's holdout datasets.",
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, token: TOKEN_FLAG, model: MODEL_FLAG, 'log-level': LOG_LEVEL_FLAG },
+  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: TOKEN_FLAG, model: MODEL_FLAG, 'log-level': LOG_LEVEL_FLAG },
 });
 
 export const GATE_POLICY_COMMAND = defineCommand({
   name: 'gate policy',
   summary: "Show a model's promotion policy, or set a new revision of it with --file (operator or admin).",
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG,
+    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
     token: TOKEN_FLAG,
     model: MODEL_FLAG,
     file: { type: 'string', placeholder: 'policy.json', description: 'set the policy from this JSON file (docs/gates.md); without it, show the current one' },
@@ -51,14 +52,14 @@ export const GATE_POLICY_COMMAND = defineCommand({
 export const GATE_EVALUATE_COMMAND = defineCommand({
   name: 'gate evaluate',
   summary: "Run the model's promotion policy on a version and print the report; exit 1 when it failed (developer, operator or admin).",
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, token: TOKEN_FLAG, model: MODEL_FLAG, version: VERSION_FLAG, 'log-level': LOG_LEVEL_FLAG },
+  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: TOKEN_FLAG, model: MODEL_FLAG, version: VERSION_FLAG, 'log-level': LOG_LEVEL_FLAG },
 });
 
 export const GATE_APPROVE_COMMAND = defineCommand({
   name: 'gate approve',
   summary: 'Approve the promotion of a version you did not submit (operator or admin).',
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG,
+    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
     token: TOKEN_FLAG,
     model: MODEL_FLAG,
     version: VERSION_FLAG,
@@ -70,7 +71,7 @@ export const GATE_APPROVE_COMMAND = defineCommand({
 export const GATE_REPORTS_COMMAND = defineCommand({
   name: 'gate reports',
   summary: "List a model's gate reports, oldest first.",
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, token: TOKEN_FLAG, model: MODEL_FLAG, version: { type: 'int', placeholder: 'n', description: 'only this version' }, 'log-level': LOG_LEVEL_FLAG },
+  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: TOKEN_FLAG, model: MODEL_FLAG, version: { type: 'int', placeholder: 'n', description: 'only this version' }, 'log-level': LOG_LEVEL_FLAG },
 });
 
 async function readInput(path: string, flag: string): Promise<Buffer> {
@@ -84,7 +85,7 @@ async function readInput(path: string, flag: string): Promise<Buffer> {
 /** A multipart upload (the JSON body limit does not apply to it), as the training runner sends model files. */
 export async function runDatasetUpload(v: FlagValues<typeof DATASET_UPLOAD_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
   const csv = await readInput(v.file, 'file');
-  const client = new ControlPlaneClient(baseUrl(v['control-plane']), v.token, 'SLUICE_E_CONFIG_INVALID');
+  const client = new ControlPlaneClient(baseUrl(v['control-plane']), v.token, 'SLUICE_E_CONFIG_INVALID', adminClientTls());
   const data = await client.upload(`mutation($input: UploadDatasetInput!) { uploadDataset(input: $input) { ${DATASET_FIELDS} } }`, { model: v.model, name: v.name }, { file: new Blob([new Uint8Array(csv)]) });
   out.write(`${JSON.stringify(data.uploadDataset)}\n`);
   return 0;

@@ -11,6 +11,7 @@ import { isSluiceError, SluiceError } from '../lib/errors.js';
 import { defineCommand, helpText, parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
 import { DATA_FLAG, DB_FILE_FLAG, DB_FLAG, DRAIN_FLAG, HOST_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
 import { CLIENT_TLS_FLAGS, SERVER_TLS_FLAGS, TLS_CLIENT_CA_FLAG, clientTlsOf, serverTlsOf } from './common-flags.js';
+import { setAdminClientTls } from './admin-tls.js';
 import { BUDGET_FLAGS, budgetsFrom } from './budget-flags.js';
 import { AUDIT_EXPORT_COMMAND, SET_ALIAS_COMMAND, TOKEN_CREATE_COMMAND, UPLOAD_COMMAND, runAuditExport, runSetAlias, runTokenCreate, runUpload } from './control-plane-commands.js';
 import { RUNNER_COMMAND, runRunner } from './runner-commands.js';
@@ -271,6 +272,8 @@ function command<F extends FlagTable>(spec: CommandSpec<F>, run: (values: FlagVa
         process.stdout.write(helpText(spec));
         return 0;
       }
+      // Admin commands reach an https control plane with these (cli/admin-tls.ts).
+      if ('control-plane-ca' in spec.flags) setAdminClientTls(clientTlsOf(parsed.values as Parameters<typeof clientTlsOf>[0]));
       return run(parsed.values);
     },
   };

@@ -1,6 +1,7 @@
 // `sluice train submit|list|show|logs|cancel|retry`: training jobs through a running control plane's
 // GraphQL API with a developer (or, to read, viewer) token. Answers are JSON lines on stdout; log
 // lines go to stdout as the trainer printed them.
+import { adminClientTls } from './admin-tls.js';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -8,7 +9,7 @@ import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, type FlagValues } from '../lib/flags.js';
 import { ControlPlaneClient } from '../control-plane/runner/client.js';
-import { CONTROL_PLANE_FLAG, LOG_LEVEL_FLAG, tokenFlag } from './common-flags.js';
+import { CONTROL_PLANE_FLAG, LOG_LEVEL_FLAG, tokenFlag, CLIENT_TLS_FLAGS } from './common-flags.js';
 
 const CONTROL_PLANE = CONTROL_PLANE_FLAG;
 const TOKEN = tokenFlag('developer or admin token (viewer to read)');
@@ -18,7 +19,7 @@ export const TRAIN_SUBMIT_COMMAND = defineCommand({
   name: 'train submit',
   summary: 'Submit a training job: a command trainer or the builtin, on a dataset, optionally a parameter sweep.',
   flags: {
-    'control-plane': CONTROL_PLANE,
+    'control-plane': CONTROL_PLANE, ...CLIENT_TLS_FLAGS,
     token: TOKEN,
     model: { type: 'string', required: true, description: 'registered model to train a new version of' },
     builtin: { type: 'string', placeholder: 'name', description: 'a built-in trainer: weather-mlp' },
@@ -40,7 +41,7 @@ export const TRAIN_LIST_COMMAND = defineCommand({
   name: 'train list',
   summary: 'List training jobs, newest first, one JSON line each.',
   flags: {
-    'control-plane': CONTROL_PLANE,
+    'control-plane': CONTROL_PLANE, ...CLIENT_TLS_FLAGS,
     token: TOKEN,
     model: { type: 'string', description: 'only this model' },
     status: { type: 'string', choices: ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'], description: 'only this status' },
@@ -52,25 +53,25 @@ export const TRAIN_LIST_COMMAND = defineCommand({
 export const TRAIN_SHOW_COMMAND = defineCommand({
   name: 'train show',
   summary: 'Show a training job: status, attempts, error, metrics, validation, trials and the version it registered with its lineage.',
-  flags: { 'control-plane': CONTROL_PLANE, token: TOKEN, id: ID, 'log-level': LOG_LEVEL_FLAG },
+  flags: { 'control-plane': CONTROL_PLANE, ...CLIENT_TLS_FLAGS, token: TOKEN, id: ID, 'log-level': LOG_LEVEL_FLAG },
 });
 
 export const TRAIN_LOGS_COMMAND = defineCommand({
   name: 'train logs',
   summary: "Print a training job's log lines; --follow streams them until the job ends (exit 1 unless it succeeded).",
-  flags: { 'control-plane': CONTROL_PLANE, token: TOKEN, id: ID, follow: { type: 'boolean', default: false, description: 'keep printing new lines until the job ends' }, 'log-level': LOG_LEVEL_FLAG },
+  flags: { 'control-plane': CONTROL_PLANE, ...CLIENT_TLS_FLAGS, token: TOKEN, id: ID, follow: { type: 'boolean', default: false, description: 'keep printing new lines until the job ends' }, 'log-level': LOG_LEVEL_FLAG },
 });
 
 export const TRAIN_CANCEL_COMMAND = defineCommand({
   name: 'train cancel',
   summary: 'Cancel a training job (a running trainer is killed within 2 s).',
-  flags: { 'control-plane': CONTROL_PLANE, token: TOKEN, id: ID, 'log-level': LOG_LEVEL_FLAG },
+  flags: { 'control-plane': CONTROL_PLANE, ...CLIENT_TLS_FLAGS, token: TOKEN, id: ID, 'log-level': LOG_LEVEL_FLAG },
 });
 
 export const TRAIN_RETRY_COMMAND = defineCommand({
   name: 'train retry',
   summary: 'Queue a failed, cancelled or timed-out training job again.',
-  flags: { 'control-plane': CONTROL_PLANE, token: TOKEN, id: ID, 'log-level': LOG_LEVEL_FLAG },
+  flags: { 'control-plane': CONTROL_PLANE, ...CLIENT_TLS_FLAGS, token: TOKEN, id: ID, 'log-level': LOG_LEVEL_FLAG },
 });
 
 const JOB_FIELDS = `id model status trainer { kind command builtin digest } dataset { url sha256 } parameters labels timeoutSeconds retries attemptCount
@@ -108,7 +109,7 @@ function datasetOf(v: FlagValues<typeof TRAIN_SUBMIT_COMMAND.flags>): { url: str
 }
 
 export async function runTrainSubmit(v: FlagValues<typeof TRAIN_SUBMIT_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
-  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID');
+  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID', adminClientTls());
   const input = {
     model: v.model,
     trainer: trainerOf(v),
@@ -125,7 +126,7 @@ export async function runTrainSubmit(v: FlagValues<typeof TRAIN_SUBMIT_COMMAND.f
 }
 
 export async function runTrainList(v: FlagValues<typeof TRAIN_LIST_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
-  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID');
+  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID', adminClientTls());
   const { trainingJobs } = await client.request('query($m: String, $s: TrainingJobStatus, $f: Int) { trainingJobs(model: $m, status: $s, first: $f) { edges { node { id model status attemptCount createdAt finishedAt error { code } version { number } } } } }', {
     m: v.model ?? null,
     s: v.status ?? null,
@@ -136,7 +137,7 @@ export async function runTrainList(v: FlagValues<typeof TRAIN_LIST_COMMAND.flags
 }
 
 export async function runTrainShow(v: FlagValues<typeof TRAIN_SHOW_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
-  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID');
+  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID', adminClientTls());
   const { trainingJob } = await client.request(
     `query($id: ID!) { trainingJob(id: $id) { ${JOB_FIELDS} attempts { number runner status startedAt finishedAt error { code message } } validation
       sweep { method trials parallelism metric goal } bestTrial { id } trials { id trial status parameters metrics { name value } } } }`,
@@ -148,7 +149,7 @@ export async function runTrainShow(v: FlagValues<typeof TRAIN_SHOW_COMMAND.flags
 }
 
 export async function runTrainLogs(v: FlagValues<typeof TRAIN_LOGS_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
-  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID');
+  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID', adminClientTls());
   if (v.follow) return followLogs(client, v.id, out);
   let after = 0;
   for (;;) {
@@ -181,14 +182,14 @@ async function followLogs(client: ControlPlaneClient, id: string, out: Writable)
 }
 
 export async function runTrainCancel(v: FlagValues<typeof TRAIN_CANCEL_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
-  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID');
+  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID', adminClientTls());
   const { cancelTrainingJob } = await client.request('mutation($id: ID!) { cancelTrainingJob(id: $id) { id status cancelRequested } }', { id: v.id });
   out.write(`${JSON.stringify(cancelTrainingJob)}\n`);
   return 0;
 }
 
 export async function runTrainRetry(v: FlagValues<typeof TRAIN_RETRY_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
-  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID');
+  const client = new ControlPlaneClient(v['control-plane'], v.token, 'SLUICE_E_CONFIG_INVALID', adminClientTls());
   const { retryTrainingJob } = await client.request('mutation($id: ID!) { retryTrainingJob(id: $id) { id status } }', { id: v.id });
   out.write(`${JSON.stringify(retryTrainingJob)}\n`);
   return 0;

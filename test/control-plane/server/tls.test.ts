@@ -6,6 +6,8 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } fr
 import { createServer as createHttpsServer } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane, type ControlPlaneServer } from '../../../control-plane/index.js';
@@ -19,7 +21,7 @@ import { tlsFetch } from '../../../lib/tls-fetch.js';
 import { makeTestCerts } from '../../helpers/certs.js';
 import { startSluice } from '../../helpers/cli.js';
 import { freePort } from '../../helpers/net.js';
-import { exampleModels } from '../../helpers/paths.js';
+import { CLI, exampleModels } from '../../helpers/paths.js';
 import { eventually } from '../../helpers/wait.js';
 
 const ADMIN = 'tls-test-admin-token-0123456789';
@@ -108,6 +110,15 @@ t.test('a control plane with mutual TLS (--tls-client-ca)', async (t) => {
       t.equal(codeOf(err), 'SLUICE_E_TLS_HANDSHAKE', tls.certFile === undefined ? 'no certificate' : 'a certificate from another CA');
       t.equal(isSluiceError(err) ? err.details?.reason : undefined, 'ERR_TLS_CLIENT_CERT_REFUSED');
     }
+  });
+
+  t.test('admin commands present --tls-client-cert; without it the handshake is refused with a code', async (t) => {
+    const base = [CLI, 'keys', 'show-signing', '--control-plane', cp.url, '--token', ADMIN, '--control-plane-ca', certs.ca];
+    const refused = await promisify(execFile)(process.execPath, base).then(() => undefined, (e: { code: number; stderr: string }) => e);
+    t.equal(refused?.code, 1, 'exits 1 without a client certificate');
+    t.match(refused?.stderr ?? '', /SLUICE_E_TLS_HANDSHAKE/);
+    const { stdout } = await promisify(execFile)(process.execPath, [...base, '--tls-client-cert', certs.client.cert, '--tls-client-key', certs.client.key]);
+    t.match(stdout, /^key [0-9a-f]{16}\n-----BEGIN PUBLIC KEY-----/, 'the registry key, over mutual TLS');
   });
 
   t.test('a gateway presenting a good client certificate syncs and serves', async (t) => {
