@@ -41,6 +41,7 @@ import { Screen } from './screen.js';
 import { accessOptions, GATEWAY_ACCESS_FLAGS, STANDALONE_ACCESS_FLAGS } from './gateway-access-flags.js';
 import { adminToken, databaseUrl } from './secrets.js';
 import { AUDIT_VERIFY_COMMAND, AUDIT_SERVER_FLAGS, auditRun, runAuditVerify } from './audit-commands.js';
+import { exitLoudlyIfUnsettled } from './settle.js';
 import type * as Servers from './servers.js';
 
 /** The servers' modules (gateway, control plane, ORT) load only for a command that runs one: --help and flag errors answer at once. */
@@ -319,7 +320,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-main(process.argv.slice(2)).then(
+const run = main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exitCode = code;
   },
@@ -332,3 +333,4 @@ main(process.argv.slice(2)).then(
     process.exitCode = 1;
   },
 );
+exitLoudlyIfUnsettled(run);

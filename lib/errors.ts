@@ -124,6 +124,7 @@ export const ERRORS = {
   SLUICE_E_KEK_INVALID: { status: 500, summary: 'the key-encryption key is missing, malformed, exposed or wrong' },
   SLUICE_E_ARTIFACT_TAMPERED: { status: 500, summary: 'a stored artifact failed to decrypt (altered or truncated)' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },
+  SLUICE_E_CLI_UNSETTLED: { status: 500, summary: 'the command stopped before it finished' },
   // gateway access (issue 17)
   SLUICE_E_GATEWAY_SCOPE: { status: 403, summary: "the token's scopes do not cover this route" },
   SLUICE_E_GATEWAY_ORIGIN: { status: 403, summary: 'requests from this browser origin are not allowed' },
