@@ -8,10 +8,9 @@
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
-import { isSluiceError } from '../../lib/errors.js';
-import { helpText } from '../../lib/flags.js';
 import { probeProvider } from '../../gateway/workers/provider-probe.js';
-import { BENCH_COMMAND, parseBenchArgs, type BenchOptions } from '../options.js';
+import type { BenchOptions } from '../options.js';
+import { runBenchEntry } from '../entry.js';
 import { benchRepository, ROOT, targetCommand } from '../targets/commands.js';
 import { startServer } from '../targets/server-process.js';
 import { generateLoad } from '../load/spawn-generator.js';
@@ -59,21 +58,7 @@ async function measureSluice(o: BenchOptions, workload: WorkloadName, repo: stri
   }
 }
 
-async function main(argv: string[]): Promise<number> {
-  let o;
-  try {
-    o = parseBenchArgs(argv);
-  } catch (err) {
-    if (isSluiceError(err) && err.code === 'SLUICE_E_CONFIG_INVALID') {
-      process.stderr.write(`bench/gpu: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  if (o === 'help') {
-    process.stdout.write(helpText(BENCH_COMMAND));
-    return 0;
-  }
+runBenchEntry('bench/gpu', async (o) => {
   const log = (line: string) => process.stdout.write(`${line}\n`);
   ort.env.logLevel = 'fatal'; // a failed probe is reported below with ORT's reason, not as its log line
   const probe = await probeProvider('cuda', DEVICE);
@@ -105,14 +90,4 @@ async function main(argv: string[]): Promise<number> {
   log(`\n${writeResults(outDir, stem, run)}`);
   log(`results: ${join(o.outDir, stem)}.{json,md,svg}`);
   return 0;
-}
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`bench/gpu: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+});

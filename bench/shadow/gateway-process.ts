@@ -5,8 +5,7 @@
 //
 //   node dist/bench/shadow/gateway-process.js --models DIR --candidate DIR [--share 1]
 import { parseArgs } from 'node:util';
-import { createLogger } from '../../lib/log.js';
-import { startGateway } from '../../gateway/index.js';
+import { announce, startBenchGateway } from '../targets/bench-gateway.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -17,13 +16,8 @@ const { values: args } = parseArgs({
 });
 const share = Number(args.share);
 const totals = new Map<number, { calls: number; errors: number; copies: number; copyErrors: number; compared: number; agreed: number }>();
-const gw = await startGateway({
-  host: '127.0.0.1',
-  port: 0,
+const gw = await startBenchGateway('bench-shadow', {
   modelRepository: args.models!,
-  maxBodyBytes: 8 * 1024 * 1024,
-  drainTimeoutMs: 5000,
-  logger: createLogger('bench-shadow', 'warn'),
   extensions: [
     (ctx) => {
       ctx.app.get('/bench/traffic', (res) => {
@@ -47,7 +41,4 @@ await gw.repository.loadVersion('weather', '2', { dir: args.candidate! });
 gw.repository.setRouting('weather', { default_version: '1', weights: { 1: 100 } }, share > 0
   ? { id: 'bench-shadow', strategy: 'SHADOW', stable: 1, candidate: 2, sticky: false, mirrorShare: share, agreementTolerance: 1e-6 }
   : null);
-process.on('SIGTERM', () => {
-  void gw.close().then(() => process.exit(0));
-});
-console.log(`gateway listening on ${gw.url}`);
+announce(gw);
