@@ -1,23 +1,11 @@
 // `sluice alert ...` as a user runs it: the real CLI process against a control plane on loopback.
 import t from 'tap';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { parseLabels } from '../../cli/alert-commands.js';
-import { CLI } from '../helpers/paths.js';
+import { runSluice } from '../helpers/cli.js';
 import { gateway, tick, weatherInProduction, window } from '../control-plane/alert-helpers.js';
 import { ADMIN_TOKEN, startTestControlPlane } from '../control-plane/harness.js';
 
-const run = promisify(execFile);
-
-async function sluice(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const sluice = runSluice;
 
 const lines = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
 

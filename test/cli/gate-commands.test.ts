@@ -1,25 +1,13 @@
 // `sluice dataset ...` and `sluice gate ...` as a user runs them: the real CLI process against a control plane on loopback.
 import t, { type Test } from 'tap';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { CLI } from '../helpers/paths.js';
+import { runSluice } from '../helpers/cli.js';
 import { ADMIN_TOKEN, startTestControlPlane } from '../control-plane/harness.js';
 import { gateFixtures, uploadBytes, WEATHER_POLICY } from '../control-plane/gate-fixtures.js';
 
-const run = promisify(execFile);
-
-async function sluice(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const sluice = runSluice;
 
 /** A control plane with weather version 1 (the fixtures' baseline) in production, a scratch folder, and the CLI's common flags. */
 async function weatherWithBaseline(t: Test) {

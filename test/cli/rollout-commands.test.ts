@@ -1,23 +1,11 @@
 // `sluice rollout ...` as a user runs it: the real CLI process against a control plane on loopback.
 import t from 'tap';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { parseSteps } from '../../cli/rollout-commands.js';
-import { CLI } from '../helpers/paths.js';
+import { runSluice } from '../helpers/cli.js';
 import { ADMIN_TOKEN, exampleOnnx, modelWithVersion, startTestControlPlane, stopPostgres } from '../control-plane/harness.js';
 
 t.teardown(stopPostgres);
-const run = promisify(execFile);
-
-async function sluice(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const sluice = runSluice;
 
 t.test('--steps turns weight=N, pause=S, pause, analysis[=N] into canary steps and refuses anything else', async (t) => {
   t.same(parseSteps(['weight=10', 'pause=30', 'pause', 'analysis', 'analysis=3']), [
