@@ -142,7 +142,11 @@ for (const dialect of dialects()) {
       tokens[name] = await cp.token('gateway', name);
       const r = await cp.gql('mutation($n: String!, $r: String!, $p: String!) { registerGateway(input: { name: $n, region: $r, labels: [{ key: "pool", value: $p }] }) { id } }', { n: name, r: region, p: pool }, tokens[name]);
       t.notOk(r.errors);
+      const beat = await cp.gql('mutation($n: String!) { heartbeat(input: { name: $n, health: HEALTHY, loaded: [] }) { status } }', { n: name }, tokens[name]);
+      t.equal(beat.data.heartbeat.status, 'CONNECTED');
     }
+    const waitedFor = async () =>
+      (await cp.gql('{ modelVersion(model: "weather", version: 1) { fleet { gateways states { gateway } } } }')).data.modelVersion.fleet.states.map((s: { gateway: string }) => s.gateway);
     const serving = async () => {
       const out: string[] = [];
       for (const [name] of gateways) if ((await desiredModels(cp, tokens[name]!)).includes('weather')) out.push(name);
@@ -155,6 +159,7 @@ for (const dialect of dialects()) {
     t.not((await cp.gql('{ desiredState { revision } }')).data.desiredState.revision, before, "people's revision moves with a placement, so replicas resync it");
     await cp.gql('mutation { setModelRegions(input: { model: "weather", regions: ["eu"] }) { name } }');
     t.same(await serving(), ['eu-gpu'], 'residency keeps the us gateway out even though the placement selects it');
+    t.same(await waitedFor(), ['eu-gpu'], "an alias move's fleet report (what sluice upload --alias waits for) counts only the gateways that may serve the model");
     await cp.gql(SET_PLACEMENT, { s: null });
     t.same(await serving(), ['eu-gpu', 'eu-cpu'], 'lifting the placement leaves residency in force');
     await cp.gql(SET_PLACEMENT, { s: 'region!=eu' });
