@@ -74,12 +74,16 @@ export class ControlPlaneMetrics {
         for (const status of GATEWAY_STATUSES) this.set({ status }, counts[status]);
       },
     });
-    // The four per-version gauges come from one query: prom-client collects them concurrently, so
-    // the first starts it and the others, in the same scrape, share its answer.
-    let shared: { at: number; figures: Promise<Map<string, VersionFigures[]> | undefined> } | undefined;
+    // The four per-version gauges come from one query: prom-client starts every collect() of a
+    // scrape in one synchronous pass, so the first starts the query and the others share it; it is
+    // forgotten before the next scrape.
+    let shared: Promise<Map<string, VersionFigures[]> | undefined> | undefined;
     const recent = () => {
-      if (shared === undefined || Date.now() - shared.at > 1000) shared = { at: Date.now(), figures: unlessStoreDown(fleet.recentWindows(RECENT_SECONDS)) };
-      return shared.figures;
+      if (shared === undefined) {
+        shared = unlessStoreDown(fleet.recentWindows(RECENT_SECONDS));
+        setImmediate(() => (shared = undefined));
+      }
+      return shared;
     };
     const perVersion = (name: string, help: string, value: (f: VersionFigures) => number | null) =>
       new Gauge({
