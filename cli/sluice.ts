@@ -32,6 +32,7 @@ import {
 import { rolloutCommands } from './rollout-commands.js';
 import { gateCommands } from './gate-commands.js';
 import { MODEL_REGIONS_COMMAND, runModelRegions } from './residency-commands.js';
+import { MODEL_PLACEMENT_COMMAND, runModelPlacement } from './fleet-commands.js';
 import { DOCTOR_COMMAND, runDoctor } from './doctor-commands.js';
 import { KEYS_ROTATE_KEK_COMMAND, runRotateKek } from './keys-commands.js';
 import { alertCommands } from './alert-commands.js';
@@ -242,6 +243,7 @@ const COMMANDS = [
   ...keyCommands(command),
   ...gateCommands(command),
   command(MODEL_REGIONS_COMMAND, (v) => runModelRegions(v)),
+  command(MODEL_PLACEMENT_COMMAND, (v) => runModelPlacement(v)),
   command(DOCTOR_COMMAND, (v) => runDoctor(v)),
   command(KEYS_ROTATE_KEK_COMMAND, (v) => runRotateKek(v)),
   ...alertCommands(command),

@@ -18,6 +18,7 @@ import { ControlPlaneServices } from './services/control-plane.js';
 import { ensureLocalGatewayToken } from './services/local-gateway.js';
 import type { DeliveryOptions } from './services/webhooks.js';
 import { seedRepository } from './services/seed.js';
+import { STALE_AFTER_INTERVALS } from './services/fleet.js';
 import { TrainingLeaseSweeper } from './loops/training-leases.js';
 
 export interface ControlPlaneOptions {
@@ -152,6 +153,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     if (changeFeed) services.publishChange = () => void changeFeed.publish();
     const leader = options.db === undefined ? new SoleLeader() : new AdvisoryLockLeader({ url: options.db, logger, retryMs: options.leaderRetryMs, name: `sluice-cp:${port}` }).start();
     services.metrics.leadership(leader);
+    services.metrics.fleet(services.fleet, STALE_AFTER_INTERVALS * (options.heartbeatIntervalSeconds ?? 10) * 1000);
     const leases = new TrainingLeaseSweeper(services.trainingRuns, leader, logger);
     leases.start();
     const controller = new RolloutController(services, leader, logger, { intervalMs: options.rolloutIntervalMs }).start();

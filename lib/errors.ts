@@ -121,6 +121,8 @@ export const ERRORS = {
   // artifacts at rest and residency (issue 18)
   SLUICE_E_RESIDENCY_INVALID: { status: 400, summary: 'the list of allowed regions is invalid' },
   SLUICE_E_RESIDENCY_REFUSED: { status: 403, summary: 'the model may not be served or trained in this region' },
+  // the fleet (issue 19)
+  SLUICE_E_PLACEMENT_INVALID: { status: 400, summary: 'the label selector of a placement is invalid' },
   SLUICE_E_KEK_INVALID: { status: 500, summary: 'the key-encryption key is missing, malformed, exposed or wrong' },
   SLUICE_E_ARTIFACT_TAMPERED: { status: 500, summary: 'a stored artifact failed to decrypt (altered or truncated)' },
   SLUICE_E_INTERNAL: { status: 500, summary: 'internal error' },

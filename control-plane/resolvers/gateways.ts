@@ -4,24 +4,23 @@ import type { DesiredState } from '../services/desired-state.js';
 import type { Gateway, HeartbeatInput } from '../services/gateways.js';
 import type { PageArgs } from '../services/pagination.js';
 import { authorize, keyValues, type GraphQLContext } from './context.js';
+import { gatewayStatus, STALE_AFTER_INTERVALS } from '../services/fleet.js';
 
-/** A gateway counts as connected while its last heartbeat is younger than this many intervals. */
-const STALE_AFTER_INTERVALS = 3;
 
 /**
  * Which gateway a desired-state request is for. A gateway token always gets its own gateway (and is
  * denied another's); people may name any registered gateway or none. A named gateway's state leaves
- * out the models kept out of its region.
+ * out the models kept out of its region or not placed on it.
  */
-async function targetGateway(ctx: GraphQLContext, requested: string | null | undefined): Promise<Pick<Gateway, 'name' | 'region'> | null> {
+async function targetGateway(ctx: GraphQLContext, requested: string | null | undefined): Promise<Pick<Gateway, 'name' | 'region' | 'labels'> | null> {
   await authorize(ctx, 'desired-state:read', 'desired_state.read', requested ? `gateway/${requested}` : 'desired-state');
   if (ctx.call.actor.role === 'gateway') {
     const own = await ctx.services.gateways.ofToken(ctx.call.actor.id);
     if (requested && requested !== own?.name) {
       await ctx.services.audit.denied(ctx.call, 'desired_state.read', `gateway/${requested}`, 'another gateway');
     }
-    // A gateway token that has not registered yet has no region: only unrestricted models.
-    return own ?? { name: '', region: '' };
+    // A gateway token that has not registered yet has no region or labels: only unrestricted models.
+    return own ?? { name: '', region: '', labels: {} };
   }
   if (!requested) return null;
   const named = await ctx.services.gateways.get(requested);
@@ -53,14 +52,14 @@ type Presented = ReturnType<typeof present>;
  * keep their order, and an unchanged revision (e.g. a version registered under a `production`
  * alias that did not move) is not pushed again.
  */
-function desiredStates(ctx: GraphQLContext, gateway: Pick<Gateway, 'name' | 'region'> | null): Repeater<Presented> {
+function desiredStates(ctx: GraphQLContext, gateway: Pick<Gateway, 'name' | 'region' | 'labels'> | null): Repeater<Presented> {
   return new Repeater<Presented>(async (push, stop) => {
     let last = '';
     let chain = Promise.resolve();
     const refresh = () => {
       chain = chain
         .then(async () => {
-          const state = await ctx.services.desiredState(gateway?.region);
+          const state = await ctx.services.desiredState(gateway ?? undefined);
           if (state.revision === last) return;
           last = state.revision;
           await push(present(state, gateway?.name || null, ctx));
@@ -86,7 +85,7 @@ export const gatewayResolvers = {
     },
     async desiredState(_: unknown, args: { gateway?: string | null }, ctx: GraphQLContext) {
       const gateway = await targetGateway(ctx, args.gateway);
-      return present(await ctx.services.desiredState(gateway?.region), gateway?.name || null, ctx);
+      return present(await ctx.services.desiredState(gateway ?? undefined), gateway?.name || null, ctx);
     },
   },
   Mutation: {
@@ -115,10 +114,6 @@ export const gatewayResolvers = {
   Gateway: {
     labels: (g: Gateway) => keyValues(g.labels),
     loadedVersions: (g: Gateway) => g.loaded,
-    status(g: Gateway, _: unknown, ctx: GraphQLContext) {
-      if (g.lastHeartbeatAt === null) return 'never';
-      const age = Date.now() - Date.parse(g.lastHeartbeatAt);
-      return age <= STALE_AFTER_INTERVALS * ctx.heartbeatIntervalSeconds * 1000 ? 'connected' : 'stale';
-    },
+    status: (g: Gateway, _: unknown, ctx: GraphQLContext) => gatewayStatus(g.lastHeartbeatAt, STALE_AFTER_INTERVALS * ctx.heartbeatIntervalSeconds * 1000),
   },
 };

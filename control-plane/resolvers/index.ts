@@ -22,12 +22,14 @@ import { tokenResolvers } from './tokens.js';
 import { trainingResolvers } from './training.js';
 import { residencyTypeDefs } from '../schema/residency.js';
 import { residencyResolvers } from './residency.js';
+import { fleetTypeDefs } from '../schema/fleet.js';
+import { fleetResolvers } from './fleet.js';
 import { registryKeyTypeDefs } from '../schema/registry-key.js';
 import { registryKeyResolvers } from './registry-key.js';
 
 export function controlPlaneSchema() {
   return createSchema<GraphQLContext & RequestScope>({
-    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs, rolloutTypeDefs, gateTypeDefs, alertTypeDefs, retrainingTypeDefs, residencyTypeDefs, registryKeyTypeDefs],
-    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers, rolloutResolvers, gateResolvers, alertResolvers, retrainingResolvers, residencyResolvers, registryKeyResolvers],
+    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs, rolloutTypeDefs, gateTypeDefs, alertTypeDefs, retrainingTypeDefs, residencyTypeDefs, fleetTypeDefs, registryKeyTypeDefs],
+    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers, rolloutResolvers, gateResolvers, alertResolvers, retrainingResolvers, residencyResolvers, fleetResolvers, registryKeyResolvers],
   });
 }

@@ -3,6 +3,7 @@ import { StagedArtifact } from '../services/artifact-store.js';
 import type { Alias, Model, ModelVersion } from '../services/registry.js';
 import type { PageArgs } from '../services/pagination.js';
 import { authorize, keyValues, type GraphQLContext } from './context.js';
+import { STALE_AFTER_INTERVALS } from '../services/fleet.js';
 
 interface FileUpload {
   arrayBuffer(): Promise<ArrayBuffer>;
@@ -27,9 +28,6 @@ async function optionalFile(file: FileUpload | null | undefined, field: string):
 }
 
 type Args<T> = { input: T };
-
-/** A gateway counts as connected while its last heartbeat is younger than this many intervals. */
-const STALE_AFTER_INTERVALS = 3;
 
 export const registryResolvers = {
   Query: {

@@ -195,6 +195,8 @@ export const alertTypeDefs = /* GraphQL */ `
     psi: Float!
     rows: Int!
     gateways: Int!
+    "The worst level of those snapshots: ok, warn or alert."
+    level: String!
   }
 
   "One version's figures summed over every gateway's windows received in the range (docs/alerts.md)."

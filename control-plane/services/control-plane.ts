@@ -7,6 +7,8 @@ import { openStore, type Store } from '../store/db.js';
 import { systemContext, type CallContext } from './actor.js';
 import { ArtifactStore } from './artifact-store.js';
 import { ResidencyService } from './residency.js';
+import { PlacementService, type PlacedGateway } from './placement.js';
+import { FleetService } from './fleet.js';
 import { existsSync } from 'node:fs';
 import type { KekProvider } from './artifact-crypto.js';
 import { AlertService } from './alerts.js';
@@ -67,6 +69,8 @@ export class ControlPlaneServices {
   /** Signed checkpoints of the audit chain, outside the database. */
   readonly anchor: AuditAnchor;
   readonly residency: ResidencyService;
+  readonly placement: PlacementService;
+  readonly fleet: FleetService;
   private readonly listeners = new Set<() => void>();
 
   private constructor(
@@ -99,6 +103,8 @@ export class ControlPlaneServices {
     this.retraining = new RetrainingService({ store, audit: this.audit, training: this.training, rollouts: this.rollouts, gates: this.gates, alerts: this.alerts, registry: this.registry });
     this.webhooks.onAttempt = (outcome) => this.metrics.delivery(outcome);
     this.residency = new ResidencyService(store, this.audit, () => this.changed());
+    this.placement = new PlacementService(store, this.audit, () => this.changed());
+    this.fleet = new FleetService(store);
   }
 
   static async open(options: ServicesOptions): Promise<ControlPlaneServices> {
@@ -157,9 +163,9 @@ export class ControlPlaneServices {
     return this.audit.verify({ file: this.anchor.file, publicKey: this.anchor.key.publicKey });
   }
 
-  /** `region`: a gateway's state, without the models kept out of its region. */
-  async desiredState(region?: string | null): Promise<DesiredState> {
-    return computeDesiredState(this.store, await this.tokens.gatewayAccess(), region);
+  /** `gateway`: its state, without the models kept out of its region or not placed on it; undefined: every model. */
+  async desiredState(gateway?: PlacedGateway): Promise<DesiredState> {
+    return computeDesiredState(this.store, await this.tokens.gatewayAccess(), gateway);
   }
 
   /**

@@ -8,7 +8,8 @@
 // or rollout names is loaded nowhere. A model with an active rollout routes by the rollout
 // (services/rollouts.ts) and loads both its stable version and its candidate, with the plan the
 // gateways apply (sticky split, mirroring). Every model with a ready version is listed, so gateways
-// can tell "not routed" from "no such model".
+// can tell "not routed" from "no such model". A gateway's own state leaves out the models its region
+// is kept out of (residency.ts) and those whose placement does not select it (placement.ts).
 import { createHash } from 'node:crypto';
 import type { Store } from '../store/db.js';
 import type { TensorSignature } from './onnx-signature.js';
@@ -16,6 +17,7 @@ import type { RolloutStrategy, WireAccessToken, WireDesiredVersion, WireRolloutP
 import type { RolloutTable } from '../store/tables.js';
 import type { RolloutSpec } from './rollout-spec.js';
 import { parseAllowedRegions, regionAllows } from './residency.js';
+import { parsePlacement, selectorAllows, type PlacedGateway } from './placement.js';
 
 export const DEFAULT_ALIAS = 'production';
 
@@ -65,14 +67,15 @@ interface VersionRow {
   profile_sha256: string | null;
   profile_size: number | string | null;
   allowed_regions?: string | null;
+  placement?: string | null;
 }
 
 /**
- * `accessTokens`: the gateway tokens pushed with the state (gateway/access). `region`: the state of a
- * gateway in that region, without the models kept out of it (residency.ts); undefined: every model
- * (what people see).
+ * `accessTokens`: the gateway tokens pushed with the state (gateway/access). `gateway`: the state of
+ * that gateway, without the models kept out of its region (residency.ts) or not placed on it
+ * (placement.ts); undefined: every model (what people see).
  */
-export async function computeDesiredState(store: Store, accessTokens: WireAccessToken[] = [], region?: string | null): Promise<DesiredState> {
+export async function computeDesiredState(store: Store, accessTokens: WireAccessToken[] = [], gateway?: PlacedGateway): Promise<DesiredState> {
   const db = store.db;
   const base = db
     .selectFrom('model_versions')
@@ -95,6 +98,7 @@ export async function computeDesiredState(store: Store, accessTokens: WireAccess
       'artifacts.key_id as key_id',
       'model_versions.signature as tensors',
       'models.allowed_regions as allowed_regions',
+      'models.placement as placement',
     ])
     .where('model_versions.status', '=', 'ready');
   const aliased = await base
@@ -104,7 +108,7 @@ export async function computeDesiredState(store: Store, accessTokens: WireAccess
   const registered = await db
     .selectFrom('model_versions')
     .innerJoin('models', 'models.id', 'model_versions.model_id')
-    .select(['models.name as model', 'models.allowed_regions as allowed_regions'])
+    .select(['models.name as model', 'models.allowed_regions as allowed_regions', 'models.placement as placement'])
     .where('model_versions.status', '=', 'ready')
     .distinct()
     .execute();
@@ -116,8 +120,12 @@ export async function computeDesiredState(store: Store, accessTokens: WireAccess
     return m;
   };
   const excluded = new Set<string>();
-  const exclude = (r: { model: string; allowed_regions?: string | null }) => {
-    if (region !== undefined && !regionAllows(parseAllowedRegions(r.allowed_regions), region)) excluded.add(r.model);
+  /** model → its placement, for the revision of what people see (a placement change must change it). */
+  const placements = new Map<string, string | null>();
+  const exclude = (r: { model: string; allowed_regions?: string | null; placement?: string | null }) => {
+    placements.set(r.model, r.placement ?? null);
+    if (gateway === undefined) return;
+    if (!regionAllows(parseAllowedRegions(r.allowed_regions), gateway.region) || !selectorAllows(parsePlacement(r.placement), gateway)) excluded.add(r.model);
   };
   const add = (r: VersionRow) => {
     exclude(r);
@@ -165,7 +173,11 @@ export async function computeDesiredState(store: Store, accessTokens: WireAccess
       return { name, versions, aliases, routes: target === undefined ? [] : [{ version: target, weight: 100 }], rollout: null };
     });
   const access = { tokens: accessTokens };
-  const revision = createHash('sha256').update(JSON.stringify(out)).update(JSON.stringify(access)).digest('hex').slice(0, 16);
+  const hash = createHash('sha256').update(JSON.stringify(out)).update(JSON.stringify(access));
+  // People's view lists every model whatever its placement; its revision still moves when one
+  // changes, so replicas' resync (loops/change-feed.ts) fans a missed placement change out.
+  if (gateway === undefined && [...placements.values()].some((p) => p !== null)) hash.update(JSON.stringify([...placements.entries()].sort()));
+  const revision = hash.digest('hex').slice(0, 16);
   return { revision, models: out, access };
 }
 

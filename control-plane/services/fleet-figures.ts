@@ -9,7 +9,8 @@
 //   rmse = √(Σ error² / Σ count) (null with no feedback);
 // - drift[feature].psi = the rows-weighted mean, over the gateways, of each gateway's latest
 //   snapshot of the feature in the range, leaving out snapshots below the version's min_rows
-//   (level null) or with no PSI; `gateways` says how many it came from.
+//   (level null) or with no PSI; `gateways` says how many it came from; `level` is the worst
+//   (alert > warn > ok) of those snapshots' levels.
 import { LATENCY_BUCKETS_MS, type WireDriftSnapshot, type WireFeedbackStats } from '../../lib/sync-wire.js';
 
 export interface FleetDrift {
@@ -19,7 +20,11 @@ export interface FleetDrift {
   /** Rows behind it, summed over those snapshots. */
   rows: number;
   gateways: number;
+  /** The worst level of those snapshots: alert, warn or ok. */
+  level: 'ok' | 'warn' | 'alert';
 }
+
+const LEVEL_RANK = { ok: 0, warn: 1, alert: 2 } as const;
 
 export interface VersionFigures {
   model: string;
@@ -111,7 +116,8 @@ function fleetDrift(feature: string, snapshots: WireDriftSnapshot[]): FleetDrift
   const rows = snapshots.reduce((sum, s) => sum + s.rows, 0);
   if (rows === 0) return [];
   const psi = snapshots.reduce((sum, s) => sum + s.psi! * s.rows, 0) / rows;
-  return [{ feature, psi, rows, gateways: snapshots.length }];
+  const level = snapshots.reduce<FleetDrift['level']>((worst, s) => (s.level !== null && LEVEL_RANK[s.level] > LEVEL_RANK[worst] ? s.level : worst), 'ok');
+  return [{ feature, psi, rows, gateways: snapshots.length, level }];
 }
 
 /** The upper bound of the bucket holding quantile `q` (the overflow bucket: the last bound); null when empty. */

@@ -11,6 +11,8 @@ import { newId, now } from './ids.js';
 import { decodeCursor, pageSize, toConnection, type Connection, type PageArgs } from './pagination.js';
 import { parseTags } from './registry-values.js';
 import type { LoadedVersionReport } from '../../lib/sync-wire.js';
+import { parseAllowedRegions, regionAllows } from './residency.js';
+import { parsePlacement, selectorAllows } from './placement.js';
 
 const GATEWAY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const HEALTH_STATES = ['healthy', 'degraded', 'unhealthy', 'unknown'] as const;
@@ -31,7 +33,7 @@ export interface GatewayVersionState {
 }
 
 export interface FleetVersionState {
-  /** Gateways connected now (a heartbeat within the stale limit). */
+  /** Gateways connected now (a heartbeat within the stale limit) that the model's regions and placement let serve it. */
   gateways: number;
   loaded: number;
   failed: number;
@@ -133,10 +135,18 @@ export class GatewayService {
     return toConnection(rows, size, 'gateways', (r) => r.name, toGateway, page.after);
   }
 
-  /** What every connected gateway reports for one model version (the fleet side of an alias move). */
+  /**
+   * What every connected gateway reports for one model version (the fleet side of an alias move).
+   * Gateways the model is kept out of (its regions, its placement) never load it and are left out,
+   * so `sluice upload --alias` does not wait for them.
+   */
   async versionStates(model: string, version: number, staleMs: number): Promise<FleetVersionState> {
     const since = new Date(Date.now() - staleMs).toISOString();
-    const rows = await this.store.db.selectFrom('gateways').selectAll().where('last_heartbeat_at', '>=', since).orderBy('name').execute();
+    const target = await this.store.db.selectFrom('models').select(['allowed_regions', 'placement']).where('name', '=', model).executeTakeFirst();
+    const regions = parseAllowedRegions(target?.allowed_regions);
+    const placement = parsePlacement(target?.placement);
+    const connected = await this.store.db.selectFrom('gateways').selectAll().where('last_heartbeat_at', '>=', since).orderBy('name').execute();
+    const rows = connected.filter((r) => regionAllows(regions, r.region) && selectorAllows(placement, { region: r.region, labels: JSON.parse(r.labels) as Record<string, string> }));
     const states = rows.map((r): GatewayVersionState => {
       const entry = (JSON.parse(r.loaded) as LoadedVersion[]).find((l) => l.model === model && l.version === version);
       return { gateway: r.name, state: entry?.state ?? 'pending', reason: entry?.reason ?? null, reportedAt: r.last_heartbeat_at };

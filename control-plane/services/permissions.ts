@@ -37,6 +37,8 @@ export const PERMISSIONS = {
   'retrain:write': ['operator', 'admin'],
   // issue 18: data residency
   'residency:write': ['operator', 'admin'],
+  // issue 19: which gateways serve a model
+  'placement:write': ['operator', 'admin'],
   // issue 18: registry key rotation
   'key:rotate': ['admin'],
 } as const satisfies Record<string, readonly Role[]>;

@@ -476,6 +476,14 @@ const residency: Migration = {
   },
 };
 
+// The fleet (issue 19): a model's placement, a label selector on the gateways that serve it
+// (services/placement.ts); null = every gateway.
+const fleet: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('models').addColumn('placement', 'text').execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_version_bundle': versionBundle,
@@ -486,4 +494,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0007_retraining': retraining,
   '0008_gateway_access': gatewayAccess,
   '0009_residency': residency,
+  '0011_fleet': fleet,
 };

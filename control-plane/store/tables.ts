@@ -32,6 +32,8 @@ export interface ModelTable {
   updated_at: string;
   /** JSON array of region names the model may be served and trained in; null: anywhere (0009_residency). */
   allowed_regions?: string | null;
+  /** Label selector (services/placement.ts) of the gateways that serve the model; null: all (0011_fleet). */
+  placement?: string | null;
 }
 
 export interface ArtifactTable {

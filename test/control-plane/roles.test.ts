@@ -56,6 +56,8 @@ const OPERATIONS: Operation[] = [
   gqlOp('audit.read', 'audit:read', '{ auditEvents(first: 1) { edges { cursor } } }'),
   gqlOp('audit.verify', 'audit:read', '{ verifyAudit { ok } }'),
   gqlOp('gateway.list', 'gateway:read', '{ gateways { edges { cursor } } }'),
+  gqlOp('model.fleet', 'gateway:read', '{ modelFleet(model: "weather") { model } }'),
+  gqlOp('model.set_placement', 'placement:write', 'mutation { setModelPlacement(input: { model: "weather", selector: "pool=gpu" }) { name } }'),
   gqlOp('gateway.register', 'gateway:sync', 'mutation($n: String!) { registerGateway(input: { name: $n }) { id } }', (role) => ({ n: `gw-${role}` })),
   gqlOp('desired_state.read', 'desired-state:read', '{ desiredState { revision } }'),
   gqlOp('key.read', 'key:read', '{ registryPublicKey { keyId } }'),
