@@ -27,6 +27,8 @@ export interface ExplainOptions {
   /** KernelSHAP coalitions; default explain.kernel_samples. */
   nsamples?: unknown;
   signal?: CancelSignal | undefined;
+  /** Rows this explanation may take instead of explain.max_rows (the gateway's own reference run). */
+  rowLimit?: number | undefined;
 }
 
 export interface OutputExplanation {
@@ -57,7 +59,7 @@ export interface Explanation {
 }
 
 /** What an explanation needs of a version, checked once per loaded version. */
-interface Explainable {
+export interface Explainable {
   input: string;
   width: number;
   features: FeatureProfile[];
@@ -84,8 +86,9 @@ export class Explainer {
     const e = this.explainable(version);
     const config = version.config.explain ?? EXPLAIN_DEFAULTS;
     const rows = x.shape[0]!;
-    if (rows > config.max_rows) {
-      throw new SluiceError('SLUICE_E_EXPLAIN_TOO_MANY_ROWS', `an explanation takes at most ${config.max_rows} rows (explain.max_rows); the call has ${rows}`);
+    const limit = options.rowLimit ?? config.max_rows;
+    if (rows > limit) {
+      throw new SluiceError('SLUICE_E_EXPLAIN_TOO_MANY_ROWS', `an explanation takes at most ${limit} rows (explain.max_rows); the call has ${rows}`);
     }
     const p = parameters(options, e.width, config);
     const random = seededRandom(p.seed);

@@ -3,12 +3,11 @@
 //     an OIP inference request (JSON, or the binary tensor extension) with one FP32 input [N,F];
 //     `parameters`: method (exact | kernel), seed, nsamples. Answers the Explanation of
 //     gateway/explain/explainer.ts, or a coded 4xx/503. Same scope as infer on that model.
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { HttpRequest } from 'uWebSockets.js';
 import { SluiceError, isSluiceError, toSluiceError } from '../../lib/errors.js';
 import { nextRequestId } from '../../lib/log.js';
 import type { GatewayContext, GatewayExtension } from '../context.js';
-import { Explainer } from '../explain/explainer.js';
 import { EXPLAIN_DEFAULTS } from '../models/config.js';
 import { prepare } from '../inference/prepare.js';
 import { admit, Need } from './access-gate.js';
@@ -18,7 +17,7 @@ import { decodeInferenceRequest } from './oip-codec.js';
 export function explainRoutes(): GatewayExtension {
   return (ctx: GatewayContext) => {
     const { app, inference, access, logger } = ctx;
-    const explainer = new Explainer();
+    const explainer = inference.attributions.explainer;
     const calls = new Counter({
       name: 'sluice_explanations_total',
       help: 'Explain calls by model, version, method and outcome (success or the error code)',
@@ -31,6 +30,35 @@ export function explainRoutes(): GatewayExtension {
       labelNames: ['model', 'method'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [ctx.metrics.registry],
+    });
+
+    // The attribution windows of sampled traffic (explain.sample_fraction), read at scrape time.
+    const windows = inference.attributions;
+    new Gauge({
+      name: 'sluice_attribution_mean_abs',
+      help: 'Mean absolute attribution per feature over the current attribution window (sampled calls)',
+      labelNames: ['model', 'version', 'feature'],
+      registers: [ctx.metrics.registry],
+      collect() {
+        this.reset();
+        for (const { model, version, windows: w } of windows.entries()) {
+          const r = w.report(windows.now).current;
+          if (r.rows > 0) for (const f of r.features) this.set({ model, version, feature: f.feature }, f.mean_abs);
+        }
+      },
+    });
+    new Gauge({
+      name: 'sluice_attribution_shift',
+      help: 'Total variation distance of the attribution shares from the reference profile\'s (0..1), current window else previous',
+      labelNames: ['model', 'version'],
+      registers: [ctx.metrics.registry],
+      collect() {
+        this.reset();
+        for (const { model, version, windows: w } of windows.entries()) {
+          const shift = w.shift(windows.now);
+          if (shift !== null) this.set({ model, version }, shift);
+        }
+      },
     });
 
     const handle = (call: HttpCall, req: HttpRequest, name: string, version: string | undefined): void => {
