@@ -2,10 +2,11 @@
 // model built here, whose Shapley values are known in closed form, the example weather model, and
 // the coded refusals.
 import t from 'tap';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { copyModels, postJson, startTestGateway, weatherRows, writeTypesModel } from '../gateway-harness.js';
 import { writeLinearModel, type LinearModel } from './linear-model.js';
+import { readTokenFile } from '../../../gateway/access/token-file.js';
 
 interface OutputExplanation { name: string; columns: string[]; expected_value: number[]; predictions: number[][]; attributions: number[][][] }
 interface Explanation {
@@ -151,4 +152,20 @@ t.test('bad calls are refused with codes and leave the gateway serving', async (
   t.equal(v.batcher.backgroundRows, 0, 'the refused explanation left nothing queued');
   const metrics = await (await fetch(`${gw.url}/metrics`)).text();
   t.match(metrics, /sluice_explanations_total\{model="linear4",version="1",method="unknown",outcome="SLUICE_E_EXPLAIN_QUEUE_FULL"\} 1/);
+});
+
+t.test('explain needs the same scope as infer on that model', async (t) => {
+  const models = copyModels(t, ['weather']);
+  const path = join(models, '..', 'tokens'); // t.testdir() would wipe the models
+  writeFileSync(path, ['tok-weather-0123456789ab infer:weather', 'tok-other-0123456789abcd infer:text-direction', 'tok-metrics-0123456789ab metrics'].join('\n'));
+  const gw = await startTestGateway(t, models, { workerThreads: 1, access: { tokens: readTokenFile(path) } });
+  const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], data: [0, 28.9, 14.4, 2.1, 200] }], parameters: { seed: 1 } });
+  const explainWith = async (token: string | undefined) => {
+    const res = await fetch(`${gw.url}/v2/models/weather/explain`, { method: 'POST', body, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+    return { status: res.status, code: ((await res.json()) as { code?: string }).code };
+  };
+  t.same(await explainWith(undefined), { status: 401, code: 'SLUICE_E_AUTH_MISSING' });
+  t.same(await explainWith('tok-other-0123456789abcd'), { status: 403, code: 'SLUICE_E_GATEWAY_SCOPE' }, 'infer on another model is not enough');
+  t.same(await explainWith('tok-metrics-0123456789ab'), { status: 403, code: 'SLUICE_E_GATEWAY_SCOPE' });
+  t.equal((await explainWith('tok-weather-0123456789ab')).status, 200, 'infer:weather may explain weather');
 });
