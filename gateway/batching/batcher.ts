@@ -16,7 +16,8 @@
 // - The queue is bounded: past max_queue_size, enqueue() refuses at once (503 + Retry-After).
 // - Background work (explanations' evaluation rows) waits in its own queue below every priority
 //   level, bounded in rows by `backgroundQueueRows` and not counted against max_queue_size: it
-//   runs only when no call waits, so inference is never starved or refused because of it.
+//   runs only when no call waits, and on at most instances − 1 instances at once (1 when there is
+//   one), so a call finds an instance free: inference is never starved or refused because of it.
 // - An aborted request (client gone) is dropped from the queue before it runs.
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import { EXPLAIN_DEFAULTS, type ModelConfig } from '../models/config.js';
@@ -135,6 +136,8 @@ export class Batcher<T, R> {
   /** Background requests and rows among the pending ones. */
   #backgroundPending = 0;
   #backgroundRows = 0;
+  /** Background batches running (or staged). */
+  #backgroundInFlight = 0;
   #inFlight = 0;
   #timer: unknown = undefined;
   #timerDue = 0;
@@ -261,6 +264,8 @@ export class Batcher<T, R> {
     const o = this.options;
     const limit = o.instances + (o.stagedBatches ?? 0);
     while (this.#inFlight < limit && this.#pending > 0) {
+      // Only background work waits: it may not take the last free instance from the calls to come.
+      if (this.#pending === this.#backgroundPending && this.#backgroundInFlight >= Math.max(1, o.instances - 1)) break;
       const oldest = this.#oldest();
       // A staged batch (every instance busy) always waits the fixed delay: it cannot run sooner anyway.
       const wait = o.adaptive && this.#inFlight < o.instances ? this.#adaptiveWaitUs() : o.maxQueueDelayUs;
@@ -371,6 +376,9 @@ export class Batcher<T, R> {
     }
     const staged = this.#inFlight >= this.options.instances;
     this.#inFlight++;
+    // A batch is all background work or none of it: their shape keys differ from every call's.
+    const background = batch[0]!.background;
+    if (background) this.#backgroundInFlight++;
     let rows = 0;
     if (this.options.adaptive && !staged) for (const entry of batch) rows += entry.rows;
     let run: Promise<R[]>;
@@ -383,6 +391,7 @@ export class Batcher<T, R> {
     // formed and sent first, so the worker is not left idle while eight responses are written.
     const freed = () => {
       this.#inFlight--;
+      if (background) this.#backgroundInFlight--;
       this.#schedule();
     };
     run.then(

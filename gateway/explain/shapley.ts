@@ -125,7 +125,7 @@ export class KernelFit {
     // A tiny ridge keeps the factor defined when few coalitions leave a direction unsampled.
     let trace = 0;
     for (let i = 0; i < m; i++) trace += a[i * m + i]!;
-    const ridge = 1e-9 * (trace / Math.max(1, m) || 1);
+    const ridge = 1e-12 * (trace / Math.max(1, m) || 1);
     for (let i = 0; i < m; i++) a[i * m + i] = a[i * m + i]! + ridge;
     this.#chol = cholesky(a, m);
   }

@@ -570,3 +570,14 @@ t.test('without backgroundQueueRows background work is refused', async (t) => {
   const { batcher } = setup();
   await t.rejects(batcher.enqueue({ id: 'bg' }, { rows: 1, shapeKey: 'explain', background: true }), { code: 'SLUICE_E_EXPLAIN_QUEUE_FULL' });
 });
+
+t.test('background work leaves one instance to calls when there are several', async (t) => {
+  const { exec, add, batcher } = setup({ maxBatchSize: 4, instances: 2, backgroundQueueRows: 100 });
+  for (const id of ['bg1', 'bg2']) batcher.enqueue({ id }, { rows: 4, shapeKey: 'explain', background: true }).catch(() => undefined);
+  t.same(exec.ids, [['bg1']], 'one background batch runs; the other instance stays free');
+  void add('a', { rows: 4 });
+  t.same(exec.ids, [['bg1'], ['a']], 'a call takes the free instance at once');
+  exec.batches[0]!.resolve();
+  await tick();
+  t.same(exec.ids[2], ['bg2'], 'the next background batch runs when the first is done');
+});
