@@ -12,6 +12,7 @@ import { imagePreprocessor } from './preprocess/preprocessor.js';
 import { DecodeBudget } from './preprocess/decode-budget.js';
 import { Admission, type BudgetSettings } from './server/admission.js';
 import { driftRoutes, type DriftRoutesOptions } from './server/drift-routes.js';
+import { explainRoutes } from './server/explain-routes.js';
 import { GatewayAccess } from './access/access-policy.js';
 import { createHttpApp, metricsRoute } from './server/http-server.js';
 import { HttpCall, route } from './server/http-io.js';
@@ -124,6 +125,7 @@ async function listenMetrics(
 function extensionsOf(options: GatewayOptions): GatewayExtension[] {
   const list: GatewayExtension[] = [];
   if (options.drift !== false) list.push(driftRoutes(options.drift));
+  list.push(explainRoutes());
   if (options.websocket !== false) list.push(websocketEndpoint(options.websocket));
   if (options.controlPlane !== undefined) list.push(controlPlaneSync(options.controlPlane));
   if (options.payloadLog !== undefined) list.push(payloadLog(options.payloadLog));

@@ -48,6 +48,12 @@ export const ERRORS = {
   SLUICE_E_BATCH_TIMEOUT: { status: 504, summary: 'the request passed its deadline' },
   SLUICE_E_BATCH_CANCELLED: { status: 499, summary: 'the client cancelled the request' },
   SLUICE_E_WORKER_CRASHED: { status: 500, summary: 'the inference worker stopped; retry' },
+  // explanations (issue 22): per-feature attributions of tabular models
+  SLUICE_E_EXPLAIN_UNSUPPORTED: { status: 422, summary: 'explanations need a tabular model: one 2-D FP32 input [N,F]' },
+  SLUICE_E_EXPLAIN_NO_BACKGROUND: { status: 422, summary: 'the version has no reference profile of its input to draw a background sample from' },
+  SLUICE_E_EXPLAIN_TOO_MANY_ROWS: { status: 413, summary: 'more rows than one explanation may take (explain.max_rows)' },
+  SLUICE_E_EXPLAIN_BAD_PARAMETER: { status: 400, summary: 'bad explanation parameter' },
+  SLUICE_E_EXPLAIN_QUEUE_FULL: { status: 503, summary: 'the explanation queue of the model is full' },
   // native addon
   SLUICE_E_NATIVE_UNAVAILABLE: { status: 500, summary: 'the native addon is not available' },
   SLUICE_E_NATIVE_BAD_ARGUMENT: { status: 400, summary: 'bad argument to the native addon' },

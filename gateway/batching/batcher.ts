@@ -14,9 +14,13 @@
 // - A request with a deadline is answered at its deadline (504) even while the batch in front of
 //   it runs, and an expired request never runs.
 // - The queue is bounded: past max_queue_size, enqueue() refuses at once (503 + Retry-After).
+// - Background work (explanations' evaluation rows) waits in its own queue below every priority
+//   level, bounded in rows by `backgroundQueueRows` and not counted against max_queue_size: it
+//   runs only when no call waits, and on at most instances − 1 instances at once (1 when there is
+//   one), so a call finds an instance free: inference is never starved or refused because of it.
 // - An aborted request (client gone) is dropped from the queue before it runs.
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
-import type { ModelConfig } from '../models/config.js';
+import { EXPLAIN_DEFAULTS, type ModelConfig } from '../models/config.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
 import { RingQueue } from '../util/ring-queue.js';
 import { systemClock, type BatcherClock } from './clock.js';
@@ -50,6 +54,8 @@ export interface BatcherOptions {
    * run; never longer than maxQueueDelayUs. Off (undefined/false): the fixed Triton wait.
    */
   adaptive?: boolean | undefined;
+  /** Rows of background work that may wait (0 or undefined: background work is refused). */
+  backgroundQueueRows?: number | undefined;
 }
 
 export function batcherOptionsFromConfig(config: ModelConfig): BatcherOptions {
@@ -65,6 +71,7 @@ export function batcherOptionsFromConfig(config: ModelConfig): BatcherOptions {
     instances: config.instances,
     stagedBatches: batching.staged_batches,
     adaptive: batching.adaptive_delay,
+    backgroundQueueRows: (config.explain ?? EXPLAIN_DEFAULTS).max_queue_rows,
   };
 }
 
@@ -79,6 +86,11 @@ export interface EnqueueOptions {
   /** May only shorten the default timeout. */
   timeoutUs?: number | undefined;
   signal?: CancelSignal | undefined;
+  /**
+   * Background work: below every priority level, bounded by backgroundQueueRows (503
+   * SLUICE_E_EXPLAIN_QUEUE_FULL past it), not part of the arrival rate the adaptive wait reads.
+   */
+  background?: boolean | undefined;
 }
 
 const QUEUED = 0;
@@ -95,6 +107,7 @@ export class QueuedRequest<T, R = unknown> {
   deadline = Infinity;
   dispatchedAt = 0;
   state = QUEUED;
+  background = false;
   timer: unknown = undefined;
   onAbort: (() => void) | undefined = undefined;
   signal: CancelSignal | undefined;
@@ -120,6 +133,11 @@ export class Batcher<T, R> {
   readonly #queues: RingQueue<QueuedRequest<T, R>>[];
   #pending = 0;
   #pendingRows = 0;
+  /** Background requests and rows among the pending ones. */
+  #backgroundPending = 0;
+  #backgroundRows = 0;
+  /** Background batches running (or staged). */
+  #backgroundInFlight = 0;
   #inFlight = 0;
   #timer: unknown = undefined;
   #timerDue = 0;
@@ -140,7 +158,8 @@ export class Batcher<T, R> {
     this.options = validate(options);
     this.#execute = execute;
     this.#clock = clock;
-    this.#queues = Array.from({ length: options.priorityLevels }, () => new RingQueue<QueuedRequest<T, R>>());
+    // One queue per priority level, then the background queue.
+    this.#queues = Array.from({ length: options.priorityLevels + 1 }, () => new RingQueue<QueuedRequest<T, R>>());
   }
 
   /** Requests waiting (not yet in a batch). */
@@ -172,7 +191,12 @@ export class Batcher<T, R> {
    * before enqueue() (decoding images) asks first, so a full queue refuses before the work.
    */
   checkRoom(): void {
-    if (this.#pending >= this.options.maxQueueSize) throw queueFull(this.options.maxQueueSize);
+    if (this.#pending - this.#backgroundPending >= this.options.maxQueueSize) throw queueFull(this.options.maxQueueSize);
+  }
+
+  /** Rows of background work waiting. */
+  get backgroundRows(): number {
+    return this.#backgroundRows;
   }
 
   enqueue(payload: T, opts: EnqueueOptions): Promise<R> {
@@ -180,18 +204,23 @@ export class Batcher<T, R> {
     if (this.#closing) {
       return Promise.reject(new SluiceError('SLUICE_E_MODEL_NOT_READY', 'model version is being unloaded', { retryAfter: 1 }));
     }
-    const level = opts.priority === undefined || opts.priority === 0 ? o.defaultPriorityLevel : opts.priority;
-    if (!Number.isInteger(level) || level < 1 || level > o.priorityLevels) {
+    const background = opts.background === true;
+    const level = background ? o.priorityLevels + 1 : opts.priority === undefined || opts.priority === 0 ? o.defaultPriorityLevel : opts.priority;
+    if (!background && (!Number.isInteger(level) || level < 1 || level > o.priorityLevels)) {
       return Promise.reject(new SluiceError('SLUICE_E_PROTOCOL_BAD_PARAMETER', `parameter priority must be an integer from 1 to ${o.priorityLevels}`));
     }
     const timeout = effectiveTimeout(o.defaultTimeoutUs, opts.timeoutUs);
     if (timeout < 0) {
       return Promise.reject(new SluiceError('SLUICE_E_PROTOCOL_BAD_PARAMETER', 'parameter timeout_us must be a non-negative integer'));
     }
-    if (this.#pending >= o.maxQueueSize) return Promise.reject(queueFull(o.maxQueueSize));
+    if (background) {
+      const room = o.backgroundQueueRows ?? 0;
+      if (this.#backgroundRows + opts.rows > room) return Promise.reject(backgroundFull(room));
+    } else if (this.#pending - this.#backgroundPending >= o.maxQueueSize) return Promise.reject(queueFull(o.maxQueueSize));
     if (opts.signal?.aborted) return Promise.reject(cancelled());
     const now = this.#clock.now();
     const entry = new QueuedRequest<T, R>(payload, opts.rows, opts.shapeKey, now, opts.signal);
+    entry.background = background;
     const promise = new Promise<R>((resolve, reject) => {
       entry.resolve = resolve;
       entry.reject = reject;
@@ -204,11 +233,16 @@ export class Batcher<T, R> {
       entry.onAbort = () => this.#cancel(entry);
       opts.signal.addEventListener('abort', entry.onAbort, { once: true });
     }
-    if (this.#lastArrival !== -Infinity) {
-      const gap = now - this.#lastArrival;
-      this.#gapUs = this.#gapUs === Infinity ? gap : this.#gapUs + (gap - this.#gapUs) * GAP_WEIGHT;
+    if (background) {
+      this.#backgroundPending++;
+      this.#backgroundRows += entry.rows;
+    } else {
+      if (this.#lastArrival !== -Infinity) {
+        const gap = now - this.#lastArrival;
+        this.#gapUs = this.#gapUs === Infinity ? gap : this.#gapUs + (gap - this.#gapUs) * GAP_WEIGHT;
+      }
+      this.#lastArrival = now;
     }
-    this.#lastArrival = now;
     this.#queues[level - 1]!.push(entry);
     this.#pending++;
     this.#pendingRows += entry.rows;
@@ -230,6 +264,8 @@ export class Batcher<T, R> {
     const o = this.options;
     const limit = o.instances + (o.stagedBatches ?? 0);
     while (this.#inFlight < limit && this.#pending > 0) {
+      // Only background work waits: it may not take the last free instance from the calls to come.
+      if (this.#pending === this.#backgroundPending && this.#backgroundInFlight >= Math.max(1, o.instances - 1)) break;
       const oldest = this.#oldest();
       // A staged batch (every instance busy) always waits the fixed delay: it cannot run sooner anyway.
       const wait = o.adaptive && this.#inFlight < o.instances ? this.#adaptiveWaitUs() : o.maxQueueDelayUs;
@@ -336,11 +372,13 @@ export class Batcher<T, R> {
     for (const entry of batch) {
       entry.state = RUNNING;
       entry.dispatchedAt = now;
-      this.#pending--;
-      this.#pendingRows -= entry.rows;
+      this.#leave(entry);
     }
     const staged = this.#inFlight >= this.options.instances;
     this.#inFlight++;
+    // A batch is all background work or none of it: their shape keys differ from every call's.
+    const background = batch[0]!.background;
+    if (background) this.#backgroundInFlight++;
     let rows = 0;
     if (this.options.adaptive && !staged) for (const entry of batch) rows += entry.rows;
     let run: Promise<R[]>;
@@ -353,6 +391,7 @@ export class Batcher<T, R> {
     // formed and sent first, so the worker is not left idle while eight responses are written.
     const freed = () => {
       this.#inFlight--;
+      if (background) this.#backgroundInFlight--;
       this.#schedule();
     };
     run.then(
@@ -423,10 +462,19 @@ export class Batcher<T, R> {
 
   /** Leave the queue (expired or cancelled) without running. */
   #drop(entry: QueuedRequest<T, R>): void {
-    this.#pending--;
-    this.#pendingRows -= entry.rows;
+    this.#leave(entry);
     this.#settle(entry);
     this.#schedule();
+  }
+
+  /** Out of the pending counts (dispatched or dropped). */
+  #leave(entry: QueuedRequest<T, R>): void {
+    this.#pending--;
+    this.#pendingRows -= entry.rows;
+    if (entry.background) {
+      this.#backgroundPending--;
+      this.#backgroundRows -= entry.rows;
+    }
   }
 
   #settle(entry: QueuedRequest<T, R>): void {
@@ -463,6 +511,10 @@ function queueFull(max: number): SluiceError {
   return new SluiceError('SLUICE_E_BATCH_QUEUE_FULL', `queue is full (max_queue_size ${max}); retry later`, { retryAfter: 1 });
 }
 
+function backgroundFull(rows: number): SluiceError {
+  return new SluiceError('SLUICE_E_EXPLAIN_QUEUE_FULL', `the explanation queue is full (explain.max_queue_rows ${rows}); retry later`, { retryAfter: 1 });
+}
+
 function cancelled(): SluiceError {
   return new SluiceError('SLUICE_E_BATCH_CANCELLED', 'request was cancelled by the client');
 }
@@ -485,6 +537,7 @@ function validate(o: BatcherOptions): BatcherOptions {
   check('defaultPriorityLevel', Number.isInteger(o.defaultPriorityLevel) && o.defaultPriorityLevel >= 1 && o.defaultPriorityLevel <= o.priorityLevels);
   check('defaultTimeoutUs', Number.isFinite(o.defaultTimeoutUs) && o.defaultTimeoutUs >= 0);
   check('instances', Number.isInteger(o.instances) && o.instances >= 1);
+  check('backgroundQueueRows', o.backgroundQueueRows === undefined || (Number.isInteger(o.backgroundQueueRows) && o.backgroundQueueRows >= 0));
   check('stagedBatches', o.stagedBatches === undefined || (Number.isInteger(o.stagedBatches) && o.stagedBatches >= 0));
   check('preferredBatchSizes', o.preferredBatchSizes.every((b, i, a) => Number.isInteger(b) && b >= 1 && (i === 0 || a[i - 1]! < b)));
   return o;

@@ -11,6 +11,8 @@ import type { Preprocessor } from '../preprocess/preprocessor.js';
 import { shapeKey } from '../batching/assemble.js';
 import { TrafficWindows, type VersionTraffic } from '../routing/traffic.js';
 import { GroundTruth, type VersionFeedback } from '../feedback/ground-truth.js';
+import { AttributionWindows } from '../explain/attribution-windows.js';
+import { Explainer } from '../explain/explainer.js';
 import { ROUTE_KEY_HEADER, PREVIEW_HEADER } from '../../lib/sync-wire.js';
 import { Mirror, type PendingCopy } from './mirror.js';
 import { prepare } from './prepare.js';
@@ -37,6 +39,8 @@ export class InferenceService {
   readonly #mirror: Mirror;
   /** Answer ids and the feedback joined to them (gateway/feedback). */
   readonly feedback: GroundTruth;
+  /** Explanations (the explain routes) and the attribution windows of sampled calls (gateway/explain). */
+  readonly attributions = new AttributionWindows(new Explainer());
 
   constructor(repository: ModelRepository, metrics: GatewayMetrics) {
     this.#repository = repository;
@@ -162,6 +166,8 @@ export class InferenceService {
         const target = rollout.mirrorOf(version.version, Math.random());
         if (target !== undefined) copy = this.#mirror.prepare(version.name, target, rollout, prepared);
       }
+      // A sampled row is copied now: the inputs move to the worker with the batch.
+      const sampled = version.config.explain !== undefined && version.config.explain.sample_fraction > 0 ? this.attributions.sample(version, prepared) : undefined;
       const tensors = await version.enqueue(prepared, {
         rows: prepared.rows,
         // Fixed dims are already checked equal by prepare(): only variable ones can split batches.
@@ -183,6 +189,7 @@ export class InferenceService {
       if (rollout !== undefined) window.answered(tensors);
       if (copy !== undefined) this.#mirror.send(copy, tensors, version.batched);
       if (logged !== undefined) this.#tap!.answered(logged, response, ms);
+      if (sampled !== undefined) this.attributions.explainLater(version, sampled);
       return response;
     } catch (err) {
       const e = toSluiceError(err);

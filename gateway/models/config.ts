@@ -133,6 +133,38 @@ export interface PayloadLogConfig {
   max_bytes: number;
 }
 
+/**
+ * Explanations of a tabular model (gateway/explain, docs/explanations.md). Explanations are served
+ * for any tabular version with a reference profile; these fields bound their cost, and
+ * `sample_fraction` > 0 turns on the attribution windows of live traffic (absent: off).
+ */
+export interface ExplainConfig {
+  /** Background rows drawn from the reference profile. */
+  background_size: number;
+  /** Rows one explain call may ask for. */
+  max_rows: number;
+  /** Exact Shapley values up to this many features (2^F coalitions); KernelSHAP beyond. */
+  exact_max_features: number;
+  /** Coalitions KernelSHAP samples (paired: a coalition and its complement). */
+  kernel_samples: number;
+  /** Evaluation rows that may wait in the model's explanation queue (below every inference call). */
+  max_queue_rows: number;
+  /** Share of answered rows explained for the attribution windows (0: off). */
+  sample_fraction: number;
+  /** Length of an attribution window. */
+  window_seconds: number;
+}
+
+export const EXPLAIN_DEFAULTS: ExplainConfig = {
+  background_size: 64,
+  max_rows: 16,
+  exact_max_features: 10,
+  kernel_samples: 1024,
+  max_queue_rows: 262_144,
+  sample_fraction: 0,
+  window_seconds: 300,
+};
+
 export const PAYLOAD_LOG_DEFAULTS = { max_age_seconds: 7 * 86_400, max_bytes: 1024 ** 3 } as const;
 
 export const FEEDBACK_DEFAULTS = { ttl_seconds: 3600, capacity: 100_000, window_seconds: 300 } as const;
@@ -164,6 +196,8 @@ export interface ModelConfig {
   feedback?: FeedbackConfig | false;
   /** Sampled calls and answers to the gateway's payload log folder (absent: off). */
   payload_log?: PayloadLogConfig;
+  /** Explanation limits and attribution windows (absent: EXPLAIN_DEFAULTS). */
+  explain?: ExplainConfig;
   /** Free-form facts about the model (labels, training metrics); served in model metadata. */
   parameters: Record<string, unknown>;
 }
@@ -350,6 +384,21 @@ function payloadLog(model: string, v: unknown): PayloadLogConfig | undefined {
   };
 }
 
+function explain(model: string, v: unknown, drift: DriftConfig | undefined): ExplainConfig | undefined {
+  if (v === undefined) return undefined;
+  if (!isObject(v)) bad(model, 'explain', 'must be an object');
+  const d = EXPLAIN_DEFAULTS;
+  return {
+    background_size: int(model, 'explain.background_size', v.background_size, d.background_size, 1, 4096),
+    max_rows: int(model, 'explain.max_rows', v.max_rows, d.max_rows, 1, 4096),
+    exact_max_features: int(model, 'explain.exact_max_features', v.exact_max_features, d.exact_max_features, 1, 16),
+    kernel_samples: int(model, 'explain.kernel_samples', v.kernel_samples, d.kernel_samples, 2, 65_536),
+    max_queue_rows: int(model, 'explain.max_queue_rows', v.max_queue_rows, d.max_queue_rows, 1, 100_000_000),
+    sample_fraction: num(model, 'explain.sample_fraction', v.sample_fraction, d.sample_fraction, 0, 1),
+    window_seconds: num(model, 'explain.window_seconds', v.window_seconds, drift?.window_seconds ?? d.window_seconds, 1),
+  };
+}
+
 function feedback(model: string, v: unknown, drift: DriftConfig | undefined): FeedbackConfig | false | undefined {
   if (v === undefined || v === false) return v;
   if (v === true) v = {};
@@ -440,5 +489,7 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
   if (fb !== undefined) config.feedback = fb;
   const pl = payloadLog(name, raw.payload_log);
   if (pl) config.payload_log = pl;
+  const ex = explain(name, raw.explain, dr);
+  if (ex) config.explain = ex;
   return config;
 }

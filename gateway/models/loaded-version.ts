@@ -128,7 +128,7 @@ export class LoadedVersion {
     this.state = 'UNLOADED';
   }
 
-  async #execute(requests: PreparedRequest[], stamps: readonly { enqueuedAt: number; dispatchedAt: number; deadline: number }[], staged: boolean): Promise<Tensor[][]> {
+  async #execute(requests: PreparedRequest[], stamps: readonly { enqueuedAt: number; dispatchedAt: number; deadline: number; background: boolean }[], staged: boolean): Promise<Tensor[][]> {
     await this.#waitOutBackoff();
     const m = this.metrics;
     let rows = 0;
@@ -143,7 +143,10 @@ export class LoadedVersion {
     // Every request has a deadline: a batch still waiting in the worker after the last one is skipped.
     const notAfter = this.#realClock && Number.isFinite(lastDeadline) ? performance.timeOrigin + lastDeadline / 1000 : undefined;
     try {
-      const result = await this.#pool.run(this.spec, inputs, [], { notAfter, staged });
+      // Background batches (explanations' coalition rows, never mixed with calls: their shape key
+      // differs) are synthetic inputs: the drift observers skip them as they skip warm-up runs.
+      const synthetic = stamps[0]!.background;
+      const result = await this.#pool.run(this.spec, inputs, [], { notAfter, staged, warmup: synthetic });
       m.computeDuration.observe(result.computeSeconds);
       for (const buffer of result.recycled) bufferPool.give(buffer, true);
       return splitOutputs(result.outputs, requests.map((r) => r.rows), this.batched);

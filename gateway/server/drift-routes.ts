@@ -3,7 +3,8 @@
 //   GET /v2/models/{name}/versions/{version}/drift   (and /v2/models/{name}/drift: the routed version)
 // answering the version's DriftReport: scores of the current and previous windows per feature,
 // levels against the thresholds, the recent drift events, and `feedback`: the version's accuracy (or
-// error) from ground truth over its current and previous feedback windows (null before any). 404 (coded) for an unknown model or
+// error) from ground truth over its current and previous feedback windows (null before any), and
+// `attributions`: the attribution windows of sampled calls (gateway/explain, null when off). 404 (coded) for an unknown model or
 // version, or one whose config has no `drift` section.
 import { resolve } from 'node:path';
 import { SluiceError } from '../../lib/errors.js';
@@ -48,7 +49,8 @@ export function driftRoutes(options: DriftRoutesOptions = {}): GatewayExtension 
           throw new SluiceError('SLUICE_E_HTTP_NOT_FOUND', `model ${name} version ${v.version} has no drift profile (config field drift)`);
         }
         const monitor = hub.ensure(v.name, v.version, v.dir, v.config.drift);
-        call.json(200, JSON.stringify({ ...monitor.report(), feedback: inference.feedback.report(v.name, v.version) ?? null }));
+        const attributions = inference.attributions.report(v.name, v.version) ?? null;
+        call.json(200, JSON.stringify({ ...monitor.report(), feedback: inference.feedback.report(v.name, v.version) ?? null, attributions }));
       } catch (err) {
         call.error(err);
       }

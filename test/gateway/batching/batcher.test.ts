@@ -524,3 +524,60 @@ t.test('adaptive: a staged batch (every instance busy) keeps the fixed delay', a
   s.clock.advance(1);
   t.same(s.exec.batches.map((b) => [b.ids, b.staged]), [[['a'], false], [['b'], true]]);
 });
+
+t.test('background work waits below every priority level and runs only when no call waits', async (t) => {
+  const { exec, add, batcher } = setup({ maxBatchSize: 4, instances: 1, priorityLevels: 2, defaultPriorityLevel: 2, backgroundQueueRows: 100 });
+  const background = (id: string, rows: number) => {
+    const p = batcher.enqueue({ id }, { rows, shapeKey: 'explain', background: true });
+    p.catch(() => undefined);
+    return p;
+  };
+  void add('a', { rows: 4 });
+  void background('bg1', 4);
+  void background('bg2', 4);
+  void add('b', { priority: 2 });
+  void add('c', { priority: 1 });
+  t.same(exec.ids, [['a']], 'a full batch runs; the rest wait for the instance');
+  exec.batches[0]!.resolve();
+  await tick();
+  t.same(exec.ids[1], ['c', 'b'], 'calls of every level go before background work queued earlier, and never share its batch');
+  exec.batches[1]!.resolve();
+  await tick();
+  t.same(exec.ids[2], ['bg1'], 'background work runs once no call waits');
+  t.equal(batcher.backgroundRows, 4);
+});
+
+t.test('background work has its own bound in rows and takes no room from calls', async (t) => {
+  const { add, batcher, settled } = setup({ maxBatchSize: 4, instances: 1, maxQueueSize: 2, backgroundQueueRows: 10 });
+  void add('running', { rows: 4 });
+  const refusals: string[] = [];
+  for (const id of ['bg1', 'bg2', 'bg3']) {
+    batcher.enqueue({ id }, { rows: 4, shapeKey: 'explain', background: true }).catch((e: { code: string }) => refusals.push(`${id}:${e.code}`));
+  }
+  await tick();
+  t.same(refusals, ['bg3:SLUICE_E_EXPLAIN_QUEUE_FULL'], 'past backgroundQueueRows (8 + 4 > 10) background work is refused');
+  t.equal(batcher.backgroundRows, 8);
+  void add('a');
+  void add('b');
+  void add('c');
+  await tick();
+  t.equal(settled.get('c'), 'SLUICE_E_BATCH_QUEUE_FULL', 'calls still get their whole max_queue_size (2), background work aside');
+  t.notOk(settled.has('a'));
+  t.throws(() => batcher.checkRoom(), { code: 'SLUICE_E_BATCH_QUEUE_FULL' }, 'checkRoom counts calls only: two are queued');
+});
+
+t.test('without backgroundQueueRows background work is refused', async (t) => {
+  const { batcher } = setup();
+  await t.rejects(batcher.enqueue({ id: 'bg' }, { rows: 1, shapeKey: 'explain', background: true }), { code: 'SLUICE_E_EXPLAIN_QUEUE_FULL' });
+});
+
+t.test('background work leaves one instance to calls when there are several', async (t) => {
+  const { exec, add, batcher } = setup({ maxBatchSize: 4, instances: 2, backgroundQueueRows: 100 });
+  for (const id of ['bg1', 'bg2']) batcher.enqueue({ id }, { rows: 4, shapeKey: 'explain', background: true }).catch(() => undefined);
+  t.same(exec.ids, [['bg1']], 'one background batch runs; the other instance stays free');
+  void add('a', { rows: 4 });
+  t.same(exec.ids, [['bg1'], ['a']], 'a call takes the free instance at once');
+  exec.batches[0]!.resolve();
+  await tick();
+  t.same(exec.ids[2], ['bg2'], 'the next background batch runs when the first is done');
+});
