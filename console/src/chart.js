@@ -35,13 +35,14 @@ export function Chart({ x, series, time = false, bars = false, height = 220, nam
             fill: bars ? `${PALETTE[i % PALETTE.length]}55` : undefined,
             paths,
             points: { show: !bars && x.length < 40 },
+            spanGaps: !bars,
           })),
         ],
       },
       data,
       box.current,
     );
-    const resize = new ResizeObserver(() => plot.current?.setSize({ width: box.current.clientWidth, height }));
+    const resize = new ResizeObserver(() => box.current && plot.current?.setSize({ width: box.current.clientWidth, height }));
     resize.observe(box.current);
     return () => {
       resize.disconnect();

@@ -7,7 +7,8 @@ import { Chart } from './chart.js';
 import { Badge, Failure, html, link, Loading, num, useQuery, when } from './ui.js';
 
 const BUCKET_S = 10;
-const HISTORY = 30;
+const HISTORY = 18;
+const PER_QUERY = 3;
 const POLL_MS = 3000;
 
 export function DriftPage({ model, version }) {
@@ -41,13 +42,16 @@ function PsiOverTime({ model, version }) {
     const fetchUpTo = async (end) => {
       const ranges = [];
       for (let t = until.current; t + BUCKET_S <= end; t += BUCKET_S) ranges.push([t, t + BUCKET_S]);
-      if (ranges.length === 0) return;
-      const fields = ranges.map(([a, b], i) => `b${i}: fleetFigures(model: $m, from: "${new Date(a * 1000).toISOString()}", to: "${new Date(b * 1000).toISOString()}") { version drift { feature psi rows } }`);
-      const d = await gql(`query($m: String!) { ${fields.join('\n')} }`, { m: model });
-      if (stopped) return;
-      until.current = ranges[ranges.length - 1][1];
-      const fresh = ranges.map(([, b], i) => ({ t: b, drift: d[`b${i}`].find((f) => f.version === version)?.drift ?? [] }));
-      setPoints((old) => [...old, ...fresh].slice(-HISTORY * 3));
+      // A few ranges per request: the API's query cost limit counts each fleetFigures.
+      for (let i = 0; i < ranges.length && !stopped; i += PER_QUERY) {
+        const chunk = ranges.slice(i, i + PER_QUERY);
+        const fields = chunk.map(([a, b], j) => `b${j}: fleetFigures(model: $m, from: "${new Date(a * 1000).toISOString()}", to: "${new Date(b * 1000).toISOString()}") { version drift { feature psi rows } }`);
+        const d = await gql(`query($m: String!) { ${fields.join('\n')} }`, { m: model });
+        if (stopped) return;
+        until.current = chunk[chunk.length - 1][1];
+        const fresh = chunk.map(([, b], j) => ({ t: b, drift: d[`b${j}`].find((f) => f.version === version)?.drift ?? [] }));
+        setPoints((old) => [...old, ...fresh].slice(-HISTORY * 3));
+      }
     };
     const tick = () => fetchUpTo(Math.floor(Date.now() / 1000)).then(() => setError(undefined), setError);
     void tick();
@@ -70,8 +74,8 @@ function PsiOverTime({ model, version }) {
 
 function Reference({ url }) {
   const q = useQuery(() => artifactJson(url), [url]);
-  return html`<h2>Reference histograms <small class="muted">from the version's profile</small></h2>
-    <${Loading} q=${q}>${(p) => html`<div class="grid3">${p.tensors.flatMap((t) => t.features.map((f) => ({ t, f }))).map(({ t, f }) => html`<section class="card small">
+  return html`<h2>Reference histograms <small class="muted">inputs and class labels, from the version's profile</small></h2>
+    <${Loading} q=${q}>${(p) => html`<div class="grid3">${p.tensors.flatMap((t) => t.features.map((f) => ({ t, f }))).filter(({ t, f }) => t.role === 'input' || f.kind === 'categorical').map(({ t, f }) => html`<section class="card small">
       <h4>${f.name} <small class="muted">${t.role}</small></h4>${histogram(f)}</section>`)}</div>`}<//>`;
 }
 

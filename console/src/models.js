@@ -29,7 +29,7 @@ const VERSION = `number status description createdAt createdBy aliases
 export function ModelPage({ name }) {
   const q = useQuery(() => gql(`query($name: String!) { model(name: $name) { name description owner
     aliases { name updatedAt updatedBy version { number } }
-    versions(first: 50) { edges { node { ${VERSION} } } } } }`, { name }), [name], 10_000);
+    versions(first: 8) { edges { node { ${VERSION} } } } } }`, { name }), [name], 10_000);
   const [open, setOpen] = useState(null);
   return html`<${Loading} q=${q}>${({ model }) => {
     if (!model) return html`<p>No model ${name}.</p>`;

@@ -76,7 +76,7 @@ t.test('a wrong token is refused with its code; the admin token signs in and lis
 t.test('an operator watches a canary move to its next weight and aborts it; a viewer sees no buttons', async (t) => {
   const candidate = await stack.uploadCandidate();
   const { startRollout } = await stack.gql(`mutation($input: StartRolloutInput!) { startRollout(input: $input) { id } }`, {
-    input: { model: 'weather', candidate, strategy: 'CANARY', steps: [{ setWeight: 20 }, { pause: { seconds: 3 } }, { setWeight: 50 }, { pause: {} }] },
+    input: { model: 'weather', candidate, strategy: 'CANARY', steps: [{ setWeight: 20 }, { pause: { seconds: 15 } }, { setWeight: 50 }, { pause: {} }] },
   });
   const page = await newPage();
   await signIn(page, stack.controlPlane, stack.admin);
@@ -112,7 +112,7 @@ t.test('the drift chart moves while shifted data is replayed through the gateway
   await stack.infer(normal.slice(0, 400));
   await page.goto(`${stack.controlPlane}/#/drift/weather/1`);
   await page.waitForSelector('.card.small .chart', { timeout: 30_000 });
-  t.ok(await page.locator('.card.small').count() >= 5, 'a reference histogram per feature');
+  t.ok(await page.locator('.card.small').count() >= 5, 'a reference histogram per input feature');
   const calm = await eventually('a first PSI figure', async () => {
     const v = await page.getAttribute('[data-testid=psi-latest]', 'data-max-psi').catch(() => null);
     return v ? Number(v) : undefined;
