@@ -9,7 +9,7 @@ const STATUS_KIND = { CONNECTED: 'ok', STALE: 'warn', NEVER: '' };
 const HEALTH_KIND = { HEALTHY: 'ok', DEGRADED: 'warn', UNHEALTHY: 'bad', UNKNOWN: '' };
 
 async function loadFleet() {
-  const d = await gql(`{ gateways(first: 200) { edges { node { name region labels { key value } status health healthMessage lastHeartbeatAt
+  const d = await gql(`{ gateways(first: 100) { edges { node { name region labels { key value } status health healthMessage lastHeartbeatAt
     loadedVersions { model version state reason executionProvider } } } } }`);
   const gateways = d.gateways.edges.map((e) => e.node);
   const models = [...new Set(gateways.flatMap((g) => g.loadedVersions.map((v) => v.model)))].sort();

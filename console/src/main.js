@@ -91,7 +91,7 @@ function App() {
   const [error, setError] = useState(undefined);
   useEffect(() => {
     if (!session.token()) return setMe(null);
-    gql('{ me { name role tokenId } }').then(setMe, (err) => {
+    gql('{ me { name role tokenId } }').then((d) => setMe(d.me), (err) => {
       session.signOut();
       setError(err);
       setMe(null);
