@@ -55,8 +55,9 @@ export function JobPage({ id, me }) {
     setJob(undefined);
     setLogs([]);
     const seen = new Set();
-    // The first event carries the job only; the lines so far come from the query, later ones with each event.
-    gql(`query($id: ID!) { trainingJob(id: $id) { logs(first: 10000) { seq attempt at stream line } } }`, { id }).then((d) => {
+    // The first event carries the job only; the lines so far come from the query (its newest 1,000:
+    // the API's cost limit), later ones with each event.
+    gql(`query($id: ID!) { trainingJob(id: $id) { logs(first: 1000) { seq attempt at stream line } } }`, { id }).then((d) => {
       const lines = d.trainingJob?.logs ?? [];
       setLogs((old) => merge(old, lines, seen));
     }, setError);
@@ -87,7 +88,7 @@ export function JobPage({ id, me }) {
         <h4>Parameters</h4><pre class="mono">${JSON.stringify(job.parameters, null, 1)}</pre></section>
     </div>
     <h2>Logs <small class="muted">${logs.length} lines${live ? ', streaming' : ''}</small></h2>
-    <pre class="logs" data-testid="logs">${logs.slice(-400).map((l) => html`<span class=${l.stream}>${l.line}\n</span>`)}</pre>`;
+    <pre class="logs" data-testid="logs">${logs.slice(-400).map((l) => html`<span class=${l.stream}>${`${l.line}\n`}</span>`)}</pre>`;
 }
 
 function merge(old, lines, seen) {
