@@ -81,7 +81,10 @@ function selfCommand(): string {
 export function readyScreen(f: ReadyFacts): string {
   const lines = ['', `  Sluice is ready (${f.seconds.toFixed(1)} s)`, ''];
   if (f.gateway) lines.push(`  gateway        ${f.gateway}   Open Inference Protocol: /v2/models/<name>/infer, WebSocket /v2/ws`);
-  if (f.controlPlane) lines.push(`  control plane  ${f.controlPlane}   GraphQL API at /graphql (GraphiQL when opened in a browser)`);
+  if (f.controlPlane) {
+    lines.push(`  control plane  ${f.controlPlane}   GraphQL API at /graphql (GraphiQL when opened in a browser)`);
+    lines.push(`  console        ${f.controlPlane}/   in a browser, sign in with the admin token`);
+  }
   if (f.models) lines.push(`  models         ${(f.modelNames ?? []).join(', ')}   (${shown(f.models)})`);
   if (f.data && f.controlPlane) lines.push(`  data           ${shown(f.data)}   (SQLite database, artifacts, registry key)`);
   lines.push('');

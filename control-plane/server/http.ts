@@ -2,7 +2,8 @@
 // traffic, not the data plane's hot path). With a client CA, every connection must present a
 // certificate that chains to it (mutual TLS), checked in the handshake before any route runs.
 // Routes: /graphql (yoga), /graphiql/<asset> (when GraphiQL is on), /artifacts/<sha256>,
-// /metrics (Prometheus: firing alerts, webhook deliveries), /health, /health/live, /health/ready.
+// /metrics (Prometheus: firing alerts, webhook deliveries), /health, /health/live, /health/ready,
+// and the console at / and /console/* (docs/console.md).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,7 @@ import { readServerTls, type ServerTlsFiles } from '../../lib/tls.js';
 import type { ControlPlaneServices } from '../services/control-plane.js';
 import { isStoreUnavailable, toStoreError } from '../store/db.js';
 import { serveArtifact, sendError } from './artifact-download.js';
+import { ConsoleAssets } from './console.js';
 import type { createGraphQL } from './graphql.js';
 import { GRAPHIQL_ASSET_PREFIX, serveGraphiQLAsset } from './graphiql.js';
 import { isMultipart, readGraphQLUpload } from './graphql-upload.js';
@@ -33,6 +35,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Serve https with these files; with `clientCaFile`, mutual TLS. */
   tls?: ServerTlsFiles | undefined;
+  /** The built console (default dist/console). */
+  consoleDir?: string | undefined;
 }
 
 export interface ListeningServer {
@@ -50,6 +54,7 @@ function requestIdOf(req: IncomingMessage): string {
 
 export async function listen(options: HttpServerOptions): Promise<ListeningServer> {
   const { services, graphql, logger } = options;
+  const consoleAssets = new ConsoleAssets(options.consoleDir);
   let url = '';
   const scheme = options.tls === undefined ? 'http' : 'https';
   // Absolute URLs use the address the caller reached us by, so they work behind port forwarding
@@ -110,6 +115,10 @@ export async function listen(options: HttpServerOptions): Promise<ListeningServe
             sendError(res, isStoreUnavailable(err) ? toStoreError(err) : new SluiceError('SLUICE_E_STORE_FAILED', 'database unavailable'));
           },
         );
+      return;
+    }
+    if (ConsoleAssets.owns(path)) {
+      consoleAssets.serve(req, res, path);
       return;
     }
     sendError(res, new SluiceError('SLUICE_E_HTTP_NOT_FOUND', `no route ${req.method} ${path}`));
