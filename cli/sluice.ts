@@ -34,6 +34,7 @@ import { gateCommands } from './gate-commands.js';
 import { MODEL_REGIONS_COMMAND, runModelRegions } from './residency-commands.js';
 import { MODEL_PLACEMENT_COMMAND, runModelPlacement } from './fleet-commands.js';
 import { DOCTOR_COMMAND, runDoctor } from './doctor-commands.js';
+import { REPORT_COMMAND, runReport } from './report-commands.js';
 import { KEYS_ROTATE_KEK_COMMAND, runRotateKek } from './keys-commands.js';
 import { alertCommands } from './alert-commands.js';
 import { retrainCommands } from './retrain-commands.js';
@@ -245,6 +246,7 @@ const COMMANDS = [
   command(MODEL_REGIONS_COMMAND, (v) => runModelRegions(v)),
   command(MODEL_PLACEMENT_COMMAND, (v) => runModelPlacement(v)),
   command(DOCTOR_COMMAND, (v) => runDoctor(v)),
+  command(REPORT_COMMAND, (v) => runReport(v)),
   command(KEYS_ROTATE_KEK_COMMAND, (v) => runRotateKek(v)),
   ...alertCommands(command),
   ...retrainCommands(command),

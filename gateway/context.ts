@@ -11,6 +11,7 @@ import type { InferenceService } from './inference/inference-service.js';
 import type { GatewayMetrics } from './metrics/metrics.js';
 import type { ModelRepository } from './models/repository.js';
 import type { WorkerPool } from './workers/pool.js';
+import type { GpuDeviceSource } from './workers/gpu-devices.js';
 
 /** The settings every part of a gateway may read; index.ts adds the built-in extensions' own. */
 export interface GatewaySettings {
@@ -36,6 +37,8 @@ export interface GatewaySettings {
   extensions?: GatewayExtension[] | undefined;
   /** Batcher clock (tests). */
   clock?: BatcherClock | undefined;
+  /** Where the GPUs are listed from when a model asks for CUDA (default nvidia-smi on PATH). */
+  gpus?: GpuDeviceSource | undefined;
   /** Who may call (server/access.ts): tokens, scopes, origins, rate limits, the repository API. */
   access?: GatewayAccessOptions | undefined;
   /** Serve /metrics also on this port, without a token (0 = a free port). */

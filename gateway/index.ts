@@ -50,7 +50,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const serving = new ServingApp(options.tls);
   const metrics = new GatewayMetrics();
   const pool = new WorkerPool({ threads: options.workerThreads, preload: options.workerPreload, logger });
-  const repository = new ModelRepository({ root: options.modelRepository, pool, metrics, logger, clock: options.clock });
+  const repository = new ModelRepository({ root: options.modelRepository, pool, metrics, logger, clock: options.clock, gpus: options.gpus });
   const inference = new InferenceService(repository, metrics);
   const admission = new Admission(options.budgets);
   metrics.setFrontSource(() => ({ refused: admission.refused, open: admission.open, bodyBytes: admission.bodies.reserved, lagSeconds: admission.lag.lagUs() / 1e6 }));
@@ -62,6 +62,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   metrics.setProviderSource(function* () {
     for (const v of repository.versions()) if (v.state === 'READY' && v.executionProvider !== undefined) yield { model: v.name, version: v.version, provider: v.executionProvider };
   });
+  metrics.setDeviceSource(() => ({
+    placements: repository.gpus.placements(),
+    devices: repository.gpus.devices ?? [],
+  }));
   let started = false;
   const access = new GatewayAccess(options.access);
   const app = createHttpApp({

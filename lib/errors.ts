@@ -43,6 +43,7 @@ export const ERRORS = {
   SLUICE_E_MODEL_RUN_FAILED: { status: 500, summary: 'model run failed' },
   SLUICE_E_MODEL_INVALID: { status: 400, summary: 'model is invalid' },
   SLUICE_E_MODEL_PROVIDER: { status: 500, summary: 'the execution provider the model requires (require_provider) could not be loaded' },
+  SLUICE_E_MODEL_DEVICE: { status: 500, summary: 'the GPU the model config names (device_id) is not on this host' },
   // batching
   SLUICE_E_BATCH_QUEUE_FULL: { status: 503, summary: 'the model queue is full' },
   SLUICE_E_BATCH_TIMEOUT: { status: 504, summary: 'the request passed its deadline' },

@@ -11,6 +11,8 @@ import { alertTypeDefs } from '../schema/alerts.js';
 import { alertResolvers } from './alerts.js';
 import { retrainingTypeDefs } from '../schema/retraining.js';
 import { retrainingResolvers } from './retraining.js';
+import { modelRecordTypeDefs } from '../schema/model-record.js';
+import { modelRecordResolvers } from './model-record.js';
 import { auditResolvers } from './audit.js';
 import type { GraphQLContext, RequestScope } from './context.js';
 import { gateResolvers } from './gates.js';
@@ -29,7 +31,7 @@ import { registryKeyResolvers } from './registry-key.js';
 
 export function controlPlaneSchema() {
   return createSchema<GraphQLContext & RequestScope>({
-    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs, rolloutTypeDefs, gateTypeDefs, alertTypeDefs, retrainingTypeDefs, residencyTypeDefs, fleetTypeDefs, registryKeyTypeDefs],
-    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers, rolloutResolvers, gateResolvers, alertResolvers, retrainingResolvers, residencyResolvers, fleetResolvers, registryKeyResolvers],
+    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs, rolloutTypeDefs, gateTypeDefs, alertTypeDefs, retrainingTypeDefs, residencyTypeDefs, fleetTypeDefs, registryKeyTypeDefs, modelRecordTypeDefs],
+    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers, rolloutResolvers, gateResolvers, alertResolvers, retrainingResolvers, residencyResolvers, fleetResolvers, registryKeyResolvers, modelRecordResolvers],
   });
 }

@@ -39,6 +39,13 @@ export type QueueDepthSource = () => Iterable<{ model: string; version: string; 
 /** The execution provider each loaded version runs on, read at scrape time. */
 export type ProviderSource = () => Iterable<{ model: string; version: string; provider: string }>;
 
+/** Where the GPUs stand, read at scrape time: versions per device and each device's memory (nvidia-smi, MiB). */
+export interface DeviceState {
+  placements: Iterable<{ name: string; version: string; device: number }>;
+  devices: Iterable<{ index: number; name: string; memoryTotalMiB: number | null; memoryUsedMiB: number | null }>;
+}
+export type DeviceSource = () => DeviceState;
+
 /** The per-label-set numbers the hot path adds to; read at scrape time. */
 interface VersionCounts {
   labels: { model: string; version: string };
@@ -69,6 +76,7 @@ export class GatewayMetrics {
   readonly #counts = new Map<string, VersionCounts>();
   #queueDepthSource: QueueDepthSource = () => [];
   #providerSource: ProviderSource = () => [];
+  #deviceSource: DeviceSource = () => ({ placements: [], devices: [] });
   #frontSource: FrontSource | undefined = undefined;
 
   constructor() {
@@ -104,6 +112,27 @@ export class GatewayMetrics {
         for (const p of providerSource()()) yield { labels: { model: p.model, version: p.version, provider: p.provider }, value: 1 };
       },
     }) as never);
+    const deviceSource = (): DeviceSource => this.#deviceSource;
+    this.registry.registerMetric(new SampledMetric({
+      name: 'sluice_model_device', help: 'The GPU a loaded model version runs on (1; only while it runs on cuda)', type: 'gauge',
+      *read() {
+        for (const p of deviceSource()().placements) yield { labels: { model: p.name, version: p.version, device: String(p.device) }, value: 1 };
+      },
+    }) as never);
+    for (const [name, field, help] of [
+      ['sluice_gpu_memory_used_bytes', 'memoryUsedMiB', 'Memory used on a GPU, as nvidia-smi last reported it (all processes)'],
+      ['sluice_gpu_memory_total_bytes', 'memoryTotalMiB', 'Memory of a GPU, as nvidia-smi reports it'],
+    ] as const) {
+      this.registry.registerMetric(new SampledMetric({
+        name, help, type: 'gauge',
+        *read() {
+          for (const d of deviceSource()().devices) {
+            const mib = d[field];
+            if (mib !== null) yield { labels: { device: String(d.index), name: d.name }, value: mib * 1024 * 1024 };
+          }
+        },
+      }) as never);
+    }
     this.registry.registerMetric(new SampledMetric({
       name: 'sluice_inference_in_flight', help: 'Calls accepted and not yet answered', type: 'gauge',
       *read() {
@@ -209,6 +238,10 @@ export class GatewayMetrics {
 
   setProviderSource(source: ProviderSource): void {
     this.#providerSource = source;
+  }
+
+  setDeviceSource(source: DeviceSource): void {
+    this.#deviceSource = source;
   }
 
   /** Calls that never reached a model version (unknown model, bad request before routing). */

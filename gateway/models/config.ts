@@ -185,8 +185,11 @@ export interface ModelConfig {
    * parameters.execution_provider, /metrics, heartbeat).
    */
   require_provider: boolean;
-  /** The GPU a CUDA session is created on (ORT's CUDA option deviceId); ignored on the CPU. */
-  device_id: number;
+  /**
+   * The GPU a CUDA version's sessions are created on (ORT's CUDA option deviceId), or 'auto' (the
+   * default with CUDA): the least loaded GPU the host has (workers/gpu-devices.ts). Ignored on the CPU.
+   */
+  device_id: number | 'auto';
   version_policy: VersionPolicy;
   routing: RoutingConfig;
   warmup: WarmupConfig[];
@@ -465,7 +468,9 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
     intra_op_threads: int(name, 'intra_op_threads', raw.intra_op_threads, 1, 1, 64),
     execution_providers: providers as ('cpu' | 'cuda')[],
     require_provider: raw.require_provider === true,
-    device_id: int(name, 'device_id', raw.device_id, 0, 0, 63),
+    device_id: raw.device_id === 'auto' || (raw.device_id === undefined && (providers as string[]).includes('cuda'))
+      ? 'auto'
+      : int(name, 'device_id', raw.device_id, 0, 0, 63),
     version_policy: versionPolicy(name, raw.version_policy),
     routing: routing(name, raw.routing),
     warmup: warmup.map((w, i) => {

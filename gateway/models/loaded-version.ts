@@ -50,6 +50,8 @@ export class LoadedVersion {
   state: VersionState = 'LOADING';
   /** The execution provider the sessions run on once loaded: the config's first, or cpu after a fallback. */
   executionProvider: string | undefined;
+  /** The GPU its sessions are placed on when the config asks for CUDA (workers/gpu-devices.ts). */
+  readonly device: number | undefined;
   /** Why the version stopped serving (state UNAVAILABLE). */
   unavailableReason: string | undefined;
   /** Called once when the version turns UNAVAILABLE (the repository takes it out of routing). */
@@ -62,8 +64,9 @@ export class LoadedVersion {
   readonly #realClock: boolean;
   #variableShape = true;
 
-  constructor(config: ModelConfig, version: string, dir: string, pool: WorkerPool, metrics: GatewayMetrics, clock?: BatcherClock) {
+  constructor(config: ModelConfig, version: string, dir: string, pool: WorkerPool, metrics: GatewayMetrics, clock?: BatcherClock, device?: number) {
     this.name = config.name;
+    this.device = config.execution_providers.includes('cuda') ? device ?? (typeof config.device_id === 'number' ? config.device_id : 0) : undefined;
     this.version = version;
     this.config = config;
     this.dir = dir;
@@ -76,6 +79,7 @@ export class LoadedVersion {
       modelPath: join(dir, 'model.onnx'),
       intraOpThreads: config.intra_op_threads,
       executionProviders: config.execution_providers,
+      deviceId: this.device ?? 0,
       configJson: JSON.stringify(config),
     };
     this.metrics = metrics.forVersion(config.name, version);

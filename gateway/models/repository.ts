@@ -16,6 +16,7 @@ import { readProfile } from '../drift/compile.js';
 import type { DriftProfile } from '../drift/profile.js';
 import type { WireRolloutPlan } from '../../lib/sync-wire.js';
 import type { WorkerPool } from '../workers/pool.js';
+import { GpuInventory, placeVersion, type GpuDeviceSource } from '../workers/gpu-devices.js';
 import { parseModelConfig, type ModelConfig, type RoutingConfig, type VersionPolicy } from './config.js';
 import { LoadedVersion } from './loaded-version.js';
 
@@ -41,6 +42,8 @@ export interface ModelRepositoryOptions {
   metrics: GatewayMetrics;
   logger: Logger;
   clock?: BatcherClock | undefined;
+  /** Where the GPUs are listed from (default nvidia-smi on PATH); asked only when a config wants CUDA. */
+  gpus?: GpuDeviceSource | undefined;
 }
 
 /** A model as served: its loaded versions and the table that routes calls among them. */
@@ -74,6 +77,8 @@ const VERSION = /^[1-9][0-9]{0,17}$/;
 
 export class ModelRepository {
   readonly root: string;
+  /** The host's GPUs and the versions placed on them. */
+  readonly gpus: GpuInventory;
   readonly #pool: WorkerPool;
   readonly #metrics: GatewayMetrics;
   readonly #logger: Logger;
@@ -92,6 +97,7 @@ export class ModelRepository {
     this.#metrics = options.metrics;
     this.#logger = options.logger;
     this.#clock = options.clock;
+    this.gpus = new GpuInventory(options.gpus);
   }
 
   model(name: string): LoadedModel | undefined {
@@ -328,17 +334,43 @@ export class ModelRepository {
 
   async #bringUp(versions: readonly (readonly [string, string, ModelConfig])[]): Promise<LoadedVersion[]> {
     const config = versions[0]![2];
-    const fresh = versions.map(([v, dir, c]) => new LoadedVersion(this.#driftReady(c, v, dir), v, dir, this.#pool, this.#metrics, this.#clock));
-    for (const v of fresh) v.onUnavailable = (down) => this.#crashLooping(down);
+    const devices = await this.#place(versions);
+    // No await between placing and tracking: a model loading beside this one sees these sessions.
+    const fresh = versions.map(([v, dir, c], i) => new LoadedVersion(this.#driftReady(c, v, dir), v, dir, this.#pool, this.#metrics, this.#clock, devices[i]));
+    for (const v of fresh) {
+      v.onUnavailable = (down) => this.#crashLooping(down);
+      this.gpus.track(v);
+    }
     const results = await Promise.allSettled(fresh.map((v) => v.load()));
     const at = results.findIndex((r) => r.status === 'rejected');
-    if (at < 0) return fresh;
+    if (at < 0) {
+      // Memory used now includes these sessions (metadata and /metrics read the last refresh).
+      if (devices.some((d) => d !== undefined)) await this.gpus.refresh();
+      return fresh;
+    }
     await Promise.all(fresh.map((v) => v.unload()));
     const reason = (results[at] as PromiseRejectedResult).reason as Error;
     const coded = isSluiceError(reason) && (reason.code === 'SLUICE_E_MODEL_LOAD_FAILED' || reason.code === 'SLUICE_E_MODEL_PROVIDER');
     const message = coded ? reason.message : `model ${config.name} version ${versions[at]![0]} failed to load: ${reason.message}`;
     // A required provider that is missing keeps its own code: the host, not the model, is wrong.
     throw this.#failed(config.name, message, reason, coded ? reason.code : undefined);
+  }
+
+  /** The GPU of each CUDA version (undefined on the CPU): the config's device_id, or the least loaded for 'auto'. */
+  async #place(versions: readonly (readonly [string, string, ModelConfig])[]): Promise<(number | undefined)[]> {
+    if (!versions.some(([, , c]) => c.execution_providers.includes('cuda'))) return versions.map(() => undefined);
+    const devices = await this.gpus.refresh();
+    const load = this.gpus.load();
+    try {
+      return versions.map(([version, , c]) => {
+        if (!c.execution_providers.includes('cuda')) return undefined;
+        const device = placeVersion({ model: c.name, version, deviceId: c.device_id }, devices, load);
+        load.set(device, (load.get(device) ?? 0) + c.instances);
+        return device;
+      });
+    } catch (err) {
+      throw this.#failed(versions[0]![2].name, (err as Error).message, err, isSluiceError(err) && err.code === 'SLUICE_E_MODEL_DEVICE' ? err.code : undefined);
+    }
   }
 
   /** A version that kept crashing its worker leaves routing; the other versions and models serve on. */
@@ -408,9 +440,9 @@ export class ModelRepository {
     }
   }
 
-  #failed(name: string, message: string, cause?: unknown, code: 'SLUICE_E_MODEL_LOAD_FAILED' | 'SLUICE_E_MODEL_PROVIDER' = 'SLUICE_E_MODEL_LOAD_FAILED'): SluiceError {
+  #failed(name: string, message: string, cause?: unknown, code: 'SLUICE_E_MODEL_LOAD_FAILED' | 'SLUICE_E_MODEL_PROVIDER' | 'SLUICE_E_MODEL_DEVICE' = 'SLUICE_E_MODEL_LOAD_FAILED'): SluiceError {
     this.#failures.set(name, message);
-    const details = code === 'SLUICE_E_MODEL_PROVIDER' && isSluiceError(cause) ? cause.details : undefined;
+    const details = code !== 'SLUICE_E_MODEL_LOAD_FAILED' && isSluiceError(cause) ? cause.details : undefined;
     return new SluiceError(code, message, details ? { cause, details } : { cause });
   }
 }

@@ -285,7 +285,13 @@ export function modelMetadata(v: LoadedVersion, repository: ModelRepository): Re
   const parameters: Record<string, string | number | boolean> = { version: v.version, max_batch_size: v.config.max_batch_size };
   if (v.executionProvider !== undefined) {
     parameters.execution_provider = v.executionProvider;
-    if (v.executionProvider === 'cuda') parameters.device_id = v.config.device_id;
+    if (v.executionProvider === 'cuda' && v.device !== undefined) {
+      parameters.device_id = v.device;
+      // ORT for Node exposes no per-session memory: the device's, as nvidia-smi last reported it.
+      const gpu = repository.gpus.device(v.device);
+      if (gpu?.memoryUsedMiB != null) parameters.device_memory_used_mib = gpu.memoryUsedMiB;
+      if (gpu?.memoryTotalMiB != null) parameters.device_memory_total_mib = gpu.memoryTotalMiB;
+    }
   }
   for (const [k, value] of Object.entries(v.config.parameters ?? {})) {
     parameters[k] = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : JSON.stringify(value);

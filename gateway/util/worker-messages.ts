@@ -13,6 +13,8 @@ export interface SessionSpec {
   modelPath: string;
   intraOpThreads: number;
   executionProviders: ('cpu' | 'cuda')[];
+  /** The GPU CUDA sessions are created on: the config's device_id, or where placement put an 'auto' one. */
+  deviceId: number;
   /** The model's config.json after validation, as JSON text (cheap to clone on every task). */
   configJson: string;
 }

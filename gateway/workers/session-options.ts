@@ -6,14 +6,20 @@ import type { ModelConfig } from '../models/config.js';
 
 export type ProviderName = ModelConfig['execution_providers'][number];
 
-/** The session options for the providers the config asks for, in its order. */
-export function ortSessionOptions(config: Pick<ModelConfig, 'execution_providers' | 'device_id' | 'intra_op_threads'>): InferenceSession.SessionOptions {
+/**
+ * The session options for the providers the config asks for, in its order; CUDA on `deviceId`
+ * (the device placement chose, workers/gpu-devices.ts; by default the config's, 0 for 'auto').
+ */
+export function ortSessionOptions(
+  config: Pick<ModelConfig, 'execution_providers' | 'device_id' | 'intra_op_threads'>,
+  deviceId = typeof config.device_id === 'number' ? config.device_id : 0,
+): InferenceSession.SessionOptions {
   return {
     intraOpNumThreads: config.intra_op_threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-    executionProviders: config.execution_providers.map((p) => (p === 'cuda' ? { name: 'cuda', deviceId: config.device_id } : 'cpu')),
+    executionProviders: config.execution_providers.map((p) => (p === 'cuda' ? { name: 'cuda', deviceId } : 'cpu')),
   };
 }
 

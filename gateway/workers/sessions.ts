@@ -50,7 +50,7 @@ export class ProviderUnavailableError extends Error {
 
 async function create(spec: SessionSpec): Promise<OpenSession> {
   const config = parseModelConfig(spec.model, JSON.parse(spec.configJson));
-  const options = ortSessionOptions(config);
+  const options = ortSessionOptions(config, spec.deviceId);
   let session: ort.InferenceSession;
   let providers: string[] = spec.executionProviders;
   try {
@@ -59,7 +59,7 @@ async function create(spec: SessionSpec): Promise<OpenSession> {
     // CUDA is opt-in and may be missing on this machine: refuse when the config requires it, else
     // fall back to CPU; the provider in use is reported (metadata, metrics, heartbeat).
     if (!spec.executionProviders.includes('cuda')) throw err;
-    if (config.require_provider) throw new ProviderUnavailableError(config.execution_providers[0]!, config.device_id, (err as Error).message);
+    if (config.require_provider) throw new ProviderUnavailableError(config.execution_providers[0]!, spec.deviceId, (err as Error).message);
     providers = ['cpu'];
     session = await ort.InferenceSession.create(spec.modelPath, cpuFallbackOptions(options));
   }

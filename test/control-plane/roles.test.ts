@@ -63,6 +63,7 @@ const OPERATIONS: Operation[] = [
   gqlOp('key.read', 'key:read', '{ registryPublicKey { keyId } }'),
   gqlOp('registry_key.rotate', 'key:rotate', 'mutation { rotateSigningKey(overlapSeconds: 60) { keyId } }'),
   gqlOp('alert.list', 'alert:read', '{ alerts { edges { cursor } } }'),
+  gqlOp('model_version.record', 'registry:read', '{ modelVersionRecord(model: "weather", version: 1) { version } }'),
   gqlOp('alert-rule.list', 'alert:read', '{ alertRules { name } }'),
   gqlOp('alert-rule.create', 'alert:write', 'mutation($n: String!) { createAlertRule(input: { name: $n, model: "weather", metric: "error_rate", comparison: ">", threshold: 0.1, minCount: 10 }) { id } }', (role) => ({ n: `rule-of-${role}` })),
   gqlOp('webhook.create', 'alert:write', 'mutation($n: String!) { createWebhook(input: { name: $n, url: "http://127.0.0.1:9/" }) { id } }', (role) => ({ n: `hook-of-${role}` })),

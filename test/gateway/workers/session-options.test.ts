@@ -15,7 +15,8 @@ t.test('a CPU config maps to the cpu provider with its thread count', async (t) 
 t.test('a CUDA config maps device_id to the CUDA provider option deviceId, in the config\'s order', async (t) => {
   const o = ortSessionOptions(parseModelConfig('m', { execution_providers: ['cuda', 'cpu'], device_id: 3 }));
   t.same(o.executionProviders, [{ name: 'cuda', deviceId: 3 }, 'cpu']);
-  t.same(ortSessionOptions(parseModelConfig('m', { execution_providers: ['cuda'] })).executionProviders, [{ name: 'cuda', deviceId: 0 }], 'device 0 by default');
+  t.same(ortSessionOptions(parseModelConfig('m', { execution_providers: ['cuda'] })).executionProviders, [{ name: 'cuda', deviceId: 0 }], 'device 0 when nothing placed it');
+  t.same(ortSessionOptions(parseModelConfig('m', { execution_providers: ['cuda'] }), 2).executionProviders, [{ name: 'cuda', deviceId: 2 }], 'the device placement chose');
   t.same(cpuFallbackOptions(o).executionProviders, ['cpu'], 'the fallback keeps every other option and drops CUDA');
   t.equal(cpuFallbackOptions(o).intraOpNumThreads, o.intraOpNumThreads);
 });
@@ -43,5 +44,9 @@ t.test('GPU config fields are validated with the field named', async (t) => {
   t.throws(() => parseModelConfig('m', { gpu_mem_limit: 1 << 30 }), { ...invalid, details: { field: 'gpu_mem_limit' } });
   t.throws(() => parseModelConfig('m', { cuda: { cudnn_conv_algo_search: 'EXHAUSTIVE' } }), { ...invalid, details: { field: 'cudnn_conv_algo_search' } });
   t.throws(() => parseModelConfig('m', { cuda: {} }), { ...invalid, details: { field: 'cuda' } });
+  t.throws(() => parseModelConfig('m', { device_id: 'any' }), { ...invalid, details: { field: 'device_id' } });
   t.equal(parseModelConfig('m', { execution_providers: ['cuda'], require_provider: true, device_id: 7 }).device_id, 7);
+  t.equal(parseModelConfig('m', { execution_providers: ['cuda'] }).device_id, 'auto', 'CUDA without device_id is placed on the least loaded GPU');
+  t.equal(parseModelConfig('m', { device_id: 'auto' }).device_id, 'auto');
+  t.equal(parseModelConfig('m', {}).device_id, 0, 'a CPU model has no placement');
 });
