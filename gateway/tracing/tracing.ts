@@ -8,7 +8,7 @@
 // `assemble`, linked to the `infer` span of every call in the batch: a batch serves several traces,
 // so it is the root of its own trace (the OpenTelemetry convention for fan-in) and is sampled when
 // any call in it is.
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { parseTraceParent, TraceState } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -148,7 +148,7 @@ export class Tracing {
     if (!t.sampled) return;
     const end = performance.now();
     const span = t.span;
-    const parent = trace.setSpan(context.active(), span);
+    const parent = trace.setSpan(ROOT_CONTEXT, span);
     const attrs: Attributes = { 'sluice.model': t.model };
     if (t.version !== '') attrs['sluice.version'] = t.version;
     if (t.batchCalls > 0) {
@@ -181,11 +181,6 @@ export class Tracing {
     this.#child('assemble', b.assembleStart, b.assembleEnd, trace.setSpan(ROOT_CONTEXT, span), { 'sluice.batch.size': b.rows });
     if (b.error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: b.error });
     span.end(epochMs(b.end));
-  }
-
-  /** A span of some other part of the gateway (a sync push): a new trace, sampled by the ratio. */
-  tracer(): Tracer {
-    return this.#tracer;
   }
 
   /** Send what is buffered (tests, shutdown). */
