@@ -11,6 +11,7 @@
 //   node dist/bench/compare.js --rounds 5 --floor   (also: the same calls against a server that does nothing)
 //   node dist/bench/compare.js --b-tls --workload weather-json   (B serves https: the cost of TLS, docs/tls.md)
 //   node dist/bench/compare.js --b-auth --workload weather-json  (B checks a bearer token on every call: docs/gateway-auth.md)
+//   node dist/bench/compare.js --b-trace 0.01 --workload weather-json  (B traces 1% of calls to a discarding OTLP receiver: docs/tracing.md)
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import { startServer, type ServerProcess } from './targets/server-process.js';
 import { median } from './report/summary.js';
 import { isWorkloadName, prepareWorkload, WORKLOADS } from './workloads.js';
 import { makeBenchCerts, type BenchCerts } from './tls/certs.js';
+import { startOtlpSink } from './targets/otlp-sink.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,11 +40,12 @@ const { values: args } = parseArgs({
     floor: { type: 'boolean', default: false },
     'b-tls': { type: 'boolean', default: false },
     'b-auth': { type: 'boolean', default: false },
+    'b-trace': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  console.log('node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] [--workload W] [--connections N] [--rounds N] [--duration-ms N] [--floor] [--b-tls] [--b-auth]');
+  console.log('node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] [--workload W] [--connections N] [--rounds N] [--duration-ms N] [--floor] [--b-tls] [--b-auth] [--b-trace RATIO]');
   process.exit(0);
 }
 const workload = args.workload!;
@@ -51,6 +54,8 @@ const connections = Number(args.connections);
 const rounds = Number(args.rounds);
 const durationMs = Number(args['duration-ms']);
 const warmupMs = Number(args['warmup-ms']);
+const traceRatio = args['b-trace'];
+if (traceRatio !== undefined && !(Number(traceRatio) >= 0 && Number(traceRatio) <= 1)) throw new Error(`--b-trace takes a sample ratio from 0 to 1, got ${traceRatio}`);
 
 interface Variant {
   label: 'A' | 'B';
@@ -62,6 +67,8 @@ interface Variant {
   tls: BenchCerts | undefined;
   /** Every call carries the bench's bearer token and the gateway checks it (--token-file). */
   auth: boolean;
+  /** Trace calls at this sample ratio, exported to a receiver that discards them (--otlp-endpoint). */
+  trace?: string | undefined;
   server?: ServerProcess;
   repo?: string;
   calls: number[];
@@ -87,8 +94,9 @@ await prepareWorkload(workload);
 const model = WORKLOADS[workload].model;
 const variants: Variant[] = [
   { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, env: args['a-env'] ? JSON.parse(args['a-env']) : undefined, tls: undefined, auth: false, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
-  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, tls: args['b-tls'] ? makeBenchCerts() : undefined, auth: args['b-auth']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
+  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, tls: args['b-tls'] ? makeBenchCerts() : undefined, auth: args['b-auth']!, trace: traceRatio, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
 ];
+const sink = traceRatio === undefined ? undefined : await startOtlpSink();
 const source = benchRepository(workload);
 try {
   for (const v of variants) {
@@ -102,7 +110,8 @@ try {
       name: `gateway ${v.label}`,
       nodeFlags: sluiceNodeFlags(v.root),
       env: v.env,
-      args: [join(v.root, 'dist', 'cli', 'sluice.js'), 'gateway', '--models', v.repo, '--port', '0', '--log-level', 'info', ...(v.tls ? ['--tls-cert', v.tls.cert, '--tls-key', v.tls.key] : []), ...(v.auth ? ['--token-file', benchTokenFile()] : [])],
+      args: [join(v.root, 'dist', 'cli', 'sluice.js'), 'gateway', '--models', v.repo, '--port', '0', '--log-level', 'info', ...(v.tls ? ['--tls-cert', v.tls.cert, '--tls-key', v.tls.key] : []), ...(v.auth ? ['--token-file', benchTokenFile()] : []),
+        ...(v.trace !== undefined ? ['--otlp-endpoint', sink!.url, '--trace-sample-ratio', v.trace] : [])],
     });
   }
   for (let r = 0; r < rounds; r++) {
@@ -122,6 +131,10 @@ try {
   await Promise.all(variants.map((v) => v.server?.stop()));
   for (const v of variants) if (v.repo) rmSync(v.repo, { recursive: true, force: true });
   for (const v of variants) v.tls?.remove();
+  if (sink !== undefined) {
+    console.log(`OTLP exports received (and discarded): ${sink.exports()}`);
+    await sink.close();
+  }
 }
 
 const [a, b] = variants as [Variant, Variant];
@@ -129,7 +142,7 @@ const ratios = a.calls.map((x, i) => b.calls[i]! / x);
 console.log(`\n${workload}, closed loop @${connections}, ${rounds} rounds of ${durationMs} ms, medians:`);
 console.log('variant | calls/s | main thread µs/call | other threads (ORT workers, GC, libuv) µs/call | load generator µs/call | root | config');
 for (const v of variants) {
-  console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${median(v.clientUsPerCall).toFixed(0)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}${v.env ? ` env ${JSON.stringify(v.env)}` : ''}${v.tls ? ' https' : ''}${v.auth ? ' bearer token' : ''}`);
+  console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${median(v.clientUsPerCall).toFixed(0)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}${v.env ? ` env ${JSON.stringify(v.env)}` : ''}${v.tls ? ' https' : ''}${v.auth ? ' bearer token' : ''}${v.trace !== undefined ? ` tracing at ${v.trace}` : ''}`);
 }
 console.log(`B / A calls/s: median ${median(ratios).toFixed(3)} (per round: ${ratios.map((x) => x.toFixed(2)).join(', ')})`);
 

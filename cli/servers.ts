@@ -15,6 +15,7 @@ import { ensureExampleRepository } from '../examples/repository.js';
 import { shown, type Screen } from './screen.js';
 import { makeExecutor } from './runner-commands.js';
 import type { BudgetSettings } from '../gateway/server/admission.js';
+import type { TracingOptions } from '../gateway/tracing/tracing.js';
 
 export interface GatewayRun {
   host: string;
@@ -29,6 +30,8 @@ export interface GatewayRun {
   /** Who may call (issue 17). */
   access?: GatewayAccessOptions | undefined;
   metricsPort?: number | undefined;
+  /** `--otlp-endpoint` / `--trace-sample-ratio` (docs/tracing.md). */
+  tracing?: TracingOptions | undefined;
   /** `--payload-log-dir` / `--payload-log-key`. */
   payloadLog?: { dir: string; keyFile?: string | undefined } | undefined;
 }
@@ -102,6 +105,7 @@ export async function runGateway(run: GatewayRun, logger: Logger): Promise<Gatew
     ...(run.controlPlane ? { controlPlane: run.controlPlane } : {}),
     access: run.access,
     metricsPort: run.metricsPort,
+    tracing: run.tracing,
     ...(run.payloadLog ? { payloadLog: { dir: resolve(run.payloadLog.dir), keyFile: run.payloadLog.keyFile === undefined ? undefined : resolve(run.payloadLog.keyFile) } } : {}),
   });
   logger.info({ service: 'gateway', models: resolve(run.models), auth: gw.access.required, metrics: gw.metricsUrl }, `gateway listening on ${gw.url}`);
@@ -145,6 +149,7 @@ export interface ServeRun {
   drainTimeoutMs: number;
   access?: GatewayAccessOptions | undefined;
   metricsPort?: number | undefined;
+  tracing?: TracingOptions | undefined;
   /** Both servers' certificate (and the control plane's client CA: mutual TLS). */
   tls?: ServerTlsFiles | undefined;
   /** What the local gateway and runner trust and present to the control plane. */
@@ -168,7 +173,7 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
     gw = await runGateway(
       {
         host: run.host, port: run.gatewayPort, models, maxBodyBytes: run.maxBodyBytes, budgets: run.budgets, drainTimeoutMs: run.drainTimeoutMs, tls: run.tls,
-        controlPlane: { url: cp.url, token: cp.localGatewayToken, name: 'local', tls: run.clientTls }, access: run.access, metricsPort: run.metricsPort,
+        controlPlane: { url: cp.url, token: cp.localGatewayToken, name: 'local', tls: run.clientTls }, access: run.access, metricsPort: run.metricsPort, tracing: run.tracing,
       },
       logger,
     );

@@ -41,6 +41,7 @@ import { retrainCommands } from './retrain-commands.js';
 import { keyCommands } from './key-commands.js';
 import { Screen } from './screen.js';
 import { accessOptions, GATEWAY_ACCESS_FLAGS, STANDALONE_ACCESS_FLAGS } from './gateway-access-flags.js';
+import { TRACING_FLAGS, tracingOptions } from './tracing-flags.js';
 import { adminToken, databaseUrl } from './secrets.js';
 import { AUDIT_VERIFY_COMMAND, AUDIT_SERVER_FLAGS, auditRun, runAuditVerify } from './audit-commands.js';
 import { exitLoudlyIfUnsettled } from './settle.js';
@@ -64,6 +65,7 @@ const SERVE = defineCommand({
     'admin-token-file': TOKEN_FILE_FLAG,
     'max-body-bytes': MAX_BODY_FLAG,
     ...GATEWAY_ACCESS_FLAGS,
+    ...TRACING_FLAGS,
     ...BUDGET_FLAGS,
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
@@ -89,6 +91,7 @@ const GATEWAY = defineCommand({
     region: { type: 'string', description: 'region reported to the control plane' },
     labels: { type: 'list', placeholder: 'key=value,...', description: 'labels reported to the control plane' },
     ...GATEWAY_ACCESS_FLAGS,
+    ...TRACING_FLAGS,
     ...STANDALONE_ACCESS_FLAGS,
     'payload-log-dir': { type: 'string', placeholder: 'dir', description: 'write the payload log of models whose config has payload_log here (docs/payload-log.md)' },
     'payload-log-key': { type: 'string', placeholder: 'file', description: 'HMAC key for personal fields, 0600 (default: DIR/.payload-log.key, created at first start)' },
@@ -148,6 +151,7 @@ const COMMANDS = [
         drainTimeoutMs: v['drain-timeout-ms'],
         access: accessOptions(v),
         metricsPort: v['metrics-port'],
+        tracing: tracingOptions(v),
         tls,
         clientTls: clientTlsOf(v),
         adminToken: adminToken(v),
@@ -185,6 +189,7 @@ const COMMANDS = [
             : { url: v['control-plane'], token: v.token ?? '', name: v.name, region: v.region, labels: parseLabels(v.labels), tls: clientTlsOf(v), registryPublicKeyPem: readRegistryKey(v['registry-key']) },
         access: accessOptions(v),
         metricsPort: v['metrics-port'],
+        tracing: tracingOptions(v),
       },
       logger,
     );

@@ -12,6 +12,7 @@ import type { GatewayMetrics } from './metrics/metrics.js';
 import type { ModelRepository } from './models/repository.js';
 import type { WorkerPool } from './workers/pool.js';
 import type { GpuDeviceSource } from './workers/gpu-devices.js';
+import type { TracingOptions } from './tracing/tracing.js';
 
 /** The settings every part of a gateway may read; index.ts adds the built-in extensions' own. */
 export interface GatewaySettings {
@@ -43,6 +44,8 @@ export interface GatewaySettings {
   access?: GatewayAccessOptions | undefined;
   /** Serve /metrics also on this port, without a token (0 = a free port). */
   metricsPort?: number | undefined;
+  /** Export traces of calls over OTLP/HTTP (docs/tracing.md); off when absent. */
+  tracing?: TracingOptions | undefined;
 }
 
 /** What an extension gets: the parts of this gateway. */

@@ -21,6 +21,7 @@ import { websocketEndpoint, type WebSocketOptions } from './server/ws-extension.
 import { controlPlaneSync } from './sync/control-plane-sync.js';
 import { payloadLog, type PayloadLogOptions } from './payload-log/payload-log.js';
 import { WorkerPool } from './workers/pool.js';
+import { Tracing } from './tracing/tracing.js';
 
 export type { GatewayContext, GatewayExtension, GatewaySettings } from './context.js';
 
@@ -52,6 +53,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const pool = new WorkerPool({ threads: options.workerThreads, preload: options.workerPreload, logger });
   const repository = new ModelRepository({ root: options.modelRepository, pool, metrics, logger, clock: options.clock, gpus: options.gpus });
   const inference = new InferenceService(repository, metrics);
+  // Built before any worker would need closing: a bad endpoint or ratio stops the start here.
+  const tracing = options.tracing === undefined ? undefined : new Tracing(options.tracing);
+  inference.tracing = tracing;
   const admission = new Admission(options.budgets);
   metrics.setFrontSource(() => ({ refused: admission.refused, open: admission.open, bodyBytes: admission.bodies.reserved, lagSeconds: admission.lag.lagUs() / 1e6 }));
   // BYTES image inputs of models whose config has `preprocess` (gateway/preprocess).
@@ -99,6 +103,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     throw err;
   });
   if (metricsListener !== undefined) closers.push(() => metricsListener.close());
+  if (tracing !== undefined) closers.push(() => tracing.close());
   started = true;
   admission.start();
   let closing: Promise<void> | undefined;

@@ -31,6 +31,9 @@ export interface InferRequest {
   inputs: ClientTensor[];
   outputs?: { name: string; parameters?: Record<string, unknown> }[];
   parameters?: Record<string, unknown>;
+  /** W3C trace context for the call (docs/tracing.md): top-level fields of the frame. */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 export interface InferResult {
@@ -39,6 +42,9 @@ export interface InferResult {
   model_version: string;
   outputs: ClientTensor[];
   parameters?: Record<string, unknown>;
+  /** The gateway's span in the call's trace, when the gateway traces. */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 /** Ground truth for one earlier answer: a class (index or name) or a value, or one per row. */
@@ -220,6 +226,8 @@ function header(id: string, model: string, version: string | undefined, request:
   if (version !== undefined) h.model_version = version;
   if (request.parameters) h.parameters = request.parameters;
   if (request.outputs) h.outputs = request.outputs;
+  if (request.traceparent !== undefined) h.traceparent = request.traceparent;
+  if (request.tracestate !== undefined) h.tracestate = request.tracestate;
   return h;
 }
 

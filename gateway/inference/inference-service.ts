@@ -18,6 +18,7 @@ import { Mirror, type PendingCopy } from './mirror.js';
 import { prepare } from './prepare.js';
 import type { InferenceRequest, InferenceResponse, OutputTensor } from './request.js';
 import type { PayloadTap } from './payload-tap.js';
+import type { Tracing } from '../tracing/tracing.js';
 
 export type { InferenceRequest, InferenceResponse, OutputTensor, RequestedOutput } from './request.js';
 export type { PayloadTap } from './payload-tap.js';
@@ -31,6 +32,8 @@ export class InferenceService {
   #preprocessor: Preprocessor | undefined;
   #tap: PayloadTap | undefined;
   #draining = false;
+  /** Traces of calls (gateway/tracing), when an OTLP endpoint is set; the transports begin and finish them. */
+  tracing: Tracing | undefined;
   #inFlight = 0;
   #idle: (() => void) | undefined;
   /** Every version's traffic window (the control-plane sync reports them). */
@@ -141,6 +144,7 @@ export class InferenceService {
       throw e;
     }
     const m = version.metrics;
+    if (request.trace !== undefined) request.trace.version = version.version;
     this.#inFlight++;
     m.inFlight.inc();
     // Captured before the inputs move to the worker (and before preprocessing replaces them).
@@ -156,6 +160,10 @@ export class InferenceService {
       }
       if (version.state !== 'READY') throw version.notReady();
       const prepared = prepare(version, request);
+      if (request.trace !== undefined) {
+        prepared.trace = request.trace;
+        request.trace.version = version.version;
+      }
       const params = request.parameters ?? {};
       const rollout = this.#repository.model(version.name)?.routing.rollout;
       // A copy for the rollout's other version is decided now: the inputs are moved to the worker

@@ -1,6 +1,7 @@
 // An inference call and its answer as the transports hand them over: decoded, transport-free.
 import type { CancelSignal } from '../util/cancel-signal.js';
 import type { Tensor } from '../models/tensors.js';
+import type { CallTrace } from '../tracing/tracing.js';
 
 export interface RequestedOutput {
   name: string;
@@ -34,6 +35,8 @@ export interface InferenceRequest {
   preview?: boolean | undefined;
   /** performance.now() when the transport received the call (latency metric); defaults to now. */
   receivedAt?: number | undefined;
+  /** The call's trace when tracing is on (gateway/tracing): stages stamp their times on it. */
+  trace?: CallTrace | undefined;
 }
 
 export interface OutputTensor extends Tensor {

@@ -2,7 +2,7 @@
 // Several versions of a model (and several generations of one version, during a reload) live side
 // by side; a version is READY only after its warm-up runs have finished.
 import { join } from 'node:path';
-import { SluiceError, isSluiceError } from '../../lib/errors.js';
+import { SluiceError, isSluiceError, toSluiceError } from '../../lib/errors.js';
 import { Batcher, batcherOptionsFromConfig, systemClock, type BatcherClock, type EnqueueOptions } from '../batching/batcher.js';
 import { assembleBatch, splitOutputs } from '../batching/assemble.js';
 import { bufferPool } from '../util/buffer-pool.js';
@@ -13,6 +13,7 @@ import type { ModelConfig, TensorConfig } from './config.js';
 import { resolveSignature } from './signature.js';
 import { compileProfile, readProfile, type CompiledProfile } from '../drift/compile.js';
 import { derivedWidth } from '../drift/derive.js';
+import type { CallTrace } from '../tracing/tracing.js';
 import { DATATYPE_INFO, elementCount, type Tensor } from './tensors.js';
 
 export type VersionState = 'LOADING' | 'READY' | 'UNAVAILABLE' | 'UNLOADING' | 'UNLOADED';
@@ -30,6 +31,8 @@ export interface PreparedRequest {
   inputs: Tensor[];
   /** Rows along the batch dimension (1 when the model does not batch). */
   rows: number;
+  /** The call's trace when tracing is on: the batch stamps its queue time and links to it. */
+  trace?: CallTrace | undefined;
 }
 
 /** Size used for variable (-1) dims in warm-up inputs: a multiple of 32 suits the convolutional models we serve. */
@@ -137,13 +140,17 @@ export class LoadedVersion {
     const m = this.metrics;
     let rows = 0;
     let lastDeadline = -Infinity;
+    let traced: CallTrace | undefined;
     for (let i = 0; i < requests.length; i++) {
       rows += requests[i]!.rows;
       m.queueDuration.observe((stamps[i]!.dispatchedAt - stamps[i]!.enqueuedAt) / 1e6);
       if (stamps[i]!.deadline > lastDeadline) lastDeadline = stamps[i]!.deadline;
+      if (requests[i]!.trace?.sampled === true) traced = requests[i]!.trace;
     }
     m.batchSize.observe(rows);
+    const assembleStart = traced === undefined ? 0 : performance.now();
     const inputs = assembleBatch(requests.map((r) => r.inputs), this.batched);
+    const assembleEnd = traced === undefined ? 0 : performance.now();
     // Every request has a deadline: a batch still waiting in the worker after the last one is skipped.
     const notAfter = this.#realClock && Number.isFinite(lastDeadline) ? performance.timeOrigin + lastDeadline / 1000 : undefined;
     try {
@@ -153,14 +160,37 @@ export class LoadedVersion {
       const result = await this.#pool.run(this.spec, inputs, [], { notAfter, staged, warmup: synthetic });
       m.computeDuration.observe(result.computeSeconds);
       for (const buffer of result.recycled) bufferPool.give(buffer, true);
+      if (traced !== undefined) this.#traceBatch(traced, requests, stamps, rows, assembleStart, assembleEnd, undefined, result.computeSeconds);
       return splitOutputs(result.outputs, requests.map((r) => r.rows), this.batched);
     } catch (err) {
+      if (traced !== undefined) this.#traceBatch(traced, requests, stamps, rows, assembleStart, assembleEnd, toSluiceError(err).code, undefined);
       if (isSluiceError(err) && err.code === 'SLUICE_E_WORKER_CRASHED') {
         m.workerCrash();
         this.#crashed(err);
       }
       throw err;
     }
+  }
+
+  /** Stamp the batch on its sampled calls and record its span (only when one of its calls is sampled). */
+  #traceBatch(
+    traced: CallTrace, requests: readonly PreparedRequest[], stamps: readonly { enqueuedAt: number; dispatchedAt: number }[], rows: number,
+    assembleStart: number, assembleEnd: number, error: string | undefined, computeSeconds: number | undefined,
+  ): void {
+    const calls: (CallTrace | undefined)[] = [];
+    for (let i = 0; i < requests.length; i++) {
+      const t = requests[i]!.trace;
+      calls.push(t);
+      if (t === undefined || !t.sampled) continue;
+      // A test's fake batcher clock does not tell real time: the queue span is left out then.
+      if (this.#realClock) {
+        t.enqueuedAt = stamps[i]!.enqueuedAt / 1000;
+        t.dispatchedAt = stamps[i]!.dispatchedAt / 1000;
+      }
+      t.batchRows = rows;
+      t.batchCalls = requests.length;
+    }
+    traced.tracing.batch(calls, { model: this.name, version: this.version, rows, assembleStart, assembleEnd, end: performance.now(), error, computeSeconds });
   }
 
   /**

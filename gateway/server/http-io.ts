@@ -97,7 +97,7 @@ export class HttpCall implements CancelSignal {
       if (headers) for (const k in headers) this.res.writeHeader(k, headers[k]!);
       if (this.corsOrigin !== undefined) {
         this.res.writeHeader('Access-Control-Allow-Origin', this.corsOrigin).writeHeader('Vary', 'Origin')
-          .writeHeader('Access-Control-Expose-Headers', 'Inference-Header-Content-Length, Retry-After, X-Request-Id');
+          .writeHeader('Access-Control-Expose-Headers', 'Inference-Header-Content-Length, Retry-After, X-Request-Id, traceparent, tracestate');
       }
       if (this.head) {
         // uWS 20.30's endWithoutBody(length) writes nothing at all, and with arguments it adds a

@@ -16,6 +16,7 @@ import { setAdmission, type Admission } from './admission.js';
 import { feedbackRoutes } from './feedback-routes.js';
 import { PREVIEW_HEADER, ROUTE_KEY_HEADER } from '../../lib/sync-wire.js';
 import { decodeInferenceRequest, decodeRawBinaryRequest, encodeInferenceResponse, parseJsonHeader, type DecodedInferenceRequest } from './oip-codec.js';
+import { TRACEPARENT, TRACESTATE, type CallTrace } from '../tracing/tracing.js';
 
 export const SERVER_NAME = 'sluice';
 export const SERVER_VERSION = '0.1.0';
@@ -79,11 +80,20 @@ export function metricsRoute(metrics: GatewayMetrics, call: HttpCall): void {
  * Answer with an error. A server-side failure (5xx, or not a SluiceError: a bug) is logged with
  * a request id that the answer carries too; client errors are not logged (no per-request logs).
  */
-function fail(logger: Logger, call: HttpCall, err: unknown): void {
-  if (isSluiceError(err) && err.status < 500) return call.error(err);
+function fail(logger: Logger, call: HttpCall, err: unknown, trace?: CallTrace): void {
+  const headers = trace === undefined ? undefined : traceHeaders(trace);
+  if (isSluiceError(err) && err.status < 500) return call.error(err, undefined, headers);
   const req = nextRequestId();
   logger.error({ err, req }, 'request failed');
-  call.error(err, req);
+  call.error(err, req, headers);
+}
+
+/** The W3C headers an answer carries back: the call's trace, this gateway's span in it. */
+function traceHeaders(trace: CallTrace): Record<string, string> {
+  const headers: Record<string, string> = { [TRACEPARENT]: trace.traceparent };
+  const state = trace.tracestate;
+  if (state !== undefined) headers[TRACESTATE] = state;
+  return headers;
 }
 
 /** Server metadata (`/v2`, and `/v2/` as the protocol's YAML spells it) and health. */
@@ -167,6 +177,8 @@ class InferRoute {
 
   handle(call: HttpCall, req: HttpRequest, name: string, version: string | undefined): void {
     const receivedAt = performance.now();
+    const tracing = this.#o.inference.tracing;
+    const trace = tracing === undefined ? undefined : tracing.begin(req.getHeader(TRACEPARENT), req.getHeader(TRACESTATE), name, receivedAt);
     const routeKeyText = req.getHeader(ROUTE_KEY_HEADER);
     const routeKey = routeKeyText === '' ? undefined : routeKeyText;
     // uWS cannot tell an empty header from a missing one: previews need a value (any).
@@ -179,18 +191,22 @@ class InferRoute {
     readBody(call, req, { limit: this.#o.maxBodyBytes, alignAfter: Number.isInteger(headerLength) && headerLength >= 0 ? headerLength : undefined })
       .then(async (body) => {
         try {
-          await this.#answer(call, body, kind, headerLengthText, name, version, receivedAt, routeKey, preview);
+          await this.#answer(call, body, kind, headerLengthText, name, version, receivedAt, routeKey, preview, trace);
+          if (trace !== undefined) trace.tracing.finish(trace);
         } finally {
           // Its tensors were copied into a batch (or the call failed): the buffer can serve the next call.
           releaseBody(body);
         }
       })
-      .catch((err: unknown) => fail(this.#o.logger, call, err));
+      .catch((err: unknown) => {
+        fail(this.#o.logger, call, err, trace);
+        if (trace !== undefined) trace.tracing.finish(trace, err);
+      });
   }
 
   async #answer(
     call: HttpCall, body: Buffer, kind: BodyKind, headerLengthText: string, name: string, version: string | undefined, receivedAt: number,
-    routeKey: string | undefined, preview: boolean,
+    routeKey: string | undefined, preview: boolean, trace: CallTrace | undefined,
   ): Promise<void> {
     if (call.aborted) return;
     const { inference } = this.#o;
@@ -216,20 +232,29 @@ class InferRoute {
       target = inference.resolve(name, version, { routeKey, preview });
       decoded = kind === BodyKind.Image ? { inputs: imageBodyInputs(target, body) } : decodeRawBinaryRequest(target.inputs, target.batched, body);
     }
-    (kind === BodyKind.Json || kind === BodyKind.Image ? this.#decodeJson : this.#decodeBinary).observe((performance.now() - decodeStart) / 1000);
+    const decodeEnd = performance.now();
+    (kind === BodyKind.Json || kind === BodyKind.Image ? this.#decodeJson : this.#decodeBinary).observe((decodeEnd - decodeStart) / 1000);
+    if (trace !== undefined) {
+      trace.decodeStart = decodeStart;
+      trace.decodeEnd = decodeEnd;
+    }
     const response = await inference.infer({
-      ...decoded, model: name, version: target?.version ?? version, routedVersion: target !== undefined && version === undefined, signal: call.signal, receivedAt, routeKey, preview,
+      ...decoded, model: name, version: target?.version ?? version, routedVersion: target !== undefined && version === undefined, signal: call.signal, receivedAt, routeKey, preview, trace,
     });
     if (call.aborted) return;
+    if (trace !== undefined) trace.encodeStart = performance.now();
     const encoded = encodeInferenceResponse(response);
     if (encoded.binary.length === 0) {
-      call.json(200, encoded.header);
+      if (trace !== undefined) trace.encodeEnd = performance.now();
+      call.send(200, 'application/json', encoded.header, trace === undefined ? undefined : traceHeaders(trace));
       return;
     }
     const head = Buffer.from(encoded.header, 'utf8');
-    call.send(200, 'application/octet-stream', Buffer.concat([head, ...encoded.binary], head.byteLength + encoded.binaryLength), {
-      'Inference-Header-Content-Length': String(head.byteLength),
-    });
+    const payload = Buffer.concat([head, ...encoded.binary], head.byteLength + encoded.binaryLength);
+    const headers: Record<string, string> = trace === undefined ? {} : traceHeaders(trace);
+    headers['Inference-Header-Content-Length'] = String(head.byteLength);
+    if (trace !== undefined) trace.encodeEnd = performance.now();
+    call.send(200, 'application/octet-stream', payload, headers);
   }
 }
 

@@ -9,6 +9,7 @@ import { registerWsEndpoint, WS_DEFAULTS, type WsAnswer, type WsEndpointOptions,
 import type { WsCall } from './ws-frame-codec.js';
 import type { Grant } from '../access/access-policy.js';
 import { admissionOf } from './admission.js';
+import type { CallTrace } from '../tracing/tracing.js';
 
 export type WebSocketOptions = Partial<Pick<WsEndpointOptions<unknown>,
   'maxMessageBytes' | 'maxInFlight' | 'pauseBufferedBytes' | 'maxBufferedBytes' | 'idleTimeoutSeconds'>>;
@@ -22,20 +23,54 @@ async function inferCall(ctx: GatewayContext, decodeTimers: [json: DecodeTimer, 
   ctx.access.checkCall(c.principal, call.model);
   if (call.type === 'feedback') return feedbackCall(ctx, call);
   const decodeStart = performance.now();
-  // The frame's id is the endpoint's to echo; the rest is an OIP request body.
-  const { id: _id, model_name: _name, model_version: _version, type: _type, ...body } = call.request;
+  // The frame's id is the endpoint's to echo, its trace fields are the call's W3C trace context; the rest is an OIP request body.
+  const { id: _id, model_name: _name, model_version: _version, type: _type, traceparent, tracestate, ...body } = call.request;
+  const tracing = ctx.inference.tracing;
+  const trace = tracing === undefined ? undefined : tracing.begin(stringField(traceparent), stringField(tracestate), call.model, call.receivedAt ?? decodeStart);
+  try {
+    return await tracedCall(ctx, decodeTimers, call, c, body, decodeStart, trace);
+  } catch (err) {
+    if (trace !== undefined) trace.tracing.finish(trace, err);
+    throw err;
+  }
+}
+
+async function tracedCall(
+  ctx: GatewayContext, decodeTimers: [json: DecodeTimer, binary: DecodeTimer], call: WsCall, c: WsInferContext<Grant | undefined>,
+  body: Record<string, unknown>, decodeStart: number, trace: CallTrace | undefined,
+): Promise<WsAnswer> {
   const decoded = decodeInferenceRequest(body, call.binary);
-  decodeTimers[call.binary ? 1 : 0].observe((performance.now() - decodeStart) / 1000);
+  const decodeEnd = performance.now();
+  decodeTimers[call.binary ? 1 : 0].observe((decodeEnd - decodeStart) / 1000);
+  if (trace !== undefined) {
+    trace.decodeStart = decodeStart;
+    trace.decodeEnd = decodeEnd;
+  }
   // A binary call gets binary outputs unless it says otherwise (request or per output).
   if (c.binary && decoded.binaryOutput === undefined) decoded.binaryOutput = true;
   // The frame's id is also the answer's id for feedback.
   const response = await ctx.inference.infer({
-    ...decoded, id: call.id, model: call.model, version: call.version, signal: c.signal, receivedAt: call.receivedAt,
+    ...decoded, id: call.id, model: call.model, version: call.version, signal: c.signal, receivedAt: call.receivedAt, trace,
   });
   // The connection puts the id in front of the answer itself.
   response.id = undefined;
+  if (trace === undefined) {
+    const encoded = encodeInferenceResponse(response);
+    return { json: encoded.header, binary: encoded.binary };
+  }
+  trace.encodeStart = performance.now();
   const encoded = encodeInferenceResponse(response);
-  return { json: encoded.header, binary: encoded.binary };
+  // The answer carries the trace as top-level fields, like the frame that asked (the header is a JSON object).
+  const state = trace.tracestate;
+  const json = `{"traceparent":"${trace.traceparent}",${state === undefined ? '' : `"tracestate":${JSON.stringify(state)},`}${encoded.header.slice(1)}`;
+  trace.encodeEnd = performance.now();
+  trace.tracing.finish(trace);
+  return { json, binary: encoded.binary };
+}
+
+/** A frame's trace field: only a string is one (anything else starts a new trace, like a malformed one). */
+function stringField(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
 }
 
 /** Feedback for the answer named by the frame's id, or for the answers its `feedback` list names. */
