@@ -1,6 +1,6 @@
 // A 64 MiB artifact through real `sluice control-plane` processes (issue 19): uploaded to replica A
 // (postgres artifact store, KEK), downloaded from replica B, and neither raises its peak RSS by more
-// than three quarters of the artifact (a regression guard with a generous bound, not a timing).
+// than seven eighths of the artifact (a regression guard with a generous bound, not a timing).
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, openAsBlob, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -67,9 +67,9 @@ async function uploadModel(url: string, file: string): Promise<{ sha256: string;
 
 // A process's peak RSS carries a fixed overhead that does not depend on the artifact (the garbage of
 // the chunks' round trips before a GC, HTTP and multipart buffers): an 8 MiB artifact first sets that
-// peak, then the 64 MiB one may raise it by less than three quarters of its size. Holding it whole
-// would add 64 MiB and more. Measured: 13 and 15 MiB on a quiet machine; up to 40 MiB (the upload)
-// with the machine's load at 26, when garbage waits longer for a GC.
+// peak, then the 64 MiB one may raise it by less than seven eighths of its size. Holding it whole
+// would add 64 MiB and more. Measured: 13 and 15 MiB on a quiet machine; 11 to 47 MiB with the
+// machine's load between 10 and 26, when garbage (bytea travels as hex text) waits longer for a GC.
 t.test('a 64 MiB artifact goes in through one replica process and out of another with bounded memory', async (t) => {
   const SIZE = 64 * 1024 * 1024;
   const scratch = mkdtempSync(join(tmpdir(), 'sluice-large-'));
@@ -105,6 +105,6 @@ t.test('a 64 MiB artifact goes in through one replica process and out of another
   t.equal(got.sha256, sha256, 'the download from B is the file uploaded to A');
   const growthB = memoryOf(b.proc.pid!).peak - peakB;
   t.comment(`peak RSS growth past the 8 MiB run: upload on A ${(growthA / 2 ** 20).toFixed(1)} MiB, download from B ${(growthB / 2 ** 20).toFixed(1)} MiB, artifact ${(size / 2 ** 20).toFixed(1)} MiB`);
-  t.ok(growthA < (SIZE * 3) / 4, 'the uploading replica never held the artifact whole');
-  t.ok(growthB < (SIZE * 3) / 4, 'the downloading replica streamed it');
+  t.ok(growthA < (SIZE * 7) / 8, 'the uploading replica never held the artifact whole');
+  t.ok(growthB < (SIZE * 7) / 8, 'the downloading replica streamed it');
 });
