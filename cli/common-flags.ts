@@ -2,6 +2,7 @@
 import { LOG_FORMATS, LOG_LEVELS } from '../lib/log.js';
 import type { FlagSpec } from '../lib/flags.js';
 import { SluiceError } from '../lib/errors.js';
+import { ARTIFACT_STORE_KINDS } from '../control-plane/store/blob-store.js';
 import type { ClientTlsFiles, ServerTlsFiles } from '../lib/tls.js';
 
 export const HOST_FLAG = { type: 'string', default: '127.0.0.1', placeholder: 'address', description: 'address to listen on' } as const satisfies FlagSpec<'string'>;
@@ -15,6 +16,13 @@ export const LOG_FORMAT_FLAG = {
 export const DRAIN_FLAG = { type: 'int', default: 10_000, placeholder: 'ms', description: 'how long shutdown waits for in-flight calls' } as const satisfies FlagSpec<'int'>;
 export const DATA_FLAG = { type: 'string', default: './.sluice', placeholder: 'dir', description: 'control-plane data folder (SQLite database, artifacts, keys)' } as const satisfies FlagSpec<'string'>;
 export const DB_FLAG = { type: 'string', placeholder: 'postgres://…', description: 'store in this PostgreSQL database instead of SQLite' } as const satisfies FlagSpec<'string'>;
+/** Where artifacts live: a folder, or PostgreSQL for replicas without a shared disk (docs/data-at-rest.md). */
+export const ARTIFACT_STORE_FLAG = {
+  type: 'string',
+  default: 'fs',
+  choices: ARTIFACT_STORE_KINDS,
+  description: 'where artifacts live: fs (DATA/artifacts) or postgres (in --db, with the signing key sealed under the KEK)',
+} as const satisfies FlagSpec<'string'>;
 /** Commands that call a running control plane's GraphQL API. */
 export const CONTROL_PLANE_FLAG = { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' } as const satisfies FlagSpec<'string'>;
 export function tokenFlag(description: string) {

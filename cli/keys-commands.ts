@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { defineCommand, type FlagValues } from '../lib/flags.js';
 import type { CallContext } from '../control-plane/services/actor.js';
-import { DATA_FLAG, DB_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+import { ARTIFACT_STORE_FLAG, DATA_FLAG, DB_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
 import { openExistingStore } from './control-plane-commands.js';
 
 export const KEYS_ROTATE_KEK_COMMAND = defineCommand({
@@ -18,6 +18,7 @@ export const KEYS_ROTATE_KEK_COMMAND = defineCommand({
     db: DB_FLAG,
     'kek-file': { type: 'string', required: true, placeholder: 'path', description: 'the KEK the keys are wrapped by now' },
     'new-kek-file': { type: 'string', required: true, placeholder: 'path', description: 'the new KEK (created 0600 when absent); start the control plane with it afterwards' },
+    'artifact-store': ARTIFACT_STORE_FLAG,
     'artifact-dir': { type: 'string', placeholder: 'dir', description: 'artifact folder (default DATA/artifacts)' },
     'signing-key-file': { type: 'string', placeholder: 'path', description: 'registry key (default DATA/keys/registry-ed25519.pem)' },
     'log-level': LOG_LEVEL_FLAG,
@@ -26,20 +27,25 @@ export const KEYS_ROTATE_KEK_COMMAND = defineCommand({
 
 /** Prints one JSON line: `{"from", "to", "rewrapped", "encrypted", "signingKey"}`. */
 export async function runRotateKek(v: FlagValues<typeof KEYS_ROTATE_KEK_COMMAND.flags>, out: Writable = process.stdout): Promise<number> {
-  const [{ LocalKek }, { ArtifactStore }, { RegistryKey }, { AuditLog }] = await Promise.all([
+  const [{ LocalKek }, { ArtifactStore }, { RegistryKey }, { AuditLog }, { PgBlobStore }] = await Promise.all([
     import('../control-plane/services/artifact-crypto.js'),
     import('../control-plane/services/artifact-store.js'),
     import('../control-plane/services/signing.js'),
     import('../control-plane/services/audit.js'),
+    import('../control-plane/store/blob-pg.js'),
   ]);
   const data = resolve(v.data);
   const from = LocalKek.fromFile(resolve(v['kek-file']));
   const to = LocalKek.fromFile(resolve(v['new-kek-file']));
   const store = await openExistingStore(data, v.db);
   try {
-    const artifacts = new ArtifactStore(v['artifact-dir'] === undefined ? join(data, 'artifacts') : resolve(v['artifact-dir']), Number.MAX_SAFE_INTEGER, to);
+    const artifactDir = v['artifact-dir'] === undefined ? join(data, 'artifacts') : resolve(v['artifact-dir']);
+    const artifacts = new ArtifactStore(v['artifact-store'] === 'postgres' ? new PgBlobStore(store, join(artifactDir, 'tmp')) : artifactDir, Number.MAX_SAFE_INTEGER, to);
     const counts = await artifacts.rewrap(from);
-    const signingKey = await RegistryKey.rewrapSealed(v['signing-key-file'] === undefined ? join(data, 'keys', 'registry-ed25519.pem') : resolve(v['signing-key-file']), from, to);
+    // The key in the database (--artifact-store postgres) and any key file: both re-wrapped.
+    const sharedKey = await RegistryKey.rewrapShared(store, from, to);
+    const fileKey = await RegistryKey.rewrapSealed(v['signing-key-file'] === undefined ? join(data, 'keys', 'registry-ed25519.pem') : resolve(v['signing-key-file']), from, to);
+    const signingKey = sharedKey || fileKey;
     const user = `${userInfo().username}@${hostname()}`;
     const ctx: CallContext = {
       actor: { id: 'local-cli', name: `sluice keys rotate-kek (${user})`, role: 'system' },

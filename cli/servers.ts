@@ -1,6 +1,7 @@
 // The long-running commands: `gateway`, `control-plane`, and `serve` (both on this machine, with the
 // example model repository), each stopped by SIGINT/SIGTERM after draining.
 import type { KekProvider } from '../control-plane/services/artifact-crypto.js';
+import type { ArtifactStoreKind } from '../control-plane/store/blob-store.js';
 import { join, resolve } from 'node:path';
 import { readdirSync } from 'node:fs';
 import type { Logger } from '../lib/log.js';
@@ -46,6 +47,9 @@ export interface ControlPlaneRun {
   tls?: ServerTlsFiles | undefined;
   /** --kek-file: encrypt artifacts and the signing key at rest; SLUICE_KEK (64 hex digits) is read when absent. */
   kekFile?: string | undefined;
+  /** --artifact-store and --signing-key-file (docs/data-at-rest.md). */
+  artifactStore?: ArtifactStoreKind | undefined;
+  signingKeyFile?: string | undefined;
   /** `sluice serve`: register this model repository at first start and mint the local gateway's token. */
   local?: { models: string };
   /** The first admin token (--admin-token-file, SLUICE_ADMIN_TOKEN); generated when undefined. */
@@ -129,6 +133,8 @@ export async function runControlPlane(run: ControlPlaneRun, logger: Logger): Pro
       auditCheckpointEvents: run.audit?.checkpointEvents,
       auditCheckpointSeconds: run.audit?.checkpointSeconds,
       denialWindowSeconds: run.audit?.denialWindowSeconds,
+      artifactStore: run.artifactStore,
+      signingKeyFile: run.signingKeyFile === undefined ? undefined : resolve(run.signingKeyFile),
     }),
     ...(await kekOf(run.kekFile)),
     ...(run.local ? { seedRepository: resolve(run.local.models), localGateway: true, localRunner: true } : {}),

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { createLogger, PrettyLines, type Logger } from '../lib/log.js';
 import { isSluiceError, SluiceError } from '../lib/errors.js';
 import { defineCommand, helpText, parseFlags, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
-import { DATA_FLAG, DB_FILE_FLAG, DB_FLAG, DRAIN_FLAG, HOST_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
+import { ARTIFACT_STORE_FLAG, DATA_FLAG, DB_FILE_FLAG, DB_FLAG, DRAIN_FLAG, HOST_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG } from './common-flags.js';
 import { CLIENT_TLS_FLAGS, SERVER_TLS_FLAGS, TLS_CLIENT_CA_FLAG, clientTlsOf, serverTlsOf } from './common-flags.js';
 import { setAdminClientTls } from './admin-tls.js';
 import { BUDGET_FLAGS, budgetsFrom } from './budget-flags.js';
@@ -116,6 +116,8 @@ const CONTROL_PLANE = defineCommand({
     'admin-token-file': TOKEN_FILE_FLAG,
     ...AUDIT_SERVER_FLAGS,
     'kek-file': { type: 'string', placeholder: 'path', description: 'key-encryption key file (created 0600 when absent): artifacts and the signing key are stored encrypted (SLUICE_KEK holds the key itself)' },
+    'artifact-store': ARTIFACT_STORE_FLAG,
+    'signing-key-file': { type: 'string', placeholder: 'path', description: 'registry signing key (default: DATA/keys/registry-ed25519.pem; with --artifact-store postgres: in the database, sealed under the KEK)' },
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
@@ -205,7 +207,19 @@ const COMMANDS = [
     const tls = serverTlsOf(v, v['tls-client-ca']);
     const db = databaseUrl(v);
     const cp = await runControlPlane(
-      { host: v.host, port: v.port, data: v.data, db, drainTimeoutMs: v['drain-timeout-ms'], tls, kekFile: v['kek-file'], adminToken: adminToken(v), audit: auditRun(v) },
+      {
+        host: v.host,
+        port: v.port,
+        data: v.data,
+        db,
+        drainTimeoutMs: v['drain-timeout-ms'],
+        tls,
+        kekFile: v['kek-file'],
+        artifactStore: v['artifact-store'],
+        signingKeyFile: v['signing-key-file'],
+        adminToken: adminToken(v),
+        audit: auditRun(v),
+      },
       logger,
     );
     screen.ready({

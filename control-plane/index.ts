@@ -1,6 +1,7 @@
 // The control plane: GraphQL registry, tokens and roles, hash-chained audit log and the control-plane
 // side of gateway sync, over SQLite or PostgreSQL.
 import type { KekProvider } from './services/artifact-crypto.js';
+import type { ArtifactStoreKind } from './store/blob-store.js';
 import { join } from 'node:path';
 import type { Logger } from '../lib/log.js';
 import type { RunningServer } from '../lib/server.js';
@@ -50,8 +51,10 @@ export interface ControlPlaneOptions {
   heartbeatIntervalSeconds?: number;
   /** Ed25519 signing key file (default DATA/keys/registry-ed25519.pem); replicas must share it. */
   signingKeyFile?: string;
-  /** Artifact folder (default DATA/artifacts); replicas must share it. */
+  /** Artifact folder (default DATA/artifacts); with the fs store replicas must share it (with postgres: staging only). */
   artifactDir?: string;
+  /** `fs` (default) or `postgres`: artifacts and the sealed signing key in the database (docs/data-at-rest.md). */
+  artifactStore?: ArtifactStoreKind;
   /** Encrypt artifacts and the signing key at rest (docs/data-at-rest.md); replicas must share it. */
   kek?: KekProvider;
   /** How long close() lets open requests and subscriptions finish (default 2000 ms). */
@@ -117,6 +120,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     db: options.db,
     signingKeyFile: options.signingKeyFile,
     artifactDir: options.artifactDir,
+    artifactStore: options.artifactStore,
     kek: options.kek,
     maxArtifactBytes,
     trainingLeaseSeconds: options.trainingLeaseSeconds,

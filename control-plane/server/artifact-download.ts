@@ -18,7 +18,7 @@ export async function serveArtifact(services: ControlPlaneServices, req: Incomin
     const resource = `artifact/${sha256}`;
     if (!allows(actor.role, 'artifact:download')) await services.audit.denied({ actor, request: meta }, 'artifact.download', resource, 'needs artifact:download');
     const artifact = ArtifactStore.isDigest(sha256) ? await services.registry.artifact(sha256) : undefined;
-    const size = artifact ? services.artifacts.sizeOf(sha256) : undefined;
+    const size = artifact ? await services.artifacts.sizeOf(sha256) : undefined;
     if (!artifact || size === undefined) throw new SluiceError('SLUICE_E_STORE_NOT_FOUND', `no artifact ${sha256}`);
     if (actor.role === 'gateway') {
       const gateway = await services.gateways.ofToken(actor.id);

@@ -82,11 +82,15 @@ function parse(services: ControlPlaneServices, req: IncomingMessage, staged: Sta
     let operations: StagedUploadRequest['params'] | undefined;
     let map: Record<string, string[]> | undefined;
     const pending: Promise<void>[] = [];
+    // File parts still streaming: on a failure (the client gone mid-body) they are ended with the
+    // error, so their staging stops and removes its temporary file instead of waiting forever.
+    const streaming = new Set<BusboyFileStream>();
     let failed = false;
     const fail = (err: unknown) => {
       if (failed) return;
       failed = true;
       req.unpipe(busboy);
+      for (const file of streaming) file.destroy(err as Error);
       reject(err);
     };
     let busboy: InstanceType<typeof Busboy>;
@@ -115,6 +119,8 @@ function parse(services: ControlPlaneServices, req: IncomingMessage, staged: Sta
         return fail(badSpec(map === undefined ? 'files must come after the "operations" and "map" fields' : `file ${name} is not named in "map"`));
       }
       const paths = map[name]!;
+      streaming.add(stream);
+      stream.once('close', () => streaming.delete(stream));
       pending.push(
         services.artifacts.stage(stream).then((file) => {
           staged.push(file);

@@ -21,13 +21,7 @@ const TAG_BYTES = 16;
 const MAGIC = Buffer.from('SLCENC01');
 export const HEADER_BYTES = MAGIC.length + 4;
 
-/** A wrapped data key as stored in `<artifact>.key` (JSON). */
-export interface WrappedKey {
-  /** Which KEK wrapped it (KekProvider.keyId). */
-  kek: string;
-  /** base64 of the provider's own format. */
-  wrapped: string;
-}
+export type { WrappedKey } from '../store/blob-store.js';
 
 /**
  * Where the KEK lives. A KMS (AWS KMS, GCP KMS, Vault transit) implements the same three members:

@@ -1,25 +1,27 @@
-// Content-addressed artifact files: `<dir>/sha256/<first 2 hex>/<sha256>`. Bytes are streamed to a
-// temporary file while hashed (a "staged" artifact), then renamed into place, so a reader never sees
-// a partial artifact and the same bytes uploaded twice are stored once. Staging is separate from
-// committing so an upload can be checked (its ONNX signature read from the staged file) before it
-// enters the store, and a refused one leaves nothing behind. The files are not part of the database
-// transaction: a file whose version row was rolled back is an orphan that a later upload of the same
-// bytes reuses.
+// Content-addressed artifacts over a blob driver (store/blob-store.ts: a folder, or PostgreSQL for
+// replicas without a shared disk). Bytes are streamed to a temporary file on this machine while
+// hashed (a "staged" artifact), then placed in the driver whole, so a reader never sees a partial
+// artifact and the same bytes uploaded twice are stored once. Staging is separate from committing
+// so an upload can be checked (its ONNX signature read from the staged file) before it enters the
+// store, and a refused one leaves nothing behind. Blobs are not part of the registry's transaction:
+// a blob whose version row was rolled back is an orphan that a later upload of the same bytes reuses.
 //
-// With a KEK provider the store encrypts (artifact-crypto.ts): each file is framed AES-256-GCM under
-// its own data key, wrapped by the KEK into `<file>.key`. The digest is always the plaintext's (the
-// one the signed statement names), and readers get plaintext. A file without a `.key` beside it is
-// plaintext from before encryption was turned on: it is still read, and `sluice keys rotate-kek`
-// or the next upload of the same bytes encrypts it.
+// With a KEK provider the store encrypts (artifact-crypto.ts): each artifact is framed AES-256-GCM
+// under its own data key, wrapped by the KEK and kept beside it; the drivers store the frames. The
+// digest is always the plaintext's (the one the signed statement names), and readers get plaintext.
+// A blob without a wrapped key is plaintext from before encryption was turned on: it is still read,
+// and `sluice keys rotate-kek` or the next upload of the same bytes encrypts it.
 import { createHash, randomBytes } from 'node:crypto';
 import { finished, pipeline } from 'node:stream/promises';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { SluiceError } from '../../lib/errors.js';
 import { FrameOpener, FrameSealer, openEncryptedSource, plaintextSize, type KekProvider, type WrappedKey } from './artifact-crypto.js';
+import type { BlobStore } from '../store/blob-store.js';
+import { FsBlobStore, storeFailed } from '../store/blob-fs.js';
 import { readOnnxSignatureFrom, readOnnxSignatureFromFile, type TensorSignature } from './onnx-signature.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -27,6 +29,7 @@ const SHA256 = /^[0-9a-f]{64}$/;
 export interface StoredArtifact {
   sha256: string;
   size: number;
+  /** Where the driver keeps it: a file path (fs), or `artifact_blobs/<sha256>` (postgres). */
   path: string;
 }
 
@@ -73,40 +76,43 @@ async function readWhole(stream: Readable): Promise<Buffer> {
 }
 
 export class ArtifactStore {
+  readonly blobs: BlobStore;
+
   constructor(
-    readonly dir: string,
+    /** Where stored bytes live: a folder (the fs driver) or a blob driver (store/blob-*.ts). */
+    blobs: string | BlobStore,
     /** Largest artifact accepted. */
     readonly maxBytes: number,
     /** Encrypt what is stored under data keys wrapped by this KEK; undefined: plaintext. */
     readonly kek?: KekProvider,
   ) {
-    mkdirSync(join(dir, 'tmp'), { recursive: true });
+    this.blobs = typeof blobs === 'string' ? new FsBlobStore(blobs, plaintextSize) : blobs;
   }
 
   static isDigest(value: string): boolean {
     return SHA256.test(value);
   }
 
-  pathOf(sha256: string): string {
-    if (!SHA256.test(sha256)) throw new SluiceError('SLUICE_E_VALIDATION', 'not a sha256 digest', { details: { sha256 } });
-    return join(this.dir, 'sha256', sha256.slice(0, 2), sha256);
-  }
-
-  /** Size of a stored artifact (its plaintext), or undefined when its file is missing. */
-  sizeOf(sha256: string): number | undefined {
-    const p = this.pathOf(sha256);
-    const size = statSync(p, { throwIfNoEntry: false })?.size;
-    return size === undefined || !existsSync(`${p}.key`) ? size : plaintextSize(size);
+  /** Size of a stored artifact (its plaintext), or undefined when there is none. */
+  async sizeOf(sha256: string): Promise<number | undefined> {
+    return (await this.blobs.info(sha256))?.size;
   }
 
   /** The plaintext of a stored artifact, decrypted frame by frame as it is read. */
   async open(sha256: string): Promise<Readable> {
-    const path = this.pathOf(sha256);
-    const dek = await this.dataKeyOf(path);
-    const file = createReadStream(path);
-    if (!dek) return file;
+    const info = await this.blobs.info(sha256);
+    const stored = info && (await this.blobs.read(sha256));
+    if (!info || !stored) throw new SluiceError('SLUICE_E_STORE_NOT_FOUND', `no artifact ${sha256}`, { details: { sha256 } });
+    if (!info.key) return stored;
+    let dek: Buffer;
+    try {
+      dek = await this.dataKeyOf(sha256, info.key);
+    } catch (err) {
+      stored.destroy();
+      throw err;
+    }
     const out = new PassThrough();
-    pipeline(file, new FrameOpener(dek), out).catch((err: unknown) => out.destroy(err as Error));
+    pipeline(stored, new FrameOpener(dek), out).catch((err: unknown) => out.destroy(err as Error));
     return out;
   }
 
@@ -120,50 +126,38 @@ export class ArtifactStore {
     return this.kek !== undefined;
   }
 
-  private async dataKeyOf(path: string): Promise<Buffer | undefined> {
-    let text: string;
-    try {
-      text = readFileSync(`${path}.key`, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw storeFailed(err as Error);
-    }
-    const wrapped = JSON.parse(text) as WrappedKey;
-    if (!this.kek) throw new SluiceError('SLUICE_E_KEK_INVALID', `artifact ${path} is encrypted and no KEK is configured (--kek-file or SLUICE_KEK)`);
-    if (wrapped.kek !== this.kek.keyId) throw new SluiceError('SLUICE_E_KEK_INVALID', `artifact ${path} is wrapped by KEK ${wrapped.kek}, not the configured ${this.kek.keyId}`);
+  private async dataKeyOf(sha256: string, wrapped: WrappedKey): Promise<Buffer> {
+    if (!this.kek) throw new SluiceError('SLUICE_E_KEK_INVALID', `artifact ${sha256} is encrypted and no KEK is configured (--kek-file or SLUICE_KEK)`);
+    if (wrapped.kek !== this.kek.keyId) throw new SluiceError('SLUICE_E_KEK_INVALID', `artifact ${sha256} is wrapped by KEK ${wrapped.kek}, not the configured ${this.kek.keyId}`);
     return this.kek.unwrap(Buffer.from(wrapped.wrapped, 'base64'));
   }
 
   /**
    * Re-wrap every data key from `from` (the KEK they are wrapped by now) to this store's KEK, and
-   * encrypt any plaintext file left from before encryption. Data frames are not touched by the
-   * re-wrap. Returns how many keys were re-wrapped and files encrypted.
+   * encrypt any plaintext artifact left from before encryption. Data frames are not touched by the
+   * re-wrap. Returns how many keys were re-wrapped and artifacts encrypted.
    */
   async rewrap(from: KekProvider | undefined): Promise<{ rewrapped: number; encrypted: number }> {
     if (!this.kek) throw new SluiceError('SLUICE_E_KEK_INVALID', 'no KEK to wrap under');
     let rewrapped = 0;
     let encrypted = 0;
-    const root = join(this.dir, 'sha256');
-    for (const prefix of existsSync(root) ? readdirSync(root) : []) {
-      for (const name of readdirSync(join(root, prefix))) {
-        if (!SHA256.test(name)) continue;
-        const path = join(root, prefix, name);
-        if (existsSync(`${path}.key`)) {
-          const wrapped = JSON.parse(readFileSync(`${path}.key`, 'utf8')) as WrappedKey;
-          if (wrapped.kek === this.kek.keyId) continue;
-          if (!from || wrapped.kek !== from.keyId) throw new SluiceError('SLUICE_E_KEK_INVALID', `artifact ${name} is wrapped by KEK ${wrapped.kek}; give that KEK as the old one`);
-          const dek = await from.unwrap(Buffer.from(wrapped.wrapped, 'base64'));
-          writeKeyFile(path, { kek: this.kek.keyId, wrapped: (await this.kek.wrap(dek)).toString('base64') });
-          rewrapped++;
-        } else {
-          const staged = await this.stage(createReadStream(path));
-          if (staged.sha256 !== name) {
-            staged.discard();
-            throw new SluiceError('SLUICE_E_ARTIFACT_TAMPERED', `plaintext artifact ${name} does not match its digest; left as it is`);
-          }
-          this.commit(staged);
-          encrypted++;
+    for await (const name of this.blobs.list()) {
+      const info = await this.blobs.info(name);
+      if (!info) continue;
+      if (info.key) {
+        if (info.key.kek === this.kek.keyId) continue;
+        if (!from || info.key.kek !== from.keyId) throw new SluiceError('SLUICE_E_KEK_INVALID', `artifact ${name} is wrapped by KEK ${info.key.kek}; give that KEK as the old one`);
+        const dek = await from.unwrap(Buffer.from(info.key.wrapped, 'base64'));
+        await this.blobs.setKey(name, { kek: this.kek.keyId, wrapped: (await this.kek.wrap(dek)).toString('base64') });
+        rewrapped++;
+      } else {
+        const staged = await this.stage(await this.open(name));
+        if (staged.sha256 !== name) {
+          staged.discard();
+          throw new SluiceError('SLUICE_E_ARTIFACT_TAMPERED', `plaintext artifact ${name} does not match its digest; left as it is`);
         }
+        await this.commit(staged);
+        encrypted++;
       }
     }
     return { rewrapped, encrypted };
@@ -175,7 +169,7 @@ export class ArtifactStore {
 
   /** Stream `chunks` to a temporary file while hashing; over `maxBytes`, empty or failed: nothing is left. */
   async stage(chunks: AsyncIterable<Uint8Array>): Promise<StagedArtifact> {
-    const tmp = join(this.dir, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
+    const tmp = join(this.blobs.tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
     const dek = this.kek ? randomBytes(32) : undefined;
     const file = createWriteStream(tmp, { mode: 0o600 });
     // Encrypted: plaintext goes through the frame sealer into the file; `out` is what we write to.
@@ -226,35 +220,10 @@ export class ArtifactStore {
     }
   }
 
-  /** Move a staged artifact into place under its digest. */
-  commit(staged: StagedArtifact): StoredArtifact {
-    const path = this.pathOf(staged.sha256);
-    mkdirSync(join(this.dir, 'sha256', staged.sha256.slice(0, 2)), { recursive: true });
-    try {
-      // The same bytes already stored in the form this store writes: keep them (readers may be
-      // streaming them). Otherwise (new, or plaintext from before encryption) the staged file
-      // takes the place, its key file first.
-      if (existsSync(path) && existsSync(`${path}.key`) === (staged.key !== undefined)) {
-        staged.discard();
-        return { sha256: staged.sha256, size: staged.size, path };
-      }
-      if (staged.key) writeKeyFile(path, staged.key.wrapped);
-      renameSync(staged.path, path);
-    } catch (err) {
-      staged.discard();
-      throw storeFailed(err as Error);
-    }
+  /** Put a staged artifact in the store under its digest (the staged file is gone afterwards). */
+  async commit(staged: StagedArtifact): Promise<StoredArtifact> {
+    const path = await this.blobs.place(staged.sha256, staged.path, staged.size, staged.key?.wrapped);
     return { sha256: staged.sha256, size: staged.size, path };
   }
 }
 
-/** Write `<path>.key` (0600) by rename, so a reader sees the old key file or the new one. */
-function writeKeyFile(path: string, wrapped: WrappedKey): void {
-  const tmp = `${path}.key.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(wrapped)}\n`, { mode: 0o600 });
-  renameSync(tmp, `${path}.key`);
-}
-
-function storeFailed(cause: Error): SluiceError {
-  return new SluiceError('SLUICE_E_STORE_FAILED', `the artifact store could not write: ${(cause as NodeJS.ErrnoException).code ?? cause.message}`, { cause });
-}

@@ -6,6 +6,8 @@ import { SluiceError } from '../../lib/errors.js';
 import { openStore, type Store } from '../store/db.js';
 import { systemContext, type CallContext } from './actor.js';
 import { ArtifactStore } from './artifact-store.js';
+import type { ArtifactStoreKind } from '../store/blob-store.js';
+import { PgBlobStore } from '../store/blob-pg.js';
 import { ResidencyService } from './residency.js';
 import { PlacementService, type PlacedGateway } from './placement.js';
 import { FleetService } from './fleet.js';
@@ -35,8 +37,14 @@ export interface ServicesOptions {
   db?: string | undefined;
   /** Ed25519 PKCS#8 PEM; default `<dataDir>/keys/registry-ed25519.pem`. Replicas on one PostgreSQL must share it. */
   signingKeyFile?: string | undefined;
-  /** Content-addressed artifact folder; default `<dataDir>/artifacts`. Replicas must share it. */
+  /** Content-addressed artifact folder; default `<dataDir>/artifacts`. With the fs store, replicas must share it. */
   artifactDir?: string | undefined;
+  /**
+   * Where artifacts live (default `fs`): `postgres` keeps them in the database (store/blob-pg.ts) and,
+   * unless `signingKeyFile` is given, the signing key too, sealed under the KEK, so replicas on one
+   * PostgreSQL need no shared disk (docs/data-at-rest.md).
+   */
+  artifactStore?: ArtifactStoreKind | undefined;
   maxArtifactBytes: number;
   /** Encrypt artifacts and the signing key at rest under data keys wrapped by this KEK (docs/data-at-rest.md). */
   kek?: KekProvider | undefined;
@@ -108,15 +116,35 @@ export class ControlPlaneServices {
   }
 
   static async open(options: ServicesOptions): Promise<ControlPlaneServices> {
+    const kind = options.artifactStore ?? 'fs';
+    if (kind === 'postgres' && (options.db === undefined || options.db === '')) {
+      throw new SluiceError('SLUICE_E_CONFIG_INVALID', 'the postgres artifact store needs a PostgreSQL database (--db postgres://…)', { details: { option: 'artifactStore' } });
+    }
     const keyFile = options.signingKeyFile ?? join(options.dataDir, 'keys', 'registry-ed25519.pem');
+    const sharedKey = kind === 'postgres' && options.signingKeyFile === undefined;
+    if (sharedKey && !options.kek) {
+      throw new SluiceError(
+        'SLUICE_E_CONFIG_INVALID',
+        'the postgres artifact store keeps the registry signing key in the database sealed under the KEK: give a KEK (--kek-file or SLUICE_KEK), or --signing-key-file with the key file every replica has',
+        { details: { option: 'kek' } },
+      );
+    }
     if (!options.kek && existsSync(`${keyFile}.enc`)) {
       throw new SluiceError('SLUICE_E_KEK_INVALID', `the registry signing key ${keyFile}.enc is encrypted: start with the KEK (--kek-file or SLUICE_KEK)`);
     }
-    const key = await RegistryKey.open(keyFile, options.kek);
-    const artifacts = new ArtifactStore(options.artifactDir ?? join(options.dataDir, 'artifacts'), options.maxArtifactBytes, options.kek);
     const checkpointKey = CheckpointKey.loadOrCreate(options.auditCheckpointKeyFile ?? join(options.dataDir, 'keys', 'audit-checkpoint-ed25519.pem'));
     const checkpointFile = new CheckpointFile(options.auditCheckpointFile ?? join(options.dataDir, 'audit', 'checkpoints.jsonl'));
     const store = await openStore({ dataDir: options.dataDir, db: options.db });
+    let key: RegistryKey;
+    let artifacts: ArtifactStore;
+    try {
+      key = sharedKey ? await RegistryKey.openShared(store, options.kek!, keyFile) : await RegistryKey.open(keyFile, options.kek);
+      const artifactDir = options.artifactDir ?? join(options.dataDir, 'artifacts');
+      artifacts = new ArtifactStore(kind === 'postgres' ? new PgBlobStore(store, join(artifactDir, 'tmp')) : artifactDir, options.maxArtifactBytes, options.kek);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     const services = new ControlPlaneServices(store, key, artifacts, options.trainingLeaseSeconds, options.webhookDelivery, {
       key: checkpointKey,
       file: checkpointFile,
@@ -141,6 +169,19 @@ export class ControlPlaneServices {
 
   /** Only this process's listeners (a change another replica announced). */
   fanOut(): void {
+    // A key shared through the database may have been rotated by the replica that announced this:
+    // take it before the listeners build desired states that name it.
+    if (this.key.shared) {
+      void this.key
+        .refresh()
+        .catch(() => false)
+        .then(() => this.notifyListeners());
+      return;
+    }
+    this.notifyListeners();
+  }
+
+  private notifyListeners(): void {
     for (const l of this.listeners) l();
   }
 

@@ -35,7 +35,7 @@ export async function rotateSigningKey(deps: { audit: AuditLog; key: RegistryKey
   const resigned = await audit.audited(ctx, 'registry_key.rotate', `registry-key/${previousKeyId}`, async (tx) => {
     const count = await resignAll(tx, prepared.next, prepared.keyId, false);
     // Last: a failure to write the files rolls the re-signing back with the transaction.
-    await key.persistRotation(prepared);
+    await key.persistRotation(prepared, tx);
     return { result: count, resource: `registry-key/${prepared.keyId}`, before: { keyId: previousKeyId }, after: { keyId: prepared.keyId, overlapUntil, resignedVersions: count } };
   });
   key.commitRotation(prepared);

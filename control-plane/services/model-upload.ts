@@ -46,7 +46,7 @@ export async function uploadModelVersion(deps: Deps, ctx: CallContext, upload: V
       staged.discard();
       throw err;
     }
-    const stored = deps.artifacts.commit(staged);
+    const stored = await deps.artifacts.commit(staged);
     const record = async (bytes: Uint8Array | undefined): Promise<ArtifactRecord | undefined> => {
       if (bytes === undefined) return undefined;
       const s = await deps.artifacts.put(once(bytes));

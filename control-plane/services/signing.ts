@@ -8,6 +8,10 @@ import { dirname } from 'node:path';
 import { SluiceError } from '../../lib/errors.js';
 import { artifactSignedMessage, preAuthEncoding, STATEMENT_PAYLOAD_TYPE, versionStatement, type VersionFacts } from '../../lib/artifact-signature.js';
 import { signKeyRotation } from '../../lib/registry-key-chain.js';
+import { toStoreError, type Store, type Tx } from '../store/db.js';
+
+/** The one row of `registry_keys` (0010_artifact_blobs). */
+const SHARED_KEY_ROW = 'registry';
 
 /** A rotation made but not yet in force: the new key and the statement the old key signed for it. */
 export interface PreparedRotation {
@@ -27,6 +31,8 @@ export class RegistryKey {
   file = '';
   /** The KEK the key is sealed with (issue 18), if any. */
   kek: KekProvider | undefined;
+  /** Set when the key lives in the database (sealed under `kek`), shared by every replica. */
+  shared: Store | undefined;
 
   private constructor(private privateKey: KeyObject) {
     const pub = createPublicKey(privateKey);
@@ -57,6 +63,77 @@ export class RegistryKey {
     return key;
   }
 
+  /**
+   * The key every replica on this database signs with (issue 19): one `registry_keys` row, the
+   * PKCS#8 PEM sealed under `kek`, and the rotation chain. At the first start on the database the
+   * row is made from this replica's key file when it has one (`importFile`, sealed or plain, with its
+   * chain), else from a new key; replicas starting together agree on the first row written.
+   */
+  static async openShared(store: Store, kek: KekProvider, importFile: string): Promise<RegistryKey> {
+    let row = await readSharedRow(store);
+    if (!row) {
+      const local = existsSync(`${importFile}.enc`) || existsSync(importFile) ? await RegistryKey.open(importFile, kek) : undefined;
+      const privateKey = local?.privateKey ?? generateKeyPairSync('ed25519').privateKey;
+      const candidate = new RegistryKey(privateKey);
+      await store.db
+        .insertInto('registry_keys')
+        .values({
+          id: SHARED_KEY_ROW,
+          key_id: candidate.keyId,
+          sealed: await sealedKeyFile(kek, Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' }))),
+          chain: JSON.stringify(local?.chain ?? []),
+          updated_at: new Date().toISOString(),
+        })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute()
+        .catch((err: unknown) => {
+          throw toStoreError(err, 'could not store the registry signing key');
+        });
+      row = await readSharedRow(store);
+      if (!row) throw new SluiceError('SLUICE_E_STORE_FAILED', 'the registry signing key row is missing right after it was written');
+    }
+    const key = await RegistryKey.fromSharedRow(row, kek);
+    key.kek = kek;
+    key.shared = store;
+    return key;
+  }
+
+  private static async fromSharedRow(row: { sealed: string; chain: string }, kek: KekProvider): Promise<RegistryKey> {
+    const stored = JSON.parse(row.sealed) as { kek: string; wrapped: string };
+    if (stored.kek !== kek.keyId) throw new SluiceError('SLUICE_E_KEK_INVALID', `the registry signing key in the database is wrapped by KEK ${stored.kek}, not the configured ${kek.keyId}`);
+    const key = new RegistryKey(createPrivateKey(await kek.unwrap(Buffer.from(stored.wrapped, 'base64'))));
+    key.chain = JSON.parse(row.chain) as string[];
+    return key;
+  }
+
+  /**
+   * A shared key rotated by another replica: take the new key and chain from the database (after a
+   * change notification), so this replica signs with it too. Returns whether the key changed.
+   */
+  async refresh(): Promise<boolean> {
+    if (!this.shared || !this.kek) return false;
+    const row = await readSharedRow(this.shared);
+    if (!row || row.key_id === this.keyId) return false;
+    const next = await RegistryKey.fromSharedRow(row, this.kek);
+    this.privateKey = next.privateKey;
+    this.publicKeyPem = next.publicKeyPem;
+    this.keyId = next.keyId;
+    this.chain = next.chain;
+    return true;
+  }
+
+  /** Re-wrap the database's key row from the KEK `from` to `to` (sluice keys rotate-kek). */
+  static async rewrapShared(store: Store, from: KekProvider, to: KekProvider): Promise<boolean> {
+    const row = await readSharedRow(store);
+    if (!row) return false;
+    const stored = JSON.parse(row.sealed) as { kek: string; wrapped: string };
+    if (stored.kek === to.keyId) return false;
+    if (stored.kek !== from.keyId) throw new SluiceError('SLUICE_E_KEK_INVALID', `the registry signing key in the database is wrapped by KEK ${stored.kek}; give that KEK as the old one`);
+    const pem = await from.unwrap(Buffer.from(stored.wrapped, 'base64'));
+    await store.db.updateTable('registry_keys').set({ sealed: await sealedKeyFile(to, pem), updated_at: new Date().toISOString() }).where('id', '=', SHARED_KEY_ROW).execute();
+    return true;
+  }
+
   /** A new Ed25519 key and the rotation statement this key signs for it; nothing changes yet. */
   async prepareRotation(overlapSeconds: number): Promise<PreparedRotation> {
     const { privateKey } = generateKeyPairSync('ed25519');
@@ -77,9 +154,19 @@ export class RegistryKey {
 
   /**
    * Write the key file and the chain (each to a temporary file renamed into place, the key 0600):
-   * the old private key is gone from disk; its public key lives on in the chain.
+   * the old private key is gone from disk; its public key lives on in the chain. A shared key is
+   * written to its database row in `tx` instead (the rotation's transaction).
    */
-  async persistRotation(prepared: PreparedRotation): Promise<void> {
+  async persistRotation(prepared: PreparedRotation, tx?: Tx): Promise<void> {
+    if (this.shared && this.kek) {
+      const pem = Buffer.from(prepared.next.export({ type: 'pkcs8', format: 'pem' }));
+      await (tx ?? this.shared.db)
+        .updateTable('registry_keys')
+        .set({ key_id: prepared.keyId, sealed: await sealedKeyFile(this.kek, pem), chain: JSON.stringify([...this.chain, prepared.rotation]), updated_at: new Date().toISOString() })
+        .where('id', '=', SHARED_KEY_ROW)
+        .execute();
+      return;
+    }
     if (this.file === '') throw new SluiceError('SLUICE_E_INTERNAL', 'the registry key was not opened from a file');
     const chainTmp = `${this.file}.chain.json.tmp-${process.pid}`;
     writeFileSync(chainTmp, `${JSON.stringify([...this.chain, prepared.rotation], null, 2)}\n`, { mode: 0o644 });
@@ -153,6 +240,17 @@ export class RegistryKey {
     const payload = Buffer.from(JSON.stringify(versionStatement({ ...facts, registryKey: this.keyId })));
     return { statement: payload.toString('base64'), signature: sign(null, preAuthEncoding(STATEMENT_PAYLOAD_TYPE, payload), this.privateKey).toString('base64') };
   }
+}
+
+async function readSharedRow(store: Store): Promise<{ key_id: string; sealed: string; chain: string } | undefined> {
+  return store.db
+    .selectFrom('registry_keys')
+    .select(['key_id', 'sealed', 'chain'])
+    .where('id', '=', SHARED_KEY_ROW)
+    .executeTakeFirst()
+    .catch((err: unknown) => {
+      throw toStoreError(err, 'could not read the registry signing key');
+    });
 }
 
 /** The content of a sealed key file: the PEM wrapped by `kek`, and which KEK that is. */

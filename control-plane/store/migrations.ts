@@ -476,6 +476,39 @@ const residency: Migration = {
   },
 };
 
+// Artifacts without a shared disk (issue 19): the PostgreSQL blob store (store/blob-pg.ts) keeps each
+// artifact as it is stored on disk by the fs driver (plaintext, or the encrypted frames) cut into
+// chunk rows, and the registry signing key sealed under the KEK, so replicas that share only the
+// database sign with one key. On SQLite the tables exist and stay empty (the fs driver is its default).
+const artifactBlobs: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('artifact_blobs')
+      .addColumn('sha256', 'text', (c) => c.primaryKey())
+      .addColumn('size', 'bigint', (c) => c.notNull())
+      .addColumn('stored_size', 'bigint', (c) => c.notNull())
+      .addColumn('chunks', 'integer', (c) => c.notNull())
+      .addColumn('wrapped_key', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('artifact_chunks')
+      .addColumn('sha256', 'text', (c) => c.notNull().references('artifact_blobs.sha256').onDelete('cascade'))
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('data', 'bytea', (c) => c.notNull())
+      .addPrimaryKeyConstraint('artifact_chunks_pk', ['sha256', 'seq'])
+      .execute();
+    await db.schema
+      .createTable('registry_keys')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('sealed', 'text', (c) => c.notNull())
+      .addColumn('chain', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 // The fleet (issue 19): a model's placement, a label selector on the gateways that serve it
 // (services/placement.ts); null = every gateway.
 const fleet: Migration = {
@@ -494,5 +527,6 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0007_retraining': retraining,
   '0008_gateway_access': gatewayAccess,
   '0009_residency': residency,
+  '0010_artifact_blobs': artifactBlobs,
   '0011_fleet': fleet,
 };

@@ -429,6 +429,39 @@ export interface Database {
   retraining_policies: RetrainingPolicyTable;
   retraining_state: RetrainingStateTable;
   retraining_runs: RetrainingRunTable;
+  artifact_blobs: ArtifactBlobTable;
+  artifact_chunks: ArtifactChunkTable;
+  registry_keys: RegistryKeyTable;
+}
+
+/** An artifact in the PostgreSQL blob store (0010_artifact_blobs): what the fs driver keeps as a file. */
+export interface ArtifactBlobTable {
+  sha256: string;
+  /** Plaintext bytes (what the digest covers). */
+  size: BigNumber;
+  /** Stored bytes: the plaintext, or the header and sealed frames. */
+  stored_size: BigNumber;
+  chunks: number;
+  /** JSON WrappedKey (the data key under the KEK); null: stored as plaintext. */
+  wrapped_key: string | null;
+  created_at: string;
+}
+
+export interface ArtifactChunkTable {
+  sha256: string;
+  seq: number;
+  data: Buffer;
+}
+
+/** The registry signing key sealed under the KEK, shared by replicas (one row, id 'registry'). */
+export interface RegistryKeyTable {
+  id: string;
+  key_id: string;
+  /** JSON {kek, wrapped}: the PKCS#8 PEM wrapped by the KEK. */
+  sealed: string;
+  /** JSON array of rotation statements (compact JWS), oldest first. */
+  chain: string;
+  updated_at: string;
 }
 
 /** A revision of a model's retraining policy (issue 16); the newest revision rules. */

@@ -34,14 +34,14 @@ t.test('stored bytes are ciphertext, read back whole and streamed as plaintext, 
   t.equal(onDisk.includes(Buffer.from('a recognisable plaintext marker')), false, 'no plaintext on disk');
   t.equal(statSync(stored.path).mode & 0o777, 0o600);
   t.equal(statSync(`${stored.path}.key`).mode & 0o777, 0o600);
-  t.equal(store.sizeOf(stored.sha256), plain.length, 'the size is the plaintext size');
+  t.equal(await store.sizeOf(stored.sha256), plain.length, 'the size is the plaintext size');
   t.same(await store.readAll(stored.sha256), plain);
 
   t.test('an exact multiple of the frame size and an empty-tail round trip', async (t) => {
     const exact = randomBytes(2 * FRAME_BYTES);
     const s = await store.put(chunks(exact, 7000));
     t.same(await store.readAll(s.sha256), exact);
-    t.equal(store.sizeOf(s.sha256), exact.length);
+    t.equal(await store.sizeOf(s.sha256), exact.length);
   });
 });
 
