@@ -39,6 +39,8 @@ export interface ControlPlaneRun {
   data: string;
   db?: string | undefined;
   drainTimeoutMs: number;
+  /** --heartbeat-interval: seconds between the heartbeats asked of gateways (default 10). */
+  heartbeatIntervalSeconds?: number | undefined;
   /** https, and with `clientCaFile` mutual TLS. */
   tls?: ServerTlsFiles | undefined;
   /** --kek-file: encrypt artifacts and the signing key at rest; SLUICE_KEK (64 hex digits) is read when absent. */
@@ -125,6 +127,7 @@ export async function runControlPlane(run: ControlPlaneRun, logger: Logger): Pro
       auditCheckpointEvents: run.audit?.checkpointEvents,
       auditCheckpointSeconds: run.audit?.checkpointSeconds,
       denialWindowSeconds: run.audit?.denialWindowSeconds,
+      heartbeatIntervalSeconds: run.heartbeatIntervalSeconds,
     }),
     ...(await kekOf(run.kekFile)),
     ...(run.local ? { seedRepository: resolve(run.local.models), localGateway: true, localRunner: true } : {}),

@@ -111,6 +111,7 @@ const CONTROL_PLANE = defineCommand({
     'admin-token-file': TOKEN_FILE_FLAG,
     ...AUDIT_SERVER_FLAGS,
     'kek-file': { type: 'string', placeholder: 'path', description: 'key-encryption key file (created 0600 when absent): artifacts and the signing key are stored encrypted (SLUICE_KEK holds the key itself)' },
+    'heartbeat-interval': { type: 'int', default: 10, placeholder: 'seconds', description: 'heartbeat interval asked of gateways; a gateway is stale after three missed' },
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
@@ -197,8 +198,11 @@ const COMMANDS = [
     const { adminTokenFile, runControlPlane, shutdownOnSignals, reloadTlsOnHangup } = await servers();
     const tls = serverTlsOf(v, v['tls-client-ca']);
     const db = databaseUrl(v);
+    if (v['heartbeat-interval'] < 1) {
+      throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--heartbeat-interval must be at least 1 second', { details: { flag: 'heartbeat-interval' } });
+    }
     const cp = await runControlPlane(
-      { host: v.host, port: v.port, data: v.data, db, drainTimeoutMs: v['drain-timeout-ms'], tls, kekFile: v['kek-file'], adminToken: adminToken(v), audit: auditRun(v) },
+      { host: v.host, port: v.port, data: v.data, db, drainTimeoutMs: v['drain-timeout-ms'], heartbeatIntervalSeconds: v['heartbeat-interval'], tls, kekFile: v['kek-file'], adminToken: adminToken(v), audit: auditRun(v) },
       logger,
     );
     screen.ready({
