@@ -1,4 +1,4 @@
-// A real nginx for tests, running the shipped deploy/nginx/sluice.conf: the file is read from the
+// A real nginx for tests and the cluster bench (test/helpers/nginx.ts re-exports it), running the shipped deploy/nginx/sluice.conf: the file is read from the
 // checkout and only its upstream `server` lines and its `listen` lines are rewritten (ports on
 // 127.0.0.1), then it is included by a small main config with its own prefix, pid, logs and temp
 // folders. nginx runs in the foreground as this process's child, never the system service.
@@ -6,11 +6,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from './paths.js';
-import { freePort } from './net.js';
-import { eventually } from './wait.js';
+import { fileURLToPath } from 'node:url';
 
-export const SHIPPED_NGINX_CONF = join(ROOT, 'deploy', 'nginx', 'sluice.conf');
+/** The shipped config in the checkout (this file runs from dist/bench/cluster/). */
+export const SHIPPED_NGINX_CONF = fileURLToPath(new URL('../../../deploy/nginx/sluice.conf', import.meta.url));
 const NGINX = process.env.SLUICE_NGINX_BIN ?? '/usr/sbin/nginx';
 
 export interface NginxRender {
@@ -85,11 +84,14 @@ export async function startNginx(dir: string, httpConf: string, ports: number[])
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const read = (file: string) => (existsSync(join(dir, 'logs', file)) ? readFileSync(join(dir, 'logs', file), 'utf8') : '');
   for (const port of ports) {
-    await eventually(`nginx listening on ${port}`, async () => {
+    const end = Date.now() + 10_000;
+    for (;;) {
       if (proc.exitCode !== null) throw new Error(`nginx exited: ${stderr}${read('error.log')}`);
-      await fetch(`http://127.0.0.1:${port}/`).then((r) => r.arrayBuffer());
-      return true;
-    }, 10_000);
+      const up = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.arrayBuffer().then(() => true), () => false);
+      if (up) break;
+      if (Date.now() > end) throw new Error(`nginx not listening on ${port} after 10 s: ${read('error.log')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
   return {
     prefix: dir,
@@ -101,14 +103,4 @@ export async function startNginx(dir: string, httpConf: string, ports: number[])
       await exited;
     },
   };
-}
-
-/** `n` free ports on 127.0.0.1. */
-export async function freePorts(n: number): Promise<number[]> {
-  const ports: number[] = [];
-  while (ports.length < n) {
-    const p = await freePort();
-    if (!ports.includes(p)) ports.push(p);
-  }
-  return ports;
 }

@@ -1,5 +1,6 @@
 // A free TCP port on 127.0.0.1, for a server a test starts in another process that cannot take
-// port 0 and report back (PostgreSQL, a shell script of the docs).
+// port 0 and report back (PostgreSQL, nginx, a shell script of the docs). test/helpers/net.ts
+// re-exports it.
 import { createServer } from 'node:net';
 
 export function freePort(): Promise<number> {
@@ -11,4 +12,14 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** `n` free ports on 127.0.0.1. */
+export async function freePorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const p = await freePort();
+    if (!ports.includes(p)) ports.push(p);
+  }
+  return ports;
 }

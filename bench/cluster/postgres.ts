@@ -1,4 +1,4 @@
-// A real PostgreSQL server for tests: initdb into a temp folder, start it on a free port on
+// A real PostgreSQL server for tests and the cluster bench (test/helpers/postgres.ts re-exports it): initdb into a temp folder, start it on a free port on
 // 127.0.0.1 (its unix socket inside the same folder), hand out one fresh database per caller, and
 // remove everything at stop(). PostgreSQL refuses to run as root, so as root the binaries run as the
 // `postgres` user through runuser. Failing to start is an error: a test never skips PostgreSQL.
@@ -7,7 +7,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from './net.js';
+import { freePort } from './ports.js';
 
 export interface PostgresServer {
   /** postgres:// URL of a new, empty database. */
