@@ -2,7 +2,7 @@
 // example model repository), each stopped by SIGINT/SIGTERM after draining.
 import type { KekProvider } from '../control-plane/services/artifact-crypto.js';
 import { join, resolve } from 'node:path';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import type { Logger } from '../lib/log.js';
 import type { RunningServer } from '../lib/server.js';
 import { readServerTls, type ClientTlsFiles, type ServerTlsFiles } from '../lib/tls.js';
@@ -208,8 +208,9 @@ async function startLocalRunner(url: string, token: string | undefined, tls: Cli
   return { url, port: 0, close: () => runner.stop() };
 }
 
-/** The model folders of a repository, for the first screen. */
+/** The model folders of a repository, for the first screen; none while a control plane has yet to fill a folder it will create. */
 export function listModels(dir: string): string[] {
+  if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
     .map((e) => e.name)

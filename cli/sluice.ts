@@ -187,8 +187,9 @@ const COMMANDS = [
       },
       logger,
     );
-    screen.ready({ seconds: performance.now() / 1000, gateway: gw.url, models: v.models, modelNames: listModels(v.models) });
+    // Signals first: a gateway that is listening must drain on SIGTERM whatever happens after.
     shutdownOnSignals([gw], logger, v['drain-timeout-ms']);
+    screen.ready({ seconds: performance.now() / 1000, gateway: gw.url, models: v.models, modelNames: listModels(v.models) });
     if (tls !== undefined) reloadTlsOnHangup([gw], tls, logger);
     if (v['token-file'] !== undefined) reloadTokensOnHangup(gw, v['token-file'], logger);
     return -1;
