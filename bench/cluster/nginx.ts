@@ -51,6 +51,8 @@ export interface RunningNginx {
   accessLog: () => string;
   errorLog: () => string;
   stop: () => Promise<void>;
+  /** SIGKILL, synchronously (for a process 'exit' handler). */
+  kill: () => void;
 }
 
 /** Start nginx in the foreground on `dir` with this http{}-level config; resolves once every port accepts. */
@@ -97,6 +99,9 @@ export async function startNginx(dir: string, httpConf: string, ports: number[])
     prefix: dir,
     accessLog: () => read('access.log'),
     errorLog: () => read('error.log'),
+    kill: () => {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    },
     stop: async () => {
       // SIGTERM is nginx's fast stop: a graceful one (SIGQUIT) would wait for open WebSockets.
       if (proc.exitCode === null) proc.kill('SIGTERM');
