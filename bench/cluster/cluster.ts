@@ -58,8 +58,8 @@ function startNode(name: string, port: number, args: string[], env: NodeJS.Proce
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
-      reject(new Error(`${name} did not start in 60 s:\n${out}`));
-    }, 60_000);
+      reject(new Error(`${name} did not start in 120 s:\n${out}`));
+    }, 120_000);
     proc.stdout!.on('data', (c: Buffer) => {
       keep(c);
       if (out.includes(`listening on http://127.0.0.1:${port}`)) {

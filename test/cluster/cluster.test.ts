@@ -70,5 +70,7 @@ t.test('a cluster on one machine under open-loop load through nginx', async (t) 
   await load.stop();
   const lost = failures(load.calls);
   t.ok(load.calls.length > 1000, `${load.calls.length} calls in all`);
-  t.ok(lost.length <= (killed?.failedBefore.length ?? 0), `the only failed calls of the run (${lost.length}) are those in flight on the killed gateway`);
+  const kinds: Record<string, number> = {};
+  for (const c of lost) kinds[`${c.status} ${(c.error ?? '').slice(0, 80)}`] = (kinds[`${c.status} ${(c.error ?? '').slice(0, 80)}`] ?? 0) + 1;
+  t.ok(lost.length <= (killed?.failedBefore.length ?? 0), `the only failed calls of the run (${lost.length}) are those in flight on the killed gateway`, { kinds });
 });
