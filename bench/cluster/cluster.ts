@@ -141,6 +141,14 @@ export class Cluster {
     });
     this.nginx = await startNginx(join(dir, 'nginx'), conf, [httpPort, cpPort]);
     this.base = `http://127.0.0.1:${httpPort}`;
+    // Listening is not serving: a gateway answers 404 for weather until its first desired state is applied.
+    const end = performance.now() + 120_000;
+    for (;;) {
+      const served = await Promise.all(this.gateways.map((_, i) => this.servedBy(i)));
+      if (served.every((v) => v === 1)) break;
+      if (performance.now() > end) throw new Error(`the gateways did not serve weather v1 within 120 s (${served.join(', ')})`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** Start replica `i` (0: A, 1: B) on its port and data folder, a first start or again after it died. */

@@ -53,10 +53,12 @@ async function main(): Promise<void> {
       ['5. gateway kill -9', `${gateway.failedBefore.length} of ${gateway.openAtKill.length} open calls failed, ${gateway.failedAfter.length} of ${gateway.callsAfter} later; nginx tried it ${gateway.triesAtVictim} times in ${gateway.loggedAfter} calls; stale after ${ms(gateway.staleMs)}`],
     ];
     const width = Math.max(...rows.map((r) => r[0].length));
-    console.log(`cluster on one machine: PostgreSQL, 2 replicas, 3 gateways, nginx; ${rate} weather calls/s open loop (${load.calls.length} calls, ${load.skipped} skipped)`);
+    console.log(`cluster on one machine: PostgreSQL, 2 replicas, 3 gateways, nginx; ${rate} weather calls/s open loop (${load.calls.length} calls, ${failures(load.calls).length} failed in all, ${load.skipped} skipped)`);
     for (const [what, figure] of rows) console.log(`${what.padEnd(width)}  ${figure}`);
     console.log(JSON.stringify({
       rate,
+      calls: load.calls.length,
+      failed: failures(load.calls).length,
       aliasMoveMs: alias.ms.map(Math.round),
       rolling: { calls: rolling.calls.length, failed: failures(rolling.calls).length, exitCodes: rolling.exitCodes, drainMs: rolling.drainMs.map(Math.round), backMs: rolling.backMs.map(Math.round) },
       leaderKill: { takeoverMs: Math.round(leader.takeoverMs), nextStepMs: Math.round(leader.nextStepMs), phase: leader.phase, stepWeights: leader.stepWeights, calls: leader.calls.length, failed: failures(leader.calls).length },

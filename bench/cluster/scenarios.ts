@@ -226,14 +226,17 @@ export async function postgresOutage(cluster: Cluster, load: OpenLoopLoad, outag
   const from = performance.now();
   const refusals: PostgresOutageResult['refusals'] = [];
   let accepted = 0;
-  for (let i = 0; performance.now() - from < outageMs; i++) {
-    const w = await cluster.gql(i % 2, 'mutation($input: CreateModelInput!) { createModel(input: $input) { name } }', { input: { name: `outage-${i}` } });
-    if (w.errors === undefined) accepted++;
-    else refusals.push({ status: w.status, code: w.errors[0]?.extensions?.code });
-    await sleep(500);
+  try {
+    for (let i = 0; performance.now() - from < outageMs; i++) {
+      const w = await cluster.gql(i % 2, 'mutation($input: CreateModelInput!) { createModel(input: $input) { name } }', { input: { name: `outage-${i}` } });
+      if (w.errors === undefined) accepted++;
+      else refusals.push({ status: w.status, code: w.errors[0]?.extensions?.code });
+      await sleep(500);
+    }
+  } finally {
+    await cluster.pg!.resume();
   }
   const to = performance.now();
-  await cluster.pg!.resume();
   const resumed = performance.now();
   await until('a replica leads again', async () => ((await cluster.leads(0)) || (await cluster.leads(1)) ? true : undefined), 30_000, 50);
   const leaderBackMs = performance.now() - resumed;

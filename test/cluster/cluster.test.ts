@@ -22,9 +22,11 @@ t.test('a cluster on one machine under open-loop load through nginx', async (t) 
   load.start();
 
   await t.test('an alias moved on one replica reaches every gateway, whichever replica it syncs from', async (t) => {
-    const { ms } = await aliasMove(cluster, 2);
-    t.equal(ms.length, 2);
-    t.ok(ms.every((x) => x < 10_000), `every move served by all three gateways within 10 s (${ms.map(Math.round).join(', ')} ms)`);
+    const { ms } = await aliasMove(cluster, 3);
+    t.equal(ms.length, 3);
+    // The first move also downloads, verifies and loads v2 on every gateway (seconds on a busy machine).
+    t.ok(ms[0]! < 30_000, `the first move (and first load of v2) served by all three gateways within 30 s (${Math.round(ms[0]!)} ms)`);
+    t.ok(ms.slice(1).every((x) => x < 10_000), `later moves served by all three within 10 s (${ms.slice(1).map(Math.round).join(', ')} ms)`);
   });
 
   await t.test('a rolling restart of the gateways (SIGTERM, drain, start) costs no call', async (t) => {
