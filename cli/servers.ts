@@ -3,7 +3,7 @@
 import type { KekProvider } from '../control-plane/services/artifact-crypto.js';
 import type { ArtifactStoreKind } from '../control-plane/store/blob-store.js';
 import { join, resolve } from 'node:path';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import type { Logger } from '../lib/log.js';
 import type { RunningServer } from '../lib/server.js';
 import { readServerTls, type ClientTlsFiles, type ServerTlsFiles } from '../lib/tls.js';
@@ -43,6 +43,8 @@ export interface ControlPlaneRun {
   data: string;
   db?: string | undefined;
   drainTimeoutMs: number;
+  /** --heartbeat-interval: seconds between the heartbeats asked of gateways (default 10). */
+  heartbeatIntervalSeconds?: number | undefined;
   /** https, and with `clientCaFile` mutual TLS. */
   tls?: ServerTlsFiles | undefined;
   /** --kek-file: encrypt artifacts and the signing key at rest; SLUICE_KEK (64 hex digits) is read when absent. */
@@ -135,6 +137,7 @@ export async function runControlPlane(run: ControlPlaneRun, logger: Logger): Pro
       denialWindowSeconds: run.audit?.denialWindowSeconds,
       artifactStore: run.artifactStore,
       signingKeyFile: run.signingKeyFile === undefined ? undefined : resolve(run.signingKeyFile),
+      heartbeatIntervalSeconds: run.heartbeatIntervalSeconds,
     }),
     ...(await kekOf(run.kekFile)),
     ...(run.local ? { seedRepository: resolve(run.local.models), localGateway: true, localRunner: true } : {}),
@@ -216,8 +219,9 @@ async function startLocalRunner(url: string, token: string | undefined, tls: Cli
   return { url, port: 0, close: () => runner.stop() };
 }
 
-/** The model folders of a repository, for the first screen. */
+/** The model folders of a repository, for the first screen; none while a control plane has yet to fill a folder it will create. */
 export function listModels(dir: string): string[] {
+  if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
     .map((e) => e.name)

@@ -118,6 +118,7 @@ const CONTROL_PLANE = defineCommand({
     'kek-file': { type: 'string', placeholder: 'path', description: 'key-encryption key file (created 0600 when absent): artifacts and the signing key are stored encrypted (SLUICE_KEK holds the key itself)' },
     'artifact-store': ARTIFACT_STORE_FLAG,
     'signing-key-file': { type: 'string', placeholder: 'path', description: 'registry signing key (default: DATA/keys/registry-ed25519.pem; with --artifact-store postgres: in the database, sealed under the KEK)' },
+    'heartbeat-interval': { type: 'int', default: 10, placeholder: 'seconds', description: 'heartbeat interval asked of gateways; a gateway is stale after three missed' },
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
@@ -195,8 +196,9 @@ const COMMANDS = [
       },
       logger,
     );
-    screen.ready({ seconds: performance.now() / 1000, gateway: gw.url, models: v.models, modelNames: listModels(v.models) });
+    // Signals first: a gateway that is listening must drain on SIGTERM whatever happens after.
     shutdownOnSignals([gw], logger, v['drain-timeout-ms']);
+    screen.ready({ seconds: performance.now() / 1000, gateway: gw.url, models: v.models, modelNames: listModels(v.models) });
     if (tls !== undefined) reloadTlsOnHangup([gw], tls, logger);
     if (v['token-file'] !== undefined) reloadTokensOnHangup(gw, v['token-file'], logger);
     return -1;
@@ -206,6 +208,9 @@ const COMMANDS = [
     const { adminTokenFile, runControlPlane, shutdownOnSignals, reloadTlsOnHangup } = await servers();
     const tls = serverTlsOf(v, v['tls-client-ca']);
     const db = databaseUrl(v);
+    if (v['heartbeat-interval'] < 1) {
+      throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--heartbeat-interval must be at least 1 second', { details: { flag: 'heartbeat-interval' } });
+    }
     const cp = await runControlPlane(
       {
         host: v.host,
@@ -220,6 +225,7 @@ const COMMANDS = [
         adminToken: adminToken(v),
         audit: auditRun(v),
       },
+      { host: v.host, port: v.port, data: v.data, db, drainTimeoutMs: v['drain-timeout-ms'], heartbeatIntervalSeconds: v['heartbeat-interval'], tls, kekFile: v['kek-file'], adminToken: adminToken(v), audit: auditRun(v) },
       logger,
     );
     screen.ready({

@@ -43,6 +43,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
     // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
     pool.on('error', () => undefined);
+    // A client checked out of the pool (a transaction between its queries) has no pool listener: when
+    // PostgreSQL goes away it emits 'error' too, and without this one the replica dies. Its query
+    // fails instead (SLUICE_E_STORE_UNAVAILABLE), and the pool drops the broken client on release.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     mkdirSync(options.dataDir, { recursive: true });

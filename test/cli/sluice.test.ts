@@ -22,6 +22,11 @@ t.test('an unknown command or flag exits 1 with a message', async (t) => {
   await t.rejects(run(process.execPath, [CLI, 'gateway', '--port', 'x']), { code: 1, stderr: /SLUICE_E_CONFIG_INVALID/ });
 });
 
+t.test('control-plane --heartbeat-interval below 1 s exits 1 with SLUICE_E_CONFIG_INVALID', async (t) => {
+  const dir = t.testdir();
+  await t.rejects(run(process.execPath, [CLI, 'control-plane', '--port', '0', '--data', dir, '--heartbeat-interval', '0']), { code: 1, stderr: /SLUICE_E_CONFIG_INVALID/ });
+});
+
 t.test('gateway on a non-loopback address without a token source exits 1 and says why; a bad token file names its line', async (t) => {
   const models = t.testdir({ models: {}, tokens: 'too-short infer:*\n' });
   await t.rejects(run(process.execPath, [CLI, 'gateway', '--host', '0.0.0.0', '--port', '0', '--models', `${models}/models`]), { code: 1, stderr: /SLUICE_E_GATEWAY_INSECURE/ });

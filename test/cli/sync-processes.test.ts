@@ -72,3 +72,15 @@ t.test('control plane and gateway processes: upload, alias move, altered artifac
   t.same(await infer(gw), { status: 200, version: '2' }, 'inference goes on without the control plane');
   t.equal(await gwProc.stop('SIGTERM'), 0);
 });
+
+t.test('a gateway whose --models folder the registry has not filled yet drains on SIGTERM and exits 0', async (t) => {
+  const dir = t.testdir();
+  const cpProc = await startSluice(['control-plane', '--port', '0', '--data', join(dir, 'cp')], { env: { SLUICE_ADMIN_TOKEN: ADMIN } });
+  t.teardown(() => cpProc.proc.exitCode === null && cpProc.proc.kill('SIGKILL'));
+  const token = (await graphql(cpProc.urls[0]!, 'mutation { createToken(input: { name: "edge-new", role: GATEWAY }) { secret } }')).createToken.secret as string;
+  // The folder does not exist: a gateway under a control plane fills it from the registry.
+  const gwProc = await startSluice(['gateway', '--models', join(dir, 'not-made-yet'), '--port', '0', '--control-plane', cpProc.urls[0]!, '--token', token, '--name', 'edge-new']);
+  t.teardown(() => gwProc.proc.exitCode === null && gwProc.proc.kill('SIGKILL'));
+  await eventually('the gateway has registered', async () => (/registered with the control plane/.test(gwProc.output()) ? true : undefined));
+  t.equal(await gwProc.stop('SIGTERM'), 0, 'SIGTERM drains it and it exits 0, not killed by the signal');
+});
