@@ -218,6 +218,7 @@ const COMMANDS = [
         data: v.data,
         db,
         drainTimeoutMs: v['drain-timeout-ms'],
+        heartbeatIntervalSeconds: v['heartbeat-interval'],
         tls,
         kekFile: v['kek-file'],
         artifactStore: v['artifact-store'],
@@ -225,7 +226,6 @@ const COMMANDS = [
         adminToken: adminToken(v),
         audit: auditRun(v),
       },
-      { host: v.host, port: v.port, data: v.data, db, drainTimeoutMs: v['drain-timeout-ms'], heartbeatIntervalSeconds: v['heartbeat-interval'], tls, kekFile: v['kek-file'], adminToken: adminToken(v), audit: auditRun(v) },
       logger,
     );
     screen.ready({

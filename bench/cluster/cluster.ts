@@ -24,17 +24,16 @@ const run = promisify(execFile);
 export const WEATHER_BODY = JSON.stringify({ inputs: [{ name: 'features', shape: [1, 5], datatype: 'FP32', data: weatherFeatures(loadWeather().days[0]!) }] });
 
 /**
- * What the replicas share besides the database: today the registry signing key (and the audit
- * checkpoint key) and the artifacts, on one folder both reach, linked into each replica's own data
- * folder. THE ONE PLACE to change when artifacts move into PostgreSQL (issue 19, `pgblob`): return
- * that flag instead and drop the `artifacts` link. Returns extra `sluice control-plane` flags.
+ * What the replicas share besides the database. Artifacts and the registry signing key live in
+ * PostgreSQL (`--artifact-store postgres`, the key sealed under one KEK that every replica gets, as
+ * SLUICE_KEK); only the audit checkpoint key still lives under `--data` (docs/deploy.md), so that
+ * folder alone is linked to one place both replicas reach. Returns extra `sluice control-plane`
+ * flags and environment.
  */
-function replicaStorage(shared: string, data: string): string[] {
-  for (const sub of ['keys', 'artifacts']) {
-    mkdirSync(join(shared, sub), { recursive: true, mode: 0o700 });
-    if (!existsSync(join(data, sub))) symlinkSync(join(shared, sub), join(data, sub));
-  }
-  return [];
+function replicaStorage(shared: string, data: string, kek: string): { args: string[]; env: NodeJS.ProcessEnv } {
+  mkdirSync(join(shared, 'keys'), { recursive: true, mode: 0o700 });
+  if (!existsSync(join(data, 'keys'))) symlinkSync(join(shared, 'keys'), join(data, 'keys'));
+  return { args: ['--artifact-store', 'postgres'], env: { SLUICE_KEK: kek } };
 }
 
 export interface SluiceNode {
@@ -91,6 +90,8 @@ export interface ClusterOptions {
 
 export class Cluster {
   readonly admin = randomBytes(24).toString('hex');
+  /** The key-encryption key every replica is given (64 hex digits), sealing the shared signing key. */
+  private readonly kek = randomBytes(32).toString('hex');
   readonly replicas: SluiceNode[] = [];
   readonly gateways: SluiceNode[] = [];
   /** nginx's inference address (its first `listen`). */
@@ -155,9 +156,9 @@ export class Cluster {
   async startReplica(i: number): Promise<SluiceNode> {
     const data = join(this.options.dir, `replica-${'AB'[i]}`);
     mkdirSync(data, { recursive: true });
-    const extra = replicaStorage(join(this.options.dir, 'replicas-shared'), data);
+    const extra = replicaStorage(join(this.options.dir, 'replicas-shared'), data, this.kek);
     const port = this.replicaPorts[i]!;
-    const node = await startNode(`replica ${'AB'[i]}`, port, ['control-plane', '--port', String(port), '--data', data, '--db', this.db, '--heartbeat-interval', String(this.options.heartbeatSeconds), ...extra], { SLUICE_ADMIN_TOKEN: this.admin });
+    const node = await startNode(`replica ${'AB'[i]}`, port, ['control-plane', '--port', String(port), '--data', data, '--db', this.db, '--heartbeat-interval', String(this.options.heartbeatSeconds), ...extra.args], { SLUICE_ADMIN_TOKEN: this.admin, ...extra.env });
     this.replicas[i] = node;
     return node;
   }
