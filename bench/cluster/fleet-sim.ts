@@ -140,6 +140,7 @@ async function measure(store: string, flags: Flags, cp: FleetControlPlane, pgSer
   await pool(fleet, 32, (g) => g.register().catch(() => undefined));
   for (const g of fleet) g.subscribe();
   await until(1, 120_000);
+  const progress = (phase: string, figures: unknown) => process.stderr.write(`fleet-sim ${store} ${phase}: ${JSON.stringify(figures)}\n`);
   const setup = { registered: fleet.filter((g) => g.registered).length, subscribed: fleet.filter((g) => g.version === 1).length, registerP99Ms: quantile(stats.ms.register, 0.99), tokensSeconds: +tokensSeconds.toFixed(1) };
 
   const cpMeter = new UsageMeter(() => processUsage(cp.pid));
@@ -175,6 +176,8 @@ async function measure(store: string, flags: Flags, cp: FleetControlPlane, pgSer
     cp: cpMeter.read(),
     pg: pgUse ? { cores: pgUse.cores, rssMiB: pgUse.rssMiB } : null,
   };
+  progress('setup', setup);
+  progress('steady', steady);
   keepCodes();
 
   // 3. moves (the loops keep running, as in production)
@@ -203,6 +206,7 @@ async function measure(store: string, flags: Flags, cp: FleetControlPlane, pgSer
       last = Math.max(last, push.at - answered);
     });
     if (ok) lastGateway.push(last);
+    progress(`move ${i + 1}`, { reachedAll: ok, lastMs: +last.toFixed(1), reached: fleet.filter((g) => g.version === v).length });
     await sleep(500);
   }
   const moveUse = cpMeter.read();
@@ -297,6 +301,7 @@ async function ramp(kind: Extract<CallKind, 'heartbeat' | 'window'>, rates: numb
       held: !abandoned && errors === 0 && latencies.length >= 0.95 * total && p99 <= flags['p99-limit-ms'],
     };
     steps.push(step);
+    process.stderr.write(`fleet-sim ramp ${kind}: ${JSON.stringify(step)}\n`);
     if (!step.held) break;
   }
   return steps;
