@@ -20,9 +20,9 @@ export interface FleetControlPlane {
   stop(): Promise<void>;
 }
 
-export async function startFleetControlPlane(db: string | undefined): Promise<FleetControlPlane> {
+export async function startFleetControlPlane(db: string | undefined, cli = CLI): Promise<FleetControlPlane> {
   const data = mkdtempSync(join(tmpdir(), 'sluice-fleet-cp-'));
-  const args = [CLI, 'control-plane', '--host', '127.0.0.1', '--port', '0', '--data', data, '--log-level', 'info', ...(db ? ['--db', db] : [])];
+  const args = [cli, 'control-plane', '--host', '127.0.0.1', '--port', '0', '--data', data, '--log-level', 'info', ...(db ? ['--db', db] : [])];
   const proc = spawn(process.execPath, args, { env: { ...process.env, SLUICE_ADMIN_TOKEN: ADMIN_TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
   const url = await listening(proc);
   const gql = async <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => {

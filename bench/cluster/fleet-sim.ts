@@ -41,6 +41,7 @@ const command = defineCommand({
     'step-seconds': { type: 'int', default: 5, description: 'length of a ramp step' },
     'poll-ms': { type: 'int', default: 5000, description: "each gateway's fallback poll of the desired state (the gateway's default; 0: none)" },
     'p99-limit-ms': { type: 'int', default: 250, description: 'a ramp step whose p99 passes this has not held' },
+    cli: { type: 'string', placeholder: 'path', description: "the sluice CLI the control plane runs from (default: this checkout's dist/cli/sluice.js; another build for an A/B of a control-plane change)" },
     json: { type: 'boolean', default: false, description: 'print the result as JSON instead of the table' },
     out: { type: 'string', default: 'bench/results', placeholder: 'dir', description: 'where the JSON and Markdown results go ("none": not written)' },
   },
@@ -93,7 +94,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 async function runStore(store: string, flags: Flags, postgres: () => Promise<PostgresServer>): Promise<StoreResult> {
   const pgServer = store === 'postgres' ? await postgres() : undefined;
   const db = pgServer ? await pgServer.createDatabase(`fleet_${Date.now()}`) : undefined;
-  const cp = await startFleetControlPlane(db);
+  const cp = await startFleetControlPlane(db, flags.cli);
   const stats = new CallStats();
   const fleet: SimulatedGateway[] = [];
   try {
