@@ -15,6 +15,8 @@ export class CallStats {
   readonly errors: Record<CallKind, number> = { register: 0, heartbeat: 0, window: 0, poll: 0 };
   /** Error code → count, so a failing run says why. */
   readonly codes = new Map<string, number>();
+  /** Error code → the first message seen with it. */
+  readonly messages = new Map<string, string>();
 
   record(kind: CallKind, ms: number, err?: unknown): void {
     if (err === undefined) {
@@ -22,8 +24,9 @@ export class CallStats {
       return;
     }
     this.errors[kind]++;
-    const code = toSluiceError(err, 'SLUICE_E_INTERNAL', true).code;
-    this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
+    const e = toSluiceError(err, 'SLUICE_E_INTERNAL', true);
+    this.codes.set(e.code, (this.codes.get(e.code) ?? 0) + 1);
+    if (!this.messages.has(e.code)) this.messages.set(e.code, `${kind}: ${e.message}`);
   }
 
   reset(): void {
@@ -32,6 +35,7 @@ export class CallStats {
       this.errors[k] = 0;
     }
     this.codes.clear();
+    this.messages.clear();
   }
 }
 

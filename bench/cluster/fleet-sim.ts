@@ -73,6 +73,8 @@ export interface StoreResult {
   /** Gateways that were pushed every move. */
   receivedEveryMove: number;
   errorCodes: Record<string, number>;
+  /** Per code, the first failure's call and message. */
+  errorMessages: Record<string, string>;
 }
 
 function quantile(values: number[], q: number): number {
@@ -147,8 +149,10 @@ async function measure(store: string, flags: Flags, cp: FleetControlPlane, pgSer
   const cpMeter = new UsageMeter(() => processUsage(cp.pid));
   const pgMeter = pgServer ? new UsageMeter(() => processUsage(pgServer.postmasterPid(), true)) : undefined;
   const errorCodes: Record<string, number> = {};
+  const errorMessages: Record<string, string> = {};
   const keepCodes = () => {
     for (const [c, k] of stats.codes) errorCodes[c] = (errorCodes[c] ?? 0) + k;
+    for (const [c, m] of stats.messages) errorMessages[c] ??= m;
   };
 
   // 2. steady
@@ -244,6 +248,7 @@ async function measure(store: string, flags: Flags, cp: FleetControlPlane, pgSer
     listedWithHeartbeat: listed,
     receivedEveryMove: reached.filter((k) => k === flags.moves).length,
     errorCodes,
+    errorMessages,
   };
 }
 
