@@ -17,6 +17,8 @@ export interface PostgresServer {
   /** Start it again on the same data folder and port after halt(). */
   resume(): Promise<void>;
   stop(): Promise<void>;
+  /** The postmaster's process id (for CPU and RSS samples), from its data folder's postmaster.pid. */
+  postmasterPid(): number;
 }
 
 function binDir(): string {
@@ -75,6 +77,9 @@ export async function startPostgres(): Promise<PostgresServer> {
     },
     async resume() {
       run('pg_ctl', ['-D', data, '-o', settings, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
+    },
+    postmasterPid() {
+      return Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
     },
     async stop() {
       try {

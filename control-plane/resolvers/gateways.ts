@@ -59,7 +59,7 @@ function desiredStates(ctx: GraphQLContext, gateway: Pick<Gateway, 'name' | 'reg
     const refresh = () => {
       chain = chain
         .then(async () => {
-          const state = await ctx.services.desiredState(gateway ?? undefined);
+          const state = await ctx.services.sharedDesiredState(gateway ?? undefined);
           if (state.revision === last) return;
           last = state.revision;
           await push(present(state, gateway?.name || null, ctx));
@@ -85,7 +85,7 @@ export const gatewayResolvers = {
     },
     async desiredState(_: unknown, args: { gateway?: string | null }, ctx: GraphQLContext) {
       const gateway = await targetGateway(ctx, args.gateway);
-      return present(await ctx.services.desiredState(gateway ?? undefined), gateway?.name || null, ctx);
+      return present(await ctx.services.sharedDesiredState(gateway ?? undefined), gateway?.name || null, ctx);
     },
   },
   Mutation: {

@@ -32,6 +32,9 @@ import { TrainingRuns } from './training-runs.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { WebhookService, type DeliveryOptions } from './webhooks.js';
 
+/** How long a shared desired state may serve gateways' polls and pushes when no change was announced (a change not announced still shows within this). */
+const SHARED_STATE_MS = 1000;
+
 export interface ServicesOptions {
   dataDir: string;
   db?: string | undefined;
@@ -80,6 +83,10 @@ export class ControlPlaneServices {
   readonly placement: PlacementService;
   readonly fleet: FleetService;
   private readonly listeners = new Set<() => void>();
+  /** Bumped by every fan-out: a shared desired state computed in an older generation is not reused. */
+  private generation = 0;
+  /** Per region and labels: the desired state being (or last) computed for gateways, and the generation and time it was started in. */
+  private readonly sharedStates = new Map<string, { generation: number; startedAt: number; state: Promise<DesiredState> }>();
 
   private constructor(
     readonly store: Store,
@@ -169,6 +176,7 @@ export class ControlPlaneServices {
 
   /** Only this process's listeners (a change another replica announced). */
   fanOut(): void {
+    this.generation++;
     // A key shared through the database may have been rotated by the replica that announced this:
     // take it before the listeners build desired states that name it.
     if (this.key.shared) {
@@ -204,9 +212,31 @@ export class ControlPlaneServices {
     return this.audit.verify({ file: this.anchor.file, publicKey: this.anchor.key.publicKey });
   }
 
-  /** `gateway`: its state, without the models kept out of its region or not placed on it; undefined: every model. */
+  /** `gateway`: its state, without the models kept out of its region or not placed on it; undefined: every model. Always read afresh (the replicas' resync). */
   async desiredState(gateway?: PlacedGateway): Promise<DesiredState> {
     return computeDesiredState(this.store, await this.tokens.gatewayAccess(), gateway);
+  }
+
+  /**
+   * The desired state for gateways' pushes and polls: one computation per region and labels is shared by every
+   * caller until the next fan-out (a change), and for at most `SHARED_STATE_MS`. Without it, one
+   * alias move made each of N subscriptions compute the state, reading every token row each time
+   * (N x tokens rows per change; bench/cluster/fleet-sim.ts, docs/scaling.md). A computation
+   * started after the last fan-out already sees every change that fan-out announced.
+   */
+  sharedDesiredState(gateway?: PlacedGateway): Promise<DesiredState> {
+    // Gateways with the same region and labels are placed alike; undefined (people) sees every model.
+    const key = gateway === undefined ? '' : JSON.stringify([gateway.region, Object.entries(gateway.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+    const at = performance.now();
+    const hit = this.sharedStates.get(key);
+    if (hit !== undefined && hit.generation === this.generation && at - hit.startedAt <= SHARED_STATE_MS) return hit.state;
+    const entry = { generation: this.generation, startedAt: at, state: this.desiredState(gateway) };
+    this.sharedStates.set(key, entry);
+    // A failed computation is not handed to the next caller.
+    entry.state.catch(() => {
+      if (this.sharedStates.get(key) === entry) this.sharedStates.delete(key);
+    });
+    return entry.state;
   }
 
   /**
