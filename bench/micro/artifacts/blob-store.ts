@@ -14,34 +14,8 @@ import { ArtifactStore } from '../../../control-plane/services/artifact-store.js
 import { PgBlobStore } from '../../../control-plane/store/blob-pg.js';
 import { openStore } from '../../../control-plane/store/db.js';
 import { ensureExampleRepository } from '../../../examples/repository.js';
-import { startPostgres } from '../../../test/helpers/postgres.js';
-
-const ROUNDS = 15;
-
-async function* pieces(bytes: Buffer): AsyncIterable<Uint8Array> {
-  for (let i = 0; i < bytes.length; i += 64 * 1024) yield bytes.subarray(i, i + 64 * 1024);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-async function measure(store: ArtifactStore, bytes: Buffer): Promise<{ put: number; read: number }> {
-  const put: number[] = [];
-  const read: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    // A fresh last byte per round so each put stores a new blob (no dedupe shortcut).
-    const copy = Buffer.concat([bytes, Buffer.from([i])]);
-    let t0 = performance.now();
-    const stored = await store.put(pieces(copy));
-    put.push(performance.now() - t0);
-    t0 = performance.now();
-    for await (const _ of await store.open(stored.sha256));
-    read.push(performance.now() - t0);
-  }
-  return { put: median(put), read: median(read) };
-}
+import { measure } from './measure.js';
+import { startPostgres } from '../../cluster/postgres.js';
 
 const models = join(tmpdir(), 'sluice-bench-models');
 ensureExampleRepository(models);
