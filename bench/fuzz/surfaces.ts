@@ -260,8 +260,7 @@ export function graphqlSurface(schema: GraphQLSchema, endpoint: GraphQLEndpoint)
     method: 'POST',
     body: r.body,
     headers: {
-      'content-type': r.contentType, 'content-length': String(Buffer.byteLength(r.body)),
-      accept: 'application/graphql-response+json', authorization: `Bearer ${endpoint.token}`,
+      'content-type': r.contentType, accept: 'application/graphql-response+json', authorization: `Bearer ${endpoint.token}`,
     },
   });
   return {
