@@ -295,12 +295,14 @@ export class DriftMonitor {
 
   /**
    * Each feature's counts on its PSI bins in the window snapshot() scores, for the control plane's
-   * current histogram; none while that window holds fewer than report_min_rows rows.
+   * current histogram. Counts reach people who only read the console, so of the current window it
+   * is the published snapshot (report_min_rows rows, then steps of as many, as report() shows):
+   * no two reports isolate one caller's input. None while there is no such snapshot.
    */
   bins(): WireDriftBins[] {
     const prev = this.#previous;
-    const w = this.#current.rows < this.minRows && prev !== null ? prev : this.#current;
-    if (w.rows < this.reportMinRows) return [];
+    const w = this.#current.rows < this.minRows && prev !== null ? prev : this.#published;
+    if (w === null || w.rows < this.reportMinRows) return [];
     const offsets = this.compiled.reference.coarseOffsets;
     return this.compiled.features.map((feature, f) => ({ feature, counts: Array.from(w.bins.subarray(offsets[f]!, offsets[f + 1]!)) }));
   }

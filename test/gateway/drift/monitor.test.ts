@@ -256,9 +256,16 @@ t.test('bins for the traffic window: PSI bin counts of the window the snapshot s
     t.ok(Math.abs(psi(counts.map((c) => c / 300), f.proportions) - snapshot[i]!.psi!) < 1e-9, `${f.name}: PSI from the counts is the snapshot's PSI`);
   });
   t.ok(bins[0]!.counts.at(-1)! > 200, 'a shifted by 3 sd: most rows in the top decile bin');
+  m.collect([snapshotOf(sample(300, 3, 3)), snapshotOf(sample(5, 6, 0))]);
+  m.evaluate();
+  t.equal(m.snapshot()[0]!.rows, 305, 'the snapshot has the live window');
+  t.same(m.bins(), bins, 'five rows more: the bins stay at the published 300 (steps of report_min_rows)');
+  m.collect([snapshotOf(sample(300, 3, 3)), snapshotOf(sample(25, 6, 0))]);
+  m.evaluate();
+  t.equal(m.bins()[0]!.counts.reduce((x, y) => x + y, 0), 325, 'twenty-five rows more: published again');
   now = 10_001;
   m.evaluate();
   m.collect([snapshotOf(sample(30, 4, 0))]);
   m.evaluate();
-  t.same(m.bins(), bins, 'a current window under min_rows: the previous window\'s bins, as the snapshot');
+  t.equal(m.bins()[0]!.counts.reduce((x, y) => x + y, 0), 325, 'a current window under min_rows: the previous window\'s bins, as the snapshot');
 });
