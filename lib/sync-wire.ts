@@ -170,6 +170,11 @@ export interface WireTrafficWindow {
   feedback?: WireFeedbackStats | null;
   /** The gateway's drift monitor of this version at the window's end (issue 16); absent: no drift profile. */
   drift?: WireDriftSnapshot[] | null;
+  /**
+   * Bin counts of the drift monitor's window that `drift` scores (issue 23, the console's current
+   * histogram); absent: no drift profile, or the window is too small to publish.
+   */
+  driftBins?: WireDriftBins[] | null;
 }
 
 // ---- Ground truth and drift for alerts and the retraining loop (issue 16). ----
@@ -199,6 +204,17 @@ export interface WireDriftSnapshot {
   /** ok / warn / alert against the version's thresholds; null below min_rows. */
   level: 'ok' | 'warn' | 'alert' | null;
 }
+/**
+ * One feature's counts in a drift window on its profile's PSI bins: a numeric feature's `edges.length
+ * + 1` bins (open outer bins), a categorical one's `categories.length + 1` (the last: any other
+ * value). NaN values are not binned. The same bins as the profile's `proportions`, so the two draw
+ * side by side and PSI can be recomputed from them.
+ */
+export interface WireDriftBins {
+  feature: string;
+  counts: number[];
+}
+
 /**
  * GraphQL the gateway calls every `trafficReportIntervalMs` while it has windows to send:
  * `mutation($gateway: String!, $windows: [TrafficWindowInput!]!) { reportTraffic(gateway: $gateway, windows: $windows) }`

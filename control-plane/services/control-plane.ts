@@ -10,6 +10,7 @@ import type { ArtifactStoreKind } from '../store/blob-store.js';
 import { PgBlobStore } from '../store/blob-pg.js';
 import { ResidencyService } from './residency.js';
 import { PlacementService, type PlacedGateway } from './placement.js';
+import { DriftHistogramService } from './drift-histograms.js';
 import { FleetService } from './fleet.js';
 import { existsSync } from 'node:fs';
 import type { KekProvider } from './artifact-crypto.js';
@@ -82,6 +83,7 @@ export class ControlPlaneServices {
   readonly residency: ResidencyService;
   readonly placement: PlacementService;
   readonly fleet: FleetService;
+  readonly driftHistograms: DriftHistogramService;
   private readonly listeners = new Set<() => void>();
   /** Bumped by every fan-out: a shared desired state computed in an older generation is not reused. */
   private generation = 0;
@@ -120,6 +122,7 @@ export class ControlPlaneServices {
     this.residency = new ResidencyService(store, this.audit, () => this.changed());
     this.placement = new PlacementService(store, this.audit, () => this.changed());
     this.fleet = new FleetService(store);
+    this.driftHistograms = new DriftHistogramService(store);
   }
 
   static async open(options: ServicesOptions): Promise<ControlPlaneServices> {

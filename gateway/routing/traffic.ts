@@ -4,7 +4,7 @@
 // at the window's end), which the control plane's rollout analysis and alerts read. The hot path
 // only adds into typed arrays allocated when a window starts; take() turns them into wire windows
 // and starts the next ones.
-import { LATENCY_BUCKETS_MS, type WireDriftSnapshot, type WireTrafficWindow } from '../../lib/sync-wire.js';
+import { LATENCY_BUCKETS_MS, type WireDriftBins, type WireDriftSnapshot, type WireTrafficWindow } from '../../lib/sync-wire.js';
 import type { Tensor } from '../models/tensors.js';
 import type { OutputBinning } from './output-bins.js';
 
@@ -32,6 +32,13 @@ export interface WindowRollout {
 
 /** The drift figures of a model version now (undefined: it has no drift monitor). */
 export type DriftSource = (model: string, version: string) => WireDriftSnapshot[] | undefined;
+/** The bin counts of the window those figures score (undefined or empty: none to send). */
+export type DriftBinsSource = (model: string, version: string) => WireDriftBins[] | undefined;
+/** Where a version's window reads drift from; set and cleared by the drift extension. */
+interface DriftSources {
+  source: DriftSource | undefined;
+  bins?: DriftBinsSource | undefined;
+}
 
 /** The current window of one model version. */
 export class VersionTraffic {
@@ -55,9 +62,9 @@ export class VersionTraffic {
   /** Windows closed early because the rollout changed, waiting for take(). */
   readonly #closed: WireTrafficWindow[];
 
-  readonly #drift: { source: DriftSource | undefined };
+  readonly #drift: DriftSources;
 
-  constructor(model: string, version: string, closed: WireTrafficWindow[], drift: { source: DriftSource | undefined } = { source: undefined }) {
+  constructor(model: string, version: string, closed: WireTrafficWindow[], drift: DriftSources = { source: undefined }) {
     this.model = model;
     this.version = version;
     this.#closed = closed;
@@ -134,6 +141,8 @@ export class VersionTraffic {
     }
     const drift = this.#drift.source?.(this.model, this.version);
     if (drift !== undefined) w.drift = drift;
+    const bins = this.#drift.bins?.(this.model, this.version);
+    if (bins !== undefined && bins.length > 0) w.driftBins = bins;
     return w;
   }
 
@@ -159,11 +168,16 @@ export class VersionTraffic {
 export class TrafficWindows {
   readonly #byModel = new Map<string, Map<string, VersionTraffic>>();
   readonly #closed: WireTrafficWindow[] = [];
-  readonly #drift: { source: DriftSource | undefined } = { source: undefined };
+  readonly #drift: DriftSources = { source: undefined };
 
   /** Where windows read their version's drift figures from (the drift extension sets it). */
   set driftSource(source: DriftSource | undefined) {
     this.#drift.source = source;
+  }
+
+  /** Where windows read the bin counts of those figures' window from (the drift extension sets it). */
+  set driftBinsSource(source: DriftBinsSource | undefined) {
+    this.#drift.bins = source;
   }
 
   /** The window of a model version (created on first use; generations of a version share it). */

@@ -65,7 +65,7 @@ export class TrafficReporter {
 
 /**
  * One window covering both (same model, version and rollout): counts added, [earliest start, latest
- * end), feedback added, and the drift snapshot of the later window (a snapshot is a state, not a count).
+ * end), feedback added, and the drift snapshot and bins of the later window (a snapshot is a state, not a count).
  */
 export function mergeWindows(a: WireTrafficWindow, b: WireTrafficWindow): WireTrafficWindow {
   const [earlier, later] = a.end <= b.end ? [a, b] : [b, a];
@@ -91,6 +91,8 @@ export function mergeWindows(a: WireTrafficWindow, b: WireTrafficWindow): WireTr
   if (feedback !== undefined) merged.feedback = feedback;
   const drift = later.drift ?? earlier.drift;
   if (drift !== undefined && drift !== null) merged.drift = drift;
+  const bins = later.driftBins ?? earlier.driftBins;
+  if (bins !== undefined && bins !== null) merged.driftBins = bins;
   return merged;
 }
 
