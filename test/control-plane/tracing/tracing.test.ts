@@ -3,13 +3,15 @@
 // job's dispatch, run on the local executor and finish, sampling at ratio 0, and a collector that
 // is down.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createLogger } from '../../../lib/log.js';
 import { TrainingRunner } from '../../../control-plane/runner/runner.js';
 import { LocalExecutor } from '../../../control-plane/runner/executors/local.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../../helpers/otlp-receiver.js';
 import { freePort } from '../../helpers/net.js';
+import { runSluice } from '../../helpers/cli.js';
+import { startControlPlane } from '../../../control-plane/index.js';
 import { exampleOnnx, modelWithVersion, startTestControlPlane, type TestControlPlane } from '../harness.js';
 import { subscribe } from '../sse.js';
 import { jobReaches, runnerTokenFile, submit, tempDir, weatherInProduction, writeDataset, writeTrainer } from '../runner/training-harness.js';
@@ -164,4 +166,16 @@ t.test('a collector that is down changes no answer', async (t) => {
   t.match(refused.errors?.[0]?.extensions?.code, /^SLUICE_E_/, 'a refusal keeps its code');
   t.equal((await cp.gql('{ models { edges { node { name } } } }')).data.models.edges.length, 1);
   await cp.close();
+});
+
+t.test('bad tracing settings are refused at start, before anything is opened', async (t) => {
+  const dir = tempDir(t, 'sluice-cp-bad-tracing-');
+  const logger = createLogger('control-plane-test', 'silent');
+  for (const tracing of [{ endpoint: 'ftp://127.0.0.1/v1/traces', sampleRatio: 1 }, { endpoint: 'not a url', sampleRatio: 1 }, { endpoint: 'http://127.0.0.1:4318/v1/traces', sampleRatio: 1.5 }]) {
+    await t.rejects(startControlPlane({ host: '127.0.0.1', port: 0, dataDir: dir, logger, tracing }), { code: 'SLUICE_E_CONFIG_INVALID' }, JSON.stringify(tracing));
+  }
+  t.notOk(readdirSync(dir).includes('control-plane.db'), 'no database was created');
+  const cli = await runSluice(['control-plane', '--data', dir, '--port', '0', '--otlp-endpoint', 'http://127.0.0.1:4318/v1/traces', '--trace-sample-ratio', 'half']);
+  t.not(cli.code, 0);
+  t.match(cli.stderr, /SLUICE_E_CONFIG_INVALID/, 'sluice control-plane refuses --trace-sample-ratio half');
 });
