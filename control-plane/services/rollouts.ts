@@ -296,6 +296,8 @@ export class RolloutService {
         }
         throw err;
       }
+      // promoteInTx's patch is made inside the transaction: what it sets, for the span.
+      if (next.promote) span.setAttributes({ 'sluice.rollout.phase': 'PROMOTED', 'sluice.rollout.weight': 100 });
       this.changed(id, true);
     });
   }
