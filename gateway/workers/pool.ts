@@ -63,7 +63,7 @@ export class WorkerPool {
       // that worker (piscina picks the least busy), so it never waits behind another model's batch.
       concurrentTasksPerWorker: 2,
       // Piscina's run/wait-time histograms are read by nobody here (the gateway's own metrics time
-      // each batch); recording them costs the main thread ~4 µs a batch (bench/micro/workers/hand-off).
+      // each batch): not recorded, work the main thread skips on every task.
       recordTiming: false,
       workerData: { preload: options.preload ?? [] } satisfies WorkerData,
     });
