@@ -7,6 +7,7 @@
 // (a token written straight into the store on the control plane's machine: the way back in when
 // the admin token is lost; audited through the same service as the API's createToken).
 import { adminFetch } from './admin-tls.js';
+import { FormData, type FetchResponse } from '../lib/tls-fetch.js';
 import { tlsFailureOf } from '../lib/tls.js';
 import { existsSync, openAsBlob, readFileSync, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
@@ -154,7 +155,7 @@ export async function graphql(base: string, token: string, query: string, variab
 
 /** POST to `<base>/graphql` and return `data`; an unreachable server, a non-GraphQL answer or a GraphQL error is a SluiceError. */
 async function post(base: string, headers: Record<string, string>, body: string | FormData): Promise<any> {
-  let res: Response;
+  let res: FetchResponse;
   try {
     res = await adminFetch()(`${base}/graphql`, { method: 'POST', headers, body });
   } catch (err) {
