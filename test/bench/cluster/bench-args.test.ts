@@ -44,7 +44,7 @@ t.test('the report line holds the figures, then the machine they were taken on',
   t.match(line.machine, { cores: Number, loadavg1: Number });
 });
 
-for (const script of ['run', 'notify-latency', 'fleet-queries']) {
+for (const script of ['run', 'notify-latency', 'fleet-queries', 'drift-bins-report']) {
   t.test(`bench/cluster/${script}.js --help answers without starting anything`, async (t) => {
     const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'dist', 'bench', 'cluster', `${script}.js`), '--help'], { timeout: 60_000 });
     t.match(stdout, `Usage: node dist/bench/cluster/${script}.js [flags]`);
