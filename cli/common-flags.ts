@@ -43,6 +43,17 @@ export const CLIENT_TLS_FLAGS = {
   'tls-client-cert': { type: 'string', placeholder: 'cert.pem', description: 'mutual TLS: client certificate shown to the control plane' },
   'tls-client-key': { type: 'string', placeholder: 'key.pem', description: 'the private key of --tls-client-cert' },
 } as const satisfies Record<string, FlagSpec<'string'>>;
+/**
+ * The flags of every command that calls a running control plane's API: where it is, how TLS reaches
+ * it, the caller's token and how much the command logs. A command spreads them first and may give
+ * `token` again with a description that names the roles it needs (the flag keeps its place in --help).
+ */
+export const ADMIN_CLIENT_FLAGS = {
+  'control-plane': CONTROL_PLANE_FLAG,
+  ...CLIENT_TLS_FLAGS,
+  token: tokenFlag('any token of the control plane'),
+  'log-level': LOG_LEVEL_FLAG,
+} as const;
 
 /** --tls-cert/--tls-key (and a client CA) as the servers take them; refused when only one of the pair is given. */
 export function serverTlsOf(v: { 'tls-cert'?: string | undefined; 'tls-key'?: string | undefined }, clientCaFile?: string): ServerTlsFiles | undefined {

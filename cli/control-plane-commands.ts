@@ -7,6 +7,7 @@
 // (a token written straight into the store on the control plane's machine: the way back in when
 // the admin token is lost; audited through the same service as the API's createToken).
 import { adminFetch } from './admin-tls.js';
+import { FormData, type FetchResponse } from '../lib/tls-fetch.js';
 import { tlsFailureOf } from '../lib/tls.js';
 import { existsSync, openAsBlob, readFileSync, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
@@ -18,11 +19,10 @@ import { defineCommand, type FlagValues } from '../lib/flags.js';
 import type { AuditEvent, AuditVerification, Outcome } from '../control-plane/services/audit.js';
 import { ROLES, type CallContext } from '../control-plane/services/actor.js';
 import type { Store } from '../control-plane/store/db.js';
-import { DATA_FLAG, DB_FILE_FLAG, DB_FLAG, GATE_OVERRIDE_FLAG, LOG_LEVEL_FLAG, CLIENT_TLS_FLAGS } from './common-flags.js';
+import { DATA_FLAG, DB_FILE_FLAG, DB_FLAG, GATE_OVERRIDE_FLAG, LOG_LEVEL_FLAG, ADMIN_CLIENT_FLAGS } from './common-flags.js';
 import { databaseUrl } from './secrets.js';
 import { parseRateLimit } from '../gateway/access/rate-limit.js';
 
-const CONTROL_PLANE_FLAG = { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' } as const;
 const WAIT_SECONDS_FLAG = { type: 'int', default: 30, placeholder: 's', description: 'after an alias move, how long to wait for the gateways to load the version' } as const;
 
 export const AUDIT_EXPORT_COMMAND = defineCommand({
@@ -40,7 +40,7 @@ export const UPLOAD_COMMAND = defineCommand({
   name: 'upload',
   summary: 'Register a model version from a local ONNX file with a running control plane.',
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
+    ...ADMIN_CLIENT_FLAGS,
     token: { type: 'string', required: true, description: 'developer or admin token' },
     model: { type: 'string', required: true, description: 'registered model name' },
     file: { type: 'string', required: true, placeholder: 'path', description: 'path of the ONNX file' },
@@ -53,7 +53,6 @@ export const UPLOAD_COMMAND = defineCommand({
     dataset: { type: 'string', placeholder: 'path', description: 'CSV (header row) or JSON rows of model inputs to compute the drift profile from' },
     'allow-duplicate': { type: 'boolean', default: false, description: 'register bytes an existing version already has' },
     'wait-seconds': WAIT_SECONDS_FLAG,
-    'log-level': LOG_LEVEL_FLAG,
   },
 });
 
@@ -61,14 +60,13 @@ export const SET_ALIAS_COMMAND = defineCommand({
   name: 'set-alias',
   summary: 'Point an alias (production, staging, ...) at a model version and report what the gateways did.',
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
+    ...ADMIN_CLIENT_FLAGS,
     token: { type: 'string', required: true, description: 'operator or admin token' },
     model: { type: 'string', required: true, description: 'registered model name' },
     alias: { type: 'string', default: 'production', description: 'alias to move' },
     version: { type: 'int', required: true, description: 'version number the alias points at' },
     'gate-override': GATE_OVERRIDE_FLAG,
     'wait-seconds': WAIT_SECONDS_FLAG,
-    'log-level': LOG_LEVEL_FLAG,
   },
 });
 
@@ -154,7 +152,7 @@ export async function graphql(base: string, token: string, query: string, variab
 
 /** POST to `<base>/graphql` and return `data`; an unreachable server, a non-GraphQL answer or a GraphQL error is a SluiceError. */
 async function post(base: string, headers: Record<string, string>, body: string | FormData): Promise<any> {
-  let res: Response;
+  let res: FetchResponse;
   try {
     res = await adminFetch()(`${base}/graphql`, { method: 'POST', headers, body });
   } catch (err) {

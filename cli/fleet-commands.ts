@@ -2,19 +2,18 @@
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, type FlagValues } from '../lib/flags.js';
-import { CONTROL_PLANE_FLAG, LOG_LEVEL_FLAG, tokenFlag, CLIENT_TLS_FLAGS } from './common-flags.js';
+import { tokenFlag, ADMIN_CLIENT_FLAGS } from './common-flags.js';
 import { baseUrl, graphql } from './control-plane-commands.js';
 
 export const MODEL_PLACEMENT_COMMAND = defineCommand({
   name: 'model placement',
   summary: 'Show, set (--selector pool=gpu,region=eu) or lift (--everywhere) the gateways a model is served on.',
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
+    ...ADMIN_CLIENT_FLAGS,
     token: tokenFlag('viewer token to show; operator or admin token to change'),
     model: { type: 'string', required: true, description: 'registered model name' },
     selector: { type: 'string', placeholder: 'key=value,key!=value', description: "gateway labels that must all hold (region reads the gateway's region)" },
     everywhere: { type: 'boolean', default: false, description: 'serve the model on every gateway again' },
-    'log-level': LOG_LEVEL_FLAG,
   },
 });
 

@@ -7,10 +7,9 @@ import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
 import { ControlPlaneClient } from '../control-plane/runner/client.js';
-import { LOG_LEVEL_FLAG, CLIENT_TLS_FLAGS } from './common-flags.js';
+import { ADMIN_CLIENT_FLAGS } from './common-flags.js';
 import { baseUrl, graphql } from './control-plane-commands.js';
 
-const CONTROL_PLANE_FLAG = { type: 'string', default: 'http://127.0.0.1:8080', placeholder: 'url', description: 'control plane URL' } as const;
 const TOKEN_FLAG = { type: 'string', required: true, description: 'API token (see each command for the role)' } as const;
 const MODEL_FLAG = { type: 'string', required: true, description: 'registered model name' } as const;
 const VERSION_FLAG = { type: 'int', required: true, placeholder: 'n', description: 'model version number' } as const;
@@ -21,57 +20,54 @@ export const DATASET_UPLOAD_COMMAND = defineCommand({
   name: 'dataset upload',
   summary: "Register a holdout CSV for a model's promotion gates (developer or admin).",
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
+    ...ADMIN_CLIENT_FLAGS,
     token: TOKEN_FLAG,
     model: MODEL_FLAG,
     name: { type: 'string', required: true, description: 'dataset name, e.g. holdout-2015 (a policy refers to it)' },
     file: { type: 'string', required: true, placeholder: 'file.csv', description: 'CSV with a header row: numeric feature columns, a label column, any others (e.g. a slice column)' },
-    'log-level': LOG_LEVEL_FLAG,
   },
 });
 
 export const DATASET_LIST_COMMAND = defineCommand({
   name: 'dataset list',
   summary: "List a model's holdout datasets.",
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: TOKEN_FLAG, model: MODEL_FLAG, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: TOKEN_FLAG, model: MODEL_FLAG },
 });
 
 export const GATE_POLICY_COMMAND = defineCommand({
   name: 'gate policy',
   summary: "Show a model's promotion policy, or set a new revision of it with --file (operator or admin).",
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
+    ...ADMIN_CLIENT_FLAGS,
     token: TOKEN_FLAG,
     model: MODEL_FLAG,
     file: { type: 'string', placeholder: 'policy.json', description: 'set the policy from this JSON file (docs/gates.md); without it, show the current one' },
     history: { type: 'boolean', default: false, description: 'show every revision, oldest first' },
-    'log-level': LOG_LEVEL_FLAG,
   },
 });
 
 export const GATE_EVALUATE_COMMAND = defineCommand({
   name: 'gate evaluate',
   summary: "Run the model's promotion policy on a version and print the report; exit 1 when it failed (developer, operator or admin).",
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: TOKEN_FLAG, model: MODEL_FLAG, version: VERSION_FLAG, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: TOKEN_FLAG, model: MODEL_FLAG, version: VERSION_FLAG },
 });
 
 export const GATE_APPROVE_COMMAND = defineCommand({
   name: 'gate approve',
   summary: 'Approve the promotion of a version you did not submit (operator or admin).',
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
+    ...ADMIN_CLIENT_FLAGS,
     token: TOKEN_FLAG,
     model: MODEL_FLAG,
     version: VERSION_FLAG,
     comment: { type: 'string', description: 'why (recorded)' },
-    'log-level': LOG_LEVEL_FLAG,
   },
 });
 
 export const GATE_REPORTS_COMMAND = defineCommand({
   name: 'gate reports',
   summary: "List a model's gate reports, oldest first.",
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: TOKEN_FLAG, model: MODEL_FLAG, version: { type: 'int', placeholder: 'n', description: 'only this version' }, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: TOKEN_FLAG, model: MODEL_FLAG, version: { type: 'int', placeholder: 'n', description: 'only this version' } },
 });
 
 async function readInput(path: string, flag: string): Promise<Buffer> {

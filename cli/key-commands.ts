@@ -3,7 +3,7 @@
 // chained from the current one (admins; audited as registry_key.rotate) and prints it.
 import { writeFileSync } from 'node:fs';
 import { defineCommand, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
-import { CONTROL_PLANE_FLAG, LOG_LEVEL_FLAG, tokenFlag, CLIENT_TLS_FLAGS } from './common-flags.js';
+import { tokenFlag, ADMIN_CLIENT_FLAGS } from './common-flags.js';
 import { baseUrl, graphql } from './control-plane-commands.js';
 
 type Register<C> = <F extends FlagTable>(spec: CommandSpec<F>, run: (values: FlagValues<F>) => Promise<number>) => C;
@@ -13,18 +13,17 @@ const OUT_FLAG = { type: 'string', placeholder: 'file', description: 'also write
 export const KEYS_SHOW_COMMAND = defineCommand({
   name: 'keys show-signing',
   summary: 'Print the registry\'s current signing key (id and public key PEM).',
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: tokenFlag('any token of the control plane'), out: OUT_FLAG, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, out: OUT_FLAG },
 });
 
 export const KEYS_ROTATE_COMMAND = defineCommand({
   name: 'keys rotate-signing',
   summary: 'Replace the registry signing key by a new one that the old key vouches for; gateways re-pin through the chain (docs/registry-key.md).',
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
+    ...ADMIN_CLIENT_FLAGS,
     token: tokenFlag('admin token'),
     'overlap-seconds': { type: 'int', default: 7 * 86_400, description: 'how long gateways still accept versions signed by the old key' },
     out: OUT_FLAG,
-    'log-level': LOG_LEVEL_FLAG,
   },
 });
 

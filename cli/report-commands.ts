@@ -4,20 +4,19 @@ import { writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, type FlagValues } from '../lib/flags.js';
-import { CONTROL_PLANE_FLAG, LOG_LEVEL_FLAG, tokenFlag, CLIENT_TLS_FLAGS } from './common-flags.js';
+import { tokenFlag, ADMIN_CLIENT_FLAGS } from './common-flags.js';
 import { baseUrl, graphql } from './control-plane-commands.js';
 
 export const REPORT_COMMAND = defineCommand({
   name: 'report',
   summary: "Print a model version's record (what it is, lineage, gates, approvals, where it ran, drift and accuracy, audit events) as Markdown or JSON.",
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
+    ...ADMIN_CLIENT_FLAGS,
     token: tokenFlag('viewer or higher; the audit events need an admin token (audit:read)'),
     model: { type: 'string', required: true, description: 'registered model name' },
     version: { type: 'int', placeholder: 'n', description: 'version number (default: the newest)' },
     format: { type: 'string', default: 'md', choices: ['md', 'json'], description: 'Markdown to file, or the record as one JSON object' },
     out: { type: 'string', placeholder: 'path', description: 'write the record to this file instead of stdout' },
-    'log-level': LOG_LEVEL_FLAG,
   },
 });
 

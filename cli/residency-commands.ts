@@ -2,19 +2,18 @@
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, type FlagValues } from '../lib/flags.js';
-import { CONTROL_PLANE_FLAG, LOG_LEVEL_FLAG, tokenFlag, CLIENT_TLS_FLAGS } from './common-flags.js';
+import { tokenFlag, ADMIN_CLIENT_FLAGS } from './common-flags.js';
 import { baseUrl, graphql } from './control-plane-commands.js';
 
 export const MODEL_REGIONS_COMMAND = defineCommand({
   name: 'model regions',
   summary: 'Show, restrict (--regions eu,de) or lift (--anywhere) the regions a model is served and trained in.',
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
+    ...ADMIN_CLIENT_FLAGS,
     token: tokenFlag('viewer token to show; operator or admin token to change'),
     model: { type: 'string', required: true, description: 'registered model name' },
     regions: { type: 'list', placeholder: 'region,...', description: "gateways' and runners' regions the model is allowed in" },
     anywhere: { type: 'boolean', default: false, description: 'lift the restriction' },
-    'log-level': LOG_LEVEL_FLAG,
   },
 });
 

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
-import { CONTROL_PLANE_FLAG, LOG_LEVEL_FLAG, tokenFlag, CLIENT_TLS_FLAGS } from './common-flags.js';
+import { tokenFlag, ADMIN_CLIENT_FLAGS } from './common-flags.js';
 import { baseUrl, graphql } from './control-plane-commands.js';
 
 const READ_TOKEN = tokenFlag('any person token (viewer or above)');
@@ -17,44 +17,43 @@ const POLL_MS = 1000;
 export const RETRAIN_POLICY_SET_COMMAND = defineCommand({
   name: 'retrain policy set',
   summary: "Set a model's retraining policy from a JSON file (a new revision; docs/lifecycle.md).",
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: WRITE_TOKEN, model: MODEL_FLAG, file: { type: 'string', required: true, placeholder: 'policy.json', description: 'the policy' }, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: WRITE_TOKEN, model: MODEL_FLAG, file: { type: 'string', required: true, placeholder: 'policy.json', description: 'the policy' } },
 });
 export const RETRAIN_POLICY_SHOW_COMMAND = defineCommand({
   name: 'retrain policy show',
   summary: "Show a model's retraining policy and whether its loop is paused.",
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: READ_TOKEN, model: MODEL_FLAG, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: READ_TOKEN, model: MODEL_FLAG },
 });
 export const RETRAIN_RUNS_COMMAND = defineCommand({
   name: 'retrain runs',
   summary: 'List retraining runs, newest first (one JSON object per line).',
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: READ_TOKEN, model: { type: 'string', description: 'only this model' }, last: { type: 'int', default: 20, placeholder: 'n', description: 'how many' }, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: READ_TOKEN, model: { type: 'string', description: 'only this model' }, last: { type: 'int', default: 20, placeholder: 'n', description: 'how many' } },
 });
 export const RETRAIN_PAUSE_COMMAND = defineCommand({
   name: 'retrain pause',
   summary: "Pause a model's retraining loop: no run starts, the active one holds at its next step.",
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: WRITE_TOKEN, model: MODEL_FLAG, reason: { type: 'string', description: 'why (audited)' }, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: WRITE_TOKEN, model: MODEL_FLAG, reason: { type: 'string', description: 'why (audited)' } },
 });
 export const RETRAIN_RESUME_COMMAND = defineCommand({
   name: 'retrain resume',
   summary: "Resume a model's retraining loop.",
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: WRITE_TOKEN, model: MODEL_FLAG, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: WRITE_TOKEN, model: MODEL_FLAG },
 });
 export const RETRAIN_STOP_COMMAND = defineCommand({
   name: 'retrain stop',
   summary: "Stop a retraining run: cancel its job or abort its rollout.",
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: WRITE_TOKEN, id: { type: 'string', required: true, placeholder: 'id', description: 'run id (rt_...)' }, reason: { type: 'string', description: 'why (audited)' }, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: WRITE_TOKEN, id: { type: 'string', required: true, placeholder: 'id', description: 'run id (rt_...)' }, reason: { type: 'string', description: 'why (audited)' } },
 });
 export const TIMELINE_COMMAND = defineCommand({
   name: 'timeline',
   summary: "A model's timeline: alerts, retraining runs, jobs, versions, gate reports, rollouts, people's acts.",
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
+    ...ADMIN_CLIENT_FLAGS,
     token: READ_TOKEN,
     model: MODEL_FLAG,
     last: { type: 'int', default: 50, placeholder: 'n', description: 'the newest n events' },
     follow: { type: 'boolean', default: false, description: 'keep printing new events until interrupted' },
     json: { type: 'boolean', default: false, description: 'one JSON object per event' },
-    'log-level': LOG_LEVEL_FLAG,
   },
 });
 

@@ -5,7 +5,7 @@
 import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, type CommandSpec, type FlagTable, type FlagValues } from '../lib/flags.js';
-import { CONTROL_PLANE_FLAG, GATE_OVERRIDE_FLAG, LOG_LEVEL_FLAG, tokenFlag, CLIENT_TLS_FLAGS } from './common-flags.js';
+import { GATE_OVERRIDE_FLAG, tokenFlag, ADMIN_CLIENT_FLAGS } from './common-flags.js';
 import { baseUrl, graphql } from './control-plane-commands.js';
 
 const TOKEN_FLAG = tokenFlag('operator or admin token (viewer for status, watch, list)');
@@ -22,7 +22,7 @@ export const ROLLOUT_START_COMMAND = defineCommand({
   name: 'rollout start',
   summary: 'Start a rollout of a model version (canary, blue-green, A/B or shadow).',
   flags: {
-    'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS,
+    ...ADMIN_CLIENT_FLAGS,
     token: TOKEN_FLAG,
     model: { type: 'string', required: true, description: 'registered model name; its production alias is the stable version' },
     candidate: { type: 'int', required: true, placeholder: 'n', description: 'the version to roll out' },
@@ -41,7 +41,6 @@ export const ROLLOUT_START_COMMAND = defineCommand({
     'auto-promotion': { type: 'int', placeholder: 's', description: 'blue-green: switch this many seconds after the analysis passed' },
     'gate-override': GATE_OVERRIDE_FLAG,
     watch: { type: 'boolean', default: false, description: 'then show the rollout live until it ends' },
-    'log-level': LOG_LEVEL_FLAG,
   },
 });
 
@@ -49,7 +48,7 @@ const idCommand = (verb: string, summary: string) =>
   defineCommand({
     name: `rollout ${verb}`,
     summary,
-    flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: TOKEN_FLAG, id: ID_FLAG, 'log-level': LOG_LEVEL_FLAG },
+    flags: { ...ADMIN_CLIENT_FLAGS, token: TOKEN_FLAG, id: ID_FLAG },
   });
 
 export const ROLLOUT_PROMOTE_COMMAND = idCommand('promote', 'Promote a rollout now (blue-green: switch traffic to the candidate).');
@@ -60,19 +59,19 @@ export const ROLLOUT_WATCH_COMMAND = idCommand('watch', 'Show a rollout live (we
 export const ROLLOUT_STATUS_COMMAND = defineCommand({
   name: 'rollout status',
   summary: "Show a rollout's phase, weights and latest analysis runs.",
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: TOKEN_FLAG, id: ID_FLAG, watch: { type: 'boolean', default: false, description: 'keep showing it until it ends' }, json: { type: 'boolean', default: false, description: 'print the rollout as JSON' }, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: TOKEN_FLAG, id: ID_FLAG, watch: { type: 'boolean', default: false, description: 'keep showing it until it ends' }, json: { type: 'boolean', default: false, description: 'print the rollout as JSON' } },
 });
 
 export const ROLLOUT_ABORT_COMMAND = defineCommand({
   name: 'rollout abort',
   summary: 'Abort a rollout: every gateway goes back to the stable version.',
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: TOKEN_FLAG, id: ID_FLAG, reason: { type: 'string', description: 'why (recorded)' }, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: TOKEN_FLAG, id: ID_FLAG, reason: { type: 'string', description: 'why (recorded)' } },
 });
 
 export const ROLLOUT_LIST_COMMAND = defineCommand({
   name: 'rollout list',
   summary: 'List rollouts, newest first.',
-  flags: { 'control-plane': CONTROL_PLANE_FLAG, ...CLIENT_TLS_FLAGS, token: TOKEN_FLAG, model: { type: 'string', description: 'only this model' }, first: { type: 'int', default: 20, description: 'how many' }, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: TOKEN_FLAG, model: { type: 'string', description: 'only this model' }, first: { type: 'int', default: 20, description: 'how many' } },
 });
 
 function number(value: string | undefined, flag: string): number | undefined {

@@ -9,9 +9,8 @@ import type { Writable } from 'node:stream';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, type FlagValues } from '../lib/flags.js';
 import { ControlPlaneClient } from '../control-plane/runner/client.js';
-import { CONTROL_PLANE_FLAG, LOG_LEVEL_FLAG, tokenFlag, CLIENT_TLS_FLAGS } from './common-flags.js';
+import { tokenFlag, ADMIN_CLIENT_FLAGS } from './common-flags.js';
 
-const CONTROL_PLANE = CONTROL_PLANE_FLAG;
 const TOKEN = tokenFlag('developer or admin token (viewer to read)');
 const ID = { type: 'string', required: true, description: 'training job id' } as const;
 
@@ -19,7 +18,7 @@ export const TRAIN_SUBMIT_COMMAND = defineCommand({
   name: 'train submit',
   summary: 'Submit a training job: a command trainer or the builtin, on a dataset, optionally a parameter sweep.',
   flags: {
-    'control-plane': CONTROL_PLANE, ...CLIENT_TLS_FLAGS,
+    ...ADMIN_CLIENT_FLAGS,
     token: TOKEN,
     model: { type: 'string', required: true, description: 'registered model to train a new version of' },
     builtin: { type: 'string', placeholder: 'name', description: 'a built-in trainer: weather-mlp' },
@@ -33,7 +32,6 @@ export const TRAIN_SUBMIT_COMMAND = defineCommand({
     retries: { type: 'int', default: 0, placeholder: 'n', description: 'attempts retried after a crash or a lost runner' },
     sweep: { type: 'string', placeholder: 'json', description: '{"method":"GRID|RANDOM","space":{...},"trials":n,"parallelism":n,"metric":"...","goal":"MIN|MAX"}' },
     follow: { type: 'boolean', default: false, description: 'then stream its log lines until it ends (exit 1 unless it succeeded)' },
-    'log-level': LOG_LEVEL_FLAG,
   },
 });
 
@@ -41,37 +39,36 @@ export const TRAIN_LIST_COMMAND = defineCommand({
   name: 'train list',
   summary: 'List training jobs, newest first, one JSON line each.',
   flags: {
-    'control-plane': CONTROL_PLANE, ...CLIENT_TLS_FLAGS,
+    ...ADMIN_CLIENT_FLAGS,
     token: TOKEN,
     model: { type: 'string', description: 'only this model' },
     status: { type: 'string', choices: ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'], description: 'only this status' },
     first: { type: 'int', default: 20, description: 'how many' },
-    'log-level': LOG_LEVEL_FLAG,
   },
 });
 
 export const TRAIN_SHOW_COMMAND = defineCommand({
   name: 'train show',
   summary: 'Show a training job: status, attempts, error, metrics, validation, trials and the version it registered with its lineage.',
-  flags: { 'control-plane': CONTROL_PLANE, ...CLIENT_TLS_FLAGS, token: TOKEN, id: ID, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: TOKEN, id: ID },
 });
 
 export const TRAIN_LOGS_COMMAND = defineCommand({
   name: 'train logs',
   summary: "Print a training job's log lines; --follow streams them until the job ends (exit 1 unless it succeeded).",
-  flags: { 'control-plane': CONTROL_PLANE, ...CLIENT_TLS_FLAGS, token: TOKEN, id: ID, follow: { type: 'boolean', default: false, description: 'keep printing new lines until the job ends' }, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: TOKEN, id: ID, follow: { type: 'boolean', default: false, description: 'keep printing new lines until the job ends' } },
 });
 
 export const TRAIN_CANCEL_COMMAND = defineCommand({
   name: 'train cancel',
   summary: 'Cancel a training job (a running trainer is killed within 2 s).',
-  flags: { 'control-plane': CONTROL_PLANE, ...CLIENT_TLS_FLAGS, token: TOKEN, id: ID, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: TOKEN, id: ID },
 });
 
 export const TRAIN_RETRY_COMMAND = defineCommand({
   name: 'train retry',
   summary: 'Queue a failed, cancelled or timed-out training job again.',
-  flags: { 'control-plane': CONTROL_PLANE, ...CLIENT_TLS_FLAGS, token: TOKEN, id: ID, 'log-level': LOG_LEVEL_FLAG },
+  flags: { ...ADMIN_CLIENT_FLAGS, token: TOKEN, id: ID },
 });
 
 const JOB_FIELDS = `id model status trainer { kind command builtin digest } dataset { url sha256 } parameters labels timeoutSeconds retries attemptCount

@@ -1,22 +1,28 @@
-// The fetch that control-plane clients (gateway sync and downloads, runners) use. Node 20's global
-// fetch takes no CA or client certificate, so with TLS files it is undici's own fetch over an
-// Agent that carries them (the same engine as the global one; its Agent is not reachable from the
-// global fetch without the package). Without TLS files the global fetch is used, trusting the
-// system store (plus NODE_EXTRA_CA_CERTS) for https URLs.
-import { Agent, fetch as undiciFetch } from 'undici';
+// The fetch that control-plane clients (gateway sync and downloads, runners, admin commands) use:
+// undici's own fetch, always over an Agent of the same package passed as its dispatcher. Node 20's
+// global fetch takes no CA or client certificate, and mixing it with the package's Agent (or the
+// package's fetch with Node's FormData) breaks requests, so one engine carries every request here.
+// Without TLS files the Agent trusts the system store (plus NODE_EXTRA_CA_CERTS) for https URLs.
+import './node-dispatcher-first.js';
+import { Agent, FormData, fetch as undiciFetch } from 'undici';
 import { readClientTls, hasClientTls, CLIENT_CERT_REFUSED, type ClientTlsFiles } from './tls.js';
 
-export type Fetch = typeof fetch;
+export type Fetch = typeof undiciFetch;
+/** What a Fetch answers (undici's Response type, not the DOM's). */
+export type FetchResponse = Awaited<ReturnType<Fetch>>;
 
-/** A fetch that trusts `files.caFile` and presents `files.certFile`/`keyFile`; the global fetch when none is given. */
+/**
+ * The multipart body class this fetch understands: Node's global FormData belongs to its bundled
+ * undici, and this fetch would send one as the text "[object FormData]".
+ */
+export { FormData };
+
+let plainAgent: Agent | undefined;
+
+/** A fetch that trusts `files.caFile` and presents `files.certFile`/`keyFile`; the system store and no certificate when none is given. */
 export function tlsFetch(files: ClientTlsFiles | undefined): Fetch {
-  let send: Fetch = fetch;
-  if (hasClientTls(files)) {
-    const agent = new Agent({ connect: readClientTls(files) });
-    send = ((input: Parameters<Fetch>[0], init?: RequestInit) =>
-      undiciFetch(input as Parameters<typeof undiciFetch>[0], { ...(init as object), dispatcher: agent } as Parameters<typeof undiciFetch>[1])) as unknown as Fetch;
-  }
-  return (input, init) => send(input, init).catch((err: unknown) => {
+  const agent = hasClientTls(files) ? new Agent({ connect: readClientTls(files) }) : (plainAgent ??= new Agent());
+  return (input, init) => undiciFetch(input, { ...init, dispatcher: agent }).catch((err: unknown) => {
     throw String(input).startsWith('https:') && closedBeforeAnswer(err) ? refusedCertificate(err) : err;
   });
 }

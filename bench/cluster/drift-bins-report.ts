@@ -3,14 +3,12 @@
 // driftBins too (the INSERT and an upsert into drift_histograms in one transaction), rounds taking
 // turns over HTTP on loopback; then ModelVersion.currentDrift with `gateways` gateways' bins stored.
 //   node dist/bench/cluster/drift-bins-report.js [--dialect sqlite|postgres] [--rounds 200] [--gateways 100]
-import { cpus, loadavg } from 'node:os';
-import { defineCommand, helpText, parseFlags } from '../../lib/flags.js';
 import { LATENCY_BUCKETS_MS, REPORT_TRAFFIC_MUTATION } from '../../lib/sync-wire.js';
 import { modelWithVersion, startTestControlPlane, stopPostgres, type TestControlPlane } from '../../test/control-plane/harness.js';
+import { clusterBenchArgs, machine } from './bench-args.js';
 
-const command = defineCommand({
-  name: 'drift-bins-report',
-  usage: 'node dist/bench/cluster/drift-bins-report.js [flags]',
+const BENCH = {
+  script: 'drift-bins-report',
   summary: 'time reportTraffic with and without drift bins, and currentDrift over many gateways',
   envPrefix: 'DRIFT_BINS_REPORT_',
   flags: {
@@ -18,7 +16,7 @@ const command = defineCommand({
     rounds: { type: 'int', default: 200, description: 'reports of each kind' },
     gateways: { type: 'int', default: 100, description: 'gateways whose bins currentDrift merges' },
   },
-});
+} as const;
 
 /** The weather model's drift monitor: 5 inputs, 6 outputs, 10 PSI bins each (the label: 6). */
 const FEATURES = ['precipitation', 'temp_max', 'temp_min', 'wind', 'day_of_year', 'label', 'probabilities.drizzle', 'probabilities.fog', 'probabilities.rain', 'probabilities.snow', 'probabilities.sun'];
@@ -54,12 +52,9 @@ async function gateway(cp: TestControlPlane, name: string): Promise<(w: object) 
 }
 
 async function main(): Promise<void> {
-  const parsed = parseFlags(command, process.argv.slice(2));
-  if (parsed.help) {
-    process.stdout.write(helpText(command));
-    return;
-  }
-  const { dialect, rounds, gateways } = parsed.values;
+  const args = clusterBenchArgs(BENCH);
+  if (args === undefined) return;
+  const { dialect, rounds, gateways } = args;
   if (dialect !== 'sqlite' && dialect !== 'postgres') throw new Error('--dialect is sqlite or postgres');
   const cleanups: (() => unknown)[] = [];
   const t = { teardown: (fn: () => unknown) => void cleanups.push(fn) };
@@ -93,11 +88,12 @@ async function main(): Promise<void> {
     const a = summary(plain);
     const b = summary(withBins);
     console.log(JSON.stringify({
-      dialect, rounds, cores: cpus().length, loadavg: loadavg().map((x) => Math.round(x * 100) / 100),
+      dialect, rounds,
       'reportTraffic, drift snapshot only (baseline)': a,
       'reportTraffic, drift snapshot and driftBins': b,
       'with / without (median)': Math.round((b.medianMs / a.medianMs) * 100) / 100,
       [`currentDrift over ${merged} gateways`]: summary(current),
+      machine: machine(),
     }, null, 2));
   } finally {
     for (const fn of cleanups.reverse()) await fn();

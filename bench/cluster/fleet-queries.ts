@@ -8,14 +8,12 @@
 // - `modelFleet(weather)`; GET /metrics (with the sluice_fleet_* gauges);
 // - one gateway's `desiredState` without a placement (baseline) and with `pool=gpu`.
 //   node dist/bench/cluster/fleet-queries.js [--dialect sqlite|postgres] [--gateways 1000] [--history 10] [--rounds 30]
-import { cpus, loadavg } from 'node:os';
-import { defineCommand, helpText, parseFlags } from '../../lib/flags.js';
 import { LATENCY_BUCKETS_MS } from '../../lib/sync-wire.js';
 import { modelWithVersion, startTestControlPlane, stopPostgres, type TestControlPlane } from '../../test/control-plane/harness.js';
+import { clusterBenchArgs, machine } from './bench-args.js';
 
-const command = defineCommand({
-  name: 'fleet-queries',
-  usage: 'node dist/bench/cluster/fleet-queries.js [flags]',
+const BENCH = {
+  script: 'fleet-queries',
   summary: "time the control plane's fleet queries and /metrics with a big registered fleet",
   envPrefix: 'FLEET_QUERIES_',
   flags: {
@@ -24,7 +22,7 @@ const command = defineCommand({
     history: { type: 'int', default: 10, description: 'minutes of traffic windows per gateway (one per 10 s)' },
     rounds: { type: 'int', default: 30, description: 'runs of each query' },
   },
-});
+} as const;
 
 const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
@@ -75,12 +73,9 @@ async function time(rounds: number, run: () => Promise<void>): Promise<{ medianM
 }
 
 async function main(): Promise<void> {
-  const parsed = parseFlags(command, process.argv.slice(2));
-  if (parsed.help) {
-    process.stdout.write(helpText(command));
-    return;
-  }
-  const { dialect, gateways, history, rounds } = parsed.values;
+  const args = clusterBenchArgs(BENCH);
+  if (args === undefined) return;
+  const { dialect, gateways, history, rounds } = args;
   if (dialect !== 'sqlite' && dialect !== 'postgres') throw new Error('--dialect is sqlite or postgres');
   const cleanups: (() => unknown)[] = [];
   const t = { teardown: (fn: () => unknown) => void cleanups.push(fn) };
@@ -108,7 +103,7 @@ async function main(): Promise<void> {
     results['desiredState(gateway), placement pool=gpu'] = await time(rounds, () => ok(desired));
     const metrics = await (await fetch(`${cp.url}/metrics`)).text();
     const fleetLines = metrics.split('\n').filter((l) => l.startsWith('sluice_fleet_'));
-    console.log(JSON.stringify({ dialect, gateways, windows: gateways * history * 6, rounds, cores: cpus().length, loadavg: loadavg().map((x) => Math.round(x * 100) / 100), results, fleetGauges: fleetLines }, null, 2));
+    console.log(JSON.stringify({ dialect, gateways, windows: gateways * history * 6, rounds, results, fleetGauges: fleetLines, machine: machine() }, null, 2));
   } finally {
     for (const fn of cleanups.reverse()) await fn();
     await stopPostgres();

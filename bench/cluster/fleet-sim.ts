@@ -16,20 +16,19 @@
 // Prints a table (or --json) and writes bench/results/fleet-sim-<time>.{json,md}.
 //   node dist/bench/cluster/fleet-sim.js [--gateways 1000] [--stores sqlite,postgres]
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureExampleRepository } from '../../examples/repository.js';
-import { defineCommand, helpText, parseFlags } from '../../lib/flags.js';
+import type { FlagValues } from '../../lib/flags.js';
+import { clusterBenchArgs, machine as benchMachine, type Machine } from './bench-args.js';
 import { CallStats, SimulatedGateway, type CallKind } from './fleet-gateway.js';
 import { processUsage, startFleetControlPlane, UsageMeter, type FleetControlPlane } from './fleet-control-plane.js';
 import { startPostgres, type PostgresServer } from './postgres.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-const command = defineCommand({
-  name: 'fleet-sim',
-  usage: 'node dist/bench/cluster/fleet-sim.js [flags]',
+const BENCH = {
+  script: 'fleet-sim',
   summary: 'N simulated gateways against one control-plane replica: heartbeats/s, windows/s, push latency, CPU, RSS',
   envPrefix: 'FLEET_SIM_',
   flags: {
@@ -45,9 +44,9 @@ const command = defineCommand({
     json: { type: 'boolean', default: false, description: 'print the result as JSON instead of the table' },
     out: { type: 'string', default: 'bench/results', placeholder: 'dir', description: 'where the JSON and Markdown results go ("none": not written)' },
   },
-});
+} as const;
 
-type Flags = Extract<ReturnType<typeof parseFlags<typeof command.flags>>, { help: false }>['values'];
+type Flags = FlagValues<typeof BENCH.flags>;
 
 export interface RampStep {
   rate: number;
@@ -329,7 +328,7 @@ async function listedWithHeartbeat(cp: FleetControlPlane): Promise<number> {
   }
 }
 
-function table(results: StoreResult[], machine: { cores: number; loadavg1: number }): string {
+function table(results: StoreResult[], machine: Machine): string {
   const rows: [string, (r: StoreResult) => string][] = [
     ['gateways registered / subscribed', (r) => `${r.setup.registered} / ${r.setup.subscribed}`],
     ['listed with a heartbeat (control plane API)', (r) => String(r.listedWithHeartbeat)],
@@ -356,12 +355,8 @@ function rampCell(steps: RampStep[]): string {
 }
 
 async function main(): Promise<void> {
-  const parsed = parseFlags(command, process.argv.slice(2));
-  if (parsed.help) {
-    process.stdout.write(helpText(command));
-    return;
-  }
-  const flags = parsed.values;
+  const flags = clusterBenchArgs(BENCH);
+  if (flags === undefined) return;
   let postgres: Promise<PostgresServer> | undefined;
   const results: StoreResult[] = [];
   try {
@@ -372,7 +367,7 @@ async function main(): Promise<void> {
   } finally {
     if (postgres) await (await postgres).stop();
   }
-  const machine = { cores: cpus().length, loadavg1: +loadavg()[0]!.toFixed(2) };
+  const machine = benchMachine();
   const md = table(results, machine);
   const summary = { at: new Date().toISOString(), machine, flags, results };
   if (flags.out !== 'none') {

@@ -7,33 +7,28 @@
 //   node dist/bench/cluster/notify-latency.js [--gateways 3] [--moves 100]
 // Replica B's periodic resync runs at its default (5 s), so a lost NOTIFY would show as a ~5 s outlier.
 import { join } from 'node:path';
-import { loadavg, cpus } from 'node:os';
-import { defineCommand, helpText, parseFlags } from '../../lib/flags.js';
 import { exampleOnnx, modelWithVersion, startTestControlPlane, stopPostgres, type TestControlPlane } from '../../test/control-plane/harness.js';
 import { subscribe, type Subscription } from '../../test/control-plane/sse.js';
+import { clusterBenchArgs, clusterBenchReport } from './bench-args.js';
 
-const command = defineCommand({
-  name: 'notify-latency',
-  usage: 'node dist/bench/cluster/notify-latency.js [flags]',
+const BENCH = {
+  script: 'notify-latency',
   summary: 'time from an alias move on replica A to every gateway subscription serving it',
   envPrefix: 'NOTIFY_LATENCY_',
   flags: {
     gateways: { type: 'int', default: 3, description: 'subscribed gateways, spread over the two replicas' },
     moves: { type: 'int', default: 100, description: 'alias moves on replica A' },
   },
-});
+} as const;
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
 async function main(): Promise<void> {
-  const parsed = parseFlags(command, process.argv.slice(2));
-  if (parsed.help) {
-    process.stdout.write(helpText(command));
-    return;
-  }
-  const { gateways, moves } = parsed.values;
+  const args = clusterBenchArgs(BENCH);
+  if (args === undefined) return;
+  const { gateways, moves } = args;
   const cleanups: (() => unknown)[] = [];
   const t = { teardown: (fn: () => unknown) => void cleanups.push(fn) };
   try {
@@ -81,12 +76,11 @@ async function main(): Promise<void> {
     }
     for (const s of subs) s.close();
     const sorted = [...times].sort((x, y) => x - y);
-    console.log(JSON.stringify({
+    console.log(clusterBenchReport({
       gateways, moves,
       replicas: 2,
       // Negative: the push reached every gateway before the mutation's answer did.
       ms: { p50: +quantile(sorted, 0.5).toFixed(1), p99: +quantile(sorted, 0.99).toFixed(1), max: +sorted.at(-1)!.toFixed(1) },
-      machine: { cores: cpus().length, loadavg1: +loadavg()[0]!.toFixed(2) },
     }));
   } finally {
     for (const fn of cleanups.reverse()) await fn();

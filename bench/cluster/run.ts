@@ -5,34 +5,30 @@
 //   node dist/bench/cluster/run.js [--rate 50] [--moves 6]
 // test/cluster/cluster.test.ts runs the same scenarios and asserts their behaviours.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineCommand, helpText, parseFlags } from '../../lib/flags.js';
+import { clusterBenchArgs, clusterBenchReport } from './bench-args.js';
 import { Cluster, WEATHER_BODY } from './cluster.js';
 import { failures, OpenLoopLoad, type LoadCall } from './load.js';
 import { aliasMove, gatewayKill, leaderKillMidRollout, postgresOutage, rollingRestart } from './scenarios.js';
 
-const command = defineCommand({
-  name: 'cluster',
-  usage: 'node dist/bench/cluster/run.js [flags]',
+const BENCH = {
+  script: 'run',
   summary: 'a Sluice cluster on one machine through five failure scenarios under open-loop load',
   envPrefix: 'CLUSTER_BENCH_',
   flags: {
     rate: { type: 'int', default: 50, description: 'weather calls per second through nginx' },
     moves: { type: 'int', default: 6, description: 'alias moves timed in scenario 1' },
   },
-});
+} as const;
 
 const ms = (x: number) => `${Math.round(x)} ms`;
 const calls = (c: LoadCall[]) => `${c.length} calls, ${failures(c).length} failed`;
 
 async function main(): Promise<void> {
-  const parsed = parseFlags(command, process.argv.slice(2));
-  if (parsed.help) {
-    process.stdout.write(helpText(command));
-    return;
-  }
-  const { rate, moves } = parsed.values;
+  const args = clusterBenchArgs(BENCH);
+  if (args === undefined) return;
+  const { rate, moves } = args;
   const dir = mkdtempSync(join(tmpdir(), 'sluice-cluster-'));
   const cluster = await Cluster.start({ dir });
   const load = new OpenLoopLoad(`${cluster.base}/v2/models/weather/infer`, WEATHER_BODY, rate);
@@ -55,7 +51,7 @@ async function main(): Promise<void> {
     const width = Math.max(...rows.map((r) => r[0].length));
     console.log(`cluster on one machine: PostgreSQL, 2 replicas, 3 gateways, nginx; ${rate} weather calls/s open loop (${load.calls.length} calls, ${failures(load.calls).length} failed in all, ${load.skipped} skipped)`);
     for (const [what, figure] of rows) console.log(`${what.padEnd(width)}  ${figure}`);
-    console.log(JSON.stringify({
+    console.log(clusterBenchReport({
       rate,
       calls: load.calls.length,
       failed: failures(load.calls).length,
@@ -64,7 +60,6 @@ async function main(): Promise<void> {
       leaderKill: { takeoverMs: Math.round(leader.takeoverMs), nextStepMs: Math.round(leader.nextStepMs), phase: leader.phase, stepWeights: leader.stepWeights, calls: leader.calls.length, failed: failures(leader.calls).length },
       gatewayKill: { openAtKill: gateway.openAtKill.length, failedBefore: gateway.failedBefore.length, failedAfter: gateway.failedAfter.length, callsAfter: gateway.callsAfter, triesAtVictim: gateway.triesAtVictim, loggedAfter: gateway.loggedAfter, staleMs: Math.round(gateway.staleMs) },
       postgresOutage: { calls: outage.calls.length, failed: failures(outage.calls).length, refused: outage.refusals.length, accepted: outage.accepted, stored: outage.stored.length, leaderBackMs: Math.round(outage.leaderBackMs), writeBackMs: Math.round(outage.writeBackMs), aliasAfterMs: Math.round(outage.aliasAfterMs) },
-      machine: { cores: cpus().length, loadavg1: +loadavg()[0]!.toFixed(2) },
     }));
   } finally {
     await load.stop();

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
+import { tlsFetch } from '../../lib/tls-fetch.js';
 import type { DriftProfile } from '../../gateway/drift/profile.js';
 import { profileFromDataset } from '../services/dataset-profile.js';
 import { readOnnxSignature } from '../services/onnx-signature.js';
@@ -161,7 +162,7 @@ export class AttemptRun {
     let path: string;
     if (/^https?:\/\//.test(url)) {
       path = join(this.workDir, 'dataset');
-      const res = await fetch(url).catch((err: unknown) => {
+      const res = await tlsFetch(undefined)(url).catch((err: unknown) => {
         throw fail('SLUICE_E_TRAINING_DATASET_UNREADABLE', `dataset ${url} cannot be downloaded: ${(err as Error).message}`, { url });
       });
       if (!res.ok) throw fail('SLUICE_E_TRAINING_DATASET_UNREADABLE', `dataset ${url} answered HTTP ${res.status}`, { url, status: res.status });

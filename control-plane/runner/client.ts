@@ -2,7 +2,7 @@
 // (the attempt's files), over fetch. A GraphQL error carrying one of our codes becomes a
 // SluiceError with that code, so the runner can tell a lost lease from a network failure.
 import { ERROR_STATUS, SluiceError, type ErrorCode } from '../../lib/errors.js';
-import { tlsFetch, type Fetch } from '../../lib/tls-fetch.js';
+import { FormData, tlsFetch, type Fetch, type FetchResponse } from '../../lib/tls-fetch.js';
 import { tlsFailureOf, type ClientTlsFiles } from '../../lib/tls.js';
 
 export class ControlPlaneClient {
@@ -39,7 +39,7 @@ export class ControlPlaneClient {
   }
 
   private async post<T>(headers: Record<string, string>, body: string | FormData): Promise<T> {
-    let res: Response;
+    let res: FetchResponse;
     try {
       res = await this.fetch(`${this.base}/graphql`, { method: 'POST', headers: { ...headers, ...this.contextHeaders(), authorization: `Bearer ${this.token}` }, body, signal: AbortSignal.timeout(120_000) });
     } catch (err) {

@@ -535,6 +535,15 @@ const driftHistograms: Migration = {
   },
 };
 
+// A gateway's own row by its token (services/gateways.ts ofToken): every desired-state poll and
+// artifact download of a gateway token asks for it, newest registration first. Without this index
+// each of those scanned the whole table (1,000 rows in docs/scaling.md's fleet).
+const gatewaysByToken: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.createIndex('gateways_token').on('gateways').columns(['token_id', 'registered_at']).execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_version_bundle': versionBundle,
@@ -548,4 +557,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0010_artifact_blobs': artifactBlobs,
   '0011_fleet': fleet,
   '0012_drift_histograms': driftHistograms,
+  '0013_gateways_token': gatewaysByToken,
 };

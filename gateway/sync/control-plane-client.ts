@@ -2,7 +2,7 @@
 // desired-state subscription over SSE, and artifact downloads. Every failure is a SluiceError so
 // the sync loop can log it and carry on serving.
 import { SluiceError } from '../../lib/errors.js';
-import { tlsFetch, type Fetch } from '../../lib/tls-fetch.js';
+import { tlsFetch, type Fetch, type FetchResponse } from '../../lib/tls-fetch.js';
 import { tlsFailureOf, type ClientTlsFiles } from '../../lib/tls.js';
 import { DESIRED_STATE_FIELDS, REPORT_TRAFFIC_MUTATION, type LoadedVersionReport, type WireDesiredState as DesiredState, type WireTrafficWindow } from '../../lib/sync-wire.js';
 
@@ -25,7 +25,7 @@ export class ControlPlaneClient {
   }
 
   private async graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-    let res: Response;
+    let res: FetchResponse;
     try {
       res = await this.fetch(`${this.base}/graphql`, {
         method: 'POST',
@@ -65,7 +65,7 @@ export class ControlPlaneClient {
   }
 
   async download(url: string, maxBytes: number): Promise<Uint8Array> {
-    let res: Response;
+    let res: FetchResponse;
     try {
       res = await this.fetch(url, { headers: { authorization: `Bearer ${this.token}` }, signal: AbortSignal.any([this.closing, AbortSignal.timeout(300_000)]) });
     } catch (err) {
@@ -82,7 +82,7 @@ export class ControlPlaneClient {
    * `signal` aborts or the stream ends (the caller reconnects).
    */
   async subscribe(onState: (state: DesiredState) => void, signal: AbortSignal): Promise<void> {
-    let res: Response;
+    let res: FetchResponse;
     try {
       res = await this.fetch(`${this.base}/graphql`, {
         method: 'POST',

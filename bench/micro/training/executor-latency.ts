@@ -1,7 +1,7 @@
 // How long the executors take around a trainer, local process group vs a Slurm job, in the same
 // run: start to the trainer's first line, cancel to its processes gone (pid probe from /proc), and
 // cancel to `done`; plus a trainer that exits at once, start to `done`. Slurm runs on the one-node
-// cluster the tests use (test/helpers/slurm.ts: needs slurm-wlm, munge and root).
+// cluster the tests use (bench/cluster/slurm.ts: needs slurm-wlm, munge and root).
 //
 //   node dist/bench/micro/training/executor-latency.js [--rounds 5]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import type { Executor } from '../../../control-plane/runner/executor.js';
 import { LocalExecutor } from '../../../control-plane/runner/executors/local.js';
 import { SlurmExecutor } from '../../../control-plane/runner/executors/slurm.js';
-import { slurmUnavailable, startSlurm } from '../../../test/helpers/slurm.js';
+import { slurmUnavailable, startSlurm } from '../../cluster/slurm.js';
 
 const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '5' } } });
 const ROUNDS = Number(args.rounds);
