@@ -517,6 +517,15 @@ const fleet: Migration = {
   },
 };
 
+// Traffic windows gain issue 22's figures: the attribution snapshot of sampled calls and the
+// per-slice counts (JSON, NULL when absent: older gateways send neither).
+const explainedWindows: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('traffic_windows').addColumn('attribution', 'text').execute();
+    await db.schema.alterTable('traffic_windows').addColumn('slices', 'text').execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_version_bundle': versionBundle,
@@ -529,4 +538,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0009_residency': residency,
   '0010_artifact_blobs': artifactBlobs,
   '0011_fleet': fleet,
+  '0012_explained_windows': explainedWindows,
 };
