@@ -8,6 +8,7 @@ import { defineCommand, type FlagValues } from '../lib/flags.js';
 import { CLIENT_TLS_FLAGS, CONTROL_PLANE_FLAG, LOG_FORMAT_FLAG, LOG_LEVEL_FLAG, clientTlsOf } from './common-flags.js';
 import type { Executor } from '../control-plane/runner/executor.js';
 import type { TrainingRunner } from '../control-plane/runner/runner.js';
+import { TRACING_FLAGS, tracingOptions } from './tracing-flags.js';
 
 export const RUNNER_COMMAND = defineCommand({
   name: 'runner',
@@ -23,6 +24,7 @@ export const RUNNER_COMMAND = defineCommand({
     'work-dir': { type: 'string', placeholder: 'dir', description: "attempts' folders (default: a temp folder; with Slurm, a folder the compute nodes share)" },
     'slurm-partition': { type: 'string', description: 'Slurm partition for sbatch' },
     'poll-ms': { type: 'int', default: 1000, placeholder: 'ms', description: 'wait between claims while the queue is empty' },
+    ...TRACING_FLAGS,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
     ...CLIENT_TLS_FLAGS,
@@ -66,6 +68,7 @@ export async function runRunner(v: FlagValues<typeof RUNNER_COMMAND.flags>, logg
     workDir: v['work-dir'] === undefined ? undefined : resolve(v['work-dir']),
     pollMs: v['poll-ms'],
     logger,
+    tracing: tracingOptions(v),
   });
   await runner.start();
   return runner;

@@ -16,7 +16,7 @@ import { ensureExampleRepository } from '../examples/repository.js';
 import { shown, type Screen } from './screen.js';
 import { makeExecutor } from './runner-commands.js';
 import type { BudgetSettings } from '../gateway/server/admission.js';
-import type { TracingOptions } from '../gateway/tracing/tracing.js';
+import type { TraceSettings } from '../lib/trace-export.js';
 
 export interface GatewayRun {
   host: string;
@@ -32,7 +32,7 @@ export interface GatewayRun {
   access?: GatewayAccessOptions | undefined;
   metricsPort?: number | undefined;
   /** `--otlp-endpoint` / `--trace-sample-ratio` (docs/tracing.md). */
-  tracing?: TracingOptions | undefined;
+  tracing?: TraceSettings | undefined;
   /** `--payload-log-dir` / `--payload-log-key`. */
   payloadLog?: { dir: string; keyFile?: string | undefined } | undefined;
 }
@@ -58,6 +58,8 @@ export interface ControlPlaneRun {
   adminToken?: string | undefined;
   /** Audit checkpoints and denial counting (docs/audit.md). */
   audit?: AuditRun | undefined;
+  /** `--otlp-endpoint` / `--trace-sample-ratio` (docs/tracing.md). */
+  tracing?: TraceSettings | undefined;
 }
 
 export interface AuditRun {
@@ -140,6 +142,7 @@ export async function runControlPlane(run: ControlPlaneRun, logger: Logger): Pro
       heartbeatIntervalSeconds: run.heartbeatIntervalSeconds,
     }),
     ...(await kekOf(run.kekFile)),
+    ...(run.tracing !== undefined ? { tracing: run.tracing } : {}),
     ...(run.local ? { seedRepository: resolve(run.local.models), localGateway: true, localRunner: true } : {}),
   });
   logger.info({ service: 'control-plane' }, `control plane listening on ${cp.url}`);
@@ -158,7 +161,7 @@ export interface ServeRun {
   drainTimeoutMs: number;
   access?: GatewayAccessOptions | undefined;
   metricsPort?: number | undefined;
-  tracing?: TracingOptions | undefined;
+  tracing?: TraceSettings | undefined;
   /** Both servers' certificate (and the control plane's client CA: mutual TLS). */
   tls?: ServerTlsFiles | undefined;
   /** What the local gateway and runner trust and present to the control plane. */
@@ -175,7 +178,7 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
     if (built) screen.progress(`example models built in ${((performance.now() - building) / 1000).toFixed(1)} s`, { dir: models });
   }
   screen.progress('starting the control plane and the gateway', {});
-  const cp = await runControlPlane({ host: run.host, port: run.controlPlanePort, data: run.data, drainTimeoutMs: run.drainTimeoutMs, tls: run.tls, local: { models }, adminToken: run.adminToken }, logger);
+  const cp = await runControlPlane({ host: run.host, port: run.controlPlanePort, data: run.data, drainTimeoutMs: run.drainTimeoutMs, tls: run.tls, local: { models }, adminToken: run.adminToken, tracing: run.tracing }, logger);
   let gw: RunningServer;
   try {
     if (cp.localGatewayToken === undefined) throw new SluiceError('SLUICE_E_INTERNAL', 'the control plane minted no token for the local gateway');
@@ -192,7 +195,7 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
   }
   let runner: RunningServer;
   try {
-    runner = await startLocalRunner(cp.url, cp.localRunnerToken, run.clientTls, logger);
+    runner = await startLocalRunner(cp.url, cp.localRunnerToken, run.clientTls, logger, run.tracing);
   } catch (err) {
     await Promise.all([gw.close(), cp.close()]);
     throw err;
@@ -211,10 +214,10 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
 }
 
 /** `sluice serve`'s training runner: in this process, local executor, no labels, one job at a time, its own runner token. */
-async function startLocalRunner(url: string, token: string | undefined, tls: ClientTlsFiles | undefined, logger: Logger): Promise<RunningServer> {
+async function startLocalRunner(url: string, token: string | undefined, tls: ClientTlsFiles | undefined, logger: Logger, tracing: TraceSettings | undefined): Promise<RunningServer> {
   if (token === undefined) throw new SluiceError('SLUICE_E_INTERNAL', 'the control plane minted no token for the local runner');
   const { TrainingRunner } = await import('../control-plane/runner/runner.js');
-  const runner = new TrainingRunner({ controlPlane: url, token, tls, executor: await makeExecutor('local'), labels: [], concurrency: 1, name: 'local', logger: logger.child({ service: 'runner' }) });
+  const runner = new TrainingRunner({ controlPlane: url, token, tls, executor: await makeExecutor('local'), labels: [], concurrency: 1, name: 'local', logger: logger.child({ service: 'runner' }), tracing });
   await runner.start();
   return { url, port: 0, close: () => runner.stop() };
 }

@@ -119,6 +119,7 @@ const CONTROL_PLANE = defineCommand({
     'artifact-store': ARTIFACT_STORE_FLAG,
     'signing-key-file': { type: 'string', placeholder: 'path', description: 'registry signing key (default: DATA/keys/registry-ed25519.pem; with --artifact-store postgres: in the database, sealed under the KEK)' },
     'heartbeat-interval': { type: 'int', default: 10, placeholder: 'seconds', description: 'heartbeat interval asked of gateways; a gateway is stale after three missed' },
+    ...TRACING_FLAGS,
     'drain-timeout-ms': DRAIN_FLAG,
     'log-level': LOG_LEVEL_FLAG,
     'log-format': LOG_FORMAT_FLAG,
@@ -225,6 +226,7 @@ const COMMANDS = [
         signingKeyFile: v['signing-key-file'],
         adminToken: adminToken(v),
         audit: auditRun(v),
+        tracing: tracingOptions(v),
       },
       logger,
     );

@@ -1,10 +1,11 @@
-// The gateway's tracing flags (issue 22, docs/tracing.md), shared by `sluice gateway` and `sluice serve`.
+// The tracing flags (issue 22, docs/tracing.md) of `sluice gateway`, `sluice control-plane`,
+// `sluice runner` and `sluice serve` (which hands them to its gateway, control plane and runner).
 import { SluiceError } from '../lib/errors.js';
-import type { TracingOptions } from '../gateway/tracing/tracing.js';
+import type { TraceSettings } from '../lib/trace-export.js';
 
 export const TRACING_FLAGS = {
-  'otlp-endpoint': { type: 'string', placeholder: 'url', description: 'export traces of calls over OTLP/HTTP (protobuf) to this URL, e.g. http://127.0.0.1:4318/v1/traces; off by default' },
-  'trace-sample-ratio': { type: 'string', default: '0.01', placeholder: '0..1', description: 'share of calls without a sampled traceparent that start a recorded trace' },
+  'otlp-endpoint': { type: 'string', placeholder: 'url', description: 'export traces over OTLP/HTTP (protobuf) to this URL, e.g. http://127.0.0.1:4318/v1/traces; off by default' },
+  'trace-sample-ratio': { type: 'string', default: '0.01', placeholder: '0..1', description: 'share of calls and mutations without a sampled traceparent that start a recorded trace' },
 } as const;
 
 export interface TracingFlagValues {
@@ -12,8 +13,8 @@ export interface TracingFlagValues {
   'trace-sample-ratio': string;
 }
 
-/** The gateway's tracing options; undefined (tracing off) without --otlp-endpoint. */
-export function tracingOptions(v: TracingFlagValues): TracingOptions | undefined {
+/** The tracing settings; undefined (tracing off) without --otlp-endpoint. */
+export function tracingOptions(v: TracingFlagValues): TraceSettings | undefined {
   const text = v['trace-sample-ratio'];
   const ratio = text.trim() === '' ? NaN : Number(text);
   if (!(ratio >= 0 && ratio <= 1)) {

@@ -21,6 +21,7 @@ import type { DeliveryOptions } from './services/webhooks.js';
 import { seedRepository } from './services/seed.js';
 import { STALE_AFTER_INTERVALS } from './services/fleet.js';
 import { TrainingLeaseSweeper } from './loops/training-leases.js';
+import { ControlPlaneTracing, type ControlPlaneTracingOptions } from './tracing/tracing.js';
 
 export interface ControlPlaneOptions {
   host: string;
@@ -91,6 +92,8 @@ export interface ControlPlaneOptions {
   auditCheckpointSeconds?: number;
   /** Repeated denials of one caller are written as one counted event per window of this length (default 60 s). */
   denialWindowSeconds?: number;
+  /** Export spans of mutations, rollouts, pushes and training over OTLP/HTTP (docs/tracing.md); off when absent. */
+  tracing?: ControlPlaneTracingOptions | undefined;
 }
 
 export interface ControlPlaneServer extends RunningServer {
@@ -115,6 +118,7 @@ export const DEFAULT_MAX_ARTIFACT_BYTES = 1024 * 1024 * 1024;
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlaneServer> {
   const logger = options.logger;
   const maxArtifactBytes = options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
+  const tracing = options.tracing === undefined ? ControlPlaneTracing.off : new ControlPlaneTracing(options.tracing);
   const services = await ControlPlaneServices.open({
     dataDir: options.dataDir,
     db: options.db,
@@ -128,6 +132,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     auditCheckpointKeyFile: options.auditCheckpointKeyFile,
     auditCheckpointFile: options.auditCheckpointFile,
     denialWindowMs: options.denialWindowSeconds === undefined ? undefined : options.denialWindowSeconds * 1000,
+    tracing,
   });
   try {
     const adminToken = options.adminToken ?? process.env.SLUICE_ADMIN_TOKEN;
@@ -199,10 +204,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           await leader.close();
           await graphql.dispose();
           await services.close();
+          await tracing.close();
         })()),
     };
   } catch (err) {
     await services.close();
+    await tracing.close();
     throw err;
   }
 }

@@ -170,6 +170,11 @@ export interface WireTrafficWindow {
   feedback?: WireFeedbackStats | null;
   /** The gateway's drift monitor of this version at the window's end (issue 16); absent: no drift profile. */
   drift?: WireDriftSnapshot[] | null;
+  /**
+   * Bin counts of the drift monitor's window that `drift` scores (issue 23, the console's current
+   * histogram); absent: no drift profile, or the window is too small to publish.
+   */
+  driftBins?: WireDriftBins[] | null;
   /** Attribution windows of sampled calls at the window's end (issue 22); absent: explain.sample_fraction off or nothing explained yet. */
   attribution?: WireAttributionSnapshot | null;
   /** Per-slice counts in the window (issue 22, config `slices`); absent: slices off or no rows. */
@@ -203,6 +208,17 @@ export interface WireDriftSnapshot {
   /** ok / warn / alert against the version's thresholds; null below min_rows. */
   level: 'ok' | 'warn' | 'alert' | null;
 }
+/**
+ * One feature's counts in a drift window on its profile's PSI bins: a numeric feature's `edges.length
+ * + 1` bins (open outer bins), a categorical one's `categories.length + 1` (the last: any other
+ * value). NaN values are not binned. The same bins as the profile's `proportions`, so the two draw
+ * side by side and PSI can be recomputed from them.
+ */
+export interface WireDriftBins {
+  feature: string;
+  counts: number[];
+}
+
 /**
  * A version's attribution window (gateway/explain/attribution-windows.ts): the current one, else the
  * previous one while the current has no explained row. A snapshot (a state), not a count.

@@ -28,11 +28,11 @@ async function main(): Promise<void> {
     await page.waitForSelector('input[name=token]');
     await page.screenshot({ path: join(out, 'sign-in.png') });
     await signIn(page, stack.controlPlane, stack.admin);
-    const shot = async (hash: string, name: string, ready: string, waitMs = 1500) => {
+    const shot = async (hash: string, name: string, ready: string, waitMs = 1500, fullPage = false) => {
       await page.goto(`${stack.controlPlane}/#${hash}`);
       await page.waitForSelector(ready, { timeout: 120_000 });
       await sleep(waitMs);
-      await page.screenshot({ path: join(out, `${name}.png`) });
+      await page.screenshot({ path: join(out, `${name}.png`), fullPage });
       console.log(`${name}.png`);
     };
     await shot('/models', 'models', '[data-testid=models] tbody tr');
@@ -44,8 +44,9 @@ async function main(): Promise<void> {
     await shot(`/training/${job.id}`, 'training-job', '[data-chart=epoch-loss]');
     await stack.infer(shifted.slice(0, 1200));
     await sleep(12_000);
-    await shot('/drift/weather/1', 'drift', '[data-chart=psi]', 3000);
-    await shot('/fleet', 'fleet', '[data-testid=traffic]');
+    // The whole page: the current window's histograms are below the PSI chart.
+    await shot('/drift/weather/1', 'drift', '[data-chart=psi]', 3000, true);
+    await shot('/fleet', 'fleet', '[data-testid=model-fleet-weather]');
     await shot('/audit', 'audit', '[data-testid=audit] tbody tr');
   } finally {
     await browser.close();

@@ -8,34 +8,36 @@ import { html } from './ui.js';
 const PALETTE = ['#2563eb', '#f97316', '#16a34a', '#9333ea', '#dc2626', '#0891b2', '#ca8a04'];
 
 /**
- * A line (or bars) chart. `x`: the x values; `series`: [{ label, values }]; `time`: x is seconds
- * since the epoch; `bars`: draw bars (histograms); `name`: data-chart attribute for tests.
+ * A line (or bars) chart. `x`: the x values; `series`: [{ label, values, fill }]; `time`: x is
+ * seconds since the epoch; `bars`: draw bars; `step`: stepped lines, each value held from its x to
+ * the next (histograms over bins of unequal width: x the bin edges, the last value repeated);
+ * `name`: data-chart attribute for tests.
  */
-export function Chart({ x, series, time = false, bars = false, height = 220, name, xLabel, yLabel }) {
+export function Chart({ x, series, time = false, bars = false, step = false, height = 220, name, xLabel, yLabel }) {
   const box = useRef(null);
   const plot = useRef(null);
   const data = [x, ...series.map((s) => s.values)];
   const shape = series.map((s) => s.label).join('|');
   useEffect(() => {
     const width = box.current.clientWidth || 600;
-    const paths = bars ? uPlot.paths.bars({ size: [0.8, 40] }) : undefined;
+    const paths = bars ? uPlot.paths.bars({ size: [0.8, 40] }) : step ? uPlot.paths.stepped({ align: 1 }) : undefined;
     plot.current = new uPlot(
       {
         width,
         height,
         scales: { x: { time } },
         axes: [{ label: xLabel, stroke: '#475569', grid: { stroke: '#e2e8f0' } }, { label: yLabel, stroke: '#475569', grid: { stroke: '#e2e8f0' } }],
-        legend: { show: series.length > 1 || !bars },
+        legend: { show: series.length > 1 || !(bars || step), live: !(bars || step) },
         series: [
           { label: xLabel ?? 'x' },
           ...series.map((s, i) => ({
             label: s.label,
             stroke: PALETTE[i % PALETTE.length],
             width: 2,
-            fill: bars ? `${PALETTE[i % PALETTE.length]}55` : undefined,
+            fill: bars || s.fill ? `${PALETTE[i % PALETTE.length]}${s.fill === 'light' ? '22' : '55'}` : undefined,
             paths,
-            points: { show: !bars && x.length < 40 },
-            spanGaps: !bars,
+            points: { show: !bars && !step && x.length < 40 },
+            spanGaps: !bars && !step,
           })),
         ],
       },
@@ -49,7 +51,7 @@ export function Chart({ x, series, time = false, bars = false, height = 220, nam
       plot.current.destroy();
       plot.current = null;
     };
-  }, [shape, bars, time, height]);
+  }, [shape, bars, step, time, height]);
   useEffect(() => {
     plot.current?.setData(data);
   });

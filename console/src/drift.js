@@ -1,6 +1,7 @@
-// Drift per model version: each feature's reference histogram (the version's profile.json), PSI
-// per feature over time (fleetFigures over consecutive ranges: the rows-weighted mean of the
-// gateways' reports, polled every few seconds; there is no drift subscription), and alert state.
+// Drift per model version: each feature's reference histogram (the version's profile.json) with
+// the gateways' current window over it (ModelVersion.currentDrift), PSI per feature over time
+// (fleetFigures over consecutive ranges: the rows-weighted mean of the gateways' reports), and alert
+// state. Both are polled every few seconds: there is no drift subscription.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { artifactJson, gql } from './api.js';
 import { Chart } from './chart.js';
@@ -26,7 +27,7 @@ export function DriftPage({ model, version }) {
       ${alerts.length === 0 ? html`<p class="muted" data-testid="alerts">No alerts for v${chosen.number}.</p>` : html`<table class="list" data-testid="alerts"><thead><tr><th>rule</th><th>metric</th><th>state</th><th>value / threshold</th><th>since</th></tr></thead>
         <tbody>${alerts.map((a) => html`<tr><td>${a.rule}</td><td>${a.metric}${a.feature ? ` (${a.feature})` : ''}</td><td><${Badge} kind=${a.state === 'FIRING' ? 'bad' : a.state === 'PENDING' ? 'warn' : 'ok'}>${a.state}<//></td><td>${num(a.value)} / ${num(a.threshold)}</td><td>${when(a.activeSince)}</td></tr>`)}</tbody></table>`}
       <${PsiOverTime} model=${model} version=${chosen.number} />
-      ${chosen.profile ? html`<${Reference} url=${chosen.profile.downloadUrl} />` : html`<p class="muted">v${chosen.number} has no drift profile: gateways serve it with drift off.</p>`}`;
+      ${chosen.profile ? html`<${Histograms} url=${chosen.profile.downloadUrl} model=${model} version=${chosen.number} />` : html`<p class="muted">v${chosen.number} has no drift profile: gateways serve it with drift off.</p>`}`;
   }}<//>`;
 }
 
@@ -72,23 +73,48 @@ function PsiOverTime({ model, version }) {
   </section>`;
 }
 
-function Reference({ url }) {
-  const q = useQuery(() => artifactJson(url), [url]);
-  return html`<h2>Reference histograms <small class="muted">inputs and class labels, from the version's profile</small></h2>
-    <${Loading} q=${q}>${(p) => html`<div class="grid3">${p.tensors.flatMap((t) => t.features.map((f) => ({ t, f }))).filter(({ t, f }) => t.role === 'input' || f.kind === 'categorical').map(({ t, f }) => html`<section class="card small">
-      <h4>${f.name} <small class="muted">${t.role}</small></h4>${histogram(f)}</section>`)}</div>`}<//>`;
+const CURRENT = `query($m: String!, $v: Int!) { modelVersion(model: $m, version: $v) { currentDrift { gateways receivedAt features { feature counts rows } } } }`;
+const PSI_EPSILON = 1e-4;
+
+/** Each input feature's and class label's reference histogram with the gateways' current window over it. */
+function Histograms({ url, model, version }) {
+  const profile = useQuery(() => artifactJson(url), [url]);
+  const current = useQuery(() => gql(CURRENT, { m: model, v: version }), [model, version], POLL_MS);
+  const now = current.data?.modelVersion?.currentDrift;
+  const byName = new Map((now?.features ?? []).map((f) => [f.feature, f]));
+  return html`<h2>Histograms <small class="muted">the version's profile against the current window${now?.gateways ? ` (${now.gateways} gateway${now.gateways === 1 ? '' : 's'}, received ${when(now.receivedAt)})` : ''}</small></h2>
+    <${Failure} error=${current.error} />
+    ${now && now.gateways === 0 ? html`<p class="muted" data-testid="current-empty">No gateway reported a current window of v${version} in the last 5 minutes: the reference alone.</p>` : null}
+    <${Loading} q=${profile}>${(p) => html`<div class="grid3">${p.tensors.flatMap((t) => t.features.map((f) => ({ t, f }))).filter(({ t, f }) => t.role === 'input' || f.kind === 'categorical')
+      .map(({ t, f }) => html`<${FeatureHistogram} role=${t.role} f=${f} current=${byName.get(f.name)} />`)}</div>`}<//>`;
 }
 
-function histogram(f) {
-  if (f.kind === 'categorical') {
-    return html`<${Chart} bars=${true} height=${140} x=${f.proportions.map((_, i) => i)} series=${[{ label: 'reference', values: f.proportions }]} />
-      <p class="muted">categories ${f.categories.join(', ')}, other</p>`;
+function psi(expected, actual) {
+  let sum = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const e = Math.max(expected[i], PSI_EPSILON);
+    const a = Math.max(actual[i], PSI_EPSILON);
+    sum += (a - e) * Math.log(a / e);
   }
-  // PSI bins sit between reference quantiles, so every bin holds about the same share: the shape is
-  // in the density (share / width). The open outer bins are closed at the reference min and max.
-  const edges = [f.min, ...f.edges, f.max];
-  const mids = f.proportions.map((_, i) => (edges[i] + edges[i + 1]) / 2);
-  const density = f.proportions.map((p, i) => (edges[i + 1] > edges[i] ? p / (edges[i + 1] - edges[i]) : null));
-  return html`<${Chart} bars=${true} height=${140} x=${mids} series=${[{ label: 'density', values: density }]} />
-    <p class="muted">mean ${num(f.mean)} · std ${num(f.std)} · ${f.count} rows</p>`;
+  return sum;
+}
+
+function FeatureHistogram({ role, f, current }) {
+  const categorical = f.kind === 'categorical';
+  // Stepped lines over the bin edges: PSI bins sit between reference quantiles, so every bin holds
+  // about the same share and the shape is in the density (share / width). The open outer bins are
+  // closed at the reference min and max. A category is a bin of width 1.
+  const edges = categorical ? [...f.proportions.map((_, i) => i - 0.5), f.proportions.length - 0.5] : [f.min, ...f.edges, f.max];
+  const density = (shares) => {
+    const d = shares.map((p, i) => (edges[i + 1] > edges[i] ? p / (edges[i + 1] - edges[i]) : null));
+    return [...d, d[d.length - 1]];
+  };
+  const usable = current !== undefined && current.rows > 0 && current.counts.length === f.proportions.length;
+  const shares = usable ? current.counts.map((c) => c / current.rows) : null;
+  const series = [{ label: 'reference', values: density(f.proportions), fill: true }];
+  if (shares) series.push({ label: 'current', values: density(shares), fill: 'light' });
+  return html`<section class="card small" data-feature=${f.name} data-reference=${f.proportions.join(',')} data-current=${usable ? current.counts.join(',') : ''}>
+    <h4>${f.name} <small class="muted">${role}</small>${shares ? html` <small class="psi">PSI ${num(psi(f.proportions, shares))}</small>` : null}</h4>
+    <${Chart} step=${true} height=${150} x=${edges} series=${series} name=${`hist-${f.name}`} yLabel=${categorical ? 'share' : 'density'} />
+    <p class="muted">${categorical ? `categories ${f.categories.join(', ')}, other` : `reference mean ${num(f.mean)} · std ${num(f.std)} · ${f.count} rows`}${usable ? ` · current ${current.rows} rows` : ''}</p></section>`;
 }

@@ -1,40 +1,67 @@
-// The fleet: every gateway with its region, labels, status, health and loaded versions; calls/s
-// and p99 per model version from fleetFigures over the last minute. Fields another change may add
-// to Gateway (issue: fleet) are asked for separately, so the page still works without them.
+// The fleet: every gateway with its region, labels, status, health, loaded versions (and the
+// execution provider each runs on) and what it answered over the last minute (Gateway.recent); then
+// per model which gateways serve which version, with the version's fleet-wide calls/s, p99 and
+// error rate (modelFleet, services/fleet.ts). Both polled.
 import { gql } from './api.js';
 import { Badge, html, link, Loading, num, useQuery, when } from './ui.js';
 
 const WINDOW_S = 60;
+/** Models per modelFleet request: the API's alias limit is 15. */
+const PER_QUERY = 10;
+const POLL_MS = 5000;
 const STATUS_KIND = { CONNECTED: 'ok', STALE: 'warn', NEVER: '' };
 const HEALTH_KIND = { HEALTHY: 'ok', DEGRADED: 'warn', UNHEALTHY: 'bad', UNKNOWN: '' };
+const STATE_KIND = { ready: 'ok', loading: 'warn', failed: 'bad' };
 
 async function loadFleet() {
-  const d = await gql(`{ gateways(first: 100) { edges { node { name region labels { key value } status health healthMessage lastHeartbeatAt
-    loadedVersions { model version state reason executionProvider } } } } }`);
+  const d = await gql(`query($s: Int!) { gateways(first: 100) { edges { node { name region labels { key value } status health healthMessage lastHeartbeatAt
+    loadedVersions { model version state reason executionProvider } recent(seconds: $s) { calls errors callsPerSecond errorRate p99Ms } } } } }`, { s: WINDOW_S });
   const gateways = d.gateways.edges.map((e) => e.node);
   const models = [...new Set(gateways.flatMap((g) => g.loadedVersions.map((v) => v.model)))].sort();
-  const from = new Date(Date.now() - WINDOW_S * 1000).toISOString();
-  let figures = {};
-  if (models.length) {
-    const f = await gql(`query($from: DateTime!) { ${models.map((m, i) => `m${i}: fleetFigures(model: ${JSON.stringify(m)}, from: $from) { version gateways calls errorRate p99Ms }`).join('\n')} }`, { from });
-    figures = Object.fromEntries(models.map((m, i) => [m, f[`m${i}`]]));
+  const fleets = [];
+  for (let i = 0; i < models.length; i += PER_QUERY) {
+    const chunk = models.slice(i, i + PER_QUERY);
+    const f = await gql(`query($s: Int!) { ${chunk.map((m, j) => `m${j}: modelFleet(model: ${JSON.stringify(m)}, seconds: $s) { model versions { version serving callsPerSecond
+      gateways { gateway region status state executionProvider } figures { errorRate p99Ms } } }`).join('\n')} }`, { s: WINDOW_S });
+    fleets.push(...chunk.map((_, j) => f[`m${j}`]));
   }
-  return { gateways, models, figures };
+  return { gateways, fleets };
+}
+
+function Loaded({ v }) {
+  return html`<span class=${`loaded ${v.state}`} title=${v.reason ?? v.state}>${v.model} v${v.version}${v.executionProvider ? html` <small>${v.executionProvider}</small>` : null}</span> `;
+}
+
+function GatewayTable({ gateways }) {
+  return html`<table class="list" data-testid="gateways"><thead><tr><th>gateway</th><th>region</th><th>labels</th><th>status</th><th>health</th><th>loaded versions</th>
+      <th class="num">calls/s</th><th class="num">p99 (ms)</th><th class="num">errors</th><th>last heartbeat</th></tr></thead>
+    <tbody>${gateways.map((g) => html`<tr data-gateway=${g.name}>
+      <td><b>${g.name}</b></td><td>${g.region || '—'}</td>
+      <td>${g.labels.map((l) => html`<${Badge}>${l.key}=${l.value}<//> `)}</td>
+      <td><${Badge} kind=${STATUS_KIND[g.status]}>${g.status}<//></td>
+      <td><${Badge} kind=${HEALTH_KIND[g.health]}>${g.health}<//> <small class="muted">${g.healthMessage}</small></td>
+      <td>${g.loadedVersions.map((v) => html`<${Loaded} v=${v} />`)}</td>
+      <td class="num" data-testid="calls-per-second">${num(g.recent.callsPerSecond)}</td><td class="num" data-testid="p99">${num(g.recent.p99Ms)}</td>
+      <td class="num">${g.recent.errors}${g.recent.errorRate ? html` <small class="muted">(${num(g.recent.errorRate * 100, 2)}%)</small>` : null}</td>
+      <td>${when(g.lastHeartbeatAt)}</td></tr>`)}</tbody></table>`;
+}
+
+function ModelFleet({ fleet }) {
+  return html`<section class="card" data-testid=${`model-fleet-${fleet.model}`}>
+    <h3><a href=${link(`/models/${fleet.model}`)}>${fleet.model}</a></h3>
+    <table class="list compact"><thead><tr><th>version</th><th class="num">serving</th><th class="num">calls/s</th><th class="num">p99 (ms)</th><th class="num">error rate</th><th>gateways</th></tr></thead>
+      <tbody>${fleet.versions.map((v) => html`<tr data-version=${v.version}>
+        <td>v${v.version}</td><td class="num">${v.serving} of ${v.gateways.length}</td><td class="num">${num(v.callsPerSecond)}</td>
+        <td class="num">${num(v.figures?.p99Ms)}</td><td class="num">${num(v.figures?.errorRate)}</td>
+        <td>${v.gateways.map((g) => html`<span class=${`loaded ${g.state}`} title=${`${g.status.toLowerCase()}, ${g.state}`}>${g.gateway}${g.region ? ` · ${g.region}` : ''}${g.executionProvider ? ` · ${g.executionProvider}` : ''}</span>
+          ${g.status !== 'CONNECTED' ? html`<${Badge} kind=${STATUS_KIND[g.status]}>${g.status}<//>` : null} `)}</td></tr>`)}</tbody></table></section>`;
 }
 
 export function FleetPage() {
-  const q = useQuery(loadFleet, [], 5000);
-  return html`<h1>Fleet</h1>
-    <${Loading} q=${q}>${({ gateways, models, figures }) => html`
-      <table class="list" data-testid="gateways"><thead><tr><th>gateway</th><th>region</th><th>labels</th><th>status</th><th>health</th><th>loaded versions</th><th>last heartbeat</th></tr></thead>
-        <tbody>${gateways.map((g) => html`<tr>
-          <td><b>${g.name}</b></td><td>${g.region || '—'}</td>
-          <td>${g.labels.map((l) => html`<${Badge}>${l.key}=${l.value}<//> `)}</td>
-          <td><${Badge} kind=${STATUS_KIND[g.status]}>${g.status}<//></td>
-          <td><${Badge} kind=${HEALTH_KIND[g.health]}>${g.health}<//> <small class="muted">${g.healthMessage}</small></td>
-          <td>${g.loadedVersions.map((v) => html`<span class=${`loaded ${v.state}`} title=${v.reason ?? ''}>${v.model} v${v.version}${v.executionProvider && v.executionProvider !== 'cpu' ? ` (${v.executionProvider})` : ''}</span> `)}</td>
-          <td>${when(g.lastHeartbeatAt)}</td></tr>`)}</tbody></table>
-      <h2>Traffic <small class="muted">last ${WINDOW_S} s, all gateways</small></h2>
-      ${models.length === 0 ? html`<p class="muted">No versions loaded.</p>` : html`<table class="list" data-testid="traffic"><thead><tr><th>model</th><th>version</th><th>gateways</th><th>calls/s</th><th>error rate</th><th>p99 (ms, bucket bound)</th></tr></thead>
-        <tbody>${models.flatMap((m) => figures[m].map((f) => html`<tr><td><a href=${link(`/models/${m}`)}>${m}</a></td><td>v${f.version}</td><td>${f.gateways}</td><td>${num(f.calls / WINDOW_S)}</td><td>${num(f.errorRate)}</td><td>${num(f.p99Ms)}</td></tr>`))}</tbody></table>`}`}<//>`;
+  const q = useQuery(loadFleet, [], POLL_MS);
+  return html`<h1>Fleet <small class="muted">last ${WINDOW_S} s</small></h1>
+    <${Loading} q=${q}>${({ gateways, fleets }) => html`
+      ${gateways.length === 0 ? html`<p class="muted">No gateway has registered.</p>` : html`<${GatewayTable} gateways=${gateways} />`}
+      <h2>Per model <small class="muted">which gateways serve which version; calls/s, p99 and error rate over all of them</small></h2>
+      ${fleets.length === 0 ? html`<p class="muted">No versions loaded.</p>` : fleets.map((f) => html`<${ModelFleet} fleet=${f} />`)}`}<//>`;
 }

@@ -62,7 +62,9 @@ function desiredStates(ctx: GraphQLContext, gateway: Pick<Gateway, 'name' | 'reg
           const state = await ctx.services.sharedDesiredState(gateway ?? undefined);
           if (state.revision === last) return;
           last = state.revision;
-          await push(present(state, gateway?.name || null, ctx));
+          // A child of whatever caused the change in this process (a mutation, a rollout step).
+          const attributes = { 'sluice.gateway': gateway?.name ?? '', 'sluice.revision': state.revision, 'sluice.actor.id': ctx.call.actor.id };
+          await ctx.services.tracing.span('sync.push', attributes, () => push(present(state, gateway?.name || null, ctx)));
         })
         .catch((err: unknown) => stop(err));
     };

@@ -28,10 +28,12 @@ import { fleetTypeDefs } from '../schema/fleet.js';
 import { fleetResolvers } from './fleet.js';
 import { registryKeyTypeDefs } from '../schema/registry-key.js';
 import { registryKeyResolvers } from './registry-key.js';
+import { driftTypeDefs } from '../schema/drift.js';
+import { driftResolvers } from './drift.js';
 
 export function controlPlaneSchema() {
   return createSchema<GraphQLContext & RequestScope>({
-    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs, rolloutTypeDefs, gateTypeDefs, alertTypeDefs, retrainingTypeDefs, residencyTypeDefs, fleetTypeDefs, registryKeyTypeDefs, modelRecordTypeDefs],
-    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers, rolloutResolvers, gateResolvers, alertResolvers, retrainingResolvers, residencyResolvers, fleetResolvers, registryKeyResolvers, modelRecordResolvers],
+    typeDefs: [commonTypeDefs, registryTypeDefs, tokenTypeDefs, auditTypeDefs, gatewayTypeDefs, trainingTypeDefs, rolloutTypeDefs, gateTypeDefs, alertTypeDefs, retrainingTypeDefs, residencyTypeDefs, fleetTypeDefs, registryKeyTypeDefs, modelRecordTypeDefs, driftTypeDefs],
+    resolvers: [scalarResolvers, enumResolvers, registryResolvers, tokenResolvers, auditResolvers, gatewayResolvers, trainingResolvers, rolloutResolvers, gateResolvers, alertResolvers, retrainingResolvers, residencyResolvers, fleetResolvers, registryKeyResolvers, modelRecordResolvers, driftResolvers],
   });
 }

@@ -78,6 +78,8 @@ export class AttemptRun {
   private cancelRequested = false;
   private leaseLost = false;
   private flushing: Promise<void> = Promise.resolve();
+  /** The SLUICE_E_* code the attempt ended with (undefined: it succeeded, or has not ended). */
+  errorCode: string | undefined;
   private readonly workDir: string;
   private readonly outDir: string;
 
@@ -107,6 +109,7 @@ export class AttemptRun {
       clearInterval(beat);
       clearInterval(flush);
     }
+    this.errorCode = this.leaseLost ? 'SLUICE_E_TRAINING_LEASE_LOST' : result.error?.code;
     if (this.leaseLost) {
       this.o.logger.warn(this.key, 'attempt given up (lease lost, or the runner is stopping); nothing reported: the control plane re-queues it when the lease runs out');
       return undefined;

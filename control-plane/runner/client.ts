@@ -16,6 +16,8 @@ export class ControlPlaneClient {
     private readonly unreachable: ErrorCode = 'SLUICE_E_TRAINING_EXECUTOR',
     /** The CA https is trusted by and the client certificate shown (mutual TLS). */
     tls?: ClientTlsFiles,
+    /** Headers added to every request at the time it is sent (the runner's `traceparent`). */
+    private readonly contextHeaders: () => Record<string, string> = () => ({}),
   ) {
     this.base = url.replace(/\/+$/, '');
     if (!URL.canParse(this.base)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--control-plane is not a URL: "${url}"`, { details: { flag: 'control-plane' } });
@@ -39,7 +41,7 @@ export class ControlPlaneClient {
   private async post<T>(headers: Record<string, string>, body: string | FormData): Promise<T> {
     let res: Response;
     try {
-      res = await this.fetch(`${this.base}/graphql`, { method: 'POST', headers: { ...headers, authorization: `Bearer ${this.token}` }, body, signal: AbortSignal.timeout(120_000) });
+      res = await this.fetch(`${this.base}/graphql`, { method: 'POST', headers: { ...headers, ...this.contextHeaders(), authorization: `Bearer ${this.token}` }, body, signal: AbortSignal.timeout(120_000) });
     } catch (err) {
       const tls = tlsFailureOf(err);
       if (tls !== undefined) throw new SluiceError('SLUICE_E_TLS_HANDSHAKE', `control plane ${this.base}: TLS handshake failed (${tls})`, { cause: err, details: { reason: tls, flag: 'control-plane' } });

@@ -12,6 +12,7 @@ import type { ClientTlsFiles } from '../../lib/tls.js';
 import { AttemptRun, CLAIM_FIELDS, type Claim } from './attempt.js';
 import { ControlPlaneClient } from './client.js';
 import type { Executor } from './executor.js';
+import { ControlPlaneTracing, type ControlPlaneTracingOptions } from '../tracing/tracing.js';
 
 export interface RunnerOptions {
   controlPlane: string;
@@ -33,6 +34,8 @@ export interface RunnerOptions {
   /** Keep attempt folders after they end (debugging). */
   keepWorkDirs?: boolean | undefined;
   logger: Logger;
+  /** A `training.run` span per attempt, carried to the control plane on the attempt's requests (docs/tracing.md). */
+  tracing?: ControlPlaneTracingOptions | undefined;
 }
 
 export class TrainingRunner {
@@ -43,12 +46,14 @@ export class TrainingRunner {
   private readonly running = new Set<AttemptRun>();
   private stopping = false;
   private readonly sleepers = new Set<() => void>();
+  private readonly tracing: ControlPlaneTracing;
 
   constructor(private readonly o: RunnerOptions) {
     if (!Number.isInteger(o.concurrency) || o.concurrency < 1 || o.concurrency > 64) {
       throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--concurrency must be an integer from 1 to 64, got ${o.concurrency}`, { details: { flag: 'concurrency' } });
     }
-    this.client = new ControlPlaneClient(o.controlPlane, o.token, undefined, o.tls);
+    this.tracing = o.tracing === undefined ? ControlPlaneTracing.off : new ControlPlaneTracing({ serviceName: 'sluice-runner', ...o.tracing });
+    this.client = new ControlPlaneClient(o.controlPlane, o.token, undefined, o.tls, () => this.tracing.outgoingHeaders());
     this.name = o.name ?? `${hostname()}-${process.pid}`;
     this.workRoot = o.workDir ?? join(tmpdir(), `sluice-runner-${process.pid}`);
     mkdirSync(this.workRoot, { recursive: true });
@@ -83,7 +88,8 @@ export class TrainingRunner {
       const run = new AttemptRun(claim, { client: this.client, executor: this.o.executor, workRoot: this.workRoot, logger, heartbeatMs: this.o.heartbeatMs ?? 500 });
       this.running.add(run);
       try {
-        await run.run();
+        const attributes = { 'sluice.training.job_id': claim.job.id, 'sluice.training.attempt': claim.attempt, 'sluice.model': claim.job.model, 'sluice.training.executor': this.o.executor.kind, 'sluice.training.runner': this.name };
+        await this.tracing.span('training.run', attributes, () => run.run(), { outcome: () => run.errorCode ?? 'success' });
       } catch (err) {
         logger.error({ err, job: claim.job.id }, 'attempt crashed the runner slot');
       } finally {
@@ -111,5 +117,6 @@ export class TrainingRunner {
     await Promise.all([...this.running].map((r) => r.abandon()));
     await Promise.all(this.slots);
     if (!this.o.keepWorkDirs && this.o.workDir === undefined) rmSync(this.workRoot, { recursive: true, force: true });
+    await this.tracing.close();
   }
 }

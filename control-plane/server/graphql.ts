@@ -11,6 +11,7 @@ import { useArmor, type GraphQLLimits } from '../plugins/use-armor.js';
 import { useCsrfPrevention } from '../plugins/use-csrf-prevention.js';
 import { useRequestLimits } from '../plugins/use-request-limits.js';
 import { useStagedUploads } from '../plugins/use-staged-uploads.js';
+import { useTracing } from '../plugins/use-tracing.js';
 import { authenticateBearer } from './authenticate.js';
 import { renderGraphiQLPage } from './graphiql.js';
 
@@ -48,7 +49,10 @@ export function createGraphQL(options: GraphQLOptions): YogaServerInstance<Reque
       // yoga logs every error it masks or rewrites; the unexpected ones are logged by maskedErrors already.
       error: (...args: unknown[]) => logger.debug({ yoga: args }, 'graphql'),
     },
-    plugins: [useStagedUploads(), useRequestLimits({ maxBodyBytes: options.maxBodyBytes }), useCsrfPrevention(), useArmor(options.limits), useValidationErrorCodes()],
+    plugins: [
+      useStagedUploads(), useRequestLimits({ maxBodyBytes: options.maxBodyBytes }), useCsrfPrevention(), useArmor(options.limits), useValidationErrorCodes(),
+      ...(services.tracing.enabled ? [useTracing(services.tracing)] : []),
+    ],
     context: async ({ request, requestId, clientAddress, baseUrl, upload }): Promise<GraphQLContext> => {
       const actor = upload?.actor ?? (await authenticateBearer(services, request.headers.get('authorization'), { request: { requestId, clientAddress }, action: 'graphql' }));
       if (!actor) throw new SluiceError('SLUICE_E_AUTH_MISSING', 'send Authorization: Bearer <token>');

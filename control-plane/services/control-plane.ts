@@ -10,6 +10,7 @@ import type { ArtifactStoreKind } from '../store/blob-store.js';
 import { PgBlobStore } from '../store/blob-pg.js';
 import { ResidencyService } from './residency.js';
 import { PlacementService, type PlacedGateway } from './placement.js';
+import { DriftHistogramService } from './drift-histograms.js';
 import { FleetService } from './fleet.js';
 import { existsSync } from 'node:fs';
 import type { KekProvider } from './artifact-crypto.js';
@@ -31,6 +32,7 @@ import { TrainingService } from './training.js';
 import { TrainingRuns } from './training-runs.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { WebhookService, type DeliveryOptions } from './webhooks.js';
+import { ControlPlaneTracing } from '../tracing/tracing.js';
 
 /** How long a shared desired state may serve gateways' polls and pushes when no change was announced (a change not announced still shows within this). */
 const SHARED_STATE_MS = 1000;
@@ -61,6 +63,8 @@ export interface ServicesOptions {
   auditCheckpointFile?: string | undefined;
   /** How long repeated denials of one caller are counted before one event is written (default 60 s). */
   denialWindowMs?: number | undefined;
+  /** Spans of mutations, rollouts, pushes and training (docs/tracing.md); default off. */
+  tracing?: ControlPlaneTracing | undefined;
 }
 
 export class ControlPlaneServices {
@@ -82,6 +86,8 @@ export class ControlPlaneServices {
   readonly residency: ResidencyService;
   readonly placement: PlacementService;
   readonly fleet: FleetService;
+  readonly driftHistograms: DriftHistogramService;
+  readonly tracing: ControlPlaneTracing;
   private readonly listeners = new Set<() => void>();
   /** Bumped by every fan-out: a shared desired state computed in an older generation is not reused. */
   private generation = 0;
@@ -95,7 +101,9 @@ export class ControlPlaneServices {
     trainingLeaseSeconds = 30,
     webhookDelivery: DeliveryOptions = {},
     anchor: { key: CheckpointKey; file: CheckpointFile; denialWindowMs?: number | undefined },
+    tracing: ControlPlaneTracing = ControlPlaneTracing.off,
   ) {
+    this.tracing = tracing;
     this.audit = new AuditLog(store, anchor.denialWindowMs);
     this.anchor = new AuditAnchor(store, anchor.key, anchor.file);
     this.tokens = new TokenService(store, this.audit, () => this.changed());
@@ -106,12 +114,15 @@ export class ControlPlaneServices {
       { audit: this.audit, training: this.training, registry: this.registry, artifacts, uploadVersion: (ctx, upload) => this.uploadVersion(ctx, upload) },
       trainingLeaseSeconds,
     );
+    this.training.tracing = tracing;
+    this.trainingRuns.tracing = tracing;
     this.training.onTrialEnded = (ctx, parentId) => this.trainingRuns.advanceSweep(ctx, parentId);
     this.traffic = new TrafficService(store, this.audit);
     this.rollouts = new RolloutService(store, this.audit, this.traffic, () => this.changed());
     this.gates = new GateService(store, this.audit, artifacts, this.registry);
     this.registry.promotionGate = this.gates;
     this.rollouts.promotionGate = this.gates;
+    this.rollouts.tracing = tracing;
     this.webhooks = new WebhookService(store, this.audit, webhookDelivery);
     this.alerts = new AlertService(store, this.audit, this.traffic, this.webhooks);
     this.metrics = new ControlPlaneMetrics(this.alerts);
@@ -120,6 +131,7 @@ export class ControlPlaneServices {
     this.residency = new ResidencyService(store, this.audit, () => this.changed());
     this.placement = new PlacementService(store, this.audit, () => this.changed());
     this.fleet = new FleetService(store);
+    this.driftHistograms = new DriftHistogramService(store);
   }
 
   static async open(options: ServicesOptions): Promise<ControlPlaneServices> {
@@ -156,7 +168,7 @@ export class ControlPlaneServices {
       key: checkpointKey,
       file: checkpointFile,
       denialWindowMs: options.denialWindowMs,
-    });
+    }, options.tracing);
     await services.registry.signUnsignedVersions((facts) => key.signVersion(facts));
     if ((await resignStaleStatements(store, key.signingKey, key.keyId)) > 0) services.changed();
     return services;

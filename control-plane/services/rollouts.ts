@@ -18,6 +18,7 @@ import { parseSpec, type RolloutSpec, type StartRolloutInput } from './rollout-s
 import type { TensorSignature } from './onnx-signature.js';
 import type { PromotionGate } from './promotion-gate.js';
 import type { TrafficService } from './traffic.js';
+import { ControlPlaneTracing } from '../tracing/tracing.js';
 
 export const ROLLOUT_PHASES = ['PROGRESSING', 'PAUSED', 'SWITCHED', 'PROMOTED', 'ABORTED'] as const;
 export type RolloutPhase = (typeof ROLLOUT_PHASES)[number];
@@ -61,6 +62,7 @@ export class RolloutService {
   private readonly listeners = new Set<(id: string) => void>();
   /** Asked before a rollout of a candidate starts (the promotion gates); unset, nothing is asked. */
   promotionGate: PromotionGate | undefined;
+  tracing = ControlPlaneTracing.off;
 
   constructor(
     private readonly store: Store,
@@ -249,12 +251,17 @@ export class RolloutService {
     let run: AnalysisRunTable | undefined;
     let verdict: AnalysisVerdict | undefined;
     if (spec.analysis && row.next_analysis_at !== null && Date.parse(row.next_analysis_at) <= at) {
-      const last = await this.store.db.selectFrom('analysis_runs').select('window_end').where('rollout_id', '=', id).orderBy('window_end', 'desc').limit(1).executeTakeFirst();
-      const from = last?.window_end ?? row.created_at;
-      const to = new Date(at).toISOString();
-      const [stable, candidate] = await Promise.all([this.traffic.aggregate(row.model, row.stable, from, to), this.traffic.aggregate(row.model, row.candidate, from, to)]);
-      verdict = judge(spec.analysis, stable, candidate);
-      run = { id: newId('ar'), rollout_id: id, step_index: row.step_index, window_start: from, window_end: to, status: verdict.status, measurements: JSON.stringify(verdict.measurements), message: verdict.message };
+      const analysis = spec.analysis;
+      ({ run, verdict } = await this.tracing.span('rollout.analysis', rolloutAttributes(row), async (span) => {
+        const last = await this.store.db.selectFrom('analysis_runs').select('window_end').where('rollout_id', '=', id).orderBy('window_end', 'desc').limit(1).executeTakeFirst();
+        const from = last?.window_end ?? row.created_at;
+        const to = new Date(at).toISOString();
+        const [stable, candidate] = await Promise.all([this.traffic.aggregate(row.model, row.stable, from, to), this.traffic.aggregate(row.model, row.candidate, from, to)]);
+        const judged = judge(analysis, stable, candidate);
+        span.setAttribute('sluice.analysis.status', judged.status);
+        const ran: AnalysisRunTable = { id: newId('ar'), rollout_id: id, step_index: row.step_index, window_start: from, window_end: to, status: judged.status, measurements: JSON.stringify(judged.measurements), message: judged.message };
+        return { run: ran, verdict: judged };
+      }));
     }
     const counts = await this.runCounts(row, run);
     const next = decide(row, spec, verdict, counts, at);
@@ -275,16 +282,24 @@ export class RolloutService {
       return;
     }
     const ctx = systemContext('rollout-controller');
-    try {
-      await this.audit.audited(ctx, next.action, `rollout/${id}`, async (tx) => {
-        if (!(await apply(tx))) throw new Superseded();
-        return { result: undefined, before: { phase: row.phase, step: row.step_index, weight: row.weight }, after: { ...summary(next), ...(run ? { analysis: { status: run.status, message: run.message } } : {}) } };
-      });
-    } catch (err) {
-      if ((err as { cause?: unknown }).cause instanceof Superseded) return;
-      throw err;
-    }
-    this.changed(id, true);
+    // The step's span holds the push to gateways that the change causes (changed() below).
+    await this.tracing.span(next.action, { ...rolloutAttributes({ ...row, ...next.patch }), 'sluice.rollout.decision': next.action }, async (span) => {
+      try {
+        await this.audit.audited(ctx, next.action, `rollout/${id}`, async (tx) => {
+          if (!(await apply(tx))) throw new Superseded();
+          return { result: undefined, before: { phase: row.phase, step: row.step_index, weight: row.weight }, after: { ...summary(next), ...(run ? { analysis: { status: run.status, message: run.message } } : {}) } };
+        });
+      } catch (err) {
+        if ((err as { cause?: unknown }).cause instanceof Superseded) {
+          span.setAttribute('sluice.rollout.decision', 'superseded');
+          return;
+        }
+        throw err;
+      }
+      // promoteInTx's patch is made inside the transaction: what it sets, for the span.
+      if (next.promote) span.setAttributes({ 'sluice.rollout.phase': 'PROMOTED', 'sluice.rollout.weight': 100 });
+      this.changed(id, true);
+    });
   }
 
   private async runCounts(row: RolloutTable, run: AnalysisRunTable | undefined): Promise<RunCounts> {
@@ -314,22 +329,30 @@ export class RolloutService {
     return { phase: 'PROMOTED', active_model: null, weight: 100, finished_at: at, message: `${DEFAULT_ALIAS} moved from version ${r.stable} to ${r.candidate}` };
   }
 
-  private async transition(ctx: CallContext, id: string, action: string, decideFn: (r: RolloutTable) => Transition): Promise<Rollout> {
-    let before: RolloutTable | undefined;
-    const result = await this.audit.audited(ctx, action, `rollout/${id}`, async (tx) => {
-      const row = await this.store.forUpdate(tx.selectFrom('rollouts').selectAll().where('id', '=', id)).executeTakeFirst();
-      if (!row) throw new SluiceError('SLUICE_E_ROLLOUT_NOT_FOUND', `no rollout ${id}`, { details: { rollout: id } });
-      before = row;
-      const t = decideFn(row);
-      const patch: Patch = { ...t.patch, updated_at: now() };
-      if (t.promote) Object.assign(patch, await this.promoteInTx(tx, row));
-      await tx.updateTable('rollouts').set(patch).where('id', '=', id).execute();
-      const after = { ...row, ...patch } as RolloutTable;
-      return { result: toRollout(after), before: { phase: row.phase, step: row.step_index, weight: row.weight }, after: { action: t.action, ...summary({ ...t, patch }) } };
+  private transition(ctx: CallContext, id: string, action: string, decideFn: (r: RolloutTable) => Transition): Promise<Rollout> {
+    return this.tracing.span(action, { 'sluice.rollout.id': id }, async (span) => {
+      let before: RolloutTable | undefined;
+      const result = await this.audit.audited(ctx, action, `rollout/${id}`, async (tx) => {
+        const row = await this.store.forUpdate(tx.selectFrom('rollouts').selectAll().where('id', '=', id)).executeTakeFirst();
+        if (!row) throw new SluiceError('SLUICE_E_ROLLOUT_NOT_FOUND', `no rollout ${id}`, { details: { rollout: id } });
+        before = row;
+        const t = decideFn(row);
+        const patch: Patch = { ...t.patch, updated_at: now() };
+        if (t.promote) Object.assign(patch, await this.promoteInTx(tx, row));
+        await tx.updateTable('rollouts').set(patch).where('id', '=', id).execute();
+        const after = { ...row, ...patch } as RolloutTable;
+        span.setAttributes({ ...rolloutAttributes(after), 'sluice.rollout.decision': t.action });
+        return { result: toRollout(after), before: { phase: row.phase, step: row.step_index, weight: row.weight }, after: { action: t.action, ...summary({ ...t, patch }) } };
+      });
+      if (before) this.changed(id, true);
+      return result;
     });
-    if (before) this.changed(id, true);
-    return result;
   }
+}
+
+/** What a rollout's spans say about it (after the transition when given the patched row). */
+function rolloutAttributes(r: Pick<RolloutTable, 'id' | 'model' | 'candidate' | 'phase' | 'step_index' | 'weight'>): Record<string, string | number> {
+  return { 'sluice.rollout.id': r.id, 'sluice.model': r.model, 'sluice.version': Number(r.candidate), 'sluice.rollout.phase': r.phase, 'sluice.rollout.step': Number(r.step_index), 'sluice.rollout.weight': Number(r.weight) };
 }
 
 /** The row changed between the controller's read and its write: drop this pass, the next one re-reads. */

@@ -8,6 +8,7 @@ import { LATENCY_BUCKETS_MS, type WireDriftSnapshot, type WireFeedbackStats, typ
 import type { Store } from '../store/db.js';
 import type { TrafficWindowTable } from '../store/tables.js';
 import type { CallContext } from './actor.js';
+import { keepDriftBins, parseDriftBins, pruneDriftBins } from './drift-histograms.js';
 import type { AuditLog } from './audit.js';
 import { parseAttribution, parseSlices } from './explained-figures.js';
 import { fleetFigures, type VersionFigures } from './fleet-figures.js';
@@ -85,7 +86,16 @@ export class TrafficService {
       attribution: w.attribution ? JSON.stringify(w.attribution) : null,
       slices: w.slices ? JSON.stringify(w.slices) : null,
     }));
-    await this.store.db.insertInto('traffic_windows').values(rows).execute();
+    // Windows and bins in one transaction (a failed report is sent again: no window stored twice);
+    // a report without bins stays one INSERT (docs/scaling.md counts its statements).
+    if (parsed.some((w) => w.driftBins)) {
+      await this.store.db.transaction().execute(async (tx) => {
+        await tx.insertInto('traffic_windows').values(rows).execute();
+        await keepDriftBins(tx, gateway, parsed, receivedAt);
+      });
+    } else {
+      await this.store.db.insertInto('traffic_windows').values(rows).execute();
+    }
     return rows.length;
   }
 
@@ -165,6 +175,7 @@ export class TrafficService {
   /** Drop windows received before `before` (the controller keeps what analyses still read). */
   async prune(before: string): Promise<number> {
     const r = await this.store.db.deleteFrom('traffic_windows').where('received_at', '<', before).executeTakeFirst();
+    await pruneDriftBins(this.store.db, before);
     return Number(r.numDeletedRows);
   }
 }
@@ -303,7 +314,9 @@ export function parseWindows(value: unknown): WireTrafficWindow[] {
     const rolloutId = raw.rolloutId === null || raw.rolloutId === undefined ? null : String(raw.rolloutId).slice(0, 64);
     const feedback = feedbackStats(raw.feedback, i);
     const drift = driftSnapshots(raw.drift, i);
-    const explained = { attribution: parseAttribution(raw.attribution, i), slices: parseSlices(raw.slices, i) };
-    return { model: raw.model, version, rolloutId, start: new Date(start).toISOString(), end: new Date(end).toISOString(), calls, errors, latency, mirrored, outputs, feedback, drift, ...explained };
+    const window: WireTrafficWindow = { model: raw.model, version, rolloutId, start: new Date(start).toISOString(), end: new Date(end).toISOString(), calls, errors, latency, mirrored, outputs, feedback, drift, attribution: parseAttribution(raw.attribution, i), slices: parseSlices(raw.slices, i) };
+    const driftBins = parseDriftBins(raw.driftBins, i);
+    if (driftBins !== null) window.driftBins = driftBins;
+    return window;
   });
 }

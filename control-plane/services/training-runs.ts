@@ -13,6 +13,7 @@ import type { ArtifactStore } from './artifact-store.js';
 import { parseAllowedRegions, regionAllows } from './residency.js';
 import type { AuditLog } from './audit.js';
 import { now } from './ids.js';
+import { ControlPlaneTracing } from '../tracing/tracing.js';
 import type { VersionUpload } from './model-upload.js';
 import { readOnnxSignature, type TensorSignature } from './onnx-signature.js';
 import type { ModelVersion, RegistryService } from './registry.js';
@@ -68,6 +69,8 @@ interface Deps {
 }
 
 export class TrainingRuns {
+  tracing = ControlPlaneTracing.off;
+
   constructor(
     private readonly deps: Deps,
     readonly leaseSeconds: number,
@@ -190,7 +193,16 @@ export class TrainingRuns {
    * sweep registers its best trial once all have ended); a check that fails turns it into a
    * failure with that error. A crashed trainer's attempt is retried while attempts remain.
    */
-  async finish(ctx: CallContext, input: FinishInput): Promise<TrainingJob> {
+  finish(ctx: CallContext, input: FinishInput): Promise<TrainingJob> {
+    const attributes = { 'sluice.training.job_id': input.jobId, 'sluice.training.attempt': input.attempt, 'sluice.training.reported': input.outcome, 'sluice.training.runner': ctx.actor.name };
+    return this.tracing.span('training.finish', attributes, async (span) => {
+      const ended = await this.endAttempt(ctx, input);
+      span.setAttributes({ 'sluice.training.status': ended.status, ...(ended.error ? { 'sluice.training.error': ended.error.code } : {}) });
+      return ended;
+    });
+  }
+
+  private async endAttempt(ctx: CallContext, input: FinishInput): Promise<TrainingJob> {
     const job = await this.deps.training.job(input.jobId);
     if (!job) throw new SluiceError('SLUICE_E_TRAINING_JOB_NOT_FOUND', `no training job ${input.jobId}`, { details: { id: input.jobId } });
     await this.holds(this.store.db, ctx, input.jobId, input.attempt, job.attemptCount);

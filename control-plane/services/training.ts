@@ -8,6 +8,7 @@ import type { TrainingAttemptTable, TrainingJobTable, TrainingLogTable } from '.
 import type { CallContext } from './actor.js';
 import type { AuditLog } from './audit.js';
 import { newId, now } from './ids.js';
+import { ControlPlaneTracing } from '../tracing/tracing.js';
 import { decodeCursor, pageSize, toConnection, type Connection, type PageArgs } from './pagination.js';
 import {
   DEFAULT_TIMEOUT_SECONDS,
@@ -106,13 +107,23 @@ type JobRow = TrainingJobTable & { model_name: string };
 export class TrainingService {
   /** Set by the wiring: a sweep's trial ended outside a runner's report (a cancel), so the sweep may move on. */
   onTrialEnded: ((ctx: CallContext, parentId: string) => Promise<void>) | undefined;
+  tracing = ControlPlaneTracing.off;
 
   constructor(
     readonly store: Store,
     readonly audit: AuditLog,
   ) {}
 
-  async submit(ctx: CallContext, input: SubmitInput): Promise<TrainingJob> {
+  /** Queue a job (a sweep: its first trials); its `training.dispatch` span names the job. */
+  submit(ctx: CallContext, input: SubmitInput): Promise<TrainingJob> {
+    return this.tracing.span('training.dispatch', { 'sluice.model': input.model }, async (span) => {
+      const job = await this.insertJob(ctx, input);
+      span.setAttributes({ 'sluice.training.job_id': job.id, 'sluice.training.status': job.status });
+      return job;
+    });
+  }
+
+  private async insertJob(ctx: CallContext, input: SubmitInput): Promise<TrainingJob> {
     const trainer = parseTrainer(input.trainer);
     const dataset = input.dataset === undefined || input.dataset === null ? defaultDataset(trainer) : parseDataset(input.dataset);
     const parameters = parseParameters(input.parameters);

@@ -517,6 +517,24 @@ const fleet: Migration = {
   },
 };
 
+// The console's current drift histograms (issue 23, services/drift-histograms.ts): per gateway and
+// model version, the bin counts of its latest reported drift window, overwritten by each report.
+const driftHistograms: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('drift_histograms')
+      .addColumn('gateway', 'text', (c) => c.notNull())
+      .addColumn('model', 'text', (c) => c.notNull())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('received_at', 'text', (c) => c.notNull())
+      .addColumn('window_end', 'text', (c) => c.notNull())
+      .addColumn('bins', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('drift_histograms_pk', ['gateway', 'model', 'version'])
+      .execute();
+    await db.schema.createIndex('drift_histograms_version').on('drift_histograms').columns(['model', 'version', 'received_at']).execute();
+  },
+};
+
 // Traffic windows gain issue 22's figures: the attribution snapshot of sampled calls and the
 // per-slice counts (JSON, NULL when absent: older gateways send neither).
 const explainedWindows: Migration = {
@@ -538,5 +556,6 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0009_residency': residency,
   '0010_artifact_blobs': artifactBlobs,
   '0011_fleet': fleet,
-  '0012_explained_windows': explainedWindows,
+  '0012_drift_histograms': driftHistograms,
+  '0013_explained_windows': explainedWindows,
 };

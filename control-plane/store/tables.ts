@@ -436,6 +436,18 @@ export interface Database {
   artifact_blobs: ArtifactBlobTable;
   artifact_chunks: ArtifactChunkTable;
   registry_keys: RegistryKeyTable;
+  drift_histograms: DriftHistogramTable;
+}
+
+/** A gateway's latest drift window bins of one model version (0012_drift_histograms). */
+export interface DriftHistogramTable {
+  gateway: string;
+  model: string;
+  version: number;
+  received_at: string;
+  window_end: string;
+  /** JSON WireDriftBins[] */
+  bins: string;
 }
 
 /** An artifact in the PostgreSQL blob store (0010_artifact_blobs): what the fs driver keeps as a file. */

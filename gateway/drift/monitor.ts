@@ -12,10 +12,10 @@
 // isolates one caller's input (a window of one call would otherwise show it as count and mean).
 // The control plane gets the live figures (snapshot()): it is trusted with them.
 import type { Logger } from '../../lib/log.js';
-import type { WireDriftSnapshot } from '../../lib/sync-wire.js';
+import type { WireDriftBins, WireDriftSnapshot } from '../../lib/sync-wire.js';
 import { DEFAULT_REPORT_MIN_ROWS, type DriftConfig } from '../models/config.js';
 import type { CompiledProfile } from './compile.js';
-import { SCORE_FIELDS, type ScoreField } from './layout.js';
+import { binsOf, blockOffsets, FEATURE_HEADER, SCORE_FIELDS, type ScoreField } from './layout.js';
 import type { DriftMetrics } from './metrics.js';
 import { SCORE_STRIDE } from './ts-scores.js';
 import { DriftWindow, type DriftBackend } from './window.js';
@@ -85,6 +85,8 @@ interface ScoredWindow {
   ended: number | null;
   rows: number;
   scores: Float64Array;
+  /** Counts on the PSI bins, every feature's in a row (reference.coarseOffsets), for the control plane's histograms. */
+  bins: Float64Array;
 }
 
 export class DriftMonitor {
@@ -129,7 +131,7 @@ export class DriftMonitor {
     });
     this.#levels = options.compiled.features.map(() => null);
     this.#started = this.#now();
-    this.#current = { started: this.#started, ended: null, rows: 0, scores: this.#window.scores(options.compiled.reference) };
+    this.#current = { started: this.#started, ended: null, rows: 0, scores: this.#window.scores(options.compiled.reference), bins: new Float64Array(options.compiled.reference.refCoarse.length) };
   }
 
   /** The current window becomes the merge of these window states (one per worker, this epoch). */
@@ -183,7 +185,24 @@ export class DriftMonitor {
       const seen = scores[f * SCORE_STRIDE + COUNT]! + scores[f * SCORE_STRIDE + NAN]!;
       if (seen > rows) rows = seen;
     }
-    return { started, ended, rows, scores };
+    return { started, ended, rows, scores, bins: this.#coarseCounts() };
+  }
+
+  /** The window's fine counts summed onto each feature's PSI bins (the profile's proportions' bins). */
+  #coarseCounts(): Float64Array {
+    const { layout, reference: ref } = this.compiled;
+    const state = this.#window.snapshot();
+    const offsets = blockOffsets(layout);
+    const out = new Float64Array(ref.refCoarse.length);
+    let fine = 0;
+    for (let f = 0; f < this.compiled.features.length; f++) {
+      const at = offsets[f]! + FEATURE_HEADER;
+      const base = ref.coarseOffsets[f]!;
+      const bins = binsOf(layout, f);
+      for (let j = 0; j < bins; j++) out[base + ref.coarseMap[fine + j]!] += state[at + j]!;
+      fine += bins;
+    }
+    return out;
   }
 
   #judge(w: ScoredWindow): void {
@@ -274,9 +293,23 @@ export class DriftMonitor {
     });
   }
 
+  /**
+   * Each feature's counts on its PSI bins in the window snapshot() scores, for the control plane's
+   * current histogram. Counts reach people who only read the console, so of the current window it
+   * is the published snapshot (report_min_rows rows, then steps of as many, as report() shows):
+   * no two reports isolate one caller's input. None while there is no such snapshot.
+   */
+  bins(): WireDriftBins[] {
+    const prev = this.#previous;
+    const w = this.#current.rows < this.minRows && prev !== null ? prev : this.#published;
+    if (w === null || w.rows < this.reportMinRows) return [];
+    const offsets = this.compiled.reference.coarseOffsets;
+    return this.compiled.features.map((feature, f) => ({ feature, counts: Array.from(w.bins.subarray(offsets[f]!, offsets[f + 1]!)) }));
+  }
+
   /** A window whose figures are withheld: its times, no rows, no scores. */
   #unpublished(w: ScoredWindow = this.#current): ScoredWindow {
-    return { started: w.started, ended: w.ended, rows: 0, scores: new Float64Array(w.scores.length).fill(NaN) };
+    return { started: w.started, ended: w.ended, rows: 0, scores: new Float64Array(w.scores.length).fill(NaN), bins: new Float64Array(w.bins.length) };
   }
 
   #windowReport(w: ScoredWindow, judged: boolean): WindowReport {

@@ -167,7 +167,7 @@ export class InferenceService {
         prepared.trace = request.trace;
         request.trace.version = version.version;
       }
-      const params = request.parameters ?? {};
+      const params = request.parameters ?? NO_PARAMETERS;
       const rollout = this.#repository.model(version.name)?.routing.rollout;
       // A copy for the rollout's other version is decided now: the inputs are moved to the worker
       // with the batch, so the copy takes its own first. Calls that chose their version (URL,
@@ -262,20 +262,31 @@ function intParam(params: Record<string, unknown>, name: string): number | undef
 }
 
 function selectOutputs(version: LoadedVersion, request: InferenceRequest, tensors: Tensor[]): OutputTensor[] {
+  // Plain loops and object literals: this runs once per call (no closures, no object spread).
   const binaryDefault = request.binaryOutput === true;
-  if (request.outputs === undefined) {
-    const out: OutputTensor[] = [];
+  const out: OutputTensor[] = [];
+  const wanted = request.outputs;
+  if (wanted === undefined) {
     for (const s of version.outputs) {
-      const t = tensors.find((x) => x.name === s.name);
-      if (t) out.push({ ...t, binary: binaryDefault });
+      const t = tensorNamed(tensors, s.name);
+      if (t !== undefined) out.push({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.data, binary: binaryDefault });
     }
     return out;
   }
-  return request.outputs.map((o) => {
-    const t = tensors.find((x) => x.name === o.name)!;
-    return { ...t, binary: o.binary ?? binaryDefault };
-  });
+  for (const o of wanted) {
+    const t = tensorNamed(tensors, o.name)!;
+    out.push({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.data, binary: o.binary ?? binaryDefault });
+  }
+  return out;
 }
+
+function tensorNamed(tensors: readonly Tensor[], name: string): Tensor | undefined {
+  for (const t of tensors) if (t.name === name) return t;
+  return undefined;
+}
+
+/** A call without parameters reads this one (no object per call). */
+const NO_PARAMETERS: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /** A model the control plane serves nothing of by name: no `production` alias and no active rollout. */
 function notRouted(model: string): SluiceError {

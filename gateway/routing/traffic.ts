@@ -4,7 +4,7 @@
 // at the window's end), which the control plane's rollout analysis and alerts read. The hot path
 // only adds into typed arrays allocated when a window starts; take() turns them into wire windows
 // and starts the next ones.
-import { LATENCY_BUCKETS_MS, type WireDriftSnapshot, type WireTrafficWindow } from '../../lib/sync-wire.js';
+import { LATENCY_BUCKETS_MS, type WireDriftBins, type WireDriftSnapshot, type WireTrafficWindow } from '../../lib/sync-wire.js';
 import type { WireAttributionSnapshot, WireSliceStats } from '../../lib/sync-wire.js';
 import type { Tensor } from '../models/tensors.js';
 import type { OutputBinning } from './output-bins.js';
@@ -33,6 +33,13 @@ export interface WindowRollout {
 
 /** The drift figures of a model version now (undefined: it has no drift monitor). */
 export type DriftSource = (model: string, version: string) => WireDriftSnapshot[] | undefined;
+/** The bin counts of the window those figures score (undefined or empty: none to send). */
+export type DriftBinsSource = (model: string, version: string) => WireDriftBins[] | undefined;
+/** Where a version's window reads drift from; set and cleared by the drift extension. */
+interface DriftSources {
+  source: DriftSource | undefined;
+  bins?: DriftBinsSource | undefined;
+}
 
 /**
  * Issue 22's figures a window carries beside drift: the attribution snapshot of sampled calls (a
@@ -65,10 +72,10 @@ export class VersionTraffic {
   /** Windows closed early because the rollout changed, waiting for take(). */
   readonly #closed: WireTrafficWindow[];
 
-  readonly #drift: { source: DriftSource | undefined };
+  readonly #drift: DriftSources;
   readonly #explained: ExplainedSources;
 
-  constructor(model: string, version: string, closed: WireTrafficWindow[], drift: { source: DriftSource | undefined } = { source: undefined }, explained: ExplainedSources = { attribution: undefined, slices: undefined }) {
+  constructor(model: string, version: string, closed: WireTrafficWindow[], drift: DriftSources = { source: undefined }, explained: ExplainedSources = { attribution: undefined, slices: undefined }) {
     this.model = model;
     this.version = version;
     this.#closed = closed;
@@ -146,6 +153,8 @@ export class VersionTraffic {
     }
     const drift = this.#drift.source?.(this.model, this.version);
     if (drift !== undefined) w.drift = drift;
+    const bins = this.#drift.bins?.(this.model, this.version);
+    if (bins !== undefined && bins.length > 0) w.driftBins = bins;
     const attribution = this.#explained.attribution?.(this.model, this.version);
     if (attribution !== undefined) w.attribution = attribution;
     const slices = this.#explained.slices?.(this.model, this.version);
@@ -175,13 +184,18 @@ export class VersionTraffic {
 export class TrafficWindows {
   readonly #byModel = new Map<string, Map<string, VersionTraffic>>();
   readonly #closed: WireTrafficWindow[] = [];
-  readonly #drift: { source: DriftSource | undefined } = { source: undefined };
+  readonly #drift: DriftSources = { source: undefined };
   /** Where windows read attribution snapshots and slice counts from (the inference service sets them). */
   readonly explained: ExplainedSources = { attribution: undefined, slices: undefined };
 
   /** Where windows read their version's drift figures from (the drift extension sets it). */
   set driftSource(source: DriftSource | undefined) {
     this.#drift.source = source;
+  }
+
+  /** Where windows read the bin counts of those figures' window from (the drift extension sets it). */
+  set driftBinsSource(source: DriftBinsSource | undefined) {
+    this.#drift.bins = source;
   }
 
   /** The window of a model version (created on first use; generations of a version share it). */

@@ -44,6 +44,7 @@ export function driftRoutes(options: DriftRoutesOptions = {}): GatewayExtension 
     options.onHub?.(hub);
     // Every traffic window the gateway reports carries its version's drift figures.
     inference.traffic.driftSource = (model, version) => hub.monitor(model, version)?.snapshot();
+    inference.traffic.driftBinsSource = (model, version) => hub.monitor(model, version)?.bins();
     const report = (call: HttpCall, name: string, version: string | undefined): void => {
       try {
         const v = inference.resolve(name, version);
@@ -68,6 +69,7 @@ export function driftRoutes(options: DriftRoutesOptions = {}): GatewayExtension 
     return {
       close: () => {
         inference.traffic.driftSource = undefined;
+        inference.traffic.driftBinsSource = undefined;
         return hub.close();
       },
     };

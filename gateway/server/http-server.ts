@@ -238,8 +238,10 @@ class InferRoute {
       trace.decodeStart = decodeStart;
       trace.decodeEnd = decodeEnd;
     }
+    // One object literal of a fixed shape (no spread of `decoded`): built once per call.
     const response = await inference.infer({
-      ...decoded, model: name, version: target?.version ?? version, routedVersion: target !== undefined && version === undefined, signal: call.signal, receivedAt, routeKey, preview, trace,
+      model: name, version: target?.version ?? version, id: decoded.id, inputs: decoded.inputs, outputs: decoded.outputs, binaryOutput: decoded.binaryOutput,
+      parameters: decoded.parameters, routedVersion: target !== undefined && version === undefined, signal: call, receivedAt, routeKey, preview, trace,
     });
     if (call.aborted) return;
     if (trace !== undefined) trace.encodeStart = performance.now();

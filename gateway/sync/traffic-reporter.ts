@@ -65,8 +65,8 @@ export class TrafficReporter {
 
 /**
  * One window covering both (same model, version and rollout): counts added, [earliest start, latest
- * end), feedback and slice counts added, and the drift and attribution snapshots of the later window
- * (a snapshot is a state, not a count).
+ * end), feedback and slice counts added, and the drift snapshot and bins and the attribution snapshot
+ * of the later window (a snapshot is a state, not a count).
  */
 export function mergeWindows(a: WireTrafficWindow, b: WireTrafficWindow): WireTrafficWindow {
   const [earlier, later] = a.end <= b.end ? [a, b] : [b, a];
@@ -92,6 +92,8 @@ export function mergeWindows(a: WireTrafficWindow, b: WireTrafficWindow): WireTr
   if (feedback !== undefined) merged.feedback = feedback;
   const drift = later.drift ?? earlier.drift;
   if (drift !== undefined && drift !== null) merged.drift = drift;
+  const bins = later.driftBins ?? earlier.driftBins;
+  if (bins !== undefined && bins !== null) merged.driftBins = bins;
   const attribution = later.attribution ?? earlier.attribution;
   if (attribution !== undefined && attribution !== null) merged.attribution = attribution;
   const slices = addSlices(a.slices ?? undefined, b.slices ?? undefined);

@@ -10,13 +10,9 @@
 // any call in it is.
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Attributes, type Context, type Link, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { parseTraceParent, TraceState } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BasicTracerProvider, BatchSpanProcessor, RandomIdGenerator, SamplingDecision, type Sampler, type SamplingResult,
-} from '@opentelemetry/sdk-trace-base';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import { SluiceError, toSluiceError } from '../../lib/errors.js';
+import { BasicTracerProvider, RandomIdGenerator, SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace-base';
+import { toSluiceError } from '../../lib/errors.js';
+import { checkEndpoint, checkRatio, traceExportProvider } from '../../lib/trace-export.js';
 
 export interface TracingOptions {
   /** OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces. */
@@ -119,11 +115,8 @@ export class Tracing {
   constructor(o: TracingOptions) {
     this.sampleRatio = checkRatio(o.sampleRatio);
     this.endpoint = checkEndpoint(o.endpoint);
-    const exporter = new OTLPTraceExporter({ url: this.endpoint });
-    this.#provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: o.serviceName ?? 'sluice-gateway' }),
-      sampler: new CallSampler(),
-      spanProcessors: [new BatchSpanProcessor(exporter, { maxQueueSize: o.maxQueueSize ?? 2048, scheduledDelayMillis: o.exportDelayMs ?? 1000 })],
+    this.#provider = traceExportProvider({
+      endpoint: this.endpoint, serviceName: o.serviceName ?? 'sluice-gateway', sampler: new CallSampler(), maxQueueSize: o.maxQueueSize, exportDelayMs: o.exportDelayMs,
     });
     this.#tracer = this.#provider.getTracer('sluice-gateway');
   }
@@ -212,24 +205,4 @@ export class Tracing {
 /** performance.now() ms → epoch ms, the time OpenTelemetry records. */
 function epochMs(at: number): number {
   return performance.timeOrigin + at;
-}
-
-function checkRatio(ratio: number): number {
-  if (typeof ratio !== 'number' || !(ratio >= 0 && ratio <= 1)) {
-    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `trace sample ratio must be a number from 0 to 1, got ${String(ratio)}`, { details: { option: 'trace-sample-ratio' } });
-  }
-  return ratio;
-}
-
-function checkEndpoint(endpoint: string): string {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch (err) {
-    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `OTLP endpoint must be an http(s) URL, got ${JSON.stringify(endpoint)}`, { cause: err, details: { option: 'otlp-endpoint' } });
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `OTLP endpoint must be an http(s) URL, got ${JSON.stringify(endpoint)}`, { details: { option: 'otlp-endpoint' } });
-  }
-  return url.href;
 }

@@ -62,6 +62,9 @@ export class WorkerPool {
       // every other task waits in this pool's queue (#call) until a worker is idle, and then goes to
       // that worker (piscina picks the least busy), so it never waits behind another model's batch.
       concurrentTasksPerWorker: 2,
+      // Piscina's run/wait-time histograms are read by nobody here (the gateway's own metrics time
+      // each batch): not recorded, work the main thread skips on every task.
+      recordTiming: false,
       workerData: { preload: options.preload ?? [] } satisfies WorkerData,
     });
     this.#piscina.on('error', (err: unknown) => this.#logger.error({ err }, 'worker pool error'));

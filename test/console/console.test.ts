@@ -1,6 +1,7 @@
 // The console end to end in a real browser (Debian's chromium, playwright-core) against a real
 // `sluice serve`: sign in, the example models, a canary watched step by step and aborted, a viewer
-// who sees no buttons, and a drift chart that moves while shifted weather data is replayed.
+// who sees no buttons, a drift chart and the current window's histograms that move while shifted
+// weather data is replayed, and the fleet with each gateway's recent traffic and a per-model view.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +21,29 @@ t.teardown(async () => {
   await browser?.close();
   await stack?.stop();
 });
+
+/** PSI of a page's current counts against the reference proportions (the control plane's epsilon). */
+function psiOf(reference: number[], counts: number[]): number {
+  const rows = counts.reduce((a, b) => a + b, 0);
+  return reference.reduce((sum, r, i) => {
+    const e = Math.max(r, 1e-4);
+    const a = Math.max(counts[i]! / rows, 1e-4);
+    return sum + (a - e) * Math.log(a / e);
+  }, 0);
+}
+
+/** Each feature card's reference proportions and current counts, as the drift page shows them. */
+async function histograms(page: Page): Promise<Map<string, { reference: number[]; current: number[] }>> {
+  const cards = await page.$$eval('[data-feature]', (els) => els.map((e) => [e.getAttribute('data-feature'), e.getAttribute('data-reference'), e.getAttribute('data-current')] as const));
+  const numbers = (s: string | null) => (s ? s.split(',').map(Number) : []);
+  return new Map(cards.map(([f, r, c]) => [f!, { reference: numbers(r), current: numbers(c) }]));
+}
+
+/** The largest PSI of the current histograms, once every input feature has one. */
+async function histogramPsi(page: Page): Promise<number | undefined> {
+  const h = [...(await histograms(page)).values()].filter((x) => x.current.length > 0);
+  return h.length >= 5 ? Math.max(...h.map((x) => psiOf(x.reference, x.current))) : undefined;
+}
 
 async function newPage(): Promise<Page> {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
@@ -105,7 +129,7 @@ t.test('an operator watches a canary move to its next weight and aborts it; a vi
   await page.context().close();
 });
 
-t.test('the drift chart moves while shifted data is replayed through the gateway', async (t) => {
+t.test('the drift chart and the current histograms move while shifted data is replayed through the gateway', async (t) => {
   const { normal, shifted } = weatherRows();
   const page = await newPage();
   await signIn(page, stack.controlPlane, stack.admin);
@@ -118,6 +142,10 @@ t.test('the drift chart moves while shifted data is replayed through the gateway
     return v ? Number(v) : undefined;
   }, 90_000);
   t.ok(calm < 0.2, `PSI on the reference's own days stays low (${calm})`);
+  const calmHistograms = await eventually('a current histogram of every input feature', () => histogramPsi(page), 60_000);
+  t.ok(calmHistograms < 0.2, `the current histograms lie on the reference (PSI ${calmHistograms})`);
+  const calmCounts = (await histograms(page)).get('temp_max')!.current;
+  t.equal(calmCounts.length, (await histograms(page)).get('temp_max')!.reference.length, 'one count per reference bin');
   const before = Number(await page.getAttribute('[data-chart=psi]', 'data-points'));
   await stack.infer(shifted.slice(0, 1200));
   const hot = await eventually('the PSI of the shifted days', async () => {
@@ -126,16 +154,40 @@ t.test('the drift chart moves while shifted data is replayed through the gateway
   }, 90_000);
   t.ok(hot > calm, `PSI rose from ${calm} to ${hot}`);
   t.ok(Number(await page.getAttribute('[data-chart=psi]', 'data-points')) > before, 'the chart gained points without a reload');
+  const hotHistograms = await eventually('current histograms of the shifted days', async () => {
+    const v = await histogramPsi(page);
+    return v !== undefined && v > 0.2 ? v : undefined;
+  }, 90_000);
+  t.ok(hotHistograms > calmHistograms, `the current histograms moved off the reference: PSI ${calmHistograms} -> ${hotHistograms}`);
+  const hotCounts = (await histograms(page)).get('temp_max')!.current;
+  t.notSame(hotCounts, calmCounts, 'temp_max\'s counts changed without a reload');
+  t.ok(hotCounts.at(-1)! / hotCounts.reduce((a, b) => a + b, 0) > calmCounts.at(-1)! / calmCounts.reduce((a, b) => a + b, 0), 'a hotter climate fills the top temp_max bin');
   await page.context().close();
 });
 
 t.test('the fleet, training and audit pages show what the control plane has', async (t) => {
   const page = await newPage();
   await signIn(page, stack.controlPlane, stack.admin);
+  const { normal } = weatherRows();
+  await stack.infer(normal.slice(0, 200)); // 4 calls of 50 rows
+  const { gateways } = await stack.gql('{ gateways { edges { node { name region } } } }');
+  const gw = gateways.edges[0].node as { name: string; region: string };
   await page.goto(`${stack.controlPlane}/#/fleet`);
   await page.waitForSelector('[data-testid=gateways] tbody tr');
-  t.match(await page.textContent('[data-testid=gateways]'), /CONNECTED/);
-  t.match(await page.textContent('[data-testid=gateways]'), /weather v1/);
+  const row = `[data-testid=gateways] tr[data-gateway="${gw.name}"]`;
+  t.match(await page.textContent(row), /CONNECTED/);
+  t.match(await page.textContent(row), /weather v1 cpu/, 'a loaded version names its execution provider');
+  const callsPerSecond = await eventually('the gateway\'s recent calls/s', async () => {
+    const v = Number(await page.textContent(`${row} [data-testid=calls-per-second]`));
+    return v > 0 ? v : undefined;
+  }, 30_000);
+  t.ok(callsPerSecond > 0, `calls/s over the last minute counts the calls just sent (${callsPerSecond})`);
+  t.ok(Number(await page.textContent(`${row} [data-testid=p99]`)) > 0, 'and their p99');
+  const weather = '[data-testid=model-fleet-weather] tr[data-version="1"]';
+  await page.waitForSelector(weather);
+  const served = await page.textContent(weather);
+  t.match(served, /1 of 1/, 'v1 served by the one connected gateway');
+  t.match(served, new RegExp(`${gw.name}.*cpu`), 'the per-model view names the gateway and its execution provider');
   await page.goto(`${stack.controlPlane}/#/audit`);
   await page.waitForSelector('[data-testid=verification]');
   t.match(await page.textContent('[data-testid=verification]'), /chain verified/);

@@ -14,6 +14,7 @@ import { DriftObserver } from '../../../gateway/drift/observer.js';
 import { sharedStateBuffer, SharedStateReader, SharedStateWriter } from '../../../gateway/drift/shared-state.js';
 import { parseModelConfig, type DriftConfig } from '../../../gateway/models/config.js';
 import { seededRandom, gaussian } from '../../../lib/random.js';
+import { psi } from '../../../gateway/drift/statistics.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -233,4 +234,38 @@ t.test('a snapshot for the traffic window: the current window once it has min_ro
   m.collect([snapshotOf(sample(20, 4, 0))]);
   m.evaluate();
   t.same(m.snapshot(), current, 'a current window under min_rows: the previous window stands');
+});
+
+t.test('bins for the traffic window: PSI bin counts of the window the snapshot scores, none below report_min_rows', async (t) => {
+  let now = 0;
+  const { logger } = capture();
+  const m = new DriftMonitor({ model: 'm', version: '1', compiled, config: driftConfig({ min_rows: 100, report_min_rows: 20 }), logger, now: () => now });
+  m.collect([snapshotOf(sample(15, 5, 0))]);
+  m.evaluate();
+  t.same(m.bins(), [], '15 rows < report_min_rows: nothing to publish');
+  m.collect([snapshotOf(sample(300, 3, 3))]);
+  m.evaluate();
+  const bins = m.bins();
+  const snapshot = m.snapshot();
+  t.same(bins.map((b) => b.feature), ['a', 'b']);
+  profile.tensors[0]!.features.forEach((f, i) => {
+    const counts = bins[i]!.counts;
+    t.equal(counts.length, f.proportions.length, `${f.name}: one count per bin of the profile's proportions`);
+    t.equal(counts.reduce((x, y) => x + y, 0), 300, `${f.name}: every row binned once`);
+    t.ok(counts.every((c) => Number.isInteger(c)), `${f.name}: counts are whole`);
+    t.ok(Math.abs(psi(counts.map((c) => c / 300), f.proportions) - snapshot[i]!.psi!) < 1e-9, `${f.name}: PSI from the counts is the snapshot's PSI`);
+  });
+  t.ok(bins[0]!.counts.at(-1)! > 200, 'a shifted by 3 sd: most rows in the top decile bin');
+  m.collect([snapshotOf(sample(300, 3, 3)), snapshotOf(sample(5, 6, 0))]);
+  m.evaluate();
+  t.equal(m.snapshot()[0]!.rows, 305, 'the snapshot has the live window');
+  t.same(m.bins(), bins, 'five rows more: the bins stay at the published 300 (steps of report_min_rows)');
+  m.collect([snapshotOf(sample(300, 3, 3)), snapshotOf(sample(25, 6, 0))]);
+  m.evaluate();
+  t.equal(m.bins()[0]!.counts.reduce((x, y) => x + y, 0), 325, 'twenty-five rows more: published again');
+  now = 10_001;
+  m.evaluate();
+  m.collect([snapshotOf(sample(30, 4, 0))]);
+  m.evaluate();
+  t.equal(m.bins()[0]!.counts.reduce((x, y) => x + y, 0), 325, 'a current window under min_rows: the previous window\'s bins, as the snapshot');
 });

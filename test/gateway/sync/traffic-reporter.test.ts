@@ -80,6 +80,35 @@ t.test('windows carry feedback and drift; merging adds the feedback and keeps th
   t.notOk('feedback' in sent[1]![0]!, 'no feedback in the window: no feedback field');
 });
 
+t.test('windows carry the drift bins when there are some; merging keeps the later window\'s bins', async (t) => {
+  const windows = new TrafficWindows();
+  let counts: number[] | undefined = [3, 4];
+  windows.driftBinsSource = (model) => (model !== 'weather' ? undefined : counts === undefined ? [] : [{ feature: 'temp_max', counts }]);
+  const sent: WireTrafficWindow[][] = [];
+  let up = false;
+  const reporter = new TrafficReporter({
+    windows, logger,
+    send: async (w) => {
+      if (!up) throw new Error('control plane down');
+      sent.push(w);
+    },
+  });
+  windows.of('weather', '1').call(1, false);
+  await reporter.flush(Date.parse('2030-01-01T00:00:01Z'));
+  counts = [30, 40];
+  windows.of('weather', '1').call(1, false);
+  windows.of('linear', '1').call(1, false);
+  up = true;
+  await reporter.flush(Date.parse('2030-01-01T00:00:02Z'));
+  const [w1, w2] = sent[0]!;
+  t.same(w1!.driftBins, [{ feature: 'temp_max', counts: [30, 40] }], 'the later bins kept, not added');
+  t.notOk('driftBins' in w2!, 'no drift monitor: no driftBins field');
+  counts = undefined;
+  windows.of('weather', '1').call(1, false);
+  await reporter.flush(Date.parse('2030-01-01T00:00:03Z'));
+  t.notOk('driftBins' in sent[1]![0]!, 'a window too small to publish: no driftBins field');
+});
+
 t.test('windows carry slice counts and the attribution snapshot; merging adds the counts and keeps the later snapshot', async (t) => {
   const windows = new TrafficWindows();
   let pending: { slice: string; calls: number; outcome: number; labelled: number; errors: number }[] | undefined = [{ slice: 'north', calls: 2, outcome: 1, labelled: 2, errors: 1 }];
