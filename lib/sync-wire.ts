@@ -175,6 +175,10 @@ export interface WireTrafficWindow {
    * histogram); absent: no drift profile, or the window is too small to publish.
    */
   driftBins?: WireDriftBins[] | null;
+  /** Attribution windows of sampled calls at the window's end (issue 22); absent: explain.sample_fraction off or nothing explained yet. */
+  attribution?: WireAttributionSnapshot | null;
+  /** Per-slice counts in the window (issue 22, config `slices`); absent: slices off or no rows. */
+  slices?: WireSliceStats[] | null;
 }
 
 // ---- Ground truth and drift for alerts and the retraining loop (issue 16). ----
@@ -213,6 +217,35 @@ export interface WireDriftSnapshot {
 export interface WireDriftBins {
   feature: string;
   counts: number[];
+}
+
+/**
+ * A version's attribution window (gateway/explain/attribution-windows.ts): the current one, else the
+ * previous one while the current has no explained row. A snapshot (a state), not a count.
+ */
+export interface WireAttributionSnapshot {
+  /** Rows explained in the window. */
+  rows: number;
+  /** Total variation distance of the attribution shares from the reference's, 0..1; null before the reference run. */
+  shift: number | null;
+  /** Per feature: its share of the mean |attribution| in the window and in the reference run. */
+  features: { feature: string; share: number; referenceShare: number }[];
+}
+
+/**
+ * One slice's counts in the window (gateway/feedback/slices.ts). Counts add across windows and
+ * gateways: the error figure is errors / labelled (classifiers: the error rate; regressors: MAE).
+ */
+export interface WireSliceStats {
+  slice: string;
+  /** Rows answered. */
+  calls: number;
+  /** Classifiers: rows predicted as the positive class; regressors: the sum of the predictions. */
+  outcome: number;
+  /** Rows that got ground truth. */
+  labelled: number;
+  /** Classifiers: of those, rows predicted wrong; regressors: Σ |prediction − value|. */
+  errors: number;
 }
 
 /**

@@ -39,14 +39,14 @@ export const alertTypeDefs = /* GraphQL */ `
     model: String!
     "An alias (production), a version number, or * for every version with figures."
     versions: String!
-    "drift_psi, accuracy, error_rate, latency_p99_ms or mae"
+    "drift_psi, accuracy, error_rate, latency_p99_ms, mae, attribution_shift, slice_error_rate or slice_error_disparity"
     metric: String!
-    "drift_psi: a feature, or * for each feature."
+    "drift_psi: a feature, or * for each feature; attribution_shift: a feature, * for each, or null for the whole shift; slice_error_rate: a slice, or * for each."
     feature: String
     "> or <"
     comparison: String!
     threshold: Float!
-    "Fewest calls (error_rate, latency_p99_ms) or feedback rows (accuracy, mae) a figure needs."
+    "Fewest calls (error_rate, latency_p99_ms), feedback rows (accuracy, mae), explained rows (attribution_shift) or labelled rows per slice (slice_*) a figure needs."
     minCount: Int
     "Seconds of reported figures each evaluation looks at."
     windowSeconds: Int!
@@ -214,6 +214,35 @@ export const alertTypeDefs = /* GraphQL */ `
     mae: Float
     rmse: Float
     drift: [FleetDrift!]!
+    "Attribution of sampled calls (issue 22); null when no gateway sent any."
+    attribution: FleetAttribution
+    "Outcome and error per slice of the version's slices column (issue 22)."
+    slices: [FleetSlice!]!
+  }
+
+  type FleetAttribution {
+    "Explained rows behind the figures, over the gateways' latest snapshots."
+    rows: Int!
+    gateways: Int!
+    "Rows-weighted mean total variation distance of the attribution shares from the reference (0..1)."
+    shift: Float
+    features: [FleetAttributionFeature!]!
+  }
+
+  type FleetAttributionFeature {
+    feature: String!
+    "Rows-weighted mean of |share - reference share|."
+    shift: Float!
+  }
+
+  type FleetSlice {
+    slice: String!
+    calls: Int!
+    labelled: Int!
+    "Classifiers: share predicted as the positive class; regressors: mean prediction."
+    outcomeRate: Float
+    "Classifiers: share of labelled rows predicted wrong; regressors: MAE."
+    errorRate: Float
   }
 
   extend type Query {

@@ -200,6 +200,30 @@ export const gatewayTypeDefs = /* GraphQL */ `
     feedback: FeedbackStatsInput
     "The version's drift monitor at the window's end (issue 16)."
     drift: [DriftSnapshotInput!]
+    "Attribution window of sampled calls at the window's end (issue 22)."
+    attribution: AttributionSnapshotInput
+    "Per-slice counts in the window (issue 22)."
+    slices: [SliceStatsInput!]
+  }
+
+  input AttributionSnapshotInput {
+    rows: Int!
+    shift: Float
+    features: [AttributionShareInput!]!
+  }
+
+  input AttributionShareInput {
+    feature: String!
+    share: Float!
+    referenceShare: Float!
+  }
+
+  input SliceStatsInput {
+    slice: String!
+    calls: Int!
+    outcome: Float!
+    labelled: Int!
+    errors: Float!
   }
 
   input FeedbackStatsInput {

@@ -17,10 +17,15 @@ const MAX_LABELS = 32;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const LABEL_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const ALIAS = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
-/** Metrics whose figure needs a least number of calls (error_rate, latency) or feedback rows (accuracy, mae). */
-const COUNTED: readonly AlertMetric[] = ['accuracy', 'mae', 'error_rate', 'latency_p99_ms'];
-/** Metrics that are ratios, so their thresholds lie in [0, 1]. */
-const RATIOS: readonly AlertMetric[] = ['accuracy', 'error_rate'];
+/**
+ * Metrics whose figure needs a least number of calls (error_rate, latency), feedback rows (accuracy,
+ * mae), explained rows (attribution_shift) or labelled rows per slice (slice_*).
+ */
+const COUNTED: readonly AlertMetric[] = ['accuracy', 'mae', 'error_rate', 'latency_p99_ms', 'attribution_shift', 'slice_error_rate', 'slice_error_disparity'];
+/** What minCount counts, per metric. */
+const COUNTS: Partial<Record<AlertMetric, string>> = { accuracy: 'feedback rows', mae: 'feedback rows', attribution_shift: 'explained rows', slice_error_rate: 'labelled rows of a slice', slice_error_disparity: 'labelled rows of a slice' };
+/** Metrics that are ratios, so their thresholds lie in [0, 1] (a slice's error is an MAE for regressors). */
+const RATIOS: readonly AlertMetric[] = ['accuracy', 'error_rate', 'attribution_shift'];
 
 export interface AlertRuleInput {
   name: string;
@@ -65,10 +70,13 @@ export function parseRule(input: AlertRuleInput): ParsedRule {
   if (!(ALERT_METRICS as readonly string[]).includes(input.metric)) throw ruleInvalid('metric', `must be one of ${ALERT_METRICS.join(', ')}`);
   const metric = input.metric as AlertMetric;
   const feature = input.feature ?? null;
-  if (metric === 'drift_psi') {
-    if (feature === null || feature.length === 0 || feature.length > 128) throw ruleInvalid('feature', 'drift_psi needs a feature name, or * for any feature');
+  if (metric === 'drift_psi' || metric === 'slice_error_rate') {
+    const what = metric === 'drift_psi' ? 'a feature name, or * for any feature' : 'a slice name, or * for any slice';
+    if (feature === null || feature.length === 0 || feature.length > 128) throw ruleInvalid('feature', `${metric} needs ${what}`);
+  } else if (metric === 'attribution_shift') {
+    if (feature !== null && (feature.length === 0 || feature.length > 128)) throw ruleInvalid('feature', 'attribution_shift takes a feature name, * for any feature, or none for the whole shift');
   } else if (feature !== null) {
-    throw ruleInvalid('feature', `only drift_psi takes a feature, not ${metric}`);
+    throw ruleInvalid('feature', `only drift_psi, attribution_shift and slice_error_rate take a feature, not ${metric}`);
   }
   if (!(COMPARISONS as readonly string[]).includes(input.comparison)) throw ruleInvalid('comparison', 'must be > or <');
   const threshold = input.threshold;
@@ -76,7 +84,7 @@ export function parseRule(input: AlertRuleInput): ParsedRule {
   if (RATIOS.includes(metric) && threshold > 1) throw ruleInvalid('threshold', `${metric} is a ratio: the threshold must be from 0 to 1`);
   let minCount = 0;
   if (COUNTED.includes(metric)) {
-    const what = metric === 'accuracy' || metric === 'mae' ? 'feedback rows' : 'calls';
+    const what = COUNTS[metric] ?? 'calls';
     if (input.minCount === null || input.minCount === undefined) throw ruleInvalid('minCount', `${metric} needs the fewest ${what} a figure counts on`);
     minCount = integer(input.minCount, 'minCount', 1, Number.MAX_SAFE_INTEGER, undefined);
   } else if (input.minCount !== null && input.minCount !== undefined) {

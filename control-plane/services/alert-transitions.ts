@@ -9,6 +9,7 @@ import type { AlertRuleTable, AlertTable } from '../store/tables.js';
 import { systemContext } from './actor.js';
 import { alertFingerprint, isSilenced, openAlerts, toAlert, type AlertRow, type AlertView } from './alert-rows.js';
 import type { AuditLog } from './audit.js';
+import { sliceErrorDisparity } from './explained-figures.js';
 import type { VersionFigures } from './fleet-figures.js';
 import { newId } from './ids.js';
 import type { AlertMetric } from './lifecycle.js';
@@ -35,8 +36,31 @@ function figureOf(f: VersionFigures, metric: AlertMetric, minCount: number): num
       return f.feedbackCount >= minCount ? f.accuracy : null;
     case 'mae':
       return f.feedbackCount >= minCount ? f.mae : null;
+    case 'slice_error_disparity':
+      return sliceErrorDisparity(f.slices, minCount);
     case 'drift_psi':
+    case 'attribution_shift':
+    case 'slice_error_rate':
       return null;
+  }
+}
+
+/** Per-feature (or per-slice) figures of a rule whose `feature` picks one name or * for each. */
+function namedFigures(f: VersionFigures, metric: AlertMetric, feature: string | null, minCount: number): { feature: string | null; value: number }[] {
+  const pick = (name: string): boolean => feature === '*' || feature === name;
+  switch (metric) {
+    case 'drift_psi':
+      return f.drift.filter((d) => pick(d.feature)).map((d) => ({ feature: d.feature, value: d.psi }));
+    case 'attribution_shift': {
+      const a = f.attribution;
+      if (a === null || a.rows < minCount) return [];
+      if (feature === null) return a.shift === null ? [] : [{ feature: null, value: a.shift }];
+      return a.features.filter((x) => pick(x.feature)).map((x) => ({ feature: x.feature, value: x.shift }));
+    }
+    case 'slice_error_rate':
+      return f.slices.filter((s) => s.errorRate !== null && s.labelled >= minCount && pick(s.slice)).map((s) => ({ feature: s.slice, value: s.errorRate! }));
+    default:
+      return [];
   }
 }
 
@@ -120,9 +144,9 @@ export class AlertTransitions {
     for (const version of versions) {
       const f = figures.find((x) => x.version === version);
       if (!f) continue;
-      if (metric === 'drift_psi') {
-        for (const d of f.drift) {
-          if ((rule.feature === '*' || d.feature === rule.feature) && holds(d.psi)) out.set(alertFingerprint(rule.id, rule.model, version, d.feature), { version, feature: d.feature, value: d.psi });
+      if (metric === 'drift_psi' || metric === 'attribution_shift' || metric === 'slice_error_rate') {
+        for (const d of namedFigures(f, metric, rule.feature, Number(rule.min_count))) {
+          if (holds(d.value)) out.set(alertFingerprint(rule.id, rule.model, version, d.feature), { version, feature: d.feature, value: d.value });
         }
         continue;
       }

@@ -12,6 +12,7 @@
 //   (level null) or with no PSI; `gateways` says how many it came from; `level` is the worst
 //   (alert > warn > ok) of those snapshots' levels.
 import { LATENCY_BUCKETS_MS, type WireDriftSnapshot, type WireFeedbackStats } from '../../lib/sync-wire.js';
+import { fleetAttribution, fleetSlices, type ExplainedWindow, type FleetAttribution, type FleetSlice } from './explained-figures.js';
 
 export interface FleetDrift {
   feature: string;
@@ -41,10 +42,13 @@ export interface VersionFigures {
   mae: number | null;
   rmse: number | null;
   drift: FleetDrift[];
+  /** Attribution of sampled calls and per-slice figures (issue 22, services/explained-figures.ts). */
+  attribution: FleetAttribution | null;
+  slices: FleetSlice[];
 }
 
 /** One stored window, decoded. */
-export interface FigureWindow {
+export interface FigureWindow extends ExplainedWindow {
   gateway: string;
   version: number;
   calls: number;
@@ -109,6 +113,8 @@ export function fleetFigures(model: string, windows: readonly FigureWindow[]): V
       mae: a.count > 0 ? a.absError / a.count : null,
       rmse: a.count > 0 ? Math.sqrt(a.squaredError / a.count) : null,
       drift: [...a.drift.entries()].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).flatMap(([feature, perGateway]) => fleetDrift(feature, [...perGateway.values()])),
+      attribution: fleetAttribution(windows.filter((w) => w.version === version)),
+      slices: fleetSlices(windows.filter((w) => w.version === version)),
     }));
 }
 

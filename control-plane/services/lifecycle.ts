@@ -36,7 +36,7 @@ export interface GateRunner {
   reports(model: string): Promise<GateReport[]>;
 }
 
-export const ALERT_METRICS = ['drift_psi', 'accuracy', 'error_rate', 'latency_p99_ms', 'mae'] as const;
+export const ALERT_METRICS = ['drift_psi', 'accuracy', 'error_rate', 'latency_p99_ms', 'mae', 'attribution_shift', 'slice_error_rate', 'slice_error_disparity'] as const;
 export type AlertMetric = (typeof ALERT_METRICS)[number];
 export const ALERT_STATES = ['pending', 'firing', 'resolved'] as const;
 export type AlertState = (typeof ALERT_STATES)[number];

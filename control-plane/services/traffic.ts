@@ -3,12 +3,14 @@
 // by the control plane's receive time, not the gateways' clocks, so consecutive analysis runs over
 // (from, to] count every window exactly once whatever the gateways' clock skew or report lag.
 import { SluiceError } from '../../lib/errors.js';
+import type { WireAttributionSnapshot, WireSliceStats } from '../../lib/sync-wire.js';
 import { LATENCY_BUCKETS_MS, type WireDriftSnapshot, type WireFeedbackStats, type WireMirrorStats, type WireOutputHistogram, type WireTrafficWindow } from '../../lib/sync-wire.js';
 import type { Store } from '../store/db.js';
 import type { TrafficWindowTable } from '../store/tables.js';
 import type { CallContext } from './actor.js';
 import { keepDriftBins, parseDriftBins, pruneDriftBins } from './drift-histograms.js';
 import type { AuditLog } from './audit.js';
+import { parseAttribution, parseSlices } from './explained-figures.js';
 import { fleetFigures, type VersionFigures } from './fleet-figures.js';
 import { newId, now } from './ids.js';
 
@@ -81,6 +83,8 @@ export class TrafficService {
       outputs: JSON.stringify(w.outputs),
       feedback: w.feedback ? JSON.stringify(w.feedback) : null,
       drift: w.drift ? JSON.stringify(w.drift) : null,
+      attribution: w.attribution ? JSON.stringify(w.attribution) : null,
+      slices: w.slices ? JSON.stringify(w.slices) : null,
     }));
     // Windows and bins in one transaction (a failed report is sent again: no window stored twice);
     // a report without bins stays one INSERT (docs/scaling.md counts its statements).
@@ -145,7 +149,7 @@ export class TrafficService {
   async fleetFigures(model: string, fromIso: string, toIso: string = now()): Promise<VersionFigures[]> {
     const rows = await this.store.db
       .selectFrom('traffic_windows')
-      .select(['gateway', 'version', 'received_at', 'window_end', 'calls', 'errors', 'latency', 'feedback', 'drift'])
+      .select(['gateway', 'version', 'received_at', 'window_end', 'calls', 'errors', 'latency', 'feedback', 'drift', 'attribution', 'slices'])
       .where('model', '=', model)
       .where('received_at', '>', fromIso)
       .where('received_at', '<=', toIso)
@@ -162,6 +166,8 @@ export class TrafficService {
         latency: JSON.parse(r.latency) as number[],
         feedback: r.feedback === null ? null : (JSON.parse(r.feedback) as WireFeedbackStats),
         drift: r.drift === null ? null : (JSON.parse(r.drift) as WireDriftSnapshot[]),
+        attribution: r.attribution === null ? null : (JSON.parse(r.attribution) as WireAttributionSnapshot),
+        slices: r.slices === null ? null : (JSON.parse(r.slices) as WireSliceStats[]),
       })),
     );
   }
@@ -308,7 +314,7 @@ export function parseWindows(value: unknown): WireTrafficWindow[] {
     const rolloutId = raw.rolloutId === null || raw.rolloutId === undefined ? null : String(raw.rolloutId).slice(0, 64);
     const feedback = feedbackStats(raw.feedback, i);
     const drift = driftSnapshots(raw.drift, i);
-    const window: WireTrafficWindow = { model: raw.model, version, rolloutId, start: new Date(start).toISOString(), end: new Date(end).toISOString(), calls, errors, latency, mirrored, outputs, feedback, drift };
+    const window: WireTrafficWindow = { model: raw.model, version, rolloutId, start: new Date(start).toISOString(), end: new Date(end).toISOString(), calls, errors, latency, mirrored, outputs, feedback, drift, attribution: parseAttribution(raw.attribution, i), slices: parseSlices(raw.slices, i) };
     const driftBins = parseDriftBins(raw.driftBins, i);
     if (driftBins !== null) window.driftBins = driftBins;
     return window;

@@ -544,6 +544,15 @@ const gatewaysByToken: Migration = {
   },
 };
 
+// Traffic windows gain issue 22's figures: the attribution snapshot of sampled calls and the
+// per-slice counts (JSON, NULL when absent: older gateways send neither).
+const explainedWindows: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('traffic_windows').addColumn('attribution', 'text').execute();
+    await db.schema.alterTable('traffic_windows').addColumn('slices', 'text').execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_version_bundle': versionBundle,
@@ -558,4 +567,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0011_fleet': fleet,
   '0012_drift_histograms': driftHistograms,
   '0013_gateways_token': gatewaysByToken,
+  '0014_explained_windows': explainedWindows,
 };

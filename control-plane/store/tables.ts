@@ -261,6 +261,10 @@ export interface TrafficWindowTable {
   feedback: string | null;
   /** JSON WireDriftSnapshot[]; NULL: no drift profile (issue 16). */
   drift: string | null;
+  /** JSON WireAttributionSnapshot; NULL: none carried (issue 22, 0012_explained_windows). */
+  attribution: string | null;
+  /** JSON WireSliceStats[]; NULL: none carried (issue 22). */
+  slices: string | null;
 }
 
 /** A webhook target of alert notifications (issue 16). */

@@ -8,6 +8,7 @@
 // upstream broke (constant, missing, rescaled) moves its share long before accuracy is known.
 import { SluiceError } from '../../lib/errors.js';
 import { seededRandom } from '../../lib/random.js';
+import type { WireAttributionSnapshot } from '../../lib/sync-wire.js';
 import type { LoadedVersion, PreparedRequest } from '../models/loaded-version.js';
 import { drawBackground } from './background.js';
 import type { Explainer, Explanation } from './explainer.js';
@@ -126,6 +127,15 @@ export class VersionAttributions {
     return w === undefined ? null : this.#windowReport(w, now).shift;
   }
 
+  /** The current window, else the previous one, for the control plane (undefined: nothing explained yet). */
+  snapshot(now: number): WireAttributionSnapshot | undefined {
+    this.roll(now);
+    const w = this.current.rows > 0 ? this.current : this.previous;
+    if (w === undefined || w.rows === 0) return undefined;
+    const r = this.#windowReport(w, now);
+    return { rows: r.rows, shift: r.shift, features: r.features.map((f) => ({ feature: f.feature, share: f.share, referenceShare: f.reference_share })) };
+  }
+
   #windowReport(w: Window, end: number): AttributionWindowReport {
     const mean = Array.from(w.sumAbs, (s) => (w.rows > 0 ? s / w.rows : 0));
     const now = shares(mean);
@@ -208,6 +218,11 @@ export class AttributionWindows {
   /** The windows of a version that samples, or undefined. */
   report(model: string, version: string): AttributionReport | undefined {
     return this.#versions.get(`${model}\u0000${version}`)?.report(this.#clock()) ?? undefined;
+  }
+
+  /** The snapshot of a version that samples (the traffic windows carry it to the control plane). */
+  snapshot(model: string, version: string): WireAttributionSnapshot | undefined {
+    return this.#versions.get(`${model}\u0000${version}`)?.snapshot(this.#clock()) ?? undefined;
   }
 
   /** Every sampled version's windows (for /metrics). */

@@ -18,6 +18,8 @@ export interface AnswerStoreOptions {
   /** Rows kept (an answer of N rows takes N). */
   capacity: number;
   ttlMs: number;
+  /** Keep each row's slice index beside its prediction (config `slices`). */
+  slices?: boolean;
 }
 
 export class AnswerStore {
@@ -25,6 +27,8 @@ export class AnswerStore {
   readonly ttlMs: number;
   /** The prediction of each row (class index or value), a ring; an answer's rows are consecutive (wrapping). */
   readonly predictions: Float64Array;
+  /** Each row's slice (gateway/feedback/slices.ts), in step with `predictions`; undefined when slices are off. */
+  readonly slices: Uint8Array | undefined;
   readonly #keys: (string | undefined)[];
   readonly #at: Float64Array;
   readonly #rowStart: Uint32Array;
@@ -52,6 +56,7 @@ export class AnswerStore {
     this.capacity = n;
     this.ttlMs = options.ttlMs;
     this.predictions = new Float64Array(n);
+    this.slices = options.slices === true ? new Uint8Array(n) : undefined;
     this.#keys = new Array<string | undefined>(n);
     this.#at = new Float64Array(n);
     this.#rowStart = new Uint32Array(n);

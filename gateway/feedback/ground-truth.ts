@@ -10,6 +10,7 @@
 // guessed from another, and the hot path neither hashes nor touches a Map (bench/micro/feedback).
 import { createHmac, randomBytes, randomFillSync } from 'node:crypto';
 import { SluiceError } from '../../lib/errors.js';
+import type { WireSliceStats } from '../../lib/sync-wire.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { Tensor } from '../models/tensors.js';
 import type { TrafficWindows } from '../routing/traffic.js';
@@ -17,6 +18,8 @@ import { AccuracyWindows, type AccuracyReport } from './accuracy.js';
 import { AnswerStore, EXPIRED, UNKNOWN } from './answer-store.js';
 import type { FeedbackItem } from './feedback-items.js';
 import { predictionSpec, type PredictingVersion, type PredictionSpec } from './prediction.js';
+import { registerSliceMetrics } from './slice-metrics.js';
+import { VersionSlices, type SliceReport, type SliceWindowReport } from './slices.js';
 
 /** The model versions a gateway serves (ModelRepository fits). */
 export interface ServedModels {
@@ -38,15 +41,25 @@ export class VersionFeedback {
   spec: PredictionSpec;
   store: AnswerStore;
   readonly accuracy: AccuracyWindows;
+  /** Per-slice windows (config `slices`), or null when off. */
+  slices: VersionSlices | null;
   lastAnswerAt = 0;
 
-  constructor(model: string, version: string, spec: PredictionSpec, now: number) {
+  constructor(model: string, version: string, spec: PredictionSpec, slices: VersionSlices | null, now: number) {
     this.model = model;
     this.version = version;
     this.spec = spec;
-    this.store = new AnswerStore({ capacity: spec.capacity, ttlMs: spec.ttlMs });
+    this.slices = slices;
+    this.store = new AnswerStore({ capacity: spec.capacity, ttlMs: spec.ttlMs, slices: slices !== null });
     this.accuracy = new AccuracyWindows(spec.task, spec.windowMs, now);
   }
+}
+
+/** The slices of a version from its config, or null (off). */
+function slicesOf(v: PredictingVersion, spec: PredictionSpec, now: number): VersionSlices | null {
+  const c = v.config.slices;
+  if (c === undefined) return null;
+  return new VersionSlices(c, spec.task, typeof c.positive === 'string' ? spec.labels() : undefined, now);
 }
 
 /** One accepted item, as the feedback call answers it. */
@@ -96,6 +109,7 @@ export class GroundTruth {
     this.#traffic = options.traffic;
     this.#now = options.now ?? Date.now;
     options.metrics.setFeedbackSource(() => this.#headlines());
+    registerSliceMetrics(options.metrics.registry, () => this.#sliceWindows());
   }
 
   /**
@@ -119,11 +133,13 @@ export class GroundTruth {
       let versions = this.#byModel.get(v.name);
       if (versions === undefined) this.#byModel.set(v.name, (versions = new Map()));
       if (vf === null) {
-        vf = new VersionFeedback(v.name, v.version, spec, now);
+        vf = new VersionFeedback(v.name, v.version, spec, slicesOf(v, spec, now), now);
         versions.set(v.version, vf);
       } else {
         // A new generation of the version (reload): same answers, its config may have changed.
-        if (vf.spec.capacity !== spec.capacity || vf.spec.ttlMs !== spec.ttlMs) vf.store = new AnswerStore({ capacity: spec.capacity, ttlMs: spec.ttlMs });
+        const slicesChanged = JSON.stringify(vf.slices?.config) !== JSON.stringify(v.config.slices);
+        if (slicesChanged) vf.slices = slicesOf(v, spec, now);
+        if (slicesChanged || vf.spec.capacity !== spec.capacity || vf.spec.ttlMs !== spec.ttlMs) vf.store = new AnswerStore({ capacity: spec.capacity, ttlMs: spec.ttlMs, slices: vf.slices !== null });
         vf.spec = spec;
       }
     }
@@ -135,7 +151,7 @@ export class GroundTruth {
    * Keep an answer for feedback; returns the id it carries: the caller's, or a new one. An answer
    * whose prediction output is missing (or too large to keep) keeps the caller's id and nothing else.
    */
-  record(vf: VersionFeedback, callerId: string | undefined, tensors: readonly Tensor[], rows: number): string | undefined {
+  record(vf: VersionFeedback, callerId: string | undefined, tensors: readonly Tensor[], rows: number, slices?: number | Uint8Array): string | undefined {
     const t = vf.spec.find(tensors, rows);
     if (t === undefined) return callerId;
     const now = this.#now();
@@ -144,6 +160,7 @@ export class GroundTruth {
       const at = store.record(this.keyOf(callerId), rows, now);
       if (at >= 0) {
         vf.spec.write(t, rows, store.predictions, at);
+        vf.slices?.answered(slices ?? vf.slices.missing, store.predictions, at, rows, store.slices, now);
         vf.lastAnswerAt = now;
       }
       return callerId;
@@ -157,6 +174,7 @@ export class GroundTruth {
     const at = store.record(undefined, rows, now, c0, c1);
     if (at < 0) return undefined;
     vf.spec.write(t, rows, store.predictions, at);
+    vf.slices?.answered(slices ?? vf.slices.missing, store.predictions, at, rows, store.slices, now);
     vf.lastAnswerAt = now;
     return `${hex8(c0)}${hex8(c1)}-${store.lastSeq.toString(36)}`;
   }
@@ -188,6 +206,27 @@ export class GroundTruth {
   refusal(v: PredictingVersion): string | undefined {
     const spec = predictionSpec(v);
     return typeof spec === 'string' ? spec : undefined;
+  }
+
+  /** The slice windows of a version whose config has `slices` and that has answered calls. */
+  slices(model: string, version: string): SliceReport | undefined {
+    return this.#byModel.get(model)?.get(version)?.slices?.report(this.#now());
+  }
+
+  /** The slice counts of a version since the last call (the traffic windows carry them to the control plane). */
+  sliceStats(model: string, version: string): WireSliceStats[] | undefined {
+    return this.#byModel.get(model)?.get(version)?.slices?.take();
+  }
+
+  /** Every version with slices (for /metrics). */
+  *sliced(): Iterable<VersionFeedback & { slices: VersionSlices }> {
+    for (const versions of this.#byModel.values()) {
+      for (const vf of versions.values()) if (vf.slices !== null) yield vf as VersionFeedback & { slices: VersionSlices };
+    }
+  }
+
+  get now(): number {
+    return this.#now();
   }
 
   /** The accuracy windows of a version that has taken feedback. */
@@ -278,15 +317,21 @@ export class GroundTruth {
     let correct = 0;
     let absError = 0;
     let squaredError = 0;
+    const slices = store.slices === undefined ? null : vf.slices;
     for (let r = 0; r < rows; r++) {
-      const predicted = store.predictions[store.rowAt(slot, r)]!;
+      const row = store.rowAt(slot, r);
+      const predicted = store.predictions[row]!;
+      let error: number;
       if (vf.spec.task === 'classification') {
-        if (predicted === truth[r]) correct++;
+        error = predicted === truth[r] ? 0 : 1;
+        correct += 1 - error;
       } else {
         const e = predicted - truth[r]!;
-        absError += Math.abs(e);
+        error = Math.abs(e);
+        absError += error;
         squaredError += e * e;
       }
+      if (slices !== null) slices.labelled(store.slices![row]!, error, now);
     }
     vf.accuracy.add(now, rows, correct, absError, squaredError);
     this.#traffic.of(vf.model, vf.version).feedback(rows, correct, absError, squaredError);
@@ -310,6 +355,11 @@ export class GroundTruth {
       }
       if (versions.size === 0) this.#byModel.delete(model);
     }
+  }
+
+  *#sliceWindows(): Iterable<{ model: string; version: string; window: SliceWindowReport }> {
+    const now = this.#now();
+    for (const vf of this.sliced()) yield { model: vf.model, version: vf.version, window: vf.slices.current(now) };
   }
 
   *#headlines(): Iterable<{ model: string; version: string; task: 'classification' | 'regression'; value: number }> {

@@ -49,6 +49,9 @@ export class InferenceService {
     this.#repository = repository;
     this.#metrics = metrics;
     this.feedback = new GroundTruth({ repository, metrics, traffic: this.traffic });
+    // Issue 22's figures ride the traffic windows to the control plane, beside drift.
+    this.traffic.explained.attribution = (model, version) => this.attributions.snapshot(model, version);
+    this.traffic.explained.slices = (model, version) => this.feedback.sliceStats(model, version);
     this.#mirror = new Mirror(repository, metrics, (v) => this.#windowOf(v), () => this.#draining);
   }
 
@@ -176,6 +179,8 @@ export class InferenceService {
       }
       // A sampled row is copied now: the inputs move to the worker with the batch.
       const sampled = version.config.explain !== undefined && version.config.explain.sample_fraction > 0 ? this.attributions.sample(version, prepared) : undefined;
+      // So is the slice of each row (config slices): the answer keeps it for the feedback it may get.
+      const sliced = version.config.slices === undefined ? undefined : this.feedback.of(version)?.slices?.read(params, prepared);
       const tensors = await version.enqueue(prepared, {
         rows: prepared.rows,
         // Fixed dims are already checked equal by prepare(): only variable ones can split batches.
@@ -186,7 +191,7 @@ export class InferenceService {
       });
       // A version that takes feedback keeps the answer's predictions under its id (the caller's, else a new one).
       const fb: VersionFeedback | null = this.feedback.of(version);
-      const id = fb === null ? request.id : this.feedback.record(fb, request.id, tensors, prepared.rows);
+      const id = fb === null ? request.id : this.feedback.record(fb, request.id, tensors, prepared.rows, sliced);
       const response = { model: version.name, version: version.version, id, outputs: selectOutputs(version, request, tensors) };
       m.count('success');
       const ms = performance.now() - started;

@@ -2,6 +2,7 @@
 // and defaults. Used by the repository loader, the example-repository builder, the CLI and tests.
 import { availableParallelism } from 'node:os';
 import { SluiceError } from '../../lib/errors.js';
+import { parseSlices, type SlicesConfig } from './slices-config.js';
 
 /** Open Inference Protocol datatypes that ONNX Runtime can take as numeric tensors, plus BYTES. */
 export const DATATYPES = [
@@ -201,6 +202,8 @@ export interface ModelConfig {
   payload_log?: PayloadLogConfig;
   /** Explanation limits and attribution windows (absent: EXPLAIN_DEFAULTS). */
   explain?: ExplainConfig;
+  /** Outcome and error rates per slice of a column, from ground truth (absent: off; slices-config.ts). */
+  slices?: SlicesConfig;
   /** Free-form facts about the model (labels, training metrics); served in model metadata. */
   parameters: Record<string, unknown>;
 }
@@ -496,5 +499,8 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
   if (pl) config.payload_log = pl;
   const ex = explain(name, raw.explain, dr);
   if (ex) config.explain = ex;
+  if (raw.slices !== undefined && fb === false) bad(name, 'slices', 'needs ground truth: remove feedback: false');
+  const sl = parseSlices(name, raw.slices, fb === undefined || fb === false ? (dr?.window_seconds ?? FEEDBACK_DEFAULTS.window_seconds) : fb.window_seconds, parameters.labels);
+  if (sl) config.slices = sl;
   return config;
 }

@@ -15,6 +15,7 @@ import { compileProfile, readProfile, type CompiledProfile } from '../drift/comp
 import { derivedWidth } from '../drift/derive.js';
 import type { CallTrace } from '../tracing/tracing.js';
 import { DATATYPE_INFO, elementCount, type Tensor } from './tensors.js';
+import { checkSlicesInput } from './slices-config.js';
 
 export type VersionState = 'LOADING' | 'READY' | 'UNAVAILABLE' | 'UNLOADING' | 'UNLOADED';
 
@@ -107,6 +108,7 @@ export class LoadedVersion {
     this.inputs = signature.inputs;
     this.outputs = signature.outputs;
     this.#variableShape = this.inputs.some((i) => i.dims.includes(-1));
+    if (this.config.slices) checkSlicesInput(this.name, this.version, this.config.slices, this.inputs, this.batched);
     if (this.config.drift) this.#checkProfile(compileProfile(readProfile(join(this.dir, this.config.drift.profile))));
     await this.#warmup();
     this.state = 'READY';

@@ -5,6 +5,7 @@
 // only adds into typed arrays allocated when a window starts; take() turns them into wire windows
 // and starts the next ones.
 import { LATENCY_BUCKETS_MS, type WireDriftBins, type WireDriftSnapshot, type WireTrafficWindow } from '../../lib/sync-wire.js';
+import type { WireAttributionSnapshot, WireSliceStats } from '../../lib/sync-wire.js';
 import type { Tensor } from '../models/tensors.js';
 import type { OutputBinning } from './output-bins.js';
 
@@ -40,6 +41,15 @@ interface DriftSources {
   bins?: DriftBinsSource | undefined;
 }
 
+/**
+ * Issue 22's figures a window carries beside drift: the attribution snapshot of sampled calls (a
+ * state) and the slice counts since the last window (drained by each window that closes).
+ */
+export interface ExplainedSources {
+  attribution: ((model: string, version: string) => WireAttributionSnapshot | undefined) | undefined;
+  slices: ((model: string, version: string) => WireSliceStats[] | undefined) | undefined;
+}
+
 /** The current window of one model version. */
 export class VersionTraffic {
   readonly model: string;
@@ -63,12 +73,14 @@ export class VersionTraffic {
   readonly #closed: WireTrafficWindow[];
 
   readonly #drift: DriftSources;
+  readonly #explained: ExplainedSources;
 
-  constructor(model: string, version: string, closed: WireTrafficWindow[], drift: DriftSources = { source: undefined }) {
+  constructor(model: string, version: string, closed: WireTrafficWindow[], drift: DriftSources = { source: undefined }, explained: ExplainedSources = { attribution: undefined, slices: undefined }) {
     this.model = model;
     this.version = version;
     this.#closed = closed;
     this.#drift = drift;
+    this.#explained = explained;
   }
 
   /** Start measuring under another rollout (or none): the window so far is closed under the old one. */
@@ -143,6 +155,10 @@ export class VersionTraffic {
     if (drift !== undefined) w.drift = drift;
     const bins = this.#drift.bins?.(this.model, this.version);
     if (bins !== undefined && bins.length > 0) w.driftBins = bins;
+    const attribution = this.#explained.attribution?.(this.model, this.version);
+    if (attribution !== undefined) w.attribution = attribution;
+    const slices = this.#explained.slices?.(this.model, this.version);
+    if (slices !== undefined) w.slices = slices;
     return w;
   }
 
@@ -169,6 +185,8 @@ export class TrafficWindows {
   readonly #byModel = new Map<string, Map<string, VersionTraffic>>();
   readonly #closed: WireTrafficWindow[] = [];
   readonly #drift: DriftSources = { source: undefined };
+  /** Where windows read attribution snapshots and slice counts from (the inference service sets them). */
+  readonly explained: ExplainedSources = { attribution: undefined, slices: undefined };
 
   /** Where windows read their version's drift figures from (the drift extension sets it). */
   set driftSource(source: DriftSource | undefined) {
@@ -189,7 +207,7 @@ export class TrafficWindows {
     }
     let v = versions.get(version);
     if (v === undefined) {
-      v = new VersionTraffic(model, version, this.#closed, this.#drift);
+      v = new VersionTraffic(model, version, this.#closed, this.#drift, this.explained);
       versions.set(version, v);
     }
     return v;

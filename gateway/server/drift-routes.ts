@@ -4,7 +4,9 @@
 // answering the version's DriftReport: scores of the current and previous windows per feature,
 // levels against the thresholds, the recent drift events, and `feedback`: the version's accuracy (or
 // error) from ground truth over its current and previous feedback windows (null before any), and
-// `attributions`: the attribution windows of sampled calls (gateway/explain, null when off). 404 (coded) for an unknown model or
+// `attributions`: the attribution windows of sampled calls (gateway/explain, null when off), and
+// `slices`: outcome and error rates per slice of the config's column (gateway/feedback/slices.ts,
+// null when off or before the first answer). 404 (coded) for an unknown model or
 // version, or one whose config has no `drift` section.
 import { resolve } from 'node:path';
 import { SluiceError } from '../../lib/errors.js';
@@ -51,7 +53,8 @@ export function driftRoutes(options: DriftRoutesOptions = {}): GatewayExtension 
         }
         const monitor = hub.ensure(v.name, v.version, v.dir, v.config.drift);
         const attributions = inference.attributions.report(v.name, v.version) ?? null;
-        call.json(200, JSON.stringify({ ...monitor.report(), feedback: inference.feedback.report(v.name, v.version) ?? null, attributions }));
+        const slices = inference.feedback.slices(v.name, v.version) ?? null;
+        call.json(200, JSON.stringify({ ...monitor.report(), feedback: inference.feedback.report(v.name, v.version) ?? null, attributions, slices }));
       } catch (err) {
         call.error(err);
       }

@@ -5,7 +5,7 @@
 // the number of model versions; past `maxPending` the oldest are dropped. Serving never waits on it.
 import { toSluiceError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
-import type { WireFeedbackStats, WireOutputHistogram, WireTrafficWindow } from '../../lib/sync-wire.js';
+import type { WireFeedbackStats, WireOutputHistogram, WireSliceStats, WireTrafficWindow } from '../../lib/sync-wire.js';
 import type { TrafficWindows } from '../routing/traffic.js';
 
 export interface TrafficReporterOptions {
@@ -65,7 +65,8 @@ export class TrafficReporter {
 
 /**
  * One window covering both (same model, version and rollout): counts added, [earliest start, latest
- * end), feedback added, and the drift snapshot and bins of the later window (a snapshot is a state, not a count).
+ * end), feedback and slice counts added, and the drift snapshot and bins and the attribution snapshot
+ * of the later window (a snapshot is a state, not a count).
  */
 export function mergeWindows(a: WireTrafficWindow, b: WireTrafficWindow): WireTrafficWindow {
   const [earlier, later] = a.end <= b.end ? [a, b] : [b, a];
@@ -93,7 +94,28 @@ export function mergeWindows(a: WireTrafficWindow, b: WireTrafficWindow): WireTr
   if (drift !== undefined && drift !== null) merged.drift = drift;
   const bins = later.driftBins ?? earlier.driftBins;
   if (bins !== undefined && bins !== null) merged.driftBins = bins;
+  const attribution = later.attribution ?? earlier.attribution;
+  if (attribution !== undefined && attribution !== null) merged.attribution = attribution;
+  const slices = addSlices(a.slices ?? undefined, b.slices ?? undefined);
+  if (slices !== undefined) merged.slices = slices;
   return merged;
+}
+
+/** Slice counts add up slice by slice. */
+function addSlices(a: WireSliceStats[] | undefined, b: WireSliceStats[] | undefined): WireSliceStats[] | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  const out = a.map((x) => ({ ...x }));
+  for (const y of b) {
+    const x = out.find((s) => s.slice === y.slice);
+    if (x === undefined) out.push({ ...y });
+    else {
+      x.calls += y.calls;
+      x.outcome += y.outcome;
+      x.labelled += y.labelled;
+      x.errors += y.errors;
+    }
+  }
+  return out;
 }
 
 function addFeedback(a: WireFeedbackStats | undefined, b: WireFeedbackStats | undefined): WireFeedbackStats | undefined {

@@ -108,3 +108,37 @@ t.test('windows carry the drift bins when there are some; merging keeps the late
   await reporter.flush(Date.parse('2030-01-01T00:00:03Z'));
   t.notOk('driftBins' in sent[1]![0]!, 'a window too small to publish: no driftBins field');
 });
+
+t.test('windows carry slice counts and the attribution snapshot; merging adds the counts and keeps the later snapshot', async (t) => {
+  const windows = new TrafficWindows();
+  let pending: { slice: string; calls: number; outcome: number; labelled: number; errors: number }[] | undefined = [{ slice: 'north', calls: 2, outcome: 1, labelled: 2, errors: 1 }];
+  let shift = 0.1;
+  windows.explained.slices = () => {
+    const out = pending;
+    pending = undefined;
+    return out;
+  };
+  windows.explained.attribution = (model) => (model === 'weather' ? { rows: 4, shift, features: [{ feature: 'temp_max', share: 0.5, referenceShare: 0.4 }] } : undefined);
+  const sent: WireTrafficWindow[][] = [];
+  let up = false;
+  const reporter = new TrafficReporter({
+    windows, logger,
+    send: async (w) => {
+      if (!up) throw new Error('control plane down');
+      sent.push(w);
+    },
+  });
+  windows.of('weather', '1').call(1, false);
+  await reporter.flush(Date.parse('2030-01-01T00:00:01Z'));
+  pending = [{ slice: 'north', calls: 1, outcome: 0, labelled: 3, errors: 2 }, { slice: 'south', calls: 1, outcome: 1, labelled: 0, errors: 0 }];
+  shift = 0.4;
+  windows.of('weather', '1').call(1, false);
+  up = true;
+  await reporter.flush(Date.parse('2030-01-01T00:00:02Z'));
+  const w = sent[0]![0]!;
+  t.same(w.slices, [{ slice: 'north', calls: 3, outcome: 1, labelled: 5, errors: 3 }, { slice: 'south', calls: 1, outcome: 1, labelled: 0, errors: 0 }], 'slice counts added up');
+  t.equal(w.attribution!.shift, 0.4, 'the later attribution snapshot kept');
+  windows.of('weather', '1').call(1, false);
+  await reporter.flush(Date.parse('2030-01-01T00:00:03Z'));
+  t.notOk('slices' in sent[1]![0]!, 'no slice counts since the last window: no slices field');
+});
