@@ -91,6 +91,7 @@ export class ControlPlaneSync {
   private heartbeatMs = 10_000;
   /** Until a desired state says otherwise. */
   private trafficMs = 5_000;
+  private reportTimer: NodeJS.Timeout | undefined;
   private readonly reporter: TrafficReporter | undefined;
   private unreachable = false;
 
@@ -147,10 +148,15 @@ export class ControlPlaneSync {
       this.schedule(beat, this.heartbeatMs);
     };
     this.schedule(beat, this.heartbeatMs);
-    const report = () => {
-      void this.reporter?.flush().finally(() => this.schedule(report, this.trafficMs));
-    };
-    if (this.reporter !== undefined) this.schedule(report, this.trafficMs);
+    if (this.reporter !== undefined) this.scheduleReport();
+  }
+
+  /** The next traffic report, one interval from now (a report in flight schedules the next when it ends). */
+  private scheduleReport(): void {
+    this.reportTimer = this.schedule(() => {
+      this.reportTimer = undefined;
+      void this.reporter?.flush().finally(() => this.scheduleReport());
+    }, this.trafficMs);
   }
 
   /** A timer that close() cancels and that never keeps the process alive. */
@@ -260,7 +266,17 @@ export class ControlPlaneSync {
       return;
     }
     this.heartbeatMs = Math.max(1, state.heartbeatIntervalSeconds) * 1000;
-    if (Number.isFinite(state.trafficReportIntervalMs) && state.trafficReportIntervalMs > 0) this.trafficMs = Math.max(100, state.trafficReportIntervalMs);
+    if (Number.isFinite(state.trafficReportIntervalMs) && state.trafficReportIntervalMs > 0) {
+      const ms = Math.max(100, state.trafficReportIntervalMs);
+      // A new interval applies to the report already waiting too (the first one was set before any state came).
+      if (ms !== this.trafficMs && this.reportTimer !== undefined) {
+        clearTimeout(this.reportTimer);
+        this.timers.delete(this.reportTimer);
+        this.trafficMs = ms;
+        this.scheduleReport();
+      }
+      this.trafficMs = ms;
+    }
     this.lastState = state;
     // A version no longer desired is no longer refused either.
     const desired = new Set(state.models.flatMap((m) => m.versions.map((v) => `${m.name}/${v.version}`)));
