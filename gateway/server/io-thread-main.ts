@@ -219,14 +219,33 @@ function control(message: ControlDown): void {
       break;
     case 'close':
       out.flush();
-      if (socket !== undefined) uWS.us_listen_socket_close(socket);
-      socket = undefined;
-      // uWS 20.30 has App#close (every socket) though its typings lag; then the loop is empty and the thread ends.
-      for (const a of apps) (a as TemplatedApp & { close(): void }).close();
-      port.close();
+      closeAll();
       break;
   }
 }
+
+/**
+ * Close every listen socket and connection, then the port: the loop empties and the thread ends.
+ * (A thread ended any other way — terminate(), process.exit() — with uWS sockets open makes Node
+ * abort the whole process: "uv_loop_close() while having open handles".)
+ */
+function closeAll(): void {
+  if (socket !== undefined) uWS.us_listen_socket_close(socket);
+  socket = undefined;
+  // uWS 20.30 has App#close (every socket) though its typings lag.
+  for (const a of apps) (a as TemplatedApp & { close(): void }).close();
+  port.close();
+}
+
+// A bug here must not take the process down: say what happened, close this thread's sockets (its
+// clients see their connections close) and end; the main thread starts a new thread in its place.
+process.on('uncaughtException', (err) => {
+  try {
+    port.postMessage({ type: 'crashed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies ControlUp);
+  } finally {
+    closeAll();
+  }
+});
 
 app = createUwsApp(data.tls);
 apps.push(app);

@@ -5,8 +5,9 @@
 // stand-ins for uWS's request and response (io-router.ts). A thread that dies is logged, counted,
 // its calls fail as aborted, and it is started again on the same port; the others serve meanwhile.
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { Counter, Gauge } from 'prom-client';
+import { Counter } from 'prom-client';
 import type { WebSocketBehavior } from 'uWebSockets.js';
 import { SluiceError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
@@ -33,6 +34,14 @@ export interface Front {
   reload(): Promise<void>;
   stopListening(): void;
   close(): void | Promise<void>;
+}
+
+/**
+ * The default of --io-threads. Below 8 cores, 1: on 2 cores a second thread costs the main thread
+ * more in relaying than it saves (docs/io-threads.md has the figures); from 8, a quarter of the cores.
+ */
+export function defaultIoThreads(cores = availableParallelism()): number {
+  return cores < 8 ? 1 : Math.floor(cores / 4);
 }
 
 /** The `--io-threads` value checked, or a coded error naming the flag. */
@@ -66,8 +75,19 @@ class IoThread {
     this.#relayed = relayed;
     worker.on('message', (m: WireMessage[] | ControlUp) => {
       if (Array.isArray(m)) this.#batch(m);
+      else if (m.type === 'crashed') this.logger.error({ thread: index, error: m.message }, 'io thread failed; closing its connections');
       else this.#control?.(m);
     });
+  }
+
+  #busyCounted = 0;
+
+  /** Event-loop active seconds since the last call (what the busy counter adds). */
+  busySeconds(): number {
+    const total = this.worker.performance.eventLoopUtilization().active / 1000;
+    const delta = total - this.#busyCounted;
+    this.#busyCounted = total;
+    return delta;
   }
 
   /** Send a control message and wait for its answer (a `failed` answer rejects with its code). */
@@ -202,10 +222,11 @@ export class IoThreads implements Front {
     this.#relayed = new Counter({ name: 'sluice_io_thread_calls_total', help: 'HTTP requests, WebSocket upgrades and messages each I/O thread relayed to the main thread', labelNames: ['thread'], registers });
     this.#restarts = new Counter({ name: 'sluice_io_thread_restarts_total', help: 'I/O threads that died and were started again', labelNames: ['thread'], registers });
     const threads = this.#threads;
-    new Gauge({
-      name: 'sluice_io_thread_utilization', help: 'Event-loop utilization of each I/O thread since it started (0..1)', labelNames: ['thread'], registers,
+    // Busy time as a counter, so rate() over any window is the thread's utilization (0..1).
+    new Counter({
+      name: 'sluice_io_thread_busy_seconds_total', help: 'Seconds each I/O thread spent running (event-loop active time)', labelNames: ['thread'], registers,
       collect() {
-        for (const t of threads) if (t !== undefined) this.set({ thread: String(t.index) }, t.worker.performance.eventLoopUtilization().utilization);
+        for (const t of threads) if (t !== undefined) this.labels({ thread: String(t.index) }).inc(t.busySeconds());
       },
     });
   }
@@ -216,6 +237,11 @@ export class IoThreads implements Front {
 
   get threads(): number {
     return this.#threads.length;
+  }
+
+  /** The worker of thread `index` while it runs (tests end one to see it reported and started again). */
+  worker(index: number): Worker | undefined {
+    return this.#threads[index]?.worker;
   }
 
   /** Pick the port (a free one for 0: the kernel shares only a port named explicitly), then start every thread on it. */
@@ -278,8 +304,12 @@ export class IoThreads implements Front {
       return new Promise<void>((resolve) => {
         t.worker.once('exit', () => resolve());
         t.worker.postMessage({ type: 'close' } satisfies ControlDown);
-        // A thread that does not end on its own (it should) is ended after a second.
-        setTimeout(() => void t.worker.terminate(), 1000).unref();
+        // Never terminate(): ending a thread with uWS sockets open aborts the process. A thread
+        // that has not ended after 5 s is left to the process's exit.
+        setTimeout(() => {
+          this.#o.logger.warn({ thread: t.index }, 'io thread did not end within 5 s of close');
+          resolve();
+        }, 5000).unref();
       });
     }));
   }

@@ -57,7 +57,9 @@ export type ControlDown =
 export type ControlUp =
   | { type: 'listening' }
   | { type: 'reloaded' }
-  | { type: 'failed'; code: string; message: string };
+  | { type: 'failed'; code: string; message: string }
+  /** An uncaught error: the thread closes its sockets and ends. */
+  | { type: 'crashed'; message: string };
 
 /** Gathers one turn's messages into one postMessage (with the buffers to transfer). */
 export class Outbox {
