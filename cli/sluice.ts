@@ -51,7 +51,7 @@ import type * as Servers from './servers.js';
 const servers = (): Promise<typeof Servers> => import('./servers.js');
 
 const TOKEN_FILE_FLAG = { type: 'string', placeholder: 'path', description: 'first admin token from this file (mode 0600; or SLUICE_ADMIN_TOKEN); default: generated and shown once' } as const;
-const IO_THREADS_FLAG = { type: 'int', placeholder: 'n', description: 'threads serving HTTP/WebSocket (docs/io-threads.md); default from the core count: 1 below 8 cores' } as const;
+const IO_THREADS_FLAG = { type: 'int', placeholder: 'n', description: 'threads serving HTTP/WebSocket (docs/io-threads.md); default: 1 below 4 cores, else 2' } as const;
 const MAX_BODY_FLAG = { type: 'int', default: 64 * 1024 * 1024, placeholder: 'bytes', description: 'largest request body accepted' } as const;
 
 const SERVE = defineCommand({

@@ -224,8 +224,8 @@ t.test('--io-threads: bad values are refused with a coded error; the default fol
     t.ok(isSluiceError(err) && err.code === 'SLUICE_E_CONFIG_INVALID' && err.details?.flag === 'io-threads', `${bad} refused`);
   }
   t.equal(defaultIoThreads(2), 1);
-  t.equal(defaultIoThreads(4), 1);
-  t.equal(defaultIoThreads(16), 4);
+  t.equal(defaultIoThreads(4), 2);
+  t.equal(defaultIoThreads(16), 2);
   const run = await runSluice(['gateway', '--models', t.testdir(), '--port', '0', '--io-threads', '0']);
   t.not(run.code, 0);
   t.match(run.stderr + run.stdout, /SLUICE_E_CONFIG_INVALID/);
