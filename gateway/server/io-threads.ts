@@ -38,10 +38,10 @@ export interface Front {
 
 /**
  * The default of --io-threads (figures in docs/io-threads.md). Below 4 cores, 1: the cores are
- * already full, and moving the I/O to a thread does not lower the CPU a call costs in all (150 µs
- * with one thread, 142 with two, weather JSON on 2 cores), so there is nothing to gain. From 4, 2:
- * an I/O thread spends ~1.5x what the main thread then spends per call (74 vs 50 µs), so two
- * threads keep the main thread saturated; more only help once the main thread gets cheaper.
+ * already full, and moving the I/O to a thread does not lower the CPU a call costs in all (weather
+ * JSON on 2 cores: 105 µs with one thread, 136 with two), so there is nothing to gain. From 4, 2:
+ * an I/O thread spends 1.1-1.5x what the main thread then spends per call (56-74 vs 50 µs), so two
+ * keep the main thread saturated; more only help once the main thread gets cheaper.
  */
 export function defaultIoThreads(cores = availableParallelism()): number {
   return cores < 4 ? 1 : 2;
