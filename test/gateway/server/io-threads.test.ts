@@ -173,7 +173,7 @@ t.test('a thread that dies is reported, its calls end, the others serve, and it 
   let aborted = 0;
   route(serving.app, 'post', ['/slow'], (call, req) => {
     call.addEventListener('abort', () => aborted++);
-    readBody(call, req, { limit: 1024 }).then((b) => setTimeout(() => call.send(200, 'text/plain', `echo ${b.toString()}`), 500), (err: unknown) => call.error(err));
+    readBody(call, req, { limit: 1024 }).then((b) => setTimeout(() => call.send(200, 'text/plain', `echo ${b.toString()}`), 3000), (err: unknown) => call.error(err));
   });
   route(serving.app, 'get', ['/fast'], (call: HttpCall) => call.send(200, 'text/plain', 'ok'));
   const front = new IoThreads({ serving, threads: 2, logger: createLogger('test', 'silent'), metrics, restartDelayMs: 50 });
@@ -190,7 +190,10 @@ t.test('a thread that dies is reported, its calls end, the others serve, and it 
     req.end(String(i));
   });
   const inFlight = Array.from({ length: 16 }, (_, i) => slow(i));
-  await new Promise((r) => setTimeout(r, 200));
+  // Every call reached the main thread first: a connection still in the dying thread's accept
+  // queue is reset by the kernel without the main thread ever hearing of it.
+  const relayed = async () => [...(await metrics.render()).body.matchAll(/sluice_io_thread_calls_total\{thread="\d"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  while ((await relayed()) < 16) await new Promise((r) => setTimeout(r, 10));
   // A message the thread cannot handle (headers that are not a list) throws inside it: a bug, as a crash would be.
   const exited = new Promise((resolve) => front.worker(0)!.once('exit', resolve));
   front.worker(0)!.postMessage([[1, 1, '200 OK', null, 'x', false, false]]);
