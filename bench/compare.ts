@@ -12,6 +12,7 @@
 //   node dist/bench/compare.js --b-tls --workload weather-json   (B serves https: the cost of TLS, docs/tls.md)
 //   node dist/bench/compare.js --b-auth --workload weather-json  (B checks a bearer token on every call: docs/gateway-auth.md)
 //   node dist/bench/compare.js --b-trace 0.01 --workload weather-json  (B traces 1% of calls to a discarding OTLP receiver: docs/tracing.md)
+//   node dist/bench/compare.js --b-io-threads 2 --workload weather-json  (B serves HTTP from 2 I/O threads: docs/io-threads.md)
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,11 +42,13 @@ const { values: args } = parseArgs({
     'b-tls': { type: 'boolean', default: false },
     'b-auth': { type: 'boolean', default: false },
     'b-trace': { type: 'string' },
+    'a-io-threads': { type: 'string', default: '1' },
+    'b-io-threads': { type: 'string', default: '1' },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  console.log('node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] [--workload W] [--connections N] [--rounds N] [--duration-ms N] [--floor] [--b-tls] [--b-auth] [--b-trace RATIO]');
+  console.log('node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] [--workload W] [--connections N] [--rounds N] [--duration-ms N] [--floor] [--b-tls] [--b-auth] [--b-trace RATIO] [--a-io-threads N] [--b-io-threads N]');
   process.exit(0);
 }
 const workload = args.workload!;
@@ -69,6 +72,8 @@ interface Variant {
   auth: boolean;
   /** Trace calls at this sample ratio, exported to a receiver that discards them (--otlp-endpoint). */
   trace?: string | undefined;
+  /** --io-threads of this gateway. */
+  ioThreads: string;
   server?: ServerProcess;
   repo?: string;
   calls: number[];
@@ -93,8 +98,8 @@ function merge(base: Record<string, unknown>, patch: Record<string, unknown>): R
 await prepareWorkload(workload);
 const model = WORKLOADS[workload].model;
 const variants: Variant[] = [
-  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, env: args['a-env'] ? JSON.parse(args['a-env']) : undefined, tls: undefined, auth: false, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
-  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, tls: args['b-tls'] ? makeBenchCerts() : undefined, auth: args['b-auth']!, trace: traceRatio, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
+  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, env: args['a-env'] ? JSON.parse(args['a-env']) : undefined, tls: undefined, auth: false, ioThreads: args['a-io-threads']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
+  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, tls: args['b-tls'] ? makeBenchCerts() : undefined, auth: args['b-auth']!, trace: traceRatio, ioThreads: args['b-io-threads']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
 ];
 const sink = traceRatio === undefined ? undefined : await startOtlpSink();
 const source = benchRepository(workload);
@@ -110,7 +115,7 @@ try {
       name: `gateway ${v.label}`,
       nodeFlags: sluiceNodeFlags(v.root),
       env: v.env,
-      args: [join(v.root, 'dist', 'cli', 'sluice.js'), 'gateway', '--models', v.repo, '--port', '0', '--log-level', 'info', ...(v.tls ? ['--tls-cert', v.tls.cert, '--tls-key', v.tls.key] : []), ...(v.auth ? ['--token-file', benchTokenFile()] : []),
+      args: [join(v.root, 'dist', 'cli', 'sluice.js'), 'gateway', '--models', v.repo, '--port', '0', '--log-level', 'info', '--io-threads', v.ioThreads, ...(v.tls ? ['--tls-cert', v.tls.cert, '--tls-key', v.tls.key] : []), ...(v.auth ? ['--token-file', benchTokenFile()] : []),
         ...(v.trace !== undefined ? ['--otlp-endpoint', sink!.url, '--trace-sample-ratio', v.trace] : [])],
     });
   }
@@ -142,7 +147,7 @@ const ratios = a.calls.map((x, i) => b.calls[i]! / x);
 console.log(`\n${workload}, closed loop @${connections}, ${rounds} rounds of ${durationMs} ms, medians:`);
 console.log('variant | calls/s | main thread µs/call | other threads (ORT workers, GC, libuv) µs/call | load generator µs/call | root | config');
 for (const v of variants) {
-  console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${median(v.clientUsPerCall).toFixed(0)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}${v.env ? ` env ${JSON.stringify(v.env)}` : ''}${v.tls ? ' https' : ''}${v.auth ? ' bearer token' : ''}${v.trace !== undefined ? ` tracing at ${v.trace}` : ''}`);
+  console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${median(v.clientUsPerCall).toFixed(0)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}${v.env ? ` env ${JSON.stringify(v.env)}` : ''}${v.tls ? ' https' : ''}${v.auth ? ' bearer token' : ''}${v.trace !== undefined ? ` tracing at ${v.trace}` : ''}${v.ioThreads !== '1' ? ` io-threads ${v.ioThreads}` : ''}`);
 }
 console.log(`B / A calls/s: median ${median(ratios).toFixed(3)} (per round: ${ratios.map((x) => x.toFixed(2)).join(', ')})`);
 

@@ -11,6 +11,7 @@ import { SluiceError } from '../lib/errors.js';
 import { startControlPlane, type ControlPlaneServer } from '../control-plane/index.js';
 import { startGateway, type Gateway } from '../gateway/index.js';
 import { readTokenFile } from '../gateway/access/token-file.js';
+import { checkIoThreads, defaultIoThreads } from '../gateway/server/io-threads.js';
 import type { GatewayAccessOptions } from '../gateway/access/access-policy.js';
 import { ensureExampleRepository } from '../examples/repository.js';
 import { shown, type Screen } from './screen.js';
@@ -23,6 +24,8 @@ export interface GatewayRun {
   port: number;
   models: string;
   maxBodyBytes: number;
+  /** `--io-threads` (docs/io-threads.md); the core count decides when absent. */
+  ioThreads?: number | undefined;
   /** The front's budgets (docs/budgets.md); defaults when absent. */
   budgets?: BudgetSettings | undefined;
   drainTimeoutMs: number;
@@ -106,6 +109,7 @@ export async function runGateway(run: GatewayRun, logger: Logger): Promise<Gatew
     port: run.port,
     modelRepository: resolve(run.models),
     maxBodyBytes: run.maxBodyBytes,
+    ioThreads: checkIoThreads(run.ioThreads ?? defaultIoThreads()),
     budgets: run.budgets,
     drainTimeoutMs: run.drainTimeoutMs,
     tls: run.tls,
@@ -157,6 +161,7 @@ export interface ServeRun {
   data: string;
   models?: string | undefined;
   maxBodyBytes: number;
+  ioThreads?: number | undefined;
   budgets?: BudgetSettings | undefined;
   drainTimeoutMs: number;
   access?: GatewayAccessOptions | undefined;
@@ -184,7 +189,7 @@ export async function serve(run: ServeRun, logger: Logger, screen: Screen): Prom
     if (cp.localGatewayToken === undefined) throw new SluiceError('SLUICE_E_INTERNAL', 'the control plane minted no token for the local gateway');
     gw = await runGateway(
       {
-        host: run.host, port: run.gatewayPort, models, maxBodyBytes: run.maxBodyBytes, budgets: run.budgets, drainTimeoutMs: run.drainTimeoutMs, tls: run.tls,
+        host: run.host, port: run.gatewayPort, models, maxBodyBytes: run.maxBodyBytes, ioThreads: run.ioThreads, budgets: run.budgets, drainTimeoutMs: run.drainTimeoutMs, tls: run.tls,
         controlPlane: { url: cp.url, token: cp.localGatewayToken, name: 'local', tls: run.clientTls }, access: run.access, metricsPort: run.metricsPort, tracing: run.tracing,
       },
       logger,

@@ -51,6 +51,7 @@ import type * as Servers from './servers.js';
 const servers = (): Promise<typeof Servers> => import('./servers.js');
 
 const TOKEN_FILE_FLAG = { type: 'string', placeholder: 'path', description: 'first admin token from this file (mode 0600; or SLUICE_ADMIN_TOKEN); default: generated and shown once' } as const;
+const IO_THREADS_FLAG = { type: 'int', placeholder: 'n', description: 'threads serving HTTP/WebSocket (docs/io-threads.md); default: 1 below 4 cores, else 2' } as const;
 const MAX_BODY_FLAG = { type: 'int', default: 64 * 1024 * 1024, placeholder: 'bytes', description: 'largest request body accepted' } as const;
 
 const SERVE = defineCommand({
@@ -64,6 +65,7 @@ const SERVE = defineCommand({
     models: { type: 'string', placeholder: 'dir', description: 'model repository to serve (default: DATA/models, the example repository)' },
     'admin-token-file': TOKEN_FILE_FLAG,
     'max-body-bytes': MAX_BODY_FLAG,
+    'io-threads': IO_THREADS_FLAG,
     ...GATEWAY_ACCESS_FLAGS,
     ...TRACING_FLAGS,
     ...BUDGET_FLAGS,
@@ -84,6 +86,7 @@ const GATEWAY = defineCommand({
     port: { type: 'int', default: 8000, description: 'HTTP port (0 = a free port)' },
     host: HOST_FLAG,
     'max-body-bytes': MAX_BODY_FLAG,
+    'io-threads': IO_THREADS_FLAG,
     ...BUDGET_FLAGS,
     'control-plane': { type: 'string', placeholder: 'url', description: 'control plane URL to register with and sync from' },
     token: { type: 'string', description: 'gateway token for the control plane' },
@@ -151,6 +154,7 @@ const COMMANDS = [
         data: v.data,
         models: v.models,
         maxBodyBytes: v['max-body-bytes'],
+        ioThreads: v['io-threads'],
         budgets: budgetsFrom(v),
         drainTimeoutMs: v['drain-timeout-ms'],
         access: accessOptions(v),
@@ -183,6 +187,7 @@ const COMMANDS = [
         port: v.port,
         models: v.models,
         maxBodyBytes: v['max-body-bytes'],
+        ioThreads: v['io-threads'],
         budgets: budgetsFrom(v),
         drainTimeoutMs: v['drain-timeout-ms'],
         tls,

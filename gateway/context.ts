@@ -30,6 +30,8 @@ export interface GatewaySettings {
   tls?: CertificateFiles | undefined;
   /** Register with and sync from a control plane; `tls` is the CA it is trusted by and the client certificate shown to it (mutual TLS). */
   controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined; tls?: ClientTlsFiles | undefined; registryPublicKeyPem?: string | undefined };
+  /** Threads serving HTTP/WebSocket (docs/io-threads.md); 1 (the default) serves them on the main thread. */
+  ioThreads?: number | undefined;
   /** ORT worker threads (default: one per core). */
   workerThreads?: number | undefined;
   /** Module URLs each worker imports at start (registers batch observer factories, e.g. drift). */

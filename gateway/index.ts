@@ -17,6 +17,7 @@ import { GatewayAccess } from './access/access-policy.js';
 import { createHttpApp, metricsRoute } from './server/http-server.js';
 import { HttpCall, route } from './server/http-io.js';
 import { ServingApp } from './server/uws-app.js';
+import { IoThreads, type Front } from './server/io-threads.js';
 import { websocketEndpoint, type WebSocketOptions } from './server/ws-extension.js';
 import { controlPlaneSync } from './sync/control-plane-sync.js';
 import { payloadLog, type PayloadLogOptions } from './payload-log/payload-log.js';
@@ -91,13 +92,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await pool.close();
     throw err;
   }
-  const port = await serving.listen(options.host, options.port).catch(async (err: unknown) => {
+  // --io-threads N > 1: the same routes, served from N I/O threads (docs/io-threads.md).
+  const front: Front = (options.ioThreads ?? 1) > 1 ? new IoThreads({ serving, threads: options.ioThreads!, logger, metrics }) : serving;
+  const port = await front.listen(options.host, options.port).catch(async (err: unknown) => {
     await repository.close();
     await pool.close();
     throw err;
   });
   const metricsListener = options.metricsPort === undefined ? undefined : await listenMetrics(metrics, options.tls, options.host, options.metricsPort).catch(async (err: unknown) => {
-    serving.close();
+    await front.close();
     await repository.close();
     await pool.close();
     throw err;
@@ -107,13 +110,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   started = true;
   admission.start();
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= shutDown(context, serving, [...closers, () => admission.close()]));
+  const close = (): Promise<void> => (closing ??= shutDown(context, front, serving, [...closers, () => admission.close()]));
   const metricsUrl = metricsListener && `${metricsListener.scheme}://${options.host}:${metricsListener.port}/metrics`;
   const reloadTls = async (): Promise<void> => {
-    await serving.reload();
+    await front.reload();
     await metricsListener?.reload();
   };
-  return { ...context, url: `${serving.scheme}://${options.host}:${port}`, port, ...(metricsUrl ? { metricsUrl } : {}), close, reloadTls };
+  return { ...context, url: `${front.scheme}://${options.host}:${port}`, port, ...(metricsUrl ? { metricsUrl } : {}), close, reloadTls };
 }
 
 /** `--metrics-port`: /metrics alone on its own listener (same TLS files), open to scrapers (Triton's habit). */
@@ -156,14 +159,15 @@ async function startExtensions(context: GatewayContext, extensions: GatewayExten
  * batching delay; accepted calls finish (bounded by drainTimeoutMs); then extensions, the listen
  * socket, the workers and every open socket close, in that order.
  */
-async function shutDown(context: GatewayContext, serving: ServingApp, closers: CloseHook[]): Promise<void> {
+async function shutDown(context: GatewayContext, front: Front, serving: ServingApp, closers: CloseHook[]): Promise<void> {
   const { inference, repository, pool, logger, options } = context;
   const idle = inference.drain(options.drainTimeoutMs);
   const flushed = repository.close();
   if (!(await idle)) logger.warn({ inFlight: inference.inFlight }, 'drain timed out; failing the remaining calls');
   for (const c of closers) await c();
-  serving.stopListening();
+  front.stopListening();
   await Promise.race([flushed, new Promise((r) => setTimeout(r, options.drainTimeoutMs).unref())]);
   await pool.close();
-  serving.close();
+  await front.close();
+  if (front !== serving) serving.close();
 }

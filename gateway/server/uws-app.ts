@@ -27,7 +27,7 @@ export function createUwsApp(tls?: CertificateFiles): TemplatedApp {
 /** Methods of TemplatedApp that add a route; recorded so a reloaded app gets the same ones. */
 const REGISTRATIONS = new Set<PropertyKey>(['get', 'post', 'options', 'del', 'patch', 'put', 'head', 'connect', 'trace', 'any', 'ws']);
 
-type Registration = [method: string, args: unknown[]];
+export type Registration = [method: string, args: unknown[]];
 
 /** One listening uWS app whose TLS certificate can be replaced without closing the port. */
 export class ServingApp {
@@ -60,6 +60,11 @@ export class ServingApp {
         return typeof value === 'function' ? value.bind(this.#current) : value;
       },
     });
+  }
+
+  /** Every route registered so far, in order (io-threads.ts runs them on the main thread for its I/O threads). */
+  get registrations(): readonly Registration[] {
+    return this.#routes;
   }
 
   get scheme(): 'http' | 'https' {
@@ -116,7 +121,7 @@ export class ServingApp {
  * another one serves would bind beside it and silently take half its connections. A plain Node
  * listener (no SO_REUSEPORT) on the port first: it fails with EADDRINUSE whenever anyone holds it.
  */
-function portIsFree(host: string, port: number): Promise<void> {
+export function portIsFree(host: string, port: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const probe = createServer();
     probe.once('error', (err: NodeJS.ErrnoException) => {

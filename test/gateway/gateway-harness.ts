@@ -32,6 +32,8 @@ export async function startTestGateway(t: Teardown, modelRepository: string, opt
     maxBodyBytes: 8 * 1024 * 1024,
     drainTimeoutMs: 5_000,
     logger: createLogger('test', 'silent'),
+    // SLUICE_TEST_IO_THREADS=2 runs a gateway test's requests through I/O threads (docs/io-threads.md).
+    ...(process.env.SLUICE_TEST_IO_THREADS ? { ioThreads: Number(process.env.SLUICE_TEST_IO_THREADS) } : {}),
     ...options,
     // The test's own client runs on the gateway's event loop, so its bursts read as gateway lag:
     // no lag shedding unless a test asks for it (test/gateway/server/budgets.test.ts does).
