@@ -88,7 +88,8 @@ class IoThread {
   /** Event-loop active seconds since the last call (what the busy counter adds). */
   busySeconds(): number {
     const total = this.worker.performance.eventLoopUtilization().active / 1000;
-    const delta = total - this.#busyCounted;
+    // A thread not yet online reads as 0 and then from its own start: never count backwards.
+    const delta = Math.max(0, total - this.#busyCounted);
     this.#busyCounted = total;
     return delta;
   }
