@@ -3,7 +3,8 @@
 // who sees no buttons, a drift chart and the current window's histograms that move while shifted
 // weather data is replayed, and the fleet with each gateway's recent traffic and a per-model view.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { ROOT } from '../helpers/paths.js';
@@ -12,14 +13,18 @@ import { eventually } from '../helpers/wait.js';
 
 let stack: ConsoleStack;
 let browser: Browser;
+// Not t.testdir(): tap's own removal of it once failed (ENOTEMPTY) right after `sluice serve`
+// exited, failing a run whose tests had all passed. This one is removed with retries.
+const dataDir = mkdtempSync(join(tmpdir(), 'sluice-console-'));
 
 t.before(async () => {
-  stack = await startConsoleStack(t.testdir());
+  stack = await startConsoleStack(dataDir);
   browser = await launchChromium();
 });
 t.teardown(async () => {
   await browser?.close();
   await stack?.stop();
+  rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 });
 
 /** PSI of a page's current counts against the reference proportions (the control plane's epsilon). */
