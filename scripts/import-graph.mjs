@@ -32,7 +32,7 @@ export const ROOMS = [
   ['metrics', ['gateway/metrics/']],
   ['tracing', ['gateway/tracing/']],
   ['util', ['gateway/util/']],
-  ['foundation', ['gateway/models/config.ts', 'gateway/models/tensors.ts']],
+  ['foundation', ['gateway/models/config.ts', 'gateway/models/slices-config.ts', 'gateway/models/tensors.ts']],
   ['lib', ['lib/']],
   ['native', ['native/']],
 ];

@@ -2,7 +2,6 @@
 // model version's answers into slices, each with its own outcome and error rates from ground truth.
 // Kept apart from config.ts (already past 400 lines); config.ts calls parseSlices once.
 import { SluiceError } from '../../lib/errors.js';
-import type { TensorConfig } from './config.js';
 
 export interface SlicesConfig {
   /** The column: a request parameter (one value per call) … */
@@ -88,12 +87,18 @@ export function parseSlices(model: string, v: unknown, windowSeconds: number, la
   return out;
 }
 
+/** What checkSlicesInput reads of an input (config.ts's TensorConfig; named here, as config.ts imports this module). */
+export interface SliceableInput {
+  name: string;
+  dims: number[];
+}
+
 /**
  * At load, once the signature is known: the input a `slices.input` names must be there with one
  * value per row, or at least index + 1 columns (a config for another model would otherwise count
  * every row as missing).
  */
-export function checkSlicesInput(model: string, version: string, slices: SlicesConfig, inputs: readonly TensorConfig[], batched: boolean): void {
+export function checkSlicesInput(model: string, version: string, slices: SlicesConfig, inputs: readonly SliceableInput[], batched: boolean): void {
   if (slices.input === undefined) return;
   const where = `config slices of model ${model} version ${version}`;
   const t = inputs.find((x) => x.name === slices.input);
