@@ -11,7 +11,7 @@ import {
   SESSION_CHANNEL, type LoadResult, type ReleaseMessage, type RunResult, type RunTask, type SessionSpec, type WireTensor,
   type WorkerData, type WorkerTask,
 } from '../util/worker-messages.js';
-import type { TaskOutcome } from './worker.js';
+import { outcomeError, type TaskOutcome } from './run-batch.js';
 
 export interface WorkerPoolOptions {
   /** Worker threads; default one per core (measured: N single-threaded sessions beat one N-threaded). */
@@ -42,6 +42,11 @@ export class WorkerPool {
   readonly #channel = new BroadcastChannel(SESSION_CHANNEL);
   readonly #logger: Logger;
   readonly size: number;
+  /**
+   * True when the workers import modules the main thread does not (`preload`): their batch
+   * observers would miss a batch run on the main thread, so no version runs inline then.
+   */
+  readonly preloaded: boolean;
   /** Tasks handed to piscina and not yet settled (running, or staged behind a running one). */
   #inWorkers = 0;
   readonly #waiting: (() => void)[] = [];
@@ -52,6 +57,7 @@ export class WorkerPool {
       throw new SluiceError('SLUICE_E_CONFIG_INVALID', 'worker pool option threads must be an integer from 1 to 256');
     }
     this.size = threads;
+    this.preloaded = (options.preload ?? []).length > 0;
     this.#logger = options.logger;
     this.#piscina = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,
@@ -143,15 +149,6 @@ export class WorkerPool {
       else this.#inWorkers--;
     }
     if (outcome.ok) return outcome.value as T;
-    if (outcome.phase === 'expired') throw new SluiceError('SLUICE_E_BATCH_TIMEOUT', outcome.error);
-    if (outcome.phase === 'provider') {
-      throw new SluiceError('SLUICE_E_MODEL_PROVIDER', `model ${task.spec.model} version ${task.spec.version} ${outcome.error}`, {
-        details: { model: task.spec.model, version: task.spec.version, provider: task.spec.executionProviders[0] },
-      });
-    }
-    if (outcome.phase === 'load') {
-      throw new SluiceError('SLUICE_E_MODEL_LOAD_FAILED', `model ${task.spec.model} version ${task.spec.version} failed to load: ${outcome.error}`);
-    }
-    throw new SluiceError('SLUICE_E_MODEL_RUN_FAILED', `model ${task.spec.model} version ${task.spec.version} failed to run: ${outcome.error}`);
+    throw outcomeError(task.spec, outcome);
   }
 }
