@@ -123,13 +123,21 @@ export class QueuedRequest<T, R = unknown> {
   }
 }
 
-/** `staged`: the batch was formed ahead, while every instance of the model was busy. */
-export type ExecuteBatch<T, R> = (batch: readonly QueuedRequest<T, R>[], staged: boolean) => Promise<R[]>;
+/**
+ * `staged`: the batch was formed ahead, while every instance of the model was busy. `inline`: a lone
+ * call that `Batcher.inline` said to run on the calling thread (inline.ts).
+ */
+export type ExecuteBatch<T, R> = (batch: readonly QueuedRequest<T, R>[], staged: boolean, inline: boolean) => Promise<R[]>;
 
 export class Batcher<T, R> {
   readonly options: BatcherOptions;
   readonly #execute: ExecuteBatch<T, R>;
   readonly #clock: BatcherClock;
+  /**
+   * Asked when a lone call (nothing else queued or running for this version, not background work)
+   * is dispatched: true runs it inline, on the calling thread (inline.ts). Unset: never.
+   */
+  inline: (() => boolean) | undefined = undefined;
   readonly #queues: RingQueue<QueuedRequest<T, R>>[];
   #pending = 0;
   #pendingRows = 0;
@@ -375,15 +383,17 @@ export class Batcher<T, R> {
       this.#leave(entry);
     }
     const staged = this.#inFlight >= this.options.instances;
+    const inline = this.inline !== undefined && this.#inFlight === 0 && this.#pending === 0 && batch.length === 1 && !batch[0]!.background && this.inline();
     this.#inFlight++;
     // A batch is all background work or none of it: their shape keys differ from every call's.
     const background = batch[0]!.background;
     if (background) this.#backgroundInFlight++;
     let rows = 0;
-    if (this.options.adaptive && !staged) for (const entry of batch) rows += entry.rows;
+    // A staged or inline batch's time is not what a free worker instance costs: not learned.
+    if (this.options.adaptive && !staged && !inline) for (const entry of batch) rows += entry.rows;
     let run: Promise<R[]>;
     try {
-      run = this.#execute(batch, staged);
+      run = this.#execute(batch, staged, inline);
     } catch (err) {
       run = Promise.reject(err);
     }
@@ -396,7 +406,6 @@ export class Batcher<T, R> {
     };
     run.then(
       (results) => {
-        // A staged batch waited behind another: its time is not its cost.
         if (rows > 0) this.#learnCost(rows, this.#clock.now() - now);
         freed();
         if (results.length !== batch.length) {

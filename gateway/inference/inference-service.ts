@@ -149,6 +149,7 @@ export class InferenceService {
     const m = version.metrics;
     if (request.trace !== undefined) request.trace.version = version.version;
     this.#inFlight++;
+    this.#repository.load.arrive();
     m.inFlight.inc();
     // Captured before the inputs move to the worker (and before preprocessing replaces them).
     const logged = this.#tap !== undefined && version.config.payload_log !== undefined ? this.#tap.capture(version, request) : undefined;
@@ -217,6 +218,7 @@ export class InferenceService {
       throw e;
     } finally {
       m.inFlight.dec();
+      this.#repository.load.depart();
       if (--this.#inFlight === 0 && this.#idle) this.#idle();
     }
   }

@@ -26,6 +26,8 @@ export interface VersionMetrics {
   inFlight: { inc(): void; dec(): void };
   count(outcome: Outcome): void;
   workerCrash(): void;
+  /** A lone call ran on the main thread instead of a worker (batching/inline.ts). */
+  inlineRun(): void;
 }
 
 /** Feedback figures of each version's current window, read at scrape time (NaN: no feedback yet). */
@@ -69,6 +71,7 @@ export class GatewayMetrics {
   readonly batchSize: LabelCachedHistogram;
   readonly decodeDuration: LabelCachedHistogram;
   readonly workerCrashes: Counter<'model' | 'version'>;
+  readonly inlineRuns: Counter<'model' | 'version'>;
   readonly #mirrorDropped: Counter<'model' | 'version'>;
   readonly #feedback: Counter<'model' | 'version' | 'outcome'>;
   #feedbackSource: FeedbackSource = () => [];
@@ -165,6 +168,10 @@ export class GatewayMetrics {
       name: 'sluice_worker_crashes_total', help: 'Batches lost because their inference worker died',
       labelNames: ['model', 'version'], registers,
     });
+    this.inlineRuns = new Counter({
+      name: 'sluice_inline_runs_total', help: 'Lone calls run on the main thread instead of a worker (dynamic_batching.inline_max_us)',
+      labelNames: ['model', 'version'], registers,
+    });
     this.#mirrorDropped = new Counter({
       name: 'sluice_mirror_dropped_total', help: 'Rollout copies of calls not run because the version they were for was busy or not ready',
       labelNames: ['model', 'version'], registers,
@@ -213,6 +220,7 @@ export class GatewayMetrics {
   forVersion(model: string, version: string): VersionMetrics {
     const labels = { model, version };
     const c = this.#countsFor(model, version);
+    const inlineRuns = this.inlineRuns.labels(labels);
     return {
       requestDuration: this.requestDuration.labels(labels),
       queueDuration: this.queueDuration.labels(labels),
@@ -223,6 +231,7 @@ export class GatewayMetrics {
         dec: () => void c.inFlight--,
       },
       workerCrash: () => this.workerCrashes.labels(labels).inc(),
+      inlineRun: () => inlineRuns.inc(),
       count: (outcome) => void c.outcomes.set(outcome, (c.outcomes.get(outcome) ?? 0) + 1),
     };
   }

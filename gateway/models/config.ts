@@ -41,6 +41,13 @@ export interface DynamicBatchingConfig {
    * (docs/batching.md). false: Triton's fixed wait for a full batch or max_queue_delay_us.
    */
   adaptive_delay: boolean;
+  /**
+   * A call alone in the gateway may run on the main thread instead of a worker when the version's
+   * measured compute per call is at most this many µs and the hop it saves is worth more than the
+   * blocked event loop costs at the observed load (batching/inline.ts, docs/batching.md). 0: never.
+   * CPU sessions only.
+   */
+  inline_max_us: number;
 }
 
 export type VersionPolicy =
@@ -167,6 +174,9 @@ export const EXPLAIN_DEFAULTS: ExplainConfig = {
 };
 
 export const PAYLOAD_LOG_DEFAULTS = { max_age_seconds: 7 * 86_400, max_bytes: 1024 ** 3 } as const;
+
+/** Default dynamic_batching.inline_max_us: covers text-direction's ~0.8-1 ms per call, not a 10 ms model. */
+export const INLINE_MAX_US_DEFAULT = 2000;
 
 export const FEEDBACK_DEFAULTS = { ttl_seconds: 3600, capacity: 100_000, window_seconds: 300 } as const;
 
@@ -465,6 +475,7 @@ export function parseModelConfig(name: string, raw: unknown): ModelConfig {
       priority_levels: priorityLevels,
       default_priority_level: int(name, 'dynamic_batching.default_priority_level', batching.default_priority_level, priorityLevels, 1, priorityLevels),
       staged_batches: int(name, 'dynamic_batching.staged_batches', batching.staged_batches, 0, 0, 64),
+      inline_max_us: int(name, 'dynamic_batching.inline_max_us', batching.inline_max_us, INLINE_MAX_US_DEFAULT, 0, 100_000),
       adaptive_delay: batching.adaptive_delay === undefined ? true : batching.adaptive_delay === true ? true : batching.adaptive_delay === false ? false : bad(name, 'dynamic_batching.adaptive_delay', 'must be true or false'),
     },
     instances: int(name, 'instances', raw.instances, onCuda ? CUDA_DEFAULTS.instances : defaultInstances(), 1, 64),

@@ -8,6 +8,8 @@ import { assembleBatch, splitOutputs } from '../batching/assemble.js';
 import { bufferPool } from '../util/buffer-pool.js';
 import type { GatewayMetrics, VersionMetrics } from '../metrics/metrics.js';
 import type { WorkerPool } from '../workers/pool.js';
+import { InlineRunner } from '../workers/inline-runner.js';
+import { InlineGate, type InlineLoad } from '../batching/inline.js';
 import type { SessionSpec, WireTensor } from '../util/worker-messages.js';
 import type { ModelConfig, TensorConfig } from './config.js';
 import { resolveSignature } from './signature.js';
@@ -67,8 +69,15 @@ export class LoadedVersion {
   /** Deadlines are on the real clock (not a test's fake one), so a worker can compare them with its own. */
   readonly #realClock: boolean;
   #variableShape = true;
+  /** The gateway's load, for the inline decision (absent: this version never runs inline). */
+  readonly #load: InlineLoad | undefined;
+  /** The main thread's session and its gate, once loaded for inline runs. */
+  #inline: { runner: InlineRunner; gate: InlineGate } | undefined;
 
-  constructor(config: ModelConfig, version: string, dir: string, pool: WorkerPool, metrics: GatewayMetrics, clock?: BatcherClock, device?: number) {
+  constructor(
+    config: ModelConfig, version: string, dir: string, pool: WorkerPool, metrics: GatewayMetrics, clock?: BatcherClock, device?: number,
+    load?: InlineLoad,
+  ) {
     this.name = config.name;
     this.device = config.execution_providers.includes('cuda') ? device ?? (typeof config.device_id === 'number' ? config.device_id : 0) : undefined;
     this.version = version;
@@ -88,7 +97,8 @@ export class LoadedVersion {
     };
     this.metrics = metrics.forVersion(config.name, version);
     this.#realClock = clock === undefined || clock === systemClock;
-    this.batcher = new Batcher(batcherOptionsFromConfig(config), (batch, staged) => this.#execute(batch.map((b) => b.payload), batch, staged), clock);
+    this.#load = load;
+    this.batcher = new Batcher(batcherOptionsFromConfig(config), (batch, staged, inline) => this.#execute(batch.map((b) => b.payload), batch, staged, inline), clock);
   }
 
   get batched(): boolean {
@@ -111,7 +121,34 @@ export class LoadedVersion {
     if (this.config.slices) checkSlicesInput(this.name, this.version, this.config.slices, this.inputs, this.batched);
     if (this.config.drift) this.#checkProfile(compileProfile(readProfile(join(this.dir, this.config.drift.profile))));
     await this.#warmup();
+    await this.#openInline();
     this.state = 'READY';
+  }
+
+  /** The inline gate's view of this version (undefined when it never runs inline). */
+  get inline(): InlineGate | undefined {
+    return this.#inline?.gate;
+  }
+
+  /**
+   * A CPU version whose calls may run inline (batching/inline.ts) gets a session on the main thread
+   * too, warmed like the workers'. Not when the workers preload observers this thread lacks, nor
+   * under a test's fake clock (deadlines and costs would not be real time).
+   */
+  async #openInline(): Promise<void> {
+    const maxUs = this.config.dynamic_batching.inline_max_us;
+    // A CUDA config (even one fallen back to the CPU) keeps its calls on the workers' sessions.
+    if (this.#load === undefined || maxUs === 0 || this.config.execution_providers.includes('cuda') || this.#pool.preloaded || !this.#realClock) return;
+    const runner = await InlineRunner.open(this.spec);
+    try {
+      if (this.config.warmup.length > 0 && !this.inputs.some((i) => i.datatype === 'BYTES')) await runner.run(this.#zeros(1), true);
+    } catch (err) {
+      await runner.close();
+      throw new SluiceError('SLUICE_E_MODEL_LOAD_FAILED', `model ${this.name} version ${this.version} failed its warm-up: ${(err as Error).message}`, { cause: err });
+    }
+    const gate = new InlineGate(this.#load, maxUs);
+    this.#inline = { runner, gate };
+    this.batcher.inline = () => gate.admit();
   }
 
   /** The error for a call this version cannot take: UNAVAILABLE with its reason, or not ready. */
@@ -134,10 +171,14 @@ export class LoadedVersion {
     this.state = 'UNLOADING';
     await this.batcher.close();
     this.#pool.release(this.spec.key);
+    await this.#inline?.runner.close();
     this.state = 'UNLOADED';
   }
 
-  async #execute(requests: PreparedRequest[], stamps: readonly { enqueuedAt: number; dispatchedAt: number; deadline: number; background: boolean }[], staged: boolean): Promise<Tensor[][]> {
+  async #execute(
+    requests: PreparedRequest[], stamps: readonly { enqueuedAt: number; dispatchedAt: number; deadline: number; background: boolean }[], staged: boolean,
+    inline: boolean,
+  ): Promise<Tensor[][]> {
     await this.#waitOutBackoff();
     const m = this.metrics;
     let rows = 0;
@@ -159,14 +200,24 @@ export class LoadedVersion {
       // Background batches (explanations' coalition rows, never mixed with calls: their shape key
       // differs) are synthetic inputs: the drift observers skip them as they skip warm-up runs.
       const synthetic = stamps[0]!.background;
-      const result = await this.#pool.run(this.spec, inputs, [], { notAfter, staged, warmup: synthetic });
+      const sent = performance.now();
+      const result = inline ? await this.#inline!.runner.run(inputs) : await this.#pool.run(this.spec, inputs, [], { notAfter, staged, warmup: synthetic });
       m.computeDuration.observe(result.computeSeconds);
+      if (inline) {
+        this.#inline!.gate.ranInline(result.computeSeconds * 1e6);
+        m.inlineRun();
+      } else if (requests.length === 1 && !staged && this.#inline !== undefined) {
+        // A lone call's trip to a worker and back: what running it inline would save (h), and its compute (c).
+        this.#inline.gate.ranInWorker((performance.now() - sent) * 1000, result.computeSeconds * 1e6);
+      }
       for (const buffer of result.recycled) bufferPool.give(buffer, true);
       if (traced !== undefined) this.#traceBatch(traced, requests, stamps, rows, assembleStart, assembleEnd, undefined, result.computeSeconds);
       return splitOutputs(result.outputs, requests.map((r) => r.rows), this.batched);
     } catch (err) {
       if (traced !== undefined) this.#traceBatch(traced, requests, stamps, rows, assembleStart, assembleEnd, toSluiceError(err).code, undefined);
       if (isSluiceError(err) && err.code === 'SLUICE_E_WORKER_CRASHED') {
+        // A model that takes its worker down would take the gateway down on the main thread.
+        if (this.#inline !== undefined) this.#inline.gate.off = 'its worker crashed';
         m.workerCrash();
         this.#crashed(err);
       }

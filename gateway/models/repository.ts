@@ -16,6 +16,7 @@ import { readProfile } from '../drift/compile.js';
 import type { DriftProfile } from '../drift/profile.js';
 import type { WireRolloutPlan } from '../../lib/sync-wire.js';
 import type { WorkerPool } from '../workers/pool.js';
+import { InlineLoad } from '../batching/inline.js';
 import { GpuInventory, placeVersion, type GpuDeviceSource } from '../workers/gpu-devices.js';
 import { parseModelConfig, type ModelConfig, type RoutingConfig, type VersionPolicy } from './config.js';
 import { LoadedVersion } from './loaded-version.js';
@@ -79,6 +80,8 @@ export class ModelRepository {
   readonly root: string;
   /** The host's GPUs and the versions placed on them. */
   readonly gpus: GpuInventory;
+  /** Calls in flight across every model and the rate they collide at: the inline decision's input. */
+  readonly load: InlineLoad;
   readonly #pool: WorkerPool;
   readonly #metrics: GatewayMetrics;
   readonly #logger: Logger;
@@ -98,6 +101,7 @@ export class ModelRepository {
     this.#logger = options.logger;
     this.#clock = options.clock;
     this.gpus = new GpuInventory(options.gpus);
+    this.load = new InlineLoad(options.clock);
   }
 
   model(name: string): LoadedModel | undefined {
@@ -336,7 +340,7 @@ export class ModelRepository {
     const config = versions[0]![2];
     const devices = await this.#place(versions);
     // No await between placing and tracking: a model loading beside this one sees these sessions.
-    const fresh = versions.map(([v, dir, c], i) => new LoadedVersion(this.#driftReady(c, v, dir), v, dir, this.#pool, this.#metrics, this.#clock, devices[i]));
+    const fresh = versions.map(([v, dir, c], i) => new LoadedVersion(this.#driftReady(c, v, dir), v, dir, this.#pool, this.#metrics, this.#clock, devices[i], this.load));
     for (const v of fresh) {
       v.onUnavailable = (down) => this.#crashLooping(down);
       this.gpus.track(v);

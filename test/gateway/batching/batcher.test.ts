@@ -43,11 +43,11 @@ interface Item {
 
 /** Batches the batcher started, each answerable by the test. */
 class FakeExecutor {
-  batches: { ids: string[]; staged: boolean; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  execute = (batch: readonly QueuedRequest<Item, string>[], staged: boolean): Promise<string[]> =>
+  batches: { ids: string[]; staged: boolean; inline: boolean; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  execute = (batch: readonly QueuedRequest<Item, string>[], staged: boolean, inline: boolean): Promise<string[]> =>
     new Promise((resolve, reject) => {
       const ids = batch.map((b) => b.payload.id);
-      this.batches.push({ ids, staged, resolve: () => resolve(ids.map((id) => `out-${id}`)), reject });
+      this.batches.push({ ids, staged, inline, resolve: () => resolve(ids.map((id) => `out-${id}`)), reject });
     });
   get ids(): string[][] {
     return this.batches.map((b) => b.ids);
@@ -580,4 +580,71 @@ t.test('background work leaves one instance to calls when there are several', as
   exec.batches[0]!.resolve();
   await tick();
   t.same(exec.ids[2], ['bg2'], 'the next background batch runs when the first is done');
+});
+
+t.test('inline: only a lone call on an idle version is offered to the inline hook, and runs inline when it says yes', async (t) => {
+  const s = setup({ maxBatchSize: 8, maxQueueDelayUs: 0, instances: 2 });
+  let asked = 0;
+  let answer = true;
+  s.batcher.inline = () => {
+    asked++;
+    return answer;
+  };
+  void s.add('a');
+  t.equal(asked, 1, 'a call alone is offered');
+  t.same(s.exec.batches.map((b) => b.inline), [true], 'and runs inline');
+  void s.add('b');
+  t.equal(asked, 1, 'a call arriving while a batch of the version runs is not offered');
+  t.same(s.exec.batches.map((b) => b.inline), [true, false], 'it goes to a worker instance');
+  s.exec.batches[0]!.resolve();
+  s.exec.batches[1]!.resolve();
+  await tick();
+  answer = false;
+  void s.add('c');
+  t.equal(asked, 2);
+  t.same(s.exec.batches.map((b) => b.inline), [true, false, false], 'a no sends the lone call to a worker');
+});
+
+t.test('inline: a call with company in the queue is never offered (the batch goes to a worker)', async (t) => {
+  const s = setup({ maxBatchSize: 8, maxQueueDelayUs: 1000, instances: 1 });
+  let asked = 0;
+  s.batcher.inline = () => {
+    asked++;
+    return true;
+  };
+  void s.add('a');
+  void s.add('b');
+  s.clock.advance(1000);
+  t.same(s.exec.ids, [['a', 'b']]);
+  t.equal(asked, 0, 'two queued calls make a batch, not an inline run');
+  t.equal(s.exec.batches[0]!.inline, false);
+});
+
+t.test('inline: background work is never run inline', async (t) => {
+  const s = setup({ maxBatchSize: 4, instances: 2, backgroundQueueRows: 100 });
+  let asked = 0;
+  s.batcher.inline = () => {
+    asked++;
+    return true;
+  };
+  s.batcher.enqueue({ id: 'bg' }, { rows: 4, shapeKey: 'explain', background: true }).catch(() => undefined);
+  t.same(s.exec.ids, [['bg']]);
+  t.equal(asked, 0);
+  t.equal(s.exec.batches[0]!.inline, false);
+});
+
+t.test('inline: an inline run does not teach the adaptive cost curve (it has no worker hop)', async (t) => {
+  const s = setup({ adaptive: true, maxBatchSize: 64 });
+  s.batcher.inline = () => true;
+  void s.add('a');
+  s.clock.advance(50);
+  s.exec.batches[0]!.resolve();
+  await tick();
+  t.equal(s.batcher.costModel, undefined, 'nothing learned from the inline run');
+  s.batcher.inline = () => false;
+  void s.add('b');
+  s.clock.advance(120);
+  s.exec.batches[1]!.resolve();
+  await tick();
+  t.ok(Math.abs(s.batcher.costModel!.fixedUs - 120) < 1e-6, 'the worker run is learned');
 });

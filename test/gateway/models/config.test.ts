@@ -13,6 +13,7 @@ t.test('an empty config gets Triton-like defaults', async (t) => {
     priority_levels: 1,
     default_priority_level: 1,
     staged_batches: 0,
+    inline_max_us: 2000,
     adaptive_delay: true,
   });
   t.ok(c.instances >= 1);
@@ -27,6 +28,14 @@ t.test('an empty config gets Triton-like defaults', async (t) => {
 t.test('adaptive_delay is on by default and must be a boolean', async (t) => {
   t.equal(parseModelConfig('m', { dynamic_batching: { adaptive_delay: false } }).dynamic_batching.adaptive_delay, false);
   t.throws(() => parseModelConfig('m', { dynamic_batching: { adaptive_delay: 'yes' } }), { code: 'SLUICE_E_CONFIG_INVALID', message: /adaptive_delay/ });
+});
+
+t.test('inline_max_us defaults to 2000 µs, 0 turns inline runs off, and bad values are refused naming the field', async (t) => {
+  t.equal(parseModelConfig('m', {}).dynamic_batching.inline_max_us, 2000);
+  t.equal(parseModelConfig('m', { dynamic_batching: { inline_max_us: 0 } }).dynamic_batching.inline_max_us, 0);
+  for (const bad of [-1, 1.5, 'fast', 100_001]) {
+    t.throws(() => parseModelConfig('m', { dynamic_batching: { inline_max_us: bad } }), { code: 'SLUICE_E_CONFIG_INVALID', details: { field: 'dynamic_batching.inline_max_us' } }, `${JSON.stringify(bad)} is refused`);
+  }
 });
 
 t.test('staged_batches is off by default and range-checked', async (t) => {

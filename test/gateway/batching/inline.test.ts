@@ -1,0 +1,130 @@
+import t from 'tap';
+import { EXPLORE, InlineGate, InlineLoad } from '../../../gateway/batching/inline.js';
+import type { BatcherClock } from '../../../gateway/batching/clock.js';
+
+/** Only now() is read by the inline decision. */
+function fakeClock(): BatcherClock & { time: number } {
+  return { time: 0, now() { return this.time; }, setTimer: () => 0, clearTimer: () => undefined };
+}
+
+/** The gate, its gateway load and clock, with one lone worker run measured (c = 40 µs, h = 80 µs). */
+function setup(maxUs = 2000, computeUs = 40, hopUs = 80) {
+  const clock = fakeClock();
+  const load = new InlineLoad(clock);
+  const gate = new InlineGate(load, maxUs);
+  gate.ranInWorker(computeUs + hopUs, computeUs);
+  return { clock, load, gate };
+}
+
+/** Ask the gate for `n` lone calls (each alone in the gateway); how many it ran inline. */
+function lone(s: ReturnType<typeof setup>, n: number, gapUs = 200): number {
+  let inline = 0;
+  for (let i = 0; i < n; i++) {
+    s.load.arrive();
+    if (s.gate.admit()) {
+      inline++;
+      s.gate.ranInline(40);
+    }
+    s.clock.time += 40;
+    s.load.depart();
+    s.clock.time += gapUs;
+  }
+  return inline;
+}
+
+t.test('before any lone worker run is measured nothing runs inline', async (t) => {
+  const load = new InlineLoad(fakeClock());
+  const gate = new InlineGate(load, 2000);
+  load.arrive();
+  t.equal(gate.admit(), false);
+  t.ok(Number.isNaN(gate.costs.computeUs) && Number.isNaN(gate.costs.hopUs));
+});
+
+t.test('a closed-loop caller (never a second call in flight) runs inline, one call in EXPLORE going to a worker', async (t) => {
+  const s = setup();
+  const n = EXPLORE * 10;
+  t.equal(lone(s, n), n - 10, 'every EXPLORE-th eligible call is sent to a worker to keep h and λ measured');
+  t.equal(s.gate.inlineRuns, n - 10);
+  t.equal(s.load.rate, 0, 'no call ever arrived while another was in flight');
+});
+
+t.test('never while another call is in flight', async (t) => {
+  const s = setup();
+  s.load.arrive();
+  s.load.arrive();
+  t.equal(s.gate.admit(), false);
+  s.load.depart();
+  t.equal(s.gate.admit(), true, 'alone again');
+});
+
+t.test('never when the measured compute passes inline_max_us', async (t) => {
+  const s = setup(500, 900, 300);
+  t.equal(lone(s, 32), 0);
+  const cheap = setup(1000, 900, 300);
+  t.ok(lone(cheap, 32) > 0, 'the same costs under a higher bound do run inline');
+});
+
+t.test('inline_max_us 0 and a version marked off never run inline', async (t) => {
+  const zero = setup(0);
+  t.equal(zero.gate.off, 'inline_max_us is 0');
+  t.equal(lone(zero, 32), 0);
+  const crashed = setup();
+  crashed.gate.off = 'its worker crashed';
+  t.equal(lone(crashed, 32), 0);
+});
+
+/** Busy periods of `busyUs` during which `arrivals` more calls arrive, `periods` times. */
+function collide(s: ReturnType<typeof setup>, periods: number, busyUs: number, arrivals: number): void {
+  for (let p = 0; p < periods; p++) {
+    s.load.arrive();
+    for (let a = 0; a < arrivals; a++) {
+      s.clock.time += busyUs / (arrivals + 1);
+      s.load.arrive();
+    }
+    s.clock.time += busyUs / (arrivals + 1);
+    for (let a = 0; a <= arrivals; a++) s.load.depart();
+    s.clock.time += 100;
+  }
+}
+
+t.test('λ counts arrivals per µs of busy time, and inline runs do not count as busy time', async (t) => {
+  const s = setup();
+  collide(s, 10, 1000, 1);
+  t.ok(Math.abs(s.load.rate - 1 / 1000) < 1e-4, `one collision per 1000 µs busy: ${s.load.rate}`);
+  const before = s.load.rate;
+  s.load.arrive();
+  s.load.ranInline(5000);
+  s.clock.time += 5000;
+  s.load.depart();
+  t.ok(Math.abs(s.load.rate - before) < 1e-5, 'an inline run (loop blocked, arrivals unseen) adds no busy time');
+});
+
+t.test('open-loop traffic that would collide keeps a costly model off the main thread (λ·c²/2 ≥ h)', async (t) => {
+  // c = 800 µs, h = 300 µs: λ·c²/2 ≥ h once λ ≥ 0.94 per ms.
+  const s = setup(2000, 800, 300);
+  collide(s, 50, 1000, 2);
+  t.ok(s.load.rate > 0.001, `λ ${s.load.rate} per µs`);
+  t.equal(lone(s, 16, 1000), 0, 'no lone call runs inline at that collision rate');
+  const cheap = setup(2000, 40, 80);
+  collide(cheap, 50, 1000, 2);
+  t.ok(lone(cheap, 16, 1000) > 0, 'a 40 µs model still does: λ·c²/2 is tiny beside its hop');
+});
+
+t.test('after the collisions stop, λ decays and inline runs resume', async (t) => {
+  const s = setup(2000, 800, 300);
+  collide(s, 50, 1000, 2);
+  t.equal(lone(s, 16, 1000), 0);
+  s.clock.time += 20_000_000;
+  collide(s, 10, 1000, 0);
+  t.ok(lone(s, 16, 1000) > 0, 'a quiet stretch brings λ down');
+});
+
+t.test('c and h follow the runs: worker runs give both, inline runs give c', async (t) => {
+  const s = setup(2000, 100, 100);
+  for (let i = 0; i < 200; i++) s.gate.ranInWorker(500, 200);
+  t.ok(Math.abs(s.gate.costs.computeUs - 200) < 1, `c ${s.gate.costs.computeUs}`);
+  t.ok(Math.abs(s.gate.costs.hopUs - 300) < 1, `h ${s.gate.costs.hopUs}`);
+  for (let i = 0; i < 200; i++) s.gate.ranInline(50);
+  t.ok(Math.abs(s.gate.costs.computeUs - 50) < 1);
+  t.ok(Math.abs(s.gate.costs.hopUs - 300) < 1, 'h is only measured on worker runs');
+});
