@@ -4,7 +4,7 @@
 // turns over HTTP on loopback; then ModelVersion.currentDrift with `gateways` gateways' bins stored.
 //   node dist/bench/cluster/drift-bins-report.js [--dialect sqlite|postgres] [--rounds 200] [--gateways 100]
 import { LATENCY_BUCKETS_MS, REPORT_TRAFFIC_MUTATION } from '../../lib/sync-wire.js';
-import { modelWithVersion, startTestControlPlane, stopPostgres, type TestControlPlane } from '../../test/control-plane/harness.js';
+import { modelWithVersion, startTestControlPlane, stopPostgres, type TestControlPlane } from './local-control-plane.js';
 import { clusterBenchArgs, machine } from './bench-args.js';
 
 const BENCH = {

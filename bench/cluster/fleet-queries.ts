@@ -9,7 +9,7 @@
 // - one gateway's `desiredState` without a placement (baseline) and with `pool=gpu`.
 //   node dist/bench/cluster/fleet-queries.js [--dialect sqlite|postgres] [--gateways 1000] [--history 10] [--rounds 30]
 import { LATENCY_BUCKETS_MS } from '../../lib/sync-wire.js';
-import { modelWithVersion, startTestControlPlane, stopPostgres, type TestControlPlane } from '../../test/control-plane/harness.js';
+import { modelWithVersion, startTestControlPlane, stopPostgres, type TestControlPlane } from './local-control-plane.js';
 import { clusterBenchArgs, machine } from './bench-args.js';
 
 const BENCH = {

@@ -1,5 +1,5 @@
 // How long a change made on one control-plane replica takes to reach every subscribed gateway
-// (issue 19: p99 < 2 s). Two replicas on one real PostgreSQL (test/helpers/postgres.ts), N gateway
+// (issue 19: p99 < 2 s). Two replicas on one real PostgreSQL (bench/cluster/postgres.ts), N gateway
 // subscriptions (default 3) held the way a gateway holds them (GraphQL SSE, gateway token), spread
 // over the replicas (B, A, B, ...), then `moves` alias moves on replica A, one after another. Each
 // move is timed from the mutation's answer to the moment every subscription has been pushed a state
@@ -7,8 +7,8 @@
 //   node dist/bench/cluster/notify-latency.js [--gateways 3] [--moves 100]
 // Replica B's periodic resync runs at its default (5 s), so a lost NOTIFY would show as a ~5 s outlier.
 import { join } from 'node:path';
-import { exampleOnnx, modelWithVersion, startTestControlPlane, stopPostgres, type TestControlPlane } from '../../test/control-plane/harness.js';
-import { subscribe, type Subscription } from '../../test/control-plane/sse.js';
+import { exampleOnnx, modelWithVersion, startTestControlPlane, stopPostgres, type TestControlPlane } from './local-control-plane.js';
+import { subscribe, type Subscription } from './sse.js';
 import { clusterBenchArgs, clusterBenchReport } from './bench-args.js';
 
 const BENCH = {
