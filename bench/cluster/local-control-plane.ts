@@ -144,6 +144,24 @@ export async function startTestControlPlane(t: Tap, dialect: DialectName, option
   return cp;
 }
 
+/** Starts control planes for a bench's run; each is closed when the run ends. */
+export type ControlPlaneStarter = (dialect: DialectName, options?: Partial<ControlPlaneOptions>) => Promise<TestControlPlane>;
+
+/**
+ * A bench's run (tests have tap's teardowns instead): `run` starts the control planes it needs with
+ * `start`; when it ends, however it ends, they are closed, last first, and PostgreSQL is stopped.
+ */
+export async function withControlPlanes<T>(run: (start: ControlPlaneStarter) => Promise<T>): Promise<T> {
+  const cleanups: (() => unknown)[] = [];
+  const t = { teardown: (fn: () => unknown) => void cleanups.push(fn) };
+  try {
+    return await run((dialect, options) => startTestControlPlane(t, dialect, options));
+  } finally {
+    for (const fn of cleanups.reverse()) await fn();
+    await stopPostgres();
+  }
+}
+
 /** The package root (this file runs from dist/bench/cluster/). */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
