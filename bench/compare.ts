@@ -21,42 +21,33 @@ import { closedLoop, measuredRound } from './load/measured-round.js';
 import { BENCH_TOKEN, benchRepository, benchTokenFile, ROOT, sluiceNodeFlags, targetCommand } from './targets/commands.js';
 import { startServer, type ServerProcess } from './targets/server-process.js';
 import { median } from './report/summary.js';
-import { isWorkloadName, prepareWorkload, WORKLOADS } from './workloads.js';
+import { prepareWorkload, WORKLOADS } from './workloads.js';
+import { ROUND_USAGE, roundFlags, roundOptions } from './round-flags.js';
 import { makeBenchCerts, type BenchCerts } from './tls/certs.js';
 import { startOtlpSink } from './targets/otlp-sink.js';
 
 const { values: args } = parseArgs({
   options: {
+    ...roundFlags({ workload: 'text-direction-binary', connections: 64, rounds: 5 }),
     'a-root': { type: 'string', default: ROOT },
     'b-root': { type: 'string', default: ROOT },
     'a-config': { type: 'string' },
     'b-config': { type: 'string' },
     'a-env': { type: 'string' },
     'b-env': { type: 'string' },
-    workload: { type: 'string', default: 'text-direction-binary' },
-    connections: { type: 'string', default: '64' },
-    rounds: { type: 'string', default: '5' },
-    'duration-ms': { type: 'string', default: '4000' },
-    'warmup-ms': { type: 'string', default: '1000' },
     floor: { type: 'boolean', default: false },
     'b-tls': { type: 'boolean', default: false },
     'b-auth': { type: 'boolean', default: false },
     'b-trace': { type: 'string' },
     'a-io-threads': { type: 'string', default: '1' },
     'b-io-threads': { type: 'string', default: '1' },
-    help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  console.log('node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] [--workload W] [--connections N] [--rounds N] [--duration-ms N] [--floor] [--b-tls] [--b-auth] [--b-trace RATIO] [--a-io-threads N] [--b-io-threads N]');
+  console.log(`node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] ${ROUND_USAGE} [--floor] [--b-tls] [--b-auth] [--b-trace RATIO] [--a-io-threads N] [--b-io-threads N]`);
   process.exit(0);
 }
-const workload = args.workload!;
-if (!isWorkloadName(workload)) throw new Error(`unknown workload ${workload}`);
-const connections = Number(args.connections);
-const rounds = Number(args.rounds);
-const durationMs = Number(args['duration-ms']);
-const warmupMs = Number(args['warmup-ms']);
+const { workload, connections, rounds, durationMs, warmupMs } = roundOptions(args);
 const traceRatio = args['b-trace'];
 if (traceRatio !== undefined && !(Number(traceRatio) >= 0 && Number(traceRatio) <= 1)) throw new Error(`--b-trace takes a sample ratio from 0 to 1, got ${traceRatio}`);
 

@@ -105,7 +105,7 @@ export function summarize(calls: readonly RolloutCall[]): LoadSummary {
 
 const COMMAND = defineCommand({
   name: 'rollout-load',
-  usage: 'node dist/bench/rollout-load.js [flags]',
+  usage: 'node dist/bench/rollout-load.js',
   summary: 'Open-loop weather calls at a fixed rate over gateways; prints counts by status and answering version.',
   envPrefix: 'ROLLOUT_LOAD_',
   flags: {

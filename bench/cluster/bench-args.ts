@@ -16,7 +16,7 @@ export interface ClusterBench<F extends FlagTable> {
 
 /** The bench's flag values, or undefined when --help asked for its help (printed to `out`). */
 export function clusterBenchArgs<const F extends FlagTable>(bench: ClusterBench<F>, argv = process.argv.slice(2), env = process.env, out: Writable = process.stdout): FlagValues<F> | undefined {
-  const command = defineCommand({ name: bench.script, usage: `node dist/bench/cluster/${bench.script}.js [flags]`, summary: bench.summary, envPrefix: bench.envPrefix, flags: bench.flags });
+  const command = defineCommand({ name: bench.script, usage: `node dist/bench/cluster/${bench.script}.js`, summary: bench.summary, envPrefix: bench.envPrefix, flags: bench.flags });
   const parsed = parseFlags(command, argv, env);
   if (parsed.help) {
     out.write(helpText(command));

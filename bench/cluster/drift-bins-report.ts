@@ -4,7 +4,7 @@
 // turns over HTTP on loopback; then ModelVersion.currentDrift with `gateways` gateways' bins stored.
 //   node dist/bench/cluster/drift-bins-report.js [--dialect sqlite|postgres] [--rounds 200] [--gateways 100]
 import { LATENCY_BUCKETS_MS, REPORT_TRAFFIC_MUTATION } from '../../lib/sync-wire.js';
-import { modelWithVersion, startTestControlPlane, stopPostgres, type TestControlPlane } from '../../test/control-plane/harness.js';
+import { modelWithVersion, withControlPlanes, type TestControlPlane } from './local-control-plane.js';
 import { clusterBenchArgs, machine } from './bench-args.js';
 
 const BENCH = {
@@ -56,10 +56,8 @@ async function main(): Promise<void> {
   if (args === undefined) return;
   const { dialect, rounds, gateways } = args;
   if (dialect !== 'sqlite' && dialect !== 'postgres') throw new Error('--dialect is sqlite or postgres');
-  const cleanups: (() => unknown)[] = [];
-  const t = { teardown: (fn: () => unknown) => void cleanups.push(fn) };
-  try {
-    const cp = await startTestControlPlane(t, dialect);
+  await withControlPlanes(async (start) => {
+    const cp = await start(dialect);
     await modelWithVersion(cp);
     const report = await gateway(cp, 'gw-bench');
     const plain: number[] = [];
@@ -95,10 +93,7 @@ async function main(): Promise<void> {
       [`currentDrift over ${merged} gateways`]: summary(current),
       machine: machine(),
     }, null, 2));
-  } finally {
-    for (const fn of cleanups.reverse()) await fn();
-    await stopPostgres();
-  }
+  });
 }
 
 main().catch((err: unknown) => {

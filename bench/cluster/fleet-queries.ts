@@ -9,7 +9,7 @@
 // - one gateway's `desiredState` without a placement (baseline) and with `pool=gpu`.
 //   node dist/bench/cluster/fleet-queries.js [--dialect sqlite|postgres] [--gateways 1000] [--history 10] [--rounds 30]
 import { LATENCY_BUCKETS_MS } from '../../lib/sync-wire.js';
-import { modelWithVersion, startTestControlPlane, stopPostgres, type TestControlPlane } from '../../test/control-plane/harness.js';
+import { modelWithVersion, withControlPlanes, type TestControlPlane } from './local-control-plane.js';
 import { clusterBenchArgs, machine } from './bench-args.js';
 
 const BENCH = {
@@ -77,10 +77,8 @@ async function main(): Promise<void> {
   if (args === undefined) return;
   const { dialect, gateways, history, rounds } = args;
   if (dialect !== 'sqlite' && dialect !== 'postgres') throw new Error('--dialect is sqlite or postgres');
-  const cleanups: (() => unknown)[] = [];
-  const t = { teardown: (fn: () => unknown) => void cleanups.push(fn) };
-  try {
-    const cp = await startTestControlPlane(t, dialect, { heartbeatIntervalSeconds: 10 });
+  await withControlPlanes(async (start) => {
+    const cp = await start(dialect, { heartbeatIntervalSeconds: 10 });
     await modelWithVersion(cp);
     await cp.gql('mutation { setAlias(input: { model: "weather", alias: "production", version: 1 }) { name } }');
     await seed(cp, gateways, history);
@@ -104,10 +102,7 @@ async function main(): Promise<void> {
     const metrics = await (await fetch(`${cp.url}/metrics`)).text();
     const fleetLines = metrics.split('\n').filter((l) => l.startsWith('sluice_fleet_'));
     console.log(JSON.stringify({ dialect, gateways, windows: gateways * history * 6, rounds, results, fleetGauges: fleetLines, machine: machine() }, null, 2));
-  } finally {
-    for (const fn of cleanups.reverse()) await fn();
-    await stopPostgres();
-  }
+  });
 }
 
 main().catch((err: unknown) => {

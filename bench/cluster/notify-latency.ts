@@ -1,5 +1,5 @@
 // How long a change made on one control-plane replica takes to reach every subscribed gateway
-// (issue 19: p99 < 2 s). Two replicas on one real PostgreSQL (test/helpers/postgres.ts), N gateway
+// (issue 19: p99 < 2 s). Two replicas on one real PostgreSQL (bench/cluster/postgres.ts), N gateway
 // subscriptions (default 3) held the way a gateway holds them (GraphQL SSE, gateway token), spread
 // over the replicas (B, A, B, ...), then `moves` alias moves on replica A, one after another. Each
 // move is timed from the mutation's answer to the moment every subscription has been pushed a state
@@ -7,8 +7,8 @@
 //   node dist/bench/cluster/notify-latency.js [--gateways 3] [--moves 100]
 // Replica B's periodic resync runs at its default (5 s), so a lost NOTIFY would show as a ~5 s outlier.
 import { join } from 'node:path';
-import { exampleOnnx, modelWithVersion, startTestControlPlane, stopPostgres, type TestControlPlane } from '../../test/control-plane/harness.js';
-import { subscribe, type Subscription } from '../../test/control-plane/sse.js';
+import { exampleOnnx, modelWithVersion, withControlPlanes, type TestControlPlane } from './local-control-plane.js';
+import { subscribe, type Subscription } from './sse.js';
 import { clusterBenchArgs, clusterBenchReport } from './bench-args.js';
 
 const BENCH = {
@@ -29,11 +29,9 @@ async function main(): Promise<void> {
   const args = clusterBenchArgs(BENCH);
   if (args === undefined) return;
   const { gateways, moves } = args;
-  const cleanups: (() => unknown)[] = [];
-  const t = { teardown: (fn: () => unknown) => void cleanups.push(fn) };
-  try {
-    const a = await startTestControlPlane(t, 'postgres');
-    const b = await startTestControlPlane(t, 'postgres', {
+  await withControlPlanes(async (start) => {
+    const a = await start('postgres');
+    const b = await start('postgres', {
       db: a.db!,
       signingKeyFile: join(a.dataDir, 'keys', 'registry-ed25519.pem'),
       artifactDir: join(a.dataDir, 'artifacts'),
@@ -82,10 +80,7 @@ async function main(): Promise<void> {
       // Negative: the push reached every gateway before the mutation's answer did.
       ms: { p50: +quantile(sorted, 0.5).toFixed(1), p99: +quantile(sorted, 0.99).toFixed(1), max: +sorted.at(-1)!.toFixed(1) },
     }));
-  } finally {
-    for (const fn of cleanups.reverse()) await fn();
-    await stopPostgres();
-  }
+  });
 }
 
 async function move(cp: TestControlPlane, version: number): Promise<void> {

@@ -1,7 +1,9 @@
 // The timing loop the micro-benchmarks share: nanoseconds of this process's CPU time per operation
 // (other processes on the shared machine do not inflate it), after a warm-up, and the flags that
-// set it (`--ms` of CPU per round, `--rounds`).
-import { parseArgs } from 'node:util';
+// set it (`--ms` of CPU per round, `--rounds`, and `--help`).
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineCommand, helpText, parseFlags } from '../../lib/flags.js';
 
 export interface MicroOptions {
   /** CPU milliseconds per measurement. */
@@ -9,10 +11,27 @@ export interface MicroOptions {
   rounds: number;
 }
 
-/** `--ms 300 --rounds 5` (the defaults) from argv. */
-export function microOptions(): MicroOptions {
-  const { values } = parseArgs({ options: { ms: { type: 'string', default: '300' }, rounds: { type: 'string', default: '5' } } });
-  return { ms: Number(values.ms), rounds: Number(values.rounds) };
+/** The package root (this file runs from dist/bench/micro/). */
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+const MICRO_FLAGS = {
+  ms: { type: 'int', default: 300, description: 'CPU milliseconds per measurement' },
+  rounds: { type: 'int', default: 5, description: 'measurements of each candidate; the median is reported' },
+} as const;
+
+/**
+ * `--ms 300 --rounds 5` (the defaults) from argv, or MICRO_BENCH_MS / MICRO_BENCH_ROUNDS. `--help`
+ * prints the flags and ends the process with 0, before the bench measures anything.
+ */
+export function microOptions(argv = process.argv.slice(2), env = process.env): MicroOptions {
+  const script = relative(ROOT, process.argv[1] ?? 'dist/bench/micro/<bench>.js');
+  const command = defineCommand({ name: script, usage: `node ${script}`, summary: "A micro-benchmark: this process's CPU time per operation, the median of --rounds measurements (what it compares: the script's header).", envPrefix: 'MICRO_BENCH_', flags: MICRO_FLAGS });
+  const parsed = parseFlags(command, argv, env);
+  if (parsed.help) {
+    process.stdout.write(helpText(command));
+    process.exit(0);
+  }
+  return parsed.values;
 }
 
 /** ns per operation of `fn(i)`, run in batches of 10 000 until `ms` of CPU time passed. */

@@ -16,30 +16,24 @@ import { generateLoad } from '../load/spawn-generator.js';
 import { median } from '../report/summary.js';
 import { benchRepository, ROOT, sluiceNodeFlags } from '../targets/commands.js';
 import { startServer, threadCpuUs, type ServerProcess } from '../targets/server-process.js';
-import { isWorkloadName, prepareWorkload, WORKLOADS } from '../workloads.js';
+import { prepareWorkload, WORKLOADS } from '../workloads.js';
+import { ROUND_USAGE, roundFlags, roundOptions } from '../round-flags.js';
 
 const cores = availableParallelism();
 const { values: args } = parseArgs({
   options: {
     'max-threads': { type: 'string', default: String(Math.max(2, Math.floor(cores / 2))) },
-    workload: { type: 'string', default: 'weather-json' },
-    connections: { type: 'string', default: '256' },
     'generators': { type: 'string', default: String(Math.max(1, Math.floor(cores / 8))) },
-    rounds: { type: 'string', default: '3' },
-    'duration-ms': { type: 'string', default: '4000' },
-    'warmup-ms': { type: 'string', default: '1000' },
-    help: { type: 'boolean', default: false },
+    ...roundFlags({ workload: 'weather-json', connections: 256, rounds: 3 }),
   },
 });
 if (args.help) {
-  console.log('node dist/bench/scaling/run.js [--max-threads N] [--workload W] [--connections N] [--generators N] [--rounds N] [--duration-ms N]');
+  console.log(`node dist/bench/scaling/run.js [--max-threads N] [--generators N] ${ROUND_USAGE}`);
   process.exit(0);
 }
-const workload = args.workload!;
-if (!isWorkloadName(workload)) throw new Error(`unknown workload ${workload}`);
+const { workload, connections, rounds, durationMs, warmupMs } = roundOptions(args);
 const maxThreads = Number(args['max-threads']);
-const rounds = Number(args.rounds);
-const job = closedLoop('', { workload, connections: Number(args.connections), warmupMs: Number(args['warmup-ms']), durationMs: Number(args['duration-ms']) });
+const job = closedLoop('', { workload, connections, warmupMs, durationMs });
 const generators = Number(args.generators);
 
 interface Count {

@@ -9,8 +9,8 @@ import { checkIoThreads, defaultIoThreads, IoThreads } from '../../../gateway/se
 import { ServingApp } from '../../../gateway/server/uws-app.js';
 import { createLogger } from '../../../lib/log.js';
 import { isSluiceError } from '../../../lib/errors.js';
-import { runSluice, startSluice } from '../../helpers/cli.js';
-import { binaryRequest, copyModels } from '../gateway-harness.js';
+import { runSluice } from '../../helpers/cli.js';
+import { drainingGateway } from './drain-harness.js';
 
 const WEATHER = (rows: number[]) => JSON.stringify({ inputs: [{ name: 'features', shape: [rows.length / 5, 5], datatype: 'FP32', data: rows }] });
 
@@ -90,24 +90,7 @@ t.test('--io-threads: bad values are refused with a coded error; the default fol
 });
 
 t.test('SIGTERM drains through the I/O threads: 503 for new calls, in-flight calls finish, exit 0', async (t) => {
-  const models = copyModels(t, ['weather', 'text-detection']);
-  const gw = await startSluice(['gateway', '--models', models, '--port', '0', '--io-threads', '2', '--drain-timeout-ms', '60000']);
-  t.teardown(() => {
-    if (gw.proc.exitCode === null) gw.proc.kill('SIGKILL');
-  });
-  const url = gw.urls[0]!;
-  const side = 1280;
-  const image = new Float32Array(3 * side * side).fill(0.25);
-  const req = binaryRequest({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, side, side], parameters: { binary_data_size: image.byteLength } }] }, [image]);
-  const inFlight = [0, 1].map(() => fetch(`${url}/v2/models/text-detection/infer`, { method: 'POST', headers: req.headers, body: req.body }));
-  for (;;) {
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    if (metrics.includes('sluice_inference_in_flight{model="text-detection",version="1"} 2')) break;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  gw.proc.kill('SIGTERM');
-  let ready = 200;
-  while (ready === 200) ready = (await fetch(`${url}/v2/health/ready`)).status;
+  const { gw, url, inFlight, ready } = await drainingGateway(t, ['--io-threads', '2']);
   t.equal(ready, 503, 'not ready while draining');
   const refused = await fetch(`${url}/v2/models/weather/infer`, { method: 'POST', body: WEATHER([0, 1, 2, 3, 4]) });
   t.equal(refused.status, 503);

@@ -6,17 +6,23 @@ import { TrafficReporter } from '../../../gateway/sync/traffic-reporter.js';
 
 const logger = createLogger('test', 'silent');
 
-t.test('windows of a failed send are kept and merged into the next one; windows without calls are never sent', async (t) => {
-  const windows = new TrafficWindows();
+/** A reporter over `windows` whose sends fail while `plane.up` is false, and the batches that got through. */
+function reporterBehindPlane(windows: TrafficWindows): { reporter: TrafficReporter; sent: WireTrafficWindow[][]; plane: { up: boolean } } {
   const sent: WireTrafficWindow[][] = [];
-  let up = false;
+  const plane = { up: false };
   const reporter = new TrafficReporter({
     windows, logger,
     send: async (w) => {
-      if (!up) throw new Error('control plane down');
+      if (!plane.up) throw new Error('control plane down');
       sent.push(w);
     },
   });
+  return { reporter, sent, plane };
+}
+
+t.test('windows of a failed send are kept and merged into the next one; windows without calls are never sent', async (t) => {
+  const windows = new TrafficWindows();
+  const { reporter, sent, plane } = reporterBehindPlane(windows);
   await reporter.flush();
   t.equal(sent.length, 0, 'nothing to send: no send at all');
 
@@ -27,7 +33,7 @@ t.test('windows of a failed send are kept and merged into the next one; windows 
   t.equal(reporter.pending, 1, 'kept after the failed send');
   v1.call(2, false);
   windows.of('weather', '2').mirrored(3, false, true, true);
-  up = true;
+  plane.up = true;
   await reporter.flush(Date.parse('2030-01-01T00:00:02Z'));
   t.equal(sent.length, 1);
   const [w1, w2] = sent[0]!;
@@ -51,15 +57,7 @@ t.test('windows carry feedback and drift; merging adds the feedback and keeps th
   const windows = new TrafficWindows();
   let psi = 0.05;
   windows.driftSource = (model, version) => (model === 'weather' && version === '1' ? [{ feature: 'temp_max', rows: 120, psi, level: psi >= 0.2 ? 'alert' : 'ok' }] : undefined);
-  const sent: WireTrafficWindow[][] = [];
-  let up = false;
-  const reporter = new TrafficReporter({
-    windows, logger,
-    send: async (w) => {
-      if (!up) throw new Error('control plane down');
-      sent.push(w);
-    },
-  });
+  const { reporter, sent, plane } = reporterBehindPlane(windows);
   const v1 = windows.of('weather', '1');
   v1.feedback(3, 2, 0, 0);
   await reporter.flush(Date.parse('2030-01-01T00:00:01Z'));
@@ -68,7 +66,7 @@ t.test('windows carry feedback and drift; merging adds the feedback and keeps th
   v1.call(1, false);
   v1.feedback(2, 1, 0, 0);
   windows.of('linear', '1').feedback(2, 0, 3, 5);
-  up = true;
+  plane.up = true;
   await reporter.flush(Date.parse('2030-01-01T00:00:02Z'));
   const [w1, w2] = sent[0]!;
   t.match(w1, { model: 'weather', calls: 1, feedback: { count: 5, correct: 3, absError: 0, squaredError: 0 } }, 'feedback counts added up');
@@ -84,21 +82,13 @@ t.test('windows carry the drift bins when there are some; merging keeps the late
   const windows = new TrafficWindows();
   let counts: number[] | undefined = [3, 4];
   windows.driftBinsSource = (model) => (model !== 'weather' ? undefined : counts === undefined ? [] : [{ feature: 'temp_max', counts }]);
-  const sent: WireTrafficWindow[][] = [];
-  let up = false;
-  const reporter = new TrafficReporter({
-    windows, logger,
-    send: async (w) => {
-      if (!up) throw new Error('control plane down');
-      sent.push(w);
-    },
-  });
+  const { reporter, sent, plane } = reporterBehindPlane(windows);
   windows.of('weather', '1').call(1, false);
   await reporter.flush(Date.parse('2030-01-01T00:00:01Z'));
   counts = [30, 40];
   windows.of('weather', '1').call(1, false);
   windows.of('linear', '1').call(1, false);
-  up = true;
+  plane.up = true;
   await reporter.flush(Date.parse('2030-01-01T00:00:02Z'));
   const [w1, w2] = sent[0]!;
   t.same(w1!.driftBins, [{ feature: 'temp_max', counts: [30, 40] }], 'the later bins kept, not added');
@@ -119,21 +109,13 @@ t.test('windows carry slice counts and the attribution snapshot; merging adds th
     return out;
   };
   windows.explained.attribution = (model) => (model === 'weather' ? { rows: 4, shift, features: [{ feature: 'temp_max', share: 0.5, referenceShare: 0.4 }] } : undefined);
-  const sent: WireTrafficWindow[][] = [];
-  let up = false;
-  const reporter = new TrafficReporter({
-    windows, logger,
-    send: async (w) => {
-      if (!up) throw new Error('control plane down');
-      sent.push(w);
-    },
-  });
+  const { reporter, sent, plane } = reporterBehindPlane(windows);
   windows.of('weather', '1').call(1, false);
   await reporter.flush(Date.parse('2030-01-01T00:00:01Z'));
   pending = [{ slice: 'north', calls: 1, outcome: 0, labelled: 3, errors: 2 }, { slice: 'south', calls: 1, outcome: 1, labelled: 0, errors: 0 }];
   shift = 0.4;
   windows.of('weather', '1').call(1, false);
-  up = true;
+  plane.up = true;
   await reporter.flush(Date.parse('2030-01-01T00:00:02Z'));
   const w = sent[0]![0]!;
   t.same(w.slices, [{ slice: 'north', calls: 3, outcome: 1, labelled: 5, errors: 3 }, { slice: 'south', calls: 1, outcome: 1, labelled: 0, errors: 0 }], 'slice counts added up');

@@ -1,0 +1,30 @@
+// The round flags compare.ts and scaling/run.ts share (bench/round-flags.ts), and both scripts
+// answering --help with every flag without starting a gateway.
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { ROUND_USAGE, roundFlags, roundOptions } from '../../bench/round-flags.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+const parse = (args: string[]) => parseArgs({ args, options: roundFlags({ workload: 'text-direction-binary', connections: 64, rounds: 5 }) }).values;
+
+t.test("each bench's defaults, then the flags given, as numbers", async (t) => {
+  t.same(roundOptions(parse([])), { workload: 'text-direction-binary', connections: 64, rounds: 5, durationMs: 4000, warmupMs: 1000 });
+  t.same(roundOptions(parse(['--workload', 'weather-json', '--connections', '256', '--rounds', '7', '--duration-ms', '2000', '--warmup-ms', '300'])), { workload: 'weather-json', connections: 256, rounds: 7, durationMs: 2000, warmupMs: 300 });
+  t.equal(parse(['--help']).help, true);
+});
+
+t.test('an unknown workload is refused', async (t) => {
+  t.throws(() => roundOptions(parse(['--workload', 'no-such-workload'])));
+});
+
+for (const script of ['compare', 'scaling/run']) {
+  t.test(`bench/${script}.js --help names every round flag and exits 0`, async (t) => {
+    const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'dist', 'bench', `${script}.js`), '--help'], { timeout: 60_000 });
+    t.match(stdout, `node dist/bench/${script}.js `);
+    t.match(stdout, ROUND_USAGE);
+  });
+}
