@@ -28,6 +28,7 @@ import { systemClock, type BatcherClock } from './clock.js';
 export const EXPLORE = 16;
 /** The busy time λ is measured over decays with this time constant, µs. */
 const DECAY_US = 2_000_000;
+const DECAY_STEP_US = 1000;
 /** λ is counted over at least this much busy time, µs (few samples do not make a rate of 0 or ∞). */
 const MIN_BUSY_US = 5_000;
 /** Weight of the newest run in c and h (about the last 16 lone runs count). */
@@ -87,9 +88,10 @@ export class InlineLoad {
     this.#inlineInBusy += us;
   }
 
+  /** Decays at most once per ms: at 64 connections arrive() runs per call, and Math.exp is not free. */
   #decay(now: number): void {
     const dt = now - this.#decayedAt;
-    if (dt <= 0) return;
+    if (dt < DECAY_STEP_US) return;
     this.#decayedAt = now;
     const f = Math.exp(-dt / DECAY_US);
     this.#busyUs *= f;
