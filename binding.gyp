@@ -8,7 +8,8 @@
         "native/drift_window.cc",
         "native/drift_scores.cc",
         "native/drift_lanes.cc",
-        "native/drift_lanes_wide.cc"
+        "native/drift_lanes_wide.cc",
+        "native/listen_backlog.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # CPP_EXCEPTIONS_ALL: node-addon-api's wrappers turn std::exception (std::bad_alloc) into JS errors too.

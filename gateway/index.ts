@@ -23,6 +23,7 @@ import { controlPlaneSync } from './sync/control-plane-sync.js';
 import { payloadLog, type PayloadLogOptions } from './payload-log/payload-log.js';
 import { WorkerPool } from './workers/pool.js';
 import { Tracing } from './tracing/tracing.js';
+import { raiseListenBacklog } from './server/listen-backlog.js';
 
 export type { GatewayContext, GatewayExtension, GatewaySettings } from './context.js';
 
@@ -105,6 +106,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await pool.close();
     throw err;
   });
+  raiseListenBacklog(port, admission.settings.listenBacklog, logger);
   if (metricsListener !== undefined) closers.push(() => metricsListener.close());
   if (tracing !== undefined) closers.push(() => tracing.close());
   started = true;
@@ -114,6 +116,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const metricsUrl = metricsListener && `${metricsListener.scheme}://${options.host}:${metricsListener.port}/metrics`;
   const reloadTls = async (): Promise<void> => {
     await front.reload();
+    raiseListenBacklog(port, admission.settings.listenBacklog, logger);
     await metricsListener?.reload();
   };
   return { ...context, url: `${front.scheme}://${options.host}:${port}`, port, ...(metricsUrl ? { metricsUrl } : {}), close, reloadTls };

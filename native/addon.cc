@@ -7,6 +7,7 @@
 #include "drift_scores.h"
 #include "drift_window.h"
 #include "image_tensor.h"
+#include "listen_backlog.h"
 
 namespace {
 
@@ -15,7 +16,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("DriftWindow", sluice::DriftWindow::Init(env));
   exports.Set("driftKolmogorovQ", Napi::Function::New(env, sluice::DriftKolmogorovQ, "driftKolmogorovQ"));
   exports.Set("driftChiSquaredPValue", Napi::Function::New(env, sluice::DriftChiSquaredPValue, "driftChiSquaredPValue"));
-  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  exports.Set("raiseListenBacklog", Napi::Function::New(env, sluice::RaiseListenBacklog, "raiseListenBacklog"));
+  exports.Set("abiVersion", Napi::Number::New(env, 2));
   return exports;
 }
 

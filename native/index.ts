@@ -17,6 +17,11 @@ export interface NativeBinding {
   driftKolmogorovQ(lambda: number): number;
   /** P(X > x) for X ~ chi-squared(df). */
   driftChiSquaredPValue(x: number, df: number): number;
+  /**
+   * listen() again, with `backlog`, on every listening TCP socket of this process bound to `port`
+   * (Linux changes the accept-queue bound in place); returns how many it changed.
+   */
+  raiseListenBacklog(port: number, backlog: number): number;
 }
 
 /**

@@ -27,6 +27,11 @@ export interface BudgetSettings {
   /** Pixels (declared in the image headers) one request may ask to decode. */
   maxPixelsPerRequest: number;
   /**
+   * The kernel's accept queue for the listening socket (uSockets asks for 512; raised after listen,
+   * capped by net.core.somaxconn): new connections past it are dropped and retried a second later.
+   */
+  listenBacklog: number;
+  /**
    * How busy (event-loop utilization and CPU cores, 0..1) the gateway must be for lag to shed
    * (default MIN_BUSY). Not a flag: a test that makes lag on a loaded machine sets 0.
    */
@@ -40,6 +45,7 @@ export const BUDGET_DEFAULTS: BudgetSettings = {
   maxEventLoopLagMs: 200,
   maxConcurrentDecodes: 4,
   maxPixelsPerRequest: 64 * 1024 * 1024,
+  listenBacklog: 4096,
 };
 
 /** Seconds a refused client is told to wait. */
@@ -270,6 +276,10 @@ export class Admission {
     this.settings = { ...BUDGET_DEFAULTS, ...settings };
     const max = this.settings.maxConnections;
     if (!(Number.isSafeInteger(max) && max > 0)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `maxConnections must be a positive integer, got ${max}`);
+    const backlog = this.settings.listenBacklog;
+    if (!(Number.isSafeInteger(backlog) && backlog > 0 && backlog <= 65_535)) {
+      throw new SluiceError('SLUICE_E_CONFIG_INVALID', `listenBacklog must be an integer from 1 to 65535, got ${backlog}`, { details: { flag: 'listen-backlog' } });
+    }
     this.bodies = new BodyBudget(this.settings.bodyBudgetBytes);
     this.deadlines = new BodyDeadlines(this.settings.bodyTimeoutMs, clock);
     this.lag = new LagMonitor(this.settings.maxEventLoopLagMs, clock, 20, this.settings.minBusy);

@@ -20,7 +20,7 @@ function reference(src: Uint8Array, w: number, h: number, c: number, dw: number,
 
 t.test('the addon loads in the main thread', async (t) => {
   t.ok(nativeAvailable());
-  t.equal(native().abiVersion, 1);
+  t.equal(native().abiVersion, 2);
 });
 
 t.test('the addon loads and runs in a worker thread', async (t) => {
