@@ -137,7 +137,7 @@ export class Batcher<T, R> {
    * Asked when a lone call (nothing else queued or running for this version, not background work)
    * is dispatched: true runs it inline, on the calling thread (inline.ts). Unset: never.
    */
-  inline: (() => boolean) | undefined = undefined;
+  inline: ((rows: number) => boolean) | undefined = undefined;
   readonly #queues: RingQueue<QueuedRequest<T, R>>[];
   #pending = 0;
   #pendingRows = 0;
@@ -383,7 +383,7 @@ export class Batcher<T, R> {
       this.#leave(entry);
     }
     const staged = this.#inFlight >= this.options.instances;
-    const inline = this.inline !== undefined && this.#inFlight === 0 && this.#pending === 0 && batch.length === 1 && !batch[0]!.background && this.inline();
+    const inline = this.inline !== undefined && this.#inFlight === 0 && this.#pending === 0 && batch.length === 1 && !batch[0]!.background && this.inline(batch[0]!.rows);
     this.#inFlight++;
     // A batch is all background work or none of it: their shape keys differ from every call's.
     const background = batch[0]!.background;

@@ -103,9 +103,10 @@ export class InlineLoad {
 export class InlineGate {
   readonly #load: InlineLoad;
   readonly #maxUs: number;
-  /** Moving averages over lone batches, µs: compute (c) and the worker hop (h). NaN until measured. */
+  /** Moving averages over lone batches: compute µs (c), the worker hop µs (h), rows. NaN until measured. */
   #computeUs = Number.NaN;
   #hopUs = Number.NaN;
+  #rows = Number.NaN;
   #eligible = 0;
   /** Why this version never runs inline (undefined: it may). */
   off: string | undefined;
@@ -123,10 +124,14 @@ export class InlineGate {
     return { computeUs: this.#computeUs, hopUs: this.#hopUs };
   }
 
-  /** Asked by the batcher when it sends a lone call to an idle version: run it on the main thread? */
-  admit(): boolean {
+  /**
+   * Asked by the batcher when it sends a lone call of `rows` rows to an idle version: run it on the
+   * main thread? Its compute is taken as c scaled up by rows past the measured average (a rollout's
+   * copies of many rows, e.g., are judged by their size), never scaled down.
+   */
+  admit(rows: number): boolean {
     if (this.off !== undefined || this.#load.inFlight > 1) return false;
-    const c = this.#computeUs;
+    const c = this.#computeUs * Math.max(1, rows / this.#rows);
     const h = this.#hopUs;
     if (!(c <= this.#maxUs) || !(h > 0)) return false;
     if (++this.#eligible % EXPLORE === 0) return false;
@@ -134,16 +139,18 @@ export class InlineGate {
   }
 
   /** A lone call's batch ran in a worker: `totalUs` from dispatch to answer, `computeUs` inside session.run. */
-  ranInWorker(totalUs: number, computeUs: number): void {
+  ranInWorker(totalUs: number, computeUs: number, rows: number): void {
     this.#computeUs = average(this.#computeUs, computeUs);
+    this.#rows = average(this.#rows, rows);
     const hop = totalUs - computeUs;
     if (hop > 0) this.#hopUs = average(this.#hopUs, hop);
   }
 
   /** A lone call ran inline, `computeUs` inside session.run (the time the event loop was blocked). */
-  ranInline(computeUs: number): void {
+  ranInline(computeUs: number, rows: number): void {
     this.inlineRuns++;
     this.#computeUs = average(this.#computeUs, computeUs);
+    this.#rows = average(this.#rows, rows);
     this.#load.ranInline(computeUs);
   }
 }

@@ -148,7 +148,7 @@ export class LoadedVersion {
     }
     const gate = new InlineGate(this.#load, maxUs);
     this.#inline = { runner, gate };
-    this.batcher.inline = () => gate.admit();
+    this.batcher.inline = (rows) => gate.admit(rows);
   }
 
   /** The error for a call this version cannot take: UNAVAILABLE with its reason, or not ready. */
@@ -204,11 +204,11 @@ export class LoadedVersion {
       const result = inline ? await this.#inline!.runner.run(inputs) : await this.#pool.run(this.spec, inputs, [], { notAfter, staged, warmup: synthetic });
       m.computeDuration.observe(result.computeSeconds);
       if (inline) {
-        this.#inline!.gate.ranInline(result.computeSeconds * 1e6);
+        this.#inline!.gate.ranInline(result.computeSeconds * 1e6, rows);
         m.inlineRun();
       } else if (requests.length === 1 && !staged && this.#inline !== undefined) {
         // A lone call's trip to a worker and back: what running it inline would save (h), and its compute (c).
-        this.#inline.gate.ranInWorker((performance.now() - sent) * 1000, result.computeSeconds * 1e6);
+        this.#inline.gate.ranInWorker((performance.now() - sent) * 1000, result.computeSeconds * 1e6, rows);
       }
       for (const buffer of result.recycled) bufferPool.give(buffer, true);
       if (traced !== undefined) this.#traceBatch(traced, requests, stamps, rows, assembleStart, assembleEnd, undefined, result.computeSeconds);

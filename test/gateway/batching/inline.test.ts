@@ -12,7 +12,7 @@ function setup(maxUs = 2000, computeUs = 40, hopUs = 80) {
   const clock = fakeClock();
   const load = new InlineLoad(clock);
   const gate = new InlineGate(load, maxUs);
-  gate.ranInWorker(computeUs + hopUs, computeUs);
+  gate.ranInWorker(computeUs + hopUs, computeUs, 1);
   return { clock, load, gate };
 }
 
@@ -21,9 +21,9 @@ function lone(s: ReturnType<typeof setup>, n: number, gapUs = 200): number {
   let inline = 0;
   for (let i = 0; i < n; i++) {
     s.load.arrive();
-    if (s.gate.admit()) {
+    if (s.gate.admit(1)) {
       inline++;
-      s.gate.ranInline(40);
+      s.gate.ranInline(40, 1);
     }
     s.clock.time += 40;
     s.load.depart();
@@ -36,7 +36,7 @@ t.test('before any lone worker run is measured nothing runs inline', async (t) =
   const load = new InlineLoad(fakeClock());
   const gate = new InlineGate(load, 2000);
   load.arrive();
-  t.equal(gate.admit(), false);
+  t.equal(gate.admit(1), false);
   t.ok(Number.isNaN(gate.costs.computeUs) && Number.isNaN(gate.costs.hopUs));
 });
 
@@ -52,9 +52,9 @@ t.test('never while another call is in flight', async (t) => {
   const s = setup();
   s.load.arrive();
   s.load.arrive();
-  t.equal(s.gate.admit(), false);
+  t.equal(s.gate.admit(1), false);
   s.load.depart();
-  t.equal(s.gate.admit(), true, 'alone again');
+  t.equal(s.gate.admit(1), true, 'alone again');
 });
 
 t.test('never when the measured compute passes inline_max_us', async (t) => {
@@ -121,10 +121,19 @@ t.test('after the collisions stop, λ decays and inline runs resume', async (t) 
 
 t.test('c and h follow the runs: worker runs give both, inline runs give c', async (t) => {
   const s = setup(2000, 100, 100);
-  for (let i = 0; i < 200; i++) s.gate.ranInWorker(500, 200);
+  for (let i = 0; i < 200; i++) s.gate.ranInWorker(500, 200, 1);
   t.ok(Math.abs(s.gate.costs.computeUs - 200) < 1, `c ${s.gate.costs.computeUs}`);
   t.ok(Math.abs(s.gate.costs.hopUs - 300) < 1, `h ${s.gate.costs.hopUs}`);
-  for (let i = 0; i < 200; i++) s.gate.ranInline(50);
+  for (let i = 0; i < 200; i++) s.gate.ranInline(50, 1);
   t.ok(Math.abs(s.gate.costs.computeUs - 50) < 1);
   t.ok(Math.abs(s.gate.costs.hopUs - 300) < 1, 'h is only measured on worker runs');
+});
+
+t.test('a call of many more rows than the lone calls measured is judged by its size', async (t) => {
+  // c = 40 µs per 1-row call; 64 rows read as 2560 µs, past the 2000 µs bound.
+  const s = setup(2000, 40, 80);
+  s.load.arrive();
+  t.equal(s.gate.admit(64), false, '64 rows: too costly for the main thread');
+  t.equal(s.gate.admit(8), true, '8 rows: 320 µs, still cheaper than its share of the loop');
+  s.load.depart();
 });
