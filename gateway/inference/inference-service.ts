@@ -187,7 +187,7 @@ export class InferenceService {
         // Fixed dims are already checked equal by prepare(): only variable ones can split batches.
         shapeKey: version.batched && version.variableShape ? shapeKey(prepared.inputs, true) : '',
         priority: intParam(params, 'priority'),
-        timeoutUs: intParam(params, 'timeout_us'),
+        timeoutUs: remainingUs(intParam(params, 'timeout_us'), started),
         signal: request.signal,
       });
       // A version that takes feedback keeps the answer's predictions under its id (the caller's, else a new one).
@@ -285,6 +285,16 @@ function selectOutputs(version: LoadedVersion, request: InferenceRequest, tensor
 function tensorNamed(tensors: readonly Tensor[], name: string): Tensor | undefined {
   for (const t of tensors) if (t.name === name) return t;
   return undefined;
+}
+
+/**
+ * A call's deadline counts from when its headers were read, not from when it reaches the queue:
+ * reading the body, decoding and preprocessing spend it too. At least 1 µs, so a call whose time is
+ * already gone is answered 504 at once; 0 and undefined (no deadline of its own) pass unchanged.
+ */
+function remainingUs(timeoutUs: number | undefined, startedMs: number): number | undefined {
+  if (timeoutUs === undefined || timeoutUs === 0) return timeoutUs;
+  return Math.max(1, Math.floor(timeoutUs - (performance.now() - startedMs) * 1000));
 }
 
 /** A call without parameters reads this one (no object per call). */
