@@ -46,6 +46,7 @@ export const ERRORS = {
   SLUICE_E_MODEL_DEVICE: { status: 500, summary: 'the GPU the model config names (device_id) is not on this host' },
   // batching
   SLUICE_E_BATCH_QUEUE_FULL: { status: 503, summary: 'the model queue is full' },
+  SLUICE_E_BATCH_QUEUE_LATE: { status: 503, summary: 'the model queue would not reach the request before its deadline' },
   SLUICE_E_BATCH_TIMEOUT: { status: 504, summary: 'the request passed its deadline' },
   SLUICE_E_BATCH_CANCELLED: { status: 499, summary: 'the client cancelled the request' },
   SLUICE_E_WORKER_CRASHED: { status: 500, summary: 'the inference worker stopped; retry' },

@@ -14,6 +14,10 @@
 // - A request with a deadline is answered at its deadline (504) even while the batch in front of
 //   it runs, and an expired request never runs.
 // - The queue is bounded: past max_queue_size, enqueue() refuses at once (503 + Retry-After).
+// - A request with a deadline is also refused at once (503 SLUICE_E_BATCH_QUEUE_LATE) when the
+//   queue it would join has stood longer than half that deadline: the oldest request of its level
+//   or above has waited that long, so a newcomer would spend its deadline waiting and leave no
+//   time for the run, the answer, or the time it spent reaching the gateway (CoDel's sojourn time).
 // - Background work (explanations' evaluation rows) waits in its own queue below every priority
 //   level, bounded in rows by `backgroundQueueRows` and not counted against max_queue_size: it
 //   runs only when no call waits, and on at most instances − 1 instances at once (1 when there is
@@ -227,6 +231,10 @@ export class Batcher<T, R> {
     } else if (this.#pending - this.#backgroundPending >= o.maxQueueSize) return Promise.reject(queueFull(o.maxQueueSize));
     if (opts.signal?.aborted) return Promise.reject(cancelled());
     const now = this.#clock.now();
+    if (!background && timeout > 0) {
+      const standing = now - this.#oldestUpTo(level);
+      if (standing > timeout / 2) return Promise.reject(queueLate(standing, timeout));
+    }
     const entry = new QueuedRequest<T, R>(payload, opts.rows, opts.shapeKey, now, opts.signal);
     entry.background = background;
     const promise = new Promise<R>((resolve, reject) => {
@@ -453,6 +461,16 @@ export class Batcher<T, R> {
     return oldest;
   }
 
+  /** Enqueue time of the oldest request waiting at priority `level` or above (Infinity: none). */
+  #oldestUpTo(level: number): number {
+    let oldest = Infinity;
+    for (let i = 0; i < level; i++) {
+      const head = this.#liveHead(this.#queues[i]!);
+      if (head !== undefined && head.enqueuedAt < oldest) oldest = head.enqueuedAt;
+    }
+    return oldest;
+  }
+
   #armTimer(due: number): void {
     if (this.#timer !== undefined && this.#timerDue <= due) return;
     this.#disarmTimer();
@@ -518,6 +536,14 @@ const COST_WEIGHT = 1 / 32;
 
 function queueFull(max: number): SluiceError {
   return new SluiceError('SLUICE_E_BATCH_QUEUE_FULL', `queue is full (max_queue_size ${max}); retry later`, { retryAfter: 1 });
+}
+
+function queueLate(standingUs: number, timeoutUs: number): SluiceError {
+  return new SluiceError(
+    'SLUICE_E_BATCH_QUEUE_LATE',
+    `the queue has stood ${Math.round(standingUs / 1000)} ms, more than half the request's deadline (${Math.round(timeoutUs / 1000)} ms); retry later`,
+    { retryAfter: 1, details: { queued_ms: Math.round(standingUs / 1000), timeout_ms: Math.round(timeoutUs / 1000) } },
+  );
 }
 
 function backgroundFull(rows: number): SluiceError {

@@ -648,3 +648,22 @@ t.test('inline: an inline run does not teach the adaptive cost curve (it has no 
   await tick();
   t.ok(Math.abs(s.batcher.costModel!.fixedUs - 120) < 1e-6, 'the worker run is learned');
 });
+
+t.test('a call with a deadline is refused at once when the queue has stood longer than half of it', async (t) => {
+  const s = setup({ maxBatchSize: 1, instances: 1, priorityLevels: 2, defaultPriorityLevel: 2 });
+  void s.add('running');
+  void s.add('waiting');
+  t.same(s.exec.ids, [['running']], 'one runs, one waits behind it');
+  s.clock.advance(600);
+  await t.rejects(s.add('late', { timeoutUs: 1000 }), { code: 'SLUICE_E_BATCH_QUEUE_LATE', status: 503, retryAfter: 1 }, 'the queue stood 600 µs of a 1000 µs deadline');
+  void s.add('patient', { timeoutUs: 2000 });
+  void s.add('no-deadline');
+  void s.add('urgent', { timeoutUs: 1000, priority: 1 });
+  await tick();
+  t.notOk(s.settled.has('patient'), 'a deadline twice as long is admitted');
+  t.notOk(s.settled.has('no-deadline'), 'a call without a deadline is admitted (max_queue_size still bounds it)');
+  t.notOk(s.settled.has('urgent'), 'a higher priority level has no queue standing in front of it');
+  s.exec.batches[0]!.resolve();
+  await tick();
+  t.same(s.exec.ids[1], ['urgent'], 'and it runs next');
+});
