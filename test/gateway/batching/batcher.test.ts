@@ -582,54 +582,51 @@ t.test('background work leaves one instance to calls when there are several', as
   t.same(exec.ids[2], ['bg2'], 'the next background batch runs when the first is done');
 });
 
+/** Sets the batcher's inline hook to answer `answer` (changeable), counting how often it is asked. */
+function askedHook(s: ReturnType<typeof setup>, answer: boolean) {
+  const hook = { asked: 0, answer };
+  s.batcher.inline = () => {
+    hook.asked++;
+    return hook.answer;
+  };
+  return hook;
+}
+
 t.test('inline: only a lone call on an idle version is offered to the inline hook, and runs inline when it says yes', async (t) => {
   const s = setup({ maxBatchSize: 8, maxQueueDelayUs: 0, instances: 2 });
-  let asked = 0;
-  let answer = true;
-  s.batcher.inline = () => {
-    asked++;
-    return answer;
-  };
+  const hook = askedHook(s, true);
   void s.add('a');
-  t.equal(asked, 1, 'a call alone is offered');
+  t.equal(hook.asked, 1, 'a call alone is offered');
   t.same(s.exec.batches.map((b) => b.inline), [true], 'and runs inline');
   void s.add('b');
-  t.equal(asked, 1, 'a call arriving while a batch of the version runs is not offered');
+  t.equal(hook.asked, 1, 'a call arriving while a batch of the version runs is not offered');
   t.same(s.exec.batches.map((b) => b.inline), [true, false], 'it goes to a worker instance');
   s.exec.batches[0]!.resolve();
   s.exec.batches[1]!.resolve();
   await tick();
-  answer = false;
+  hook.answer = false;
   void s.add('c');
-  t.equal(asked, 2);
+  t.equal(hook.asked, 2);
   t.same(s.exec.batches.map((b) => b.inline), [true, false, false], 'a no sends the lone call to a worker');
 });
 
 t.test('inline: a call with company in the queue is never offered (the batch goes to a worker)', async (t) => {
   const s = setup({ maxBatchSize: 8, maxQueueDelayUs: 1000, instances: 1 });
-  let asked = 0;
-  s.batcher.inline = () => {
-    asked++;
-    return true;
-  };
+  const hook = askedHook(s, true);
   void s.add('a');
   void s.add('b');
   s.clock.advance(1000);
   t.same(s.exec.ids, [['a', 'b']]);
-  t.equal(asked, 0, 'two queued calls make a batch, not an inline run');
+  t.equal(hook.asked, 0, 'two queued calls make a batch, not an inline run');
   t.equal(s.exec.batches[0]!.inline, false);
 });
 
 t.test('inline: background work is never run inline', async (t) => {
   const s = setup({ maxBatchSize: 4, instances: 2, backgroundQueueRows: 100 });
-  let asked = 0;
-  s.batcher.inline = () => {
-    asked++;
-    return true;
-  };
+  const hook = askedHook(s, true);
   s.batcher.enqueue({ id: 'bg' }, { rows: 4, shapeKey: 'explain', background: true }).catch(() => undefined);
   t.same(s.exec.ids, [['bg']]);
-  t.equal(asked, 0);
+  t.equal(hook.asked, 0);
   t.equal(s.exec.batches[0]!.inline, false);
 });
 
