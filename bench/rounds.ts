@@ -1,7 +1,8 @@
 // Interleaved rounds for the ratios: every server under test runs at once and they take turns at
 // 64 connections, round after round, with the ORT-alone ceiling (at its best batch size) measured in
 // each round too. On a machine shared with other work, a slow minute then slows every target alike,
-// and the median of each series is a ratio that holds.
+// and the median of each series is a ratio that holds. The same at one connection, for latency
+// (issue 20: Sluice's p50 against naive-1t's), between Sluice and the naive servers only.
 import { generateLoad } from './load/spawn-generator.js';
 import { startServer, type ServerProcess } from './targets/server-process.js';
 import { targetCommand } from './targets/commands.js';
@@ -12,12 +13,17 @@ import type { BenchOptions } from './options.js';
 import type { OrtCeiling, RatioRounds, RoundSeries, TargetName } from './report/types.js';
 import { workloadSupports, type WorkloadName } from './workloads.js';
 
-const CONNECTIONS = 64;
+/** The targets of the 1-connection rounds: the latency ratio is Sluice's p50 against the naive servers'. */
+const LATENCY_TARGETS: readonly TargetName[] = ['sluice', 'naive', 'naive-1t'];
 
-export async function ratioRounds(o: BenchOptions, workload: WorkloadName, repo: string, ceiling: OrtCeiling, log: Log): Promise<RatioRounds | null> {
+/** `ceiling` undefined: no ORT-alone figure in the rounds (the 1-connection rounds have none). */
+export async function ratioRounds(
+  o: BenchOptions, workload: WorkloadName, repo: string, ceiling: OrtCeiling | undefined, log: Log, connections = 64,
+): Promise<RatioRounds | null> {
   const servers = new Map<TargetName, ServerProcess>();
+  const wanted = (t: TargetName) => (connections === 1 ? LATENCY_TARGETS.includes(t) : t !== 'uws-fixed');
   try {
-    for (const target of o.targets.filter((t) => t !== 'uws-fixed' && workloadSupports(workload, t) && (o.workloadTargets[workload]?.includes(t) ?? true))) {
+    for (const target of o.targets.filter((t) => wanted(t) && workloadSupports(workload, t) && (o.workloadTargets[workload]?.includes(t) ?? true))) {
       try {
         servers.set(target, await startServer(targetCommand(target, workload, repo, o.placement.serverCpus)));
       } catch (err) {
@@ -26,10 +32,11 @@ export async function ratioRounds(o: BenchOptions, workload: WorkloadName, repo:
     }
     if (!servers.has('sluice')) return null;
     const targets = [...servers.keys()];
-    const series = new Map<RoundSeries['target'], { throughputs: number[]; p99s: number[] }>();
-    const add = (t: RoundSeries['target'], throughput: number, p99: number) => {
-      const s = series.get(t) ?? { throughputs: [], p99s: [] };
+    const series = new Map<RoundSeries['target'], { throughputs: number[]; p50s: number[]; p99s: number[] }>();
+    const add = (t: RoundSeries['target'], throughput: number, p50: number, p99: number) => {
+      const s = series.get(t) ?? { throughputs: [], p50s: [], p99s: [] };
       s.throughputs.push(throughput);
+      s.p50s.push(p50);
       s.p99s.push(p99);
       series.set(t, s);
     };
@@ -38,18 +45,22 @@ export async function ratioRounds(o: BenchOptions, workload: WorkloadName, repo:
       const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
       const line: string[] = [];
       for (const target of order) {
-        const job = closedJob(o, servers.get(target)!.url, workload, target, CONNECTIONS, o.roundWarmupMs, o.roundMs);
+        const job = closedJob(o, servers.get(target)!.url, workload, target, connections, o.roundWarmupMs, o.roundMs);
         const res = await generateLoad(job, { cpus: o.placement.clientCpus, processes: o.placement.generators });
-        add(target, res.phases[0]!.throughput, res.phases[0]!.latency.p99);
-        line.push(`${target} ${res.phases[0]!.throughput.toFixed(0)}`);
+        const phase = res.phases[0]!;
+        add(target, phase.throughput, phase.latency.p50, phase.latency.p99);
+        line.push(connections === 1 ? `${target} p50 ${phase.latency.p50.toFixed(3)} ms` : `${target} ${phase.throughput.toFixed(0)}`);
       }
-      const ort = await ortCeiling(o, workload, repo, [ceiling.best.batch], o.roundMs / 2);
-      add('ort-alone', ort.best.inferencesPerSec, 0);
-      log(`  ${workload} round ${r + 1}/${o.ratioRounds} @${CONNECTIONS}: ${line.join(', ')}, ORT alone ${ort.best.inferencesPerSec.toFixed(0)}`);
+      if (ceiling !== undefined) {
+        const ort = await ortCeiling(o, workload, repo, [ceiling.best.batch], o.roundMs / 2);
+        add('ort-alone', ort.best.inferencesPerSec, 0, 0);
+        line.push(`ORT alone ${ort.best.inferencesPerSec.toFixed(0)}`);
+      }
+      log(`  ${workload} round ${r + 1}/${o.ratioRounds} @${connections}: ${line.join(', ')}`);
     }
     return {
       workload,
-      connections: CONNECTIONS,
+      connections,
       rounds: o.ratioRounds,
       series: [...series.entries()].map(([target, s]) => ({ target, ...s, median: median(s.throughputs) })),
     };

@@ -176,6 +176,9 @@ export async function runSuite(o: BenchOptions, log: Log): Promise<BenchRun> {
     if (o.ratioRounds > 0) {
       const rounds = await ratioRounds(o, workload, repo, ceiling, log);
       if (rounds) (run.rounds ??= []).push(rounds);
+      // Issue 20's latency target, Sluice's p50 against naive-1t's, taken round by round too.
+      const lone = await ratioRounds(o, workload, repo, undefined, log, 1);
+      if (lone) run.rounds!.push(lone);
     }
   }
   run.finishedAt = new Date().toISOString();

@@ -23,8 +23,9 @@ export interface Ratio {
   /** e.g. "sluice / naive @64" */
   name: string;
   value: number | null;
-  /** The issue's target, when it names one. */
+  /** The issue's target, when it names one: a floor, or a ceiling when `atMost`. */
   target?: number;
+  atMost?: boolean;
 }
 
 const TARGETS: Partial<Record<WorkloadName, Partial<Record<string, number>>>> = {
@@ -65,6 +66,30 @@ export function ratios(run: BenchRun, connections = 64): Ratio[] {
     push(`sluice-ws / sluice (HTTP) @${connections}${how}`, div(at('sluice-ws'), sluice), 'ws');
     push(`sluice-auth / sluice (bearer token checked on every call) @${connections}${how}`, div(at('sluice-auth'), sluice), 'auth');
     push(`sluice / uws-fixed @${connections}`, div(throughputAt(run.points, w, 'sluice', connections), throughputAt(run.points, w, 'uws-fixed', connections)), 'uws');
+  }
+  return out;
+}
+
+/** Issue 20's latency target at one connection: Sluice's p50 at most this many times naive-1t's. */
+const LATENCY_TARGET = 1.15;
+
+/**
+ * Sluice's p50 against naive-1t's (and naive's) at one connection, from the 1-connection rounds:
+ * the median of the per-round ratios, each taken within one round (one moment of the machine).
+ */
+export function latencyRatios(run: BenchRun): Ratio[] {
+  const out: Ratio[] = [];
+  for (const r of run.rounds ?? []) {
+    if (r.connections !== 1) continue;
+    const p50s = (t: TargetName) => r.series.find((s) => s.target === t)?.p50s;
+    const sluice = p50s('sluice');
+    for (const base of ['naive-1t', 'naive'] as const) {
+      const other = p50s(base);
+      const perRound = sluice && other ? sluice.map((x, i) => x / other[i]!).filter((x) => Number.isFinite(x)) : [];
+      const value = perRound.length ? median(perRound) : null;
+      const name = `sluice p50 / ${base} p50 @1, median of ${r.rounds} rounds`;
+      out.push(base === 'naive-1t' ? { workload: r.workload, name, value, target: LATENCY_TARGET, atMost: true } : { workload: r.workload, name, value });
+    }
   }
   return out;
 }

@@ -78,6 +78,8 @@ export interface RoundSeries {
   target: TargetName | 'ort-alone';
   /** calls/s (inferences/s for ort-alone), one per round. */
   throughputs: number[];
+  /** Latency percentiles in ms, one per round (0 for ort-alone). */
+  p50s: number[];
   p99s: number[];
   median: number;
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LatencyHistogram } from '../../bench/load/histogram.js';
 import type { LoadResult, TimelinePoint } from '../../bench/load/job.js';
-import { maxThroughput, median, ratios, recoverySeconds } from '../../bench/report/summary.js';
+import { latencyRatios, maxThroughput, median, ratios, recoverySeconds } from '../../bench/report/summary.js';
 import { ms, renderMarkdown } from '../../bench/report/markdown.js';
 import { niceCeil, renderSvg } from '../../bench/report/svg.js';
 import { resultStem, writeResults } from '../../bench/report/files.js';
@@ -88,9 +88,9 @@ t.test('with interleaved rounds, ratios use their medians (ORT alone included)',
       connections: 64,
       rounds: 3,
       series: [
-        { target: 'sluice', throughputs: [900, 1000, 5000], p99s: [1, 1, 1], median: 1000 },
-        { target: 'naive', throughputs: [400, 500, 600], p99s: [1, 1, 1], median: 500 },
-        { target: 'ort-alone', throughputs: [1000, 1250, 1300], p99s: [0, 0, 0], median: 1250 },
+        { target: 'sluice', throughputs: [900, 1000, 5000], p50s: [1, 1, 1], p99s: [1, 1, 1], median: 1000 },
+        { target: 'naive', throughputs: [400, 500, 600], p50s: [1, 1, 1], p99s: [1, 1, 1], median: 500 },
+        { target: 'ort-alone', throughputs: [1000, 1250, 1300], p50s: [0, 0, 0], p99s: [0, 0, 0], median: 1250 },
       ],
     },
   ];
@@ -99,6 +99,32 @@ t.test('with interleaved rounds, ratios use their medians (ORT alone included)',
   t.equal(got.find((x) => x.name.startsWith('sluice / naive'))!.value, 2);
   t.match(got[0]!.name, /median of 3 rounds/);
   t.match(renderMarkdown(r), /\| text-direction-binary \| ort-alone \| 1250 \| 1000 \| 1300 \| 1000, 1250, 1300 \|/);
+});
+
+t.test('the 1-connection rounds give the latency ratio: the median of per-round p50 ratios, against issue 20\'s 1.15', async (t) => {
+  const r = run();
+  r.rounds = [
+    {
+      workload: 'weather-json',
+      connections: 1,
+      rounds: 3,
+      series: [
+        // Round 2 is slow for everyone: per-round ratios 1.1, 1.05, 2 → median 1.1.
+        { target: 'sluice', throughputs: [1, 1, 1], p50s: [0.11, 0.21, 0.2], p99s: [1, 1, 1], median: 1 },
+        { target: 'naive-1t', throughputs: [1, 1, 1], p50s: [0.1, 0.2, 0.1], p99s: [1, 1, 1], median: 1 },
+      ],
+    },
+  ];
+  const got = latencyRatios(r);
+  const vs1t = got.find((x) => x.name.startsWith('sluice p50 / naive-1t p50 @1'))!;
+  t.ok(Math.abs(vs1t.value! - 1.1) < 1e-9, `${vs1t.value}`);
+  t.equal(vs1t.target, 1.15);
+  t.equal(vs1t.atMost, true);
+  t.equal(got.find((x) => x.name.startsWith('sluice p50 / naive p50'))!.value, null, 'no naive series: no ratio');
+  const md = renderMarkdown(r);
+  t.match(md, /\| weather-json \| sluice p50 \/ naive-1t p50 @1, median of 3 rounds \| 1\.10 \| ≤ 1\.15 \(met\) \|/);
+  t.match(md, /## Interleaved rounds at 1 connection/);
+  t.notMatch(md, /## Interleaved rounds at 64/, 'no 64-connection rounds in this run');
 });
 
 t.test('median of odd and even series', async (t) => {
