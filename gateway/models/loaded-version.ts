@@ -43,6 +43,12 @@ const WARMUP_DIM = 32;
 
 let generations = 0;
 
+interface InlineState {
+  gate: InlineGate;
+  runner: InlineRunner | undefined;
+  opening: Promise<void> | undefined;
+}
+
 export class LoadedVersion {
   readonly name: string;
   readonly version: string;
@@ -71,8 +77,8 @@ export class LoadedVersion {
   #variableShape = true;
   /** The gateway's load, for the inline decision (absent: this version never runs inline). */
   readonly #load: InlineLoad | undefined;
-  /** The main thread's session and its gate, once loaded for inline runs. */
-  #inline: { runner: InlineRunner; gate: InlineGate } | undefined;
+  /** The inline gate, and the main thread's session once opened (undefined: never inline). */
+  #inline: InlineState | undefined;
 
   constructor(
     config: ModelConfig, version: string, dir: string, pool: WorkerPool, metrics: GatewayMetrics, clock?: BatcherClock, device?: number,
@@ -121,7 +127,7 @@ export class LoadedVersion {
     if (this.config.slices) checkSlicesInput(this.name, this.version, this.config.slices, this.inputs, this.batched);
     if (this.config.drift) this.#checkProfile(compileProfile(readProfile(join(this.dir, this.config.drift.profile))));
     await this.#warmup();
-    await this.#openInline();
+    this.#gateInline();
     this.state = 'READY';
   }
 
@@ -130,25 +136,47 @@ export class LoadedVersion {
     return this.#inline?.gate;
   }
 
+  /** True once the main thread holds a session of this version for inline runs. */
+  get inlineReady(): boolean {
+    return this.#inline?.runner !== undefined;
+  }
+
   /**
-   * A CPU version whose calls may run inline (batching/inline.ts) gets a session on the main thread
-   * too, warmed like the workers'. Not when the workers preload observers this thread lacks, nor
-   * under a test's fake clock (deadlines and costs would not be real time).
+   * A CPU version whose calls may run inline (batching/inline.ts) gets a gate at load. Not when the
+   * workers preload observers this thread lacks, nor under a test's fake clock (deadlines and costs
+   * would not be real time). A CUDA config, even one fallen back to the CPU, keeps its calls on the
+   * workers' sessions.
    */
-  async #openInline(): Promise<void> {
+  #gateInline(): void {
     const maxUs = this.config.dynamic_batching.inline_max_us;
-    // A CUDA config (even one fallen back to the CPU) keeps its calls on the workers' sessions.
     if (this.#load === undefined || maxUs === 0 || this.config.execution_providers.includes('cuda') || this.#pool.preloaded || !this.#realClock) return;
-    const runner = await InlineRunner.open(this.spec);
-    try {
-      if (this.config.warmup.length > 0 && !this.inputs.some((i) => i.datatype === 'BYTES')) await runner.run(this.#zeros(1), true);
-    } catch (err) {
-      await runner.close();
-      throw new SluiceError('SLUICE_E_MODEL_LOAD_FAILED', `model ${this.name} version ${this.version} failed its warm-up: ${(err as Error).message}`, { cause: err });
-    }
-    const gate = new InlineGate(this.#load, maxUs);
-    this.#inline = { runner, gate };
-    this.batcher.inline = (rows) => gate.admit(rows);
+    const inline: InlineState = { gate: new InlineGate(this.#load, maxUs), runner: undefined, opening: undefined };
+    this.#inline = inline;
+    this.batcher.inline = (rows) => inline.runner !== undefined && inline.gate.admit(rows);
+  }
+
+  /**
+   * The main thread's session is opened only once a worker run has measured the version cheap
+   * enough to run inline: a model that never qualifies costs the main thread no memory. Opened and
+   * warmed in the background; a failure keeps the version on its workers, with the reason.
+   */
+  #maybeOpenInline(inline: InlineState): void {
+    const { computeUs } = inline.gate.costs;
+    if (inline.runner !== undefined || inline.opening !== undefined || inline.gate.off !== undefined) return;
+    if (!(computeUs <= this.config.dynamic_batching.inline_max_us)) return;
+    inline.opening = (async () => {
+      let runner: InlineRunner | undefined;
+      try {
+        runner = await InlineRunner.open(this.spec);
+        if (!this.inputs.some((i) => i.datatype === 'BYTES')) await runner.run(this.#zeros(1), true);
+      } catch (err) {
+        inline.gate.off = `its main-thread session failed: ${(err as Error).message}`;
+        await runner?.close().catch(() => undefined);
+        return;
+      }
+      if (this.state === 'UNLOADING' || this.state === 'UNLOADED') await runner.close();
+      else inline.runner = runner;
+    })();
   }
 
   /** The error for a call this version cannot take: UNAVAILABLE with its reason, or not ready. */
@@ -171,7 +199,11 @@ export class LoadedVersion {
     this.state = 'UNLOADING';
     await this.batcher.close();
     this.#pool.release(this.spec.key);
-    await this.#inline?.runner.close();
+    if (this.#inline !== undefined) {
+      await this.#inline.opening;
+      await this.#inline.runner?.close();
+      this.#inline.runner = undefined;
+    }
     this.state = 'UNLOADED';
   }
 
@@ -201,7 +233,7 @@ export class LoadedVersion {
       // differs) are synthetic inputs: the drift observers skip them as they skip warm-up runs.
       const synthetic = stamps[0]!.background;
       const sent = performance.now();
-      const result = inline ? await this.#inline!.runner.run(inputs) : await this.#pool.run(this.spec, inputs, [], { notAfter, staged, warmup: synthetic });
+      const result = inline ? await this.#inline!.runner!.run(inputs) : await this.#pool.run(this.spec, inputs, [], { notAfter, staged, warmup: synthetic });
       m.computeDuration.observe(result.computeSeconds);
       if (inline) {
         this.#inline!.gate.ranInline(result.computeSeconds * 1e6, rows);
@@ -209,6 +241,7 @@ export class LoadedVersion {
       } else if (requests.length === 1 && !staged && this.#inline !== undefined) {
         // A lone call's trip to a worker and back: what running it inline would save (h), and its compute (c).
         this.#inline.gate.ranInWorker((performance.now() - sent) * 1000, result.computeSeconds * 1e6, rows);
+        this.#maybeOpenInline(this.#inline);
       }
       for (const buffer of result.recycled) bufferPool.give(buffer, true);
       if (traced !== undefined) this.#traceBatch(traced, requests, stamps, rows, assembleStart, assembleEnd, undefined, result.computeSeconds);
