@@ -11,7 +11,7 @@ export function outcomeOf(code: ErrorCode | undefined, status: number): Outcome 
   if (code === undefined) return 'success';
   if (code === 'SLUICE_E_BATCH_TIMEOUT') return 'timeout';
   if (code === 'SLUICE_E_BATCH_CANCELLED') return 'cancelled';
-  if (code === 'SLUICE_E_BATCH_QUEUE_FULL' || code === 'SLUICE_E_HTTP_DRAINING' || code === 'SLUICE_E_MODEL_NOT_READY') return 'rejected';
+  if (code === 'SLUICE_E_BATCH_QUEUE_FULL' || code === 'SLUICE_E_BATCH_QUEUE_LATE' || code === 'SLUICE_E_HTTP_DRAINING' || code === 'SLUICE_E_MODEL_NOT_READY') return 'rejected';
   return status >= 500 ? 'server_error' : 'client_error';
 }
 

@@ -283,7 +283,7 @@ function batchHistogram(text: string): { count: number; sum: number; le1: number
   };
 }
 
-t.test('a full queue refuses at once with 503 and Retry-After; a deadline answers 504; a gone client is dropped', async (t) => {
+t.test('a full queue refuses at once with 503 and Retry-After, as does a queue standing past half a deadline; a deadline answers 504; a gone client is dropped', async (t) => {
   const models = copyModels(t, ['weather']);
   const configPath = join(models, 'weather', 'config.json');
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
@@ -306,14 +306,21 @@ t.test('a full queue refuses at once with 503 and Retry-After; a deadline answer
   gone.abort();
   t.equal(await abandoned, 'aborted');
   await waitFor(() => depth(1));
-  const [ran, late] = await Promise.all([kept, fetch(infer, { method: 'POST', body: body({ timeout_us: 1000 }) })]);
-  t.equal(late!.status, 504);
-  t.equal(((await late!.json()) as { code: string }).code, 'SLUICE_E_BATCH_TIMEOUT');
-  t.equal(ran!.status, 200);
+  // The queue has stood since `kept` arrived, far more than half of a 2 ms deadline.
+  const hurried = await fetch(infer, { method: 'POST', body: body({ timeout_us: 2000 }) });
+  t.equal(hurried.status, 503);
+  t.equal(hurried.headers.get('retry-after'), '1');
+  t.equal(((await hurried.json()) as { code: string }).code, 'SLUICE_E_BATCH_QUEUE_LATE');
+  const ran = await kept;
+  t.equal(ran.status, 200);
+  // An empty queue admits a 1 ms deadline; the 1.5 s batch delay then outlasts it.
+  const late = await fetch(infer, { method: 'POST', body: body({ timeout_us: 1000 }) });
+  t.equal(late.status, 504);
+  t.equal(((await late.json()) as { code: string }).code, 'SLUICE_E_BATCH_TIMEOUT');
   const metrics = await (await fetch(`${gw.url}/metrics`)).text();
   t.match(metrics, /sluice_inference_requests_total\{model="weather",version="1",outcome="cancelled"\} 1/);
   t.match(metrics, /sluice_inference_requests_total\{model="weather",version="1",outcome="timeout"\} 1/);
-  t.match(metrics, /sluice_inference_requests_total\{model="weather",version="1",outcome="rejected"\} 1/);
+  t.match(metrics, /sluice_inference_requests_total\{model="weather",version="1",outcome="rejected"\} 2/);
   t.match(metrics, /sluice_inference_batch_size_sum\{model="weather",version="1"\} 1\n/, 'only the one live request ran');
 });
 
