@@ -34,7 +34,6 @@ export class InferenceService {
   #draining = false;
   /** Traces of calls (gateway/tracing), when an OTLP endpoint is set; the transports begin and finish them. */
   tracing: Tracing | undefined;
-  #inFlight = 0;
   #idle: (() => void) | undefined;
   /** Every version's traffic window (the control-plane sync reports them). */
   readonly traffic = new TrafficWindows();
@@ -71,7 +70,7 @@ export class InferenceService {
 
   /** Calls accepted and not yet answered. */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#repository.load.inFlight;
   }
 
   setPreprocessor(preprocessor: Preprocessor): void {
@@ -148,7 +147,6 @@ export class InferenceService {
     }
     const m = version.metrics;
     if (request.trace !== undefined) request.trace.version = version.version;
-    this.#inFlight++;
     this.#repository.load.arrive();
     m.inFlight.inc();
     // Captured before the inputs move to the worker (and before preprocessing replaces them).
@@ -219,14 +217,14 @@ export class InferenceService {
     } finally {
       m.inFlight.dec();
       this.#repository.load.depart();
-      if (--this.#inFlight === 0 && this.#idle) this.#idle();
+      if (this.#repository.load.inFlight === 0 && this.#idle) this.#idle();
     }
   }
 
   /** Refuse new calls (503) and wait for the accepted ones, at most `timeoutMs`. Resolves false on timeout. */
   drain(timeoutMs: number): Promise<boolean> {
     this.#draining = true;
-    if (this.#inFlight === 0) return Promise.resolve(true);
+    if (this.#repository.load.inFlight === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
       this.#idle = () => {

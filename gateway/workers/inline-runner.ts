@@ -3,7 +3,10 @@
 // thread: the same options, the same batch observers (drift), the same outputs and error codes.
 import { openSession, releaseSession, type OpenSession } from './sessions.js';
 import { outcomeError, runBatch } from './run-batch.js';
-import type { RunResult, SessionSpec, WireTensor } from '../util/worker-messages.js';
+import type { RunResult, RunTask, SessionSpec, WireTensor } from '../util/worker-messages.js';
+
+/** No output names: the session returns all of them (runBatch only reads the length). */
+const ALL_OUTPUTS: string[] = [];
 
 export class InlineRunner {
   readonly #open: OpenSession;
@@ -24,7 +27,10 @@ export class InlineRunner {
 
   /** Run one batch; its input buffers come back in `recycled` as from a worker. */
   async run(inputs: WireTensor[], warmup = false): Promise<RunResult> {
-    const { outcome } = await runBatch(this.#open, { op: 'run', spec: this.#open.spec, inputs, outputs: [], ...(warmup ? { warmup } : {}) });
+    // One plain literal per call (this is the hot path at one connection): no spread, shared outputs.
+    const task: RunTask = { op: 'run', spec: this.#open.spec, inputs, outputs: ALL_OUTPUTS };
+    if (warmup) task.warmup = true;
+    const { outcome } = await runBatch(this.#open, task);
     if (outcome.ok) return outcome.value;
     throw outcomeError(this.#open.spec, outcome);
   }
