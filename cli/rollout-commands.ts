@@ -16,7 +16,7 @@ const POLL_MS = 500;
 const ROLLOUT_FIELDS = `id model stable candidate strategy phase currentStep weight message abortReason createdAt updatedAt finishedAt
   steps { setWeight pause { seconds } analysis { count } }
   analysis { intervalSeconds minCalls failureLimit }
-  analysisRuns(last: 5) { status windowEnd message candidate { calls errors } stable { calls } conditions { metric operator threshold value passed } }`;
+  analysisRuns(last: 5) { status windowEnd message candidate { calls errors refused } stable { calls } conditions { metric operator threshold value passed } }`;
 
 export const ROLLOUT_START_COMMAND = defineCommand({
   name: 'rollout start',
@@ -142,7 +142,9 @@ export function renderRollout(r: any): string {
     lines.push(`  analysis every ${r.analysis.intervalSeconds} s, minCalls ${r.analysis.minCalls}, failureLimit ${r.analysis.failureLimit}`);
     for (const a of r.analysisRuns) {
       const conditions = a.conditions.map((c: any) => `${c.metric} ${fmt(c.value)} ${c.operator} ${c.threshold} ${c.passed === null ? '?' : c.passed ? 'ok' : 'FAIL'}`).join('  ');
-      lines.push(`    ${a.windowEnd.slice(11, 19)} ${a.status.padEnd(12)} calls ${a.candidate.calls}/${a.stable.calls}  ${conditions}`);
+      // Refusals at admission are not judged (docs/rollouts.md), but a run they leave short of minCalls should say why.
+      const refused = a.candidate.refused > 0 ? ` (${a.candidate.refused} refused)` : '';
+      lines.push(`    ${a.windowEnd.slice(11, 19)} ${a.status.padEnd(12)} calls ${a.candidate.calls}/${a.stable.calls}${refused}  ${conditions}`);
     }
   }
   return `${lines.join('\n')}\n`;

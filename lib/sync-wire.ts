@@ -160,8 +160,13 @@ export interface WireTrafficWindow {
   end: string;
   /** Client calls this version answered (not counting copies). */
   calls: number;
-  /** Of those, failed ones: 5xx answers and runtime failures (4xx caller errors are not counted). */
+  /** Of those, failed ones: 5xx answers, runtime failures and deadlines passed (4xx caller errors are not counted). */
   errors: number;
+  /**
+   * Client calls refused at admission for room (503: full or late queue, no decode slot, version
+   * unloading), in neither calls nor latency: overload, not the version's quality. Absent: 0 (older gateways).
+   */
+  refused?: number | null;
   /** Per LATENCY_BUCKETS_MS (+1 overflow bucket), of the client calls, received to answered. */
   latency: number[];
   mirrored: WireMirrorStats;

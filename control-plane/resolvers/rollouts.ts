@@ -129,6 +129,10 @@ export const rolloutResolvers = {
       return ctx.services.rollouts.analysisRuns(r.id, last ?? MAX_RUNS);
     },
   },
+  ArmFigures: {
+    // Runs stored before refusals were counted apart have none.
+    refused: (f: { refused?: number }) => f.refused ?? 0,
+  },
   AnalysisRun: {
     candidate: (a: AnalysisRun) => a.measurements.candidate,
     stable: (a: AnalysisRun) => a.measurements.stable,

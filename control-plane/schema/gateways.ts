@@ -192,6 +192,8 @@ export const gatewayTypeDefs = /* GraphQL */ `
     end: DateTime!
     calls: Int!
     errors: Int!
+    "Client calls refused at admission for room (503 queue full or late, no decode slot, unloading), in neither calls nor latency; absent: 0 (older gateways)."
+    refused: Int
     "Per LATENCY_BUCKETS_MS plus one overflow bucket."
     latency: [Int!]!
     mirrored: MirrorStatsInput!

@@ -54,9 +54,12 @@ export const rolloutTypeDefs = /* GraphQL */ `
   "One version's figures in an analysis run, summed over every gateway (the candidate's include its mirrored copies)."
   type ArmFigures {
     version: Int!
+    "Calls the version answered or failed at; errorRate is errors / calls."
     calls: Int!
     errors: Int!
     errorRate: Float
+    "Client calls refused at admission for room (queue full or late, no decode slot, unloading): overload, not the version's errors, in neither calls nor errorRate."
+    refused: Int!
     p50Ms: Float
     p99Ms: Float
     mirroredCalls: Int!
@@ -148,6 +151,8 @@ export const rolloutTypeDefs = /* GraphQL */ `
     calls: Int!
     errors: Int!
     errorRate: Float
+    "Client calls refused at admission for room, apart from calls and errors."
+    refused: Int!
     p50Ms: Float
     p90Ms: Float
     p99Ms: Float

@@ -12,6 +12,8 @@ export interface ArmFigures {
   calls: number;
   errors: number;
   errorRate: number | null;
+  /** Client calls refused at admission for room: shown, never judged (overload is not the version's error). */
+  refused: number;
   p50Ms: number | null;
   p99Ms: number | null;
   mirroredCalls: number;
@@ -58,6 +60,7 @@ export function armFigures(t: VersionTraffic, withMirrored: boolean): ArmFigures
     calls,
     errors,
     errorRate: calls > 0 ? errors / calls : null,
+    refused: t.refused,
     p50Ms: histogramQuantile(latency, 0.5),
     p99Ms: histogramQuantile(latency, 0.99),
     mirroredCalls: t.mirroredCalls,

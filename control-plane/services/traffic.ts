@@ -37,6 +37,8 @@ export interface VersionTraffic {
   /** Client calls this version answered. */
   calls: number;
   errors: number;
+  /** Client calls refused at admission for room (not in calls). */
+  refused: number;
   /** Copies (shadow or canary mirror) this version ran. */
   mirroredCalls: number;
   mirroredErrors: number;
@@ -78,6 +80,7 @@ export class TrafficService {
       received_at: receivedAt,
       calls: w.calls,
       errors: w.errors,
+      refused: w.refused ?? 0,
       latency: JSON.stringify(w.latency),
       mirrored: JSON.stringify(w.mirrored),
       outputs: JSON.stringify(w.outputs),
@@ -114,6 +117,7 @@ export class TrafficService {
       version,
       calls: 0,
       errors: 0,
+      refused: 0,
       mirroredCalls: 0,
       mirroredErrors: 0,
       compared: 0,
@@ -126,6 +130,7 @@ export class TrafficService {
     for (const r of rows) {
       out.calls += Number(r.calls);
       out.errors += Number(r.errors);
+      out.refused += Number(r.refused);
       addInto(out.latency, JSON.parse(r.latency) as number[]);
       const m = JSON.parse(r.mirrored) as WireMirrorStats;
       out.mirroredCalls += m.calls;
@@ -293,6 +298,8 @@ export function parseWindows(value: unknown): WireTrafficWindow[] {
     const calls = count(raw.calls, i, 'calls');
     const errors = count(raw.errors, i, 'errors');
     if (errors > calls) throw invalid(i, 'errors cannot exceed calls', 'errors');
+    // Absent or null from a gateway older than the field: it refused nothing it could tell apart.
+    const refused = raw.refused === undefined || raw.refused === null ? 0 : count(raw.refused, i, 'refused');
     const latency = histogram(raw.latency, i, 'latency');
     const m = (raw.mirrored ?? {}) as Partial<Record<keyof WireMirrorStats, unknown>>;
     const mirrored: WireMirrorStats = {
@@ -314,7 +321,7 @@ export function parseWindows(value: unknown): WireTrafficWindow[] {
     const rolloutId = raw.rolloutId === null || raw.rolloutId === undefined ? null : String(raw.rolloutId).slice(0, 64);
     const feedback = feedbackStats(raw.feedback, i);
     const drift = driftSnapshots(raw.drift, i);
-    const window: WireTrafficWindow = { model: raw.model, version, rolloutId, start: new Date(start).toISOString(), end: new Date(end).toISOString(), calls, errors, latency, mirrored, outputs, feedback, drift, attribution: parseAttribution(raw.attribution, i), slices: parseSlices(raw.slices, i) };
+    const window: WireTrafficWindow = { model: raw.model, version, rolloutId, start: new Date(start).toISOString(), end: new Date(end).toISOString(), calls, errors, refused, latency, mirrored, outputs, feedback, drift, attribution: parseAttribution(raw.attribution, i), slices: parseSlices(raw.slices, i) };
     const driftBins = parseDriftBins(raw.driftBins, i);
     if (driftBins !== null) window.driftBins = driftBins;
     return window;

@@ -553,6 +553,15 @@ const explainedWindows: Migration = {
   },
 };
 
+// Traffic windows count the calls a gateway refused at admission for room (queue full or late, no
+// decode slot) apart from its calls and errors, so overload does not fail a rollout's analysis.
+// Rows before it, and windows of older gateways, refused nothing they told apart: 0.
+const refusedCalls: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('traffic_windows').addColumn('refused', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_version_bundle': versionBundle,
@@ -568,4 +577,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0012_drift_histograms': driftHistograms,
   '0013_gateways_token': gatewaysByToken,
   '0014_explained_windows': explainedWindows,
+  '0015_refused_calls': refusedCalls,
 };

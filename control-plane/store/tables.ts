@@ -251,6 +251,8 @@ export interface TrafficWindowTable {
   received_at: string;
   calls: number;
   errors: number;
+  /** Client calls refused at admission for room, not in calls (0015_refused_calls; 0 before it). */
+  refused: number;
   /** JSON number[] per LATENCY_BUCKETS_MS + overflow */
   latency: string;
   /** JSON WireMirrorStats */

@@ -206,12 +206,16 @@ export class InferenceService {
     } catch (err) {
       const e = toSluiceError(err);
       if (logged !== undefined) this.#tap!.failed(logged, e, performance.now() - started);
-      m.count(outcomeOf(e.code, e.status));
-      // Windows count what the version failed at (5xx, runtime); a caller's mistake is not the version's.
-      if (e.status >= 500) {
+      const outcome = outcomeOf(e.code, e.status);
+      m.count(outcome);
+      // Windows judge the version on its own failures and count refusals at admission (full or late
+      // queue, decode slots, unloading) apart; a caller's mistake or cancel is not the version's.
+      // A timeout is its own: admission already refused a call the queue could not reach in time.
+      if (outcome === 'server_error' || outcome === 'timeout' || outcome === 'rejected') {
         const window = this.#windowOf(version);
         window.follow(this.#repository.model(version.name)?.routing.rollout?.window);
-        window.call(performance.now() - started, true);
+        if (outcome === 'rejected') window.refuse();
+        else window.call(performance.now() - started, true);
       }
       throw e;
     } finally {

@@ -12,6 +12,8 @@ export function outcomeOf(code: ErrorCode | undefined, status: number): Outcome 
   if (code === 'SLUICE_E_BATCH_TIMEOUT') return 'timeout';
   if (code === 'SLUICE_E_BATCH_CANCELLED') return 'cancelled';
   if (code === 'SLUICE_E_BATCH_QUEUE_FULL' || code === 'SLUICE_E_BATCH_QUEUE_LATE' || code === 'SLUICE_E_HTTP_DRAINING' || code === 'SLUICE_E_MODEL_NOT_READY') return 'rejected';
+  // The budgets' 503s (a decode slot, the front's caps) refuse for room; their 408/413 are the caller's.
+  if (code.startsWith('SLUICE_E_BUDGET_') && status >= 500) return 'rejected';
   return status >= 500 ? 'server_error' : 'client_error';
 }
 

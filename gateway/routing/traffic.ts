@@ -1,9 +1,9 @@
 // Traffic windows: what this gateway saw of each model version since the last report (client
-// calls, failures, latency on LATENCY_BUCKETS_MS, mirrored copies and how often they agreed, the
-// rollout's output histograms, ground truth joined to its answers, and the drift monitor's figures
-// at the window's end), which the control plane's rollout analysis and alerts read. The hot path
-// only adds into typed arrays allocated when a window starts; take() turns them into wire windows
-// and starts the next ones.
+// calls, failures, calls refused at admission, latency on LATENCY_BUCKETS_MS, mirrored copies and
+// how often they agreed, the rollout's output histograms, ground truth joined to its answers, and
+// the drift monitor's figures at the window's end), which the control plane's rollout analysis and
+// alerts read. The hot path only adds into typed arrays allocated when a window starts; take()
+// turns them into wire windows and starts the next ones.
 import { LATENCY_BUCKETS_MS, type WireDriftBins, type WireDriftSnapshot, type WireTrafficWindow } from '../../lib/sync-wire.js';
 import type { WireAttributionSnapshot, WireSliceStats } from '../../lib/sync-wire.js';
 import type { Tensor } from '../models/tensors.js';
@@ -58,6 +58,8 @@ export class VersionTraffic {
   #start = Date.now();
   calls = 0;
   errors = 0;
+  /** Client calls refused at admission (full or late queue, no decode slot, unloading): not in calls. */
+  refused = 0;
   readonly latency = new Float64Array(LATENCY_BUCKET_COUNT);
   mirrorCalls = 0;
   mirrorErrors = 0;
@@ -101,6 +103,11 @@ export class VersionTraffic {
     this.latency[latencyBucket(ms)]!++;
   }
 
+  /** One client call refused at admission for room: counted apart, neither a call nor an error. */
+  refuse(): void {
+    this.refused++;
+  }
+
   /** The outputs of a successful client call, binned for the rollout (nothing without one). */
   answered(outputs: readonly Tensor[]): void {
     const r = this.rollout;
@@ -124,7 +131,7 @@ export class VersionTraffic {
     this.feedbackSquaredError += squaredError;
   }
 
-  /** The window so far (undefined when it saw no call, no copy and no feedback), and a fresh one started. */
+  /** The window so far (undefined when it saw no call, refusal, copy or feedback), and a fresh one started. */
   take(now: number): WireTrafficWindow | undefined {
     const w = this.#window(now);
     this.#reset(now);
@@ -132,7 +139,7 @@ export class VersionTraffic {
   }
 
   #window(now: number): WireTrafficWindow | undefined {
-    if (this.calls === 0 && this.mirrorCalls === 0 && this.feedbackRows === 0) return undefined;
+    if (this.calls === 0 && this.refused === 0 && this.mirrorCalls === 0 && this.feedbackRows === 0) return undefined;
     const binning = this.rollout?.binning;
     const outputs = binning === undefined ? [] : binning.features.map((f, i) => ({ feature: f.feature, counts: Array.from(this.outputs.subarray(binning.offsets[i]!, binning.offsets[i + 1]!)) }));
     const w: WireTrafficWindow = {
@@ -147,7 +154,8 @@ export class VersionTraffic {
       mirrored: { calls: this.mirrorCalls, errors: this.mirrorErrors, compared: this.mirrorCompared, agreed: this.mirrorAgreed, latency: Array.from(this.mirrorLatency) },
       outputs,
     };
-    // Absent rather than null when there is nothing to say: older control planes know neither field.
+    // Absent rather than null or 0 when there is nothing to say: older control planes know none of these fields.
+    if (this.refused > 0) w.refused = this.refused;
     if (this.feedbackRows > 0) {
       w.feedback = { count: this.feedbackRows, correct: this.feedbackCorrect, absError: this.feedbackAbsError, squaredError: this.feedbackSquaredError };
     }
@@ -166,6 +174,7 @@ export class VersionTraffic {
     this.#start = now;
     this.calls = 0;
     this.errors = 0;
+    this.refused = 0;
     this.latency.fill(0);
     this.mirrorCalls = 0;
     this.mirrorErrors = 0;
@@ -213,7 +222,7 @@ export class TrafficWindows {
     return v;
   }
 
-  /** The windows with calls, copies or feedback since the last take, oldest first; every window starts over. */
+  /** The windows with calls, refusals, copies or feedback since the last take, oldest first; every window starts over. */
   take(now = Date.now()): WireTrafficWindow[] {
     const out = this.#closed.splice(0);
     for (const versions of this.#byModel.values()) {

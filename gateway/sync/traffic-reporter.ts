@@ -1,8 +1,9 @@
 // Sends this gateway's traffic windows to the control plane (reportTraffic) every
-// trafficReportIntervalMs. Windows without calls, copies or feedback are never sent. A send that fails keeps its
-// windows and merges the next ones into them (same model, version and rollout: counts add up, the
-// window widens), so nothing is lost while the control plane is away and memory stays bounded by
-// the number of model versions; past `maxPending` the oldest are dropped. Serving never waits on it.
+// trafficReportIntervalMs. Windows without calls, refusals, copies or feedback are never sent. A
+// send that fails keeps its windows and merges the next ones into them (same model, version and
+// rollout: counts add up, the window widens), so nothing is lost while the control plane is away
+// and memory stays bounded by the number of model versions; past `maxPending` the oldest are
+// dropped. Serving never waits on it.
 import { toSluiceError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { WireFeedbackStats, WireOutputHistogram, WireSliceStats, WireTrafficWindow } from '../../lib/sync-wire.js';
@@ -64,9 +65,9 @@ export class TrafficReporter {
 }
 
 /**
- * One window covering both (same model, version and rollout): counts added, [earliest start, latest
- * end), feedback and slice counts added, and the drift snapshot and bins and the attribution snapshot
- * of the later window (a snapshot is a state, not a count).
+ * One window covering both (same model, version and rollout): counts (refusals too) added,
+ * [earliest start, latest end), feedback and slice counts added, and the drift snapshot and bins and
+ * the attribution snapshot of the later window (a snapshot is a state, not a count).
  */
 export function mergeWindows(a: WireTrafficWindow, b: WireTrafficWindow): WireTrafficWindow {
   const [earlier, later] = a.end <= b.end ? [a, b] : [b, a];
@@ -88,6 +89,8 @@ export function mergeWindows(a: WireTrafficWindow, b: WireTrafficWindow): WireTr
     },
     outputs: mergeOutputs(a.outputs, b.outputs),
   };
+  const refused = (a.refused ?? 0) + (b.refused ?? 0);
+  if (refused > 0) merged.refused = refused;
   const feedback = addFeedback(a.feedback ?? undefined, b.feedback ?? undefined);
   if (feedback !== undefined) merged.feedback = feedback;
   const drift = later.drift ?? earlier.drift;

@@ -9,7 +9,7 @@ import { latencyRatios, maxThroughput, median, ratios, recoverySeconds } from '.
 import { ms, renderMarkdown } from '../../bench/report/markdown.js';
 import { niceCeil, renderSvg } from '../../bench/report/svg.js';
 import { resultStem, writeResults } from '../../bench/report/files.js';
-import type { BenchRun, LoadPoint, TargetName } from '../../bench/report/types.js';
+import type { BenchRun, LoadPoint, RoundSeries, TargetName } from '../../bench/report/types.js';
 import type { WorkloadName } from '../../bench/workloads.js';
 
 function result(mode: 'closed' | 'open', connections: number, throughput: number, p99: number): LoadResult {
@@ -63,6 +63,13 @@ function run(): BenchRun {
   };
 }
 
+/** run() with three interleaved rounds of `workload` at `connections`, one series per target. */
+function runWithRounds(workload: WorkloadName, connections: number, series: RoundSeries[]): BenchRun {
+  const r = run();
+  r.rounds = [{ workload, connections, rounds: 3, series }];
+  return r;
+}
+
 t.test('maxThroughput is the best closed-loop point of that target and workload', async (t) => {
   t.equal(maxThroughput(run().points, 'text-direction-binary', 'sluice'), 1800);
   t.equal(maxThroughput(run().points, 'weather-json', 'micro-batch'), 0);
@@ -81,19 +88,11 @@ t.test('ratios compare Sluice at 64 connections with each baseline and carry iss
 });
 
 t.test('with interleaved rounds, ratios use their medians (ORT alone included)', async (t) => {
-  const r = run();
-  r.rounds = [
-    {
-      workload: 'text-direction-binary',
-      connections: 64,
-      rounds: 3,
-      series: [
-        { target: 'sluice', throughputs: [900, 1000, 5000], p50s: [1, 1, 1], p99s: [1, 1, 1], median: 1000 },
-        { target: 'naive', throughputs: [400, 500, 600], p50s: [1, 1, 1], p99s: [1, 1, 1], median: 500 },
-        { target: 'ort-alone', throughputs: [1000, 1250, 1300], p50s: [0, 0, 0], p99s: [0, 0, 0], median: 1250 },
-      ],
-    },
-  ];
+  const r = runWithRounds('text-direction-binary', 64, [
+    { target: 'sluice', throughputs: [900, 1000, 5000], p50s: [1, 1, 1], p99s: [1, 1, 1], median: 1000 },
+    { target: 'naive', throughputs: [400, 500, 600], p50s: [1, 1, 1], p99s: [1, 1, 1], median: 500 },
+    { target: 'ort-alone', throughputs: [1000, 1250, 1300], p50s: [0, 0, 0], p99s: [0, 0, 0], median: 1250 },
+  ]);
   const got = ratios(r).filter((x) => x.workload === 'text-direction-binary');
   t.equal(got.find((x) => x.name.startsWith('sluice / ORT alone'))!.value, 0.8);
   t.equal(got.find((x) => x.name.startsWith('sluice / naive'))!.value, 2);
@@ -102,19 +101,11 @@ t.test('with interleaved rounds, ratios use their medians (ORT alone included)',
 });
 
 t.test('the 1-connection rounds give the latency ratio: the median of per-round p50 ratios, against issue 20\'s 1.15', async (t) => {
-  const r = run();
-  r.rounds = [
-    {
-      workload: 'weather-json',
-      connections: 1,
-      rounds: 3,
-      series: [
-        // Round 2 is slow for everyone: per-round ratios 1.1, 1.05, 2 → median 1.1.
-        { target: 'sluice', throughputs: [1, 1, 1], p50s: [0.11, 0.21, 0.2], p99s: [1, 1, 1], median: 1 },
-        { target: 'naive-1t', throughputs: [1, 1, 1], p50s: [0.1, 0.2, 0.1], p99s: [1, 1, 1], median: 1 },
-      ],
-    },
-  ];
+  // Round 2 is slow for everyone: per-round ratios 1.1, 1.05, 2 → median 1.1.
+  const r = runWithRounds('weather-json', 1, [
+    { target: 'sluice', throughputs: [1, 1, 1], p50s: [0.11, 0.21, 0.2], p99s: [1, 1, 1], median: 1 },
+    { target: 'naive-1t', throughputs: [1, 1, 1], p50s: [0.1, 0.2, 0.1], p99s: [1, 1, 1], median: 1 },
+  ]);
   const got = latencyRatios(r);
   const vs1t = got.find((x) => x.name.startsWith('sluice p50 / naive-1t p50 @1'))!;
   t.ok(Math.abs(vs1t.value! - 1.1) < 1e-9, `${vs1t.value}`);

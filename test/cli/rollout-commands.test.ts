@@ -1,6 +1,6 @@
 // `sluice rollout ...` as a user runs it: the real CLI process against a control plane on loopback.
 import t from 'tap';
-import { parseSteps } from '../../cli/rollout-commands.js';
+import { parseSteps, renderRollout } from '../../cli/rollout-commands.js';
 import { runSluice } from '../helpers/cli.js';
 import { ADMIN_TOKEN, exampleOnnx, modelWithVersion, startTestControlPlane, stopPostgres } from '../control-plane/harness.js';
 
@@ -18,6 +18,14 @@ t.test('--steps turns weight=N, pause=S, pause, analysis[=N] into canary steps a
   t.throws(() => parseSteps(['weight']), { code: 'SLUICE_E_CONFIG_INVALID' });
   t.throws(() => parseSteps(['weight=ten']), { code: 'SLUICE_E_CONFIG_INVALID' });
   t.throws(() => parseSteps(['jump=1']), { code: 'SLUICE_E_CONFIG_INVALID' });
+});
+
+t.test('an analysis run shows the candidate\'s refusals beside its calls, and nothing when there were none', async (t) => {
+  const run = (refused: number) => ({ status: 'INCONCLUSIVE', windowEnd: '2030-01-01T00:00:05.000Z', candidate: { calls: 2, errors: 0, refused }, stable: { calls: 8 }, conditions: [] });
+  const rollout = { id: 'ro_1', model: 'weather', strategy: 'CANARY', stable: 1, candidate: 2, phase: 'PROGRESSING', currentStep: 1, weight: 20, message: '', abortReason: null, steps: [{ setWeight: 20 }, { analysis: { count: 1 } }], analysis: { intervalSeconds: 1, minCalls: 10, failureLimit: 0 }, analysisRuns: [run(40), run(0)] };
+  const [withRefusals, without] = renderRollout(rollout).split('\n').filter((l) => l.includes('INCONCLUSIVE'));
+  t.match(withRefusals, /calls 2\/8 \(40 refused\)/);
+  t.notMatch(without, /refused/);
 });
 
 t.test('start, pause, resume, watch to PROMOTED, list; a refusal exits 1 naming its code', async (t) => {

@@ -224,6 +224,30 @@ for (const dialect of dialects()) {
       t.ok(ok.p99Ratio > 1 && ok.p99Ratio <= 2, `p99 ratio ${ok.p99Ratio} from the merged histograms`);
     });
 
+    t.test('refusals at admission are shown beside the candidate\'s calls, never judged; an older gateway\'s window without them counts none', async (t) => {
+      const cp = await startTestControlPlane(t, dialect);
+      await weatherWithCandidate(cp);
+      const a = await gatewayToken(cp, 'edge-1');
+      const b = await gatewayToken(cp, 'edge-2');
+      t.equal((await cp.gql(REPORT_TRAFFIC_MUTATION, { gateway: 'edge-1', windows: [{ ...window(2, { calls: 1 }), refused: -1 }] }, a)).errors?.[0]?.extensions?.code, 'SLUICE_E_VALIDATION', 'a negative refused count');
+      const r = await start(cp, { strategy: 'CANARY', steps: [{ setWeight: 50 }, { analysis: { count: 1 } }], analysis: { intervalSeconds: 1, minCalls: 10, maxErrorRate: 0.1 } });
+      // edge-1 refused 30 candidate calls per window; edge-2 runs the previous gateway version, which has no refused field.
+      await reportUntil(cp, a, 'edge-1', () => [window(1, { calls: 10 }), { ...window(2, { calls: 10, errors: 1 }), refused: 30 }], async () => {
+        await cp.gql(REPORT_TRAFFIC_MUTATION, { gateway: 'edge-2', windows: [window(2, { calls: 10 })] }, b);
+        const x = await rollout(cp, r.id);
+        return x.phase === 'PROMOTED' || x.phase === 'ABORTED';
+      });
+      const runs = (await cp.gql('query($id: ID!) { rollout(id: $id) { phase analysisRuns { status candidate { calls errors errorRate refused } stable { refused } } } }', { id: r.id })).data.rollout;
+      t.equal(runs.phase, 'PROMOTED', 'refusals do not fail the analysis');
+      const judged = runs.analysisRuns.filter((x: any) => x.candidate.refused > 0);
+      t.ok(judged.length > 0, 'the runs carry the refusals');
+      for (const x of judged) {
+        t.equal(x.candidate.refused % 30, 0, `${x.candidate.refused} refused: 30 per window of edge-1, none from edge-2`);
+        t.ok(x.candidate.errorRate <= 0.1 && x.candidate.errorRate === x.candidate.errors / x.candidate.calls, `errorRate ${x.candidate.errorRate} is errors / calls, refusals apart`);
+        t.equal(x.stable.refused, 0, 'stable refused nothing');
+      }
+    });
+
     t.test('a slow or erroring candidate fails its analysis', async (t) => {
       const cp = await startTestControlPlane(t, dialect);
       await weatherWithCandidate(cp);

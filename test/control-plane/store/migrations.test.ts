@@ -1,14 +1,48 @@
-// What the migrations leave behind that a query plan shows: a gateway token's own row is found by
-// index, not by scanning the gateways table, on SQLite and on a real PostgreSQL.
+// What the migrations leave behind: a gateway token's own row is found by index, not by scanning the
+// gateways table (the query plan shows it), and rows stored before a migration read its defaults;
+// on SQLite and on a real PostgreSQL.
 import t from 'tap';
-import { sql } from 'kysely';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
 import { openStore, type Store } from '../../../control-plane/store/db.js';
+import { MIGRATIONS } from '../../../control-plane/store/migrations.js';
 import { startPostgres } from '../../helpers/postgres.js';
 
 /** The query GatewayService.ofToken runs on every desired-state poll of a gateway token. */
 function ofToken(store: Store) {
   return store.db.selectFrom('gateways').selectAll().where('token_id', '=', 'tok_1').orderBy('registered_at', 'desc').compile();
 }
+
+/** Migrate to just before 0015_refused_calls, store a window as that schema had it, then open the store (which migrates to the latest). */
+async function windowBeforeRefusals(db: Kysely<any>, reopen: () => Promise<Store>): Promise<{ calls: number; errors: number; refused: number }> {
+  const { error } = await new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } }).migrateTo('0014_explained_windows');
+  if (error) throw error;
+  await db.insertInto('traffic_windows').values({
+    id: 'tw_old', gateway: 'edge-1', model: 'weather', version: 1, rollout_id: null, window_start: '2030-01-01T00:00:00.000Z', window_end: '2030-01-01T00:00:01.000Z',
+    received_at: '2030-01-01T00:00:01.000Z', calls: 3, errors: 1, latency: '[]', mirrored: '{}', outputs: '[]',
+  }).execute();
+  await db.destroy();
+  const store = await reopen();
+  try {
+    const row = await store.db.selectFrom('traffic_windows').select(['calls', 'errors', 'refused']).where('id', '=', 'tw_old').executeTakeFirstOrThrow();
+    return { calls: Number(row.calls), errors: Number(row.errors), refused: Number(row.refused) };
+  } finally {
+    await store.close();
+  }
+}
+
+t.test('a window stored before 0015_refused_calls reads 0 refused calls, on SQLite and on PostgreSQL', async (t) => {
+  const dir = t.testdir();
+  const sqlite = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(join(dir, 'control-plane.db')) }) });
+  t.same(await windowBeforeRefusals(sqlite, () => openStore({ dataDir: dir })), { calls: 3, errors: 1, refused: 0 }, 'SQLite');
+  const server = await startPostgres();
+  t.teardown(() => server.stop());
+  const url = await server.createDatabase();
+  const postgres = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url }) }) });
+  t.same(await windowBeforeRefusals(postgres, () => openStore({ dataDir: dir, db: url })), { calls: 3, errors: 1, refused: 0 }, 'PostgreSQL');
+});
 
 t.test('SQLite finds a gateway by its token with the index, in registration order', async (t) => {
   const store = await openStore({ dataDir: t.testdir() });

@@ -39,6 +39,22 @@ t.test('a window counts calls, failures and latency per version, and a version w
   t.same(windows.take(), [], 'take starts every window over');
 });
 
+t.test('refusals at admission are counted apart from calls, failures and latency; a window of refusals alone is sent', async (t) => {
+  const windows = new TrafficWindows();
+  const v1 = windows.of('weather', '1');
+  v1.call(2, false);
+  v1.call(5, true);
+  v1.refuse();
+  v1.refuse();
+  windows.of('weather', '2').refuse();
+  const [w1, w2] = windows.take();
+  t.match(w1, { version: 1, calls: 2, errors: 1, refused: 2 });
+  t.equal(w1!.latency.reduce((a, b) => a + b, 0), 2, 'a refusal has no latency of the version');
+  t.match(w2, { version: 2, calls: 0, errors: 0, refused: 1 }, 'a version that only refused still reports it');
+  windows.of('weather', '1').call(1, false);
+  t.notOk('refused' in windows.take()[0]!, 'no refusal in the window: no refused field (older control planes do not know it)');
+});
+
 t.test('a version that only ran copies still reports them', async (t) => {
   const windows = new TrafficWindows();
   const v2 = windows.of('weather', '2');

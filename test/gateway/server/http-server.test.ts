@@ -322,6 +322,9 @@ t.test('a full queue refuses at once with 503 and Retry-After, as does a queue s
   t.match(metrics, /sluice_inference_requests_total\{model="weather",version="1",outcome="timeout"\} 1/);
   t.match(metrics, /sluice_inference_requests_total\{model="weather",version="1",outcome="rejected"\} 2/);
   t.match(metrics, /sluice_inference_batch_size_sum\{model="weather",version="1"\} 1\n/, 'only the one live request ran');
+  const [w, ...rest] = gw.inference.traffic.take();
+  t.same(rest, []);
+  t.match(w, { version: 1, calls: 2, errors: 1, refused: 2 }, 'the traffic window counts the deadline passed as the version\'s error, the two refusals apart, the cancel not at all');
 });
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {

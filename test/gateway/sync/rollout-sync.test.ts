@@ -1,7 +1,8 @@
 // Gateways synced from a real control plane (SQLite) through a rollout, on loopback: the plan
 // reaches the gateway by push, shadow copies run and their windows reach the control plane's
 // comparison, an abort takes every call back to stable with none failing, and under an A/B rollout
-// two gateways send each route key to the same version, split as configured (chi-squared).
+// two gateways send each route key to the same version, split as configured (chi-squared); and a
+// canary whose queue refuses calls is judged on the calls it answered, its refusals counted apart.
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -14,10 +15,11 @@ import { eventually } from '../../helpers/wait.js';
 const CALL = { inputs: [{ name: 'features', shape: [1, 5], datatype: 'FP32', data: [0, 28.9, 14.4, 2.1, 200] }] };
 
 /** weather version 1 as production, version 2 (the same signature) ready as a candidate. */
-async function controlPlane(t: Test): Promise<TestControlPlane> {
+async function controlPlane(t: Test, candidateConfig?: object): Promise<TestControlPlane> {
   const cp = await startTestControlPlane(t, 'sqlite');
   await modelWithVersion(cp);
-  const up = await cp.upload('weather', exampleOnnx('weather'), undefined, { allowDuplicate: true });
+  const extra = candidateConfig === undefined ? {} : { config: JSON.stringify(candidateConfig) };
+  const up = await cp.upload('weather', exampleOnnx('weather'), undefined, { allowDuplicate: true, ...extra });
   if (up.errors) throw new Error(JSON.stringify(up.errors));
   await cp.gql('mutation { setAlias(input: { model: "weather", alias: "production", version: 1 }) { name } }');
   return cp;
@@ -95,4 +97,34 @@ t.test('A/B over two gateways: each key reaches the same version on both, split 
   const expected = keys * 0.3;
   const chi2 = (toCandidate - expected) ** 2 / expected + (toCandidate - expected) ** 2 / (keys - expected);
   t.ok(chi2 < 10.828, `${toCandidate}/${keys} keys on the candidate, 30% configured (chi2 ${chi2.toFixed(2)})`);
+});
+
+t.test('a canary whose queue is full is judged on the calls it answered; its refusals are counted apart', async (t) => {
+  // The candidate holds calls 1.5 s for a batch and queues at most 2: a third call at once is refused.
+  const cp = await controlPlane(t, { max_batch_size: 256, dynamic_batching: { max_queue_delay_us: 1_500_000, max_queue_size: 2, adaptive_delay: false } });
+  const gw = await syncedGateway(t, cp, 'edge-1', t.testdir());
+  const infer = `${gw.url}/v2/models/weather/infer`;
+  const id = await startRollout(cp, 'strategy: CANARY, mirrorShare: 0, steps: [{ setWeight: 100 }, { analysis: { count: 1 } }], analysis: { intervalSeconds: 1, minCalls: 2, maxErrorRate: 0.2 }');
+  await eventually('every call goes to the loaded candidate', async () => {
+    const m = gw.repository.model('weather');
+    return m?.routing.rollout?.id === id && m.routing.weights['2'] === 100 && m.readyVersions.includes('2') ? true : undefined;
+  });
+  const queued = [postJson(infer, CALL), postJson(infer, CALL)];
+  await eventually('two calls wait in the candidate\'s queue', async () => (gw.repository.model('weather')!.versions.get('2')!.batcher.queueDepth === 2 ? true : undefined));
+  const refused: (string | undefined)[] = [];
+  for (let i = 0; i < 10; i++) refused.push((await postJson(infer, CALL)).body.code);
+  t.same(refused, new Array(10).fill('SLUICE_E_BATCH_QUEUE_FULL'), 'the candidate refuses 10 calls at admission');
+  t.same((await Promise.all(queued)).map((r) => [r.status, r.body.model_version]), [[200, '2'], [200, '2']], 'and answers the 2 it queued');
+
+  const done = await eventually('the analysis decides', async () => {
+    const r = await cp.gql(`{ rollout(id: "${id}") { phase abortReason analysisRuns { status candidate { calls errors refused } } } }`);
+    const x = r.data?.rollout;
+    return x && (x.phase === 'PROMOTED' || x.phase === 'ABORTED') ? x : undefined;
+  }, 30_000);
+  // The windows may reach the analysis in more than one run: their sums are what was measured.
+  const sum = (f: 'calls' | 'errors' | 'refused') => done.analysisRuns.reduce((n: number, a: any) => n + a.candidate[f], 0);
+  t.same({ phase: done.phase, abortReason: done.abortReason, calls: sum('calls'), errors: sum('errors'), refused: sum('refused') }, { phase: 'PROMOTED', abortReason: null, calls: 2, errors: 0, refused: 10 }, 'the refusals are not the candidate\'s errors, and stay visible');
+  t.ok(done.analysisRuns.some((a: any) => a.status === 'SUCCESSFUL'), 'a run judged the 2 answered calls and passed');
+  const cmp = await cp.gql(`{ rolloutComparison(id: "${id}") { candidate { calls errors refused } } }`);
+  t.same(cmp.data.rolloutComparison.candidate, { calls: 2, errors: 0, refused: 10 }, 'the comparison shows them too');
 });

@@ -45,6 +45,23 @@ t.test('windows of a failed send are kept and merged into the next one; windows 
   t.equal(sent.length, 1, 'nothing new: nothing sent');
 });
 
+t.test('refusals of windows kept while sends fail are added to the next ones', async (t) => {
+  const windows = new TrafficWindows();
+  const { reporter, sent, plane } = reporterBehindPlane(windows);
+  const v1 = windows.of('weather', '1');
+  v1.refuse();
+  v1.refuse();
+  await reporter.flush(Date.parse('2030-01-01T00:00:01Z'));
+  v1.call(1, false);
+  v1.refuse();
+  windows.of('weather', '2').call(1, false);
+  plane.up = true;
+  await reporter.flush(Date.parse('2030-01-01T00:00:02Z'));
+  const [w1, w2] = sent[0]!;
+  t.match(w1, { version: 1, calls: 1, errors: 0, refused: 3 });
+  t.notOk('refused' in w2!, 'a window that refused nothing has no refused field');
+});
+
 t.test('the windows kept while sends fail are bounded', async (t) => {
   const windows = new TrafficWindows();
   const reporter = new TrafficReporter({ windows, logger, maxPending: 3, send: async () => { throw new Error('down'); } });
