@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { SluiceError } from '../../lib/errors.js';
 import { systemClock, type BatcherClock } from '../batching/clock.js';
+import { cgroupCpuLimit } from '../../lib/cpu-limit.js';
 
 export interface BudgetSettings {
   /** Open HTTP calls (headers read, not answered) plus open WebSocket connections; past it, 503 and close. */
@@ -42,7 +43,7 @@ export const BUDGET_DEFAULTS: BudgetSettings = {
   maxConnections: 4096,
   bodyBudgetBytes: 512 * 1024 * 1024,
   bodyTimeoutMs: 30_000,
-  maxEventLoopLagMs: 200,
+  maxEventLoopLagMs: 50,
   maxConcurrentDecodes: 4,
   maxPixelsPerRequest: 64 * 1024 * 1024,
   listenBacklog: 4096,
@@ -168,6 +169,22 @@ export class BodyDeadlines {
 /** Below this busy share (of the loop, and of a core) lag is not the gateway's own load: it is starved of CPU. */
 export const MIN_BUSY = 0.8;
 
+/** The limit is read again every 5 s (250 ticks of 20 ms): a pod's CPU limit can be resized in place. */
+const CAPACITY_EVERY_TICKS = 250;
+
+/** The share of a core the process may use: its cgroup CPU quota when below one core, else 1. */
+export function cpuCapacity(limit = cgroupCpuLimit()): number {
+  return limit === undefined ? 1 : Math.max(0.01, Math.min(1, limit));
+}
+
+/**
+ * How busy the gateway was over `wallUs`: the smaller of its loop's utilization and the CPU it got
+ * (all threads, `cpuUs`) as a share of `capacity` (cpuCapacity).
+ */
+export function busyShare(loopUtilization: number, cpuUs: number, wallUs: number, capacity: number): number {
+  return Math.min(loopUtilization, cpuUs / Math.max(1, wallUs) / capacity);
+}
+
 /**
  * Event-loop lag from a cheap timer: every `intervalMs` a tick notes how late it ran. At any moment
  * the lag is the larger of the last tick's lateness and how overdue the next tick is now, so a long
@@ -175,8 +192,8 @@ export const MIN_BUSY = 0.8;
  * not only after it ends. Overload is lag that lasts: two of the last two ticks and the overdue
  * time now past the bound, so one stall (a full GC, a model loading) sheds nothing; and lag of a
  * busy gateway: the smaller of its event-loop utilization (performance.eventLoopUtilization) and
- * the cores of CPU the process got (process.cpuUsage over wall time), smoothed over the ticks, at
- * least MIN_BUSY. A gateway starved of CPU by other processes lags too, but with an idle loop or
+ * the cores of CPU the process got (process.cpuUsage over wall time, as a share of its cgroup CPU
+ * quota when that is below one core), smoothed over the ticks, at least MIN_BUSY. A gateway starved of CPU by other processes lags too, but with an idle loop or
  * little CPU: refusing its calls would not make it faster, so it serves them late instead.
  */
 export class LagMonitor {
@@ -208,12 +225,16 @@ export class LagMonitor {
     let last = performance.eventLoopUtilization();
     let lastCpu = process.cpuUsage();
     let lastWall = this.#clock.now();
+    // A container's CPU limit below one core: at its quota the gateway is as busy as it can be.
+    let capacity = cpuCapacity();
+    let ticks = 0;
     const loop = (): void => {
       const elu = performance.eventLoopUtilization();
       const cpu = process.cpuUsage();
       const now = this.#clock.now();
-      const cores = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / Math.max(1, now - lastWall);
-      this.tick(now, Math.min(performance.eventLoopUtilization(elu, last).utilization, cores));
+      if (++ticks % CAPACITY_EVERY_TICKS === 0) capacity = cpuCapacity();
+      const cpuUs = cpu.user - lastCpu.user + cpu.system - lastCpu.system;
+      this.tick(now, busyShare(performance.eventLoopUtilization(elu, last).utilization, cpuUs, now - lastWall, capacity));
       last = elu;
       lastCpu = cpu;
       lastWall = now;
@@ -271,6 +292,8 @@ export class Admission {
   /** Open HTTP calls plus open WebSocket connections. */
   open = 0;
   readonly refused: Record<RefusalReason, number> = { overloaded: 0, connections: 0, body_budget: 0, body_timeout: 0 };
+  #capped: SluiceError | undefined;
+  #overloaded: SluiceError | undefined;
 
   constructor(settings: Partial<BudgetSettings> = {}, clock: BatcherClock = systemClock) {
     this.settings = { ...BUDGET_DEFAULTS, ...settings };
@@ -296,20 +319,22 @@ export class Admission {
 
   /**
    * The front's verdict on a new call or WebSocket upgrade, before anything of it is parsed:
-   * undefined to admit it (the caller then counts it open), else the error to refuse it with.
+   * undefined to admit it (the caller then counts it open), else the error to refuse it with. The
+   * two refusals are made once and shared: under overload a refusal must cost a small part of a
+   * call, and an Error's stack trace alone is a few microseconds.
    */
   front(): SluiceError | undefined {
     if (this.open >= this.settings.maxConnections) {
       this.refused.connections++;
-      return new SluiceError('SLUICE_E_BUDGET_CONNECTIONS', `the gateway has ${this.open} calls and connections open (limit ${this.settings.maxConnections})`, {
+      return (this.#capped ??= new SluiceError('SLUICE_E_BUDGET_CONNECTIONS', `the gateway has its limit of ${this.settings.maxConnections} calls and connections open`, {
         retryAfter: RETRY_AFTER, details: { max_connections: this.settings.maxConnections },
-      });
+      }));
     }
     if (this.lag.overloaded()) {
       this.refused.overloaded++;
-      return new SluiceError('SLUICE_E_BUDGET_OVERLOADED', `the gateway is overloaded (event loop ${Math.round(this.lag.lagUs() / 1000)} ms late)`, {
+      return (this.#overloaded ??= new SluiceError('SLUICE_E_BUDGET_OVERLOADED', `the gateway is overloaded (its event loop is more than ${this.settings.maxEventLoopLagMs} ms late)`, {
         retryAfter: RETRY_AFTER, details: { max_event_loop_lag_ms: this.settings.maxEventLoopLagMs },
-      });
+      }));
     }
     return undefined;
   }

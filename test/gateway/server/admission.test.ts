@@ -1,7 +1,7 @@
 // The front's decisions on plain numbers and a fake clock: the body budget, the body deadline
 // sweep, the event-loop lag monitor, the connection cap, and the image decode budget.
 import t from 'tap';
-import { Admission, BodyBudget, BodyDeadlines, LagMonitor, SMALL_BODY_BYTES, type BodyRead } from '../../../gateway/server/admission.js';
+import { Admission, BodyBudget, BodyDeadlines, LagMonitor, MIN_BUSY, SMALL_BODY_BYTES, busyShare, cpuCapacity, type BodyRead } from '../../../gateway/server/admission.js';
 import { DecodeBudget } from '../../../gateway/preprocess/decode-budget.js';
 import type { BatcherClock } from '../../../gateway/batching/clock.js';
 import type { SluiceError } from '../../../lib/errors.js';
@@ -148,6 +148,23 @@ t.test('lag while the gateway is not busy (starved of CPU by other processes) sh
   clock.stall(300_000);
   t.ok(lag.overloaded(), 'the same lag with a busy loop sheds');
   t.equal(lag.utilization, 1);
+});
+
+t.test('busy is measured against the CPU quota: at half a core a half-core gateway is fully busy', async (t) => {
+  t.equal(cpuCapacity(undefined), 1, 'no quota: one core');
+  t.equal(cpuCapacity(0.5), 0.5);
+  t.equal(cpuCapacity(4), 1, 'a quota of many cores still gives the loop one');
+  // 10 ms of CPU in 20 ms, loop always busy.
+  t.equal(busyShare(1, 10_000, 20_000, cpuCapacity(undefined)), 0.5, 'without a quota that is half busy: starved, not shedding');
+  t.equal(busyShare(1, 10_000, 20_000, cpuCapacity(0.5)), 1, 'at its quota of half a core it is as busy as it can be');
+  t.equal(busyShare(0.3, 10_000, 20_000, cpuCapacity(0.5)), 0.3, 'a mostly idle loop is not busy whatever the CPU');
+  const clock = new FakeClock();
+  const lag = new LagMonitor(50, clock, 20);
+  for (let i = 0; i < 10; i++) {
+    clock.stall(20_000);
+    lag.tick(clock.time, busyShare(1, 10_000, 20_000, cpuCapacity(0.5)));
+  }
+  t.ok(lag.utilization >= MIN_BUSY, 'the monitor counts it busy, so its lag sheds');
 });
 
 t.test('the front caps open calls and sheds under lag, with coded 503s', async (t) => {
