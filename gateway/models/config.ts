@@ -1,6 +1,6 @@
 // The one schema for a model's config.json: types, validation with errors that name the field,
 // and defaults. Used by the repository loader, the example-repository builder, the CLI and tests.
-import { availableParallelism } from 'node:os';
+import { usableCores } from '../../lib/cpu-limit.js';
 import { SluiceError } from '../../lib/errors.js';
 import { parseSlices, type SlicesConfig } from './slices-config.js';
 
@@ -263,9 +263,9 @@ function tensors(model: string, field: string, v: unknown): TensorConfig[] | und
   });
 }
 
-/** Default ORT sessions per model version: one per core, each single-threaded (measured faster on 2 cores). */
+/** Default ORT sessions per model version: one per usable core (a CPU quota counts), each single-threaded (measured faster on 2 cores). */
 export function defaultInstances(): number {
-  return Math.max(1, availableParallelism());
+  return usableCores();
 }
 
 /**

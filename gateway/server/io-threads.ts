@@ -5,7 +5,7 @@
 // stand-ins for uWS's request and response (io-router.ts). A thread that dies is logged, counted,
 // its calls fail as aborted, and it is started again on the same port; the others serve meanwhile.
 import { createServer } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { usableCores } from '../../lib/cpu-limit.js';
 import { Worker } from 'node:worker_threads';
 import { Counter } from 'prom-client';
 import type { WebSocketBehavior } from 'uWebSockets.js';
@@ -43,7 +43,7 @@ export interface Front {
  * an I/O thread spends 1.1-1.5x what the main thread then spends per call (56-74 vs 50 µs), so two
  * keep the main thread saturated; more only help once the main thread gets cheaper.
  */
-export function defaultIoThreads(cores = availableParallelism()): number {
+export function defaultIoThreads(cores = usableCores()): number {
   return cores < 4 ? 1 : 2;
 }
 

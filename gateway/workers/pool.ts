@@ -2,7 +2,7 @@
 // it has been asked to run; the batcher bounds how many batches of one version run at once
 // (`instances`). A worker that dies is replaced by piscina; the tasks it held reject here with a
 // coded 500 and nothing waits forever.
-import { availableParallelism } from 'node:os';
+import { usableCores } from '../../lib/cpu-limit.js';
 import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { SluiceError } from '../../lib/errors.js';
@@ -52,7 +52,7 @@ export class WorkerPool {
   readonly #waiting: (() => void)[] = [];
 
   constructor(options: WorkerPoolOptions) {
-    const threads = options.threads ?? availableParallelism();
+    const threads = options.threads ?? usableCores();
     if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
       throw new SluiceError('SLUICE_E_CONFIG_INVALID', 'worker pool option threads must be an integer from 1 to 256');
     }
