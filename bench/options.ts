@@ -5,6 +5,7 @@ import { WORKLOAD_NAMES, isWorkloadName, type WorkloadName } from './workloads.j
 import type { TargetName } from './report/types.js';
 import { SluiceError } from '../lib/errors.js';
 import { defineCommand, parseFlags } from '../lib/flags.js';
+import { checkCpuQuota } from './targets/cpu-quota.js';
 
 export const TARGET_NAMES: readonly TargetName[] = ['sluice', 'sluice-ws', 'sluice-auth', 'naive', 'naive-1t', 'micro-batch', 'uws-fixed'];
 /** Measured unless --targets says otherwise; sluice-auth (the cost of gateway auth, issue 17) only when named. */
@@ -17,6 +18,8 @@ export interface Placement {
   clientCpus: string | undefined;
   /** Load generator processes per scenario. */
   generators: number;
+  /** A CPU quota for every server under test, in cores (--server-cpu-limit); undefined: none. */
+  serverCpuLimit?: number | undefined;
 }
 
 export interface BenchOptions {
@@ -82,6 +85,11 @@ export const BENCH_COMMAND = defineCommand({
     'warmup-ms': { type: 'int', description: 'warm-up per point, not recorded (default: 2000; 300 with --quick)' },
     pin: { type: 'string', default: 'auto', choices: ['auto', 'split', 'shared'], description: 'split = load generator on its own core (auto: split when there are >= 4 cores)' },
     generators: { type: 'int', default: 1, description: 'load generator processes per scenario' },
+    'server-cpu-limit': {
+      type: 'string',
+      placeholder: 'cores',
+      description: 'run every server under a cgroup CPU quota of this many cores (e.g. 0.5, as a container limit; needs root): with --pin split the load generator then has room to offer 2x',
+    },
     rounds: { type: 'int', description: 'interleaved rounds for the ratios at 64 connections (default: 5; 0 with --quick)' },
     profile: { type: 'boolean', default: false, description: 'also run the gateway under --cpu-prof and print its top self-time functions' },
     out: { type: 'string', default: 'bench/results', placeholder: 'dir', description: 'where results go' },
@@ -96,6 +104,14 @@ function usageError(flag: string, message: string): SluiceError {
 function positive(flag: string, n: number | undefined): number | undefined {
   if (n !== undefined && n < 1) throw usageError(flag, `--${flag} must be a positive integer, got ${n}`);
   return n;
+}
+
+function cpuLimit(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const cores = Number(text);
+  if (!(Number.isFinite(cores) && cores > 0)) throw usageError('server-cpu-limit', `--server-cpu-limit must be a number of cores above 0, got ${text}`);
+  checkCpuQuota(cores);
+  return cores;
 }
 
 /** `cores` = CPUs available; with split pinning the last one runs the load generators. */
@@ -152,7 +168,7 @@ export function parseBenchArgs(argv: string[], cores = availableParallelism(), e
     overloadMs: quick ? 3000 : 20_000,
     recoveryMs: quick ? 2000 : 10_000,
     timelineMs: quick ? 500 : 1000,
-    placement: placementFor(v.pin, cores, positive('generators', v.generators) ?? 1),
+    placement: { ...placementFor(v.pin, cores, positive('generators', v.generators) ?? 1), serverCpuLimit: cpuLimit(v['server-cpu-limit']) },
     ratioRounds: v.rounds ?? (quick ? 0 : 5),
     roundWarmupMs: 1000,
     roundMs: 4000,

@@ -25,7 +25,7 @@ export async function ratioRounds(
   try {
     for (const target of o.targets.filter((t) => wanted(t) && workloadSupports(workload, t) && (o.workloadTargets[workload]?.includes(t) ?? true))) {
       try {
-        servers.set(target, await startServer(targetCommand(target, workload, repo, o.placement.serverCpus)));
+        servers.set(target, await startServer({ ...targetCommand(target, workload, repo, o.placement.serverCpus), cpuLimit: o.placement.serverCpuLimit }));
       } catch (err) {
         log(`  rounds: ${target} could not start: ${(err as Error).message.split('\n')[0]}`);
       }

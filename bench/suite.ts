@@ -115,7 +115,7 @@ class TargetSession {
 async function measureTarget(o: BenchOptions, workload: WorkloadName, target: TargetName, repo: string, run: BenchRun, log: Log): Promise<void> {
   let server: ServerProcess;
   try {
-    server = await startServer(targetCommand(target, workload, repo, o.placement.serverCpus));
+    server = await startServer({ ...targetCommand(target, workload, repo, o.placement.serverCpus), cpuLimit: o.placement.serverCpuLimit });
   } catch (err) {
     const msg = `${target} could not start for ${workload}: ${(err as Error).message.split('\n').slice(0, 6).join(' | ')}`;
     log(`  SKIPPED ${msg}`);
@@ -154,14 +154,14 @@ export async function runSuite(o: BenchOptions, log: Log): Promise<BenchRun> {
     finishedAt: '',
     quick: o.quick,
     machine: describeMachine(),
-    placement: { mode: o.placement.mode, serverCpus: o.placement.serverCpus ?? null, clientCpus: o.placement.clientCpus ?? null, generators: o.placement.generators },
+    placement: { mode: o.placement.mode, serverCpus: o.placement.serverCpus ?? null, clientCpus: o.placement.clientCpus ?? null, generators: o.placement.generators, serverCpuLimit: o.placement.serverCpuLimit ?? null },
     workloads: o.workloads,
     ceilings: [],
     points: [],
     overload: [],
     notes: [],
   };
-  log(`machine: ${run.machine.cores} x ${run.machine.cpuModel}, load ${run.machine.loadAverage.toFixed(2)}, ${run.machine.node}, ${run.machine.onnxruntime}; placement ${run.placement.mode}`);
+  log(`machine: ${run.machine.cores} x ${run.machine.cpuModel}, load ${run.machine.loadAverage.toFixed(2)}, ${run.machine.node}, ${run.machine.onnxruntime}; placement ${run.placement.mode}${o.placement.serverCpuLimit === undefined ? '' : `, servers limited to ${o.placement.serverCpuLimit} cores`}`);
   for (const workload of o.workloads) {
     const repo = benchRepository(workload);
     const ceiling = await ortCeiling(o, workload, repo);

@@ -167,7 +167,7 @@ export function renderMarkdown(run: BenchRun): string {
     `# Sluice benchmark, ${run.startedAt}${run.quick ? ' (quick)' : ''}`,
     '',
     `Machine: ${m.cores} x ${m.cpuModel} (${m.availableParallelism} available), ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; ${m.onnxruntime}; ${m.uws}; ${m.fastify}; commit ${m.gitCommit}; load average at start ${num(m.loadAverage, 2)}.`,
-    `Placement: ${run.placement.mode}${run.placement.mode === 'split' ? ` (servers on CPUs ${run.placement.serverCpus}, load generator on ${run.placement.clientCpus})` : ' (servers and load generator share all cores)'}; ${run.placement.generators} load generator process(es).`,
+    `Placement: ${run.placement.mode}${run.placement.mode === 'split' ? ` (servers on CPUs ${run.placement.serverCpus}, load generator on ${run.placement.clientCpus})` : ' (servers and load generator share all cores)'}; ${run.placement.generators} load generator process(es).${run.placement.serverCpuLimit ? ` Every server ran under a CPU quota of ${run.placement.serverCpuLimit} cores (--server-cpu-limit).` : ''}`,
     '',
     `## Ratios (closed loop, 64 connections${run.rounds?.length ? ', medians of the interleaved rounds' : ''})`,
     '',

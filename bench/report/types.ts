@@ -102,7 +102,7 @@ export interface BenchRun {
   quick: boolean;
   machine: MachineInfo;
   /** How processes were placed on cores. */
-  placement: { mode: 'split' | 'shared'; serverCpus: string | null; clientCpus: string | null; generators: number };
+  placement: { mode: 'split' | 'shared'; serverCpus: string | null; clientCpus: string | null; generators: number; serverCpuLimit?: number | null };
   workloads: WorkloadName[];
   ceilings: OrtCeiling[];
   points: LoadPoint[];

@@ -1,8 +1,9 @@
 // Starts a server under test (Sluice or a baseline) as a child process, optionally pinned with
-// taskset, and waits for its `listening on http://...` line. Also samples its resident memory
+// taskset and under a CPU quota, and waits for its `listening on http://...` line. Also samples its resident memory
 // from /proc, which is how the overload scenario watches for unbounded growth.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { limitCpu } from './cpu-quota.js';
 
 export interface ServerProcess {
   name: string;
@@ -23,6 +24,8 @@ export interface ServerCommand {
   /** Extra node flags (e.g. --cpu-prof). */
   nodeFlags?: string[];
   cpus?: string | undefined;
+  /** A CPU quota in cores (cpu-quota.ts): the server runs as if in a container limited to it. */
+  cpuLimit?: number | undefined;
   env?: NodeJS.ProcessEnv;
   startTimeoutMs?: number;
 }
@@ -63,6 +66,7 @@ export function startServer(cmd: ServerCommand): Promise<ServerProcess> {
   const nodeArgs = [...(cmd.nodeFlags ?? []), ...cmd.args];
   const [bin, argv] = cmd.cpus === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', cmd.cpus, process.execPath, ...nodeArgs]];
   const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...cmd.env } });
+  if (cmd.cpuLimit !== undefined && child.pid !== undefined) child.once('exit', limitCpu(child.pid, cmd.cpuLimit));
   let out = '';
   const keep = (chunk: Buffer) => {
     // Keep the head (startup) and a bounded tail: a server that logs per request must not fill memory.

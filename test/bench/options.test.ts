@@ -57,6 +57,8 @@ t.test('unknown flags, workloads, targets and bad numbers are usage errors', asy
     [['--pin', 'some'], 'pin'],
     [['--rounds', '-1'], 'rounds'],
     [['--out'], 'out'],
+    [['--server-cpu-limit', '0'], 'server-cpu-limit'],
+    [['--server-cpu-limit', 'half'], 'server-cpu-limit'],
   ];
   for (const [argv, flag] of cases) {
     t.throws(() => parseBenchArgs(argv, 2, {}), { code: 'SLUICE_E_CONFIG_INVALID', details: { flag } }, argv.join(' '));
