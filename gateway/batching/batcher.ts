@@ -18,6 +18,8 @@
 //   queue it would join has stood longer than half that deadline: the oldest request of its level
 //   or above has waited that long, so a newcomer would spend its deadline waiting and leave no
 //   time for the run, the answer, or the time it spent reaching the gateway (CoDel's sojourn time).
+//   So too when the rows ahead of it would take longer than its deadline to run, by the learned
+//   batch cost curve: a queue still filling has not stood long, but it is already too long.
 // - Background work (explanations' evaluation rows) waits in its own queue below every priority
 //   level, bounded in rows by `backgroundQueueRows` and not counted against max_queue_size: it
 //   runs only when no call waits, and on at most instances − 1 instances at once (1 when there is
@@ -112,6 +114,8 @@ export class QueuedRequest<T, R = unknown> {
   dispatchedAt = 0;
   state = QUEUED;
   background = false;
+  /** Index of the queue it waits in (priority level − 1; the background queue last). */
+  queue = 0;
   timer: unknown = undefined;
   onAbort: (() => void) | undefined = undefined;
   signal: CancelSignal | undefined;
@@ -145,6 +149,8 @@ export class Batcher<T, R> {
   readonly #queues: RingQueue<QueuedRequest<T, R>>[];
   #pending = 0;
   #pendingRows = 0;
+  /** Rows waiting per queue (priority level − 1), for the drain time a newcomer would wait. */
+  readonly #queueRows: Float64Array;
   /** Background requests and rows among the pending ones. */
   #backgroundPending = 0;
   #backgroundRows = 0;
@@ -172,6 +178,7 @@ export class Batcher<T, R> {
     this.#clock = clock;
     // One queue per priority level, then the background queue.
     this.#queues = Array.from({ length: options.priorityLevels + 1 }, () => new RingQueue<QueuedRequest<T, R>>());
+    this.#queueRows = new Float64Array(options.priorityLevels + 1);
   }
 
   /** Requests waiting (not yet in a batch). */
@@ -234,6 +241,8 @@ export class Batcher<T, R> {
     if (!background && timeout > 0) {
       const standing = now - this.#oldestUpTo(level);
       if (standing > timeout / 2) return Promise.reject(queueLate(standing, timeout));
+      const drain = this.#drainUs(level, opts.rows);
+      if (drain > timeout) return Promise.reject(queueTooLong(drain, timeout));
     }
     const entry = new QueuedRequest<T, R>(payload, opts.rows, opts.shapeKey, now, opts.signal);
     entry.background = background;
@@ -260,6 +269,8 @@ export class Batcher<T, R> {
       this.#lastArrival = now;
     }
     this.#queues[level - 1]!.push(entry);
+    entry.queue = level - 1;
+    this.#queueRows[level - 1]! += entry.rows;
     this.#pending++;
     this.#pendingRows += entry.rows;
     this.#schedule();
@@ -462,6 +473,21 @@ export class Batcher<T, R> {
   }
 
   /** Enqueue time of the oldest request waiting at priority `level` or above (Infinity: none). */
+  /**
+   * How long the batches holding every row ahead of a newcomer at `level` (its own `rows` included)
+   * would take on this version's instances, from the learned cost curve, µs; 0 before any batch was
+   * measured. A queue that is still filling has not stood long yet (#oldestUpTo) but already holds
+   * more work than a deadline allows: the newcomer would be answered 504 at its deadline, after
+   * waiting for it; refused now it can go elsewhere at once.
+   */
+  #drainUs(level: number, rows: number): number {
+    if (this.#costW === 0) return 0;
+    let ahead = rows;
+    for (let i = 0; i < level; i++) ahead += this.#queueRows[i]!;
+    const batches = Math.ceil(ahead / Math.max(1, this.#fullBatch()));
+    return (batches * this.#fixedUs() + ahead * this.#perRowUs()) / this.options.instances;
+  }
+
   #oldestUpTo(level: number): number {
     let oldest = Infinity;
     for (let i = 0; i < level; i++) {
@@ -498,6 +524,7 @@ export class Batcher<T, R> {
   #leave(entry: QueuedRequest<T, R>): void {
     this.#pending--;
     this.#pendingRows -= entry.rows;
+    this.#queueRows[entry.queue]! -= entry.rows;
     if (entry.background) {
       this.#backgroundPending--;
       this.#backgroundRows -= entry.rows;
@@ -543,6 +570,14 @@ function queueLate(standingUs: number, timeoutUs: number): SluiceError {
     'SLUICE_E_BATCH_QUEUE_LATE',
     `the queue has stood ${Math.round(standingUs / 1000)} ms, more than half the request's deadline (${Math.round(timeoutUs / 1000)} ms); retry later`,
     { retryAfter: 1, details: { queued_ms: Math.round(standingUs / 1000), timeout_ms: Math.round(timeoutUs / 1000) } },
+  );
+}
+
+function queueTooLong(drainUs: number, timeoutUs: number): SluiceError {
+  return new SluiceError(
+    'SLUICE_E_BATCH_QUEUE_LATE',
+    `the queue ahead would take ${Math.round(drainUs / 1000)} ms to run, more than the request's deadline (${Math.round(timeoutUs / 1000)} ms); retry later`,
+    { retryAfter: 1, details: { drain_ms: Math.round(drainUs / 1000), timeout_ms: Math.round(timeoutUs / 1000) } },
   );
 }
 

@@ -402,6 +402,31 @@ t.test('adaptive: batches form while the instance is busy and run the moment it 
   t.same(s.exec.ids, [['a'], ['b', 'c', 'd']], 'they run together as soon as the instance is free');
 });
 
+t.test('a call whose deadline the rows ahead of it would outlast is refused at once, by the cost curve', async (t) => {
+  // Learn fixed 100 µs + 10 µs per row (as the cost-curve test), batches of at most 4 rows.
+  const s = setup({ adaptive: true, maxBatchSize: 4, priorityLevels: 2, defaultPriorityLevel: 2 });
+  void s.add('a');
+  for (const id of ['b', 'c', 'd', 'e']) void s.add(id);
+  s.clock.advance(110);
+  s.exec.batches[0]!.resolve();
+  await tick();
+  s.clock.advance(140);
+  s.exec.batches[1]!.resolve();
+  await tick();
+  // A queue just filled: 20 calls, nothing has stood long. The first full batch of 4 runs at once.
+  for (let i = 0; i < 20; i++) void s.add(`q${i}`);
+  t.same(s.exec.ids[2], ['q0', 'q1', 'q2', 'q3'], 'a full batch runs, 16 rows wait');
+  // 17 rows with the newcomer's: 5 batches of fixed 100 µs + 17 × 10 µs = 670 µs on one instance.
+  void s.add('late', { timeoutUs: 600 });
+  void s.add('fits', { timeoutUs: 2000 });
+  void s.add('urgent', { timeoutUs: 300, priority: 1 });
+  await tick();
+  t.equal(s.settled.get('late'), 'SLUICE_E_BATCH_QUEUE_LATE', 'a 600 µs deadline cannot outlast 670 µs of work ahead');
+  t.notOk(s.settled.has('fits'), 'a deadline the queue can meet is admitted');
+  t.notOk(s.settled.has('urgent'), 'a higher level sees only its own rows ahead (one batch, 110 µs)');
+  await t.rejects(s.batcher.enqueue({ id: 'again' }, { rows: 1, shapeKey: 'a', timeoutUs: 600 }), { code: 'SLUICE_E_BATCH_QUEUE_LATE', status: 503, retryAfter: 1, details: { drain_ms: 1, timeout_ms: 1 } });
+});
+
 t.test('adaptive: the batch cost curve (fixed + per row) is learned from the batches run', async (t) => {
   const s = setup({ adaptive: true, maxBatchSize: 64 });
   void s.add('a');
@@ -488,19 +513,20 @@ t.test('adaptive: a full preferred batch still starts at once, and priorities st
   t.same(s.exec.ids.at(-1), ['high', 'low1', 'low2', 'low3'], 'four rows at once, level 1 first');
 });
 
-t.test('adaptive: a deadline shorter than the wait is answered at the deadline; the request never runs', async (t) => {
+t.test('adaptive: a deadline shorter than the batch it would run in is refused at once; the request never runs', async (t) => {
+  // The adaptive wait is capped by one batch's cost, so a deadline shorter than the wait is shorter
+  // than its own run: it could only end 504, and is refused before it waits (the drain-time rule).
   const s = setup({ adaptive: true, maxBatchSize: 64, maxQueueDelayUs: 1000 });
   await loadUp(s, 50_000);
   const before = s.exec.batches.length;
   void s.add('a', { timeoutUs: 200 });
   s.clock.advance(10);
   void s.add('b');
-  s.clock.advance(200);
   await tick();
-  t.equal(s.settled.get('a'), 'SLUICE_E_BATCH_TIMEOUT');
+  t.equal(s.settled.get('a'), 'SLUICE_E_BATCH_QUEUE_LATE');
   t.equal(s.exec.batches.length, before);
   s.clock.advance(1000);
-  t.same(s.exec.ids.at(-1), ['b'], 'only the live request ran');
+  t.same(s.exec.ids.at(-1), ['b'], 'only the admitted request ran');
 });
 
 t.test('adaptive: with another instance free a request runs at once; on the last free one it waits for company', async (t) => {
