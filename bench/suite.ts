@@ -2,7 +2,9 @@
 // measured closed loop at each connection count, open loop at fractions of its own maximum, driven
 // into overload, stopped). Baselines run in the same run as Sluice so their ratio survives a noisy
 // machine.
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { generateLoad } from './load/spawn-generator.js';
 import type { LoadJob, LoadResult } from './load/job.js';
 import { startServer, type ServerProcess } from './targets/server-process.js';
@@ -15,7 +17,7 @@ import { describeMachine } from './machine.js';
 import { maxThroughput, recoverySeconds } from './report/summary.js';
 import type { BenchOptions } from './options.js';
 import type { BenchRun, LoadPoint, OverloadRun, RssSample, TargetName } from './report/types.js';
-import { workloadSupports, type WorkloadName } from './workloads.js';
+import { WORKLOADS, workloadSupports, type WorkloadName } from './workloads.js';
 
 /** Open-loop calls per second one load generator process keeps on schedule (small JSON calls, this machine). */
 const OPEN_LOOP_CALLS_PER_PROCESS = 30_000;
@@ -127,6 +129,14 @@ async function measureTarget(o: BenchOptions, workload: WorkloadName, target: Ta
     // The fixed-response ceiling only needs the load levels it is compared at.
     const levels = target === 'uws-fixed' ? o.connections.filter((c) => c >= 64).slice(0, 2) : o.connections;
     for (const c of levels.length > 0 ? levels : [Math.max(...o.connections)]) run.points.push(await s.point(`closed ${c}`, s.job('closed', c), run));
+    // The transport alone at the rates Sluice was offered in open loop: the floor under its p99.
+    const sluiceMax = maxThroughput(run.points, workload, 'sluice');
+    if (target === 'uws-fixed' && sluiceMax > 0 && !o.closedOnly.includes(workload)) {
+      for (const f of o.openFractions) {
+        const job = s.job('open', o.openConnections, { phases: [{ rate: f * sluiceMax, durationMs: o.durationMs }], timelineMs: o.timelineMs });
+        run.points.push(await s.point(`open ${Math.round(f * 100)}% of sluice`, job, run));
+      }
+    }
     // The ceiling and the second naive variant are compared at closed-loop points only.
     if (target === 'uws-fixed' || target === 'naive-1t' || o.closedOnly.includes(workload)) return;
     const max = maxThroughput(run.points, workload, target);
@@ -148,6 +158,12 @@ async function measureTarget(o: BenchOptions, workload: WorkloadName, target: Ta
   }
 }
 
+/** The workload model's max_queue_delay_us in ms, from the bench repository's config. */
+function queueDelayMs(repo: string, workload: WorkloadName): number {
+  const config = JSON.parse(readFileSync(join(repo, WORKLOADS[workload].model, 'config.json'), 'utf8')) as { dynamic_batching?: { max_queue_delay_us?: number } };
+  return (config.dynamic_batching?.max_queue_delay_us ?? 0) / 1000;
+}
+
 export async function runSuite(o: BenchOptions, log: Log): Promise<BenchRun> {
   const run: BenchRun = {
     startedAt: new Date().toISOString(),
@@ -164,6 +180,7 @@ export async function runSuite(o: BenchOptions, log: Log): Promise<BenchRun> {
   log(`machine: ${run.machine.cores} x ${run.machine.cpuModel}, load ${run.machine.loadAverage.toFixed(2)}, ${run.machine.node}, ${run.machine.onnxruntime}; placement ${run.placement.mode}${o.placement.serverCpuLimit === undefined ? '' : `, servers limited to ${o.placement.serverCpuLimit} cores`}`);
   for (const workload of o.workloads) {
     const repo = benchRepository(workload);
+    (run.queueDelayMs ??= {})[workload] = queueDelayMs(repo, workload);
     const ceiling = await ortCeiling(o, workload, repo);
     run.ceilings.push(ceiling);
     log(`${workload}: ORT alone best ${ceiling.best.inferencesPerSec.toFixed(0)} inferences/s (${ceiling.best.layout}, batch ${ceiling.best.batch})`);

@@ -81,6 +81,35 @@ function stagesSection(run: BenchRun): string {
   ].join('\n');
 }
 
+/**
+ * Issue 20's open-loop bound beside what was measured: Sluice's p99 at each open-loop point against
+ * max_queue_delay + 2 x one batch's compute there, and the transport alone (uws-fixed) offered the
+ * same rate, whose p99 is the floor no gateway on this machine goes under.
+ */
+function openLoopSection(run: BenchRun): string {
+  const rows = run.points
+    .filter((p) => p.target === 'sluice' && p.label.startsWith('open ') && p.stages)
+    .map((p) => {
+      const delay = run.queueDelayMs?.[p.workload];
+      const bound = delay === undefined ? undefined : delay + 2 * p.stages!.computeMsPerBatch;
+      const p99 = p.result.phases[0]!.latency.p99;
+      const floor = run.points.find((f) => f.workload === p.workload && f.target === 'uws-fixed' && f.label === `${p.label} of sluice`);
+      return [
+        p.workload, p.label, num(p.result.phases[0]!.rate), ms(p99),
+        delay === undefined ? '–' : ms(delay), ms(p.stages!.computeMsPerBatch), bound === undefined ? '–' : ms(bound),
+        bound === undefined ? '–' : p99 <= bound ? 'met' : 'not met', floor ? ms(floor.result.phases[0]!.latency.p99) : '–',
+      ];
+    });
+  if (rows.length === 0) return '';
+  return [
+    '## Open loop: p99 against max_queue_delay + 2 x one batch\'s compute (issue 20)',
+    '',
+    '"transport alone" = uws-fixed (a fixed answer, no model) offered the same calls/s by the same generator in the same run.',
+    '',
+    table(['workload', 'load', 'offered /s', 'Sluice p99 ms', 'max_queue_delay ms', 'compute ms/batch', 'bound ms', 'bound', 'transport alone p99 ms'], rows),
+  ].join('\n');
+}
+
 function roundsSection(run: BenchRun): string {
   const rows: string[][] = [];
   const lone: string[][] = [];
@@ -177,7 +206,7 @@ export function renderMarkdown(run: BenchRun): string {
     ),
   ];
   const sections = run.workloads.map((w) => workloadSection(run, w));
-  const over = [stagesSection(run), roundsSection(run), overloadSection(run)].filter((s) => s !== '').join('\n\n');
+  const over = [stagesSection(run), openLoopSection(run), roundsSection(run), overloadSection(run)].filter((s) => s !== '').join('\n\n');
   const notes = run.notes.length ? ['## Notes', '', ...run.notes.map((n) => `- ${n}`)] : [];
   return `${[...head, '', ...sections.flatMap((s) => [s, '']), over, '', ...notes].join('\n').replace(/\n{3,}/g, '\n\n').trim()}\n`;
 }

@@ -108,5 +108,7 @@ export interface BenchRun {
   points: LoadPoint[];
   overload: OverloadRun[];
   rounds?: RatioRounds[];
+  /** Each workload's model's dynamic_batching.max_queue_delay_us, in ms (issue 20's open-loop bound). */
+  queueDelayMs?: Partial<Record<WorkloadName, number>>;
   notes: string[];
 }

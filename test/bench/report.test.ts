@@ -142,6 +142,25 @@ t.test('the Markdown names the machine, the ratios against their targets, and ev
   t.equal(md.split('\n').filter((l) => l.startsWith('| naive | closed 64')).length, 2, 'one row per workload');
 });
 
+t.test('open loop: Sluice\'s p99 beside max_queue_delay + 2 x compute, and the transport alone at the same rate', async (t) => {
+  const r = run();
+  r.queueDelayMs = { 'weather-json': 0.25 };
+  const open = (target: TargetName, label: string, p99: number): LoadPoint => {
+    const res = result('open', 1024, 16_000, p99);
+    res.phases[0]!.rate = 16_000;
+    return { workload: 'weather-json', target, label, result: res };
+  };
+  const sluice = open('sluice', 'open 80%', 60);
+  sluice.stages = { meanBatch: 30, decodeMs: 0.005, queueMs: 3, computeMsPerBatch: 0.2, requestMs: 7, calls: 1000 };
+  const calm = open('sluice', 'open 50%', 0.5);
+  calm.stages = { ...sluice.stages, computeMsPerBatch: 0.15 };
+  r.points.push(sluice, calm, open('uws-fixed', 'open 80% of sluice', 20));
+  const md = renderMarkdown(r);
+  t.match(md, /\| weather-json \| open 80% \| 16000 \| 60\.0 \| 0\.250 \| 0\.200 \| 0\.650 \| not met \| 20\.0 \|/, 'the bound is 0.25 + 2 x 0.2 ms, and the floor is printed');
+  t.match(md, /\| weather-json \| open 50% \| 16000 \| 0\.500 \| 0\.250 \| 0\.150 \| 0\.550 \| met \| – \|/, 'no transport point: a dash');
+  t.notMatch(renderMarkdown(run()), /Open loop: p99 against/, 'no open-loop point: no section');
+});
+
 t.test('milliseconds print with about three significant digits', async (t) => {
   t.same([ms(0), ms(0.4123), ms(4.123), ms(41.23), ms(412.3)], ['0', '0.412', '4.12', '41.2', '412']);
 });
