@@ -37,17 +37,14 @@ t.test('cgroup v2: cpu.max of the process cgroup, the smallest quota up the tree
 
 t.test('cgroup v1: cfs quota over period of the cpu controller, -1 meaning none', async (t) => {
   const dir = t.testdir();
-  const files = tree(join(dir, 'a'), '12:cpuset:/\n4:cpu,cpuacct:/docker/abc\n0::/\n', V1_MOUNTS, {
-    'sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us': '-1\n',
-    'sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us': '100000\n',
-    'sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us': '25000\n',
-    'sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_period_us': '100000\n',
+  // The cpu controller's quota and period files of the cgroup at `path` under its mount.
+  const cfs = (path: string, quota: number) => ({
+    [`sys/fs/cgroup/cpu,cpuacct/${path}cpu.cfs_quota_us`]: `${quota}\n`,
+    [`sys/fs/cgroup/cpu,cpuacct/${path}cpu.cfs_period_us`]: '100000\n',
   });
+  const files = tree(join(dir, 'a'), '12:cpuset:/\n4:cpu,cpuacct:/docker/abc\n0::/\n', V1_MOUNTS, { ...cfs('', -1), ...cfs('docker/abc/', 25000) });
   t.equal(cgroupCpuLimit(files), 0.25);
-  const unlimited = tree(join(dir, 'b'), '4:cpu,cpuacct:/\n', V1_MOUNTS, {
-    'sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us': '-1\n',
-    'sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us': '100000\n',
-  });
+  const unlimited = tree(join(dir, 'b'), '4:cpu,cpuacct:/\n', V1_MOUNTS, cfs('', -1));
   t.equal(cgroupCpuLimit(unlimited), undefined);
 });
 
