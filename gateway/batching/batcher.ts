@@ -18,8 +18,8 @@
 //   queue it would join has stood longer than half that deadline: the oldest request of its level
 //   or above has waited that long, so a newcomer would spend its deadline waiting and leave no
 //   time for the run, the answer, or the time it spent reaching the gateway (CoDel's sojourn time).
-//   So too when the rows ahead of it would take longer than its deadline to run, by the learned
-//   batch cost curve: a queue still filling has not stood long, but it is already too long.
+//   So too when the rows ahead of it would take longer than half its deadline to run, by the
+//   learned batch cost curve: a queue still filling has not stood long, but it is already too long.
 // - Background work (explanations' evaluation rows) waits in its own queue below every priority
 //   level, bounded in rows by `backgroundQueueRows` and not counted against max_queue_size: it
 //   runs only when no call waits, and on at most instances − 1 instances at once (1 when there is
@@ -241,8 +241,10 @@ export class Batcher<T, R> {
     if (!background && timeout > 0) {
       const standing = now - this.#oldestUpTo(level);
       if (standing > timeout / 2) return Promise.reject(queueLate(standing, timeout));
+      // Half, as for the standing queue: the rest is for the hiccups of a full machine, the answer,
+      // and the time the call spent before it reached the gateway.
       const drain = this.#drainUs(level, opts.rows);
-      if (drain > timeout) return Promise.reject(queueTooLong(drain, timeout));
+      if (drain > timeout / 2) return Promise.reject(queueTooLong(drain, timeout));
     }
     const entry = new QueuedRequest<T, R>(payload, opts.rows, opts.shapeKey, now, opts.signal);
     entry.background = background;
@@ -576,7 +578,7 @@ function queueLate(standingUs: number, timeoutUs: number): SluiceError {
 function queueTooLong(drainUs: number, timeoutUs: number): SluiceError {
   return new SluiceError(
     'SLUICE_E_BATCH_QUEUE_LATE',
-    `the queue ahead would take ${Math.round(drainUs / 1000)} ms to run, more than the request's deadline (${Math.round(timeoutUs / 1000)} ms); retry later`,
+    `the queue ahead would take ${Math.round(drainUs / 1000)} ms to run, more than half the request's deadline (${Math.round(timeoutUs / 1000)} ms); retry later`,
     { retryAfter: 1, details: { drain_ms: Math.round(drainUs / 1000), timeout_ms: Math.round(timeoutUs / 1000) } },
   );
 }

@@ -402,7 +402,7 @@ t.test('adaptive: batches form while the instance is busy and run the moment it 
   t.same(s.exec.ids, [['a'], ['b', 'c', 'd']], 'they run together as soon as the instance is free');
 });
 
-t.test('a call whose deadline the rows ahead of it would outlast is refused at once, by the cost curve', async (t) => {
+t.test('a call whose deadline the rows ahead of it would use up (more than half) is refused at once, by the cost curve', async (t) => {
   // Learn fixed 100 µs + 10 µs per row (as the cost-curve test), batches of at most 4 rows.
   const s = setup({ adaptive: true, maxBatchSize: 4, priorityLevels: 2, defaultPriorityLevel: 2 });
   void s.add('a');
@@ -417,14 +417,14 @@ t.test('a call whose deadline the rows ahead of it would outlast is refused at o
   for (let i = 0; i < 20; i++) void s.add(`q${i}`);
   t.same(s.exec.ids[2], ['q0', 'q1', 'q2', 'q3'], 'a full batch runs, 16 rows wait');
   // 17 rows with the newcomer's: 5 batches of fixed 100 µs + 17 × 10 µs = 670 µs on one instance.
-  void s.add('late', { timeoutUs: 600 });
-  void s.add('fits', { timeoutUs: 2000 });
+  void s.add('late', { timeoutUs: 1200 });
+  void s.add('fits', { timeoutUs: 1400 });
   void s.add('urgent', { timeoutUs: 300, priority: 1 });
   await tick();
-  t.equal(s.settled.get('late'), 'SLUICE_E_BATCH_QUEUE_LATE', 'a 600 µs deadline cannot outlast 670 µs of work ahead');
-  t.notOk(s.settled.has('fits'), 'a deadline the queue can meet is admitted');
+  t.equal(s.settled.get('late'), 'SLUICE_E_BATCH_QUEUE_LATE', '670 µs of work ahead is more than half a 1200 µs deadline');
+  t.notOk(s.settled.has('fits'), 'and less than half of 1400 µs: admitted');
   t.notOk(s.settled.has('urgent'), 'a higher level sees only its own rows ahead (one batch, 110 µs)');
-  await t.rejects(s.batcher.enqueue({ id: 'again' }, { rows: 1, shapeKey: 'a', timeoutUs: 600 }), { code: 'SLUICE_E_BATCH_QUEUE_LATE', status: 503, retryAfter: 1, details: { drain_ms: 1, timeout_ms: 1 } });
+  await t.rejects(s.batcher.enqueue({ id: 'again' }, { rows: 1, shapeKey: 'a', timeoutUs: 1200 }), { code: 'SLUICE_E_BATCH_QUEUE_LATE', status: 503, retryAfter: 1, details: { drain_ms: 1, timeout_ms: 1 } });
 });
 
 t.test('adaptive: the batch cost curve (fixed + per row) is learned from the batches run', async (t) => {
