@@ -47,14 +47,19 @@ export function limitCpu(pid: number, cores: number): () => void {
   const dir = join(c.parent, `sluice-bench-${pid}`);
   mkdirSync(dir);
   const quota = Math.max(1000, Math.round(cores * PERIOD_US));
-  if (c.v2) {
-    writeFileSync(join(c.parent, 'cgroup.subtree_control'), '+cpu');
-    writeFileSync(join(dir, 'cpu.max'), `${quota} ${PERIOD_US}`);
-  } else {
-    writeFileSync(join(dir, 'cpu.cfs_period_us'), String(PERIOD_US));
-    writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quota));
+  try {
+    if (c.v2) {
+      writeFileSync(join(c.parent, 'cgroup.subtree_control'), '+cpu');
+      writeFileSync(join(dir, 'cpu.max'), `${quota} ${PERIOD_US}`);
+    } else {
+      writeFileSync(join(dir, 'cpu.cfs_period_us'), String(PERIOD_US));
+      writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quota));
+    }
+    writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+  } catch (err) {
+    rmdirSync(dir);
+    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--server-cpu-limit: could not put process ${pid} under a quota in ${dir}: ${(err as Error).message}`, { details: { flag: 'server-cpu-limit' } });
   }
-  writeFileSync(join(dir, 'cgroup.procs'), String(pid));
   return () => {
     try {
       rmdirSync(dir);
