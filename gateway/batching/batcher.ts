@@ -474,7 +474,6 @@ export class Batcher<T, R> {
     return oldest;
   }
 
-  /** Enqueue time of the oldest request waiting at priority `level` or above (Infinity: none). */
   /**
    * How long the batches holding every row ahead of a newcomer at `level` (its own `rows` included)
    * would take on this version's instances, from the learned cost curve, µs; 0 before any batch was
@@ -490,6 +489,7 @@ export class Batcher<T, R> {
     return (batches * this.#fixedUs() + ahead * this.#perRowUs()) / this.options.instances;
   }
 
+  /** Enqueue time of the oldest request waiting at priority `level` or above (Infinity: none). */
   #oldestUpTo(level: number): number {
     let oldest = Infinity;
     for (let i = 0; i < level; i++) {

@@ -193,8 +193,9 @@ export function busyShare(loopUtilization: number, cpuUs: number, wallUs: number
  * time now past the bound, so one stall (a full GC, a model loading) sheds nothing; and lag of a
  * busy gateway: the smaller of its event-loop utilization (performance.eventLoopUtilization) and
  * the cores of CPU the process got (process.cpuUsage over wall time, as a share of its cgroup CPU
- * quota when that is below one core), smoothed over the ticks, at least MIN_BUSY. A gateway starved of CPU by other processes lags too, but with an idle loop or
- * little CPU: refusing its calls would not make it faster, so it serves them late instead.
+ * quota when that is below one core), smoothed over the ticks, at least MIN_BUSY. A gateway
+ * starved of CPU by other processes lags too, but with an idle loop or little CPU: refusing its
+ * calls would not make it faster, so it serves them late instead.
  */
 export class LagMonitor {
   readonly maxLagUs: number;
