@@ -321,8 +321,7 @@ export class Admission {
   /**
    * The front's verdict on a new call or WebSocket upgrade, before anything of it is parsed:
    * undefined to admit it (the caller then counts it open), else the error to refuse it with. The
-   * two refusals are made once and shared: under overload a refusal must cost a small part of a
-   * call, and an Error's stack trace alone is a few microseconds.
+   * two refusals are made once and shared (no Error and stack trace per refused call).
    */
   front(): SluiceError | undefined {
     if (this.open >= this.settings.maxConnections) {

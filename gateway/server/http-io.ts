@@ -216,26 +216,9 @@ function admitted(admission: Admission | undefined, handler: RouteHandler, head:
   if (admission === undefined) return (res, req) => handler(new HttpCall(res, head), req);
   return (res, req) => {
     const refusal = admission.front();
-    if (refusal === undefined) handler(new HttpCall(res, head, admission), req);
-    else if (head) new HttpCall(res, true).error(refusal);
-    else refuse(res, refusal);
+    if (refusal !== undefined) new HttpCall(res, head).error(refusal);
+    else handler(new HttpCall(res, head, admission), req);
   };
-}
-
-/** The front's refusals are shared (Admission.front), so each one's answer body is made once. */
-const refusalBodies = new WeakMap<SluiceError, string>();
-
-/**
- * Answer a refusal of the front synchronously, inside the handler uWS corks: no HttpCall, no
- * onAborted closure, no JSON per call. A refusal must cost a small part of a call, or shedding
- * cannot keep up with an overload of a cheap model (docs/budgets.md).
- */
-function refuse(res: HttpResponse, e: SluiceError): void {
-  let body = refusalBodies.get(e);
-  if (body === undefined) refusalBodies.set(e, (body = JSON.stringify(e.toJSON())));
-  res.writeStatus(statusLine(e.status)).writeHeader('Content-Type', 'application/json');
-  if (e.retryAfter !== undefined) res.writeHeader('Retry-After', String(e.retryAfter));
-  res.end(body, CLOSING_CODES.has(e.code));
 }
 
 /** Route parameter i, percent-decoded (left as sent when it is not valid percent-encoding). */
