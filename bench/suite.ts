@@ -18,6 +18,7 @@ import { maxThroughput, recoverySeconds } from './report/summary.js';
 import type { BenchOptions } from './options.js';
 import type { BenchRun, LoadPoint, OverloadRun, RssSample, TargetName } from './report/types.js';
 import { WORKLOADS, workloadSupports, type WorkloadName } from './workloads.js';
+import { parseModelConfig } from '../gateway/models/config.js';
 
 /** Open-loop calls per second one load generator process keeps on schedule (small JSON calls, this machine). */
 const OPEN_LOOP_CALLS_PER_PROCESS = 30_000;
@@ -158,10 +159,11 @@ async function measureTarget(o: BenchOptions, workload: WorkloadName, target: Ta
   }
 }
 
-/** The workload model's max_queue_delay_us in ms, from the bench repository's config. */
+/** The workload model's max_queue_delay_us in ms, read by the gateway's own config parser (defaults included). */
 function queueDelayMs(repo: string, workload: WorkloadName): number {
-  const config = JSON.parse(readFileSync(join(repo, WORKLOADS[workload].model, 'config.json'), 'utf8')) as { dynamic_batching?: { max_queue_delay_us?: number } };
-  return (config.dynamic_batching?.max_queue_delay_us ?? 0) / 1000;
+  const model = WORKLOADS[workload].model;
+  const config = parseModelConfig(model, JSON.parse(readFileSync(join(repo, model, 'config.json'), 'utf8')));
+  return config.dynamic_batching.max_queue_delay_us / 1000;
 }
 
 export async function runSuite(o: BenchOptions, log: Log): Promise<BenchRun> {
