@@ -72,6 +72,9 @@ interface Variant {
   otherUsPerCall: number[];
   /** The load generator's CPU per call (it shares the machine with the gateway). */
   clientUsPerCall: number[];
+  /** The gateway's GC collections per 1,000 calls and GC pause µs per call (from its /metrics; empty when it could not be read). */
+  gcPer1k: number[];
+  gcPauseUs: number[];
 }
 
 /** Deep-merge `patch` into `base` (objects merge, anything else replaces). */
@@ -89,8 +92,8 @@ function merge(base: Record<string, unknown>, patch: Record<string, unknown>): R
 await prepareWorkload(workload);
 const model = WORKLOADS[workload].model;
 const variants: Variant[] = [
-  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, env: args['a-env'] ? JSON.parse(args['a-env']) : undefined, tls: undefined, auth: false, ioThreads: args['a-io-threads']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
-  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, tls: args['b-tls'] ? makeBenchCerts() : undefined, auth: args['b-auth']!, trace: traceRatio, ioThreads: args['b-io-threads']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [] },
+  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, env: args['a-env'] ? JSON.parse(args['a-env']) : undefined, tls: undefined, auth: false, ioThreads: args['a-io-threads']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [], gcPer1k: [], gcPauseUs: [] },
+  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, tls: args['b-tls'] ? makeBenchCerts() : undefined, auth: args['b-auth']!, trace: traceRatio, ioThreads: args['b-io-threads']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [], gcPer1k: [], gcPauseUs: [] },
 ];
 const sink = traceRatio === undefined ? undefined : await startOtlpSink();
 const source = benchRepository(workload);
@@ -114,11 +117,15 @@ try {
     const order = r % 2 === 0 ? variants : [...variants].reverse();
     const line: string[] = [];
     for (const v of order) {
-      const round = await measuredRound(v.server!, { ...closedLoop(v.server!.url, { workload, connections, warmupMs, durationMs }), ...(v.tls ? { caFile: v.tls.ca } : {}), ...(v.auth ? { headers: { authorization: `Bearer ${BENCH_TOKEN}` } } : {}) });
+      const round = await measuredRound(v.server!, { ...closedLoop(v.server!.url, { workload, connections, warmupMs, durationMs }), ...(v.tls ? { caFile: v.tls.ca } : {}), ...(v.auth ? { headers: { authorization: `Bearer ${BENCH_TOKEN}` } } : {}) }, { gc: true });
       v.calls.push(round.calls);
       v.mainUsPerCall.push(round.mainUsPerCall);
       v.otherUsPerCall.push(round.otherUsPerCall);
       v.clientUsPerCall.push(round.clientUsPerCall);
+      if (round.gc !== undefined) {
+        v.gcPer1k.push(round.gc.per1kCalls);
+        v.gcPauseUs.push(round.gc.pauseUsPerCall);
+      }
       line.push(`${v.label} ${round.calls.toFixed(0)}/s (main ${round.mainUsPerCall.toFixed(0)} µs/call)${round.ok === round.sent ? '' : ` ${round.sent - round.ok} not ok`}`);
     }
     console.log(`round ${r + 1}/${rounds}: ${line.join(', ')}`);
@@ -136,9 +143,10 @@ try {
 const [a, b] = variants as [Variant, Variant];
 const ratios = a.calls.map((x, i) => b.calls[i]! / x);
 console.log(`\n${workload}, closed loop @${connections}, ${rounds} rounds of ${durationMs} ms, medians:`);
-console.log('variant | calls/s | main thread µs/call | other threads (ORT workers, GC, libuv) µs/call | load generator µs/call | root | config');
+console.log('variant | calls/s | main thread µs/call | other threads (ORT workers, GC, libuv) µs/call | load generator µs/call | GCs per 1k calls | GC pause µs/call | root | config');
+const gcCell = (xs: number[], digits: number): string => (xs.length === 0 ? '?' : median(xs).toFixed(digits));
 for (const v of variants) {
-  console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${median(v.clientUsPerCall).toFixed(0)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}${v.env ? ` env ${JSON.stringify(v.env)}` : ''}${v.tls ? ' https' : ''}${v.auth ? ' bearer token' : ''}${v.trace !== undefined ? ` tracing at ${v.trace}` : ''}${v.ioThreads !== '1' ? ` io-threads ${v.ioThreads}` : ''}`);
+  console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${median(v.clientUsPerCall).toFixed(0)} | ${gcCell(v.gcPer1k, 3)} | ${gcCell(v.gcPauseUs, 2)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}${v.env ? ` env ${JSON.stringify(v.env)}` : ''}${v.tls ? ' https' : ''}${v.auth ? ' bearer token' : ''}${v.trace !== undefined ? ` tracing at ${v.trace}` : ''}${v.ioThreads !== '1' ? ` io-threads ${v.ioThreads}` : ''}`);
 }
 console.log(`B / A calls/s: median ${median(ratios).toFixed(3)} (per round: ${ratios.map((x) => x.toFixed(2)).join(', ')})`);
 
