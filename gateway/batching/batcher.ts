@@ -258,7 +258,7 @@ export class Batcher<T, R> {
     }
     if (opts.signal) {
       entry.onAbort = () => this.#cancel(entry);
-      opts.signal.addEventListener('abort', entry.onAbort, { once: true });
+      opts.signal.addEventListener('abort', entry.onAbort, ONCE);
     }
     if (background) {
       this.#backgroundPending++;
@@ -559,6 +559,9 @@ export class Batcher<T, R> {
 }
 
 /** Weight of the newest gap in the arrival average (about the last 8 arrivals count). */
+/** The abort listener's options: one object for every call. */
+const ONCE = Object.freeze({ once: true });
+
 const GAP_WEIGHT = 1 / 8;
 /** Weight of the newest batch in the cost curve (about the last 32 batches count). */
 const COST_WEIGHT = 1 / 32;

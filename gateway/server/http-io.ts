@@ -8,7 +8,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
 import { bufferPool } from '../util/buffer-pool.js';
-import { admissionOf, type Admission, type BodyRead } from './admission.js';
+import { admissionOf, type Admission, type BodyDeadlines, type BodyRead } from './admission.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
@@ -224,6 +224,7 @@ function admitted(admission: Admission | undefined, handler: RouteHandler, head:
 /** Route parameter i, percent-decoded (left as sent when it is not valid percent-encoding). */
 export function param(req: HttpRequest, i: number): string {
   const raw = req.getParameter(i);
+  if (!raw.includes('%')) return raw;
   try {
     return decodeURIComponent(raw);
   } catch {
@@ -241,6 +242,14 @@ export interface ReadBodyOptions {
   alignAfter?: number;
 }
 
+/** Where readBodyTo() hands a body: exactly one of the two is called, once. */
+export interface BodySink {
+  /** The whole body (an exclusive buffer: give it back with releaseBody()). */
+  body(body: Buffer): void;
+  /** A coded 413/400, or (with a front) 503 past the body budget and 408 past the body deadline. */
+  bodyFailed(err: unknown): void;
+}
+
 /**
  * Read the request body. Must be called synchronously in the handler (uWS rule), after HttpCall
  * registered onAborted. Resolves with the body (an exclusive buffer), or rejects with a coded
@@ -248,78 +257,98 @@ export interface ReadBodyOptions {
  * content-length header is read from `req` now, as req dies after the handler returns.
  */
 export function readBody(call: HttpCall, req: HttpRequest, options: ReadBodyOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => readBodyTo(call, req, options, { body: resolve, bodyFailed: reject }));
+}
+
+/**
+ * readBody() without a promise, for the infer route: one reader object per call instead of a
+ * promise, its executor and the closures around it (allocation per call, issue 20).
+ */
+export function readBodyTo(call: HttpCall, req: HttpRequest, options: ReadBodyOptions, sink: BodySink): void {
   const lengthHeader = req.getHeader('content-length');
   const declared = lengthHeader === '' ? -1 : Number(lengthHeader);
-  return new Promise((resolve, reject) => {
-    if (declared > options.limit) {
-      reject(tooLarge(options.limit));
-      return;
-    }
-    if (lengthHeader !== '' && !(Number.isInteger(declared) && declared >= 0)) {
-      reject(new SluiceError('SLUICE_E_HTTP_BAD_REQUEST', 'content-length is not a valid length'));
-      return;
-    }
-    // The declared length is reserved before a byte is read: a client cannot make the gateway hold more than its budget.
-    if (declared > 0 && !call.reserveBody(declared)) {
-      reject(call.admission!.bodyRefusal(declared));
-      return;
-    }
-    const shift = options.alignAfter === undefined ? 0 : (8 - (options.alignAfter % 8)) % 8;
+  if (declared > options.limit) return sink.bodyFailed(tooLarge(options.limit));
+  if (lengthHeader !== '' && !(Number.isInteger(declared) && declared >= 0)) {
+    return sink.bodyFailed(new SluiceError('SLUICE_E_HTTP_BAD_REQUEST', 'content-length is not a valid length'));
+  }
+  // The declared length is reserved before a byte is read: a client cannot make the gateway hold more than its budget.
+  if (declared > 0 && !call.reserveBody(declared)) return sink.bodyFailed(call.admission!.bodyRefusal(declared));
+  const reader = new BodyReader(call, sink, options, declared);
+  call.res.onData((chunk, isLast) => reader.data(chunk, isLast));
+}
+
+/** One body being read: its buffer, and (with a front) its entry in the body deadlines. */
+class BodyReader implements BodyRead {
+  readonly #call: HttpCall;
+  readonly #sink: BodySink;
+  readonly #limit: number;
+  readonly #declared: number;
+  readonly #shift: number;
+  /** The most the buffer may grow to: the declared length, else the limit. */
+  readonly #cap: number;
+  #capacity: number;
+  #backing: Buffer;
+  #size = 0;
+  #failed = false;
+  /** Tracked by the front's body deadlines until the last byte (BodyRead). */
+  readonly startedUs: number;
+  readonly #deadlines: BodyDeadlines | undefined;
+
+  constructor(call: HttpCall, sink: BodySink, options: ReadBodyOptions, declared: number) {
+    this.#call = call;
+    this.#sink = sink;
+    this.#limit = options.limit;
+    this.#declared = declared;
+    this.#shift = options.alignAfter === undefined ? 0 : (8 - (options.alignAfter % 8)) % 8;
     // Up to EAGER_BYTES the whole declared length at once (one copy per byte); past it the buffer
     // grows by 4x steps as bytes come, so a slow client that declared 64 MiB holds what it sent.
-    const cap = declared >= 0 ? declared : options.limit;
-    let capacity = declared >= 0 ? Math.min(declared, EAGER_BYTES) : 16 * 1024;
+    this.#cap = declared >= 0 ? declared : options.limit;
+    this.#capacity = declared >= 0 ? Math.min(declared, EAGER_BYTES) : 16 * 1024;
     // Small bodies (JSON calls) come from Node's shared pool: no allocation of their own, less GC.
     // Their bytes are parsed or copied into a batch, never moved to a worker, so sharing is safe.
     // Large ones (tensors) come from the gateway's buffer pool: give them back with releaseBody().
-    let backing = capacity + shift <= SMALL_BODY ? Buffer.allocUnsafe(capacity + shift) : pooledBuffer(capacity + shift);
-    let size = 0;
-    let failed = false;
-    const deadlines = call.admission?.deadlines;
-    let read: BodyRead | undefined;
-    const fail = (err: unknown): void => {
-      failed = true;
-      if (read !== undefined) deadlines!.delete(read);
-      releaseBody(backing);
-      reject(err);
-    };
-    if (deadlines !== undefined) {
-      read = {
-        startedUs: deadlines.now(),
-        expire: (err) => {
-          call.admission!.refused.body_timeout++;
-          fail(err);
-        },
-      };
-      deadlines.add(read);
+    const bytes = this.#capacity + this.#shift;
+    this.#backing = bytes <= SMALL_BODY ? Buffer.allocUnsafe(bytes) : pooledBuffer(bytes);
+    this.#deadlines = call.admission?.deadlines;
+    this.startedUs = this.#deadlines === undefined ? 0 : this.#deadlines.now();
+    this.#deadlines?.add(this);
+  }
+
+  /** Past the body deadline (BodyDeadlines calls it). */
+  expire(err: SluiceError): void {
+    this.#call.admission!.refused.body_timeout++;
+    this.#fail(err);
+  }
+
+  #fail(err: unknown): void {
+    this.#failed = true;
+    this.#deadlines?.delete(this);
+    releaseBody(this.#backing);
+    this.#sink.bodyFailed(err);
+  }
+
+  data(chunk: ArrayBuffer, isLast: boolean): void {
+    if (this.#failed) return;
+    const n = chunk.byteLength;
+    const size = this.#size;
+    if (size + n > this.#limit) return this.#fail(tooLarge(this.#limit));
+    // Without a content-length (chunked) the budget is reserved as bytes come.
+    if (this.#declared < 0 && !this.#call.reserveBody(n)) return this.#fail(this.#call.admission!.bodyRefusal(n));
+    const shift = this.#shift;
+    if (size + n > this.#capacity) {
+      this.#capacity = Math.min(this.#cap, Math.max(this.#capacity * (this.#declared >= 0 ? 4 : 2), size + n));
+      const next = pooledBuffer(this.#capacity + shift);
+      this.#backing.copy(next, shift, shift, shift + size);
+      releaseBody(this.#backing);
+      this.#backing = next;
     }
-    call.res.onData((chunk, isLast) => {
-      if (failed) return;
-      const n = chunk.byteLength;
-      if (size + n > options.limit) {
-        fail(tooLarge(options.limit));
-        return;
-      }
-      // Without a content-length (chunked) the budget is reserved as bytes come.
-      if (declared < 0 && !call.reserveBody(n)) {
-        fail(call.admission!.bodyRefusal(n));
-        return;
-      }
-      if (size + n > capacity) {
-        capacity = Math.min(cap, Math.max(capacity * (declared >= 0 ? 4 : 2), size + n));
-        const next = pooledBuffer(capacity + shift);
-        backing.copy(next, shift, shift, shift + size);
-        releaseBody(backing);
-        backing = next;
-      }
-      backing.set(new Uint8Array(chunk), shift + size);
-      size += n;
-      if (isLast) {
-        if (read !== undefined) deadlines!.delete(read);
-        resolve(backing.subarray(shift, shift + size));
-      }
-    });
-  });
+    this.#backing.set(new Uint8Array(chunk), shift + size);
+    this.#size = size + n;
+    if (isLast) {
+      this.#deadlines?.delete(this);
+      this.#sink.body(this.#backing.subarray(shift, shift + this.#size));
+    }
+  }
 }
 
 function pooledBuffer(bytes: number): Buffer {

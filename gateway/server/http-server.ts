@@ -11,7 +11,7 @@ import type { ModelRepository } from '../models/repository.js';
 import { imageBodyInputs } from '../preprocess/preprocessor.js';
 import type { GatewayAccess } from '../access/access-policy.js';
 import { admit, Need, preflight } from './access-gate.js';
-import { HttpCall, onPreflight, param, preflighted, readBody, releaseBody, route } from './http-io.js';
+import { HttpCall, onPreflight, param, preflighted, readBody, readBodyTo, releaseBody, route, type BodySink } from './http-io.js';
 import { setAdmission, type Admission } from './admission.js';
 import { feedbackRoutes } from './feedback-routes.js';
 import { PREVIEW_HEADER, ROUTE_KEY_HEADER } from '../../lib/sync-wire.js';
@@ -163,6 +163,33 @@ const enum BodyKind {
   Image,
 }
 
+/**
+ * An infer call between its headers and its body: what the headers said, kept in one object (not
+ * a promise chain of closures) until readBodyTo() hands over the body.
+ */
+class PendingInfer implements BodySink {
+  constructor(
+    readonly route: InferRoute,
+    readonly call: HttpCall,
+    readonly kind: BodyKind,
+    readonly headerLengthText: string,
+    readonly name: string,
+    readonly version: string | undefined,
+    readonly receivedAt: number,
+    readonly routeKey: string | undefined,
+    readonly preview: boolean,
+    readonly trace: CallTrace | undefined,
+  ) {}
+
+  body(body: Buffer): void {
+    void this.route.run(this, body);
+  }
+
+  bodyFailed(err: unknown): void {
+    this.route.failed(this, err);
+  }
+}
+
 /** POST .../infer: read the body, decode it by kind, run the call, encode the answer. */
 class InferRoute {
   readonly #o: HttpServerOptions;
@@ -188,20 +215,26 @@ class InferRoute {
     const kind = req.getHeader('content-type').startsWith('image/') ? BodyKind.Image
       : headerLengthText === '' ? BodyKind.Json
         : headerLengthText === '0' ? BodyKind.RawBinary : BodyKind.Binary;
-    readBody(call, req, { limit: this.#o.maxBodyBytes, alignAfter: Number.isInteger(headerLength) && headerLength >= 0 ? headerLength : undefined })
-      .then(async (body) => {
-        try {
-          await this.#answer(call, body, kind, headerLengthText, name, version, receivedAt, routeKey, preview, trace);
-          if (trace !== undefined) trace.tracing.finish(trace);
-        } finally {
-          // Its tensors were copied into a batch (or the call failed): the buffer can serve the next call.
-          releaseBody(body);
-        }
-      })
-      .catch((err: unknown) => {
-        fail(this.#o.logger, call, err, trace);
-        if (trace !== undefined) trace.tracing.finish(trace, err);
-      });
+    const pending = new PendingInfer(this, call, kind, headerLengthText, name, version, receivedAt, routeKey, preview, trace);
+    readBodyTo(call, req, { limit: this.#o.maxBodyBytes, alignAfter: Number.isInteger(headerLength) && headerLength >= 0 ? headerLength : undefined }, pending);
+  }
+
+  /** Answer a call whose body has come; never rejects (a failure is answered here). */
+  async run(p: PendingInfer, body: Buffer): Promise<void> {
+    try {
+      await this.#answer(p.call, body, p.kind, p.headerLengthText, p.name, p.version, p.receivedAt, p.routeKey, p.preview, p.trace);
+      if (p.trace !== undefined) p.trace.tracing.finish(p.trace);
+    } catch (err) {
+      this.failed(p, err);
+    } finally {
+      // Its tensors were copied into a batch (or the call failed): the buffer can serve the next call.
+      releaseBody(body);
+    }
+  }
+
+  failed(p: PendingInfer, err: unknown): void {
+    fail(this.#o.logger, p.call, err, p.trace);
+    if (p.trace !== undefined) p.trace.tracing.finish(p.trace, err);
   }
 
   async #answer(

@@ -54,7 +54,8 @@ export function decodeRawBinaryRequest(signature: readonly TensorConfig[], batch
 
 /** Parse a JSON header given as text or UTF-8 bytes. */
 export function parseJsonHeader(header: string | Uint8Array): unknown {
-  const text = typeof header === 'string' ? header : Buffer.from(header.buffer, header.byteOffset, header.byteLength).toString('utf8');
+  const text = typeof header === 'string' ? header
+    : Buffer.isBuffer(header) ? header.toString('utf8') : Buffer.from(header.buffer, header.byteOffset, header.byteLength).toString('utf8');
   try {
     return JSON.parse(text);
   } catch {
@@ -266,33 +267,83 @@ function jsonData(tensor: Tensor, raw: unknown): TensorData {
 export interface EncodedResponse {
   /** The JSON object (the whole body when `binary` is empty). */
   header: string;
-  /** Raw output bytes, in output order, after the header (binary extension). */
-  binary: Uint8Array[];
+  /** Raw output bytes, in output order, after the header (binary extension); a shared empty array when none. */
+  binary: readonly Uint8Array[];
   binaryLength: number;
 }
 
 /** Encode an inference response as OIP JSON, with binary outputs appended when asked for. */
 export function encodeInferenceResponse(response: InferenceResponse): EncodedResponse {
-  let json = `{"model_name":${JSON.stringify(response.model)},"model_version":${JSON.stringify(response.version)}`;
+  let json = responseHead(response.model, response.version);
   if (response.id !== undefined) json += `,"id":${JSON.stringify(response.id)}`;
   json += ',"outputs":[';
-  const binary: Uint8Array[] = [];
+  let binary: Uint8Array[] = NO_BINARY;
   let binaryLength = 0;
   for (let i = 0; i < response.outputs.length; i++) {
     const o = response.outputs[i]!;
     if (i > 0) json += ',';
-    json += `{"name":${JSON.stringify(o.name)},"datatype":"${o.datatype}","shape":[${o.shape.join(',')}]`;
+    json += outputHead(o.name, o.datatype) + shapeJson(o.shape);
     if (o.binary) {
       const bytes = outputBytes(o);
+      if (binary === NO_BINARY) binary = [];
       binary.push(bytes);
       binaryLength += bytes.byteLength;
-      json += `,"parameters":{"binary_data_size":${bytes.byteLength}}}`;
+      json += `],"parameters":{"binary_data_size":${bytes.byteLength}}}`;
     } else {
-      json += `,"data":${jsonArray(o)}}`;
+      json += `],"data":${jsonArray(o)}}`;
     }
   }
   json += ']}';
   return { header: json, binary, binaryLength };
+}
+
+const NO_BINARY: Uint8Array[] = [];
+
+// The fixed parts of an answer, made once per model version and output rather than per call: the
+// strings a response is built from are most of what encoding allocates (issue 20). Names come from
+// model configs, so the caches hold what the gateway serves; the bound is for safety only.
+const FRAGMENTS_MAX = 4096;
+const heads = new Map<string, Map<string, string>>();
+const outputHeads = new Map<string, Map<string, string>>();
+let fragments = 0;
+
+function cached(cache: Map<string, Map<string, string>>, a: string, b: string): string | undefined {
+  return cache.get(a)?.get(b);
+}
+
+function remember(cache: Map<string, Map<string, string>>, a: string, b: string, text: string): string {
+  if (fragments >= FRAGMENTS_MAX) {
+    heads.clear();
+    outputHeads.clear();
+    fragments = 0;
+  }
+  let inner = cache.get(a);
+  if (inner === undefined) cache.set(a, (inner = new Map()));
+  inner.set(b, text);
+  fragments++;
+  return text;
+}
+
+function responseHead(model: string, version: string): string {
+  return cached(heads, model, version) ?? remember(heads, model, version, `{"model_name":${JSON.stringify(model)},"model_version":${JSON.stringify(version)}`);
+}
+
+function outputHead(name: string, datatype: string): string {
+  return cached(outputHeads, name, datatype) ?? remember(outputHeads, name, datatype, `{"name":${JSON.stringify(name)},"datatype":"${datatype}","shape":[`);
+}
+
+/** A shape's numbers without brackets; the common short ones without an array join. */
+function shapeJson(shape: readonly number[]): string {
+  switch (shape.length) {
+    case 0:
+      return '';
+    case 1:
+      return String(shape[0]);
+    case 2:
+      return `${shape[0]},${shape[1]}`;
+    default:
+      return shape.join(',');
+  }
 }
 
 function outputBytes(o: OutputTensor): Uint8Array {

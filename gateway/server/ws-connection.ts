@@ -26,7 +26,7 @@ export interface WsAnswer {
   /** `{...}` — the OIP response object; the endpoint splices the call's `id` into it. */
   json: string;
   /** Output bytes, in the order of the outputs carrying binary_data_size (binary calls only). */
-  binary?: Uint8Array[];
+  binary?: readonly Uint8Array[];
 }
 
 export interface WsInferContext<Principal> {

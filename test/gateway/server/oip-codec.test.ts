@@ -85,6 +85,30 @@ t.test('responses: JSON numbers, booleans, 64-bit integers, strings for non-fini
   t.same(Array.from(new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + 8))), [1, 2]);
 });
 
+t.test('responses: the cached fixed parts follow each model, version, output name, datatype and shape', async (t) => {
+  const answer = (model: string, version: string, name: string, datatype: 'FP32' | 'INT32', shape: number[]) => {
+    const data = datatype === 'FP32' ? new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.5) : new Int32Array(shape.reduce((a, b) => a * b, 1)).fill(3);
+    return JSON.parse(encodeInferenceResponse({ model, version, outputs: [{ name, datatype, shape, data, binary: false }] }).header) as {
+      model_name: string; model_version: string; outputs: { name: string; datatype: string; shape: number[]; data: number[] }[];
+    };
+  };
+  // The same names again and again, and more distinct ones than the caches keep (4096): each answer stays its own.
+  for (let i = 0; i < 5000; i++) {
+    const model = `m${i % 3 === 0 ? 'x' : i}`;
+    const version = String(i % 7);
+    const name = i % 2 === 0 ? 'out' : `o"${i}`;
+    const datatype = i % 5 === 0 ? 'INT32' : 'FP32';
+    const shape = i % 4 === 0 ? [] : i % 4 === 1 ? [2] : i % 4 === 2 ? [1, 2] : [1, 1, 2];
+    const got = answer(model, version, name, datatype, shape);
+    const want = { model_name: model, model_version: version, outputs: [{ name, datatype, shape, data: Array(shape.reduce((a, b) => a * b, 1)).fill(datatype === 'INT32' ? 3 : 0.5) }] };
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      t.same(got, want, `answer ${i}`);
+      return;
+    }
+  }
+  t.pass('5000 answers, each with its own model, version, output name, datatype and shape');
+});
+
 t.test('non-finite FP values round-trip through JSON as "NaN", "Infinity", "-Infinity"', async (t) => {
   for (const datatype of ['FP16', 'FP32', 'FP64'] as const) {
     const decoded = decodeInferenceRequest({ inputs: [{ name: 'x', datatype, shape: [3], data: ['NaN', 'Infinity', '-Infinity'] }] });
