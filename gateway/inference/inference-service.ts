@@ -267,19 +267,24 @@ function intParam(params: Record<string, unknown>, name: string): number | undef
 
 function selectOutputs(version: LoadedVersion, request: InferenceRequest, tensors: Tensor[]): OutputTensor[] {
   // Plain loops and object literals: this runs once per call (no closures, no object spread).
+  // Sized up front: a push onto [] allocates room for 16.
   const binaryDefault = request.binaryOutput === true;
-  const out: OutputTensor[] = [];
   const wanted = request.outputs;
   if (wanted === undefined) {
+    const out: OutputTensor[] = new Array(version.outputs.length);
+    let n = 0;
     for (const s of version.outputs) {
       const t = tensorNamed(tensors, s.name);
-      if (t !== undefined) out.push({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.data, binary: binaryDefault });
+      if (t !== undefined) out[n++] = { name: t.name, datatype: t.datatype, shape: t.shape, data: t.data, binary: binaryDefault };
     }
+    out.length = n;
     return out;
   }
-  for (const o of wanted) {
+  const out: OutputTensor[] = new Array(wanted.length);
+  for (let i = 0; i < wanted.length; i++) {
+    const o = wanted[i]!;
     const t = tensorNamed(tensors, o.name)!;
-    out.push({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.data, binary: o.binary ?? binaryDefault });
+    out[i] = { name: t.name, datatype: t.datatype, shape: t.shape, data: t.data, binary: o.binary ?? binaryDefault };
   }
   return out;
 }

@@ -35,7 +35,9 @@ export class HttpCall implements CancelSignal {
   /** An allowed browser origin (access.ts): the answer carries the CORS headers for it. */
   corsOrigin: string | undefined = undefined;
   #finished = false;
-  #listeners: (() => void)[] | undefined;
+  /** The abort listener (a call has one: its queued batch entry), and any more after it. */
+  #listener: (() => void) | undefined;
+  #more: (() => void)[] | undefined;
   /** The front that admitted this call (counted open until answered or aborted). */
   readonly admission: Admission | undefined;
   /** Body bytes this call holds in the admission's budget. */
@@ -49,9 +51,12 @@ export class HttpCall implements CancelSignal {
     res.onAborted(() => {
       this.aborted = true;
       this.#done();
-      const listeners = this.#listeners;
-      this.#listeners = undefined;
-      if (listeners) for (const l of listeners) l();
+      const first = this.#listener;
+      const more = this.#more;
+      this.#listener = undefined;
+      this.#more = undefined;
+      if (first) first();
+      if (more) for (const l of more) l();
     });
   }
 
@@ -78,13 +83,19 @@ export class HttpCall implements CancelSignal {
     this.#reserved = -1;
   }
 
+  // One listener in a field, not an array per call (a push onto [] allocates room for 16).
   addEventListener(_type: 'abort', listener: () => void): void {
-    (this.#listeners ??= []).push(listener);
+    if (this.#listener === undefined) this.#listener = listener;
+    else (this.#more ??= []).push(listener);
   }
 
   removeEventListener(_type: 'abort', listener: () => void): void {
-    const i = this.#listeners?.indexOf(listener) ?? -1;
-    if (i >= 0) this.#listeners!.splice(i, 1);
+    if (this.#listener === listener) {
+      this.#listener = undefined;
+      return;
+    }
+    const i = this.#more?.indexOf(listener) ?? -1;
+    if (i >= 0) this.#more!.splice(i, 1);
   }
 
   /** Write a whole response (corked; a no-op when the client is gone or it was answered already). */

@@ -85,8 +85,10 @@ export function decodeInferenceRequest(header: string | Uint8Array | Record<stri
     }
   }
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) bad('SLUICE_E_PROTOCOL_BAD_INPUT', 'inputs must be a non-empty array');
-  const bytes = binary ?? new Uint8Array(0);
+  const bytes = binary ?? NO_BYTES;
   let offset = 0;
+  // Sized up front: a push onto [] allocates room for 16.
+  out.inputs = new Array(body.inputs.length);
   for (let i = 0; i < body.inputs.length; i++) {
     const raw: unknown = body.inputs[i];
     const tensor = decodeInputHeader(raw, i);
@@ -105,7 +107,7 @@ export function decodeInferenceRequest(header: string | Uint8Array | Record<stri
       if (data === undefined) bad('SLUICE_E_PROTOCOL_BAD_DATA', `input ${tensor.name} has neither data nor parameters.binary_data_size`);
       tensor.data = jsonData(tensor, data);
     }
-    out.inputs.push(tensor);
+    out.inputs[i] = tensor;
   }
   if (offset !== bytes.byteLength) {
     bad('SLUICE_E_PROTOCOL_BAD_BINARY', `binary data is ${bytes.byteLength} bytes but the inputs' binary_data_size add up to ${offset}`);
@@ -116,6 +118,14 @@ export function decodeInferenceRequest(header: string | Uint8Array | Record<stri
     if (outputs.length > 0) out.outputs = outputs;
   }
   return out;
+}
+
+/** A placeholder for data not decoded yet, and the binary part of a call without one (never written to). */
+const NO_BYTES = new Uint8Array(0);
+
+/** A coded 400 for one bad element (a function, not a closure made per decoded input). */
+function wrongData(tensor: Tensor, i: number, what: string): never {
+  return bad('SLUICE_E_PROTOCOL_BAD_DATA', `input ${tensor.name}: data[${i}] must be ${what} for datatype ${tensor.datatype}`);
 }
 
 function decodeInputHeader(raw: unknown, index: number): Tensor {
@@ -130,7 +140,7 @@ function decodeInputHeader(raw: unknown, index: number): Tensor {
     bad('SLUICE_E_PROTOCOL_BAD_SHAPE', `input ${name}: shape must be an array of non-negative integers`);
   }
   if (raw.parameters !== undefined && !isObject(raw.parameters)) bad('SLUICE_E_PROTOCOL_BAD_PARAMETER', `input ${name}: parameters must be an object`);
-  return { name, datatype: raw.datatype as Datatype, shape: shape as number[], data: new Uint8Array(0) };
+  return { name, datatype: raw.datatype as Datatype, shape: shape as number[], data: NO_BYTES };
 }
 
 function decodeRequestedOutputs(raw: unknown): RequestedOutput[] {
@@ -200,16 +210,14 @@ function jsonData(tensor: Tensor, raw: unknown): TensorData {
     bad('SLUICE_E_PROTOCOL_BAD_DATA', `input ${tensor.name} has ${flat.length} values, its shape [${tensor.shape.join(',')}] needs ${count}`);
   }
   const dt = tensor.datatype;
-  const wrong = (i: number, what: string): never =>
-    bad('SLUICE_E_PROTOCOL_BAD_DATA', `input ${tensor.name}: data[${i}] must be ${what} for datatype ${dt}`);
   switch (dt) {
     case 'BYTES':
-      return flat.map((v, i) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : wrong(i, 'a string')));
+      return flat.map((v, i) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : wrongData(tensor, i, 'a string')));
     case 'BOOL': {
       const a = new Uint8Array(count);
       for (let i = 0; i < count; i++) {
         const v = flat[i];
-        if (typeof v !== 'boolean') wrong(i, 'true or false');
+        if (typeof v !== 'boolean') wrongData(tensor, i, 'true or false');
         a[i] = v ? 1 : 0;
       }
       return a;
@@ -223,8 +231,8 @@ function jsonData(tensor: Tensor, raw: unknown): TensorData {
         let b: bigint;
         if (typeof v === 'number' && Number.isInteger(v)) b = BigInt(v);
         else if (typeof v === 'string' && /^-?[0-9]{1,20}$/.test(v)) b = BigInt(v);
-        else return wrong(i, 'an integer');
-        if (b < min || b > max) wrong(i, 'an integer in range');
+        else return wrongData(tensor, i, 'an integer');
+        if (b < min || b > max) wrongData(tensor, i, 'an integer in range');
         a[i] = b;
       }
       return a;
@@ -235,7 +243,7 @@ function jsonData(tensor: Tensor, raw: unknown): TensorData {
         const v = flat[i];
         if (typeof v === 'number') a[i] = floatToHalf(v);
         else if (typeof v === 'string' && NON_FINITE.has(v)) a[i] = floatToHalf(NON_FINITE.get(v)!);
-        else wrong(i, 'a number (or "NaN", "Infinity", "-Infinity")');
+        else wrongData(tensor, i, 'a number (or "NaN", "Infinity", "-Infinity")');
       }
       return a;
     }
@@ -246,7 +254,7 @@ function jsonData(tensor: Tensor, raw: unknown): TensorData {
         const v = flat[i];
         if (typeof v === 'number') a[i] = v;
         else if (typeof v === 'string' && NON_FINITE.has(v)) a[i] = NON_FINITE.get(v)!;
-        else wrong(i, 'a number (or "NaN", "Infinity", "-Infinity")');
+        else wrongData(tensor, i, 'a number (or "NaN", "Infinity", "-Infinity")');
       }
       return a;
     }
@@ -256,7 +264,7 @@ function jsonData(tensor: Tensor, raw: unknown): TensorData {
       const a = new info.array!(count) as Int32Array;
       for (let i = 0; i < count; i++) {
         const v = flat[i];
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) wrong(i, `an integer from ${min} to ${max}`);
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) wrongData(tensor, i, `an integer from ${min} to ${max}`);
         a[i] = v as number;
       }
       return a;
