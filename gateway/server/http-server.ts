@@ -5,6 +5,7 @@ import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
 import { SluiceError, isSluiceError } from '../../lib/errors.js';
 import { nextRequestId, type Logger } from '../../lib/log.js';
 import type { InferenceService } from '../inference/inference-service.js';
+import type { InferenceRequest, InferenceResponse } from '../inference/request.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { LoadedVersion } from '../models/loaded-version.js';
 import type { ModelRepository } from '../models/repository.js';
@@ -219,10 +220,18 @@ class InferRoute {
     readBodyTo(call, req, { limit: this.#o.maxBodyBytes, alignAfter: Number.isInteger(headerLength) && headerLength >= 0 ? headerLength : undefined }, pending);
   }
 
-  /** Answer a call whose body has come; never rejects (a failure is answered here). */
+  /**
+   * Answer a call whose body has come; never rejects (a failure is answered here). One async
+   * function per call, its sync halves apart: an async function's suspended state holds every local
+   * it has, and this one is made for every call.
+   */
   async run(p: PendingInfer, body: Buffer): Promise<void> {
+    const call = p.call;
     try {
-      await this.#answer(p.call, body, p.kind, p.headerLengthText, p.name, p.version, p.receivedAt, p.routeKey, p.preview, p.trace);
+      if (!call.aborted) {
+        const response = await this.#o.inference.infer(this.#request(p, body));
+        if (!call.aborted) this.#reply(call, response, p.trace);
+      }
       if (p.trace !== undefined) p.trace.tracing.finish(p.trace);
     } catch (err) {
       this.failed(p, err);
@@ -237,12 +246,10 @@ class InferRoute {
     if (p.trace !== undefined) p.trace.tracing.finish(p.trace, err);
   }
 
-  async #answer(
-    call: HttpCall, body: Buffer, kind: BodyKind, headerLengthText: string, name: string, version: string | undefined, receivedAt: number,
-    routeKey: string | undefined, preview: boolean, trace: CallTrace | undefined,
-  ): Promise<void> {
-    if (call.aborted) return;
+  /** The body decoded by its kind into the call the inference service runs. */
+  #request(p: PendingInfer, body: Buffer): InferenceRequest {
     const { inference } = this.#o;
+    const { kind, name, version, trace } = p;
     // An unknown model or version is refused before its body is parsed.
     inference.checkServed(name, version);
     const decodeStart = performance.now();
@@ -251,6 +258,7 @@ class InferRoute {
     if (kind === BodyKind.Json) {
       decoded = decodeInferenceRequest(body);
     } else if (kind === BodyKind.Binary) {
+      const headerLengthText = p.headerLengthText;
       if (!/^\d+$/.test(headerLengthText)) {
         throw new SluiceError('SLUICE_E_PROTOCOL_BAD_BINARY', `Inference-Header-Content-Length must be a non-negative integer, got ${JSON.stringify(headerLengthText.slice(0, 40))}`);
       }
@@ -262,7 +270,7 @@ class InferRoute {
     } else {
       // A raw or image body is mapped onto the input names of the version routing picks, so that
       // same version must run it: resolve once and pin it (a second weighted pick could differ).
-      target = inference.resolve(name, version, { routeKey, preview });
+      target = inference.resolve(name, version, p);
       decoded = kind === BodyKind.Image ? { inputs: imageBodyInputs(target, body) } : decodeRawBinaryRequest(target.inputs, target.batched, body);
     }
     const decodeEnd = performance.now();
@@ -272,11 +280,15 @@ class InferRoute {
       trace.decodeEnd = decodeEnd;
     }
     // One object literal of a fixed shape (no spread of `decoded`): built once per call.
-    const response = await inference.infer({
+    return {
       model: name, version: target?.version ?? version, id: decoded.id, inputs: decoded.inputs, outputs: decoded.outputs, binaryOutput: decoded.binaryOutput,
-      parameters: decoded.parameters, routedVersion: target !== undefined && version === undefined, signal: call, receivedAt, routeKey, preview, trace,
-    });
-    if (call.aborted) return;
+      parameters: decoded.parameters, routedVersion: target !== undefined && version === undefined, signal: p.call, receivedAt: p.receivedAt,
+      routeKey: p.routeKey, preview: p.preview, trace,
+    };
+  }
+
+  /** The answer encoded and written. */
+  #reply(call: HttpCall, response: InferenceResponse, trace: CallTrace | undefined): void {
     if (trace !== undefined) trace.encodeStart = performance.now();
     const encoded = encodeInferenceResponse(response);
     if (encoded.binary.length === 0) {
