@@ -25,7 +25,8 @@ export interface SelfTime {
   percent: number;
 }
 
-function label(f: ProfileNode['callFrame']): string {
+/** "name (file:line)", the file relative to dist/ or node_modules/. */
+export function label(f: ProfileNode['callFrame']): string {
   const name = f.functionName || '(anonymous)';
   if (!f.url) return name;
   const path = f.url.replace(/^file:\/\//, '');
