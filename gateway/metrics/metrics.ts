@@ -25,6 +25,9 @@ export interface VersionMetrics {
   queueDuration: { observe(v: number): void };
   computeDuration: { observe(v: number): void };
   batchSize: { observe(v: number): void };
+  /** Explanations' background batches, apart from the calls' (their rows are synthetic). */
+  explainBatchSize: { observe(v: number): void };
+  explainComputeDuration: { observe(v: number): void };
   inFlight: { inc(): void; dec(): void };
   count(outcome: Outcome): void;
   workerCrash(): void;
@@ -71,6 +74,8 @@ export class GatewayMetrics {
   readonly queueDuration: LabelCachedHistogram;
   readonly computeDuration: LabelCachedHistogram;
   readonly batchSize: LabelCachedHistogram;
+  readonly explainBatchSize: LabelCachedHistogram;
+  readonly explainComputeDuration: LabelCachedHistogram;
   readonly decodeDuration: LabelCachedHistogram;
   readonly workerCrashes: Counter<'model' | 'version'>;
   readonly inlineRuns: Counter<'model' | 'version'>;
@@ -102,7 +107,9 @@ export class GatewayMetrics {
     this.requestDuration = histogram('sluice_inference_request_duration_seconds', 'Time from a call being decoded to its answer', ['model', 'version'], LATENCY_BUCKETS);
     this.queueDuration = histogram('sluice_inference_queue_duration_seconds', 'Time a call waited in the batcher before its batch started', ['model', 'version'], LATENCY_BUCKETS);
     this.computeDuration = histogram('sluice_inference_compute_duration_seconds', 'Time inside ONNX Runtime session.run per batch', ['model', 'version'], LATENCY_BUCKETS);
-    this.batchSize = histogram('sluice_inference_batch_size', 'Rows per batch sent to ONNX Runtime', ['model', 'version'], [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]);
+    this.batchSize = histogram('sluice_inference_batch_size', 'Rows per batch of calls sent to ONNX Runtime', ['model', 'version'], [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]);
+    this.explainBatchSize = histogram('sluice_explain_batch_size', 'Rows per background batch of explanation coalitions sent to ONNX Runtime', ['model', 'version'], [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]);
+    this.explainComputeDuration = histogram('sluice_explain_compute_duration_seconds', 'Time inside ONNX Runtime session.run per background batch of explanation coalitions', ['model', 'version'], LATENCY_BUCKETS);
     const depthSource = (): QueueDepthSource => this.#queueDepthSource;
     this.registry.registerMetric(new SampledMetric({
       name: 'sluice_inference_queue_depth', help: 'Calls waiting in the batcher', type: 'gauge',
@@ -228,6 +235,8 @@ export class GatewayMetrics {
       queueDuration: this.queueDuration.labels(labels),
       computeDuration: this.computeDuration.labels(labels),
       batchSize: this.batchSize.labels(labels),
+      explainBatchSize: this.explainBatchSize.labels(labels),
+      explainComputeDuration: this.explainComputeDuration.labels(labels),
       inFlight: {
         inc: () => void c.inFlight++,
         dec: () => void c.inFlight--,

@@ -213,32 +213,33 @@ export class LoadedVersion {
   ): Promise<Tensor[][]> {
     await this.#waitOutBackoff();
     const m = this.metrics;
+    // Background batches (explanations' coalition rows, never mixed with calls: their shape key
+    // differs) are synthetic inputs: the drift observers skip them as they skip warm-up runs, and
+    // their sizes and times go to the explain metrics, not the calls' (nor the inline gate's costs).
+    const synthetic = stamps[0]!.background;
     let rows = 0;
     let lastDeadline = -Infinity;
     let traced: CallTrace | undefined;
     for (let i = 0; i < requests.length; i++) {
       rows += requests[i]!.rows;
-      m.queueDuration.observe((stamps[i]!.dispatchedAt - stamps[i]!.enqueuedAt) / 1e6);
+      if (!synthetic) m.queueDuration.observe((stamps[i]!.dispatchedAt - stamps[i]!.enqueuedAt) / 1e6);
       if (stamps[i]!.deadline > lastDeadline) lastDeadline = stamps[i]!.deadline;
       if (requests[i]!.trace?.sampled === true) traced = requests[i]!.trace;
     }
-    m.batchSize.observe(rows);
+    (synthetic ? m.explainBatchSize : m.batchSize).observe(rows);
     const assembleStart = traced === undefined ? 0 : performance.now();
     const inputs = assembleBatch(requests.map((r) => r.inputs), this.batched);
     const assembleEnd = traced === undefined ? 0 : performance.now();
     // Every request has a deadline: a batch still waiting in the worker after the last one is skipped.
     const notAfter = this.#realClock && Number.isFinite(lastDeadline) ? performance.timeOrigin + lastDeadline / 1000 : undefined;
     try {
-      // Background batches (explanations' coalition rows, never mixed with calls: their shape key
-      // differs) are synthetic inputs: the drift observers skip them as they skip warm-up runs.
-      const synthetic = stamps[0]!.background;
       const sent = performance.now();
       const result = inline ? await this.#inline!.runner!.run(inputs) : await this.#pool.run(this.spec, inputs, [], { notAfter, staged, warmup: synthetic });
-      m.computeDuration.observe(result.computeSeconds);
+      (synthetic ? m.explainComputeDuration : m.computeDuration).observe(result.computeSeconds);
       if (inline) {
         this.#inline!.gate.ranInline(result.computeSeconds * 1e6, rows);
         m.inlineRun();
-      } else if (requests.length === 1 && !staged && this.#inline !== undefined) {
+      } else if (requests.length === 1 && !staged && !synthetic && this.#inline !== undefined) {
         // A lone call's trip to a worker and back: what running it inline would save (h), and its compute (c).
         this.#inline.gate.ranInWorker((performance.now() - sent) * 1000, result.computeSeconds * 1e6, rows);
         this.#maybeOpenInline(this.#inline);

@@ -112,6 +112,15 @@ t.test('weather: attributions of every row and class sum to f(x) − E[f] (effic
   const direct = await postJson(`${gw.url}/v2/models/weather/infer`, { inputs: [{ name: 'features', datatype: 'FP32', shape: [rows, 5], data: x }] });
   const answered = (direct.body.outputs as { name: string; data: number[] }[]).find((o) => o.name === 'probabilities')!.data;
   t.ok(probs.predictions.flat().every((p, i) => Math.abs(p - answered[i]!) < 1e-6), 'predictions are what infer answers');
+  // The coalition rows are counted in the explain metrics; the calls' batch metrics saw the one call.
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  const value = (name: string): number => Number(new RegExp(`^${name}\\{model="weather",version="1"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+  t.equal(value('sluice_inference_batch_size_sum'), rows, 'calls: the direct call\'s rows only');
+  t.equal(value('sluice_inference_batch_size_count'), 1);
+  t.equal(value('sluice_inference_queue_duration_seconds_count'), 1);
+  t.equal(value('sluice_inference_compute_duration_seconds_count'), 1);
+  t.equal(value('sluice_explain_batch_size_sum'), e.evaluated_rows, 'explain: every coalition row run');
+  t.ok(value('sluice_explain_compute_duration_seconds_count') >= 1);
   t.comment(`weather, ${rows} rows exact (${e.evaluated_rows} rows run): ${ms.toFixed(1)} ms, ${(ms / rows).toFixed(1)} ms per row`);
 });
 
