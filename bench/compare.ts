@@ -13,6 +13,7 @@
 //   node dist/bench/compare.js --b-auth --workload weather-json  (B checks a bearer token on every call: docs/gateway-auth.md)
 //   node dist/bench/compare.js --b-trace 0.01 --workload weather-json  (B traces 1% of calls to a discarding OTLP receiver: docs/tracing.md)
 //   node dist/bench/compare.js --b-io-threads 2 --workload weather-json  (B serves HTTP from 2 I/O threads: docs/io-threads.md)
+//   node dist/bench/compare.js --transport ws --workload weather-json  (the calls as WebSocket frames on /v2/ws, 64 per socket)
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,13 +42,16 @@ const { values: args } = parseArgs({
     'b-trace': { type: 'string' },
     'a-io-threads': { type: 'string', default: '1' },
     'b-io-threads': { type: 'string', default: '1' },
+    transport: { type: 'string', default: 'http' },
   },
 });
 if (args.help) {
-  console.log(`node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] ${ROUND_USAGE} [--floor] [--b-tls] [--b-auth] [--b-trace RATIO] [--a-io-threads N] [--b-io-threads N]`);
+  console.log(`node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] ${ROUND_USAGE} [--floor] [--b-tls] [--b-auth] [--b-trace RATIO] [--a-io-threads N] [--b-io-threads N] [--transport http|ws]`);
   process.exit(0);
 }
 const { workload, connections, rounds, durationMs, warmupMs } = roundOptions(args);
+const transport = args.transport;
+if (transport !== 'http' && transport !== 'ws') throw new Error(`--transport takes http or ws, got ${transport}`);
 const traceRatio = args['b-trace'];
 if (traceRatio !== undefined && !(Number(traceRatio) >= 0 && Number(traceRatio) <= 1)) throw new Error(`--b-trace takes a sample ratio from 0 to 1, got ${traceRatio}`);
 
@@ -117,7 +121,7 @@ try {
     const order = r % 2 === 0 ? variants : [...variants].reverse();
     const line: string[] = [];
     for (const v of order) {
-      const round = await measuredRound(v.server!, { ...closedLoop(v.server!.url, { workload, connections, warmupMs, durationMs }), ...(v.tls ? { caFile: v.tls.ca } : {}), ...(v.auth ? { headers: { authorization: `Bearer ${BENCH_TOKEN}` } } : {}) }, { gc: true });
+      const round = await measuredRound(v.server!, { ...closedLoop(v.server!.url, { workload, connections, warmupMs, durationMs }), transport, ...(v.tls ? { caFile: v.tls.ca } : {}), ...(v.auth ? { headers: { authorization: `Bearer ${BENCH_TOKEN}` } } : {}) }, { gc: true });
       v.calls.push(round.calls);
       v.mainUsPerCall.push(round.mainUsPerCall);
       v.otherUsPerCall.push(round.otherUsPerCall);
@@ -142,7 +146,7 @@ try {
 
 const [a, b] = variants as [Variant, Variant];
 const ratios = a.calls.map((x, i) => b.calls[i]! / x);
-console.log(`\n${workload}, closed loop @${connections}, ${rounds} rounds of ${durationMs} ms, medians:`);
+console.log(`\n${workload}${transport === 'ws' ? ' over WebSocket' : ''}, closed loop @${connections}, ${rounds} rounds of ${durationMs} ms, medians:`);
 console.log('variant | calls/s | main thread µs/call | other threads (ORT workers, GC, libuv) µs/call | load generator µs/call | GCs per 1k calls | GC pause µs/call | root | config');
 const gcCell = (xs: number[], digits: number): string => (xs.length === 0 ? '?' : median(xs).toFixed(digits));
 for (const v of variants) {
