@@ -95,21 +95,32 @@ export class BodyBudget {
   }
 }
 
-/** A body being read: expire() answers it with 408 and closes its connection. */
-export interface BodyRead {
-  startedUs: number;
-  expire(err: SluiceError): void;
+/**
+ * A body being read: expire() answers it with 408 and closes its connection. While it is pending
+ * it is linked into its BodyDeadlines (the links are that list's own fields).
+ */
+export abstract class BodyRead {
+  /** When its headers came (the deadlines' clock), set before it is added. */
+  startedUs = 0;
+  prevRead: BodyRead | null = null;
+  nextRead: BodyRead | null = null;
+  listed = false;
+  abstract expire(err: SluiceError): void;
 }
 
 /**
  * Bodies being read, each with the time its headers came. A sweep (one timer for all of them, not
  * one per call) expires those older than the deadline; uWS's own idle timer would reset on each
- * chunk, so a byte every few seconds kept a body open forever.
+ * chunk, so a byte every few seconds kept a body open forever. The reads are a linked list in the
+ * order they started, so adding and removing one (twice per call) touches no hash table, and a
+ * sweep stops at the first read still in time.
  */
 export class BodyDeadlines {
   readonly timeoutUs: number;
   readonly #clock: BatcherClock;
-  readonly #reads = new Set<BodyRead>();
+  #head: BodyRead | null = null;
+  #tail: BodyRead | null = null;
+  #pending = 0;
   #timer: unknown = undefined;
 
   constructor(timeoutMs: number, clock: BatcherClock = systemClock) {
@@ -119,28 +130,47 @@ export class BodyDeadlines {
   }
 
   get pending(): number {
-    return this.#reads.size;
+    return this.#pending;
   }
 
   now(): number {
     return this.#clock.now();
   }
 
+  /** Track `read` from now on (its startedUs is at least every earlier read's). */
   add(read: BodyRead): void {
-    this.#reads.add(read);
+    if (read.listed) return;
+    read.listed = true;
+    read.prevRead = this.#tail;
+    read.nextRead = null;
+    if (this.#tail === null) this.#head = read;
+    else this.#tail.nextRead = read;
+    this.#tail = read;
+    this.#pending++;
     if (this.#timer === undefined) this.#arm();
   }
 
+  /** Stop tracking `read` (a no-op when it is not tracked). */
   delete(read: BodyRead): void {
-    this.#reads.delete(read);
+    if (!read.listed) return;
+    read.listed = false;
+    const prev = read.prevRead;
+    const next = read.nextRead;
+    if (prev === null) this.#head = next;
+    else prev.nextRead = next;
+    if (next === null) this.#tail = prev;
+    else next.prevRead = prev;
+    read.prevRead = null;
+    read.nextRead = null;
+    this.#pending--;
   }
 
   /** Expire every read older than the deadline at `now`; returns how many. */
   sweep(now = this.#clock.now()): number {
     let n = 0;
-    for (const read of this.#reads) {
-      if (now - read.startedUs < this.timeoutUs) continue;
-      this.#reads.delete(read);
+    while (this.#head !== null && now - this.#head.startedUs >= this.timeoutUs) {
+      const read = this.#head;
+      this.delete(read);
       n++;
       read.expire(new SluiceError('SLUICE_E_BUDGET_BODY_TIMEOUT', `the request body did not arrive within ${this.timeoutUs / 1000} ms`, {
         details: { body_timeout_ms: this.timeoutUs / 1000 },
@@ -155,7 +185,7 @@ export class BodyDeadlines {
     this.#timer = this.#clock.setTimer(() => {
       this.#timer = undefined;
       this.sweep();
-      if (this.#reads.size > 0) this.#arm();
+      if (this.#pending > 0) this.#arm();
     }, step);
     (this.#timer as { unref?: () => void } | undefined)?.unref?.();
   }

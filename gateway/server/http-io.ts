@@ -8,7 +8,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { CancelSignal } from '../util/cancel-signal.js';
 import { bufferPool } from '../util/buffer-pool.js';
-import { admissionOf, type Admission, type BodyDeadlines, type BodyRead } from './admission.js';
+import { admissionOf, BodyRead, type Admission, type BodyDeadlines } from './admission.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
@@ -289,7 +289,7 @@ export function readBodyTo(call: HttpCall, req: HttpRequest, options: ReadBodyOp
 }
 
 /** One body being read: its buffer, and (with a front) its entry in the body deadlines. */
-class BodyReader implements BodyRead {
+class BodyReader extends BodyRead {
   readonly #call: HttpCall;
   readonly #sink: BodySink;
   readonly #limit: number;
@@ -301,11 +301,11 @@ class BodyReader implements BodyRead {
   #backing: Buffer;
   #size = 0;
   #failed = false;
-  /** Tracked by the front's body deadlines until the last byte (BodyRead). */
-  readonly startedUs: number;
+  /** The front's body deadlines, which track this read until its last byte. */
   readonly #deadlines: BodyDeadlines | undefined;
 
   constructor(call: HttpCall, sink: BodySink, options: ReadBodyOptions, declared: number) {
+    super();
     this.#call = call;
     this.#sink = sink;
     this.#limit = options.limit;
@@ -321,12 +321,14 @@ class BodyReader implements BodyRead {
     const bytes = this.#capacity + this.#shift;
     this.#backing = bytes <= SMALL_BODY ? Buffer.allocUnsafe(bytes) : pooledBuffer(bytes);
     this.#deadlines = call.admission?.deadlines;
-    this.startedUs = this.#deadlines === undefined ? 0 : this.#deadlines.now();
-    this.#deadlines?.add(this);
+    if (this.#deadlines !== undefined) {
+      this.startedUs = this.#deadlines.now();
+      this.#deadlines.add(this);
+    }
   }
 
   /** Past the body deadline (BodyDeadlines calls it). */
-  expire(err: SluiceError): void {
+  override expire(err: SluiceError): void {
     this.#call.admission!.refused.body_timeout++;
     this.#fail(err);
   }

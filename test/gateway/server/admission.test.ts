@@ -1,7 +1,7 @@
 // The front's decisions on plain numbers and a fake clock: the body budget, the body deadline
 // sweep, the event-loop lag monitor, the connection cap, and the image decode budget.
 import t from 'tap';
-import { Admission, BodyBudget, BodyDeadlines, LagMonitor, MIN_BUSY, SMALL_BODY_BYTES, busyShare, cpuCapacity, type BodyRead } from '../../../gateway/server/admission.js';
+import { Admission, BodyBudget, BodyDeadlines, BodyRead, LagMonitor, MIN_BUSY, SMALL_BODY_BYTES, busyShare, cpuCapacity } from '../../../gateway/server/admission.js';
 import { DecodeBudget } from '../../../gateway/preprocess/decode-budget.js';
 import type { BatcherClock } from '../../../gateway/batching/clock.js';
 import type { SluiceError } from '../../../lib/errors.js';
@@ -67,11 +67,54 @@ t.test('the body budget must be a positive integer', async (t) => {
   t.throws(() => new Admission({ bodyTimeoutMs: -1 }), { code: 'SLUICE_E_CONFIG_INVALID' });
 });
 
+t.test('body deadlines: reads finished first, last or in the middle leave the others tracked, in order', async (t) => {
+  const clock = new FakeClock();
+  const deadlines = new BodyDeadlines(1000, clock);
+  const expired: string[] = [];
+  const reads = new Map<string, BodyRead>();
+  const add = (name: string): void => {
+    const r = new (class extends BodyRead {
+      override expire(): void {
+        expired.push(name);
+      }
+    })();
+    r.startedUs = clock.now();
+    reads.set(name, r);
+    deadlines.add(r);
+    clock.stall(10);
+  };
+  for (const n of ['a', 'b', 'c', 'd', 'e', 'f']) add(n);
+  t.equal(deadlines.pending, 6);
+  deadlines.delete(reads.get('a')!);
+  deadlines.delete(reads.get('f')!);
+  deadlines.delete(reads.get('c')!);
+  deadlines.delete(reads.get('c')!);
+  deadlines.add(reads.get('b')!);
+  t.equal(deadlines.pending, 3, 'a second delete or add of the same read changes nothing');
+  clock.stall(1_000_000 - 30);
+  t.equal(deadlines.sweep(), 2, 'b and d are past the deadline, e is 10 µs short of it');
+  t.same(expired, ['b', 'd']);
+  add('g');
+  clock.stall(1_000_000);
+  t.equal(deadlines.sweep(), 2);
+  t.same(expired, ['b', 'd', 'e', 'g']);
+  t.equal(deadlines.pending, 0);
+  deadlines.close();
+});
+
 t.test('the deadline sweep expires bodies older than the timeout, however many chunks came', async (t) => {
   const clock = new FakeClock();
   const deadlines = new BodyDeadlines(1000, clock);
   const expired: [string, SluiceError][] = [];
-  const read = (name: string): BodyRead => ({ startedUs: clock.now(), expire: (err) => expired.push([name, err]) });
+  const read = (name: string): BodyRead => {
+    const r = new (class extends BodyRead {
+      override expire(err: SluiceError): void {
+        expired.push([name, err]);
+      }
+    })();
+    r.startedUs = clock.now();
+    return r;
+  };
   const slow = read('slow');
   deadlines.add(slow);
   t.equal(clock.timers.size, 1, 'one sweep timer for all reads');
