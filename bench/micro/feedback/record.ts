@@ -1,7 +1,8 @@
 // Micro-benchmark: what keeping an answer for feedback adds to a call on the gateway's main thread,
 // in nanoseconds of process CPU time (other processes on the shared machine do not inflate it),
 // median of rounds, on the weather version's outputs (5 probabilities + an INT64 label, 1 row):
-// - a generated id (randomUUID) and the answer written into a 100 000-row ring (the default);
+// - a generated id (random check digits and the sequence number) and the answer written into a
+//   100 000-row ring (the default);
 // - the same with the caller's id, kept as its HMAC-SHA256 (what a caller id costs on top);
 // - an 8-row answer with a generated id (rows are written one by one).
 //
