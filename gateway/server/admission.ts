@@ -292,6 +292,12 @@ export class Admission {
   readonly lag: LagMonitor;
   /** Open HTTP calls plus open WebSocket connections. */
   open = 0;
+  /**
+   * Set when the gateway starts draining: every answer from then on says `Connection: close` and
+   * closes its connection after it, so a client (nginx's keep-alive pool) stops reusing a
+   * connection the gateway will close at its exit rather than write its next call on it as it goes.
+   */
+  closeConnections = false;
   readonly refused: Record<RefusalReason, number> = { overloaded: 0, connections: 0, body_budget: 0, body_timeout: 0 };
   #capped: SluiceError | undefined;
   #overloaded: SluiceError | undefined;

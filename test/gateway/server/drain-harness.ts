@@ -17,10 +17,11 @@ export interface DrainingGateway {
 }
 
 /**
- * Start `sluice gateway` (weather and text-detection, a 60 s drain timeout, no lag shedding, `flags` added), put two
- * text-detection calls in flight, send SIGTERM and wait until readiness stops answering 200.
+ * Start `sluice gateway` (weather and text-detection, a 60 s drain timeout, no lag shedding, `flags` added), run
+ * `serving` with its URL, put two text-detection calls in flight, send SIGTERM and wait until readiness stops
+ * answering 200.
  */
-export async function drainingGateway(t: Test, flags: string[] = []): Promise<DrainingGateway> {
+export async function drainingGateway(t: Test, flags: string[] = [], serving?: (url: string) => Promise<void>): Promise<DrainingGateway> {
   const models = copyModels(t, ['weather', 'text-detection']);
   // Lag shedding off: the two large pages keep both cores busy, and on a loaded machine the loop then
   // lags past 50 ms; the front would answer its own 503 (SLUICE_E_BUDGET_OVERLOADED) before the
@@ -30,6 +31,7 @@ export async function drainingGateway(t: Test, flags: string[] = []): Promise<Dr
     if (gw.proc.exitCode === null) gw.proc.kill('SIGKILL');
   });
   const url = gw.urls[0]!;
+  await serving?.(url);
   const image = new Float32Array(3 * PAGE_SIDE * PAGE_SIDE).fill(0.25);
   const req = binaryRequest({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, PAGE_SIDE, PAGE_SIDE], parameters: { binary_data_size: image.byteLength } }] }, [image]);
   const inFlight = [0, 1].map(() => fetch(`${url}/v2/models/text-detection/infer`, { method: 'POST', headers: req.headers, body: req.body }));
