@@ -158,9 +158,9 @@ async function startExtensions(context: GatewayContext, extensions: GatewayExten
 }
 
 /**
- * Readiness goes false and new calls get 503 at once; every answer from now on closes its
- * connection (`Connection: close`), so keep-alive clients move to fresh connections while the
- * gateway can still answer on the old ones; queued calls run now rather than after their batching
+ * Readiness goes false and new calls get 503 at once; every answer to a call the front admitted
+ * (all but health and /metrics) now closes its connection (`Connection: close`), so keep-alive
+ * clients move to fresh connections while the gateway can still answer on the old ones; queued calls run now rather than after their batching
  * delay; accepted calls finish (bounded by drainTimeoutMs); then extensions, the listen socket,
  * the workers and every open socket close, in that order. A connection that stayed idle through
  * the whole drain is closed at the end without a word (HTTP/1.1 has none for an idle one): a
