@@ -47,6 +47,13 @@ export interface Gateway extends RunningServer, GatewayContext {
 
 type CloseHook = () => Promise<void> | void;
 
+/**
+ * A drained gateway keeps its port until no call has come for this long (within its drain
+ * timeout): nginx stops sending once it has counted three of the drain's 503s, within
+ * milliseconds under load, so the port and connections close with nobody writing on them.
+ */
+const QUIET_MS = 250;
+
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
   // First: a TLS file that cannot be used stops the start before any worker exists.
@@ -112,7 +119,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   started = true;
   admission.start();
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= shutDown(context, front, serving, [...closers, () => admission.close()]));
+  const close = (): Promise<void> => (closing ??= shutDown(context, front, serving, admission, [...closers, () => admission.close()]));
   const metricsUrl = metricsListener && `${metricsListener.scheme}://${options.host}:${metricsListener.port}/metrics`;
   const reloadTls = async (): Promise<void> => {
     await front.reload();
@@ -158,15 +165,22 @@ async function startExtensions(context: GatewayContext, extensions: GatewayExten
 }
 
 /**
- * Readiness goes false and new calls get 503 at once; queued calls run now rather than after their
- * batching delay; accepted calls finish (bounded by drainTimeoutMs); then extensions, the listen
- * socket, the workers and every open socket close, in that order.
+ * Readiness goes false and new calls get 503 at once; every answer to a call the front admitted
+ * (all but health and /metrics) now closes its connection (`Connection: close`), so keep-alive
+ * clients move to fresh connections while the gateway can still answer; queued calls run now
+ * rather than after their batching delay; accepted calls finish (bounded by drainTimeoutMs); once
+ * no call has come for QUIET_MS, extensions, the listen socket, the workers and every open socket
+ * close, in that order. A connection that stayed idle through the whole drain is closed at the end
+ * without a word (HTTP/1.1 has none for an idle one): a client that writes on it at that instant
+ * sees it close, and nginx resends that call.
  */
-async function shutDown(context: GatewayContext, front: Front, serving: ServingApp, closers: CloseHook[]): Promise<void> {
+async function shutDown(context: GatewayContext, front: Front, serving: ServingApp, admission: Admission, closers: CloseHook[]): Promise<void> {
   const { inference, repository, pool, logger, options } = context;
+  admission.drain(options.drainTimeoutMs);
   const idle = inference.drain(options.drainTimeoutMs);
   const flushed = repository.close();
   if (!(await idle)) logger.warn({ inFlight: inference.inFlight }, 'drain timed out; failing the remaining calls');
+  else await admission.quiet(QUIET_MS);
   for (const c of closers) await c();
   front.stopListening();
   await Promise.race([flushed, new Promise((r) => setTimeout(r, options.drainTimeoutMs).unref())]);

@@ -45,6 +45,22 @@ export function renderNginxConf(source: string, render: NginxRender): string {
   return out;
 }
 
+/**
+ * Calls in `accessLog` (the `sluice_test` format) that a try at `addr` answered with `status`:
+ * `$upstream_status` and `$upstream_addr` list one entry per try, in the same order.
+ */
+export function triesAnswered(accessLog: string, addr: string, status = 200): number {
+  let n = 0;
+  for (const line of accessLog.split('\n')) {
+    const m = /^\d+ (.+?) ((?:[\d.]+:\d+(?:, )?)+) "/.exec(line);
+    if (m === null) continue;
+    const statuses = m[1]!.split(', ');
+    const addrs = m[2]!.split(', ');
+    if (addrs.some((a, i) => a === addr && statuses[i] === String(status))) n++;
+  }
+  return n;
+}
+
 export interface RunningNginx {
   prefix: string;
   /** The access log: one line per call, `status upstream_status upstream_addr request`. */

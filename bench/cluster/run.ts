@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     const sorted = [...alias.ms].sort((a, b) => a - b);
     const rows: Array<[string, string]> = [
       ['1. alias move → every gateway serves it', `median ${ms(sorted[Math.floor(sorted.length / 2)]!)}, max ${ms(sorted.at(-1)!)} (${moves} moves)`],
-      ['2. rolling restart of 3 gateways', `${calls(rolling.calls)}; drain+exit ${rolling.drainMs.map(ms).join(', ')}; serving again ${rolling.backMs.map(ms).join(', ')}`],
+      ['2. rolling restart of 3 gateways', `${calls(rolling.calls)}; drain+exit ${rolling.drainMs.map(ms).join(', ')}; serving again ${rolling.backMs.map(ms).join(', ')}; back in nginx ${rolling.rejoinMs.map(ms).join(', ')}`],
       ['3. leader kill -9 mid-canary', `other replica leads ${ms(leader.takeoverMs)}; next step ${ms(leader.nextStepMs)} (weight ${leader.weightAtKill} at kill); ${leader.phase}, steps ${leader.stepWeights.join('/')}; ${calls(leader.calls)}`],
       ['4. PostgreSQL down 10 s', `${calls(outage.calls)}; ${outage.refusals.length} writes refused (${[...new Set(outage.refusals.map((r) => `${r.status} ${r.code}`))].join(', ')}), ${outage.accepted} accepted, ${outage.stored.length} stored; leader back ${ms(outage.leaderBackMs)}, writes back ${ms(outage.writeBackMs)}, alias move after ${ms(outage.aliasAfterMs)}`],
       ['5. gateway kill -9', `${gateway.failedBefore.length} of ${gateway.openAtKill.length} open calls failed, ${gateway.failedAfter.length} of ${gateway.callsAfter} later; nginx tried it ${gateway.triesAtVictim} times in ${gateway.loggedAfter} calls; stale after ${ms(gateway.staleMs)}`],
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
       calls: load.calls.length,
       failed: failures(load.calls).length,
       aliasMoveMs: alias.ms.map(Math.round),
-      rolling: { calls: rolling.calls.length, failed: failures(rolling.calls).length, exitCodes: rolling.exitCodes, drainMs: rolling.drainMs.map(Math.round), backMs: rolling.backMs.map(Math.round) },
+      rolling: { calls: rolling.calls.length, failed: failures(rolling.calls).length, exitCodes: rolling.exitCodes, drainMs: rolling.drainMs.map(Math.round), backMs: rolling.backMs.map(Math.round), rejoinMs: rolling.rejoinMs.map(Math.round) },
       leaderKill: { takeoverMs: Math.round(leader.takeoverMs), nextStepMs: Math.round(leader.nextStepMs), phase: leader.phase, stepWeights: leader.stepWeights, calls: leader.calls.length, failed: failures(leader.calls).length },
       gatewayKill: { openAtKill: gateway.openAtKill.length, failedBefore: gateway.failedBefore.length, failedAfter: gateway.failedAfter.length, callsAfter: gateway.callsAfter, triesAtVictim: gateway.triesAtVictim, loggedAfter: gateway.loggedAfter, staleMs: Math.round(gateway.staleMs) },
       postgresOutage: { calls: outage.calls.length, failed: failures(outage.calls).length, refused: outage.refusals.length, accepted: outage.accepted, stored: outage.stored.length, leaderBackMs: Math.round(outage.leaderBackMs), writeBackMs: Math.round(outage.writeBackMs), aliasAfterMs: Math.round(outage.aliasAfterMs) },

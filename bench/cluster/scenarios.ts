@@ -5,6 +5,7 @@
 // gateway kill, which comes last.
 import type { Cluster } from './cluster.js';
 import type { LoadCall, OpenLoopLoad } from './load.js';
+import { triesAnswered } from './nginx.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,35 +59,49 @@ export async function aliasMove(cluster: Cluster, moves = 4): Promise<AliasMoveR
 }
 
 export interface RollingRestartResult {
-  /** The calls through nginx that started between the first SIGTERM and the last gateway serving again. */
+  /** The calls through nginx that started between the first SIGTERM and the last gateway back in nginx's rotation. */
   calls: LoadCall[];
   /** Each gateway's exit code after SIGTERM (0: drained). */
   exitCodes: (number | null)[];
-  /** Per gateway: SIGTERM until it has drained and exited, and until its new process serves, ms. */
+  /** Per gateway: SIGTERM until it has drained and exited, until its new process serves, and until nginx sends it calls again, ms. */
   drainMs: number[];
   backMs: number[];
+  rejoinMs: number[];
 }
 
-/** 2. SIGTERM each gateway in turn, wait for its drain and exit, start it again and wait until it serves. */
+/**
+ * 2. SIGTERM each gateway in turn, wait for its drain and exit, start it again, wait until it
+ * serves, and then until nginx sends it calls again before the next one stops. That last wait is
+ * the rule of docs/deploy.md: nginx's passive health checks (`max_fails`, `fail_timeout`) count
+ * the drain's 503s and the refused connections while the gateway is down, and keep it out of the
+ * rotation for `fail_timeout` after its last failure, however soon it is back; stopping the next
+ * gateway meanwhile leaves nginx with no live upstream (every call 502 at once).
+ */
 export async function rollingRestart(cluster: Cluster, load: OpenLoopLoad): Promise<RollingRestartResult> {
   const version = await production(cluster);
   const from = performance.now();
   const exitCodes: (number | null)[] = [];
   const drainMs: number[] = [];
   const backMs: number[] = [];
+  const rejoinMs: number[] = [];
   for (let i = 0; i < cluster.gateways.length; i++) {
     const t0 = performance.now();
     cluster.gateways[i]!.proc.kill('SIGTERM');
     exitCodes.push(await cluster.gateways[i]!.exited);
     drainMs.push(performance.now() - t0);
+    // Any 200 logged for this address from here on was answered by the new process.
+    const logOffset = cluster.nginx!.accessLog().length;
     await cluster.startGateway(i);
     await until(`gateway ${i} serves v${version} again`, async () => ((await cluster.servedBy(i)) === version ? true : undefined));
     backMs.push(performance.now() - t0);
+    const addr = `127.0.0.1:${cluster.gateways[i]!.port}`;
+    await until(`nginx sends gateway ${i} calls again`, async () => (triesAnswered(cluster.nginx!.accessLog().slice(logOffset), addr) > 0 ? true : undefined), 30_000);
+    rejoinMs.push(performance.now() - t0);
   }
   // Calls started just before the last start are answered by now or soon; give them their time.
   const to = performance.now();
   await sleep(1000);
-  return { calls: load.startedIn(from, to), exitCodes, drainMs, backMs };
+  return { calls: load.startedIn(from, to), exitCodes, drainMs, backMs, rejoinMs };
 }
 
 export interface LeaderKillResult {

@@ -322,9 +322,19 @@ export class Admission {
   readonly lag: LagMonitor;
   /** Open HTTP calls plus open WebSocket connections. */
   open = 0;
+  /**
+   * Set when the gateway starts draining (drain()): every answer from then on says `Connection:
+   * close` and closes its connection after it, so a client (nginx's keep-alive pool) stops reusing
+   * a connection the gateway will close at its exit rather than write its next call on it as it goes.
+   */
+  closeConnections = false;
   readonly refused: Record<RefusalReason, number> = { overloaded: 0, connections: 0, body_budget: 0, body_timeout: 0 };
   #capped: SluiceError | undefined;
   #overloaded: SluiceError | undefined;
+  readonly #clock: BatcherClock;
+  /** While draining: when the front last saw a call, and the end of the drain timeout (clock µs). */
+  #lastCallUs = 0;
+  #drainDeadlineUs = 0;
 
   constructor(settings: Partial<BudgetSettings> = {}, clock: BatcherClock = systemClock) {
     this.settings = { ...BUDGET_DEFAULTS, ...settings };
@@ -337,10 +347,37 @@ export class Admission {
     this.bodies = new BodyBudget(this.settings.bodyBudgetBytes);
     this.deadlines = new BodyDeadlines(this.settings.bodyTimeoutMs, clock);
     this.lag = new LagMonitor(this.settings.maxEventLoopLagMs, clock, 20, this.settings.minBusy);
+    this.#clock = clock;
   }
 
   start(): void {
     this.lag.start();
+  }
+
+  /** The gateway drains for `timeoutMs` at most: answers close their connections, and calls are timed for quiet(). */
+  drain(timeoutMs: number): void {
+    this.closeConnections = true;
+    this.#lastCallUs = this.#clock.now();
+    this.#drainDeadlineUs = this.#lastCallUs + timeoutMs * 1000;
+  }
+
+  /**
+   * Resolves once no call has reached the front for `quietMs` since drain(), or when the drain's
+   * timeout is up. A balancer stops sending calls once it has counted the drain's 503s
+   * (nginx: max_fails); closing the port and the connections before that quiet would reset the
+   * connections it is still opening or writing on (nginx logs "recv() failed (104: Connection
+   * reset by peer)" and resends the call).
+   */
+  quiet(quietMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        const due = Math.min(this.#lastCallUs + quietMs * 1000, this.#drainDeadlineUs);
+        const now = this.#clock.now();
+        if (now >= due) resolve();
+        else this.#clock.setTimer(check, due - now);
+      };
+      check();
+    });
   }
 
   close(): void {
@@ -354,6 +391,7 @@ export class Admission {
    * two refusals are made once and shared (no Error and stack trace per refused call).
    */
   front(): SluiceError | undefined {
+    if (this.closeConnections) this.#lastCallUs = this.#clock.now();
     if (this.open >= this.settings.maxConnections) {
       this.refused.connections++;
       return (this.#capped ??= new SluiceError('SLUICE_E_BUDGET_CONNECTIONS', `the gateway has its limit of ${this.settings.maxConnections} calls and connections open`, {

@@ -110,7 +110,7 @@ export class HttpCall implements CancelSignal {
     corked.contentType = contentType;
     corked.body = body;
     corked.headers = headers;
-    corked.close = closeConnection;
+    corked.close = closeConnection || this.admission?.closeConnections === true;
     this.res.cork(writeCorked);
   }
 

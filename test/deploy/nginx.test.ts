@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
 import { startSluice, type SluiceProcess } from '../helpers/cli.js';
-import { freePorts, renderNginxConf, SHIPPED_NGINX_CONF, startNginx, type RunningNginx } from '../helpers/nginx.js';
+import { freePorts, renderNginxConf, SHIPPED_NGINX_CONF, startNginx, triesAnswered, type RunningNginx } from '../helpers/nginx.js';
 import { binaryRequest, copyModels, randomFloats } from '../gateway/gateway-harness.js';
 import { SluiceWsClient } from '../../gateway/client/index.js';
 import { ControlPlaneClient, type DesiredState } from '../../gateway/sync/control-plane-client.js';
@@ -32,9 +32,8 @@ t.test('Sluice behind nginx with the shipped config (two gateway processes)', as
   const [gwPortA, gwPortB, httpPort, cpPort, cpUpstreamPort] = await freePorts(5);
   const gateways: SluiceProcess[] = [];
   t.teardown(() => gateways.forEach((g) => g.proc.exitCode === null && g.proc.kill('SIGKILL')));
-  for (const port of [gwPortA!, gwPortB!]) {
-    gateways.push(await startSluice(['gateway', '--models', models, '--port', String(port), '--drain-timeout-ms', '60000']));
-  }
+  const startGateway = (port: number) => startSluice(['gateway', '--models', models, '--port', String(port), '--drain-timeout-ms', '60000']);
+  for (const port of [gwPortA!, gwPortB!]) gateways.push(await startGateway(port));
   const [gwA, gwB] = gateways as [SluiceProcess, SluiceProcess];
   const adminToken = randomBytes(32).toString('hex');
   const cp = await startSluice(['control-plane', '--port', String(cpUpstreamPort), '--data', join(dirname(models), 'control-plane')], { env: { SLUICE_ADMIN_TOKEN: adminToken } });
@@ -161,5 +160,32 @@ t.test('Sluice behind nginx with the shipped config (two gateway processes)', as
     const rerouted = nginx!.accessLog().split('\n').filter((l) => /^200 503, 200 /.test(l));
     t.ok(rerouted.length > 0, `nginx sent calls refused by the draining gateway to the other (${rerouted.length})`);
     t.equal(gwB.proc.exitCode, null, 'gateway B still serves');
+  });
+
+  await t.test('a rolling restart that stops the next gateway once nginx sends calls to the restarted one costs no call', async (t) => {
+    // A drained and exited above: nginx counted its 503s and refused connections and keeps it out
+    // for fail_timeout, however soon it is back. Stopping B before nginx takes A back would leave
+    // it no live upstream (every call 502 at once: docs/deploy.md, "A rolling restart behind nginx").
+    const statuses = new Map<number, number>();
+    let stop = false;
+    const stream = async () => {
+      while (!stop) {
+        const r = await inferVia(agent, base, 'weather', JSON.stringify(WEATHER), { 'content-type': 'application/json' });
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      }
+    };
+    const streams = [stream(), stream()];
+    const logOffset = nginx!.accessLog().length;
+    const restarted = await startGateway(gwPortA!);
+    gateways.push(restarted);
+    await eventually('nginx sends calls to the restarted gateway A', async () => (triesAnswered(nginx!.accessLog().slice(logOffset), `127.0.0.1:${gwPortA}`) > 0 ? true : undefined), 30_000);
+    gwB.proc.kill('SIGTERM');
+    t.equal(await gwB.exited, 0, 'gateway B drained and exited 0');
+    // Calls keep flowing after B is gone: nginx finds its port closed and uses A alone.
+    await new Promise((r) => setTimeout(r, 500));
+    stop = true;
+    await Promise.all(streams);
+    const total = [...statuses.values()].reduce((a, b) => a + b, 0);
+    t.same(Object.fromEntries(statuses), { 200: total }, `every one of ${total} calls through nginx answered 200`);
   });
 });

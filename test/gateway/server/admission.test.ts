@@ -1,5 +1,5 @@
 // The front's decisions on plain numbers and a fake clock: the body budget, the body deadline
-// sweep, the event-loop lag monitor, the connection cap, and the image decode budget.
+// sweep, the event-loop lag monitor, the connection cap, the image decode budget, and the drain's quiet.
 import t from 'tap';
 import { Admission, BodyBudget, BodyDeadlines, BodyRead, LagMonitor, MIN_BUSY, SMALL_BODY_BYTES, busyShare, cpuCapacity } from '../../../gateway/server/admission.js';
 import { DecodeBudget } from '../../../gateway/preprocess/decode-budget.js';
@@ -242,4 +242,40 @@ t.test('the decode budget refuses past its concurrent decodes and pixels per req
   t.doesNotThrow(() => budget.checkPixels(1000, 'image'));
   t.throws(() => budget.checkPixels(1001, 'image'), { code: 'SLUICE_E_BUDGET_PIXELS' });
   t.throws(() => new DecodeBudget(0, 1), { code: 'SLUICE_E_CONFIG_INVALID' });
+});
+
+t.test('a drain: answers close their connections; quiet() waits until no call came for its span, within the drain timeout', async (t) => {
+  const clock = new FakeClock();
+  const front = new Admission({}, clock);
+  t.equal(front.closeConnections, false, 'connections are kept alive while serving');
+  front.drain(10_000);
+  t.equal(front.closeConnections, true, 'answers close their connections once draining');
+  let quiet = false;
+  void front.quiet(250).then(() => (quiet = true));
+  const settle = () => new Promise((r) => setImmediate(r));
+  // A call at 200 ms: the quiet now ends at 450 ms, not 250.
+  clock.stall(200_000);
+  t.equal(front.front(), undefined);
+  clock.stall(100_000);
+  clock.fire();
+  await settle();
+  t.equal(quiet, false, 'not quiet 100 ms after a call');
+  clock.stall(150_000);
+  clock.fire();
+  await settle();
+  t.equal(quiet, true, 'quiet 250 ms after the last call');
+
+  // Calls that never stop: the drain timeout ends the wait.
+  const busy = new Admission({}, clock);
+  busy.drain(1000);
+  let ended = false;
+  void busy.quiet(250).then(() => (ended = true));
+  for (let ms = 0; ms < 1000; ms += 100) {
+    t.equal(busy.front(), undefined);
+    clock.stall(100_000);
+    clock.fire();
+    await settle();
+    if (ms + 100 < 1000) t.equal(ended, false, `still calls at ${ms + 100} ms`);
+  }
+  t.equal(ended, true, 'the wait ends with the drain timeout');
 });

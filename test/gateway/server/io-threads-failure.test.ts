@@ -10,7 +10,7 @@ import { ServingApp } from '../../../gateway/server/uws-app.js';
 import { createLogger } from '../../../lib/log.js';
 import { isSluiceError } from '../../../lib/errors.js';
 import { runSluice } from '../../helpers/cli.js';
-import { drainingGateway } from './drain-harness.js';
+import { drainingGateway, KeepAliveConnection } from './drain-harness.js';
 
 const WEATHER = (rows: number[]) => JSON.stringify({ inputs: [{ name: 'features', shape: [rows.length / 5, 5], datatype: 'FP32', data: rows }] });
 
@@ -89,12 +89,20 @@ t.test('--io-threads: bad values are refused with a coded error; the default fol
   t.match(run.stderr + run.stdout, /SLUICE_E_CONFIG_INVALID/);
 });
 
-t.test('SIGTERM drains through the I/O threads: 503 for new calls, in-flight calls finish, exit 0', async (t) => {
-  const { gw, url, inFlight, ready } = await drainingGateway(t, ['--io-threads', '2']);
+t.test('SIGTERM drains through the I/O threads: 503 for new calls (Connection: close), in-flight calls finish, exit 0', async (t) => {
+  let kept: KeepAliveConnection | undefined;
+  const { gw, url, inFlight, ready } = await drainingGateway(t, ['--io-threads', '2'], async (url) => {
+    kept = await KeepAliveConnection.open(url);
+    t.equal((await kept.post('/v2/models/weather/infer', WEATHER([0, 1, 2, 3, 4]))).status, 200, 'a call on a kept-alive connection before SIGTERM');
+  });
   t.equal(ready, 503, 'not ready while draining');
   const refused = await fetch(`${url}/v2/models/weather/infer`, { method: 'POST', body: WEATHER([0, 1, 2, 3, 4]) });
   t.equal(refused.status, 503);
   t.equal(((await refused.json()) as { code: string }).code, 'SLUICE_E_HTTP_DRAINING');
+  const during = await kept!.post('/v2/models/weather/infer', WEATHER([0, 1, 2, 3, 4]));
+  t.equal(during.status, 503);
+  t.equal(during.headers.connection, 'close', 'the I/O thread passes the drain\'s Connection: close on');
+  t.equal(await kept!.ended, 'fin', 'and closes the connection cleanly after the answer');
   const finished = await Promise.all(inFlight);
   t.same(finished.map((r) => r.status), [200, 200], 'in-flight calls finish');
   t.equal(await gw.exited, 0);
