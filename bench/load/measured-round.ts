@@ -19,7 +19,7 @@ export interface MeasuredRound {
   /**
    * The server's V8 garbage collections over the window, from its /metrics (a Sluice gateway's
    * `sluice_nodejs_gc_duration_seconds`; absent for other servers): collections per 1,000 answered
-   * calls (with a fixed young generation, proportional to the bytes a call allocates) and pause µs per call.
+   * calls (with the young generation at its cap, proportional to the bytes a call allocates) and pause µs per call.
    */
   gc?: { per1kCalls: number; pauseUsPerCall: number };
 }

@@ -556,7 +556,6 @@ export class Batcher<T, R> {
   }
 }
 
-/** Weight of the newest gap in the arrival average (about the last 8 arrivals count). */
 /**
  * The entry whose promise is being made: the Promise constructor calls its executor at once, so one
  * shared executor hands it the settlers, and no closure is made per call (as the HTTP front's cork).
@@ -572,6 +571,7 @@ function takeSettlers(resolve: (value: unknown) => void, reject: (err: SluiceErr
 /** The abort listener's options: one object for every call. */
 const ONCE = Object.freeze({ once: true });
 
+/** Weight of the newest gap in the arrival average (about the last 8 arrivals count). */
 const GAP_WEIGHT = 1 / 8;
 /** Weight of the newest batch in the cost curve (about the last 32 batches count). */
 const COST_WEIGHT = 1 / 32;

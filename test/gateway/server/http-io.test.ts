@@ -21,43 +21,42 @@ async function callAndHangUp(port: number): Promise<void> {
   s.destroy();
 }
 
-t.test('abort listeners: each one still added fires once when the client goes away, a removed one does not', async (t) => {
+/**
+ * One call to a route that hands its HttpCall to `listen` (which adds and removes listeners naming
+ * themselves by pushing to `fired`), then the client hangs up; resolves once a last listener, added
+ * after the others, has fired: the call and what fired.
+ */
+async function hangUpOn(t: { teardown(fn: () => unknown): void }, listen: (c: HttpCall, fired: string[]) => void): Promise<{ call: HttpCall; fired: string[] }> {
   const fired: string[] = [];
-  let call: HttpCall | undefined;
-  const aborted = new Promise<void>((resolve) => {
+  return new Promise((resolve) => {
     void server(t, (c) => {
-      call = c;
-      const a = () => fired.push('a');
-      const b = () => fired.push('b');
-      const c2 = () => fired.push('c');
-      c.addEventListener('abort', a);
-      c.addEventListener('abort', b);
-      c.addEventListener('abort', c2);
-      c.removeEventListener('abort', a);
+      listen(c, fired);
       c.addEventListener('abort', () => {
-        fired.push('d');
-        resolve();
+        fired.push('last');
+        resolve({ call: c, fired });
       });
     }).then(callAndHangUp);
   });
-  await aborted;
-  t.equal(call!.aborted, true);
-  t.same([...fired].sort(), ['b', 'c', 'd'], 'b, c and d fired, a was removed first');
+}
+
+t.test('abort listeners: each one still added fires once when the client goes away, a removed one does not', async (t) => {
+  const { call, fired } = await hangUpOn(t, (c, fired) => {
+    const a = () => fired.push('a');
+    c.addEventListener('abort', a);
+    c.addEventListener('abort', () => fired.push('b'));
+    c.addEventListener('abort', () => fired.push('c'));
+    c.removeEventListener('abort', a);
+  });
+  t.equal(call.aborted, true);
+  t.same([...fired].sort(), ['b', 'c', 'last'], 'b, c and the last fired, a was removed first');
 });
 
 t.test('abort listeners: the only one, removed, does not fire; a later one does', async (t) => {
-  const fired: string[] = [];
-  await new Promise<void>((resolve) => {
-    void server(t, (c) => {
-      const a = () => fired.push('a');
-      c.addEventListener('abort', a);
-      c.removeEventListener('abort', a);
-      c.removeEventListener('abort', a);
-      c.addEventListener('abort', () => {
-        fired.push('e');
-        resolve();
-      });
-    }).then(callAndHangUp);
+  const { fired } = await hangUpOn(t, (c, fired) => {
+    const a = () => fired.push('a');
+    c.addEventListener('abort', a);
+    c.removeEventListener('abort', a);
+    c.removeEventListener('abort', a);
   });
-  t.same(fired, ['e']);
+  t.same(fired, ['last']);
 });
