@@ -193,6 +193,72 @@ t.test('lag while the gateway is not busy (starved of CPU by other processes) sh
   t.equal(lag.utilization, 1);
 });
 
+t.test('a turn still reading calls past the bound sheds the rest of it at once, when the CPU was its own', async (t) => {
+  const clock = new FakeClock();
+  let cpuUs = 0;
+  let cpuReads = 0;
+  const readCpu = () => {
+    cpuReads++;
+    return cpuUs;
+  };
+  const lag = new LagMonitor(50, clock, 20, MIN_BUSY, readCpu, 1);
+  // An idle gateway until now: its smoothed utilization is 0, so the rules of lasting lag are silent.
+  lag.tick(clock.time, 0);
+  t.equal(lag.utilization, 0);
+  // A turn starts reading calls: 30 ms later the tick is 10 ms overdue, still within the bound.
+  clock.stall(30_000);
+  cpuUs += 30_000;
+  t.notOk(lag.overloaded(), 'late, within the bound');
+  // The same turn, still reading on its own CPU, passes the bound.
+  clock.stall(50_000);
+  cpuUs += 50_000;
+  const reads = cpuReads;
+  t.ok(lag.overloaded(), 'past the bound in a turn of reads: shed');
+  t.ok(lag.overloaded(), 'and the rest of the turn');
+  t.equal(cpuReads, reads + 1, 'the CPU is read once per late tick, not per call');
+  // The turn ends, the timer runs, the next turns are short.
+  lag.tick(clock.time, 1);
+  clock.stall(10_000);
+  t.notOk(lag.overloaded(), 'a short turn after it admits');
+  lag.tick(clock.time, 1);
+  clock.stall(10_000);
+  t.notOk(lag.overloaded());
+
+  const off = new LagMonitor(0, clock, 20, MIN_BUSY, readCpu, 1);
+  clock.stall(30_000);
+  off.overloaded();
+  clock.stall(500_000);
+  t.notOk(off.overloaded(), '0 never sheds');
+});
+
+t.test('a long turn on a starved CPU, or a stall before any call was read, sheds nothing at once', async (t) => {
+  const clock = new FakeClock();
+  let cpuUs = 0;
+  const lag = new LagMonitor(50, clock, 20, MIN_BUSY, () => cpuUs, 1);
+  lag.tick(clock.time, 0);
+  clock.stall(30_000);
+  cpuUs += 6_000;
+  t.notOk(lag.overloaded());
+  clock.stall(50_000);
+  cpuUs += 10_000;
+  t.notOk(lag.overloaded(), '16 ms of CPU in 80 ms: other processes had the core');
+  // A stall: 80 ms on the CPU (a full GC) with no call read until after it.
+  lag.tick(clock.time, 0);
+  clock.stall(80_000);
+  cpuUs += 80_000;
+  t.notOk(lag.overloaded(), 'the first call read after a stall');
+  t.notOk(lag.overloaded(), 'nor the ones after it');
+  // Under a quarter-core quota, 20 ms of CPU in 80 ms is all the process may have.
+  const quota = new LagMonitor(50, clock, 20, MIN_BUSY, () => cpuUs, cpuCapacity(0.25));
+  quota.tick(clock.time, 0);
+  clock.stall(30_000);
+  cpuUs += 7_500;
+  t.notOk(quota.overloaded());
+  clock.stall(50_000);
+  cpuUs += 12_500;
+  t.ok(quota.overloaded(), 'at its quota the turn is the gateway\'s own');
+});
+
 t.test('busy is measured against the CPU quota: at half a core a half-core gateway is fully busy', async (t) => {
   t.equal(cpuCapacity(undefined), 1, 'no quota: one core');
   t.equal(cpuCapacity(0.5), 0.5);
