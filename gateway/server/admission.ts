@@ -202,12 +202,6 @@ export const MIN_BUSY = 0.8;
 /** The limit is read again every 5 s (250 ticks of 20 ms): a pod's CPU limit can be resized in place. */
 const CAPACITY_EVERY_TICKS = 250;
 
-/** CPU µs the process has used, all threads (process.cpuUsage). */
-function processCpuUs(): number {
-  const c = process.cpuUsage();
-  return c.user + c.system;
-}
-
 /** The share of a core the process may use: its cgroup CPU quota when below one core, else 1. */
 export function cpuCapacity(limit = cgroupCpuLimit()): number {
   return limit === undefined ? 1 : Math.max(0.01, Math.min(1, limit));
@@ -232,15 +226,6 @@ export function busyShare(loopUtilization: number, cpuUs: number, wallUs: number
  * quota when that is below one core), smoothed over the ticks, at least MIN_BUSY. A gateway
  * starved of CPU by other processes lags too, but with an idle loop or little CPU: refusing its
  * calls would not make it faster, so it serves them late instead.
- *
- * One more sign sheds at once, inside the turn: a turn that has been reading calls since before
- * the tick fell due, and is still reading them past the bound, with the CPU its own since the last
- * tick. Every call read later in that turn waited in its socket at least that long. The rules above
- * see such a turn only after it ends (the timer cannot run inside it), and the first turn of a
- * sudden overload, read at an idle gateway's smoothed utilization, would admit every call it reads:
- * under a quarter-core quota at 2x weather that one turn held calls past their 1 s deadline, their
- * clients reconnected, and each call then cost an accept as well (34,000 connections in 7 s). A
- * stall (a full GC, a model loading) is not such a turn: no call was read in it before the bound.
  */
 export class LagMonitor {
   readonly maxLagUs: number;
@@ -252,31 +237,16 @@ export class LagMonitor {
   /** How busy the gateway was, smoothed over ticks (0..1). */
   #utilization = 0;
   #timer: unknown = undefined;
-  /** The process's CPU µs (all threads) and the clock at the last tick, for the long-turn rule. */
-  readonly #cpuUs: () => number;
-  #tickCpuUs: number;
-  #tickAt: number;
-  /** The share of a core the process may use (cpuCapacity), read again every CAPACITY_EVERY_TICKS. */
-  #capacity: number;
-  /** Calls read after the tick fell due and before the lag passed the bound (reset by each tick). */
-  #readWhileLate = 0;
-  /** The long-turn verdict for the tick due at #judgedDue (judged once per late tick). */
-  #judgedDue = -1;
-  #longTurn = false;
 
   readonly minBusy: number;
 
-  constructor(maxLagMs: number, clock: BatcherClock = systemClock, intervalMs = 20, minBusy = MIN_BUSY, cpuUs = processCpuUs, capacity = cpuCapacity()) {
+  constructor(maxLagMs: number, clock: BatcherClock = systemClock, intervalMs = 20, minBusy = MIN_BUSY) {
     if (!(Number.isFinite(maxLagMs) && maxLagMs >= 0)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `maxEventLoopLagMs must be >= 0, got ${maxLagMs}`);
     this.maxLagUs = maxLagMs * 1000;
     this.minBusy = minBusy;
     this.#intervalUs = intervalMs * 1000;
     this.#clock = clock;
     this.#due = clock.now() + this.#intervalUs;
-    this.#cpuUs = cpuUs;
-    this.#tickCpuUs = cpuUs();
-    this.#tickAt = clock.now();
-    this.#capacity = capacity;
   }
 
   /** Start ticking (a real gateway; tests call tick() themselves). */
@@ -284,17 +254,21 @@ export class LagMonitor {
     if (this.maxLagUs === 0 || this.#timer !== undefined) return;
     this.#due = this.#clock.now() + this.#intervalUs;
     let last = performance.eventLoopUtilization();
+    let lastCpu = process.cpuUsage();
+    let lastWall = this.#clock.now();
+    // A container's CPU limit below one core: at its quota the gateway is as busy as it can be.
+    let capacity = cpuCapacity();
     let ticks = 0;
     const loop = (): void => {
       const elu = performance.eventLoopUtilization();
-      const lastCpu = this.#tickCpuUs;
-      const lastWall = this.#tickAt;
-      const cpu = this.#cpuUs();
+      const cpu = process.cpuUsage();
       const now = this.#clock.now();
-      // A container's CPU limit below one core: at its quota the gateway is as busy as it can be.
-      if (++ticks % CAPACITY_EVERY_TICKS === 0) this.#capacity = cpuCapacity();
-      this.tick(now, busyShare(performance.eventLoopUtilization(elu, last).utilization, cpu - lastCpu, now - lastWall, this.#capacity), cpu);
+      if (++ticks % CAPACITY_EVERY_TICKS === 0) capacity = cpuCapacity();
+      const cpuUs = cpu.user - lastCpu.user + cpu.system - lastCpu.system;
+      this.tick(now, busyShare(performance.eventLoopUtilization(elu, last).utilization, cpuUs, now - lastWall, capacity));
       last = elu;
+      lastCpu = cpu;
+      lastWall = now;
       this.#timer = this.#clock.setTimer(loop, this.#intervalUs);
       (this.#timer as { unref?: () => void }).unref?.();
     };
@@ -307,11 +281,8 @@ export class LagMonitor {
     this.#timer = undefined;
   }
 
-  /**
-   * The timer ran: note how late, how busy the gateway was since the last tick (0..1), the process's
-   * CPU µs now, and when the next tick is due.
-   */
-  tick(now = this.#clock.now(), utilization = 1, cpuUs = this.#cpuUs()): void {
+  /** The timer ran: note how late, how busy the gateway was since the last tick (0..1), and when the next is due. */
+  tick(now = this.#clock.now(), utilization = 1): void {
     // Weighted by time, so a long late tick counts for what it covered.
     const covered = now - (this.#due - this.#intervalUs);
     const w = Math.min(1, covered / (5 * this.#intervalUs));
@@ -319,9 +290,6 @@ export class LagMonitor {
     this.#prevLagUs = this.#lastLagUs;
     this.#lastLagUs = Math.max(0, now - this.#due);
     this.#due = now + this.#intervalUs;
-    this.#tickCpuUs = cpuUs;
-    this.#tickAt = now;
-    this.#readWhileLate = 0;
   }
 
   /** Lag now, in microseconds. */
@@ -334,25 +302,11 @@ export class LagMonitor {
     return this.#utilization;
   }
 
-  /** Whether to refuse a call read now (the front asks once per call). */
   overloaded(now = this.#clock.now()): boolean {
     const max = this.maxLagUs;
-    if (max === 0) return false;
-    const overdue = now - this.#due;
-    if (overdue > 0 && overdue <= max) this.#readWhileLate++;
-    if (overdue > max && this.#readWhileLate > 0 && this.#inLongTurn(now)) return true;
-    if (this.#utilization < this.minBusy) return false;
-    const past = (this.#prevLagUs > max ? 1 : 0) + (this.#lastLagUs > max ? 1 : 0) + (overdue > max ? 1 : 0);
+    if (max === 0 || this.#utilization < this.minBusy) return false;
+    const past = (this.#prevLagUs > max ? 1 : 0) + (this.#lastLagUs > max ? 1 : 0) + (now - this.#due > max ? 1 : 0);
     return past >= 2;
-  }
-
-  /** The turn reading calls past the bound ran on the process's own CPU (judged once per late tick). */
-  #inLongTurn(now: number): boolean {
-    if (this.#judgedDue !== this.#due) {
-      this.#judgedDue = this.#due;
-      this.#longTurn = busyShare(1, this.#cpuUs() - this.#tickCpuUs, now - this.#tickAt, this.#capacity) >= this.minBusy;
-    }
-    return this.#longTurn;
   }
 }
 
