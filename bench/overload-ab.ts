@@ -5,7 +5,7 @@
 // out (no answer by deadline + grace), the connections the kernel accepted (clients that gave up on
 // a call reconnect: the spiral docs/budgets.md describes), and when the cool phase was clean.
 //
-//   node dist/bench/overload-ab.js [--a-root DIR] [--b-root DIR] [--workload weather-json] [--rate 11200]
+//   node dist/bench/overload-ab.js [--a-root DIR] [--b-root DIR] [--a-flags '...'] [--b-flags '...'] [--workload weather-json] [--rate 11200]
 //     [--quota 0.25] [--runs 4] [--hot-ms 20000] [--cool-ms 4000] [--grace-ms 100]
 //
 // Overloads are bimodal (a run spirals or it does not), so it takes several runs per build to compare
@@ -25,6 +25,8 @@ const { values: args } = parseArgs({
   options: {
     'a-root': { type: 'string', default: ROOT },
     'b-root': { type: 'string', default: ROOT },
+    'a-flags': { type: 'string', default: '' },
+    'b-flags': { type: 'string', default: '' },
     workload: { type: 'string', default: 'weather-json' },
     rate: { type: 'string', default: '11200' },
     quota: { type: 'string' },
@@ -69,13 +71,13 @@ interface Run {
   recovered: number | null;
 }
 
-async function oneRun(root: string): Promise<Run> {
+async function oneRun(root: string, flags: string[]): Promise<Run> {
   const server = await startServer({
     name: `gateway ${root}`,
     nodeFlags: sluiceNodeFlags(root),
     cpus: '0',
     cpuLimit: quota,
-    args: [join(root, 'dist', 'cli', 'sluice.js'), 'gateway', '--models', repo, '--port', '0', '--log-level', 'info'],
+    args: [join(root, 'dist', 'cli', 'sluice.js'), 'gateway', '--models', repo, '--port', '0', '--log-level', 'info', ...flags],
   });
   try {
     // Warm: the JIT and the batcher's cost curve, as a gateway that served before its overload.
@@ -96,11 +98,15 @@ async function oneRun(root: string): Promise<Run> {
   }
 }
 
-const builds = [{ label: 'A', root: args['a-root']!, runs: [] as Run[] }, { label: 'B', root: args['b-root']!, runs: [] as Run[] }];
+const flagsOf = (text: string): string[] => text.split(' ').filter((f) => f !== '');
+const builds = [
+  { label: 'A', root: args['a-root']!, flags: flagsOf(args['a-flags']!), runs: [] as Run[] },
+  { label: 'B', root: args['b-root']!, flags: flagsOf(args['b-flags']!), runs: [] as Run[] },
+];
 console.log(`${workload} at ${rate} calls/s for ${hotMs} ms, then ${rate / 4}/s for ${coolMs} ms; gateway on CPU 0${quota === undefined ? '' : ` under a ${quota}-core quota`}, generator on CPU 1`);
 for (let r = 0; r < runs; r++) {
   for (const b of r % 2 === 0 ? builds : [...builds].reverse()) {
-    const x = await oneRun(b.root);
+    const x = await oneRun(b.root, b.flags);
     b.runs.push(x);
     console.log(`run ${r + 1}/${runs} ${b.label}: ok ${x.ok} refused ${x.refused} timed out ${x.timedOut} not sent ${x.unsent}; connections accepted ${x.accepted}; ` +
       `after: ${x.coolOk}/${x.coolSent} ok, ${x.recovered === null ? 'never clean' : `clean after ${x.recovered} s`}`);
@@ -108,5 +114,5 @@ for (let r = 0; r < runs; r++) {
 }
 for (const b of builds) {
   const never = b.runs.filter((x) => x.recovered === null).length;
-  console.log(`${b.label} (${b.root}): timed out per run ${b.runs.map((x) => x.timedOut).join(' · ')}; runs never clean after the load dropped: ${never} of ${b.runs.length}`);
+  console.log(`${b.label} (${b.root}${b.flags.length > 0 ? ` ${b.flags.join(' ')}` : ''}): timed out per run ${b.runs.map((x) => x.timedOut).join(' · ')}; runs never clean after the load dropped: ${never} of ${b.runs.length}`);
 }
