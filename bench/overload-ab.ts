@@ -48,6 +48,8 @@ const quota = args.quota === undefined ? undefined : Number(args.quota);
 for (const [flag, n] of [['rate', rate], ['runs', runs], ['hot-ms', hotMs], ['cool-ms', coolMs]] as const) {
   if (!(Number.isFinite(n) && n > 0)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} must be a positive number`, { details: { flag } });
 }
+if (!Number.isInteger(runs)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--runs must be a whole number', { details: { flag: 'runs' } });
+if (quota !== undefined && !(quota > 0)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--quota must be a number of cores above 0, got ${args.quota}`, { details: { flag: 'quota' } });
 if (quota !== undefined) checkCpuQuota(quota);
 await prepareWorkload(workload);
 const repo = benchRepository(workload);

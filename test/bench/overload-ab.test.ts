@@ -33,4 +33,10 @@ t.test('overload-ab refuses a bad flag before starting anything', async (t) => {
   t.ok(err, 'it exits non-zero');
   t.match(err!.stderr, /code: 'SLUICE_E_CONFIG_INVALID'/);
   t.match(err!.stderr, /flag: 'rate'/);
+  for (const [args, flag] of [[['--quota', 'abc'], 'quota'], [['--runs', '2.5'], 'runs']] as const) {
+    const e = await promisify(execFile)(process.execPath, [script, ...args], { timeout: 30_000 }).then(() => undefined, (x: unknown) => x as { stderr: string });
+    t.ok(e, `${args.join(' ')} exits non-zero`);
+    t.match(e!.stderr, /code: 'SLUICE_E_CONFIG_INVALID'/);
+    t.match(e!.stderr, new RegExp(`flag: '${flag}'`));
+  }
 });
