@@ -142,10 +142,11 @@ export class Batcher<T, R> {
   readonly #execute: ExecuteBatch<T, R>;
   readonly #clock: BatcherClock;
   /**
-   * Asked when a lone call (nothing else queued or running for this version, not background work)
-   * is dispatched: true runs it inline, on the calling thread (inline.ts). Unset: never.
+   * Asked when a batch of calls (not background work) is dispatched to a free instance, with its
+   * rows, its calls and the calls still queued behind it: true runs it inline, on the calling thread
+   * (inline.ts). Unset: never.
    */
-  inline: ((rows: number) => boolean) | undefined = undefined;
+  inline: ((rows: number, calls: number, queued: number) => boolean) | undefined = undefined;
   readonly #queues: RingQueue<QueuedRequest<T, R>>[];
   #pending = 0;
   #pendingRows = 0;
@@ -402,14 +403,15 @@ export class Batcher<T, R> {
       this.#leave(entry);
     }
     const staged = this.#inFlight >= this.options.instances;
-    const inline = this.inline !== undefined && this.#inFlight === 0 && this.#pending === 0 && batch.length === 1 && !batch[0]!.background && this.inline(batch[0]!.rows);
-    this.#inFlight++;
     // A batch is all background work or none of it: their shape keys differ from every call's.
     const background = batch[0]!.background;
-    if (background) this.#backgroundInFlight++;
     let rows = 0;
+    for (const entry of batch) rows += entry.rows;
+    const inline = this.inline !== undefined && !staged && !background && this.inline(rows, batch.length, this.#pending);
+    this.#inFlight++;
+    if (background) this.#backgroundInFlight++;
     // A staged or inline batch's time is not what a free worker instance costs: not learned.
-    if (this.options.adaptive && !staged && !inline) for (const entry of batch) rows += entry.rows;
+    if (!this.options.adaptive || staged || inline) rows = 0;
     let run: Promise<R[]>;
     try {
       run = this.#execute(batch, staged, inline);

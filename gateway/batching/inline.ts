@@ -1,27 +1,32 @@
-// When a lone call runs on the main thread ("inline") instead of going to a worker.
+// When a batch runs on the main thread ("inline") instead of going to a worker.
 //
 // A hand-off to a worker costs two cross-thread wake-ups, and a server that calls session.run on its
 // own event loop pays neither. Measured at one connection on a quiet 2-core VM (docs/batching.md):
 // weather's hop was 83 µs (45 to the worker, 38 back) beside 46 µs of compute; text-direction's was
-// 330 µs, its threads sleeping deeper between calls, beside 810 µs of compute. So when a call is
-// alone in the gateway and its model's compute is cheap, the main thread runs it itself, on a
-// session of its own with the same options and the same batch observers (workers/inline-runner.ts).
+// 330 µs, its threads sleeping deeper between calls, beside 810 µs of compute. Under load the hop also
+// costs CPU on both threads and keeps each batch's objects alive across it: weather at 64
+// connections served 1.24x the calls with every batch run on the main thread (docs/batching.md). So
+// when a version's compute is cheap, the main thread runs the batch itself, on a session of its own
+// with the same options and the same batch observers (workers/inline-runner.ts).
 //
-// The price: the event loop is blocked for the compute time, and a call that arrives meanwhile is
-// read only afterwards, where a worker would have left the loop free for it. The gate takes the
-// trade only when its expected price is below the hop it saves:
+// The price: the event loop is blocked for the compute time c. Each call needs the loop when it
+// arrives and when it is answered, and one that needs it meanwhile waits, c/2 on average. The gate
+// takes the trade only when that expected wait is below the hop the batch's calls save:
 //
-//   λ · c² / 2 < h
+//   λ · c² / 2 + min(others, λ · c) · c / 2 < calls · h
 //
 // - λ: calls per µs that arrive while another call is in flight (per µs of busy time outside
 //   inline runs). A closed-loop client never sends while it waits, so it gives 0; open-loop traffic
-//   gives its rate. It is the chance of a collision per µs of blocked loop.
-// - c: the version's compute per lone call; h: its hop (dispatch to answer minus compute) as the
-//   worker runs measure them.
+//   and many connections give their rate. λ · c arrivals are expected during the run.
+// - others: calls in flight in the gateway outside this batch and this version's queue (read, or
+//   running in a worker); as many answers as arrivals come back meanwhile, at most all of them.
+// - c: the batch's compute, from the version's measured compute per run scaled by its rows; h: the
+//   hop (dispatch to answer minus compute) of batches sent to a free worker; calls: the batch's calls.
 //
-// Never past `inline_max_us` of compute, never while another call is in flight, never for a version
-// whose worker crashed (a crash on the main thread would take the gateway down), and one eligible
-// call in EXPLORE still goes to a worker, so h and λ stay measured while the gate says yes.
+// One call alone in the gateway reduces it to λ · c² / 2 < h. Never past `inline_max_us` of
+// compute, never for a version whose worker crashed (a crash on the main thread would take the
+// gateway down), and one eligible batch in EXPLORE still goes to a worker, so h and c stay measured
+// while the gate says yes.
 import { systemClock, type BatcherClock } from './clock.js';
 
 /** One eligible call in this many goes to a worker anyway: h and λ keep being measured. */
@@ -31,7 +36,7 @@ const DECAY_US = 2_000_000;
 const DECAY_STEP_US = 1000;
 /** λ is counted over at least this much busy time, µs (few samples do not make a rate of 0 or ∞). */
 const MIN_BUSY_US = 5_000;
-/** Weight of the newest run in c and h (about the last 16 lone runs count). */
+/** Weight of the newest run in c and h (about the last 16 runs count). */
 const RUN_WEIGHT = 1 / 16;
 
 /** The gateway's load as the inline decision needs it: calls in flight, and λ. One per gateway. */
@@ -103,14 +108,14 @@ export class InlineLoad {
 export class InlineGate {
   readonly #load: InlineLoad;
   readonly #maxUs: number;
-  /** Moving averages over lone batches: compute µs (c), the worker hop µs (h), rows. NaN until measured. */
+  /** Moving averages over the version's batches: compute µs (c) and rows, and the worker hop µs (h). NaN until measured. */
   #computeUs = Number.NaN;
   #hopUs = Number.NaN;
   #rows = Number.NaN;
   #eligible = 0;
   /** Why this version never runs inline (undefined: it may). */
   off: string | undefined;
-  /** Lone calls run inline so far. */
+  /** Batches run inline so far. */
   inlineRuns = 0;
 
   constructor(load: InlineLoad, maxUs: number) {
@@ -119,34 +124,40 @@ export class InlineGate {
     if (maxUs === 0) this.off = 'inline_max_us is 0';
   }
 
-  /** c and h as measured so far, µs (NaN before a lone worker run). */
+  /** c (per run, of `rows` rows on average) and h as measured so far, µs (NaN before a worker run). */
   get costs(): { computeUs: number; hopUs: number } {
     return { computeUs: this.#computeUs, hopUs: this.#hopUs };
   }
 
   /**
-   * Asked by the batcher when it sends a lone call of `rows` rows to an idle version: run it on the
-   * main thread? Its compute is taken as c scaled up by rows past the measured average (a rollout's
-   * copies of many rows, e.g., are judged by their size), never scaled down.
+   * Asked by the batcher when it sends a batch of `calls` calls and `rows` rows to a free instance,
+   * `queued` more calls of the version still waiting: run it on the main thread? Its compute is taken
+   * as c scaled up by rows past the measured average (a batch, or a rollout's copy of many rows, is
+   * judged by its size), never scaled down.
    */
-  admit(rows: number): boolean {
-    if (this.off !== undefined || this.#load.inFlight > 1) return false;
+  admit(rows: number, calls = 1, queued = 0): boolean {
+    if (this.off !== undefined) return false;
     const c = this.#computeUs * Math.max(1, rows / this.#rows);
     const h = this.#hopUs;
     if (!(c <= this.#maxUs) || !(h > 0)) return false;
     if (++this.#eligible % EXPLORE === 0) return false;
-    return (this.#load.rate * c * c) / 2 < h;
+    const arrivals = this.#load.rate * c;
+    const others = Math.max(0, this.#load.inFlight - calls - queued);
+    return (arrivals * c) / 2 + (Math.min(others, arrivals) * c) / 2 < calls * h;
   }
 
-  /** A lone call's batch ran in a worker: `totalUs` from dispatch to answer, `computeUs` inside session.run. */
-  ranInWorker(totalUs: number, computeUs: number, rows: number): void {
+  /**
+   * A batch of `rows` rows ran in a worker: `totalUs` from dispatch to answer, `computeUs` inside
+   * session.run. `staged`: it waited behind a running batch, so its total is no hop (c only).
+   */
+  ranInWorker(totalUs: number, computeUs: number, rows: number, staged = false): void {
     this.#computeUs = average(this.#computeUs, computeUs);
     this.#rows = average(this.#rows, rows);
     const hop = totalUs - computeUs;
-    if (hop > 0) this.#hopUs = average(this.#hopUs, hop);
+    if (!staged && hop > 0) this.#hopUs = average(this.#hopUs, hop);
   }
 
-  /** A lone call ran inline, `computeUs` inside session.run (the time the event loop was blocked). */
+  /** A batch ran inline, `computeUs` inside session.run (the time the event loop was blocked). */
   ranInline(computeUs: number, rows: number): void {
     this.inlineRuns++;
     this.#computeUs = average(this.#computeUs, computeUs);

@@ -178,7 +178,7 @@ export class GatewayMetrics {
       labelNames: ['model', 'version'], registers,
     });
     this.inlineRuns = new Counter({
-      name: 'sluice_inline_runs_total', help: 'Lone calls run on the main thread instead of a worker (dynamic_batching.inline_max_us)',
+      name: 'sluice_inline_runs_total', help: 'Batches run on the main thread instead of a worker (dynamic_batching.inline_max_us)',
       labelNames: ['model', 'version'], registers,
     });
     this.#mirrorDropped = new Counter({

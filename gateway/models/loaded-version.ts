@@ -152,7 +152,7 @@ export class LoadedVersion {
     if (this.#load === undefined || maxUs === 0 || this.config.execution_providers.includes('cuda') || this.#pool.preloaded || !this.#realClock) return;
     const inline: InlineState = { gate: new InlineGate(this.#load, maxUs), runner: undefined, opening: undefined };
     this.#inline = inline;
-    this.batcher.inline = (rows) => inline.runner !== undefined && inline.gate.admit(rows);
+    this.batcher.inline = (rows, calls, queued) => inline.runner !== undefined && inline.gate.admit(rows, calls, queued);
   }
 
   /**
@@ -239,9 +239,9 @@ export class LoadedVersion {
       if (inline) {
         this.#inline!.gate.ranInline(result.computeSeconds * 1e6, rows);
         m.inlineRun();
-      } else if (requests.length === 1 && !staged && !synthetic && this.#inline !== undefined) {
-        // A lone call's trip to a worker and back: what running it inline would save (h), and its compute (c).
-        this.#inline.gate.ranInWorker((performance.now() - sent) * 1000, result.computeSeconds * 1e6, rows);
+      } else if (!synthetic && this.#inline !== undefined) {
+        // A batch's trip to a worker and back: what running it inline would save (h), and its compute (c).
+        this.#inline.gate.ranInWorker((performance.now() - sent) * 1000, result.computeSeconds * 1e6, rows, staged);
         this.#maybeOpenInline(this.#inline);
       }
       for (const buffer of result.recycled) bufferPool.give(buffer, true);

@@ -24,12 +24,21 @@ export async function runBatch(open: OpenSession, t: RunTask): Promise<BatchRun>
   for (const input of t.inputs) {
     feeds[input.name] = new ort.Tensor(input.type, input.data as ort.Tensor.DataType, input.dims);
   }
-  const started = performance.now();
+  // onnxruntime-node 1.29 runs the session in a setImmediate callback: on a busy loop (a batch run
+  // inline on the main thread) that comes only after the rest of the turn's I/O. A marker queued
+  // first runs just before it, so compute is timed from there, not from the turn's other work (a
+  // run that settles before the marker keeps the first stamp).
+  let started = performance.now();
+  const marker = setImmediate(() => {
+    started = performance.now();
+  });
   let results: ort.InferenceSession.ReturnType;
   try {
     results = t.outputs.length > 0 ? await open.session.run(feeds, t.outputs) : await open.session.run(feeds);
   } catch (err) {
     return { outcome: { ok: false, error: errorMessage(err), phase: 'run' }, transfer: [] };
+  } finally {
+    clearImmediate(marker);
   }
   const computeSeconds = (performance.now() - started) / 1000;
   const outputs: WireTensor[] = [];

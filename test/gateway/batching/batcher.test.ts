@@ -608,51 +608,51 @@ t.test('background work leaves one instance to calls when there are several', as
   t.same(exec.ids[2], ['bg2'], 'the next background batch runs when the first is done');
 });
 
-/** Sets the batcher's inline hook to answer `answer` (changeable), counting how often it is asked. */
-function askedHook(s: ReturnType<typeof setup>, answer: boolean) {
-  const hook = { asked: 0, answer };
-  s.batcher.inline = () => {
-    hook.asked++;
+/** Sets the batcher's inline hook to record what it is asked and answer `answer` (changeable). */
+function recordingHook(s: ReturnType<typeof setup>, answer: boolean) {
+  const hook = { asked: [] as [number, number, number][], answer };
+  s.batcher.inline = (rows, calls, queued) => {
+    hook.asked.push([rows, calls, queued]);
     return hook.answer;
   };
   return hook;
 }
 
-t.test('inline: only a lone call on an idle version is offered to the inline hook, and runs inline when it says yes', async (t) => {
-  const s = setup({ maxBatchSize: 8, maxQueueDelayUs: 0, instances: 2 });
-  const hook = askedHook(s, true);
-  void s.add('a');
-  t.equal(hook.asked, 1, 'a call alone is offered');
-  t.same(s.exec.batches.map((b) => b.inline), [true], 'and runs inline');
+t.test('inline: a batch sent to a free instance is offered with its rows, calls and the queue behind it', async (t) => {
+  const s = setup({ maxBatchSize: 2, maxQueueDelayUs: 1000, instances: 1 });
+  const hook = recordingHook(s, true);
+  void s.add('a', { rows: 2 });
+  t.same(hook.asked, [[2, 1, 0]], 'a full batch of one call of two rows');
+  t.same(s.exec.batches.map((b) => b.inline), [true], 'runs inline on a yes');
   void s.add('b');
-  t.equal(hook.asked, 1, 'a call arriving while a batch of the version runs is not offered');
-  t.same(s.exec.batches.map((b) => b.inline), [true, false], 'it goes to a worker instance');
+  void s.add('c');
+  void s.add('d');
   s.exec.batches[0]!.resolve();
+  await tick();
+  t.same(s.exec.ids[1], ['b', 'c'], 'the next batch takes two calls');
+  t.same(hook.asked[1], [2, 2, 1], 'offered with its two calls and the one left queued');
+  hook.answer = false;
   s.exec.batches[1]!.resolve();
   await tick();
-  hook.answer = false;
-  void s.add('c');
-  t.equal(hook.asked, 2);
-  t.same(s.exec.batches.map((b) => b.inline), [true, false, false], 'a no sends the lone call to a worker');
+  s.clock.advance(1000);
+  t.same(s.exec.batches.map((b) => b.inline), [true, true, false], 'a no sends the batch to a worker');
 });
 
-t.test('inline: a call with company in the queue is never offered (the batch goes to a worker)', async (t) => {
-  const s = setup({ maxBatchSize: 8, maxQueueDelayUs: 1000, instances: 1 });
-  const hook = askedHook(s, true);
+t.test('inline: a staged batch (every instance busy) is never offered', async (t) => {
+  const s = setup({ maxBatchSize: 1, maxQueueDelayUs: 0, instances: 1, stagedBatches: 1 });
+  const hook = recordingHook(s, false);
   void s.add('a');
   void s.add('b');
-  s.clock.advance(1000);
-  t.same(s.exec.ids, [['a', 'b']]);
-  t.equal(hook.asked, 0, 'two queued calls make a batch, not an inline run');
-  t.equal(s.exec.batches[0]!.inline, false);
+  t.same(s.exec.batches.map((b) => b.staged), [false, true]);
+  t.equal(hook.asked.length, 1, 'only the batch on the free instance was offered');
 });
 
 t.test('inline: background work is never run inline', async (t) => {
   const s = setup({ maxBatchSize: 4, instances: 2, backgroundQueueRows: 100 });
-  const hook = askedHook(s, true);
+  const hook = recordingHook(s, true);
   s.batcher.enqueue({ id: 'bg' }, { rows: 4, shapeKey: 'explain', background: true }).catch(() => undefined);
   t.same(s.exec.ids, [['bg']]);
-  t.equal(hook.asked, 0);
+  t.equal(hook.asked.length, 0);
   t.equal(s.exec.batches[0]!.inline, false);
 });
 

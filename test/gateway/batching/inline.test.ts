@@ -48,13 +48,40 @@ t.test('a closed-loop caller (never a second call in flight) runs inline, one ca
   t.equal(s.load.rate, 0, 'no call ever arrived while another was in flight');
 });
 
-t.test('never while another call is in flight', async (t) => {
-  const s = setup();
+/** Ask the gate `n` times about a batch of `rows` rows and `calls` calls (load as it stands); how many it admitted. */
+function asks(s: ReturnType<typeof setup>, n: number, rows: number, calls: number, queued = 0): number {
+  let yes = 0;
+  for (let i = 0; i < n; i++) if (s.gate.admit(rows, calls, queued)) yes++;
+  return yes;
+}
+
+t.test('calls in flight elsewhere count against a run: their answers would wait for the loop', async (t) => {
+  // c = 800 µs, h = 300 µs, λ = 0.5 per ms: the arrivals alone cost λ·c²/2 = 160 µs < h, and one
+  // more call in flight adds min(1, λ·c = 0.4) · c/2 = 160 µs: 320 µs ≥ h.
+  const s = setup(2000, 800, 300);
+  collide(s, 50, 2000, 1);
+  t.ok(Math.abs(s.load.rate - 0.0005) < 1e-4, `λ ${s.load.rate} per µs`);
   s.load.arrive();
+  t.ok(asks(s, 32, 1, 1) > 0, 'alone in the gateway it runs inline');
   s.load.arrive();
-  t.equal(s.gate.admit(1), false);
+  t.equal(asks(s, 32, 1, 1), 0, 'with another call in flight it does not');
+  t.ok(asks(s, 32, 1, 1, 1) > 0, 'unless that call is queued behind it (it waits for this version anyway)');
   s.load.depart();
-  t.equal(s.gate.admit(1), true, 'alone again');
+  s.load.depart();
+});
+
+t.test('a batch\'s calls share the hop it saves: a batch runs inline where a lone call of its compute would not', async (t) => {
+  // Worker batches of 16 rows: c = 160 µs per batch, h = 100 µs. At λ = 20 per ms a 16-call batch
+  // costs λ·c²/2 + min(0, ·) = 256 µs against 16 · 100 µs saved; one call of the same compute saves 100.
+  const s = setup(2000, 160, 100);
+  for (let i = 0; i < 64; i++) s.gate.ranInWorker(260, 160, 16);
+  collide(s, 50, 1000, 20);
+  t.ok(Math.abs(s.load.rate - 0.02) < 1e-3, `λ ${s.load.rate} per µs`);
+  for (let i = 0; i < 16; i++) s.load.arrive();
+  t.ok(asks(s, 32, 16, 16) >= 30, 'the batch of 16 runs inline (one in EXPLORE still goes to a worker)');
+  t.equal(asks(s, 32, 16, 1), 0, 'one call of 16 rows does not: it alone saves one hop');
+  t.equal(asks(s, 32, 256, 256), 0, '256 rows: 2560 µs of compute, past inline_max_us');
+  for (let i = 0; i < 16; i++) s.load.depart();
 });
 
 t.test('never when the measured compute passes inline_max_us', async (t) => {
@@ -127,6 +154,9 @@ t.test('c and h follow the runs: worker runs give both, inline runs give c', asy
   for (let i = 0; i < 200; i++) s.gate.ranInline(50, 1);
   t.ok(Math.abs(s.gate.costs.computeUs - 50) < 1);
   t.ok(Math.abs(s.gate.costs.hopUs - 300) < 1, 'h is only measured on worker runs');
+  for (let i = 0; i < 200; i++) s.gate.ranInWorker(5000, 100, 1, true);
+  t.ok(Math.abs(s.gate.costs.computeUs - 100) < 1, 'a staged batch gives c');
+  t.ok(Math.abs(s.gate.costs.hopUs - 300) < 1, 'but not h: it waited behind a running batch');
 });
 
 t.test('a call of many more rows than the lone calls measured is judged by its size', async (t) => {

@@ -1,4 +1,4 @@
-// Lone calls on the main thread (gateway/batching/inline.ts, gateway/workers/inline-runner.ts), on a
+// Batches on the main thread (gateway/batching/inline.ts, gateway/workers/inline-runner.ts), on a
 // real gateway with real ONNX Runtime sessions.
 import t, { type Test } from 'tap';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
@@ -89,12 +89,17 @@ t.test('the drift window counts the rows of inline calls', async (t) => {
   t.equal(report!.current.rows, 40, 'every row, inline or not, is in the window');
 });
 
-t.test('calls in flight together go to the workers, not the main thread', async (t) => {
+t.test('calls in flight together answer as they do alone, whichever thread runs their batch', async (t) => {
   const gw = await gateway(t);
   for (let day = 0; day < 4; day++) await infer(t, gw.url, 'weather', day);
   const before = await inlineRuns(gw.url, 'weather');
-  const outputs = await Promise.all(Array.from({ length: 32 }, (_, i) => infer(t, gw.url, 'weather', 10 + i)));
-  t.equal(outputs.length, 32);
-  const ran = (await inlineRuns(gw.url, 'weather')) - before;
-  t.ok(ran <= 8, `${ran} of 32 concurrent calls ran inline (only a call that found the gateway otherwise idle may)`);
+  for (let round = 0; round < 5; round++) {
+    const daysOf = Array.from({ length: 32 }, (_, i) => 10 + round * 32 + i);
+    const together = await Promise.all(daysOf.map((day) => infer(t, gw.url, 'weather', day)));
+    const alone = await Promise.all(daysOf.map((day) => infer(t, gw.url, 'weather_off', day)));
+    t.same(together, alone, `round ${round}: 32 concurrent calls, the same outputs as on the workers`);
+  }
+  // Whether a batch of them ran inline depends on the measured costs and timing; the count is told, not asserted.
+  t.comment(`${(await inlineRuns(gw.url, 'weather')) - before} inline batch runs in 5 rounds of 32 concurrent calls`);
+  t.equal(await inlineRuns(gw.url, 'weather_off'), 0, 'inline_max_us 0: never');
 });
