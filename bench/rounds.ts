@@ -21,7 +21,7 @@ export async function ratioRounds(
   o: BenchOptions, workload: WorkloadName, repo: string, ceiling: OrtCeiling | undefined, log: Log, connections = 64,
 ): Promise<RatioRounds | null> {
   const servers = new Map<TargetName, ServerProcess>();
-  const wanted = (t: TargetName) => (connections === 1 ? LATENCY_TARGETS.includes(t) : t !== 'uws-fixed');
+  const wanted = (t: TargetName) => connections !== 1 || LATENCY_TARGETS.includes(t);
   try {
     for (const target of o.targets.filter((t) => wanted(t) && workloadSupports(workload, t) && (o.workloadTargets[workload]?.includes(t) ?? true))) {
       try {

@@ -201,7 +201,7 @@ export function renderMarkdown(run: BenchRun): string {
     `## Ratios (closed loop, 64 connections${run.rounds?.length ? ', medians of the interleaved rounds' : ''})`,
     '',
     table(
-      ['workload', 'ratio', 'measured', 'target (issue 3; issue 20 at 1 connection)'],
+      ['workload', 'ratio', 'measured', 'target (issue 3; issue 20: 1 connection, uws-fixed)'],
       [...ratios(run), ...latencyRatios(run)].map((r) => [r.workload, r.name, num(r.value, 2), targetText(r)]),
     ),
   ];

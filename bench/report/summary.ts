@@ -30,7 +30,7 @@ export interface Ratio {
 
 const TARGETS: Partial<Record<WorkloadName, Partial<Record<string, number>>>> = {
   'text-direction-binary': { ort: 0.85, naive: 1.7 },
-  'weather-json': { naive: 2 },
+  'weather-json': { naive: 2, uws: 0.6 },
 };
 
 /** Sluice against every baseline and ceiling at `connections`, with issue 3's targets beside them. */
@@ -65,7 +65,9 @@ export function ratios(run: BenchRun, connections = 64): Ratio[] {
     push(`sluice / micro-batch @${connections}${how}`, div(sluice, at('micro-batch')), 'micro');
     push(`sluice-ws / sluice (HTTP) @${connections}${how}`, div(at('sluice-ws'), sluice), 'ws');
     push(`sluice-auth / sluice (bearer token checked on every call) @${connections}${how}`, div(at('sluice-auth'), sluice), 'auth');
-    push(`sluice / uws-fixed @${connections}`, div(throughputAt(run.points, w, 'sluice', connections), throughputAt(run.points, w, 'uws-fixed', connections)), 'uws');
+    // uws-fixed answers without reading a model: its rate is the transport's (on a small machine, often
+    // the load generator's: the run's notes say when the generator was CPU-bound, and the ratio is then an upper bound).
+    push(`sluice / uws-fixed @${connections}${how}`, div(sluice, at('uws-fixed')), 'uws');
   }
   return out;
 }

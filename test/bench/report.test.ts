@@ -85,6 +85,7 @@ t.test('ratios compare Sluice at 64 connections with each baseline and carry iss
   t.ok(Math.abs(get('weather-json', 'sluice / naive')!.value! - 20 / 12) < 1e-9, 'divided by the better naive variant');
   t.equal(get('weather-json', 'sluice / micro-batch')!.value, null, 'a missing baseline is a missing ratio, not 0 or Infinity');
   t.equal(get('weather-json', 'sluice / uws-fixed')!.value, 0.25);
+  t.equal(get('weather-json', 'sluice / uws-fixed')!.target, 0.6, 'issue 20: weather at 64 connections, 0.6 of the transport alone');
 });
 
 t.test('with interleaved rounds, ratios use their medians (ORT alone included)', async (t) => {
@@ -92,9 +93,11 @@ t.test('with interleaved rounds, ratios use their medians (ORT alone included)',
     { target: 'sluice', throughputs: [900, 1000, 5000], p50s: [1, 1, 1], p99s: [1, 1, 1], median: 1000 },
     { target: 'naive', throughputs: [400, 500, 600], p50s: [1, 1, 1], p99s: [1, 1, 1], median: 500 },
     { target: 'ort-alone', throughputs: [1000, 1250, 1300], p50s: [0, 0, 0], p99s: [0, 0, 0], median: 1250 },
+    { target: 'uws-fixed', throughputs: [4000, 5000, 9000], p50s: [1, 1, 1], p99s: [1, 1, 1], median: 5000 },
   ]);
   const got = ratios(r).filter((x) => x.workload === 'text-direction-binary');
   t.equal(got.find((x) => x.name.startsWith('sluice / ORT alone'))!.value, 0.8);
+  t.equal(got.find((x) => x.name.startsWith('sluice / uws-fixed'))!.value, 0.2, 'uws-fixed takes its turn in the rounds too');
   t.equal(got.find((x) => x.name.startsWith('sluice / naive'))!.value, 2);
   t.match(got[0]!.name, /median of 3 rounds/);
   t.match(renderMarkdown(r), /\| text-direction-binary \| ort-alone \| 1250 \| 1000 \| 1300 \| 1000, 1250, 1300 \|/);
