@@ -18,6 +18,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { SluiceError } from '../lib/errors.js';
 import { closedLoop, measuredRound } from './load/measured-round.js';
 import { BENCH_TOKEN, benchRepository, benchTokenFile, ROOT, sluiceNodeFlags, targetCommand } from './targets/commands.js';
 import { startServer, type ServerProcess } from './targets/server-process.js';
@@ -51,9 +52,9 @@ if (args.help) {
 }
 const { workload, connections, rounds, durationMs, warmupMs } = roundOptions(args);
 const transport = args.transport;
-if (transport !== 'http' && transport !== 'ws') throw new Error(`--transport takes http or ws, got ${transport}`);
+if (transport !== 'http' && transport !== 'ws') throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--transport takes http or ws, got ${transport}`, { details: { flag: 'transport' } });
 const traceRatio = args['b-trace'];
-if (traceRatio !== undefined && !(Number(traceRatio) >= 0 && Number(traceRatio) <= 1)) throw new Error(`--b-trace takes a sample ratio from 0 to 1, got ${traceRatio}`);
+if (traceRatio !== undefined && !(Number(traceRatio) >= 0 && Number(traceRatio) <= 1)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--b-trace takes a sample ratio from 0 to 1, got ${traceRatio}`, { details: { flag: 'b-trace' } });
 
 interface Variant {
   label: 'A' | 'B';

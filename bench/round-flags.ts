@@ -1,6 +1,7 @@
 // The flags of the A/B benches whose gateways take turns at the same closed-loop load, round after
 // round (compare.ts, scaling/run.ts): their node:util parseArgs options, their part of the usage
 // line, and their values checked.
+import { SluiceError } from '../lib/errors.js';
 import { isWorkloadName, type WorkloadName } from './workloads.js';
 
 export interface RoundDefaults {
@@ -35,6 +36,11 @@ export interface RoundOptions {
 /** The round flags' values as parseArgs gives them, checked and turned into numbers. */
 export function roundOptions(values: { [K in 'workload' | 'connections' | 'rounds' | 'duration-ms' | 'warmup-ms']?: string }): RoundOptions {
   const workload = values.workload!;
-  if (!isWorkloadName(workload)) throw new Error(`unknown workload ${workload}`);
-  return { workload, connections: Number(values.connections), rounds: Number(values.rounds), durationMs: Number(values['duration-ms']), warmupMs: Number(values['warmup-ms']) };
+  if (!isWorkloadName(workload)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `unknown workload ${workload}`, { details: { flag: 'workload' } });
+  const number = (flag: 'connections' | 'rounds' | 'duration-ms' | 'warmup-ms', min: number): number => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < min) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} takes a whole number from ${min}, got ${values[flag]}`, { details: { flag } });
+    return n;
+  };
+  return { workload, connections: number('connections', 1), rounds: number('rounds', 1), durationMs: number('duration-ms', 1), warmupMs: number('warmup-ms', 0) };
 }

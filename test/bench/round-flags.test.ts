@@ -17,8 +17,18 @@ t.test("each bench's defaults, then the flags given, as numbers", async (t) => {
   t.equal(parse(['--help']).help, true);
 });
 
-t.test('an unknown workload is refused', async (t) => {
-  t.throws(() => roundOptions(parse(['--workload', 'no-such-workload'])));
+t.test('an unknown workload or a count that is not a whole number is refused with a coded error naming the flag', async (t) => {
+  t.throws(() => roundOptions(parse(['--workload', 'no-such-workload'])), { code: 'SLUICE_E_CONFIG_INVALID', details: { flag: 'workload' } });
+  t.throws(() => roundOptions(parse(['--rounds', '0'])), { code: 'SLUICE_E_CONFIG_INVALID', details: { flag: 'rounds' } });
+  t.throws(() => roundOptions(parse(['--connections', 'many'])), { code: 'SLUICE_E_CONFIG_INVALID', details: { flag: 'connections' } });
+  t.throws(() => roundOptions(parse(['--duration-ms', '2.5'])), { code: 'SLUICE_E_CONFIG_INVALID', details: { flag: 'duration-ms' } });
+});
+
+t.test('bench/compare.js refuses a transport it does not drive, before starting anything', async (t) => {
+  const run = promisify(execFile)(process.execPath, [join(ROOT, 'dist', 'bench', 'compare.js'), '--transport', 'carrier-pigeon'], { timeout: 60_000 });
+  const err = await run.then(() => undefined, (e: { code: number; stderr: string }) => e);
+  t.ok(err !== undefined && err.code !== 0, 'exits non-zero');
+  t.match(err!.stderr, /SLUICE_E_CONFIG_INVALID/);
 });
 
 for (const script of ['compare', 'scaling/run']) {
