@@ -113,6 +113,14 @@ export const gatewayResolvers = {
       resolve: (state: Presented) => state,
     },
   },
+  DesiredState: {
+    // Computed at each read (polls, pushes), never hashed into the revision: liveness changes with
+    // every heartbeat, the models do not.
+    async peers(state: Presented, _: unknown, ctx: GraphQLContext) {
+      if (ctx.call.actor.role !== 'gateway' || state.gateway === null) return null;
+      return ctx.services.gateways.peers(state.gateway, STALE_AFTER_INTERVALS * ctx.heartbeatIntervalSeconds * 1000);
+    },
+  },
   Gateway: {
     labels: (g: Gateway) => keyValues(g.labels),
     loadedVersions: (g: Gateway) => g.loaded,

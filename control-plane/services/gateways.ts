@@ -1,7 +1,9 @@
 // The control-plane side of gateway sync: registration, heartbeats (what each gateway has loaded and
 // how healthy it is) and the gateway list. A heartbeat that only says "still here" updates the
 // timestamp without an audit event; one that changes what the gateway reports is audited like any
-// other change, so the log shows when each gateway loaded what, without one row per beat.
+// other change, so the log shows when each gateway loaded what, without one row per beat. A
+// heartbeat may carry the URL the gateway advertises to its peers; the live gateways' URLs go out
+// to each gateway as its peers (feedback forwarding, docs/feedback.md).
 import { SluiceError } from '../../lib/errors.js';
 import { isUniqueViolation, type Store } from '../store/db.js';
 import type { GatewayTable } from '../store/tables.js';
@@ -51,6 +53,7 @@ export interface Gateway {
   loaded: LoadedVersion[];
   health: Health;
   healthMessage: string;
+  advertiseUrl: string | null;
 }
 
 export interface HeartbeatInput {
@@ -58,7 +61,17 @@ export interface HeartbeatInput {
   loaded: LoadedVersion[];
   health: string;
   message?: string | null;
+  /** The base URL peers reach the gateway at; absent or null: none. */
+  advertiseUrl?: string | null;
 }
+
+/** A live gateway as its peers see it. */
+export interface GatewayPeer {
+  name: string;
+  url: string;
+}
+
+const MAX_URL = 512;
 
 export class GatewayService {
   constructor(
@@ -91,6 +104,7 @@ export class GatewayService {
         loaded: existing?.loaded ?? '[]',
         health: existing?.health ?? 'unknown',
         health_message: existing?.health_message ?? '',
+        advertise_url: existing?.advertise_url ?? null,
       };
       try {
         if (existing) await tx.updateTable('gateways').set(row).where('id', '=', row.id).execute();
@@ -108,10 +122,11 @@ export class GatewayService {
     const loaded = parseLoaded(input.loaded);
     if (!(HEALTH_STATES as readonly string[]).includes(input.health)) throw new SluiceError('SLUICE_E_VALIDATION', `unknown health ${input.health}`, { details: { field: 'health' } });
     const message = (input.message ?? '').slice(0, 1024);
+    const advertiseUrl = parseAdvertiseUrl(input.advertiseUrl);
     const at = now();
     const current = await this.ownGateway(ctx, input.name);
-    const changed = current.loaded !== JSON.stringify(loaded) || current.health !== input.health || current.health_message !== message;
-    const update = { last_heartbeat_at: at, loaded: JSON.stringify(loaded), health: input.health, health_message: message };
+    const changed = current.loaded !== JSON.stringify(loaded) || current.health !== input.health || current.health_message !== message || current.advertise_url !== advertiseUrl;
+    const update = { last_heartbeat_at: at, loaded: JSON.stringify(loaded), health: input.health, health_message: message, advertise_url: advertiseUrl };
     if (!changed) {
       await this.store.db.updateTable('gateways').set({ last_heartbeat_at: at }).where('id', '=', current.id).execute();
       return toGateway({ ...current, last_heartbeat_at: at });
@@ -120,8 +135,8 @@ export class GatewayService {
       await tx.updateTable('gateways').set(update).where('id', '=', current.id).execute();
       return {
         result: toGateway({ ...current, ...update }),
-        before: { loaded: JSON.parse(current.loaded) as unknown, health: current.health, message: current.health_message },
-        after: { loaded, health: input.health, message },
+        before: { loaded: JSON.parse(current.loaded) as unknown, health: current.health, message: current.health_message, advertiseUrl: current.advertise_url },
+        after: { loaded, health: input.health, message, advertiseUrl },
       };
     });
   }
@@ -152,6 +167,18 @@ export class GatewayService {
       return { gateway: r.name, state: entry?.state ?? 'pending', reason: entry?.reason ?? null, reportedAt: r.last_heartbeat_at };
     });
     return { gateways: states.length, loaded: states.filter((s) => s.state === 'ready').length, failed: states.filter((s) => s.state === 'failed').length, states };
+  }
+
+  /**
+   * The peers of gateway `self`: every other gateway connected now (a heartbeat within `staleMs`,
+   * the fleet's notion of live) that advertises a URL, by name.
+   */
+  async peers(self: string, staleMs: number): Promise<GatewayPeer[]> {
+    const since = new Date(Date.now() - staleMs).toISOString();
+    const rows = await this.store.db.selectFrom('gateways').select(['name', 'advertise_url'])
+      .where('last_heartbeat_at', '>=', since).where('advertise_url', 'is not', null).where('name', '!=', self)
+      .orderBy('name').execute();
+    return rows.map((r) => ({ name: r.name, url: r.advertise_url! }));
   }
 
   async get(name: string): Promise<Gateway | undefined> {
@@ -186,6 +213,25 @@ function parseLoaded(value: unknown): LoadedVersion[] {
   });
 }
 
+/** An advertised URL: http(s), a host, no path beyond `/`, no credentials; null when none is given. */
+function parseAdvertiseUrl(value: string | null | undefined): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  const bad = (why: string): never => {
+    throw new SluiceError('SLUICE_E_VALIDATION', `advertiseUrl ${why}`, { details: { field: 'advertiseUrl' } });
+  };
+  if (value.length > MAX_URL) bad(`is at most ${MAX_URL} characters`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return bad(`must be an absolute http or https URL, got ${JSON.stringify(value.slice(0, 100))}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') bad(`must be http or https, got ${url.protocol}`);
+  if (url.username !== '' || url.password !== '') bad('must not carry credentials');
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '') bad('is a base URL (scheme://host:port), without path, query or fragment');
+  return url.origin;
+}
+
 function toGateway(r: GatewayTable): Gateway {
   return {
     id: r.id,
@@ -198,5 +244,6 @@ function toGateway(r: GatewayTable): Gateway {
     loaded: JSON.parse(r.loaded) as LoadedVersion[],
     health: r.health as Health,
     healthMessage: r.health_message,
+    advertiseUrl: r.advertise_url ?? null,
   };
 }
