@@ -22,13 +22,19 @@ const CALLS = Number(values.calls);
 const CALLER_IDS = values['caller-ids'] === true;
 const BODY = (id?: string) => JSON.stringify({ ...(id === undefined ? {} : { id }), inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 5], data: [0, 28.9, 14.4, 2.1, 200] }] });
 
+/** Start a gateway; resolves once it logs `listening on` (at info: keep the default log level). */
 function startGateway(args: string[]): Promise<ChildProcess> {
   const proc = spawn(process.execPath, [CLI, 'gateway', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start in 120 s:\n${out}`)), 120_000);
     proc.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('listening on')) resolve(proc);
+      // Only the start matters; the rest of the log is dropped so a long run does not keep it.
+      if (out.length < 65_536) out += c.toString();
+      if (out.includes('listening on')) {
+        clearTimeout(timer);
+        resolve(proc);
+      }
     });
     proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
     proc.once('exit', (code) => reject(new Error(`gateway exited ${code}:\n${out}`)));
@@ -58,7 +64,7 @@ try {
     const ports = await freePorts(2);
     for (const [i, port] of ports.entries()) {
       const token = await cp.token('gateway', `bench-${i}`);
-      procs.push(await startGateway(['--models', join(dir, `gw-${i}`), '--port', String(port), '--name', `bench-${i}`, '--control-plane', cp.url, '--token', token, '--log-level', 'warn']));
+      procs.push(await startGateway(['--models', join(dir, `gw-${i}`), '--port', String(port), '--name', `bench-${i}`, '--control-plane', cp.url, '--token', token]));
     }
     const [a, b] = ports.map((p) => `http://127.0.0.1:${p}`) as [string, string];
     let n = 0;

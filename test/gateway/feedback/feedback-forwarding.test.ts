@@ -132,6 +132,20 @@ t.test('three gateways behind nginx: feedback reaches the gateway that answered'
     const again = await feedback(lb, { feedback: more.map((a) => ({ id: a.id, label: a.label })) });
     t.equal(again.status, 200, 'nothing of the refused batch was applied anywhere');
     given += more.length;
+
+    // A peer refuses its group: the local group is applied, the answer says which items failed and lists what was accepted.
+    const here = [await infer(direct[0]!), await infer(direct[0]!)];
+    const there = await infer(direct[1]!);
+    t.equal((await feedback(direct[1]!, { id: there.id, label: there.label })).status, 200);
+    given += 1;
+    const mixed = await feedback(direct[0]!, { feedback: [{ id: here[0]!.id, label: here[0]!.label }, { id: there.id, label: there.label }, { id: here[1]!.id, label: here[1]!.label }] });
+    t.equal(mixed.status, 409, JSON.stringify(mixed.body));
+    t.equal(mixed.body.code, 'SLUICE_E_FEEDBACK_DUPLICATE', 'the peer\'s code');
+    t.same(mixed.body.details, { peer: 'gw-1', items: [1] });
+    t.same((mixed.body.accepted as { id: string }[]).map((x) => x.id), [here[0]!.id, here[1]!.id], 'the local group was applied');
+    given += here.length;
+    const resent = await feedback(direct[0]!, { feedback: [{ id: here[0]!.id, label: here[0]!.label }, { id: there.id, label: there.label }] });
+    t.equal(resent.body.code, 'SLUICE_E_FEEDBACK_DUPLICATE', 'sent again: refused, nothing counted twice');
   });
 
   await t.test('a WebSocket feedback frame is forwarded like an HTTP call', async (t) => {
