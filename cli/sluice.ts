@@ -93,7 +93,7 @@ const GATEWAY = defineCommand({
     name: { type: 'string', description: 'gateway name shown by the control plane (default: host name)' },
     region: { type: 'string', description: 'region reported to the control plane' },
     labels: { type: 'list', placeholder: 'key=value,...', description: 'labels reported to the control plane' },
-    'advertise-url': { type: 'string', placeholder: 'url', description: 'where the other gateways reach this one for feedback (docs/feedback.md; env SLUICE_ADVERTISE_URL; default: the listen address unless a wildcard)' },
+    'advertise-url': { type: 'string', placeholder: 'url', description: 'where the other gateways reach this one for feedback (docs/feedback.md; default: the listen address unless a wildcard)' },
     ...GATEWAY_ACCESS_FLAGS,
     ...TRACING_FLAGS,
     ...STANDALONE_ACCESS_FLAGS,
@@ -198,7 +198,7 @@ const COMMANDS = [
             ? undefined
             : {
               url: v['control-plane'], token: v.token ?? '', name: v.name, region: v.region, labels: parseLabels(v.labels), tls: clientTlsOf(v), registryPublicKeyPem: readRegistryKey(v['registry-key']),
-              advertiseUrl: advertiseUrlOf(v['advertise-url'] ?? process.env.SLUICE_ADVERTISE_URL),
+              advertiseUrl: advertiseUrlOf(v['advertise-url']),
             },
         access: accessOptions(v),
         metricsPort: v['metrics-port'],
@@ -298,7 +298,7 @@ function readRegistryKey(file: string | undefined): string | undefined {
   }
 }
 
-/** `--advertise-url` (or SLUICE_ADVERTISE_URL): an http(s) base URL, refused naming the flag otherwise. */
+/** `--advertise-url` (SLUICE_ADVERTISE_URL, as every flag): an http(s) base URL, refused naming the flag otherwise. */
 function advertiseUrlOf(value: string | undefined): string | undefined {
   if (value === undefined || value === '') return undefined;
   let url: URL | undefined;
