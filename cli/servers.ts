@@ -9,7 +9,7 @@ import type { RunningServer } from '../lib/server.js';
 import { readServerTls, type ClientTlsFiles, type ServerTlsFiles } from '../lib/tls.js';
 import { SluiceError } from '../lib/errors.js';
 import { startControlPlane, type ControlPlaneServer } from '../control-plane/index.js';
-import { startGateway, type Gateway } from '../gateway/index.js';
+import { startGateway, type Gateway, type GatewayOptions } from '../gateway/index.js';
 import { readTokenFile } from '../gateway/access/token-file.js';
 import { checkIoThreads, defaultIoThreads } from '../gateway/server/io-threads.js';
 import type { GatewayAccessOptions } from '../gateway/access/access-policy.js';
@@ -30,7 +30,7 @@ export interface GatewayRun {
   budgets?: BudgetSettings | undefined;
   drainTimeoutMs: number;
   tls?: ServerTlsFiles | undefined;
-  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined; tls?: ClientTlsFiles | undefined; registryPublicKeyPem?: string | undefined } | undefined;
+  controlPlane?: GatewayOptions['controlPlane'] | undefined;
   /** Who may call (issue 17). */
   access?: GatewayAccessOptions | undefined;
   metricsPort?: number | undefined;

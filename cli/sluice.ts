@@ -93,6 +93,7 @@ const GATEWAY = defineCommand({
     name: { type: 'string', description: 'gateway name shown by the control plane (default: host name)' },
     region: { type: 'string', description: 'region reported to the control plane' },
     labels: { type: 'list', placeholder: 'key=value,...', description: 'labels reported to the control plane' },
+    'advertise-url': { type: 'string', placeholder: 'url', description: 'where the other gateways reach this one for feedback (docs/feedback.md; default: the listen address unless a wildcard)' },
     ...GATEWAY_ACCESS_FLAGS,
     ...TRACING_FLAGS,
     ...STANDALONE_ACCESS_FLAGS,
@@ -195,7 +196,10 @@ const COMMANDS = [
         controlPlane:
           v['control-plane'] === undefined
             ? undefined
-            : { url: v['control-plane'], token: v.token ?? '', name: v.name, region: v.region, labels: parseLabels(v.labels), tls: clientTlsOf(v), registryPublicKeyPem: readRegistryKey(v['registry-key']) },
+            : {
+              url: v['control-plane'], token: v.token ?? '', name: v.name, region: v.region, labels: parseLabels(v.labels), tls: clientTlsOf(v), registryPublicKeyPem: readRegistryKey(v['registry-key']),
+              advertiseUrl: advertiseUrlOf(v['advertise-url']),
+            },
         access: accessOptions(v),
         metricsPort: v['metrics-port'],
         tracing: tracingOptions(v),
@@ -292,6 +296,21 @@ function readRegistryKey(file: string | undefined): string | undefined {
   } catch (err) {
     throw new SluiceError('SLUICE_E_CONFIG_FILE_MISSING', `--registry-key ${file} cannot be read`, { cause: err, details: { flag: 'registry-key' } });
   }
+}
+
+/** `--advertise-url` (SLUICE_ADVERTISE_URL, as every flag): an http(s) base URL, refused naming the flag otherwise. */
+function advertiseUrlOf(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname.replace(/\/+$/, '') !== '' || url.search !== '' || url.username !== '') {
+    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--advertise-url must be a base URL such as http://10.0.0.5:8000, got "${value.slice(0, 100)}"`, { details: { flag: 'advertise-url' } });
+  }
+  return url.origin;
 }
 
 interface Command {

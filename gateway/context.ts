@@ -29,7 +29,11 @@ export interface GatewaySettings {
   /** Serve https/wss with this certificate and key (uWS SSLApp); plain http/ws without. */
   tls?: CertificateFiles | undefined;
   /** Register with and sync from a control plane; `tls` is the CA it is trusted by and the client certificate shown to it (mutual TLS). */
-  controlPlane?: { url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined; tls?: ClientTlsFiles | undefined; registryPublicKeyPem?: string | undefined };
+  controlPlane?: {
+    url: string; token: string; name?: string | undefined; region?: string | undefined; labels?: Record<string, string> | undefined; tls?: ClientTlsFiles | undefined; registryPublicKeyPem?: string | undefined;
+    /** --advertise-url: where the other gateways reach this one (default: the listen address, unless a wildcard). */
+    advertiseUrl?: string | undefined;
+  };
   /** Threads serving HTTP/WebSocket (docs/io-threads.md); 1 (the default) serves them on the main thread. */
   ioThreads?: number | undefined;
   /** ORT worker threads (default: one per core). */

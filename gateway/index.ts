@@ -114,6 +114,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     throw err;
   });
   raiseListenBacklog(port, admission.settings.listenBacklog, logger);
+  inference.peers.listening(front.scheme, options.host, port, logger);
   if (metricsListener !== undefined) closers.push(() => metricsListener.close());
   if (tracing !== undefined) closers.push(() => tracing.close());
   started = true;

@@ -111,6 +111,7 @@ export const ERRORS = {
   SLUICE_E_FEEDBACK_DUPLICATE: { status: 409, summary: 'feedback for this answer was already given' },
   SLUICE_E_FEEDBACK_BAD_VALUE: { status: 400, summary: 'the label or value does not fit the answer' },
   SLUICE_E_FEEDBACK_UNSUPPORTED: { status: 422, summary: 'this model version takes no feedback' },
+  SLUICE_E_FEEDBACK_PEER_UNAVAILABLE: { status: 503, summary: 'the gateway that gave the answer did not answer' },
   // alerts (issue 16)
   SLUICE_E_ALERT_RULE_INVALID: { status: 400, summary: 'the alert rule is invalid' },
   SLUICE_E_ALERT_NOT_FOUND: { status: 404, summary: 'no such alert or alert rule' },

@@ -46,6 +46,19 @@ export interface WireDesiredState {
   models: WireDesiredModel[];
   /** Who may call the gateway (issue 17): the live tokens with gateway scopes. Null for callers that are not gateways. */
   access?: WireGatewayAccess | null;
+  /**
+   * The other live gateways (a heartbeat within three intervals) that advertise a URL, for feedback
+   * that reaches a gateway other than the one that answered (docs/feedback.md). Null for callers that
+   * are not gateways. Not part of the revision: it is applied on every arrival, polls included.
+   */
+  peers?: WirePeer[] | null;
+}
+
+/** Another gateway of the fleet, where its peers reach it. */
+export interface WirePeer {
+  name: string;
+  /** Its --advertise-url (scheme://host:port). */
+  url: string;
 }
 
 /** A live token as gateways check it: only the SHA-256 of its secret travels. */
@@ -84,7 +97,8 @@ export const DESIRED_STATE_FIELDS = `revision heartbeatIntervalSeconds trafficRe
   models { name routes { version weight } aliases { name version }
     rollout { id strategy stable candidate sticky mirrorShare agreementTolerance }
     versions { version sha256 size signature keyId downloadUrl statement statementSignature files { name sha256 size downloadUrl } } }
-  access { tokens { sha256 name scopes rateLimit rateBurst } }`;
+  access { tokens { sha256 name scopes rateLimit rateBurst } }
+  peers { name url }`;
 
 // ---- Rollouts (issue 14): what the gateways act on, and what they measure for analysis. ----
 

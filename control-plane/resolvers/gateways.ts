@@ -28,10 +28,12 @@ async function targetGateway(ctx: GraphQLContext, requested: string | null | und
   return named;
 }
 
-function present(state: DesiredState, gateway: string | null, ctx: GraphQLContext) {
+function present(state: DesiredState, target: Pick<Gateway, 'name' | 'region'> | null, ctx: GraphQLContext) {
   const { services, baseUrl } = ctx;
   return {
-    gateway,
+    gateway: target?.name || null,
+    /** Whose peers DesiredState.peers lists (not a GraphQL field). */
+    peersOf: target !== null && target.name !== '' ? { name: target.name, region: target.region } : null,
     revision: state.revision,
     models: state.models.map((m) => ({
       ...m,
@@ -64,7 +66,7 @@ function desiredStates(ctx: GraphQLContext, gateway: Pick<Gateway, 'name' | 'reg
           last = state.revision;
           // A child of whatever caused the change in this process (a mutation, a rollout step).
           const attributes = { 'sluice.gateway': gateway?.name ?? '', 'sluice.revision': state.revision, 'sluice.actor.id': ctx.call.actor.id };
-          await ctx.services.tracing.span('sync.push', attributes, () => push(present(state, gateway?.name || null, ctx)));
+          await ctx.services.tracing.span('sync.push', attributes, () => push(present(state, gateway, ctx)));
         })
         .catch((err: unknown) => stop(err));
     };
@@ -87,7 +89,7 @@ export const gatewayResolvers = {
     },
     async desiredState(_: unknown, args: { gateway?: string | null }, ctx: GraphQLContext) {
       const gateway = await targetGateway(ctx, args.gateway);
-      return present(await ctx.services.sharedDesiredState(gateway ?? undefined), gateway?.name || null, ctx);
+      return present(await ctx.services.sharedDesiredState(gateway ?? undefined), gateway, ctx);
     },
   },
   Mutation: {
@@ -111,6 +113,14 @@ export const gatewayResolvers = {
         return desiredStates(ctx, gateway);
       },
       resolve: (state: Presented) => state,
+    },
+  },
+  DesiredState: {
+    // Computed at each read (polls, pushes), never hashed into the revision: liveness changes with
+    // every heartbeat, the models do not.
+    async peers(state: Presented, _: unknown, ctx: GraphQLContext) {
+      if (ctx.call.actor.role !== 'gateway' || state.peersOf === null) return null;
+      return ctx.services.gateways.peers(state.peersOf, STALE_AFTER_INTERVALS * ctx.heartbeatIntervalSeconds * 1000);
     },
   },
   Gateway: {

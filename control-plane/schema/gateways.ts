@@ -36,6 +36,14 @@ export const gatewayTypeDefs = /* GraphQL */ `
     loadedVersions: [LoadedVersion!]!
     health: GatewayHealth!
     healthMessage: String!
+    "The base URL the gateway advertises to its peers (--advertise-url); null: none."
+    advertiseUrl: String
+  }
+
+  "Another live gateway, where its peers reach it (feedback forwarding)."
+  type GatewayPeer {
+    name: String!
+    url: String!
   }
 
   type GatewayEdge {
@@ -128,6 +136,8 @@ export const gatewayTypeDefs = /* GraphQL */ `
     trafficReportIntervalMs: Int!
     "Who may call the gateways (issue 17); null unless the caller is a gateway or an admin."
     access: GatewayAccess
+    "The other connected gateways that advertise a URL (feedback forwarding); null unless the caller is a gateway. Not part of the revision."
+    peers: [GatewayPeer!]
   }
 
   "A live token as gateways check it: the SHA-256 of its secret, never the secret."
@@ -166,6 +176,8 @@ export const gatewayTypeDefs = /* GraphQL */ `
     loaded: [LoadedVersionInput!]!
     health: GatewayHealth!
     message: String
+    "The base URL peers reach the gateway at (scheme://host:port); absent: none."
+    advertiseUrl: String
   }
 
   "One gateway's copies of calls for a rollout (lib/sync-wire.ts WireMirrorStats)."

@@ -1,7 +1,9 @@
 // The control-plane side of gateway sync: registration, heartbeats (what each gateway has loaded and
 // how healthy it is) and the gateway list. A heartbeat that only says "still here" updates the
 // timestamp without an audit event; one that changes what the gateway reports is audited like any
-// other change, so the log shows when each gateway loaded what, without one row per beat.
+// other change, so the log shows when each gateway loaded what, without one row per beat. A
+// heartbeat may carry the URL the gateway advertises to its peers; the live gateways' URLs go out
+// to each gateway as its peers (feedback forwarding, docs/feedback.md).
 import { SluiceError } from '../../lib/errors.js';
 import { isUniqueViolation, type Store } from '../store/db.js';
 import type { GatewayTable } from '../store/tables.js';
@@ -51,6 +53,7 @@ export interface Gateway {
   loaded: LoadedVersion[];
   health: Health;
   healthMessage: string;
+  advertiseUrl: string | null;
 }
 
 export interface HeartbeatInput {
@@ -58,9 +61,23 @@ export interface HeartbeatInput {
   loaded: LoadedVersion[];
   health: string;
   message?: string | null;
+  /** The base URL peers reach the gateway at; absent or null: none. */
+  advertiseUrl?: string | null;
 }
 
+/** A live gateway as its peers see it. */
+export interface GatewayPeer {
+  name: string;
+  url: string;
+}
+
+const MAX_URL = 512;
+/** How long one read of the live gateways serves every peers() call of a replica. */
+const PEERS_CACHE_MS = 1000;
+
 export class GatewayService {
+  #live: { at: number; staleMs: number; rows: { name: string; region: string; advertise_url: string | null }[] } | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly audit: AuditLog,
@@ -91,6 +108,7 @@ export class GatewayService {
         loaded: existing?.loaded ?? '[]',
         health: existing?.health ?? 'unknown',
         health_message: existing?.health_message ?? '',
+        advertise_url: existing?.advertise_url ?? null,
       };
       try {
         if (existing) await tx.updateTable('gateways').set(row).where('id', '=', row.id).execute();
@@ -108,10 +126,11 @@ export class GatewayService {
     const loaded = parseLoaded(input.loaded);
     if (!(HEALTH_STATES as readonly string[]).includes(input.health)) throw new SluiceError('SLUICE_E_VALIDATION', `unknown health ${input.health}`, { details: { field: 'health' } });
     const message = (input.message ?? '').slice(0, 1024);
+    const advertiseUrl = parseAdvertiseUrl(input.advertiseUrl);
     const at = now();
     const current = await this.ownGateway(ctx, input.name);
-    const changed = current.loaded !== JSON.stringify(loaded) || current.health !== input.health || current.health_message !== message;
-    const update = { last_heartbeat_at: at, loaded: JSON.stringify(loaded), health: input.health, health_message: message };
+    const changed = current.loaded !== JSON.stringify(loaded) || current.health !== input.health || current.health_message !== message || current.advertise_url !== advertiseUrl;
+    const update = { last_heartbeat_at: at, loaded: JSON.stringify(loaded), health: input.health, health_message: message, advertise_url: advertiseUrl };
     if (!changed) {
       await this.store.db.updateTable('gateways').set({ last_heartbeat_at: at }).where('id', '=', current.id).execute();
       return toGateway({ ...current, last_heartbeat_at: at });
@@ -120,8 +139,8 @@ export class GatewayService {
       await tx.updateTable('gateways').set(update).where('id', '=', current.id).execute();
       return {
         result: toGateway({ ...current, ...update }),
-        before: { loaded: JSON.parse(current.loaded) as unknown, health: current.health, message: current.health_message },
-        after: { loaded, health: input.health, message },
+        before: { loaded: JSON.parse(current.loaded) as unknown, health: current.health, message: current.health_message, advertiseUrl: current.advertise_url },
+        after: { loaded, health: input.health, message, advertiseUrl },
       };
     });
   }
@@ -152,6 +171,25 @@ export class GatewayService {
       return { gateway: r.name, state: entry?.state ?? 'pending', reason: entry?.reason ?? null, reportedAt: r.last_heartbeat_at };
     });
     return { gateways: states.length, loaded: states.filter((s) => s.state === 'ready').length, failed: states.filter((s) => s.state === 'failed').length, states };
+  }
+
+  /**
+   * The peers of gateway `self`: every other gateway of its region connected now (a heartbeat within
+   * `staleMs`, the fleet's notion of live) that advertises a URL, by name. Feedback never leaves a
+   * region (the answers and the truth may be personal data kept there: docs/data-at-rest.md, "Data residency"), and a
+   * load balancer's pool is one region. The live list is read at most once per PEERS_CACHE_MS per
+   * replica, whatever the number of gateways polling (2,000 polls/s at 10,000 gateways).
+   */
+  async peers(self: { name: string; region: string }, staleMs: number): Promise<GatewayPeer[]> {
+    const nowMs = Date.now();
+    let live = this.#live;
+    if (live === undefined || nowMs - live.at > PEERS_CACHE_MS || live.staleMs !== staleMs) {
+      const since = new Date(nowMs - staleMs).toISOString();
+      const rows = await this.store.db.selectFrom('gateways').select(['name', 'region', 'advertise_url'])
+        .where('last_heartbeat_at', '>=', since).where('advertise_url', 'is not', null).orderBy('name').execute();
+      this.#live = live = { at: nowMs, staleMs, rows };
+    }
+    return live.rows.filter((r) => r.region === self.region && r.name !== self.name).map((r) => ({ name: r.name, url: r.advertise_url! }));
   }
 
   async get(name: string): Promise<Gateway | undefined> {
@@ -186,6 +224,25 @@ function parseLoaded(value: unknown): LoadedVersion[] {
   });
 }
 
+/** An advertised URL: http(s), a host, no path beyond `/`, no credentials; null when none is given. */
+function parseAdvertiseUrl(value: string | null | undefined): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  const bad = (why: string): never => {
+    throw new SluiceError('SLUICE_E_VALIDATION', `advertiseUrl ${why}`, { details: { field: 'advertiseUrl' } });
+  };
+  if (value.length > MAX_URL) bad(`is at most ${MAX_URL} characters`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return bad(`must be an absolute http or https URL, got ${JSON.stringify(value.slice(0, 100))}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') bad(`must be http or https, got ${url.protocol}`);
+  if (url.username !== '' || url.password !== '') bad('must not carry credentials');
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '') bad('is a base URL (scheme://host:port), without path, query or fragment');
+  return url.origin;
+}
+
 function toGateway(r: GatewayTable): Gateway {
   return {
     id: r.id,
@@ -198,5 +255,6 @@ function toGateway(r: GatewayTable): Gateway {
     loaded: JSON.parse(r.loaded) as LoadedVersion[],
     health: r.health as Health,
     healthMessage: r.health_message,
+    advertiseUrl: r.advertise_url ?? null,
   };
 }

@@ -562,6 +562,15 @@ const refusedCalls: Migration = {
   },
 };
 
+// Feedback behind a load balancer: the base URL each gateway advertises in its heartbeat
+// (--advertise-url), so the desired state can list every live gateway to its peers; null: the
+// gateway advertises none (it listens on a wildcard address) and no peer forwards to it.
+const gatewayAdvertise: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('gateways').addColumn('advertise_url', 'text').execute();
+  },
+};
+
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_version_bundle': versionBundle,
@@ -578,4 +587,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0013_gateways_token': gatewaysByToken,
   '0014_explained_windows': explainedWindows,
   '0015_refused_calls': refusedCalls,
+  '0016_gateway_advertise': gatewayAdvertise,
 };

@@ -115,6 +115,8 @@ export interface GatewayTable {
   loaded: string;
   health: string;
   health_message: string;
+  /** The base URL peers reach it at (--advertise-url); null: none (0016_gateway_advertise). */
+  advertise_url: string | null;
 }
 
 export interface TrainingJobTable {

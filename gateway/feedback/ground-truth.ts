@@ -5,9 +5,10 @@
 //
 // A caller's id may be personal data (an order or customer number): the store keys it by an
 // HMAC-SHA256 under a key drawn per gateway at start, never by the id itself. The gateway's own ids
-// name nobody: `<16 hex digits of randomness>-<the answer's sequence number in base 36>`; the
-// sequence number finds the answer's slot and the random part must match, so an id cannot be
-// guessed from another, and the hot path neither hashes nor touches a Map (bench/micro/feedback).
+// name nobody: `<16 hex digits of randomness>-<the answer's sequence number in base 36>`, then,
+// under a control plane, `-<the gateway's owner tag>` (owner-ids.ts); the sequence number finds the
+// answer's slot and the random part must match, so an id cannot be guessed from another, and the
+// hot path neither hashes nor touches a Map (bench/micro/feedback).
 import { createHmac, randomBytes, randomFillSync } from 'node:crypto';
 import { SluiceError } from '../../lib/errors.js';
 import type { WireSliceStats } from '../../lib/sync-wire.js';
@@ -17,6 +18,7 @@ import type { TrafficWindows } from '../routing/traffic.js';
 import { AccuracyWindows, type AccuracyReport } from './accuracy.js';
 import { AnswerStore, EXPIRED, UNKNOWN } from './answer-store.js';
 import type { FeedbackItem } from './feedback-items.js';
+import { parseGeneratedId } from './owner-ids.js';
 import { predictionSpec, type PredictingVersion, type PredictionSpec } from './prediction.js';
 import { registerSliceMetrics } from './slice-metrics.js';
 import { VersionSlices, type SliceReport, type SliceWindowReport } from './slices.js';
@@ -82,8 +84,6 @@ interface Join {
   truth: number[];
 }
 
-/** An id the gateway made: two 32-bit checks in hex, then the sequence number in base 36. */
-const GENERATED = /^([0-9a-f]{8})([0-9a-f]{8})-([0-9a-z]{1,11})$/;
 const RANDOM_POOL = 1024;
 
 /** Two hex digits per byte value: hex8 joins four of them (504 → 66 ns an id, against toString(16) + padStart). */
@@ -105,6 +105,9 @@ export class GroundTruth {
   readonly #byModel = new Map<string, Map<string, VersionFeedback>>();
   /** Per loaded version (each generation): its VersionFeedback, or null when it takes none. */
   readonly #ofLoaded = new WeakMap<PredictingVersion, VersionFeedback | null>();
+  /** This gateway's owner tag (owner-ids.ts), undefined when standalone; ids it makes end with `-<tag>`. */
+  #owner: string | undefined;
+  #ownerSuffix = '';
 
   constructor(options: GroundTruthOptions) {
     this.#repository = options.repository;
@@ -121,6 +124,16 @@ export class GroundTruth {
    */
   keyOf(id: string): string {
     return createHmac('sha256', this.#key).update(id).digest('binary');
+  }
+
+  /** Tag the ids made from now on with this gateway's owner tag (set once, before serving). */
+  setOwner(tag: string): void {
+    this.#owner = tag;
+    this.#ownerSuffix = `-${tag}`;
+  }
+
+  get owner(): string | undefined {
+    return this.#owner;
   }
 
   /** What a loaded version keeps for feedback, or null when it takes none (cached per generation). */
@@ -179,22 +192,25 @@ export class GroundTruth {
     vf.spec.write(t, rows, store.predictions, at);
     vf.slices?.answered(slices ?? vf.slices.missing, store.predictions, at, rows, store.slices, now);
     vf.lastAnswerAt = now;
-    return `${hex8(c0)}${hex8(c1)}-${store.lastSeq.toString(36)}`;
+    return `${hex8(c0)}${hex8(c1)}-${store.lastSeq.toString(36)}${this.#ownerSuffix}`;
   }
 
   /**
    * Join items to earlier answers of `model` (of `version` when given). Every item is checked first;
-   * one bad item fails the call with its code and nothing is applied.
+   * one bad item fails the call with its code and nothing is applied. `positions`: the items' places
+   * in the caller's batch when they are part of it (errors name those), else their own indexes.
    */
-  give(model: string, version: string | undefined, items: readonly FeedbackItem[]): AcceptedFeedback[] {
+  give(model: string, version: string | undefined, items: readonly FeedbackItem[], positions?: readonly number[]): AcceptedFeedback[] {
     const now = this.#now();
     const targets = this.#targets(model, version);
     const joins: Join[] = [];
     const seen = new Set<string>();
-    items.forEach((item, i) => {
-      const { vf, slot } = this.#locate(targets, item.id, now, items.length > 1 ? i : undefined);
-      const where = items.length > 1 ? `feedback[${i}]: ` : '';
-      const details = items.length > 1 ? { item: i } : {};
+    const numbered = items.length > 1 || positions !== undefined;
+    items.forEach((item, index) => {
+      const i = positions?.[index] ?? index;
+      const { vf, slot } = this.#locate(targets, item.id, now, numbered ? i : undefined);
+      const where = numbered ? `feedback[${i}]: ` : '';
+      const details = numbered ? { item: i } : {};
       const seenKey = `${vf.version}\u0000${slot}`;
       if (vf.store.given(slot) || seen.has(seenKey)) {
         throw new SluiceError('SLUICE_E_FEEDBACK_DUPLICATE', `${where}feedback for answer ${item.id} was already given`, { details });
@@ -203,6 +219,27 @@ export class GroundTruth {
       joins.push({ vf, slot, item, truth: this.#truth(vf, slot, item, where, details) });
     });
     return joins.map((j) => this.#apply(j, now));
+  }
+
+  /**
+   * Whether this gateway holds (or held, within a TTL) the answer `id` of `model` (`version`): what a
+   * peer asks before it forwards feedback for a caller's id. A model or version it cannot look in
+   * counts as not holding it.
+   */
+  holds(model: string, version: string | undefined, id: string): boolean {
+    let targets: VersionFeedback[];
+    try {
+      targets = this.#targets(model, version);
+    } catch {
+      return false;
+    }
+    const now = this.#now();
+    try {
+      this.#locate(targets, id, now, undefined);
+      return true;
+    } catch (err) {
+      return (err as SluiceError).code === 'SLUICE_E_FEEDBACK_EXPIRED';
+    }
   }
 
   /** Why a version takes no feedback, or undefined when it takes some (nothing cached: it may still be loading). */
@@ -267,12 +304,14 @@ export class GroundTruth {
 
   #locate(targets: readonly VersionFeedback[], id: string, now: number, item: number | undefined): { vf: VersionFeedback; slot: number } {
     const hashed = this.keyOf(id);
-    const generated = GENERATED.exec(id);
+    const made = parseGeneratedId(id);
+    // Another gateway's id is never looked up by sequence here (its slot numbers are not ours).
+    const generated = made !== undefined && made.owner === this.#owner ? made : undefined;
     let expired = false;
     for (const vf of targets) {
       let slot = vf.store.find(hashed, now);
-      if (slot === UNKNOWN && generated !== null) {
-        slot = vf.store.findSeq(parseInt(generated[3]!, 36), parseInt(generated[1]!, 16) | 0, parseInt(generated[2]!, 16) | 0, now);
+      if (slot === UNKNOWN && generated !== undefined) {
+        slot = vf.store.findSeq(generated.seq, generated.check0, generated.check1, now);
       }
       if (slot >= 0) return { vf, slot };
       if (slot === EXPIRED) expired = true;

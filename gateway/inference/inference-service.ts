@@ -11,6 +11,8 @@ import type { Preprocessor } from '../preprocess/preprocessor.js';
 import { shapeKey } from '../batching/assemble.js';
 import { TrafficWindows, type VersionTraffic } from '../routing/traffic.js';
 import { GroundTruth, type VersionFeedback } from '../feedback/ground-truth.js';
+import { FeedbackForwarding } from '../feedback/feedback-forwarding.js';
+import { FeedbackPeers } from '../feedback/feedback-peers.js';
 import { AttributionWindows } from '../explain/attribution-windows.js';
 import { Explainer } from '../explain/explainer.js';
 import { ROUTE_KEY_HEADER, PREVIEW_HEADER } from '../../lib/sync-wire.js';
@@ -41,6 +43,9 @@ export class InferenceService {
   readonly #mirror: Mirror;
   /** Answer ids and the feedback joined to them (gateway/feedback). */
   readonly feedback: GroundTruth;
+  /** The other live gateways (under a control plane) and the feedback sent to the one holding an answer. */
+  readonly peers = new FeedbackPeers();
+  readonly feedbackForwarding: FeedbackForwarding;
   /** Explanations (the explain routes) and the attribution windows of sampled calls (gateway/explain). */
   readonly attributions = new AttributionWindows(new Explainer());
 
@@ -48,6 +53,7 @@ export class InferenceService {
     this.#repository = repository;
     this.#metrics = metrics;
     this.feedback = new GroundTruth({ repository, metrics, traffic: this.traffic });
+    this.feedbackForwarding = new FeedbackForwarding(this.feedback, this.peers);
     // Issue 22's figures ride the traffic windows to the control plane, beside drift.
     this.traffic.explained.attribution = (model, version) => this.attributions.snapshot(model, version);
     this.traffic.explained.slices = (model, version) => this.feedback.sliceStats(model, version);

@@ -2,10 +2,12 @@
 //   POST /v2/models/{name}/feedback  (and /v2/models/{name}/versions/{version}/feedback)
 //     {"id", "label" | "value" | "labels" | "values"} or {"feedback": [...]}; answers
 //     {"accepted": [{id, model_name, model_version, rows, correct | abs_error}]}, or a coded 4xx
-//     (gateway/feedback/ground-truth.ts) with nothing applied.
+//     (gateway/feedback/ground-truth.ts) with nothing applied. Behind a load balancer the items
+//     another gateway holds are sent to it (gateway/feedback/feedback-forwarding.ts).
 //   GET the same paths: the version's accuracy windows (the routed version without versions/{v}).
 import { SluiceError } from '../../lib/errors.js';
 import { parseFeedbackBody } from '../feedback/feedback-items.js';
+import { FORWARDED_HEADER, PROBE_HEADER } from '../feedback/feedback-forwarding.js';
 import type { InferenceService } from '../inference/inference-service.js';
 import type { GatewayAccess } from '../access/access-policy.js';
 import { admit as admitCall, Need } from './access-gate.js';
@@ -23,15 +25,26 @@ export interface FeedbackRouteOptions {
 
 export function feedbackRoutes(app: TemplatedApp, o: FeedbackRouteOptions): void {
   const give = (call: HttpCall, req: HttpRequest, name: string, version: string | undefined): void => {
+    // Headers are read before the first await (uWS frees the request after the handler returns).
+    const authorization = req.getHeader('authorization');
+    const forwarded = req.getHeader(FORWARDED_HEADER) !== '';
+    const probe = forwarded && req.getHeader(PROBE_HEADER) !== '';
     readBody(call, req, { limit: o.maxBodyBytes })
       .then((body) => {
+        let parsed: unknown;
         try {
-          if (call.aborted) return;
-          const items = parseFeedbackBody(parseJsonHeader(body));
-          call.json(200, JSON.stringify({ accepted: o.inference.feedback.give(name, version, items) }));
+          if (call.aborted) return undefined;
+          parsed = parseJsonHeader(body);
         } finally {
           releaseBody(body);
         }
+        if (probe) return o.inference.feedbackForwarding.probe(name, version, parsed);
+        const items = parseFeedbackBody(parsed);
+        const batch = (parsed as { feedback?: unknown }).feedback !== undefined;
+        return o.inference.feedbackForwarding.give({ model: name, version, items, batch, authorization, forwarded });
+      })
+      .then((reply) => {
+        if (reply !== undefined) call.send(reply.status, 'application/json', reply.body, reply.retryAfter === undefined ? undefined : { 'Retry-After': reply.retryAfter });
       })
       .catch((err: unknown) => o.fail(call, err));
   };

@@ -7,7 +7,8 @@ import { parseFeedbackBody, type FeedbackItem } from '../feedback/feedback-items
 import { decodeInferenceRequest, encodeInferenceResponse } from './oip-codec.js';
 import { registerWsEndpoint, WS_DEFAULTS, type WsAnswer, type WsEndpointOptions, type WsInferContext } from './ws-endpoint.js';
 import type { WsCall } from './ws-frame-codec.js';
-import type { Grant } from '../access/access-policy.js';
+import { WS_TOKEN_PROTOCOL, type Grant } from '../access/access-policy.js';
+import { replyError } from '../feedback/feedback-forwarding.js';
 import { admissionOf } from './admission.js';
 import type { CallTrace } from '../tracing/tracing.js';
 
@@ -18,10 +19,26 @@ interface DecodeTimer {
   observe(seconds: number): void;
 }
 
-async function inferCall(ctx: GatewayContext, decodeTimers: [json: DecodeTimer, binary: DecodeTimer], call: WsCall, c: WsInferContext<Grant | undefined>): Promise<WsAnswer> {
+/**
+ * Who opened a connection: the grant its token carries, and its Authorization as sent (or built
+ * from the browser's subprotocol), which feedback another gateway holds is forwarded with.
+ */
+interface WsCaller {
+  grant: Grant | undefined;
+  authorization: string;
+}
+
+function upgradeAuthorization(headers: ReadonlyMap<string, string>): string {
+  const sent = headers.get('authorization') ?? '';
+  if (sent !== '') return sent;
+  const entry = (headers.get('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim()).find((p) => p.startsWith(WS_TOKEN_PROTOCOL));
+  return entry === undefined ? '' : `Bearer ${entry.slice(WS_TOKEN_PROTOCOL.length)}`;
+}
+
+async function inferCall(ctx: GatewayContext, decodeTimers: [json: DecodeTimer, binary: DecodeTimer], call: WsCall, c: WsInferContext<WsCaller>): Promise<WsAnswer> {
   // Scope and rate per call, before its tensors are decoded; a token revoked since the upgrade stops here.
-  ctx.access.checkCall(c.principal, call.model);
-  if (call.type === 'feedback') return feedbackCall(ctx, call);
+  ctx.access.checkCall(c.principal.grant, call.model);
+  if (call.type === 'feedback') return feedbackCall(ctx, call, c.principal.authorization);
   const decodeStart = performance.now();
   // The frame's id is the endpoint's to echo, its trace fields are the call's W3C trace context; the rest is an OIP request body.
   const { id: _id, model_name: _name, model_version: _version, type: _type, traceparent, tracestate, ...body } = call.request;
@@ -36,7 +53,7 @@ async function inferCall(ctx: GatewayContext, decodeTimers: [json: DecodeTimer, 
 }
 
 async function tracedCall(
-  ctx: GatewayContext, decodeTimers: [json: DecodeTimer, binary: DecodeTimer], call: WsCall, c: WsInferContext<Grant | undefined>,
+  ctx: GatewayContext, decodeTimers: [json: DecodeTimer, binary: DecodeTimer], call: WsCall, c: WsInferContext<WsCaller>,
   body: Record<string, unknown>, decodeStart: number, trace: CallTrace | undefined,
 ): Promise<WsAnswer> {
   const decoded = decodeInferenceRequest(body, call.binary);
@@ -75,12 +92,18 @@ function stringField(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-/** Feedback for the answer named by the frame's id, or for the answers its `feedback` list names. */
-function feedbackCall(ctx: GatewayContext, call: WsCall): Promise<WsAnswer> {
+/**
+ * Feedback for the answer named by the frame's id, or for the answers its `feedback` list names;
+ * what another gateway holds is forwarded to it, as over HTTP.
+ */
+async function feedbackCall(ctx: GatewayContext, call: WsCall, authorization: string): Promise<WsAnswer> {
   const { id, model_name: _name, model_version: _version, type: _type, ...rest } = call.request;
-  const items: FeedbackItem[] = parseFeedbackBody(rest.feedback === undefined ? { ...rest, id } : rest);
-  const accepted = ctx.inference.feedback.give(call.model, call.version, items);
-  return Promise.resolve({ json: JSON.stringify({ type: 'feedback', accepted }) });
+  const batch = rest.feedback !== undefined;
+  const items: FeedbackItem[] = parseFeedbackBody(batch ? rest : { ...rest, id });
+  const reply = await ctx.inference.feedbackForwarding.give({ model: call.model, version: call.version, items, batch, authorization, forwarded: false });
+  if (reply.status !== 200) throw replyError(reply);
+  const accepted = reply.accepted ?? (JSON.parse(reply.body) as { accepted: unknown }).accepted;
+  return { json: JSON.stringify({ type: 'feedback', accepted }) };
 }
 
 /** The WebSocket endpoint as a gateway extension; its close hook ends connections with 1001. */
@@ -90,13 +113,13 @@ export function websocketEndpoint(options: WebSocketOptions = {}): GatewayExtens
       ctx.metrics.decodeDuration.labels({ protocol: 'ws_json' }),
       ctx.metrics.decodeDuration.labels({ protocol: 'ws_binary' }),
     ];
-    const endpoint = registerWsEndpoint<Grant | undefined>(ctx.app, {
+    const endpoint = registerWsEndpoint<WsCaller>(ctx.app, {
       ...WS_DEFAULTS,
       // A message is a request body: the same limit as HTTP unless set apart.
       maxMessageBytes: ctx.options.maxBodyBytes,
       ...options,
       // Origin and token on the upgrade (Authorization, or a sluice.bearer.<token> subprotocol for browsers).
-      authenticate: (headers) => ctx.access.authenticateUpgrade(headers),
+      authenticate: (headers) => ({ grant: ctx.access.authenticateUpgrade(headers), authorization: upgradeAuthorization(headers) }),
       infer: (call, c) => inferCall(ctx, decodeTimers, call, c),
       // The same body budget and shedding as the HTTP routes.
       admission: admissionOf(ctx.app),

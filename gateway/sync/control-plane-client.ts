@@ -51,8 +51,10 @@ export class ControlPlaneClient {
     });
   }
 
-  async heartbeat(name: string, loaded: LoadedVersionReport[], health: 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY', message: string): Promise<void> {
-    await this.graphql('mutation($input: HeartbeatInput!) { heartbeat(input: $input) { id } }', { input: { name, loaded, health, message } });
+  async heartbeat(name: string, loaded: LoadedVersionReport[], health: 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY', message: string, advertiseUrl?: string): Promise<void> {
+    // advertiseUrl only when there is one: a control plane older than the field still takes the beat.
+    const input = { name, loaded, health, message, ...(advertiseUrl === undefined ? {} : { advertiseUrl }) };
+    await this.graphql('mutation($input: HeartbeatInput!) { heartbeat(input: $input) { id } }', { input });
   }
 
   /** Send traffic windows; resolves with how many the control plane stored. */

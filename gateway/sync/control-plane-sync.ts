@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { SluiceError, toSluiceError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { subjectDigest, verifyVersionStatement, type VersionFileName } from '../../lib/artifact-signature.js';
-import type { LoadedVersionReport, WireGatewayAccess } from '../../lib/sync-wire.js';
+import type { LoadedVersionReport, WireGatewayAccess, WirePeer } from '../../lib/sync-wire.js';
 import type { GatewayContext, GatewayExtension } from '../context.js';
 import type { ModelRepository } from '../models/repository.js';
 import type { TrafficWindows } from '../routing/traffic.js';
@@ -47,6 +47,12 @@ export interface ControlPlaneSyncOptions {
   pinFile?: string | undefined;
   /** Each desired state's `access` (live tokens with gateway scopes), applied as it arrives. */
   onAccess?: ((access: WireGatewayAccess) => void) | undefined;
+  /** The base URL peers reach this gateway at (--advertise-url), sent with each heartbeat. */
+  advertiseUrl?: string | undefined;
+  /** Each desired state's `peers` (the other live gateways), applied as it arrives. */
+  onPeers?: ((peers: WirePeer[]) => void) | undefined;
+  /** What the heartbeat advertises (default: `advertiseUrl`); read at each beat, since the port may be bound after the sync starts. */
+  advertised?: (() => string | undefined) | undefined;
 }
 
 const FIRST_RETRY_MS = 1000;
@@ -59,6 +65,16 @@ export function controlPlaneSync(options: ControlPlaneSyncOptions): GatewayExten
     options = { ...options, onAccess: (a) => {
       ctx.access.update(a.tokens);
       onAccess?.(a);
+    } };
+    // Feedback behind a load balancer: ids name this gateway, peers come with each desired state.
+    const peers = ctx.inference.peers;
+    peers.join(options.name ?? hostname(), options.advertiseUrl);
+    ctx.inference.feedback.setOwner(peers.tag!);
+    ctx.inference.feedbackForwarding.setTls(options.tls);
+    const onPeers = options.onPeers;
+    options = { ...options, advertised: () => peers.advertiseUrl, onPeers: (list) => {
+      peers.update(list);
+      onPeers?.(list);
     } };
     const sync = new ControlPlaneSync(options, ctx.repository, ctx.options.modelRepository, ctx.logger.child({ component: 'control-plane-sync' }), ctx.inference.traffic);
     // Folders on disk load only once they verify with the pin (none before the first pin: the sync
@@ -221,6 +237,8 @@ export class ControlPlaneSync {
   private enqueue(state: DesiredState, retry = false): void {
     // Access is applied on arrival, not behind model downloads: a revocation must not wait for them.
     if (!retry && state.access) this.options.onAccess?.(state.access);
+    // Peers are not in the revision (liveness changes with every heartbeat): every arrival counts.
+    if (!retry && state.peers) this.options.onPeers?.(state.peers);
     this.applying = this.applying
       .then(async () => {
         if (this.closed || (!retry && state.revision === this.lastRevision)) return;
@@ -431,7 +449,8 @@ export class ControlPlaneSync {
     }
     const first = this.keyRefusal ?? [...this.failures.values()][0] ?? loaded.find((l) => l.state === 'failed')?.reason ?? undefined;
     try {
-      await this.client.heartbeat(this.name, loaded, first !== undefined ? 'DEGRADED' : 'HEALTHY', first ?? '');
+      const advertised = this.options.advertised?.() ?? this.options.advertiseUrl;
+      await this.client.heartbeat(this.name, loaded, first !== undefined ? 'DEGRADED' : 'HEALTHY', first ?? '', advertised);
       this.reachable();
     } catch (err) {
       this.failed(err, 'heartbeat');

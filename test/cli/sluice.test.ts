@@ -27,6 +27,15 @@ t.test('control-plane --heartbeat-interval below 1 s exits 1 with SLUICE_E_CONFI
   await t.rejects(run(process.execPath, [CLI, 'control-plane', '--port', '0', '--data', dir, '--heartbeat-interval', '0']), { code: 1, stderr: /SLUICE_E_CONFIG_INVALID/ });
 });
 
+t.test('gateway --advertise-url (or SLUICE_ADVERTISE_URL) that is not an http(s) base URL exits 1 with SLUICE_E_CONFIG_INVALID', async (t) => {
+  const dir = t.testdir();
+  const base = [CLI, 'gateway', '--models', dir, '--port', '0', '--control-plane', 'http://127.0.0.1:9', '--token', 'x'];
+  for (const bad of ['ftp://10.0.0.1', 'http://10.0.0.1:8000/v2', 'nope']) {
+    await t.rejects(run(process.execPath, [...base, '--advertise-url', bad]), { code: 1, stderr: /SLUICE_E_CONFIG_INVALID.*advertise-url|advertise-url.*SLUICE_E_CONFIG_INVALID/s }, bad);
+  }
+  await t.rejects(run(process.execPath, base, { env: { ...process.env, SLUICE_ADVERTISE_URL: 'ftp://10.0.0.1' } }), { code: 1, stderr: /SLUICE_E_CONFIG_INVALID/ }, 'from the environment');
+});
+
 t.test('gateway on a non-loopback address without a token source exits 1 and says why; a bad token file names its line', async (t) => {
   const models = t.testdir({ models: {}, tokens: 'too-short infer:*\n' });
   await t.rejects(run(process.execPath, [CLI, 'gateway', '--host', '0.0.0.0', '--port', '0', '--models', `${models}/models`]), { code: 1, stderr: /SLUICE_E_GATEWAY_INSECURE/ });

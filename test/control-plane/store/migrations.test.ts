@@ -1,5 +1,6 @@
 // What the migrations leave behind: a gateway token's own row is found by index, not by scanning the
-// gateways table (the query plan shows it), and rows stored before a migration read its defaults;
+// gateways table (the query plan shows it), and rows stored before a migration read its defaults
+// (refused calls 0, no advertised URL);
 // on SQLite and on a real PostgreSQL.
 import t from 'tap';
 import { join } from 'node:path';
@@ -42,6 +43,35 @@ t.test('a window stored before 0015_refused_calls reads 0 refused calls, on SQLi
   const url = await server.createDatabase();
   const postgres = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url }) }) });
   t.same(await windowBeforeRefusals(postgres, () => openStore({ dataDir: dir, db: url })), { calls: 3, errors: 1, refused: 0 }, 'PostgreSQL');
+});
+
+/** Migrate to just before 0016_gateway_advertise, store a gateway as that schema had it, then open the store (which migrates to the latest). */
+async function gatewayBeforeAdvertise(db: Kysely<any>, reopen: () => Promise<Store>): Promise<{ name: string; advertise_url: string | null }> {
+  const { error } = await new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } }).migrateTo('0015_refused_calls');
+  if (error) throw error;
+  await db.insertInto('tokens').values({ id: 'tok_1', name: 'edge-old', role: 'gateway', secret_hash: 'h'.repeat(64), created_at: '2030-01-01T00:00:00.000Z' }).execute();
+  await db.insertInto('gateways').values({
+    id: 'gw_old', name: 'edge-old', region: '', labels: '{}', token_id: 'tok_1', registered_at: '2030-01-01T00:00:00.000Z',
+    last_heartbeat_at: '2030-01-01T00:00:01.000Z', loaded: '[]', health: 'healthy', health_message: '',
+  }).execute();
+  await db.destroy();
+  const store = await reopen();
+  try {
+    return await store.db.selectFrom('gateways').select(['name', 'advertise_url']).where('id', '=', 'gw_old').executeTakeFirstOrThrow();
+  } finally {
+    await store.close();
+  }
+}
+
+t.test('a gateway stored before 0016_gateway_advertise advertises nothing, on SQLite and on PostgreSQL', async (t) => {
+  const dir = t.testdir();
+  const sqlite = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(join(dir, 'control-plane.db')) }) });
+  t.same(await gatewayBeforeAdvertise(sqlite, () => openStore({ dataDir: dir })), { name: 'edge-old', advertise_url: null }, 'SQLite');
+  const server = await startPostgres();
+  t.teardown(() => server.stop());
+  const url = await server.createDatabase();
+  const postgres = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url }) }) });
+  t.same(await gatewayBeforeAdvertise(postgres, () => openStore({ dataDir: dir, db: url })), { name: 'edge-old', advertise_url: null }, 'PostgreSQL');
 });
 
 t.test('SQLite finds a gateway by its token with the index, in registration order', async (t) => {
