@@ -96,8 +96,13 @@ t.test('calls in flight together answer as they do alone, whichever thread runs 
   for (let round = 0; round < 5; round++) {
     const daysOf = Array.from({ length: 32 }, (_, i) => 10 + round * 32 + i);
     const together = await Promise.all(daysOf.map((day) => infer(t, gw.url, 'weather', day)));
-    const alone = await Promise.all(daysOf.map((day) => infer(t, gw.url, 'weather_off', day)));
-    t.same(together, alone, `round ${round}: 32 concurrent calls, the same outputs as on the workers`);
+    const onWorkers = await Promise.all(daysOf.map((day) => infer(t, gw.url, 'weather_off', day)));
+    // A row's floats depend on the batch it ran in (ORT's kernels block by batch size), on a worker
+    // too, and the two models' calls batch differently: the same labels, probabilities to 1e-5 (9.5e-7 seen).
+    const worst = Math.max(...together.flatMap((outs, i) => outs.flatMap((o, j) => o.data.map((x, k) => Math.abs(x - onWorkers[i]![j]!.data[k]!)))));
+    t.same(together.map((outs) => outs.map((o) => o.name)), onWorkers.map((outs) => outs.map((o) => o.name)), `round ${round}: the same outputs`);
+    t.same(together.map((outs) => outs.find((o) => o.name === 'label')!.data), onWorkers.map((outs) => outs.find((o) => o.name === 'label')!.data), `round ${round}: 32 concurrent calls, the same labels as on the workers`);
+    t.ok(worst < 1e-5, `round ${round}: probabilities within ${worst.toExponential(1)} of the workers'`);
   }
   // Whether a batch of them ran inline depends on the measured costs and timing; the count is told, not asserted.
   t.comment(`${(await inlineRuns(gw.url, 'weather')) - before} inline batch runs in 5 rounds of 32 concurrent calls`);
