@@ -68,8 +68,14 @@ async function uploadModel(url: string, file: string): Promise<{ sha256: string;
 // A process's peak RSS carries a fixed overhead that does not depend on the artifact (the garbage of
 // the chunks' round trips before a GC, HTTP and multipart buffers): an 8 MiB artifact first sets that
 // peak, then the 64 MiB one may raise it by less than seven eighths of its size. Holding it whole
-// would add 64 MiB and more. Measured: 13 and 15 MiB on a quiet machine; 11 to 47 MiB with the
-// machine's load between 10 and 26, when garbage (bytea travels as hex text) waits longer for a GC.
+// would add 64 MiB and more. Measured with the heap cap below: 0.5-17 MiB on a quiet machine, 4-22
+// MiB with two runs at once beside a busy core.
+// The replicas run with a capped heap: garbage is collected before it piles up, whatever the
+// machine's load, and a replica that held the artifact whole (as hex text, twice its size) would
+// fail outright. Without the cap, a download's peak growth read 25-54 MiB on a quiet machine
+// and 68 MiB in a full suite (past the bound).
+const HEAP_CAP = '--max-old-space-size=96 --max-semi-space-size=4';
+
 t.test('a 64 MiB artifact goes in through one replica process and out of another with bounded memory', async (t) => {
   const SIZE = 64 * 1024 * 1024;
   const scratch = mkdtempSync(join(tmpdir(), 'sluice-large-'));
@@ -81,7 +87,7 @@ t.test('a 64 MiB artifact goes in through one replica process and out of another
   const db = await server.createDatabase();
   const replica = (name: string) =>
     startSluice(['control-plane', '--port', '0', '--db', db, '--artifact-store', 'postgres', '--kek-file', join(scratch, 'kek'), '--data', join(scratch, name), '--log-format', 'json'], {
-      env: { SLUICE_ADMIN_TOKEN: ADMIN_TOKEN },
+      env: { SLUICE_ADMIN_TOKEN: ADMIN_TOKEN, NODE_OPTIONS: HEAP_CAP },
     });
   const a = await replica('a');
   t.teardown(() => a.stop());
