@@ -14,6 +14,7 @@
 //   node dist/bench/compare.js --b-trace 0.01 --workload weather-json  (B traces 1% of calls to a discarding OTLP receiver: docs/tracing.md)
 //   node dist/bench/compare.js --b-io-threads 2 --workload weather-json  (B serves HTTP from 2 I/O threads: docs/io-threads.md)
 //   node dist/bench/compare.js --transport ws --workload weather-json  (the calls as WebSocket frames on /v2/ws, 64 per socket)
+//   node dist/bench/compare.js --rate 1526 --rounds 6  (open loop: each turn offers 1526 calls/s; the report adds p50 and p99)
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ import { startServer, type ServerProcess } from './targets/server-process.js';
 import { median } from './report/summary.js';
 import { prepareWorkload, WORKLOADS } from './workloads.js';
 import { ROUND_USAGE, roundFlags, roundOptions } from './round-flags.js';
+import { OPEN_CONNECTIONS } from './options.js';
 import { makeBenchCerts, type BenchCerts } from './tls/certs.js';
 import { startOtlpSink } from './targets/otlp-sink.js';
 
@@ -44,15 +46,18 @@ const { values: args } = parseArgs({
     'a-io-threads': { type: 'string', default: '1' },
     'b-io-threads': { type: 'string', default: '1' },
     transport: { type: 'string', default: 'http' },
+    rate: { type: 'string' },
   },
 });
 if (args.help) {
-  console.log(`node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] ${ROUND_USAGE} [--floor] [--b-tls] [--b-auth] [--b-trace RATIO] [--a-io-threads N] [--b-io-threads N] [--transport http|ws]`);
+  console.log(`node dist/bench/compare.js [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--a-env JSON] [--b-env JSON] ${ROUND_USAGE} [--floor] [--b-tls] [--b-auth] [--b-trace RATIO] [--a-io-threads N] [--b-io-threads N] [--transport http|ws] [--rate CALLS_PER_S]`);
   process.exit(0);
 }
 const { workload, connections, rounds, durationMs, warmupMs } = roundOptions(args);
 const transport = args.transport;
 if (transport !== 'http' && transport !== 'ws') throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--transport takes http or ws, got ${transport}`, { details: { flag: 'transport' } });
+const rate = args.rate === undefined ? undefined : Number(args.rate);
+if (rate !== undefined && !(rate > 0 && rate < Infinity)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--rate takes calls per second above 0, got ${args.rate}`, { details: { flag: 'rate' } });
 const traceRatio = args['b-trace'];
 if (traceRatio !== undefined && !(Number(traceRatio) >= 0 && Number(traceRatio) <= 1)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--b-trace takes a sample ratio from 0 to 1, got ${traceRatio}`, { details: { flag: 'b-trace' } });
 
@@ -80,6 +85,9 @@ interface Variant {
   /** The gateway's GC collections per 1,000 calls and GC pause µs per call (from its /metrics; empty when it could not be read). */
   gcPer1k: number[];
   gcPauseUs: number[];
+  /** Open loop (--rate): each round's latency percentiles, ms. */
+  p50: number[];
+  p99: number[];
 }
 
 /** Deep-merge `patch` into `base` (objects merge, anything else replaces). */
@@ -97,8 +105,8 @@ function merge(base: Record<string, unknown>, patch: Record<string, unknown>): R
 await prepareWorkload(workload);
 const model = WORKLOADS[workload].model;
 const variants: Variant[] = [
-  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, env: args['a-env'] ? JSON.parse(args['a-env']) : undefined, tls: undefined, auth: false, ioThreads: args['a-io-threads']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [], gcPer1k: [], gcPauseUs: [] },
-  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, tls: args['b-tls'] ? makeBenchCerts() : undefined, auth: args['b-auth']!, trace: traceRatio, ioThreads: args['b-io-threads']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [], gcPer1k: [], gcPauseUs: [] },
+  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, env: args['a-env'] ? JSON.parse(args['a-env']) : undefined, tls: undefined, auth: false, ioThreads: args['a-io-threads']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [], gcPer1k: [], gcPauseUs: [], p50: [], p99: [] },
+  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, tls: args['b-tls'] ? makeBenchCerts() : undefined, auth: args['b-auth']!, trace: traceRatio, ioThreads: args['b-io-threads']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [], gcPer1k: [], gcPauseUs: [], p50: [], p99: [] },
 ];
 const sink = traceRatio === undefined ? undefined : await startOtlpSink();
 const source = benchRepository(workload);
@@ -122,7 +130,13 @@ try {
     const order = r % 2 === 0 ? variants : [...variants].reverse();
     const line: string[] = [];
     for (const v of order) {
-      const round = await measuredRound(v.server!, { ...closedLoop(v.server!.url, { workload, connections, warmupMs, durationMs }), transport, ...(v.tls ? { caFile: v.tls.ca } : {}), ...(v.auth ? { headers: { authorization: `Bearer ${BENCH_TOKEN}` } } : {}) }, { gc: true });
+      // Open loop: the bench's connection cap for open-loop points; the warm-up runs at the rate.
+      const load = rate === undefined
+        ? closedLoop(v.server!.url, { workload, connections, warmupMs, durationMs })
+        : { ...closedLoop(v.server!.url, { workload, connections: OPEN_CONNECTIONS, warmupMs, durationMs }), mode: 'open' as const, phases: [{ rate, durationMs }] };
+      const round = await measuredRound(v.server!, { ...load, transport, ...(v.tls ? { caFile: v.tls.ca } : {}), ...(v.auth ? { headers: { authorization: `Bearer ${BENCH_TOKEN}` } } : {}) }, { gc: true });
+      v.p50.push(round.latency.p50);
+      v.p99.push(round.latency.p99);
       v.calls.push(round.calls);
       v.mainUsPerCall.push(round.mainUsPerCall);
       v.otherUsPerCall.push(round.otherUsPerCall);
@@ -131,7 +145,8 @@ try {
         v.gcPer1k.push(round.gc.per1kCalls);
         v.gcPauseUs.push(round.gc.pauseUsPerCall);
       }
-      line.push(`${v.label} ${round.calls.toFixed(0)}/s (main ${round.mainUsPerCall.toFixed(0)} µs/call)${round.ok === round.sent ? '' : ` ${round.sent - round.ok} not ok`}`);
+      const latency = rate === undefined ? '' : `, p50 ${round.latency.p50.toFixed(2)} p99 ${round.latency.p99.toFixed(1)} ms`;
+      line.push(`${v.label} ${round.calls.toFixed(0)}/s (main ${round.mainUsPerCall.toFixed(0)} µs/call${latency})${round.ok === round.sent ? '' : ` ${round.sent - round.ok} not ok`}`);
     }
     console.log(`round ${r + 1}/${rounds}: ${line.join(', ')}`);
   }
@@ -147,13 +162,21 @@ try {
 
 const [a, b] = variants as [Variant, Variant];
 const ratios = a.calls.map((x, i) => b.calls[i]! / x);
-console.log(`\n${workload}${transport === 'ws' ? ' over WebSocket' : ''}, closed loop @${connections}, ${rounds} rounds of ${durationMs} ms, medians:`);
+const loop = rate === undefined ? `closed loop @${connections}` : `open loop at ${rate} calls/s`;
+console.log(`\n${workload}${transport === 'ws' ? ' over WebSocket' : ''}, ${loop}, ${rounds} rounds of ${durationMs} ms, medians:`);
 console.log('variant | calls/s | main thread µs/call | other threads (ORT workers, GC, libuv) µs/call | load generator µs/call | GCs per 1k calls | GC pause µs/call | root | config');
 const gcCell = (xs: number[], digits: number): string => (xs.length === 0 ? '?' : median(xs).toFixed(digits));
 for (const v of variants) {
   console.log(`${v.label} | ${median(v.calls).toFixed(0)} | ${median(v.mainUsPerCall).toFixed(0)} | ${median(v.otherUsPerCall).toFixed(0)} | ${median(v.clientUsPerCall).toFixed(0)} | ${gcCell(v.gcPer1k, 3)} | ${gcCell(v.gcPauseUs, 2)} | ${v.root} | ${v.config ? JSON.stringify(v.config) : 'as shipped'}${v.env ? ` env ${JSON.stringify(v.env)}` : ''}${v.tls ? ' https' : ''}${v.auth ? ' bearer token' : ''}${v.trace !== undefined ? ` tracing at ${v.trace}` : ''}${v.ioThreads !== '1' ? ` io-threads ${v.ioThreads}` : ''}`);
 }
 console.log(`B / A calls/s: median ${median(ratios).toFixed(3)} (per round: ${ratios.map((x) => x.toFixed(2)).join(', ')})`);
+if (rate !== undefined) {
+  // At a fixed offered rate calls/s only says whether both kept up; latency is the comparison.
+  for (const v of variants) console.log(`${v.label} latency ms: p50 median ${median(v.p50).toFixed(2)} (${v.p50.map((x) => x.toFixed(2)).join(', ')}), p99 median ${median(v.p99).toFixed(1)} (${v.p99.map((x) => x.toFixed(1)).join(', ')})`);
+  const p50s = a.p50.map((x, i) => b.p50[i]! / x);
+  const p99s = a.p99.map((x, i) => b.p99[i]! / x);
+  console.log(`B / A latency: p50 median ${median(p50s).toFixed(3)} (per round: ${p50s.map((x) => x.toFixed(2)).join(', ')}), p99 median ${median(p99s).toFixed(3)} (per round: ${p99s.map((x) => x.toFixed(2)).join(', ')})`);
+}
 
 // The transport floor: what the same calls cost at B's rate when the server does nothing with them
 // (uws-fixed reads each body and answers a fixed response), server and load generator. Whatever

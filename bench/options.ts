@@ -10,6 +10,8 @@ import { checkCpuQuota } from './targets/cpu-quota.js';
 export const TARGET_NAMES: readonly TargetName[] = ['sluice', 'sluice-ws', 'sluice-auth', 'naive', 'naive-1t', 'micro-batch', 'uws-fixed'];
 /** Measured unless --targets says otherwise; sluice-auth (the cost of gateway auth, issue 17) only when named. */
 const DEFAULT_TARGETS: readonly TargetName[] = TARGET_NAMES.filter((t) => t !== 'sluice-auth');
+/** The load generator's connection cap at an open-loop point: a slow second's calls are late, not unsent. */
+export const OPEN_CONNECTIONS = 1024;
 
 export interface Placement {
   /** split: load generators on their own core(s), servers and the ORT ceiling on the rest; shared: nothing pinned. */
@@ -155,7 +157,7 @@ export function parseBenchArgs(argv: string[], cores = availableParallelism(), e
     openFractions: quick ? [0.5, 0.95] : [0.5, 0.8, 0.95],
     warmupMs: positive('warmup-ms', v['warmup-ms']) ?? (quick ? 300 : 2000),
     durationMs: positive('duration-ms', v['duration-ms']) ?? (quick ? 1000 : 8000),
-    openConnections: 1024,
+    openConnections: OPEN_CONNECTIONS,
     overloadConnections: 8192,
     overloadDeadlineMs: 1000,
     overloadGraceMs: positive('overload-grace-ms', v['overload-grace-ms'])!,

@@ -2,6 +2,7 @@
 // only (the generator warms up first): what bench/compare.ts and bench/shadow/run.ts put side by
 // side for their variants, and compare's transport floor.
 import type { LoadJob } from './job.js';
+import type { LatencySummary } from './histogram.js';
 import { threadCpuUs } from '../targets/server-process.js';
 import { scrapeMetricSums, type MetricSums } from '../targets/gateway-stages.js';
 import { generateLoad } from './spawn-generator.js';
@@ -11,6 +12,8 @@ export interface MeasuredRound {
   calls: number;
   sent: number;
   ok: number;
+  /** The answered calls' latency, ms (open loop: from each call's intended start). */
+  latency: LatencySummary;
   /** Server CPU per answered call, µs: main thread, and every other thread (ORT workers, GC, libuv). */
   mainUsPerCall: number;
   otherUsPerCall: number;
@@ -52,6 +55,7 @@ export async function measuredRound(server: { pid: number; url?: string }, job: 
     calls,
     sent: phase.sent,
     ok: phase.ok,
+    latency: phase.latency,
     mainUsPerCall: (after.main - before.main) / seconds / calls,
     otherUsPerCall: (after.other - before.other) / seconds / calls,
     clientUsPerCall: (res.clientCpu * 1e6) / calls,

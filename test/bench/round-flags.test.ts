@@ -31,6 +31,16 @@ t.test('bench/compare.js refuses a transport it does not drive, before starting 
   t.match(err!.stderr, /SLUICE_E_CONFIG_INVALID/);
 });
 
+t.test('bench/compare.js refuses an open-loop rate that is not above 0, naming the flag, before starting anything', async (t) => {
+  for (const rate of ['0', 'fast', '-5']) {
+    const run = promisify(execFile)(process.execPath, [join(ROOT, 'dist', 'bench', 'compare.js'), `--rate=${rate}`], { timeout: 60_000 });
+    const err = await run.then(() => undefined, (e: { code: number; stderr: string }) => e);
+    t.ok(err !== undefined && err.code !== 0, `--rate=${rate} exits non-zero`);
+    t.match(err!.stderr, /SLUICE_E_CONFIG_INVALID/);
+    t.match(err!.stderr, /flag: 'rate'/);
+  }
+});
+
 for (const script of ['compare', 'scaling/run']) {
   t.test(`bench/${script}.js --help names every round flag and exits 0`, async (t) => {
     const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'dist', 'bench', `${script}.js`), '--help'], { timeout: 60_000 });
