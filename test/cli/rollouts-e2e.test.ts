@@ -203,7 +203,11 @@ t.test('rollouts across a control plane and two gateway processes under open-loo
     t.equal(r.phase, 'ABORTED');
     t.match(r.abortReason, /p99Ratio/);
     t.comment(`slow candidate: ${r.analysisRuns.map((a: any) => `${a.status} p99 ${a.candidate.p99Ms?.toFixed(1)} ms vs stable ${a.stable.p99Ms?.toFixed(1)} ms`).join('; ')}; ${calls.length} calls`);
-    t.equal(count(calls, (c) => c.status !== 200), 0, `slow, not failing (${errors(calls)})`);
+    // A gateway whose event loop stalls past 50 ms (the shared machine, not the candidate) sheds at
+    // the front with 503 SLUICE_E_BUDGET_OVERLOADED by design (issue 17); those are counted apart.
+    const shed = count(calls, (c) => c.status === 503 && c.error?.startsWith('SLUICE_E_BUDGET_OVERLOADED') === true);
+    t.equal(count(calls, (c) => c.status !== 200) - shed, 0, `slow, not failing (${errors(calls)})`);
+    t.ok(shed <= calls.length / 50, `at most 2 % shed by a stalled machine (${shed} of ${calls.length})`);
   });
 
   t.test('a healthy canary steps to PROMOTED under load with zero non-2xx', async (t) => {
