@@ -20,13 +20,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SluiceError } from '../lib/errors.js';
-import { closedLoop, measuredRound } from './load/measured-round.js';
+import { closedLoop, measuredRound, openLoop } from './load/measured-round.js';
 import { BENCH_TOKEN, benchRepository, benchTokenFile, ROOT, sluiceNodeFlags, targetCommand } from './targets/commands.js';
 import { startServer, type ServerProcess } from './targets/server-process.js';
 import { median } from './report/summary.js';
 import { prepareWorkload, WORKLOADS } from './workloads.js';
 import { ROUND_USAGE, roundFlags, roundOptions } from './round-flags.js';
-import { OPEN_CONNECTIONS } from './options.js';
 import { makeBenchCerts, type BenchCerts } from './tls/certs.js';
 import { startOtlpSink } from './targets/otlp-sink.js';
 
@@ -130,10 +129,9 @@ try {
     const order = r % 2 === 0 ? variants : [...variants].reverse();
     const line: string[] = [];
     for (const v of order) {
-      // Open loop: the bench's connection cap for open-loop points; the warm-up runs at the rate.
       const load = rate === undefined
         ? closedLoop(v.server!.url, { workload, connections, warmupMs, durationMs })
-        : { ...closedLoop(v.server!.url, { workload, connections: OPEN_CONNECTIONS, warmupMs, durationMs }), mode: 'open' as const, phases: [{ rate, durationMs }] };
+        : openLoop(v.server!.url, { workload, rate, warmupMs, durationMs });
       const round = await measuredRound(v.server!, { ...load, transport, ...(v.tls ? { caFile: v.tls.ca } : {}), ...(v.auth ? { headers: { authorization: `Bearer ${BENCH_TOKEN}` } } : {}) }, { gc: true });
       v.p50.push(round.latency.p50);
       v.p99.push(round.latency.p99);

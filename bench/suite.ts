@@ -2,13 +2,11 @@
 // measured closed loop at each connection count, open loop at fractions of its own maximum, driven
 // into overload, stopped). Baselines run in the same run as Sluice so their ratio survives a noisy
 // machine.
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { generateLoad } from './load/spawn-generator.js';
 import type { LoadJob, LoadResult } from './load/job.js';
 import { startServer, type ServerProcess } from './targets/server-process.js';
-import { benchRepository, targetCommand } from './targets/commands.js';
+import { benchModelConfig, benchRepository, targetCommand } from './targets/commands.js';
 import { ortCeiling } from './ceilings/run-ort-alone.js';
 import { ratioRounds } from './rounds.js';
 import { headersOf, transportOf, type Log } from './plan.js';
@@ -17,8 +15,7 @@ import { describeMachine } from './machine.js';
 import { maxThroughput, recoverySeconds } from './report/summary.js';
 import type { BenchOptions } from './options.js';
 import type { BenchRun, LoadPoint, OverloadRun, RssSample, TargetName } from './report/types.js';
-import { WORKLOADS, workloadSupports, type WorkloadName } from './workloads.js';
-import { parseModelConfig } from '../gateway/models/config.js';
+import { workloadSupports, type WorkloadName } from './workloads.js';
 
 /** Open-loop calls per second one load generator process keeps on schedule (small JSON calls, this machine). */
 const OPEN_LOOP_CALLS_PER_PROCESS = 30_000;
@@ -159,12 +156,6 @@ async function measureTarget(o: BenchOptions, workload: WorkloadName, target: Ta
   }
 }
 
-/** The workload model's max_queue_delay_us in ms, read by the gateway's own config parser (defaults included). */
-function queueDelayMs(repo: string, workload: WorkloadName): number {
-  const model = WORKLOADS[workload].model;
-  const config = parseModelConfig(model, JSON.parse(readFileSync(join(repo, model, 'config.json'), 'utf8')));
-  return config.dynamic_batching.max_queue_delay_us / 1000;
-}
 
 export async function runSuite(o: BenchOptions, log: Log): Promise<BenchRun> {
   const run: BenchRun = {
@@ -182,7 +173,7 @@ export async function runSuite(o: BenchOptions, log: Log): Promise<BenchRun> {
   log(`machine: ${run.machine.cores} x ${run.machine.cpuModel}, load ${run.machine.loadAverage.toFixed(2)}, ${run.machine.node}, ${run.machine.onnxruntime}; placement ${run.placement.mode}${o.placement.serverCpuLimit === undefined ? '' : `, servers limited to ${o.placement.serverCpuLimit} cores`}`);
   for (const workload of o.workloads) {
     const repo = benchRepository(workload);
-    (run.queueDelayMs ??= {})[workload] = queueDelayMs(repo, workload);
+    (run.queueDelayMs ??= {})[workload] = benchModelConfig(repo, workload).dynamic_batching.max_queue_delay_us / 1000;
     const ceiling = await ortCeiling(o, workload, repo);
     run.ceilings.push(ceiling);
     log(`${workload}: ORT alone best ${ceiling.best.inferencesPerSec.toFixed(0)} inferences/s (${ceiling.best.layout}, batch ${ceiling.best.batch})`);

@@ -12,20 +12,18 @@
 //   node dist/bench/ceilings/open-loop-ideal.js --rate 1526 [--workload text-direction-binary] [--rounds 3] [--duration-ms 8000] [--max-batch 16] [--instances N]
 //
 // The last line is the result as JSON.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { SluiceError } from '../../lib/errors.js';
-import { parseModelConfig } from '../../gateway/models/config.js';
 import { ArrivalSchedule } from '../load/schedule.js';
 import { generateLoad } from '../load/spawn-generator.js';
-import { benchRepository, targetCommand } from '../targets/commands.js';
+import { openLoop } from '../load/measured-round.js';
+import { benchModelConfig, benchRepository, targetCommand } from '../targets/commands.js';
 import { startServer } from '../targets/server-process.js';
 import { median } from '../report/summary.js';
 import { isWorkloadName, prepareWorkload, WORKLOADS } from '../workloads.js';
-import { OPEN_CONNECTIONS } from '../options.js';
 
 const WORKER = fileURLToPath(new URL('./open-loop-worker.js', import.meta.url));
 
@@ -52,7 +50,7 @@ const rate = Number(args.rate);
 if (!(rate > 0 && rate < Infinity)) throw invalid('rate', `takes calls per second above 0, got ${args.rate}`);
 const repo = benchRepository(workload);
 const model = WORKLOADS[workload].model;
-const config = parseModelConfig(model, JSON.parse(readFileSync(join(repo, model, 'config.json'), 'utf8')));
+const config = benchModelConfig(repo, workload);
 const rounds = whole('rounds');
 const durationMs = whole('duration-ms');
 const maxBatch = Math.min(whole('max-batch'), config.max_batch_size);
@@ -132,7 +130,7 @@ try {
     // The calls run past the ideal's window, which includes its workers' start-up.
     const warmupMs = 1000;
     const travel = durationMs + 3000;
-    const load = generateLoad({ target: fixed.url, workload, variants: 16, mode: 'open', connections: OPEN_CONNECTIONS, warmupMs, durationMs: travel, phases: [{ rate, durationMs: travel }], timeoutMs: 10_000 }, { processes: 1 });
+    const load = generateLoad(openLoop(fixed.url, { workload, rate, warmupMs, durationMs: travel }), { processes: 1 });
     await new Promise((resolve) => setTimeout(resolve, warmupMs + 300));
     underTransport.push(await ideal(durationMs));
     const sent = (await load).phases[0]!;

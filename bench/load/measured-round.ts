@@ -6,6 +6,7 @@ import type { LatencySummary } from './histogram.js';
 import { threadCpuUs } from '../targets/server-process.js';
 import { scrapeMetricSums, type MetricSums } from '../targets/gateway-stages.js';
 import { generateLoad } from './spawn-generator.js';
+import { OPEN_CONNECTIONS } from '../options.js';
 
 export interface MeasuredRound {
   /** Answered calls per second. */
@@ -32,6 +33,14 @@ const GC_METRIC = 'sluice_nodejs_gc_duration_seconds';
 /** A closed-loop job for `measuredRound` (16 request variants, 10 s call timeout). */
 export function closedLoop(target: string, o: Pick<LoadJob, 'workload' | 'connections' | 'warmupMs' | 'durationMs'>): LoadJob {
   return { target, workload: o.workload, variants: 16, mode: 'closed', connections: o.connections, warmupMs: o.warmupMs, durationMs: o.durationMs, timeoutMs: 10_000 };
+}
+
+/**
+ * An open-loop job for `measuredRound`: `rate` calls/s for `durationMs` after a warm-up at the same
+ * rate, up to the bench's open-loop connection cap (16 request variants, 10 s call timeout).
+ */
+export function openLoop(target: string, o: Pick<LoadJob, 'workload' | 'warmupMs' | 'durationMs'> & { rate: number }): LoadJob {
+  return { target, workload: o.workload, variants: 16, mode: 'open', connections: OPEN_CONNECTIONS, warmupMs: o.warmupMs, durationMs: o.durationMs, phases: [{ rate: o.rate, durationMs: o.durationMs }], timeoutMs: 10_000 };
 }
 
 /** `gc`: also read the server's garbage collections from its /metrics at `server.url`. */

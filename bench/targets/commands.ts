@@ -4,6 +4,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureExampleRepository } from '../../examples/repository.js';
+import { parseModelConfig, type ModelConfig } from '../../gateway/models/config.js';
 import { WORKLOADS, type WorkloadName } from '../workloads.js';
 import type { TargetName } from '../report/types.js';
 import type { ServerCommand } from './server-process.js';
@@ -34,6 +35,12 @@ export function benchRepository(workload: WorkloadName): string {
     cpSync(join(examples, model), join(repo, model), { recursive: true });
   }
   return repo;
+}
+
+/** The workload model's config in `repo`, read by the gateway's own parser (defaults included). */
+export function benchModelConfig(repo: string, workload: WorkloadName): ModelConfig {
+  const model = WORKLOADS[workload].model;
+  return parseModelConfig(model, JSON.parse(readFileSync(join(repo, model, 'config.json'), 'utf8')));
 }
 
 /** The bearer token the load generator sends to sluice-auth (a bench secret, not a real one). */

@@ -411,7 +411,7 @@ export class Batcher<T, R> {
     this.#inFlight++;
     if (background) this.#backgroundInFlight++;
     // A staged or inline batch's time is not what a free worker instance costs: not learned.
-    if (!this.options.adaptive || staged || inline) rows = 0;
+    const learn = this.options.adaptive === true && !staged && !inline;
     let run: Promise<R[]>;
     try {
       run = this.#execute(batch, staged, inline);
@@ -427,7 +427,7 @@ export class Batcher<T, R> {
     };
     run.then(
       (results) => {
-        if (rows > 0) this.#learnCost(rows, this.#clock.now() - now);
+        if (learn && rows > 0) this.#learnCost(rows, this.#clock.now() - now);
         freed();
         if (results.length !== batch.length) {
           this.#fail(batch, new SluiceError('SLUICE_E_INTERNAL', 'batch returned the wrong number of results'));

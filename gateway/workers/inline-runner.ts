@@ -30,7 +30,7 @@ export class InlineRunner {
     // One plain literal per call (this is the hot path at one connection): no spread, shared outputs.
     const task: RunTask = { op: 'run', spec: this.#open.spec, inputs, outputs: ALL_OUTPUTS };
     if (warmup) task.warmup = true;
-    const { outcome } = await runBatch(this.#open, task);
+    const { outcome } = await runBatch(this.#open, task, true);
     if (outcome.ok) return outcome.value;
     throw outcomeError(this.#open.spec, outcome);
   }
