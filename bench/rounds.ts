@@ -3,13 +3,17 @@
 // each round too. On a machine shared with other work, a slow minute then slows every target alike,
 // and the median of each series is a ratio that holds. The same at one connection, for latency
 // (issue 20: Sluice's p50 against naive-1t's), between Sluice and the naive servers only.
+// Where issue 20 bounds Sluice by the transport (`hasTransportBound`) and uws-fixed is in the run,
+// each 64-connection round also measures ORT alone again while that round's Sluice rate of calls
+// travels to uws-fixed: the bound that round's Sluice is held to.
 import { generateLoad } from './load/spawn-generator.js';
 import { startServer, type ServerProcess } from './targets/server-process.js';
 import { targetCommand } from './targets/commands.js';
 import { ortCeiling } from './ceilings/run-ort-alone.js';
-import { median } from './report/summary.js';
+import { ortUnderTransport } from './ceilings/under-transport.js';
+import { OPEN_CONNECTIONS, type BenchOptions } from './options.js';
+import { hasTransportBound, median } from './report/summary.js';
 import { closedJob, type Log } from './plan.js';
-import type { BenchOptions } from './options.js';
 import type { OrtCeiling, RatioRounds, RoundSeries, TargetName } from './report/types.js';
 import { workloadSupports, type WorkloadName } from './workloads.js';
 
@@ -52,9 +56,18 @@ export async function ratioRounds(
         line.push(connections === 1 ? `${target} p50 ${phase.latency.p50.toFixed(3)} ms` : `${target} ${phase.throughput.toFixed(0)}`);
       }
       if (ceiling !== undefined) {
-        const ort = await ortCeiling(o, workload, repo, [ceiling.best.batch], o.roundMs / 2);
-        add('ort-alone', ort.best.inferencesPerSec, 0, 0);
-        line.push(`ORT alone ${ort.best.inferencesPerSec.toFixed(0)}`);
+        const measure = async () => (await ortCeiling(o, workload, repo, [ceiling.best.batch], o.roundMs / 2)).best.inferencesPerSec;
+        const ort = await measure();
+        add('ort-alone', ort, 0, 0);
+        line.push(`ORT alone ${ort.toFixed(0)}`);
+        const fixed = servers.get('uws-fixed');
+        const rate = series.get('sluice')!.throughputs.at(-1)!;
+        if (fixed !== undefined && hasTransportBound(workload) && rate > 0) {
+          const stream = { url: fixed.url, pid: fixed.pid, workload, rate, connections: OPEN_CONNECTIONS, clientCpus: o.placement.clientCpus };
+          const under = await ortUnderTransport(stream, o.roundMs / 2, measure);
+          add('ort-under-transport', under.inferencesPerSec, 0, 0);
+          line.push(`ORT alone with ${rate.toFixed(0)} calls/s to uws-fixed ${under.inferencesPerSec.toFixed(0)} (calls ${under.ok}/${under.sent} ok)`);
+        }
       }
       log(`  ${workload} round ${r + 1}/${o.ratioRounds} @${connections}: ${line.join(', ')}`);
     }

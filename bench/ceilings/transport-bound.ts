@@ -12,10 +12,11 @@
 // rate) per second. Reports both rates, ORT's share under transport, and whether the generator
 // kept its schedule (a generator that falls behind would understate the transport's cost).
 import { parseArgs } from 'node:util';
-import { generateLoad } from '../load/spawn-generator.js';
+import { SluiceError } from '../../lib/errors.js';
 import { benchRepository, targetCommand } from '../targets/commands.js';
 import { runOrtAlone } from './run-ort-alone.js';
-import { startServer, threadCpuUs } from '../targets/server-process.js';
+import { ortUnderTransport, type UnderTransport } from './under-transport.js';
+import { startServer } from '../targets/server-process.js';
 import { median } from '../report/summary.js';
 import { isWorkloadName, prepareWorkload, type WorkloadName } from '../workloads.js';
 
@@ -28,13 +29,21 @@ const { values: args } = parseArgs({
     'duration-ms': { type: 'string', default: '6000' },
   },
 });
+
+function bad(flag: string, message: string): never {
+  throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} ${message}`, { details: { flag } });
+}
 const workloadArg = args.workload!;
-if (!isWorkloadName(workloadArg)) throw new Error(`unknown workload ${workloadArg}`);
+if (!isWorkloadName(workloadArg)) bad('workload', `names no workload: ${workloadArg}`);
 const workload: WorkloadName = workloadArg;
 const batch = Number(args.batch);
 const ratio = Number(args.ratio);
 const rounds = Number(args.rounds);
 const durationMs = Number(args['duration-ms']);
+if (!(Number.isInteger(batch) && batch > 0)) bad('batch', `takes a whole number of rows above 0, got ${args.batch}`);
+if (!(ratio > 0 && ratio < Infinity)) bad('ratio', `takes a number above 0, got ${args.ratio}`);
+if (!(Number.isInteger(rounds) && rounds > 0)) bad('rounds', `takes a whole number above 0, got ${args.rounds}`);
+if (!(Number.isInteger(durationMs) && durationMs > 0)) bad('duration-ms', `takes milliseconds above 0, got ${args['duration-ms']}`);
 const repo = benchRepository(workload);
 await prepareWorkload(workload);
 
@@ -44,14 +53,9 @@ async function ortAlone(ms: number): Promise<number> {
   return ceiling.best.inferencesPerSec;
 }
 
-interface Round {
+interface Round extends UnderTransport {
   solo: number;
-  underTransport: number;
   rate: number;
-  ok: number;
-  sent: number;
-  serverUsPerCall: number;
-  clientUsPerCall: number;
 }
 
 const results: Round[] = [];
@@ -60,35 +64,19 @@ try {
   for (let r = 0; r < rounds; r++) {
     const solo = await ortAlone(durationMs);
     const rate = Math.round(ratio * solo);
-    const warmupMs = 1000;
-    const job = { target: fixed.url, workload, variants: 16, mode: 'open' as const, connections: 256, warmupMs, durationMs: durationMs + 5000, phases: [{ rate, durationMs: durationMs + 5000 }], timeoutMs: 10_000 };
-    const load = generateLoad(job, { processes: 1 });
-    await new Promise((resolve) => setTimeout(resolve, warmupMs + 300));
-    const before = threadCpuUs(fixed.pid);
-    const started = performance.now();
-    // ORT's own start-up (sessions, three warm-up runs) happens inside the load's window too.
-    const underTransport = await ortAlone(durationMs);
-    const after = threadCpuUs(fixed.pid);
-    const seconds = (performance.now() - started) / 1000;
-    // The calls go on past ORT's window (they must cover its start-up too); their CPU is read over it.
-    const res = await load;
-    const phase = res.phases[0]!;
-    const round: Round = {
-      solo, underTransport, rate, ok: phase.ok, sent: phase.sent,
-      serverUsPerCall: (after.main + after.other - before.main - before.other) / seconds / rate,
-      clientUsPerCall: (res.clientCpu * 1e6) / Math.max(1, phase.throughput),
-    };
+    const under = await ortUnderTransport({ url: fixed.url, pid: fixed.pid, workload, rate, connections: 256 }, durationMs, () => ortAlone(durationMs));
+    const round: Round = { solo, rate, ...under };
     results.push(round);
-    console.log(`round ${r + 1}/${rounds}: ORT alone ${solo.toFixed(0)}/s; with ${rate} calls/s in transport ${underTransport.toFixed(0)}/s (${(underTransport / solo).toFixed(3)}); ` +
-      `calls ${phase.ok}/${phase.sent} ok; uws-fixed ${round.serverUsPerCall.toFixed(0)} µs/call, generator ${round.clientUsPerCall.toFixed(0)} µs/call`);
+    console.log(`round ${r + 1}/${rounds}: ORT alone ${solo.toFixed(0)}/s; with ${rate} calls/s in transport ${under.inferencesPerSec.toFixed(0)}/s (${(under.inferencesPerSec / solo).toFixed(3)}); ` +
+      `calls ${under.ok}/${under.sent} ok; uws-fixed ${round.serverUsPerCall.toFixed(0)} µs/call, generator ${round.clientUsPerCall.toFixed(0)} µs/call`);
   }
 } finally {
   await fixed.stop();
 }
 
-const share = median(results.map((r) => r.underTransport / r.solo));
+const share = median(results.map((r) => r.inferencesPerSec / r.solo));
 console.log(`\n${workload}, batch ${batch}, ${rounds} rounds, medians:`);
-console.log(`ORT alone ${median(results.map((r) => r.solo)).toFixed(0)}/s; while ${ratio} x that many calls/s travel to a server that does nothing: ${median(results.map((r) => r.underTransport)).toFixed(0)}/s = ${share.toFixed(3)} of alone`);
+console.log(`ORT alone ${median(results.map((r) => r.solo)).toFixed(0)}/s; while ${ratio} x that many calls/s travel to a server that does nothing: ${median(results.map((r) => r.inferencesPerSec)).toFixed(0)}/s = ${share.toFixed(3)} of alone`);
 console.log(share < ratio
   ? `A gateway doing that transport and that compute tops out below ${ratio} x ORT alone on this machine, before any work of its own.`
   : `The transport leaves room for ${ratio} x ORT alone; what a gateway adds must fit in the rest.`);

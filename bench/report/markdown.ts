@@ -127,7 +127,7 @@ function roundsSection(run: BenchRun): string {
     out.push(
       `## Interleaved rounds at ${run.rounds!.find((r) => r.connections !== 1)!.connections} connections (what the ratios use)`,
       '',
-      'All servers run at once and take turns, round after round; ORT alone is measured in every round at its best batch size.',
+      'All servers run at once and take turns, round after round; ORT alone is measured in every round at its best batch size. ort-under-transport: ORT alone again, while that round\'s Sluice rate of calls travels to uws-fixed (issue 20\'s transport bound).',
       '',
       table(['workload', 'target', 'median /s', 'min', 'max', 'per round'], rows),
     );

@@ -29,9 +29,14 @@ export interface Ratio {
 }
 
 const TARGETS: Partial<Record<WorkloadName, Partial<Record<string, number>>>> = {
-  'text-direction-binary': { ort: 0.85, naive: 1.7 },
+  'text-direction-binary': { ort: 0.85, naive: 1.7, transport: 0.95 },
   'weather-json': { naive: 2, uws: 0.6 },
 };
+
+/** Issue 20 holds this workload's Sluice to the transport bound: the rounds measure ORT alone beside the transport too. */
+export function hasTransportBound(workload: WorkloadName): boolean {
+  return TARGETS[workload]?.transport !== undefined;
+}
 
 /** Sluice against every baseline and ceiling at `connections`, with issue 3's targets beside them. */
 export function median(xs: number[]): number {
@@ -49,7 +54,7 @@ export function ratios(run: BenchRun, connections = 64): Ratio[] {
   const out: Ratio[] = [];
   for (const w of run.workloads) {
     const rounds = run.rounds?.find((r) => r.workload === w && r.connections === connections);
-    const fromRounds = (target: TargetName | 'ort-alone') => rounds?.series.find((s) => s.target === target)?.median ?? null;
+    const fromRounds = (target: TargetName | 'ort-alone' | 'ort-under-transport') => rounds?.series.find((s) => s.target === target)?.median ?? null;
     const at = (target: TargetName) => (rounds ? fromRounds(target) : throughputAt(run.points, w, target, connections));
     const sluice = at('sluice');
     const div = (a: number | null, b: number | null | undefined) => (a === null || !b ? null : a / b);
@@ -60,6 +65,14 @@ export function ratios(run: BenchRun, connections = 64): Ratio[] {
     const ort = (rounds ? fromRounds('ort-alone') : null) ?? run.ceilings.find((c) => c.workload === w)?.best.inferencesPerSec;
     const how = rounds ? `, median of ${rounds.rounds} rounds` : '';
     push(`sluice / ORT alone (best batch) @${connections}${how}`, div(sluice, ort), 'ort');
+    // Issue 20: Sluice / ORT alone ≥ 0.95 × (ORT beside the transport / ORT alone), i.e. Sluice against
+    // what ORT computes while Sluice's calls travel; each round's ratio is taken within that round.
+    const under = rounds?.series.find((s) => s.target === 'ort-under-transport')?.throughputs;
+    const sluiceRounds = rounds?.series.find((s) => s.target === 'sluice')?.throughputs;
+    if (under && sluiceRounds) {
+      const perRound = under.map((u, i) => sluiceRounds[i]! / u).filter((x) => Number.isFinite(x));
+      push(`sluice / ORT alone beside the same calls to uws-fixed (the transport bound) @${connections}, median of ${perRound.length} per-round ratios`, perRound.length ? median(perRound) : null, 'transport');
+    }
     const naive = [at('naive'), at('naive-1t')].filter((x): x is number => x !== null);
     push(`sluice / naive (better of default threads and 1 thread) @${connections}${how}`, div(sluice, naive.length ? Math.max(...naive) : null), 'naive');
     push(`sluice / micro-batch @${connections}${how}`, div(sluice, at('micro-batch')), 'micro');

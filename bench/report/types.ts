@@ -75,8 +75,9 @@ export interface OverloadRun {
 
 /** One target's figures over the interleaved rounds (closed loop at `connections`). */
 export interface RoundSeries {
-  target: TargetName | 'ort-alone';
-  /** calls/s (inferences/s for ort-alone), one per round. */
+  /** ort-under-transport: ORT alone while the round's Sluice rate of calls travels to uws-fixed. */
+  target: TargetName | 'ort-alone' | 'ort-under-transport';
+  /** calls/s (inferences/s for ORT alone), one per round. */
   throughputs: number[];
   /** Latency percentiles in ms, one per round (0 for ort-alone). */
   p50s: number[];
