@@ -8,6 +8,7 @@ import type { LoadJob, LoadResult } from './load/job.js';
 import { startServer, type ServerProcess } from './targets/server-process.js';
 import { benchModelConfig, benchRepository, targetCommand } from './targets/commands.js';
 import { ortCeiling } from './ceilings/run-ort-alone.js';
+import { runOpenLoopIdeal } from './ceilings/run-open-loop-ideal.js';
 import { ratioRounds } from './rounds.js';
 import { headersOf, transportOf, type Log } from './plan.js';
 import { scrapeMetricSums, stageBreakdown } from './targets/gateway-stages.js';
@@ -182,6 +183,20 @@ export async function runSuite(o: BenchOptions, log: Log): Promise<BenchRun> {
       if (!workloadSupports(workload, target)) run.notes.push(`${target} does not take ${workload} calls; not measured`);
       else if (only && !only.includes(target)) run.notes.push(`${target} not measured on ${workload} in this run (--quick; name it with --targets to include it)`);
       else await measureTarget(o, workload, target, repo, run, log);
+    }
+    // The ideal open-loop server at Sluice's open-loop rates: the machine's floor under the latency bound.
+    const sluiceMax = maxThroughput(run.points, workload, 'sluice');
+    if (o.targets.includes('uws-fixed') && sluiceMax > 0 && !o.closedOnly.includes(workload)) {
+      for (const f of o.openFractions) {
+        const label = `open ${Math.round(f * 100)}%`;
+        try {
+          const ideal = await runOpenLoopIdeal({ workload, rate: f * sluiceMax, durationMs: o.durationMs, cpus: o.placement.serverCpus });
+          (run.ideal ??= []).push({ workload, label, rate: f * sluiceMax, ...ideal });
+          log(`  ${workload} ideal server ${label} (${(f * sluiceMax).toFixed(0)}/s): p99 ${ideal.alone.p99.toFixed(2)} ms alone, ${ideal.underTransport.p99.toFixed(2)} ms beside the transport`);
+        } catch (err) {
+          run.notes.push(`the ideal open-loop server did not run for ${workload} ${label}: ${(err as Error).message.split('\n')[0]}`);
+        }
+      }
     }
     if (o.ratioRounds > 0) {
       const rounds = await ratioRounds(o, workload, repo, ceiling, log);

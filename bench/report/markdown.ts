@@ -94,10 +94,13 @@ function openLoopSection(run: BenchRun): string {
       const bound = delay === undefined ? undefined : delay + 2 * p.stages!.computeMsPerBatch;
       const p99 = p.result.phases[0]!.latency.p99;
       const floor = run.points.find((f) => f.workload === p.workload && f.target === 'uws-fixed' && f.label === `${p.label} of sluice`);
+      const ideal = run.ideal?.find((i) => i.workload === p.workload && i.label === p.label);
+      const idealReads = ideal === undefined || bound === undefined ? '' : ideal.underTransport.p99 <= bound ? ' (meets the bound)' : ' (misses the bound too)';
       return [
         p.workload, p.label, num(p.result.phases[0]!.rate), ms(p99),
         delay === undefined ? '–' : ms(delay), ms(p.stages!.computeMsPerBatch), bound === undefined ? '–' : ms(bound),
         bound === undefined ? '–' : p99 <= bound ? 'met' : 'not met', floor ? ms(floor.result.phases[0]!.latency.p99) : '–',
+        ideal === undefined ? '–' : `${ms(ideal.alone.p99)} / ${ms(ideal.underTransport.p99)}${idealReads}`,
       ];
     });
   if (rows.length === 0) return '';
@@ -105,8 +108,9 @@ function openLoopSection(run: BenchRun): string {
     '## Open loop: p99 against max_queue_delay + 2 x one batch\'s compute (issue 20)',
     '',
     '"transport alone" = uws-fixed (a fixed answer, no model) offered the same calls/s by the same generator in the same run.',
+    '"ideal server" = bench/ceilings/open-loop-ideal.ts at the same rate: real ORT sessions, one FIFO queue, each free instance takes every queued row, no HTTP; alone, then while the same calls travel to uws-fixed. Where it misses the bound beside the transport, no gateway meets it on this machine in this run.',
     '',
-    table(['workload', 'load', 'offered /s', 'Sluice p99 ms', 'max_queue_delay ms', 'compute ms/batch', 'bound ms', 'bound', 'transport alone p99 ms'], rows),
+    table(['workload', 'load', 'offered /s', 'Sluice p99 ms', 'max_queue_delay ms', 'compute ms/batch', 'bound ms', 'bound', 'transport alone p99 ms', 'ideal server p99 ms: alone / beside the transport'], rows),
   ].join('\n');
 }
 

@@ -97,6 +97,28 @@ export interface RatioRounds {
   series: RoundSeries[];
 }
 
+/** The ideal open-loop server's figures in one window (bench/ceilings/open-loop-ideal.ts), ms. */
+export interface IdealWindow {
+  p50: number;
+  p99: number;
+  meanBatch: number;
+  /** ORT's run per batch. */
+  computeMs: number;
+}
+
+/**
+ * The ideal server at the rate of one of Sluice's open-loop points (`label`): alone, and while the
+ * same calls travel to uws-fixed. What it misses beside the transport, no gateway meets here.
+ */
+export interface OpenLoopIdeal {
+  workload: WorkloadName;
+  /** Sluice's point it stands beside, e.g. "open 80%". */
+  label: string;
+  rate: number;
+  alone: IdealWindow;
+  underTransport: IdealWindow;
+}
+
 export interface BenchRun {
   startedAt: string;
   finishedAt: string;
@@ -109,6 +131,8 @@ export interface BenchRun {
   points: LoadPoint[];
   overload: OverloadRun[];
   rounds?: RatioRounds[];
+  /** The ideal open-loop server at the rates of Sluice's open-loop points (runs with uws-fixed among the targets). */
+  ideal?: OpenLoopIdeal[];
   /** Each workload's model's dynamic_batching.max_queue_delay_us, in ms (issue 20's open-loop bound). */
   queueDelayMs?: Partial<Record<WorkloadName, number>>;
   notes: string[];

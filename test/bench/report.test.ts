@@ -179,6 +179,14 @@ t.test('open loop: Sluice\'s p99 beside max_queue_delay + 2 x compute, and the t
   t.match(md, /\| weather-json \| open 80% \| 16000 \| 60\.0 \| 0\.250 \| 0\.200 \| 0\.650 \| not met \| 20\.0 \|/, 'the bound is 0.25 + 2 x 0.2 ms, and the floor is printed');
   t.match(md, /\| weather-json \| open 50% \| 16000 \| 0\.500 \| 0\.250 \| 0\.150 \| 0\.550 \| met \| – \|/, 'no transport point: a dash');
   t.notMatch(renderMarkdown(run()), /Open loop: p99 against/, 'no open-loop point: no section');
+  const window = (p99: number) => ({ p50: p99 / 4, p99, meanBatch: 2, computeMs: 0.1 });
+  r.ideal = [
+    { workload: 'weather-json', label: 'open 80%', rate: 16_000, alone: window(0.4), underTransport: window(5) },
+    { workload: 'weather-json', label: 'open 50%', rate: 10_000, alone: window(0.3), underTransport: window(0.5) },
+  ];
+  const withIdeal = renderMarkdown(r);
+  t.match(withIdeal, /\| open 80% \| 16000 \| 60\.0 \| .* \| 20\.0 \| 0\.400 \/ 5\.00 \(misses the bound too\) \|/, 'the ideal beside the transport misses 0.65 ms');
+  t.match(withIdeal, /\| open 50% \| 16000 \| 0\.500 \| .* \| – \| 0\.300 \/ 0\.500 \(meets the bound\) \|/, 'and meets 0.55 ms');
 });
 
 t.test('milliseconds print with about three significant digits', async (t) => {
