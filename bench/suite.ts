@@ -113,6 +113,16 @@ class TargetSession {
   }
 }
 
+async function idealBeside(o: BenchOptions, workload: WorkloadName, label: string, rate: number, run: BenchRun, log: Log): Promise<void> {
+  try {
+    const ideal = await runOpenLoopIdeal({ workload, rate, durationMs: o.durationMs, cpus: o.placement.serverCpus });
+    (run.ideal ??= []).push({ workload, label, rate, ...ideal });
+    log(`  ${workload} ideal server ${label} (${rate.toFixed(0)}/s): p99 ${ideal.alone.p99.toFixed(2)} ms alone, ${ideal.underTransport.p99.toFixed(2)} ms beside the transport`);
+  } catch (err) {
+    run.notes.push(`the ideal open-loop server did not run for ${workload} ${label}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
 async function measureTarget(o: BenchOptions, workload: WorkloadName, target: TargetName, repo: string, run: BenchRun, log: Log): Promise<void> {
   let server: ServerProcess;
   try {
@@ -149,6 +159,9 @@ async function measureTarget(o: BenchOptions, workload: WorkloadName, target: Ta
       const p = await s.point(`open ${Math.round(f * 100)}%`, job, run);
       if (f === 0.5) p99AtHalf = p.result.phases[0]!.latency.p99;
       run.points.push(p);
+      // The ideal open-loop server at the same rate, straight after (the same minute of the machine):
+      // the floor under issue 20's latency bound. With uws-fixed among the targets, as its points are.
+      if (target === 'sluice' && o.targets.includes('uws-fixed')) await idealBeside(o, workload, p.label, f * max, run, log);
     }
     // Recovered = a bucket as clean as steady load at half the maximum (with slack for noise).
     if (o.overloadTargets.includes(target)) run.overload.push(await s.overload(max, Math.max(3 * p99AtHalf, 10), run));
@@ -183,20 +196,6 @@ export async function runSuite(o: BenchOptions, log: Log): Promise<BenchRun> {
       if (!workloadSupports(workload, target)) run.notes.push(`${target} does not take ${workload} calls; not measured`);
       else if (only && !only.includes(target)) run.notes.push(`${target} not measured on ${workload} in this run (--quick; name it with --targets to include it)`);
       else await measureTarget(o, workload, target, repo, run, log);
-    }
-    // The ideal open-loop server at Sluice's open-loop rates: the machine's floor under the latency bound.
-    const sluiceMax = maxThroughput(run.points, workload, 'sluice');
-    if (o.targets.includes('uws-fixed') && sluiceMax > 0 && !o.closedOnly.includes(workload)) {
-      for (const f of o.openFractions) {
-        const label = `open ${Math.round(f * 100)}%`;
-        try {
-          const ideal = await runOpenLoopIdeal({ workload, rate: f * sluiceMax, durationMs: o.durationMs, cpus: o.placement.serverCpus });
-          (run.ideal ??= []).push({ workload, label, rate: f * sluiceMax, ...ideal });
-          log(`  ${workload} ideal server ${label} (${(f * sluiceMax).toFixed(0)}/s): p99 ${ideal.alone.p99.toFixed(2)} ms alone, ${ideal.underTransport.p99.toFixed(2)} ms beside the transport`);
-        } catch (err) {
-          run.notes.push(`the ideal open-loop server did not run for ${workload} ${label}: ${(err as Error).message.split('\n')[0]}`);
-        }
-      }
     }
     if (o.ratioRounds > 0) {
       const rounds = await ratioRounds(o, workload, repo, ceiling, log);
