@@ -1,7 +1,7 @@
 // Runs the ORT-alone ceiling (ort-alone.ts) in its own process, pinned like the servers.
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from '../targets/commands.js';
+import { runJsonScript } from './run-script.js';
 import type { BenchOptions } from '../options.js';
 import type { OrtCeiling } from '../report/types.js';
 import type { WorkloadName } from '../workloads.js';
@@ -28,15 +28,5 @@ export function runOrtAlone(r: OrtAloneRun): Promise<OrtCeiling> {
   const args = [script, '--models', r.repo, '--workload', r.workload, '--batches', r.batches.join(','), '--duration-ms', String(r.durationMs)];
   if (r.perCoreOnly === true) args.push('--layouts', 'per-core');
   if (r.cudaDevice !== undefined) args.push('--cuda-device', String(r.cudaDevice));
-  const child = r.cpus === undefined ? spawn(process.execPath, args) : spawn('taskset', ['-c', r.cpus, process.execPath, ...args]);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => {
-      if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!) as OrtCeiling);
-      else reject(new Error(`ORT-alone ceiling for ${r.workload} exited with ${code}: ${err}`));
-    });
-  });
+  return runJsonScript<OrtCeiling>(args, r.cpus, `ORT-alone ceiling for ${r.workload}`);
 }
