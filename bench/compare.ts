@@ -57,6 +57,29 @@ const transport = args.transport;
 if (transport !== 'http' && transport !== 'ws') throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--transport takes http or ws, got ${transport}`, { details: { flag: 'transport' } });
 const rate = args.rate === undefined ? undefined : Number(args.rate);
 if (rate !== undefined && !(rate > 0 && rate < Infinity)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--rate takes calls per second above 0, got ${args.rate}`, { details: { flag: 'rate' } });
+/** A JSON object flag (--a-config, --b-env, ...), refused with the flag named when it is not one. */
+function objectFlag(flag: 'a-config' | 'b-config' | 'a-env' | 'b-env'): Record<string, unknown> | undefined {
+  const raw = args[flag];
+  if (!raw) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} takes a JSON object, got text that is not JSON`, { details: { flag } });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} takes a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value}`, { details: { flag } });
+  }
+  return value as Record<string, unknown>;
+}
+/** An environment flag: a JSON object of strings. */
+function envFlag(flag: 'a-env' | 'b-env'): Record<string, string> | undefined {
+  const env = objectFlag(flag);
+  const bad = env === undefined ? undefined : Object.keys(env).find((k) => typeof env[k] !== 'string');
+  if (bad !== undefined) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} takes a JSON object of strings; ${bad} is not one`, { details: { flag } });
+  return env as Record<string, string> | undefined;
+}
+const jsonFlags = { aConfig: objectFlag('a-config'), bConfig: objectFlag('b-config'), aEnv: envFlag('a-env'), bEnv: envFlag('b-env') };
 const traceRatio = args['b-trace'];
 if (traceRatio !== undefined && !(Number(traceRatio) >= 0 && Number(traceRatio) <= 1)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--b-trace takes a sample ratio from 0 to 1, got ${traceRatio}`, { details: { flag: 'b-trace' } });
 
@@ -104,8 +127,8 @@ function merge(base: Record<string, unknown>, patch: Record<string, unknown>): R
 await prepareWorkload(workload);
 const model = WORKLOADS[workload].model;
 const variants: Variant[] = [
-  { label: 'A', root: args['a-root']!, config: args['a-config'] ? JSON.parse(args['a-config']) : undefined, env: args['a-env'] ? JSON.parse(args['a-env']) : undefined, tls: undefined, auth: false, ioThreads: args['a-io-threads']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [], gcPer1k: [], gcPauseUs: [], p50: [], p99: [] },
-  { label: 'B', root: args['b-root']!, config: args['b-config'] ? JSON.parse(args['b-config']) : undefined, env: args['b-env'] ? JSON.parse(args['b-env']) : undefined, tls: args['b-tls'] ? makeBenchCerts() : undefined, auth: args['b-auth']!, trace: traceRatio, ioThreads: args['b-io-threads']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [], gcPer1k: [], gcPauseUs: [], p50: [], p99: [] },
+  { label: 'A', root: args['a-root']!, config: jsonFlags.aConfig, env: jsonFlags.aEnv, tls: undefined, auth: false, ioThreads: args['a-io-threads']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [], gcPer1k: [], gcPauseUs: [], p50: [], p99: [] },
+  { label: 'B', root: args['b-root']!, config: jsonFlags.bConfig, env: jsonFlags.bEnv, tls: args['b-tls'] ? makeBenchCerts() : undefined, auth: args['b-auth']!, trace: traceRatio, ioThreads: args['b-io-threads']!, calls: [], mainUsPerCall: [], otherUsPerCall: [], clientUsPerCall: [], gcPer1k: [], gcPauseUs: [], p50: [], p99: [] },
 ];
 const sink = traceRatio === undefined ? undefined : await startOtlpSink();
 const source = benchRepository(workload);

@@ -41,6 +41,16 @@ t.test('bench/compare.js refuses an open-loop rate that is not above 0, naming t
   }
 });
 
+t.test('bench/compare.js refuses a config or env flag that is not a JSON object, naming the flag, before starting anything', async (t) => {
+  for (const [flag, value] of [['a-config', '{staged'], ['b-config', '[1]'], ['a-env', '"x"'], ['b-env', 'null'], ['b-env', '{"N":5}']] as const) {
+    const run = promisify(execFile)(process.execPath, [join(ROOT, 'dist', 'bench', 'compare.js'), `--${flag}=${value}`], { timeout: 60_000 });
+    const err = await run.then(() => undefined, (e: { code: number; stderr: string }) => e);
+    t.ok(err !== undefined && err.code !== 0, `--${flag}=${value} exits non-zero`);
+    t.match(err!.stderr, /SLUICE_E_CONFIG_INVALID/);
+    t.match(err!.stderr, new RegExp(`flag: '${flag}'`));
+  }
+});
+
 for (const script of ['compare', 'scaling/run']) {
   t.test(`bench/${script}.js --help names every round flag and exits 0`, async (t) => {
     const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'dist', 'bench', `${script}.js`), '--help'], { timeout: 60_000 });
