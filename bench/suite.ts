@@ -115,7 +115,7 @@ class TargetSession {
 
 async function idealBeside(o: BenchOptions, workload: WorkloadName, label: string, rate: number, run: BenchRun, log: Log): Promise<void> {
   try {
-    const ideal = await runOpenLoopIdeal({ workload, rate, durationMs: o.durationMs, cpus: o.placement.serverCpus });
+    const ideal = await runOpenLoopIdeal({ workload, rate, durationMs: o.durationMs, serverCpus: o.placement.serverCpus, clientCpus: o.placement.clientCpus });
     (run.ideal ??= []).push({ workload, label, rate, ...ideal });
     log(`  ${workload} ideal server ${label} (${rate.toFixed(0)}/s): p99 ${ideal.alone.p99.toFixed(2)} ms alone, ${ideal.underTransport.p99.toFixed(2)} ms beside the transport`);
   } catch (err) {

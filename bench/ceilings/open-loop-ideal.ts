@@ -9,7 +9,7 @@
 // gateway. What the second run misses, no gateway on this machine meets. Latency counts from each
 // call's intended time, so a timer's lateness (up to about 1 ms) is in it, as in the generator's.
 //
-//   node dist/bench/ceilings/open-loop-ideal.js --rate 1526 [--workload text-direction-binary] [--rounds 3] [--duration-ms 8000] [--max-batch 16] [--instances N]
+//   node dist/bench/ceilings/open-loop-ideal.js --rate 1526 [--workload text-direction-binary] [--rounds 3] [--duration-ms 8000] [--max-batch 16] [--instances N] [--server-cpus LIST --client-cpus LIST]
 //
 // The last line is the result as JSON.
 import { join } from 'node:path';
@@ -35,6 +35,9 @@ const { values: args } = parseArgs({
     'duration-ms': { type: 'string', default: '8000' },
     'max-batch': { type: 'string', default: '16' },
     instances: { type: 'string' },
+    // The bench's split placement: uws-fixed on the servers' CPUs, the load generator on its own.
+    'server-cpus': { type: 'string' },
+    'client-cpus': { type: 'string' },
   },
 });
 const invalid = (flag: string, why: string): SluiceError => new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} ${why}`, { details: { flag } });
@@ -123,14 +126,14 @@ const line = (r: IdealRun): string =>
 
 const alone: IdealRun[] = [];
 const underTransport: IdealRun[] = [];
-const fixed = await startServer(targetCommand('uws-fixed', workload, repo, undefined));
+const fixed = await startServer(targetCommand('uws-fixed', workload, repo, args['server-cpus']));
 try {
   for (let r = 0; r < rounds; r++) {
     alone.push(await ideal(durationMs));
     // The calls run past the ideal's window, which includes its workers' start-up.
     const warmupMs = 1000;
     const travel = durationMs + 3000;
-    const load = generateLoad(openLoop(fixed.url, { workload, rate, warmupMs, durationMs: travel }), { processes: 1 });
+    const load = generateLoad(openLoop(fixed.url, { workload, rate, warmupMs, durationMs: travel }), { cpus: args['client-cpus'], processes: 1 });
     await new Promise((resolve) => setTimeout(resolve, warmupMs + 300));
     underTransport.push(await ideal(durationMs));
     const sent = (await load).phases[0]!;

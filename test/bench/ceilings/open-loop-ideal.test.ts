@@ -25,6 +25,12 @@ t.test('answers every call of the schedule, alone and beside the transport, and 
   t.match(stdout, /beside the transport \((\d+)\/\1 calls to uws-fixed answered\)/, 'the transport served every call it was sent');
 });
 
+t.test('pins uws-fixed and the load generator where the bench places them', async (t) => {
+  // CPU 0 exists on every machine: the flags' path is what is checked, not a placement's speed.
+  const { stdout } = await run(['--workload', 'weather-json', '--rate', '300', '--rounds', '1', '--duration-ms', '300', '--instances', '1', '--server-cpus', '0', '--client-cpus', '0']);
+  t.match(stdout, /beside the transport \((\d+)\/\1 calls to uws-fixed answered\)/, 'the pinned generator sent, and the pinned uws-fixed answered, every call');
+});
+
 t.test('refuses bad flags with SLUICE_E_CONFIG_INVALID naming the flag, before starting anything', async (t) => {
   for (const [flag, args] of [['rate', []], ['rate', ['--rate=0']], ['max-batch', ['--rate', '10', '--max-batch', '0']], ['rounds', ['--rate', '10', '--rounds', '1.5']], ['workload', ['--rate', '10', '--workload', 'weather']]] as const) {
     const err = await run([...args]).then(() => undefined, (e: { code: number; stderr: string }) => e);
