@@ -26,6 +26,7 @@ import { startServer, type ServerProcess } from './targets/server-process.js';
 import { median } from './report/summary.js';
 import { prepareWorkload, WORKLOADS } from './workloads.js';
 import { ROUND_USAGE, roundFlags, roundOptions } from './round-flags.js';
+import { usageError } from './options.js';
 import { makeBenchCerts, type BenchCerts } from './tls/certs.js';
 import { startOtlpSink } from './targets/otlp-sink.js';
 
@@ -65,10 +66,10 @@ function objectFlag(flag: 'a-config' | 'b-config' | 'a-env' | 'b-env'): Record<s
   try {
     value = JSON.parse(raw);
   } catch {
-    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} takes a JSON object, got text that is not JSON`, { details: { flag } });
+    throw usageError(flag, `--${flag} takes a JSON object, got text that is not JSON`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} takes a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value}`, { details: { flag } });
+    throw usageError(flag, `--${flag} takes a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value}`);
   }
   return value as Record<string, unknown>;
 }
@@ -76,7 +77,7 @@ function objectFlag(flag: 'a-config' | 'b-config' | 'a-env' | 'b-env'): Record<s
 function envFlag(flag: 'a-env' | 'b-env'): Record<string, string> | undefined {
   const env = objectFlag(flag);
   const bad = env === undefined ? undefined : Object.keys(env).find((k) => typeof env[k] !== 'string');
-  if (bad !== undefined) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} takes a JSON object of strings; ${bad} is not one`, { details: { flag } });
+  if (bad !== undefined) throw usageError(flag, `--${flag} takes a JSON object of strings; ${bad} is not one`);
   return env as Record<string, string> | undefined;
 }
 const jsonFlags = { aConfig: objectFlag('a-config'), bConfig: objectFlag('b-config'), aEnv: envFlag('a-env'), bEnv: envFlag('b-env') };

@@ -99,7 +99,8 @@ export const BENCH_COMMAND = defineCommand({
   },
 });
 
-function usageError(flag: string, message: string): SluiceError {
+/** A bad bench flag: SLUICE_E_CONFIG_INVALID naming it (bench/entry.ts prints it as a usage error). */
+export function usageError(flag: string, message: string): SluiceError {
   return new SluiceError('SLUICE_E_CONFIG_INVALID', message, { details: { flag } });
 }
 

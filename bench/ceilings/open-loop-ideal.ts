@@ -24,6 +24,7 @@ import { benchModelConfig, benchRepository, targetCommand } from '../targets/com
 import { startServer } from '../targets/server-process.js';
 import { median } from '../report/summary.js';
 import { isWorkloadName, prepareWorkload, WORKLOADS } from '../workloads.js';
+import { usageError } from '../options.js';
 
 const WORKER = fileURLToPath(new URL('./open-loop-worker.js', import.meta.url));
 
@@ -40,7 +41,7 @@ const { values: args } = parseArgs({
     'client-cpus': { type: 'string' },
   },
 });
-const invalid = (flag: string, why: string): SluiceError => new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} ${why}`, { details: { flag } });
+const invalid = (flag: string, why: string): SluiceError => usageError(flag, `--${flag} ${why}`);
 const workload = args.workload!;
 if (!isWorkloadName(workload)) throw invalid('workload', `names no workload: ${workload}`);
 const whole = (flag: 'rounds' | 'duration-ms' | 'max-batch' | 'instances', fallback?: number): number => {

@@ -12,7 +12,7 @@
 // rate) per second. Reports both rates, ORT's share under transport, and whether the generator
 // kept its schedule (a generator that falls behind would understate the transport's cost).
 import { parseArgs } from 'node:util';
-import { SluiceError } from '../../lib/errors.js';
+import { usageError } from '../options.js';
 import { benchRepository, targetCommand } from '../targets/commands.js';
 import { runOrtAlone } from './run-ort-alone.js';
 import { ortUnderTransport, type UnderTransport } from './under-transport.js';
@@ -31,7 +31,7 @@ const { values: args } = parseArgs({
 });
 
 function bad(flag: string, message: string): never {
-  throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} ${message}`, { details: { flag } });
+  throw usageError(flag, `--${flag} ${message}`);
 }
 const workloadArg = args.workload!;
 if (!isWorkloadName(workloadArg)) bad('workload', `names no workload: ${workloadArg}`);

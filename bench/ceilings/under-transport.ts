@@ -5,6 +5,7 @@
 // share the cores with it. Used by `transport-bound.ts` and by the bench's interleaved rounds
 // (issue 20: Sluice at 64 connections against this bound, round by round).
 import { generateLoad } from '../load/spawn-generator.js';
+import { openLoop } from '../load/measured-round.js';
 import { threadCpuUs } from '../targets/server-process.js';
 import type { WorkloadName } from '../workloads.js';
 
@@ -39,12 +40,8 @@ const STARTUP_MARGIN_MS = 5000;
 
 /** `measure` runs ORT alone for about `windowMs` and returns inferences/s. */
 export async function ortUnderTransport(stream: TransportStream, windowMs: number, measure: () => Promise<number>): Promise<UnderTransport> {
-  const durationMs = windowMs + STARTUP_MARGIN_MS;
-  const job = {
-    target: stream.url, workload: stream.workload, variants: 16, mode: 'open' as const, connections: stream.connections,
-    warmupMs: WARMUP_MS, durationMs, phases: [{ rate: stream.rate, durationMs }], timeoutMs: 10_000,
-  };
-  const load = generateLoad(job, { cpus: stream.clientCpus, processes: 1 });
+  const job = openLoop(stream.url, { workload: stream.workload, rate: stream.rate, warmupMs: WARMUP_MS, durationMs: windowMs + STARTUP_MARGIN_MS });
+  const load = generateLoad({ ...job, connections: stream.connections }, { cpus: stream.clientCpus, processes: 1 });
   await new Promise((resolve) => setTimeout(resolve, WARMUP_MS + 300));
   const before = threadCpuUs(stream.pid);
   const started = performance.now();
