@@ -199,6 +199,11 @@ export class BodyDeadlines {
 /** Below this busy share (of the loop, and of a core) lag is not the gateway's own load: it is starved of CPU. */
 export const MIN_BUSY = 0.8;
 
+/** The share of new calls the front admits never falls below this after an overload (1 in 64). */
+export const MIN_ADMIT = 1 / 64;
+/** Each tick on time (lag under half the bound) admits this much more of the new calls: all again within a second of 20 ms ticks. */
+export const ADMIT_STEP = 1 / 50;
+
 /** The limit is read again every 5 s (250 ticks of 20 ms): a pod's CPU limit can be resized in place. */
 const CAPACITY_EVERY_TICKS = 250;
 
@@ -226,6 +231,14 @@ export function busyShare(loopUtilization: number, cpuUs: number, wallUs: number
  * quota when that is below one core), smoothed over the ticks, at least MIN_BUSY. A gateway
  * starved of CPU by other processes lags too, but with an idle loop or little CPU: refusing its
  * calls would not make it faster, so it serves them late instead.
+ *
+ * Between "all" and "none" the front admits a share of new calls that moves as TCP's congestion
+ * window does: halved on every tick that finds the overload above, and up by ADMIT_STEP on every
+ * tick on time, or back to all at once on a tick on time that finds the gateway below MIN_BUSY (the
+ * load dropped; MIN_BUSY, not the minBusy a test may lower). Admitting every call again the moment the lag clears let a gateway whose front is
+ * its bottleneck take a burst it could not serve; the next turns of its loop then ran for seconds
+ * (libuv reads up to 48 x 1024 ready sockets before it runs a timer), and the calls it had admitted
+ * waited for them (docs/budgets.md).
  */
 export class LagMonitor {
   readonly maxLagUs: number;
@@ -237,6 +250,9 @@ export class LagMonitor {
   /** How busy the gateway was, smoothed over ticks (0..1). */
   #utilization = 0;
   #timer: unknown = undefined;
+  /** The share of new calls admitted (MIN_ADMIT..1), and the credit that spaces them evenly. */
+  #admit = 1;
+  #credit = 0;
 
   readonly minBusy: number;
 
@@ -290,6 +306,24 @@ export class LagMonitor {
     this.#prevLagUs = this.#lastLagUs;
     this.#lastLagUs = Math.max(0, now - this.#due);
     this.#due = now + this.#intervalUs;
+    const max = this.maxLagUs;
+    if (max === 0) return;
+    if (this.#prevLagUs > max && this.#lastLagUs > max && this.#utilization >= this.minBusy) this.#admit = Math.max(MIN_ADMIT, this.#admit / 2);
+    else if (this.#lastLagUs <= max / 2) this.#admit = this.#utilization < MIN_BUSY ? 1 : Math.min(1, this.#admit + ADMIT_STEP);
+  }
+
+  /** The share of new calls the front admits now (1: all). */
+  get admitShare(): number {
+    return this.#admit;
+  }
+
+  /** Whether the next new call is within the admitted share: admitted calls are spaced evenly among the refused. */
+  admits(): boolean {
+    if (this.#admit >= 1) return true;
+    this.#credit += this.#admit;
+    if (this.#credit < 1) return false;
+    this.#credit -= 1;
+    return true;
   }
 
   /** Lag now, in microseconds. */
@@ -398,7 +432,7 @@ export class Admission {
         retryAfter: RETRY_AFTER, details: { max_connections: this.settings.maxConnections },
       }));
     }
-    if (this.lag.overloaded()) {
+    if (this.lag.overloaded() || !this.lag.admits()) {
       this.refused.overloaded++;
       return (this.#overloaded ??= new SluiceError('SLUICE_E_BUDGET_OVERLOADED', `the gateway is overloaded (its event loop is more than ${this.settings.maxEventLoopLagMs} ms late)`, {
         retryAfter: RETRY_AFTER, details: { max_event_loop_lag_ms: this.settings.maxEventLoopLagMs },

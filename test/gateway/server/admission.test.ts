@@ -1,7 +1,7 @@
 // The front's decisions on plain numbers and a fake clock: the body budget, the body deadline
 // sweep, the event-loop lag monitor, the connection cap, the image decode budget, and the drain's quiet.
 import t from 'tap';
-import { Admission, BodyBudget, BodyDeadlines, BodyRead, LagMonitor, MIN_BUSY, SMALL_BODY_BYTES, busyShare, cpuCapacity } from '../../../gateway/server/admission.js';
+import { ADMIT_STEP, Admission, BodyBudget, BodyDeadlines, BodyRead, LagMonitor, MIN_ADMIT, MIN_BUSY, SMALL_BODY_BYTES, busyShare, cpuCapacity } from '../../../gateway/server/admission.js';
 import { DecodeBudget } from '../../../gateway/preprocess/decode-budget.js';
 import type { BatcherClock } from '../../../gateway/batching/clock.js';
 import type { SluiceError } from '../../../lib/errors.js';
@@ -175,6 +175,54 @@ t.test('one stall of the event loop sheds nothing; lag that lasts does, and ends
   const off = new LagMonitor(0, clock);
   clock.stall(10_000_000);
   t.notOk(off.overloaded(), '0 never sheds');
+});
+
+t.test('after an overload the front admits a share of new calls, spaced evenly, that grows back to all', async (t) => {
+  const clock = new FakeClock();
+  const a = new Admission({ maxEventLoopLagMs: 50 }, clock);
+  const lag = a.lag;
+  const run = (us: number) => {
+    clock.stall(us);
+    lag.tick(clock.time, 1);
+  };
+  run(20_000);
+  clock.stall(400_000);
+  lag.tick(clock.time, 1);
+  t.equal(lag.admitShare, 1, 'one stall halves nothing');
+  run(20_000);
+  // Overload: every tick 100 ms late.
+  for (let i = 0; i < 3; i++) run(120_000);
+  t.equal(lag.admitShare, 1 / 4, 'halved on each tick that finds two late ticks in a row');
+  for (let i = 0; i < 10; i++) run(120_000);
+  t.equal(lag.admitShare, MIN_ADMIT, 'never below the floor');
+  // On time again: not overloaded, but the front still admits only the share, 1 call in 64 here.
+  run(20_000);
+  run(20_000);
+  t.notOk(lag.overloaded());
+  const share = lag.admitShare;
+  t.ok(Math.abs(share - (MIN_ADMIT + 2 * ADMIT_STEP)) < 1e-12, 'up a step on each tick on time');
+  const verdicts = Array.from({ length: 1000 }, () => a.front());
+  const admitted = verdicts.filter((v) => v === undefined).length;
+  t.ok(Math.abs(admitted - 1000 * share) <= 1, `admitted ${admitted} of 1000 at a share of ${share}`);
+  t.equal(verdicts.find((v) => v !== undefined)?.code, 'SLUICE_E_BUDGET_OVERLOADED');
+  const gaps = verdicts.flatMap((v, i) => (v === undefined ? [i] : [])).slice(1).map((i, k, all) => (k === 0 ? null : i - all[k - 1]!)).filter((g) => g !== null);
+  t.ok(gaps.every((g) => Math.abs(g - 1 / share) <= 1), 'admitted calls are spaced evenly, not in a burst');
+  t.equal(a.refused.overloaded, 1000 - admitted);
+  // A tick between half the bound and the bound holds the share; ticks under half of it raise it.
+  run(20_000 + 40_000);
+  t.equal(lag.admitShare, share, 'lag under the bound but past half of it holds the share');
+  for (let i = 0; i < 1 / ADMIT_STEP; i++) run(20_000);
+  t.equal(lag.admitShare, 1, 'all again within a second of ticks on time');
+  t.equal(a.front(), undefined);
+  // The load drops: the first tick on time that finds the gateway no longer busy admits all at once.
+  for (let i = 0; i < 10; i++) run(120_000);
+  t.equal(lag.admitShare, MIN_ADMIT);
+  for (let i = 0; i < 10 && lag.utilization >= MIN_BUSY; i++) {
+    clock.stall(20_000);
+    lag.tick(clock.time, 0.3);
+  }
+  t.equal(lag.admitShare, 1, 'not busy and on time: every call admitted again');
+  a.close();
 });
 
 t.test('lag while the gateway is not busy (starved of CPU by other processes) sheds nothing', async (t) => {
