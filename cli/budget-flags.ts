@@ -12,7 +12,7 @@ export const BUDGET_FLAGS = {
   'max-event-loop-lag-ms': int(BUDGET_DEFAULTS.maxEventLoopLagMs, 'ms', 'event-loop lag past which new calls are refused with 503 before parsing (0 = never)'),
   'max-concurrent-decodes': int(BUDGET_DEFAULTS.maxConcurrentDecodes, 'n', 'image decodes running at once; past it, 503'),
   'max-pixels-per-request': int(BUDGET_DEFAULTS.maxPixelsPerRequest, 'pixels', 'pixels the images of one request input may declare; past it, 413'),
-  'listen-backlog': int(BUDGET_DEFAULTS.listenBacklog, 'n', "new connections the kernel queues before the gateway accepts them (capped by net.core.somaxconn); past it, dropped"),
+  'listen-backlog': int(BUDGET_DEFAULTS.listenBacklog, 'n', "new connections the kernel queues before the gateway accepts them (capped by net.core.somaxconn); past it, dropped. 0: 4096, scaled down by a CPU quota below one core"),
 } as const;
 
 type BudgetFlagValues = { [K in keyof typeof BUDGET_FLAGS]: number };

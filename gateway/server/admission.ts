@@ -28,8 +28,9 @@ export interface BudgetSettings {
   /** Pixels (declared in the image headers) one request may ask to decode. */
   maxPixelsPerRequest: number;
   /**
-   * The kernel's accept queue for the listening socket (uSockets asks for 512; raised after listen,
+   * The kernel's accept queue for the listening socket (uSockets asks for 512; set after listen,
    * capped by net.core.somaxconn): new connections past it are dropped and retried a second later.
+   * 0 (the default): FULL_BACKLOG scaled by the share of a core the process may use (listenBacklogFor).
    */
   listenBacklog: number;
   /**
@@ -46,8 +47,22 @@ export const BUDGET_DEFAULTS: BudgetSettings = {
   maxEventLoopLagMs: 50,
   maxConcurrentDecodes: 4,
   maxPixelsPerRequest: 64 * 1024 * 1024,
-  listenBacklog: 4096,
+  listenBacklog: 0,
 };
+
+/** The accept queue of a gateway with a core or more to itself. */
+export const FULL_BACKLOG = 4096;
+
+/**
+ * The accept queue for a gateway that may use `capacity` of a core (cpuCapacity). A connection waits
+ * in it about backlog / (the rate the gateway accepts at), and that rate scales with its CPU. Under a
+ * quarter-core quota a queue of 4096 held more than a second of accepts: at 2x overload the calls in
+ * it were past their deadline when read, their clients reconnected, and the gateway stayed behind
+ * for good in 2 of 4 runs (1024: 0 of 4; docs/budgets.md).
+ */
+export function listenBacklogFor(capacity: number): number {
+  return Math.max(128, Math.round(FULL_BACKLOG * Math.min(1, capacity)));
+}
 
 /** Seconds a refused client is told to wait. */
 const RETRY_AFTER = 1;
@@ -375,9 +390,10 @@ export class Admission {
     const max = this.settings.maxConnections;
     if (!(Number.isSafeInteger(max) && max > 0)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `maxConnections must be a positive integer, got ${max}`);
     const backlog = this.settings.listenBacklog;
-    if (!(Number.isSafeInteger(backlog) && backlog > 0 && backlog <= 65_535)) {
-      throw new SluiceError('SLUICE_E_CONFIG_INVALID', `listenBacklog must be an integer from 1 to 65535, got ${backlog}`, { details: { flag: 'listen-backlog' } });
+    if (!(Number.isSafeInteger(backlog) && backlog >= 0 && backlog <= 65_535)) {
+      throw new SluiceError('SLUICE_E_CONFIG_INVALID', `listenBacklog must be an integer from 0 (by the CPU quota) to 65535, got ${backlog}`, { details: { flag: 'listen-backlog' } });
     }
+    if (backlog === 0) this.settings.listenBacklog = listenBacklogFor(cpuCapacity());
     this.bodies = new BodyBudget(this.settings.bodyBudgetBytes);
     this.deadlines = new BodyDeadlines(this.settings.bodyTimeoutMs, clock);
     this.lag = new LagMonitor(this.settings.maxEventLoopLagMs, clock, 20, this.settings.minBusy);

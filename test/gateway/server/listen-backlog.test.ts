@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { native } from '../../../native/index.js';
+import { FULL_BACKLOG, cpuCapacity, listenBacklogFor } from '../../../gateway/server/admission.js';
 import { copyModels, startTestGateway } from '../gateway-harness.js';
 
 const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
@@ -45,9 +46,17 @@ t.test('bad arguments are refused by the addon', async (t) => {
 t.test('the gateway listens with the accept queue --listen-backlog asks for, not uSockets\' 512', async (t) => {
   const root = copyModels(t, ['weather']);
   const gw = await startTestGateway(t, root);
-  t.same(backlogs(gw.port), [Math.min(4096, somaxconn)], 'the default, 4096');
+  t.same(backlogs(gw.port), [Math.min(listenBacklogFor(cpuCapacity()), somaxconn)], 'the default: 4096, scaled down under a CPU quota below one core');
   const small = await startTestGateway(t, root, { budgets: { listenBacklog: 700 } });
   t.same(backlogs(small.port), [700]);
+});
+
+t.test('the default accept queue holds about as many connections as the CPU the gateway may use accepts in a given time', async (t) => {
+  t.equal(listenBacklogFor(1), FULL_BACKLOG, 'a core or more: 4096');
+  t.equal(listenBacklogFor(4), FULL_BACKLOG);
+  t.equal(listenBacklogFor(0.5), 2048);
+  t.equal(listenBacklogFor(0.25), 1024, 'a quarter-core quota: a quarter of it');
+  t.equal(listenBacklogFor(0.01), 128, 'never below 128');
 });
 
 t.test('with I/O threads every thread\'s socket gets it', async (t) => {
@@ -58,7 +67,7 @@ t.test('with I/O threads every thread\'s socket gets it', async (t) => {
 
 t.test('a backlog out of range refuses to start with SLUICE_E_CONFIG_INVALID', async (t) => {
   const root = copyModels(t, ['weather']);
-  for (const listenBacklog of [0, 70_000, 1.5]) {
+  for (const listenBacklog of [-1, 70_000, 1.5]) {
     await t.rejects(startTestGateway(t, root, { budgets: { listenBacklog } }), { code: 'SLUICE_E_CONFIG_INVALID', details: { flag: 'listen-backlog' } }, `${listenBacklog}`);
   }
 });
