@@ -5,8 +5,12 @@
 // out (no answer by deadline + grace), the connections the kernel accepted (clients that gave up on
 // a call reconnect: the spiral docs/budgets.md describes), and when the cool phase was clean.
 //
-//   node dist/bench/overload-ab.js [--a-root DIR] [--b-root DIR] [--a-flags '...'] [--b-flags '...'] [--workload weather-json] [--rate 11200]
-//     [--quota 0.25] [--runs 4] [--hot-ms 20000] [--cool-ms 4000] [--grace-ms 100]
+//   node dist/bench/overload-ab.js [--a-root DIR] [--b-root DIR] [--a-flags '...'] [--b-flags '...'] [--a-server sluice|uws-fixed]
+//     [--b-server sluice|uws-fixed] [--workload weather-json] [--rate 11200] [--quota 0.25] [--runs 4] [--hot-ms 20000] [--cool-ms 4000]
+//     [--grace-ms 100]
+//
+// `--b-server uws-fixed` puts the HTTP floor through the same overload: uWebSockets.js answering a
+// fixed response (bench/targets/fixed-server.ts), which no gateway can beat at its front.
 //
 // Overloads are bimodal (a run spirals or it does not), so it takes several runs per build to compare
 // them; the summary counts the runs that never recovered.
@@ -15,6 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SluiceError } from '../lib/errors.js';
 import { generateLoad } from './load/spawn-generator.js';
+import { usageError } from './options.js';
 import { recoverySeconds } from './report/summary.js';
 import { checkCpuQuota } from './targets/cpu-quota.js';
 import { benchRepository, ROOT, sluiceNodeFlags } from './targets/commands.js';
@@ -27,6 +32,8 @@ const { values: args } = parseArgs({
     'b-root': { type: 'string', default: ROOT },
     'a-flags': { type: 'string', default: '' },
     'b-flags': { type: 'string', default: '' },
+    'a-server': { type: 'string', default: 'sluice' },
+    'b-server': { type: 'string', default: 'sluice' },
     workload: { type: 'string', default: 'weather-json' },
     rate: { type: 'string', default: '11200' },
     quota: { type: 'string' },
@@ -51,6 +58,13 @@ for (const [flag, n] of [['rate', rate], ['runs', runs], ['hot-ms', hotMs], ['co
 if (!Number.isInteger(runs)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--runs must be a whole number', { details: { flag: 'runs' } });
 if (quota !== undefined && !(quota > 0)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--quota must be a number of cores above 0, got ${args.quota}`, { details: { flag: 'quota' } });
 if (quota !== undefined) checkCpuQuota(quota);
+const SERVERS = ['sluice', 'uws-fixed'] as const;
+type ServerKind = (typeof SERVERS)[number];
+const serverKind = (flag: 'a-server' | 'b-server'): ServerKind => {
+  const v = args[flag]!;
+  if (!(SERVERS as readonly string[]).includes(v)) throw usageError(flag, `--${flag} must be one of ${SERVERS.join(', ')}, got ${v}`);
+  return v as ServerKind;
+};
 await prepareWorkload(workload);
 const repo = benchRepository(workload);
 const DEADLINE_MS = 1000;
@@ -73,13 +87,15 @@ interface Run {
   recovered: number | null;
 }
 
-async function oneRun(root: string, flags: string[]): Promise<Run> {
+async function oneRun(kind: ServerKind, root: string, flags: string[]): Promise<Run> {
   const server = await startServer({
-    name: `gateway ${root}`,
-    nodeFlags: sluiceNodeFlags(root),
+    name: `${kind} ${root}`,
+    nodeFlags: kind === 'sluice' ? sluiceNodeFlags(root) : [],
     cpus: '0',
     cpuLimit: quota,
-    args: [join(root, 'dist', 'cli', 'sluice.js'), 'gateway', '--models', repo, '--port', '0', '--log-level', 'info', ...flags],
+    args: kind === 'sluice'
+      ? [join(root, 'dist', 'cli', 'sluice.js'), 'gateway', '--models', repo, '--port', '0', '--log-level', 'info', ...flags]
+      : [join(root, 'dist', 'bench', 'targets', 'fixed-server.js'), ...flags],
   });
   try {
     // Warm: the JIT and the batcher's cost curve, as a gateway that served before its overload.
@@ -102,13 +118,13 @@ async function oneRun(root: string, flags: string[]): Promise<Run> {
 
 const flagsOf = (text: string): string[] => text.split(' ').filter((f) => f !== '');
 const builds = [
-  { label: 'A', root: args['a-root']!, flags: flagsOf(args['a-flags']!), runs: [] as Run[] },
-  { label: 'B', root: args['b-root']!, flags: flagsOf(args['b-flags']!), runs: [] as Run[] },
+  { label: 'A', kind: serverKind('a-server'), root: args['a-root']!, flags: flagsOf(args['a-flags']!), runs: [] as Run[] },
+  { label: 'B', kind: serverKind('b-server'), root: args['b-root']!, flags: flagsOf(args['b-flags']!), runs: [] as Run[] },
 ];
 console.log(`${workload} at ${rate} calls/s for ${hotMs} ms, then ${rate / 4}/s for ${coolMs} ms; gateway on CPU 0${quota === undefined ? '' : ` under a ${quota}-core quota`}, generator on CPU 1`);
 for (let r = 0; r < runs; r++) {
   for (const b of r % 2 === 0 ? builds : [...builds].reverse()) {
-    const x = await oneRun(b.root, b.flags);
+    const x = await oneRun(b.kind, b.root, b.flags);
     b.runs.push(x);
     console.log(`run ${r + 1}/${runs} ${b.label}: ok ${x.ok} refused ${x.refused} timed out ${x.timedOut} not sent ${x.unsent}; connections accepted ${x.accepted}; ` +
       `after: ${x.coolOk}/${x.coolSent} ok, ${x.recovered === null ? 'never clean' : `clean after ${x.recovered} s`}`);
@@ -116,5 +132,5 @@ for (let r = 0; r < runs; r++) {
 }
 for (const b of builds) {
   const never = b.runs.filter((x) => x.recovered === null).length;
-  console.log(`${b.label} (${b.root}${b.flags.length > 0 ? ` ${b.flags.join(' ')}` : ''}): timed out per run ${b.runs.map((x) => x.timedOut).join(' · ')}; runs never clean after the load dropped: ${never} of ${b.runs.length}`);
+  console.log(`${b.label} (${b.kind === 'sluice' ? '' : `${b.kind} `}${b.root}${b.flags.length > 0 ? ` ${b.flags.join(' ')}` : ''}): timed out per run ${b.runs.map((x) => x.timedOut).join(' · ')}; runs never clean after the load dropped: ${never} of ${b.runs.length}`);
 }

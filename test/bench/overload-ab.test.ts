@@ -7,13 +7,13 @@ import { ROOT } from '../../bench/targets/commands.js';
 
 const script = join(ROOT, 'dist', 'bench', 'overload-ab.js');
 
-t.test('overload-ab: two real gateways, one run each, every call accounted for and the recovery read', async (t) => {
+t.test('overload-ab: a real gateway and the HTTP floor (uws-fixed), one run each, every call accounted for and the recovery read', async (t) => {
   if (availableParallelism() < 2) {
     t.pass('skipped: the gateway and the generator each need a CPU of their own', { skip: true });
     return;
   }
   // Well below a gateway's maximum: every call is answered and the cool phase is clean at once.
-  const { stdout } = await promisify(execFile)(process.execPath, [script, '--runs', '1', '--rate', '600', '--hot-ms', '1000', '--cool-ms', '1000'], { timeout: 120_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, [script, '--runs', '1', '--rate', '600', '--hot-ms', '1000', '--cool-ms', '1000', '--b-server', 'uws-fixed'], { timeout: 120_000 });
   const runs = [...stdout.matchAll(/^run 1\/1 ([AB]): ok (\d+) refused (\d+) timed out (\d+) not sent (\d+); connections accepted (\d+); after: (\d+)\/(\d+) ok, (.+)$/gm)];
   t.same(runs.map((m) => m[1]).sort(), ['A', 'B'], 'one run of each build');
   for (const m of runs) {
@@ -26,6 +26,7 @@ t.test('overload-ab: two real gateways, one run each, every call accounted for a
     t.equal(m[9], 'clean after 0 s');
   }
   t.match(stdout, /^A \(.+\): timed out per run 0; runs never clean after the load dropped: 0 of 1$/m);
+  t.match(stdout, /^B \(uws-fixed .+\): timed out per run 0; runs never clean after the load dropped: 0 of 1$/m, 'B is the floor, named');
 });
 
 t.test('overload-ab refuses a bad flag before starting anything', async (t) => {
@@ -33,7 +34,7 @@ t.test('overload-ab refuses a bad flag before starting anything', async (t) => {
   t.ok(err, 'it exits non-zero');
   t.match(err!.stderr, /code: 'SLUICE_E_CONFIG_INVALID'/);
   t.match(err!.stderr, /flag: 'rate'/);
-  for (const [args, flag] of [[['--quota', 'abc'], 'quota'], [['--runs', '2.5'], 'runs']] as const) {
+  for (const [args, flag] of [[['--quota', 'abc'], 'quota'], [['--runs', '2.5'], 'runs'], [['--b-server', 'nginx'], 'b-server']] as const) {
     const e = await promisify(execFile)(process.execPath, [script, ...args], { timeout: 30_000 }).then(() => undefined, (x: unknown) => x as { stderr: string });
     t.ok(e, `${args.join(' ')} exits non-zero`);
     t.match(e!.stderr, /code: 'SLUICE_E_CONFIG_INVALID'/);
