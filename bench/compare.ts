@@ -61,7 +61,7 @@ if (rate !== undefined && !(rate > 0 && rate < Infinity)) throw new SluiceError(
 /** A JSON object flag (--a-config, --b-env, ...), refused with the flag named when it is not one. */
 function objectFlag(flag: 'a-config' | 'b-config' | 'a-env' | 'b-env'): Record<string, unknown> | undefined {
   const raw = args[flag];
-  if (!raw) return undefined;
+  if (raw === undefined) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(raw);

@@ -42,7 +42,7 @@ t.test('bench/compare.js refuses an open-loop rate that is not above 0, naming t
 });
 
 t.test('bench/compare.js refuses a config or env flag that is not a JSON object, naming the flag, before starting anything', async (t) => {
-  for (const [flag, value] of [['a-config', '{staged'], ['b-config', '[1]'], ['a-env', '"x"'], ['b-env', 'null'], ['b-env', '{"N":5}']] as const) {
+  for (const [flag, value] of [['a-config', '{staged'], ['a-config', ''], ['b-config', '[1]'], ['a-env', '"x"'], ['b-env', 'null'], ['b-env', '{"N":5}']] as const) {
     const run = promisify(execFile)(process.execPath, [join(ROOT, 'dist', 'bench', 'compare.js'), `--${flag}=${value}`], { timeout: 60_000 });
     const err = await run.then(() => undefined, (e: { code: number; stderr: string }) => e);
     t.ok(err !== undefined && err.code !== 0, `--${flag}=${value} exits non-zero`);
