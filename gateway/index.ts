@@ -66,7 +66,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const tracing = options.tracing === undefined ? undefined : new Tracing(options.tracing);
   inference.tracing = tracing;
   const admission = new Admission(options.budgets);
-  metrics.setFrontSource(() => ({ refused: admission.refused, open: admission.open, bodyBytes: admission.bodies.reserved, lagSeconds: admission.lag.lagUs() / 1e6 }));
+  metrics.setFrontSource(() => ({ refused: admission.refused, open: admission.open, bodyBytes: admission.bodies.reserved, lagSeconds: admission.lag.lagUs() / 1e6, admittedShare: admission.lag.admitShare }));
   // BYTES image inputs of models whose config has `preprocess` (gateway/preprocess).
   inference.setPreprocessor(imagePreprocessor(new DecodeBudget(admission.settings.maxConcurrentDecodes, admission.settings.maxPixelsPerRequest)));
   metrics.setQueueDepthSource(function* () {

@@ -65,6 +65,8 @@ export interface FrontState {
   open: number;
   bodyBytes: number;
   lagSeconds: number;
+  /** The share of new calls the front admits after an overload (1: all). */
+  admittedShare: number;
 }
 export type FrontSource = () => FrontState;
 
@@ -171,6 +173,7 @@ export class GatewayMetrics {
     gauge('sluice_front_open', 'Open HTTP calls plus WebSocket connections (capped by --max-connections)', (f) => f.open);
     gauge('sluice_front_body_bytes', 'Request body bytes reserved in the body budget', (f) => f.bodyBytes);
     gauge('sluice_event_loop_lag_seconds', 'Event-loop lag the front sheds on', (f) => f.lagSeconds);
+    gauge('sluice_front_admitted_share', 'Share of new calls the front admits after an overload (1: all)', (f) => f.admittedShare);
     this.decodeDuration = histogram('sluice_request_decode_duration_seconds', 'Main-thread time to decode a request body into tensors (json or binary)', ['protocol'],
       [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05]);
     this.workerCrashes = new Counter({

@@ -248,12 +248,12 @@ export function busyShare(loopUtilization: number, cpuUs: number, wallUs: number
  * calls would not make it faster, so it serves them late instead.
  *
  * Between "all" and "none" the front admits a share of new calls that moves as TCP's congestion
- * window does: halved on every tick that finds the overload above, and up by ADMIT_STEP on every
- * tick on time, or back to all at once on a tick on time that finds the gateway below MIN_BUSY (the
- * load dropped; MIN_BUSY, not the minBusy a test may lower). Admitting every call again the moment the lag clears let a gateway whose front is
- * its bottleneck take a burst it could not serve; the next turns of its loop then ran for seconds
- * (libuv reads up to 48 x 1024 ready sockets before it runs a timer), and the calls it had admitted
- * waited for them (docs/budgets.md).
+ * window does: halved on every tick that finds the overload above, up by ADMIT_STEP on every tick
+ * on time, and back to all at once on a tick on time that finds the gateway below MIN_BUSY (the load
+ * dropped; MIN_BUSY, not the minBusy a test may lower). Admitting every call again the moment the
+ * lag cleared let a gateway whose front is its bottleneck take a burst it could not serve: the next
+ * turns of its loop ran for seconds (libuv reads up to 48 x 1024 ready sockets before it runs a
+ * timer), and the calls it had admitted waited for them (docs/budgets.md).
  */
 export class LagMonitor {
   readonly maxLagUs: number;
@@ -450,7 +450,7 @@ export class Admission {
     }
     if (this.lag.overloaded() || !this.lag.admits()) {
       this.refused.overloaded++;
-      return (this.#overloaded ??= new SluiceError('SLUICE_E_BUDGET_OVERLOADED', `the gateway is overloaded (its event loop is more than ${this.settings.maxEventLoopLagMs} ms late)`, {
+      return (this.#overloaded ??= new SluiceError('SLUICE_E_BUDGET_OVERLOADED', `the gateway is overloaded: its event loop has been more than ${this.settings.maxEventLoopLagMs} ms late, and it admits new calls again as it catches up`, {
         retryAfter: RETRY_AFTER, details: { max_event_loop_lag_ms: this.settings.maxEventLoopLagMs },
       }));
     }

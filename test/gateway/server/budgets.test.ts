@@ -177,6 +177,7 @@ t.test('a lagging event loop sheds new calls before their body is parsed, and re
   t.equal(admissionOf(gw.app)!.refused.overloaded, 1);
   const metrics = await (await fetch(`${gw.url}/metrics`)).text();
   t.match(metrics, /sluice_front_refused_total\{reason="overloaded"\} 1/);
+  t.match(metrics, /^sluice_front_admitted_share 1$/m, 'an idle gateway on time admits every new call again');
 });
 
 t.test('image decoding: pixels per request, and concurrent decodes past the budget', async (t) => {
