@@ -19,7 +19,6 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SluiceError } from '../lib/errors.js';
 import { closedLoop, measuredRound, openLoop } from './load/measured-round.js';
 import { BENCH_TOKEN, benchRepository, benchTokenFile, ROOT, sluiceNodeFlags, targetCommand } from './targets/commands.js';
 import { startServer, type ServerProcess } from './targets/server-process.js';
@@ -55,9 +54,9 @@ if (args.help) {
 }
 const { workload, connections, rounds, durationMs, warmupMs } = roundOptions(args);
 const transport = args.transport;
-if (transport !== 'http' && transport !== 'ws') throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--transport takes http or ws, got ${transport}`, { details: { flag: 'transport' } });
+if (transport !== 'http' && transport !== 'ws') throw usageError('transport', `--transport takes http or ws, got ${transport}`);
 const rate = args.rate === undefined ? undefined : Number(args.rate);
-if (rate !== undefined && !(rate > 0 && rate < Infinity)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--rate takes calls per second above 0, got ${args.rate}`, { details: { flag: 'rate' } });
+if (rate !== undefined && !(rate > 0 && rate < Infinity)) throw usageError('rate', `--rate takes calls per second above 0, got ${args.rate}`);
 /** A JSON object flag (--a-config, --b-env, ...), refused with the flag named when it is not one. */
 function objectFlag(flag: 'a-config' | 'b-config' | 'a-env' | 'b-env'): Record<string, unknown> | undefined {
   const raw = args[flag];
@@ -82,7 +81,7 @@ function envFlag(flag: 'a-env' | 'b-env'): Record<string, string> | undefined {
 }
 const jsonFlags = { aConfig: objectFlag('a-config'), bConfig: objectFlag('b-config'), aEnv: envFlag('a-env'), bEnv: envFlag('b-env') };
 const traceRatio = args['b-trace'];
-if (traceRatio !== undefined && !(Number(traceRatio) >= 0 && Number(traceRatio) <= 1)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--b-trace takes a sample ratio from 0 to 1, got ${traceRatio}`, { details: { flag: 'b-trace' } });
+if (traceRatio !== undefined && !(Number(traceRatio) >= 0 && Number(traceRatio) <= 1)) throw usageError('b-trace', `--b-trace takes a sample ratio from 0 to 1, got ${traceRatio}`);
 
 interface Variant {
   label: 'A' | 'B';

@@ -17,7 +17,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SluiceError } from '../lib/errors.js';
 import { generateLoad } from './load/spawn-generator.js';
 import { usageError } from './options.js';
 import { recoverySeconds } from './report/summary.js';
@@ -44,7 +43,7 @@ const { values: args } = parseArgs({
   },
 });
 const workloadArg = args.workload!;
-if (!isWorkloadName(workloadArg)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `unknown workload ${workloadArg}`, { details: { flag: 'workload' } });
+if (!isWorkloadName(workloadArg)) throw usageError('workload', `unknown workload ${workloadArg}`);
 const workload: WorkloadName = workloadArg;
 const rate = Number(args.rate);
 const runs = Number(args.runs);
@@ -53,10 +52,10 @@ const coolMs = Number(args['cool-ms']);
 const graceMs = Number(args['grace-ms']);
 const quota = args.quota === undefined ? undefined : Number(args.quota);
 for (const [flag, n] of [['rate', rate], ['runs', runs], ['hot-ms', hotMs], ['cool-ms', coolMs]] as const) {
-  if (!(Number.isFinite(n) && n > 0)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--${flag} must be a positive number`, { details: { flag } });
+  if (!(Number.isFinite(n) && n > 0)) throw usageError(flag, `--${flag} must be a positive number`);
 }
-if (!Number.isInteger(runs)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', '--runs must be a whole number', { details: { flag: 'runs' } });
-if (quota !== undefined && !(quota > 0)) throw new SluiceError('SLUICE_E_CONFIG_INVALID', `--quota must be a number of cores above 0, got ${args.quota}`, { details: { flag: 'quota' } });
+if (!Number.isInteger(runs)) throw usageError('runs', '--runs must be a whole number');
+if (quota !== undefined && !(quota > 0)) throw usageError('quota', `--quota must be a number of cores above 0, got ${args.quota}`);
 if (quota !== undefined) checkCpuQuota(quota);
 const SERVERS = ['sluice', 'uws-fixed'] as const;
 type ServerKind = (typeof SERVERS)[number];
