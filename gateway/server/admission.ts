@@ -56,9 +56,8 @@ export const FULL_BACKLOG = 4096;
 /**
  * The accept queue for a gateway that may use `capacity` of a core (cpuCapacity). A connection waits
  * in it about backlog / (the rate the gateway accepts at), and that rate scales with its CPU. Under a
- * quarter-core quota a queue of 4096 held more than a second of accepts: at 2x overload the calls in
- * it were past their deadline when read, their clients reconnected, and the gateway stayed behind
- * for good in 2 of 4 runs (1024: 0 of 4; docs/budgets.md).
+ * quarter-core quota at 2x overload a queue of 4096 sat full while every call timed out, and the
+ * gateway stayed behind for the rest of the run in 2 of 4 runs (1024: 0 of 4; docs/budgets.md).
  */
 export function listenBacklogFor(capacity: number): number {
   return Math.max(128, Math.round(FULL_BACKLOG * Math.min(1, capacity)));
